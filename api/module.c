@@ -1,0 +1,273 @@
+/*
+ * module.c: the Kore application: worker start, the sandbox additions,
+ * the route table and the one Kore handler that drives every request's
+ * state machine (route -> authenticate -> resource handler, each step
+ * free to wait on Redis without blocking the worker).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+#include <kore/seccomp.h>
+
+#include "api.h"
+#include "log.h"
+#include "timeutil.h"
+
+int	api_http(struct http_request *);
+int	kore_parent_configure(int, char **);
+void	kore_worker_configure(void);
+
+struct wh_config	api_cfg;
+
+/*
+ * The worker talks to Redis (TCP or a unix socket, maybe by name) and
+ * reads randomness; Kore's default sandbox allows neither.
+ */
+KORE_SECCOMP_FILTER("webhooks",
+	KORE_SYSCALL_ALLOW(socket),
+	KORE_SYSCALL_ALLOW(connect),
+	KORE_SYSCALL_ALLOW(getsockopt),
+	KORE_SYSCALL_ALLOW(setsockopt),
+	KORE_SYSCALL_ALLOW(getsockname),
+	KORE_SYSCALL_ALLOW(getpeername),
+	KORE_SYSCALL_ALLOW(sendto),
+	KORE_SYSCALL_ALLOW(recvfrom),
+	KORE_SYSCALL_ALLOW(sendmsg),
+	KORE_SYSCALL_ALLOW(recvmsg),
+	KORE_SYSCALL_ALLOW(sendmmsg),
+	KORE_SYSCALL_ALLOW(poll),
+	KORE_SYSCALL_ALLOW(ppoll),
+	KORE_SYSCALL_ALLOW(bind),
+	KORE_SYSCALL_ALLOW(uname),
+	KORE_SYSCALL_ALLOW(getrandom),
+	KORE_SYSCALL_ALLOW(madvise),
+	KORE_SYSCALL_ALLOW(mremap),
+	KORE_SYSCALL_ALLOW(futex),
+	KORE_SYSCALL_ALLOW(newfstatat),
+	KORE_SYSCALL_ALLOW(statx)
+);
+
+/* Routes. ":" is one path segment holding an id, kept in ctx->params. */
+static const struct api_route routes[] = {
+	{ HTTP_METHOD_GET,  "/healthz", api_healthz, 0 },
+	{ HTTP_METHOD_POST, "/v1/webhooks", api_webhooks_create, 1 },
+	{ HTTP_METHOD_GET,  "/v1/webhooks/:", api_webhooks_get, 1 },
+	{ HTTP_METHOD_GET,  "/v1/webhooks/:/signing-keys",
+	    api_signing_keys_list, 1 },
+	{ HTTP_METHOD_POST, "/v1/events", api_events_publish, 1 },
+	{ 0, NULL, NULL, 0 }
+};
+
+/*
+ * The parent resolves Redis' host name once before it forks the workers:
+ * glibc then has its NSS modules loaded, and the sandboxed workers (which
+ * may not map executable memory) can resolve the name again on reconnect.
+ */
+int
+kore_parent_configure(int argc, char **argv)
+{
+	struct addrinfo	 hints, *res;
+	char		 err[256];
+
+	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init("api", api_cfg.log_level);
+	/* Kore logs with printf; the launcher reads them line by line. */
+	(void)setvbuf(stdout, NULL, _IOLBF, 0);
+	if (api_cfg.redis.unix_path[0] == '\0') {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(api_cfg.redis.host, NULL, &hints, &res) == 0)
+			freeaddrinfo(res);
+	}
+	return (KORE_RESULT_OK);
+}
+
+void
+kore_worker_configure(void)
+{
+	char	err[256];
+
+	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init("api", api_cfg.log_level);
+	(void)api_redis_start();
+}
+
+/* Match path against pattern; fills params. 1 on match. */
+static int
+route_match(const char *pattern, const char *path, struct api_ctx *ctx)
+{
+	const char	*seg;
+	size_t		 len, np = 0;
+
+	while (*pattern != '\0') {
+		if (*pattern == ':') {
+			seg = path;
+			while (*path != '\0' && *path != '/')
+				path++;
+			len = (size_t)(path - seg);
+			if (np >= API_PARAMS_MAX || !wh_id_valid(seg, len))
+				return (0);
+			memcpy(ctx->params[np], seg, len);
+			ctx->params[np][len] = '\0';
+			np++;
+			pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return (0);
+		pattern++;
+		path++;
+	}
+	return (*path == '\0');
+}
+
+/*
+ * Find the route. -1 when none: a 404, or a 405 with Allow when the path
+ * exists with other methods, is written.
+ */
+static int
+route_find(struct api_ctx *ctx)
+{
+	const struct api_route	*r;
+	char			 allow[64];
+	size_t			 off = 0;
+	int			 n;
+
+	allow[0] = '\0';
+	for (r = routes; r->pattern != NULL; r++) {
+		if (!route_match(r->pattern, ctx->req->path, ctx))
+			continue;
+		if (r->method == ctx->req->method) {
+			ctx->route = r;
+			return (0);
+		}
+		n = snprintf(allow + off, sizeof(allow) - off, "%s%s",
+		    off ? ", " : "", http_method_text(r->method));
+		if (n > 0 && (size_t)n < sizeof(allow) - off)
+			off += (size_t)n;
+	}
+	if (off > 0) {
+		http_response_header(ctx->req, "allow", allow);
+		(void)api_problem(ctx, 405, "This method is not allowed on "
+		    "this resource.", NULL);
+		return (-1);
+	}
+	(void)api_problem(ctx, 404, "No such route.", NULL);
+	return (-1);
+}
+
+static void
+request_log(struct api_ctx *ctx)
+{
+	char	status[8], ms[24];
+
+	(void)snprintf(status, sizeof(status), "%d", ctx->status);
+	(void)snprintf(ms, sizeof(ms), "%llu", (unsigned long long)
+	    (kore_time_ms() - ctx->req->start));
+	wh_log(ctx->status >= 500 ? WH_LOG_WARN : WH_LOG_INFO, "request",
+	    "request_id", ctx->request_id,
+	    "method", http_method_text(ctx->req->method),
+	    "path", ctx->req->path, "status", status, "ms", ms,
+	    "key_id", ctx->who.key_id[0] ? ctx->who.key_id : NULL, NULL);
+}
+
+/* Kore frees the request: a ctx still awaiting replies is orphaned. */
+static void
+ctx_onfree(struct http_request *req)
+{
+	struct api_ctx	**slot = http_state_get(req);
+
+	if (slot == NULL || *slot == NULL)
+		return;
+	if ((*slot)->pending > 0)
+		(*slot)->req = NULL;
+	else
+		api_ctx_release(*slot);
+	*slot = NULL;
+}
+
+static struct api_ctx *
+ctx_create(struct http_request *req)
+{
+	struct api_ctx	**slot, *ctx;
+	const char	 *rid;
+
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return (NULL);
+	ctx->req = req;
+	if (http_request_header(req, "x-request-id", &rid) &&
+	    wh_id_valid(rid, strlen(rid)))
+		(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
+		    "%s", rid);
+	else if (wh_id_new("req_", ctx->request_id,
+	    sizeof(ctx->request_id)) == -1)
+		(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
+		    "req_unknown");
+	slot = http_state_create(req, sizeof(*slot), ctx_onfree);
+	*slot = ctx;
+	return (ctx);
+}
+
+/* One step of the machine; API_DONE once a response is written. */
+static int
+ctx_step(struct api_ctx *ctx)
+{
+	int	r;
+
+	if (ctx->route == NULL) {
+		if (route_find(ctx) == -1)
+			return (API_DONE);
+		if (ctx->route->auth) {
+			if ((r = api_auth_begin(ctx)) != API_WAIT ||
+			    ctx->pending > 0)
+				return (r);
+		}
+	}
+	if (ctx->redis_failed)
+		return (api_problem_redis(ctx));
+	if (ctx->route->auth && !ctx->authed) {
+		if (api_auth_finish(ctx) != 1)
+			return (API_DONE);
+	}
+	r = ctx->route->handler(ctx);
+	if (r == API_WAIT && ctx->pending == 0)
+		return (api_problem_redis(ctx));
+	return (r);
+}
+
+/* The single Kore handler (api/conf/webhooks.conf routes everything here). */
+int
+api_http(struct http_request *req)
+{
+	struct api_ctx	**slot, *ctx;
+
+	if (!http_state_exists(req)) {
+		if ((ctx = ctx_create(req)) == NULL) {
+			http_response(req, 500, NULL, 0);
+			return (KORE_RESULT_OK);
+		}
+	} else {
+		slot = http_state_get(req);
+		ctx = *slot;
+	}
+
+	if (ctx_step(ctx) == API_WAIT) {
+		http_request_sleep(req);
+		return (KORE_RESULT_RETRY);
+	}
+	request_log(ctx);
+	return (KORE_RESULT_OK);
+}

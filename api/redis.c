@@ -1,0 +1,354 @@
+/*
+ * redis.c: hiredis' async client driven by Kore's own event loop.
+ *
+ * Each worker holds one connection. Its socket is registered with Kore's
+ * epoll level-triggered (kore_platform_event_schedule), reading always and
+ * writing only while hiredis has output queued, so a reply is never left
+ * unread and a command never waits for an edge that already passed.
+ * Replies are copied out of hiredis into the request's api_ctx, then the
+ * request is woken (as Kore's pgsql.c does with http_request_wakeup).
+ * A lost connection fails every command in flight (the handlers answer
+ * 503) and is re-established with capped backoff.
+ */
+#include <sys/epoll.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "api.h"
+#include "log.h"
+
+#define REPLY_DEPTH_MAX		8
+#define RECONNECT_MIN_MS	100
+#define RECONNECT_MAX_MS	5000
+#define API_TYPE_REDIS		100	/* our kore_event type, not Kore's */
+
+struct api_redis {
+	struct kore_event	 evt;	/* first: Kore calls evt.handle */
+	redisAsyncContext	*ac;
+	int			 fd;
+	int			 registered;
+	int			 want_write;
+	int			 ready;
+	u_int64_t		 backoff_ms;
+};
+
+static struct api_redis	rs;
+
+static void	redis_connect(void);
+
+static void
+redis_interest(void)
+{
+	u_int32_t	ev;
+
+	if (rs.ac == NULL || rs.fd < 0)
+		return;
+	ev = EPOLLIN | (rs.want_write ? EPOLLOUT : 0);
+	kore_platform_event_schedule(rs.fd, ev, 0, &rs);
+	rs.registered = 1;
+}
+
+static void
+ev_add_read(void *arg)
+{
+	redis_interest();
+}
+
+static void
+ev_del_read(void *arg)
+{
+	/* Reading stays on until cleanup: a reply must never sit unread. */
+}
+
+static void
+ev_add_write(void *arg)
+{
+	if (!rs.want_write) {
+		rs.want_write = 1;
+		redis_interest();
+	}
+}
+
+static void
+ev_del_write(void *arg)
+{
+	if (rs.want_write) {
+		rs.want_write = 0;
+		redis_interest();
+	}
+}
+
+/* hiredis is about to close the socket: take it out of epoll first. */
+static void
+ev_cleanup(void *arg)
+{
+	if (rs.registered && rs.fd >= 0)
+		kore_platform_disable_read(rs.fd);
+	rs.registered = 0;
+	rs.want_write = 0;
+	rs.fd = -1;
+}
+
+static void
+redis_event(void *arg, int err)
+{
+	if (rs.ac == NULL) {
+		rs.evt.flags = 0;
+		return;
+	}
+	if (rs.evt.flags & KORE_EVENT_WRITE) {
+		rs.evt.flags &= ~KORE_EVENT_WRITE;
+		redisAsyncHandleWrite(rs.ac);
+	}
+	/* The write may have failed and freed the context. */
+	if (rs.ac != NULL && ((rs.evt.flags & KORE_EVENT_READ) || err)) {
+		rs.evt.flags &= ~KORE_EVENT_READ;
+		redisAsyncHandleRead(rs.ac);
+	}
+}
+
+static void
+redis_retry_timer(void *arg, u_int64_t now)
+{
+	redis_connect();
+}
+
+static void
+redis_schedule_reconnect(void)
+{
+	rs.backoff_ms = rs.backoff_ms == 0 ? RECONNECT_MIN_MS :
+	    rs.backoff_ms * 2;
+	if (rs.backoff_ms > RECONNECT_MAX_MS)
+		rs.backoff_ms = RECONNECT_MAX_MS;
+	kore_timer_add(redis_retry_timer, rs.backoff_ms, NULL, 1);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		wh_log(WH_LOG_WARN, "redis connect failed", "error",
+		    ac->errstr, NULL);
+		rs.ac = NULL;
+		rs.ready = 0;
+		redis_schedule_reconnect();
+		return;
+	}
+	rs.ready = 1;
+	if (rs.backoff_ms != 0)
+		wh_log(WH_LOG_INFO, "redis reconnected", NULL);
+	rs.backoff_ms = 0;
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+	rs.ac = NULL;
+	rs.ready = 0;
+	wh_log(WH_LOG_WARN, "redis connection lost", "error",
+	    status == REDIS_OK ? "closed" : ac->errstr, NULL);
+	redis_schedule_reconnect();
+}
+
+/* Replies to AUTH and SELECT: a failure there makes the link useless. */
+static void
+on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+		wh_log(WH_LOG_ERROR, "redis setup command refused", "command",
+		    (const char *)priv, "error", reply->str, NULL);
+		redisAsyncDisconnect(ac);
+	}
+}
+
+static void
+redis_connect(void)
+{
+	const struct wh_redis_addr	*a = &api_cfg.redis;
+	char				 db[16];
+
+	if (a->unix_path[0] != '\0')
+		rs.ac = redisAsyncConnectUnix(a->unix_path);
+	else
+		rs.ac = redisAsyncConnect(a->host, a->port);
+	if (rs.ac == NULL) {
+		redis_schedule_reconnect();
+		return;
+	}
+	if (rs.ac->err) {
+		wh_log(WH_LOG_WARN, "redis connect failed", "error",
+		    rs.ac->errstr, NULL);
+		redisAsyncFree(rs.ac);
+		rs.ac = NULL;
+		redis_schedule_reconnect();
+		return;
+	}
+
+	rs.fd = rs.ac->c.fd;
+	rs.evt.type = API_TYPE_REDIS;
+	rs.evt.flags = 0;
+	rs.evt.handle = redis_event;
+	rs.ac->ev.data = &rs;
+	rs.ac->ev.addRead = ev_add_read;
+	rs.ac->ev.delRead = ev_del_read;
+	rs.ac->ev.addWrite = ev_add_write;
+	rs.ac->ev.delWrite = ev_del_write;
+	rs.ac->ev.cleanup = ev_cleanup;
+	(void)redisAsyncSetConnectCallback(rs.ac, on_connect);
+	(void)redisAsyncSetDisconnectCallback(rs.ac, on_disconnect);
+
+	/* Queued before any request's command, so they run first. */
+	if (a->password[0] != '\0') {
+		if (a->username[0] != '\0')
+			(void)redisAsyncCommand(rs.ac, on_setup_reply, "AUTH",
+			    "AUTH %s %s", a->username, a->password);
+		else
+			(void)redisAsyncCommand(rs.ac, on_setup_reply, "AUTH",
+			    "AUTH %s", a->password);
+	}
+	if (a->db != 0) {
+		(void)snprintf(db, sizeof(db), "%d", a->db);
+		(void)redisAsyncCommand(rs.ac, on_setup_reply, "SELECT",
+		    "SELECT %s", db);
+	}
+	/* The connect completes on the first writable event. */
+	ev_add_write(&rs);
+}
+
+int
+api_redis_start(void)
+{
+	memset(&rs, 0, sizeof(rs));
+	rs.fd = -1;
+	redis_connect();
+	return (0);
+}
+
+int
+api_redis_ready(void)
+{
+	return (rs.ready && rs.ac != NULL);
+}
+
+static void
+reply_free(struct api_reply *r)
+{
+	size_t	i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nelem; i++)
+		reply_free(r->elem[i]);
+	free(r->elem);
+	free(r->str);
+	free(r);
+}
+
+/* Deep copy of a hiredis reply; NULL on ENOMEM or absurd nesting. */
+static struct api_reply *
+reply_copy(const redisReply *src, int depth)
+{
+	struct api_reply	*r;
+	size_t			 i;
+
+	if (depth > REPLY_DEPTH_MAX)
+		return (NULL);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->type = src->type;
+	r->integer = src->integer;
+	if (src->str != NULL) {
+		if ((r->str = malloc(src->len + 1)) == NULL)
+			goto fail;
+		memcpy(r->str, src->str, src->len);
+		r->str[src->len] = '\0';
+		r->len = src->len;
+	}
+	if (src->type == REDIS_REPLY_ARRAY && src->elements > 0) {
+		if ((r->elem = calloc(src->elements, sizeof(*r->elem))) == NULL)
+			goto fail;
+		for (i = 0; i < src->elements; i++) {
+			r->elem[i] = reply_copy(src->element[i], depth + 1);
+			if (r->elem[i] == NULL)
+				goto fail;
+			r->nelem++;
+		}
+	}
+	return (r);
+fail:
+	reply_free(r);
+	return (NULL);
+}
+
+void
+api_ctx_clear_replies(struct api_ctx *ctx)
+{
+	size_t	i;
+
+	for (i = 0; i < ctx->nreplies; i++)
+		reply_free(ctx->replies[i]);
+	ctx->nreplies = 0;
+	ctx->redis_failed = 0;
+}
+
+void
+api_ctx_release(struct api_ctx *ctx)
+{
+	api_ctx_clear_replies(ctx);
+	if (ctx->data_free != NULL && ctx->data != NULL)
+		ctx->data_free(ctx->data);
+	free(ctx);
+}
+
+/*
+ * Every command's reply lands here, in the order sent. The last one wakes
+ * the request; if Kore freed the request meanwhile, the ctx is ours to
+ * free.
+ */
+static void
+on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct api_ctx		*ctx = priv;
+	struct api_reply	*copy;
+
+	if (r == NULL) {
+		ctx->redis_failed = 1;
+	} else if (ctx->nreplies >= API_REPLIES_MAX ||
+	    (copy = reply_copy(r, 0)) == NULL) {
+		ctx->redis_failed = 1;
+	} else {
+		ctx->replies[ctx->nreplies++] = copy;
+	}
+
+	if (--ctx->pending > 0)
+		return;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/*
+ * Send one command on behalf of ctx. -1 when Redis is not connected or
+ * hiredis refuses; the caller answers 503 (after any earlier commands of
+ * the same step have replied: it must still wait if ctx->pending > 0).
+ */
+int
+api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
+    const size_t *lens)
+{
+	if (!api_redis_ready())
+		return (-1);
+	if (redisAsyncCommandArgv(rs.ac, on_reply, ctx, argc, argv,
+	    lens) != REDIS_OK)
+		return (-1);
+	ctx->pending++;
+	return (0);
+}

@@ -1,0 +1,96 @@
+/*
+ * render.c: the public JSON shape of each resource, written in one place
+ * so that every route shows the same fields the same way. Times are
+ * RFC 3339 UTC with milliseconds; an absent expiry is null.
+ */
+#include <string.h>
+
+#include "api.h"
+#include "json.h"
+#include "model.h"
+#include "sign.h"
+#include "timeutil.h"
+
+static int
+field_str(struct wh_buf *b, const char *name, const char *v, int first)
+{
+	if (!first && wh_buf_append(b, ",", 1) == -1)
+		return (-1);
+	if (wh_buf_appendf(b, "\"%s\":", name) == -1)
+		return (-1);
+	if (v == NULL)
+		return (wh_buf_appendstr(b, "null"));
+	return (wh_json_str(b, v, strlen(v)));
+}
+
+static int
+field_time(struct wh_buf *b, const char *name, int64_t ms)
+{
+	char	ts[WH_RFC3339_LEN + 1];
+
+	if (ms <= 0)
+		return (wh_buf_appendf(b, ",\"%s\":null", name));
+	if (wh_rfc3339_ms(ms, ts) == -1)
+		return (-1);
+	return (wh_buf_appendf(b, ",\"%s\":\"%s\"", name, ts));
+}
+
+int
+api_render_webhook(struct wh_buf *b, const struct wh_webhook *w)
+{
+	size_t	i;
+
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "sid", w->sid, 1) == -1 ||
+	    field_str(b, "company_sid", w->company_sid, 0) == -1 ||
+	    field_str(b, "label", w->label ? w->label : "", 0) == -1 ||
+	    field_str(b, "url", w->url, 0) == -1 ||
+	    field_str(b, "method", wh_method_name(w->method), 0) == -1 ||
+	    wh_buf_appendf(b, ",\"timeout_ms\":%u,\"max_attempts\":%u,"
+	    "\"headers\":[", w->timeout_ms, w->max_attempts) == -1)
+		return (-1);
+	for (i = 0; i < w->nheaders; i++) {
+		if ((i > 0 && wh_buf_append(b, ",", 1) == -1) ||
+		    wh_buf_append(b, "{", 1) == -1 ||
+		    field_str(b, "name", w->headers[i].name, 1) == -1 ||
+		    field_str(b, "value", w->headers[i].value, 0) == -1 ||
+		    wh_buf_appendf(b, ",\"include_in_request_signature\":%s}",
+		    w->headers[i].sign ? "true" : "false") == -1)
+			return (-1);
+	}
+	if (wh_buf_appendstr(b, "],\"event_types\":[") == -1)
+		return (-1);
+	for (i = 0; i < w->nevent_types; i++) {
+		if ((i > 0 && wh_buf_append(b, ",", 1) == -1) ||
+		    wh_json_str(b, w->event_types[i],
+		    strlen(w->event_types[i])) == -1)
+			return (-1);
+	}
+	if (wh_buf_appendf(b, "],\"enabled\":%s",
+	    w->enabled ? "true" : "false") == -1 ||
+	    field_time(b, "created_at", w->created_at) == -1 ||
+	    field_time(b, "updated_at", w->updated_at) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/* Secrets are rendered: callers show keys only to their own company. */
+int
+api_render_signing_key(struct wh_buf *b, const struct wh_signing_key *k)
+{
+	char	sw[WH_SWSECRET_MAX];
+
+	if (wh_standard_secret(k->secret, k->secret_len, sw, sizeof(sw)) == -1)
+		return (-1);
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "sid", k->sid, 1) == -1 ||
+	    field_str(b, "webhook_sid", k->webhook_sid, 0) == -1 ||
+	    field_str(b, "label", k->label ? k->label : "", 0) == -1 ||
+	    wh_buf_appendstr(b, ",\"shared_secret\":") == -1 ||
+	    wh_json_str(b, (const char *)k->secret, k->secret_len) == -1 ||
+	    field_str(b, "standard_webhooks_secret", sw, 0) == -1 ||
+	    field_time(b, "created_at", k->created_at) == -1 ||
+	    field_time(b, "expires_at", k->expires_at) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}

@@ -1,0 +1,176 @@
+/*
+ * respond.c: every answer the api writes goes through here, so that all
+ * of them carry the request id, the right media type, and land in the
+ * request log with their status.
+ *
+ * Failures are RFC 9457 problem details:
+ *   {"type":"about:blank","title":"Unprocessable Content","status":422,
+ *    "detail":"...","errors":[{"field":"url","message":"..."}],
+ *    "request_id":"req_..."}
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "json.h"
+#include "log.h"
+
+static const char *
+status_title(int status)
+{
+	switch (status) {
+	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
+	case 403: return ("Forbidden");
+	case 404: return ("Not Found");
+	case 405: return ("Method Not Allowed");
+	case 409: return ("Conflict");
+	case 413: return ("Content Too Large");
+	case 415: return ("Unsupported Media Type");
+	case 422: return ("Unprocessable Content");
+	case 429: return ("Too Many Requests");
+	case 503: return ("Service Unavailable");
+	default: return ("Internal Server Error");
+	}
+}
+
+/* Field names and messages are copied: callers may build them on the fly. */
+void
+api_errors_add(struct api_errors *e, const char *field, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (e->n >= API_ERRORS_MAX)
+		return;
+	(void)snprintf(e->field[e->n], sizeof(e->field[e->n]), "%s", field);
+	va_start(ap, fmt);
+	(void)vsnprintf(e->message[e->n], sizeof(e->message[e->n]), fmt, ap);
+	va_end(ap);
+	e->n++;
+}
+
+static void
+respond(struct api_ctx *ctx, int status, const char *type,
+    const void *body, size_t len)
+{
+	struct http_request	*req = ctx->req;
+
+	ctx->status = status;
+	if (req == NULL)
+		return;
+	http_response_header(req, "content-type", type);
+	http_response_header(req, "x-request-id", ctx->request_id);
+	http_response_header(req, "cache-control", "no-store");
+	http_response(req, status, body, len);
+}
+
+int
+api_json(struct api_ctx *ctx, int status, struct wh_buf *b)
+{
+	respond(ctx, status, "application/json", b->data, b->len);
+	return (API_DONE);
+}
+
+int
+api_problem_errors(struct api_ctx *ctx, int status, const char *detail,
+    const struct api_errors *e)
+{
+	struct wh_buf	b;
+	size_t		i;
+	int		rc;
+
+	wh_buf_init(&b, 0);
+	rc = wh_buf_appendf(&b, "{\"type\":\"about:blank\",\"title\":\"%s\","
+	    "\"status\":%d,\"detail\":", status_title(status), status);
+	if (rc == 0)
+		rc = wh_json_str(&b, detail, strlen(detail));
+	if (rc == 0 && e != NULL && e->n > 0) {
+		rc = wh_buf_appendstr(&b, ",\"errors\":[");
+		for (i = 0; rc == 0 && i < e->n; i++) {
+			if (i > 0)
+				rc = wh_buf_append(&b, ",", 1);
+			if (rc == 0)
+				rc = wh_buf_appendstr(&b, "{\"field\":");
+			if (rc == 0)
+				rc = wh_json_str(&b, e->field[i],
+				    strlen(e->field[i]));
+			if (rc == 0)
+				rc = wh_buf_appendstr(&b, ",\"message\":");
+			if (rc == 0)
+				rc = wh_json_str(&b, e->message[i],
+				    strlen(e->message[i]));
+			if (rc == 0)
+				rc = wh_buf_append(&b, "}", 1);
+		}
+		if (rc == 0)
+			rc = wh_buf_append(&b, "]", 1);
+	}
+	if (rc == 0)
+		rc = wh_buf_appendf(&b, ",\"request_id\":\"%s\"}",
+		    ctx->request_id);
+	if (rc == -1) {
+		wh_buf_free(&b);
+		respond(ctx, 500, "application/problem+json", NULL, 0);
+		return (API_DONE);
+	}
+	if (status == 401 && ctx->req != NULL)
+		http_response_header(ctx->req, "www-authenticate",
+		    "Basic realm=\"streem-webhooks\"");
+	respond(ctx, status, "application/problem+json", b.data, b.len);
+	wh_buf_free(&b);
+	return (API_DONE);
+}
+
+int
+api_problem(struct api_ctx *ctx, int status, const char *detail,
+    const char *field)
+{
+	struct api_errors	e;
+
+	if (field == NULL)
+		return (api_problem_errors(ctx, status, detail, NULL));
+	memset(&e, 0, sizeof(e));
+	api_errors_add(&e, field, "%s", detail);
+	return (api_problem_errors(ctx, status, detail, &e));
+}
+
+int
+api_problem_redis(struct api_ctx *ctx)
+{
+	wh_log(WH_LOG_WARN, "redis unavailable for request",
+	    "request_id", ctx->request_id, NULL);
+	if (ctx->req != NULL)
+		http_response_header(ctx->req, "retry-after", "1");
+	return (api_problem(ctx, 503, "The data store is unavailable; "
+	    "retry shortly.", NULL));
+}
+
+int
+api_problem_nomem(struct api_ctx *ctx)
+{
+	wh_log(WH_LOG_ERROR, "out of memory", "request_id", ctx->request_id,
+	    NULL);
+	return (api_problem(ctx, 500, "The server ran out of memory.", NULL));
+}
+
+/*
+ * The request body as bytes. Kore keeps it in memory (no disk offload is
+ * configured) and rewinds its buffer once complete, so the length is the
+ * request's content_length, bounded by what the buffer holds.
+ */
+void
+api_body(struct api_ctx *ctx, const char **p, size_t *len)
+{
+	struct http_request	*req = ctx->req;
+
+	if (req == NULL || req->http_body == NULL) {
+		*p = "";
+		*len = 0;
+		return;
+	}
+	*p = (const char *)req->http_body->data;
+	*len = req->content_length;
+	if (*len > req->http_body->length)
+		*len = req->http_body->length;
+}

@@ -1,0 +1,51 @@
+/*
+ * config.h: both programs are configured only by WH_* environment
+ * variables (DESIGN.md, "Running"). wh_config_load() reads and checks all
+ * of them once at start, so a mistake is one clear line and a non-zero
+ * exit, never a surprise later.
+ */
+#ifndef WH_CONFIG_H
+#define WH_CONFIG_H
+
+#include <stddef.h>
+
+#define WH_HOST_MAX	256
+
+struct wh_redis_addr {
+	char		host[WH_HOST_MAX];
+	int		port;
+	char		unix_path[WH_HOST_MAX];	/* redis+unix / unix:// */
+	char		password[256];
+	char		username[128];
+	int		db;
+};
+
+struct wh_config {
+	struct wh_redis_addr	redis;
+	char		redis_url[1024];
+	char		prefix[64];		/* WH_REDIS_PREFIX, "wh:" */
+	char		api_host[WH_HOST_MAX];	/* WH_API_LISTEN */
+	char		api_port[8];
+	int		api_workers;		/* WH_API_WORKERS */
+	char		bootstrap_id[64];	/* WH_BOOTSTRAP_KEY id part */
+	char		bootstrap_secret[256];
+	int		has_bootstrap;
+	int		allow_private;		/* WH_ALLOW_PRIVATE_TARGETS */
+	double		retry_scale;		/* WH_RETRY_SCALE */
+	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
+	int		read_batch;		/* WH_DISPATCH_BATCH */
+	size_t		event_max;		/* WH_EVENT_MAX_BYTES */
+	int		log_level;		/* WH_LOG_LEVEL */
+};
+
+/*
+ * Fill cfg from the environment. On error returns -1 and writes one
+ * sentence naming the variable into err.
+ */
+int	wh_config_load(struct wh_config *, char *err, size_t errlen);
+
+/* Parse a redis:// URL into addr. 0 or -1 with a sentence in err. */
+int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
+	    char *err, size_t errlen);
+
+#endif

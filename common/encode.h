@@ -1,0 +1,30 @@
+/*
+ * encode.h: hex and base64 (standard and URL-safe) with explicit lengths.
+ * OpenSSL does the base64 work; these wrappers fix the alphabet, padding
+ * and bounds so callers never guess an output size.
+ */
+#ifndef WH_ENCODE_H
+#define WH_ENCODE_H
+
+#include <stddef.h>
+
+/* Bytes needed for the base64 text of n bytes, NUL included. */
+#define WH_B64_LEN(n)	((((n) + 2) / 3) * 4 + 1)
+
+/* Lowercase hex; out must hold 2*len+1. Returns chars written (no NUL). */
+size_t	wh_hex_encode(const unsigned char *, size_t, char *out);
+
+/* Standard alphabet, padded. Returns chars written or -1 if outlen short. */
+int	wh_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);
+
+/* URL-safe alphabet (-_), no padding. Same return convention. */
+int	wh_b64url_encode(const unsigned char *, size_t, char *out,
+	    size_t outlen);
+
+/*
+ * Standard base64 decode (padding required, no whitespace). Returns the
+ * number of bytes written, or -1 on bad input or short output.
+ */
+int	wh_b64_decode(const char *, size_t, unsigned char *out, size_t outlen);
+
+#endif

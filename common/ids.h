@@ -1,0 +1,31 @@
+/*
+ * ids.h: resource ids. A prefix ("wh_", "sk_", "evt_", ...) followed by
+ * 128 random bits in URL-safe base64 without padding (22 chars), so ids
+ * are unguessable and safe in paths and Redis keys.
+ */
+#ifndef WH_IDS_H
+#define WH_IDS_H
+
+#include <stddef.h>
+
+#define WH_ID_RAND_CHARS	22
+#define WH_ID_MAX		64	/* buffer size for any id we make or accept */
+
+/* Random id with prefix; 0 on success, -1 (short buffer, RNG failure). */
+int	wh_id_new(const char *prefix, char *out, size_t outlen);
+
+/*
+ * Stable event sid for an entry published without one: "evt_" + first
+ * 22 URL-safe base64 chars of SHA-256(company_sid ":" stream_entry_id).
+ * The same entry always yields the same sid, across dispatchers and retries.
+ */
+int	wh_id_event_derived(const char *company_sid, const char *entry_id,
+	    char *out, size_t outlen);
+
+/*
+ * Whether s looks like one of our ids or an externally supplied sid:
+ * 1..WH_ID_MAX-1 chars of [A-Za-z0-9_-]. Used to refuse path tricks.
+ */
+int	wh_id_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,536 @@
+/*
+ * json.c: a strict RFC 8259 validator, a top-level member finder and a
+ * string escaper. Payloads are carried as the publisher's exact text, so
+ * the validator only accepts; it never builds a tree. It is strict where
+ * lenient parsers disagree, since whatever we accept is passed on to
+ * every receiver's parser: UTF-8 must be well formed (no overlongs, no
+ * encoded surrogates, nothing past U+10FFFF), \u escapes of surrogates
+ * must come in high+low pairs, nesting is bounded by WH_JSON_DEPTH_MAX
+ * (which also bounds the recursion here), and nothing but whitespace may
+ * follow the value.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+
+struct jp {
+	const unsigned char	*p;
+	const unsigned char	*end;
+	int			 depth;
+};
+
+static int	jp_value(struct jp *);
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (Unicode 15, table 3-7)
+ * with its code point in *cp, or -1. Only called for a lead byte >= 0x80.
+ */
+static int
+utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
+	int		n, i;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		*cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		*cp = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		*cp = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* past U+10FFFF */
+	} else
+		return (-1);
+	if (avail < (size_t)n)
+		return (-1);
+	for (i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return (-1);
+		lo = 0x80;
+		hi = 0xbf;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	return (n);
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* The four hex digits after "\u" at s (avail bytes left) into *v. */
+static int
+hex4(const unsigned char *s, size_t avail, uint32_t *v)
+{
+	int	i, h;
+
+	if (avail < 4)
+		return (-1);
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if ((h = hexval(s[i])) == -1)
+			return (-1);
+		*v = (*v << 4) | (uint32_t)h;
+	}
+	return (0);
+}
+
+/*
+ * The escape at s (just after the backslash): its length in bytes and,
+ * in *cp, the code point it stands for. A high surrogate must be followed
+ * by "\u" and a low one; a lone surrogate is refused.
+ */
+static int
+escape_seq(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+	uint32_t	lo;
+
+	if (avail < 1)
+		return (-1);
+	switch (s[0]) {
+	case '"':
+	case '\\':
+	case '/':
+		*cp = s[0];
+		return (1);
+	case 'b':
+		*cp = '\b';
+		return (1);
+	case 'f':
+		*cp = '\f';
+		return (1);
+	case 'n':
+		*cp = '\n';
+		return (1);
+	case 'r':
+		*cp = '\r';
+		return (1);
+	case 't':
+		*cp = '\t';
+		return (1);
+	case 'u':
+		break;
+	default:
+		return (-1);
+	}
+	if (hex4(s + 1, avail - 1, cp) == -1)
+		return (-1);
+	if (*cp >= 0xdc00 && *cp <= 0xdfff)
+		return (-1);
+	if (*cp < 0xd800 || *cp > 0xdbff)
+		return (5);
+	if (avail < 7 || s[5] != '\\' || s[6] != 'u' ||
+	    hex4(s + 7, avail - 7, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
+		return (-1);
+	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+	return (11);
+}
+
+static void
+jp_ws(struct jp *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+	    *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+/* A string; j->p on the opening quote, left just past the closing one. */
+static int
+jp_string(struct jp *j)
+{
+	uint32_t	cp;
+	int		n;
+
+	if (j->p >= j->end || *j->p != '"')
+		return (-1);
+	j->p++;
+	while (j->p < j->end) {
+		if (*j->p == '"') {
+			j->p++;
+			return (0);
+		}
+		if (*j->p < 0x20)
+			return (-1);
+		if (*j->p == '\\') {
+			n = escape_seq(j->p + 1, (size_t)(j->end - j->p - 1),
+			    &cp);
+			if (n == -1)
+				return (-1);
+			j->p += 1 + n;
+		} else if (*j->p >= 0x80) {
+			n = utf8_seq(j->p, (size_t)(j->end - j->p), &cp);
+			if (n == -1)
+				return (-1);
+			j->p += n;
+		} else
+			j->p++;
+	}
+	return (-1);
+}
+
+/* Skip one or more digits; -1 if there is none. */
+static int
+jp_digits(struct jp *j)
+{
+	const unsigned char	*start = j->p;
+
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+		j->p++;
+	return (j->p == start ? -1 : 0);
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static int
+jp_number(struct jp *j)
+{
+	if (j->p < j->end && *j->p == '-')
+		j->p++;
+	if (j->p >= j->end)
+		return (-1);
+	if (*j->p == '0')
+		j->p++;
+	else if (jp_digits(j) == -1)
+		return (-1);
+	if (j->p < j->end && *j->p == '.') {
+		j->p++;
+		if (jp_digits(j) == -1)
+			return (-1);
+	}
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+		j->p++;
+		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+			j->p++;
+		if (jp_digits(j) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+jp_literal(struct jp *j, const char *lit, size_t len)
+{
+	if ((size_t)(j->end - j->p) < len || memcmp(j->p, lit, len) != 0)
+		return (-1);
+	j->p += len;
+	return (0);
+}
+
+static int
+jp_array(struct jp *j)
+{
+	if (++j->depth > WH_JSON_DEPTH_MAX)
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		j->depth--;
+		return (0);
+	}
+	for (;;) {
+		if (jp_value(j) == -1)
+			return (-1);
+		jp_ws(j);
+		if (j->p >= j->end)
+			return (-1);
+		if (*j->p == ']')
+			break;
+		if (*j->p != ',')
+			return (-1);
+		j->p++;
+		jp_ws(j);
+	}
+	j->p++;
+	j->depth--;
+	return (0);
+}
+
+static int
+jp_object(struct jp *j)
+{
+	if (++j->depth > WH_JSON_DEPTH_MAX)
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		j->depth--;
+		return (0);
+	}
+	for (;;) {
+		if (jp_string(j) == -1)
+			return (-1);
+		jp_ws(j);
+		if (j->p >= j->end || *j->p != ':')
+			return (-1);
+		j->p++;
+		jp_ws(j);
+		if (jp_value(j) == -1)
+			return (-1);
+		jp_ws(j);
+		if (j->p >= j->end)
+			return (-1);
+		if (*j->p == '}')
+			break;
+		if (*j->p != ',')
+			return (-1);
+		j->p++;
+		jp_ws(j);
+	}
+	j->p++;
+	j->depth--;
+	return (0);
+}
+
+/* One value, no surrounding whitespace. */
+static int
+jp_value(struct jp *j)
+{
+	if (j->p >= j->end)
+		return (-1);
+	switch (*j->p) {
+	case '{':
+		return (jp_object(j));
+	case '[':
+		return (jp_array(j));
+	case '"':
+		return (jp_string(j));
+	case 't':
+		return (jp_literal(j, "true", 4));
+	case 'f':
+		return (jp_literal(j, "false", 5));
+	case 'n':
+		return (jp_literal(j, "null", 4));
+	default:
+		if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+			return (jp_number(j));
+		return (-1);
+	}
+}
+
+int
+wh_json_valid(const char *buf, size_t len)
+{
+	struct jp	j;
+
+	if (buf == NULL)
+		return (0);
+	j.p = (const unsigned char *)buf;
+	j.end = j.p + len;
+	j.depth = 0;
+	jp_ws(&j);
+	if (jp_value(&j) == -1)
+		return (0);
+	jp_ws(&j);
+	return (j.p == j.end);
+}
+
+/* Put code point cp as UTF-8 into out (4 bytes); returns the length. */
+static size_t
+utf8_put(uint32_t cp, unsigned char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | (cp >> 6));
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (2);
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | (cp >> 12));
+		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (3);
+	}
+	out[0] = (unsigned char)(0xf0 | (cp >> 18));
+	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return (4);
+}
+
+/*
+ * Whether the (already validated) string contents [s, e) decode to
+ * exactly name: "event\u005ftype" is the member "event_type", as any
+ * other parser of the same text would read it.
+ */
+static int
+key_equals(const unsigned char *s, const unsigned char *e, const char *name,
+    size_t nlen)
+{
+	unsigned char	u[4];
+	uint32_t	cp;
+	size_t		off, n;
+	int		k;
+
+	off = 0;
+	while (s < e) {
+		if (*s == '\\') {
+			if ((k = escape_seq(s + 1, (size_t)(e - s - 1),
+			    &cp)) == -1)
+				return (0);
+			s += 1 + k;
+			n = utf8_put(cp, u);
+			if (nlen - off < n || memcmp(name + off, u, n) != 0)
+				return (0);
+			off += n;
+		} else {
+			if (off >= nlen || (unsigned char)name[off] != *s)
+				return (0);
+			off++;
+			s++;
+		}
+	}
+	return (off == nlen);
+}
+
+/*
+ * The text is validated whole first, then its top level walked again.
+ * A name that occurs twice at the top level makes the text ambiguous
+ * (parsers disagree on which one wins), so that is refused as -1 too.
+ */
+int
+wh_json_member(const char *buf, size_t len, const char *name,
+    const char **val, size_t *vlen)
+{
+	struct jp		 j;
+	const unsigned char	*ks, *ke, *vs, *ve;
+	size_t			 nlen;
+	int			 found = 0;
+
+	if (!wh_json_valid(buf, len))
+		return (-1);
+	j.p = (const unsigned char *)buf;
+	j.end = j.p + len;
+	j.depth = 1;
+	jp_ws(&j);
+	if (*j.p != '{')
+		return (-1);
+	nlen = strlen(name);
+	j.p++;
+	jp_ws(&j);
+	while (*j.p != '}') {
+		ks = j.p + 1;
+		if (jp_string(&j) == -1)
+			return (-1);
+		ke = j.p - 1;
+		jp_ws(&j);
+		j.p++;			/* ':' */
+		jp_ws(&j);
+		vs = j.p;
+		if (jp_value(&j) == -1)
+			return (-1);
+		ve = j.p;
+		if (key_equals(ks, ke, name, nlen)) {
+			if (found)
+				return (-1);
+			found = 1;
+			*val = (const char *)vs;
+			*vlen = (size_t)(ve - vs);
+		}
+		jp_ws(&j);
+		if (*j.p == ',') {
+			j.p++;
+			jp_ws(&j);
+		}
+	}
+	return (found);
+}
+
+/*
+ * Quote and escape s. Valid UTF-8 is copied as is; a byte that does not
+ * start a well-formed sequence becomes U+FFFD, so the output is always
+ * valid JSON (log lines carry whatever a peer sent us).
+ */
+int
+wh_json_str(struct wh_buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 esc[6];
+	const char		*rep;
+	uint32_t		 cp;
+	size_t			 i, run, rlen;
+	int			 n;
+
+	if (wh_buf_append(b, "\"", 1) == -1)
+		return (-1);
+	run = 0;
+	for (i = 0; i < len; ) {
+		rep = NULL;
+		rlen = 0;
+		n = 1;
+		if (p[i] >= 0x80) {
+			if ((n = utf8_seq(p + i, len - i, &cp)) == -1) {
+				rep = "\\ufffd";
+				rlen = 6;
+				n = 1;
+			}
+		} else if (p[i] == '"') {
+			rep = "\\\"";
+			rlen = 2;
+		} else if (p[i] == '\\') {
+			rep = "\\\\";
+			rlen = 2;
+		} else if (p[i] < 0x20) {
+			rlen = 2;
+			switch (p[i]) {
+			case '\b':
+				rep = "\\b";
+				break;
+			case '\f':
+				rep = "\\f";
+				break;
+			case '\n':
+				rep = "\\n";
+				break;
+			case '\r':
+				rep = "\\r";
+				break;
+			case '\t':
+				rep = "\\t";
+				break;
+			default:
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[p[i] >> 4];
+				esc[5] = hex[p[i] & 0x0f];
+				rep = esc;
+				rlen = 6;
+				break;
+			}
+		}
+		if (rep == NULL) {
+			i += (size_t)n;
+			continue;
+		}
+		if (wh_buf_append(b, p + run, i - run) == -1 ||
+		    wh_buf_append(b, rep, rlen) == -1)
+			return (-1);
+		i += (size_t)n;
+		run = i;
+	}
+	if (wh_buf_append(b, p + run, len - run) == -1 ||
+	    wh_buf_append(b, "\"", 1) == -1)
+		return (-1);
+	return (0);
+}

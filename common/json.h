@@ -1,0 +1,35 @@
+/*
+ * json.h: the little JSON the C side needs outside Kore.
+ *
+ * Event payloads travel as the publisher's exact JSON text (numbers are
+ * never re-printed), so we need to validate JSON text, find the raw span
+ * of a top-level member, and escape strings when we write JSON ourselves.
+ * Kore's own parser (api only) still reads request fields.
+ */
+#ifndef WH_JSON_H
+#define WH_JSON_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define WH_JSON_DEPTH_MAX	64
+
+/*
+ * 1 when buf[0..len) is exactly one valid JSON value (RFC 8259, UTF-8,
+ * surrounding whitespace allowed, depth <= WH_JSON_DEPTH_MAX), else 0.
+ */
+int	wh_json_valid(const char *, size_t);
+
+/*
+ * In a JSON object text, find top-level member `name` and give the raw
+ * span of its value (whitespace trimmed). 1 found, 0 not found, -1 if the
+ * text is not a valid JSON object.
+ */
+int	wh_json_member(const char *, size_t, const char *name,
+	    const char **val, size_t *vlen);
+
+/* Append s as a quoted, escaped JSON string. -1 on failure. */
+int	wh_json_str(struct wh_buf *, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * keys.c: Redis key names (DESIGN.md, "Redis data model"). One function a
+ * key so that a rename is one edit and no caller formats a key by hand.
+ */
+#include <stdio.h>
+
+#include "keys.h"
+
+/* snprintf with the truncation check every key builder needs. */
+static int
+key_fmt(size_t len, int n)
+{
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (n);
+}
+
+int
+wh_key_webhook(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%swebhook:%s", pfx, sid)));
+}
+
+int
+wh_key_webhook_keys(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:keys", pfx, sid)));
+}
+
+int
+wh_key_company_webhooks(char *out, size_t len, const char *pfx,
+    const char *company_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%scompany:%s:webhooks", pfx, company_sid)));
+}
+
+int
+wh_key_apikey(char *out, size_t len, const char *pfx, const char *key_id)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sapikey:%s", pfx, key_id)));
+}
+
+int
+wh_key_events(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:events", pfx)));
+}
+
+int
+wh_key_retry(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:retry", pfx)));
+}
+
+int
+wh_key_retries(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:retries", pfx)));
+}
+
+int
+wh_key_dead(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:dead", pfx)));
+}
+
+int
+wh_key_attempts(char *out, size_t len, const char *pfx,
+    const char *webhook_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sattempts:%s", pfx, webhook_sid)));
+}
+
+int
+wh_key_idem(char *out, size_t len, const char *pfx, const char *company_sid,
+    const char *event_sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%sidem:%s:%s",
+	    pfx, company_sid, event_sid)));
+}

@@ -1,0 +1,32 @@
+/*
+ * keys.h: every Redis key name, in one place (DESIGN.md, "Redis data
+ * model"). Queue keys carry the hash tag {0} so that a later cluster can
+ * run shards {0}..{N-1} without renaming anything.
+ *
+ * Each builder writes a NUL-terminated name into out and returns its
+ * length, or -1 when it does not fit.
+ */
+#ifndef WH_KEYS_H
+#define WH_KEYS_H
+
+#include <stddef.h>
+
+#define WH_KEY_MAX		256
+#define WH_GROUP		"dispatchers"
+
+int	wh_key_webhook(char *out, size_t, const char *pfx, const char *sid);
+int	wh_key_webhook_keys(char *out, size_t, const char *pfx,
+	    const char *sid);
+int	wh_key_company_webhooks(char *out, size_t, const char *pfx,
+	    const char *company_sid);
+int	wh_key_apikey(char *out, size_t, const char *pfx, const char *key_id);
+int	wh_key_events(char *out, size_t, const char *pfx);
+int	wh_key_retry(char *out, size_t, const char *pfx);
+int	wh_key_retries(char *out, size_t, const char *pfx);
+int	wh_key_dead(char *out, size_t, const char *pfx);
+int	wh_key_attempts(char *out, size_t, const char *pfx,
+	    const char *webhook_sid);
+int	wh_key_idem(char *out, size_t, const char *pfx,
+	    const char *company_sid, const char *event_sid);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * log.c: JSON-line logging on stderr. Each line is built in one buffer
+ * and written with a single write(2) so that lines from several processes
+ * sharing a terminal or a pipe never interleave mid-line.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "timeutil.h"
+
+static const char	*log_component = "webhooks";
+static int		 log_min = WH_LOG_INFO;
+
+static const char	 toolong[] =
+    "{\"level\":\"error\",\"msg\":\"log line too long or out of memory\"}\n";
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void
+wh_log_init(const char *component, int min_level)
+{
+	log_component = component;
+	log_min = min_level;
+}
+
+/* WH_LOG_LEVEL: "debug", "info", "warn" or "error"; -1 if none of them. */
+int
+wh_log_level_parse(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcmp(s, level_names[i]) == 0)
+			return (i);
+	}
+	return (-1);
+}
+
+void
+wh_log(int level, const char *msg, ...)
+{
+	struct wh_buf	 b;
+	va_list		 ap;
+	const char	*k, *v;
+	char		 ts[WH_RFC3339_LEN + 1];
+	int		 rc;
+
+	if (level < log_min || level < WH_LOG_DEBUG || level > WH_LOG_ERROR)
+		return;
+	if (wh_rfc3339_ms(wh_now_ms(), ts) == -1)
+		ts[0] = '\0';
+
+	/* A log line is bounded: a huge value must not balloon memory. */
+	wh_buf_init(&b, 16384);
+	rc = wh_buf_appendf(&b, "{\"ts\":\"%s\",\"level\":\"%s\","
+	    "\"component\":\"%s\",\"msg\":", ts, level_names[level],
+	    log_component);
+	if (rc == 0)
+		rc = wh_json_str(&b, msg, strlen(msg));
+
+	va_start(ap, msg);
+	while (rc == 0 && (k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		if (v == NULL)
+			continue;
+		if ((rc = wh_buf_append(&b, ",", 1)) == 0 &&
+		    (rc = wh_json_str(&b, k, strlen(k))) == 0 &&
+		    (rc = wh_buf_append(&b, ":", 1)) == 0)
+			rc = wh_json_str(&b, v, strlen(v));
+	}
+	va_end(ap);
+
+	if (rc == 0)
+		rc = wh_buf_append(&b, "}\n", 2);
+	if (rc == 0)
+		(void)!write(STDERR_FILENO, b.data, b.len);
+	else
+		(void)!write(STDERR_FILENO, toolong, sizeof(toolong) - 1);
+	wh_buf_free(&b);
+}

@@ -1,0 +1,20 @@
+/*
+ * log.h: JSON lines on stderr, one object per line:
+ *   {"ts":"...","level":"info","component":"dispatcher","msg":"...",k:v...}
+ * Callers pass extra string fields as key, value pairs ended by NULL.
+ * Values are escaped; a NULL value is skipped. Never pass a secret.
+ */
+#ifndef WH_LOG_H
+#define WH_LOG_H
+
+#define WH_LOG_DEBUG	0
+#define WH_LOG_INFO	1
+#define WH_LOG_WARN	2
+#define WH_LOG_ERROR	3
+
+void	wh_log_init(const char *component, int min_level);
+int	wh_log_level_parse(const char *);
+void	wh_log(int level, const char *msg, ...)
+	    __attribute__((sentinel));
+
+#endif

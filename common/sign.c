@@ -1,0 +1,182 @@
+/*
+ * sign.c: the Streem and Standard Webhooks signatures of a delivered
+ * request (DESIGN.md, "The delivered request"). Both are HMAC-SHA256 with
+ * the shared secret's bytes as the key; the signed input is fed to an
+ * OpenSSL EVP_MAC context piece by piece, so neither the headers nor the
+ * body are ever copied into one contiguous message.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "encode.h"
+#include "sign.h"
+
+#define SHA256_LEN	32
+#define SW_PREFIX	"whsec_"
+#define SW_PREFIX_LEN	(sizeof(SW_PREFIX) - 1)
+
+struct hmac {
+	EVP_MAC		*mac;
+	EVP_MAC_CTX	*ctx;
+};
+
+static void
+hmac_free(struct hmac *h)
+{
+	EVP_MAC_CTX_free(h->ctx);
+	EVP_MAC_free(h->mac);
+	h->ctx = NULL;
+	h->mac = NULL;
+}
+
+/*
+ * An HMAC-SHA256 context keyed with key. An empty key is refused: OpenSSL
+ * reads a NULL key as "keep the previous one", and our secrets are never
+ * empty (WH_SECRET_MIN).
+ */
+static int
+hmac_begin(struct hmac *h, const unsigned char *key, size_t keylen)
+{
+	OSSL_PARAM	params[2];
+	char		digest[] = "SHA256";
+
+	h->mac = NULL;
+	h->ctx = NULL;
+	if (key == NULL || keylen == 0)
+		return (-1);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (h->ctx = EVP_MAC_CTX_new(h->mac)) == NULL ||
+	    EVP_MAC_init(h->ctx, key, keylen, params) != 1) {
+		hmac_free(h);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+hmac_update(struct hmac *h, const void *p, size_t len)
+{
+	if (len == 0)
+		return (0);
+	if (EVP_MAC_update(h->ctx, p, len) != 1)
+		return (-1);
+	return (0);
+}
+
+/* Finish into out (32 bytes) and free the context either way. */
+static int
+hmac_end(struct hmac *h, unsigned char out[SHA256_LEN])
+{
+	size_t	outl = 0;
+	int	rc;
+
+	rc = EVP_MAC_final(h->ctx, out, &outl, SHA256_LEN);
+	hmac_free(h);
+	if (rc != 1 || outl != SHA256_LEN)
+		return (-1);
+	return (0);
+}
+
+int
+wh_sign_streem(const unsigned char *key, size_t keylen,
+    const struct wh_sign_header *hdrs, size_t nhdrs,
+    const char *body, size_t bodylen, char out[WH_SIG_HEX_LEN + 1])
+{
+	struct hmac	h;
+	unsigned char	md[SHA256_LEN];
+	size_t		i;
+
+	if (hmac_begin(&h, key, keylen) == -1)
+		return (-1);
+	for (i = 0; i < nhdrs; i++) {
+		if (hmac_update(&h, hdrs[i].name, hdrs[i].name_len) == -1 ||
+		    hmac_update(&h, "=", 1) == -1 ||
+		    hmac_update(&h, hdrs[i].value, hdrs[i].value_len) == -1 ||
+		    hmac_update(&h, ";", 1) == -1) {
+			hmac_free(&h);
+			return (-1);
+		}
+	}
+	if (hmac_update(&h, body, bodylen) == -1) {
+		hmac_free(&h);
+		return (-1);
+	}
+	if (hmac_end(&h, md) == -1)
+		return (-1);
+	(void)wh_hex_encode(md, sizeof(md), out);
+	return (0);
+}
+
+int
+wh_sign_standard(const unsigned char *key, size_t keylen,
+    const char *msg_id, int64_t ts, const char *body, size_t bodylen,
+    char out[WH_SIG_SW_LEN + 1])
+{
+	struct hmac	h;
+	unsigned char	md[SHA256_LEN];
+	char		tsbuf[24];
+	int		n;
+
+	n = snprintf(tsbuf, sizeof(tsbuf), ".%" PRId64 ".", ts);
+	if (n < 0 || (size_t)n >= sizeof(tsbuf))
+		return (-1);
+	if (hmac_begin(&h, key, keylen) == -1)
+		return (-1);
+	if (hmac_update(&h, msg_id, strlen(msg_id)) == -1 ||
+	    hmac_update(&h, tsbuf, (size_t)n) == -1 ||
+	    hmac_update(&h, body, bodylen) == -1) {
+		hmac_free(&h);
+		return (-1);
+	}
+	if (hmac_end(&h, md) == -1)
+		return (-1);
+
+	memcpy(out, "v1,", 3);
+	if (wh_b64_encode(md, sizeof(md), out + 3, WH_SIG_SW_LEN + 1 - 3) == -1)
+		return (-1);
+	return (0);
+}
+
+int
+wh_standard_secret(const unsigned char *secret, size_t len, char *out,
+    size_t outlen)
+{
+	int	n;
+
+	if (outlen < SW_PREFIX_LEN + 1)
+		return (-1);
+	memcpy(out, SW_PREFIX, SW_PREFIX_LEN);
+	n = wh_b64_encode(secret, len, out + SW_PREFIX_LEN,
+	    outlen - SW_PREFIX_LEN);
+	if (n == -1) {
+		out[0] = '\0';
+		return (-1);
+	}
+	return ((int)SW_PREFIX_LEN + n);
+}
+
+int
+wh_standard_secret_decode(const char *s, size_t len, unsigned char *out,
+    size_t outlen)
+{
+	if (len >= SW_PREFIX_LEN && memcmp(s, SW_PREFIX, SW_PREFIX_LEN) == 0) {
+		s += SW_PREFIX_LEN;
+		len -= SW_PREFIX_LEN;
+	}
+	return (wh_b64_decode(s, len, out, outlen));
+}
+
+int
+wh_ct_equal(const void *a, const void *b, size_t len)
+{
+	return (CRYPTO_memcmp(a, b, len) == 0);
+}

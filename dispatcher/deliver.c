@@ -1,0 +1,446 @@
+/*
+ * deliver.c: the HTTP side. libcurl's multi interface on loop.c: curl
+ * tells us which sockets to watch and when to wake (socket and timer
+ * callbacks), we tell it what happened (curl_multi_socket_action), so
+ * hundreds of transfers share one thread and reuse connections per host.
+ *
+ * A delivery is built at the moment it starts: sent_at, Streem-Sent-At and
+ * webhook-timestamp are stamped then, never when the event was queued,
+ * because receivers check them against their clock within 500 ms.
+ */
+#include <sys/socket.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "dispatch.h"
+#include "json.h"
+#include "log.h"
+#include "netpolicy.h"
+#include "sign.h"
+#include "timeutil.h"
+#include "validate.h"
+
+#define ANSWER_KEEP	(64 * 1024)
+#define USER_AGENT	"streem-webhooks/" WH_VERSION
+#define SIGNED_MAX	(WH_HEADERS_MAX + 1)	/* Streem-Sent-At + custom */
+
+static CURLM			*multi;
+static struct loop_timer	 curl_timer;
+static TAILQ_HEAD(, delivery)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+
+static void	check_done(void);
+static void	start_waiting(void);
+
+static void
+on_socket_io(int fd, int what, void *arg)
+{
+	int	flags = 0, running;
+
+	if (what & LOOP_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & LOOP_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	(void)curl_multi_socket_action(multi, fd, flags, &running);
+	check_done();
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	int	ev = 0;
+
+	if (what == CURL_POLL_REMOVE)
+		return (loop_watch(s, 0, NULL, NULL) == 0 ? 0 : -1);
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= LOOP_READ;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= LOOP_WRITE;
+	return (loop_watch(s, ev, on_socket_io, NULL) == 0 ? 0 : -1);
+}
+
+static void
+on_curl_timer(void *arg)
+{
+	int	running;
+
+	(void)curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
+	check_done();
+}
+
+static int
+timer_cb(CURLM *m, long ms, void *userp)
+{
+	if (ms < 0)
+		loop_timer_disarm(&curl_timer);
+	else
+		loop_timer_arm(&curl_timer, ms);
+	return (0);
+}
+
+/*
+ * Refuse forbidden addresses at connect time, after DNS: the address
+ * checked is the one the socket would be connected to.
+ */
+static curl_socket_t
+opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct delivery	*dl = clientp;
+	const char	*why;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return (CURL_SOCKET_BAD);
+	why = wh_addr_refused(&a->addr, a->addrlen, d.cfg.allow_private);
+	if (why != NULL) {
+		(void)snprintf(dl->errbuf, sizeof(dl->errbuf),
+		    "target refused: %s", why);
+		return (CURL_SOCKET_BAD);
+	}
+	return (socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct delivery	*dl = arg;
+	size_t		 len = size * n, keep;
+
+	keep = dl->answer.len < ANSWER_KEEP ? ANSWER_KEEP - dl->answer.len : 0;
+	if (keep > len)
+		keep = len;
+	if (keep > 0)
+		(void)wh_buf_append(&dl->answer, p, keep);
+	return (len);	/* the rest is read and dropped */
+}
+
+int
+deliver_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return (-1);
+	if ((multi = curl_multi_init()) == NULL)
+		return (-1);
+	loop_timer_init(&curl_timer, on_curl_timer, NULL);
+	if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb) ||
+	    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
+	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+	    (long)d.cfg.concurrency))
+		return (-1);
+	return (0);
+}
+
+void
+deliver_free(void)
+{
+	if (multi != NULL)
+		(void)curl_multi_cleanup(multi);
+	multi = NULL;
+	curl_global_cleanup();
+}
+
+void
+delivery_free(struct delivery *dl)
+{
+	size_t	i;
+
+	if (dl->easy != NULL) {
+		(void)curl_multi_remove_handle(multi, dl->easy);
+		curl_easy_cleanup(dl->easy);
+	}
+	curl_slist_free_all(dl->headers);
+	wh_buf_free(&dl->body);
+	wh_buf_free(&dl->answer);
+	wh_webhook_free(&dl->hook);
+	for (i = 0; i < dl->nkeys; i++)
+		wh_signing_key_free(&dl->keys[i]);
+	free(dl->keys);
+	free(dl);
+}
+
+/* {"event":{...,"payload":<raw>},"sent_at":"..."} */
+static int
+build_body(struct delivery *dl, const char *sent_at)
+{
+	const struct wh_event	*ev = &dl->job->ev;
+	struct wh_buf		*b = &dl->body;
+	char			 created[WH_RFC3339_LEN + 1];
+
+	if (wh_rfc3339_ms(ev->created_at, created) == -1)
+		return (-1);
+	if (wh_buf_appendstr(b, "{\"event\":{\"event_sid\":") == -1 ||
+	    wh_json_str(b, ev->event_sid, strlen(ev->event_sid)) == -1 ||
+	    wh_buf_appendstr(b, ",\"event_type\":") == -1 ||
+	    wh_json_str(b, ev->event_type, strlen(ev->event_type)) == -1 ||
+	    wh_buf_appendstr(b, ",\"company_sid\":") == -1 ||
+	    wh_json_str(b, ev->company_sid, strlen(ev->company_sid)) == -1 ||
+	    wh_buf_appendf(b, ",\"created_at\":\"%s\",\"payload\":",
+	    created) == -1 ||
+	    wh_buf_append(b, ev->payload, ev->payload_len) == -1 ||
+	    wh_buf_appendf(b, "},\"sent_at\":\"%s\"}", sent_at) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+header_cmp(const void *a, const void *b)
+{
+	const struct wh_sign_header	*x = a, *y = b;
+
+	return (strcmp(x->name, y->name));
+}
+
+static int
+add_header(struct curl_slist **list, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+add_header(struct curl_slist **list, const char *fmt, ...)
+{
+	struct wh_buf		 b;
+	struct curl_slist	*n;
+	va_list			 ap;
+	int			 len;
+
+	wh_buf_init(&b, 0);
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0 || wh_buf_reserve(&b, (size_t)len + 1) == -1)
+		return (-1);
+	va_start(ap, fmt);
+	(void)vsnprintf(b.data, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	n = curl_slist_append(*list, b.data);
+	explicit_bzero(b.data, b.cap);
+	wh_buf_free(&b);
+	if (n == NULL)
+		return (-1);
+	*list = n;
+	return (0);
+}
+
+/*
+ * Both signatures, one per active key: Streem-Signature (comma-joined
+ * hex) over the signed headers and the body, webhook-signature (space-
+ * joined "v1,...") over id.timestamp.body.
+ */
+static int
+build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
+{
+	struct wh_sign_header	 signed_hdrs[SIGNED_MAX];
+	struct wh_buf		 names, sigs, sw;
+	const struct wh_webhook	*w = &dl->hook;
+	const char		*id = dl->job->ev.event_sid;
+	char			 hex[WH_SIG_HEX_LEN + 1];
+	char			 v1[WH_SIG_SW_LEN + 1];
+	size_t			 i, ns = 0;
+	int			 rc = -1;
+
+	wh_buf_init(&names, 0);
+	wh_buf_init(&sigs, 0);
+	wh_buf_init(&sw, 0);
+
+	signed_hdrs[ns].name = "Streem-Sent-At";
+	signed_hdrs[ns].name_len = 14;
+	signed_hdrs[ns].value = sent_at;
+	signed_hdrs[ns].value_len = strlen(sent_at);
+	ns++;
+	for (i = 0; i < w->nheaders && ns < SIGNED_MAX; i++) {
+		if (add_header((struct curl_slist **)&dl->headers, "%s: %s",
+		    w->headers[i].name, w->headers[i].value) == -1)
+			goto out;
+		if (!w->headers[i].sign)
+			continue;
+		signed_hdrs[ns].name = w->headers[i].name;
+		signed_hdrs[ns].name_len = strlen(w->headers[i].name);
+		signed_hdrs[ns].value = w->headers[i].value;
+		signed_hdrs[ns].value_len = strlen(w->headers[i].value);
+		ns++;
+	}
+	qsort(signed_hdrs + 1, ns - 1, sizeof(signed_hdrs[0]), header_cmp);
+	for (i = 0; i < ns; i++) {
+		if ((i > 0 && wh_buf_append(&names, ":", 1) == -1) ||
+		    wh_buf_append(&names, signed_hdrs[i].name,
+		    signed_hdrs[i].name_len) == -1)
+			goto out;
+	}
+
+	for (i = 0; i < dl->nkeys; i++) {
+		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
+		    signed_hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
+		    wh_sign_standard(dl->keys[i].secret,
+		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
+		    dl->body.len, v1) == -1)
+			goto out;
+		if ((i > 0 && (wh_buf_append(&sigs, ",", 1) == -1 ||
+		    wh_buf_append(&sw, " ", 1) == -1)) ||
+		    wh_buf_appendstr(&sigs, hex) == -1 ||
+		    wh_buf_appendstr(&sw, v1) == -1)
+			goto out;
+	}
+	if (wh_buf_cstr(&names) == -1 || wh_buf_cstr(&sigs) == -1 ||
+	    wh_buf_cstr(&sw) == -1)
+		goto out;
+
+	if (add_header((struct curl_slist **)&dl->headers,
+	    "Content-Type: application/json") == -1 ||
+	    add_header((struct curl_slist **)&dl->headers, "Expect:") == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "Streem-Sent-At: %s", sent_at) == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "Streem-Signature-Headers: %s", names.data) == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "Streem-Signature: %s", sigs.data) == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "webhook-id: %s", id) == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "webhook-timestamp: %lld", (long long)(now_ms / 1000)) == -1 ||
+	    add_header((struct curl_slist **)&dl->headers,
+	    "webhook-signature: %s", sw.data) == -1)
+		goto out;
+	rc = 0;
+out:
+	wh_buf_free(&names);
+	wh_buf_free(&sigs);
+	wh_buf_free(&sw);
+	return (rc);
+}
+
+static int
+setup_easy(struct delivery *dl)
+{
+	CURL	*e;
+	int	 bad = 0;
+
+	if ((e = curl_easy_init()) == NULL)
+		return (-1);
+	dl->easy = e;
+	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook.url);
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+	    (long)dl->hook.timeout_ms);
+	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)dl->hook.timeout_ms);
+	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
+	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, dl->headers);
+	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, dl->body.data);
+	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)dl->body.len);
+	if (dl->hook.method != WH_METHOD_POST)
+		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+		    wh_method_name(dl->hook.method));
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, dl);
+	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, dl);
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->errbuf);
+	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, dl);
+	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	return (bad ? -1 : 0);
+}
+
+static void
+finish(struct delivery *dl, long status, const char *error)
+{
+	struct job	*job = dl->job;
+	char		 code[16], ms[24];
+	int		 ok = status >= 200 && status < 300;
+
+	(void)snprintf(code, sizeof(code), "%ld", status);
+	(void)snprintf(ms, sizeof(ms), "%lld",
+	    (long long)(wh_mono_ms() - dl->started_mono));
+	if (ok)
+		d.n_delivered++;
+	else
+		d.n_failed++;
+	wh_log(ok ? WH_LOG_INFO : WH_LOG_WARN,
+	    ok ? "delivered" : "delivery failed",
+	    "event_sid", job->ev.event_sid, "webhook_sid", dl->hook.sid,
+	    "status", status ? code : NULL, "error", error, "ms", ms, NULL);
+	delivery_free(dl);
+	job_delivery_done(job);
+}
+
+/* Start one delivery now; on a local failure it finishes at once. */
+static void
+start(struct delivery *dl)
+{
+	char	sent_at[WH_RFC3339_LEN + 1];
+	int64_t	now;
+
+	now = wh_now_ms();
+	if (dl->nkeys == 0) {
+		finish(dl, 0, "the webhook has no active signing key");
+		return;
+	}
+	wh_buf_init(&dl->answer, ANSWER_KEEP);
+	if (wh_rfc3339_ms(now, sent_at) == -1 ||
+	    build_body(dl, sent_at) == -1 ||
+	    build_headers(dl, sent_at, now) == -1 ||
+	    wh_buf_cstr(&dl->body) == -1 || setup_easy(dl) == -1) {
+		finish(dl, 0, "could not build the request");
+		return;
+	}
+	dl->started_mono = wh_mono_ms();
+	if (curl_multi_add_handle(multi, dl->easy) != CURLM_OK) {
+		finish(dl, 0, "curl refused the transfer");
+		return;
+	}
+	d.inflight++;
+}
+
+static void
+start_waiting(void)
+{
+	struct delivery	*dl;
+
+	while (d.inflight < (size_t)d.cfg.concurrency &&
+	    (dl = TAILQ_FIRST(&waiting)) != NULL) {
+		TAILQ_REMOVE(&waiting, dl, queue);
+		d.queued--;
+		start(dl);
+	}
+}
+
+void
+deliver_enqueue(struct delivery *dl)
+{
+	TAILQ_INSERT_TAIL(&waiting, dl, queue);
+	d.queued++;
+	start_waiting();
+}
+
+static void
+check_done(void)
+{
+	CURLMsg		*m;
+	struct delivery	*dl;
+	long		 status;
+	int		 left;
+
+	while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&dl) != CURLE_OK || dl == NULL)
+			continue;
+		d.inflight--;
+		status = 0;
+		(void)curl_easy_getinfo(m->easy_handle,
+		    CURLINFO_RESPONSE_CODE, &status);
+		if (m->data.result != CURLE_OK)
+			finish(dl, 0, dl->errbuf[0] ? dl->errbuf :
+			    curl_easy_strerror(m->data.result));
+		else
+			finish(dl, status, status >= 200 && status < 300 ?
+			    NULL : "non-2xx answer");
+	}
+	start_waiting();
+}

@@ -1,0 +1,203 @@
+/*
+ * main.c: build/webhooks-dispatcher. Checks its environment and Redis at
+ * start (one clear line and a non-zero exit if either is wrong), then
+ * runs the loop: read events, fan out, deliver, ack. SIGTERM stops the
+ * reading, lets transfers in flight finish (each is bounded by its
+ * webhook's timeout), flushes the acks and exits 0, which is what a
+ * Kubernetes rollout needs.
+ */
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "dispatch.h"
+#include "keys.h"
+#include "log.h"
+#include "timeutil.h"
+#include "validate.h"
+
+#define DRAIN_MARGIN_MS		5000
+#define START_TIMEOUT_S		3
+
+struct dispatcher		d;
+static volatile sig_atomic_t	got_term;
+
+static void
+on_term(int sig)
+{
+	got_term = 1;
+}
+
+/* A synchronous PING before the loop, for a clear start-up failure. */
+static int
+redis_check(const struct wh_config *cfg, char *err, size_t errlen)
+{
+	struct timeval	 tv = { START_TIMEOUT_S, 0 };
+	redisContext	*c;
+	redisReply	*r;
+	int		 ok;
+
+	if (cfg->redis.unix_path[0] != '\0')
+		c = redisConnectUnixWithTimeout(cfg->redis.unix_path, tv);
+	else
+		c = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port,
+		    tv);
+	if (c == NULL || c->err) {
+		(void)snprintf(err, errlen, "%s", c ? c->errstr :
+		    "out of memory");
+		if (c != NULL)
+			redisFree(c);
+		return (-1);
+	}
+	(void)redisSetTimeout(c, tv);
+	if (cfg->redis.password[0] != '\0') {
+		r = cfg->redis.username[0] ?
+		    redisCommand(c, "AUTH %s %s", cfg->redis.username,
+		    cfg->redis.password) :
+		    redisCommand(c, "AUTH %s", cfg->redis.password);
+		ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+		(void)snprintf(err, errlen, "%s", r == NULL ? c->errstr :
+		    r->type == REDIS_REPLY_ERROR ? r->str : "");
+		freeReplyObject(r);
+		if (!ok) {
+			redisFree(c);
+			return (-1);
+		}
+	}
+	r = redisCommand(c, "PING");
+	ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+	(void)snprintf(err, errlen, "%s", r == NULL ? c->errstr :
+	    r->type == REDIS_REPLY_ERROR ? r->str : "");
+	freeReplyObject(r);
+	redisFree(c);
+	return (ok ? 0 : -1);
+}
+
+static void
+consumer_name(char *out, size_t len)
+{
+	char	host[64];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)snprintf(host, sizeof(host), "host");
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(out, len, "%s-%ld-%lld", host, (long)getpid(),
+	    (long long)wh_now_ms());
+}
+
+static void
+main_down(struct rconn *c)
+{
+}
+
+static void
+block_down(struct rconn *c)
+{
+	d.reading = 0;
+}
+
+/* Stop: no more reads; wait for transfers, flush acks, close. */
+static void
+drain(void)
+{
+	int64_t	deadline;
+
+	d.stopping = 1;
+	wh_log(WH_LOG_INFO, "draining", NULL);
+	rconn_stop(&d.block);
+	deadline = wh_mono_ms() + WH_TIMEOUT_MAX + DRAIN_MARGIN_MS;
+	while (d.jobs > 0 && wh_mono_ms() < deadline)
+		(void)loop_run_once(100);
+	acks_flush();
+	/* Let the acks reach Redis. */
+	deadline = wh_mono_ms() + 1000;
+	while (d.main.ac != NULL && wh_mono_ms() < deadline &&
+	    (d.main.ac->replies.head != NULL))
+		(void)loop_run_once(50);
+	rconn_stop(&d.main);
+	(void)loop_run_once(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction	sa;
+	char			err[512], n1[24], n2[24], n3[24];
+	char			where[WH_HOST_MAX + 16];
+
+	wh_log_init("dispatcher", WH_LOG_INFO);
+	if (argc > 1) {
+		(void)fprintf(stderr, "usage: webhooks-dispatcher (configured "
+		    "by WH_* environment variables; see README)\n");
+		return (2);
+	}
+	memset(&d, 0, sizeof(d));
+	if (wh_config_load(&d.cfg, err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		return (2);
+	}
+	wh_log_init("dispatcher", d.cfg.log_level);
+	if (redis_check(&d.cfg, err, sizeof(err)) == -1) {
+		if (d.cfg.redis.unix_path[0] != '\0')
+			(void)snprintf(where, sizeof(where), "%s",
+			    d.cfg.redis.unix_path);
+		else
+			(void)snprintf(where, sizeof(where), "%s:%d",
+			    d.cfg.redis.host, d.cfg.redis.port);
+		wh_log(WH_LOG_ERROR, "cannot reach Redis (WH_REDIS_URL)",
+		    "redis", where, "error", err, NULL);
+		return (1);
+	}
+	if (wh_key_events(d.k_events, sizeof(d.k_events),
+	    d.cfg.prefix) == -1) {
+		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+		return (2);
+	}
+	consumer_name(d.consumer, sizeof(d.consumer));
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+
+	if (loop_init() == -1 || deliver_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot set up the event loop or libcurl",
+		    NULL);
+		return (1);
+	}
+	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
+	    main_down);
+	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
+	    block_down);
+	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
+	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
+	    "concurrency", n1, "private_targets",
+	    d.cfg.allow_private ? "allowed" : "refused", NULL);
+
+	while (!got_term) {
+		if (loop_run_once(1000) == -1) {
+			wh_log(WH_LOG_ERROR, "event loop failed", NULL);
+			return (1);
+		}
+	}
+	drain();
+	(void)snprintf(n1, sizeof(n1), "%llu",
+	    (unsigned long long)d.n_delivered);
+	(void)snprintf(n2, sizeof(n2), "%llu", (unsigned long long)d.n_failed);
+	(void)snprintf(n3, sizeof(n3), "%llu",
+	    (unsigned long long)d.n_events);
+	wh_log(WH_LOG_INFO, "dispatcher stopped", "events", n3, "delivered",
+	    n1, "failed", n2, NULL);
+	deliver_free();
+	loop_free();
+	return (0);
+}

@@ -1,0 +1,378 @@
+/*
+ * test_json.c: the strict validator (grammar, UTF-8, surrogate escapes,
+ * depth limit, trailing garbage), the top-level member finder (nested and
+ * escaped content must not confuse it, duplicates are refused), the
+ * string escaper (exact bytes out, always valid JSON), and the growable
+ * buffer the escaper writes into.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "json.h"
+
+/* Literal with its length: embedded NULs and high bytes count. */
+#define L(s)	s, sizeof(s) - 1
+
+static void
+test_valid(void **state)
+{
+	static const char *const	ok[] = {
+		"{}", "[]", "0", "-0", "1", "-1", "123", "1.5", "-0.25",
+		"1e5", "1E5", "1e+5", "1e-5", "1.5e10", "0.0", "\"\"",
+		"\"abc\"", "true", "false", "null", " \t\r\n{} \t\r\n",
+		"{\"a\":1}", "{ \"a\" : [ 1 , 2 , { } ] , \"b\" : null }",
+		"[[[]]]", "\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t\"",
+		"\"\\u0000\\u00e9\\uFFFF\"", "\"\\ud83d\\ude00\"",
+		"\"caf\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"",
+		"\"\xef\xbf\xbf\"", "\"\xf4\x8f\xbf\xbf\"",
+		"{\"test\": 2432232314}",
+		"{\"a\":{\"a\":{\"a\":\"}\"}}}",
+		"12345678901234567890123456789012345678901234567890",
+	};
+	size_t				i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (wh_json_valid(ok[i], strlen(ok[i])) != 1)
+			fail_msg("refused %s", ok[i]);
+	}
+}
+
+static void
+test_invalid(void **state)
+{
+	static const char *const	bad[] = {
+		"", " ", "{", "}", "[", "]", "{]", "[}", "{\"a\"}",
+		"{\"a\":}", "{\"a\" 1}", "{a:1}", "{'a':1}", "{\"a\":1,}",
+		"[1,]", "[,1]", "[1 2]", "{\"a\":1 \"b\":2}", "{1:2}",
+		"01", "-", "+1", "1.", ".5", "1e", "1e+", "0x10", "-01",
+		"NaN", "Infinity", "-Infinity", "tru", "truee", "nul",
+		"True", "NULL", "\"abc", "abc\"", "'abc'",
+		"\"\\x41\"", "\"\\u12\"", "\"\\u12g4\"", "\"\\\"",
+		"\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"",
+		"\"\\ud83d x\"", "\"\\ude00\\ud83d\"",
+		"\"a\tb\"", "\"a\nb\"", "\"\x1f\"",
+		/* trailing garbage */
+		"{} {}", "{}x", "1 2", "[] ,", "\"a\"\"b\"", "nullx",
+		"{}\x0b", "{}\xc2\xa0",
+		/* bad UTF-8 */
+		"\"\x80\"", "\"\xbf\"", "\"\xc0\x80\"", "\"\xc1\xbf\"",
+		"\"\xc3\"", "\"\xc3\x28\"", "\"\xe0\x80\x80\"",
+		"\"\xe0\x9f\xbf\"", "\"\xed\xa0\x80\"", "\"\xed\xbf\xbf\"",
+		"\"\xe2\x82\"", "\"\xf0\x80\x80\x80\"", "\"\xf0\x8f\xbf\xbf\"",
+		"\"\xf4\x90\x80\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xfe\"",
+		"\"\xff\"", "\xef\xbb\xbf{}",
+	};
+	size_t				i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (wh_json_valid(bad[i], strlen(bad[i])) != 0)
+			fail_msg("accepted case %zu: %s", i, bad[i]);
+	}
+	/* An embedded NUL, in and after a value. */
+	assert_int_equal(wh_json_valid(L("\"a\0b\"")), 0);
+	assert_int_equal(wh_json_valid(L("{}\0")), 0);
+	assert_int_equal(wh_json_valid(L("\0")), 0);
+	assert_int_equal(wh_json_valid(NULL, 0), 0);
+	/* Length is honoured: a valid prefix of a longer text. */
+	assert_int_equal(wh_json_valid("[1]]", 3), 1);
+	assert_int_equal(wh_json_valid("[1]", 2), 0);
+}
+
+/* n nested containers, alternating arrays and objects. */
+static char *
+nest(int n, size_t *len)
+{
+	char	*s;
+	size_t	 i, off;
+
+	s = malloc((size_t)n * 6 + 2);
+	assert_non_null(s);
+	off = 0;
+	for (i = 0; i < (size_t)n; i++) {
+		if (i % 2 == 0)
+			s[off++] = '[';
+		else {
+			memcpy(s + off, "{\"k\":", 5);
+			off += 5;
+		}
+	}
+	s[off++] = '1';
+	for (i = (size_t)n; i > 0; i--)
+		s[off++] = (i - 1) % 2 == 0 ? ']' : '}';
+	*len = off;
+	return (s);
+}
+
+static void
+test_depth(void **state)
+{
+	char	*s;
+	size_t	 len;
+
+	(void)state;
+	assert_int_equal(WH_JSON_DEPTH_MAX, 64);
+	s = nest(WH_JSON_DEPTH_MAX, &len);
+	assert_int_equal(wh_json_valid(s, len), 1);
+	free(s);
+	s = nest(WH_JSON_DEPTH_MAX + 1, &len);
+	assert_int_equal(wh_json_valid(s, len), 0);
+	free(s);
+	s = nest(100000, &len);
+	assert_int_equal(wh_json_valid(s, len), 0);
+	free(s);
+}
+
+static void
+test_depth_siblings(void **state)
+{
+	char	*s;
+	size_t	 i, off;
+
+	(void)state;
+	/* [[],[],[],...] with 1000 siblings: depth 2. */
+	s = malloc(3 * 1000 + 2);
+	assert_non_null(s);
+	off = 0;
+	s[off++] = '[';
+	for (i = 0; i < 1000; i++) {
+		if (i > 0)
+			s[off++] = ',';
+		s[off++] = '[';
+		s[off++] = ']';
+	}
+	s[off++] = ']';
+	assert_int_equal(wh_json_valid(s, off), 1);
+	free(s);
+}
+
+static void
+check_member(const char *json, const char *name, int want,
+    const char *value)
+{
+	const char	*v = NULL;
+	size_t		 vlen = 0;
+	int		 rc;
+
+	rc = wh_json_member(json, strlen(json), name, &v, &vlen);
+	if (rc != want)
+		fail_msg("%s in %s: got %d, want %d", name, json, rc, want);
+	if (want != 1)
+		return;
+	if (vlen != strlen(value) || memcmp(v, value, vlen) != 0)
+		fail_msg("%s in %s: got \"%.*s\", want \"%s\"", name, json,
+		    (int)vlen, v, value);
+}
+
+static void
+test_member(void **state)
+{
+	static const char	doc[] =
+	    " { \"company_sid\" : \"CO_1\" ,\n"
+	    "   \"nested\": {\"event_type\": \"wrong\", \"payload\": 0},\n"
+	    "   \"arr\": [\"event_type\", {\"payload\": 1}],\n"
+	    "   \"str\": \"\\\"event_type\\\": \\\"also wrong\\\" }\",\n"
+	    "   \"event_type\"\t:\t\"call.ended\"\t,\n"
+	    "   \"payload\": {\"call_sid\": \"CA_9\", \"x\": [1, {\"y\": "
+	    "\"}]\\\"\"}]},\n"
+	    "   \"n\": -1.5e3, \"t\": true, \"z\": null\n"
+	    " } ";
+
+	(void)state;
+	check_member(doc, "company_sid", 1, "\"CO_1\"");
+	check_member(doc, "event_type", 1, "\"call.ended\"");
+	check_member(doc, "payload", 1,
+	    "{\"call_sid\": \"CA_9\", \"x\": [1, {\"y\": \"}]\\\"\"}]}");
+	check_member(doc, "n", 1, "-1.5e3");
+	check_member(doc, "t", 1, "true");
+	check_member(doc, "z", 1, "null");
+	check_member(doc, "arr", 1, "[\"event_type\", {\"payload\": 1}]");
+	check_member(doc, "call_sid", 0, NULL);
+	check_member(doc, "y", 0, NULL);
+	check_member(doc, "event", 0, NULL);
+	check_member(doc, "event_type_", 0, NULL);
+	check_member(doc, "", 0, NULL);
+}
+
+static void
+test_member_escaped_key(void **state)
+{
+	(void)state;
+	/* Keys compare after unescaping, as any parser reads them. */
+	check_member("{\"event\\u005ftype\":\"a.b\"}", "event_type", 1,
+	    "\"a.b\"");
+	check_member("{\"caf\\u00e9\":1}", "caf\xc3\xa9", 1, "1");
+	check_member("{\"\\ud83d\\ude00\":2}", "\xf0\x9f\x98\x80", 1, "2");
+	check_member("{\"a\\\"b\":3}", "a\"b", 1, "3");
+	check_member("{\"a\\nb\":4}", "a\nb", 1, "4");
+	check_member("{\"a\\\"b\":3}", "a\\\"b", 0, NULL);
+	check_member("{\"\":5}", "", 1, "5");
+}
+
+static void
+test_member_errors(void **state)
+{
+	(void)state;
+	check_member("{}", "a", 0, NULL);
+	check_member("[{\"a\":1}]", "a", -1, NULL);
+	check_member("\"a\"", "a", -1, NULL);
+	check_member("1", "a", -1, NULL);
+	check_member("{\"a\":1", "a", -1, NULL);
+	check_member("{\"a\":1} x", "a", -1, NULL);
+	check_member("{\"a\":\"\xc0\x80\"}", "a", -1, NULL);
+	check_member("", "a", -1, NULL);
+	/* Ambiguous: parsers disagree on which "a" wins. */
+	check_member("{\"a\":1,\"a\":2}", "a", -1, NULL);
+	check_member("{\"a\":1,\"\\u0061\":2}", "a", -1, NULL);
+	/* A duplicate of another name does not matter. */
+	check_member("{\"b\":1,\"b\":2,\"a\":3}", "a", 1, "3");
+}
+
+static void
+check_str(const char *in, size_t len, const char *want)
+{
+	struct wh_buf	b;
+
+	wh_buf_init(&b, 0);
+	assert_int_equal(wh_json_str(&b, in, len), 0);
+	assert_int_equal(wh_buf_cstr(&b), 0);
+	assert_string_equal(b.data, want);
+	assert_int_equal(b.len, strlen(want));
+	assert_int_equal(wh_json_valid(b.data, b.len), 1);
+	wh_buf_free(&b);
+}
+
+static void
+test_escape(void **state)
+{
+	(void)state;
+	check_str(L(""), "\"\"");
+	check_str(L("plain text"), "\"plain text\"");
+	check_str(L("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
+	check_str(L("\b\f\n\r\t"), "\"\\b\\f\\n\\r\\t\"");
+	check_str(L("\x01\x1f\x7f"), "\"\\u0001\\u001f\x7f\"");
+	check_str(L("a\0b"), "\"a\\u0000b\"");
+	check_str(L("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+	    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	/* Bad UTF-8 becomes U+FFFD, one per bad byte. */
+	check_str(L("a\xff" "b"), "\"a\\ufffdb\"");
+	check_str(L("\xc0\x80"), "\"\\ufffd\\ufffd\"");
+	check_str(L("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");
+	check_str(L("x\xe2\x82"), "\"x\\ufffd\\ufffd\"");
+	check_str(L("</script>"), "\"</script>\"");
+}
+
+static void
+test_escape_cap(void **state)
+{
+	struct wh_buf	b;
+
+	(void)state;
+	/* A capped buffer refuses, and says so. */
+	wh_buf_init(&b, 8);
+	assert_int_equal(wh_json_str(&b, L("123456")), 0);
+	assert_int_equal(b.len, 8);
+	assert_int_equal(wh_json_str(&b, L("")), -1);
+	wh_buf_reset(&b);
+	assert_int_equal(wh_json_str(&b, L("1234567")), -1);
+	wh_buf_free(&b);
+}
+
+/* The buffer under the escaper: growth, formatting, the cap, the NUL. */
+static void
+test_buf(void **state)
+{
+	struct wh_buf	b;
+	char		big[300];
+	size_t		i;
+
+	(void)state;
+	wh_buf_init(&b, 0);
+	assert_null(b.data);
+	assert_int_equal(wh_buf_cstr(&b), 0);
+	assert_string_equal(b.data, "");
+	assert_int_equal(b.len, 0);
+	assert_int_equal(wh_buf_append(&b, "ab", 2), 0);
+	assert_int_equal(wh_buf_appendstr(&b, "cd"), 0);
+	assert_int_equal(wh_buf_appendf(&b, "-%d-%s-", 42, "x"), 0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(b.data, "abcd-42-x-", 10);
+
+	/* Formatting past the spare room grows and formats again. */
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < 50; i++)
+		assert_int_equal(wh_buf_appendf(&b, "%s|", big), 0);
+	assert_int_equal(b.len, 10 + 50 * 300);
+	assert_int_equal(b.data[10 + 299], '|');
+	assert_int_equal(b.data[b.len - 1], '|');
+	assert_int_equal(wh_buf_cstr(&b), 0);
+	assert_int_equal(strlen(b.data), b.len);
+
+	wh_buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(wh_buf_appendf(&b, "%s", ""), 0);
+	assert_int_equal(b.len, 0);
+	/* len + extra would wrap: refused before any allocation. */
+	assert_int_equal(wh_buf_append(&b, "a", 1), 0);
+	assert_int_equal(wh_buf_reserve(&b, SIZE_MAX), -1);
+	assert_int_equal(wh_buf_append(&b, "a", SIZE_MAX), -1);
+	assert_int_equal(b.len, 1);
+	wh_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+static void
+test_buf_cap(void **state)
+{
+	struct wh_buf	b;
+
+	(void)state;
+	wh_buf_init(&b, 10);
+	assert_int_equal(wh_buf_append(&b, "0123456789", 10), 0);
+	assert_int_equal(wh_buf_append(&b, "x", 1), -1);
+	assert_int_equal(wh_buf_appendf(&b, "%d", 1), -1);
+	assert_int_equal(wh_buf_appendf(&b, "%s", ""), 0);
+	assert_int_equal(b.len, 10);
+	/* The NUL is not content: a full buffer still terminates. */
+	assert_int_equal(wh_buf_cstr(&b), 0);
+	assert_string_equal(b.data, "0123456789");
+
+	wh_buf_reset(&b);
+	assert_int_equal(wh_buf_appendf(&b, "%s", "01234567890"), -1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(wh_buf_appendf(&b, "%s", "0123456789"), 0);
+	assert_int_equal(b.len, 10);
+	assert_int_equal(wh_buf_reserve(&b, 1), -1);
+	assert_int_equal(wh_buf_reserve(&b, 0), 0);
+	wh_buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_depth_siblings),
+		cmocka_unit_test(test_member),
+		cmocka_unit_test(test_member_escaped_key),
+		cmocka_unit_test(test_member_errors),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_escape_cap),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf_cap),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

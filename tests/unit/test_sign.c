@@ -1,0 +1,276 @@
+/*
+ * test_sign.c: the two request signatures against the DESIGN.md vectors
+ * (Streem's documented scheme and the Standard Webhooks reference), plus
+ * the properties a receiver relies on: another key, body, header value or
+ * header order gives another signature, and the whsec_ secret we publish
+ * decodes back to the exact key bytes we sign with.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sign.h"
+
+#define KEY		"ClickToVideo Example Signing Key Secret"
+#define KEYLEN		(sizeof(KEY) - 1)
+#define BODY1		"{\"test\": 2432232314}"
+#define BODY2		"{\"event\":{\"event_type\":\"call.ended\"," \
+			"\"payload\":{\"call_sid\":\"CA_1\"}}," \
+			"\"sent_at\":\"2026-11-28T10:00:20.021Z\"}"
+#define SENT_AT1	"1972-01-01T10:00:20.021Z"
+#define SENT_AT2	"2026-11-28T10:00:20.021Z"
+#define SIG1		"aad326438e055b2b1f8d6cb3523b2b36" \
+			"778d8d54a2f5baebea8bb55eb16205da"
+#define SIG2		"109b5ef6a1efc807a47f586072a39e14" \
+			"aeef615dfe4cf02df62383340892cc9a"
+
+#define SW_SECRET	"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SW_ID		"msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define SW_TS		1614265330
+#define SW_SIG		"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+static void
+hdr(struct wh_sign_header *h, const char *name, const char *value)
+{
+	h->name = name;
+	h->name_len = strlen(name);
+	h->value = value;
+	h->value_len = strlen(value);
+}
+
+static void
+test_streem_vector1(void **state)
+{
+	struct wh_sign_header	h[1];
+	char			out[WH_SIG_HEX_LEN + 1];
+
+	(void)state;
+	hdr(&h[0], "Streem-Sent-At", SENT_AT1);
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 1, BODY1, strlen(BODY1), out), 0);
+	assert_string_equal(out, SIG1);
+	assert_int_equal(strlen(out), WH_SIG_HEX_LEN);
+}
+
+static void
+test_streem_vector2(void **state)
+{
+	struct wh_sign_header	h[3];
+	char			out[WH_SIG_HEX_LEN + 1];
+
+	(void)state;
+	hdr(&h[0], "Streem-Sent-At", SENT_AT2);
+	hdr(&h[1], "X-Streem-API-Key-ID", "key_123");
+	hdr(&h[2], "X-Tenant", "acme");
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 3, BODY2, strlen(BODY2), out), 0);
+	assert_string_equal(out, SIG2);
+}
+
+/* The signed input is exactly "Name=Value;"... + body, nothing else. */
+static void
+test_streem_concatenation(void **state)
+{
+	static const char	 input[] =
+	    "Streem-Sent-At=2026-11-28T10:00:20.021Z;"
+	    "X-Streem-API-Key-ID=key_123;X-Tenant=acme;" BODY2;
+	char			 out[WH_SIG_HEX_LEN + 1];
+
+	(void)state;
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    NULL, 0, input, sizeof(input) - 1, out), 0);
+	assert_string_equal(out, SIG2);
+}
+
+static void
+test_streem_differs(void **state)
+{
+	static const char	 other_key[] =
+	    "ClickToVideo Example Signing Key Secreu";
+	struct wh_sign_header	 h[3];
+	char			 out[WH_SIG_HEX_LEN + 1];
+
+	(void)state;
+	hdr(&h[0], "Streem-Sent-At", SENT_AT1);
+
+	/* Another key. */
+	assert_int_equal(wh_sign_streem((const unsigned char *)other_key,
+	    sizeof(other_key) - 1, h, 1, BODY1, strlen(BODY1), out), 0);
+	assert_string_equal(out, "ba403e311977b253cf154689ea33511935911d28"
+	    "e8499d624d0df3ad0f50034a");
+	assert_string_not_equal(out, SIG1);
+
+	/* Another body (one digit). */
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 1, "{\"test\": 2432232315}", strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SIG1);
+
+	/* Another sent-at. */
+	hdr(&h[0], "Streem-Sent-At", "1972-01-01T10:00:20.022Z");
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 1, BODY1, strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SIG1);
+
+	/* Header order matters. */
+	hdr(&h[0], "Streem-Sent-At", SENT_AT2);
+	hdr(&h[1], "X-Tenant", "acme");
+	hdr(&h[2], "X-Streem-API-Key-ID", "key_123");
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 3, BODY2, strlen(BODY2), out), 0);
+	assert_string_not_equal(out, SIG2);
+
+	/* A header value. */
+	hdr(&h[1], "X-Streem-API-Key-ID", "key_124");
+	hdr(&h[2], "X-Tenant", "acme");
+	assert_int_equal(wh_sign_streem((const unsigned char *)KEY, KEYLEN,
+	    h, 3, BODY2, strlen(BODY2), out), 0);
+	assert_string_not_equal(out, SIG2);
+}
+
+static void
+test_streem_empty_key(void **state)
+{
+	char	out[WH_SIG_HEX_LEN + 1];
+
+	(void)state;
+	assert_int_equal(wh_sign_streem((const unsigned char *)"", 0, NULL,
+	    0, BODY1, strlen(BODY1), out), -1);
+}
+
+static void
+test_standard_vector(void **state)
+{
+	unsigned char	key[64];
+	char		out[WH_SIG_SW_LEN + 1];
+	int		n;
+
+	(void)state;
+	n = wh_standard_secret_decode(SW_SECRET, strlen(SW_SECRET), key,
+	    sizeof(key));
+	assert_int_equal(n, 24);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_equal(out, SW_SIG);
+	assert_int_equal(strlen(out), 47);
+
+	/* Bare base64 decodes to the same key. */
+	assert_int_equal(wh_standard_secret_decode(&SW_SECRET[6],
+	    strlen(SW_SECRET) - 6, key, sizeof(key)), 24);
+	assert_int_equal(wh_sign_standard(key, 24, SW_ID, SW_TS, BODY1,
+	    strlen(BODY1), out), 0);
+	assert_string_equal(out, SW_SIG);
+}
+
+static void
+test_standard_differs(void **state)
+{
+	unsigned char	key[64];
+	char		out[WH_SIG_SW_LEN + 1];
+	int		n;
+
+	(void)state;
+	n = wh_standard_secret_decode(SW_SECRET, strlen(SW_SECRET), key,
+	    sizeof(key));
+	assert_int_equal(n, 24);
+
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS + 1,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SW_SIG);
+	assert_memory_equal(out, "v1,", 3);
+
+	assert_int_equal(wh_sign_standard(key, (size_t)n, "msg_other", SW_TS,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SW_SIG);
+
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS,
+	    "{\"test\": 2432232315}", strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SW_SIG);
+
+	key[0] ^= 1;
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_not_equal(out, SW_SIG);
+}
+
+static void
+test_standard_secret_roundtrip(void **state)
+{
+	char		sw[WH_SWSECRET_MAX];
+	char		longsecret[WH_SECRET_MAX];
+	unsigned char	key[WH_SECRET_MAX + 8];
+	int		n;
+
+	(void)state;
+	n = wh_standard_secret((const unsigned char *)KEY, KEYLEN, sw,
+	    sizeof(sw));
+	assert_int_equal(n, 58);
+	assert_string_equal(sw,
+	    "whsec_Q2xpY2tUb1ZpZGVvIEV4YW1wbGUgU2lnbmluZyBLZXkgU2VjcmV0");
+	n = wh_standard_secret_decode(sw, strlen(sw), key, sizeof(key));
+	assert_int_equal(n, KEYLEN);
+	assert_memory_equal(key, KEY, KEYLEN);
+
+	/* The longest secret fits WH_SWSECRET_MAX exactly. */
+	memset(longsecret, 'x', sizeof(longsecret));
+	n = wh_standard_secret((const unsigned char *)longsecret,
+	    sizeof(longsecret), sw, sizeof(sw));
+	assert_int_equal(n, 6 + 344);
+	assert_int_equal((size_t)n + 1, sizeof(sw));
+	n = wh_standard_secret_decode(sw, (size_t)n, key, sizeof(key));
+	assert_int_equal(n, WH_SECRET_MAX);
+	assert_memory_equal(key, longsecret, WH_SECRET_MAX);
+
+	/* One byte short. */
+	assert_int_equal(wh_standard_secret((const unsigned char *)longsecret,
+	    sizeof(longsecret), sw, sizeof(sw) - 1), -1);
+	assert_int_equal(wh_standard_secret((const unsigned char *)KEY,
+	    KEYLEN, sw, 3), -1);
+}
+
+static void
+test_standard_secret_decode_bad(void **state)
+{
+	unsigned char	key[64];
+
+	(void)state;
+	assert_int_equal(wh_standard_secret_decode("whsec_***",
+	    9, key, sizeof(key)), -1);
+	assert_int_equal(wh_standard_secret_decode("whsec_MfKQ9r8",
+	    13, key, sizeof(key)), -1);
+	assert_int_equal(wh_standard_secret_decode(SW_SECRET,
+	    strlen(SW_SECRET), key, 23), -1);
+}
+
+static void
+test_ct_equal(void **state)
+{
+	(void)state;
+	assert_int_equal(wh_ct_equal("abcdef", "abcdef", 6), 1);
+	assert_int_equal(wh_ct_equal("abcdef", "abcdeg", 6), 0);
+	assert_int_equal(wh_ct_equal("xbcdef", "abcdef", 6), 0);
+	assert_int_equal(wh_ct_equal("abcdef", "abcdeg", 5), 1);
+	assert_int_equal(wh_ct_equal("a", "b", 0), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_streem_vector1),
+		cmocka_unit_test(test_streem_vector2),
+		cmocka_unit_test(test_streem_concatenation),
+		cmocka_unit_test(test_streem_differs),
+		cmocka_unit_test(test_streem_empty_key),
+		cmocka_unit_test(test_standard_vector),
+		cmocka_unit_test(test_standard_differs),
+		cmocka_unit_test(test_standard_secret_roundtrip),
+		cmocka_unit_test(test_standard_secret_decode_bad),
+		cmocka_unit_test(test_ct_equal),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
