@@ -354,7 +354,7 @@ main(int argc, char **argv)
 	if (pid == 0) {
 		if (dup2(pfd[1], STDOUT_FILENO) == -1)
 			_exit(127);
-		(void)execlp(kore, kore, "-f", "-n", "-r", "-c", conf,
+		(void)execlp(kore, kore, "-f", "-n", "-r", "-q", "-c", conf,
 		    (char *)NULL);
 		wh_log(WH_LOG_ERROR, "cannot run kore (WH_KORE_BIN or PATH)",
 		    "kore", kore, NULL);
