@@ -33,6 +33,7 @@
 #include "encode.h"
 #include "keys.h"
 #include "log.h"
+#include "redis_link.h"
 #include "timeutil.h"
 
 #define REDIS_CONNECT_TIMEOUT_S	3
@@ -46,76 +47,6 @@ die(const char *msg, const char *k, const char *v)
 {
 	wh_log(WH_LOG_ERROR, msg, k, v, NULL);
 	exit(1);
-}
-
-/* Run one command; NULL (and the reason in err) on any failure. */
-static redisReply *
-redis_run(redisContext *c, char *err, size_t errlen, int argc,
-    const char **argv)
-{
-	redisReply	*r;
-
-	if ((r = redisCommandArgv(c, argc, argv, NULL)) == NULL) {
-		(void)snprintf(err, errlen, "%s", c->errstr);
-		return (NULL);
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		(void)snprintf(err, errlen, "%s", r->str);
-		freeReplyObject(r);
-		return (NULL);
-	}
-	return (r);
-}
-
-static redisContext *
-redis_open(const struct wh_config *cfg, char *err, size_t errlen)
-{
-	const struct wh_redis_addr	*a = &cfg->redis;
-	struct timeval			 tv = { REDIS_CONNECT_TIMEOUT_S, 0 };
-	redisContext			*c;
-	redisReply			*r;
-	const char			*argv[3];
-	char				 db[16];
-
-	if (a->unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(a->unix_path, tv);
-	else
-		c = redisConnectWithTimeout(a->host, a->port, tv);
-	if (c == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return (NULL);
-	}
-	if (c->err) {
-		(void)snprintf(err, errlen, "%s", c->errstr);
-		redisFree(c);
-		return (NULL);
-	}
-	(void)redisSetTimeout(c, tv);
-	if (a->password[0] != '\0') {
-		argv[0] = "AUTH";
-		argv[1] = a->username[0] ? a->username : a->password;
-		argv[2] = a->password;
-		r = redis_run(c, err, errlen, a->username[0] ? 3 : 2, argv);
-		if (r == NULL)
-			goto fail;
-		freeReplyObject(r);
-	}
-	if (a->db != 0) {
-		(void)snprintf(db, sizeof(db), "%d", a->db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		if ((r = redis_run(c, err, errlen, 2, argv)) == NULL)
-			goto fail;
-		freeReplyObject(r);
-	}
-	argv[0] = "PING";
-	if ((r = redis_run(c, err, errlen, 1, argv)) == NULL)
-		goto fail;
-	freeReplyObject(r);
-	return (c);
-fail:
-	redisFree(c);
-	return (NULL);
 }
 
 /*
@@ -143,12 +74,12 @@ bootstrap_key(redisContext *c, const struct wh_config *cfg)
 
 	argv[0] = "HSETNX"; argv[1] = key; argv[2] = "created_at";
 	argv[3] = now;
-	if ((r = redis_run(c, err, sizeof(err), 4, argv)) == NULL)
+	if ((r = wh_redis_run(c, err, sizeof(err), 4, argv)) == NULL)
 		die("cannot create the bootstrap key", "error", err);
 	freeReplyObject(r);
 	argv[0] = "HSET"; argv[2] = "secret_sha256"; argv[3] = hex;
 	argv[4] = "company_sid"; argv[5] = "*";
-	if ((r = redis_run(c, err, sizeof(err), 6, argv)) == NULL)
+	if ((r = wh_redis_run(c, err, sizeof(err), 6, argv)) == NULL)
 		die("cannot create the bootstrap key", "error", err);
 	freeReplyObject(r);
 	wh_log(WH_LOG_INFO, "bootstrap admin key ready", "key_id",
@@ -300,15 +231,11 @@ main(int argc, char **argv)
 	}
 	wh_log_init("api", cfg.log_level);
 
-	if ((c = redis_open(&cfg, err, sizeof(err))) == NULL) {
+	if ((c = wh_redis_open_sync(&cfg.redis, REDIS_CONNECT_TIMEOUT_S, err,
+	    sizeof(err))) == NULL) {
 		char	where[WH_HOST_MAX + 16];
 
-		if (cfg.redis.unix_path[0] != '\0')
-			(void)snprintf(where, sizeof(where), "%s",
-			    cfg.redis.unix_path);
-		else
-			(void)snprintf(where, sizeof(where), "%s:%d",
-			    cfg.redis.host, cfg.redis.port);
+		wh_redis_where(&cfg.redis, where, sizeof(where));
 		wh_log(WH_LOG_ERROR, "cannot reach Redis (WH_REDIS_URL)",
 		    "redis", where, "error", err, NULL);
 		return (1);

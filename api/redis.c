@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "redis_link.h"
 
 #define REPLY_DEPTH_MAX		8
 #define RECONNECT_MIN_MS	100
@@ -171,22 +172,11 @@ on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
 static void
 redis_connect(void)
 {
-	const struct wh_redis_addr	*a = &api_cfg.redis;
-	char				 db[16];
+	char	err[256];
 
-	if (a->unix_path[0] != '\0')
-		rs.ac = redisAsyncConnectUnix(a->unix_path);
-	else
-		rs.ac = redisAsyncConnect(a->host, a->port);
-	if (rs.ac == NULL) {
-		redis_schedule_reconnect();
-		return;
-	}
-	if (rs.ac->err) {
-		wh_log(WH_LOG_WARN, "redis connect failed", "error",
-		    rs.ac->errstr, NULL);
-		redisAsyncFree(rs.ac);
-		rs.ac = NULL;
+	if ((rs.ac = wh_redis_open_async(&api_cfg.redis, on_setup_reply, err,
+	    sizeof(err))) == NULL) {
+		wh_log(WH_LOG_WARN, "redis connect failed", "error", err, NULL);
 		redis_schedule_reconnect();
 		return;
 	}
@@ -203,21 +193,6 @@ redis_connect(void)
 	rs.ac->ev.cleanup = ev_cleanup;
 	(void)redisAsyncSetConnectCallback(rs.ac, on_connect);
 	(void)redisAsyncSetDisconnectCallback(rs.ac, on_disconnect);
-
-	/* Queued before any request's command, so they run first. */
-	if (a->password[0] != '\0') {
-		if (a->username[0] != '\0')
-			(void)redisAsyncCommand(rs.ac, on_setup_reply, "AUTH",
-			    "AUTH %s %s", a->username, a->password);
-		else
-			(void)redisAsyncCommand(rs.ac, on_setup_reply, "AUTH",
-			    "AUTH %s", a->password);
-	}
-	if (a->db != 0) {
-		(void)snprintf(db, sizeof(db), "%d", a->db);
-		(void)redisAsyncCommand(rs.ac, on_setup_reply, "SELECT",
-		    "SELECT %s", db);
-	}
 	/* The connect completes on the first writable event. */
 	ev_add_write(&rs);
 }

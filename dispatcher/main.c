@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "redis_link.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -32,51 +33,6 @@ static void
 on_term(int sig)
 {
 	got_term = 1;
-}
-
-/* A synchronous PING before the loop, for a clear start-up failure. */
-static int
-redis_check(const struct wh_config *cfg, char *err, size_t errlen)
-{
-	struct timeval	 tv = { START_TIMEOUT_S, 0 };
-	redisContext	*c;
-	redisReply	*r;
-	int		 ok;
-
-	if (cfg->redis.unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(cfg->redis.unix_path, tv);
-	else
-		c = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port,
-		    tv);
-	if (c == NULL || c->err) {
-		(void)snprintf(err, errlen, "%s", c ? c->errstr :
-		    "out of memory");
-		if (c != NULL)
-			redisFree(c);
-		return (-1);
-	}
-	(void)redisSetTimeout(c, tv);
-	if (cfg->redis.password[0] != '\0') {
-		r = cfg->redis.username[0] ?
-		    redisCommand(c, "AUTH %s %s", cfg->redis.username,
-		    cfg->redis.password) :
-		    redisCommand(c, "AUTH %s", cfg->redis.password);
-		ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-		(void)snprintf(err, errlen, "%s", r == NULL ? c->errstr :
-		    r->type == REDIS_REPLY_ERROR ? r->str : "");
-		freeReplyObject(r);
-		if (!ok) {
-			redisFree(c);
-			return (-1);
-		}
-	}
-	r = redisCommand(c, "PING");
-	ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-	(void)snprintf(err, errlen, "%s", r == NULL ? c->errstr :
-	    r->type == REDIS_REPLY_ERROR ? r->str : "");
-	freeReplyObject(r);
-	redisFree(c);
-	return (ok ? 0 : -1);
 }
 
 static void
@@ -128,6 +84,7 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction	sa;
+	redisContext		*c;
 	char			err[512], n1[24], n2[24], n3[24];
 	char			where[WH_HOST_MAX + 16];
 
@@ -143,17 +100,15 @@ main(int argc, char **argv)
 		return (2);
 	}
 	wh_log_init("dispatcher", d.cfg.log_level);
-	if (redis_check(&d.cfg, err, sizeof(err)) == -1) {
-		if (d.cfg.redis.unix_path[0] != '\0')
-			(void)snprintf(where, sizeof(where), "%s",
-			    d.cfg.redis.unix_path);
-		else
-			(void)snprintf(where, sizeof(where), "%s:%d",
-			    d.cfg.redis.host, d.cfg.redis.port);
+	/* A synchronous check first, for a clear start-up failure. */
+	if ((c = wh_redis_open_sync(&d.cfg.redis, START_TIMEOUT_S, err,
+	    sizeof(err))) == NULL) {
+		wh_redis_where(&d.cfg.redis, where, sizeof(where));
 		wh_log(WH_LOG_ERROR, "cannot reach Redis (WH_REDIS_URL)",
 		    "redis", where, "error", err, NULL);
 		return (1);
 	}
+	redisFree(c);
 	if (wh_key_events(d.k_events, sizeof(d.k_events),
 	    d.cfg.prefix) == -1) {
 		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "redis_link.h"
 #include "rconn.h"
 
 #define BACKOFF_MIN_MS	100
@@ -143,7 +144,8 @@ on_setup(redisAsyncContext *ac, void *r, void *priv)
 	redisReply	*reply = r;
 	struct rconn	*c = ac->ev.data;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+	/* Before the hooks are set (a failed open), there is no rconn. */
+	if (c != NULL && reply != NULL && reply->type == REDIS_REPLY_ERROR) {
 		wh_log(WH_LOG_ERROR, "redis setup refused", "conn", c->name,
 		    "command", (const char *)priv, "error", reply->str, NULL);
 		redisAsyncDisconnect(ac);
@@ -153,22 +155,12 @@ on_setup(redisAsyncContext *ac, void *r, void *priv)
 static void
 rconn_connect(struct rconn *c)
 {
-	const struct wh_redis_addr	*a = c->addr;
-	char				 db[16];
+	char	err[256];
 
-	if (a->unix_path[0] != '\0')
-		c->ac = redisAsyncConnectUnix(a->unix_path);
-	else
-		c->ac = redisAsyncConnect(a->host, a->port);
-	if (c->ac == NULL) {
-		schedule_retry(c);
-		return;
-	}
-	if (c->ac->err) {
+	if ((c->ac = wh_redis_open_async(c->addr, on_setup, err,
+	    sizeof(err))) == NULL) {
 		wh_log(WH_LOG_WARN, "redis connect failed", "conn", c->name,
-		    "error", c->ac->errstr, NULL);
-		redisAsyncFree(c->ac);
-		c->ac = NULL;
+		    "error", err, NULL);
 		schedule_retry(c);
 		return;
 	}
@@ -182,19 +174,7 @@ rconn_connect(struct rconn *c)
 	c->ac->ev.cleanup = ev_cleanup;
 	(void)redisAsyncSetConnectCallback(c->ac, on_connect);
 	(void)redisAsyncSetDisconnectCallback(c->ac, on_disconnect);
-	if (a->password[0] != '\0') {
-		if (a->username[0] != '\0')
-			(void)redisAsyncCommand(c->ac, on_setup, "AUTH",
-			    "AUTH %s %s", a->username, a->password);
-		else
-			(void)redisAsyncCommand(c->ac, on_setup, "AUTH",
-			    "AUTH %s", a->password);
-	}
-	if (a->db != 0) {
-		(void)snprintf(db, sizeof(db), "%d", a->db);
-		(void)redisAsyncCommand(c->ac, on_setup, "SELECT",
-		    "SELECT %s", db);
-	}
+	/* The connect completes on the first writable event. */
 	ev_add_write(c);
 }
 
