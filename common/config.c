@@ -328,6 +328,31 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (-1);
 	cfg->event_max = (size_t)n;
 
+	if (env_int("WH_ENDPOINT_CONCURRENCY", 32, 1, 100000, &n, err,
+	    errlen) == -1)
+		return (-1);
+	cfg->endpoint_concurrency = (int)n;
+	/*
+	 * An entry pending this long is taken over by another dispatcher, so
+	 * it must exceed the longest attempt (timeout_ms up to 30 s) plus a
+	 * margin; the owner also refreshes the entries it still holds.
+	 */
+	if (env_int("WH_CLAIM_IDLE_MS", 35000, 1000, 86400000, &n, err,
+	    errlen) == -1)
+		return (-1);
+	cfg->claim_idle_ms = n;
+	if (env_int("WH_DRAIN_MS", 25000, 0, 3600000, &n, err, errlen) == -1)
+		return (-1);
+	cfg->drain_ms = n;
+	if (env_int("WH_ATTEMPTS_MAXLEN", 1000, 10, 1000000, &n, err,
+	    errlen) == -1)
+		return (-1);
+	cfg->attempts_maxlen = n;
+	if (env_int("WH_DEAD_MAXLEN", 100000, 100, 100000000, &n, err,
+	    errlen) == -1)
+		return (-1);
+	cfg->dead_maxlen = n;
+
 	v = env_or("WH_LOG_LEVEL", "info");
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "

@@ -8,6 +8,7 @@
 #define WH_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define WH_HOST_MAX	256
 
@@ -35,6 +36,11 @@ struct wh_config {
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
 	size_t		event_max;		/* WH_EVENT_MAX_BYTES */
+	int		endpoint_concurrency;	/* WH_ENDPOINT_CONCURRENCY */
+	int64_t		claim_idle_ms;		/* WH_CLAIM_IDLE_MS */
+	int64_t		drain_ms;		/* WH_DRAIN_MS */
+	long		attempts_maxlen;	/* WH_ATTEMPTS_MAXLEN */
+	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
 	int		log_level;		/* WH_LOG_LEVEL */
 };
 

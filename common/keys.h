@@ -13,6 +13,8 @@
 
 #define WH_KEY_MAX		256
 #define WH_GROUP		"dispatchers"
+/* The field of a wh:{0}:retries entry that holds the msgpack task. */
+#define WH_TASK_FIELD		"task"
 
 int	wh_key_webhook(char *out, size_t, const char *pfx, const char *sid);
 int	wh_key_webhook_keys(char *out, size_t, const char *pfx,

@@ -1,12 +1,12 @@
 /*
- * consume.c: reading the event stream, fanning each event out to the
- * company's webhooks, and acking.
+ * consume.c: reading the two work streams, turning entries into jobs,
+ * fanning events out to the company's webhooks, and acking.
  *
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
- * there are free delivery slots, so a slow set of receivers slows the
- * reading instead of filling memory. Acks are gathered and sent as one
- * XACK + XDEL pair per loop round.
+ * there is room for, so slow receivers slow the reading instead of
+ * filling memory. Acks are gathered per stream and sent as one XACK +
+ * XDEL pair per loop round.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +23,47 @@
 #define READ_BLOCK_MS	"1000"
 #define ACK_BATCH_MAX	512
 
-static char		*acks[ACK_BATCH_MAX];
-static size_t		 nacks;
+struct ack_batch {
+	const char	*stream;
+	char		*ids[ACK_BATCH_MAX];
+	size_t		 n;
+};
+
+static struct ack_batch	 ack_events, ack_retries;
 static struct loop_timer ack_timer;
 static int		 ack_timer_ready;
+/* After an error reply (e.g. LOADING while Redis replays its AOF). */
+static struct loop_timer retry_read_timer, retry_group_timer;
+static int		 retry_timers_ready;
+
+#define ERROR_PAUSE_MS	500
 
 static void	read_entries(void);
 
-/* XGROUP CREATE answered: read from the start of what is left. */
+static void
+retry_read(void *arg)
+{
+	consume_maybe_read();
+}
+
+static void
+retry_group(void *arg)
+{
+	group_create();
+}
+
+static void
+retry_later(struct loop_timer *t)
+{
+	if (!retry_timers_ready) {
+		loop_timer_init(&retry_read_timer, retry_read, NULL);
+		loop_timer_init(&retry_group_timer, retry_group, NULL);
+		retry_timers_ready = 1;
+	}
+	loop_timer_arm(t, ERROR_PAUSE_MS);
+}
+
+/* XGROUP CREATE answered (or BUSYGROUP): start reading. */
 static void
 on_group(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -40,23 +73,28 @@ on_group(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR &&
 	    strncmp(reply->str, "BUSYGROUP", 9) != 0) {
-		wh_log(WH_LOG_ERROR, "cannot create the consumer group",
-		    "error", reply->str, NULL);
+		wh_log(WH_LOG_ERROR, "cannot create the consumer group; "
+		    "trying again", "stream", priv, "error", reply->str, NULL);
+		retry_later(&retry_group_timer);
 		return;
 	}
 	consume_maybe_read();
 }
 
-/* The group reads from id 0: every entry still in the stream is work. */
-static void
+/*
+ * The group reads each stream from id 0: whatever is still in a stream
+ * is work not done (acked entries are deleted).
+ */
+void
 group_create(void)
 {
-	const char	*argv[6] = { "XGROUP", "CREATE", d.k_events, WH_GROUP,
-			    "0", "MKSTREAM" };
+	const char	*argv[6] = { "XGROUP", "CREATE", NULL, WH_GROUP, "0",
+			    "MKSTREAM" };
 
-	if (rconn_cmd(&d.main, on_group, NULL, 6, argv, NULL) == -1)
-		wh_log(WH_LOG_WARN, "redis down; group creation deferred",
-		    NULL);
+	argv[2] = d.k_events;
+	(void)rconn_cmd(&d.main, on_group, d.k_events, 6, argv, NULL);
+	argv[2] = d.k_retries;
+	(void)rconn_cmd(&d.main, on_group, d.k_retries, 6, argv, NULL);
 }
 
 void
@@ -72,15 +110,15 @@ consume_block_up(struct rconn *c)
 	consume_maybe_read();
 }
 
+/* Room for more work: transfers plus queued deliveries plus held jobs. */
 void
 consume_maybe_read(void)
 {
-	size_t	busy = d.inflight + d.queued;
+	size_t	cap = (size_t)d.cfg.concurrency;
 
 	if (d.stopping || d.reading || !d.block.ready || !d.main.ready)
 		return;
-	if (busy >= (size_t)d.cfg.concurrency || d.jobs >= (size_t)
-	    d.cfg.concurrency)
+	if (d.inflight + d.queued >= cap || d.njobs >= 2 * cap)
 		return;
 	read_entries();
 }
@@ -88,35 +126,17 @@ consume_maybe_read(void)
 static void
 job_free(struct job *job)
 {
-	wh_event_free(&job->ev);
+	TAILQ_REMOVE(&d.jobs, job, all);
+	d.njobs--;
+	wh_task_free(&job->task);
 	free(job);
+	consume_maybe_read();
 }
 
 static void
 ack_fire(void *arg)
 {
 	acks_flush();
-}
-
-/* Queue the entry's ack; sent at the end of this loop round. */
-static void
-job_ack(struct job *job)
-{
-	if (!ack_timer_ready) {
-		loop_timer_init(&ack_timer, ack_fire, NULL);
-		ack_timer_ready = 1;
-	}
-	if (nacks == ACK_BATCH_MAX)
-		acks_flush();
-	if ((acks[nacks] = strdup(job->entry_id)) != NULL)
-		nacks++;
-	else
-		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
-		    "entry_id", job->entry_id, NULL);
-	loop_timer_arm(&ack_timer, 0);
-	d.jobs--;
-	job_free(job);
-	consume_maybe_read();
 }
 
 static void
@@ -130,57 +150,141 @@ on_ack(redisAsyncContext *ac, void *r, void *priv)
 		    "redis down", NULL);
 }
 
-/* XACK then XDEL for every gathered id: two commands, pipelined. */
-void
-acks_flush(void)
+static void
+batch_flush(struct ack_batch *b)
 {
 	const char	*argv[ACK_BATCH_MAX + 3];
 	size_t		 i;
 
-	if (nacks == 0)
+	if (b->n == 0)
 		return;
 	argv[0] = "XACK";
-	argv[1] = d.k_events;
+	argv[1] = b->stream;
 	argv[2] = WH_GROUP;
-	for (i = 0; i < nacks; i++)
-		argv[3 + i] = acks[i];
-	if (rconn_cmd(&d.main, on_ack, NULL, (int)(3 + nacks), argv,
+	for (i = 0; i < b->n; i++)
+		argv[3 + i] = b->ids[i];
+	if (rconn_cmd(&d.main, on_ack, NULL, (int)(3 + b->n), argv,
 	    NULL) == 0) {
 		argv[0] = "XDEL";
-		argv[2] = acks[0];
-		for (i = 1; i < nacks; i++)
-			argv[2 + i] = acks[i];
-		(void)rconn_cmd(&d.main, on_ack, NULL, (int)(2 + nacks), argv,
+		for (i = 0; i < b->n; i++)
+			argv[2 + i] = b->ids[i];
+		(void)rconn_cmd(&d.main, on_ack, NULL, (int)(2 + b->n), argv,
 		    NULL);
 	} else {
 		wh_log(WH_LOG_WARN, "redis down; acks dropped, entries will "
 		    "be claimed again", NULL);
 	}
-	for (i = 0; i < nacks; i++)
-		free(acks[i]);
-	nacks = 0;
+	for (i = 0; i < b->n; i++)
+		free(b->ids[i]);
+	b->n = 0;
 }
 
+/* XACK then XDEL per stream: two commands each, pipelined. */
 void
-job_delivery_done(struct job *job)
+acks_flush(void)
 {
-	if (--job->outstanding == 0)
-		job_ack(job);
+	batch_flush(&ack_events);
+	batch_flush(&ack_retries);
+}
+
+/* Queue the entry's ack; sent at the end of this loop round. */
+static void
+job_ack(struct job *job)
+{
+	struct ack_batch	*b;
+
+	if (!ack_timer_ready) {
+		loop_timer_init(&ack_timer, ack_fire, NULL);
+		ack_timer_ready = 1;
+	}
+	b = job->kind == JOB_EVENT ? &ack_events : &ack_retries;
+	b->stream = job->stream;
+	if (b->n == ACK_BATCH_MAX)
+		batch_flush(b);
+	if ((b->ids[b->n] = strdup(job->entry_id)) != NULL)
+		b->n++;
+	else
+		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
+		    "entry_id", job->entry_id, NULL);
+	loop_timer_arm(&ack_timer, 0);
+	job_free(job);
+}
+
+/* A delivery (or a lookup) of the job is resolved; ok = 0 abandons. */
+void
+job_delivery_done(struct job *job, int ok)
+{
+	if (!ok)
+		job->abandon = 1;
+	if (--job->outstanding > 0)
+		return;
+	if (job->abandon) {
+		wh_log(WH_LOG_WARN, "entry left pending after a redis failure; "
+		    "it will be claimed again", "entry_id", job->entry_id,
+		    "event_sid", job->task.event.event_sid, NULL);
+		job_free(job);
+		return;
+	}
+	job_ack(job);
+}
+
+static void
+on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct job	*job = priv;
+
+	job_delivery_done(job, reply != NULL &&
+	    reply->type != REDIS_REPLY_ERROR);
 }
 
 /*
  * An entry that cannot be delivered as it stands (missing field, payload
- * not JSON): logged and acked so it never blocks the stream. Moving it
- * to the dead-letter stream comes with the events issue.
+ * not JSON, an unreadable task): kept in the dead-letter stream with the
+ * reason and its raw fields, then acked, so it never blocks the stream
+ * and is never retried forever.
  */
 static void
-entry_malformed(struct job *job, const char *why)
+entry_malformed(struct job *job, const char *why, const redisReply *fields)
 {
+	const char	*argv[64];
+	size_t		 lens[64], i;
+	char		 maxlen[24];
+	int		 argc = 0;
+
 	d.n_malformed++;
-	wh_log(WH_LOG_WARN, "malformed stream entry acked", "entry_id",
-	    job->entry_id, "reason", why, NULL);
-	job->outstanding = 0;
-	job_ack(job);
+	wh_log(WH_LOG_WARN, "malformed stream entry dead-lettered",
+	    "entry_id", job->entry_id, "stream", job->stream, "reason", why,
+	    NULL);
+	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
+	argv[argc] = "XADD"; lens[argc++] = 4;
+	argv[argc] = d.k_dead; lens[argc++] = strlen(d.k_dead);
+	argv[argc] = "MAXLEN"; lens[argc++] = 6;
+	argv[argc] = "~"; lens[argc++] = 1;
+	argv[argc] = maxlen; lens[argc++] = strlen(maxlen);
+	argv[argc] = "*"; lens[argc++] = 1;
+	argv[argc] = "reason"; lens[argc++] = 6;
+	argv[argc] = why; lens[argc++] = strlen(why);
+	argv[argc] = "source_stream"; lens[argc++] = 13;
+	argv[argc] = job->stream; lens[argc++] = strlen(job->stream);
+	argv[argc] = "source_id"; lens[argc++] = 9;
+	argv[argc] = job->entry_id; lens[argc++] = strlen(job->entry_id);
+	/* Then the original fields, as they were, after ours. */
+	if (fields != NULL && fields->type == REDIS_REPLY_ARRAY) {
+		for (i = 0; i + 1 < fields->elements && argc + 2 <= 64;
+		    i += 2) {
+			if (fields->element[i]->type != REDIS_REPLY_STRING ||
+			    fields->element[i + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			argv[argc] = fields->element[i]->str;
+			lens[argc++] = fields->element[i]->len;
+			argv[argc] = fields->element[i + 1]->str;
+			lens[argc++] = fields->element[i + 1]->len;
+		}
+	}
+	job->outstanding = 1;
+	if (rconn_cmd(&d.main, on_malformed_dead, job, argc, argv, lens) == -1)
+		job_delivery_done(job, 0);
 }
 
 static char *
@@ -197,19 +301,16 @@ reply_strdup(const redisReply *r)
 	return (s);
 }
 
-/* Stream fields to an event. NULL on success, else why not. */
+/* An event entry's fields (the public format). NULL, or why not. */
 static const char *
-entry_parse(struct job *job, const redisReply *fields)
+event_parse(struct job *job, const redisReply *fields)
 {
-	struct wh_event	*ev = &job->ev;
+	struct wh_event	*ev = &job->task.event;
 	const redisReply *k, *v;
 	size_t		 i;
 	char		*end;
 	long long	 ms;
 
-	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY ||
-	    fields->elements % 2 != 0)
-		return ("entry has no field list");
 	for (i = 0; i + 1 < fields->elements; i += 2) {
 		k = fields->element[i];
 		v = fields->element[i + 1];
@@ -244,6 +345,8 @@ entry_parse(struct job *job, const redisReply *fields)
 		return ("event_type is missing or not a dotted name");
 	if (ev->payload == NULL)
 		return ("payload is missing");
+	if (ev->payload_len > d.cfg.event_max)
+		return ("payload is larger than WH_EVENT_MAX_BYTES");
 	if (!wh_json_valid(ev->payload, ev->payload_len))
 		return ("payload is not JSON");
 	if (ev->event_sid != NULL &&
@@ -263,21 +366,43 @@ entry_parse(struct job *job, const redisReply *fields)
 	return (NULL);
 }
 
-/* Fan-out is done for this job: start its deliveries, or ack at once. */
+/* A retry entry: one field "task" holding the msgpack task. */
+static const char *
+retry_parse(struct job *job, const redisReply *fields)
+{
+	const redisReply	*k, *v;
+	size_t			 i;
+
+	for (i = 0; i + 1 < fields->elements; i += 2) {
+		k = fields->element[i];
+		v = fields->element[i + 1];
+		if (k->type == REDIS_REPLY_STRING &&
+		    v->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, WH_TASK_FIELD) == 0) {
+			if (wh_task_decode(v->str, v->len, &job->task) == -1)
+				return ("task is not a valid record");
+			if (!wh_id_valid(job->task.webhook_sid,
+			    strlen(job->task.webhook_sid)))
+				return ("task webhook_sid is not valid");
+			return (NULL);
+		}
+	}
+	return ("task field is missing");
+}
+
+/* Fan-out is done for this job: queue its deliveries. */
 static void
 job_fanned_out(struct job *job)
 {
 	struct delivery	*dl, *next;
 
-	job->outstanding--;	/* the lookup itself */
 	for (dl = job->ready; dl != NULL; dl = next) {
 		next = dl->next_ready;
 		dl->next_ready = NULL;
-		deliver_enqueue(dl);
+		endpoint_enqueue(dl);
 	}
 	job->ready = NULL;
-	if (job->outstanding == 0)
-		job_ack(job);
+	job_delivery_done(job, 1);	/* the lookup itself */
 }
 
 static int
@@ -294,48 +419,81 @@ hook_wants(const struct wh_webhook *w, const char *type)
 	return (0);
 }
 
-/* Reply to GET webhook + HVALS keys, as one array [record, [keys]]. */
+/* A delivery for webhook record rec with its keys; NULL if none is due. */
+static struct delivery *
+delivery_make(struct job *job, const redisReply *rec, const redisReply *keys)
+{
+	struct delivery	*dl;
+	size_t		 i;
+	int64_t		 now = wh_now_ms();
+
+	if ((dl = calloc(1, sizeof(*dl))) == NULL)
+		return (NULL);
+	dl->retry_after_ms = -1;
+	if (wh_webhook_decode(rec->str, rec->len, &dl->hook) == -1 ||
+	    strcmp(dl->hook.company_sid, job->task.event.company_sid) != 0 ||
+	    (job->kind == JOB_EVENT &&
+	    !hook_wants(&dl->hook, job->task.event.event_type))) {
+		delivery_free(dl);
+		return (NULL);
+	}
+	if ((dl->keys = calloc(keys->elements ? keys->elements : 1,
+	    sizeof(*dl->keys))) == NULL) {
+		delivery_free(dl);
+		return (NULL);
+	}
+	for (i = 0; i < keys->elements; i++) {
+		if (keys->element[i]->type != REDIS_REPLY_STRING ||
+		    wh_signing_key_decode(keys->element[i]->str,
+		    keys->element[i]->len, &dl->keys[dl->nkeys]) == -1)
+			continue;
+		if (wh_signing_key_active(&dl->keys[dl->nkeys], now))
+			dl->nkeys++;
+		else
+			wh_signing_key_free(&dl->keys[dl->nkeys]);
+	}
+	dl->job = job;
+	if (job->kind == JOB_EVENT) {
+		dl->attempt = 1;
+		dl->first_attempt_at = now;
+	} else {
+		dl->attempt = job->task.attempt;
+		dl->first_attempt_at = job->task.first_attempt_at;
+	}
+	return (dl);
+}
+
+/* Reply to MULTI GET webhook, HVALS keys, EXEC: [record, [keys]]. */
 static void
 on_hook(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct job	*job = priv;
 	redisReply	*reply = r, *rec, *keys;
 	struct delivery	*dl;
-	size_t		 i;
-	int64_t		 now = wh_now_ms();
 
 	job->nlooked++;
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2)
+	    reply->elements != 2) {
+		job->abandon = 1;	/* unknown: do not ack */
 		goto next;
+	}
 	rec = reply->element[0];
 	keys = reply->element[1];
 	if (rec->type != REDIS_REPLY_STRING || keys->type !=
-	    REDIS_REPLY_ARRAY)
-		goto next;	/* deleted meanwhile */
-	if ((dl = calloc(1, sizeof(*dl))) == NULL)
-		goto next;
-	if (wh_webhook_decode(rec->str, rec->len, &dl->hook) == -1 ||
-	    !dl->hook.enabled ||
-	    strcmp(dl->hook.company_sid, job->ev.company_sid) != 0 ||
-	    !hook_wants(&dl->hook, job->ev.event_type) ||
-	    (dl->keys = calloc(keys->elements ? keys->elements : 1,
-	    sizeof(*dl->keys))) == NULL) {
-		delivery_free(dl);
+	    REDIS_REPLY_ARRAY) {
+		if (job->kind == JOB_RETRY)
+			wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
+			    "event_sid", job->task.event.event_sid,
+			    "webhook_sid", job->task.webhook_sid, NULL);
 		goto next;
 	}
-	for (i = 0; i < keys->elements; i++) {
-		if (keys->element[i]->type == REDIS_REPLY_STRING &&
-		    wh_signing_key_decode(keys->element[i]->str,
-		    keys->element[i]->len, &dl->keys[dl->nkeys]) == 0) {
-			if (wh_signing_key_active(&dl->keys[dl->nkeys], now))
-				dl->nkeys++;
-			else
-				wh_signing_key_free(&dl->keys[dl->nkeys]);
-		}
-	}
-	dl->job = job;
+	if ((dl = delivery_make(job, rec, keys)) == NULL)
+		goto next;
 	job->outstanding++;
+	if (!dl->hook.enabled) {
+		resolve_park(dl, "webhook disabled");
+		goto next;
+	}
 	dl->next_ready = job->ready;
 	job->ready = dl;
 next:
@@ -343,51 +501,48 @@ next:
 		job_fanned_out(job);
 }
 
-/*
- * The company's webhook sids arrived: fetch each record with its keys.
- * MULTI/EXEC makes the record and its keys one consistent reply.
- */
+/* Fetch one webhook's record and keys as one consistent reply. */
+static int
+hook_lookup(struct job *job, const char *sid)
+{
+	const char	*argv[2];
+	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
+
+	if (!wh_id_valid(sid, strlen(sid)) ||
+	    wh_key_webhook(k1, sizeof(k1), d.cfg.prefix, sid) == -1 ||
+	    wh_key_webhook_keys(k2, sizeof(k2), d.cfg.prefix, sid) == -1)
+		return (-1);
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1)
+		return (-1);
+	argv[0] = "GET"; argv[1] = k1;
+	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	argv[0] = "HVALS"; argv[1] = k2;
+	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	argv[0] = "EXEC";
+	return (rconn_cmd(&d.main, on_hook, job, 1, argv, NULL));
+}
+
+/* The company's webhook sids arrived: look each one up. */
 static void
 on_company(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct job	*job = priv;
 	redisReply	*reply = r;
-	const char	*argv[3];
-	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
 	size_t		 i;
 
-	if (reply == NULL) {
-		/* Redis went away: leave the entry pending, claim later. */
-		wh_log(WH_LOG_WARN, "lookup failed; entry left pending",
-		    "entry_id", job->entry_id, NULL);
-		d.jobs--;
-		job_free(job);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		job_delivery_done(job, 0);
 		return;
 	}
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+	if (reply->elements == 0) {
 		job_fanned_out(job);
 		return;
 	}
 	job->nhooks = reply->elements;
 	for (i = 0; i < reply->elements; i++) {
 		if (reply->element[i]->type != REDIS_REPLY_STRING ||
-		    !wh_id_valid(reply->element[i]->str,
-		    reply->element[i]->len) ||
-		    wh_key_webhook(k1, sizeof(k1), d.cfg.prefix,
-		    reply->element[i]->str) == -1 ||
-		    wh_key_webhook_keys(k2, sizeof(k2), d.cfg.prefix,
-		    reply->element[i]->str) == -1) {
-			job->nlooked++;
-			continue;
-		}
-		argv[0] = "MULTI";
-		(void)rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL);
-		argv[0] = "GET"; argv[1] = k1;
-		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
-		argv[0] = "HVALS"; argv[1] = k2;
-		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
-		argv[0] = "EXEC";
-		if (rconn_cmd(&d.main, on_hook, job, 1, argv, NULL) == -1)
+		    hook_lookup(job, reply->element[i]->str) == -1)
 			job->nlooked++;
 	}
 	if (job->nlooked == job->nhooks)
@@ -401,24 +556,77 @@ job_lookup(struct job *job)
 	char		 key[WH_KEY_MAX];
 
 	job->outstanding = 1;	/* the lookup */
+	if (job->kind == JOB_RETRY) {
+		job->nhooks = 1;
+		if (hook_lookup(job, job->task.webhook_sid) == -1)
+			job_delivery_done(job, 0);
+		return;
+	}
 	if (wh_key_company_webhooks(key, sizeof(key), d.cfg.prefix,
-	    job->ev.company_sid) == -1) {
-		entry_malformed(job, "company_sid too long");
+	    job->task.event.company_sid) == -1) {
+		job_delivery_done(job, 0);
 		return;
 	}
 	argv[0] = "ZRANGE"; argv[1] = key; argv[2] = "0"; argv[3] = "-1";
-	if (rconn_cmd(&d.main, on_company, job, 4, argv, NULL) == -1) {
-		d.jobs--;
-		job_free(job);
+	if (rconn_cmd(&d.main, on_company, job, 4, argv, NULL) == -1)
+		job_delivery_done(job, 0);
+}
+
+/*
+ * Entries read or claimed from stream: each becomes a job. entries is the
+ * redisReply array of [id, fields] pairs; a deleted entry (nil fields,
+ * seen when claiming) has nothing left to do and is just acked.
+ */
+void
+consume_entries(const char *stream, const void *p, int claimed)
+{
+	const redisReply	*entries = p, *e;
+	struct job		*job;
+	const char		*why;
+	size_t			 i;
+
+	if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i < entries->elements; i++) {
+		e = entries->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[0]->len >= ENTRY_ID_MAX)
+			continue;
+		if ((job = calloc(1, sizeof(*job))) == NULL) {
+			wh_log(WH_LOG_ERROR, "out of memory", NULL);
+			return;
+		}
+		memcpy(job->entry_id, e->element[0]->str,
+		    e->element[0]->len + 1);
+		job->stream = stream;
+		job->kind = stream == d.k_events ? JOB_EVENT : JOB_RETRY;
+		job->held_since = wh_mono_ms();
+		TAILQ_INSERT_TAIL(&d.jobs, job, all);
+		d.njobs++;
+		if (claimed)
+			d.n_claimed++;
+		if (job->kind == JOB_EVENT)
+			d.n_events++;
+		if (e->element[1]->type != REDIS_REPLY_ARRAY) {
+			job->outstanding = 1;
+			job_delivery_done(job, 1);
+			continue;
+		}
+		why = job->kind == JOB_EVENT ?
+		    event_parse(job, e->element[1]) :
+		    retry_parse(job, e->element[1]);
+		if (why != NULL)
+			entry_malformed(job, why, e->element[1]);
+		else
+			job_lookup(job);
 	}
 }
 
 static void
 on_entries(redisAsyncContext *ac, void *r, void *priv)
 {
-	redisReply	*reply = r, *stream, *entries, *e;
-	struct job	*job;
-	const char	*why;
+	redisReply	*reply = r, *s;
 	size_t		 i;
 
 	d.reading = 0;
@@ -431,32 +639,20 @@ on_entries(redisAsyncContext *ac, void *r, void *priv)
 			group_create();
 			return;
 		}
-		wh_log(WH_LOG_ERROR, "XREADGROUP failed", "error", reply->str,
-		    NULL);
+		wh_log(WH_LOG_ERROR, "XREADGROUP failed; trying again",
+		    "error", reply->str, NULL);
+		retry_later(&retry_read_timer);
 		return;
 	}
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
-	    (stream = reply->element[0])->type == REDIS_REPLY_ARRAY &&
-	    stream->elements == 2 &&
-	    (entries = stream->element[1])->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i < entries->elements; i++) {
-			e = entries->element[i];
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-			    e->element[0]->type != REDIS_REPLY_STRING ||
-			    e->element[0]->len >= ENTRY_ID_MAX)
+	if (reply->type == REDIS_REPLY_ARRAY) {
+		for (i = 0; i < reply->elements; i++) {
+			s = reply->element[i];
+			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			if ((job = calloc(1, sizeof(*job))) == NULL) {
-				wh_log(WH_LOG_ERROR, "out of memory", NULL);
-				break;
-			}
-			memcpy(job->entry_id, e->element[0]->str,
-			    e->element[0]->len + 1);
-			d.jobs++;
-			d.n_events++;
-			if ((why = entry_parse(job, e->element[1])) != NULL)
-				entry_malformed(job, why);
-			else
-				job_lookup(job);
+			consume_entries(strcmp(s->element[0]->str,
+			    d.k_events) == 0 ? d.k_events : d.k_retries,
+			    s->element[1], 0);
 		}
 	}
 	consume_maybe_read();
@@ -465,7 +661,7 @@ on_entries(redisAsyncContext *ac, void *r, void *priv)
 static void
 read_entries(void)
 {
-	const char	*argv[11];
+	const char	*argv[13];
 	char		 count[16];
 	size_t		 room;
 
@@ -476,7 +672,8 @@ read_entries(void)
 	argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = WH_GROUP;
 	argv[3] = d.consumer; argv[4] = "COUNT"; argv[5] = count;
 	argv[6] = "BLOCK"; argv[7] = READ_BLOCK_MS; argv[8] = "STREAMS";
-	argv[9] = d.k_events; argv[10] = ">";
-	if (rconn_cmd(&d.block, on_entries, NULL, 11, argv, NULL) == 0)
+	argv[9] = d.k_retries; argv[10] = d.k_events;
+	argv[11] = ">"; argv[12] = ">";
+	if (rconn_cmd(&d.block, on_entries, NULL, 13, argv, NULL) == 0)
 		d.reading = 1;
 }

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "dispatch.h"
 #include "json.h"
 #include "log.h"
+#include "backoff.h"
 #include "netpolicy.h"
 #include "sign.h"
 #include "timeutil.h"
@@ -31,10 +33,11 @@
 
 static CURLM			*multi;
 static struct loop_timer	 curl_timer;
-static TAILQ_HEAD(, delivery)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
+/* Deliveries that failed before reaching curl, finished on the next round. */
+static TAILQ_HEAD(, delivery)	 failed_early = TAILQ_HEAD_INITIALIZER(failed_early);
+static struct loop_timer	 early_timer;
 
 static void	check_done(void);
-static void	start_waiting(void);
 
 static void
 on_socket_io(int fd, int what, void *arg)
@@ -97,7 +100,7 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		return (CURL_SOCKET_BAD);
 	why = wh_addr_refused(&a->addr, a->addrlen, d.cfg.allow_private);
 	if (why != NULL) {
-		(void)snprintf(dl->errbuf, sizeof(dl->errbuf),
+		(void)snprintf(dl->error, sizeof(dl->error),
 		    "target refused: %s", why);
 		return (CURL_SOCKET_BAD);
 	}
@@ -118,6 +121,42 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);	/* the rest is read and dropped */
 }
 
+static void	finish(struct delivery *);
+
+/* Local failures finish here, never inside the caller that started them. */
+static void
+on_early_timer(void *arg)
+{
+	struct delivery	*dl;
+
+	while ((dl = TAILQ_FIRST(&failed_early)) != NULL) {
+		TAILQ_REMOVE(&failed_early, dl, queue);
+		finish(dl);
+	}
+}
+
+static void
+fail_early(struct delivery *dl, const char *why)
+{
+	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
+	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
+	loop_timer_arm(&early_timer, 0);
+}
+
+/* Keep Retry-After for 429 and 503 answers. */
+static size_t
+header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct delivery	*dl = arg;
+	size_t		 len = size * n;
+	int64_t		 ms;
+
+	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0 &&
+	    wh_retry_after_parse(p + 12, len - 12, wh_now_ms(), &ms) == 0)
+		dl->retry_after_ms = ms;
+	return (len);
+}
+
 int
 deliver_init(void)
 {
@@ -126,6 +165,7 @@ deliver_init(void)
 	if ((multi = curl_multi_init()) == NULL)
 		return (-1);
 	loop_timer_init(&curl_timer, on_curl_timer, NULL);
+	loop_timer_init(&early_timer, on_early_timer, NULL);
 	if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb) ||
 	    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
 	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
@@ -166,7 +206,7 @@ delivery_free(struct delivery *dl)
 static int
 build_body(struct delivery *dl, const char *sent_at)
 {
-	const struct wh_event	*ev = &dl->job->ev;
+	const struct wh_event	*ev = &dl->job->task.event;
 	struct wh_buf		*b = &dl->body;
 	char			 created[WH_RFC3339_LEN + 1];
 
@@ -235,7 +275,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	struct wh_sign_header	 signed_hdrs[SIGNED_MAX];
 	struct wh_buf		 names, sigs, sw;
 	const struct wh_webhook	*w = &dl->hook;
-	const char		*id = dl->job->ev.event_sid;
+	const char		*id = dl->job->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
 	size_t			 i, ns = 0;
@@ -340,44 +380,44 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, dl);
-	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->errbuf);
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->error);
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	return (bad ? -1 : 0);
 }
 
+/* The transfer ended (or never began): free its slots, then resolve. */
 static void
-finish(struct delivery *dl, long status, const char *error)
+finish(struct delivery *dl)
 {
-	struct job	*job = dl->job;
-	char		 code[16], ms[24];
-	int		 ok = status >= 200 && status < 300;
-
-	(void)snprintf(code, sizeof(code), "%ld", status);
-	(void)snprintf(ms, sizeof(ms), "%lld",
-	    (long long)(wh_mono_ms() - dl->started_mono));
-	if (ok)
-		d.n_delivered++;
-	else
-		d.n_failed++;
-	wh_log(ok ? WH_LOG_INFO : WH_LOG_WARN,
-	    ok ? "delivered" : "delivery failed",
-	    "event_sid", job->ev.event_sid, "webhook_sid", dl->hook.sid,
-	    "status", status ? code : NULL, "error", error, "ms", ms, NULL);
-	delivery_free(dl);
-	job_delivery_done(job);
+	d.inflight--;
+	dl->latency_ms = dl->started_mono ? wh_mono_ms() - dl->started_mono : 0;
+	if (dl->easy != NULL) {
+		(void)curl_multi_remove_handle(multi, dl->easy);
+		curl_easy_cleanup(dl->easy);
+		dl->easy = NULL;
+	}
+	endpoint_release(dl);
+	resolve_attempt(dl);
+	endpoint_start_ready();
 }
 
-/* Start one delivery now; on a local failure it finishes at once. */
-static void
-start(struct delivery *dl)
+/*
+ * Start one delivery now (the endpoint layer counted it in flight). The
+ * request is built here so its times are those of the sending.
+ */
+void
+deliver_start(struct delivery *dl)
 {
 	char	sent_at[WH_RFC3339_LEN + 1];
 	int64_t	now;
 
+	d.inflight++;
 	now = wh_now_ms();
 	if (dl->nkeys == 0) {
-		finish(dl, 0, "the webhook has no active signing key");
+		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
 	wh_buf_init(&dl->answer, ANSWER_KEEP);
@@ -385,36 +425,15 @@ start(struct delivery *dl)
 	    build_body(dl, sent_at) == -1 ||
 	    build_headers(dl, sent_at, now) == -1 ||
 	    wh_buf_cstr(&dl->body) == -1 || setup_easy(dl) == -1) {
-		finish(dl, 0, "could not build the request");
+		fail_early(dl, "could not build the request");
 		return;
 	}
 	dl->started_mono = wh_mono_ms();
 	if (curl_multi_add_handle(multi, dl->easy) != CURLM_OK) {
-		finish(dl, 0, "curl refused the transfer");
-		return;
+		curl_easy_cleanup(dl->easy);
+		dl->easy = NULL;
+		fail_early(dl, "curl refused the transfer");
 	}
-	d.inflight++;
-}
-
-static void
-start_waiting(void)
-{
-	struct delivery	*dl;
-
-	while (d.inflight < (size_t)d.cfg.concurrency &&
-	    (dl = TAILQ_FIRST(&waiting)) != NULL) {
-		TAILQ_REMOVE(&waiting, dl, queue);
-		d.queued--;
-		start(dl);
-	}
-}
-
-void
-deliver_enqueue(struct delivery *dl)
-{
-	TAILQ_INSERT_TAIL(&waiting, dl, queue);
-	d.queued++;
-	start_waiting();
 }
 
 static void
@@ -422,7 +441,6 @@ check_done(void)
 {
 	CURLMsg		*m;
 	struct delivery	*dl;
-	long		 status;
 	int		 left;
 
 	while ((m = curl_multi_info_read(multi, &left)) != NULL) {
@@ -431,16 +449,19 @@ check_done(void)
 		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&dl) != CURLE_OK || dl == NULL)
 			continue;
-		d.inflight--;
-		status = 0;
+		dl->status = 0;
 		(void)curl_easy_getinfo(m->easy_handle,
-		    CURLINFO_RESPONSE_CODE, &status);
-		if (m->data.result != CURLE_OK)
-			finish(dl, 0, dl->errbuf[0] ? dl->errbuf :
-			    curl_easy_strerror(m->data.result));
-		else
-			finish(dl, status, status >= 200 && status < 300 ?
-			    NULL : "non-2xx answer");
+		    CURLINFO_RESPONSE_CODE, &dl->status);
+		if (m->data.result != CURLE_OK) {
+			dl->status = 0;
+			if (dl->error[0] == '\0')
+				(void)snprintf(dl->error, sizeof(dl->error),
+				    "%s", curl_easy_strerror(m->data.result));
+		} else if (dl->status < 200 || dl->status > 299) {
+			(void)snprintf(dl->error, sizeof(dl->error),
+			    "HTTP %ld", dl->status);
+		} else
+			dl->error[0] = '\0';
+		finish(dl);
 	}
-	start_waiting();
 }

@@ -1,10 +1,14 @@
 /*
  * dispatch.h: what the dispatcher's files share.
  *
- * A job is one stream entry (one event). It fans out into deliveries,
- * one per matching webhook; when the last delivery of a job is finished
- * the entry is acked and deleted from the stream (DESIGN.md: the streams
- * hold only work not yet done).
+ * A job is one stream entry: an event from wh:{0}:events (first attempts,
+ * fanned out to every matching webhook) or a task from wh:{0}:retries
+ * (one later attempt for one webhook). A job becomes deliveries; each
+ * delivery is resolved (succeeded, scheduled for retry, dead-lettered or
+ * dropped) and only when all of a job's deliveries are resolved in Redis
+ * is the entry acked and deleted. If any Redis step of a job fails, the
+ * job is abandoned instead: its entry stays pending and is claimed again
+ * (at least once, never lost).
  */
 #ifndef WH_DISPATCH_H
 #define WH_DISPATCH_H
@@ -20,59 +24,102 @@
 #include "rconn.h"
 
 #define ENTRY_ID_MAX	48
+#define ERROR_MAX	256
+
+#define JOB_EVENT	1
+#define JOB_RETRY	2
+
+struct delivery;
 
 struct job {
 	char			 entry_id[ENTRY_ID_MAX];
-	struct wh_event		 ev;
+	const char		*stream;	/* d.k_events or d.k_retries */
+	int			 kind;		/* JOB_EVENT or JOB_RETRY */
+	struct wh_task		 task;		/* event, and for a retry its
+						   webhook, attempt, history */
 	int			 outstanding;	/* lookups + deliveries */
-	size_t			 nhooks;	/* lookups expected */
+	int			 abandon;	/* leave the entry pending */
+	size_t			 nhooks;
 	size_t			 nlooked;
-	struct delivery		*ready;		/* found, not yet started */
+	struct delivery		*ready;		/* found, not yet queued */
+	int64_t			 held_since;	/* mono ms, for refreshing */
+	TAILQ_ENTRY(job)	 all;
 };
+
+struct endpoint;
 
 struct delivery {
 	struct job		*job;
+	struct endpoint		*ep;
 	struct wh_webhook	 hook;
 	struct wh_signing_key	*keys;
 	size_t			 nkeys;
+	uint32_t		 attempt;	/* 1-based */
+	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
 	void			*headers;	/* struct curl_slist * */
 	struct wh_buf		 body;
 	struct wh_buf		 answer;	/* first bytes of the response */
 	int64_t			 started_mono;
-	char			 errbuf[256];
+	int64_t			 latency_ms;
+	long			 status;	/* HTTP status, 0 if none */
+	int64_t			 retry_after_ms; /* -1: none given */
+	char			 error[ERROR_MAX];
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
+
+TAILQ_HEAD(job_list, job);
 
 struct dispatcher {
 	struct wh_config	 cfg;
 	char			 consumer[128];
 	char			 k_events[256];
-	struct rconn		 main;		/* lookups, acks, group admin */
+	char			 k_retries[256];
+	char			 k_retry[256];
+	char			 k_dead[256];
+	struct rconn		 main;		/* lookups, acks, schedules */
 	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
-	int			 reading;	/* an XREADGROUP is in flight */
-	int			 stopping;	/* SIGTERM: read no more */
-	size_t			 jobs;		/* entries held */
+	int			 reading;
+	int			 stopping;
+	struct job_list		 jobs;		/* every entry we hold */
+	size_t			 njobs;
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
-	/* counters since start, for the log and later for metrics */
-	uint64_t		 n_delivered, n_failed, n_events, n_malformed;
+	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
+	uint64_t		 n_events, n_malformed, n_claimed;
 };
 
 extern struct dispatcher	d;
 
-/* consume.c */
+/* consume.c: reading, fan-out, job lifecycle, acks. */
 void	consume_up(struct rconn *);
 void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
-void	job_delivery_done(struct job *);
+void	consume_entries(const char *stream, const void *entries,
+	    int claimed);
+void	job_delivery_done(struct job *, int ok);
 void	acks_flush(void);
+void	group_create(void);
 
-/* deliver.c */
+/* endpoint.c: per-endpoint in-flight caps and fair queues. */
+void	endpoint_enqueue(struct delivery *);
+void	endpoint_release(struct delivery *);
+void	endpoint_start_ready(void);
+
+/* deliver.c: the HTTP transfers. */
 int	deliver_init(void);
 void	deliver_free(void);
-void	deliver_enqueue(struct delivery *);
+void	deliver_start(struct delivery *);
 void	delivery_free(struct delivery *);
+
+/* resolve.c: what happens after an attempt. */
+void	resolve_attempt(struct delivery *);
+void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
+void	resolve_park(struct delivery *, const char *reason);
+
+/* upkeep.c: moving due retries, claiming abandoned entries. */
+void	upkeep_start(void);
+void	upkeep_stop(void);
 
 #endif

@@ -23,7 +23,6 @@
 #include "timeutil.h"
 #include "validate.h"
 
-#define DRAIN_MARGIN_MS		5000
 #define START_TIMEOUT_S		3
 
 struct dispatcher		d;
@@ -58,18 +57,29 @@ block_down(struct rconn *c)
 	d.reading = 0;
 }
 
-/* Stop: no more reads; wait for transfers, flush acks, close. */
+/*
+ * SIGTERM: read and claim no more; let what is in flight finish within
+ * WH_DRAIN_MS; ack what finished. Entries still held stay pending and
+ * another dispatcher claims them.
+ */
 static void
 drain(void)
 {
 	int64_t	deadline;
+	char	left[24];
 
 	d.stopping = 1;
 	wh_log(WH_LOG_INFO, "draining", NULL);
+	upkeep_stop();
 	rconn_stop(&d.block);
-	deadline = wh_mono_ms() + WH_TIMEOUT_MAX + DRAIN_MARGIN_MS;
-	while (d.jobs > 0 && wh_mono_ms() < deadline)
+	deadline = wh_mono_ms() + d.cfg.drain_ms;
+	while (d.njobs > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(100);
+	if (d.njobs > 0) {
+		(void)snprintf(left, sizeof(left), "%zu", d.njobs);
+		wh_log(WH_LOG_WARN, "drain bound reached; entries left "
+		    "pending for another dispatcher", "entries", left, NULL);
+	}
 	acks_flush();
 	/* Let the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
@@ -109,12 +119,16 @@ main(int argc, char **argv)
 		return (1);
 	}
 	redisFree(c);
-	if (wh_key_events(d.k_events, sizeof(d.k_events),
-	    d.cfg.prefix) == -1) {
+	if (wh_key_events(d.k_events, sizeof(d.k_events), d.cfg.prefix) == -1 ||
+	    wh_key_retries(d.k_retries, sizeof(d.k_retries),
+	    d.cfg.prefix) == -1 ||
+	    wh_key_retry(d.k_retry, sizeof(d.k_retry), d.cfg.prefix) == -1 ||
+	    wh_key_dead(d.k_dead, sizeof(d.k_dead), d.cfg.prefix) == -1) {
 		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
 		return (2);
 	}
 	consumer_name(d.consumer, sizeof(d.consumer));
+	TAILQ_INIT(&d.jobs);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -133,6 +147,7 @@ main(int argc, char **argv)
 	    main_down);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
 	    block_down);
+	upkeep_start();
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
 	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
 	    "concurrency", n1, "private_targets",
@@ -151,7 +166,7 @@ main(int argc, char **argv)
 	(void)snprintf(n3, sizeof(n3), "%llu",
 	    (unsigned long long)d.n_events);
 	wh_log(WH_LOG_INFO, "dispatcher stopped", "events", n3, "delivered",
-	    n1, "failed", n2, NULL);
+	    n1, "failed_attempts", n2, NULL);
 	deliver_free();
 	loop_free();
 	return (0);

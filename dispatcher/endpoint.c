@@ -1,0 +1,151 @@
+/*
+ * endpoint.c: per-endpoint fairness. Each webhook may have at most
+ * WH_ENDPOINT_CONCURRENCY transfers in flight; its other deliveries wait
+ * in its own queue, and endpoints with work take turns for free slots
+ * (round robin), so one slow or dead endpoint cannot take every slot.
+ * A queue longer than a few rounds is not held in memory: the extra
+ * deliveries are deferred through the retry set (without counting an
+ * attempt), which lets their stream entries be acked and keeps the
+ * reading going for everyone else.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "log.h"
+
+#define BUCKETS		4096
+#define QUEUE_ROUNDS	4	/* queue up to 4 x the cap, defer the rest */
+#define DEFER_MS	1000
+
+struct endpoint {
+	char			*sid;
+	size_t			 inflight;
+	size_t			 nqueued;
+	int			 ready;		/* on the ready list */
+	TAILQ_HEAD(, delivery)	 queue;
+	TAILQ_ENTRY(endpoint)	 ready_link;
+	struct endpoint		*next;		/* hash chain */
+};
+
+static struct endpoint		*table[BUCKETS];
+static TAILQ_HEAD(, endpoint)	 ready = TAILQ_HEAD_INITIALIZER(ready);
+
+static size_t
+hash(const char *s)
+{
+	size_t	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return (h % BUCKETS);
+}
+
+static struct endpoint *
+lookup(const char *sid, int create)
+{
+	struct endpoint	*ep;
+	size_t		 h = hash(sid);
+
+	for (ep = table[h]; ep != NULL; ep = ep->next) {
+		if (strcmp(ep->sid, sid) == 0)
+			return (ep);
+	}
+	if (!create || (ep = calloc(1, sizeof(*ep))) == NULL)
+		return (NULL);
+	if ((ep->sid = strdup(sid)) == NULL) {
+		free(ep);
+		return (NULL);
+	}
+	TAILQ_INIT(&ep->queue);
+	ep->next = table[h];
+	table[h] = ep;
+	return (ep);
+}
+
+/* An endpoint with nothing queued and nothing in flight is forgotten. */
+static void
+maybe_forget(struct endpoint *ep)
+{
+	struct endpoint	**pp;
+
+	if (ep->inflight > 0 || ep->nqueued > 0 || ep->ready)
+		return;
+	for (pp = &table[hash(ep->sid)]; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ep) {
+			*pp = ep->next;
+			break;
+		}
+	}
+	free(ep->sid);
+	free(ep);
+}
+
+static void
+mark_ready(struct endpoint *ep)
+{
+	if (ep->ready || ep->nqueued == 0 ||
+	    ep->inflight >= (size_t)d.cfg.endpoint_concurrency)
+		return;
+	TAILQ_INSERT_TAIL(&ready, ep, ready_link);
+	ep->ready = 1;
+}
+
+/* Start deliveries while there are free slots, one endpoint at a time. */
+void
+endpoint_start_ready(void)
+{
+	struct endpoint	*ep;
+	struct delivery	*dl;
+
+	while (d.inflight < (size_t)d.cfg.concurrency &&
+	    (ep = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, ep, ready_link);
+		ep->ready = 0;
+		dl = TAILQ_FIRST(&ep->queue);
+		TAILQ_REMOVE(&ep->queue, dl, queue);
+		ep->nqueued--;
+		d.queued--;
+		ep->inflight++;
+		deliver_start(dl);
+		mark_ready(ep);
+	}
+}
+
+void
+endpoint_enqueue(struct delivery *dl)
+{
+	struct endpoint	*ep;
+	size_t		 limit;
+
+	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
+		resolve_defer(dl, DEFER_MS, "out of memory");
+		return;
+	}
+	limit = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
+	if (ep->nqueued >= limit) {
+		maybe_forget(ep);
+		resolve_defer(dl, DEFER_MS, "endpoint busy");
+		return;
+	}
+	dl->ep = ep;
+	TAILQ_INSERT_TAIL(&ep->queue, dl, queue);
+	ep->nqueued++;
+	d.queued++;
+	mark_ready(ep);
+	endpoint_start_ready();
+}
+
+/* A transfer of dl's endpoint has ended: its slot is free again. */
+void
+endpoint_release(struct delivery *dl)
+{
+	struct endpoint	*ep = dl->ep;
+
+	if (ep == NULL)
+		return;
+	dl->ep = NULL;
+	ep->inflight--;
+	mark_ready(ep);
+	maybe_forget(ep);
+}

@@ -1,0 +1,239 @@
+/*
+ * resolve.c: after an attempt. Every attempt is written to the webhook's
+ * attempt log; then the delivery is resolved in Redis: a success is
+ * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
+ * the backoff schedule and any Retry-After, or after its last attempt is
+ * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
+ * has confirmed each resolution, so a crash in between repeats work but
+ * never loses it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "dispatch.h"
+#include "keys.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
+
+static void
+on_resolved(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct delivery	*dl = priv;
+	struct job	*job = dl->job;
+	redisReply	*reply = r;
+	int		 ok;
+
+	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		wh_log(WH_LOG_WARN, "could not record the outcome; the entry "
+		    "stays pending", "event_sid", job->task.event.event_sid,
+		    "webhook_sid", dl->hook.sid, "error", reply ? reply->str :
+		    "redis down", NULL);
+	delivery_free(dl);
+	job_delivery_done(job, ok);
+}
+
+static void
+resolved_now(struct delivery *dl, int ok)
+{
+	struct job	*job = dl->job;
+
+	delivery_free(dl);
+	job_delivery_done(job, ok);
+}
+
+/* The task that repeats this delivery as attempt `attempt`. */
+static int
+task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
+    struct wh_buf *out)
+{
+	struct wh_task	t;
+
+	memset(&t, 0, sizeof(t));
+	t.event = dl->job->task.event;		/* borrowed, not owned */
+	t.webhook_sid = dl->hook.sid;
+	t.attempt = attempt;
+	t.first_attempt_at = dl->first_attempt_at;
+	t.due_at = due;
+	t.last_error = dl->error[0] ? (char *)dl->error : NULL;
+	return (wh_task_encode(&t, out));
+}
+
+static void
+schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
+{
+	struct wh_buf	 b;
+	const char	*argv[4];
+	size_t		 lens[4];
+	char		 score[24];
+	int64_t		 due = wh_now_ms() + delay_ms;
+
+	wh_buf_init(&b, 0);
+	if (task_encode(dl, attempt, due, &b) == -1) {
+		wh_buf_free(&b);
+		resolved_now(dl, 0);
+		return;
+	}
+	(void)snprintf(score, sizeof(score), "%lld", (long long)due);
+	argv[0] = "ZADD"; lens[0] = 4;
+	argv[1] = d.k_retry; lens[1] = strlen(d.k_retry);
+	argv[2] = score; lens[2] = strlen(score);
+	argv[3] = b.data; lens[3] = b.len;
+	if (rconn_cmd(&d.main, on_resolved, dl, 4, argv, lens) == -1)
+		resolved_now(dl, 0);
+	wh_buf_free(&b);
+}
+
+static void
+dead_letter(struct delivery *dl, const char *reason)
+{
+	const struct wh_event	*ev = &dl->job->task.event;
+	struct wh_buf		 b;
+	const char		*argv[32];
+	size_t			 lens[32];
+	char			 maxlen[24], attempts[16], status[16];
+	char			 first[WH_RFC3339_LEN + 1], now[WH_RFC3339_LEN + 1];
+	int			 argc = 0;
+
+	wh_buf_init(&b, 0);
+	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
+	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
+	    wh_rfc3339_ms(wh_now_ms(), now) == -1) {
+		wh_buf_free(&b);
+		resolved_now(dl, 0);
+		return;
+	}
+	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
+	(void)snprintf(attempts, sizeof(attempts), "%u", dl->attempt);
+	(void)snprintf(status, sizeof(status), "%ld", dl->status);
+#define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
+#define ARGS(s)		ARG((s), strlen(s))
+	ARGS("XADD"); ARGS(d.k_dead); ARGS("MAXLEN"); ARGS("~");
+	ARGS(maxlen); ARGS("*");
+	ARGS("reason"); ARGS(reason);
+	ARGS("event_sid"); ARGS(ev->event_sid);
+	ARGS("webhook_sid"); ARGS(dl->hook.sid);
+	ARGS("company_sid"); ARGS(ev->company_sid);
+	ARGS("event_type"); ARGS(ev->event_type);
+	ARGS("attempts"); ARGS(attempts);
+	ARGS("last_status"); ARGS(status);
+	ARGS("last_error"); ARGS(dl->error);
+	ARGS("first_attempt_at"); ARGS(first);
+	ARGS("dead_at"); ARGS(now);
+	ARGS("payload"); ARG(ev->payload, ev->payload_len);
+	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
+#undef ARGS
+#undef ARG
+	if (rconn_cmd(&d.main, on_resolved, dl, argc, argv, lens) == -1)
+		resolved_now(dl, 0);
+	wh_buf_free(&b);
+}
+
+/* One line in wh:attempts:<webhook_sid>; best effort, capped. */
+static void
+attempt_log(const struct delivery *dl, const char *outcome)
+{
+	const char	*argv[24];
+	size_t		 lens[24], alen;
+	char		 key[WH_KEY_MAX], maxlen[24], attempt[16];
+	char		 status[16], latency[24], at[WH_RFC3339_LEN + 1];
+	int		 argc = 0;
+
+	if (wh_key_attempts(key, sizeof(key), d.cfg.prefix,
+	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
+		return;
+	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
+	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
+	(void)snprintf(status, sizeof(status), "%ld", dl->status);
+	(void)snprintf(latency, sizeof(latency), "%lld",
+	    (long long)dl->latency_ms);
+	alen = dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED;
+#define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
+#define ARGS(s)		ARG((s), strlen(s))
+	ARGS("XADD"); ARGS(key); ARGS("MAXLEN"); ARGS("~"); ARGS(maxlen);
+	ARGS("*");
+	ARGS("event_sid"); ARGS(dl->job->task.event.event_sid);
+	ARGS("attempt"); ARGS(attempt);
+	ARGS("outcome"); ARGS(outcome);
+	ARGS("status"); ARGS(status);
+	ARGS("error"); ARGS(dl->error);
+	ARGS("latency_ms"); ARGS(latency);
+	ARGS("at"); ARGS(at);
+	ARGS("answer"); ARG(dl->answer.len ? dl->answer.data : "", alen);
+#undef ARGS
+#undef ARG
+	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, lens);
+}
+
+void
+resolve_attempt(struct delivery *dl)
+{
+	const struct wh_event	*ev = &dl->job->task.event;
+	char			 code[16], ms[24], n[16], in[24];
+	int64_t			 delay;
+	int			 ok, last;
+	const char		*outcome;
+
+	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
+	last = dl->attempt >= dl->hook.max_attempts;
+	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
+	(void)snprintf(code, sizeof(code), "%ld", dl->status);
+	(void)snprintf(ms, sizeof(ms), "%lld", (long long)dl->latency_ms);
+	(void)snprintf(n, sizeof(n), "%u", dl->attempt);
+	attempt_log(dl, outcome);
+
+	if (ok) {
+		d.n_delivered++;
+		wh_log(WH_LOG_INFO, "delivered", "event_sid", ev->event_sid,
+		    "webhook_sid", dl->hook.sid, "attempt", n, "status", code,
+		    "ms", ms, NULL);
+		resolved_now(dl, 1);
+		return;
+	}
+	d.n_failed++;
+	if (last) {
+		d.n_dead++;
+		wh_log(WH_LOG_WARN, "delivery failed; no attempts left, "
+		    "dead-lettered", "event_sid", ev->event_sid,
+		    "webhook_sid", dl->hook.sid, "attempt", n, "status",
+		    dl->status ? code : NULL, "error", dl->error, "ms", ms,
+		    NULL);
+		dead_letter(dl, "max_attempts reached");
+		return;
+	}
+	delay = wh_backoff_ms(dl->attempt, d.cfg.retry_scale, arc4random());
+	if ((dl->status == 429 || dl->status == 503) &&
+	    dl->retry_after_ms >= 0)
+		delay = wh_retry_after_clamp(dl->retry_after_ms, delay);
+	(void)snprintf(in, sizeof(in), "%lld", (long long)delay);
+	d.n_retried++;
+	wh_log(WH_LOG_WARN, "delivery failed; retry scheduled", "event_sid",
+	    ev->event_sid, "webhook_sid", dl->hook.sid, "attempt", n,
+	    "status", dl->status ? code : NULL, "error", dl->error, "ms", ms,
+	    "retry_in_ms", in, NULL);
+	schedule(dl, dl->attempt + 1, delay);
+}
+
+/* Not attempted now (endpoint saturated): the same attempt, later. */
+void
+resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
+{
+	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
+	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    "reason", why, NULL);
+	schedule(dl, dl->attempt, delay_ms);
+}
+
+/* Not attempted at all (webhook disabled): kept with the dead letters. */
+void
+resolve_park(struct delivery *dl, const char *reason)
+{
+	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
+	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    "reason", reason, NULL);
+	dead_letter(dl, reason);
+}
