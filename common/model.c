@@ -3,9 +3,12 @@
  *
  * Every record is a msgpack map keyed by field name with a "v" version,
  * so a newer binary may add fields and an older one skips what it does
- * not know. Decoding trusts nothing: types and sizes are checked, text
- * fields may not hold NUL bytes, and any failure leaves the struct freed
- * and zeroed.
+ * not know. The encoders refuse to write what the decoders would refuse
+ * to read, and leave the output buffer as they found it when they fail.
+ * Decoding trusts nothing: the bytes are walked once without allocating
+ * before msgpack-c sees them (see prescan()), every type and size is
+ * checked, a known key may appear only once, text fields may not hold
+ * NUL bytes, and any failure leaves the struct freed and zeroed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +16,25 @@
 #include <msgpack.h>
 
 #include "model.h"
+#include "validate.h"
 
 #define MODEL_VERSION	1
-#define STR_MAX		(1 << 20)	/* any text field; payloads excepted */
+
+/* Sanity bounds for stored data; the api validates far tighter ones. */
+#define TEXT_MAX	(1U << 20)	/* any text field but the payload */
+#define LIST_MAX	1024		/* headers, event types */
+#define SECRET_MAX	4096
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const char *const method_names[] = { NULL, "POST", "PUT", "PATCH" };
 
+/* The method's name, or NULL for a value that is not a WH_METHOD_*. */
 const char *
 wh_method_name(int m)
 {
 	if (m < WH_METHOD_POST || m > WH_METHOD_PATCH)
-		return ("POST");
+		return (NULL);
 	return (method_names[m]);
 }
 
@@ -32,6 +43,8 @@ wh_method_parse(const char *s, size_t len)
 {
 	int	m;
 
+	if (s == NULL)
+		return (0);
 	for (m = WH_METHOD_POST; m <= WH_METHOD_PATCH; m++) {
 		if (strlen(method_names[m]) == len &&
 		    memcmp(method_names[m], s, len) == 0)
@@ -49,17 +62,22 @@ wh_webhook_free(struct wh_webhook *w)
 	free(w->company_sid);
 	free(w->label);
 	free(w->url);
-	for (i = 0; i < w->nheaders; i++) {
-		free(w->headers[i].name);
-		free(w->headers[i].value);
+	if (w->headers != NULL) {
+		for (i = 0; i < w->nheaders; i++) {
+			free(w->headers[i].name);
+			free(w->headers[i].value);
+		}
 	}
 	free(w->headers);
-	for (i = 0; i < w->nevent_types; i++)
-		free(w->event_types[i]);
+	if (w->event_types != NULL) {
+		for (i = 0; i < w->nevent_types; i++)
+			free(w->event_types[i]);
+	}
 	free(w->event_types);
 	memset(w, 0, sizeof(*w));
 }
 
+/* The secret is wiped before it goes back to the allocator. */
 void
 wh_signing_key_free(struct wh_signing_key *k)
 {
@@ -97,20 +115,26 @@ wh_signing_key_active(const struct wh_signing_key *k, int64_t now_ms)
 	return (k->expires_at == 0 || now_ms < k->expires_at);
 }
 
-/* ---- encoding ---- */
+/*
+ * ---- encoding ----
+ *
+ * Every helper returns 0 or -1; a packer call fails only when the write
+ * callback (wh_buf_append) does, which it reports as non-zero.
+ */
 
 static int
 pk_write(void *data, const char *p, size_t len)
 {
-	return (wh_buf_append(data, p, len));
+	return (wh_buf_append(data, p, len) == -1 ? -1 : 0);
 }
 
 static int
 pk_str(msgpack_packer *pk, const char *s, size_t len)
 {
-	if (msgpack_pack_str(pk, len) != 0)
+	if (msgpack_pack_str(pk, len) != 0 ||
+	    msgpack_pack_str_body(pk, s, len) != 0)
 		return (-1);
-	return (msgpack_pack_str_body(pk, s, len) != 0 ? -1 : 0);
+	return (0);
 }
 
 static int
@@ -119,64 +143,153 @@ pk_key(msgpack_packer *pk, const char *name)
 	return (pk_str(pk, name, strlen(name)));
 }
 
-/* "name": "value" (an absent value is written as ""). */
+/*
+ * A text field the decoder will accept back: present, within TEXT_MAX
+ * and, when it identifies something (nonempty), not "".
+ */
+static int
+text_ok(const char *s, int nonempty)
+{
+	size_t	len;
+
+	if (s == NULL)
+		return (0);
+	len = strlen(s);
+	return (len <= TEXT_MAX && (len > 0 || !nonempty));
+}
+
 static int
 pk_kv_str(msgpack_packer *pk, const char *name, const char *v)
 {
 	if (pk_key(pk, name) == -1)
 		return (-1);
-	return (pk_str(pk, v ? v : "", v ? strlen(v) : 0));
+	return (pk_str(pk, v, strlen(v)));
 }
 
 static int
 pk_kv_i64(msgpack_packer *pk, const char *name, int64_t v)
 {
+	if (pk_key(pk, name) == -1 || msgpack_pack_int64(pk, v) != 0)
+		return (-1);
+	return (0);
+}
+
+static int
+pk_kv_u32(msgpack_packer *pk, const char *name, uint32_t v)
+{
+	if (pk_key(pk, name) == -1 || msgpack_pack_uint32(pk, v) != 0)
+		return (-1);
+	return (0);
+}
+
+static int
+pk_kv_bool(msgpack_packer *pk, const char *name, int v)
+{
 	if (pk_key(pk, name) == -1)
 		return (-1);
-	return (msgpack_pack_int64(pk, v) != 0 ? -1 : 0);
+	if ((v ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) != 0)
+		return (-1);
+	return (0);
+}
+
+static int
+webhook_encodable(const struct wh_webhook *w)
+{
+	size_t	i;
+
+	if (!text_ok(w->sid, 1) || !text_ok(w->company_sid, 1) ||
+	    !text_ok(w->url, 1) || wh_method_name(w->method) == NULL ||
+	    (w->label != NULL && !text_ok(w->label, 0)))
+		return (0);
+	if (w->nheaders > LIST_MAX || (w->nheaders > 0 && w->headers == NULL))
+		return (0);
+	for (i = 0; i < w->nheaders; i++) {
+		if (!text_ok(w->headers[i].name, 1) ||
+		    !text_ok(w->headers[i].value, 0))
+			return (0);
+	}
+	if (w->nevent_types > LIST_MAX ||
+	    (w->nevent_types > 0 && w->event_types == NULL))
+		return (0);
+	for (i = 0; i < w->nevent_types; i++) {
+		if (!text_ok(w->event_types[i], 1))
+			return (0);
+	}
+	return (1);
+}
+
+static int
+webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
+{
+	size_t	i;
+
+	if (msgpack_pack_map(pk, w->label != NULL ? 13 : 12) != 0 ||
+	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
+	    pk_kv_str(pk, "sid", w->sid) == -1 ||
+	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
+		return (-1);
+	if (w->label != NULL && pk_kv_str(pk, "label", w->label) == -1)
+		return (-1);
+	if (pk_kv_str(pk, "url", w->url) == -1 ||
+	    pk_kv_i64(pk, "method", w->method) == -1 ||
+	    pk_kv_u32(pk, "timeout_ms", w->timeout_ms) == -1 ||
+	    pk_kv_u32(pk, "max_attempts", w->max_attempts) == -1 ||
+	    pk_key(pk, "headers") == -1 ||
+	    msgpack_pack_array(pk, w->nheaders) != 0)
+		return (-1);
+	for (i = 0; i < w->nheaders; i++) {
+		if (msgpack_pack_map(pk, 3) != 0 ||
+		    pk_kv_str(pk, "name", w->headers[i].name) == -1 ||
+		    pk_kv_str(pk, "value", w->headers[i].value) == -1 ||
+		    pk_kv_bool(pk, "sign", w->headers[i].sign) == -1)
+			return (-1);
+	}
+	if (pk_key(pk, "event_types") == -1 ||
+	    msgpack_pack_array(pk, w->nevent_types) != 0)
+		return (-1);
+	for (i = 0; i < w->nevent_types; i++) {
+		if (pk_str(pk, w->event_types[i],
+		    strlen(w->event_types[i])) == -1)
+			return (-1);
+	}
+	if (pk_kv_bool(pk, "enabled", w->enabled) == -1 ||
+	    pk_kv_i64(pk, "created_at", w->created_at) == -1 ||
+	    pk_kv_i64(pk, "updated_at", w->updated_at) == -1)
+		return (-1);
+	return (0);
 }
 
 int
 wh_webhook_encode(const struct wh_webhook *w, struct wh_buf *out)
 {
 	msgpack_packer	pk;
-	size_t		i;
+	size_t		mark = out->len;
 
+	if (!webhook_encodable(w))
+		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
-	if (msgpack_pack_map(&pk, 13) != 0 ||
-	    pk_kv_i64(&pk, "v", MODEL_VERSION) == -1 ||
-	    pk_kv_str(&pk, "sid", w->sid) == -1 ||
-	    pk_kv_str(&pk, "company_sid", w->company_sid) == -1 ||
-	    pk_kv_str(&pk, "label", w->label) == -1 ||
-	    pk_kv_str(&pk, "url", w->url) == -1 ||
-	    pk_kv_i64(&pk, "method", w->method) == -1 ||
-	    pk_kv_i64(&pk, "timeout_ms", w->timeout_ms) == -1 ||
-	    pk_kv_i64(&pk, "max_attempts", w->max_attempts) == -1 ||
-	    pk_key(&pk, "headers") == -1 ||
-	    msgpack_pack_array(&pk, w->nheaders) != 0)
+	if (webhook_pack(&pk, w) == -1) {
+		out->len = mark;
 		return (-1);
-	for (i = 0; i < w->nheaders; i++) {
-		if (msgpack_pack_map(&pk, 3) != 0 ||
-		    pk_kv_str(&pk, "name", w->headers[i].name) == -1 ||
-		    pk_kv_str(&pk, "value", w->headers[i].value) == -1 ||
-		    pk_key(&pk, "sign") == -1 ||
-		    (w->headers[i].sign ? msgpack_pack_true(&pk) :
-		    msgpack_pack_false(&pk)) != 0)
-			return (-1);
 	}
-	if (pk_key(&pk, "event_types") == -1 ||
-	    msgpack_pack_array(&pk, w->nevent_types) != 0)
+	return (0);
+}
+
+static int
+key_pack(msgpack_packer *pk, const struct wh_signing_key *k)
+{
+	if (msgpack_pack_map(pk, k->label != NULL ? 7 : 6) != 0 ||
+	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
+	    pk_kv_str(pk, "sid", k->sid) == -1 ||
+	    pk_kv_str(pk, "webhook_sid", k->webhook_sid) == -1)
 		return (-1);
-	for (i = 0; i < w->nevent_types; i++) {
-		if (pk_str(&pk, w->event_types[i],
-		    strlen(w->event_types[i])) == -1)
-			return (-1);
-	}
-	if (pk_key(&pk, "enabled") == -1 ||
-	    (w->enabled ? msgpack_pack_true(&pk) :
-	    msgpack_pack_false(&pk)) != 0 ||
-	    pk_kv_i64(&pk, "created_at", w->created_at) == -1 ||
-	    pk_kv_i64(&pk, "updated_at", w->updated_at) == -1)
+	if (k->label != NULL && pk_kv_str(pk, "label", k->label) == -1)
+		return (-1);
+	if (pk_key(pk, "secret") == -1 ||
+	    msgpack_pack_bin(pk, k->secret_len) != 0 ||
+	    msgpack_pack_bin_body(pk, k->secret, k->secret_len) != 0 ||
+	    pk_kv_i64(pk, "created_at", k->created_at) == -1 ||
+	    pk_kv_i64(pk, "expires_at", k->expires_at) == -1)
 		return (-1);
 	return (0);
 }
@@ -185,80 +298,304 @@ int
 wh_signing_key_encode(const struct wh_signing_key *k, struct wh_buf *out)
 {
 	msgpack_packer	pk;
+	size_t		mark = out->len;
 
+	if (!text_ok(k->sid, 1) || !text_ok(k->webhook_sid, 1) ||
+	    (k->label != NULL && !text_ok(k->label, 0)) ||
+	    k->secret == NULL || k->secret_len == 0 ||
+	    k->secret_len > SECRET_MAX)
+		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
-	if (msgpack_pack_map(&pk, 7) != 0 ||
-	    pk_kv_i64(&pk, "v", MODEL_VERSION) == -1 ||
-	    pk_kv_str(&pk, "sid", k->sid) == -1 ||
-	    pk_kv_str(&pk, "webhook_sid", k->webhook_sid) == -1 ||
-	    pk_kv_str(&pk, "label", k->label) == -1 ||
-	    pk_key(&pk, "secret") == -1 ||
-	    msgpack_pack_bin(&pk, k->secret_len) != 0 ||
-	    msgpack_pack_bin_body(&pk, k->secret, k->secret_len) != 0 ||
-	    pk_kv_i64(&pk, "created_at", k->created_at) == -1 ||
-	    pk_kv_i64(&pk, "expires_at", k->expires_at) == -1)
+	if (key_pack(&pk, k) == -1) {
+		out->len = mark;
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+task_pack(msgpack_packer *pk, const struct wh_task *t)
+{
+	const struct wh_event	*e = &t->event;
+
+	if (msgpack_pack_map(pk, t->last_error != NULL ? 7 : 6) != 0 ||
+	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
+	    pk_key(pk, "event") == -1 ||
+	    msgpack_pack_map(pk, 5) != 0 ||
+	    pk_kv_str(pk, "event_sid", e->event_sid) == -1 ||
+	    pk_kv_str(pk, "company_sid", e->company_sid) == -1 ||
+	    pk_kv_str(pk, "event_type", e->event_type) == -1 ||
+	    pk_key(pk, "payload") == -1 ||
+	    pk_str(pk, e->payload, e->payload_len) == -1 ||
+	    pk_kv_i64(pk, "created_at", e->created_at) == -1 ||
+	    pk_kv_str(pk, "webhook_sid", t->webhook_sid) == -1 ||
+	    pk_kv_u32(pk, "attempt", t->attempt) == -1 ||
+	    pk_kv_i64(pk, "first_attempt_at", t->first_attempt_at) == -1 ||
+	    pk_kv_i64(pk, "due_at", t->due_at) == -1)
+		return (-1);
+	if (t->last_error != NULL &&
+	    pk_kv_str(pk, "last_error", t->last_error) == -1)
 		return (-1);
 	return (0);
 }
 
+/*
+ * The payload goes out as a msgpack str of its exact bytes: JSON text is
+ * UTF-8, and a raw NUL can never be part of it, so one is refused here as
+ * it is when decoding.
+ */
 int
 wh_task_encode(const struct wh_task *t, struct wh_buf *out)
 {
-	msgpack_packer		 pk;
 	const struct wh_event	*e = &t->event;
+	msgpack_packer		 pk;
+	size_t			 mark = out->len;
 
+	if (!text_ok(e->event_sid, 1) || !text_ok(e->company_sid, 1) ||
+	    !text_ok(e->event_type, 1) || !text_ok(t->webhook_sid, 1) ||
+	    (t->last_error != NULL && !text_ok(t->last_error, 0)) ||
+	    t->attempt == 0)
+		return (-1);
+	if (e->payload == NULL || e->payload_len == 0 ||
+	    e->payload_len > UINT32_MAX ||
+	    memchr(e->payload, '\0', e->payload_len) != NULL)
+		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
-	if (msgpack_pack_map(&pk, t->last_error ? 7 : 6) != 0 ||
-	    pk_kv_i64(&pk, "v", MODEL_VERSION) == -1 ||
-	    pk_key(&pk, "event") == -1 ||
-	    msgpack_pack_map(&pk, 5) != 0 ||
-	    pk_kv_str(&pk, "event_sid", e->event_sid) == -1 ||
-	    pk_kv_str(&pk, "company_sid", e->company_sid) == -1 ||
-	    pk_kv_str(&pk, "event_type", e->event_type) == -1 ||
-	    pk_key(&pk, "payload") == -1 ||
-	    pk_str(&pk, e->payload ? e->payload : "",
-	    e->payload ? e->payload_len : 0) == -1 ||
-	    pk_kv_i64(&pk, "created_at", e->created_at) == -1 ||
-	    pk_kv_str(&pk, "webhook_sid", t->webhook_sid) == -1 ||
-	    pk_kv_i64(&pk, "attempt", t->attempt) == -1 ||
-	    pk_kv_i64(&pk, "first_attempt_at", t->first_attempt_at) == -1 ||
-	    pk_kv_i64(&pk, "due_at", t->due_at) == -1)
+	if (task_pack(&pk, t) == -1) {
+		out->len = mark;
 		return (-1);
-	if (t->last_error != NULL &&
-	    pk_kv_str(&pk, "last_error", t->last_error) == -1)
-		return (-1);
+	}
 	return (0);
 }
 
 /* ---- decoding ---- */
 
-static int
-key_is(const msgpack_object *k, const char *name)
+/* Big-endian unsigned integer of n (1, 2 or 4) bytes. */
+static uint64_t
+be_uint(const unsigned char *p, size_t n)
 {
-	size_t	len = strlen(name);
+	uint64_t	v = 0;
+	size_t		i;
 
-	return (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-	    memcmp(k->via.str.ptr, name, len) == 0);
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return (v);
 }
 
-/* A text field: str, no NUL, bounded; a heap copy in *out. */
+/*
+ * msgpack-c allocates a container's element storage as soon as it reads
+ * the count, so five hostile bytes claiming a map of 2^32 entries would
+ * ask it for ~200 GB. Walk the bytes first, allocating nothing: every
+ * object takes at least one byte, so a container counting more children
+ * than bytes remain is malformed, which bounds what msgpack-c allocates
+ * to a small multiple of len. Also insists on exactly one object that
+ * fills buf and refuses the never-used type byte 0xc1.
+ *
+ * Each pending object needs one of the bytes left, checked at the top of
+ * the loop, so len - pos - pending never wraps.
+ */
 static int
-get_str(const msgpack_object *o, char **out, size_t *lenp, size_t max)
+prescan(const unsigned char *p, size_t len)
+{
+	enum { SCALAR, DATA, ARRAY, MAP }	 kind;
+	size_t		 pos = 0, pending = 1, lenbytes;
+	uint64_t	 skip, children, n;
+	unsigned char	 c;
+
+	while (pending > 0) {
+		if (pending > len - pos)
+			return (-1);
+		c = p[pos++];
+		pending--;
+		kind = SCALAR;
+		lenbytes = 0;	/* size of the explicit length field */
+		skip = 0;	/* bytes after it (ext type, data) */
+		children = 0;
+
+		if (c <= 0x7f || c >= 0xe0) {
+			/* positive or negative fixint */
+		} else if (c <= 0x8f) {
+			children = 2 * (uint64_t)(c & 0x0f);
+		} else if (c <= 0x9f) {
+			children = c & 0x0f;
+		} else if (c <= 0xbf) {
+			skip = c & 0x1f;	/* fixstr */
+		} else {
+			switch (c) {
+			case 0xc0:	/* nil */
+			case 0xc2:	/* false */
+			case 0xc3:	/* true */
+				break;
+			case 0xc4:	/* bin 8 */
+			case 0xd9:	/* str 8 */
+				kind = DATA;
+				lenbytes = 1;
+				break;
+			case 0xc5:	/* bin 16 */
+			case 0xda:	/* str 16 */
+				kind = DATA;
+				lenbytes = 2;
+				break;
+			case 0xc6:	/* bin 32 */
+			case 0xdb:	/* str 32 */
+				kind = DATA;
+				lenbytes = 4;
+				break;
+			case 0xc7:	/* ext 8/16/32: length, type, data */
+			case 0xc8:
+			case 0xc9:
+				kind = DATA;
+				lenbytes = (size_t)1 << (c - 0xc7);
+				skip = 1;
+				break;
+			case 0xdc:	/* array 16, 32 */
+			case 0xdd:
+				kind = ARRAY;
+				lenbytes = c == 0xdc ? 2 : 4;
+				break;
+			case 0xde:	/* map 16, 32 */
+			case 0xdf:
+				kind = MAP;
+				lenbytes = c == 0xde ? 2 : 4;
+				break;
+			case 0xcc:	/* uint 8, int 8 */
+			case 0xd0:
+				skip = 1;
+				break;
+			case 0xcd:
+			case 0xd1:
+				skip = 2;
+				break;
+			case 0xca:	/* float 32 */
+			case 0xce:
+			case 0xd2:
+				skip = 4;
+				break;
+			case 0xcb:	/* float 64 */
+			case 0xcf:
+			case 0xd3:
+				skip = 8;
+				break;
+			case 0xd4:	/* fixext 1..16: type, data */
+			case 0xd5:
+			case 0xd6:
+			case 0xd7:
+			case 0xd8:
+				skip = 1 + ((uint64_t)1 << (c - 0xd4));
+				break;
+			default:	/* 0xc1, never used */
+				return (-1);
+			}
+		}
+
+		if (lenbytes > 0) {
+			if (lenbytes > len - pos - pending)
+				return (-1);
+			n = be_uint(p + pos, lenbytes);
+			pos += lenbytes;
+			if (kind == DATA)
+				skip += n;
+			else if (kind == ARRAY)
+				children = n;
+			else
+				children = 2 * n;
+		}
+		if (skip > len - pos - pending)
+			return (-1);
+		pos += (size_t)skip;
+		if (children > len - pos - pending)
+			return (-1);
+		pending += (size_t)children;
+	}
+	return (pos == len ? 0 : -1);
+}
+
+/* Parse exactly one msgpack map covering all of buf. */
+static int
+unpack_map(const char *buf, size_t len, msgpack_unpacked *res)
+{
+	size_t	off = 0;
+
+	msgpack_unpacked_init(res);
+	if (buf == NULL || len == 0 ||
+	    prescan((const unsigned char *)buf, len) == -1)
+		return (-1);
+	if (msgpack_unpack_next(res, buf, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || off != len ||
+	    res->data.type != MSGPACK_OBJECT_MAP)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Which of names[] the map key k is: its index, -1 for a key we do not
+ * know (skipped) and -2 for a key that is not a string (malformed).
+ */
+static int
+key_index(const msgpack_object *k, const char *const *names, size_t n)
+{
+	size_t	i, len;
+
+	if (k->type != MSGPACK_OBJECT_STR)
+		return (-2);
+	for (i = 0; i < n; i++) {
+		len = strlen(names[i]);
+		if (k->via.str.size == len &&
+		    memcmp(k->via.str.ptr, names[i], len) == 0)
+			return ((int)i);
+	}
+	return (-1);
+}
+
+/*
+ * Look up a map entry's key and mark it seen: the field index, -1 to skip
+ * the entry, -2 when malformed (not a string key, or a known key twice).
+ */
+static int
+field(const msgpack_object_kv *kv, const char *const *names, size_t n,
+    uint32_t *seen)
+{
+	int	i;
+
+	if ((i = key_index(&kv->key, names, n)) < 0)
+		return (i);
+	if (*seen & (1U << i))
+		return (-2);
+	*seen |= 1U << i;
+	return (i);
+}
+
+/*
+ * A copy of bytes that must be text: no NUL inside, at most max bytes,
+ * and at least one when nonempty. NUL-terminated; the length in *lenp.
+ */
+static int
+copy_text(const char *p, size_t len, size_t max, int nonempty, char **out,
+    size_t *lenp)
 {
 	char	*s;
 
-	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
-	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+	if (len > max || (nonempty && len == 0) ||
+	    (len > 0 && memchr(p, '\0', len) != NULL))
 		return (-1);
-	if ((s = malloc(o->via.str.size + 1)) == NULL)
+	if ((s = malloc(len + 1)) == NULL)
 		return (-1);
-	memcpy(s, o->via.str.ptr, o->via.str.size);
-	s[o->via.str.size] = '\0';
-	free(*out);
+	if (len > 0)
+		memcpy(s, p, len);
+	s[len] = '\0';
 	*out = s;
 	if (lenp != NULL)
-		*lenp = o->via.str.size;
+		*lenp = len;
 	return (0);
+}
+
+static int
+get_str(const msgpack_object *o, int nonempty, char **out)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return (-1);
+	return (copy_text(o->via.str.ptr, o->via.str.size, TEXT_MAX, nonempty,
+	    out, NULL));
 }
 
 static int
@@ -280,11 +617,10 @@ get_i64(const msgpack_object *o, int64_t *out)
 static int
 get_u32(const msgpack_object *o, uint32_t *out)
 {
-	int64_t	v;
-
-	if (get_i64(o, &v) == -1 || v < 0 || v > UINT32_MAX)
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    o->via.u64 > UINT32_MAX)
 		return (-1);
-	*out = (uint32_t)v;
+	*out = (uint32_t)o->via.u64;
 	return (0);
 }
 
@@ -297,53 +633,73 @@ get_bool(const msgpack_object *o, int *out)
 	return (0);
 }
 
-/* Parse exactly one msgpack map covering all of buf. */
+/*
+ * "v": absent means 1 (hand-written records); a version newer than ours
+ * is an incompatible change (compatible ones only add keys), so refuse it.
+ */
 static int
-unpack_map(const char *buf, size_t len, msgpack_unpacked *res)
+check_version(const msgpack_object *o)
 {
-	size_t	off = 0;
-
-	msgpack_unpacked_init(res);
-	if (msgpack_unpack_next(res, buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || res->data.type != MSGPACK_OBJECT_MAP)
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 < 1 ||
+	    o->via.u64 > MODEL_VERSION)
 		return (-1);
 	return (0);
 }
 
+static const char *const header_keys[] = { "name", "value", "sign" };
+enum { HK_NAME, HK_VALUE, HK_SIGN };
+
+static int
+decode_header(const msgpack_object *m, struct wh_header *h)
+{
+	const msgpack_object_kv	*kv;
+	uint32_t		 i, seen = 0;
+	int			 rc;
+
+	if (m->type != MSGPACK_OBJECT_MAP)
+		return (-1);
+	for (i = 0; i < m->via.map.size; i++) {
+		kv = &m->via.map.ptr[i];
+		switch (field(kv, header_keys, NITEMS(header_keys), &seen)) {
+		case -2:
+			return (-1);
+		case HK_NAME:
+			rc = get_str(&kv->val, 1, &h->name);
+			break;
+		case HK_VALUE:
+			rc = get_str(&kv->val, 0, &h->value);
+			break;
+		case HK_SIGN:
+			rc = get_bool(&kv->val, &h->sign);
+			break;
+		default:
+			rc = 0;
+			break;
+		}
+		if (rc == -1)
+			return (-1);
+	}
+	if (h->name == NULL || h->value == NULL)
+		return (-1);
+	return (0);
+}
+
+/* nheaders counts the slots handed out, so a failure frees just those. */
 static int
 decode_headers(const msgpack_object *o, struct wh_webhook *w)
 {
-	const msgpack_object_kv	*kv;
-	struct wh_header	*h;
-	uint32_t		 i, j;
+	uint32_t	i;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 1024)
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > LIST_MAX)
 		return (-1);
 	if (o->via.array.size == 0)
 		return (0);
-	if ((w->headers = calloc(o->via.array.size, sizeof(*h))) == NULL)
+	if ((w->headers = calloc(o->via.array.size,
+	    sizeof(*w->headers))) == NULL)
 		return (-1);
 	for (i = 0; i < o->via.array.size; i++) {
-		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_MAP)
-			return (-1);
-		h = &w->headers[i];
 		w->nheaders = i + 1;
-		for (j = 0; j < o->via.array.ptr[i].via.map.size; j++) {
-			kv = &o->via.array.ptr[i].via.map.ptr[j];
-			if (key_is(&kv->key, "name")) {
-				if (get_str(&kv->val, &h->name, NULL,
-				    STR_MAX) == -1)
-					return (-1);
-			} else if (key_is(&kv->key, "value")) {
-				if (get_str(&kv->val, &h->value, NULL,
-				    STR_MAX) == -1)
-					return (-1);
-			} else if (key_is(&kv->key, "sign")) {
-				if (get_bool(&kv->val, &h->sign) == -1)
-					return (-1);
-			}
-		}
-		if (h->name == NULL || h->value == NULL)
+		if (decode_header(&o->via.array.ptr[i], &w->headers[i]) == -1)
 			return (-1);
 	}
 	return (0);
@@ -354,66 +710,100 @@ decode_event_types(const msgpack_object *o, struct wh_webhook *w)
 {
 	uint32_t	i;
 
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > 1024)
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > LIST_MAX)
 		return (-1);
 	if (o->via.array.size == 0)
 		return (0);
 	if ((w->event_types = calloc(o->via.array.size,
-	    sizeof(char *))) == NULL)
+	    sizeof(*w->event_types))) == NULL)
 		return (-1);
 	for (i = 0; i < o->via.array.size; i++) {
 		w->nevent_types = i + 1;
-		if (get_str(&o->via.array.ptr[i], &w->event_types[i], NULL,
-		    STR_MAX) == -1)
+		if (get_str(&o->via.array.ptr[i], 1, &w->event_types[i]) == -1)
 			return (-1);
 	}
 	return (0);
 }
 
+static const char *const webhook_keys[] = {
+	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
+	"max_attempts", "headers", "event_types", "enabled", "created_at",
+	"updated_at"
+};
+enum {
+	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
+	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED
+};
+
+static int
+webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
+{
+	switch (idx) {
+	case WK_V:
+		return (check_version(&kv->val));
+	case WK_SID:
+		return (get_str(&kv->val, 1, &w->sid));
+	case WK_COMPANY:
+		return (get_str(&kv->val, 1, &w->company_sid));
+	case WK_LABEL:
+		return (get_str(&kv->val, 0, &w->label));
+	case WK_URL:
+		return (get_str(&kv->val, 1, &w->url));
+	case WK_METHOD:
+		if (kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    kv->val.via.u64 < WH_METHOD_POST ||
+		    kv->val.via.u64 > WH_METHOD_PATCH)
+			return (-1);
+		w->method = (int)kv->val.via.u64;
+		return (0);
+	case WK_TIMEOUT:
+		return (get_u32(&kv->val, &w->timeout_ms));
+	case WK_ATTEMPTS:
+		return (get_u32(&kv->val, &w->max_attempts));
+	case WK_HEADERS:
+		return (decode_headers(&kv->val, w));
+	case WK_TYPES:
+		return (decode_event_types(&kv->val, w));
+	case WK_ENABLED:
+		return (get_bool(&kv->val, &w->enabled));
+	case WK_CREATED:
+		return (get_i64(&kv->val, &w->created_at));
+	case WK_UPDATED:
+		return (get_i64(&kv->val, &w->updated_at));
+	default:
+		return (-1);
+	}
+}
+
+/*
+ * Fields a record may lack get the api's defaults, so that a record
+ * written without them still delivers (a zero timeout would mean none).
+ */
 static int
 webhook_fields(const msgpack_object *m, struct wh_webhook *w)
 {
 	const msgpack_object_kv	*kv;
-	int64_t			 method = 0;
-	uint32_t		 i;
-	int			 rc = 0;
+	uint32_t		 i, seen = 0;
+	int			 idx;
 
-	w->enabled = 1;
-	for (i = 0; i < m->via.map.size && rc == 0; i++) {
+	for (i = 0; i < m->via.map.size; i++) {
 		kv = &m->via.map.ptr[i];
-		if (key_is(&kv->key, "sid"))
-			rc = get_str(&kv->val, &w->sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "company_sid"))
-			rc = get_str(&kv->val, &w->company_sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "label"))
-			rc = get_str(&kv->val, &w->label, NULL, STR_MAX);
-		else if (key_is(&kv->key, "url"))
-			rc = get_str(&kv->val, &w->url, NULL, STR_MAX);
-		else if (key_is(&kv->key, "method")) {
-			rc = get_i64(&kv->val, &method);
-			if (rc == 0 && (method < WH_METHOD_POST ||
-			    method > WH_METHOD_PATCH))
-				rc = -1;
-			w->method = (int)method;
-		} else if (key_is(&kv->key, "timeout_ms"))
-			rc = get_u32(&kv->val, &w->timeout_ms);
-		else if (key_is(&kv->key, "max_attempts"))
-			rc = get_u32(&kv->val, &w->max_attempts);
-		else if (key_is(&kv->key, "headers"))
-			rc = decode_headers(&kv->val, w);
-		else if (key_is(&kv->key, "event_types"))
-			rc = decode_event_types(&kv->val, w);
-		else if (key_is(&kv->key, "enabled"))
-			rc = get_bool(&kv->val, &w->enabled);
-		else if (key_is(&kv->key, "created_at"))
-			rc = get_i64(&kv->val, &w->created_at);
-		else if (key_is(&kv->key, "updated_at"))
-			rc = get_i64(&kv->val, &w->updated_at);
+		idx = field(kv, webhook_keys, NITEMS(webhook_keys), &seen);
+		if (idx == -2)
+			return (-1);
+		if (idx >= 0 && webhook_field(kv, idx, w) == -1)
+			return (-1);
 	}
-	if (rc == 0 && (w->sid == NULL || w->company_sid == NULL ||
-	    w->url == NULL || w->method == 0))
-		rc = -1;
-	return (rc);
+	if (w->sid == NULL || w->company_sid == NULL || w->url == NULL ||
+	    w->method == 0)
+		return (-1);
+	if (!(seen & (1U << WK_TIMEOUT)))
+		w->timeout_ms = WH_TIMEOUT_DEFAULT;
+	if (!(seen & (1U << WK_ATTEMPTS)))
+		w->max_attempts = WH_ATTEMPTS_DEFAULT;
+	if (!(seen & (1U << WK_ENABLED)))
+		w->enabled = 1;
+	return (0);
 }
 
 int
@@ -431,44 +821,64 @@ wh_webhook_decode(const char *buf, size_t len, struct wh_webhook *w)
 	return (rc);
 }
 
+static const char *const key_keys[] = {
+	"v", "sid", "webhook_sid", "label", "secret", "created_at",
+	"expires_at"
+};
+enum {
+	KK_V, KK_SID, KK_WEBHOOK, KK_LABEL, KK_SECRET, KK_CREATED, KK_EXPIRES
+};
+
+static int
+key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
+{
+	const msgpack_object	*o = &kv->val;
+
+	switch (idx) {
+	case KK_V:
+		return (check_version(o));
+	case KK_SID:
+		return (get_str(o, 1, &k->sid));
+	case KK_WEBHOOK:
+		return (get_str(o, 1, &k->webhook_sid));
+	case KK_LABEL:
+		return (get_str(o, 0, &k->label));
+	case KK_SECRET:
+		if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0 ||
+		    o->via.bin.size > SECRET_MAX)
+			return (-1);
+		if ((k->secret = malloc(o->via.bin.size)) == NULL)
+			return (-1);
+		memcpy(k->secret, o->via.bin.ptr, o->via.bin.size);
+		k->secret_len = o->via.bin.size;
+		return (0);
+	case KK_CREATED:
+		return (get_i64(o, &k->created_at));
+	case KK_EXPIRES:
+		return (get_i64(o, &k->expires_at));
+	default:
+		return (-1);
+	}
+}
+
 static int
 key_fields(const msgpack_object *m, struct wh_signing_key *k)
 {
 	const msgpack_object_kv	*kv;
-	uint32_t		 i;
-	int			 rc = 0;
+	uint32_t		 i, seen = 0;
+	int			 idx;
 
-	for (i = 0; i < m->via.map.size && rc == 0; i++) {
+	for (i = 0; i < m->via.map.size; i++) {
 		kv = &m->via.map.ptr[i];
-		if (key_is(&kv->key, "sid"))
-			rc = get_str(&kv->val, &k->sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "webhook_sid"))
-			rc = get_str(&kv->val, &k->webhook_sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "label"))
-			rc = get_str(&kv->val, &k->label, NULL, STR_MAX);
-		else if (key_is(&kv->key, "secret")) {
-			if (kv->val.type != MSGPACK_OBJECT_BIN ||
-			    kv->val.via.bin.size == 0 ||
-			    kv->val.via.bin.size > 4096 || k->secret != NULL) {
-				rc = -1;
-				continue;
-			}
-			if ((k->secret = malloc(kv->val.via.bin.size)) == NULL) {
-				rc = -1;
-				continue;
-			}
-			memcpy(k->secret, kv->val.via.bin.ptr,
-			    kv->val.via.bin.size);
-			k->secret_len = kv->val.via.bin.size;
-		} else if (key_is(&kv->key, "created_at"))
-			rc = get_i64(&kv->val, &k->created_at);
-		else if (key_is(&kv->key, "expires_at"))
-			rc = get_i64(&kv->val, &k->expires_at);
+		idx = field(kv, key_keys, NITEMS(key_keys), &seen);
+		if (idx == -2)
+			return (-1);
+		if (idx >= 0 && key_field(kv, idx, k) == -1)
+			return (-1);
 	}
-	if (rc == 0 && (k->sid == NULL || k->webhook_sid == NULL ||
-	    k->secret == NULL))
-		rc = -1;
-	return (rc);
+	if (k->sid == NULL || k->webhook_sid == NULL || k->secret == NULL)
+		return (-1);
+	return (0);
 }
 
 int
@@ -486,64 +896,117 @@ wh_signing_key_decode(const char *buf, size_t len, struct wh_signing_key *k)
 	return (rc);
 }
 
+static const char *const event_keys[] = {
+	"event_sid", "company_sid", "event_type", "payload", "created_at"
+};
+enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED };
+
+/*
+ * The payload is raw JSON: a str, or a bin from a writer that treats it
+ * as bytes. Either way it must be nonempty and hold no NUL.
+ */
+static int
+event_field(const msgpack_object_kv *kv, int idx, struct wh_event *e)
+{
+	const msgpack_object	*o = &kv->val;
+
+	switch (idx) {
+	case EK_SID:
+		return (get_str(o, 1, &e->event_sid));
+	case EK_COMPANY:
+		return (get_str(o, 1, &e->company_sid));
+	case EK_TYPE:
+		return (get_str(o, 1, &e->event_type));
+	case EK_PAYLOAD:
+		if (o->type == MSGPACK_OBJECT_STR)
+			return (copy_text(o->via.str.ptr, o->via.str.size,
+			    SIZE_MAX, 1, &e->payload, &e->payload_len));
+		if (o->type == MSGPACK_OBJECT_BIN)
+			return (copy_text(o->via.bin.ptr, o->via.bin.size,
+			    SIZE_MAX, 1, &e->payload, &e->payload_len));
+		return (-1);
+	case EK_CREATED:
+		return (get_i64(o, &e->created_at));
+	default:
+		return (-1);
+	}
+}
+
 static int
 event_fields(const msgpack_object *m, struct wh_event *e)
 {
 	const msgpack_object_kv	*kv;
-	uint32_t		 i;
-	int			 rc = 0;
+	uint32_t		 i, seen = 0;
+	int			 idx;
 
 	if (m->type != MSGPACK_OBJECT_MAP)
 		return (-1);
-	for (i = 0; i < m->via.map.size && rc == 0; i++) {
+	for (i = 0; i < m->via.map.size; i++) {
 		kv = &m->via.map.ptr[i];
-		if (key_is(&kv->key, "event_sid"))
-			rc = get_str(&kv->val, &e->event_sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "company_sid"))
-			rc = get_str(&kv->val, &e->company_sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "event_type"))
-			rc = get_str(&kv->val, &e->event_type, NULL, STR_MAX);
-		else if (key_is(&kv->key, "payload"))
-			rc = get_str(&kv->val, &e->payload, &e->payload_len,
-			    SIZE_MAX);
-		else if (key_is(&kv->key, "created_at"))
-			rc = get_i64(&kv->val, &e->created_at);
+		idx = field(kv, event_keys, NITEMS(event_keys), &seen);
+		if (idx == -2)
+			return (-1);
+		if (idx >= 0 && event_field(kv, idx, e) == -1)
+			return (-1);
 	}
-	if (rc == 0 && (e->event_sid == NULL || e->company_sid == NULL ||
-	    e->event_type == NULL || e->payload == NULL))
-		rc = -1;
-	return (rc);
+	if (e->event_sid == NULL || e->company_sid == NULL ||
+	    e->event_type == NULL || e->payload == NULL)
+		return (-1);
+	return (0);
+}
+
+static const char *const task_keys[] = {
+	"v", "event", "webhook_sid", "attempt", "first_attempt_at", "due_at",
+	"last_error"
+};
+enum { TK_V, TK_EVENT, TK_WEBHOOK, TK_ATTEMPT, TK_FIRST, TK_DUE, TK_ERROR };
+
+static int
+task_field(const msgpack_object_kv *kv, int idx, struct wh_task *t)
+{
+	const msgpack_object	*o = &kv->val;
+
+	switch (idx) {
+	case TK_V:
+		return (check_version(o));
+	case TK_EVENT:
+		return (event_fields(o, &t->event));
+	case TK_WEBHOOK:
+		return (get_str(o, 1, &t->webhook_sid));
+	case TK_ATTEMPT:
+		if (get_u32(o, &t->attempt) == -1 || t->attempt == 0)
+			return (-1);
+		return (0);
+	case TK_FIRST:
+		return (get_i64(o, &t->first_attempt_at));
+	case TK_DUE:
+		return (get_i64(o, &t->due_at));
+	case TK_ERROR:
+		return (get_str(o, 0, &t->last_error));
+	default:
+		return (-1);
+	}
 }
 
 static int
 task_fields(const msgpack_object *m, struct wh_task *t)
 {
 	const msgpack_object_kv	*kv;
-	uint32_t		 i;
-	int			 rc = 0, have_event = 0;
+	uint32_t		 i, seen = 0;
+	int			 idx;
 
-	for (i = 0; i < m->via.map.size && rc == 0; i++) {
+	for (i = 0; i < m->via.map.size; i++) {
 		kv = &m->via.map.ptr[i];
-		if (key_is(&kv->key, "event")) {
-			if (have_event++)
-				rc = -1;
-			else
-				rc = event_fields(&kv->val, &t->event);
-		} else if (key_is(&kv->key, "webhook_sid"))
-			rc = get_str(&kv->val, &t->webhook_sid, NULL, STR_MAX);
-		else if (key_is(&kv->key, "attempt"))
-			rc = get_u32(&kv->val, &t->attempt);
-		else if (key_is(&kv->key, "first_attempt_at"))
-			rc = get_i64(&kv->val, &t->first_attempt_at);
-		else if (key_is(&kv->key, "due_at"))
-			rc = get_i64(&kv->val, &t->due_at);
-		else if (key_is(&kv->key, "last_error"))
-			rc = get_str(&kv->val, &t->last_error, NULL, STR_MAX);
+		idx = field(kv, task_keys, NITEMS(task_keys), &seen);
+		if (idx == -2)
+			return (-1);
+		if (idx >= 0 && task_field(kv, idx, t) == -1)
+			return (-1);
 	}
-	if (rc == 0 && (!have_event || t->webhook_sid == NULL ||
-	    t->attempt == 0))
-		rc = -1;
-	return (rc);
+	if (!(seen & (1U << TK_EVENT)) || t->webhook_sid == NULL ||
+	    t->attempt == 0)
+		return (-1);
+	return (0);
 }
 
 int
