@@ -150,6 +150,11 @@ on_ack(redisAsyncContext *ac, void *r, void *priv)
 		    "redis down", NULL);
 }
 
+/*
+ * XACK and XDEL of one batch inside MULTI/EXEC: applied (and written to
+ * the AOF) together, so a crash never leaves an entry acked but not
+ * deleted, or deleted but pending.
+ */
 static void
 batch_flush(struct ack_batch *b)
 {
@@ -158,28 +163,31 @@ batch_flush(struct ack_batch *b)
 
 	if (b->n == 0)
 		return;
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
+		wh_log(WH_LOG_WARN, "redis down; acks dropped, entries will "
+		    "be claimed again", NULL);
+		goto out;
+	}
 	argv[0] = "XACK";
 	argv[1] = b->stream;
 	argv[2] = WH_GROUP;
 	for (i = 0; i < b->n; i++)
 		argv[3 + i] = b->ids[i];
-	if (rconn_cmd(&d.main, on_ack, NULL, (int)(3 + b->n), argv,
-	    NULL) == 0) {
-		argv[0] = "XDEL";
-		for (i = 0; i < b->n; i++)
-			argv[2 + i] = b->ids[i];
-		(void)rconn_cmd(&d.main, on_ack, NULL, (int)(2 + b->n), argv,
-		    NULL);
-	} else {
-		wh_log(WH_LOG_WARN, "redis down; acks dropped, entries will "
-		    "be claimed again", NULL);
-	}
+	(void)rconn_cmd(&d.main, NULL, NULL, (int)(3 + b->n), argv, NULL);
+	argv[0] = "XDEL";
+	for (i = 0; i < b->n; i++)
+		argv[2 + i] = b->ids[i];
+	(void)rconn_cmd(&d.main, NULL, NULL, (int)(2 + b->n), argv, NULL);
+	argv[0] = "EXEC";
+	(void)rconn_cmd(&d.main, on_ack, NULL, 1, argv, NULL);
+out:
 	for (i = 0; i < b->n; i++)
 		free(b->ids[i]);
 	b->n = 0;
 }
 
-/* XACK then XDEL per stream: two commands each, pipelined. */
+/* One MULTI/EXEC of XACK + XDEL per stream, pipelined. */
 void
 acks_flush(void)
 {

@@ -106,6 +106,7 @@ void	group_create(void);
 void	endpoint_enqueue(struct delivery *);
 void	endpoint_release(struct delivery *);
 void	endpoint_start_ready(void);
+void	endpoint_trim(void);
 
 /* deliver.c: the HTTP transfers. */
 int	deliver_init(void);

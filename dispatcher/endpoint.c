@@ -3,27 +3,35 @@
  * WH_ENDPOINT_CONCURRENCY transfers in flight; its other deliveries wait
  * in its own queue, and endpoints with work take turns for free slots
  * (round robin), so one slow or dead endpoint cannot take every slot.
- * A queue longer than a few rounds is not held in memory: the extra
- * deliveries are deferred through the retry set (without counting an
- * attempt), which lets their stream entries be acked and keeps the
- * reading going for everyone else.
+ *
+ * An endpoint that keeps up may queue eight rounds, and what overflows
+ * comes back 50 ms later (a burst is simply drained). One that is stuck (all its slots busy and none freed for
+ * STUCK_MS) may queue one round only: the rest is deferred through the
+ * retry set (without counting an attempt), which lets those stream
+ * entries be acked, so a dead endpoint never holds the reading up for
+ * everyone else. upkeep calls endpoint_trim() to apply this to queues
+ * that filled up before their endpoint got stuck.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dispatch.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define BUCKETS		4096
-#define QUEUE_ROUNDS	4	/* queue up to 4 x the cap, defer the rest */
-#define DEFER_MS	1000
+#define QUEUE_ROUNDS	8	/* a healthy endpoint queues up to 8 x cap */
+#define STUCK_MS	200	/* slots full, none freed for this long */
+#define DEFER_MS	1000	/* a stuck endpoint's overflow comes back then */
+#define BURST_DEFER_MS	50	/* a healthy one's, as soon as it drained */
 
 struct endpoint {
 	char			*sid;
 	size_t			 inflight;
 	size_t			 nqueued;
 	int			 ready;		/* on the ready list */
-	TAILQ_HEAD(, delivery)	 queue;
+	int64_t			 progress;	/* mono ms of last freed slot */
+	TAILQ_HEAD(dqueue, delivery) queue;
 	TAILQ_ENTRY(endpoint)	 ready_link;
 	struct endpoint		*next;		/* hash chain */
 };
@@ -112,20 +120,62 @@ endpoint_start_ready(void)
 	}
 }
 
+static int
+stuck(const struct endpoint *ep, int64_t now)
+{
+	return (ep->inflight >= (size_t)d.cfg.endpoint_concurrency &&
+	    now - ep->progress > STUCK_MS);
+}
+
+static size_t
+queue_limit(const struct endpoint *ep, int64_t now)
+{
+	return ((size_t)d.cfg.endpoint_concurrency *
+	    (stuck(ep, now) ? 1 : QUEUE_ROUNDS));
+}
+
+/* Defer what a stuck endpoint queued beyond one round (newest first). */
+void
+endpoint_trim(void)
+{
+	struct endpoint	*ep;
+	struct delivery	*dl;
+	int64_t		 now = wh_mono_ms();
+	size_t		 i, limit;
+
+	for (i = 0; i < BUCKETS; i++) {
+		for (ep = table[i]; ep != NULL; ep = ep->next) {
+			limit = queue_limit(ep, now);
+			while (ep->nqueued > limit &&
+			    (dl = TAILQ_LAST(&ep->queue, dqueue)) != NULL) {
+				TAILQ_REMOVE(&ep->queue, dl, queue);
+				ep->nqueued--;
+				d.queued--;
+				dl->ep = NULL;
+				resolve_defer(dl, DEFER_MS, "endpoint stuck");
+			}
+		}
+	}
+	consume_maybe_read();
+}
+
 void
 endpoint_enqueue(struct delivery *dl)
 {
 	struct endpoint	*ep;
-	size_t		 limit;
+	int		 busy;
 
 	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
 		resolve_defer(dl, DEFER_MS, "out of memory");
 		return;
 	}
-	limit = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
-	if (ep->nqueued >= limit) {
+	if (ep->inflight == 0 && ep->nqueued == 0)
+		ep->progress = wh_mono_ms();
+	if (ep->nqueued >= queue_limit(ep, wh_mono_ms())) {
+		busy = stuck(ep, wh_mono_ms());
 		maybe_forget(ep);
-		resolve_defer(dl, DEFER_MS, "endpoint busy");
+		resolve_defer(dl, busy ? DEFER_MS : BURST_DEFER_MS,
+		    busy ? "endpoint stuck" : "endpoint busy");
 		return;
 	}
 	dl->ep = ep;
@@ -146,6 +196,7 @@ endpoint_release(struct delivery *dl)
 		return;
 	dl->ep = NULL;
 	ep->inflight--;
+	ep->progress = wh_mono_ms();
 	mark_ready(ep);
 	maybe_forget(ep);
 }

@@ -61,6 +61,7 @@ move_due(void *arg)
 
 	if (d.stopping)
 		return;
+	endpoint_trim();
 	if (moving || !d.main.ready) {
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 		return;
