@@ -62,7 +62,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: all
-	@cd tests/e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; }
+	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec *.test.js
 
 # A short run of the unit tests under AddressSanitizer and UBSan, in a
@@ -71,6 +71,10 @@ sanitize:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" unit
+
+# The kill -9 / Redis-restart scenario (see tests/e2e/delivery-faults.test.js).
+test-faults: all
+	@cd tests/e2e && E2E_FAULTS=1 node --test --test-concurrency=1 delivery-faults.test.js
 
 lint-deploy:
 	@.ci/lint-deploy
@@ -92,6 +96,6 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit e2e sanitize lint-deploy test run bench clean
+.PHONY: test-faults all deps unit e2e sanitize lint-deploy test run bench clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

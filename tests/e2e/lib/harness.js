@@ -360,9 +360,13 @@ export async function runToExit(file, { args = [], env = {}, timeoutMs = 10000, 
 // on a free port that stays the same across restart() (the programs were
 // told that URL).
 export class Redis {
-  constructor({ port, name = 'redis' } = {}) {
+  // appendonly: true keeps the data in an append-only file in this.dir, so
+  // that restart() (same port, same dir) brings it back, as a production
+  // Redis with AOF would after a restart.
+  constructor({ port, name = 'redis', appendonly = false } = {}) {
     this.port = port;
     this.name = name;
+    this.appendonly = Boolean(appendonly);
     this.dir = null;
     this.proc = null;
     this.conn = null;
@@ -380,7 +384,7 @@ export class Redis {
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--save', '',
-      '--appendonly', 'no',
+      '--appendonly', this.appendonly ? 'yes' : 'no',
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
@@ -437,7 +441,8 @@ export class Redis {
   }
 
   // Same port, empty data (nothing is persisted): what a Redis that lost
-  // its state looks like to the programs.
+  // its state looks like to the programs. With appendonly, same port and
+  // same data: what a restarted production Redis looks like.
   async restart() {
     await this.stop();
     return this.start();
@@ -690,8 +695,8 @@ export async function startDispatcher(opts) {
 // Redis + api + N dispatchers sharing one bootstrap key and environment.
 // On a failure half way, whatever did start is left registered for
 // cleanup() (useHarness's after hook), and the error carries the output.
-export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispatcherEnv = {} } = {}) {
-  const redis = await startRedis();
+export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispatcherEnv = {}, redis: redisOpts = {} } = {}) {
+  const redis = await startRedis(redisOpts);
   const bootstrapKey = newBootstrapKey();
   const api = await startApi({ redis, bootstrapKey, env: { ...env, ...apiEnv } });
   const ds = [];
@@ -826,4 +831,105 @@ export async function startReceiver(opts) {
   const r = track(new Receiver(opts));
   await r.start();
   return r;
+}
+
+// ------------------------------------------------------- delivery helpers
+
+// Create a webhook through the api (admin key) and fetch its signing keys.
+// `fields` is the "webhook" object; throws with the api's answer if it is
+// not 201. Resolves with {webhook, keys}.
+export async function createWebhook(stack, fields) {
+  const res = await stack.api('POST', '/v1/webhooks', { webhook: fields });
+  if (res.status !== 201 || !res.json?.webhook) {
+    throw new Error(`POST /v1/webhooks answered ${res.status}: ${res.text}`);
+  }
+  const webhook = res.json.webhook;
+  const k = await stack.api('GET', `/v1/webhooks/${webhook.sid}/signing-keys`);
+  if (k.status !== 200 || !Array.isArray(k.json?.signing_keys)) {
+    throw new Error(`GET signing-keys of ${webhook.sid} answered ${k.status}: ${k.text}`);
+  }
+  return { webhook, keys: k.json.signing_keys };
+}
+
+// Publish events straight into the stream (the public XADD contract), all
+// pipelined on one connection. events: [{company_sid, event_type, payload
+// (JSON text), event_sid?, ts?}]. Resolves with the entry ids.
+export async function publishEvents(redis, events, { chunk = 1000 } = {}) {
+  const c = await resp.connect({ port: redis.port, commandTimeoutMs: 30000 });
+  try {
+    const ids = [];
+    for (let i = 0; i < events.length; i += chunk) {
+      const part = events.slice(i, i + chunk).map((e) => {
+        const args = ['XADD', KEYS.events, '*', 'company_sid', e.company_sid, 'event_type', e.event_type, 'payload', e.payload];
+        if (e.event_sid) args.push('event_sid', e.event_sid);
+        if (e.ts) args.push('ts', String(e.ts));
+        return c.call(...args);
+      });
+      ids.push(...(await Promise.all(part)));
+    }
+    return ids;
+  } finally {
+    c.close();
+  }
+}
+
+// Pending entries of group "dispatchers" on a stream (XPENDING summary);
+// 0 when the stream or the group does not exist.
+export async function pendingCount(redis, stream) {
+  try {
+    const r = await redis.call('XPENDING', stream, GROUP);
+    return Number(r?.[0] || 0);
+  } catch (err) {
+    if (/NOGROUP|no such key/i.test(err.message)) return 0;
+    throw err;
+  }
+}
+
+// What is left of the delivery work in Redis: stream lengths, the retry
+// set and the pending counts of both streams.
+export async function queueState(redis) {
+  const [events, retries, retry] = await Promise.all([
+    redis.call('XLEN', KEYS.events),
+    redis.call('XLEN', KEYS.retries),
+    redis.call('ZCARD', KEYS.retry),
+  ]);
+  return {
+    events,
+    retries,
+    retry,
+    pendingEvents: await pendingCount(redis, KEYS.events),
+    pendingRetries: await pendingCount(redis, KEYS.retries),
+  };
+}
+
+export const queueIdle = (q) => q.events === 0 && q.retries === 0 && q.retry === 0 && q.pendingEvents === 0 && q.pendingRetries === 0;
+
+// Wait until every stream is empty, nothing is pending and nothing is
+// scheduled; the last state is in the error on timeout.
+export async function waitQueuesIdle(redis, { timeoutMs = 10000 } = {}) {
+  let last;
+  try {
+    await waitUntil(
+      async () => {
+        last = await queueState(redis);
+        return queueIdle(last);
+      },
+      { timeoutMs, intervalMs: 100, what: 'the delivery queues to be idle' },
+    );
+  } catch (err) {
+    err.message += ` (last state ${JSON.stringify(last)})`;
+    throw err;
+  }
+  return last;
+}
+
+// A webhook's attempt log (wh:attempts:<sid>) as [{id, fields}].
+export async function attemptLog(redis, webhookSid) {
+  return resp.streamEntries(await redis.call('XRANGE', KEYS.attempts(webhookSid), '-', '+'));
+}
+
+// The dead-letter stream as [{id, fields}], optionally only one event's.
+export async function deadLetters(redis, { eventSid } = {}) {
+  const all = resp.streamEntries(await redis.call('XRANGE', KEYS.dead, '-', '+'));
+  return eventSid ? all.filter((e) => e.fields.event_sid === eventSid) : all;
 }
