@@ -21,9 +21,18 @@
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
+#include "caps.h"
+#include "model.h"
+#include "validate.h"
 
 #define API_PARAMS_MAX		3
-#define API_REPLIES_MAX		16
+/* A step may pipeline one command per listed item (a page of 100). */
+#define API_REPLIES_MAX		128
+/* Largest request body of any route (README, "The HTTP API"). */
+#define API_BODY_MAX		(1024 * 1024)
+/* Signing keys one webhook may hold (rotation needs two or three). */
+#define API_SIGNING_KEYS_MAX	10
+#define API_LOCATION_MAX	160
 
 /* A Redis reply, copied out of hiredis (which frees its own on return). */
 struct api_reply {
@@ -42,6 +51,7 @@ struct api_principal {
 };
 
 struct api_ctx;
+struct api_idem;
 typedef int	(*api_handler)(struct api_ctx *);
 
 struct api_route {
@@ -54,6 +64,10 @@ struct api_route {
 struct api_ctx {
 	struct http_request	*req;		/* NULL once Kore freed it */
 	const struct api_route	*route;
+	int			 stage;		/* module.c: route, auth, ... */
+	struct api_idem		*idem;		/* Idempotency-Key state */
+	char			 location[API_LOCATION_MAX];
+	struct wh_buf		 body_text;	/* fields.c: the body rewritten */
 	char			 params[API_PARAMS_MAX][WH_ID_MAX];
 	int			 phase;		/* handler-defined step */
 	int			 authed;
@@ -72,8 +86,10 @@ struct api_ctx {
 /* Handler results. */
 #define API_DONE	0	/* a response was written */
 #define API_WAIT	1	/* Redis commands were sent; sleep */
+#define API_NEXT	2	/* module.c: go on to the next stage now */
 
 extern struct wh_config	api_cfg;
+extern struct wh_caps		api_caps;
 
 /* redis.c: the hiredis <-> Kore event loop adapter. */
 int	api_redis_start(void);
@@ -82,6 +98,10 @@ int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
+int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
+	    int argc, const char **argv, const size_t *lens);
+void	*api_state(struct api_ctx *, size_t, void (*)(void *));
+int	 api_reply_int(struct api_ctx *, long long *);
 
 /* respond.c: JSON and RFC 9457 problem answers. */
 #define API_ERRORS_MAX	16
@@ -95,7 +115,14 @@ struct api_errors {
 
 void	api_errors_add(struct api_errors *, const char *field,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void	api_errors_prefix(struct api_errors *, size_t from,
+	    const char *prefix);
 int	api_json(struct api_ctx *, int status, struct wh_buf *);
+int	api_no_content(struct api_ctx *);
+void	api_respond_raw(struct api_ctx *, int status, const char *type,
+	    const void *body, size_t len);
+void	api_location(struct api_ctx *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 int	api_problem(struct api_ctx *, int status, const char *detail,
 	    const char *field);
 int	api_problem_errors(struct api_ctx *, int status, const char *detail,
@@ -109,18 +136,91 @@ int	api_auth_begin(struct api_ctx *);
 int	api_auth_finish(struct api_ctx *);
 int	api_company_visible(const struct api_ctx *, const char *company_sid);
 
-/* webhooks.c, signing_keys.c, events.c, health.c */
+/* idempotency.c: Idempotency-Key on POST (module.c drives it). */
+int	api_idem_begin(struct api_ctx *);
+int	api_idem_check(struct api_ctx *);
+int	api_idem_capture(struct api_ctx *, int status, const char *type,
+	    const void *body, size_t len);
+int	api_idem_save(struct api_ctx *);
+void	api_idem_flush(struct api_ctx *);
+void	api_idem_free(struct api_idem *);
+
+/* The resource handlers (one file per resource), health.c, events.c. */
 int	api_webhooks_create(struct api_ctx *);
 int	api_webhooks_get(struct api_ctx *);
+int	api_webhooks_list(struct api_ctx *);
+int	api_webhooks_update(struct api_ctx *);
+int	api_webhooks_delete(struct api_ctx *);
+int	api_signing_keys_create(struct api_ctx *);
+int	api_signing_keys_get(struct api_ctx *);
 int	api_signing_keys_list(struct api_ctx *);
+int	api_signing_keys_update(struct api_ctx *);
+int	api_signing_keys_delete(struct api_ctx *);
+int	api_api_keys_create(struct api_ctx *);
+int	api_api_keys_list(struct api_ctx *);
+int	api_api_keys_delete(struct api_ctx *);
 int	api_events_publish(struct api_ctx *);
 int	api_healthz(struct api_ctx *);
+
+/* webhooks.c: the webhook a request names, for the routes below it. */
+int	api_webhook_fetch(struct api_ctx *, const char *sid);
+int	api_webhook_await(struct api_ctx *);
+int	api_webhook_visible(struct api_ctx *, struct api_reply *,
+	    struct wh_webhook *);
+
+/* webhook_body.c: a webhook body, for POST and PATCH alike. */
+#define API_WB_LABEL		0x01
+#define API_WB_URL		0x02
+#define API_WB_METHOD		0x04
+#define API_WB_TIMEOUT		0x08
+#define API_WB_ATTEMPTS		0x10
+#define API_WB_ENABLED		0x20
+#define API_WB_HEADERS		0x40
+#define API_WB_EVENT_TYPES	0x80
+
+struct api_webhook_input {
+	struct wh_webhook	 w;		/* the given fields only */
+	unsigned int		 given;		/* API_WB_* */
+	char			 company[WH_ID_MAX];	/* POST */
+};
+
+struct kore_json_item;
+int	api_webhook_parse(struct api_ctx *, struct kore_json_item *,
+	    int create, struct api_webhook_input *, struct api_errors *);
+void	api_webhook_apply(struct wh_webhook *, struct api_webhook_input *);
+
+/* signing_keys.c: a new key (a generated secret when secret is NULL). */
+int	api_signing_key_make(struct wh_signing_key *,
+	    const char *webhook_sid, const char *label, const char *secret,
+	    int64_t created_at, int64_t expires_at);
+
+/* secrets.c: generated secrets (URL-safe text of 32 random bytes). */
+#define API_SECRET_BYTES	32
+#define API_SECRET_LEN		43	/* chars, without the NUL */
+int	api_secret_new(char *out, size_t outlen);
 
 /* fields.c: reading request bodies (Kore's JSON) with field errors. */
 struct kore_json;
 struct kore_json_item;
-struct kore_json_item	*api_body_object(struct api_ctx *, struct kore_json *,
-			    const char *wrapper);
+
+/* A body field a route accepts; readonly ones are named as such. */
+struct api_field_spec {
+	const char	*name;
+	int		 readonly;
+};
+
+struct kore_json_item	*api_body_object(struct api_ctx *,
+			    struct kore_json *, const char *wrapper,
+			    int empty_ok, struct api_errors *);
+int		 api_body_verdict(struct api_ctx *, int rc,
+		    const struct api_errors *, const char *what);
+void		 api_fields_check(struct kore_json_item *,
+		    const struct api_field_spec *, const char *prefix,
+		    struct api_errors *);
+int		 api_field_present(struct kore_json_item *,
+		    const char *name);
+int		 api_field_time(struct kore_json_item *, const char *name,
+		    struct api_errors *, int64_t *out);
 const char	*api_field_str(struct kore_json_item *, const char *name,
 		    struct api_errors *, int required);
 int		 api_field_int(struct kore_json_item *, const char *name,
@@ -130,11 +230,105 @@ int		 api_field_bool(struct kore_json_item *, const char *name,
 		    struct api_errors *, int def);
 struct kore_json_item	*api_field_array(struct kore_json_item *,
 			    const char *name, struct api_errors *);
+size_t		 api_json_len(struct kore_json_item *);
+
+/* An API key as shown (api_keys.c); never its secret's hash. */
+struct api_key {
+	char		 key_id[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];	/* "*": admin */
+	char		 label[WH_LABEL_MAX + 1];
+	int64_t		 created_at;
+	const char	*secret;	/* only in the answer that made it */
+};
+
+/* query.c: the query string, every parameter (none is ignored). */
+#define API_QUERY_MAX		16
+
+struct api_query {
+	size_t		 n;
+	char		*name[API_QUERY_MAX];
+	char		*value[API_QUERY_MAX];
+};
+
+int		 api_query_parse(struct api_ctx *,
+		    const char *const *allowed, struct api_query *);
+const char	*api_query_get(const struct api_query *, const char *name);
+int		 api_hexval(unsigned char);
+void		 api_query_free(struct api_query *);
+
+/* list.c, cursor.c: sorted collections with keyset page tokens. */
+#define API_SORT_CREATED	0x01
+#define API_SORT_URL		0x02
+#define API_SORT_LABEL		0x04
+#define API_PAGE_DEFAULT	10
+#define API_PAGE_MAX		100
+
+/* One listed thing: its sort value (num, or str when set) and sid. */
+struct api_item {
+	int64_t		 num;
+	const char	*str;
+	size_t		 slen;
+	const char	*sid;
+	const void	*rec;		/* what the render function shows */
+};
+
+typedef int	(*api_render_fn)(struct wh_buf *, const void *);
+
+struct api_list {
+	int			 page_size;
+	int			 field;		/* API_SORT_* */
+	int			 desc;
+	struct api_query	 query;
+	const char		*token;		/* page_token, into query */
+	const char		*company;	/* company_sid, into query */
+	char			 scope[128];	/* what cursors are bound to */
+	int			 nsecret;	/* replies the secret takes */
+	int			 after;		/* a cursor was given */
+	int			 cut;		/* its value is a prefix */
+	struct api_item		 cursor;
+	unsigned char		*cursor_buf;
+	const struct api_item	**sel;		/* the page, in order */
+	size_t			 nsel;
+	int			 more;		/* items follow the page */
+};
+
+int	api_list_parse(struct api_ctx *, struct api_list *, int sorts,
+	    int company_ok);
+int	api_list_company(struct api_ctx *, const struct api_list *,
+	    int required, const char **);
+int	api_list_begin(struct api_ctx *, struct api_list *,
+	    const char *index);
+int	api_list_open(struct api_ctx *, struct api_list *);
+int	api_list_select(struct api_list *, struct api_item *, size_t);
+int	api_list_respond(struct api_ctx *, const struct api_list *,
+	    const char *name, api_render_fn, const void *const *recs,
+	    size_t nrecs, const struct api_item *next);
+void	api_list_free(struct api_list *);
+
+/* Sids read from an index, with the end of the page they make. */
+struct api_ids {
+	char		**sid;
+	size_t		  n;
+	struct api_item	  last;		/* valid when the list has more */
+	char		  last_sid[WH_ID_MAX];
+};
+
+int	api_list_ids(struct api_list *, const struct api_reply *, int page,
+	    struct api_ids *);
+void	api_ids_free(struct api_ids *);
+
+int	api_cursor_fetch(struct api_ctx *);
+int	api_cursor_take(struct api_ctx *, size_t at);
+int	api_cursor_seal(const struct api_list *, const struct api_item *,
+	    struct wh_buf *);
+int	api_cursor_open(struct api_list *);
 
 /* render.c: resources as JSON. */
-struct wh_webhook;
-struct wh_signing_key;
-int	api_render_webhook(struct wh_buf *, const struct wh_webhook *);
-int	api_render_signing_key(struct wh_buf *, const struct wh_signing_key *);
+/* Each takes its resource (struct wh_webhook, wh_signing_key, api_key). */
+int	api_render_webhook(struct wh_buf *, const void *);
+int	api_render_signing_key(struct wh_buf *, const void *);
+int	api_render_api_key(struct wh_buf *, const void *);
+int	api_respond_one(struct api_ctx *, int status, const char *wrapper,
+	    api_render_fn, const void *);
 
 #endif

@@ -7,41 +7,257 @@
 #include <string.h>
 
 #include "api.h"
+#include "json.h"
+#include "timeutil.h"
+
+static int
+hex4(const char *p, uint32_t *out)
+{
+	uint32_t	v = 0;
+	int		i, c;
+
+	for (i = 0; i < 4; i++) {
+		if ((c = api_hexval((unsigned char)p[i])) == -1)
+			return (-1);
+		v = v << 4 | (uint32_t)c;
+	}
+	*out = v;
+	return (0);
+}
+
+static int
+put_utf8(struct wh_buf *b, uint32_t cp)
+{
+	unsigned char	u[4];
+	size_t		n;
+
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xf0 | cp >> 18);
+		u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return (wh_buf_append(b, u, n));
+}
+
+/* The escape Kore's parser reads for cp, if there is one. */
+static const char *
+short_escape(uint32_t cp)
+{
+	switch (cp) {
+	case '"':
+		return ("\\\"");
+	case '\\':
+		return ("\\\\");
+	case '\b':
+		return ("\\b");
+	case '\f':
+		return ("\\f");
+	case '\n':
+		return ("\\n");
+	case '\r':
+		return ("\\r");
+	case '\t':
+		return ("\\t");
+	default:
+		return (NULL);
+	}
+}
 
 /*
- * Parse the body as a JSON object. If it holds an object member named
- * `wrapper` ({"webhook": {...}}), that object is returned, else the body
- * itself. NULL with a 400 written when the body is not a JSON object.
+ * Kore's JSON parser knows every string escape but \uXXXX, which many
+ * encoders write for any non-ASCII character ("caf\u00e9"). The body,
+ * already checked to be valid JSON, is rewritten with those escapes as
+ * UTF-8. A control character without a short escape (\u0007, \u0000)
+ * becomes DEL (0x7f), which every text rule of the api refuses, so it
+ * is still reported against its field; a lone surrogate is an error.
+ * 0 with out holding the text, -1 on a lone surrogate or ENOMEM.
+ */
+static int
+body_unescape(const char *s, size_t len, struct wh_buf *out)
+{
+	const char	*esc;
+	uint32_t	 cp, lo;
+	size_t		 i;
+	int		 in_str = 0, rc = 0;
+
+	for (i = 0; i < len && rc == 0; i++) {
+		if (s[i] == '"')
+			in_str = !in_str;
+		if (!in_str || s[i] != '\\' || i + 1 >= len) {
+			rc = wh_buf_append(out, s + i, 1);
+			continue;
+		}
+		if (s[i + 1] != 'u') {
+			rc = wh_buf_append(out, s + i, 2);
+			i++;
+			continue;
+		}
+		if (i + 6 > len || hex4(s + i + 2, &cp) == -1)
+			return (-1);
+		i += 5;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (i + 7 > len || s[i + 1] != '\\' ||
+			    s[i + 2] != 'u' || hex4(s + i + 3, &lo) == -1 ||
+			    lo < 0xdc00 || lo > 0xdfff)
+				return (-1);
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			i += 6;
+		} else if (cp >= 0xdc00 && cp <= 0xdfff)
+			return (-1);
+		if ((esc = short_escape(cp)) != NULL)
+			rc = wh_buf_appendstr(out, esc);
+		else if (cp < 0x20)
+			rc = wh_buf_append(out, "\x7f", 1);
+		else
+			rc = put_utf8(out, cp);
+	}
+	return (rc);
+}
+
+/* Parse the body into json; -1 with a 400 written. */
+static int
+body_parse(struct api_ctx *ctx, struct kore_json *json, int empty_ok)
+{
+	const char	*body;
+	size_t		 len;
+
+	api_body(ctx, &body, &len);
+	if (len == 0 && empty_ok) {
+		body = "{}";
+		len = 2;
+	}
+	kore_json_init(json, "", 0);
+	if (len == 0)
+		return (api_problem(ctx, 400, "The request body must be a JSON "
+		    "object.", NULL), -1);
+	if (!wh_json_valid(body, len))
+		return (api_problem(ctx, 400, "The request body is not valid "
+		    "JSON.", NULL), -1);
+	if (memchr(body, '\\', len) != NULL) {
+		wh_buf_reset(&ctx->body_text);
+		if (body_unescape(body, len, &ctx->body_text) == -1)
+			return (api_problem(ctx, 400, "The request body "
+			    "holds a lone UTF-16 surrogate escape.", NULL), -1);
+		body = ctx->body_text.data;
+		len = ctx->body_text.len;
+	}
+	kore_json_init(json, body, len);
+	if (!kore_json_parse(json))
+		return (api_problem(ctx, 400, "The request body is not valid "
+		    "JSON (or nests deeper than 10 levels).", NULL), -1);
+	if (json->root->type != KORE_JSON_TYPE_OBJECT)
+		return (api_problem(ctx, 400, "The request body must be a JSON "
+		    "object.", NULL), -1);
+	return (0);
+}
+
+/*
+ * Parse the body as a JSON object. A body holding one member named
+ * `wrapper` ({"webhook": {...}}) gives that object, any other body is
+ * the object itself. An empty body is {} when empty_ok. Members beside
+ * the wrapper are recorded in e. NULL with an answer written (400, or
+ * 422 for a wrapper that is not an object) and json cleaned up; else
+ * the caller cleans json up when done with the fields.
  */
 struct kore_json_item *
 api_body_object(struct api_ctx *ctx, struct kore_json *json,
-    const char *wrapper)
+    const char *wrapper, int empty_ok, struct api_errors *e)
 {
-	struct kore_json_item	*inner;
-	const char		*body;
-	size_t			 len;
+	struct kore_json_item	*it, *inner = NULL;
 
-	api_body(ctx, &body, &len);
-	kore_json_init(json, body, len);
-	if (len == 0) {
-		(void)api_problem(ctx, 400, "The request body must be a JSON "
-		    "object.", NULL);
+	if (body_parse(ctx, json, empty_ok) == -1) {
+		kore_json_cleanup(json);
 		return (NULL);
 	}
-	if (!kore_json_parse(json)) {
-		(void)api_problem(ctx, 400, "The request body is not valid "
-		    "JSON.", NULL);
+	if (wrapper == NULL)
+		return (json->root);
+	TAILQ_FOREACH(it, &json->root->data.items, list) {
+		if (it->name != NULL && strcmp(it->name, wrapper) == 0)
+			inner = it;
+	}
+	if (inner == NULL)
+		return (json->root);
+	if (inner->type != KORE_JSON_TYPE_OBJECT) {
+		kore_json_cleanup(json);
+		(void)api_problem(ctx, 422, "must be an object", wrapper);
 		return (NULL);
 	}
-	if (json->root->type != KORE_JSON_TYPE_OBJECT) {
-		(void)api_problem(ctx, 400, "The request body must be a JSON "
-		    "object.", NULL);
-		return (NULL);
+	TAILQ_FOREACH(it, &json->root->data.items, list) {
+		if (it != inner)
+			api_errors_add(e, it->name, "is not a known field (the "
+			    "fields go inside \"%s\")", wrapper);
 	}
-	if (wrapper != NULL && (inner = kore_json_find_object(json->root,
-	    wrapper)) != NULL)
-		return (inner);
-	return (json->root);
+	return (inner);
+}
+
+/*
+ * How reading a body ended: ENOMEM (rc -1) is a 500, field errors a 422
+ * "The <what> is not valid". 0 when neither, else -1 with the answer
+ * written.
+ */
+int
+api_body_verdict(struct api_ctx *ctx, int rc, const struct api_errors *e,
+    const char *what)
+{
+	char	detail[96];
+
+	if (rc == -1)
+		return (api_problem_nomem(ctx), -1);
+	if (e->n == 0)
+		return (0);
+	(void)snprintf(detail, sizeof(detail), "The %s is not valid; see "
+	    "errors.", what);
+	return (api_problem_errors(ctx, 422, detail, e), -1);
+}
+
+/*
+ * Refuse what a route does not take: unknown members, read-only ones,
+ * and members given twice (which parsers disagree about). prefix names
+ * a nested object in the error ("headers[2].").
+ */
+void
+api_fields_check(struct kore_json_item *obj, const struct api_field_spec *spec,
+    const char *prefix, struct api_errors *e)
+{
+	struct kore_json_item		*it, *prev;
+	const struct api_field_spec	*f;
+	char				 field[64];
+
+	TAILQ_FOREACH(it, &obj->data.items, list) {
+		(void)snprintf(field, sizeof(field), "%s%s", prefix,
+		    it->name);
+		for (prev = TAILQ_FIRST(&obj->data.items); prev != it;
+		    prev = TAILQ_NEXT(prev, list)) {
+			if (strcmp(prev->name, it->name) == 0)
+				break;
+		}
+		if (prev != it) {
+			api_errors_add(e, field, "appears more than once");
+			continue;
+		}
+		for (f = spec; f->name != NULL; f++) {
+			if (strcmp(f->name, it->name) == 0)
+				break;
+		}
+		if (f->name == NULL)
+			api_errors_add(e, field, "is not a known field");
+		else if (f->readonly)
+			api_errors_add(e, field, "is read-only");
+	}
 }
 
 /* A direct member of obj by name, of any type; NULL if absent. */
@@ -62,6 +278,38 @@ is_null(struct kore_json_item *it)
 {
 	return (it->type == KORE_JSON_TYPE_LITERAL &&
 	    it->data.literal == KORE_JSON_NULL);
+}
+
+/* Given at all, null included: what a partial update changes. */
+int
+api_field_present(struct kore_json_item *obj, const char *name)
+{
+	return (member(obj, name) != NULL);
+}
+
+/*
+ * An RFC 3339 time, or null (0: never). Returns 1 when given, 0 when
+ * absent, -1 when wrong (an error is added).
+ */
+int
+api_field_time(struct kore_json_item *obj, const char *name,
+    struct api_errors *e, int64_t *out)
+{
+	struct kore_json_item	*it;
+
+	*out = 0;
+	if ((it = member(obj, name)) == NULL)
+		return (0);
+	if (is_null(it))
+		return (1);
+	if (it->type != KORE_JSON_TYPE_STRING ||
+	    wh_rfc3339_parse(it->data.string, strlen(it->data.string),
+	    out) == -1 || *out <= 0) {
+		api_errors_add(e, name, "must be an RFC 3339 time such as "
+		    "2026-11-28T10:00:00Z, or null");
+		return (-1);
+	}
+	return (1);
 }
 
 const char *
@@ -131,6 +379,18 @@ api_field_bool(struct kore_json_item *obj, const char *name,
 		return (def);
 	}
 	return (it->data.literal == KORE_JSON_TRUE);
+}
+
+/* Members of an array (or object). */
+size_t
+api_json_len(struct kore_json_item *arr)
+{
+	struct kore_json_item	*it;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(it, &arr->data.items, list)
+		n++;
+	return (n);
 }
 
 struct kore_json_item *

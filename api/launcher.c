@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
+#include "caps.h"
 #include "config.h"
 #include "encode.h"
 #include "keys.h"
@@ -80,6 +81,14 @@ bootstrap_key(redisContext *c, const struct wh_config *cfg)
 	argv[0] = "HSET"; argv[2] = "secret_sha256"; argv[3] = hex;
 	argv[4] = "company_sid"; argv[5] = "*";
 	if ((r = wh_redis_run(c, err, sizeof(err), 6, argv)) == NULL)
+		die("cannot create the bootstrap key", "error", err);
+	freeReplyObject(r);
+	/* Listed by GET /v1/api-keys like the keys the api creates. */
+	if (wh_key_apikeys(key, sizeof(key), cfg->prefix) == -1)
+		die("WH_REDIS_PREFIX too long", NULL, NULL);
+	argv[0] = "ZADD"; argv[1] = key; argv[2] = "NX"; argv[3] = now;
+	argv[4] = cfg->bootstrap_id;
+	if ((r = wh_redis_run(c, err, sizeof(err), 5, argv)) == NULL)
 		die("cannot create the bootstrap key", "error", err);
 	freeReplyObject(r);
 	wh_log(WH_LOG_INFO, "bootstrap admin key ready", "key_id",
@@ -208,6 +217,7 @@ int
 main(int argc, char **argv)
 {
 	struct wh_config	 cfg;
+	struct wh_caps		 caps;
 	struct sigaction	 sa;
 	redisContext		*c;
 	const char		*names[5], *values[5], *kore;
@@ -225,7 +235,8 @@ main(int argc, char **argv)
 		    "WH_* environment variables; see README)\n");
 		return (2);
 	}
-	if (wh_config_load(&cfg, err, sizeof(err)) == -1) {
+	if (wh_config_load(&cfg, err, sizeof(err)) == -1 ||
+	    wh_caps_load(&caps, err, sizeof(err)) == -1) {
 		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <kore/kore.h>
 #include <kore/http.h>
@@ -25,6 +26,7 @@ int	kore_parent_configure(int, char **);
 void	kore_worker_configure(void);
 
 struct wh_config	api_cfg;
+struct wh_caps		api_caps;
 
 /*
  * The worker talks to Redis (TCP or a unix socket, maybe by name) and
@@ -54,16 +56,46 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(statx)
 );
 
-/* Routes. ":" is one path segment holding an id, kept in ctx->params. */
+/*
+ * Routes. ":" is one path segment holding an id, kept in ctx->params.
+ * api/openapi.yaml describes each one (tests/e2e/api-openapi.test.js
+ * reads this table to check that).
+ */
 static const struct api_route routes[] = {
-	{ HTTP_METHOD_GET,  "/healthz", api_healthz, 0 },
-	{ HTTP_METHOD_POST, "/v1/webhooks", api_webhooks_create, 1 },
-	{ HTTP_METHOD_GET,  "/v1/webhooks/:", api_webhooks_get, 1 },
-	{ HTTP_METHOD_GET,  "/v1/webhooks/:/signing-keys",
+	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0 },
+	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1 },
+	{ HTTP_METHOD_PATCH,  "/v1/webhooks/:", api_webhooks_update, 1 },
+	{ HTTP_METHOD_DELETE, "/v1/webhooks/:", api_webhooks_delete, 1 },
+	{ HTTP_METHOD_POST,   "/v1/webhooks/:/signing-keys",
+	    api_signing_keys_create, 1 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:/signing-keys",
 	    api_signing_keys_list, 1 },
-	{ HTTP_METHOD_POST, "/v1/events", api_events_publish, 1 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:/signing-keys/:",
+	    api_signing_keys_get, 1 },
+	{ HTTP_METHOD_PATCH,  "/v1/webhooks/:/signing-keys/:",
+	    api_signing_keys_update, 1 },
+	{ HTTP_METHOD_DELETE, "/v1/webhooks/:/signing-keys/:",
+	    api_signing_keys_delete, 1 },
+	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1 },
+	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1 },
+	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1 },
+	{ HTTP_METHOD_POST,   "/v1/events", api_events_publish, 1 },
 	{ 0, NULL, NULL, 0 }
 };
+
+/*
+ * The steps of every request (ctx->stage): find the route and check the
+ * body's size and type; the API key's record was asked for; the
+ * Idempotency-Key was claimed; the resource handler runs (and may wait);
+ * its answer is being stored, then sent.
+ */
+#define STAGE_ROUTE	0
+#define STAGE_AUTH	1
+#define STAGE_IDEM	2
+#define STAGE_HANDLER	3
+#define STAGE_SAVE	4
 
 /*
  * The parent resolves Redis' host name once before it forks the workers:
@@ -76,7 +108,8 @@ kore_parent_configure(int argc, char **argv)
 	struct addrinfo	 hints, *res;
 	char		 err[256];
 
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1) {
+	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
+	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
 		wh_log(WH_LOG_ERROR, err, NULL);
 		exit(2);
 	}
@@ -97,7 +130,8 @@ kore_worker_configure(void)
 {
 	char	err[256];
 
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1) {
+	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
+	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
 		wh_log(WH_LOG_ERROR, err, NULL);
 		exit(2);
 	}
@@ -142,7 +176,7 @@ static int
 route_find(struct api_ctx *ctx)
 {
 	const struct api_route	*r;
-	char			 allow[64];
+	char			 allow[128];
 	size_t			 off = 0;
 	int			 n;
 
@@ -221,31 +255,121 @@ ctx_create(struct http_request *req)
 	return (ctx);
 }
 
+/*
+ * application/json or any application/...+json, parameters (charset)
+ * aside; case does not matter (RFC 9110, 8.3.1).
+ */
+static int
+media_is_json(const char *ct)
+{
+	const char	*end, *slash;
+	size_t		 len;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if ((end = strchr(ct, ';')) == NULL)
+		end = ct + strlen(ct);
+	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	len = (size_t)(end - ct);
+	if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return (1);
+	if ((slash = memchr(ct, '/', len)) == NULL ||
+	    (size_t)(slash - ct) != 11 || strncasecmp(ct, "application", 11))
+		return (0);
+	return (len > 17 && strncasecmp(end - 5, "+json", 5) == 0);
+}
+
+/*
+ * Before any work: a body over API_BODY_MAX is 413, a body that is not
+ * JSON 415 (Kore itself refuses bodies over its http_body_max, with a
+ * bare 413). -1 with the answer written.
+ */
+static int
+body_check(struct api_ctx *ctx)
+{
+	struct http_request	*req = ctx->req;
+	const char		*ct;
+
+	if (req->content_length > API_BODY_MAX)
+		return (api_problem(ctx, 413, "The request body is larger "
+		    "than 1 MiB.", NULL), -1);
+	if (req->content_length == 0 || (req->method != HTTP_METHOD_POST &&
+	    req->method != HTTP_METHOD_PATCH && req->method != HTTP_METHOD_PUT))
+		return (0);
+	if (!http_request_header(req, "content-type", &ct) ||
+	    !media_is_json(ct))
+		return (api_problem(ctx, 415, "The request body must be JSON "
+		    "(Content-Type: application/json).", "Content-Type"), -1);
+	return (0);
+}
+
+/*
+ * Run the resource handler. When it has answered and an Idempotency-Key
+ * kept that answer, storing it comes first (STAGE_SAVE).
+ */
+static int
+handler_step(struct api_ctx *ctx)
+{
+	int	r, failed;
+
+	ctx->stage = STAGE_HANDLER;
+	if (ctx->redis_failed)
+		r = api_problem_redis(ctx);
+	else {
+		r = ctx->route->handler(ctx);
+		if (r == API_WAIT && ctx->pending == 0)
+			r = api_problem_redis(ctx);
+	}
+	if (r == API_WAIT) {
+		/* No reply is in yet: the array is free for the next ones. */
+		failed = ctx->redis_failed;
+		api_ctx_clear_replies(ctx);
+		ctx->redis_failed = failed;
+		return (API_WAIT);
+	}
+	api_ctx_clear_replies(ctx);
+	ctx->stage = STAGE_SAVE;
+	if ((r = api_idem_save(ctx)) == API_NEXT)
+		return (API_DONE);
+	return (r);
+}
+
 /* One step of the machine; API_DONE once a response is written. */
 static int
 ctx_step(struct api_ctx *ctx)
 {
 	int	r;
 
-	if (ctx->route == NULL) {
-		if (route_find(ctx) == -1)
+	switch (ctx->stage) {
+	case STAGE_ROUTE:
+		if (route_find(ctx) == -1 || body_check(ctx) == -1)
 			return (API_DONE);
-		if (ctx->route->auth) {
-			if ((r = api_auth_begin(ctx)) != API_WAIT ||
-			    ctx->pending > 0)
-				return (r);
-		}
-	}
-	if (ctx->redis_failed)
-		return (api_problem_redis(ctx));
-	if (ctx->route->auth && !ctx->authed) {
+		if (!ctx->route->auth)
+			return (handler_step(ctx));
+		ctx->stage = STAGE_AUTH;
+		return (api_auth_begin(ctx));
+	case STAGE_AUTH:
+		if (ctx->redis_failed)
+			return (api_problem_redis(ctx));
 		if (api_auth_finish(ctx) != 1)
 			return (API_DONE);
+		ctx->stage = STAGE_IDEM;
+		if ((r = api_idem_begin(ctx)) != API_NEXT)
+			return (r);
+		return (handler_step(ctx));
+	case STAGE_IDEM:
+		if (ctx->redis_failed)
+			return (api_problem_redis(ctx));
+		if ((r = api_idem_check(ctx)) != API_NEXT)
+			return (r);
+		return (handler_step(ctx));
+	case STAGE_HANDLER:
+		return (handler_step(ctx));
+	default:
+		api_idem_flush(ctx);
+		return (API_DONE);
 	}
-	r = ctx->route->handler(ctx);
-	if (r == API_WAIT && ctx->pending == 0)
-		return (api_problem_redis(ctx));
-	return (r);
 }
 
 /* The single Kore handler (api/conf/webhooks.conf routes everything here). */

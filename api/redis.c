@@ -12,6 +12,7 @@
  */
 #include <sys/epoll.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,8 @@ api_ctx_release(struct api_ctx *ctx)
 	api_ctx_clear_replies(ctx);
 	if (ctx->data_free != NULL && ctx->data != NULL)
 		ctx->data_free(ctx->data);
+	api_idem_free(ctx->idem);
+	wh_buf_free(&ctx->body_text);
 	free(ctx);
 }
 
@@ -326,4 +329,61 @@ api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
 		return (-1);
 	ctx->pending++;
 	return (0);
+}
+
+/*
+ * The step's single reply as an integer (what the Lua scripts answer).
+ * -1 with a 503 written when it is anything else.
+ */
+int
+api_reply_int(struct api_ctx *ctx, long long *v)
+{
+	if (ctx->nreplies != 1 || ctx->replies[0]->type != REDIS_REPLY_INTEGER)
+		return (api_problem_redis(ctx), -1);
+	*v = ctx->replies[0]->integer;
+	return (0);
+}
+
+/*
+ * The handler's own state, made zeroed on its first step and kept (and
+ * freed with free_fn) for the request's life. NULL on ENOMEM.
+ */
+void *
+api_state(struct api_ctx *ctx, size_t size, void (*free_fn)(void *))
+{
+	if (ctx->data != NULL)
+		return (ctx->data);
+	if ((ctx->data = calloc(1, size)) == NULL)
+		return (NULL);
+	ctx->data_free = free_fn;
+	return (ctx->data);
+}
+
+/*
+ * EVAL script with nkeys keys then the other arguments: argv holds the
+ * keys first, argc counts keys and arguments (lens may be NULL). The
+ * scripts are a few lines each; Redis caches them by their SHA-1.
+ */
+int
+api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
+    const char **argv, const size_t *lens)
+{
+	const char	*av[16];
+	size_t		 al[16];
+	char		 nk[8];
+	int		 i;
+
+	if (argc < nkeys || argc + 3 > (int)(sizeof(av) / sizeof(av[0])))
+		return (-1);
+	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
+	av[0] = "EVAL";
+	av[1] = script;
+	av[2] = nk;
+	for (i = 0; i < 3; i++)
+		al[i] = strlen(av[i]);
+	for (i = 0; i < argc; i++) {
+		av[i + 3] = argv[i];
+		al[i + 3] = lens != NULL ? lens[i] : strlen(argv[i]);
+	}
+	return (api_redis_cmd(ctx, argc + 3, av, al));
 }

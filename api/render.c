@@ -36,9 +36,10 @@ field_time(struct wh_buf *b, const char *name, int64_t ms)
 }
 
 int
-api_render_webhook(struct wh_buf *b, const struct wh_webhook *w)
+api_render_webhook(struct wh_buf *b, const void *p)
 {
-	size_t	i;
+	const struct wh_webhook	*w = p;
+	size_t			 i;
 
 	if (wh_buf_append(b, "{", 1) == -1 ||
 	    field_str(b, "sid", w->sid, 1) == -1 ||
@@ -76,9 +77,10 @@ api_render_webhook(struct wh_buf *b, const struct wh_webhook *w)
 
 /* Secrets are rendered: callers show keys only to their own company. */
 int
-api_render_signing_key(struct wh_buf *b, const struct wh_signing_key *k)
+api_render_signing_key(struct wh_buf *b, const void *p)
 {
-	char	sw[WH_SWSECRET_MAX];
+	const struct wh_signing_key	*k = p;
+	char				 sw[WH_SWSECRET_MAX];
 
 	if (wh_standard_secret(k->secret, k->secret_len, sw, sizeof(sw)) == -1)
 		return (-1);
@@ -91,6 +93,31 @@ api_render_signing_key(struct wh_buf *b, const struct wh_signing_key *k)
 	    field_str(b, "standard_webhooks_secret", sw, 0) == -1 ||
 	    field_time(b, "created_at", k->created_at) == -1 ||
 	    field_time(b, "expires_at", k->expires_at) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/*
+ * An API key: company_sid null and admin true for an admin key. The
+ * secret appears only in the answer that created the key.
+ */
+int
+api_render_api_key(struct wh_buf *b, const void *p)
+{
+	const struct api_key	*k = p;
+	int			 admin;
+
+	admin = strcmp(k->company_sid, "*") == 0;
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "key_id", k->key_id, 1) == -1 ||
+	    field_str(b, "company_sid", admin ? NULL : k->company_sid,
+	    0) == -1 ||
+	    wh_buf_appendf(b, ",\"admin\":%s",
+	    admin ? "true" : "false") == -1 ||
+	    field_str(b, "label", k->label, 0) == -1 ||
+	    field_time(b, "created_at", k->created_at) == -1)
+		return (-1);
+	if (k->secret != NULL && field_str(b, "secret", k->secret, 0) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }

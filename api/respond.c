@@ -50,8 +50,37 @@ api_errors_add(struct api_errors *e, const char *field, const char *fmt, ...)
 	e->n++;
 }
 
+/*
+ * Write the answer, or hand it to the Idempotency-Key machinery, which
+ * stores it before it goes out (idempotency.c). type NULL: no body.
+ */
+/* Errors from index `from` on concern a nested object: "value" becomes
+ * "headers[2].value". */
+void
+api_errors_prefix(struct api_errors *e, size_t from, const char *prefix)
+{
+	char	field[sizeof(e->field[0])];
+
+	for (; from < e->n; from++) {
+		(void)snprintf(field, sizeof(field), "%s%s", prefix,
+		    e->field[from]);
+		memcpy(e->field[from], field, sizeof(field));
+	}
+}
+
 static void
 respond(struct api_ctx *ctx, int status, const char *type,
+    const void *body, size_t len)
+{
+	ctx->status = status;
+	if (api_idem_capture(ctx, status, type, body, len))
+		return;
+	api_respond_raw(ctx, status, type, body, len);
+}
+
+/* Straight to Kore, with the headers every answer carries. */
+void
+api_respond_raw(struct api_ctx *ctx, int status, const char *type,
     const void *body, size_t len)
 {
 	struct http_request	*req = ctx->req;
@@ -59,7 +88,10 @@ respond(struct api_ctx *ctx, int status, const char *type,
 	ctx->status = status;
 	if (req == NULL)
 		return;
-	http_response_header(req, "content-type", type);
+	if (type != NULL)
+		http_response_header(req, "content-type", type);
+	if (ctx->location[0] != '\0')
+		http_response_header(req, "location", ctx->location);
 	http_response_header(req, "x-request-id", ctx->request_id);
 	http_response_header(req, "cache-control", "no-store");
 	http_response(req, status, body, len);
@@ -70,6 +102,46 @@ api_json(struct api_ctx *ctx, int status, struct wh_buf *b)
 {
 	respond(ctx, status, "application/json", b->data, b->len);
 	return (API_DONE);
+}
+
+int
+api_no_content(struct api_ctx *ctx)
+{
+	respond(ctx, 204, NULL, NULL, 0);
+	return (API_DONE);
+}
+
+/* The Location of a created resource; kept for an idempotent replay. */
+void
+api_location(struct api_ctx *ctx, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(ctx->location, sizeof(ctx->location), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(ctx->location))
+		ctx->location[0] = '\0';
+}
+
+/* {"<wrapper>": <resource>}: how every single resource is answered. */
+int
+api_respond_one(struct api_ctx *ctx, int status, const char *wrapper,
+    api_render_fn render, const void *rec)
+{
+	struct wh_buf	b;
+	int		rc;
+
+	wh_buf_init(&b, 0);
+	rc = wh_buf_appendf(&b, "{\"%s\":", wrapper) == -1 ||
+	    render(&b, rec) == -1 || wh_buf_append(&b, "}", 1) == -1;
+	if (!rc)
+		(void)api_json(ctx, status, &b);
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.len);
+	wh_buf_free(&b);
+	return (rc ? api_problem_nomem(ctx) : API_DONE);
 }
 
 int
@@ -127,11 +199,17 @@ api_problem(struct api_ctx *ctx, int status, const char *detail,
     const char *field)
 {
 	struct api_errors	e;
+	char			full[256];
 
 	if (field == NULL)
 		return (api_problem_errors(ctx, status, detail, NULL));
 	memset(&e, 0, sizeof(e));
 	api_errors_add(&e, field, "%s", detail);
+	/* "must be ..." about a field reads "page_size must be ...". */
+	if (detail[0] >= 'a' && detail[0] <= 'z') {
+		(void)snprintf(full, sizeof(full), "%s %s.", field, detail);
+		detail = full;
+	}
 	return (api_problem_errors(ctx, status, detail, &e));
 }
 

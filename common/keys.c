@@ -82,3 +82,31 @@ wh_key_idem(char *out, size_t len, const char *pfx, const char *company_sid,
 	return (key_fmt(len, snprintf(out, len, "%sidem:%s:%s",
 	    pfx, company_sid, event_sid)));
 }
+
+int
+wh_key_apikeys(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%sapikeys", pfx)));
+}
+
+int
+wh_key_company_apikeys(char *out, size_t len, const char *pfx,
+    const char *company_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%scompany:%s:apikeys", pfx, company_sid)));
+}
+
+int
+wh_key_cursor_secret(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%scursor_secret", pfx)));
+}
+
+int
+wh_key_idemkey(char *out, size_t len, const char *pfx, const char *key_id,
+    const char *idempotency_key)
+{
+	return (key_fmt(len, snprintf(out, len, "%sidemkey:%s:%s",
+	    pfx, key_id, idempotency_key)));
+}

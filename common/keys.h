@@ -30,5 +30,15 @@ int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
 int	wh_key_idem(char *out, size_t, const char *pfx,
 	    const char *company_sid, const char *event_sid);
+/* Every API key id (zset, score: created ms), admin keys included. */
+int	wh_key_apikeys(char *out, size_t, const char *pfx);
+/* One company's API key ids (zset, score: created ms). */
+int	wh_key_company_apikeys(char *out, size_t, const char *pfx,
+	    const char *company_sid);
+/* The api's secret for page_token MACs (string). */
+int	wh_key_cursor_secret(char *out, size_t, const char *pfx);
+/* A remembered POST answer: API key id and the client's Idempotency-Key. */
+int	wh_key_idemkey(char *out, size_t, const char *pfx,
+	    const char *key_id, const char *idempotency_key);
 
 #endif

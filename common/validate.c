@@ -23,9 +23,10 @@
  * with, or smuggle around, ours.
  */
 static const char *const reserved_headers[] = {
-	"Content-Type", "Content-Length", "Host", "User-Agent",
-	"Transfer-Encoding", "Connection", "Expect", "Keep-Alive",
-	"Proxy-Connection", "TE", "Trailer", "Upgrade",
+	"Content-Type", "Content-Length", "Content-Encoding", "Host",
+	"User-Agent", "Transfer-Encoding", "Connection", "Expect",
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "TE", "Trailer", "Upgrade", "HTTP2-Settings",
 };
 
 static const char *const reserved_prefixes[] = {

@@ -1,0 +1,33 @@
+/*
+ * caps.c: WH_MAX_WEBHOOKS_PER_COMPANY. A company's webhook list is
+ * loaded whole to be sorted by url or label, so the cap bounds the work
+ * (and memory) of one list request as much as it bounds abuse.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "caps.h"
+
+int
+wh_caps_load(struct wh_caps *lim, char *err, size_t errlen)
+{
+	const char	*v;
+	char		*end;
+	long		 n;
+
+	lim->max_webhooks = WH_MAX_WEBHOOKS_DEFAULT;
+	if ((v = getenv("WH_MAX_WEBHOOKS_PER_COMPANY")) == NULL || *v == '\0')
+		return (0);
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' || n < 1 ||
+	    n > WH_MAX_WEBHOOKS_LIMIT) {
+		(void)snprintf(err, errlen, "WH_MAX_WEBHOOKS_PER_COMPANY must "
+		    "be a whole number from 1 to %d (got \"%.40s\")",
+		    WH_MAX_WEBHOOKS_LIMIT, v);
+		return (-1);
+	}
+	lim->max_webhooks = n;
+	return (0);
+}

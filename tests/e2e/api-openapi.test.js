@@ -1,0 +1,214 @@
+// api/openapi.yaml against the api itself:
+//   - the route table of api/module.c (read from the source: the table is
+//     the one place routes are declared) and the document's operations are
+//     the same set, both ways;
+//   - real answers of every operation, successes and errors, match the
+//     schema the document gives for their status and media type (Ajv, JSON
+//     Schema 2020-12 as OpenAPI 3.1 uses it), and every status seen is
+//     documented for its operation.
+
+import { describe, test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import YAML from 'yaml';
+import { REPO_ROOT, startStack, useHarness } from './lib/harness.js';
+import { companyKey, createWebhook, rnd } from './lib/checks.js';
+
+useHarness();
+
+const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'api', 'openapi.yaml'), 'utf8'));
+const moduleSrc = fs.readFileSync(path.join(REPO_ROOT, 'api', 'module.c'), 'utf8');
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+// "/v1/webhooks/{webhook_sid}" and "/v1/webhooks/:" both become "/v1/webhooks/{}".
+const shape = (p) => p.replace(/\{[^}]+\}/g, '{}').replace(/\/:(?=\/|$)/g, '/{}');
+
+function routeTable() {
+  const block = moduleSrc.slice(moduleSrc.indexOf('routes[] = {'), moduleSrc.indexOf('{ 0, NULL, NULL, 0 }'));
+  const out = [];
+  for (const m of block.matchAll(/\{\s*HTTP_METHOD_([A-Z]+),\s*"([^"]+)"/g)) out.push(`${m[1]} ${shape(m[2])}`);
+  return out;
+}
+
+function documented() {
+  const out = [];
+  for (const [p, item] of Object.entries(doc.paths)) {
+    for (const m of METHODS) if (item[m]) out.push(`${m.toUpperCase()} ${shape(p)}`);
+  }
+  return out;
+}
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema({ $id: 'openapi.json', components: doc.components });
+
+const deref = (obj) => {
+  if (!obj || !obj.$ref) return obj;
+  return obj.$ref.replace(/^#\//, '').split('/').reduce((o, k) => o[k], doc);
+};
+
+const seen = new Set(); // "METHOD template" of every checked answer
+
+// The answer res to `method template` matches the document.
+function conforms(method, template, res) {
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  assert.ok(op, `${method} ${template} is documented`);
+  const r = deref(op.responses[String(res.status)] || op.responses.default);
+  assert.ok(r, `${method} ${template}: status ${res.status} is documented (${res.text})`);
+  assert.ok(res.headers.get('x-request-id'), 'X-Request-Id');
+  for (const h of Object.keys(r.headers || {})) {
+    if (['X-Request-Id', 'Location', 'WWW-Authenticate'].includes(h)) {
+      assert.ok(res.headers.get(h), `${method} ${template} ${res.status}: header ${h}`);
+    }
+  }
+  seen.add(`${method} ${shape(template)}`);
+  if (!r.content) {
+    assert.equal(res.text, '', `${res.status} has no body`);
+    return;
+  }
+  const media = res.contentType.split(';')[0].trim();
+  const c = r.content[media];
+  assert.ok(c, `${method} ${template} ${res.status}: media type ${media} documented`);
+  const schema = c.schema.$ref ? { $ref: `openapi.json${c.schema.$ref}` } : c.schema;
+  const validate = ajv.compile(schema);
+  assert.ok(validate(res.json), `${method} ${template} ${res.status} matches the schema: ` +
+    `${ajv.errorsText(validate.errors)}\n${res.text.slice(0, 500)}`);
+}
+
+test('every route of api/module.c is in api/openapi.yaml, and nothing else', () => {
+  const routes = routeTable();
+  assert.ok(routes.length >= 15, `read the route table (${routes.length} routes)`);
+  assert.deepEqual([...documented()].sort(), [...routes].sort());
+  assert.equal(doc.openapi, '3.1.0');
+});
+
+test('every operation documents its answers with a schema', () => {
+  for (const [p, item] of Object.entries(doc.paths)) {
+    for (const m of METHODS) {
+      if (!item[m]) continue;
+      const codes = Object.keys(item[m].responses);
+      assert.ok(codes.some((c) => c.startsWith('2')), `${m} ${p}: a success`);
+      if (p !== '/healthz') {
+        assert.ok(codes.includes('401'), `${m} ${p}: 401`);
+        assert.ok(codes.includes('503'), `${m} ${p}: 503`);
+      }
+    }
+  }
+});
+
+describe('real answers match the schemas', () => {
+  let stack;
+  let api;
+  let company;
+  let hook;
+  let key;
+
+  before(async () => {
+    stack = await startStack({ dispatchers: 0 });
+    api = stack.api;
+    company = `CO_oa${rnd(3)}`;
+  });
+
+  test('/healthz', async () => {
+    conforms('GET', '/healthz', await api('GET', '/healthz', undefined, { key: null }));
+  });
+
+  test('/v1/webhooks', async () => {
+    const P = '/v1/webhooks';
+    let res = await api('POST', P, { webhook: { company_sid: company, url: 'https://example.com/', label: 'x',
+      headers: [{ name: 'X-A', value: '1', include_in_request_signature: true }], event_types: ['a.*'] } });
+    conforms('POST', P, res);
+    hook = res.json.webhook;
+    await createWebhook(api, company);
+    conforms('POST', P, await api('POST', P, '{'));
+    conforms('POST', P, await api('POST', P, { url: 'x' }));
+    conforms('POST', P, await api('POST', P, {}, { key: null }));
+    conforms('POST', P, await api('POST', P, 'x', { headers: { 'content-type': 'text/plain' } }));
+    conforms('POST', P, await api('POST', P, JSON.stringify({ label: 'x'.repeat(1100000) })));
+    res = await api('GET', `${P}?company_sid=${company}&page_size=1&sort=url.desc`);
+    conforms('GET', P, res);
+    conforms('GET', P, await api('GET', `${P}?company_sid=${company}&page_size=1&sort=url.desc&page_token=${res.json.next_page_token}`));
+    conforms('GET', P, await api('GET', `${P}?company_sid=${company}&page_token=nope`));
+    const other = await companyKey(api, `CO_oo${rnd(3)}`);
+    conforms('GET', P, await api('GET', `${P}?company_sid=${company}`, undefined, { key: other.auth }));
+    conforms('GET', P, await api('GET', P, undefined, { key: null }));
+  });
+
+  test('/v1/webhooks/{webhook_sid}', async () => {
+    const P = '/v1/webhooks/{webhook_sid}';
+    const p = `/v1/webhooks/${hook.sid}`;
+    conforms('GET', P, await api('GET', p));
+    conforms('GET', P, await api('GET', '/v1/webhooks/wh_none'));
+    conforms('PATCH', P, await api('PATCH', p, { label: 'y', enabled: false }));
+    conforms('PATCH', P, await api('PATCH', p, { sid: 'x' }));
+    conforms('PATCH', P, await api('PATCH', p, '[1'));
+    const gone = await createWebhook(api, company);
+    conforms('DELETE', P, await api('DELETE', `/v1/webhooks/${gone.sid}`));
+    conforms('DELETE', P, await api('DELETE', `/v1/webhooks/${gone.sid}`));
+  });
+
+  test('/v1/webhooks/{webhook_sid}/signing-keys', async () => {
+    const P = '/v1/webhooks/{webhook_sid}/signing-keys';
+    const p = `/v1/webhooks/${hook.sid}/signing-keys`;
+    let res = await api('POST', p, { signing_key: { label: 'b', shared_secret: 'sixteen chars!!!', expires_at: null } });
+    conforms('POST', P, res);
+    key = res.json.signing_key;
+    conforms('POST', P, await api('POST', p, { shared_secret: 'short' }));
+    conforms('POST', P, await api('POST', '/v1/webhooks/wh_none/signing-keys', {}));
+    for (let i = 0; i < 8; i++) res = await api('POST', p, {});
+    conforms('POST', P, res);
+    res = await api('GET', `${p}?page_size=2&sort=label.desc`);
+    conforms('GET', P, res);
+    conforms('GET', P, await api('GET', `${p}?page_size=2&sort=label.desc&page_token=${res.json.next_page_token}`));
+    conforms('GET', P, await api('GET', `${p}?sort=url`));
+  });
+
+  test('/v1/webhooks/{webhook_sid}/signing-keys/{signing_key_sid}', async () => {
+    const P = '/v1/webhooks/{webhook_sid}/signing-keys/{signing_key_sid}';
+    const p = `/v1/webhooks/${hook.sid}/signing-keys/${key.sid}`;
+    conforms('GET', P, await api('GET', p));
+    conforms('GET', P, await api('GET', `/v1/webhooks/${hook.sid}/signing-keys/sk_none`));
+    conforms('PATCH', P, await api('PATCH', p, { expires_at: new Date(Date.now() + 60e3).toISOString() }));
+    conforms('PATCH', P, await api('PATCH', p, { shared_secret: 'x'.repeat(20) }));
+    conforms('DELETE', P, await api('DELETE', p));
+    const w = await createWebhook(api, company);
+    const [only] = (await api('GET', `/v1/webhooks/${w.sid}/signing-keys`)).json.signing_keys;
+    const q = `/v1/webhooks/${w.sid}/signing-keys/${only.sid}`;
+    conforms('DELETE', P, await api('DELETE', q));
+    conforms('PATCH', P, await api('PATCH', q, { expires_at: '2020-01-01T00:00:00Z' }));
+  });
+
+  test('/v1/api-keys and /v1/api-keys/{key_id}', async () => {
+    let res = await api('POST', '/v1/api-keys', { company_sid: company, label: 'k' });
+    conforms('POST', '/v1/api-keys', res);
+    const made = res.json.api_key;
+    conforms('POST', '/v1/api-keys', await api('POST', '/v1/api-keys', { admin: true }));
+    conforms('POST', '/v1/api-keys', await api('POST', '/v1/api-keys', { admin: true, company_sid: company }));
+    conforms('POST', '/v1/api-keys', await api('POST', '/v1/api-keys', { company_sid: company },
+      { key: `${made.key_id}:${made.secret}` }));
+    res = await api('GET', '/v1/api-keys?page_size=1');
+    conforms('GET', '/v1/api-keys', res);
+    conforms('GET', '/v1/api-keys', await api('GET', `/v1/api-keys?page_size=1&page_token=${res.json.next_page_token}`));
+    conforms('GET', '/v1/api-keys', await api('GET', '/v1/api-keys?company_sid=CO_other',
+      undefined, { key: `${made.key_id}:${made.secret}` }));
+    conforms('GET', '/v1/api-keys', await api('GET', '/v1/api-keys?page_size=0'));
+    conforms('DELETE', '/v1/api-keys/{key_id}', await api('DELETE', `/v1/api-keys/${made.key_id}`));
+    conforms('DELETE', '/v1/api-keys/{key_id}', await api('DELETE', `/v1/api-keys/${made.key_id}`));
+  });
+
+  test('/v1/events', async () => {
+    const P = '/v1/events';
+    conforms('POST', P, await api('POST', P, { company_sid: company, event_type: 'a.b', payload: { x: [1, 'two'] } }));
+    conforms('POST', P, await api('POST', P, { company_sid: company, payload: 1 }));
+    conforms('POST', P, await api('POST', P, '[]'));
+    conforms('POST', P, await api('POST', P, JSON.stringify({ company_sid: company, event_type: 'a.b',
+      payload: 'x'.repeat(300000) })));
+  });
+
+  test('every route was checked', () => {
+    assert.deepEqual([...seen].sort(), [...routeTable()].sort());
+  });
+});

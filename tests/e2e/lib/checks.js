@@ -1,0 +1,104 @@
+// Checks and small clients shared by the api-*.test.js files: RFC 9457
+// problems, API keys made through the api, webhooks, and walking a list
+// through its page tokens.
+
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+
+export function assertJson(res) {
+  assert.match(res.contentType, /^application\/json\b/, `Content-Type of ${res.status} answer: ${res.text}`);
+}
+
+// RFC 9457: {type, title, status, detail, errors?} as application/problem+json,
+// with the request id both in the body and in X-Request-Id.
+export function assertProblem(res, statuses) {
+  const want = [].concat(statuses);
+  assert.ok(want.includes(res.status), `status ${res.status} not in ${want}: ${res.text}`);
+  assert.match(res.contentType, /^application\/problem\+json\b/, `Content-Type: ${res.contentType} (${res.text})`);
+  const p = res.json;
+  assert.ok(p && typeof p === 'object', `problem body is JSON: ${res.text}`);
+  assert.equal(typeof p.type, 'string', 'problem.type');
+  assert.equal(typeof p.title, 'string', 'problem.title');
+  assert.equal(p.status, res.status, 'problem.status equals the HTTP status');
+  assert.equal(typeof p.detail, 'string', 'problem.detail');
+  assert.equal(p.request_id, res.headers.get('x-request-id'), 'request_id equals X-Request-Id');
+  if ('errors' in p) {
+    assert.ok(Array.isArray(p.errors), 'problem.errors is an array');
+    for (const e of p.errors) {
+      assert.equal(typeof e.field, 'string', 'errors[].field');
+      assert.equal(typeof e.message, 'string', 'errors[].message');
+    }
+  }
+  return p;
+}
+
+// The problem names `field` in errors[].field (exactly, or as the start of
+// a nested name such as headers[0].name).
+export function assertNamesField(problem, field) {
+  const names = (problem.errors || []).map((e) => e.field);
+  assert.ok(
+    names.some((n) => n === field || n.startsWith(`${field}.`) || n.startsWith(`${field}[`)),
+    `problem names the field "${field}": ${JSON.stringify(problem)}`,
+  );
+}
+
+// One bad input: the answer is a problem with `status` naming `field`.
+export async function expectFieldError(call, status, field) {
+  const res = await call();
+  const p = assertProblem(res, status);
+  assertNamesField(p, field);
+  return p;
+}
+
+// A company API key made by the admin key: "key_id:secret".
+export async function companyKey(api, company, label = 'e2e') {
+  const res = await api('POST', '/v1/api-keys', { company_sid: company, label });
+  assert.equal(res.status, 201, res.text);
+  const k = res.json.api_key;
+  return { id: k.key_id, secret: k.secret, auth: `${k.key_id}:${k.secret}`, key: k };
+}
+
+let urlSeq = 0;
+
+// A webhook for company (admin key unless opts.key), returned as answered.
+export async function createWebhook(api, company, fields = {}, opts = {}) {
+  urlSeq += 1;
+  const body = { url: `https://example.com/hook/${urlSeq}`, ...fields };
+  if (company) body.company_sid = company;
+  const res = await api('POST', '/v1/webhooks', { webhook: body }, opts);
+  assert.equal(res.status, 201, res.text);
+  return res.json.webhook;
+}
+
+// Every item of a list, page by page; also returns the pages.
+export async function listAll(api, path, params = {}, { key, name, maxPages = 200 } = {}) {
+  const items = [];
+  const pages = [];
+  let token = null;
+  for (let i = 0; i < maxPages; i++) {
+    const q = new URLSearchParams({ ...params, ...(token ? { page_token: token } : {}) });
+    const res = await api('GET', `${path}?${q}`, undefined, key ? { key } : {});
+    assert.equal(res.status, 200, res.text);
+    pages.push(res.json[name]);
+    items.push(...res.json[name]);
+    token = res.json.next_page_token;
+    if (token === null) return { items, pages };
+  }
+  throw new Error(`${path}: more than ${maxPages} pages`);
+}
+
+// The api's order: by value (bytes, or numbers), then sid (bytes).
+export function byValueThenSid(value, desc = false) {
+  const cmpBytes = (a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return (x, y) => {
+    const vx = value(x);
+    const vy = value(y);
+    let c = typeof vx === 'number' ? Math.sign(vx - vy) : cmpBytes(vx, vy);
+    if (c === 0) c = cmpBytes(x.sid, y.sid);
+    return desc ? -c : c;
+  };
+}
+
+export const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+export const rnd = (n = 6) => crypto.randomBytes(n).toString('hex');

@@ -1,0 +1,91 @@
+/*
+ * test_caps.c: WH_MAX_WEBHOOKS_PER_COMPANY (the default when unset or
+ * empty, the accepted range, and every malformed value refused with a
+ * sentence naming the variable), and the Redis key names the api added
+ * for API key indexes, page tokens and Idempotency-Keys.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "caps.h"
+#include "keys.h"
+
+static void
+test_caps_default(void **state)
+{
+	struct wh_caps	c;
+	char		err[256];
+
+	(void)state;
+	assert_int_equal(unsetenv("WH_MAX_WEBHOOKS_PER_COMPANY"), 0);
+	assert_int_equal(wh_caps_load(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_webhooks, WH_MAX_WEBHOOKS_DEFAULT);
+	assert_int_equal(setenv("WH_MAX_WEBHOOKS_PER_COMPANY", "", 1), 0);
+	assert_int_equal(wh_caps_load(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_webhooks, 1000);
+}
+
+static void
+test_caps_range(void **state)
+{
+	static const char *const	ok[] = { "1", "3", "1000", "100000" };
+	static const char *const	bad[] = {
+		"0", "-1", "100001", "abc", "10x", " 5", "1e3", "5.0",
+		"99999999999999999999",
+	};
+	struct wh_caps			c;
+	char				err[256];
+	size_t				i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(setenv("WH_MAX_WEBHOOKS_PER_COMPANY", ok[i],
+		    1), 0);
+		assert_int_equal(wh_caps_load(&c, err, sizeof(err)), 0);
+		assert_int_equal(c.max_webhooks, strtol(ok[i], NULL, 10));
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setenv("WH_MAX_WEBHOOKS_PER_COMPANY", bad[i],
+		    1), 0);
+		err[0] = '\0';
+		assert_int_equal(wh_caps_load(&c, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "WH_MAX_WEBHOOKS_PER_COMPANY"));
+	}
+	assert_int_equal(unsetenv("WH_MAX_WEBHOOKS_PER_COMPANY"), 0);
+}
+
+static void
+test_api_keys_names(void **state)
+{
+	char	k[64];
+
+	(void)state;
+	assert_int_equal(wh_key_apikeys(k, sizeof(k), "wh:"), 10);
+	assert_string_equal(k, "wh:apikeys");
+	assert_true(wh_key_company_apikeys(k, sizeof(k), "wh:", "CO_1") > 0);
+	assert_string_equal(k, "wh:company:CO_1:apikeys");
+	assert_true(wh_key_cursor_secret(k, sizeof(k), "p:") > 0);
+	assert_string_equal(k, "p:cursor_secret");
+	assert_true(wh_key_idemkey(k, sizeof(k), "wh:", "key_1",
+	    "a b:c") > 0);
+	assert_string_equal(k, "wh:idemkey:key_1:a b:c");
+	assert_int_equal(wh_key_idemkey(k, 16, "wh:", "key_1", "abc"), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_caps_default),
+		cmocka_unit_test(test_caps_range),
+		cmocka_unit_test(test_api_keys_names),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
