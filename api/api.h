@@ -253,7 +253,6 @@ struct api_query {
 int		 api_query_parse(struct api_ctx *,
 		    const char *const *allowed, struct api_query *);
 const char	*api_query_get(const struct api_query *, const char *name);
-int		 api_hexval(unsigned char);
 void		 api_query_free(struct api_query *);
 
 /* list.c, cursor.c: sorted collections with keyset page tokens. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "encode.h"
 #include "json.h"
 #include "timeutil.h"
 
@@ -17,7 +18,7 @@ hex4(const char *p, uint32_t *out)
 	int		i, c;
 
 	for (i = 0; i < 4; i++) {
-		if ((c = api_hexval((unsigned char)p[i])) == -1)
+		if ((c = wh_hexval((unsigned char)p[i])) == -1)
 			return (-1);
 		v = v << 4 | (uint32_t)c;
 	}

@@ -9,21 +9,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "encode.h"
 
 #define QUERY_VALUE_MAX		4096
-
-/* The value of one hex digit, or -1. */
-int
-api_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
 
 /*
  * Percent-decode s[0..len) ("+" is a space) into a new string. NULL on a
@@ -46,8 +34,8 @@ decode(const char *s, size_t len)
 		else if (c == '%') {
 			if (i + 2 >= len)
 				goto bad;
-			if ((hi = api_hexval((unsigned char)s[i + 1])) == -1 ||
-			    (lo = api_hexval((unsigned char)s[i + 2])) == -1)
+			if ((hi = wh_hexval((unsigned char)s[i + 1])) == -1 ||
+			    (lo = wh_hexval((unsigned char)s[i + 2])) == -1)
 				goto bad;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;

@@ -163,3 +163,16 @@ wh_b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 	w += 3 - pad;
 	return ((int)w);
 }
+
+/* The value of one hex digit, or -1. */
+int
+wh_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}

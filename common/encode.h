@@ -14,6 +14,9 @@
 /* Lowercase hex; out must hold 2*len+1. Returns chars written (no NUL). */
 size_t	wh_hex_encode(const unsigned char *, size_t, char *out);
 
+/* The value of one hex digit, or -1. */
+int	wh_hexval(unsigned char);
+
 /* Standard alphabet, padded. Returns chars written or -1 if outlen short. */
 int	wh_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "encode.h"
 #include "json.h"
 
 struct jp {
@@ -64,18 +65,6 @@ utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
 	return (n);
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* The four hex digits after "\u" at s (avail bytes left) into *v. */
 static int
 hex4(const unsigned char *s, size_t avail, uint32_t *v)
@@ -86,7 +75,7 @@ hex4(const unsigned char *s, size_t avail, uint32_t *v)
 		return (-1);
 	*v = 0;
 	for (i = 0; i < 4; i++) {
-		if ((h = hexval(s[i])) == -1)
+		if ((h = wh_hexval(s[i])) == -1)
 			return (-1);
 		*v = (*v << 4) | (uint32_t)h;
 	}
