@@ -47,11 +47,6 @@ consumer_name(char *out, size_t len)
 }
 
 static void
-main_down(struct rconn *c)
-{
-}
-
-static void
 block_down(struct rconn *c)
 {
 	d.reading = 0;
@@ -144,7 +139,7 @@ main(int argc, char **argv)
 		return (1);
 	}
 	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
-	    main_down);
+	    NULL);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
 	    block_down);
 	upkeep_start();
