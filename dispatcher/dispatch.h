@@ -102,6 +102,16 @@ void	job_delivery_done(struct job *, int ok);
 void	acks_flush(void);
 void	group_create(void);
 
+/*
+ * entry.c: a stream entry's fields as Redis gave them (hiredis
+ * redisReply arrays); NULL when usable, else why not (dead-lettered).
+ */
+struct redisReply;
+const char	*entry_event_parse(struct wh_event *, const char *entry_id,
+		    const struct redisReply *fields, size_t event_max);
+const char	*entry_task_parse(struct wh_task *,
+		    const struct redisReply *fields);
+
 /* endpoint.c: per-endpoint in-flight caps and fair queues. */
 void	endpoint_enqueue(struct delivery *);
 void	endpoint_release(struct delivery *);
