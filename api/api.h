@@ -232,6 +232,13 @@ struct kore_json_item	*api_field_array(struct kore_json_item *,
 			    const char *name, struct api_errors *);
 size_t		 api_json_len(struct kore_json_item *);
 
+/*
+ * body_text.c: a valid JSON text with every \uXXXX escape in its strings
+ * rewritten for Kore's parser, which does not know them (control
+ * characters become DEL). 0, or -1 on a lone surrogate or ENOMEM.
+ */
+int		 api_body_unescape(const char *, size_t, struct wh_buf *);
+
 /* An API key as shown (api_keys.c); never its secret's hash. */
 struct api_key {
 	char		 key_id[WH_ID_MAX];
