@@ -96,6 +96,8 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
+include tests/fuzz/fuzz.mk
+
 .PHONY: test-faults all deps unit e2e sanitize lint-deploy test run bench clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
