@@ -90,10 +90,13 @@ parse_http_date(const char *s, size_t len, int64_t *ms)
 	tm.tm_year = year - 1900;
 	tm.tm_hour = hh;
 	tm.tm_min = mm;
-	tm.tm_sec = ss;
+	tm.tm_sec = ss == 60 ? 59 : ss;	/* a leap second: added below */
 	if ((t = timegm(&tm)) == (time_t)-1)
 		return (-1);
-	*ms = (int64_t)t * 1000;
+	/* timegm() moves a day the month lacks ("31 Feb") on: refuse it. */
+	if (tm.tm_mday != day || tm.tm_mon != i)
+		return (-1);
+	*ms = ((int64_t)t + (ss == 60)) * 1000;
 	return (0);
 }
 

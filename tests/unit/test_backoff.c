@@ -85,6 +85,27 @@ test_retry_after(void **state)
 	    "Sunday, 06-Nov-94 08:49:37 GMT", 30, now, &d), -1);
 }
 
+/* Dates that do not exist are refused, not moved (found by fuzz_retry_after). */
+static void
+test_retry_after_calendar(void **state)
+{
+	int64_t	d, now = 0;
+
+	assert_int_equal(wh_retry_after_parse(
+	    "Tue, 31 Feb 2026 12:00:00 GMT", 29, now, &d), -1);
+	assert_int_equal(wh_retry_after_parse(
+	    "Sun, 29 Feb 2026 12:00:00 GMT", 29, now, &d), -1);
+	assert_int_equal(wh_retry_after_parse(
+	    "Fri, 31 Apr 2026 12:00:00 GMT", 29, now, &d), -1);
+	assert_int_equal(wh_retry_after_parse(
+	    "Thu, 29 Feb 2024 12:00:00 GMT", 29, now, &d), 0);
+	assert_true(d == 1709208000000LL);
+	/* A leap second on the last day of a month folds into the next. */
+	assert_int_equal(wh_retry_after_parse(
+	    "Sat, 31 Dec 2016 23:59:60 GMT", 29, now, &d), 0);
+	assert_true(d == 1483228800000LL);
+}
+
 static void
 test_clamp(void **state)
 {
@@ -101,6 +122,7 @@ main(void)
 		cmocka_unit_test(test_jitter_bounds),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_retry_after_calendar),
 		cmocka_unit_test(test_clamp),
 	};
 
