@@ -52,8 +52,11 @@ $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit $< $(COMMON_OBJ) -o $@ $(LDFLAGS) \
-	    $(LDLIBS_COMMON) -lcmocka
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher $< \
+	    $(filter %.o,$^) -o $@ $(LDFLAGS) $(LDLIBS_COMMON) -lcmocka
+
+# Unit tests of product code outside common/ that stands alone.
+$(BUILD)/tests/test_entry: $(BUILD)/obj/dispatcher/entry.o
 
 deps:
 	@.ci/deps

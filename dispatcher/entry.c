@@ -32,17 +32,51 @@ reply_strdup(const redisReply *r)
 }
 
 /*
+ * Milliseconds since the epoch, as decimal digits only (no sign, no
+ * spaces, no overflow), positive and within what RFC 3339 can carry in
+ * the delivered body (up to year 9999). 0 or -1.
+ */
+static int
+ms_parse(const char *s, size_t len, int64_t *ms)
+{
+	char	when[WH_RFC3339_LEN + 1];
+	int64_t	v = 0;
+	size_t	i;
+
+	if (len == 0 || len > 18)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		v = v * 10 + (s[i] - '0');	/* 18 digits < 2^63 */
+	}
+	if (v <= 0 || wh_rfc3339_ms(v, when) == -1)
+		return (-1);
+	*ms = v;
+	return (0);
+}
+
+/* The fields of the public format, each taken only by its exact name. */
+static const char *const event_fields[] = {
+	"company_sid", "event_type", "event_sid", "payload", "ts"
+};
+enum { EF_COMPANY, EF_TYPE, EF_SID, EF_PAYLOAD, EF_TS, EF_COUNT };
+
+/*
  * An event entry's fields (the public format) into ev, which starts
- * zeroed and is freed by the caller either way. NULL, or why not.
+ * zeroed and is freed by the caller either way. Other fields are the
+ * publisher's own and ignored; one of ours given twice is refused, since
+ * readers of the entry would disagree on which one counts. NULL, or why
+ * not.
  */
 const char *
 entry_event_parse(struct wh_event *ev, const char *entry_id,
     const redisReply *fields, size_t event_max)
 {
 	const redisReply *k, *v;
-	size_t		 i;
-	char		*end;
-	long long	 ms;
+	size_t		 i, f;
+	unsigned int	 seen = 0;
+	int64_t		 ms;
 
 	for (i = 0; i + 1 < fields->elements; i += 2) {
 		k = fields->element[i];
@@ -50,22 +84,37 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 		if (k->type != REDIS_REPLY_STRING ||
 		    v->type != REDIS_REPLY_STRING)
 			return ("field is not a string");
-		if (!strcmp(k->str, "company_sid") && ev->company_sid == NULL)
+		for (f = 0; f < EF_COUNT; f++) {
+			if (k->len == strlen(event_fields[f]) &&
+			    memcmp(k->str, event_fields[f], k->len) == 0)
+				break;
+		}
+		if (f == EF_COUNT)
+			continue;
+		if (seen & (1U << f))
+			return ("a field is given more than once");
+		if (memchr(v->str, '\0', v->len) != NULL)
+			return ("a field holds a NUL byte");
+		seen |= 1U << f;
+		switch (f) {
+		case EF_COMPANY:
 			ev->company_sid = reply_strdup(v);
-		else if (!strcmp(k->str, "event_type") &&
-		    ev->event_type == NULL)
+			break;
+		case EF_TYPE:
 			ev->event_type = reply_strdup(v);
-		else if (!strcmp(k->str, "event_sid") && ev->event_sid == NULL)
+			break;
+		case EF_SID:
 			ev->event_sid = reply_strdup(v);
-		else if (!strcmp(k->str, "payload") && ev->payload == NULL) {
+			break;
+		case EF_PAYLOAD:
 			if ((ev->payload = reply_strdup(v)) != NULL)
 				ev->payload_len = v->len;
-		} else if (!strcmp(k->str, "ts")) {
-			ms = strtoll(v->str, &end, 10);
-			if (end == v->str || *end != '\0' || ms <= 0)
+			break;
+		default:
+			if (ms_parse(v->str, v->len, &ev->created_at) == -1)
 				return ("ts is not milliseconds since the "
 				    "epoch");
-			ev->created_at = ms;
+			break;
 		}
 	}
 	if (ev->company_sid == NULL ||
@@ -92,10 +141,12 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 		    ev->event_sid, WH_ID_MAX) == -1)
 			return ("cannot derive an event_sid");
 	}
-	if (ev->created_at == 0) {
-		ms = strtoll(entry_id, &end, 10);
-		ev->created_at = ms > 0 ? ms : wh_now_ms();
-	}
+	/* Without ts, the entry id's time ("<ms>-<seq>", maybe chosen). */
+	if (ev->created_at == 0 && ms_parse(entry_id, strcspn(entry_id, "-"),
+	    &ms) == 0)
+		ev->created_at = ms;
+	if (ev->created_at == 0)
+		ev->created_at = wh_now_ms();
 	return (NULL);
 }
 
