@@ -1,7 +1,8 @@
 # Streem Webhooks: the build and the front door.
 #   make          build both programs
 #   make run      the local stack (redis, api, dispatcher) in the foreground
-#   make test     unit + e2e + sanitizer run
+#   make test     unit + e2e + sanitizer run + a short fuzz run
+#   make fuzz     the libFuzzer targets, FUZZ_SECONDS (60) each
 #   make bench    the benchmark table (never part of make test)
 
 CC	?= cc
@@ -68,12 +69,36 @@ e2e: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec *.test.js
 
-# A short run of the unit tests under AddressSanitizer and UBSan, in a
-# build tree of its own so that it never mixes with the normal objects.
+# The unit tests and both programs under AddressSanitizer and UBSan, in a
+# build tree of their own so that they never mix with the normal objects,
+# then the e2e files of SANITIZE_E2E (the delivery path and the api)
+# against those programs. A report stops the program that made it
+# (halt_on_error, abort) and the e2e harness fails the test during which
+# it appeared on any program's output (a Kore worker that dies is
+# restarted, so the report may be the only sign).
+# The api is a module that Debian's kore binary (not built with ASan)
+# loads, so gcc's ASan runtime is preloaded into kore (E2E_API_PRELOAD).
+# Leaks are checked in the unit tests and the dispatcher, not in the api:
+# Kore's seccomp sandbox kills a worker at the first system call
+# LeakSanitizer makes at exit (gettid), and Kore's own allocations would
+# be reported from its parent process.
+SAN_CFLAGS	:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+SAN_LDFLAGS	:= -fsanitize=address,undefined
+SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
+		   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+SANITIZE_E2E	?= foundation delivery-retry delivery-isolation api-webhooks \
+		   api-signing-keys api-validation api-idempotency api-fuzz
+
 sanitize:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
-	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" unit
+	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
+	    CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" unit all
+	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
+	@asan=$$($(CC) -print-file-name=libasan.so); \
+	    [ -f "$$asan" ] || { echo "sanitize: no libasan.so for $(CC)" >&2; exit 1; }; \
+	    cd tests/e2e && $(SAN_ENV) E2E_BIN_DIR=$(CURDIR)/$(BUILD)/asan \
+	    E2E_API_PRELOAD=$$asan node --test --test-concurrency=1 \
+	    --test-reporter=spec $(SANITIZE_E2E:%=%.test.js)
 
 # The kill -9 / Redis-restart scenario (see tests/e2e/delivery-faults.test.js).
 test-faults: all
@@ -86,6 +111,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory sanitize
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-deploy
 	@$(MAKE) --no-print-directory e2e
 
@@ -101,6 +127,7 @@ clean:
 
 include tests/fuzz/fuzz.mk
 
-.PHONY: test-faults all deps unit e2e sanitize lint-deploy test run bench clean
+.PHONY: test-faults all deps unit e2e sanitize lint-deploy test run bench \
+	clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

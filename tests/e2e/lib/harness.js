@@ -17,7 +17,16 @@
 //
 // Environment: E2E_VERBOSE=1 streams all program output live (otherwise it is
 // printed only for a failed test); E2E_BIN_DIR=<dir> tests the programs of
-// another build tree instead of build/.
+// another build tree instead of build/; E2E_API_PRELOAD=<lib> preloads a
+// library into the api (and through it the kore binary that loads the
+// module: the AddressSanitizer runtime for a sanitizer build, see
+// `make sanitize`).
+//
+// A sanitizer report (AddressSanitizer, LeakSanitizer, UBSan's "runtime
+// error:") on any program's output fails the test during which it was
+// printed, or the file if it comes at teardown (a leak report at exit):
+// a Kore worker that dies of one is restarted by Kore, so the report may
+// be the only sign.
 
 import { spawn, execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -152,9 +161,14 @@ const LOG_CAP = 50000;
 const logLines = [];
 let logSeq = 0;
 
+// What sanitizers print first (and last) about an error, in any build.
+const SANITIZER_REPORT = /\b(?:Address|Leak|Memory|Thread|UndefinedBehavior)Sanitizer\b|\bruntime error: /;
+const sanitizerReports = []; // {seq, name, text}
+
 function recordLine(name, text) {
   logSeq += 1;
   logLines.push({ seq: logSeq, t: Date.now(), name, text });
+  if (SANITIZER_REPORT.test(text)) sanitizerReports.push({ seq: logSeq, name, text });
   if (logLines.length > LOG_CAP) logLines.splice(0, logLines.length - LOG_CAP);
   if (VERBOSE) process.stderr.write(`[${name}] ${text}\n`);
 }
@@ -180,17 +194,32 @@ export function dumpLogs(seq = 0, title = 'captured program output', context = 2
 // everything live with E2E_VERBOSE=1), and always tear everything down.
 export function useHarness() {
   let mark = 0;
+  let checked = 0; // sanitizer reports already turned into a failure
+  const failOnReports = (when) => {
+    const fresh = sanitizerReports.filter((r) => r.seq > checked);
+    if (!fresh.length) return;
+    checked = logSeq;
+    const lines = fresh.slice(0, 10).map((r) => `  [${r.name}] ${r.text}`).join('\n');
+    throw new Error(`sanitizer report ${when}:\n${lines}\n(the whole report is in the program output)`);
+  };
   beforeEach(() => {
     mark = logSeq;
   });
   afterEach((t) => {
+    const reported = sanitizerReports.some((r) => r.seq > mark);
     // t.passed exists from Node 20.12 on; if it is missing, err on the side
     // of printing.
-    if (!VERBOSE && t.passed !== true && logsSince(mark).length) {
+    if (!VERBOSE && (t.passed !== true || reported) && logsSince(mark).length) {
       dumpLogs(mark, `program output during failed test "${t.name}"`);
     }
+    failOnReports(`during "${t.name}"`);
   });
-  after(cleanup);
+  after(async () => {
+    const before = logSeq;
+    await cleanup();
+    if (!VERBOSE && sanitizerReports.some((r) => r.seq > checked)) dumpLogs(before, 'program output at teardown');
+    failOnReports('at teardown');
+  });
 }
 
 // ------------------------------------------------------------ child process
@@ -528,6 +557,18 @@ export function makeApi(baseUrl, defaultKey) {
   };
 }
 
+// E2E_API_PRELOAD: the api is a module that Debian's (uninstrumented) kore
+// binary dlopens, so a sanitizer build needs the ASan runtime preloaded
+// into kore. Leak checking stays off there: Kore's sandbox kills a worker
+// with SIGSYS at the first system call LeakSanitizer makes at exit
+// (gettid), and Kore's own allocations would be reported from the parent.
+function apiPreloadEnv() {
+  const lib = process.env.E2E_API_PRELOAD;
+  if (!lib) return {};
+  const asan = process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : '';
+  return { LD_PRELOAD: lib, ASAN_OPTIONS: `${asan}detect_leaks=0` };
+}
+
 // The api program: started, then polled on GET /healthz until 200.
 export class Api {
   constructor({ redis, bootstrapKey = newBootstrapKey(), env = {}, port, name = 'api' }) {
@@ -550,7 +591,7 @@ export class Api {
   async start({ waitReady = true } = {}) {
     requireBinary(BIN.api);
     if (!this.port) this.port = await freePort();
-    this.proc = new Proc(this.name, BIN.api, [], { env: this.env }).start();
+    this.proc = new Proc(this.name, BIN.api, [], { env: { ...this.env, ...apiPreloadEnv() } }).start();
     this.api = makeApi(this.baseUrl, this.bootstrapKey);
     if (waitReady) await this.waitReady();
     return this;
