@@ -20,7 +20,8 @@
 // another build tree instead of build/; E2E_API_PRELOAD=<lib> preloads a
 // library into the api (and through it the kore binary that loads the
 // module: the AddressSanitizer runtime for a sanitizer build, see
-// `make sanitize`).
+// `make sanitize`); E2E_DISPATCHER_WRAPPER="<command> <args>" runs each
+// dispatcher under that command (valgrind, see `make valgrind`).
 //
 // A sanitizer report (AddressSanitizer, LeakSanitizer, UBSan's "runtime
 // error:") on any program's output fails the test during which it was
@@ -688,7 +689,9 @@ export class Dispatcher {
   async start({ waitReady = true } = {}) {
     requireBinary(BIN.dispatcher);
     const before = await readerState(this.redis);
-    this.proc = new Proc(this.name, BIN.dispatcher, [], { env: this.env }).start();
+    const wrap = (process.env.E2E_DISPATCHER_WRAPPER || '').split(/\s+/).filter(Boolean);
+    const [file, ...args] = [...wrap, BIN.dispatcher];
+    this.proc = new Proc(this.name, file, args, { env: this.env }).start();
     if (waitReady) await this.waitReady(before);
     return this;
   }
