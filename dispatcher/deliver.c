@@ -33,6 +33,13 @@
 
 static CURLM			*multi;
 static struct loop_timer	 curl_timer;
+/*
+ * Finished easy handles, reset and kept for the next transfers: making
+ * one costs a dozen allocations, and a busy dispatcher starts thousands
+ * a second. At most WH_DISPATCH_CONCURRENCY are ever kept.
+ */
+static CURL			**spare;
+static size_t			 nspare, spare_cap;
 /* Deliveries that failed before reaching curl, finished on the next round. */
 static TAILQ_HEAD(, delivery)	 failed_early = TAILQ_HEAD_INITIALIZER(failed_early);
 static struct loop_timer	 early_timer;
@@ -164,6 +171,9 @@ deliver_init(void)
 		return (-1);
 	if ((multi = curl_multi_init()) == NULL)
 		return (-1);
+	spare_cap = (size_t)d.cfg.concurrency;
+	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
+		return (-1);
 	loop_timer_init(&curl_timer, on_curl_timer, NULL);
 	loop_timer_init(&early_timer, on_early_timer, NULL);
 	if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb) ||
@@ -177,6 +187,10 @@ deliver_init(void)
 void
 deliver_free(void)
 {
+	while (nspare > 0)
+		curl_easy_cleanup(spare[--nspare]);
+	free(spare);
+	spare = NULL;
 	if (multi != NULL)
 		(void)curl_multi_cleanup(multi);
 	multi = NULL;
@@ -238,26 +252,35 @@ static int
 add_header(struct curl_slist **list, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Append one "Name: value" line to list. Most fit the stack buffer; a
+ * long one is formatted on the heap. Either copy is wiped (a custom
+ * header may carry the customer's credentials); curl keeps its own.
+ */
 static int
 add_header(struct curl_slist **list, const char *fmt, ...)
 {
-	struct wh_buf		 b;
 	struct curl_slist	*n;
 	va_list			 ap;
+	char			 line[512], *p = line;
 	int			 len;
 
-	wh_buf_init(&b, 0);
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	len = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (len < 0 || wh_buf_reserve(&b, (size_t)len + 1) == -1)
+	if (len < 0)
 		return (-1);
-	va_start(ap, fmt);
-	(void)vsnprintf(b.data, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-	n = curl_slist_append(*list, b.data);
-	explicit_bzero(b.data, b.cap);
-	wh_buf_free(&b);
+	if ((size_t)len >= sizeof(line)) {
+		if ((p = malloc((size_t)len + 1)) == NULL)
+			return (-1);
+		va_start(ap, fmt);
+		(void)vsnprintf(p, (size_t)len + 1, fmt, ap);
+		va_end(ap);
+	}
+	n = curl_slist_append(*list, p);
+	explicit_bzero(p, (size_t)len);
+	if (p != line)
+		free(p);
 	if (n == NULL)
 		return (-1);
 	*list = n;
@@ -351,13 +374,27 @@ out:
 	return (rc);
 }
 
+/* A transfer is over: keep its handle for the next one, or free it. */
+static void
+easy_release(CURL *e)
+{
+	(void)curl_multi_remove_handle(multi, e);
+	if (nspare < spare_cap) {
+		curl_easy_reset(e);
+		spare[nspare++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 static int
 setup_easy(struct delivery *dl)
 {
 	CURL	*e;
 	int	 bad = 0;
 
-	if ((e = curl_easy_init()) == NULL)
+	if (nspare > 0)
+		e = spare[--nspare];
+	else if ((e = curl_easy_init()) == NULL)
 		return (-1);
 	dl->easy = e;
 	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook.url);
@@ -395,8 +432,7 @@ finish(struct delivery *dl)
 	d.inflight--;
 	dl->latency_ms = dl->started_mono ? wh_mono_ms() - dl->started_mono : 0;
 	if (dl->easy != NULL) {
-		(void)curl_multi_remove_handle(multi, dl->easy);
-		curl_easy_cleanup(dl->easy);
+		easy_release(dl->easy);
 		dl->easy = NULL;
 	}
 	endpoint_release(dl);
@@ -420,7 +456,7 @@ deliver_start(struct delivery *dl)
 		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
-	wh_buf_init(&dl->answer, ANSWER_KEEP);
+	wh_buf_init(&dl->answer, 0);	/* most answers are empty */
 	if (wh_rfc3339_ms(now, sent_at) == -1 ||
 	    build_body(dl, sent_at) == -1 ||
 	    build_headers(dl, sent_at, now) == -1 ||
@@ -430,7 +466,7 @@ deliver_start(struct delivery *dl)
 	}
 	dl->started_mono = wh_mono_ms();
 	if (curl_multi_add_handle(multi, dl->easy) != CURLM_OK) {
-		curl_easy_cleanup(dl->easy);
+		easy_release(dl->easy);
 		dl->easy = NULL;
 		fail_early(dl, "curl refused the transfer");
 	}

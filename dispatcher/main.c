@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "sign.h"
 #include "redis_link.h"
 #include "timeutil.h"
 #include "validate.h"
@@ -164,6 +165,7 @@ main(int argc, char **argv)
 	    n1, "failed_attempts", n2, NULL);
 	deliver_free();
 	hookcache_free();
+	wh_sign_cleanup();
 	loop_free();
 	return (0);
 }
