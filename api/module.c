@@ -63,6 +63,7 @@ KORE_SECCOMP_FILTER("webhooks",
  */
 static const struct api_route routes[] = {
 	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0, 0 },
+	{ HTTP_METHOD_GET,    "/readyz", api_readyz, 0, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1, 0 },

@@ -146,4 +146,8 @@ void	resolve_park(struct delivery *, const char *reason);
 void	upkeep_start(void);
 void	upkeep_stop(void);
 
+/* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
+int	heartbeat_start(char *err, size_t errlen);
+int	heartbeat_check(int argc, char **argv);
+
 #endif

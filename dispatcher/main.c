@@ -95,9 +95,12 @@ main(int argc, char **argv)
 	char			where[WH_HOST_MAX + 16];
 
 	wh_log_init("dispatcher", WH_LOG_INFO);
+	if (argc > 1 && strcmp(argv[1], "--check-heartbeat") == 0)
+		return (heartbeat_check(argc - 2, argv + 2));
 	if (argc > 1) {
 		(void)fprintf(stderr, "usage: webhooks-dispatcher (configured "
-		    "by WH_* environment variables; see README)\n");
+		    "by WH_* environment variables; see README)\n"
+		    "       webhooks-dispatcher --check-heartbeat [max_age_s]\n");
 		return (2);
 	}
 	memset(&d, 0, sizeof(d));
@@ -138,6 +141,10 @@ main(int argc, char **argv)
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop or libcurl",
 		    NULL);
 		return (1);
+	}
+	if (heartbeat_start(err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		return (2);
 	}
 	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
 	    NULL);
