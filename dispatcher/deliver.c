@@ -105,10 +105,10 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
-	why = wh_addr_refused(&a->addr, a->addrlen, d.cfg.allow_private);
+	why = wh_policy_addr_refused(&d.cfg.net, &a->addr, a->addrlen);
 	if (why != NULL) {
-		(void)snprintf(dl->error, sizeof(dl->error),
-		    "target refused: %s", why);
+		/* curl's error buffer will say "couldn't connect": keep ours. */
+		dl->refused = why;
 		return (CURL_SOCKET_BAD);
 	}
 	return (socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
@@ -422,6 +422,11 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* TLS is always verified; WH_TLS_CA_FILE replaces the system CAs. */
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (d.cfg.tls_ca_file[0] != '\0')
+		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, d.cfg.tls_ca_file);
 	return (bad ? -1 : 0);
 }
 
@@ -441,19 +446,46 @@ finish(struct delivery *dl)
 }
 
 /*
+ * The record as the api would have accepted it: whatever wrote it (a
+ * hand edit, a bug), no CR or LF ever reaches the request line or the
+ * headers, and only http(s) URLs are fetched.
+ */
+static const char *
+hook_unsafe(const struct wh_webhook *w)
+{
+	size_t	i;
+
+	if (w->url == NULL || wh_validate_url(w->url, strlen(w->url)) != NULL)
+		return ("the webhook's url is not valid");
+	for (i = 0; i < w->nheaders; i++) {
+		if (wh_validate_header_name(w->headers[i].name,
+		    strlen(w->headers[i].name)) != NULL ||
+		    wh_validate_header_value(w->headers[i].value,
+		    strlen(w->headers[i].value)) != NULL)
+			return ("a header of the webhook is not valid");
+	}
+	return (NULL);
+}
+
+/*
  * Start one delivery now (the endpoint layer counted it in flight). The
  * request is built here so its times are those of the sending.
  */
 void
 deliver_start(struct delivery *dl)
 {
-	char	sent_at[WH_RFC3339_LEN + 1];
-	int64_t	now;
+	const char	*why;
+	char		 sent_at[WH_RFC3339_LEN + 1];
+	int64_t		 now;
 
 	d.inflight++;
 	now = wh_now_ms();
 	if (dl->nkeys == 0) {
 		fail_early(dl, "the webhook has no active signing key");
+		return;
+	}
+	if ((why = hook_unsafe(&dl->hook)) != NULL) {
+		fail_early(dl, why);
 		return;
 	}
 	wh_buf_init(&dl->answer, 0);	/* most answers are empty */
@@ -490,7 +522,11 @@ check_done(void)
 		    CURLINFO_RESPONSE_CODE, &dl->status);
 		if (m->data.result != CURLE_OK) {
 			dl->status = 0;
-			if (dl->error[0] == '\0')
+			if (dl->refused != NULL)
+				(void)snprintf(dl->error, sizeof(dl->error),
+				    "target refused: %s (WH_ALLOW_PRIVATE_TARGETS, "
+				    "WH_ALLOW_CIDRS)", dl->refused);
+			else if (dl->error[0] == '\0')
 				(void)snprintf(dl->error, sizeof(dl->error),
 				    "%s", curl_easy_strerror(m->data.result));
 		} else if (dl->status < 200 || dl->status > 299) {

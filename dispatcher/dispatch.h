@@ -79,6 +79,7 @@ struct delivery {
 	long			 status;	/* HTTP status, 0 if none */
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
+	const char		*refused;	/* the address policy's reason */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };

@@ -109,6 +109,11 @@ main(int argc, char **argv)
 		return (2);
 	}
 	wh_log_init("dispatcher", d.cfg.log_level);
+	if (d.cfg.tls_ca_file[0] != '\0' && access(d.cfg.tls_ca_file, R_OK)) {
+		wh_log(WH_LOG_ERROR, "WH_TLS_CA_FILE cannot be read", "path",
+		    d.cfg.tls_ca_file, NULL);
+		return (2);
+	}
 	/* A synchronous check first, for a clear start-up failure. */
 	if ((c = wh_redis_open_sync(&d.cfg.redis, START_TIMEOUT_S, err,
 	    sizeof(err))) == NULL) {
@@ -154,7 +159,8 @@ main(int argc, char **argv)
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
 	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
 	    "concurrency", n1, "private_targets",
-	    d.cfg.allow_private ? "allowed" : "refused", NULL);
+	    d.cfg.net.allow_private ? "allowed" : d.cfg.net.ncidrs > 0 ?
+	    "refused except WH_ALLOW_CIDRS" : "refused", NULL);
 
 	while (!got_term) {
 		if (loop_run_once(1000) == -1) {
