@@ -117,6 +117,7 @@ kore_parent_configure(int argc, char **argv)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -139,6 +140,7 @@ kore_worker_configure(void)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	(void)api_redis_start();
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "netpolicy.h"
+#include "secretbox.h"
 
 #define WH_HOST_MAX	256
 
@@ -47,6 +48,10 @@ struct wh_config {
 	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
+						   secretbox.h; the caller
+						   hands it to
+						   wh_secrets_use) */
 };
 
 /*

@@ -488,7 +488,7 @@ deliver_start(struct delivery *dl)
 		fail_early(dl, why);
 		return;
 	}
-	wh_buf_init(&dl->answer, 0);	/* most answers are empty */
+	wh_buf_init(&dl->answer, ANSWER_KEEP);	/* a cap: grows as needed */
 	if (wh_rfc3339_ms(now, sent_at) == -1 ||
 	    build_body(dl, sent_at) == -1 ||
 	    build_headers(dl, sent_at, now) == -1 ||
