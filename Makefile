@@ -87,7 +87,7 @@ sanitize:
 
 # The kill -9 / Redis-restart scenario (see tests/e2e/delivery-faults.test.js).
 test-faults: all
-	@cd tests/e2e && E2E_FAULTS=1 node --test --test-concurrency=1 delivery-faults.test.js
+	@cd tests/e2e && node --test --test-concurrency=1 delivery-faults.test.js
 
 lint-deploy:
 	@.ci/lint-deploy

@@ -72,6 +72,12 @@ struct delivery {
 	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
 	void			*headers;	/* struct curl_slist * */
+	void			*h_sent_at;	/* its stamped lines, for */
+	void			*h_sig;		/*   deliver.c's restamp() */
+	void			*h_ts;
+	void			*h_sw;
+	size_t			 sent_at_off;	/* in body */
+	int64_t			 stamped_ms;
 	struct wh_buf		 body;
 	struct wh_buf		 answer;	/* first bytes of the response */
 	int64_t			 started_mono;
