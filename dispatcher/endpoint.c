@@ -4,8 +4,10 @@
  * in its own queue, and endpoints with work take turns for free slots
  * (round robin), so one slow or dead endpoint cannot take every slot.
  *
- * An endpoint that keeps up may queue eight rounds, and what overflows
- * comes back 50 ms later (a burst is simply drained). One that is stuck (all its slots busy and none freed for
+ * An endpoint that keeps up may queue eight rounds, or a quarter second of
+ * what it completes (whichever is more, at most WH_DISPATCH_CONCURRENCY):
+ * a fast receiver is kept busy from the queue rather than through the
+ * retry set, and what overflows comes back 50 ms later. One that is stuck (all its slots busy and none freed for
  * STUCK_MS) may queue one round only: the rest is deferred through the
  * retry set (without counting an attempt), which lets those stream
  * entries be acked, so a dead endpoint never holds the reading up for
@@ -24,6 +26,8 @@
 #define STUCK_MS	200	/* slots full, none freed for this long */
 #define DEFER_MS	1000	/* a stuck endpoint's overflow comes back then */
 #define BURST_DEFER_MS	50	/* a healthy one's, as soon as it drained */
+#define RATE_WINDOW_MS	100	/* completions are counted per window */
+#define QUEUE_MS	250	/* a healthy queue may hold this much work */
 
 struct endpoint {
 	char			*sid;
@@ -31,6 +35,9 @@ struct endpoint {
 	size_t			 nqueued;
 	int			 ready;		/* on the ready list */
 	int64_t			 progress;	/* mono ms of last freed slot */
+	int64_t			 win_start;	/* mono ms */
+	size_t			 win_done;	/* completions in the window */
+	double			 rate;		/* completions/s, smoothed */
 	TAILQ_HEAD(dqueue, delivery) queue;
 	TAILQ_ENTRY(endpoint)	 ready_link;
 	struct endpoint		*next;		/* hash chain */
@@ -130,8 +137,32 @@ stuck(const struct endpoint *ep, int64_t now)
 static size_t
 queue_limit(const struct endpoint *ep, int64_t now)
 {
-	return ((size_t)d.cfg.endpoint_concurrency *
-	    (stuck(ep, now) ? 1 : QUEUE_ROUNDS));
+	size_t	rounds, by_rate;
+
+	if (stuck(ep, now))
+		return ((size_t)d.cfg.endpoint_concurrency);
+	rounds = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
+	by_rate = (size_t)(ep->rate * QUEUE_MS / 1000);
+	if (by_rate > (size_t)d.cfg.concurrency)
+		by_rate = (size_t)d.cfg.concurrency;
+	return (by_rate > rounds ? by_rate : rounds);
+}
+
+/* Count one completion into the endpoint's smoothed rate. */
+static void
+rate_count(struct endpoint *ep, int64_t now)
+{
+	double	r;
+
+	ep->win_done++;
+	if (ep->win_start == 0)
+		ep->win_start = now;
+	if (now - ep->win_start < RATE_WINDOW_MS)
+		return;
+	r = (double)ep->win_done * 1000.0 / (double)(now - ep->win_start);
+	ep->rate = ep->rate == 0 ? r : (ep->rate + r) / 2;
+	ep->win_start = now;
+	ep->win_done = 0;
 }
 
 /* Defer what a stuck endpoint queued beyond one round (newest first). */
@@ -197,6 +228,7 @@ endpoint_release(struct delivery *dl)
 	dl->ep = NULL;
 	ep->inflight--;
 	ep->progress = wh_mono_ms();
+	rate_count(ep, ep->progress);
 	mark_ready(ep);
 	maybe_forget(ep);
 }
