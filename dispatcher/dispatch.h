@@ -45,6 +45,7 @@ struct job {
 	int64_t			 held_since;	/* mono ms, for refreshing */
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
+	int			 unfanned;	/* read, not yet fanned out */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
 						   entry's waiting list */
@@ -105,6 +106,7 @@ struct dispatcher {
 	int			 stopping;
 	struct job_list		 jobs;		/* every entry we hold */
 	size_t			 njobs;
+	size_t			 unfanned;	/* jobs read, not fanned out */
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
