@@ -43,7 +43,22 @@ struct job {
 	size_t			 nlooked;
 	struct delivery		*ready;		/* found, not yet queued */
 	int64_t			 held_since;	/* mono ms, for refreshing */
+	long long		 need;		/* webhooks as of this change
+						   counter (hookcache.c) */
+	int			 unfanned;	/* read, not yet fanned out */
 	TAILQ_ENTRY(job)	 all;
+	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
+						   entry's waiting list */
+};
+
+/* One cached webhook (hookcache.c): decoded, and as stored. */
+struct hc_hook {
+	struct wh_webhook	 hook;
+	char			*rec;
+	size_t			 rec_len;
+	char			**keys;		/* msgpack signing keys */
+	size_t			*key_lens;
+	size_t			 nkeys;
 };
 
 struct endpoint;
@@ -58,6 +73,12 @@ struct delivery {
 	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
 	void			*headers;	/* struct curl_slist * */
+	void			*h_sent_at;	/* its stamped lines, for */
+	void			*h_sig;		/*   deliver.c's restamp() */
+	void			*h_ts;
+	void			*h_sw;
+	size_t			 sent_at_off;	/* in body */
+	int64_t			 stamped_ms;
 	struct wh_buf		 body;
 	struct wh_buf		 answer;	/* first bytes of the response */
 	int64_t			 started_mono;
@@ -65,6 +86,7 @@ struct delivery {
 	long			 status;	/* HTTP status, 0 if none */
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
+	const char		*refused;	/* the address policy's reason */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
@@ -84,6 +106,7 @@ struct dispatcher {
 	int			 stopping;
 	struct job_list		 jobs;		/* every entry we hold */
 	size_t			 njobs;
+	size_t			 unfanned;	/* jobs read, not fanned out */
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
@@ -98,9 +121,18 @@ void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed);
+void	consume_fan_out(struct job *, const struct hc_hook *, size_t);
 void	job_delivery_done(struct job *, int ok);
 void	acks_flush(void);
 void	group_create(void);
+
+/* hookcache.c: company -> webhooks, checked against change counters. */
+long long hookcache_counter(const void *redis_reply);
+void	hookcache_global(long long);
+void	hookcache_want(struct job *);
+void	hookcache_tick(void);
+size_t	hookcache_size(void);
+void	hookcache_free(void);
 
 /*
  * entry.c: a stream entry's fields as Redis gave them (hiredis
@@ -132,5 +164,9 @@ void	resolve_park(struct delivery *, const char *reason);
 /* upkeep.c: moving due retries, claiming abandoned entries. */
 void	upkeep_start(void);
 void	upkeep_stop(void);
+
+/* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
+int	heartbeat_start(char *err, size_t errlen);
+int	heartbeat_check(int argc, char **argv);
 
 #endif

@@ -21,7 +21,8 @@ FUZZ_CFLAGS	:= -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
 FUZZ_TARGETS	:= $(sort $(patsubst tests/fuzz/fuzz_%.c,%,\
 		   $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN	:= $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_COMMON_OBJ	:= $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_COMMON_OBJ	:= $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) \
+		   $(FUZZ_BUILD)/obj/gen/lua_scripts.o
 
 # Product code a target links besides common/, and extra libraries.
 FUZZ_SRC_query	:= api/query.c
@@ -33,6 +34,10 @@ FUZZ_LIBS_validate := -lcurl
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WH_CFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WH_CFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
 define FUZZ_LINK
 $(FUZZ_BUILD)/fuzz_$(1): $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_$(1).o \
