@@ -10,7 +10,13 @@
  *   finds lies inside the text, is trimmed and is valid JSON itself;
  * - a value wrapped as {"k":<value>} is found again byte for byte;
  * - the escaper always writes one valid JSON string, and a name it
- *   escaped is found again as a member under the same name.
+ *   escaped is found again as a member under the same name and decodes
+ *   back to the same bytes;
+ * - the array splitter answers only for valid arrays; its elements are
+ *   inside the text, trimmed and valid, and joined again they split the
+ *   same; a cap below their number is reported as such;
+ * - a decoded string is valid UTF-8 without NUL, and escaped again it
+ *   decodes to the same bytes.
  */
 #include "buf.h"
 #include "json.h"
@@ -107,6 +113,102 @@ check_wrapped(const char *s, size_t len, int valid)
 	wh_buf_free(&b);
 }
 
+#define ELEMS_MAX	16
+#define STRING_MAX	8192
+
+/*
+ * Text t, escaped from the len bytes of s, decodes back to s unless s
+ * held a NUL (refused) or invalid UTF-8 (replaced by U+FFFD).
+ */
+static void
+check_decode_back(const char *t, size_t tlen, const char *s, size_t len)
+{
+	char	*out;
+	int	 n;
+
+	if (memmem(t, tlen, "\\ufffd", 6) != NULL ||
+	    (out = malloc(STRING_MAX)) == NULL)
+		return;
+	n = wh_json_string(t, tlen, out, STRING_MAX);
+	if (memchr(s, '\0', len) != NULL)
+		FUZZ_CHECK(n == -2);
+	else if (len < STRING_MAX)
+		FUZZ_CHECK(n >= 0 && (size_t)n == len &&
+		    memcmp(out, s, len) == 0);
+	free(out);
+}
+
+static void
+check_string(const char *s, size_t len, int valid)
+{
+	struct wh_buf	 b;
+	char		*out, *again;
+	int		 n, m;
+
+	if ((out = malloc(STRING_MAX)) == NULL)
+		return;
+	n = wh_json_string(s, len, out, STRING_MAX);
+	FUZZ_CHECK(n >= -2);
+	if (valid && len > 1 && s[0] == '"' && s[len - 1] == '"')
+		FUZZ_CHECK(n != -1);
+	if (n >= 0) {
+		FUZZ_CHECK(valid && strlen(out) == (size_t)n);
+		wh_buf_init(&b, 0);
+		if (wh_json_str(&b, out, (size_t)n) == 0 &&
+		    (again = malloc(STRING_MAX)) != NULL) {
+			FUZZ_CHECK(memmem(b.data, b.len, "\\ufffd", 6) ==
+			    NULL || memmem(out, (size_t)n, "\\ufffd", 6) !=
+			    NULL);
+			m = wh_json_string(b.data, b.len, again, STRING_MAX);
+			FUZZ_CHECK(m == n && memcmp(again, out, (size_t)n) == 0);
+			free(again);
+		}
+		wh_buf_free(&b);
+	}
+	free(out);
+}
+
+static void
+check_elements(const char *s, size_t len, int valid)
+{
+	const char	*v[ELEMS_MAX], *v2[ELEMS_MAX];
+	size_t		 l[ELEMS_MAX], l2[ELEMS_MAX], i;
+	struct wh_buf	 b;
+	int		 n, n2;
+
+	n = wh_json_elements(s, len, v, l, ELEMS_MAX);
+	if (!valid || first_byte(s, len) != '[') {
+		FUZZ_CHECK(n == -1);
+		return;
+	}
+	FUZZ_CHECK(n >= 0 || n == -2);
+	if (n < 0)
+		return;
+	wh_buf_init(&b, 0);
+	if (wh_buf_append(&b, "[", 1) == -1)
+		goto out;
+	for (i = 0; i < (size_t)n; i++) {
+		FUZZ_CHECK(v[i] >= s && l[i] > 0 &&
+		    (size_t)(v[i] - s) + l[i] <= len);
+		FUZZ_CHECK(!is_ws(v[i][0]) && !is_ws(v[i][l[i] - 1]));
+		FUZZ_CHECK(wh_json_valid(v[i], l[i]));
+		if ((i > 0 && wh_buf_append(&b, ",", 1) == -1) ||
+		    wh_buf_append(&b, v[i], l[i]) == -1)
+			goto out;
+	}
+	if (wh_buf_append(&b, "]", 1) == -1)
+		goto out;
+	n2 = wh_json_elements(b.data, b.len, v2, l2, ELEMS_MAX);
+	FUZZ_CHECK(n2 == n);
+	for (i = 0; i < (size_t)n; i++)
+		FUZZ_CHECK(l2[i] == l[i] && memcmp(v2[i], v[i], l[i]) == 0);
+	if (n > 0)
+		FUZZ_CHECK(wh_json_elements(s, len, v2, l2,
+		    (size_t)n - 1) == -2);
+out:
+	wh_buf_free(&b);
+}
+
 static void
 check_escape(const char *s, size_t len)
 {
@@ -120,6 +222,7 @@ check_escape(const char *s, size_t len)
 	FUZZ_CHECK(wh_json_str(&b, s, len) == 0);
 	FUZZ_CHECK(b.len >= 2 && b.data[0] == '"' && b.data[b.len - 1] == '"');
 	FUZZ_CHECK(wh_json_valid(b.data, b.len));
+	check_decode_back(b.data, b.len, s, len);
 
 	/* Invalid UTF-8 becomes U+FFFD and no longer names the input. */
 	if (memchr(s, '\0', len) == NULL &&
@@ -148,6 +251,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_whitespace(s, size, valid);
 	check_members(s, size, valid);
 	check_wrapped(s, size, valid);
+	check_elements(s, size, valid);
+	check_string(s, size, valid);
 	check_escape(s, size);
 	return (0);
 }

@@ -10,10 +10,16 @@
  * - a refusal leaves the struct zeroed;
  * - what is accepted encodes again, decodes to an equal record, and
  *   encodes to the same bytes again (the encoding is canonical);
- * - text fields hold no NUL and required ones are present.
+ * - text fields hold no NUL and required ones are present;
+ * - with a WH_SECRETS_KEY ring in use, an accepted signing key encodes
+ *   with its secret sealed and decodes (opening it) to an equal record;
+ * - a sealed secret (common/secretbox.c) cannot be forged: the input as
+ *   a sealed value never opens; the input sealed opens to itself, only
+ *   for its own record, and not once any byte of it is changed.
  */
 #include "buf.h"
 #include "model.h"
+#include "secretbox.h"
 
 #include "fuzz.h"
 
@@ -123,6 +129,82 @@ check_webhook(const char *p, size_t len)
 	wh_webhook_free(&w);
 }
 
+#define SEALED_MAX	8192
+
+/* Two keys, as WH_SECRETS_KEY would give them (the first one seals). */
+static const struct wh_secrets *
+ring(void)
+{
+	static struct wh_secrets	r;
+	static int			ready;
+	char				err[128];
+
+	if (!ready) {
+		FUZZ_CHECK(wh_secrets_parse("k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NT"
+		    "Y3ODlhYmNkZWY=,k1:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDM"
+		    "yMTA=", &r, err, sizeof(err)) == 0);
+		FUZZ_CHECK(r.n == 2);
+		ready = 1;
+	}
+	return (&r);
+}
+
+/* The key decoded with the ring in use: sealed on the way back out. */
+static void
+check_key_sealed(const char *p, size_t len)
+{
+	struct wh_signing_key	k, k2;
+	struct wh_buf		b;
+
+	wh_secrets_use(ring());
+	if (wh_signing_key_decode(p, len, &k) == -1) {
+		FUZZ_CHECK(is_zero(&k, sizeof(k)));
+		wh_secrets_use(NULL);
+		return;
+	}
+	wh_buf_init(&b, 0);
+	FUZZ_CHECK(wh_signing_key_encode(&k, &b) == 0);
+	FUZZ_CHECK(memmem(b.data, b.len, "secret_enc", 10) != NULL);
+	FUZZ_CHECK(wh_signing_key_decode(b.data, b.len, &k2) == 0);
+	FUZZ_CHECK(key_eq(&k, &k2));
+	wh_signing_key_free(&k2);
+	wh_secrets_use(NULL);	/* no ring: a sealed secret cannot open */
+	FUZZ_CHECK(wh_signing_key_decode(b.data, b.len, &k2) == -1);
+	wh_buf_free(&b);
+	wh_signing_key_free(&k);
+}
+
+static void
+check_secretbox(const uint8_t *data, size_t size)
+{
+	const struct wh_secrets	*r = ring();
+	struct wh_buf		 sealed;
+	unsigned char		*out;
+	size_t			 at;
+
+	if ((out = malloc(SEALED_MAX)) == NULL)
+		return;
+	FUZZ_CHECK(wh_secret_open(r, "wh_1:sk_1", data, size, out,
+	    SEALED_MAX) == -1);
+	wh_buf_init(&sealed, 0);
+	if (size > 0 && size <= SEALED_MAX &&
+	    wh_secret_seal(r, "wh_1:sk_1", data, size, &sealed) == 0) {
+		FUZZ_CHECK(wh_secret_open(r, "wh_1:sk_1",
+		    (unsigned char *)sealed.data, sealed.len, out,
+		    SEALED_MAX) == (int)size && memcmp(out, data, size) == 0);
+		FUZZ_CHECK(wh_secret_open(r, "wh_1:sk_2",
+		    (unsigned char *)sealed.data, sealed.len, out,
+		    SEALED_MAX) == -1);
+		at = data[0] % sealed.len;
+		sealed.data[at] ^= (char)(1 + data[size - 1] % 255);
+		FUZZ_CHECK(wh_secret_open(r, "wh_1:sk_1",
+		    (unsigned char *)sealed.data, sealed.len, out,
+		    SEALED_MAX) == -1);
+	}
+	wh_buf_free(&sealed);
+	free(out);
+}
+
 static void
 check_key(const char *p, size_t len)
 {
@@ -184,6 +266,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_webhook(p, size);
 	check_key(p, size);
+	check_key_sealed(p, size);
 	check_task(p, size);
+	check_secretbox(data, size);
 	return (0);
 }

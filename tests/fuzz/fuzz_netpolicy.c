@@ -9,7 +9,9 @@
  *   octal and IPv6 forms; a host with a ':' is IPv6 or nothing): the same
  *   verdict as for that address at connect time; a host it does not read
  *   as an address is not refused for its range;
- * - with private targets allowed nothing is refused for its range;
+ * - with private targets allowed nothing is refused for its range; under
+ *   an allow list (WH_ALLOW_CIDRS) a host gets its address's verdict and
+ *   an address in the list is allowed;
  * - an IPv4 address carried in IPv6 (mapped, NAT64, 6to4) gets the
  *   verdict of the IPv4 address, named as such;
  * - what IPv6 allows is global unicast (2000::/3);
@@ -67,6 +69,34 @@ numeric_host(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 	return (1);
 }
 
+/*
+ * Under an allow list (WH_ALLOW_CIDRS), a host literal gets the verdict
+ * of its address at connect time, and an address the list holds is
+ * allowed.
+ */
+static void
+check_policy(const char *host, size_t len, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	static struct wh_netpolicy	 p;
+	static int			 ready;
+	const char			*up_front, *at_connect;
+	char				 err[128];
+
+	if (!ready) {
+		FUZZ_CHECK(wh_cidrs_parse("10.0.0.0/8,127.0.0.0/16,fd00::/8,"
+		    "::ffff:192.168.0.0/112,64:ff9b::a9fe:0/112", p.cidrs,
+		    WH_CIDR_MAX, &p.ncidrs, err, sizeof(err)) == 0);
+		ready = 1;
+	}
+	up_front = wh_policy_host_refused(&p, host, len);
+	at_connect = wh_policy_addr_refused(&p, sa, salen);
+	FUZZ_CHECK(up_front == at_connect || (up_front != NULL &&
+	    at_connect != NULL && strcmp(up_front, at_connect) == 0));
+	if (wh_cidr_contains(p.cidrs, p.ncidrs, sa, salen))
+		FUZZ_CHECK(at_connect == NULL);
+}
+
 static void
 check_host(const char *s, size_t len)
 {
@@ -85,6 +115,7 @@ check_host(const char *s, size_t len)
 	if ((host = fuzz_cstr((const uint8_t *)s, len)) == NULL)
 		return;
 	if (len > 0 && numeric_host(host, &ss, &sslen)) {
+		check_policy(host, len, (struct sockaddr *)&ss, sslen);
 		at_connect = wh_addr_refused((struct sockaddr *)&ss, sslen, 0);
 		if (!(why == at_connect || (why != NULL &&
 		    at_connect != NULL && strcmp(why, at_connect) == 0))) {

@@ -8,7 +8,8 @@
  * Checks, beyond memory safety:
  * - an accepted URL is one libcurl parses (its own URL API, as the
  *   dispatcher's CURLOPT_URL does) as http or https, without user or
- *   password, with the same host and port we checked;
+ *   password, with the same host and port we checked, and wh_url_host()
+ *   (what the address policy is asked about) gives that host;
  * - an accepted header name is a token (no ':', whitespace, CR, LF or
  *   NUL), and the verdict does not depend on letter case; an accepted
  *   value holds no CR, LF, NUL or DEL and no surrounding whitespace, so
@@ -99,6 +100,21 @@ same_host(const char *ours, const char *theirs)
 	    strcmp(inet_ntoa(in), theirs) == 0);
 }
 
+/* wh_url_host() gives the host we checked, brackets taken off. */
+static void
+check_url_host(const char *s, size_t len, const char *ours)
+{
+	const char	*h;
+	size_t		 hlen, olen = strlen(ours);
+
+	FUZZ_CHECK(wh_url_host(s, len, &h, &hlen) == 0);
+	FUZZ_CHECK(h >= s && (size_t)(h - s) + hlen <= len);
+	if (ours[0] == '[')
+		FUZZ_CHECK(hlen == olen - 2 && memcmp(h, ours + 1, hlen) == 0);
+	else
+		FUZZ_CHECK(hlen == olen && memcmp(h, ours, hlen) == 0);
+}
+
 static void
 check_url(const char *s, size_t len)
 {
@@ -126,6 +142,7 @@ check_url(const char *s, size_t len)
 	FUZZ_CHECK(!curl_part(u, CURLUPART_PASSWORD, &pass));
 	FUZZ_CHECK(curl_part(u, CURLUPART_HOST, &host));
 	our_authority(str, len, ours, sizeof(ours), &our_port);
+	check_url_host(s, len, ours);
 	if (!same_host(ours, host)) {
 		fprintf(stderr, "\"%s\": our host \"%s\", curl's \"%s\"\n",
 		    str, ours, host);
