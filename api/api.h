@@ -18,6 +18,8 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include <hiredis/async.h>
+
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
@@ -101,6 +103,8 @@ int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
+int	api_redis_send(redisCallbackFn *, void *priv, int argc,
+	    const char **argv, const size_t *lens);
 void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,

@@ -101,7 +101,8 @@ static const struct api_route routes[] = {
 #define STAGE_SAVE	4
 
 /*
- * The parent resolves Redis' host name once before it forks the workers:
+ * The parent resolves Redis' host name (or the sentinels') once before it
+ * forks the workers:
  * glibc then has its NSS modules loaded, and the sandboxed workers (which
  * may not map executable memory) can resolve the name again on reconnect.
  */
@@ -110,6 +111,8 @@ kore_parent_configure(int argc, char **argv)
 {
 	struct addrinfo	 hints, *res;
 	char		 err[256];
+	const char	*host;
+	size_t		 i;
 
 	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
 	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
@@ -122,8 +125,14 @@ kore_parent_configure(int argc, char **argv)
 	if (api_cfg.redis.unix_path[0] == '\0') {
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(api_cfg.redis.host, NULL, &hints, &res) == 0)
-			freeaddrinfo(res);
+		/* With sentinels, the URL's host is not used. */
+		i = api_cfg.redis.nsentinels > 0 ? 1 : 0;
+		for (; i <= api_cfg.redis.nsentinels; i++) {
+			host = i == 0 ? api_cfg.redis.host :
+			    api_cfg.redis.sentinels[i - 1].host;
+			if (getaddrinfo(host, NULL, &hints, &res) == 0)
+				freeaddrinfo(res);
+		}
 	}
 	return (KORE_RESULT_OK);
 }

@@ -1,14 +1,17 @@
 /*
  * redis.c: hiredis' async client driven by Kore's own event loop.
  *
- * Each worker holds one connection. Its socket is registered with Kore's
- * epoll level-triggered (kore_platform_event_schedule), reading always and
- * writing only while hiredis has output queued, so a reply is never left
- * unread and a command never waits for an edge that already passed.
- * Replies are copied out of hiredis into the request's api_ctx, then the
- * request is woken (as Kore's pgsql.c does with http_request_wakeup).
- * A lost connection fails every command in flight (the handlers answer
- * 503) and is re-established with capped backoff.
+ * Each worker holds one connection for commands (and, with Redis
+ * Sentinel, one more to a sentinel that announces failovers). Its socket
+ * is registered with Kore's epoll level-triggered
+ * (kore_platform_event_schedule), reading always and writing only while
+ * hiredis has output queued, so a reply is never left unread and a
+ * command never waits for an edge that already passed. Replies are
+ * copied out of hiredis into the request's api_ctx, then the request is
+ * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
+ * connection fails every command in flight (the handlers answer 503);
+ * common/redis_conn.c connects again (through the sentinels, if any),
+ * never blocking the worker on Redis.
  */
 #include <sys/epoll.h>
 
@@ -22,43 +25,39 @@
 #include "api.h"
 #include "keys.h"
 #include "log.h"
-#include "redis_link.h"
+#include "redis_conn.h"
 
 #define REPLY_DEPTH_MAX		8
-#define RECONNECT_MIN_MS	100
-#define RECONNECT_MAX_MS	5000
 #define API_TYPE_REDIS		100	/* our kore_event type, not Kore's */
 
 struct api_redis {
 	struct kore_event	 evt;	/* first: Kore calls evt.handle */
-	redisAsyncContext	*ac;
+	struct wh_conn		 conn;
+	struct kore_timer	*timer;
 	int			 fd;
 	int			 registered;
 	int			 want_write;
-	int			 ready;
-	u_int64_t		 backoff_ms;
 };
 
-static struct api_redis	rs;
-
-static void	redis_connect(void);
+static struct api_redis	rs;		/* the commands' connection */
+static struct api_redis	watch;		/* Sentinel: failover news */
 
 static void
-redis_interest(void)
+redis_interest(struct api_redis *r)
 {
 	u_int32_t	ev;
 
-	if (rs.ac == NULL || rs.fd < 0)
+	if (r->conn.ac == NULL || r->fd < 0)
 		return;
-	ev = EPOLLIN | (rs.want_write ? EPOLLOUT : 0);
-	kore_platform_event_schedule(rs.fd, ev, 0, &rs);
-	rs.registered = 1;
+	ev = EPOLLIN | (r->want_write ? EPOLLOUT : 0);
+	kore_platform_event_schedule(r->fd, ev, 0, r);
+	r->registered = 1;
 }
 
 static void
 ev_add_read(void *arg)
 {
-	redis_interest();
+	redis_interest(arg);
 }
 
 static void
@@ -70,18 +69,22 @@ ev_del_read(void *arg)
 static void
 ev_add_write(void *arg)
 {
-	if (!rs.want_write) {
-		rs.want_write = 1;
-		redis_interest();
+	struct api_redis	*r = arg;
+
+	if (!r->want_write) {
+		r->want_write = 1;
+		redis_interest(r);
 	}
 }
 
 static void
 ev_del_write(void *arg)
 {
-	if (rs.want_write) {
-		rs.want_write = 0;
-		redis_interest();
+	struct api_redis	*r = arg;
+
+	if (r->want_write) {
+		r->want_write = 0;
+		redis_interest(r);
 	}
 }
 
@@ -89,129 +92,131 @@ ev_del_write(void *arg)
 static void
 ev_cleanup(void *arg)
 {
-	if (rs.registered && rs.fd >= 0)
-		kore_platform_disable_read(rs.fd);
-	rs.registered = 0;
-	rs.want_write = 0;
-	rs.fd = -1;
+	struct api_redis	*r = arg;
+
+	if (r->registered && r->fd >= 0)
+		kore_platform_disable_read(r->fd);
+	r->registered = 0;
+	r->want_write = 0;
+	r->fd = -1;
 }
 
 static void
 redis_event(void *arg, int err)
 {
-	if (rs.ac == NULL) {
-		rs.evt.flags = 0;
+	struct api_redis	*r = arg;
+
+	if (r->conn.ac == NULL) {
+		r->evt.flags = 0;
 		return;
 	}
-	if (rs.evt.flags & KORE_EVENT_WRITE) {
-		rs.evt.flags &= ~KORE_EVENT_WRITE;
-		redisAsyncHandleWrite(rs.ac);
+	if (r->evt.flags & KORE_EVENT_WRITE) {
+		r->evt.flags &= ~KORE_EVENT_WRITE;
+		redisAsyncHandleWrite(r->conn.ac);
 	}
 	/* The write may have failed and freed the context. */
-	if (rs.ac != NULL && ((rs.evt.flags & KORE_EVENT_READ) || err)) {
-		rs.evt.flags &= ~KORE_EVENT_READ;
-		redisAsyncHandleRead(rs.ac);
+	if (r->conn.ac != NULL && ((r->evt.flags & KORE_EVENT_READ) || err)) {
+		r->evt.flags &= ~KORE_EVENT_READ;
+		redisAsyncHandleRead(r->conn.ac);
 	}
 }
 
 static void
-redis_retry_timer(void *arg, u_int64_t now)
+conn_attach(struct wh_conn *c, redisAsyncContext *ac)
 {
-	redis_connect();
-}
+	struct api_redis	*r = c->owner;
 
-static void
-redis_schedule_reconnect(void)
-{
-	rs.backoff_ms = rs.backoff_ms == 0 ? RECONNECT_MIN_MS :
-	    rs.backoff_ms * 2;
-	if (rs.backoff_ms > RECONNECT_MAX_MS)
-		rs.backoff_ms = RECONNECT_MAX_MS;
-	kore_timer_add(redis_retry_timer, rs.backoff_ms, NULL, 1);
-}
-
-static void
-on_connect(const redisAsyncContext *ac, int status)
-{
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		wh_log(WH_LOG_WARN, "redis connect failed", "error",
-		    ac->errstr, NULL);
-		rs.ac = NULL;
-		rs.ready = 0;
-		redis_schedule_reconnect();
-		return;
-	}
-	rs.ready = 1;
-	if (rs.backoff_ms != 0)
-		wh_log(WH_LOG_INFO, "redis reconnected", NULL);
-	rs.backoff_ms = 0;
-}
-
-static void
-on_disconnect(const redisAsyncContext *ac, int status)
-{
-	rs.ac = NULL;
-	rs.ready = 0;
-	wh_log(WH_LOG_WARN, "redis connection lost", "error",
-	    status == REDIS_OK ? "closed" : ac->errstr, NULL);
-	redis_schedule_reconnect();
-}
-
-/* Replies to AUTH and SELECT: a failure there makes the link useless. */
-static void
-on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-	redisReply	*reply = r;
-
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-		wh_log(WH_LOG_ERROR, "redis setup command refused", "command",
-		    (const char *)priv, "error", reply->str, NULL);
-		redisAsyncDisconnect(ac);
-	}
-}
-
-static void
-redis_connect(void)
-{
-	char	err[256];
-
-	if ((rs.ac = wh_redis_open_async(&api_cfg.redis, on_setup_reply, err,
-	    sizeof(err))) == NULL) {
-		wh_log(WH_LOG_WARN, "redis connect failed", "error", err, NULL);
-		redis_schedule_reconnect();
-		return;
-	}
-
-	rs.fd = rs.ac->c.fd;
-	rs.evt.type = API_TYPE_REDIS;
-	rs.evt.flags = 0;
-	rs.evt.handle = redis_event;
-	rs.ac->ev.data = &rs;
-	rs.ac->ev.addRead = ev_add_read;
-	rs.ac->ev.delRead = ev_del_read;
-	rs.ac->ev.addWrite = ev_add_write;
-	rs.ac->ev.delWrite = ev_del_write;
-	rs.ac->ev.cleanup = ev_cleanup;
-	(void)redisAsyncSetConnectCallback(rs.ac, on_connect);
-	(void)redisAsyncSetDisconnectCallback(rs.ac, on_disconnect);
+	r->fd = ac->c.fd;
+	r->want_write = 0;
+	r->evt.type = API_TYPE_REDIS;
+	r->evt.flags = 0;
+	r->evt.handle = redis_event;
+	ac->ev.data = r;
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
 	/* The connect completes on the first writable event. */
-	ev_add_write(&rs);
+	ev_add_write(r);
+}
+
+static void
+conn_timer_fired(void *arg, u_int64_t now)
+{
+	struct api_redis	*r = arg;
+
+	/* Kore frees a one-shot timer after this callback. */
+	r->timer = NULL;
+	wh_conn_timer(&r->conn);
+}
+
+static void
+conn_timer(struct wh_conn *c, int64_t ms)
+{
+	struct api_redis	*r = c->owner;
+
+	if (r->timer != NULL) {
+		kore_timer_remove(r->timer);
+		r->timer = NULL;
+	}
+	if (ms >= 0)
+		r->timer = kore_timer_add(conn_timer_fired, (u_int64_t)ms, r,
+		    KORE_TIMER_ONESHOT);
+}
+
+static const struct wh_conn_ops	conn_ops = { conn_attach, conn_timer };
+
+/* The sentinels moved the master: leave the old one now. */
+static void
+on_switch(struct wh_conn *c)
+{
+	wh_conn_kick(&rs.conn, NULL);
+}
+
+static void
+redis_conn_start(struct api_redis *r, const char *name, int kind)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->conn.name = name;
+	r->conn.addr = &api_cfg.redis;
+	r->conn.ops = &conn_ops;
+	r->conn.kind = kind;
+	r->conn.owner = r;
+	r->conn.on_switch = on_switch;
+	wh_conn_start(&r->conn);
 }
 
 int
 api_redis_start(void)
 {
-	memset(&rs, 0, sizeof(rs));
-	rs.fd = -1;
-	redis_connect();
+	redis_conn_start(&rs, "main", WH_CONN_MASTER);
+	if (api_cfg.redis.nsentinels > 0)
+		redis_conn_start(&watch, "sentinel-watch", WH_CONN_WATCH);
 	return (0);
 }
 
 int
 api_redis_ready(void)
 {
-	return (rs.ready && rs.ac != NULL);
+	return (rs.conn.ready && rs.conn.ac != NULL);
+}
+
+/*
+ * A command of the worker's own (not a request's): cb gets the reply
+ * (NULL if the link drops). -1 when Redis is not connected.
+ */
+int
+api_redis_send(redisCallbackFn *cb, void *priv, int argc, const char **argv,
+    const size_t *lens)
+{
+	if (!api_redis_ready())
+		return (-1);
+	if (redisAsyncCommandArgv(rs.conn.ac, cb, priv, argc, argv,
+	    lens) != REDIS_OK)
+		return (-1);
+	return (0);
 }
 
 static void
@@ -342,7 +347,7 @@ api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
 {
 	if (!api_redis_ready())
 		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply_quiet, ctx, argc, argv,
+	if (redisAsyncCommandArgv(rs.conn.ac, on_reply_quiet, ctx, argc, argv,
 	    lens) != REDIS_OK)
 		return (-1);
 	ctx->pending++;
@@ -360,7 +365,7 @@ api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
 {
 	if (!api_redis_ready())
 		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply, ctx, argc, argv,
+	if (redisAsyncCommandArgv(rs.conn.ac, on_reply, ctx, argc, argv,
 	    lens) != REDIS_OK)
 		return (-1);
 	ctx->pending++;

@@ -116,7 +116,8 @@ consume_maybe_read(void)
 {
 	size_t	cap = (size_t)d.cfg.concurrency;
 
-	if (d.stopping || d.reading || !d.block.ready || !d.main.ready)
+	if (d.stopping || d.reading || !d.block.conn.ready ||
+	    !d.main.conn.ready)
 		return;
 	if (d.inflight + d.queued >= cap || d.njobs >= 2 * cap)
 		return;

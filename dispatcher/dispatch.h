@@ -95,6 +95,7 @@ struct dispatcher {
 	char			 k_dead[256];
 	struct rconn		 main;		/* lookups, acks, schedules */
 	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
+	struct rconn		 watch;		/* Sentinel: failover news */
 	int			 reading;
 	int			 stopping;
 	struct job_list		 jobs;		/* every entry we hold */
