@@ -294,6 +294,8 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 {
 	struct wh_buf	b;
 
+	api_metrics_events(ev->outcome == EV_ADDED, ev->outcome == EV_REPEAT,
+	    ev->outcome == EV_CONFLICT);
 	if (ev->outcome == EV_CONFLICT)
 		return (conflict(ctx));
 	wh_buf_init(&b, 0);
@@ -500,10 +502,13 @@ batch_respond(struct api_ctx *ctx, struct publish_state *st)
 	size_t			 i, counts[4] = { 0 };
 	int			 rc = 0;
 
+	for (i = 0; i < st->n; i++)
+		counts[st->ev[i].outcome]++;
+	api_metrics_events(counts[EV_ADDED], counts[EV_REPEAT],
+	    counts[EV_CONFLICT]);
 	wh_buf_init(&b, 0);
 	rc |= wh_buf_appendstr(&b, "{\"events\":[");
 	for (i = 0; i < st->n && rc == 0; i++) {
-		counts[st->ev[i].outcome]++;
 		rc |= wh_buf_appendstr(&b, i ? ",{" : "{");
 		rc |= event_render(&b, &st->ev[i], 0);
 		rc |= wh_buf_appendf(&b, ",\"status\":\"%s\"}",

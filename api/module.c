@@ -64,6 +64,7 @@ KORE_SECCOMP_FILTER("webhooks",
 static const struct api_route routes[] = {
 	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0, 0 },
 	{ HTTP_METHOD_GET,    "/readyz", api_readyz, 0, 0 },
+	{ HTTP_METHOD_GET,    "/metrics", api_metrics, 0, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1, 0 },
@@ -149,6 +150,7 @@ kore_worker_configure(void)
 	}
 	wh_log_init("api", api_cfg.log_level);
 	(void)api_redis_start();
+	api_metrics_start();
 }
 
 /* Match path against pattern; fills params. 1 on match. */
@@ -255,6 +257,7 @@ ctx_create(struct http_request *req)
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return (NULL);
 	ctx->req = req;
+	ctx->started_us = wh_mono_us();
 	if (http_request_header(req, "x-request-id", &rid) &&
 	    wh_id_valid(rid, strlen(rid)))
 		(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
@@ -410,5 +413,6 @@ api_http(struct http_request *req)
 		return (KORE_RESULT_RETRY);
 	}
 	request_log(ctx);
+	api_metrics_request(ctx);
 	return (KORE_RESULT_OK);
 }

@@ -280,9 +280,44 @@ api_ctx_clear_replies(struct api_ctx *ctx)
 	ctx->redis_failed = 0;
 }
 
+/* The deadline passed with replies still owed: the handler answers. */
+static void
+deadline_passed(void *arg, u_int64_t now)
+{
+	struct api_ctx	*ctx = arg;
+
+	/* Kore frees a one-shot timer after this callback. */
+	ctx->deadline = NULL;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+}
+
+static void
+deadline_cancel(struct api_ctx *ctx)
+{
+	if (ctx->deadline != NULL) {
+		kore_timer_remove(ctx->deadline);
+		ctx->deadline = NULL;
+	}
+}
+
+/*
+ * Wake the request after ms even if replies are still owed (the handler
+ * sees ctx->pending > 0 and answers without them; late replies are
+ * dropped with the ctx). Cancelled when the last reply arrives.
+ */
+void
+api_redis_deadline(struct api_ctx *ctx, u_int64_t ms)
+{
+	deadline_cancel(ctx);
+	ctx->deadline = kore_timer_add(deadline_passed, ms, ctx,
+	    KORE_TIMER_ONESHOT);
+}
+
 void
 api_ctx_release(struct api_ctx *ctx)
 {
+	deadline_cancel(ctx);
 	api_ctx_clear_replies(ctx);
 	if (ctx->data_free != NULL && ctx->data != NULL)
 		ctx->data_free(ctx->data);
@@ -292,10 +327,22 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * Every command's reply lands here, in the order sent. The last one wakes
- * the request; if Kore freed the request meanwhile, the ctx is ours to
- * free.
+ * A reply arrived: after the step's last, the request is woken; if Kore
+ * freed the request meanwhile, the ctx is ours to free.
  */
+static void
+step_replied(struct api_ctx *ctx)
+{
+	if (--ctx->pending > 0)
+		return;
+	deadline_cancel(ctx);
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/* Every command's reply lands here, in the order sent. */
 static void
 on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -311,12 +358,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 		ctx->replies[ctx->nreplies++] = copy;
 	}
 
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	step_replied(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -328,12 +370,7 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	step_replied(ctx);
 }
 
 /*
@@ -383,6 +420,34 @@ api_reply_int(struct api_ctx *ctx, long long *v)
 		return (api_problem_redis(ctx), -1);
 	*v = ctx->replies[0]->integer;
 	return (0);
+}
+
+/*
+ * The entry of group name in an XINFO GROUPS reply (each group a flat
+ * field, value array), or NULL when the reply does not list it.
+ */
+const struct api_reply *
+api_xinfo_group(const struct api_reply *r, const char *name)
+{
+	const struct api_reply	*g;
+	size_t			 i, j;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return (NULL);
+	for (i = 0; i < r->nelem; i++) {
+		g = r->elem[i];
+		for (j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->nelem;
+		    j += 2) {
+			if (g->elem[j]->str != NULL &&
+			    strcmp(g->elem[j]->str, "name") == 0) {
+				if (g->elem[j + 1]->str != NULL &&
+				    strcmp(g->elem[j + 1]->str, name) == 0)
+					return (g);
+				break;
+			}
+		}
+	}
+	return (NULL);
 }
 
 /*

@@ -509,6 +509,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (-1);
 	cfg->dead_maxlen = n;
 
+	/* Never echo the value: it is a secret. */
+	v = env_or("WH_METRICS_TOKEN", "");
+	len = strlen(v);
+	for (i = 0; i < len && v[i] > 0x20 && v[i] < 0x7f; i++)
+		;
+	if ((len > 0 && len < 16) || i < len || copy_bounded(cfg->metrics_token,
+	    sizeof(cfg->metrics_token), v, len) == -1)
+		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
+		    "255 printable characters without spaces"));
+
 	v = env_or("WH_LOG_LEVEL", "info");
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "

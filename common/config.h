@@ -62,6 +62,7 @@ struct wh_config {
 	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
 };
 
 /*

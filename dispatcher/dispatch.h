@@ -104,6 +104,7 @@ struct dispatcher {
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
 	uint64_t		 n_events, n_malformed, n_claimed;
+	uint64_t		 n_parked;	/* webhook disabled */
 };
 
 extern struct dispatcher	d;
@@ -147,6 +148,11 @@ void	resolve_park(struct delivery *, const char *reason);
 /* upkeep.c: moving due retries, claiming abandoned entries. */
 void	upkeep_start(void);
 void	upkeep_stop(void);
+
+/* metrics.c: figures published for the api's GET /metrics. */
+int	metrics_start(void);
+void	metrics_attempt(int64_t ms);
+void	metrics_leave(void);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);

@@ -87,7 +87,8 @@ drain(void)
 		    "pending for another dispatcher", "entries", left, NULL);
 	}
 	acks_flush();
-	/* Let the acks reach Redis. */
+	metrics_leave();
+	/* Let the acks (and the last figures) reach Redis. */
 	deadline = wh_mono_ms() + 1000;
 	while (d.main.conn.ac != NULL && wh_mono_ms() < deadline &&
 	    (d.main.conn.ac->replies.head != NULL))
@@ -170,6 +171,10 @@ main(int argc, char **argv)
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
+	if (metrics_start() == -1) {
+		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+		return (2);
+	}
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
 	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
 	    "concurrency", n1, "private_targets",
