@@ -363,10 +363,12 @@ export class Redis {
   // appendonly: true keeps the data in an append-only file in this.dir, so
   // that restart() (same port, same dir) brings it back, as a production
   // Redis with AOF would after a restart.
-  constructor({ port, name = 'redis', appendonly = false } = {}) {
+  // args: more redis-server options (e.g. --replicaof for a replica).
+  constructor({ port, name = 'redis', appendonly = false, args = [] } = {}) {
     this.port = port;
     this.name = name;
     this.appendonly = Boolean(appendonly);
+    this.args = args;
     this.dir = null;
     this.proc = null;
     this.conn = null;
@@ -388,6 +390,7 @@ export class Redis {
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
+      ...this.args,
     ];
     this.proc = new Proc(this.name, 'redis-server', args, { cwd: this.dir }).start();
     try {
