@@ -34,72 +34,11 @@ struct api_redis {
 	struct kore_event	 evt;	/* first: Kore calls evt.handle */
 	struct wh_conn		 conn;
 	struct kore_timer	*timer;
-	int			 fd;
 	int			 registered;
-	int			 want_write;
 };
 
 static struct api_redis	rs;		/* the commands' connection */
 static struct api_redis	watch;		/* Sentinel: failover news */
-
-static void
-redis_interest(struct api_redis *r)
-{
-	u_int32_t	ev;
-
-	if (r->conn.ac == NULL || r->fd < 0)
-		return;
-	ev = EPOLLIN | (r->want_write ? EPOLLOUT : 0);
-	kore_platform_event_schedule(r->fd, ev, 0, r);
-	r->registered = 1;
-}
-
-static void
-ev_add_read(void *arg)
-{
-	redis_interest(arg);
-}
-
-static void
-ev_del_read(void *arg)
-{
-	/* Reading stays on until cleanup: a reply must never sit unread. */
-}
-
-static void
-ev_add_write(void *arg)
-{
-	struct api_redis	*r = arg;
-
-	if (!r->want_write) {
-		r->want_write = 1;
-		redis_interest(r);
-	}
-}
-
-static void
-ev_del_write(void *arg)
-{
-	struct api_redis	*r = arg;
-
-	if (r->want_write) {
-		r->want_write = 0;
-		redis_interest(r);
-	}
-}
-
-/* hiredis is about to close the socket: take it out of epoll first. */
-static void
-ev_cleanup(void *arg)
-{
-	struct api_redis	*r = arg;
-
-	if (r->registered && r->fd >= 0)
-		kore_platform_disable_read(r->fd);
-	r->registered = 0;
-	r->want_write = 0;
-	r->fd = -1;
-}
 
 static void
 redis_event(void *arg, int err)
@@ -122,23 +61,24 @@ redis_event(void *arg, int err)
 }
 
 static void
-conn_attach(struct wh_conn *c, redisAsyncContext *ac)
+conn_watch(struct wh_conn *c, int fd, int write)
 {
 	struct api_redis	*r = c->owner;
 
-	r->fd = ac->c.fd;
-	r->want_write = 0;
-	r->evt.type = API_TYPE_REDIS;
+	kore_platform_event_schedule(fd, EPOLLIN | (write ? EPOLLOUT : 0), 0,
+	    r);
+	r->registered = 1;
+}
+
+static void
+conn_unwatch(struct wh_conn *c, int fd)
+{
+	struct api_redis	*r = c->owner;
+
+	if (r->registered)
+		kore_platform_disable_read(fd);
+	r->registered = 0;
 	r->evt.flags = 0;
-	r->evt.handle = redis_event;
-	ac->ev.data = r;
-	ac->ev.addRead = ev_add_read;
-	ac->ev.delRead = ev_del_read;
-	ac->ev.addWrite = ev_add_write;
-	ac->ev.delWrite = ev_del_write;
-	ac->ev.cleanup = ev_cleanup;
-	/* The connect completes on the first writable event. */
-	ev_add_write(r);
 }
 
 static void
@@ -165,7 +105,9 @@ conn_timer(struct wh_conn *c, int64_t ms)
 		    KORE_TIMER_ONESHOT);
 }
 
-static const struct wh_conn_ops	conn_ops = { conn_attach, conn_timer };
+static const struct wh_conn_ops	conn_ops = {
+	conn_watch, conn_unwatch, conn_timer
+};
 
 /* The sentinels moved the master: leave the old one now. */
 static void
@@ -178,7 +120,8 @@ static void
 redis_conn_start(struct api_redis *r, const char *name, int kind)
 {
 	memset(r, 0, sizeof(*r));
-	r->fd = -1;
+	r->evt.type = API_TYPE_REDIS;
+	r->evt.handle = redis_event;
 	r->conn.name = name;
 	r->conn.addr = &api_cfg.redis;
 	r->conn.ops = &conn_ops;
@@ -382,10 +325,7 @@ int
 api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.conn.ac, on_reply_quiet, ctx, argc, argv,
-	    lens) != REDIS_OK)
+	if (api_redis_send(on_reply_quiet, ctx, argc, argv, lens) == -1)
 		return (-1);
 	ctx->pending++;
 	return (0);
@@ -400,10 +340,7 @@ int
 api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.conn.ac, on_reply, ctx, argc, argv,
-	    lens) != REDIS_OK)
+	if (api_redis_send(on_reply, ctx, argc, argv, lens) == -1)
 		return (-1);
 	ctx->pending++;
 	return (0);

@@ -120,6 +120,17 @@ went_down(struct wh_conn *c, int was_up, const char *why)
 	retry_later(c);
 }
 
+/* hiredis is freeing the current context: what next depends on why. */
+static void
+context_gone(struct wh_conn *c, int was_up, const char *why)
+{
+	c->ac = NULL;
+	if (c->state == WH_CONN_ASKING)
+		ask_failed(c, why);
+	else
+		went_down(c, was_up, why);
+}
+
 /* Give up on the context in progress (timeout, bad answer, stop). */
 static void
 drop_context(struct wh_conn *c)
@@ -220,12 +231,7 @@ on_connect(const redisAsyncContext *cac, int status)
 	if (ac != c->ac)
 		return;
 	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		c->ac = NULL;
-		if (c->state == WH_CONN_ASKING)
-			ask_failed(c, ac->errstr);
-		else
-			went_down(c, 0, ac->errstr);
+		context_gone(c, 0, ac->errstr);
 		return;
 	}
 	if (c->state == WH_CONN_ASKING)
@@ -258,17 +264,64 @@ on_disconnect(const redisAsyncContext *cac, int status)
 {
 	redisAsyncContext	*ac = (redisAsyncContext *)cac;
 	struct wh_conn		*c = ac->data;
-	const char		*why;
 
 	if (ac != c->ac)
 		return;
-	why = status == REDIS_OK ? "closed" : ac->errstr;
-	if (c->state == WH_CONN_ASKING) {
-		c->ac = NULL;
-		ask_failed(c, why);
-		return;
+	context_gone(c, 1, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+/*
+ * hiredis' event hooks: the socket is watched for reading always and for
+ * writing only while hiredis has output queued, so a reply is never left
+ * unread and a command never waits for an edge that already passed.
+ */
+static void
+hook_add_read(void *arg)
+{
+	struct wh_conn	*c = arg;
+
+	if (c->fd >= 0)
+		c->ops->watch(c, c->fd, c->want_write);
+}
+
+static void
+hook_del_read(void *arg)
+{
+	/* Reading stays on until cleanup: a reply must never sit unread. */
+}
+
+static void
+hook_add_write(void *arg)
+{
+	struct wh_conn	*c = arg;
+
+	if (!c->want_write) {
+		c->want_write = 1;
+		hook_add_read(c);
 	}
-	went_down(c, 1, why);
+}
+
+static void
+hook_del_write(void *arg)
+{
+	struct wh_conn	*c = arg;
+
+	if (c->want_write) {
+		c->want_write = 0;
+		hook_add_read(c);
+	}
+}
+
+/* hiredis is about to close the socket: out of the loop first. */
+static void
+hook_cleanup(void *arg)
+{
+	struct wh_conn	*c = arg;
+
+	if (c->fd >= 0)
+		c->ops->unwatch(c, c->fd);
+	c->fd = -1;
+	c->want_write = 0;
 }
 
 /* Hook a new context up: ours in ac->data, the program's loop, checks. */
@@ -276,11 +329,20 @@ static void
 conn_attach(struct wh_conn *c, redisAsyncContext *ac)
 {
 	c->ac = ac;
+	c->fd = ac->c.fd;
+	c->want_write = 0;
 	ac->data = c;
+	ac->ev.data = c;
+	ac->ev.addRead = hook_add_read;
+	ac->ev.delRead = hook_del_read;
+	ac->ev.addWrite = hook_add_write;
+	ac->ev.delWrite = hook_del_write;
+	ac->ev.cleanup = hook_cleanup;
 	wh_conn_watch_reader(c, ac->c.reader);
 	(void)redisAsyncSetConnectCallback(ac, on_connect);
 	(void)redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	c->ops->attach(c, ac);
+	/* The connect completes on the first writable event. */
+	hook_add_write(c);
 }
 
 static void
@@ -342,6 +404,8 @@ void
 wh_conn_start(struct wh_conn *c)
 {
 	c->ac = NULL;
+	c->fd = -1;
+	c->want_write = 0;
 	c->state = WH_CONN_DOWN;
 	c->ready = c->stopping = c->kicked = c->resolved = 0;
 	c->backoff_ms = 0;

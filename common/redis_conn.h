@@ -29,11 +29,13 @@ struct wh_conn;
 
 struct wh_conn_ops {
 	/*
-	 * Drive ac from the program's loop: set ac->ev (ev.data and the
-	 * add/del read/write and cleanup hooks) and start watching for the
-	 * connect to complete (writable).
+	 * Watch fd on the program's loop, level-triggered: for reading, and
+	 * for writing too when write is 1 (replacing an earlier watch). When
+	 * it is ready the program calls redisAsyncHandleWrite/Read(c->ac).
 	 */
-	void	(*attach)(struct wh_conn *, redisAsyncContext *);
+	void	(*watch)(struct wh_conn *, int fd, int write);
+	/* Stop watching fd (hiredis is about to close it). */
+	void	(*unwatch)(struct wh_conn *, int fd);
 	/*
 	 * Arm the connection's one timer ms from now, replacing one already
 	 * armed, or cancel it (ms < 0). When it fires the program calls
@@ -64,6 +66,8 @@ struct wh_conn {
 
 	/* The connection's own state. */
 	redisAsyncContext	*ac;		/* NULL while down */
+	int			 fd;		/* ac's socket, -1 if none */
+	int			 want_write;	/* hiredis has output queued */
 	int			 state;		/* WH_CONN_DOWN ... */
 	int			 ready;		/* commands may be sent */
 	int			 stopping;

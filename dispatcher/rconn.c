@@ -1,7 +1,6 @@
 /*
- * rconn.c: hiredis' async client on loop.c. The socket is watched for
- * reading always and for writing only while hiredis has output queued
- * (its addWrite/delWrite hooks), level-triggered. The connection's life
+ * rconn.c: hiredis' async client on loop.c (epoll, level-triggered,
+ * the interest common/redis_conn.c asks for). The connection's life
  * (reconnecting with backoff, finding the master through Sentinel) is
  * common/redis_conn.c's; when the link drops, hiredis fails every
  * callback in flight with a NULL reply, and the owner's on_up runs again
@@ -26,75 +25,18 @@ on_io(int fd, int what, void *arg)
 }
 
 static void
-set_interest(struct rconn *c)
+conn_watch(struct wh_conn *wc, int fd, int write)
 {
-	if (c->conn.ac == NULL || c->fd < 0)
-		return;
-	if (loop_watch(c->fd, LOOP_READ | (c->want_write ? LOOP_WRITE : 0),
-	    on_io, c) == -1)
+	if (loop_watch(fd, LOOP_READ | (write ? LOOP_WRITE : 0), on_io,
+	    wc->owner) == -1)
 		wh_log(WH_LOG_ERROR, "epoll refused the redis socket",
-		    "conn", c->conn.name, NULL);
+		    "conn", wc->name, NULL);
 }
 
 static void
-ev_add_read(void *arg)
+conn_unwatch(struct wh_conn *wc, int fd)
 {
-	set_interest(arg);
-}
-
-static void
-ev_del_read(void *arg)
-{
-}
-
-static void
-ev_add_write(void *arg)
-{
-	struct rconn	*c = arg;
-
-	if (!c->want_write) {
-		c->want_write = 1;
-		set_interest(c);
-	}
-}
-
-static void
-ev_del_write(void *arg)
-{
-	struct rconn	*c = arg;
-
-	if (c->want_write) {
-		c->want_write = 0;
-		set_interest(c);
-	}
-}
-
-static void
-ev_cleanup(void *arg)
-{
-	struct rconn	*c = arg;
-
-	if (c->fd >= 0)
-		(void)loop_watch(c->fd, 0, NULL, NULL);
-	c->fd = -1;
-	c->want_write = 0;
-}
-
-static void
-conn_attach(struct wh_conn *wc, redisAsyncContext *ac)
-{
-	struct rconn	*c = wc->owner;
-
-	c->fd = ac->c.fd;
-	c->want_write = 0;
-	ac->ev.data = c;
-	ac->ev.addRead = ev_add_read;
-	ac->ev.delRead = ev_del_read;
-	ac->ev.addWrite = ev_add_write;
-	ac->ev.delWrite = ev_del_write;
-	ac->ev.cleanup = ev_cleanup;
-	/* The connect completes on the first writable event. */
-	ev_add_write(c);
+	(void)loop_watch(fd, 0, NULL, NULL);
 }
 
 static void
@@ -116,7 +58,9 @@ timer_fired(void *arg)
 	wh_conn_timer(&c->conn);
 }
 
-static const struct wh_conn_ops	conn_ops = { conn_attach, conn_timer };
+static const struct wh_conn_ops	conn_ops = {
+	conn_watch, conn_unwatch, conn_timer
+};
 
 static void
 conn_up(struct wh_conn *wc)
@@ -149,7 +93,6 @@ static void
 start(struct rconn *c, const char *name, int kind,
     const struct wh_redis_addr *a)
 {
-	c->fd = -1;
 	c->conn.name = name;
 	c->conn.addr = a;
 	c->conn.ops = &conn_ops;

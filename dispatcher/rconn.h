@@ -14,8 +14,6 @@
 
 struct rconn {
 	struct wh_conn		 conn;	/* conn.ready: commands may go */
-	int			 fd;
-	int			 want_write;
 	struct loop_timer	 timer;
 	/* Called each time the link is (re)established and set up. */
 	void			(*on_up)(struct rconn *);

@@ -211,7 +211,7 @@ stub_timer(struct wh_conn *c, int64_t ms)
 	timer_calls++;
 }
 
-static const struct wh_conn_ops	stub_ops = { NULL, stub_timer };
+static const struct wh_conn_ops	stub_ops = { NULL, NULL, stub_timer };
 
 /* Feed text to a reader carrying c's check; returns how many replies. */
 static int
