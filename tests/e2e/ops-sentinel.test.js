@@ -2,7 +2,7 @@
 // WH_REDIS_SENTINELS / WH_REDIS_SENTINEL_MASTER (WH_REDIS_URL's host is a
 // name that does not even resolve) and follow a forced failover while a
 // publisher keeps sending events through the api; nothing it was told was
-// accepted is lost.
+// accepted is lost. The sentinel has a password (WH_REDIS_SENTINEL_PASSWORD).
 //
 // The set: a master and a replica (replicaof) and one sentinel (quorum 1),
 // on free loopback ports. The master runs with min-replicas-to-write 1, as
@@ -38,6 +38,7 @@ import * as resp from './lib/resp.js';
 useHarness();
 
 const MASTER = 'wh-e2e';
+const SENTINEL_PASSWORD = `sp-${randomHex(8)}`;
 // A failover is followed within this (measured: about 1-2 s).
 const FOLLOW_BOUND_MS = 10000;
 
@@ -54,13 +55,21 @@ async function startSentinel(masterPort) {
     `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
     `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} 1`,
     `sentinel down-after-milliseconds ${MASTER} 1000`,
-    `sentinel failover-timeout ${MASTER} 5000`, '',
+    `sentinel failover-timeout ${MASTER} 5000`, `requirepass ${SENTINEL_PASSWORD}`, '',
   ].join('\n'));
   const proc = new Proc('sentinel', 'redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { cwd: dir }).start();
   const sentinel = {
     port,
     proc,
-    call: (...args) => resp.once(port, ...args),
+    call: async (...args) => {
+      const c = await resp.connect({ port });
+      try {
+        await c.call('AUTH', SENTINEL_PASSWORD);
+        return await c.call(...args);
+      } finally {
+        c.close();
+      }
+    },
     dispose: async () => {
       await proc.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -96,6 +105,7 @@ describe('Redis Sentinel', () => {
       WH_REDIS_URL: 'redis://not-used.invalid:1/0',
       WH_REDIS_SENTINELS: `127.0.0.1:1,127.0.0.1:${sentinel.port}`,
       WH_REDIS_SENTINEL_MASTER: MASTER,
+      WH_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
       WH_CLAIM_IDLE_MS: '3000',
     };
     const bootstrapKey = newBootstrapKey();
@@ -195,6 +205,16 @@ describe('Redis Sentinel', () => {
       throw err;
     });
     assert.ok(accepted.size >= 20, `a stream of events went through (${accepted.size})`);
+  });
+
+  test('a wrong sentinel password: exit 1 at start, the sentinel named', async () => {
+    const res = await runToExit(BIN.dispatcher, {
+      env: programEnv({ redis: master, apiPort: 1, bootstrapKey: undefined,
+        env: { ...env, WH_REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, WH_REDIS_SENTINEL_PASSWORD: 'wrong-password' } }),
+    });
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, new RegExp(`cannot reach Redis \\(WH_REDIS_SENTINELS\\).*sentinel 127\\.0\\.0\\.1:${sentinel.port}`));
+    assert.doesNotMatch(res.stderr, /wrong-password/);
   });
 });
 
