@@ -195,8 +195,10 @@ on_role(redisAsyncContext *ac, void *r, void *priv)
 	wh_conn_kick(c, "the server the sentinels named is not a master");
 }
 
-/* WATCH: a +switch-master message ("<name> <old ip> <old port> <new ip>
- * <new port>") for our master tells the owner to reconnect. */
+/*
+ * WATCH: a +switch-master message ("<name> <old ip> <old port> <new ip>
+ * <new port>") about our master tells the owner to reconnect.
+ */
 static void
 on_message(redisAsyncContext *ac, void *r, void *priv)
 {
