@@ -30,19 +30,19 @@ export class Report {
 
   note(text) { this.notes.push(text); }
 
+  // Rows grouped by section, sections in the order they first appear.
   table() {
     const lines = ['| figure | value | compared with (same run) | ratio | target |', '|---|---|---|---|---|'];
-    let section = null;
-    for (const r of this.rows) {
-      if (r.section !== section) {
-        section = r.section;
-        lines.push(`| **${section}** | | | | |`);
+    const sections = [...new Set(this.rows.map((r) => r.section))];
+    for (const section of sections) {
+      lines.push(`| **${section}** | | | | |`);
+      for (const r of this.rows.filter((x) => x.section === section)) {
+        const value = r.value == null ? `n/a: ${r.note}` : fmt(r.value);
+        const ref = r.ref ? `${r.ref.label}${r.ref.value != null ? `: ${fmt(r.ref.value)}` : ''}` : '';
+        const ratio = r.ratio == null ? '' : r.ratio.toFixed(2);
+        const target = r.target ? `${r.target}${r.met === true ? ' ✓' : r.met === false ? ' ✗' : ''}` : '';
+        lines.push(`| ${r.figure} | ${value} | ${ref} | ${ratio} | ${target} |`);
       }
-      const value = r.value == null ? `n/a: ${r.note}` : fmt(r.value);
-      const ref = r.ref ? `${r.ref.label}${r.ref.value != null ? `: ${fmt(r.ref.value)}` : ''}` : '';
-      const ratio = r.ratio == null ? '' : r.ratio.toFixed(2);
-      const target = r.target ? `${r.target}${r.met === true ? ' ✓' : r.met === false ? ' ✗' : ''}` : '';
-      lines.push(`| ${r.figure} | ${value} | ${ref} | ${ratio} | ${target} |`);
     }
     return lines.join('\n');
   }
