@@ -22,7 +22,9 @@ API_MOD_SRC	:= $(filter-out api/launcher.c,$(sort $(wildcard api/*.c)))
 DISP_SRC	:= $(sort $(wildcard dispatcher/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 
-COMMON_OBJ	:= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+LUA_SRC		:= $(sort $(wildcard common/lua/*.lua))
+LUA_GEN		:= $(BUILD)/gen/lua_scripts.c
+COMMON_OBJ	:= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o
 API_MOD_OBJ	:= $(API_MOD_SRC:%.c=$(BUILD)/obj/%.o)
 DISP_OBJ	:= $(DISP_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -33,6 +35,16 @@ all: $(BUILD)/webhooks-api $(BUILD)/webhooks-api.so \
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
+
+# The Lua scripts are files of their own (other Redis clients load them
+# too); the programs get them as C strings made from those files.
+$(LUA_GEN): $(LUA_SRC) common/lua/embed
+	@mkdir -p $(dir $@)
+	common/lua/embed $(LUA_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # The Kore application module, loaded by the kore binary.
 $(BUILD)/obj/api/%.o: EXTRA_CFLAGS = -I/usr/include/kore -DKORE_USE_TASKS

@@ -30,6 +30,8 @@
 #define API_REPLIES_MAX		128
 /* Largest request body of any route (README, "The HTTP API"). */
 #define API_BODY_MAX		(1024 * 1024)
+/* POST /v1/events:batch (up to 1000 events): api/conf allows for it. */
+#define API_BATCH_BODY_MAX	(5 * 1024 * 1024)
 /* Signing keys one webhook may hold (rotation needs two or three). */
 #define API_SIGNING_KEYS_MAX	10
 #define API_LOCATION_MAX	160
@@ -59,6 +61,7 @@ struct api_route {
 	const char	*pattern;		/* "/v1/webhooks/:" */
 	api_handler	 handler;
 	int		 auth;			/* 1: needs an API key */
+	size_t		 body_max;		/* 0: API_BODY_MAX */
 };
 
 struct api_ctx {
@@ -96,10 +99,18 @@ int	api_redis_start(void);
 int	api_redis_ready(void);
 int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
+int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
+	    const size_t *lens);
 void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
 	    int argc, const char **argv, const size_t *lens);
+/* The last two KEYS of a script given to api_redis_eval_bump. */
+#define API_LUA_BUMP \
+    "redis.call('INCR', KEYS[#KEYS - 1]) redis.call('INCR', KEYS[#KEYS]) "
+int	api_redis_eval_bump(struct api_ctx *, const char *script,
+	    const char *company_sid, int nkeys, int argc, const char **argv,
+	    const size_t *lens);
 void	*api_state(struct api_ctx *, size_t, void (*)(void *));
 int	 api_reply_int(struct api_ctx *, long long *);
 
@@ -160,6 +171,7 @@ int	api_api_keys_create(struct api_ctx *);
 int	api_api_keys_list(struct api_ctx *);
 int	api_api_keys_delete(struct api_ctx *);
 int	api_events_publish(struct api_ctx *);
+int	api_events_batch(struct api_ctx *);
 int	api_healthz(struct api_ctx *);
 
 /* webhooks.c: the webhook a request names, for the routes below it. */

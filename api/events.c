@@ -1,13 +1,25 @@
 /*
- * events.c: POST /v1/events puts one event on the stream wh:{0}:events
- * in the public format of DESIGN.md (plain string fields company_sid,
- * event_type, payload, event_sid, ts), the same shape other services
- * XADD directly.
+ * events.c: POST /v1/events and POST /v1/events:batch put events on the
+ * stream wh:{0}:events in the public format of DESIGN.md (plain string
+ * fields company_sid, event_type, payload, event_sid, ts), the same shape
+ * other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
- * validated with our own JSON checker (which has no small depth limit)
- * and the payload's raw span is cut out of it, so numbers like
- * 12345678901234567890 reach the receiver digit for digit.
+ * checked with our own JSON validator (no small depth limit, \uXXXX
+ * escapes understood) and the payload's raw span is cut out of it, so
+ * numbers like 12345678901234567890 reach the receiver digit for digit.
+ *
+ * An event that carries the publisher's own event_sid goes through the
+ * Lua script common/lua/publish_event.lua (SET NX of
+ * wh:idem:<company>:<event_sid> and XADD, atomically): a repeat within
+ * IDEM_TTL_S answers 200 with the original event and enqueues nothing;
+ * the same event_sid with another event_type or payload is a 409. An
+ * event without one gets a fresh sid and a plain XADD.
+ *
+ * A batch is validated whole first (any invalid item: 422 naming
+ * events[i].field, nothing enqueued), then sent as one MULTI/EXEC in one
+ * round trip. Scripts are called by EVALSHA; Redis forgets scripts when
+ * it restarts, so a NOSCRIPT answer sends those items again with EVAL.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,127 +30,489 @@
 #include "api.h"
 #include "json.h"
 #include "keys.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
-struct publish_state {
+#define IDEM_TTL_S	"86400"
+#define BATCH_MAX	1000
+/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 10 fields). */
+#define EVENT_ARGV	16
+
+/* Outcomes of one event. */
+#define EV_ADDED	1
+#define EV_REPEAT	2	/* its event_sid was seen: the original */
+#define EV_CONFLICT	3	/* its event_sid was seen with other content */
+#define EV_NOSCRIPT	4	/* send again with EVAL */
+
+struct event_in {
 	char		 event_sid[WH_ID_MAX];
 	char		 company_sid[WH_ID_MAX];
 	char		 event_type[WH_EVENT_TYPE_MAX + 1];
-	int64_t		 created_at;
-	char		*payload;
+	int		 given_sid;	/* the publisher's: idempotent */
+	const char	*payload;	/* a span of the request body */
 	size_t		 payload_len;
+	int64_t		 created_at;
+	char		 ts[24];
+	int		 outcome;	/* EV_* */
 };
+
+struct publish_state {
+	struct event_in	*ev;
+	size_t		 n;
+};
+
+static char	publish_sha[WH_SCRIPT_SHA_LEN + 1];
 
 static void
 publish_state_free(void *p)
 {
 	struct publish_state	*st = p;
 
-	free(st->payload);
+	free(st->ev);
 	free(st);
 }
 
 /*
- * A top-level string member of the body, unescaped into out. Returns 1
- * when present and valid, 0 when absent (an error is added if required),
- * -1 when present but wrong.
+ * A string member of the event object, decoded into out. 1 when present
+ * and valid, 0 when absent (an error is added if required), -1 when
+ * present but wrong.
  */
 static int
-member_str(const char *body, size_t len, const char *name, char *out,
+member_str(const char *obj, size_t len, const char *name, char *out,
     size_t outlen, struct api_errors *e, int required)
 {
-	struct kore_json	 json;
-	const char		*v;
-	size_t			 vlen, slen;
-	int			 rc = -1;
+	const char	*v;
+	size_t		 vlen;
+	int		 n;
 
-	if (wh_json_member(body, len, name, &v, &vlen) != 1 ||
+	if (wh_json_member(obj, len, name, &v, &vlen) != 1 ||
 	    (vlen == 4 && memcmp(v, "null", 4) == 0)) {
 		if (required)
 			api_errors_add(e, name, "is required");
 		return (0);
 	}
-	kore_json_init(&json, v, vlen);
-	if (!kore_json_parse(&json) ||
-	    json.root->type != KORE_JSON_TYPE_STRING) {
+	if ((n = wh_json_string(v, vlen, out, outlen)) == -1) {
 		api_errors_add(e, name, "must be a string");
-		goto out;
+		return (-1);
 	}
-	slen = strlen(json.root->data.string);
-	if (slen == 0 || slen >= outlen) {
+	if (n <= 0) {
 		api_errors_add(e, name, "must be 1 to %zu characters",
 		    outlen - 1);
-		goto out;
+		return (-1);
 	}
-	memcpy(out, json.root->data.string, slen + 1);
-	rc = 1;
-out:
-	kore_json_cleanup(&json);
-	return (rc);
+	return (1);
 }
 
-/* Validate the body into st; errors say what is wrong. */
+/*
+ * One event object obj[0..len) into ev; what is wrong goes into e, with
+ * the bare field names (the batch prefixes them).
+ */
 static void
-publish_parse(struct api_ctx *ctx, const char *body, size_t len,
-    struct publish_state *st, struct api_errors *e)
+event_read(struct api_ctx *ctx, const char *obj, size_t len,
+    struct event_in *ev, struct api_errors *e)
 {
-	const char	*p, *why;
-	size_t		 plen;
+	const char	*why;
 	int		 has_company;
 
-	has_company = member_str(body, len, "company_sid", st->company_sid,
-	    sizeof(st->company_sid), e, ctx->who.admin);
+	has_company = member_str(obj, len, "company_sid", ev->company_sid,
+	    sizeof(ev->company_sid), e, ctx->who.admin);
 	if (has_company == 1 && (why = wh_validate_company_sid(
-	    st->company_sid, strlen(st->company_sid))) != NULL)
+	    ev->company_sid, strlen(ev->company_sid))) != NULL)
 		api_errors_add(e, "company_sid", "%s", why);
 	if (!ctx->who.admin) {
 		if (has_company == 1 &&
-		    strcmp(st->company_sid, ctx->who.company_sid) != 0)
+		    strcmp(ev->company_sid, ctx->who.company_sid) != 0)
 			api_errors_add(e, "company_sid", "this API key acts "
 			    "only within its own company");
-		(void)snprintf(st->company_sid, sizeof(st->company_sid), "%s",
+		(void)snprintf(ev->company_sid, sizeof(ev->company_sid), "%s",
 		    ctx->who.company_sid);
 	}
 
-	if (member_str(body, len, "event_type", st->event_type,
-	    sizeof(st->event_type), e, 1) == 1 &&
-	    (why = wh_validate_event_type(st->event_type,
-	    strlen(st->event_type))) != NULL)
+	if (member_str(obj, len, "event_type", ev->event_type,
+	    sizeof(ev->event_type), e, 1) == 1 &&
+	    (why = wh_validate_event_type(ev->event_type,
+	    strlen(ev->event_type))) != NULL)
 		api_errors_add(e, "event_type", "%s", why);
 
-	if (member_str(body, len, "event_sid", st->event_sid,
-	    sizeof(st->event_sid), e, 0) == 1 &&
-	    !wh_id_valid(st->event_sid, strlen(st->event_sid)))
-		api_errors_add(e, "event_sid", "must be 1 to 63 characters of "
-		    "A-Z, a-z, 0-9, _ and -");
-
-	if (wh_json_member(body, len, "payload", &p, &plen) != 1)
-		api_errors_add(e, "payload", "is required (any JSON value)");
-	else if ((st->payload = malloc(plen + 1)) != NULL) {
-		memcpy(st->payload, p, plen);
-		st->payload[plen] = '\0';
-		st->payload_len = plen;
+	if (member_str(obj, len, "event_sid", ev->event_sid,
+	    sizeof(ev->event_sid), e, 0) == 1) {
+		if (!wh_id_valid(ev->event_sid, strlen(ev->event_sid)))
+			api_errors_add(e, "event_sid", "must be 1 to 63 "
+			    "characters of A-Z, a-z, 0-9, _ and -");
+		ev->given_sid = 1;
 	}
+
+	if (wh_json_member(obj, len, "payload", &ev->payload,
+	    &ev->payload_len) != 1)
+		api_errors_add(e, "payload", "is required (any JSON value)");
+}
+
+/* Give ev its sid (unless the publisher did) and its time. */
+static int
+event_stamp(struct event_in *ev, int64_t now)
+{
+	if (!ev->given_sid &&
+	    wh_id_new("evt_", ev->event_sid, sizeof(ev->event_sid)) == -1)
+		return (-1);
+	ev->created_at = now;
+	(void)snprintf(ev->ts, sizeof(ev->ts), "%lld", (long long)now);
+	return (0);
+}
+
+/*
+ * The command that publishes ev: XADD, or the script (by SHA, or by text
+ * when eval). cmd_quiet sends it inside a MULTI.
+ */
+static int
+event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
+{
+	const char	*argv[EVENT_ARGV];
+	size_t		 lens[EVENT_ARGV];
+	char		 stream[WH_KEY_MAX], idem[WH_KEY_MAX];
+	int		 argc = 0, i;
+
+	if (wh_key_events(stream, sizeof(stream), api_cfg.prefix) == -1)
+		return (-1);
+	if (!ev->given_sid) {
+		argv[argc++] = "XADD";
+		argv[argc++] = stream;
+		argv[argc++] = "*";
+	} else {
+		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
+		    ev->company_sid, ev->event_sid) == -1)
+			return (-1);
+		if (!eval && publish_sha[0] == '\0' &&
+		    wh_script_sha1(wh_lua_publish_event, publish_sha) == -1)
+			eval = 1;
+		argv[argc++] = eval ? "EVAL" : "EVALSHA";
+		argv[argc++] = eval ? wh_lua_publish_event : publish_sha;
+		argv[argc++] = "2";
+		argv[argc++] = idem;
+		argv[argc++] = stream;
+		argv[argc++] = IDEM_TTL_S;
+	}
+	argv[argc++] = "company_sid";
+	argv[argc++] = ev->company_sid;
+	argv[argc++] = "event_type";
+	argv[argc++] = ev->event_type;
+	argv[argc++] = "payload";
+	argv[argc++] = ev->payload;
+	argv[argc++] = "event_sid";
+	argv[argc++] = ev->event_sid;
+	argv[argc++] = "ts";
+	argv[argc++] = ev->ts;
+	for (i = 0; i < argc; i++)
+		lens[i] = argv[i] == ev->payload ? ev->payload_len :
+		    strlen(argv[i]);
+	if (quiet)
+		return (api_redis_cmd_quiet(ctx, argc, argv, lens));
+	return (api_redis_cmd(ctx, argc, argv, lens));
+}
+
+/*
+ * What Redis answered for ev: the XADD's entry id, or the script's
+ * {1, id, ts} / {0, ts, event_type, same}. -1 when it makes no sense.
+ */
+static int
+event_outcome(struct event_in *ev, const struct api_reply *r)
+{
+	const struct api_reply	*ts, *type, *same;
+	char			*end;
+	long long		 ms;
+
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (strncmp(r->str, "NOSCRIPT", 8) != 0)
+			return (-1);
+		ev->outcome = EV_NOSCRIPT;
+		return (0);
+	}
+	if (r->type == REDIS_REPLY_STRING && !ev->given_sid) {
+		ev->outcome = EV_ADDED;
+		return (0);
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->nelem < 3 ||
+	    r->elem[0]->type != REDIS_REPLY_INTEGER)
+		return (-1);
+	if (r->elem[0]->integer == 1) {
+		ev->outcome = EV_ADDED;
+		return (0);
+	}
+	if (r->nelem != 4)
+		return (-1);
+	ts = r->elem[1];
+	type = r->elem[2];
+	same = r->elem[3];
+	if (ts->type != REDIS_REPLY_STRING ||
+	    type->type != REDIS_REPLY_STRING ||
+	    same->type != REDIS_REPLY_INTEGER)
+		return (-1);
+	ev->outcome = same->integer == 1 ? EV_REPEAT : EV_CONFLICT;
+	ms = strtoll(ts->str, &end, 10);
+	if (end != ts->str && *end == '\0' && ms > 0) {
+		ev->created_at = ms;
+		(void)snprintf(ev->ts, sizeof(ev->ts), "%lld", ms);
+	}
+	if (type->len > 0 && type->len < sizeof(ev->event_type))
+		memcpy(ev->event_type, type->str, type->len + 1);
+	return (0);
+}
+
+/* ev as JSON members (no braces); the payload only when asked. */
+static int
+event_render(struct wh_buf *b, const struct event_in *ev, int payload)
+{
+	char	ts[WH_RFC3339_LEN + 1];
+
+	if (wh_rfc3339_ms(ev->created_at, ts) == -1 ||
+	    wh_buf_appendstr(b, "\"event_sid\":") == -1 ||
+	    wh_json_str(b, ev->event_sid, strlen(ev->event_sid)) == -1 ||
+	    wh_buf_appendstr(b, ",\"company_sid\":") == -1 ||
+	    wh_json_str(b, ev->company_sid, strlen(ev->company_sid)) == -1 ||
+	    wh_buf_appendstr(b, ",\"event_type\":") == -1 ||
+	    wh_json_str(b, ev->event_type, strlen(ev->event_type)) == -1 ||
+	    wh_buf_appendf(b, ",\"created_at\":\"%s\"", ts) == -1)
+		return (-1);
+	if (!payload)
+		return (0);
+	if (wh_buf_appendstr(b, ",\"payload\":") == -1 ||
+	    wh_buf_append(b, ev->payload, ev->payload_len) == -1)
+		return (-1);
+	return (0);
 }
 
 static int
-publish_respond(struct api_ctx *ctx, struct publish_state *st)
+conflict(struct api_ctx *ctx)
+{
+	return (api_problem(ctx, 409, "This event_sid was already published "
+	    "(within 24 hours) with another event_type or payload; use a "
+	    "new event_sid for a new event.", "event_sid"));
+}
+
+static int
+publish_respond(struct api_ctx *ctx, struct event_in *ev)
 {
 	struct wh_buf	b;
-	char		ts[WH_RFC3339_LEN + 1];
+
+	if (ev->outcome == EV_CONFLICT)
+		return (conflict(ctx));
+	wh_buf_init(&b, 0);
+	if (wh_buf_appendstr(&b, "{\"event\":{") == -1 ||
+	    event_render(&b, ev, 1) == -1 ||
+	    wh_buf_appendstr(&b, "}}") == -1) {
+		wh_buf_free(&b);
+		return (api_problem_nomem(ctx));
+	}
+	(void)api_json(ctx, ev->outcome == EV_REPEAT ? 200 : 202, &b);
+	wh_buf_free(&b);
+	return (API_DONE);
+}
+
+/* The request body as a JSON object; -1 with the answer written. */
+static int
+body_object(struct api_ctx *ctx, const char **body, size_t *len)
+{
+	api_body(ctx, body, len);
+	if (*len == 0 || !wh_json_valid(*body, *len))
+		return (api_problem(ctx, 400, "The request body must be a "
+		    "JSON object.", NULL), -1);
+	while (**body == ' ' || **body == '\t' || **body == '\r' ||
+	    **body == '\n') {
+		(*body)++;
+		(*len)--;
+	}
+	if (**body != '{')
+		return (api_problem(ctx, 400, "The request body must be a "
+		    "JSON object.", NULL), -1);
+	return (0);
+}
+
+int
+api_events_publish(struct api_ctx *ctx)
+{
+	struct publish_state	*st;
+	struct api_errors	 e;
+	struct event_in		*ev;
+	const char		*body;
+	size_t			 len;
+
+	if ((st = api_state(ctx, sizeof(*st), publish_state_free)) == NULL)
+		return (api_problem_nomem(ctx));
+	if (ctx->phase > 0) {
+		ev = st->ev;
+		if (ctx->nreplies != 1 ||
+		    event_outcome(ev, ctx->replies[0]) == -1)
+			return (api_problem_redis(ctx));
+		if (ev->outcome != EV_NOSCRIPT)
+			return (publish_respond(ctx, ev));
+		if (ctx->phase == 2 || event_send(ctx, ev, 1, 0) == -1)
+			return (api_problem_redis(ctx));
+		ctx->phase = 2;
+		return (API_WAIT);
+	}
+
+	api_body(ctx, &body, &len);
+	if (len > api_cfg.event_max)
+		return (api_problem(ctx, 413, "The event is larger than "
+		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
+	if (body_object(ctx, &body, &len) == -1)
+		return (API_DONE);
+	if ((st->ev = calloc(1, sizeof(*st->ev))) == NULL)
+		return (api_problem_nomem(ctx));
+	st->n = 1;
+	ev = st->ev;
+	memset(&e, 0, sizeof(e));
+	event_read(ctx, body, len, ev, &e);
+	if (e.n > 0)
+		return (api_problem_errors(ctx, 422, "The event is not valid; "
+		    "see errors.", &e));
+	if (event_stamp(ev, wh_now_ms()) == -1)
+		return (api_problem_nomem(ctx));
+	if (event_send(ctx, ev, 0, 0) == -1)
+		return (api_problem_redis(ctx));
+	ctx->phase = 1;
+	return (API_WAIT);
+}
+
+/*
+ * Every event of the batch, checked; e names events[i].field. 0 when all
+ * are valid.
+ */
+static int
+batch_read(struct api_ctx *ctx, struct publish_state *st, const char *body,
+    size_t len, struct api_errors *e)
+{
+	const char	*arr, **vals;
+	size_t		*lens, i, from;
+	char		 prefix[32];
+	int		 n, nomem = 0;
+
+	if (wh_json_member(body, len, "events", &arr, &len) != 1) {
+		api_errors_add(e, "events", "is required (an array of 1 to "
+		    "%d events)", BATCH_MAX);
+		return (-1);
+	}
+	vals = calloc(BATCH_MAX, sizeof(*vals));
+	lens = calloc(BATCH_MAX, sizeof(*lens));
+	if (vals == NULL || lens == NULL) {
+		free(vals);
+		free(lens);
+		return (-2);
+	}
+	n = wh_json_elements(arr, len, vals, lens, BATCH_MAX);
+	if (n <= 0) {
+		api_errors_add(e, "events", "must be an array of 1 to %d "
+		    "events", BATCH_MAX);
+		goto out;
+	}
+	if ((st->ev = calloc((size_t)n, sizeof(*st->ev))) == NULL) {
+		nomem = 1;
+		goto out;
+	}
+	st->n = (size_t)n;
+	for (i = 0; i < st->n && e->n < API_ERRORS_MAX; i++) {
+		(void)snprintf(prefix, sizeof(prefix), "events[%zu]", i);
+		if (vals[i][0] != '{') {
+			api_errors_add(e, prefix, "must be an event object");
+			continue;
+		}
+		if (lens[i] > api_cfg.event_max) {
+			api_errors_add(e, prefix, "is larger than %zu bytes "
+			    "(WH_EVENT_MAX_BYTES)", api_cfg.event_max);
+			continue;
+		}
+		from = e->n;
+		event_read(ctx, vals[i], lens[i], &st->ev[i], e);
+		(void)snprintf(prefix, sizeof(prefix), "events[%zu].", i);
+		api_errors_prefix(e, from, prefix);
+	}
+out:
+	free(vals);
+	free(lens);
+	if (nomem)
+		return (-2);
+	return (e->n > 0 ? -1 : 0);
+}
+
+/*
+ * One MULTI/EXEC: every event (or only those Redis had no script for,
+ * again with EVAL). One reply slot: EXEC's array. The worker's Redis
+ * link is shared, so a transaction that cannot be finished is discarded
+ * at once: nothing else may land inside it.
+ */
+static int
+batch_send(struct api_ctx *ctx, struct publish_state *st, int retry)
+{
+	const char	*argv[1];
+	size_t		 i;
+
+	argv[0] = "MULTI";
+	if (api_redis_cmd_quiet(ctx, 1, argv, NULL) == -1)
+		return (-1);
+	for (i = 0; i < st->n; i++) {
+		if (retry && st->ev[i].outcome != EV_NOSCRIPT)
+			continue;
+		if (event_send(ctx, &st->ev[i], retry, 1) == -1)
+			goto discard;
+	}
+	argv[0] = "EXEC";
+	if (api_redis_cmd(ctx, 1, argv, NULL) == 0)
+		return (0);
+discard:
+	argv[0] = "DISCARD";
+	(void)api_redis_cmd_quiet(ctx, 1, argv, NULL);
+	ctx->redis_failed = 1;
+	return (-1);
+}
+
+/* EXEC's answers, in the order sent. -1 on anything unexpected. */
+static int
+batch_take(struct api_ctx *ctx, struct publish_state *st, int retry,
+    int *again)
+{
+	const struct api_reply	*r;
+	size_t			 i, k = 0;
+
+	*again = 0;
+	if (ctx->nreplies != 1 || ctx->redis_failed)
+		return (-1);
+	r = ctx->replies[0];
+	if (r->type != REDIS_REPLY_ARRAY)
+		return (-1);
+	for (i = 0; i < st->n; i++) {
+		if (retry && st->ev[i].outcome != EV_NOSCRIPT)
+			continue;
+		if (k >= r->nelem || event_outcome(&st->ev[i],
+		    r->elem[k++]) == -1)
+			return (-1);
+		if (st->ev[i].outcome == EV_NOSCRIPT)
+			*again = 1;
+	}
+	return (k == r->nelem ? 0 : -1);
+}
+
+static int
+batch_respond(struct api_ctx *ctx, struct publish_state *st)
+{
+	static const char	*names[] = { "", "accepted", "duplicate",
+				    "conflict" };
+	struct wh_buf		 b;
+	size_t			 i, counts[4] = { 0 };
+	int			 rc = 0;
 
 	wh_buf_init(&b, 0);
-	if (wh_rfc3339_ms(st->created_at, ts) == -1 ||
-	    wh_buf_appendstr(&b, "{\"event\":{\"event_sid\":") == -1 ||
-	    wh_json_str(&b, st->event_sid, strlen(st->event_sid)) == -1 ||
-	    wh_buf_appendstr(&b, ",\"company_sid\":") == -1 ||
-	    wh_json_str(&b, st->company_sid, strlen(st->company_sid)) == -1 ||
-	    wh_buf_appendstr(&b, ",\"event_type\":") == -1 ||
-	    wh_json_str(&b, st->event_type, strlen(st->event_type)) == -1 ||
-	    wh_buf_appendf(&b, ",\"created_at\":\"%s\",\"payload\":", ts) == -1 ||
-	    wh_buf_append(&b, st->payload, st->payload_len) == -1 ||
-	    wh_buf_appendstr(&b, "}}") == -1) {
+	rc |= wh_buf_appendstr(&b, "{\"events\":[");
+	for (i = 0; i < st->n && rc == 0; i++) {
+		counts[st->ev[i].outcome]++;
+		rc |= wh_buf_appendstr(&b, i ? ",{" : "{");
+		rc |= event_render(&b, &st->ev[i], 0);
+		rc |= wh_buf_appendf(&b, ",\"status\":\"%s\"}",
+		    names[st->ev[i].outcome]);
+	}
+	rc |= wh_buf_appendf(&b, "],\"accepted\":%zu,\"duplicates\":%zu,"
+	    "\"conflicts\":%zu}", counts[EV_ADDED], counts[EV_REPEAT],
+	    counts[EV_CONFLICT]);
+	if (rc != 0) {
 		wh_buf_free(&b);
 		return (api_problem_nomem(ctx));
 	}
@@ -148,63 +522,43 @@ publish_respond(struct api_ctx *ctx, struct publish_state *st)
 }
 
 int
-api_events_publish(struct api_ctx *ctx)
+api_events_batch(struct api_ctx *ctx)
 {
 	struct publish_state	*st;
 	struct api_errors	 e;
-	const char		*body, *argv[13];
-	size_t			 len, lens[13];
-	char			 stream[WH_KEY_MAX], ts[24];
+	const char		*body;
+	size_t			 len, i;
+	int64_t			 now;
+	int			 again, rc;
 
-	if (ctx->phase == 1) {
-		st = ctx->data;
-		if (ctx->nreplies != 1 ||
-		    ctx->replies[0]->type != REDIS_REPLY_STRING)
+	if ((st = api_state(ctx, sizeof(*st), publish_state_free)) == NULL)
+		return (api_problem_nomem(ctx));
+	if (ctx->phase > 0) {
+		if (batch_take(ctx, st, ctx->phase == 2, &again) == -1)
 			return (api_problem_redis(ctx));
-		return (publish_respond(ctx, st));
+		if (!again)
+			return (batch_respond(ctx, st));
+		if (ctx->phase == 2 || batch_send(ctx, st, 1) == -1)
+			return (api_problem_redis(ctx));
+		ctx->phase = 2;
+		return (API_WAIT);
 	}
 
-	api_body(ctx, &body, &len);
-	if (len > api_cfg.event_max)
-		return (api_problem(ctx, 413, "The event is larger than "
-		    "allowed.", NULL));
-	if (!wh_json_valid(body, len) || len == 0 || body[0] != '{')
-		return (api_problem(ctx, 400, "The request body must be a "
-		    "JSON object.", NULL));
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return (api_problem_nomem(ctx));
-	ctx->data = st;
-	ctx->data_free = publish_state_free;
-
+	if (body_object(ctx, &body, &len) == -1)
+		return (API_DONE);
 	memset(&e, 0, sizeof(e));
-	publish_parse(ctx, body, len, st, &e);
-	if (e.n > 0)
-		return (api_problem_errors(ctx, 422, "The event is not valid; "
-		    "see errors.", &e));
-	if (st->payload == NULL)
+	if ((rc = batch_read(ctx, st, body, len, &e)) == -2)
 		return (api_problem_nomem(ctx));
-	if (st->event_sid[0] == '\0' &&
-	    wh_id_new("evt_", st->event_sid, sizeof(st->event_sid)) == -1)
-		return (api_problem_nomem(ctx));
-	st->created_at = wh_now_ms();
-
-	if (wh_key_events(stream, sizeof(stream), api_cfg.prefix) == -1)
-		return (api_problem_nomem(ctx));
-	(void)snprintf(ts, sizeof(ts), "%lld", (long long)st->created_at);
-	argv[0] = "XADD";		lens[0] = 4;
-	argv[1] = stream;		lens[1] = strlen(stream);
-	argv[2] = "*";			lens[2] = 1;
-	argv[3] = "company_sid";	lens[3] = 11;
-	argv[4] = st->company_sid;	lens[4] = strlen(st->company_sid);
-	argv[5] = "event_type";		lens[5] = 10;
-	argv[6] = st->event_type;	lens[6] = strlen(st->event_type);
-	argv[7] = "payload";		lens[7] = 7;
-	argv[8] = st->payload;		lens[8] = st->payload_len;
-	argv[9] = "event_sid";		lens[9] = 9;
-	argv[10] = st->event_sid;	lens[10] = strlen(st->event_sid);
-	argv[11] = "ts";		lens[11] = 2;
-	argv[12] = ts;			lens[12] = strlen(ts);
+	if (rc == -1)
+		return (api_problem_errors(ctx, 422, "The batch is not valid "
+		    "(nothing was published); see errors.", &e));
+	now = wh_now_ms();
+	for (i = 0; i < st->n; i++) {
+		if (event_stamp(&st->ev[i], now) == -1)
+			return (api_problem_nomem(ctx));
+	}
+	if (batch_send(ctx, st, 0) == -1)
+		return (api_problem_redis(ctx));
 	ctx->phase = 1;
-	(void)api_redis_cmd(ctx, 13, argv, lens);
 	return (API_WAIT);
 }

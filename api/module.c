@@ -62,27 +62,29 @@ KORE_SECCOMP_FILTER("webhooks",
  * reads this table to check that).
  */
 static const struct api_route routes[] = {
-	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0 },
-	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1 },
-	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1 },
-	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1 },
-	{ HTTP_METHOD_PATCH,  "/v1/webhooks/:", api_webhooks_update, 1 },
-	{ HTTP_METHOD_DELETE, "/v1/webhooks/:", api_webhooks_delete, 1 },
+	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0, 0 },
+	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1, 0 },
+	{ HTTP_METHOD_PATCH,  "/v1/webhooks/:", api_webhooks_update, 1, 0 },
+	{ HTTP_METHOD_DELETE, "/v1/webhooks/:", api_webhooks_delete, 1, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks/:/signing-keys",
-	    api_signing_keys_create, 1 },
+	    api_signing_keys_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:/signing-keys",
-	    api_signing_keys_list, 1 },
+	    api_signing_keys_list, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:/signing-keys/:",
-	    api_signing_keys_get, 1 },
+	    api_signing_keys_get, 1, 0 },
 	{ HTTP_METHOD_PATCH,  "/v1/webhooks/:/signing-keys/:",
-	    api_signing_keys_update, 1 },
+	    api_signing_keys_update, 1, 0 },
 	{ HTTP_METHOD_DELETE, "/v1/webhooks/:/signing-keys/:",
-	    api_signing_keys_delete, 1 },
-	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1 },
-	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1 },
-	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1 },
-	{ HTTP_METHOD_POST,   "/v1/events", api_events_publish, 1 },
-	{ 0, NULL, NULL, 0 }
+	    api_signing_keys_delete, 1, 0 },
+	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1, 0 },
+	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1, 0 },
+	{ HTTP_METHOD_POST,   "/v1/events", api_events_publish, 1, 0 },
+	{ HTTP_METHOD_POST,   "/v1/events:batch", api_events_batch, 1,
+	    API_BATCH_BODY_MAX },
+	{ 0, NULL, NULL, 0, 0 }
 };
 
 /*
@@ -143,11 +145,12 @@ kore_worker_configure(void)
 static int
 route_match(const char *pattern, const char *path, struct api_ctx *ctx)
 {
-	const char	*seg;
+	const char	*seg, *start = pattern;
 	size_t		 len, np = 0;
 
 	while (*pattern != '\0') {
-		if (*pattern == ':') {
+		/* ":" opens a parameter only as a whole segment. */
+		if (*pattern == ':' && pattern > start && pattern[-1] == '/') {
 			seg = path;
 			while (*path != '\0' && *path != '/')
 				path++;
@@ -290,10 +293,14 @@ body_check(struct api_ctx *ctx)
 {
 	struct http_request	*req = ctx->req;
 	const char		*ct;
+	size_t			 max;
 
-	if (req->content_length > API_BODY_MAX)
-		return (api_problem(ctx, 413, "The request body is larger "
-		    "than 1 MiB.", NULL), -1);
+	max = ctx->route->body_max ? ctx->route->body_max : API_BODY_MAX;
+	if (req->content_length > max)
+		return (api_problem(ctx, 413, max == API_BODY_MAX ?
+		    "The request body is larger than 1 MiB." :
+		    "The request body is larger than 5 MiB; send smaller "
+		    "batches.", NULL), -1);
 	if (req->content_length == 0 || (req->method != HTTP_METHOD_POST &&
 	    req->method != HTTP_METHOD_PATCH && req->method != HTTP_METHOD_PUT))
 		return (0);

@@ -20,6 +20,7 @@
 #include <hiredis/async.h>
 
 #include "api.h"
+#include "keys.h"
 #include "log.h"
 #include "redis_link.h"
 
@@ -313,6 +314,41 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 		api_ctx_release(ctx);
 }
 
+/* A reply the step does not keep (MULTI's +OK, +QUEUED). */
+static void
+on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct api_ctx	*ctx = priv;
+	redisReply	*reply = r;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		ctx->redis_failed = 1;
+	if (--ctx->pending > 0)
+		return;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/*
+ * api_redis_cmd whose reply is only checked (an error fails the step),
+ * not kept: the commands queued inside a MULTI, whose real replies come
+ * in EXEC's array, so a transaction of any size takes one reply slot.
+ */
+int
+api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
+    const size_t *lens)
+{
+	if (!api_redis_ready())
+		return (-1);
+	if (redisAsyncCommandArgv(rs.ac, on_reply_quiet, ctx, argc, argv,
+	    lens) != REDIS_OK)
+		return (-1);
+	ctx->pending++;
+	return (0);
+}
+
 /*
  * Send one command on behalf of ctx. -1 when Redis is not connected or
  * hiredis refuses; the caller answers 503 (after any earlier commands of
@@ -386,4 +422,42 @@ api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
 		al[i + 3] = lens != NULL ? lens[i] : strlen(argv[i]);
 	}
 	return (api_redis_cmd(ctx, argc + 3, av, al));
+}
+
+/*
+ * api_redis_eval for a script that changes a webhook of company: the
+ * change counters (wh:company:<sid>:version, wh:webhooks:version) are
+ * passed as two more keys after the script's own, for API_LUA_BUMP to
+ * INCR in the same atomic step. A dispatcher that reads an event
+ * published after our answer therefore sees the counters moved, and
+ * refreshes its cached copy of the company's webhooks first.
+ */
+int
+api_redis_eval_bump(struct api_ctx *ctx, const char *script,
+    const char *company_sid, int nkeys, int argc, const char **argv,
+    const size_t *lens)
+{
+	const char	*av[14];
+	size_t		 al[14];
+	char		 kc[WH_KEY_MAX], kg[WH_KEY_MAX];
+	int		 i, n = 0;
+
+	if (argc < nkeys || argc + 2 > (int)(sizeof(av) / sizeof(av[0])) ||
+	    wh_key_company_version(kc, sizeof(kc), api_cfg.prefix,
+	    company_sid) == -1 ||
+	    wh_key_webhooks_version(kg, sizeof(kg), api_cfg.prefix) == -1)
+		return (-1);
+	for (i = 0; i < nkeys; i++, n++) {
+		av[n] = argv[i];
+		al[n] = lens != NULL ? lens[i] : strlen(argv[i]);
+	}
+	av[n] = kc;
+	al[n++] = strlen(kc);
+	av[n] = kg;
+	al[n++] = strlen(kg);
+	for (; i < argc; i++, n++) {
+		av[n] = argv[i];
+		al[n] = lens != NULL ? lens[i] : strlen(argv[i]);
+	}
+	return (api_redis_eval(ctx, script, nkeys + 2, n, av, al));
 }

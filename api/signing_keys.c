@@ -25,7 +25,7 @@
 #include "timeutil.h"
 #include "validate.h"
 
-#define UPDATE_TRIES	5
+#define UPDATE_TRIES	32	/* each round lets at least one writer in */
 #define GIVEN_LABEL	0x01
 #define GIVEN_EXPIRES	0x02
 
@@ -33,17 +33,20 @@ static const char	add_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end "
     "if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end "
     "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) "
+    API_LUA_BUMP
     "return 1";
 
 static const char	cas_lua[] =
     "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) "
+    API_LUA_BUMP
     "return 1";
 
 static const char	del_lua[] =
     "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end "
     "if redis.call('HLEN', KEYS[1]) <= 1 then return -1 end "
     "redis.call('HDEL', KEYS[1], ARGV[1]) "
+    API_LUA_BUMP
     "return 1";
 
 static const struct api_field_spec	create_fields[] = {
@@ -72,6 +75,7 @@ struct key_state {
 	size_t			  nkeys;
 	size_t			  target;	/* update: the key */
 	int			  tries;
+	char			  company[WH_ID_MAX];	/* the webhook's */
 };
 
 static void
@@ -214,6 +218,7 @@ lookup_take(struct api_ctx *ctx, struct key_state *st, size_t at)
 		return (api_problem_redis(ctx), -1);
 	if (api_webhook_visible(ctx, ctx->replies[at], &w) == -1)
 		return (-1);
+	(void)snprintf(st->company, sizeof(st->company), "%s", w.company_sid);
 	wh_webhook_free(&w);
 	vals = ctx->replies[at + 1];
 	if (vals->type == REDIS_REPLY_ARRAY) {
@@ -276,10 +281,13 @@ last_key(struct api_ctx *ctx)
 	    "key that has not expired; add another key first.", NULL));
 }
 
-/* EVAL one of the scripts on the webhook's keys hash. */
+/*
+ * EVAL one of the scripts on the webhook's keys hash (st->company known:
+ * the change counters move with the keys).
+ */
 static int
-keys_eval(struct api_ctx *ctx, const char *script, int with_webhook,
-    const char **args, const size_t *alens, int nargs)
+keys_eval(struct api_ctx *ctx, struct key_state *st, const char *script,
+    int with_webhook, const char **args, const size_t *alens, int nargs)
 {
 	char		 hook[WH_KEY_MAX], keys[WH_KEY_MAX];
 	const char	*argv[6];
@@ -300,7 +308,8 @@ keys_eval(struct api_ctx *ctx, const char *script, int with_webhook,
 		argv[nk + i] = args[i];
 		lens[nk + i] = alens[i];
 	}
-	return (api_redis_eval(ctx, script, nk, nk + nargs, argv, lens));
+	return (api_redis_eval_bump(ctx, script, st->company, nk, nk + nargs,
+	    argv, lens));
 }
 
 int
@@ -325,6 +334,8 @@ api_signing_keys_create(struct api_ctx *ctx)
 	case 1:
 		if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)
 			return (API_DONE);
+		(void)snprintf(st->company, sizeof(st->company), "%s",
+		    w.company_sid);
 		wh_webhook_free(&w);
 		if (api_signing_key_make(&st->made, ctx->params[0],
 		    st->label ? st->label : "", st->secret, wh_now_ms(),
@@ -340,7 +351,7 @@ api_signing_keys_create(struct api_ctx *ctx)
 		args[1] = rec.data;	lens[1] = rec.len;
 		args[2] = cap;		lens[2] = strlen(cap);
 		ctx->phase = 2;
-		rc = keys_eval(ctx, add_lua, 1, args, lens, 3);
+		rc = keys_eval(ctx, st, add_lua, 1, args, lens, 3);
 		explicit_bzero(rec.data, rec.len);
 		wh_buf_free(&rec);
 		return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -463,7 +474,7 @@ update_apply(struct api_ctx *ctx, struct key_state *st)
 	args[2] = rec.data;
 	lens[2] = rec.len;
 	ctx->phase = 2;
-	rc = keys_eval(ctx, cas_lua, 0, args, lens, 3);
+	rc = keys_eval(ctx, st, cas_lua, 0, args, lens, 3);
 	explicit_bzero(rec.data, rec.len);
 	wh_buf_free(&rec);
 	return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -524,7 +535,7 @@ api_signing_keys_delete(struct api_ctx *ctx)
 		args[0] = ctx->params[1];
 		lens[0] = strlen(args[0]);
 		ctx->phase = 2;
-		if (keys_eval(ctx, del_lua, 0, args, lens, 1) == -1)
+		if (keys_eval(ctx, st, del_lua, 0, args, lens, 1) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:

@@ -23,7 +23,7 @@
 #include "model.h"
 #include "timeutil.h"
 
-#define UPDATE_TRIES	5
+#define UPDATE_TRIES	32	/* each round lets at least one writer in */
 
 static const char	create_lua[] =
     "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) then "
@@ -31,16 +31,19 @@ static const char	create_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1]) "
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) "
     "redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) "
+    API_LUA_BUMP
     "return 1";
 
 static const char	delete_lua[] =
     "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) "
     "redis.call('ZREM', KEYS[4], ARGV[1]) "
+    API_LUA_BUMP
     "return 1";
 
 static const char	cas_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[2]) "
+    API_LUA_BUMP
     "return 1";
 
 struct hook_state {
@@ -163,7 +166,8 @@ create_send(struct api_ctx *ctx, const struct wh_webhook *w,
 		else
 			lens[i] = strlen(argv[i]);
 	}
-	rc = api_redis_eval(ctx, create_lua, 3, 9, argv, lens);
+	rc = api_redis_eval_bump(ctx, create_lua, w->company_sid, 3, 9, argv,
+	    lens);
 done:
 	wh_buf_free(&rec);
 	if (krec.data != NULL)
@@ -249,7 +253,8 @@ update_send(struct api_ctx *ctx, const struct api_reply *old,
 		argv[0] = key;		lens[0] = strlen(key);
 		argv[1] = old->str;	lens[1] = old->len;
 		argv[2] = rec.data;	lens[2] = rec.len;
-		rc = api_redis_eval(ctx, cas_lua, 1, 3, argv, lens);
+		rc = api_redis_eval_bump(ctx, cas_lua, w->company_sid, 1, 3,
+		    argv, lens);
 	}
 	wh_buf_free(&rec);
 	return (rc);
@@ -321,7 +326,8 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	argv[2] = log;
 	argv[3] = idx;
 	argv[4] = w->sid;
-	return (api_redis_eval(ctx, delete_lua, 4, 5, argv, NULL));
+	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 4, 5,
+	    argv, NULL));
 }
 
 int

@@ -446,6 +446,80 @@ wh_json_member(const char *buf, size_t len, const char *name,
 	return (found);
 }
 
+int
+wh_json_elements(const char *buf, size_t len, const char **vals,
+    size_t *lens, size_t max)
+{
+	struct jp		 j;
+	const unsigned char	*vs;
+	size_t			 n = 0;
+
+	if (!wh_json_valid(buf, len))
+		return (-1);
+	j.p = (const unsigned char *)buf;
+	j.end = j.p + len;
+	j.depth = 1;
+	jp_ws(&j);
+	if (*j.p != '[')
+		return (-1);
+	j.p++;
+	jp_ws(&j);
+	while (*j.p != ']') {
+		vs = j.p;
+		if (jp_value(&j) == -1)
+			return (-1);
+		if (n == max)
+			return (-2);
+		vals[n] = (const char *)vs;
+		lens[n++] = (size_t)(j.p - vs);
+		jp_ws(&j);
+		if (*j.p == ',') {
+			j.p++;
+			jp_ws(&j);
+		}
+	}
+	return ((int)n);
+}
+
+int
+wh_json_string(const char *text, size_t len, char *out, size_t outlen)
+{
+	struct jp		 j;
+	const unsigned char	*s, *e;
+	unsigned char		 u[4];
+	uint32_t		 cp;
+	size_t			 off = 0, n;
+	int			 k;
+
+	j.p = (const unsigned char *)text;
+	j.end = j.p + len;
+	j.depth = 0;
+	if (outlen == 0 || jp_string(&j) == -1 || j.p != j.end)
+		return (-1);
+	s = (const unsigned char *)text + 1;
+	e = j.end - 1;
+	while (s < e) {
+		if (*s == '\\') {
+			if ((k = escape_seq(s + 1, (size_t)(e - s - 1),
+			    &cp)) == -1)
+				return (-1);
+			s += 1 + k;
+			if (cp == 0)
+				return (-2);
+			n = utf8_put(cp, u);
+		} else {
+			u[0] = *s++;
+			n = 1;
+		}
+		if (outlen - off <= n)
+			return (-2);
+		memcpy(out + off, u, n);
+		off += n;
+	}
+	out[off] = '\0';
+	return ((int)off);
+}
+
 /*
  * Quote and escape s. Valid UTF-8 is copied as is; a byte that does not
  * start a well-formed sequence becomes U+FFFD, so the output is always

@@ -29,6 +29,22 @@ int	wh_json_valid(const char *, size_t);
 int	wh_json_member(const char *, size_t, const char *name,
 	    const char **val, size_t *vlen);
 
+/*
+ * The raw spans of the elements of a JSON array text, up to max of them.
+ * Returns their number, -1 if the text is not a valid array, -2 if it
+ * has more than max elements.
+ */
+int	wh_json_elements(const char *, size_t, const char **vals,
+	    size_t *lens, size_t max);
+
+/*
+ * Decode the JSON string value text[0..len) (quotes included, escapes,
+ * \uXXXX pairs too) into out as NUL-terminated UTF-8. Returns the length,
+ * -1 if the text is not one JSON string, -2 if it does not fit in outlen
+ * or holds U+0000 (which no C string can carry).
+ */
+int	wh_json_string(const char *, size_t, char *out, size_t outlen);
+
 /* Append s as a quoted, escaped JSON string. -1 on failure. */
 int	wh_json_str(struct wh_buf *, const char *s, size_t len);
 

@@ -37,6 +37,20 @@ wh_key_company_webhooks(char *out, size_t len, const char *pfx,
 }
 
 int
+wh_key_company_version(char *out, size_t len, const char *pfx,
+    const char *company_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%scompany:%s:version", pfx, company_sid)));
+}
+
+int
+wh_key_webhooks_version(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%swebhooks:version", pfx)));
+}
+
+int
 wh_key_apikey(char *out, size_t len, const char *pfx, const char *key_id)
 {
 	return (key_fmt(len,

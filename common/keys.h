@@ -30,6 +30,16 @@ int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
 int	wh_key_idem(char *out, size_t, const char *pfx,
 	    const char *company_sid, const char *event_sid);
+/*
+ * Change counters of the webhook configuration, bumped (INCR) by the same
+ * script that changes a webhook or its signing keys: one per company and
+ * one for all. The dispatchers' company -> webhooks cache (see
+ * dispatcher/hookcache.c) reads the global one with every batch of events
+ * and re-checks a company's entry only when it moved.
+ */
+int	wh_key_company_version(char *out, size_t, const char *pfx,
+	    const char *company_sid);
+int	wh_key_webhooks_version(char *out, size_t, const char *pfx);
 /* Every API key id (zset, score: created ms), admin keys included. */
 int	wh_key_apikeys(char *out, size_t, const char *pfx);
 /* One company's API key ids (zset, score: created ms). */

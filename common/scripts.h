@@ -1,6 +1,6 @@
 /*
- * scripts.h: the Lua scripts run in Redis. Each touches only keys of the
- * {0} hash slot, so they stay valid on a Redis Cluster shard.
+ * scripts.h: the Lua scripts run in Redis. The dispatcher's touch only
+ * keys of the {0} hash slot, so they stay valid on a Redis Cluster shard.
  */
 #ifndef WH_SCRIPTS_H
 #define WH_SCRIPTS_H
@@ -13,5 +13,17 @@
  * and a task is moved exactly once. Returns the number moved.
  */
 extern const char	wh_lua_move_due[];
+
+/*
+ * Publish one event at most once per (company_sid, event_sid): the text
+ * of common/lua/publish_event.lua (its header says keys, arguments and
+ * reply). It touches wh:idem:<company_sid>:<event_sid> besides the
+ * stream, so unlike the others it is not confined to the {0} slot.
+ */
+extern const char	wh_lua_publish_event[];
+
+/* The SHA-1 (hex, NUL-terminated) Redis names a script by, for EVALSHA. */
+#define WH_SCRIPT_SHA_LEN	40
+int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);
 
 #endif

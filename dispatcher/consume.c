@@ -427,9 +427,9 @@ hook_wants(const struct wh_webhook *w, const char *type)
 	return (0);
 }
 
-/* A delivery for webhook record rec with its keys; NULL if none is due. */
+/* A delivery of job for the cached webhook h; NULL if none is due. */
 static struct delivery *
-delivery_make(struct job *job, const redisReply *rec, const redisReply *keys)
+delivery_make(struct job *job, const struct hc_hook *h)
 {
 	struct delivery	*dl;
 	size_t		 i;
@@ -438,22 +438,14 @@ delivery_make(struct job *job, const redisReply *rec, const redisReply *keys)
 	if ((dl = calloc(1, sizeof(*dl))) == NULL)
 		return (NULL);
 	dl->retry_after_ms = -1;
-	if (wh_webhook_decode(rec->str, rec->len, &dl->hook) == -1 ||
-	    strcmp(dl->hook.company_sid, job->task.event.company_sid) != 0 ||
-	    (job->kind == JOB_EVENT &&
-	    !hook_wants(&dl->hook, job->task.event.event_type))) {
+	if (wh_webhook_decode(h->rec, h->rec_len, &dl->hook) == -1 ||
+	    (dl->keys = calloc(h->nkeys + 1, sizeof(*dl->keys))) == NULL) {
 		delivery_free(dl);
 		return (NULL);
 	}
-	if ((dl->keys = calloc(keys->elements ? keys->elements : 1,
-	    sizeof(*dl->keys))) == NULL) {
-		delivery_free(dl);
-		return (NULL);
-	}
-	for (i = 0; i < keys->elements; i++) {
-		if (keys->element[i]->type != REDIS_REPLY_STRING ||
-		    wh_signing_key_decode(keys->element[i]->str,
-		    keys->element[i]->len, &dl->keys[dl->nkeys]) == -1)
+	for (i = 0; i < h->nkeys; i++) {
+		if (wh_signing_key_decode(h->keys[i], h->key_lens[i],
+		    &dl->keys[dl->nkeys]) == -1)
 			continue;
 		if (wh_signing_key_active(&dl->keys[dl->nkeys], now))
 			dl->nkeys++;
@@ -471,113 +463,102 @@ delivery_make(struct job *job, const redisReply *rec, const redisReply *keys)
 	return (dl);
 }
 
-/* Reply to MULTI GET webhook, HVALS keys, EXEC: [record, [keys]]. */
-static void
-on_hook(redisAsyncContext *ac, void *r, void *priv)
+/* Does the job go to webhook h? An event to each matching one, a retry
+ * to its own. */
+static int
+job_targets(const struct job *job, const struct hc_hook *h)
 {
-	struct job	*job = priv;
-	redisReply	*reply = r, *rec, *keys;
-	struct delivery	*dl;
-
-	job->nlooked++;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2) {
-		job->abandon = 1;	/* unknown: do not ack */
-		goto next;
-	}
-	rec = reply->element[0];
-	keys = reply->element[1];
-	if (rec->type != REDIS_REPLY_STRING || keys->type !=
-	    REDIS_REPLY_ARRAY) {
-		if (job->kind == JOB_RETRY)
-			wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
-			    "event_sid", job->task.event.event_sid,
-			    "webhook_sid", job->task.webhook_sid, NULL);
-		goto next;
-	}
-	if ((dl = delivery_make(job, rec, keys)) == NULL)
-		goto next;
-	job->outstanding++;
-	if (!dl->hook.enabled) {
-		resolve_park(dl, "webhook disabled");
-		goto next;
-	}
-	dl->next_ready = job->ready;
-	job->ready = dl;
-next:
-	if (job->nlooked == job->nhooks)
-		job_fanned_out(job);
+	if (strcmp(h->hook.company_sid, job->task.event.company_sid) != 0)
+		return (0);
+	if (job->kind == JOB_RETRY)
+		return (strcmp(h->hook.sid, job->task.webhook_sid) == 0);
+	return (hook_wants(&h->hook, job->task.event.event_type));
 }
 
-/* Fetch one webhook's record and keys as one consistent reply. */
-static int
-hook_lookup(struct job *job, const char *sid)
+/*
+ * The company's webhooks as of job->need (hookcache.c): make the job's
+ * deliveries. A disabled webhook's delivery is parked, not attempted.
+ */
+void
+consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
+{
+	struct delivery	*dl;
+	size_t		 i;
+	int		 found = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!job_targets(job, &hooks[i]))
+			continue;
+		found = 1;
+		if ((dl = delivery_make(job, &hooks[i])) == NULL) {
+			wh_log(WH_LOG_ERROR, "out of memory; entry left "
+			    "pending", "event_sid", job->task.event.event_sid,
+			    NULL);
+			job->abandon = 1;
+			continue;
+		}
+		job->outstanding++;
+		if (!dl->hook.enabled) {
+			resolve_park(dl, "webhook disabled");
+			continue;
+		}
+		dl->next_ready = job->ready;
+		job->ready = dl;
+	}
+	if (job->kind == JOB_RETRY && !found)
+		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
+		    "event_sid", job->task.event.event_sid,
+		    "webhook_sid", job->task.webhook_sid, NULL);
+	job_fanned_out(job);
+}
+
+/*
+ * Jobs read in one batch wait for the global change counter read after
+ * them (see hookcache.c), then look their company up.
+ */
+struct read_batch {
+	TAILQ_HEAD(, job)	 jobs;
+};
+
+static void
+on_counter(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct read_batch	*b = priv;
+	struct job		*job;
+	long long		 g;
+
+	g = hookcache_counter(r);
+	if (g >= 0)
+		hookcache_global(g);
+	while ((job = TAILQ_FIRST(&b->jobs)) != NULL) {
+		TAILQ_REMOVE(&b->jobs, job, wait);
+		job->outstanding = 1;	/* the lookup */
+		if (g < 0) {
+			job_delivery_done(job, 0);
+			continue;
+		}
+		job->need = g;
+		hookcache_want(job);
+	}
+	free(b);
+}
+
+/* GET the global counter for b's jobs; they are abandoned if we cannot. */
+static void
+batch_send(struct read_batch *b)
 {
 	const char	*argv[2];
-	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
-
-	if (!wh_id_valid(sid, strlen(sid)) ||
-	    wh_key_webhook(k1, sizeof(k1), d.cfg.prefix, sid) == -1 ||
-	    wh_key_webhook_keys(k2, sizeof(k2), d.cfg.prefix, sid) == -1)
-		return (-1);
-	argv[0] = "MULTI";
-	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1)
-		return (-1);
-	argv[0] = "GET"; argv[1] = k1;
-	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
-	argv[0] = "HVALS"; argv[1] = k2;
-	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
-	argv[0] = "EXEC";
-	return (rconn_cmd(&d.main, on_hook, job, 1, argv, NULL));
-}
-
-/* The company's webhook sids arrived: look each one up. */
-static void
-on_company(redisAsyncContext *ac, void *r, void *priv)
-{
-	struct job	*job = priv;
-	redisReply	*reply = r;
-	size_t		 i;
-
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-		job_delivery_done(job, 0);
-		return;
-	}
-	if (reply->elements == 0) {
-		job_fanned_out(job);
-		return;
-	}
-	job->nhooks = reply->elements;
-	for (i = 0; i < reply->elements; i++) {
-		if (reply->element[i]->type != REDIS_REPLY_STRING ||
-		    hook_lookup(job, reply->element[i]->str) == -1)
-			job->nlooked++;
-	}
-	if (job->nlooked == job->nhooks)
-		job_fanned_out(job);
-}
-
-static void
-job_lookup(struct job *job)
-{
-	const char	*argv[4];
 	char		 key[WH_KEY_MAX];
 
-	job->outstanding = 1;	/* the lookup */
-	if (job->kind == JOB_RETRY) {
-		job->nhooks = 1;
-		if (hook_lookup(job, job->task.webhook_sid) == -1)
-			job_delivery_done(job, 0);
+	if (TAILQ_EMPTY(&b->jobs)) {
+		free(b);
 		return;
 	}
-	if (wh_key_company_webhooks(key, sizeof(key), d.cfg.prefix,
-	    job->task.event.company_sid) == -1) {
-		job_delivery_done(job, 0);
-		return;
-	}
-	argv[0] = "ZRANGE"; argv[1] = key; argv[2] = "0"; argv[3] = "-1";
-	if (rconn_cmd(&d.main, on_company, job, 4, argv, NULL) == -1)
-		job_delivery_done(job, 0);
+	argv[0] = "GET";
+	argv[1] = key;
+	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1 ||
+	    rconn_cmd(&d.main, on_counter, b, 2, argv, NULL) == -1)
+		on_counter(NULL, NULL, b);
 }
 
 /*
@@ -589,12 +570,18 @@ void
 consume_entries(const char *stream, const void *p, int claimed)
 {
 	const redisReply	*entries = p, *e;
+	struct read_batch	*b;
 	struct job		*job;
 	const char		*why;
 	size_t			 i;
 
 	if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
 		return;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory", NULL);
+		return;
+	}
+	TAILQ_INIT(&b->jobs);
 	for (i = 0; i < entries->elements; i++) {
 		e = entries->element[i];
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -603,7 +590,7 @@ consume_entries(const char *stream, const void *p, int claimed)
 			continue;
 		if ((job = calloc(1, sizeof(*job))) == NULL) {
 			wh_log(WH_LOG_ERROR, "out of memory", NULL);
-			return;
+			break;
 		}
 		memcpy(job->entry_id, e->element[0]->str,
 		    e->element[0]->len + 1);
@@ -627,8 +614,9 @@ consume_entries(const char *stream, const void *p, int claimed)
 		if (why != NULL)
 			entry_malformed(job, why, e->element[1]);
 		else
-			job_lookup(job);
+			TAILQ_INSERT_TAIL(&b->jobs, job, wait);
 	}
+	batch_send(b);
 }
 
 static void

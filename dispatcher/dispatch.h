@@ -43,7 +43,21 @@ struct job {
 	size_t			 nlooked;
 	struct delivery		*ready;		/* found, not yet queued */
 	int64_t			 held_since;	/* mono ms, for refreshing */
+	long long		 need;		/* webhooks as of this change
+						   counter (hookcache.c) */
 	TAILQ_ENTRY(job)	 all;
+	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
+						   entry's waiting list */
+};
+
+/* One cached webhook (hookcache.c): decoded, and as stored. */
+struct hc_hook {
+	struct wh_webhook	 hook;
+	char			*rec;
+	size_t			 rec_len;
+	char			**keys;		/* msgpack signing keys */
+	size_t			*key_lens;
+	size_t			 nkeys;
 };
 
 struct endpoint;
@@ -98,9 +112,18 @@ void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed);
+void	consume_fan_out(struct job *, const struct hc_hook *, size_t);
 void	job_delivery_done(struct job *, int ok);
 void	acks_flush(void);
 void	group_create(void);
+
+/* hookcache.c: company -> webhooks, checked against change counters. */
+long long hookcache_counter(const void *redis_reply);
+void	hookcache_global(long long);
+void	hookcache_want(struct job *);
+void	hookcache_tick(void);
+size_t	hookcache_size(void);
+void	hookcache_free(void);
 
 /* endpoint.c: per-endpoint in-flight caps and fair queues. */
 void	endpoint_enqueue(struct delivery *);

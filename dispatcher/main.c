@@ -163,6 +163,7 @@ main(int argc, char **argv)
 	wh_log(WH_LOG_INFO, "dispatcher stopped", "events", n3, "delivered",
 	    n1, "failed_attempts", n2, NULL);
 	deliver_free();
+	hookcache_free();
 	loop_free();
 	return (0);
 }

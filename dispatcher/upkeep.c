@@ -62,6 +62,7 @@ move_due(void *arg)
 	if (d.stopping)
 		return;
 	endpoint_trim();
+	hookcache_tick();
 	if (moving || !d.main.ready) {
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 		return;

@@ -27,7 +27,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const shape = (p) => p.replace(/\{[^}]+\}/g, '{}').replace(/\/:(?=\/|$)/g, '/{}');
 
 function routeTable() {
-  const block = moduleSrc.slice(moduleSrc.indexOf('routes[] = {'), moduleSrc.indexOf('{ 0, NULL, NULL, 0 }'));
+  const block = moduleSrc.slice(moduleSrc.indexOf('routes[] = {'), moduleSrc.indexOf('{ 0, NULL, NULL'));
   const out = [];
   for (const m of block.matchAll(/\{\s*HTTP_METHOD_([A-Z]+),\s*"([^"]+)"/g)) out.push(`${m[1]} ${shape(m[2])}`);
   return out;
@@ -206,6 +206,20 @@ describe('real answers match the schemas', () => {
     conforms('POST', P, await api('POST', P, '[]'));
     conforms('POST', P, await api('POST', P, JSON.stringify({ company_sid: company, event_type: 'a.b',
       payload: 'x'.repeat(300000) })));
+    const s = `evt_oa_${rnd(4)}`;
+    const ev = { company_sid: company, event_type: 'a.b', event_sid: s, payload: 1 };
+    conforms('POST', P, await api('POST', P, ev));
+    conforms('POST', P, await api('POST', P, ev)); // 200: a repeat
+    conforms('POST', P, await api('POST', P, { ...ev, payload: 2 })); // 409
+  });
+
+  test('/v1/events:batch', async () => {
+    const P = '/v1/events:batch';
+    const ev = { company_sid: company, event_type: 'a.b', payload: { n: 1 } };
+    conforms('POST', P, await api('POST', P, { events: [ev, { ...ev, event_sid: `evt_ob_${rnd(4)}` }] }));
+    conforms('POST', P, await api('POST', P, { events: [ev, { ...ev, event_type: 'BAD' }] }));
+    conforms('POST', P, await api('POST', P, { events: [] }));
+    conforms('POST', P, await api('POST', P, '{"events":'));
   });
 
   test('every route was checked', () => {

@@ -32,10 +32,10 @@ import {
   waitUntil,
 } from './lib/harness.js';
 import { headerValue, signStreem, verifyStreem } from './lib/streem.js';
+import { RFC3339_MS_Z, checkSigned } from './lib/checks.js';
 
 useHarness();
 
-const RFC3339_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 // Up to one mover period (100 ms) plus the read loop and a loaded CI box.
 const MOVER_MS = 100;
 const SLACK_MS = 150;
@@ -44,33 +44,6 @@ const newEventSid = (tag) => `evt_${tag}_${randomHex(8)}`;
 
 function event(company, eventSid, payload = `{"call_sid":"CA_${randomHex(4)}"}`) {
   return { company_sid: company, event_type: 'call.ended', payload, event_sid: eventSid };
-}
-
-// One received request checked like a customer would: webhook-id, body
-// shape, Streem-Sent-At within 500 ms of the receiver's clock at arrival,
-// Streem-Signature (our validator of the documented scheme) and
-// webhook-signature (the official standardwebhooks library), every key.
-function checkSigned(req, keys, eventSid, where) {
-  const h = req.headers;
-  let body;
-  assert.doesNotThrow(() => {
-    body = JSON.parse(req.text);
-  }, `${where}: body is JSON: ${req.text}`);
-  assert.equal(h['webhook-id'], eventSid, `${where}: webhook-id`);
-  assert.equal(body.event?.event_sid, eventSid, `${where}: event.event_sid`);
-  assert.match(body.sent_at || '', RFC3339_MS_Z, `${where}: sent_at`);
-  assert.equal(h['streem-sent-at'], body.sent_at, `${where}: Streem-Sent-At equals sent_at`);
-  const ts = Number(h['webhook-timestamp']);
-  assert.ok(Math.abs(ts - Math.floor(Date.parse(body.sent_at) / 1000)) <= 1, `${where}: webhook-timestamp ${ts} is the attempt's time ${body.sent_at}`);
-  const v = verifyStreem({ headers: h, body: req.body, secrets: keys.map((k) => k.shared_secret), now: req.receivedAt, toleranceMs: 500 });
-  assert.ok(v.ok, `${where}: Streem signature/time: ${v.reason}`);
-  for (const k of keys) {
-    assert.doesNotThrow(
-      () => new Webhook(k.standard_webhooks_secret).verify(req.body, h),
-      `${where}: webhook-signature verifies with ${k.sid}`,
-    );
-  }
-  return body;
 }
 
 function assertAttempt(entry, want, where) {

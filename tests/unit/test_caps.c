@@ -15,6 +15,7 @@
 
 #include "caps.h"
 #include "keys.h"
+#include "scripts.h"
 
 static void
 test_caps_default(void **state)
@@ -78,6 +79,37 @@ test_api_keys_names(void **state)
 	assert_int_equal(wh_key_idemkey(k, 16, "wh:", "key_1", "abc"), -1);
 }
 
+/* The change counters the api bumps and the dispatchers read. */
+static void
+test_version_names(void **state)
+{
+	char	k[WH_KEY_MAX];
+
+	assert_int_equal(wh_key_webhooks_version(k, sizeof(k), "wh:"), 19);
+	assert_string_equal(k, "wh:webhooks:version");
+	assert_true(wh_key_company_version(k, sizeof(k), "p:", "CO_1") > 0);
+	assert_string_equal(k, "p:company:CO_1:version");
+	assert_int_equal(wh_key_company_version(k, 10, "wh:", "CO_1"), -1);
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", "CO_1", "evt_9") > 0);
+	assert_string_equal(k, "wh:idem:CO_1:evt_9");
+}
+
+/*
+ * EVALSHA names: Redis' documented example (SCRIPT LOAD "return 1"),
+ * and the shipped publish script is the text of its .lua file.
+ */
+static void
+test_script_sha(void **state)
+{
+	char	sha[WH_SCRIPT_SHA_LEN + 1];
+
+	assert_int_equal(wh_script_sha1("return 1", sha), 0);
+	assert_string_equal(sha, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+	assert_non_null(strstr(wh_lua_publish_event, "redis.call('XADD'"));
+	assert_int_equal(strncmp(wh_lua_publish_event,
+	    "-- publish_event.lua:", 21), 0);
+}
+
 int
 main(void)
 {
@@ -85,6 +117,8 @@ main(void)
 		cmocka_unit_test(test_caps_default),
 		cmocka_unit_test(test_caps_range),
 		cmocka_unit_test(test_api_keys_names),
+		cmocka_unit_test(test_version_names),
+		cmocka_unit_test(test_script_sha),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

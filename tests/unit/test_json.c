@@ -357,6 +357,62 @@ test_buf_cap(void **state)
 	wh_buf_free(&b);
 }
 
+/* wh_json_string: escapes decoded, \u pairs to UTF-8, bounds kept. */
+static void
+test_string(void **state)
+{
+	char	out[16];
+
+	assert_int_equal(wh_json_string("\"abc\"", 5, out, sizeof(out)), 3);
+	assert_string_equal(out, "abc");
+	assert_int_equal(wh_json_string("\"call\\u002eended\"", 17, out,
+	    sizeof(out)), 10);
+	assert_string_equal(out, "call.ended");
+	assert_int_equal(wh_json_string("\"caf\\u00e9\"", 11, out,
+	    sizeof(out)), 5);
+	assert_string_equal(out, "caf\xc3\xa9");
+	assert_int_equal(wh_json_string("\"\\ud83d\\ude00\"", 14, out,
+	    sizeof(out)), 4);
+	assert_memory_equal(out, "\xf0\x9f\x98\x80", 5);
+	assert_int_equal(wh_json_string("\"a\\n\\\"\"", 7, out,
+	    sizeof(out)), 3);
+	assert_string_equal(out, "a\n\"");
+	assert_int_equal(wh_json_string("\"\"", 2, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	/* Not one string. */
+	assert_int_equal(wh_json_string("42", 2, out, sizeof(out)), -1);
+	assert_int_equal(wh_json_string("\"a\" ", 4, out, sizeof(out)), -1);
+	assert_int_equal(wh_json_string("\"a", 2, out, sizeof(out)), -1);
+	assert_int_equal(wh_json_string("\"\\ud83d\"", 8, out,
+	    sizeof(out)), -1);
+	assert_int_equal(wh_json_string("", 0, out, sizeof(out)), -1);
+	/* Too long for out (15 chars + NUL fit, 16 do not), or U+0000. */
+	assert_int_equal(wh_json_string("\"123456789012345\"", 17, out,
+	    sizeof(out)), 15);
+	assert_int_equal(wh_json_string("\"1234567890123456\"", 18, out,
+	    sizeof(out)), -2);
+	assert_int_equal(wh_json_string("\"a\\u0000b\"", 10, out,
+	    sizeof(out)), -2);
+}
+
+/* wh_json_elements: raw spans of an array's elements, bounded. */
+static void
+test_elements(void **state)
+{
+	const char	*v[4], *t = " [ {\"a\":[1,2]} , \"x,y\",3 ] ";
+	size_t		 l[4];
+
+	assert_int_equal(wh_json_elements(t, strlen(t), v, l, 4), 3);
+	assert_int_equal(l[0], 11);
+	assert_memory_equal(v[0], "{\"a\":[1,2]}", 11);
+	assert_memory_equal(v[1], "\"x,y\"", 5);
+	assert_memory_equal(v[2], "3", 1);
+	assert_int_equal(wh_json_elements(t, strlen(t), v, l, 2), -2);
+	assert_int_equal(wh_json_elements("[]", 2, v, l, 4), 0);
+	assert_int_equal(wh_json_elements("{}", 2, v, l, 4), -1);
+	assert_int_equal(wh_json_elements("[1,]", 4, v, l, 4), -1);
+}
+
 int
 main(void)
 {
@@ -368,6 +424,8 @@ main(void)
 		cmocka_unit_test(test_member),
 		cmocka_unit_test(test_member_escaped_key),
 		cmocka_unit_test(test_member_errors),
+		cmocka_unit_test(test_string),
+		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_buf),

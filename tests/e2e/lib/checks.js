@@ -1,9 +1,13 @@
-// Checks and small clients shared by the api-*.test.js files: RFC 9457
-// problems, API keys made through the api, webhooks, and walking a list
+// Checks and small clients shared by the test files: a delivered request
+// verified both ways, RFC 9457 problems, API keys made through the api, webhooks, and walking a list
 // through its page tokens.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { verifyStreem } from './streem.js';
+
+export const RFC3339_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 export function assertJson(res) {
   assert.match(res.contentType, /^application\/json\b/, `Content-Type of ${res.status} answer: ${res.text}`);
@@ -102,3 +106,30 @@ export function byValueThenSid(value, desc = false) {
 export const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
 export const rnd = (n = 6) => crypto.randomBytes(n).toString('hex');
+
+// One received request checked like a customer would: webhook-id, body
+// shape, Streem-Sent-At within 500 ms of the receiver's clock at arrival,
+// Streem-Signature (our validator of the documented scheme) and
+// webhook-signature (the official standardwebhooks library), every key.
+export function checkSigned(req, keys, eventSid, where) {
+  const h = req.headers;
+  let body;
+  assert.doesNotThrow(() => {
+    body = JSON.parse(req.text);
+  }, `${where}: body is JSON: ${req.text}`);
+  assert.equal(h['webhook-id'], eventSid, `${where}: webhook-id`);
+  assert.equal(body.event?.event_sid, eventSid, `${where}: event.event_sid`);
+  assert.match(body.sent_at || '', RFC3339_MS_Z, `${where}: sent_at`);
+  assert.equal(h['streem-sent-at'], body.sent_at, `${where}: Streem-Sent-At equals sent_at`);
+  const ts = Number(h['webhook-timestamp']);
+  assert.ok(Math.abs(ts - Math.floor(Date.parse(body.sent_at) / 1000)) <= 1, `${where}: webhook-timestamp ${ts} is the attempt's time ${body.sent_at}`);
+  const v = verifyStreem({ headers: h, body: req.body, secrets: keys.map((k) => k.shared_secret), now: req.receivedAt, toleranceMs: 500 });
+  assert.ok(v.ok, `${where}: Streem signature/time: ${v.reason}`);
+  for (const k of keys) {
+    assert.doesNotThrow(
+      () => new Webhook(k.standard_webhooks_secret).verify(req.body, h),
+      `${where}: webhook-signature verifies with ${k.sid}`,
+    );
+  }
+  return body;
+}

@@ -1,0 +1,498 @@
+/*
+ * hookcache.c: each dispatcher's copy of company -> webhooks (records and
+ * signing keys, as stored), so that fanning an event out costs no Redis
+ * round trip in the steady state.
+ *
+ * Freshness rests on two change counters that the api bumps in the same
+ * script as any change of a webhook or its keys (common/keys.h):
+ * wh:webhooks:version for all companies, wh:company:<sid>:version for
+ * one. consume.c reads the global counter after every batch of entries it
+ * read (so the read happens after the entries were published) and asks
+ * for each job's company "as of" that value (job->need):
+ *
+ * - An entry checked while the global counter already had that value is
+ *   used as is.
+ * - Otherwise the company's counter and index are read (one MULTI); if
+ *   the counter did not move, the entry is simply marked checked;
+ *   otherwise the records and keys are loaded again.
+ *
+ * A check is stamped with the global value known when it was sent, which
+ * Redis had already answered, so whatever the check reads is at least as
+ * new. An event published after the api answered a change therefore
+ * always meets the changed webhooks. Entries are also re-checked after
+ * MAX_AGE_MS (a change made by hand in Redis, without the counters, is
+ * seen then), forgotten after IDLE_MS unused, and bounded in number.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "ids.h"
+#include "keys.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define BUCKETS		4096
+#define MAX_ENTRIES	20000
+#define MAX_AGE_MS	30000
+#define IDLE_MS		600000
+
+struct entry {
+	char			*company_sid;
+	long long		 version;	/* company counter of hooks[] */
+	long long		 valid_at;	/* global counter checked at */
+	int64_t			 checked;	/* mono ms of that check */
+	int64_t			 used;		/* mono ms */
+	int			 loaded;
+	int			 fetching;
+	struct hc_hook		*hooks;
+	size_t			 nhooks;
+	/* The check or load in flight. */
+	long long		 stamp;
+	long long		 next_version;
+	struct hc_hook		*next;
+	size_t			 nnext, want, got;
+	int			 failed;
+	TAILQ_HEAD(, job)	 waiters;
+	TAILQ_ENTRY(entry)	 lru;
+	struct entry		*chain;
+};
+
+static struct entry		*table[BUCKETS];
+static TAILQ_HEAD(, entry)	 lru = TAILQ_HEAD_INITIALIZER(lru);
+static size_t			 nentries;
+static long long		 global_seen = -1;
+
+static void	fetch(struct entry *);
+
+static size_t
+hash(const char *s)
+{
+	size_t	h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return (h % BUCKETS);
+}
+
+static void
+hook_clear(struct hc_hook *h)
+{
+	size_t	i;
+
+	wh_webhook_free(&h->hook);
+	free(h->rec);
+	for (i = 0; i < h->nkeys; i++) {
+		explicit_bzero(h->keys[i], h->key_lens[i]);
+		free(h->keys[i]);
+	}
+	free(h->keys);
+	free(h->key_lens);
+	memset(h, 0, sizeof(*h));
+}
+
+static void
+hooks_free(struct hc_hook *hooks, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		hook_clear(&hooks[i]);
+	free(hooks);
+}
+
+static void
+entry_free(struct entry *e)
+{
+	struct entry	**pp;
+
+	for (pp = &table[hash(e->company_sid)]; *pp != NULL;
+	    pp = &(*pp)->chain) {
+		if (*pp == e) {
+			*pp = e->chain;
+			break;
+		}
+	}
+	TAILQ_REMOVE(&lru, e, lru);
+	nentries--;
+	hooks_free(e->hooks, e->nhooks);
+	hooks_free(e->next, e->nnext);
+	free(e->company_sid);
+	free(e);
+}
+
+static int
+entry_idle(const struct entry *e)
+{
+	return (!e->fetching && TAILQ_EMPTY(&e->waiters));
+}
+
+/* Forget the least recently used idle entries beyond the bound. */
+static void
+evict(size_t room)
+{
+	struct entry	*e, *next;
+
+	for (e = TAILQ_FIRST(&lru); e != NULL && nentries + room >
+	    MAX_ENTRIES; e = next) {
+		next = TAILQ_NEXT(e, lru);
+		if (entry_idle(e))
+			entry_free(e);
+	}
+}
+
+static struct entry *
+entry_get(const char *company_sid)
+{
+	struct entry	*e;
+	size_t		 h = hash(company_sid);
+
+	for (e = table[h]; e != NULL; e = e->chain) {
+		if (strcmp(e->company_sid, company_sid) == 0) {
+			TAILQ_REMOVE(&lru, e, lru);
+			TAILQ_INSERT_TAIL(&lru, e, lru);
+			return (e);
+		}
+	}
+	evict(1);
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return (NULL);
+	if ((e->company_sid = strdup(company_sid)) == NULL) {
+		free(e);
+		return (NULL);
+	}
+	e->version = -1;
+	e->valid_at = -1;
+	TAILQ_INIT(&e->waiters);
+	e->chain = table[h];
+	table[h] = e;
+	TAILQ_INSERT_TAIL(&lru, e, lru);
+	nentries++;
+	return (e);
+}
+
+/* A counter as read (nil: never bumped, 0); -1 for anything else. */
+long long
+hookcache_counter(const void *p)
+{
+	const redisReply	*r = p;
+	char			*end;
+	long long		 v;
+
+	if (r == NULL)
+		return (-1);
+	if (r->type == REDIS_REPLY_NIL)
+		return (0);
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (r->integer);
+	if (r->type != REDIS_REPLY_STRING)
+		return (-1);
+	v = strtoll(r->str, &end, 10);
+	if (end == r->str || *end != '\0' || v < 0)
+		return (-1);
+	return (v);
+}
+
+/*
+ * The global counter as just read. Going back means Redis lost its data
+ * (restarted empty): nothing cached can be trusted then.
+ */
+void
+hookcache_global(long long g)
+{
+	struct entry	*e;
+
+	if (g < 0)
+		return;
+	if (g < global_seen) {
+		wh_log(WH_LOG_WARN, "webhook change counter went back; "
+		    "forgetting every cached company", NULL);
+		TAILQ_FOREACH(e, &lru, lru) {
+			e->version = -1;
+			e->valid_at = -1;
+			e->stamp = -1;	/* a check in flight is void */
+		}
+	}
+	global_seen = g;
+}
+
+/*
+ * Good enough for job: checked as of its need, or as of the newest value
+ * known (which also covers jobs read before the counter went back).
+ */
+static int
+fresh_for(const struct entry *e, const struct job *job)
+{
+	return (e->loaded && e->valid_at >= 0 &&
+	    (job->need <= e->valid_at || e->valid_at == global_seen));
+}
+
+/* Hand the waiting jobs the entry is good for to consume.c. */
+static void
+serve(struct entry *e)
+{
+	struct job	*job, *next;
+
+	for (job = TAILQ_FIRST(&e->waiters); job != NULL; job = next) {
+		next = TAILQ_NEXT(job, wait);
+		if (!fresh_for(e, job))
+			continue;
+		TAILQ_REMOVE(&e->waiters, job, wait);
+		consume_fan_out(job, e->hooks, e->nhooks);
+	}
+	if (!TAILQ_EMPTY(&e->waiters))
+		fetch(e);
+}
+
+static void
+fail_waiters(struct entry *e)
+{
+	struct job	*job;
+
+	while ((job = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, job, wait);
+		job_delivery_done(job, 0);
+	}
+}
+
+/* A check or load is over: take its result, then serve. */
+static void
+fetch_done(struct entry *e)
+{
+	e->fetching = 0;
+	if (e->failed) {
+		hooks_free(e->next, e->nnext);
+		e->next = NULL;
+		e->nnext = 0;
+		fail_waiters(e);
+		return;
+	}
+	if (e->want > 0 || !e->loaded || e->next_version != e->version) {
+		hooks_free(e->hooks, e->nhooks);
+		e->hooks = e->next;
+		e->nhooks = e->nnext;
+		e->next = NULL;
+		e->nnext = 0;
+		e->version = e->next_version;
+		e->loaded = 1;
+	}
+	e->valid_at = e->stamp;
+	e->checked = wh_mono_ms();
+	serve(e);
+}
+
+static int
+hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
+{
+	size_t	i;
+
+	if ((h->rec = malloc(rec->len)) == NULL)
+		return (-1);
+	memcpy(h->rec, rec->str, rec->len);
+	h->rec_len = rec->len;
+	if (wh_webhook_decode(rec->str, rec->len, &h->hook) == -1)
+		return (-1);
+	if ((h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL ||
+	    (h->key_lens = calloc(keys->elements + 1,
+	    sizeof(*h->key_lens))) == NULL)
+		return (-1);
+	for (i = 0; i < keys->elements; i++) {
+		if (keys->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		if ((h->keys[h->nkeys] = malloc(keys->element[i]->len)) ==
+		    NULL)
+			return (-1);
+		memcpy(h->keys[h->nkeys], keys->element[i]->str,
+		    keys->element[i]->len);
+		h->key_lens[h->nkeys++] = keys->element[i]->len;
+	}
+	return (0);
+}
+
+/* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
+static void
+on_record(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct entry	*e = priv;
+	redisReply	*reply = r, *rec, *keys;
+	struct hc_hook	*h;
+
+	e->got++;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2)
+		e->failed = 1;
+	else {
+		rec = reply->element[0];
+		keys = reply->element[1];
+		/* Deleted since the index was read: not there, then. */
+		if (rec->type == REDIS_REPLY_STRING &&
+		    keys->type == REDIS_REPLY_ARRAY) {
+			h = &e->next[e->nnext];
+			if (hook_take(h, rec, keys) == 0)
+				e->nnext++;
+			else {
+				wh_log(WH_LOG_ERROR, "unreadable webhook "
+				    "record skipped", "company_sid",
+				    e->company_sid, NULL);
+				hook_clear(h);
+			}
+		}
+	}
+	if (e->got == e->want)
+		fetch_done(e);
+}
+
+static int
+record_send(struct entry *e, const char *sid)
+{
+	const char	*argv[2];
+	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
+
+	if (!wh_id_valid(sid, strlen(sid)) ||
+	    wh_key_webhook(k1, sizeof(k1), d.cfg.prefix, sid) == -1 ||
+	    wh_key_webhook_keys(k2, sizeof(k2), d.cfg.prefix, sid) == -1)
+		return (-1);
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1)
+		return (-1);
+	argv[0] = "GET"; argv[1] = k1;
+	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	argv[0] = "HVALS"; argv[1] = k2;
+	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	argv[0] = "EXEC";
+	return (rconn_cmd(&d.main, on_record, e, 1, argv, NULL));
+}
+
+/*
+ * Reply to MULTI GET company counter, ZRANGE index, EXEC: unchanged
+ * counter, the entry is good; else load every record.
+ */
+static void
+on_index(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct entry	*e = priv;
+	redisReply	*reply = r, *sids;
+	size_t		 i, n;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 || reply->element[1]->type !=
+	    REDIS_REPLY_ARRAY ||
+	    (e->next_version = hookcache_counter(reply->element[0])) < 0) {
+		e->failed = 1;
+		fetch_done(e);
+		return;
+	}
+	if (e->loaded && e->next_version == e->version) {
+		fetch_done(e);
+		return;
+	}
+	sids = reply->element[1];
+	n = sids->elements;
+	if ((e->next = calloc(n + 1, sizeof(*e->next))) == NULL) {
+		e->failed = 1;
+		fetch_done(e);
+		return;
+	}
+	e->want = n;
+	for (i = 0; i < n; i++) {
+		if (sids->element[i]->type != REDIS_REPLY_STRING ||
+		    record_send(e, sids->element[i]->str) == -1) {
+			/* A callback may still come for the others. */
+			e->failed = 1;
+			e->got++;
+		}
+	}
+	if (e->got == e->want)
+		fetch_done(e);
+}
+
+static void
+fetch(struct entry *e)
+{
+	const char	*argv[4];
+	char		 kv[WH_KEY_MAX], ki[WH_KEY_MAX];
+
+	if (e->fetching)
+		return;
+	e->fetching = 1;
+	e->failed = 0;
+	e->want = e->got = 0;
+	e->stamp = global_seen;
+	if (wh_key_company_version(kv, sizeof(kv), d.cfg.prefix,
+	    e->company_sid) == -1 || wh_key_company_webhooks(ki, sizeof(ki),
+	    d.cfg.prefix, e->company_sid) == -1)
+		goto fail;
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1)
+		goto fail;
+	argv[0] = "GET"; argv[1] = kv;
+	(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	argv[0] = "ZRANGE"; argv[1] = ki; argv[2] = "0"; argv[3] = "-1";
+	(void)rconn_cmd(&d.main, NULL, NULL, 4, argv, NULL);
+	argv[0] = "EXEC";
+	if (rconn_cmd(&d.main, on_index, e, 1, argv, NULL) == 0)
+		return;
+fail:
+	e->failed = 1;
+	fetch_done(e);
+}
+
+/*
+ * The webhooks of job's company as of job->need: now from the cache, or
+ * after a check. consume_fan_out() or job_delivery_done(job, 0) follows.
+ */
+void
+hookcache_want(struct job *job)
+{
+	struct entry	*e;
+	int64_t		 now = wh_mono_ms();
+
+	if ((e = entry_get(job->task.event.company_sid)) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory", NULL);
+		job_delivery_done(job, 0);
+		return;
+	}
+	e->used = now;
+	if (e->loaded && now - e->checked >= MAX_AGE_MS && !e->fetching)
+		e->valid_at = -1;
+	if (fresh_for(e, job)) {
+		consume_fan_out(job, e->hooks, e->nhooks);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&e->waiters, job, wait);
+	fetch(e);
+}
+
+/* Forget entries unused for IDLE_MS (called from upkeep's tick). */
+void
+hookcache_tick(void)
+{
+	struct entry	*e, *next;
+	int64_t		 now = wh_mono_ms();
+
+	for (e = TAILQ_FIRST(&lru); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, lru);
+		if (now - e->used < IDLE_MS)
+			break;
+		if (entry_idle(e))
+			entry_free(e);
+	}
+}
+
+size_t
+hookcache_size(void)
+{
+	return (nentries);
+}
+
+void
+hookcache_free(void)
+{
+	struct entry	*e;
+
+	while ((e = TAILQ_FIRST(&lru)) != NULL) {
+		fail_waiters(e);
+		entry_free(e);
+	}
+}

@@ -1,0 +1,39 @@
+// Publish one event straight into Redis with ioredis (npm install ioredis).
+//
+//   node publish.mjs COMPANY_SID EVENT_TYPE PAYLOAD_JSON [EVENT_SID]
+//
+// Without EVENT_SID: a plain XADD (the dispatcher derives an event_sid from
+// the entry id). With it: the idempotent Lua script shipped in
+// common/lua/publish_event.lua, defined once with defineCommand (ioredis
+// calls it by EVALSHA and falls back to EVAL after a Redis restart).
+// REDIS_URL (default redis://127.0.0.1:6379) and WH_REDIS_PREFIX say where.
+import { readFileSync } from 'node:fs';
+import Redis from 'ioredis';
+
+const [company, eventType, payload, eventSid] = process.argv.slice(2);
+JSON.parse(payload); // the dispatcher dead-letters a payload that is not JSON
+const script = process.env.PUBLISH_EVENT_LUA ||
+  new URL('../../common/lua/publish_event.lua', import.meta.url);
+const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+const p = process.env.WH_REDIS_PREFIX || 'wh:';
+const stream = `${p}{0}:events`;
+
+try {
+  if (eventSid === undefined) {
+    console.log(await redis.xadd(stream, '*', 'company_sid', company, 'event_type', eventType, 'payload', payload));
+  } else {
+    redis.defineCommand('publishEvent', { numberOfKeys: 2, lua: readFileSync(script, 'utf8') });
+    const [added, a, b, same] = await redis.publishEvent(
+      `${p}idem:${company}:${eventSid}`, stream, 86400,
+      'company_sid', company, 'event_type', eventType, 'payload', payload, 'event_sid', eventSid,
+    );
+    if (added === 1) console.log('added', a, b);
+    else if (same === 1) console.log('repeat', a);
+    else {
+      console.error(`conflict: ${eventSid} was published with another event_type or payload`);
+      process.exitCode = 1;
+    }
+  }
+} finally {
+  redis.disconnect();
+}

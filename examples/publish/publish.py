@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Publish one event straight into Redis with redis-py (Debian: python3-redis).
+
+    publish.py COMPANY_SID EVENT_TYPE PAYLOAD_JSON [EVENT_SID]
+
+Without EVENT_SID: a plain XADD (the dispatcher derives an event_sid from
+the entry id). With it: the idempotent Lua script shipped in
+common/lua/publish_event.lua, registered once and then called by its SHA
+(redis-py's register_script falls back to EVAL after a Redis restart).
+REDIS_URL (default redis://127.0.0.1:6379) and WH_REDIS_PREFIX say where.
+"""
+import json
+import os
+import pathlib
+import sys
+
+import redis
+
+SCRIPT = pathlib.Path(__file__).resolve().parent.parent.parent / "common" / "lua" / "publish_event.lua"
+
+
+def main():
+    company, event_type, payload = sys.argv[1:4]
+    event_sid = sys.argv[4] if len(sys.argv) > 4 else None
+    json.loads(payload)  # the dispatcher dead-letters a payload that is not JSON
+    r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+    p = os.environ.get("WH_REDIS_PREFIX", "wh:")
+    stream = p + "{0}:events"
+    if event_sid is None:
+        entry_id = r.xadd(stream, {"company_sid": company, "event_type": event_type, "payload": payload})
+        print(entry_id.decode())
+        return
+    publish = r.register_script(SCRIPT.read_text())
+    reply = publish(
+        keys=[f"{p}idem:{company}:{event_sid}", stream],
+        args=[86400, "company_sid", company, "event_type", event_type, "payload", payload, "event_sid", event_sid],
+    )
+    if reply[0] == 1:
+        print("added", reply[1].decode(), reply[2].decode())
+    elif reply[3] == 1:
+        print("repeat", reply[1].decode())
+    else:
+        sys.exit(f"conflict: {event_sid} was published with another event_type or payload")
+
+
+if __name__ == "__main__":
+    main()
