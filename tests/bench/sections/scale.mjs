@@ -69,7 +69,7 @@ export async function storm({ redis, nginx }) {
   // Every task is due at the same instant `due`, far enough ahead that
   // loading them all ends first (checked below).
   const loadStart = Date.now();
-  const due = loadStart + 3000 + Math.ceil(n / 20);
+  const due = loadStart + 2000 + Math.ceil(n / 40);
   const first = loadStart - 5000;
   const tasks = (i) => encodeCommand(['ZADD', RETRY, String(due), encodeTask({
     event: { event_sid: `evt_storm_${i}`, company_sid: 'CO_storm', event_type: EVENT_TYPE, payload: PAYLOAD, created_at: first },
