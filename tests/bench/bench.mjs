@@ -27,11 +27,20 @@ async function main() {
   process.stderr.write(`bench: ${CONFIG.quick ? 'quick, ' : ''}${CONFIG.repeat} repetition(s); work dir ${tmp}\n`);
   const report = new Report();
   const measured = {};
+  const failed = [];
   const ctx = { tmp, redis: await startRedis(tmp), nginx: await startNginx(tmp) };
   const step = async (name, fn) => {
     if (!wants(name)) return;
     const t = Date.now();
-    measured[name] = await fn(ctx);
+    try {
+      measured[name] = await fn(ctx);
+    } catch (err) {
+      // One broken section must not hide the others' figures; the run
+      // still fails (exit 1) and the table says which section broke.
+      process.stderr.write(`bench: ${name} failed: ${err.stack || err}\n`);
+      failed.push(`${name}: ${err.message.split('\n')[0]}`);
+      await stopAll([ctx.redis.proc, ctx.nginx.proc]);
+    }
     process.stderr.write(`bench: ${name} took ${Math.round((Date.now() - t) / 1000)} s\n`);
   };
 
@@ -49,6 +58,8 @@ async function main() {
   if (measured.backlog) backlogRows(report, measured.backlog, d1);
   if (measured.storm) stormRows(report, measured.storm, d1);
 
+  for (const f of failed) report.note(`FAILED section ${f}`);
+  if (failed.length) process.exitCode = 1;
   const seconds = (Date.now() - t0) / 1000;
   const machine = report.write(OUT, { date: new Date().toISOString(), seconds, config: CONFIG, measured });
   console.log(`\n${report.table()}\n`);

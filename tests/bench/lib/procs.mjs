@@ -92,8 +92,9 @@ export class Proc {
   }
 }
 
-export async function stopAll() {
-  for (const p of [...live].reverse()) await p.stop(3000);
+// Stop every program still running, but those in `keep`.
+export async function stopAll(keep = []) {
+  for (const p of [...live].reverse()) if (!keep.includes(p)) await p.stop(3000);
 }
 
 // Last resort (a crash of the bench itself): leave nothing running.

@@ -99,6 +99,7 @@ export function backlogRows(report, m, d1) {
     ref: { label: 'its payload', value: 1024 } });
   report.add({ section: S, figure: 'draining it: deliveries/s', value: m.rate,
     ref: d1 ? { label: 'short drain, same dispatcher', value: d1.rate } : null });
+  report.add({ section: S, figure: 'deliveries deferred through the retry set at one time, most seen (endpoint fairness)', value: m.maxDeferred });
   report.add({ section: S, figure: 'dispatcher RSS MiB through the drain (min / median / max, after the first 10 %)',
     value: `${ms2(m.rssMin)} / ${ms2(m.rssMedian)} / ${ms2(m.rssMax)}` });
   report.add({ section: S, figure: 'dispatcher RSS: largest deviation from its median', value: m.rssSpread,

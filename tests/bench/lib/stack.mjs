@@ -11,6 +11,7 @@ export const ADMIN_KEY = 'bench_admin:bench-secret-0123456789abcdef';
 export const AUTH = 'Basic ' + Buffer.from(ADMIN_KEY).toString('base64');
 export const EVENTS = 'wh:{0}:events';
 export const RETRY = 'wh:{0}:retry';
+export const RETRIES = 'wh:{0}:retries';
 
 export async function startRedis(dir) {
   const port = await freePort();
@@ -111,14 +112,19 @@ export async function createWebhook(api, company, url, extra = {}) {
   return (await res.json()).webhook;
 }
 
-// Wait until a stream holds nothing (acked entries are deleted), polling
-// every `every` ms; calls tick() on each poll (memory sampling, checks).
-export async function drained(client, stream, { ms = 600000, every = 20, tick = () => {} } = {}) {
+// Wait until every delivery is done: the events stream, the retry set
+// and the retries stream all empty (acked entries are deleted; a
+// dispatcher's fairness may defer part of one endpoint's burst through the
+// retry set, so the events stream alone empty is not done). Polls every
+// `every` ms; calls tick() on each poll (liveness checks).
+export async function drained(client, { ms = 600000, every = 20, tick = () => {} } = {}) {
   const deadline = Date.now() + ms;
   for (;;) {
     tick();
-    if (Number(await client.call('XLEN', stream)) === 0) return Date.now();
-    if (Date.now() > deadline) throw new Error(`${stream} not drained after ${ms} ms`);
+    const [events, retry, retries] = await Promise.all([
+      client.call('XLEN', EVENTS), client.call('ZCARD', RETRY), client.call('XLEN', RETRIES)]);
+    if (Number(events) + Number(retry) + Number(retries) === 0) return Date.now();
+    if (Date.now() > deadline) throw new Error(`work not drained after ${ms} ms (${events} events, ${retry} + ${retries} retries left)`);
     await sleep(every);
   }
 }

@@ -28,7 +28,7 @@ export async function drain(redis, { dispatchers, company, events, fanout, env =
   const ds = [];
   for (let i = 0; i < dispatchers; i++) ds.push(startDispatcher(redis.url, env, `dispatcher-${i}`));
   const mem = memorySampler(ds.map((d) => d.pid));
-  const t1 = await drained(redis.client, EVENTS, { tick: () => ds.forEach((d) => d.check()) });
+  const t1 = await drained(redis.client, { tick: () => ds.forEach((d) => d.check()) });
   const { peak } = mem.stop();
   for (const d of ds) await d.stop();
   const seconds = (t1 - t0) / 1000;
@@ -82,10 +82,10 @@ async function latency(redis, receiver, { company, fanout, rate }) {
   await sleep(300);
   // Warm-up (connections to the receiver opened), not counted.
   await publishAtRate(redis, company, 200, 0.25);
-  await drained(redis.client, EVENTS, { ms: 30000, tick: () => d.check() });
+  await drained(redis.client, { ms: 30000, tick: () => d.check() });
   await receiver.collect();
   const events = await publishAtRate(redis, company, rate, CONFIG.latencySeconds);
-  await drained(redis.client, EVENTS, { ms: 60000, tick: () => d.check() });
+  await drained(redis.client, { ms: 60000, tick: () => d.check() });
   const lat = Float64Array.from(await receiver.collect()).sort();
   await d.stop();
   if (lat.length !== events * fanout) throw new Error(`latency: ${lat.length} arrivals for ${events * fanout} deliveries`);
@@ -102,7 +102,7 @@ async function inflightMemory(redis, company, hold, n) {
     { ms: 8000, what: `${n} transfers in flight` }).catch(() => {});
   await sleep(300);
   const m = memory(d.pid).hwm;
-  await drained(redis.client, EVENTS, { ms: 60000, tick: () => d.check() });
+  await drained(redis.client, { ms: 60000, tick: () => d.check() });
   await d.stop();
   return { inflight: peakOpen, peakMiB: m };
 }

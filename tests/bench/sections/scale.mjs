@@ -8,11 +8,10 @@ import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { memory, sleep } from '../lib/procs.mjs';
 import { encodeCommand, pipeline } from '../lib/redisload.mjs';
 import { median, percentile } from '../lib/stats.mjs';
-import { EVENTS, RETRY, createWebhook, startApi, startDispatcher } from '../lib/stack.mjs';
+import { EVENTS, RETRIES, RETRY, createWebhook, startApi, startDispatcher } from '../lib/stack.mjs';
 import { encodeTask } from '../lib/task.mjs';
 import { preload } from './delivery.mjs';
 
-const RETRIES = 'wh:{0}:retries';
 
 async function usedMemory(client) {
   const info = await client.call('INFO', 'memory');
@@ -37,10 +36,12 @@ export async function backlog({ redis, nginx }) {
   const samples = [];
   for (;;) {
     d.check();
-    const left = Number(await redis.client.call('XLEN', EVENTS));
-    samples.push({ t: Date.now() - t0, left, rss: memory(d.pid).rss });
-    if (left === 0) break;
-    if (Date.now() - t0 > 900000) throw new Error('the 1M backlog did not drain in 15 minutes');
+    const [events, retry, retries] = await Promise.all([redis.client.call('XLEN', EVENTS),
+      redis.client.call('ZCARD', RETRY), redis.client.call('XLEN', RETRIES)]);
+    const left = Number(events);
+    samples.push({ t: Date.now() - t0, left, deferred: Number(retry) + Number(retries), rss: memory(d.pid).rss });
+    if (left + Number(retry) + Number(retries) === 0) break;
+    if (Date.now() - t0 > 900000) throw new Error('the backlog did not drain in 15 minutes');
     await sleep(250);
   }
   const seconds = (Date.now() - t0) / 1000;
@@ -55,7 +56,7 @@ export async function backlog({ redis, nginx }) {
   return {
     events: n, publishSeconds, publishRate: n / publishSeconds, bytesPerEvent: (after - before) / n,
     drainSeconds: seconds, rate: n / seconds, rssMedian: mid, rssMin: Math.min(...steady), rssMax: Math.max(...steady),
-    rssSpread: spread, peakMiB: peak, samples: samples.filter((_, i) => i % 4 === 0),
+    rssSpread: spread, peakMiB: peak, maxDeferred: Math.max(...samples.map((x) => x.deferred)), samples: samples.filter((_, i) => i % 4 === 0),
   };
 }
 
@@ -65,6 +66,7 @@ export async function storm({ redis, nginx }) {
   const hook = await createWebhook(api, 'CO_storm', nginx.url('/timed/storm'));
   await api.proc.stop();
   fs.writeFileSync(nginx.timedLog, ''); // nginx appends (O_APPEND) from here
+  if (Number(await redis.client.call('ZCARD', RETRY)) !== 0) throw new Error('the retry set is not empty before the storm');
 
   // Every task is due at the same instant `due`, far enough ahead that
   // loading them all ends first (checked below).
