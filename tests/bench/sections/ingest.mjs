@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { connect } from '../../e2e/lib/resp.js';
 import { CONFIG } from '../lib/config.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { median } from '../lib/stats.mjs';
@@ -70,7 +71,6 @@ export async function ingest({ tmp, redis }) {
   const api = await startApi(redis.url, { workers: CONFIG.workers });
   const proxy = await startDelayProxy(redis.port, CONFIG.delayOneWayUs);
   const slow = await startApi(proxy.url, { workers: CONFIG.workers, name: 'api-delayed' });
-  const { connect } = await import('../../e2e/lib/resp.js');
   const viaProxy = await connect({ port: proxy.port });
   const measuredRtt = await rtt(viaProxy);
   viaProxy.close();
