@@ -102,7 +102,7 @@ export function backlogRows(report, m, d1) {
   report.add({ section: S, figure: 'deliveries deferred through the retry set at one time, most seen (endpoint fairness)', value: m.maxDeferred });
   report.add({ section: S, figure: 'dispatcher RSS MiB through the drain (min / median / max, after the first 10 %)',
     value: `${ms2(m.rssMin)} / ${ms2(m.rssMedian)} / ${ms2(m.rssMax)}` });
-  report.add({ section: S, figure: 'dispatcher RSS: largest deviation from its median', value: m.rssSpread,
+  report.add({ section: S, figure: 'dispatcher RSS band through the drain: (max − min) / (max + min)', value: m.rssBand,
     target: valueAtMost(0.1, '≤ 0.10 (flat ±10 %)') });
 }
 
