@@ -173,6 +173,7 @@ int	api_api_keys_delete(struct api_ctx *);
 int	api_events_publish(struct api_ctx *);
 int	api_events_batch(struct api_ctx *);
 int	api_healthz(struct api_ctx *);
+int	api_readyz(struct api_ctx *);
 
 /* webhooks.c: the webhook a request names, for the routes below it. */
 int	api_webhook_fetch(struct api_ctx *, const char *sid);

@@ -4,9 +4,26 @@
  * compared in constant time. An unknown key id costs the same work as a
  * wrong secret (a dummy hash is compared), so timing does not tell which
  * key ids exist. company_sid "*" marks an admin key.
+ *
+ * Failed attempts are counted in Redis per client address and per key id
+ * (wh:authfail:ip:<addr>, wh:authfail:key:<key_id>, each for a window of
+ * FAIL_WINDOW_MS), so every api worker and instance shares them. Past
+ * WH_AUTH_FAILURES_MAX failures in the window, authentication
+ * from that address (for that key id) answers 429 with Retry-After
+ * without looking at the secret: guessing is slowed to a few tries a
+ * minute. The counters are read in the same pipeline as the key, so this
+ * costs no extra round trip. Behind a proxy every client shares the
+ * proxy's address: put the limit there too.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <openssl/sha.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -17,6 +34,8 @@
 #include "sign.h"
 
 #define AUTH_HEADER_MAX		1024
+#define FAIL_WINDOW_MS		"60000"
+#define FAIL_RETRY_AFTER	"60"
 
 static const char	dummy_hash[] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -28,6 +47,82 @@ unauthorized(struct api_ctx *ctx)
 	    "Authorization: Basic base64(key_id:secret).", NULL));
 }
 
+/* The client's address as text (the counters' key part). */
+static void
+client_addr(struct api_ctx *ctx, char *out, size_t len)
+{
+	struct connection	*c = ctx->req->owner;
+	const void		*a = NULL;
+
+	if (c->family == AF_INET)
+		a = &c->addr.ipv4.sin_addr;
+	else if (c->family == AF_INET6)
+		a = &c->addr.ipv6.sin6_addr;
+	if (a == NULL || inet_ntop(c->family, a, out, (socklen_t)len) == NULL)
+		(void)snprintf(out, len, "local");
+}
+
+static int
+fail_keys(struct api_ctx *ctx, char *kip, char *kkey, size_t len)
+{
+	char	addr[INET6_ADDRSTRLEN];
+	int	n;
+
+	client_addr(ctx, addr, sizeof(addr));
+	n = snprintf(kip, len, "%sauthfail:ip:%s", api_cfg.prefix, addr);
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	n = snprintf(kkey, len, "%sauthfail:key:%s", api_cfg.prefix,
+	    ctx->who.key_id);
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Count one failure (fire and forget: the answer does not wait on it).
+ * The window starts with the first failure (PEXPIRE ... NX).
+ */
+static void
+fail_count(struct api_ctx *ctx)
+{
+	const char	*argv[4];
+	char		 kip[WH_KEY_MAX], kkey[WH_KEY_MAX];
+	int		 i;
+
+	if (ctx->who.key_id[0] == '\0' ||
+	    fail_keys(ctx, kip, kkey, sizeof(kip)) == -1)
+		return;
+	for (i = 0; i < 2; i++) {
+		argv[0] = "INCR";
+		argv[1] = i == 0 ? kip : kkey;
+		(void)api_redis_cmd_quiet(ctx, 2, argv, NULL);
+		argv[0] = "PEXPIRE";
+		argv[2] = FAIL_WINDOW_MS;
+		argv[3] = "NX";
+		(void)api_redis_cmd_quiet(ctx, 4, argv, NULL);
+	}
+}
+
+static int
+too_many(struct api_ctx *ctx)
+{
+	if (ctx->req != NULL)
+		http_response_header(ctx->req, "retry-after",
+		    FAIL_RETRY_AFTER);
+	return (api_problem(ctx, 429, "Too many failed authentications "
+	    "from this address or for this key; retry later.", NULL));
+}
+
+/* A count from MGET's answer (nil: none). */
+static long long
+fail_seen(const struct api_reply *r)
+{
+	if (r->type != REDIS_REPLY_STRING)
+		return (0);
+	return (strtoll(r->str, NULL, 10));
+}
+
 /*
  * Parse the header and ask Redis for the key. Returns API_WAIT with the
  * lookup in flight, or API_DONE with a 401/503 written.
@@ -37,7 +132,7 @@ api_auth_begin(struct api_ctx *ctx)
 {
 	const char	*hdr, *argv[4];
 	unsigned char	 raw[AUTH_HEADER_MAX];
-	char		 key[WH_KEY_MAX];
+	char		 key[WH_KEY_MAX], kip[WH_KEY_MAX], kkey[WH_KEY_MAX];
 	unsigned char	*colon;
 	size_t		 hlen, idlen;
 	int		 n;
@@ -67,8 +162,14 @@ api_auth_begin(struct api_ctx *ctx)
 	explicit_bzero(raw, sizeof(raw));
 
 	if (wh_key_apikey(key, sizeof(key), api_cfg.prefix,
-	    ctx->who.key_id) == -1)
+	    ctx->who.key_id) == -1 ||
+	    fail_keys(ctx, kip, kkey, sizeof(kip)) == -1)
 		return (unauthorized(ctx));
+	argv[0] = "MGET";
+	argv[1] = kip;
+	argv[2] = kkey;
+	if (api_redis_cmd(ctx, 3, argv, NULL) == -1)
+		return (api_problem_redis(ctx));
 	argv[0] = "HMGET";
 	argv[1] = key;
 	argv[2] = "secret_sha256";
@@ -88,8 +189,18 @@ api_auth_finish(struct api_ctx *ctx)
 	char			 given[2 * SHA256_DIGEST_LENGTH + 1];
 	int			 known;
 
-	r = ctx->nreplies == 1 ? ctx->replies[0] : NULL;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->nelem != 2)
+	if (ctx->nreplies != 2 || ctx->replies[0]->type !=
+	    REDIS_REPLY_ARRAY || ctx->replies[0]->nelem != 2)
+		return (api_problem_redis(ctx));
+	r = ctx->replies[0];
+	if (fail_seen(r->elem[0]) >= api_cfg.auth_fail_max ||
+	    fail_seen(r->elem[1]) >= api_cfg.auth_fail_max) {
+		explicit_bzero(ctx->auth_hash, sizeof(ctx->auth_hash));
+		api_ctx_clear_replies(ctx);
+		return (too_many(ctx));
+	}
+	r = ctx->replies[1];
+	if (r->type != REDIS_REPLY_ARRAY || r->nelem != 2)
 		return (api_problem_redis(ctx));
 
 	known = r->elem[0]->type == REDIS_REPLY_STRING &&
@@ -102,6 +213,7 @@ api_auth_finish(struct api_ctx *ctx)
 	explicit_bzero(ctx->auth_hash, sizeof(ctx->auth_hash));
 	if (!wh_ct_equal(given, stored, sizeof(given) - 1) || !known) {
 		api_ctx_clear_replies(ctx);
+		fail_count(ctx);
 		return (unauthorized(ctx));
 	}
 

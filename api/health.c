@@ -1,7 +1,7 @@
 /*
  * health.c: GET /healthz answers 200 while the worker runs. It does not
  * touch Redis: liveness must not flap with the data store (readiness,
- * which does check Redis, comes with the operations work).
+ * which does check Redis, is GET /readyz in ready.c).
  */
 #include "api.h"
 

@@ -63,6 +63,7 @@ KORE_SECCOMP_FILTER("webhooks",
  */
 static const struct api_route routes[] = {
 	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0, 0 },
+	{ HTTP_METHOD_GET,    "/readyz", api_readyz, 0, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1, 0 },
@@ -116,6 +117,7 @@ kore_parent_configure(int argc, char **argv)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -138,6 +140,7 @@ kore_worker_configure(void)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	(void)api_redis_start();
 }
 

@@ -74,23 +74,24 @@ parse_headers(struct kore_json_item *arr, struct wh_webhook *w,
 		api_errors_prefix(e, errs, field);
 		if (name == NULL || value == NULL || e->n > errs)
 			return (-1);
-		(void)snprintf(field, sizeof(field), "headers[%zu]", i);
+		(void)snprintf(field, sizeof(field), "headers[%zu].name", i);
 		if ((why = wh_validate_header_name(name,
 		    strlen(name))) != NULL) {
-			api_errors_add(e, field, "name %s", why);
-			return (-1);
-		}
-		if ((why = wh_validate_header_value(value,
-		    strlen(value))) != NULL) {
-			api_errors_add(e, field, "value %s", why);
+			api_errors_add(e, field, "%s", why);
 			return (-1);
 		}
 		for (n = 0; n < w->nheaders; n++) {
 			if (strcasecmp(w->headers[n].name, name) == 0) {
-				api_errors_add(e, field, "name repeats an "
-				    "earlier header");
+				api_errors_add(e, field, "repeats an earlier "
+				    "header");
 				return (-1);
 			}
+		}
+		(void)snprintf(field, sizeof(field), "headers[%zu].value", i);
+		if ((why = wh_validate_header_value(value,
+		    strlen(value))) != NULL) {
+			api_errors_add(e, field, "%s", why);
+			return (-1);
 		}
 		w->headers[i].sign = sign;
 		w->nheaders = i + 1;
@@ -196,6 +197,30 @@ parse_method(struct kore_json_item *obj, struct wh_webhook *w,
 }
 
 /*
+ * A webhook URL: well formed, and not an IP literal in a range the
+ * dispatchers refuse (WH_ALLOW_PRIVATE_TARGETS, WH_ALLOW_CIDRS). Names
+ * are checked by the dispatcher at connect time, after DNS, since what a
+ * name resolves to may change.
+ */
+static const char *
+url_check(const char *url)
+{
+	static char	 msg[160];
+	const char	*why, *host;
+	size_t		 hlen;
+
+	if ((why = wh_validate_url(url, strlen(url))) != NULL)
+		return (why);
+	if (wh_url_host(url, strlen(url), &host, &hlen) == 0 &&
+	    (why = wh_policy_host_refused(&api_cfg.net, host, hlen)) != NULL) {
+		(void)snprintf(msg, sizeof(msg), "the URL's host is refused "
+		    "(%s); webhooks deliver to public addresses only", why);
+		return (msg);
+	}
+	return (NULL);
+}
+
+/*
  * Read the body into in: the fields given (in->given, API_WB_*), with
  * their defaults when null. Errors say what is wrong; -1 on ENOMEM.
  */
@@ -225,8 +250,7 @@ api_webhook_parse(struct api_ctx *ctx, struct kore_json_item *obj,
 	if (create || api_field_present(obj, "url")) {
 		in->given |= API_WB_URL;
 		url = api_field_str(obj, "url", e, 1);
-		if (url != NULL && (why = wh_validate_url(url,
-		    strlen(url))) != NULL)
+		if (url != NULL && (why = url_check(url)) != NULL)
 			api_errors_add(e, "url", "%s", why);
 		if (url != NULL && (w->url = strdup(url)) == NULL)
 			return (-1);

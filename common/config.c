@@ -266,6 +266,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	char		*end;
 	long		 n, ncpu;
 	size_t		 i, len;
+	char		 cidr_err[128];
 
 	memset(cfg, 0, sizeof(*cfg));
 
@@ -304,9 +305,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	if (load_bootstrap(cfg, err, errlen) == -1)
 		return (-1);
-	if (env_bool("WH_ALLOW_PRIVATE_TARGETS", &cfg->allow_private,
+	if (env_bool("WH_ALLOW_PRIVATE_TARGETS", &cfg->net.allow_private,
 	    err, errlen) == -1)
 		return (-1);
+	if (wh_cidrs_parse(getenv("WH_ALLOW_CIDRS"), cfg->net.cidrs,
+	    WH_CIDR_MAX, &cfg->net.ncidrs, cidr_err, sizeof(cidr_err)) == -1)
+		return (cfg_err(err, errlen, "WH_ALLOW_CIDRS: %s", cidr_err));
+	v = env_or("WH_TLS_CA_FILE", "");
+	if (strlen(v) >= sizeof(cfg->tls_ca_file))
+		return (cfg_err(err, errlen, "WH_TLS_CA_FILE is too long"));
+	(void)snprintf(cfg->tls_ca_file, sizeof(cfg->tls_ca_file), "%s", v);
 
 	v = env_or("WH_RETRY_SCALE", "1");
 	errno = 0;
@@ -348,6 +356,13 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    errlen) == -1)
 		return (-1);
 	cfg->attempts_maxlen = n;
+	if (wh_secrets_parse(getenv("WH_SECRETS_KEY"), &cfg->secrets, err,
+	    errlen) == -1)
+		return (-1);
+	if (env_int("WH_AUTH_FAILURES_MAX", 20, 1, 1000000, &n, err,
+	    errlen) == -1)
+		return (-1);
+	cfg->auth_fail_max = n;
 	if (env_int("WH_DEAD_MAXLEN", 100000, 100, 100000000, &n, err,
 	    errlen) == -1)
 		return (-1);

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netpolicy.h"
+#include "secretbox.h"
+
 #define WH_HOST_MAX	256
 
 struct wh_redis_addr {
@@ -31,7 +34,9 @@ struct wh_config {
 	char		bootstrap_id[64];	/* WH_BOOTSTRAP_KEY id part */
 	char		bootstrap_secret[256];
 	int		has_bootstrap;
-	int		allow_private;		/* WH_ALLOW_PRIVATE_TARGETS */
+	struct wh_netpolicy net;		/* WH_ALLOW_PRIVATE_TARGETS,
+						   WH_ALLOW_CIDRS */
+	char		tls_ca_file[1024];	/* WH_TLS_CA_FILE, "" = system */
 	double		retry_scale;		/* WH_RETRY_SCALE */
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
@@ -42,6 +47,11 @@ struct wh_config {
 	long		attempts_maxlen;	/* WH_ATTEMPTS_MAXLEN */
 	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
 	int		log_level;		/* WH_LOG_LEVEL */
+	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
+						   secretbox.h; the caller
+						   hands it to
+						   wh_secrets_use) */
 };
 
 /*

@@ -443,46 +443,94 @@ numeric_v4_chars(const char *s, size_t len)
  * merely looks hexadecimal ("cafe.babe") is not an address to inet_aton
  * and is left to the connect-time check.
  */
-const char *
-wh_host_literal_refused(const char *host, size_t len, int allow_private)
+/*
+ * host (len bytes, no brackets) as an address when it is an IP literal
+ * in any form a resolver accepts ("127.1", "0x7f.1", "2130706433",
+ * "::ffff:127.0.0.1", "fe80::1%25eth0"): 1 with ss filled, 0 when it is
+ * a name, -1 with *why when it looks like a literal but is malformed.
+ */
+static int
+host_literal(const char *host, size_t len, struct sockaddr_storage *ss,
+    socklen_t *sl, const char **why)
 {
-	char		buf[256];
-	unsigned char	a6[16];
-	struct in_addr	in;
-	const char	*pct;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	char			 buf[256];
+	const char		*pct;
 
-	if (host == NULL || len == 0)
-		return (NULL);
-	if (memchr(host, '\0', len) != NULL)
-		return ("malformed host");
+	memset(ss, 0, sizeof(*ss));
+	if (memchr(host, '\0', len) != NULL) {
+		*why = "malformed host";
+		return (-1);
+	}
 	/* "127.0.0.1." is the same host to a resolver. */
 	if (len > 1 && host[len - 1] == '.')
 		len--;
-
 	if (memchr(host, ':', len) != NULL) {
 		/* A zone ("fe80::1%eth0", "%25eth0") does not change it. */
 		if ((pct = memchr(host, '%', len)) != NULL)
 			len = (size_t)(pct - host);
-		if (len >= sizeof(buf))
-			return ("malformed IPv6 address");
-		memcpy(buf, host, len);
-		buf[len] = '\0';
-		if (inet_pton(AF_INET6, buf, a6) != 1)
-			return ("malformed IPv6 address");
-		if (allow_private)
-			return (NULL);
-		return (v6_refused(a6));
+		if (len >= sizeof(buf) || (memcpy(buf, host, len),
+		    buf[len] = '\0', inet_pton(AF_INET6, buf,
+		    &sin6->sin6_addr) != 1)) {
+			*why = "malformed IPv6 address";
+			return (-1);
+		}
+		sin6->sin6_family = AF_INET6;
+		*sl = sizeof(*sin6);
+		return (1);
 	}
-
 	if (!numeric_v4_chars(host, len))
-		return (NULL);
-	if (len >= sizeof(buf))
-		return ("malformed numeric address");
+		return (0);
+	if (len >= sizeof(buf)) {
+		*why = "malformed numeric address";
+		return (-1);
+	}
 	memcpy(buf, host, len);
 	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, &in) != 1 && inet_aton(buf, &in) == 0)
+	if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1 &&
+	    inet_aton(buf, &sin->sin_addr) == 0)
+		return (0);
+	sin->sin_family = AF_INET;
+	*sl = sizeof(*sin);
+	return (1);
+}
+
+const char *
+wh_host_literal_refused(const char *host, size_t len, int allow_private)
+{
+	struct wh_netpolicy	p;
+
+	memset(&p, 0, sizeof(p));
+	p.allow_private = allow_private;
+	return (wh_policy_host_refused(&p, host, len));
+}
+
+const char *
+wh_policy_addr_refused(const struct wh_netpolicy *p,
+    const struct sockaddr *sa, socklen_t len)
+{
+	const char	*why;
+
+	if ((why = wh_addr_refused(sa, len, p->allow_private)) == NULL)
 		return (NULL);
-	if (allow_private)
+	if (p->ncidrs > 0 && wh_cidr_contains(p->cidrs, p->ncidrs, sa, len))
 		return (NULL);
-	return (v4_refused((const unsigned char *)&in.s_addr, EMB_NONE));
+	return (why);
+}
+
+const char *
+wh_policy_host_refused(const struct wh_netpolicy *p, const char *host,
+    size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = 0;
+	const char		*why = NULL;
+	int			 rc;
+
+	if (host == NULL || len == 0)
+		return (NULL);
+	if ((rc = host_literal(host, len, &ss, &sl, &why)) != 1)
+		return (why);
+	return (wh_policy_addr_refused(p, (struct sockaddr *)&ss, sl));
 }

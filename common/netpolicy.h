@@ -57,4 +57,22 @@ int		 wh_cidr_contains(const struct wh_cidr *cidrs, size_t n,
 const char	*wh_host_literal_refused(const char *host, size_t len,
 		    int allow_private);
 
+/*
+ * A deployment's policy: WH_ALLOW_PRIVATE_TARGETS opens every address,
+ * WH_ALLOW_CIDRS only the ranges listed (public addresses are always
+ * allowed).
+ */
+struct wh_netpolicy {
+	int		allow_private;
+	struct wh_cidr	cidrs[WH_CIDR_MAX];
+	size_t		ncidrs;
+};
+
+/* wh_addr_refused under policy p (its allow list opens ranges). */
+const char	*wh_policy_addr_refused(const struct wh_netpolicy *p,
+		    const struct sockaddr *, socklen_t);
+/* wh_host_literal_refused under policy p. */
+const char	*wh_policy_host_refused(const struct wh_netpolicy *p,
+		    const char *host, size_t len);
+
 #endif

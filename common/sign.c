@@ -21,18 +21,70 @@
 #define SW_PREFIX	"whsec_"
 #define SW_PREFIX_LEN	(sizeof(SW_PREFIX) - 1)
 
-struct hmac {
-	EVP_MAC		*mac;
+/*
+ * HMAC contexts are kept keyed, one per recent key (a small direct-mapped
+ * cache): every delivery signs with the same few keys twice, and keying
+ * an OpenSSL 3 context (fetching the algorithms, hashing the pads) costs
+ * more than the signing of a small body. A cached context is reset to
+ * its keyed state with EVP_MAC_init(ctx, NULL, 0, NULL).
+ */
+#define KEY_CACHE	64
+#define KEY_CACHE_MAX	256	/* longer keys are keyed afresh each time */
+
+struct keyed {
+	unsigned char	 key[KEY_CACHE_MAX];
+	size_t		 keylen;
 	EVP_MAC_CTX	*ctx;
+};
+
+static EVP_MAC		*hmac_alg;
+static struct keyed	 key_cache[KEY_CACHE];
+
+struct hmac {
+	EVP_MAC_CTX	*ctx;
+	int		 owned;		/* not the cache's: free it */
 };
 
 static void
 hmac_free(struct hmac *h)
 {
-	EVP_MAC_CTX_free(h->ctx);
-	EVP_MAC_free(h->mac);
+	if (h->owned)
+		EVP_MAC_CTX_free(h->ctx);
 	h->ctx = NULL;
-	h->mac = NULL;
+	h->owned = 0;
+}
+
+static size_t
+key_slot(const unsigned char *key, size_t keylen)
+{
+	size_t	h = 5381, i;
+
+	for (i = 0; i < keylen; i++)
+		h = h * 33 + key[i];
+	return (h % KEY_CACHE);
+}
+
+/* A new context keyed with key, or NULL. */
+static EVP_MAC_CTX *
+hmac_keyed(const unsigned char *key, size_t keylen)
+{
+	OSSL_PARAM	 params[2];
+	EVP_MAC_CTX	*ctx;
+	char		 digest[] = "SHA256";
+
+	if (hmac_alg == NULL &&
+	    (hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return (NULL);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
+		return (NULL);
+	if (EVP_MAC_init(ctx, key, keylen, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return (NULL);
+	}
+	return (ctx);
 }
 
 /*
@@ -43,22 +95,33 @@ hmac_free(struct hmac *h)
 static int
 hmac_begin(struct hmac *h, const unsigned char *key, size_t keylen)
 {
-	OSSL_PARAM	params[2];
-	char		digest[] = "SHA256";
+	struct keyed	*k;
 
-	h->mac = NULL;
 	h->ctx = NULL;
+	h->owned = 0;
 	if (key == NULL || keylen == 0)
 		return (-1);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if ((h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (h->ctx = EVP_MAC_CTX_new(h->mac)) == NULL ||
-	    EVP_MAC_init(h->ctx, key, keylen, params) != 1) {
-		hmac_free(h);
-		return (-1);
+	if (keylen > KEY_CACHE_MAX) {
+		if ((h->ctx = hmac_keyed(key, keylen)) == NULL)
+			return (-1);
+		h->owned = 1;
+		return (0);
 	}
+	k = &key_cache[key_slot(key, keylen)];
+	if (k->ctx != NULL && k->keylen == keylen &&
+	    CRYPTO_memcmp(k->key, key, keylen) == 0) {
+		if (EVP_MAC_init(k->ctx, NULL, 0, NULL) != 1)
+			return (-1);
+		h->ctx = k->ctx;
+		return (0);
+	}
+	if ((h->ctx = hmac_keyed(key, keylen)) == NULL)
+		return (-1);
+	EVP_MAC_CTX_free(k->ctx);
+	explicit_bzero(k->key, sizeof(k->key));
+	memcpy(k->key, key, keylen);
+	k->keylen = keylen;
+	k->ctx = h->ctx;
 	return (0);
 }
 
@@ -179,4 +242,18 @@ int
 wh_ct_equal(const void *a, const void *b, size_t len)
 {
 	return (CRYPTO_memcmp(a, b, len) == 0);
+}
+
+/* Forget every cached key (at exit, so that no secret lingers). */
+void
+wh_sign_cleanup(void)
+{
+	size_t	i;
+
+	for (i = 0; i < KEY_CACHE; i++) {
+		EVP_MAC_CTX_free(key_cache[i].ctx);
+		explicit_bzero(&key_cache[i], sizeof(key_cache[i]));
+	}
+	EVP_MAC_free(hmac_alg);
+	hmac_alg = NULL;
 }

@@ -64,6 +64,9 @@ int	wh_standard_secret_decode(const char *, size_t, unsigned char *out,
 	    size_t outlen);
 
 /* Constant-time comparison of two equal-length byte strings: 1 if equal. */
+/* Free the keyed HMAC contexts sign.c keeps (and wipe their keys). */
+void	wh_sign_cleanup(void);
+
 int	wh_ct_equal(const void *, const void *, size_t);
 
 #endif

@@ -157,11 +157,52 @@ url_port(const char *p, size_t len)
  * only printable ASCII anywhere (other characters must be
  * percent-encoded), so curl and the receiver see the URL we checked.
  */
+/*
+ * The authority of an http(s) URL cut into host (brackets kept) and the
+ * optional port after its colon. -1 when the scheme is neither.
+ */
+static int
+url_split(const char *s, size_t len, const char **host, size_t *hlen,
+    const char **port, size_t *plen)
+{
+	const char	*auth, *end;
+	size_t		 i, alen;
+
+	if (len >= 7 && strncasecmp(s, "http://", 7) == 0)
+		auth = s + 7;
+	else if (len >= 8 && strncasecmp(s, "https://", 8) == 0)
+		auth = s + 8;
+	else
+		return (-1);
+	end = s + len;
+	for (alen = 0; auth + alen < end; alen++) {
+		if (auth[alen] == '/' || auth[alen] == '?' ||
+		    auth[alen] == '#')
+			break;
+	}
+	*host = auth;
+	*hlen = alen;
+	*port = NULL;
+	*plen = 0;
+	/* The port colon is the last one, after any "]" of an IPv6 host. */
+	for (i = alen; i > 0; i--) {
+		if (auth[i - 1] == ']')
+			break;
+		if (auth[i - 1] == ':') {
+			*port = auth + i;
+			*plen = alen - i;
+			*hlen = i - 1;
+			break;
+		}
+	}
+	return (0);
+}
+
 const char *
 wh_validate_url(const char *s, size_t len)
 {
-	const char	*auth, *end, *colon, *why;
-	size_t		 i, alen;
+	const char	*host, *port, *why;
+	size_t		 i, hlen, plen;
 
 	if (len == 0)
 		return ("the URL is empty");
@@ -173,39 +214,29 @@ wh_validate_url(const char *s, size_t len)
 			return ("the URL must not contain spaces, control or "
 			    "non-ASCII characters (percent-encode them)");
 	}
-	if (len >= 7 && strncasecmp(s, "http://", 7) == 0)
-		auth = s + 7;
-	else if (len >= 8 && strncasecmp(s, "https://", 8) == 0)
-		auth = s + 8;
-	else
+	if (url_split(s, len, &host, &hlen, &port, &plen) == -1)
 		return ("the URL must start with http:// or https://");
-
-	end = s + len;
-	for (alen = 0; auth + alen < end; alen++) {
-		if (auth[alen] == '/' || auth[alen] == '?' ||
-		    auth[alen] == '#')
-			break;
-	}
-	if (memchr(auth, '@', alen) != NULL)
+	if (memchr(host, '@', port != NULL ? (size_t)(port - host) + plen :
+	    hlen) != NULL)
 		return ("the URL must not contain credentials (user@host)");
+	if (port != NULL && (why = url_port(port, plen)) != NULL)
+		return (why);
+	return (url_host(host, hlen));
+}
 
-	/* The port colon is the last one, after any "]" of an IPv6 host. */
-	colon = NULL;
-	for (i = alen; i > 0; i--) {
-		if (auth[i - 1] == ']')
-			break;
-		if (auth[i - 1] == ':') {
-			colon = auth + i - 1;
-			break;
-		}
+int
+wh_url_host(const char *s, size_t len, const char **host, size_t *hlen)
+{
+	const char	*port;
+	size_t		 plen;
+
+	if (url_split(s, len, host, hlen, &port, &plen) == -1)
+		return (-1);
+	if (*hlen >= 2 && (*host)[0] == '[' && (*host)[*hlen - 1] == ']') {
+		(*host)++;
+		*hlen -= 2;
 	}
-	if (colon != NULL) {
-		if ((why = url_port(colon + 1,
-		    alen - (size_t)(colon + 1 - auth))) != NULL)
-			return (why);
-		alen = (size_t)(colon - auth);
-	}
-	return (url_host(auth, alen));
+	return (0);
 }
 
 /* RFC 9110 tchar. */

@@ -29,6 +29,12 @@
 
 /* http:// or https:// absolute URL with a host, no spaces/controls/userinfo. */
 const char	*wh_validate_url(const char *, size_t);
+/*
+ * The host of a URL that wh_validate_url accepted, without the brackets
+ * of an IPv6 literal (for the address policy). -1 if not http(s).
+ */
+int		 wh_url_host(const char *, size_t, const char **host,
+		    size_t *hlen);
 /* RFC 9110 token, not one we set ourselves (Content-Type, Streem-*, webhook-*, Host ...). */
 const char	*wh_validate_header_name(const char *, size_t);
 /* Visible ASCII, space and tab; never CR, LF or NUL. */

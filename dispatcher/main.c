@@ -19,6 +19,8 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "secretbox.h"
+#include "sign.h"
 #include "redis_link.h"
 #include "timeutil.h"
 #include "validate.h"
@@ -94,9 +96,12 @@ main(int argc, char **argv)
 	char			where[WH_HOST_MAX + 16];
 
 	wh_log_init("dispatcher", WH_LOG_INFO);
+	if (argc > 1 && strcmp(argv[1], "--check-heartbeat") == 0)
+		return (heartbeat_check(argc - 2, argv + 2));
 	if (argc > 1) {
 		(void)fprintf(stderr, "usage: webhooks-dispatcher (configured "
-		    "by WH_* environment variables; see README)\n");
+		    "by WH_* environment variables; see README)\n"
+		    "       webhooks-dispatcher --check-heartbeat [max_age_s]\n");
 		return (2);
 	}
 	memset(&d, 0, sizeof(d));
@@ -105,6 +110,12 @@ main(int argc, char **argv)
 		return (2);
 	}
 	wh_log_init("dispatcher", d.cfg.log_level);
+	wh_secrets_use(&d.cfg.secrets);
+	if (d.cfg.tls_ca_file[0] != '\0' && access(d.cfg.tls_ca_file, R_OK)) {
+		wh_log(WH_LOG_ERROR, "WH_TLS_CA_FILE cannot be read", "path",
+		    d.cfg.tls_ca_file, NULL);
+		return (2);
+	}
 	/* A synchronous check first, for a clear start-up failure. */
 	if ((c = wh_redis_open_sync(&d.cfg.redis, START_TIMEOUT_S, err,
 	    sizeof(err))) == NULL) {
@@ -138,6 +149,10 @@ main(int argc, char **argv)
 		    NULL);
 		return (1);
 	}
+	if (heartbeat_start(err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		return (2);
+	}
 	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
 	    NULL);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
@@ -146,7 +161,8 @@ main(int argc, char **argv)
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
 	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
 	    "concurrency", n1, "private_targets",
-	    d.cfg.allow_private ? "allowed" : "refused", NULL);
+	    d.cfg.net.allow_private ? "allowed" : d.cfg.net.ncidrs > 0 ?
+	    "refused except WH_ALLOW_CIDRS" : "refused", NULL);
 
 	while (!got_term) {
 		if (loop_run_once(1000) == -1) {
@@ -164,6 +180,7 @@ main(int argc, char **argv)
 	    n1, "failed_attempts", n2, NULL);
 	deliver_free();
 	hookcache_free();
+	wh_sign_cleanup();
 	loop_free();
 	return (0);
 }

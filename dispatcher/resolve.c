@@ -188,7 +188,7 @@ resolve_attempt(struct delivery *dl)
 
 	if (ok) {
 		d.n_delivered++;
-		wh_log(WH_LOG_INFO, "delivered", "event_sid", ev->event_sid,
+		wh_log(WH_LOG_DEBUG, "delivered", "event_sid", ev->event_sid,
 		    "webhook_sid", dl->hook.sid, "attempt", n, "status", code,
 		    "ms", ms, NULL);
 		resolved_now(dl, 1);

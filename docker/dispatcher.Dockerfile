@@ -36,12 +36,13 @@ ENV WH_REDIS_URL=redis://127.0.0.1:6379/0 \
 USER 10001:10001
 WORKDIR /opt/streem-webhooks
 
-# The dispatcher has no HTTP port yet, so this only says that PID 1 (the
-# dispatcher itself) is there. A heartbeat-based check (the dispatcher
-# stamping its last loop turn, the check reading its age) comes with the
-# operations issue.
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["test", "-d", "/proc/1"]
+# The dispatcher has no HTTP port: its event loop rewrites a heartbeat file
+# every second (WH_HEARTBEAT_FILE, default /tmp/webhooks-dispatcher.heartbeat)
+# and --check-heartbeat exits non-zero once it is older than 10 s, the same
+# check as the Kubernetes liveness probe (docker/k8s/dispatcher.yaml). A
+# Redis outage does not fail it (the dispatcher reconnects by itself).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["/opt/streem-webhooks/webhooks-dispatcher", "--check-heartbeat", "10"]
 
 # Exec form: the dispatcher is PID 1 and gets SIGTERM itself (it stops
 # reading, finishes or hands back its in-flight attempts, exits 0).

@@ -91,7 +91,7 @@ test('every operation documents its answers with a schema', () => {
       if (!item[m]) continue;
       const codes = Object.keys(item[m].responses);
       assert.ok(codes.some((c) => c.startsWith('2')), `${m} ${p}: a success`);
-      if (p !== '/healthz') {
+      if (p !== '/healthz' && p !== '/readyz') {
         assert.ok(codes.includes('401'), `${m} ${p}: 401`);
         assert.ok(codes.includes('503'), `${m} ${p}: 503`);
       }
@@ -114,6 +114,12 @@ describe('real answers match the schemas', () => {
 
   test('/healthz', async () => {
     conforms('GET', '/healthz', await api('GET', '/healthz', undefined, { key: null }));
+  });
+
+  test('/readyz (no dispatcher ran: the group is missing, 503)', async () => {
+    const res = await api('GET', '/readyz', undefined, { key: null });
+    assert.equal(res.status, 503);
+    conforms('GET', '/readyz', res);
   });
 
   test('/v1/webhooks', async () => {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -165,6 +166,51 @@ test_standard_vector(void **state)
 	assert_string_equal(out, SW_SIG);
 }
 
+/*
+ * The keyed-context cache (sign.c) must not change any result: many keys
+ * (more than its slots, so slots are taken over), each signed again after
+ * the others, a key longer than it caches, and the vector at the end.
+ */
+static void
+test_key_cache(void **state)
+{
+	unsigned char	key[64], longkey[300];
+	char		first[200][WH_SIG_SW_LEN + 1], out[WH_SIG_SW_LEN + 1];
+	size_t		i;
+	int		n;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		(void)snprintf((char *)key, sizeof(key), "secret-%zu-abcdefgh", i);
+		assert_int_equal(wh_sign_standard(key, strlen((char *)key),
+		    SW_ID, SW_TS, BODY1, strlen(BODY1), first[i]), 0);
+	}
+	for (i = 0; i < 200; i++) {
+		(void)snprintf((char *)key, sizeof(key), "secret-%zu-abcdefgh", i);
+		assert_int_equal(wh_sign_standard(key, strlen((char *)key),
+		    SW_ID, SW_TS, BODY1, strlen(BODY1), out), 0);
+		assert_string_equal(out, first[i]);
+		if (i > 0)
+			assert_string_not_equal(out, first[i - 1]);
+	}
+	memset(longkey, 'k', sizeof(longkey));
+	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey), SW_ID,
+	    SW_TS, BODY1, strlen(BODY1), out), 0);
+	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey) - 1, SW_ID,
+	    SW_TS, BODY1, strlen(BODY1), first[0]), 0);
+	assert_string_not_equal(out, first[0]);
+	n = wh_standard_secret_decode(SW_SECRET, strlen(SW_SECRET), key,
+	    sizeof(key));
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_equal(out, SW_SIG);
+	wh_sign_cleanup();
+	assert_int_equal(wh_sign_standard(key, (size_t)n, SW_ID, SW_TS,
+	    BODY1, strlen(BODY1), out), 0);
+	assert_string_equal(out, SW_SIG);
+	wh_sign_cleanup();
+}
+
 static void
 test_standard_differs(void **state)
 {
@@ -261,6 +307,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streem_vector1),
+		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_streem_vector2),
 		cmocka_unit_test(test_streem_concatenation),
 		cmocka_unit_test(test_streem_differs),
