@@ -62,7 +62,7 @@ export class Report {
 // 26264 -> "26 264"; 2.345 -> "2.35"; 0.0123 -> "0.012".
 export function fmt(v) {
   if (typeof v === 'string') return v;
-  if (!Number.isFinite(v)) return String(v);
+  if (!Number.isFinite(v) || v === 0) return String(v);
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
   if (a >= 100) return v.toFixed(0);
