@@ -345,6 +345,18 @@ handler_step(struct api_ctx *ctx)
 	return (r);
 }
 
+/* Authenticated: the Idempotency-Key claim, then the handler. */
+static int
+authed_step(struct api_ctx *ctx)
+{
+	int	r;
+
+	ctx->stage = STAGE_IDEM;
+	if ((r = api_idem_begin(ctx)) != API_NEXT)
+		return (r);
+	return (handler_step(ctx));
+}
+
 /* One step of the machine; API_DONE once a response is written. */
 static int
 ctx_step(struct api_ctx *ctx)
@@ -358,16 +370,15 @@ ctx_step(struct api_ctx *ctx)
 		if (!ctx->route->auth)
 			return (handler_step(ctx));
 		ctx->stage = STAGE_AUTH;
-		return (api_auth_begin(ctx));
+		if ((r = api_auth_begin(ctx)) != API_NEXT)
+			return (r);
+		return (authed_step(ctx));
 	case STAGE_AUTH:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));
 		if (api_auth_finish(ctx) != 1)
 			return (API_DONE);
-		ctx->stage = STAGE_IDEM;
-		if ((r = api_idem_begin(ctx)) != API_NEXT)
-			return (r);
-		return (handler_step(ctx));
+		return (authed_step(ctx));
 	case STAGE_IDEM:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));
