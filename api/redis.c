@@ -287,6 +287,21 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
+ * One of the step's replies is in: the last one wakes the request; if
+ * Kore freed the request meanwhile, the ctx is ours to free.
+ */
+static void
+reply_counted(struct api_ctx *ctx)
+{
+	if (--ctx->pending > 0)
+		return;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/*
  * Every command's reply lands here, in the order sent. The last one wakes
  * the request; if Kore freed the request meanwhile, the ctx is ours to
  * free.
@@ -305,13 +320,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 	} else {
 		ctx->replies[ctx->nreplies++] = copy;
 	}
-
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	reply_counted(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -323,12 +332,20 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	reply_counted(ctx);
+}
+
+static int
+cmd_send(struct api_ctx *ctx, redisCallbackFn *fn, int argc,
+    const char **argv, const size_t *lens)
+{
+	if (!api_redis_ready())
+		return (-1);
+	if (redisAsyncCommandArgv(rs.ac, fn, ctx, argc, argv, lens) !=
+	    REDIS_OK)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /*
@@ -340,13 +357,7 @@ int
 api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply_quiet, ctx, argc, argv,
-	    lens) != REDIS_OK)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply_quiet, argc, argv, lens));
 }
 
 /*
@@ -358,13 +369,7 @@ int
 api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply, ctx, argc, argv,
-	    lens) != REDIS_OK)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply, argc, argv, lens));
 }
 
 /*
