@@ -18,7 +18,8 @@ WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 LDLIBS_COMMON := -lhiredis -lmsgpackc -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
-API_MOD_SRC	:= $(filter-out api/launcher.c,$(sort $(wildcard api/*.c)))
+API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))
+LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher*.c)))
 DISP_SRC	:= $(sort $(wildcard dispatcher/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 
@@ -56,7 +57,7 @@ $(BUILD)/webhooks-api.conf: api/conf/webhooks.conf
 	cp $< $@
 
 # The launcher: checks the environment and Redis, then runs kore.
-$(BUILD)/webhooks-api: $(BUILD)/obj/api/launcher.o $(COMMON_OBJ)
+$(BUILD)/webhooks-api: $(LAUNCHER_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
@@ -86,7 +87,7 @@ sanitize:
 
 # The kill -9 / Redis-restart scenario (see tests/e2e/delivery-faults.test.js).
 test-faults: all
-	@cd tests/e2e && E2E_FAULTS=1 node --test --test-concurrency=1 delivery-faults.test.js
+	@cd tests/e2e && node --test --test-concurrency=1 delivery-faults.test.js
 
 lint-deploy:
 	@.ci/lint-deploy
@@ -102,7 +103,17 @@ run: deps
 	@$(MAKE) --no-print-directory -s all
 	@.ci/run-local
 
-bench: deps all
+# The bench's own programs: the Kore no-op route (a module run by kore like
+# the api) and the delaying TCP proxy put in front of Redis.
+BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
+$(BUILD)/bench/noop.so: tests/bench/noop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra -I/usr/include/kore -DKORE_USE_TASKS $< -o $@
+$(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@
+
+bench: deps all $(BENCH_TOOLS)
 	@tests/bench/run
 
 clean:

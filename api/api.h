@@ -154,6 +154,7 @@ void	api_body(struct api_ctx *, const char **, size_t *);
 /* auth.c */
 int	api_auth_begin(struct api_ctx *);
 int	api_auth_finish(struct api_ctx *);
+void	api_auth_forget(const char *key_id);
 int	api_company_visible(const struct api_ctx *, const char *company_sid);
 
 /* idempotency.c: Idempotency-Key on POST (module.c drives it). */

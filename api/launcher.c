@@ -33,6 +33,7 @@
 #include "config.h"
 #include "encode.h"
 #include "keys.h"
+#include "launcher.h"
 #include "log.h"
 #include "redis_link.h"
 #include "timeutil.h"
@@ -230,9 +231,10 @@ main(int argc, char **argv)
 	pid_t			 pid;
 
 	wh_log_init("api", WH_LOG_INFO);
-	if (argc > 1) {
-		(void)fprintf(stderr, "usage: webhooks-api (configured by "
-		    "WH_* environment variables; see README)\n");
+	if (argc > 2 || (argc == 2 &&
+	    strcmp(argv[1], "--reencrypt-secrets") != 0)) {
+		(void)fprintf(stderr, "usage: webhooks-api [--reencrypt-secrets]"
+		    " (configured by WH_* environment variables; see README)\n");
 		return (2);
 	}
 	if (wh_config_load(&cfg, err, sizeof(err)) == -1 ||
@@ -252,6 +254,12 @@ main(int argc, char **argv)
 		    "cannot reach Redis (WH_REDIS_URL)",
 		    "redis", where, "error", err, NULL);
 		return (1);
+	}
+	if (argc == 2) {
+		wh_secrets_use(&cfg.secrets);
+		status = launcher_reencrypt(c, &cfg);
+		redisFree(c);
+		return (status);
 	}
 	bootstrap_key(c, &cfg);
 	redisFree(c);

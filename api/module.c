@@ -121,6 +121,7 @@ kore_parent_configure(int argc, char **argv)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -149,6 +150,7 @@ kore_worker_configure(void)
 		exit(2);
 	}
 	wh_log_init("api", api_cfg.log_level);
+	wh_secrets_use(&api_cfg.secrets);
 	(void)api_redis_start();
 	api_metrics_start();
 }
@@ -355,6 +357,18 @@ handler_step(struct api_ctx *ctx)
 	return (r);
 }
 
+/* Authenticated: the Idempotency-Key claim, then the handler. */
+static int
+authed_step(struct api_ctx *ctx)
+{
+	int	r;
+
+	ctx->stage = STAGE_IDEM;
+	if ((r = api_idem_begin(ctx)) != API_NEXT)
+		return (r);
+	return (handler_step(ctx));
+}
+
 /* One step of the machine; API_DONE once a response is written. */
 static int
 ctx_step(struct api_ctx *ctx)
@@ -368,16 +382,15 @@ ctx_step(struct api_ctx *ctx)
 		if (!ctx->route->auth)
 			return (handler_step(ctx));
 		ctx->stage = STAGE_AUTH;
-		return (api_auth_begin(ctx));
+		if ((r = api_auth_begin(ctx)) != API_NEXT)
+			return (r);
+		return (authed_step(ctx));
 	case STAGE_AUTH:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));
 		if (api_auth_finish(ctx) != 1)
 			return (API_DONE);
-		ctx->stage = STAGE_IDEM;
-		if ((r = api_idem_begin(ctx)) != API_NEXT)
-			return (r);
-		return (handler_step(ctx));
+		return (authed_step(ctx));
 	case STAGE_IDEM:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));

@@ -270,11 +270,12 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * A reply arrived: after the step's last, the request is woken; if Kore
- * freed the request meanwhile, the ctx is ours to free.
+ * One of the step's replies is in: the last one wakes the request (and
+ * cancels its deadline); if Kore freed the request meanwhile, the ctx is
+ * ours to free.
  */
 static void
-step_replied(struct api_ctx *ctx)
+reply_counted(struct api_ctx *ctx)
 {
 	if (--ctx->pending > 0)
 		return;
@@ -300,8 +301,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 	} else {
 		ctx->replies[ctx->nreplies++] = copy;
 	}
-
-	step_replied(ctx);
+	reply_counted(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -313,7 +313,18 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	step_replied(ctx);
+	reply_counted(ctx);
+}
+
+/* Send for ctx: its reply is counted in ctx->pending. */
+static int
+cmd_send(struct api_ctx *ctx, redisCallbackFn *fn, int argc,
+    const char **argv, const size_t *lens)
+{
+	if (api_redis_send(fn, ctx, argc, argv, lens) == -1)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /*
@@ -325,10 +336,7 @@ int
 api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (api_redis_send(on_reply_quiet, ctx, argc, argv, lens) == -1)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply_quiet, argc, argv, lens));
 }
 
 /*
@@ -340,10 +348,7 @@ int
 api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (api_redis_send(on_reply, ctx, argc, argv, lens) == -1)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply, argc, argv, lens));
 }
 
 /*

@@ -500,6 +500,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    errlen) == -1)
 		return (-1);
 	cfg->attempts_maxlen = n;
+	if (wh_secrets_parse(getenv("WH_SECRETS_KEY"), &cfg->secrets, err,
+	    errlen) == -1)
+		return (-1);
 	if (env_int("WH_AUTH_FAILURES_MAX", 20, 1, 1000000, &n, err,
 	    errlen) == -1)
 		return (-1);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "netpolicy.h"
+#include "secretbox.h"
 
 #define WH_HOST_MAX	256
 #define WH_SENTINELS_MAX	16
@@ -63,6 +64,10 @@ struct wh_config {
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
 	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
+	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
+						   secretbox.h; the caller
+						   hands it to
+						   wh_secrets_use) */
 };
 
 /*

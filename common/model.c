@@ -10,12 +10,14 @@
  * checked, a known key may appear only once, text fields may not hold
  * NUL bytes, and any failure leaves the struct freed and zeroed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <msgpack.h>
 
 #include "model.h"
+#include "secretbox.h"
 #include "validate.h"
 
 #define MODEL_VERSION	1
@@ -275,6 +277,44 @@ wh_webhook_encode(const struct wh_webhook *w, struct wh_buf *out)
 	return (0);
 }
 
+/* "<webhook_sid>:<sid>": what a sealed secret is bound to. */
+static int
+secret_aad(const char *webhook_sid, const char *sid, char *out, size_t len)
+{
+	int	n;
+
+	n = snprintf(out, len, "%s:%s", webhook_sid, sid);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+/*
+ * The secret: sealed ("secret_enc") when a WH_SECRETS_KEY ring is in use
+ * (secretbox.h), else as it is ("secret").
+ */
+static int
+secret_pack(msgpack_packer *pk, const struct wh_signing_key *k)
+{
+	const struct wh_secrets	*ring = wh_secrets_ring();
+	struct wh_buf		 sealed;
+	char			 aad[2 * 64 + 2];
+	int			 rc = -1;
+
+	if (ring == NULL)
+		return (pk_key(pk, "secret") == -1 ||
+		    msgpack_pack_bin(pk, k->secret_len) != 0 ||
+		    msgpack_pack_bin_body(pk, k->secret, k->secret_len) != 0 ?
+		    -1 : 0);
+	wh_buf_init(&sealed, 0);
+	if (secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == 0 &&
+	    wh_secret_seal(ring, aad, k->secret, k->secret_len,
+	    &sealed) == 0 && pk_key(pk, "secret_enc") == 0 &&
+	    msgpack_pack_bin(pk, sealed.len) == 0 &&
+	    msgpack_pack_bin_body(pk, sealed.data, sealed.len) == 0)
+		rc = 0;
+	wh_buf_free(&sealed);
+	return (rc);
+}
+
 static int
 key_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 {
@@ -285,9 +325,7 @@ key_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 		return (-1);
 	if (k->label != NULL && pk_kv_str(pk, "label", k->label) == -1)
 		return (-1);
-	if (pk_key(pk, "secret") == -1 ||
-	    msgpack_pack_bin(pk, k->secret_len) != 0 ||
-	    msgpack_pack_bin_body(pk, k->secret, k->secret_len) != 0 ||
+	if (secret_pack(pk, k) == -1 ||
 	    pk_kv_i64(pk, "created_at", k->created_at) == -1 ||
 	    pk_kv_i64(pk, "expires_at", k->expires_at) == -1)
 		return (-1);
@@ -823,10 +861,11 @@ wh_webhook_decode(const char *buf, size_t len, struct wh_webhook *w)
 
 static const char *const key_keys[] = {
 	"v", "sid", "webhook_sid", "label", "secret", "created_at",
-	"expires_at"
+	"expires_at", "secret_enc"
 };
 enum {
-	KK_V, KK_SID, KK_WEBHOOK, KK_LABEL, KK_SECRET, KK_CREATED, KK_EXPIRES
+	KK_V, KK_SID, KK_WEBHOOK, KK_LABEL, KK_SECRET, KK_CREATED, KK_EXPIRES,
+	KK_SECRET_ENC
 };
 
 static int
@@ -856,15 +895,42 @@ key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
 		return (get_i64(o, &k->created_at));
 	case KK_EXPIRES:
 		return (get_i64(o, &k->expires_at));
+	case KK_SECRET_ENC:
+		return (0);	/* opened by key_fields, once sids are known */
 	default:
 		return (-1);
 	}
+}
+
+/* A sealed secret into k->secret, with the ring in use. */
+static int
+secret_open(const msgpack_object *o, struct wh_signing_key *k)
+{
+	unsigned char	plain[SECRET_MAX];
+	char		aad[2 * 64 + 2];
+	int		n;
+
+	if (o->type != MSGPACK_OBJECT_BIN ||
+	    secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == -1)
+		return (-1);
+	n = wh_secret_open(wh_secrets_ring(), aad,
+	    (const unsigned char *)o->via.bin.ptr, o->via.bin.size, plain,
+	    sizeof(plain));
+	if (n <= 0 || (k->secret = malloc((size_t)n)) == NULL) {
+		explicit_bzero(plain, sizeof(plain));
+		return (-1);
+	}
+	memcpy(k->secret, plain, (size_t)n);
+	k->secret_len = (size_t)n;
+	explicit_bzero(plain, sizeof(plain));
+	return (0);
 }
 
 static int
 key_fields(const msgpack_object *m, struct wh_signing_key *k)
 {
 	const msgpack_object_kv	*kv;
+	const msgpack_object	*sealed = NULL;
 	uint32_t		 i, seen = 0;
 	int			 idx;
 
@@ -873,10 +939,18 @@ key_fields(const msgpack_object *m, struct wh_signing_key *k)
 		idx = field(kv, key_keys, NITEMS(key_keys), &seen);
 		if (idx == -2)
 			return (-1);
+		if (idx == KK_SECRET_ENC)
+			sealed = &kv->val;
 		if (idx >= 0 && key_field(kv, idx, k) == -1)
 			return (-1);
 	}
-	if (k->sid == NULL || k->webhook_sid == NULL || k->secret == NULL)
+	if (k->sid == NULL || k->webhook_sid == NULL)
+		return (-1);
+	/* Either form, never both. */
+	if (sealed != NULL && (k->secret != NULL ||
+	    secret_open(sealed, k) == -1))
+		return (-1);
+	if (k->secret == NULL)
 		return (-1);
 	return (0);
 }

@@ -110,7 +110,20 @@ consume_block_up(struct rconn *c)
 	consume_maybe_read();
 }
 
-/* Room for more work: transfers plus queued deliveries plus held jobs. */
+/*
+ * Room for more work: transfers, queued deliveries, and entries read but
+ * not fanned out yet (each will make at least one delivery), so reading
+ * never runs ahead of what the endpoints' queues may take.
+ */
+static size_t
+room(void)
+{
+	size_t	cap = (size_t)d.cfg.concurrency, used;
+
+	used = d.inflight + d.queued + d.unfanned;
+	return (used >= cap ? 0 : cap - used);
+}
+
 void
 consume_maybe_read(void)
 {
@@ -119,14 +132,24 @@ consume_maybe_read(void)
 	if (d.stopping || d.reading || !d.block.conn.ready ||
 	    !d.main.conn.ready)
 		return;
-	if (d.inflight + d.queued >= cap || d.njobs >= 2 * cap)
+	if (room() == 0 || d.njobs >= 2 * cap)
 		return;
 	read_entries();
 }
 
 static void
+job_fanned(struct job *job)
+{
+	if (!job->unfanned)
+		return;
+	job->unfanned = 0;
+	d.unfanned--;
+}
+
+static void
 job_free(struct job *job)
 {
+	job_fanned(job);
 	TAILQ_REMOVE(&d.jobs, job, all);
 	d.njobs--;
 	wh_task_free(&job->task);
@@ -487,6 +510,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 	size_t		 i;
 	int		 found = 0;
 
+	job_fanned(job);
 	for (i = 0; i < n; i++) {
 		if (!job_targets(job, &hooks[i]))
 			continue;
@@ -614,8 +638,11 @@ consume_entries(const char *stream, const void *p, int claimed)
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why, e->element[1]);
-		else
+		else {
+			job->unfanned = 1;
+			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->jobs, job, wait);
+		}
 	}
 	batch_send(b);
 }
@@ -659,13 +686,13 @@ static void
 read_entries(void)
 {
 	const char	*argv[13];
-	char		 count[16];
-	size_t		 room;
+	char		 count[24];
+	size_t		 n;
 
-	room = (size_t)d.cfg.concurrency - d.inflight - d.queued;
-	if (room > (size_t)d.cfg.read_batch)
-		room = (size_t)d.cfg.read_batch;
-	(void)snprintf(count, sizeof(count), "%zu", room);
+	if ((n = room()) > (size_t)d.cfg.read_batch)
+		n = (size_t)d.cfg.read_batch;
+	/* COUNT holds for each of the two streams: half each fits room. */
+	(void)snprintf(count, sizeof(count), "%zu", (n + 1) / 2);
 	argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = WH_GROUP;
 	argv[3] = d.consumer; argv[4] = "COUNT"; argv[5] = count;
 	argv[6] = "BLOCK"; argv[7] = READ_BLOCK_MS; argv[8] = "STREAMS";

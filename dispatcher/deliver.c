@@ -6,7 +6,9 @@
  *
  * A delivery is built at the moment it starts: sent_at, Streem-Sent-At and
  * webhook-timestamp are stamped then, never when the event was queued,
- * because receivers check them against their clock within 500 ms.
+ * because receivers check them against their clock within 500 ms; and
+ * stamped (and signed) again when curl has the connection ready, if that
+ * took a while (restamp()).
  */
 #include <sys/socket.h>
 
@@ -30,6 +32,7 @@
 #define ANSWER_KEEP	(64 * 1024)
 #define USER_AGENT	"streem-webhooks/" WH_VERSION
 #define SIGNED_MAX	(WH_HEADERS_MAX + 1)	/* Streem-Sent-At + custom */
+#define RESTAMP_MS	20	/* older stamps are made again at sending */
 
 static CURLM			*multi;
 static struct loop_timer	 curl_timer;
@@ -216,7 +219,10 @@ delivery_free(struct delivery *dl)
 	free(dl);
 }
 
-/* {"event":{...,"payload":<raw>},"sent_at":"..."} */
+/*
+ * {"event":{...,"payload":<raw>},"sent_at":"..."}; where sent_at's value
+ * starts is kept (dl->sent_at_off) for restamp().
+ */
 static int
 build_body(struct delivery *dl, const char *sent_at)
 {
@@ -235,7 +241,10 @@ build_body(struct delivery *dl, const char *sent_at)
 	    wh_buf_appendf(b, ",\"created_at\":\"%s\",\"payload\":",
 	    created) == -1 ||
 	    wh_buf_append(b, ev->payload, ev->payload_len) == -1 ||
-	    wh_buf_appendf(b, "},\"sent_at\":\"%s\"}", sent_at) == -1)
+	    wh_buf_appendstr(b, "},\"sent_at\":\"") == -1)
+		return (-1);
+	dl->sent_at_off = b->len;
+	if (wh_buf_appendf(b, "%s\"}", sent_at) == -1)
 		return (-1);
 	return (0);
 }
@@ -248,17 +257,19 @@ header_cmp(const void *a, const void *b)
 	return (strcmp(x->name, y->name));
 }
 
-static int
-add_header(struct curl_slist **list, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /*
  * Append one "Name: value" line to list. Most fit the stack buffer; a
  * long one is formatted on the heap. Either copy is wiped (a custom
  * header may carry the customer's credentials); curl keeps its own.
+ * *node, when given, is the new line's node (restamp() rewrites it).
  */
 static int
-add_header(struct curl_slist **list, const char *fmt, ...)
+add_header(struct curl_slist **list, struct curl_slist **node,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+add_header(struct curl_slist **list, struct curl_slist **node,
+    const char *fmt, ...)
 {
 	struct curl_slist	*n;
 	va_list			 ap;
@@ -284,94 +295,185 @@ add_header(struct curl_slist **list, const char *fmt, ...)
 	if (n == NULL)
 		return (-1);
 	*list = n;
+	if (node != NULL) {
+		while (n->next != NULL)
+			n = n->next;
+		*node = n;
+	}
 	return (0);
 }
 
+/* The signed header list: Streem-Sent-At, then the marked ones by name. */
+static size_t
+signed_list(const struct delivery *dl, const char *sent_at,
+    struct wh_sign_header *out)
+{
+	const struct wh_webhook	*w = &dl->hook;
+	size_t			 i, ns = 0;
+
+	out[ns].name = "Streem-Sent-At";
+	out[ns].name_len = 14;
+	out[ns].value = sent_at;
+	out[ns].value_len = strlen(sent_at);
+	ns++;
+	for (i = 0; i < w->nheaders && ns < SIGNED_MAX; i++) {
+		if (!w->headers[i].sign)
+			continue;
+		out[ns].name = w->headers[i].name;
+		out[ns].name_len = strlen(w->headers[i].name);
+		out[ns].value = w->headers[i].value;
+		out[ns].value_len = strlen(w->headers[i].value);
+		ns++;
+	}
+	qsort(out + 1, ns - 1, sizeof(out[0]), header_cmp);
+	return (ns);
+}
+
 /*
- * Both signatures, one per active key: Streem-Signature (comma-joined
- * hex) over the signed headers and the body, webhook-signature (space-
- * joined "v1,...") over id.timestamp.body.
+ * Both signatures, one per active key, of the body as it is now:
+ * Streem-Signature (comma-joined hex) over the signed headers and the
+ * body into sigs, webhook-signature (space-joined "v1,...") over
+ * id.timestamp.body into sw.
  */
 static int
-build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
+sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
+    struct wh_buf *names, struct wh_buf *sigs, struct wh_buf *sw)
 {
-	struct wh_sign_header	 signed_hdrs[SIGNED_MAX];
-	struct wh_buf		 names, sigs, sw;
-	const struct wh_webhook	*w = &dl->hook;
+	struct wh_sign_header	 hdrs[SIGNED_MAX];
 	const char		*id = dl->job->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
-	size_t			 i, ns = 0;
+	size_t			 i, ns;
+
+	ns = signed_list(dl, sent_at, hdrs);
+	for (i = 0; names != NULL && i < ns; i++) {
+		if ((i > 0 && wh_buf_append(names, ":", 1) == -1) ||
+		    wh_buf_append(names, hdrs[i].name, hdrs[i].name_len) == -1)
+			return (-1);
+	}
+	for (i = 0; i < dl->nkeys; i++) {
+		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
+		    hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
+		    wh_sign_standard(dl->keys[i].secret,
+		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
+		    dl->body.len, v1) == -1)
+			return (-1);
+		if ((i > 0 && (wh_buf_append(sigs, ",", 1) == -1 ||
+		    wh_buf_append(sw, " ", 1) == -1)) ||
+		    wh_buf_appendstr(sigs, hex) == -1 ||
+		    wh_buf_appendstr(sw, v1) == -1)
+			return (-1);
+	}
+	if ((names != NULL && wh_buf_cstr(names) == -1) ||
+	    wh_buf_cstr(sigs) == -1 || wh_buf_cstr(sw) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
+{
+	struct curl_slist	**h = (struct curl_slist **)&dl->headers;
+	struct wh_buf		 names, sigs, sw;
+	const struct wh_webhook	*w = &dl->hook;
+	size_t			 i;
 	int			 rc = -1;
 
 	wh_buf_init(&names, 0);
 	wh_buf_init(&sigs, 0);
 	wh_buf_init(&sw, 0);
-
-	signed_hdrs[ns].name = "Streem-Sent-At";
-	signed_hdrs[ns].name_len = 14;
-	signed_hdrs[ns].value = sent_at;
-	signed_hdrs[ns].value_len = strlen(sent_at);
-	ns++;
-	for (i = 0; i < w->nheaders && ns < SIGNED_MAX; i++) {
-		if (add_header((struct curl_slist **)&dl->headers, "%s: %s",
-		    w->headers[i].name, w->headers[i].value) == -1)
-			goto out;
-		if (!w->headers[i].sign)
-			continue;
-		signed_hdrs[ns].name = w->headers[i].name;
-		signed_hdrs[ns].name_len = strlen(w->headers[i].name);
-		signed_hdrs[ns].value = w->headers[i].value;
-		signed_hdrs[ns].value_len = strlen(w->headers[i].value);
-		ns++;
-	}
-	qsort(signed_hdrs + 1, ns - 1, sizeof(signed_hdrs[0]), header_cmp);
-	for (i = 0; i < ns; i++) {
-		if ((i > 0 && wh_buf_append(&names, ":", 1) == -1) ||
-		    wh_buf_append(&names, signed_hdrs[i].name,
-		    signed_hdrs[i].name_len) == -1)
+	for (i = 0; i < w->nheaders; i++) {
+		if (add_header(h, NULL, "%s: %s", w->headers[i].name,
+		    w->headers[i].value) == -1)
 			goto out;
 	}
-
-	for (i = 0; i < dl->nkeys; i++) {
-		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
-		    signed_hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
-		    wh_sign_standard(dl->keys[i].secret,
-		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
-		    dl->body.len, v1) == -1)
-			goto out;
-		if ((i > 0 && (wh_buf_append(&sigs, ",", 1) == -1 ||
-		    wh_buf_append(&sw, " ", 1) == -1)) ||
-		    wh_buf_appendstr(&sigs, hex) == -1 ||
-		    wh_buf_appendstr(&sw, v1) == -1)
-			goto out;
-	}
-	if (wh_buf_cstr(&names) == -1 || wh_buf_cstr(&sigs) == -1 ||
-	    wh_buf_cstr(&sw) == -1)
+	if (sign_all(dl, sent_at, now_ms, &names, &sigs, &sw) == -1)
 		goto out;
-
-	if (add_header((struct curl_slist **)&dl->headers,
-	    "Content-Type: application/json") == -1 ||
-	    add_header((struct curl_slist **)&dl->headers, "Expect:") == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
+	if (add_header(h, NULL, "Content-Type: application/json") == -1 ||
+	    add_header(h, NULL, "Expect:") == -1 ||
+	    add_header(h, (struct curl_slist **)&dl->h_sent_at,
 	    "Streem-Sent-At: %s", sent_at) == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
-	    "Streem-Signature-Headers: %s", names.data) == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
+	    add_header(h, NULL, "Streem-Signature-Headers: %s",
+	    names.data) == -1 ||
+	    add_header(h, (struct curl_slist **)&dl->h_sig,
 	    "Streem-Signature: %s", sigs.data) == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
-	    "webhook-id: %s", id) == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
+	    add_header(h, NULL, "webhook-id: %s",
+	    dl->job->task.event.event_sid) == -1 ||
+	    add_header(h, (struct curl_slist **)&dl->h_ts,
 	    "webhook-timestamp: %lld", (long long)(now_ms / 1000)) == -1 ||
-	    add_header((struct curl_slist **)&dl->headers,
+	    add_header(h, (struct curl_slist **)&dl->h_sw,
 	    "webhook-signature: %s", sw.data) == -1)
 		goto out;
+	dl->stamped_ms = now_ms;
 	rc = 0;
 out:
 	wh_buf_free(&names);
 	wh_buf_free(&sigs);
 	wh_buf_free(&sw);
 	return (rc);
+}
+
+/* Overwrite the value after "Name: " in a header line, same length only. */
+static int
+header_set(void *node, size_t name_len, const char *value, size_t len)
+{
+	struct curl_slist	*n = node;
+
+	if (n == NULL || strlen(n->data) != name_len + 2 + len)
+		return (-1);
+	memcpy(n->data + name_len + 2, value, len);
+	return (0);
+}
+
+/*
+ * The connection is ready and the request about to be written (curl's
+ * pre-request callback): if the stamp is older than RESTAMP_MS (a TLS
+ * handshake, a busy loop round, a slow connect), sent_at and both
+ * signatures are made again now, in place (every stamped field has a
+ * fixed length), so receivers checking Streem-Sent-At and
+ * webhook-timestamp against their clock see the time of sending.
+ */
+static int
+restamp(struct delivery *dl)
+{
+	struct wh_buf	sigs, sw;
+	char		sent_at[WH_RFC3339_LEN + 1], ts[24];
+	int64_t		now = wh_now_ms();
+	int		rc = -1;
+
+	if (now - dl->stamped_ms < RESTAMP_MS)
+		return (0);
+	if (wh_rfc3339_ms(now, sent_at) == -1 ||
+	    dl->sent_at_off + strlen(sent_at) > dl->body.len)
+		return (-1);
+	memcpy(dl->body.data + dl->sent_at_off, sent_at, strlen(sent_at));
+	wh_buf_init(&sigs, 0);
+	wh_buf_init(&sw, 0);
+	(void)snprintf(ts, sizeof(ts), "%lld", (long long)(now / 1000));
+	if (sign_all(dl, sent_at, now, NULL, &sigs, &sw) == 0 &&
+	    header_set(dl->h_sent_at, 14, sent_at, strlen(sent_at)) == 0 &&
+	    header_set(dl->h_sig, 16, sigs.data, sigs.len) == 0 &&
+	    header_set(dl->h_ts, 17, ts, strlen(ts)) == 0 &&
+	    header_set(dl->h_sw, 17, sw.data, sw.len) == 0) {
+		dl->stamped_ms = now;
+		rc = 0;
+	}
+	wh_buf_free(&sigs);
+	wh_buf_free(&sw);
+	return (rc);
+}
+
+static int
+prereq_cb(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct delivery	*dl = arg;
+
+	if (restamp(dl) == -1) {
+		(void)snprintf(dl->error, sizeof(dl->error), "could not sign "
+		    "the request again at sending");
+		return (CURL_PREREQFUNC_ABORT);
+	}
+	return (CURL_PREREQFUNC_OK);
 }
 
 /* A transfer is over: keep its handle for the next one, or free it. */
@@ -421,7 +523,15 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, dl);
+	bad |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	bad |= curl_easy_setopt(e, CURLOPT_PREREQDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/*
+	 * Connect directly, whatever http_proxy/https_proxy/all_proxy say:
+	 * the address policy checks the address connected to, which through
+	 * a proxy would be the proxy's.
+	 */
+	bad |= curl_easy_setopt(e, CURLOPT_PROXY, "");
 	/* TLS is always verified; WH_TLS_CA_FILE replaces the system CAs. */
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -446,6 +556,7 @@ finish(struct delivery *dl)
 	resolve_attempt(dl);
 	endpoint_start_ready();
 }
+
 
 /*
  * The record as the api would have accepted it: whatever wrote it (a
@@ -490,7 +601,7 @@ deliver_start(struct delivery *dl)
 		fail_early(dl, why);
 		return;
 	}
-	wh_buf_init(&dl->answer, 0);	/* most answers are empty */
+	wh_buf_init(&dl->answer, ANSWER_KEEP);	/* a cap: grows as needed */
 	if (wh_rfc3339_ms(now, sent_at) == -1 ||
 	    build_body(dl, sent_at) == -1 ||
 	    build_headers(dl, sent_at, now) == -1 ||

@@ -45,6 +45,7 @@ struct job {
 	int64_t			 held_since;	/* mono ms, for refreshing */
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
+	int			 unfanned;	/* read, not yet fanned out */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
 						   entry's waiting list */
@@ -72,6 +73,12 @@ struct delivery {
 	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
 	void			*headers;	/* struct curl_slist * */
+	void			*h_sent_at;	/* its stamped lines, for */
+	void			*h_sig;		/*   deliver.c's restamp() */
+	void			*h_ts;
+	void			*h_sw;
+	size_t			 sent_at_off;	/* in body */
+	int64_t			 stamped_ms;
 	struct wh_buf		 body;
 	struct wh_buf		 answer;	/* first bytes of the response */
 	int64_t			 started_mono;
@@ -100,6 +107,7 @@ struct dispatcher {
 	int			 stopping;
 	struct job_list		 jobs;		/* every entry we hold */
 	size_t			 njobs;
+	size_t			 unfanned;	/* jobs read, not fanned out */
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;

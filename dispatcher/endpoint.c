@@ -4,9 +4,15 @@
  * in its own queue, and endpoints with work take turns for free slots
  * (round robin), so one slow or dead endpoint cannot take every slot.
  *
- * An endpoint that keeps up may queue eight rounds, and what overflows
- * comes back 50 ms later (a burst is simply drained). One that is stuck (all its slots busy and none freed for
- * STUCK_MS) may queue one round only: the rest is deferred through the
+ * An endpoint that keeps up may queue eight rounds, or a quarter second of
+ * what it completes (whichever is more, at most WH_DISPATCH_CONCURRENCY;
+ * the rate is learnt as it goes, in 100 ms windows, and kept while the
+ * endpoint was active in the last FORGET_MS; until it is known the queue
+ * may fill, and is trimmed once it is): a fast receiver is kept busy from
+ * the queue rather than through the retry set, and what overflows comes
+ * back 50 ms later.
+ * One that is stuck (all its slots busy and none freed for STUCK_MS) may
+ * queue one round only: the rest is deferred through the
  * retry set (without counting an attempt), which lets those stream
  * entries be acked, so a dead endpoint never holds the reading up for
  * everyone else. upkeep calls endpoint_trim() to apply this to queues
@@ -24,6 +30,9 @@
 #define STUCK_MS	200	/* slots full, none freed for this long */
 #define DEFER_MS	1000	/* a stuck endpoint's overflow comes back then */
 #define BURST_DEFER_MS	50	/* a healthy one's, as soon as it drained */
+#define RATE_WINDOW_MS	100	/* completions are counted per window */
+#define QUEUE_MS	250	/* a healthy queue may hold this much work */
+#define FORGET_MS	30000	/* an idle endpoint is kept this long */
 
 struct endpoint {
 	char			*sid;
@@ -31,6 +40,9 @@ struct endpoint {
 	size_t			 nqueued;
 	int			 ready;		/* on the ready list */
 	int64_t			 progress;	/* mono ms of last freed slot */
+	int64_t			 win_start;	/* mono ms */
+	size_t			 win_done;	/* completions in the window */
+	double			 rate;		/* completions/s, smoothed */
 	TAILQ_HEAD(dqueue, delivery) queue;
 	TAILQ_ENTRY(endpoint)	 ready_link;
 	struct endpoint		*next;		/* hash chain */
@@ -71,13 +83,17 @@ lookup(const char *sid, int create)
 	return (ep);
 }
 
-/* An endpoint with nothing queued and nothing in flight is forgotten. */
+/*
+ * An endpoint with nothing queued and nothing in flight for FORGET_MS is
+ * forgotten (its learnt rate with it); endpoint_trim() looks.
+ */
 static void
-maybe_forget(struct endpoint *ep)
+maybe_forget(struct endpoint *ep, int64_t now)
 {
 	struct endpoint	**pp;
 
-	if (ep->inflight > 0 || ep->nqueued > 0 || ep->ready)
+	if (ep->inflight > 0 || ep->nqueued > 0 || ep->ready ||
+	    now - ep->progress < FORGET_MS)
 		return;
 	for (pp = &table[hash(ep->sid)]; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == ep) {
@@ -130,21 +146,57 @@ stuck(const struct endpoint *ep, int64_t now)
 static size_t
 queue_limit(const struct endpoint *ep, int64_t now)
 {
-	return ((size_t)d.cfg.endpoint_concurrency *
-	    (stuck(ep, now) ? 1 : QUEUE_ROUNDS));
+	size_t	rounds, by_rate;
+
+	if (stuck(ep, now))
+		return ((size_t)d.cfg.endpoint_concurrency);
+	/* Not measured yet: as fast as can be; trimmed once it is known. */
+	if (ep->rate == 0)
+		return ((size_t)d.cfg.concurrency);
+	rounds = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
+	by_rate = (size_t)(ep->rate * QUEUE_MS / 1000);
+	if (by_rate > (size_t)d.cfg.concurrency)
+		by_rate = (size_t)d.cfg.concurrency;
+	return (by_rate > rounds ? by_rate : rounds);
 }
 
-/* Defer what a stuck endpoint queued beyond one round (newest first). */
+/* Count one completion into the endpoint's smoothed rate. */
+static void
+rate_count(struct endpoint *ep, int64_t now)
+{
+	double	r;
+
+	ep->win_done++;
+	if (ep->win_start == 0)
+		ep->win_start = now;
+	if (now - ep->win_start < RATE_WINDOW_MS)
+		return;
+	r = (double)ep->win_done * 1000.0 / (double)(now - ep->win_start);
+	ep->rate = ep->rate == 0 ? r : (ep->rate + r) / 2;
+	ep->win_start = now;
+	ep->win_done = 0;
+}
+
+/*
+ * Defer what an endpoint queued beyond its limit (newest first): a stuck
+ * one keeps one round, a slow one a quarter second of its rate, once the
+ * rate is known.
+ */
 void
 endpoint_trim(void)
 {
-	struct endpoint	*ep;
+	struct endpoint	*ep, *next;
 	struct delivery	*dl;
 	int64_t		 now = wh_mono_ms();
 	size_t		 i, limit;
 
 	for (i = 0; i < BUCKETS; i++) {
-		for (ep = table[i]; ep != NULL; ep = ep->next) {
+		for (ep = table[i]; ep != NULL; ep = next) {
+			next = ep->next;
+			if (ep->inflight == 0 && ep->nqueued == 0) {
+				maybe_forget(ep, now);
+				continue;
+			}
 			limit = queue_limit(ep, now);
 			while (ep->nqueued > limit &&
 			    (dl = TAILQ_LAST(&ep->queue, dqueue)) != NULL) {
@@ -152,7 +204,12 @@ endpoint_trim(void)
 				ep->nqueued--;
 				d.queued--;
 				dl->ep = NULL;
-				resolve_defer(dl, DEFER_MS, "endpoint stuck");
+				if (stuck(ep, now))
+					resolve_defer(dl, DEFER_MS,
+					    "endpoint stuck");
+				else
+					resolve_defer(dl, BURST_DEFER_MS,
+					    "endpoint busy");
 			}
 		}
 	}
@@ -173,7 +230,6 @@ endpoint_enqueue(struct delivery *dl)
 		ep->progress = wh_mono_ms();
 	if (ep->nqueued >= queue_limit(ep, wh_mono_ms())) {
 		busy = stuck(ep, wh_mono_ms());
-		maybe_forget(ep);
 		resolve_defer(dl, busy ? DEFER_MS : BURST_DEFER_MS,
 		    busy ? "endpoint stuck" : "endpoint busy");
 		return;
@@ -197,6 +253,6 @@ endpoint_release(struct delivery *dl)
 	dl->ep = NULL;
 	ep->inflight--;
 	ep->progress = wh_mono_ms();
+	rate_count(ep, ep->progress);
 	mark_ready(ep);
-	maybe_forget(ep);
 }

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "secretbox.h"
 #include "sign.h"
 #include "redis_link.h"
 #include "timeutil.h"
@@ -120,6 +121,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	wh_log_init("dispatcher", d.cfg.log_level);
+	wh_secrets_use(&d.cfg.secrets);
 	if (d.cfg.tls_ca_file[0] != '\0' && access(d.cfg.tls_ca_file, R_OK)) {
 		wh_log(WH_LOG_ERROR, "WH_TLS_CA_FILE cannot be read", "path",
 		    d.cfg.tls_ca_file, NULL);
