@@ -138,6 +138,7 @@ void	hookcache_free(void);
 
 /* endpoint.c: per-endpoint in-flight caps and fair queues. */
 void	endpoint_enqueue(struct delivery *);
+int	endpoint_full(const char *sid, int64_t *delay_ms, const char **why);
 void	endpoint_release(struct delivery *);
 void	endpoint_start_ready(void);
 void	endpoint_trim(void);

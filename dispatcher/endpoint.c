@@ -163,7 +163,9 @@ queue_limit(const struct endpoint *ep, int64_t now)
 {
 	size_t	rounds, by_rate;
 
-	if (stuck(ep, now))
+	/* Stuck, or not one answer yet: one round (a dead one must not
+	 * fill the queue while it is being found out). */
+	if (stuck(ep, now) || (ep->rate == 0 && ep->win_done == 0))
 		return ((size_t)d.cfg.endpoint_concurrency);
 	rounds = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
 	by_rate = (size_t)(ep->rate * QUEUE_MS / 1000);
@@ -228,11 +230,36 @@ endpoint_trim(void)
 	consume_maybe_read();
 }
 
+/*
+ * 1 when a delivery to endpoint sid would be deferred now, with the delay
+ * and the reason; consume.c asks before it builds the delivery, so a dead
+ * endpoint's overflow costs no decoding of its webhook and keys.
+ */
+int
+endpoint_full(const char *sid, int64_t *delay_ms, const char **why)
+{
+	struct endpoint	*ep;
+	int64_t		 now = wh_mono_ms();
+
+	if ((ep = lookup(sid, 0)) == NULL ||
+	    ep->nqueued < queue_limit(ep, now))
+		return (0);
+	if (stuck(ep, now)) {
+		*delay_ms = stuck_delay(ep, now);
+		*why = "endpoint stuck";
+	} else {
+		*delay_ms = BURST_DEFER_MS;
+		*why = "endpoint busy";
+	}
+	return (1);
+}
+
 void
 endpoint_enqueue(struct delivery *dl)
 {
 	struct endpoint	*ep;
-	int		 busy;
+	const char	*why;
+	int64_t		 delay;
 
 	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
 		resolve_defer(dl, DEFER_MS, "out of memory");
@@ -240,11 +267,8 @@ endpoint_enqueue(struct delivery *dl)
 	}
 	if (ep->inflight == 0 && ep->nqueued == 0)
 		ep->progress = wh_mono_ms();
-	if (ep->nqueued >= queue_limit(ep, wh_mono_ms())) {
-		busy = stuck(ep, wh_mono_ms());
-		resolve_defer(dl, busy ? stuck_delay(ep, wh_mono_ms()) :
-		    BURST_DEFER_MS,
-		    busy ? "endpoint stuck" : "endpoint busy");
+	if (endpoint_full(dl->hook.sid, &delay, &why)) {
+		resolve_defer(dl, delay, why);
 		return;
 	}
 	dl->ep = ep;
