@@ -159,7 +159,17 @@ run: deps
 	@$(MAKE) --no-print-directory -s all
 	@.ci/run-local
 
-bench: deps all
+# The bench's own programs: the Kore no-op route (a module run by kore like
+# the api) and the delaying TCP proxy put in front of Redis.
+BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
+$(BUILD)/bench/noop.so: tests/bench/noop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra -I/usr/include/kore -DKORE_USE_TASKS $< -o $@
+$(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@
+
+bench: deps all $(BENCH_TOOLS)
 	@tests/bench/run
 
 clean:

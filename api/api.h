@@ -18,6 +18,8 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include <hiredis/async.h>
+
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
@@ -81,6 +83,8 @@ struct api_ctx {
 	int			 redis_failed;	/* a command got no reply */
 	struct api_reply	*replies[API_REPLIES_MAX];
 	size_t			 nreplies;
+	struct kore_timer	*deadline;	/* api_redis_deadline */
+	int64_t			 started_us;	/* mono, for metrics */
 	void			*data;		/* the handler's own state */
 	void			(*data_free)(void *);
 	char			 request_id[WH_ID_MAX];
@@ -101,6 +105,9 @@ int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
+int	api_redis_send(redisCallbackFn *, void *priv, int argc,
+	    const char **argv, const size_t *lens);
+void	api_redis_deadline(struct api_ctx *, u_int64_t ms);
 void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
@@ -113,6 +120,8 @@ int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const size_t *lens);
 void	*api_state(struct api_ctx *, size_t, void (*)(void *));
 int	 api_reply_int(struct api_ctx *, long long *);
+const struct api_reply *api_xinfo_group(const struct api_reply *,
+	    const char *name);
 
 /* respond.c: JSON and RFC 9457 problem answers. */
 #define API_ERRORS_MAX	16
@@ -145,6 +154,7 @@ void	api_body(struct api_ctx *, const char **, size_t *);
 /* auth.c */
 int	api_auth_begin(struct api_ctx *);
 int	api_auth_finish(struct api_ctx *);
+void	api_auth_forget(const char *key_id);
 int	api_company_visible(const struct api_ctx *, const char *company_sid);
 
 /* idempotency.c: Idempotency-Key on POST (module.c drives it). */
@@ -174,6 +184,13 @@ int	api_events_publish(struct api_ctx *);
 int	api_events_batch(struct api_ctx *);
 int	api_healthz(struct api_ctx *);
 int	api_readyz(struct api_ctx *);
+int	api_metrics(struct api_ctx *);
+
+/* metrics.c: this worker's figures, published for GET /metrics. */
+void	api_metrics_start(void);
+void	api_metrics_request(struct api_ctx *);
+void	api_metrics_events(size_t accepted, size_t duplicates,
+	    size_t conflicts);
 
 /* webhooks.c: the webhook a request names, for the routes below it. */
 int	api_webhook_fetch(struct api_ctx *, const char *sid);

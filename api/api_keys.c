@@ -358,6 +358,7 @@ api_api_keys_delete(struct api_ctx *ctx)
 	default:
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
+		api_auth_forget(ctx->params[0]);
 		return (api_no_content(ctx));
 	}
 }

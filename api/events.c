@@ -73,21 +73,24 @@ publish_state_free(void *p)
 	free(st);
 }
 
+/* The members of an event object event_read() looks at. */
+static const char *const event_members[] = {
+	"company_sid", "event_type", "event_sid", "payload"
+};
+enum { EM_COMPANY, EM_TYPE, EM_SID, EM_PAYLOAD };
+
 /*
- * A string member of the event object, decoded into out. 1 when present
- * and valid, 0 when absent (an error is added if required), -1 when
- * present but wrong.
+ * A string member (its raw span v, or NULL when absent), decoded into
+ * out. 1 when present and valid, 0 when absent or null (an error is
+ * added if required), -1 when present but wrong.
  */
 static int
-member_str(const char *obj, size_t len, const char *name, char *out,
+member_str(const char *v, size_t vlen, const char *name, char *out,
     size_t outlen, struct api_errors *e, int required)
 {
-	const char	*v;
-	size_t		 vlen;
-	int		 n;
+	int	n;
 
-	if (wh_json_member(obj, len, name, &v, &vlen) != 1 ||
-	    (vlen == 4 && memcmp(v, "null", 4) == 0)) {
+	if (v == NULL || (vlen == 4 && memcmp(v, "null", 4) == 0)) {
 		if (required)
 			api_errors_add(e, name, "is required");
 		return (0);
@@ -105,18 +108,26 @@ member_str(const char *obj, size_t len, const char *name, char *out,
 }
 
 /*
- * One event object obj[0..len) into ev; what is wrong goes into e, with
- * the bare field names (the batch prefixes them).
+ * One event object obj[0..len) (valid JSON, checked by the caller) into
+ * ev; what is wrong goes into e, with the bare field names (the batch
+ * prefixes them).
  */
 static void
 event_read(struct api_ctx *ctx, const char *obj, size_t len,
     struct event_in *ev, struct api_errors *e)
 {
-	const char	*why;
-	int		 has_company;
+	const char	*v[4] = { NULL, NULL, NULL, NULL }, *why;
+	size_t		 l[4] = { 0, 0, 0, 0 };
+	int		 has_company, found;
 
-	has_company = member_str(obj, len, "company_sid", ev->company_sid,
-	    sizeof(ev->company_sid), e, ctx->who.admin);
+	found = wh_json_members_trusted(obj, len, event_members, 4, v, l);
+	if (found == -1) {
+		api_errors_add(e, "", "must be an event object without "
+		    "repeated members");
+		return;
+	}
+	has_company = member_str(v[EM_COMPANY], l[EM_COMPANY], "company_sid",
+	    ev->company_sid, sizeof(ev->company_sid), e, ctx->who.admin);
 	if (has_company == 1 && (why = wh_validate_company_sid(
 	    ev->company_sid, strlen(ev->company_sid))) != NULL)
 		api_errors_add(e, "company_sid", "%s", why);
@@ -129,13 +140,13 @@ event_read(struct api_ctx *ctx, const char *obj, size_t len,
 		    ctx->who.company_sid);
 	}
 
-	if (member_str(obj, len, "event_type", ev->event_type,
+	if (member_str(v[EM_TYPE], l[EM_TYPE], "event_type", ev->event_type,
 	    sizeof(ev->event_type), e, 1) == 1 &&
 	    (why = wh_validate_event_type(ev->event_type,
 	    strlen(ev->event_type))) != NULL)
 		api_errors_add(e, "event_type", "%s", why);
 
-	if (member_str(obj, len, "event_sid", ev->event_sid,
+	if (member_str(v[EM_SID], l[EM_SID], "event_sid", ev->event_sid,
 	    sizeof(ev->event_sid), e, 0) == 1) {
 		if (!wh_id_valid(ev->event_sid, strlen(ev->event_sid)))
 			api_errors_add(e, "event_sid", "must be 1 to 63 "
@@ -143,9 +154,10 @@ event_read(struct api_ctx *ctx, const char *obj, size_t len,
 		ev->given_sid = 1;
 	}
 
-	if (wh_json_member(obj, len, "payload", &ev->payload,
-	    &ev->payload_len) != 1)
+	if (v[EM_PAYLOAD] == NULL)
 		api_errors_add(e, "payload", "is required (any JSON value)");
+	ev->payload = v[EM_PAYLOAD];
+	ev->payload_len = l[EM_PAYLOAD];
 }
 
 /* Give ev its sid (unless the publisher did) and its time. */
@@ -294,6 +306,8 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 {
 	struct wh_buf	b;
 
+	api_metrics_events(ev->outcome == EV_ADDED, ev->outcome == EV_REPEAT,
+	    ev->outcome == EV_CONFLICT);
 	if (ev->outcome == EV_CONFLICT)
 		return (conflict(ctx));
 	wh_buf_init(&b, 0);
@@ -382,12 +396,14 @@ static int
 batch_read(struct api_ctx *ctx, struct publish_state *st, const char *body,
     size_t len, struct api_errors *e)
 {
+	static const char *const events_member[] = { "events" };
 	const char	*arr, **vals;
 	size_t		*lens, i, from;
 	char		 prefix[32];
 	int		 n, nomem = 0;
 
-	if (wh_json_member(body, len, "events", &arr, &len) != 1) {
+	if (wh_json_members_trusted(body, len, events_member, 1, &arr,
+	    &len) != 1) {
 		api_errors_add(e, "events", "is required (an array of 1 to "
 		    "%d events)", BATCH_MAX);
 		return (-1);
@@ -399,7 +415,7 @@ batch_read(struct api_ctx *ctx, struct publish_state *st, const char *body,
 		free(lens);
 		return (-2);
 	}
-	n = wh_json_elements(arr, len, vals, lens, BATCH_MAX);
+	n = wh_json_elements_trusted(arr, len, vals, lens, BATCH_MAX);
 	if (n <= 0) {
 		api_errors_add(e, "events", "must be an array of 1 to %d "
 		    "events", BATCH_MAX);
@@ -425,6 +441,11 @@ batch_read(struct api_ctx *ctx, struct publish_state *st, const char *body,
 		event_read(ctx, vals[i], lens[i], &st->ev[i], e);
 		(void)snprintf(prefix, sizeof(prefix), "events[%zu].", i);
 		api_errors_prefix(e, from, prefix);
+		/* An error about the event itself names "events[i]". */
+		for (; from < e->n; from++) {
+			if (strcmp(e->field[from], prefix) == 0)
+				e->field[from][strlen(prefix) - 1] = '\0';
+		}
 	}
 out:
 	free(vals);
@@ -500,10 +521,13 @@ batch_respond(struct api_ctx *ctx, struct publish_state *st)
 	size_t			 i, counts[4] = { 0 };
 	int			 rc = 0;
 
+	for (i = 0; i < st->n; i++)
+		counts[st->ev[i].outcome]++;
+	api_metrics_events(counts[EV_ADDED], counts[EV_REPEAT],
+	    counts[EV_CONFLICT]);
 	wh_buf_init(&b, 0);
 	rc |= wh_buf_appendstr(&b, "{\"events\":[");
 	for (i = 0; i < st->n && rc == 0; i++) {
-		counts[st->ev[i].outcome]++;
 		rc |= wh_buf_appendstr(&b, i ? ",{" : "{");
 		rc |= event_render(&b, &st->ev[i], 0);
 		rc |= wh_buf_appendf(&b, ",\"status\":\"%s\"}",

@@ -249,7 +249,9 @@ main(int argc, char **argv)
 		char	where[WH_HOST_MAX + 16];
 
 		wh_redis_where(&cfg.redis, where, sizeof(where));
-		wh_log(WH_LOG_ERROR, "cannot reach Redis (WH_REDIS_URL)",
+		wh_log(WH_LOG_ERROR, cfg.redis.nsentinels > 0 ?
+		    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+		    "cannot reach Redis (WH_REDIS_URL)",
 		    "redis", where, "error", err, NULL);
 		return (1);
 	}

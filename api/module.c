@@ -64,6 +64,7 @@ KORE_SECCOMP_FILTER("webhooks",
 static const struct api_route routes[] = {
 	{ HTTP_METHOD_GET,    "/healthz", api_healthz, 0, 0 },
 	{ HTTP_METHOD_GET,    "/readyz", api_readyz, 0, 0 },
+	{ HTTP_METHOD_GET,    "/metrics", api_metrics, 0, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks", api_webhooks_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks", api_webhooks_list, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:", api_webhooks_get, 1, 0 },
@@ -101,7 +102,8 @@ static const struct api_route routes[] = {
 #define STAGE_SAVE	4
 
 /*
- * The parent resolves Redis' host name once before it forks the workers:
+ * The parent resolves Redis' host name (or the sentinels') once before it
+ * forks the workers:
  * glibc then has its NSS modules loaded, and the sandboxed workers (which
  * may not map executable memory) can resolve the name again on reconnect.
  */
@@ -110,6 +112,8 @@ kore_parent_configure(int argc, char **argv)
 {
 	struct addrinfo	 hints, *res;
 	char		 err[256];
+	const char	*host;
+	size_t		 i;
 
 	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
 	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
@@ -123,8 +127,14 @@ kore_parent_configure(int argc, char **argv)
 	if (api_cfg.redis.unix_path[0] == '\0') {
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
-		if (getaddrinfo(api_cfg.redis.host, NULL, &hints, &res) == 0)
-			freeaddrinfo(res);
+		/* With sentinels, the URL's host is not used. */
+		i = api_cfg.redis.nsentinels > 0 ? 1 : 0;
+		for (; i <= api_cfg.redis.nsentinels; i++) {
+			host = i == 0 ? api_cfg.redis.host :
+			    api_cfg.redis.sentinels[i - 1].host;
+			if (getaddrinfo(host, NULL, &hints, &res) == 0)
+				freeaddrinfo(res);
+		}
 	}
 	return (KORE_RESULT_OK);
 }
@@ -142,6 +152,7 @@ kore_worker_configure(void)
 	wh_log_init("api", api_cfg.log_level);
 	wh_secrets_use(&api_cfg.secrets);
 	(void)api_redis_start();
+	api_metrics_start();
 }
 
 /* Match path against pattern; fills params. 1 on match. */
@@ -248,6 +259,7 @@ ctx_create(struct http_request *req)
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return (NULL);
 	ctx->req = req;
+	ctx->started_us = wh_mono_us();
 	if (http_request_header(req, "x-request-id", &rid) &&
 	    wh_id_valid(rid, strlen(rid)))
 		(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
@@ -345,6 +357,18 @@ handler_step(struct api_ctx *ctx)
 	return (r);
 }
 
+/* Authenticated: the Idempotency-Key claim, then the handler. */
+static int
+authed_step(struct api_ctx *ctx)
+{
+	int	r;
+
+	ctx->stage = STAGE_IDEM;
+	if ((r = api_idem_begin(ctx)) != API_NEXT)
+		return (r);
+	return (handler_step(ctx));
+}
+
 /* One step of the machine; API_DONE once a response is written. */
 static int
 ctx_step(struct api_ctx *ctx)
@@ -358,16 +382,15 @@ ctx_step(struct api_ctx *ctx)
 		if (!ctx->route->auth)
 			return (handler_step(ctx));
 		ctx->stage = STAGE_AUTH;
-		return (api_auth_begin(ctx));
+		if ((r = api_auth_begin(ctx)) != API_NEXT)
+			return (r);
+		return (authed_step(ctx));
 	case STAGE_AUTH:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));
 		if (api_auth_finish(ctx) != 1)
 			return (API_DONE);
-		ctx->stage = STAGE_IDEM;
-		if ((r = api_idem_begin(ctx)) != API_NEXT)
-			return (r);
-		return (handler_step(ctx));
+		return (authed_step(ctx));
 	case STAGE_IDEM:
 		if (ctx->redis_failed)
 			return (api_problem_redis(ctx));
@@ -403,5 +426,6 @@ api_http(struct http_request *req)
 		return (KORE_RESULT_RETRY);
 	}
 	request_log(ctx);
+	api_metrics_request(ctx);
 	return (KORE_RESULT_OK);
 }

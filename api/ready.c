@@ -7,9 +7,9 @@
  * It never blocks the worker: one XINFO GROUPS goes out on the worker's
  * async connection. A disconnected Redis is answered at once; a Redis
  * that is connected but does not answer (stopped, partitioned) is
- * answered after READY_TIMEOUT_MS by a Kore timer, and the late reply,
- * if any, is dropped with the request's context (module.c keeps it alive
- * while a reply is owed).
+ * answered after READY_TIMEOUT_MS (api_redis_deadline), and the late
+ * reply, if any, is dropped with the request's context (module.c keeps
+ * it alive while a reply is owed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,61 +25,13 @@
 #define READY_TIMEOUT_MS	800
 
 struct ready_state {
-	struct kore_timer	*timer;		/* armed while waiting */
-	char			 stream[WH_KEY_MAX];
+	char		 stream[WH_KEY_MAX];
 };
-
-static void
-ready_state_free(void *p)
-{
-	struct ready_state	*st = p;
-
-	if (st->timer != NULL)
-		kore_timer_remove(st->timer);
-	free(st);
-}
-
-/* The reply is late: wake the request so that it answers 503 now. */
-static void
-ready_timeout(void *arg, u_int64_t now)
-{
-	struct api_ctx		*ctx = arg;
-	struct ready_state	*st = ctx->data;
-
-	/* Kore frees a one-shot timer after this callback. */
-	st->timer = NULL;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-}
 
 static int
 not_ready(struct api_ctx *ctx, const char *detail)
 {
 	return (api_problem(ctx, 503, detail, NULL));
-}
-
-/* 1 if the XINFO GROUPS reply lists a group named WH_GROUP. */
-static int
-group_listed(const struct api_reply *r)
-{
-	const struct api_reply	*g;
-	size_t			 i, j;
-
-	for (i = 0; i < r->nelem; i++) {
-		g = r->elem[i];
-		if (g->type != REDIS_REPLY_ARRAY)
-			continue;
-		for (j = 0; j + 1 < g->nelem; j += 2) {
-			if (g->elem[j]->str == NULL ||
-			    strcmp(g->elem[j]->str, "name") != 0)
-				continue;
-			if (g->elem[j + 1]->str != NULL &&
-			    strcmp(g->elem[j + 1]->str, WH_GROUP) == 0)
-				return (1);
-			break;
-		}
-	}
-	return (0);
 }
 
 static int
@@ -100,7 +52,7 @@ ready_answer(struct api_ctx *ctx, struct ready_state *st)
 		return (not_ready(ctx, "The events stream does not exist yet: "
 		    "no dispatcher has created its consumer group."));
 	}
-	if (r->type != REDIS_REPLY_ARRAY || !group_listed(r))
+	if (api_xinfo_group(r, WH_GROUP) == NULL)
 		return (not_ready(ctx, "The consumer group \"" WH_GROUP "\" "
 		    "does not exist on the events stream: no dispatcher has "
 		    "started since Redis lost it."));
@@ -123,16 +75,11 @@ api_readyz(struct api_ctx *ctx)
 	struct ready_state	*st;
 	const char		*argv[3];
 
-	if ((st = api_state(ctx, sizeof(*st), ready_state_free)) == NULL)
+	if ((st = api_state(ctx, sizeof(*st), free)) == NULL)
 		return (api_problem_nomem(ctx));
 
-	if (ctx->phase == 1) {
-		if (st->timer != NULL) {
-			kore_timer_remove(st->timer);
-			st->timer = NULL;
-		}
+	if (ctx->phase == 1)
 		return (ready_answer(ctx, st));
-	}
 
 	if (!api_redis_ready())
 		return (not_ready(ctx, "Redis is not connected."));
@@ -144,8 +91,7 @@ api_readyz(struct api_ctx *ctx)
 	argv[2] = st->stream;
 	if (api_redis_cmd(ctx, 3, argv, NULL) == -1)
 		return (not_ready(ctx, "Redis is not connected."));
-	st->timer = kore_timer_add(ready_timeout, READY_TIMEOUT_MS, ctx,
-	    KORE_TIMER_ONESHOT);
+	api_redis_deadline(ctx, READY_TIMEOUT_MS);
 	ctx->phase = 1;
 	return (API_WAIT);
 }

@@ -1,14 +1,17 @@
 /*
  * redis.c: hiredis' async client driven by Kore's own event loop.
  *
- * Each worker holds one connection. Its socket is registered with Kore's
- * epoll level-triggered (kore_platform_event_schedule), reading always and
- * writing only while hiredis has output queued, so a reply is never left
- * unread and a command never waits for an edge that already passed.
- * Replies are copied out of hiredis into the request's api_ctx, then the
- * request is woken (as Kore's pgsql.c does with http_request_wakeup).
- * A lost connection fails every command in flight (the handlers answer
- * 503) and is re-established with capped backoff.
+ * Each worker holds one connection for commands (and, with Redis
+ * Sentinel, one more to a sentinel that announces failovers). Its socket
+ * is registered with Kore's epoll level-triggered
+ * (kore_platform_event_schedule), reading always and writing only while
+ * hiredis has output queued, so a reply is never left unread and a
+ * command never waits for an edge that already passed. Replies are
+ * copied out of hiredis into the request's api_ctx, then the request is
+ * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
+ * connection fails every command in flight (the handlers answer 503);
+ * common/redis_conn.c connects again (through the sentinels, if any),
+ * never blocking the worker on Redis.
  */
 #include <sys/epoll.h>
 
@@ -22,196 +25,141 @@
 #include "api.h"
 #include "keys.h"
 #include "log.h"
-#include "redis_link.h"
+#include "redis_conn.h"
 
 #define REPLY_DEPTH_MAX		8
-#define RECONNECT_MIN_MS	100
-#define RECONNECT_MAX_MS	5000
 #define API_TYPE_REDIS		100	/* our kore_event type, not Kore's */
 
 struct api_redis {
 	struct kore_event	 evt;	/* first: Kore calls evt.handle */
-	redisAsyncContext	*ac;
-	int			 fd;
+	struct wh_conn		 conn;
+	struct kore_timer	*timer;
 	int			 registered;
-	int			 want_write;
-	int			 ready;
-	u_int64_t		 backoff_ms;
 };
 
-static struct api_redis	rs;
-
-static void	redis_connect(void);
-
-static void
-redis_interest(void)
-{
-	u_int32_t	ev;
-
-	if (rs.ac == NULL || rs.fd < 0)
-		return;
-	ev = EPOLLIN | (rs.want_write ? EPOLLOUT : 0);
-	kore_platform_event_schedule(rs.fd, ev, 0, &rs);
-	rs.registered = 1;
-}
-
-static void
-ev_add_read(void *arg)
-{
-	redis_interest();
-}
-
-static void
-ev_del_read(void *arg)
-{
-	/* Reading stays on until cleanup: a reply must never sit unread. */
-}
-
-static void
-ev_add_write(void *arg)
-{
-	if (!rs.want_write) {
-		rs.want_write = 1;
-		redis_interest();
-	}
-}
-
-static void
-ev_del_write(void *arg)
-{
-	if (rs.want_write) {
-		rs.want_write = 0;
-		redis_interest();
-	}
-}
-
-/* hiredis is about to close the socket: take it out of epoll first. */
-static void
-ev_cleanup(void *arg)
-{
-	if (rs.registered && rs.fd >= 0)
-		kore_platform_disable_read(rs.fd);
-	rs.registered = 0;
-	rs.want_write = 0;
-	rs.fd = -1;
-}
+static struct api_redis	rs;		/* the commands' connection */
+static struct api_redis	watch;		/* Sentinel: failover news */
 
 static void
 redis_event(void *arg, int err)
 {
-	if (rs.ac == NULL) {
-		rs.evt.flags = 0;
+	struct api_redis	*r = arg;
+
+	if (r->conn.ac == NULL) {
+		r->evt.flags = 0;
 		return;
 	}
-	if (rs.evt.flags & KORE_EVENT_WRITE) {
-		rs.evt.flags &= ~KORE_EVENT_WRITE;
-		redisAsyncHandleWrite(rs.ac);
+	if (r->evt.flags & KORE_EVENT_WRITE) {
+		r->evt.flags &= ~KORE_EVENT_WRITE;
+		redisAsyncHandleWrite(r->conn.ac);
 	}
 	/* The write may have failed and freed the context. */
-	if (rs.ac != NULL && ((rs.evt.flags & KORE_EVENT_READ) || err)) {
-		rs.evt.flags &= ~KORE_EVENT_READ;
-		redisAsyncHandleRead(rs.ac);
+	if (r->conn.ac != NULL && ((r->evt.flags & KORE_EVENT_READ) || err)) {
+		r->evt.flags &= ~KORE_EVENT_READ;
+		redisAsyncHandleRead(r->conn.ac);
 	}
 }
 
 static void
-redis_retry_timer(void *arg, u_int64_t now)
+conn_watch(struct wh_conn *c, int fd, int write)
 {
-	redis_connect();
+	struct api_redis	*r = c->owner;
+
+	kore_platform_event_schedule(fd, EPOLLIN | (write ? EPOLLOUT : 0), 0,
+	    r);
+	r->registered = 1;
 }
 
 static void
-redis_schedule_reconnect(void)
+conn_unwatch(struct wh_conn *c, int fd)
 {
-	rs.backoff_ms = rs.backoff_ms == 0 ? RECONNECT_MIN_MS :
-	    rs.backoff_ms * 2;
-	if (rs.backoff_ms > RECONNECT_MAX_MS)
-		rs.backoff_ms = RECONNECT_MAX_MS;
-	kore_timer_add(redis_retry_timer, rs.backoff_ms, NULL, 1);
+	struct api_redis	*r = c->owner;
+
+	if (r->registered)
+		kore_platform_disable_read(fd);
+	r->registered = 0;
+	r->evt.flags = 0;
 }
 
 static void
-on_connect(const redisAsyncContext *ac, int status)
+conn_timer_fired(void *arg, u_int64_t now)
 {
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		wh_log(WH_LOG_WARN, "redis connect failed", "error",
-		    ac->errstr, NULL);
-		rs.ac = NULL;
-		rs.ready = 0;
-		redis_schedule_reconnect();
-		return;
+	struct api_redis	*r = arg;
+
+	/* Kore frees a one-shot timer after this callback. */
+	r->timer = NULL;
+	wh_conn_timer(&r->conn);
+}
+
+static void
+conn_timer(struct wh_conn *c, int64_t ms)
+{
+	struct api_redis	*r = c->owner;
+
+	if (r->timer != NULL) {
+		kore_timer_remove(r->timer);
+		r->timer = NULL;
 	}
-	rs.ready = 1;
-	if (rs.backoff_ms != 0)
-		wh_log(WH_LOG_INFO, "redis reconnected", NULL);
-	rs.backoff_ms = 0;
+	if (ms >= 0)
+		r->timer = kore_timer_add(conn_timer_fired, (u_int64_t)ms, r,
+		    KORE_TIMER_ONESHOT);
+}
+
+static const struct wh_conn_ops	conn_ops = {
+	conn_watch, conn_unwatch, conn_timer
+};
+
+/* The sentinels moved the master: leave the old one now. */
+static void
+on_switch(struct wh_conn *c)
+{
+	wh_conn_kick(&rs.conn, NULL);
 }
 
 static void
-on_disconnect(const redisAsyncContext *ac, int status)
+redis_conn_start(struct api_redis *r, const char *name, int kind)
 {
-	rs.ac = NULL;
-	rs.ready = 0;
-	wh_log(WH_LOG_WARN, "redis connection lost", "error",
-	    status == REDIS_OK ? "closed" : ac->errstr, NULL);
-	redis_schedule_reconnect();
-}
-
-/* Replies to AUTH and SELECT: a failure there makes the link useless. */
-static void
-on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-	redisReply	*reply = r;
-
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-		wh_log(WH_LOG_ERROR, "redis setup command refused", "command",
-		    (const char *)priv, "error", reply->str, NULL);
-		redisAsyncDisconnect(ac);
-	}
-}
-
-static void
-redis_connect(void)
-{
-	char	err[256];
-
-	if ((rs.ac = wh_redis_open_async(&api_cfg.redis, on_setup_reply, err,
-	    sizeof(err))) == NULL) {
-		wh_log(WH_LOG_WARN, "redis connect failed", "error", err, NULL);
-		redis_schedule_reconnect();
-		return;
-	}
-
-	rs.fd = rs.ac->c.fd;
-	rs.evt.type = API_TYPE_REDIS;
-	rs.evt.flags = 0;
-	rs.evt.handle = redis_event;
-	rs.ac->ev.data = &rs;
-	rs.ac->ev.addRead = ev_add_read;
-	rs.ac->ev.delRead = ev_del_read;
-	rs.ac->ev.addWrite = ev_add_write;
-	rs.ac->ev.delWrite = ev_del_write;
-	rs.ac->ev.cleanup = ev_cleanup;
-	(void)redisAsyncSetConnectCallback(rs.ac, on_connect);
-	(void)redisAsyncSetDisconnectCallback(rs.ac, on_disconnect);
-	/* The connect completes on the first writable event. */
-	ev_add_write(&rs);
+	memset(r, 0, sizeof(*r));
+	r->evt.type = API_TYPE_REDIS;
+	r->evt.handle = redis_event;
+	r->conn.name = name;
+	r->conn.addr = &api_cfg.redis;
+	r->conn.ops = &conn_ops;
+	r->conn.kind = kind;
+	r->conn.owner = r;
+	r->conn.on_switch = on_switch;
+	wh_conn_start(&r->conn);
 }
 
 int
 api_redis_start(void)
 {
-	memset(&rs, 0, sizeof(rs));
-	rs.fd = -1;
-	redis_connect();
+	redis_conn_start(&rs, "main", WH_CONN_MASTER);
+	if (api_cfg.redis.nsentinels > 0)
+		redis_conn_start(&watch, "sentinel-watch", WH_CONN_WATCH);
 	return (0);
 }
 
 int
 api_redis_ready(void)
 {
-	return (rs.ready && rs.ac != NULL);
+	return (rs.conn.ready && rs.conn.ac != NULL);
+}
+
+/*
+ * A command of the worker's own (not a request's): cb gets the reply
+ * (NULL if the link drops). -1 when Redis is not connected.
+ */
+int
+api_redis_send(redisCallbackFn *cb, void *priv, int argc, const char **argv,
+    const size_t *lens)
+{
+	if (!api_redis_ready())
+		return (-1);
+	if (redisAsyncCommandArgv(rs.conn.ac, cb, priv, argc, argv,
+	    lens) != REDIS_OK)
+		return (-1);
+	return (0);
 }
 
 static void
@@ -275,9 +223,44 @@ api_ctx_clear_replies(struct api_ctx *ctx)
 	ctx->redis_failed = 0;
 }
 
+/* The deadline passed with replies still owed: the handler answers. */
+static void
+deadline_passed(void *arg, u_int64_t now)
+{
+	struct api_ctx	*ctx = arg;
+
+	/* Kore frees a one-shot timer after this callback. */
+	ctx->deadline = NULL;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+}
+
+static void
+deadline_cancel(struct api_ctx *ctx)
+{
+	if (ctx->deadline != NULL) {
+		kore_timer_remove(ctx->deadline);
+		ctx->deadline = NULL;
+	}
+}
+
+/*
+ * Wake the request after ms even if replies are still owed (the handler
+ * sees ctx->pending > 0 and answers without them; late replies are
+ * dropped with the ctx). Cancelled when the last reply arrives.
+ */
+void
+api_redis_deadline(struct api_ctx *ctx, u_int64_t ms)
+{
+	deadline_cancel(ctx);
+	ctx->deadline = kore_timer_add(deadline_passed, ms, ctx,
+	    KORE_TIMER_ONESHOT);
+}
+
 void
 api_ctx_release(struct api_ctx *ctx)
 {
+	deadline_cancel(ctx);
 	api_ctx_clear_replies(ctx);
 	if (ctx->data_free != NULL && ctx->data != NULL)
 		ctx->data_free(ctx->data);
@@ -287,10 +270,23 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * Every command's reply lands here, in the order sent. The last one wakes
- * the request; if Kore freed the request meanwhile, the ctx is ours to
- * free.
+ * One of the step's replies is in: the last one wakes the request (and
+ * cancels its deadline); if Kore freed the request meanwhile, the ctx is
+ * ours to free.
  */
+static void
+reply_counted(struct api_ctx *ctx)
+{
+	if (--ctx->pending > 0)
+		return;
+	deadline_cancel(ctx);
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/* Every command's reply lands here, in the order sent. */
 static void
 on_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -305,13 +301,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 	} else {
 		ctx->replies[ctx->nreplies++] = copy;
 	}
-
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	reply_counted(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -323,12 +313,18 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	reply_counted(ctx);
+}
+
+/* Send for ctx: its reply is counted in ctx->pending. */
+static int
+cmd_send(struct api_ctx *ctx, redisCallbackFn *fn, int argc,
+    const char **argv, const size_t *lens)
+{
+	if (api_redis_send(fn, ctx, argc, argv, lens) == -1)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /*
@@ -340,13 +336,7 @@ int
 api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply_quiet, ctx, argc, argv,
-	    lens) != REDIS_OK)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply_quiet, argc, argv, lens));
 }
 
 /*
@@ -358,13 +348,7 @@ int
 api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	if (redisAsyncCommandArgv(rs.ac, on_reply, ctx, argc, argv,
-	    lens) != REDIS_OK)
-		return (-1);
-	ctx->pending++;
-	return (0);
+	return (cmd_send(ctx, on_reply, argc, argv, lens));
 }
 
 /*
@@ -378,6 +362,34 @@ api_reply_int(struct api_ctx *ctx, long long *v)
 		return (api_problem_redis(ctx), -1);
 	*v = ctx->replies[0]->integer;
 	return (0);
+}
+
+/*
+ * The entry of group name in an XINFO GROUPS reply (each group a flat
+ * field, value array), or NULL when the reply does not list it.
+ */
+const struct api_reply *
+api_xinfo_group(const struct api_reply *r, const char *name)
+{
+	const struct api_reply	*g;
+	size_t			 i, j;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return (NULL);
+	for (i = 0; i < r->nelem; i++) {
+		g = r->elem[i];
+		for (j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->nelem;
+		    j += 2) {
+			if (g->elem[j]->str != NULL &&
+			    strcmp(g->elem[j]->str, "name") == 0) {
+				if (g->elem[j + 1]->str != NULL &&
+				    strcmp(g->elem[j + 1]->str, name) == 0)
+					return (g);
+				break;
+			}
+		}
+	}
+	return (NULL);
 }
 
 /*

@@ -5,6 +5,7 @@
  * value is refused with one sentence that names the variable, so that an
  * operator reading a crash-looping pod's last line knows what to fix.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -228,6 +229,148 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	return (0);
 }
 
+/* One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS. */
+static int
+sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
+{
+	const char	*host = p, *colon = NULL, *q;
+	size_t		 hlen = len, i;
+	char		 port[8];
+	long		 v;
+
+	if (len > 0 && *p == '[') {
+		if ((q = memchr(p, ']', len)) == NULL)
+			return (-1);
+		host = p + 1;
+		hlen = (size_t)(q - host);
+		if (q + 1 < p + len) {
+			if (q[1] != ':')
+				return (-1);
+			colon = q + 1;
+		}
+	} else if ((colon = memchr(p, ':', len)) != NULL) {
+		hlen = (size_t)(colon - p);
+		if (memchr(colon + 1, ':', len - hlen - 1) != NULL)
+			return (-1);	/* a bare IPv6 address needs [] */
+	}
+	if (hlen == 0 || copy_bounded(s->host, sizeof(s->host), host,
+	    hlen) == -1)
+		return (-1);
+	for (i = 0; i < hlen; i++) {
+		if (!isalnum((unsigned char)host[i]) &&
+		    strchr(".-_:%", host[i]) == NULL)
+			return (-1);
+	}
+	s->port = WH_SENTINEL_PORT;
+	if (colon == NULL)
+		return (0);
+	if (copy_bounded(port, sizeof(port), colon + 1,
+	    (size_t)(p + len - colon - 1)) == -1 ||
+	    parse_int(port, 1, 65535, &v) == -1)
+		return (-1);
+	s->port = (int)v;
+	return (0);
+}
+
+int
+wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	const char	*p = v, *end;
+	size_t		 len;
+
+	a->nsentinels = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((end = strchr(p, ',')) == NULL)
+			end = p + strlen(p);
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (a->nsentinels == WH_SENTINELS_MAX)
+			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS lists "
+			    "more than %d sentinels", WH_SENTINELS_MAX));
+		if (sentinel_item(p, len, &a->sentinels[a->nsentinels]) == -1)
+			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS must be "
+			    "a comma-separated list of host[:port] (port "
+			    "1-65535, default %d; IPv6 as [addr]:port), got "
+			    "\"%.80s\"", WH_SENTINEL_PORT, v));
+		a->nsentinels++;
+		if (*end == '\0')
+			return (0);
+		p = end + 1;
+	}
+}
+
+/* 1 if s is 1 to max - 1 printable characters without spaces or quotes. */
+static int
+token_ok(const char *s, size_t max)
+{
+	size_t	i, len = strlen(s);
+
+	if (len == 0 || len >= max)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\'')
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * WH_REDIS_SENTINELS, WH_REDIS_SENTINEL_MASTER, WH_REDIS_SENTINEL_PASSWORD:
+ * all or none of the first two; the master's own password, user and db
+ * still come from WH_REDIS_URL (its host and port are not used).
+ */
+static int
+load_sentinels(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*list, *name, *pass;
+	size_t		 i, len;
+
+	list = env_or("WH_REDIS_SENTINELS", NULL);
+	name = env_or("WH_REDIS_SENTINEL_MASTER", NULL);
+	pass = env_or("WH_REDIS_SENTINEL_PASSWORD", NULL);
+	if (list == NULL) {
+		if (name != NULL)
+			return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_MASTER "
+			    "is set but WH_REDIS_SENTINELS is not"));
+		if (pass != NULL)
+			return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_PASSWORD "
+			    "is set but WH_REDIS_SENTINELS is not"));
+		return (0);
+	}
+	if (cfg->redis.unix_path[0] != '\0')
+		return (cfg_err(err, errlen, "WH_REDIS_URL: a unix:// socket "
+		    "cannot be combined with WH_REDIS_SENTINELS (use "
+		    "redis://[[user]:password@]host/db; the host is not used)"));
+	if (wh_sentinels_parse(list, &cfg->redis, err, errlen) == -1)
+		return (-1);
+	if (name == NULL || !token_ok(name, sizeof(cfg->redis.master_name)))
+		return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_MASTER must be "
+		    "the master's name as the sentinels know it (1 to %zu "
+		    "printable characters, no spaces or quotes) when "
+		    "WH_REDIS_SENTINELS is set",
+		    sizeof(cfg->redis.master_name) - 1));
+	(void)snprintf(cfg->redis.master_name,
+	    sizeof(cfg->redis.master_name), "%s", name);
+	if (pass == NULL)
+		return (0);
+	len = strlen(pass);
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)pass[i] < 0x20 || pass[i] == 0x7f)
+			break;
+	}
+	/* Never echo the value: it is a secret. */
+	if (i < len || copy_bounded(cfg->redis.sentinel_password,
+	    sizeof(cfg->redis.sentinel_password), pass, len) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_PASSWORD must "
+		    "be at most %zu characters, none of them control "
+		    "characters", sizeof(cfg->redis.sentinel_password) - 1));
+	return (0);
+}
+
 static int
 load_bootstrap(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -274,7 +417,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (copy_bounded(cfg->redis_url, sizeof(cfg->redis_url), v,
 	    strlen(v)) == -1)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
-	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1)
+	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
+	    load_sentinels(cfg, err, errlen) == -1)
 		return (-1);
 
 	v = getenv("WH_REDIS_PREFIX");
@@ -367,6 +511,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    errlen) == -1)
 		return (-1);
 	cfg->dead_maxlen = n;
+
+	/* Never echo the value: it is a secret. */
+	v = env_or("WH_METRICS_TOKEN", "");
+	len = strlen(v);
+	for (i = 0; i < len && v[i] > 0x20 && v[i] < 0x7f; i++)
+		;
+	if ((len > 0 && len < 16) || i < len || copy_bounded(cfg->metrics_token,
+	    sizeof(cfg->metrics_token), v, len) == -1)
+		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
+		    "255 printable characters without spaces"));
 
 	v = env_or("WH_LOG_LEVEL", "info");
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)

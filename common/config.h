@@ -14,7 +14,18 @@
 #include "secretbox.h"
 
 #define WH_HOST_MAX	256
+#define WH_SENTINELS_MAX	16
+#define WH_SENTINEL_PORT	26379
 
+struct wh_sentinel {
+	char		host[WH_HOST_MAX];
+	int		port;
+};
+
+/*
+ * Where Redis is: WH_REDIS_URL, or, when sentinels are given, whatever
+ * master they name (the URL then only gives password, user and db).
+ */
 struct wh_redis_addr {
 	char		host[WH_HOST_MAX];
 	int		port;
@@ -22,6 +33,10 @@ struct wh_redis_addr {
 	char		password[256];
 	char		username[128];
 	int		db;
+	struct wh_sentinel sentinels[WH_SENTINELS_MAX]; /* WH_REDIS_SENTINELS */
+	size_t		nsentinels;		/* 0: no Sentinel */
+	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
+	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
 };
 
 struct wh_config {
@@ -48,6 +63,7 @@ struct wh_config {
 	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
 	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
 						   secretbox.h; the caller
 						   hands it to
@@ -62,6 +78,13 @@ int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
 /* Parse a redis:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
+	    char *err, size_t errlen);
+
+/*
+ * Parse WH_REDIS_SENTINELS ("host[:port],...") into addr's sentinel
+ * list. 0 or -1 with a sentence naming the variable in err.
+ */
+int	wh_sentinels_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
 
 #endif

@@ -20,6 +20,7 @@ struct jp {
 	const unsigned char	*p;
 	const unsigned char	*end;
 	int			 depth;
+	int			 trusted;	/* validated already: skip */
 };
 
 static int	jp_value(struct jp *);
@@ -151,6 +152,15 @@ jp_string(struct jp *j)
 	if (j->p >= j->end || *j->p != '"')
 		return (-1);
 	j->p++;
+	if (j->trusted) {
+		/* Valid text: only the closing quote matters. */
+		while (j->p < j->end && *j->p != '"')
+			j->p += *j->p == '\\' && j->p + 1 < j->end ? 2 : 1;
+		if (j->p >= j->end)
+			return (-1);
+		j->p++;
+		return (0);
+	}
 	while (j->p < j->end) {
 		if (*j->p == '"') {
 			j->p++;
@@ -325,6 +335,7 @@ wh_json_valid(const char *buf, size_t len)
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
 	j.depth = 0;
+	j.trusted = 0;
 	jp_ws(&j);
 	if (jp_value(&j) == -1)
 		return (0);
@@ -394,31 +405,31 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 }
 
 /*
- * The text is validated whole first, then its top level walked again.
- * A name that occurs twice at the top level makes the text ambiguous
- * (parsers disagree on which one wins), so that is refused as -1 too.
+ * Walk the top level of an object text already known to be valid and
+ * give the raw span of each of the n names asked for. Returns a bit set
+ * of the names found; -1 when the text is not an object or a name occurs
+ * twice at the top level (parsers disagree on which one wins, so the text
+ * is ambiguous and refused).
  */
-int
-wh_json_member(const char *buf, size_t len, const char *name,
-    const char **val, size_t *vlen)
+static int
+members_walk(const char *buf, size_t len, const char *const *names,
+    size_t n, const char **vals, size_t *vlens)
 {
 	struct jp		 j;
-	const unsigned char	*ks, *ke, *vs, *ve;
-	size_t			 nlen;
+	const unsigned char	*ks, *ke, *vs;
+	size_t			 i;
 	int			 found = 0;
 
-	if (!wh_json_valid(buf, len))
-		return (-1);
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
 	j.depth = 1;
+	j.trusted = 1;
 	jp_ws(&j);
-	if (*j.p != '{')
+	if (j.p >= j.end || *j.p != '{')
 		return (-1);
-	nlen = strlen(name);
 	j.p++;
 	jp_ws(&j);
-	while (*j.p != '}') {
+	while (j.p < j.end && *j.p != '}') {
 		ks = j.p + 1;
 		if (jp_string(&j) == -1)
 			return (-1);
@@ -429,16 +440,17 @@ wh_json_member(const char *buf, size_t len, const char *name,
 		vs = j.p;
 		if (jp_value(&j) == -1)
 			return (-1);
-		ve = j.p;
-		if (key_equals(ks, ke, name, nlen)) {
-			if (found)
+		for (i = 0; i < n; i++) {
+			if (!key_equals(ks, ke, names[i], strlen(names[i])))
+				continue;
+			if (found & (1 << i))
 				return (-1);
-			found = 1;
-			*val = (const char *)vs;
-			*vlen = (size_t)(ve - vs);
+			found |= 1 << i;
+			vals[i] = (const char *)vs;
+			vlens[i] = (size_t)(j.p - vs);
 		}
 		jp_ws(&j);
-		if (*j.p == ',') {
+		if (j.p < j.end && *j.p == ',') {
 			j.p++;
 			jp_ws(&j);
 		}
@@ -447,24 +459,55 @@ wh_json_member(const char *buf, size_t len, const char *name,
 }
 
 int
+wh_json_member(const char *buf, size_t len, const char *name,
+    const char **val, size_t *vlen)
+{
+	const char	*names[1] = { name };
+	int		 found;
+
+	if (!wh_json_valid(buf, len))
+		return (-1);
+	if ((found = members_walk(buf, len, names, 1, val, vlen)) == -1)
+		return (-1);
+	return (found & 1);
+}
+
+int
+wh_json_members_trusted(const char *buf, size_t len,
+    const char *const *names, size_t n, const char **vals, size_t *vlens)
+{
+	if (n > 16)
+		return (-1);
+	return (members_walk(buf, len, names, n, vals, vlens));
+}
+
+int
 wh_json_elements(const char *buf, size_t len, const char **vals,
+    size_t *lens, size_t max)
+{
+	if (!wh_json_valid(buf, len))
+		return (-1);
+	return (wh_json_elements_trusted(buf, len, vals, lens, max));
+}
+
+int
+wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
     size_t *lens, size_t max)
 {
 	struct jp		 j;
 	const unsigned char	*vs;
 	size_t			 n = 0;
 
-	if (!wh_json_valid(buf, len))
-		return (-1);
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
 	j.depth = 1;
+	j.trusted = 1;
 	jp_ws(&j);
-	if (*j.p != '[')
+	if (j.p >= j.end || *j.p != '[')
 		return (-1);
 	j.p++;
 	jp_ws(&j);
-	while (*j.p != ']') {
+	while (j.p < j.end && *j.p != ']') {
 		vs = j.p;
 		if (jp_value(&j) == -1)
 			return (-1);
@@ -494,6 +537,7 @@ wh_json_string(const char *text, size_t len, char *out, size_t outlen)
 	j.p = (const unsigned char *)text;
 	j.end = j.p + len;
 	j.depth = 0;
+	j.trusted = 0;
 	if (outlen == 0 || jp_string(&j) == -1 || j.p != j.end)
 		return (-1);
 	s = (const unsigned char *)text + 1;

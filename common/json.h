@@ -30,11 +30,23 @@ int	wh_json_member(const char *, size_t, const char *name,
 	    const char **val, size_t *vlen);
 
 /*
+ * For text already checked with wh_json_valid (no second check, a faster
+ * walk): the raw spans of the top-level members names[0..n) (n <= 16) of
+ * an object. A bit set of those found, or -1 if the text is not an object
+ * or a name repeats.
+ */
+int	wh_json_members_trusted(const char *, size_t, const char *const *names,
+	    size_t n, const char **vals, size_t *lens);
+
+/*
  * The raw spans of the elements of a JSON array text, up to max of them.
  * Returns their number, -1 if the text is not a valid array, -2 if it
  * has more than max elements.
  */
 int	wh_json_elements(const char *, size_t, const char **vals,
+	    size_t *lens, size_t max);
+/* The same for text already checked with wh_json_valid. */
+int	wh_json_elements_trusted(const char *, size_t, const char **vals,
 	    size_t *lens, size_t max);
 
 /*

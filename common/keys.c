@@ -124,3 +124,23 @@ wh_key_idemkey(char *out, size_t len, const char *pfx, const char *key_id,
 	return (key_fmt(len, snprintf(out, len, "%sidemkey:%s:%s",
 	    pfx, key_id, idempotency_key)));
 }
+
+int
+wh_key_metrics_instances(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%smetrics:instances", pfx)));
+}
+
+int
+wh_key_metrics_retired(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%smetrics:retired", pfx)));
+}
+
+int
+wh_key_metrics_instance(char *out, size_t len, const char *pfx,
+    const char *id)
+{
+	return (key_fmt(len, snprintf(out, len, "%smetrics:%s", pfx, id)));
+}

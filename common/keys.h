@@ -50,5 +50,14 @@ int	wh_key_cursor_secret(char *out, size_t, const char *pfx);
 /* A remembered POST answer: API key id and the client's Idempotency-Key. */
 int	wh_key_idemkey(char *out, size_t, const char *pfx,
 	    const char *key_id, const char *idempotency_key);
+/*
+ * Metrics (GET /metrics): the live instances (zset: id -> last seen ms),
+ * the totals of instances that are gone (hash), and the prefix of each
+ * instance's own hash (<prefix>metrics:<id>).
+ */
+int	wh_key_metrics_instances(char *out, size_t, const char *pfx);
+int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
+int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
+	    const char *id);
 
 #endif

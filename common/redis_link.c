@@ -1,12 +1,22 @@
 /*
  * redis_link.c: one way to open Redis, for every program. Keeping it in
- * one place means AUTH (with an ACL user or not), SELECT and unix sockets
- * behave the same in the launcher's start-up check, the api workers and
- * the dispatcher.
+ * one place means AUTH (with an ACL user or not), SELECT, unix sockets
+ * and Redis Sentinel behave the same in the launcher's start-up check,
+ * the api workers and the dispatcher.
+ *
+ * With sentinels configured, where the master is comes from them, asked
+ * in turn (SENTINEL get-master-addr-by-name), and the server they name
+ * must say it is a master (ROLE) before it is used: the Sentinel client
+ * protocol (redis.io, "Sentinel client spec").
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "redis_link.h"
+
+/* Each sentinel gets this long to connect and answer, at start. */
+#define SENTINEL_SYNC_TIMEOUT_S	1
 
 /* One command; NULL (reason in err) on an I/O failure or an error reply. */
 redisReply *
@@ -54,45 +64,110 @@ setup_select(const struct wh_redis_addr *a, const char **argv, char *db,
 	return (2);
 }
 
-redisContext *
-wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
-    size_t errlen)
+/* A blocking connection to host:port (or a socket) with timeouts. */
+static redisContext *
+connect_sync(const char *host, int port, const char *unix_path,
+    int timeout_s, char *err, size_t errlen)
 {
 	struct timeval	 tv = { timeout_s, 0 };
 	redisContext	*c;
-	redisReply	*r;
-	const char	*argv[3];
-	char		 db[16];
-	int		 n;
 
-	if (a->unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(a->unix_path, tv);
+	if (unix_path[0] != '\0')
+		c = redisConnectUnixWithTimeout(unix_path, tv);
 	else
-		c = redisConnectWithTimeout(a->host, a->port, tv);
+		c = redisConnectWithTimeout(host, port, tv);
 	if (c == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		return (NULL);
 	}
-	if (c->err) {
+	if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
 		(void)snprintf(err, errlen, "%s", c->errstr);
 		redisFree(c);
 		return (NULL);
 	}
-	if (redisSetTimeout(c, tv) != REDIS_OK)
+	return (c);
+}
+
+/* Run argc/argv unless argc is 0; -1 (reason in err) on failure. */
+static int
+run_quiet(redisContext *c, char *err, size_t errlen, int argc,
+    const char **argv)
+{
+	redisReply	*r;
+
+	if (argc == 0)
+		return (0);
+	if ((r = wh_redis_run(c, err, errlen, argc, argv)) == NULL)
+		return (-1);
+	freeReplyObject(r);
+	return (0);
+}
+
+/* Ask sentinel i where the master is; fills m's host and port. */
+static int
+ask_sync(const struct wh_redis_addr *a, size_t i, struct wh_redis_addr *m,
+    char *err, size_t errlen)
+{
+	redisContext	*c;
+	redisReply	*r;
+	const char	*argv[3];
+	int		 rc = -1;
+
+	if ((c = connect_sync(a->sentinels[i].host, a->sentinels[i].port, "",
+	    SENTINEL_SYNC_TIMEOUT_S, err, errlen)) == NULL)
+		return (-1);
+	if (run_quiet(c, err, errlen, wh_sentinel_auth_argv(a, argv),
+	    argv) == -1)
+		goto out;
+	argv[0] = "SENTINEL";
+	argv[1] = "get-master-addr-by-name";
+	argv[2] = a->master_name;
+	if ((r = wh_redis_run(c, err, errlen, 3, argv)) == NULL)
+		goto out;
+	rc = wh_sentinel_master(r, m, err, errlen);
+	freeReplyObject(r);
+out:
+	redisFree(c);
+	return (rc);
+}
+
+redisContext *
+wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
+    size_t errlen)
+{
+	struct wh_redis_addr	 m;
+	redisContext		*c;
+	redisReply		*r;
+	const char		*argv[3];
+	char			 db[16], why[256];
+	size_t			 i;
+
+	m = *a;
+	for (i = 0; i < a->nsentinels; i++) {
+		if (ask_sync(a, i, &m, why, sizeof(why)) == 0)
+			break;
+		(void)snprintf(err, errlen, "sentinel %s:%d: %s",
+		    a->sentinels[i].host, a->sentinels[i].port, why);
+	}
+	if (a->nsentinels > 0 && i == a->nsentinels)
+		return (NULL);
+
+	if ((c = connect_sync(m.host, m.port, m.unix_path, timeout_s, err,
+	    errlen)) == NULL)
+		return (NULL);
+	if (run_quiet(c, err, errlen, setup_auth(&m, argv), argv) == -1 ||
+	    run_quiet(c, err, errlen, setup_select(&m, argv, db, sizeof(db)),
+	    argv) == -1)
 		goto fail;
-	if ((n = setup_auth(a, argv)) > 0) {
-		if ((r = wh_redis_run(c, err, errlen, n, argv)) == NULL)
-			goto fail;
-		freeReplyObject(r);
-	}
-	if ((n = setup_select(a, argv, db, sizeof(db))) > 0) {
-		if ((r = wh_redis_run(c, err, errlen, n, argv)) == NULL)
-			goto fail;
-		freeReplyObject(r);
-	}
-	argv[0] = "PING";
+	argv[0] = a->nsentinels > 0 ? "ROLE" : "PING";
 	if ((r = wh_redis_run(c, err, errlen, 1, argv)) == NULL)
 		goto fail;
+	if (a->nsentinels > 0 && !wh_redis_is_master(r)) {
+		(void)snprintf(err, errlen, "%s:%d, named by the sentinels, "
+		    "is not a master", m.host, m.port);
+		freeReplyObject(r);
+		goto fail;
+	}
 	freeReplyObject(r);
 	return (c);
 fail:
@@ -100,19 +175,18 @@ fail:
 	return (NULL);
 }
 
-redisAsyncContext *
-wh_redis_open_async(const struct wh_redis_addr *a, redisCallbackFn *on_setup,
-    char *err, size_t errlen)
+/* Non-blocking connect with its first commands queued (argc 0: none). */
+static redisAsyncContext *
+open_async(const char *host, int port, const char *unix_path,
+    redisCallbackFn *on_setup, int n1, const char **argv1, int n2,
+    const char **argv2, char *err, size_t errlen)
 {
 	redisAsyncContext	*ac;
-	const char		*argv[3];
-	char			 db[16];
-	int			 n;
 
-	if (a->unix_path[0] != '\0')
-		ac = redisAsyncConnectUnix(a->unix_path);
+	if (unix_path[0] != '\0')
+		ac = redisAsyncConnectUnix(unix_path);
 	else
-		ac = redisAsyncConnect(a->host, a->port);
+		ac = redisAsyncConnect(host, port);
 	if (ac == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		return (NULL);
@@ -122,25 +196,122 @@ wh_redis_open_async(const struct wh_redis_addr *a, redisCallbackFn *on_setup,
 		redisAsyncFree(ac);
 		return (NULL);
 	}
-	if ((n = setup_auth(a, argv)) > 0 && redisAsyncCommandArgv(ac,
-	    on_setup, "AUTH", n, argv, NULL) != REDIS_OK)
-		goto fail;
-	if ((n = setup_select(a, argv, db, sizeof(db))) > 0 &&
-	    redisAsyncCommandArgv(ac, on_setup, "SELECT", n, argv,
-	    NULL) != REDIS_OK)
-		goto fail;
+	if ((n1 > 0 && redisAsyncCommandArgv(ac, on_setup, (void *)argv1[0],
+	    n1, argv1, NULL) != REDIS_OK) ||
+	    (n2 > 0 && redisAsyncCommandArgv(ac, on_setup, (void *)argv2[0],
+	    n2, argv2, NULL) != REDIS_OK)) {
+		(void)snprintf(err, errlen, "cannot queue AUTH/SELECT");
+		redisAsyncFree(ac);
+		return (NULL);
+	}
 	return (ac);
-fail:
-	(void)snprintf(err, errlen, "cannot queue AUTH/SELECT");
-	redisAsyncFree(ac);
-	return (NULL);
+}
+
+redisAsyncContext *
+wh_redis_open_async(const struct wh_redis_addr *a, redisCallbackFn *on_setup,
+    char *err, size_t errlen)
+{
+	const char	*auth[3], *sel[2];
+	char		 db[16];
+
+	return (open_async(a->host, a->port, a->unix_path, on_setup,
+	    setup_auth(a, auth), auth, setup_select(a, sel, db, sizeof(db)),
+	    sel, err, errlen));
+}
+
+redisAsyncContext *
+wh_sentinel_open_async(const struct wh_redis_addr *a, size_t i,
+    redisCallbackFn *on_setup, char *err, size_t errlen)
+{
+	const char	*auth[2];
+
+	return (open_async(a->sentinels[i].host, a->sentinels[i].port, "",
+	    on_setup, wh_sentinel_auth_argv(a, auth), auth, 0, NULL, err,
+	    errlen));
+}
+
+int
+wh_sentinel_auth_argv(const struct wh_redis_addr *a, const char **argv)
+{
+	if (a->sentinel_password[0] == '\0')
+		return (0);
+	argv[0] = "AUTH";
+	argv[1] = a->sentinel_password;
+	return (2);
+}
+
+/*
+ * The answer to SENTINEL get-master-addr-by-name: [ip, port], or nil
+ * when the sentinel does not know the name.
+ */
+int
+wh_sentinel_master(const redisReply *r, struct wh_redis_addr *m, char *err,
+    size_t errlen)
+{
+	long	port;
+	char	*end;
+
+	if (r->type == REDIS_REPLY_NIL) {
+		(void)snprintf(err, errlen, "the sentinel does not know this "
+		    "master name (WH_REDIS_SENTINEL_MASTER)");
+		return (-1);
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len == 0 || r->element[0]->len >= sizeof(m->host)) {
+		(void)snprintf(err, errlen, "unexpected sentinel answer");
+		return (-1);
+	}
+	port = strtol(r->element[1]->str, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535) {
+		(void)snprintf(err, errlen, "unexpected sentinel answer");
+		return (-1);
+	}
+	memcpy(m->host, r->element[0]->str, r->element[0]->len + 1);
+	m->port = (int)port;
+	return (0);
+}
+
+int
+wh_redis_is_master(const redisReply *r)
+{
+	return (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0);
+}
+
+/*
+ * An error that says this server is not (or no longer) the master, so
+ * that the connection should find the master again: a replica refuses
+ * writes with READONLY (a demoted master after a failover).
+ */
+int
+wh_redis_wrong_master(const char *error, size_t len)
+{
+	return (len >= 8 && strncmp(error, "READONLY", 8) == 0);
 }
 
 void
 wh_redis_where(const struct wh_redis_addr *a, char *out, size_t len)
 {
-	if (a->unix_path[0] != '\0')
-		(void)snprintf(out, len, "%s", a->unix_path);
-	else
-		(void)snprintf(out, len, "%s:%d", a->host, a->port);
+	size_t	i, off;
+	int	n;
+
+	if (a->nsentinels == 0) {
+		if (a->unix_path[0] != '\0')
+			(void)snprintf(out, len, "%s", a->unix_path);
+		else
+			(void)snprintf(out, len, "%s:%d", a->host, a->port);
+		return;
+	}
+	n = snprintf(out, len, "master %s via sentinels ", a->master_name);
+	off = n < 0 ? 0 : (size_t)n;
+	for (i = 0; i < a->nsentinels && off < len; i++) {
+		n = snprintf(out + off, len - off, "%s%s:%d", i ? "," : "",
+		    a->sentinels[i].host, a->sentinels[i].port);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
 }

@@ -1,7 +1,8 @@
 /*
  * redis_link.h: opening a Redis connection the way WH_REDIS_URL says
- * (TCP or unix socket, AUTH with or without a user, SELECT), shared by
- * the api launcher, the api workers and the dispatcher.
+ * (TCP or unix socket, AUTH with or without a user, SELECT), or through
+ * Redis Sentinel (WH_REDIS_SENTINELS), shared by the api launcher, the
+ * api workers and the dispatcher.
  */
 #ifndef WH_REDIS_LINK_H
 #define WH_REDIS_LINK_H
@@ -15,18 +16,38 @@
 
 /*
  * Blocking connect, AUTH, SELECT and PING, each bounded by timeout_s.
- * NULL with the reason in err on any failure.
+ * With sentinels, the master is asked of each in turn (1 s each) and
+ * must answer ROLE as a master. NULL with the reason in err on failure.
  */
 redisContext	*wh_redis_open_sync(const struct wh_redis_addr *, int timeout_s,
 		    char *err, size_t errlen);
 
 /*
- * Non-blocking connect; AUTH and SELECT are queued first so they run
- * before any command of the caller. on_setup gets their replies (priv is
- * the command name). NULL with the reason in err if hiredis refuses.
+ * Non-blocking connect to addr's host and port (never its sentinels);
+ * AUTH and SELECT are queued first so they run before any command of
+ * the caller. on_setup gets their replies (priv is the command name).
+ * NULL with the reason in err if hiredis refuses.
  */
 redisAsyncContext *wh_redis_open_async(const struct wh_redis_addr *,
 		    redisCallbackFn *on_setup, char *err, size_t errlen);
+
+/* The same to sentinel i of addr, with its AUTH (sentinel password). */
+redisAsyncContext *wh_sentinel_open_async(const struct wh_redis_addr *,
+		    size_t i, redisCallbackFn *on_setup, char *err,
+		    size_t errlen);
+/* AUTH for a sentinel into argv (2 slots); its argc, 0 if none. */
+int		 wh_sentinel_auth_argv(const struct wh_redis_addr *,
+		    const char **argv);
+/*
+ * The reply to SENTINEL get-master-addr-by-name into m's host and port.
+ * -1 with the reason in err (an unknown name, a malformed answer).
+ */
+int		 wh_sentinel_master(const redisReply *, struct wh_redis_addr *m,
+		    char *err, size_t errlen);
+/* 1 if a ROLE reply says master. */
+int		 wh_redis_is_master(const redisReply *);
+/* 1 if an error reply means "not the master" (READONLY). */
+int		 wh_redis_wrong_master(const char *error, size_t len);
 
 /* One blocking command; NULL (reason in err) on failure or error reply. */
 redisReply	*wh_redis_run(redisContext *, char *err, size_t errlen, int argc,

@@ -22,6 +22,12 @@ extern const char	wh_lua_move_due[];
  */
 extern const char	wh_lua_publish_event[];
 
+/*
+ * The metrics registry: common/lua/metrics.lua (its header says keys,
+ * arguments and reply; common/metrics.c builds its calls).
+ */
+extern const char	wh_lua_metrics[];
+
 /* The SHA-1 (hex, NUL-terminated) Redis names a script by, for EVALSHA. */
 #define WH_SCRIPT_SHA_LEN	40
 int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);

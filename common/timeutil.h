@@ -13,6 +13,8 @@
 int64_t	wh_now_ms(void);
 /* Monotonic milliseconds, for timeouts and latencies. */
 int64_t	wh_mono_ms(void);
+/* Monotonic microseconds, for latency histograms. */
+int64_t	wh_mono_us(void);
 /* Formats ms since the epoch; out holds WH_RFC3339_LEN + 1. 0 or -1. */
 int	wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1]);
 /*

@@ -129,7 +129,8 @@ consume_maybe_read(void)
 {
 	size_t	cap = (size_t)d.cfg.concurrency;
 
-	if (d.stopping || d.reading || !d.block.ready || !d.main.ready)
+	if (d.stopping || d.reading || !d.block.conn.ready ||
+	    !d.main.conn.ready)
 		return;
 	if (room() == 0 || d.njobs >= 2 * cap)
 		return;
@@ -383,6 +384,33 @@ delivery_make(struct job *job, const struct hc_hook *h)
 	return (dl);
 }
 
+/*
+ * A delivery that is deferred at once (its endpoint is full): only what
+ * the deferred task needs, nothing decoded.
+ */
+static struct delivery *
+delivery_light(struct job *job, const struct hc_hook *h)
+{
+	struct delivery	*dl;
+
+	if ((dl = calloc(1, sizeof(*dl))) == NULL)
+		return (NULL);
+	if ((dl->hook.sid = strdup(h->hook.sid)) == NULL) {
+		free(dl);
+		return (NULL);
+	}
+	dl->retry_after_ms = -1;
+	dl->job = job;
+	if (job->kind == JOB_EVENT) {
+		dl->attempt = 1;
+		dl->first_attempt_at = wh_now_ms();
+	} else {
+		dl->attempt = job->task.attempt;
+		dl->first_attempt_at = job->task.first_attempt_at;
+	}
+	return (dl);
+}
+
 /* Does the job go to webhook h? An event to each matching one, a retry
  * to its own. */
 static int
@@ -403,6 +431,8 @@ void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 {
 	struct delivery	*dl;
+	const char	*why;
+	int64_t		 delay;
 	size_t		 i;
 	int		 found = 0;
 
@@ -411,6 +441,13 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		if (!job_targets(job, &hooks[i]))
 			continue;
 		found = 1;
+		if (hooks[i].hook.enabled &&
+		    endpoint_full(hooks[i].hook.sid, &delay, &why) &&
+		    (dl = delivery_light(job, &hooks[i])) != NULL) {
+			job->outstanding++;
+			resolve_defer(dl, delay, why);
+			continue;
+		}
 		if ((dl = delivery_make(job, &hooks[i])) == NULL) {
 			wh_log(WH_LOG_ERROR, "out of memory; entry left "
 			    "pending", "event_sid", job->task.event.event_sid,

@@ -546,6 +546,8 @@ finish(struct delivery *dl)
 {
 	d.inflight--;
 	dl->latency_ms = dl->started_mono ? wh_mono_ms() - dl->started_mono : 0;
+	if (dl->started_mono != 0)
+		metrics_attempt(dl->latency_ms);
 	if (dl->easy != NULL) {
 		easy_release(dl->easy);
 		dl->easy = NULL;

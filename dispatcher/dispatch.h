@@ -102,6 +102,7 @@ struct dispatcher {
 	char			 k_dead[256];
 	struct rconn		 main;		/* lookups, acks, schedules */
 	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
+	struct rconn		 watch;		/* Sentinel: failover news */
 	int			 reading;
 	int			 stopping;
 	struct job_list		 jobs;		/* every entry we hold */
@@ -111,6 +112,7 @@ struct dispatcher {
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
 	uint64_t		 n_events, n_malformed, n_claimed;
+	uint64_t		 n_parked;	/* webhook disabled */
 };
 
 extern struct dispatcher	d;
@@ -146,6 +148,7 @@ const char	*entry_task_parse(struct wh_task *,
 
 /* endpoint.c: per-endpoint in-flight caps and fair queues. */
 void	endpoint_enqueue(struct delivery *);
+int	endpoint_full(const char *sid, int64_t *delay_ms, const char **why);
 void	endpoint_release(struct delivery *);
 void	endpoint_start_ready(void);
 void	endpoint_trim(void);
@@ -164,6 +167,11 @@ void	resolve_park(struct delivery *, const char *reason);
 /* upkeep.c: moving due retries, claiming abandoned entries. */
 void	upkeep_start(void);
 void	upkeep_stop(void);
+
+/* metrics.c: figures published for the api's GET /metrics. */
+int	metrics_start(void);
+void	metrics_attempt(int64_t ms);
+void	metrics_leave(void);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);

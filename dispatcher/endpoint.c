@@ -7,10 +7,9 @@
  * An endpoint that keeps up may queue eight rounds, or a quarter second of
  * what it completes (whichever is more, at most WH_DISPATCH_CONCURRENCY;
  * the rate is learnt as it goes, in 100 ms windows, and kept while the
- * endpoint was active in the last FORGET_MS; until it is known the queue
- * may fill, and is trimmed once it is): a fast receiver is kept busy from
- * the queue rather than through the retry set, and what overflows comes
- * back 50 ms later.
+ * endpoint was active in the last FORGET_MS): a fast receiver is kept
+ * busy from the queue rather than through the retry set, and what
+ * overflows comes back 50 ms later.
  * One that is stuck (all its slots busy and none freed for STUCK_MS) may
  * queue one round only: the rest is deferred through the
  * retry set (without counting an attempt), which lets those stream
@@ -28,7 +27,8 @@
 #define BUCKETS		4096
 #define QUEUE_ROUNDS	8	/* a healthy endpoint queues up to 8 x cap */
 #define STUCK_MS	200	/* slots full, none freed for this long */
-#define DEFER_MS	1000	/* a stuck endpoint's overflow comes back then */
+#define DEFER_MS	1000	/* a stuck endpoint's overflow comes back then, */
+#define DEFER_MAX_MS	30000	/* or later the longer it has been stuck */
 #define BURST_DEFER_MS	50	/* a healthy one's, as soon as it drained */
 #define RATE_WINDOW_MS	100	/* completions are counted per window */
 #define QUEUE_MS	250	/* a healthy queue may hold this much work */
@@ -143,16 +143,30 @@ stuck(const struct endpoint *ep, int64_t now)
 	    now - ep->progress > STUCK_MS);
 }
 
+/*
+ * How long a stuck endpoint's overflow waits: as long as it has been
+ * stuck (at least DEFER_MS, at most DEFER_MAX_MS), so a dead endpoint's
+ * deliveries do not cycle through Redis every second for hours.
+ */
+static int64_t
+stuck_delay(const struct endpoint *ep, int64_t now)
+{
+	int64_t	for_ms = now - ep->progress;
+
+	if (for_ms < DEFER_MS)
+		return (DEFER_MS);
+	return (for_ms > DEFER_MAX_MS ? DEFER_MAX_MS : for_ms);
+}
+
 static size_t
 queue_limit(const struct endpoint *ep, int64_t now)
 {
 	size_t	rounds, by_rate;
 
-	if (stuck(ep, now))
+	/* Stuck, or not one answer yet: one round (a dead one must not
+	 * fill the queue while it is being found out). */
+	if (stuck(ep, now) || (ep->rate == 0 && ep->win_done == 0))
 		return ((size_t)d.cfg.endpoint_concurrency);
-	/* Not measured yet: as fast as can be; trimmed once it is known. */
-	if (ep->rate == 0)
-		return ((size_t)d.cfg.concurrency);
 	rounds = (size_t)d.cfg.endpoint_concurrency * QUEUE_ROUNDS;
 	by_rate = (size_t)(ep->rate * QUEUE_MS / 1000);
 	if (by_rate > (size_t)d.cfg.concurrency)
@@ -205,7 +219,7 @@ endpoint_trim(void)
 				d.queued--;
 				dl->ep = NULL;
 				if (stuck(ep, now))
-					resolve_defer(dl, DEFER_MS,
+					resolve_defer(dl, stuck_delay(ep, now),
 					    "endpoint stuck");
 				else
 					resolve_defer(dl, BURST_DEFER_MS,
@@ -216,11 +230,36 @@ endpoint_trim(void)
 	consume_maybe_read();
 }
 
+/*
+ * 1 when a delivery to endpoint sid would be deferred now, with the delay
+ * and the reason; consume.c asks before it builds the delivery, so a dead
+ * endpoint's overflow costs no decoding of its webhook and keys.
+ */
+int
+endpoint_full(const char *sid, int64_t *delay_ms, const char **why)
+{
+	struct endpoint	*ep;
+	int64_t		 now = wh_mono_ms();
+
+	if ((ep = lookup(sid, 0)) == NULL ||
+	    ep->nqueued < queue_limit(ep, now))
+		return (0);
+	if (stuck(ep, now)) {
+		*delay_ms = stuck_delay(ep, now);
+		*why = "endpoint stuck";
+	} else {
+		*delay_ms = BURST_DEFER_MS;
+		*why = "endpoint busy";
+	}
+	return (1);
+}
+
 void
 endpoint_enqueue(struct delivery *dl)
 {
 	struct endpoint	*ep;
-	int		 busy;
+	const char	*why;
+	int64_t		 delay;
 
 	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
 		resolve_defer(dl, DEFER_MS, "out of memory");
@@ -228,10 +267,8 @@ endpoint_enqueue(struct delivery *dl)
 	}
 	if (ep->inflight == 0 && ep->nqueued == 0)
 		ep->progress = wh_mono_ms();
-	if (ep->nqueued >= queue_limit(ep, wh_mono_ms())) {
-		busy = stuck(ep, wh_mono_ms());
-		resolve_defer(dl, busy ? DEFER_MS : BURST_DEFER_MS,
-		    busy ? "endpoint stuck" : "endpoint busy");
+	if (endpoint_full(dl->hook.sid, &delay, &why)) {
+		resolve_defer(dl, delay, why);
 		return;
 	}
 	dl->ep = ep;

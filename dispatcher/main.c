@@ -54,6 +54,14 @@ block_down(struct rconn *c)
 	d.reading = 0;
 }
 
+/* The sentinels moved the master: both links leave the old one now. */
+static void
+failover(struct rconn *c)
+{
+	rconn_kick(&d.main);
+	rconn_kick(&d.block);
+}
+
 /*
  * SIGTERM: read and claim no more; let what is in flight finish within
  * WH_DRAIN_MS; ack what finished. Entries still held stay pending and
@@ -68,6 +76,8 @@ drain(void)
 	d.stopping = 1;
 	wh_log(WH_LOG_INFO, "draining", NULL);
 	upkeep_stop();
+	if (d.cfg.redis.nsentinels > 0)
+		rconn_stop(&d.watch);
 	rconn_stop(&d.block);
 	deadline = wh_mono_ms() + d.cfg.drain_ms;
 	while (d.njobs > 0 && wh_mono_ms() < deadline)
@@ -78,10 +88,11 @@ drain(void)
 		    "pending for another dispatcher", "entries", left, NULL);
 	}
 	acks_flush();
-	/* Let the acks reach Redis. */
+	metrics_leave();
+	/* Let the acks (and the last figures) reach Redis. */
 	deadline = wh_mono_ms() + 1000;
-	while (d.main.ac != NULL && wh_mono_ms() < deadline &&
-	    (d.main.ac->replies.head != NULL))
+	while (d.main.conn.ac != NULL && wh_mono_ms() < deadline &&
+	    (d.main.conn.ac->replies.head != NULL))
 		(void)loop_run_once(50);
 	rconn_stop(&d.main);
 	(void)loop_run_once(0);
@@ -120,7 +131,9 @@ main(int argc, char **argv)
 	if ((c = wh_redis_open_sync(&d.cfg.redis, START_TIMEOUT_S, err,
 	    sizeof(err))) == NULL) {
 		wh_redis_where(&d.cfg.redis, where, sizeof(where));
-		wh_log(WH_LOG_ERROR, "cannot reach Redis (WH_REDIS_URL)",
+		wh_log(WH_LOG_ERROR, d.cfg.redis.nsentinels > 0 ?
+		    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+		    "cannot reach Redis (WH_REDIS_URL)",
 		    "redis", where, "error", err, NULL);
 		return (1);
 	}
@@ -157,7 +170,13 @@ main(int argc, char **argv)
 	    NULL);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
 	    block_down);
+	if (d.cfg.redis.nsentinels > 0)
+		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
+	if (metrics_start() == -1) {
+		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+		return (2);
+	}
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
 	wh_log(WH_LOG_INFO, "dispatcher started", "consumer", d.consumer,
 	    "concurrency", n1, "private_targets",

@@ -1,6 +1,6 @@
 /*
  * rconn.h: one asynchronous Redis connection on the dispatcher's loop,
- * reconnecting by itself with capped backoff.
+ * reconnecting by itself (common/redis_conn.c: backoff, Sentinel).
  */
 #ifndef WH_RCONN_H
 #define WH_RCONN_H
@@ -10,26 +10,27 @@
 
 #include "config.h"
 #include "loop.h"
+#include "redis_conn.h"
 
 struct rconn {
-	const char		*name;
-	const struct wh_redis_addr *addr;
-	redisAsyncContext	*ac;
-	int			 fd;
-	int			 want_write;
-	int			 ready;
-	int			 stopping;
-	int64_t			 backoff_ms;
-	struct loop_timer	 retry;
+	struct wh_conn		 conn;	/* conn.ready: commands may go */
+	struct loop_timer	 timer;
 	/* Called each time the link is (re)established and set up. */
 	void			(*on_up)(struct rconn *);
 	void			(*on_down)(struct rconn *);
+	/* A watch: the sentinels announced a new master. */
+	void			(*on_switch)(struct rconn *);
 };
 
 int	rconn_start(struct rconn *, const char *name,
 	    const struct wh_redis_addr *, void (*on_up)(struct rconn *),
 	    void (*on_down)(struct rconn *));
+/* With Sentinel: subscribe to a sentinel's failover announcements. */
+int	rconn_watch(struct rconn *, const struct wh_redis_addr *,
+	    void (*on_switch)(struct rconn *));
 void	rconn_stop(struct rconn *);
+/* Leave the server now and connect again (to the master of the hour). */
+void	rconn_kick(struct rconn *);
 /* 0 when queued (cb will run, with NULL if the link drops), -1 if down. */
 int	rconn_cmd(struct rconn *, redisCallbackFn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);

@@ -232,6 +232,7 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 void
 resolve_park(struct delivery *dl, const char *reason)
 {
+	d.n_parked++;
 	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
 	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
 	    "reason", reason, NULL);

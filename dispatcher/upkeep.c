@@ -63,7 +63,7 @@ move_due(void *arg)
 		return;
 	endpoint_trim();
 	hookcache_tick();
-	if (moving || !d.main.ready) {
+	if (moving || !d.main.conn.ready) {
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 		return;
 	}
@@ -138,7 +138,7 @@ claim(void *arg)
 {
 	if (d.stopping)
 		return;
-	if (d.main.ready && d.njobs < (size_t)d.cfg.concurrency) {
+	if (d.main.conn.ready && d.njobs < (size_t)d.cfg.concurrency) {
 		claim_one(&claim_events);
 		claim_one(&claim_retries);
 	}
@@ -174,7 +174,7 @@ refresh(void *arg)
 {
 	int64_t	third = d.cfg.claim_idle_ms / 3;
 
-	if (d.main.ready) {
+	if (d.main.conn.ready) {
 		refresh_stream(d.k_events, wh_mono_ms() - third);
 		refresh_stream(d.k_retries, wh_mono_ms() - third);
 	}

@@ -74,7 +74,8 @@ function conforms(method, template, res) {
   assert.ok(c, `${method} ${template} ${res.status}: media type ${media} documented`);
   const schema = c.schema.$ref ? { $ref: `openapi.json${c.schema.$ref}` } : c.schema;
   const validate = ajv.compile(schema);
-  assert.ok(validate(res.json), `${method} ${template} ${res.status} matches the schema: ` +
+  const body = media.startsWith('text/') ? res.text : res.json;
+  assert.ok(validate(body), `${method} ${template} ${res.status} matches the schema: ` +
     `${ajv.errorsText(validate.errors)}\n${res.text.slice(0, 500)}`);
 }
 
@@ -120,6 +121,13 @@ describe('real answers match the schemas', () => {
     const res = await api('GET', '/readyz', undefined, { key: null });
     assert.equal(res.status, 503);
     conforms('GET', '/readyz', res);
+  });
+
+  test('/metrics', async () => {
+    const res = await api('GET', '/metrics', undefined, { key: null });
+    assert.equal(res.status, 200);
+    assert.match(res.text, /^# HELP webhooks_/);
+    conforms('GET', '/metrics', res);
   });
 
   test('/v1/webhooks', async () => {

@@ -46,6 +46,7 @@ describe('API key brute force', () => {
 
   test('after the limit, even the right secret gets 429 with Retry-After; counted across workers', async () => {
     const k = await companyKey(stack.api, 'CO_bf2');
+    const k2 = await companyKey(stack.api, 'CO_bf3'); // not used yet
     // Separate connections, so both Kore workers see failures.
     const tries = await Promise.all(Array.from({ length: 12 }, () => fetch(`${stack.apiServer.baseUrl}/v1/webhooks`, {
       headers: { authorization: `Basic ${Buffer.from(`${k.id}:guess-${randomHex(4)}`).toString('base64')}`, connection: 'close' },
@@ -58,9 +59,9 @@ describe('API key brute force', () => {
     assert.doesNotMatch(JSON.stringify(p), /secret|sha256/i);
     const ttl = Number(await redisCli(stack.redis, 'PTTL', `wh:authfail:key:${k.id}`));
     assert.ok(ttl > 0 && ttl <= 60000, `the window expires (${ttl} ms)`);
-    // Another key from the same address is locked too (per address).
-    const other = await companyKey(stack.api, 'CO_bf3').catch((e) => e);
-    assert.ok(other instanceof Error, 'the admin key is refused from this address as well');
+    // Another key from the same address is locked too (per address), unless
+    // this api worker saw it succeed within the last second (README).
+    assertProblem(await stack.api('GET', '/v1/webhooks', undefined, { key: k2.auth }), [429]);
     // The window passing (forced here) lets the right secret in again.
     await redisCli(stack.redis, 'DEL', `wh:authfail:key:${k.id}`, 'wh:authfail:ip:127.0.0.1');
     const ok = await stack.api('GET', '/v1/webhooks', undefined, { key: k.auth });

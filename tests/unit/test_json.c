@@ -413,6 +413,30 @@ test_elements(void **state)
 	assert_int_equal(wh_json_elements("[1,]", 4, v, l, 4), -1);
 }
 
+/* One walk for several members of valid text; repeats refused. */
+static void
+test_members_trusted(void **state)
+{
+	static const char *const names[] = { "a", "b", "c\\" };
+	const char	*v[3], *t = "{\"a\":\"x\\\"}\",\"b\":[1,{\"a\":2}],\"z\":3}";
+	size_t		 l[3];
+
+	assert_int_equal(wh_json_members_trusted(t, strlen(t), names, 3, v, l),
+	    3);
+	assert_int_equal(l[0], 6);
+	assert_memory_equal(v[0], "\"x\\\"}\"", 6);
+	assert_memory_equal(v[1], "[1,{\"a\":2}]", 11);
+	t = "{\"a\":1,\"a\":2}";
+	assert_int_equal(wh_json_members_trusted(t, strlen(t), names, 3, v, l),
+	    -1);
+	assert_int_equal(wh_json_members_trusted("[1]", 3, names, 3, v, l),
+	    -1);
+	assert_int_equal(wh_json_members_trusted("{}", 2, names, 3, v, l), 0);
+	assert_int_equal(wh_json_elements_trusted("[\"]\",2]", 7, v, l, 3),
+	    2);
+	assert_memory_equal(v[0], "\"]\"", 3);
+}
+
 int
 main(void)
 {
@@ -426,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_member_errors),
 		cmocka_unit_test(test_string),
 		cmocka_unit_test(test_elements),
+		cmocka_unit_test(test_members_trusted),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_buf),

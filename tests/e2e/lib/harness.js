@@ -393,10 +393,12 @@ export class Redis {
   // appendonly: true keeps the data in an append-only file in this.dir, so
   // that restart() (same port, same dir) brings it back, as a production
   // Redis with AOF would after a restart.
-  constructor({ port, name = 'redis', appendonly = false } = {}) {
+  // args: more redis-server options (e.g. --replicaof for a replica).
+  constructor({ port, name = 'redis', appendonly = false, args = [] } = {}) {
     this.port = port;
     this.name = name;
     this.appendonly = Boolean(appendonly);
+    this.args = args;
     this.dir = null;
     this.proc = null;
     this.conn = null;
@@ -418,6 +420,7 @@ export class Redis {
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
+      ...this.args,
     ];
     this.proc = new Proc(this.name, 'redis-server', args, { cwd: this.dir }).start();
     try {
@@ -898,18 +901,26 @@ export async function createWebhook(stack, fields) {
 // Publish events straight into the stream (the public XADD contract), all
 // pipelined on one connection. events: [{company_sid, event_type, payload
 // (JSON text), event_sid?, ts?}]. Resolves with the entry ids.
-export async function publishEvents(redis, events, { chunk = 1000 } = {}) {
+// With {atomic: true} all of them go in one MULTI/EXEC, so the dispatchers
+// see the whole list at once (timings then do not include the publishing).
+export async function publishEvents(redis, events, { chunk = 1000, atomic = false } = {}) {
   const c = await resp.connect({ port: redis.port, commandTimeoutMs: 30000 });
+  const xadd = (e) => {
+    const args = ['XADD', KEYS.events, '*', 'company_sid', e.company_sid, 'event_type', e.event_type, 'payload', e.payload];
+    if (e.event_sid) args.push('event_sid', e.event_sid);
+    if (e.ts) args.push('ts', String(e.ts));
+    return c.call(...args);
+  };
   try {
+    if (atomic) {
+      const queued = [c.call('MULTI'), ...events.map(xadd)];
+      const exec = c.call('EXEC');
+      await Promise.all(queued);
+      return await exec;
+    }
     const ids = [];
     for (let i = 0; i < events.length; i += chunk) {
-      const part = events.slice(i, i + chunk).map((e) => {
-        const args = ['XADD', KEYS.events, '*', 'company_sid', e.company_sid, 'event_type', e.event_type, 'payload', e.payload];
-        if (e.event_sid) args.push('event_sid', e.event_sid);
-        if (e.ts) args.push('ts', String(e.ts));
-        return c.call(...args);
-      });
-      ids.push(...(await Promise.all(part)));
+      ids.push(...(await Promise.all(events.slice(i, i + chunk).map(xadd))));
     }
     return ids;
   } finally {
