@@ -16,7 +16,9 @@
  *   inside the text, trimmed and valid, and joined again they split the
  *   same; a cap below their number is reported as such;
  * - a decoded string is valid UTF-8 without NUL, and escaped again it
- *   decodes to the same bytes.
+ *   decodes to the same bytes;
+ * - on valid text, the faster "trusted" walks (wh_json_members_trusted,
+ *   wh_json_elements_trusted) find exactly what the checked ones find.
  */
 #include "buf.h"
 #include "json.h"
@@ -209,6 +211,41 @@ out:
 	wh_buf_free(&b);
 }
 
+/* The trusted walks agree with the checked ones on valid text. */
+static void
+check_trusted(const char *s, size_t len, int valid)
+{
+	const char	*v[ELEMS_MAX], *v2[ELEMS_MAX], *mv;
+	size_t		 l[ELEMS_MAX], l2[ELEMS_MAX], ml, i, n;
+	int		 bits, rc, dup = 0, e1, e2;
+
+	if (!valid)
+		return;
+	for (n = 0; names[n] != NULL; n++)
+		;
+	bits = wh_json_members_trusted(s, len, names, n, v, l);
+	for (i = 0; i < n; i++) {
+		rc = wh_json_member(s, len, names[i], &mv, &ml);
+		if (rc == -1 && first_byte(s, len) == '{')
+			dup = 1;	/* this name given twice */
+		if (bits < 0 || rc == -1)
+			continue;
+		FUZZ_CHECK(((bits >> i) & 1) == rc);
+		if (rc == 1)
+			FUZZ_CHECK(v[i] == mv && l[i] == ml);
+	}
+	if (first_byte(s, len) != '{' || dup)
+		FUZZ_CHECK(bits == -1);
+	else
+		FUZZ_CHECK(bits >= 0);
+
+	e1 = wh_json_elements(s, len, v, l, ELEMS_MAX);
+	e2 = wh_json_elements_trusted(s, len, v2, l2, ELEMS_MAX);
+	FUZZ_CHECK(e1 == e2);
+	for (i = 0; e1 > 0 && i < (size_t)e1; i++)
+		FUZZ_CHECK(v[i] == v2[i] && l[i] == l2[i]);
+}
+
 static void
 check_escape(const char *s, size_t len)
 {
@@ -252,6 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_members(s, size, valid);
 	check_wrapped(s, size, valid);
 	check_elements(s, size, valid);
+	check_trusted(s, size, valid);
 	check_string(s, size, valid);
 	check_escape(s, size);
 	return (0);
