@@ -22,6 +22,18 @@ extern const char	wh_lua_move_due[];
  */
 extern const char	wh_lua_publish_event[];
 
+/*
+ * Delivery visibility (each file's header says keys, arguments and
+ * reply): recording an attempt with the endpoint's health, keeping a
+ * dead letter with its per-webhook index, giving dead letters another
+ * delivery (one event, or a batch of a ~recover job), and the webhook
+ * compare-and-set with the change counters.
+ */
+extern const char	wh_lua_attempt_record[];
+extern const char	wh_lua_dead_letter[];
+extern const char	wh_lua_dead_requeue[];
+extern const char	wh_lua_webhook_cas[];
+
 /* The SHA-1 (hex, NUL-terminated) Redis names a script by, for EVALSHA. */
 #define WH_SCRIPT_SHA_LEN	40
 int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);
