@@ -45,6 +45,9 @@ struct job {
 	int64_t			 held_since;	/* mono ms, for refreshing */
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
+	char			*reply_key;	/* a ~test: where its outcome
+						   goes (testsend.c) */
+	int64_t			 test_deadline;	/* wall ms: not sent after */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
 						   entry's waiting list */
@@ -145,5 +148,35 @@ void	resolve_park(struct delivery *, const char *reason);
 /* upkeep.c: moving due retries, claiming abandoned entries. */
 void	upkeep_start(void);
 void	upkeep_stop(void);
+
+/* rscript.c: the Lua scripts of common/lua/, by EVALSHA. */
+struct rscript {
+	const char	*text;
+	const char	*name;
+	char		 sha[41];
+};
+extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas;
+int	rscript_init(void);
+void	rscript_load(struct rconn *);
+int	rscript_call(struct rconn *, const struct rscript *,
+	    redisCallbackFn *, void *priv, int nkeys, int argc,
+	    const char **argv, const size_t *lens);
+
+/* health.c: disabling a webhook whose endpoint keeps failing. */
+void	health_failed(const char *webhook_sid, const char *company_sid,
+	    long long consecutive, int64_t failing_since);
+
+/* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */
+void	jobs_start(void);
+void	jobs_stop(void);
+void	retention_start(void);
+void	retention_stop(void);
+
+/* testsend.c: ~test deliveries (sent once, answered to the api). */
+int	testsend_parse(struct job *, const char *name, size_t nlen,
+	    const char *val, size_t vlen);
+int	testsend_expired(const struct job *);
+void	testsend_reply(struct delivery *);
+void	testsend_fail(struct job *, struct delivery *, const char *why);
 
 #endif

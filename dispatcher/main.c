@@ -46,6 +46,14 @@ consumer_name(char *out, size_t len)
 	    (long long)wh_now_ms());
 }
 
+/* The main link is up: our scripts first, then the consumer group. */
+static void
+main_up(struct rconn *c)
+{
+	rscript_load(c);
+	consume_up(c);
+}
+
 static void
 block_down(struct rconn *c)
 {
@@ -133,13 +141,12 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
-	if (loop_init() == -1 || deliver_init() == -1) {
-		wh_log(WH_LOG_ERROR, "cannot set up the event loop or libcurl",
-		    NULL);
+	if (loop_init() == -1 || deliver_init() == -1 || rscript_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "
+		    "or the scripts", NULL);
 		return (1);
 	}
-	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
-	    NULL);
+	(void)rconn_start(&d.main, "main", &d.cfg.redis, main_up, NULL);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
 	    block_down);
 	upkeep_start();

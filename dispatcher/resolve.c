@@ -1,6 +1,7 @@
 /*
  * resolve.c: after an attempt. Every attempt is written to the webhook's
- * attempt log; then the delivery is resolved in Redis: a success is
+ * attempt log (with its event's index and the endpoint's health); then
+ * the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
  * the backoff schedule and any Retry-After, or after its last attempt is
  * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
@@ -13,6 +14,7 @@
 
 #include "backoff.h"
 #include "dispatch.h"
+#include "ids.h"
 #include "keys.h"
 #include "log.h"
 #include "timeutil.h"
@@ -88,21 +90,35 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	wh_buf_free(&b);
 }
 
+/*
+ * Keep the delivery in wh:{0}:dead, indexed under its webhook
+ * (common/lua/dead_letter.lua), so that the api can list it and give it
+ * another delivery. Both caps of the stream apply to the index too.
+ */
 static void
 dead_letter(struct delivery *dl, const char *reason)
 {
 	const struct wh_event	*ev = &dl->job->task.event;
 	struct wh_buf		 b;
-	const char		*argv[32];
-	size_t			 lens[32];
-	char			 maxlen[24], attempts[16], status[16];
+	const char		*argv[40];
+	size_t			 lens[40];
+	char			 hook[WH_KEY_MAX], idx[WH_KEY_MAX];
+	char			 ids[WH_KEY_MAX], maxlen[24], attempts[16];
+	char			 status[16], nowms[24], oldest[24], age[24];
 	char			 first[WH_RFC3339_LEN + 1], now[WH_RFC3339_LEN + 1];
+	int64_t			 t = wh_now_ms();
 	int			 argc = 0;
 
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
 	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
-	    wh_rfc3339_ms(wh_now_ms(), now) == -1) {
+	    wh_rfc3339_ms(t, now) == -1 ||
+	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    dl->hook.sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -110,10 +126,16 @@ dead_letter(struct delivery *dl, const char *reason)
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
 	(void)snprintf(attempts, sizeof(attempts), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
+	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
+	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	    (long long)(t - d.cfg.dead_max_age_ms));
+	(void)snprintf(age, sizeof(age), "%lld",
+	    (long long)d.cfg.dead_max_age_ms);
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS("XADD"); ARGS(d.k_dead); ARGS("MAXLEN"); ARGS("~");
-	ARGS(maxlen); ARGS("*");
+	ARGS(d.k_dead); ARGS(hook); ARGS(idx); ARGS(ids);
+	ARGS(maxlen); ARGS(nowms); ARGS(oldest); ARGS(age);
+	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
 	ARGS("event_sid"); ARGS(ev->event_sid);
 	ARGS("webhook_sid"); ARGS(dl->hook.sid);
@@ -128,25 +150,71 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rconn_cmd(&d.main, on_resolved, dl, argc, argv, lens) == -1)
+	if (rscript_call(&d.main, &rs_dead, on_resolved, dl, 4, argc, argv,
+	    lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
 }
 
-/* One line in wh:attempts:<webhook_sid>; best effort, capped. */
-static void
-attempt_log(const struct delivery *dl, const char *outcome)
-{
-	const char	*argv[24];
-	size_t		 lens[24], alen;
-	char		 key[WH_KEY_MAX], maxlen[24], attempt[16];
-	char		 status[16], latency[24], at[WH_RFC3339_LEN + 1];
-	int		 argc = 0;
+/* What judging a failed attempt's webhook needs once Redis answered. */
+struct health_ref {
+	char	webhook_sid[WH_ID_MAX];
+	char	company_sid[WH_ID_MAX];
+};
 
-	if (wh_key_attempts(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
+static void
+on_recorded(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct health_ref	*h = priv;
+	redisReply		*reply = r;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 3 &&
+	    reply->element[1]->type == REDIS_REPLY_INTEGER &&
+	    reply->element[2]->type == REDIS_REPLY_INTEGER)
+		health_failed(h->webhook_sid, h->company_sid,
+		    reply->element[1]->integer, reply->element[2]->integer);
+	free(h);
+}
+
+/*
+ * The attempt in wh:attempts:<webhook_sid>, in its event's index, and in
+ * the endpoint's health (common/lua/attempt_record.lua); best effort and
+ * capped. A failure's reply says how long the endpoint has been failing,
+ * which may disable the webhook (health.c).
+ */
+static void
+attempt_record(const struct delivery *dl, const char *outcome, int ok)
+{
+	const struct wh_event	*ev = &dl->job->task.event;
+	struct health_ref	*h = NULL;
+	const char		*argv[32];
+	size_t			 lens[32], alen;
+	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
+	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
+	char			 nowms[24], maxlen[24], oldest[24], age[24];
+	char			 ttl[24], attempt[16], status[16], latency[24];
+	char			 at[WH_RFC3339_LEN + 1];
+	int64_t			 t = wh_now_ms();
+	int			 argc = 0;
+
+	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
+	    ev->company_sid, ev->event_sid) == -1 ||
+	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
+	    dl->hook.sid) == -1 || wh_rfc3339_ms(t, at) == -1)
 		return;
+	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
+	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	    (long long)(t - d.cfg.attempts_max_age_ms));
+	(void)snprintf(age, sizeof(age), "%lld",
+	    (long long)d.cfg.attempts_max_age_ms);
+	(void)snprintf(ttl, sizeof(ttl), "%lld",
+	    (long long)d.cfg.event_attempts_ttl_ms);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
 	(void)snprintf(latency, sizeof(latency), "%lld",
@@ -154,9 +222,10 @@ attempt_log(const struct delivery *dl, const char *outcome)
 	alen = dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED;
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS("XADD"); ARGS(key); ARGS("MAXLEN"); ARGS("~"); ARGS(maxlen);
-	ARGS("*");
-	ARGS("event_sid"); ARGS(dl->job->task.event.event_sid);
+	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health);
+	ARGS(nowms); ARGS(maxlen); ARGS(oldest); ARGS(age); ARGS(ttl);
+	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	ARGS("event_sid"); ARGS(ev->event_sid);
 	ARGS("attempt"); ARGS(attempt);
 	ARGS("outcome"); ARGS(outcome);
 	ARGS("status"); ARGS(status);
@@ -166,7 +235,17 @@ attempt_log(const struct delivery *dl, const char *outcome)
 	ARGS("answer"); ARG(dl->answer.len ? dl->answer.data : "", alen);
 #undef ARGS
 #undef ARG
-	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, lens);
+	if (!ok && d.cfg.disable_after_ms > 0) {
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			return;
+		(void)snprintf(h->webhook_sid, sizeof(h->webhook_sid), "%s",
+		    dl->hook.sid);
+		(void)snprintf(h->company_sid, sizeof(h->company_sid), "%s",
+		    ev->company_sid);
+	}
+	if (rscript_call(&d.main, &rs_attempt, h ? on_recorded : NULL, h, 4,
+	    argc, argv, lens) == -1)
+		free(h);
 }
 
 void
@@ -184,7 +263,11 @@ resolve_attempt(struct delivery *dl)
 	(void)snprintf(code, sizeof(code), "%ld", dl->status);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)dl->latency_ms);
 	(void)snprintf(n, sizeof(n), "%u", dl->attempt);
-	attempt_log(dl, outcome);
+	if (dl->job->reply_key != NULL) {
+		testsend_reply(dl);
+		return;
+	}
+	attempt_record(dl, outcome, ok);
 
 	if (ok) {
 		d.n_delivered++;
@@ -222,6 +305,11 @@ resolve_attempt(struct delivery *dl)
 void
 resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 {
+	if (dl->job->reply_key != NULL) {
+		testsend_fail(dl->job, dl, "the endpoint has too many "
+		    "deliveries queued; try again later");
+		return;
+	}
 	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
 	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
 	    "reason", why, NULL);
