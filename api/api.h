@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ids.h"
 #include "caps.h"
+#include "health.h"
 #include "model.h"
 #include "validate.h"
 
@@ -112,6 +113,8 @@ int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const char *company_sid, int nkeys, int argc, const char **argv,
 	    const size_t *lens);
 void	*api_state(struct api_ctx *, size_t, void (*)(void *));
+void	 api_reply_free(struct api_reply *);
+struct api_reply *api_reply_steal(struct api_reply **);
 int	 api_reply_int(struct api_ctx *, long long *);
 
 /* respond.c: JSON and RFC 9457 problem answers. */
@@ -174,11 +177,33 @@ int	api_events_publish(struct api_ctx *);
 int	api_events_batch(struct api_ctx *);
 int	api_healthz(struct api_ctx *);
 
+/* Delivery visibility and control (one file each). */
+int	api_attempts_list(struct api_ctx *);		/* attempts.c */
+int	api_event_attempts_list(struct api_ctx *);	/* event_attempts.c */
+int	api_dead_letters_list(struct api_ctx *);	/* dead_letters.c */
+int	api_redeliver(struct api_ctx *);		/* redeliver.c */
+int	api_recover(struct api_ctx *);			/* recover.c */
+int	api_jobs_get(struct api_ctx *);			/* jobs.c */
+int	api_webhook_test(struct api_ctx *);		/* test_send.c */
+
+/* attempts.c: one attempt log line as shown, by both attempt lists. */
+struct api_attempt {
+	const struct api_reply	*entry;		/* [id, [field, value...]] */
+	const char		*webhook_sid;
+};
+int	api_render_attempt(struct wh_buf *, const void *);
+int64_t	api_entry_ms(const char *entry_id);
+
+/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
+
 /* webhooks.c: the webhook a request names, for the routes below it. */
 int	api_webhook_fetch(struct api_ctx *, const char *sid);
 int	api_webhook_await(struct api_ctx *);
 int	api_webhook_visible(struct api_ctx *, struct api_reply *,
 	    struct wh_webhook *);
+int	api_webhook_health_fetch(struct api_ctx *, const char *sid);
+int	api_health_take(const struct api_reply *, struct wh_health *);
 
 /* webhook_body.c: a webhook body, for POST and PATCH alike. */
 #define API_WB_LABEL		0x01
@@ -305,6 +330,8 @@ struct api_list {
 
 int	api_list_parse(struct api_ctx *, struct api_list *, int sorts,
 	    int company_ok);
+int	api_list_parse_with(struct api_ctx *, struct api_list *, int sorts,
+	    const char *const *allowed);
 int	api_list_company(struct api_ctx *, const struct api_list *,
 	    int required, const char **);
 int	api_list_begin(struct api_ctx *, struct api_list *,
@@ -335,10 +362,31 @@ int	api_cursor_seal(const struct api_list *, const struct api_item *,
 int	api_cursor_open(struct api_list *);
 
 /* render.c: resources as JSON. */
-/* Each takes its resource (struct wh_webhook, wh_signing_key, api_key). */
+/* A webhook as shown: the record and its endpoint's health. */
+struct api_webhook_view {
+	const struct wh_webhook	*w;
+	struct wh_health	 health;
+};
+
+/* A ~recover job (wh:job:<sid>) as stored. */
+struct api_job {
+	char		 sid[WH_ID_MAX];
+	char		 webhook_sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+	char		 state[16];
+	int64_t		 since, until;
+	int64_t		 scanned, moved, skipped;
+	int64_t		 created_at, updated_at, finished_at;
+};
+
+/*
+ * Each takes its resource (struct api_webhook_view, wh_signing_key,
+ * api_key, api_job).
+ */
 int	api_render_webhook(struct wh_buf *, const void *);
 int	api_render_signing_key(struct wh_buf *, const void *);
 int	api_render_api_key(struct wh_buf *, const void *);
+int	api_render_job(struct wh_buf *, const void *);
 int	api_respond_one(struct api_ctx *, int status, const char *wrapper,
 	    api_render_fn, const void *);
 

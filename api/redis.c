@@ -228,6 +228,26 @@ reply_free(struct api_reply *r)
 	free(r);
 }
 
+void
+api_reply_free(struct api_reply *r)
+{
+	reply_free(r);
+}
+
+/*
+ * Take a reply (an element of another, usually) out of its slot, to keep
+ * beyond the step: the slot is left NULL, which freeing skips. The
+ * caller frees it with api_reply_free().
+ */
+struct api_reply *
+api_reply_steal(struct api_reply **slot)
+{
+	struct api_reply	*r = *slot;
+
+	*slot = NULL;
+	return (r);
+}
+
 /* Deep copy of a hiredis reply; NULL on ENOMEM or absurd nesting. */
 static struct api_reply *
 reply_copy(const redisReply *src, int depth)

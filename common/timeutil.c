@@ -178,6 +178,8 @@ wh_time_window(const char *since, size_t slen, const char *until,
 	*field = "until";
 	if (wh_rfc3339_parse(until, ulen, until_ms) == -1)
 		return ("must be an RFC 3339 time such as 2026-11-28T10:00:00Z");
+	if (*since_ms < 0)
+		*since_ms = 0;		/* nothing died before 1970 */
 	if (*until_ms > now_ms)
 		*until_ms = now_ms;
 	if (*since_ms >= *until_ms)

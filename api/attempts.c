@@ -1,0 +1,363 @@
+/*
+ * attempts.c: GET /v1/webhooks/{webhook_sid}/attempts?page_size=&
+ * page_token=&status=succeeded|failed, a webhook's attempt log
+ * (wh:attempts:<sid>, written by the dispatchers), newest first.
+ *
+ * The log is a stream, so its entry ids are the keyset: a page token
+ * holds the id of the last entry the page covered (MACed like every
+ * token, bound to the webhook and the status filter), and the next page
+ * is XREVRANGE from just before it. Entries added or trimmed between two
+ * pages never make another one skip or repeat. With a status filter the
+ * log is read in slices until the page is full, the log ends, or
+ * SCAN_MAX entries were read; in the last case the page is short and its
+ * token resumes after the last entry read (documented: a short page with
+ * a token is not the end).
+ *
+ * The rendering of one line is shared with event_attempts.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "api.h"
+#include "json.h"
+#include "keys.h"
+#include "timeutil.h"
+
+#define SLICE		200	/* entries read at a time when filtering */
+#define SCAN_MAX	2000	/* entries one request reads at most */
+#define ENTRY_ID_MAX	48
+
+#define STATUS_ALL		0
+#define STATUS_SUCCEEDED	1
+#define STATUS_FAILED		2
+
+static const char *const	params[] = {
+	"page_size", "page_token", "status", NULL
+};
+
+struct att_state {
+	struct api_list		  list;
+	int			  status;	/* STATUS_* */
+	int			  scanned;
+	char			  from[ENTRY_ID_MAX + 1];	/* "(" id */
+	struct api_reply	**kept;		/* the page's entries */
+	size_t			  nkept;
+	struct api_item		  next;
+	char			  next_id[ENTRY_ID_MAX];
+	int			  has_next;
+};
+
+static void
+att_state_free(void *p)
+{
+	struct att_state	*st = p;
+	size_t			 i;
+
+	api_list_free(&st->list);
+	for (i = 0; i < st->nkept; i++)
+		api_reply_free(st->kept[i]);
+	free(st->kept);
+	free(st);
+}
+
+/* The ms part of a stream entry id ("1732780800123-0"); 0 if none. */
+int64_t
+api_entry_ms(const char *id)
+{
+	int64_t	v = 0;
+
+	while (*id >= '0' && *id <= '9' && v < INT64_MAX / 10)
+		v = v * 10 + (*id++ - '0');
+	return (v);
+}
+
+/* The value of field name in an entry's [field, value, ...]; NULL if none. */
+static const struct api_reply *
+entry_field(const struct api_reply *fields, const char *name)
+{
+	size_t	i;
+
+	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+		return (NULL);
+	for (i = 0; i + 1 < fields->nelem; i += 2) {
+		if (fields->elem[i]->type == REDIS_REPLY_STRING &&
+		    fields->elem[i + 1]->type == REDIS_REPLY_STRING &&
+		    strcmp(fields->elem[i]->str, name) == 0)
+			return (fields->elem[i + 1]);
+	}
+	return (NULL);
+}
+
+/* A stored count: digits only, else null (a hand edit, a newer writer). */
+static int
+put_count(struct wh_buf *b, const char *name, const struct api_reply *v,
+    int zero_null)
+{
+	size_t	i;
+
+	if (v == NULL || v->len == 0 || v->len > 18 ||
+	    (zero_null && strcmp(v->str, "0") == 0))
+		return (wh_buf_appendf(b, ",\"%s\":null", name));
+	for (i = 0; i < v->len; i++) {
+		if (v->str[i] < '0' || v->str[i] > '9')
+			return (wh_buf_appendf(b, ",\"%s\":null", name));
+	}
+	return (wh_buf_appendf(b, ",\"%s\":%lld", name,
+	    strtoll(v->str, NULL, 10)));
+}
+
+/* A stored text; empty (or absent) is null when empty_null. */
+static int
+put_text(struct wh_buf *b, const char *name, const struct api_reply *v,
+    int empty_null)
+{
+	if (wh_buf_appendf(b, ",\"%s\":", name) == -1)
+		return (-1);
+	if (v == NULL || (empty_null && v->len == 0))
+		return (wh_buf_appendstr(b, empty_null ? "null" : "\"\""));
+	return (wh_json_str(b, v->str, v->len));
+}
+
+/* A stored RFC 3339 time, shown as is when it is one, else null. */
+static int
+put_time(struct wh_buf *b, const char *name, const struct api_reply *v)
+{
+	int64_t	ms;
+
+	if (v == NULL || wh_rfc3339_parse(v->str, v->len, &ms) == -1)
+		return (wh_buf_appendf(b, ",\"%s\":null", name));
+	return (wh_buf_appendf(b, ",\"%s\":", name) == -1 ? -1 :
+	    wh_json_str(b, v->str, v->len));
+}
+
+/*
+ * {"id","webhook_sid","event_sid","attempt","outcome","status","error",
+ *  "latency_ms","at","answer"} of one log line (a struct api_attempt).
+ */
+int
+api_render_attempt(struct wh_buf *b, const void *p)
+{
+	const struct api_attempt	*a = p;
+	const struct api_reply		*id = a->entry->elem[0];
+	const struct api_reply		*f = a->entry->elem[1];
+
+	if (wh_buf_appendstr(b, "{\"id\":") == -1 ||
+	    wh_json_str(b, id->str, id->len) == -1 ||
+	    wh_buf_appendstr(b, ",\"webhook_sid\":") == -1 ||
+	    wh_json_str(b, a->webhook_sid, strlen(a->webhook_sid)) == -1 ||
+	    put_text(b, "event_sid", entry_field(f, "event_sid"), 0) == -1 ||
+	    put_count(b, "attempt", entry_field(f, "attempt"), 0) == -1 ||
+	    put_text(b, "outcome", entry_field(f, "outcome"), 0) == -1 ||
+	    put_count(b, "status", entry_field(f, "status"), 1) == -1 ||
+	    put_text(b, "error", entry_field(f, "error"), 1) == -1 ||
+	    put_count(b, "latency_ms", entry_field(f, "latency_ms"), 0) == -1 ||
+	    put_time(b, "at", entry_field(f, "at")) == -1 ||
+	    put_text(b, "answer", entry_field(f, "answer"), 0) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/* An [id, fields] entry with a sane id. */
+static int
+entry_ok(const struct api_reply *e)
+{
+	return (e->type == REDIS_REPLY_ARRAY && e->nelem == 2 &&
+	    e->elem[0]->type == REDIS_REPLY_STRING &&
+	    e->elem[0]->len > 0 && e->elem[0]->len < ENTRY_ID_MAX &&
+	    wh_id_valid(e->elem[0]->str, e->elem[0]->len) &&
+	    e->elem[1]->type == REDIS_REPLY_ARRAY);
+}
+
+static int
+wanted(const struct att_state *st, const struct api_reply *e)
+{
+	const struct api_reply	*o = entry_field(e->elem[1], "outcome");
+
+	if (st->status == STATUS_ALL)
+		return (1);
+	if (o == NULL)
+		return (0);
+	if (st->status == STATUS_SUCCEEDED)
+		return (strcmp(o->str, "succeeded") == 0);
+	return (strcmp(o->str, "succeeded") != 0);
+}
+
+/* XREVRANGE the log from st->from, n entries. */
+static int
+read_slice(struct api_ctx *ctx, struct att_state *st)
+{
+	char		 key[WH_KEY_MAX], count[16];
+	const char	*argv[6];
+	int		 n;
+
+	n = st->status == STATUS_ALL ?
+	    st->list.page_size + 1 - (int)st->nkept : SLICE;
+	(void)snprintf(count, sizeof(count), "%d", n);
+	if (wh_key_attempts(key, sizeof(key), api_cfg.prefix,
+	    ctx->params[0]) == -1)
+		return (-1);
+	argv[0] = "XREVRANGE";
+	argv[1] = key;
+	argv[2] = st->from;
+	argv[3] = "-";
+	argv[4] = "COUNT";
+	argv[5] = count;
+	ctx->phase = 2;
+	return (api_redis_cmd(ctx, 6, argv, NULL));
+}
+
+/*
+ * Take a slice: keep the matching entries (a page and one more tells
+ * there is a next page); read on when the slice was full and the page
+ * is not, within SCAN_MAX.
+ */
+static int
+take_slice(struct api_ctx *ctx, struct att_state *st)
+{
+	struct api_reply	*r = ctx->replies[0], *e;
+	const char		*last = NULL;
+	size_t			 i;
+
+	if (ctx->nreplies != 1 || r->type != REDIS_REPLY_ARRAY)
+		return (api_problem_redis(ctx));
+	for (i = 0; i < r->nelem; i++) {
+		e = r->elem[i];
+		if (!entry_ok(e))
+			continue;
+		last = e->elem[0]->str;
+		st->scanned++;
+		if (!wanted(st, e))
+			continue;
+		if (st->nkept == (size_t)st->list.page_size) {
+			st->has_next = 1;	/* resumes after the page */
+			break;
+		}
+		/* The reply goes when this step returns: keep the entry. */
+		st->kept[st->nkept++] = api_reply_steal(&r->elem[i]);
+	}
+	if (st->has_next || st->status == STATUS_ALL)
+		return (API_NEXT);	/* a page and one more was asked */
+	if (last == NULL || r->nelem < SLICE)
+		return (API_NEXT);	/* the log ended */
+	(void)snprintf(st->from, sizeof(st->from), "(%s", last);
+	if (st->scanned >= SCAN_MAX) {
+		/* A short page; the token resumes after what was read. */
+		(void)snprintf(st->next_id, sizeof(st->next_id), "%s", last);
+		st->next.sid = st->next_id;
+		st->next.num = api_entry_ms(last);
+		st->has_next = 2;
+		return (API_NEXT);
+	}
+	if (read_slice(ctx, st) == -1)
+		return (api_problem_redis(ctx));
+	return (API_WAIT);
+}
+
+static int
+respond(struct api_ctx *ctx, struct att_state *st)
+{
+	struct api_attempt	 *items;
+	const void		**recs;
+	const struct api_reply	 *id;
+	size_t			  i;
+	int			  rc;
+
+	if (st->has_next == 1 && st->nkept > 0) {
+		id = st->kept[st->nkept - 1]->elem[0];
+		(void)snprintf(st->next_id, sizeof(st->next_id), "%s",
+		    id->str);
+		st->next.sid = st->next_id;
+		st->next.num = api_entry_ms(id->str);
+	}
+	items = calloc(st->nkept + 1, sizeof(*items));
+	recs = calloc(st->nkept + 1, sizeof(*recs));
+	if (items == NULL || recs == NULL) {
+		free(items);
+		free(recs);
+		return (api_problem_nomem(ctx));
+	}
+	for (i = 0; i < st->nkept; i++) {
+		items[i].entry = st->kept[i];
+		items[i].webhook_sid = ctx->params[0];
+		recs[i] = &items[i];
+	}
+	rc = api_list_respond(ctx, &st->list, "attempts", api_render_attempt,
+	    recs, st->nkept, st->has_next ? &st->next : NULL);
+	free(items);
+	free(recs);
+	return (rc);
+}
+
+/* page_size, page_token, status; the token secret and the webhook. */
+static int
+att_begin(struct api_ctx *ctx, struct att_state *st)
+{
+	const char	*v;
+
+	if (api_list_parse_with(ctx, &st->list, API_SORT_CREATED,
+	    params) == -1)
+		return (API_DONE);
+	st->list.desc = 1;	/* newest first */
+	if ((v = api_query_get(&st->list.query, "status")) != NULL) {
+		if (strcmp(v, "succeeded") == 0)
+			st->status = STATUS_SUCCEEDED;
+		else if (strcmp(v, "failed") == 0)
+			st->status = STATUS_FAILED;
+		else
+			return (api_problem(ctx, 400, "must be succeeded or "
+			    "failed", "status"));
+	}
+	(void)snprintf(st->list.scope, sizeof(st->list.scope),
+	    "attempts/%s/%d", ctx->params[0], st->status);
+	if ((st->kept = calloc((size_t)st->list.page_size + 1,
+	    sizeof(*st->kept))) == NULL)
+		return (api_problem_nomem(ctx));
+	if (api_list_begin(ctx, &st->list, NULL) == -1)
+		return (api_problem_redis(ctx));
+	if (api_webhook_fetch(ctx, ctx->params[0]) == -1) {
+		if (ctx->pending == 0)
+			return (api_problem_redis(ctx));
+		ctx->redis_failed = 1;
+	}
+	ctx->phase = 1;
+	return (API_WAIT);
+}
+
+int
+api_attempts_list(struct api_ctx *ctx)
+{
+	struct att_state	*st;
+	struct wh_webhook	 w;
+	int			 rc;
+
+	if ((st = api_state(ctx, sizeof(*st), att_state_free)) == NULL)
+		return (api_problem_nomem(ctx));
+	switch (ctx->phase) {
+	case 0:
+		return (att_begin(ctx, st));
+	case 1:
+		if (api_list_open(ctx, &st->list) == -1)
+			return (API_DONE);
+		if ((size_t)st->list.nsecret >= ctx->nreplies)
+			return (api_problem_redis(ctx));
+		if (api_webhook_visible(ctx,
+		    ctx->replies[st->list.nsecret], &w) == -1)
+			return (API_DONE);
+		wh_webhook_free(&w);
+		if (st->list.after)
+			(void)snprintf(st->from, sizeof(st->from), "(%s",
+			    st->list.cursor.sid);
+		else
+			(void)snprintf(st->from, sizeof(st->from), "+");
+		if (read_slice(ctx, st) == -1)
+			return (api_problem_redis(ctx));
+		return (API_WAIT);
+	default:
+		if ((rc = take_slice(ctx, st)) != API_NEXT)
+			return (rc);
+		return (respond(ctx, st));
+	}
+}
