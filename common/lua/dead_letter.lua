@@ -3,6 +3,8 @@
 -- under its webhook, atomically, so that GET .../dead-letters, ~redeliver
 -- and ~recover find it without reading the whole stream.
 --
+-- The stream is capped by count (MAXLEN ~) and by age (MINID ~; the
+-- dispatchers also trim it by age periodically, for when none is written).
 -- The index is a zset event_sid -> dead_at (ms) and a hash event_sid ->
 -- entry id: one dead letter per (webhook, event); a newer one for the
 -- same pair (a delivery repeated by the at-least-once machinery) replaces
@@ -24,6 +26,7 @@
 
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
   unpack(ARGV, 6))
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return id
 end
