@@ -114,6 +114,8 @@ int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const size_t *lens);
 void	*api_state(struct api_ctx *, size_t, void (*)(void *));
 void	 api_reply_free(struct api_reply *);
+void	 api_replies_free(struct api_reply **, size_t);
+void	 api_ctx_reply_done(struct api_ctx *);
 struct api_reply *api_reply_steal(struct api_reply **);
 int	 api_reply_int(struct api_ctx *, long long *);
 
@@ -186,22 +188,14 @@ int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
 int	api_webhook_test(struct api_ctx *);		/* test_send.c */
 
-/* attempts.c: one attempt log line as shown, by both attempt lists. */
-struct api_attempt {
-	const struct api_reply	*entry;		/* [id, [field, value...]] */
-	const char		*webhook_sid;
-};
-int	api_render_attempt(struct wh_buf *, const void *);
-int64_t	api_entry_ms(const char *entry_id);
-
-/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
-int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
 
 /* webhooks.c: the webhook a request names, for the routes below it. */
 int	api_webhook_fetch(struct api_ctx *, const char *sid);
 int	api_webhook_await(struct api_ctx *);
 int	api_webhook_visible(struct api_ctx *, struct api_reply *,
 	    struct wh_webhook *);
+int	api_webhook_enabled(struct api_ctx *, struct api_reply *,
+	    const char *what, char company[WH_ID_MAX]);
 int	api_webhook_health_fetch(struct api_ctx *, const char *sid);
 int	api_health_take(const struct api_reply *, struct wh_health *);
 
@@ -353,6 +347,9 @@ struct api_ids {
 
 int	api_list_ids(struct api_list *, const struct api_reply *, int page,
 	    struct api_ids *);
+/* webhooks.c: a list below the webhook of the path. */
+int	api_webhook_list_begin(struct api_ctx *, struct api_list *);
+int	api_webhook_list_open(struct api_ctx *, struct api_list *);
 void	api_ids_free(struct api_ids *);
 
 int	api_cursor_fetch(struct api_ctx *);
@@ -389,5 +386,29 @@ int	api_render_api_key(struct wh_buf *, const void *);
 int	api_render_job(struct wh_buf *, const void *);
 int	api_respond_one(struct api_ctx *, int status, const char *wrapper,
 	    api_render_fn, const void *);
+
+/* attempts.c: one attempt log line as shown, by both attempt lists. */
+struct api_attempt {
+	const struct api_reply	*entry;		/* [id, [field, value...]] */
+	const char		*webhook_sid;
+};
+int	api_render_attempt(struct wh_buf *, const void *);
+int	api_attempts_respond(struct api_ctx *, const struct api_list *,
+	    struct api_reply *const *entries, const char *const *hooks,
+	    size_t n, const struct api_item *next);
+
+/* entry.c: stream entries' fields (attempts, dead letters) as JSON. */
+int64_t	api_entry_ms(const char *entry_id);
+const struct api_reply *api_entry_field(const struct api_reply *fields,
+	    const char *name);
+int	api_json_count(struct wh_buf *, const char *name,
+	    const struct api_reply *, int zero_null);
+int	api_json_text(struct wh_buf *, const char *name,
+	    const struct api_reply *, int empty_null);
+int	api_json_time(struct wh_buf *, const char *name,
+	    const struct api_reply *);
+
+/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
 
 #endif

@@ -13,7 +13,8 @@
  * token resumes after the last entry read (documented: a short page with
  * a token is not the end).
  *
- * The rendering of one line is shared with event_attempts.c.
+ * The rendering of one line, and of a page of them, is shared with
+ * event_attempts.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,83 +55,10 @@ static void
 att_state_free(void *p)
 {
 	struct att_state	*st = p;
-	size_t			 i;
 
 	api_list_free(&st->list);
-	for (i = 0; i < st->nkept; i++)
-		api_reply_free(st->kept[i]);
-	free(st->kept);
+	api_replies_free(st->kept, st->nkept);
 	free(st);
-}
-
-/* The ms part of a stream entry id ("1732780800123-0"); 0 if none. */
-int64_t
-api_entry_ms(const char *id)
-{
-	int64_t	v = 0;
-
-	while (*id >= '0' && *id <= '9' && v < INT64_MAX / 10)
-		v = v * 10 + (*id++ - '0');
-	return (v);
-}
-
-/* The value of field name in an entry's [field, value, ...]; NULL if none. */
-static const struct api_reply *
-entry_field(const struct api_reply *fields, const char *name)
-{
-	size_t	i;
-
-	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
-		return (NULL);
-	for (i = 0; i + 1 < fields->nelem; i += 2) {
-		if (fields->elem[i]->type == REDIS_REPLY_STRING &&
-		    fields->elem[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(fields->elem[i]->str, name) == 0)
-			return (fields->elem[i + 1]);
-	}
-	return (NULL);
-}
-
-/* A stored count: digits only, else null (a hand edit, a newer writer). */
-static int
-put_count(struct wh_buf *b, const char *name, const struct api_reply *v,
-    int zero_null)
-{
-	size_t	i;
-
-	if (v == NULL || v->len == 0 || v->len > 18 ||
-	    (zero_null && strcmp(v->str, "0") == 0))
-		return (wh_buf_appendf(b, ",\"%s\":null", name));
-	for (i = 0; i < v->len; i++) {
-		if (v->str[i] < '0' || v->str[i] > '9')
-			return (wh_buf_appendf(b, ",\"%s\":null", name));
-	}
-	return (wh_buf_appendf(b, ",\"%s\":%lld", name,
-	    strtoll(v->str, NULL, 10)));
-}
-
-/* A stored text; empty (or absent) is null when empty_null. */
-static int
-put_text(struct wh_buf *b, const char *name, const struct api_reply *v,
-    int empty_null)
-{
-	if (wh_buf_appendf(b, ",\"%s\":", name) == -1)
-		return (-1);
-	if (v == NULL || (empty_null && v->len == 0))
-		return (wh_buf_appendstr(b, empty_null ? "null" : "\"\""));
-	return (wh_json_str(b, v->str, v->len));
-}
-
-/* A stored RFC 3339 time, shown as is when it is one, else null. */
-static int
-put_time(struct wh_buf *b, const char *name, const struct api_reply *v)
-{
-	int64_t	ms;
-
-	if (v == NULL || wh_rfc3339_parse(v->str, v->len, &ms) == -1)
-		return (wh_buf_appendf(b, ",\"%s\":null", name));
-	return (wh_buf_appendf(b, ",\"%s\":", name) == -1 ? -1 :
-	    wh_json_str(b, v->str, v->len));
 }
 
 /*
@@ -148,14 +76,18 @@ api_render_attempt(struct wh_buf *b, const void *p)
 	    wh_json_str(b, id->str, id->len) == -1 ||
 	    wh_buf_appendstr(b, ",\"webhook_sid\":") == -1 ||
 	    wh_json_str(b, a->webhook_sid, strlen(a->webhook_sid)) == -1 ||
-	    put_text(b, "event_sid", entry_field(f, "event_sid"), 0) == -1 ||
-	    put_count(b, "attempt", entry_field(f, "attempt"), 0) == -1 ||
-	    put_text(b, "outcome", entry_field(f, "outcome"), 0) == -1 ||
-	    put_count(b, "status", entry_field(f, "status"), 1) == -1 ||
-	    put_text(b, "error", entry_field(f, "error"), 1) == -1 ||
-	    put_count(b, "latency_ms", entry_field(f, "latency_ms"), 0) == -1 ||
-	    put_time(b, "at", entry_field(f, "at")) == -1 ||
-	    put_text(b, "answer", entry_field(f, "answer"), 0) == -1)
+	    api_json_text(b, "event_sid", api_entry_field(f, "event_sid"),
+	    0) == -1 ||
+	    api_json_count(b, "attempt", api_entry_field(f, "attempt"),
+	    0) == -1 ||
+	    api_json_text(b, "outcome", api_entry_field(f, "outcome"),
+	    0) == -1 ||
+	    api_json_count(b, "status", api_entry_field(f, "status"), 1) == -1 ||
+	    api_json_text(b, "error", api_entry_field(f, "error"), 1) == -1 ||
+	    api_json_count(b, "latency_ms", api_entry_field(f, "latency_ms"),
+	    0) == -1 ||
+	    api_json_time(b, "at", api_entry_field(f, "at")) == -1 ||
+	    api_json_text(b, "answer", api_entry_field(f, "answer"), 0) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }
@@ -174,7 +106,7 @@ entry_ok(const struct api_reply *e)
 static int
 wanted(const struct att_state *st, const struct api_reply *e)
 {
-	const struct api_reply	*o = entry_field(e->elem[1], "outcome");
+	const struct api_reply	*o = api_entry_field(e->elem[1], "outcome");
 
 	if (st->status == STATUS_ALL)
 		return (1);
@@ -256,12 +188,44 @@ take_slice(struct api_ctx *ctx, struct att_state *st)
 	return (API_WAIT);
 }
 
-static int
-respond(struct api_ctx *ctx, struct att_state *st)
+/*
+ * Answer a page of log lines (entries[i] of webhook hooks[i]) as
+ * {"attempts": [...], "next_page_token"}: both attempt lists end here.
+ */
+int
+api_attempts_respond(struct api_ctx *ctx, const struct api_list *list,
+    struct api_reply *const *entries, const char *const *hooks, size_t n,
+    const struct api_item *next)
 {
 	struct api_attempt	 *items;
 	const void		**recs;
+	size_t			  i;
+	int			  rc;
+
+	items = calloc(n + 1, sizeof(*items));
+	recs = calloc(n + 1, sizeof(*recs));
+	if (items == NULL || recs == NULL) {
+		free(items);
+		free(recs);
+		return (api_problem_nomem(ctx));
+	}
+	for (i = 0; i < n; i++) {
+		items[i].entry = entries[i];
+		items[i].webhook_sid = hooks[i];
+		recs[i] = &items[i];
+	}
+	rc = api_list_respond(ctx, list, "attempts", api_render_attempt,
+	    recs, n, next);
+	free(items);
+	free(recs);
+	return (rc);
+}
+
+static int
+respond(struct api_ctx *ctx, struct att_state *st)
+{
 	const struct api_reply	 *id;
+	const char		**hooks;
 	size_t			  i;
 	int			  rc;
 
@@ -272,22 +236,13 @@ respond(struct api_ctx *ctx, struct att_state *st)
 		st->next.sid = st->next_id;
 		st->next.num = api_entry_ms(id->str);
 	}
-	items = calloc(st->nkept + 1, sizeof(*items));
-	recs = calloc(st->nkept + 1, sizeof(*recs));
-	if (items == NULL || recs == NULL) {
-		free(items);
-		free(recs);
+	if ((hooks = calloc(st->nkept + 1, sizeof(*hooks))) == NULL)
 		return (api_problem_nomem(ctx));
-	}
-	for (i = 0; i < st->nkept; i++) {
-		items[i].entry = st->kept[i];
-		items[i].webhook_sid = ctx->params[0];
-		recs[i] = &items[i];
-	}
-	rc = api_list_respond(ctx, &st->list, "attempts", api_render_attempt,
-	    recs, st->nkept, st->has_next ? &st->next : NULL);
-	free(items);
-	free(recs);
+	for (i = 0; i < st->nkept; i++)
+		hooks[i] = ctx->params[0];
+	rc = api_attempts_respond(ctx, &st->list, st->kept, hooks, st->nkept,
+	    st->has_next ? &st->next : NULL);
+	free(hooks);
 	return (rc);
 }
 
@@ -315,22 +270,13 @@ att_begin(struct api_ctx *ctx, struct att_state *st)
 	if ((st->kept = calloc((size_t)st->list.page_size + 1,
 	    sizeof(*st->kept))) == NULL)
 		return (api_problem_nomem(ctx));
-	if (api_list_begin(ctx, &st->list, NULL) == -1)
-		return (api_problem_redis(ctx));
-	if (api_webhook_fetch(ctx, ctx->params[0]) == -1) {
-		if (ctx->pending == 0)
-			return (api_problem_redis(ctx));
-		ctx->redis_failed = 1;
-	}
-	ctx->phase = 1;
-	return (API_WAIT);
+	return (api_webhook_list_begin(ctx, &st->list));
 }
 
 int
 api_attempts_list(struct api_ctx *ctx)
 {
 	struct att_state	*st;
-	struct wh_webhook	 w;
 	int			 rc;
 
 	if ((st = api_state(ctx, sizeof(*st), att_state_free)) == NULL)
@@ -339,14 +285,8 @@ api_attempts_list(struct api_ctx *ctx)
 	case 0:
 		return (att_begin(ctx, st));
 	case 1:
-		if (api_list_open(ctx, &st->list) == -1)
+		if (api_webhook_list_open(ctx, &st->list) == -1)
 			return (API_DONE);
-		if ((size_t)st->list.nsecret >= ctx->nreplies)
-			return (api_problem_redis(ctx));
-		if (api_webhook_visible(ctx,
-		    ctx->replies[st->list.nsecret], &w) == -1)
-			return (API_DONE);
-		wh_webhook_free(&w);
 		if (st->list.after)
 			(void)snprintf(st->from, sizeof(st->from), "(%s",
 			    st->list.cursor.sid);

@@ -23,7 +23,6 @@
 #include "api.h"
 #include "json.h"
 #include "keys.h"
-#include "timeutil.h"
 
 static const char *const	params[] = {
 	"page_size", "page_token", NULL
@@ -159,48 +158,6 @@ entries_send(struct api_ctx *ctx, struct dl_state *st)
 	return (rc);
 }
 
-static const struct api_reply *
-field(const struct api_reply *f, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < f->nelem; i += 2) {
-		if (f->elem[i]->type == REDIS_REPLY_STRING &&
-		    f->elem[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(f->elem[i]->str, name) == 0)
-			return (f->elem[i + 1]);
-	}
-	return (NULL);
-}
-
-/* A stored decimal count, or null. */
-static int
-put_count(struct wh_buf *b, const char *name, const struct api_reply *v,
-    int zero_null)
-{
-	char	*end;
-	long	 n;
-
-	if (v == NULL || v->len == 0 || v->len > 18)
-		return (wh_buf_appendf(b, ",\"%s\":null", name));
-	n = strtol(v->str, &end, 10);
-	if (*end != '\0' || n < 0 || (zero_null && n == 0))
-		return (wh_buf_appendf(b, ",\"%s\":null", name));
-	return (wh_buf_appendf(b, ",\"%s\":%ld", name, n));
-}
-
-/* A stored text (null when absent, or empty and empty_null). */
-static int
-put_str(struct wh_buf *b, const char *name, const struct api_reply *v,
-    int empty_null)
-{
-	if (wh_buf_appendf(b, ",\"%s\":", name) == -1)
-		return (-1);
-	if (v == NULL || (empty_null && v->len == 0))
-		return (wh_buf_appendstr(b, "null"));
-	return (wh_json_str(b, v->str, v->len));
-}
-
 /*
  * {"id","event_sid","event_type","reason","attempts","last_status",
  *  "last_error","first_attempt_at","dead_at","payload"}; the payload is
@@ -210,29 +167,26 @@ static int
 render_dead(struct wh_buf *b, const void *p)
 {
 	const struct api_reply	*e = p, *f = e->elem[1], *v;
-	int64_t			 ms;
 
 	if (wh_buf_appendstr(b, "{\"id\":") == -1 ||
 	    wh_json_str(b, e->elem[0]->str, e->elem[0]->len) == -1 ||
-	    put_str(b, "event_sid", field(f, "event_sid"), 0) == -1 ||
-	    put_str(b, "event_type", field(f, "event_type"), 0) == -1 ||
-	    put_str(b, "reason", field(f, "reason"), 0) == -1 ||
-	    put_count(b, "attempts", field(f, "attempts"), 0) == -1 ||
-	    put_count(b, "last_status", field(f, "last_status"), 1) == -1 ||
-	    put_str(b, "last_error", field(f, "last_error"), 1) == -1)
+	    api_json_text(b, "event_sid", api_entry_field(f, "event_sid"),
+	    0) == -1 ||
+	    api_json_text(b, "event_type", api_entry_field(f, "event_type"),
+	    0) == -1 ||
+	    api_json_text(b, "reason", api_entry_field(f, "reason"), 0) == -1 ||
+	    api_json_count(b, "attempts", api_entry_field(f, "attempts"),
+	    0) == -1 ||
+	    api_json_count(b, "last_status", api_entry_field(f,
+	    "last_status"), 1) == -1 ||
+	    api_json_text(b, "last_error", api_entry_field(f, "last_error"),
+	    1) == -1 ||
+	    api_json_time(b, "first_attempt_at", api_entry_field(f,
+	    "first_attempt_at")) == -1 ||
+	    api_json_time(b, "dead_at", api_entry_field(f, "dead_at")) == -1 ||
+	    wh_buf_appendstr(b, ",\"payload\":") == -1)
 		return (-1);
-	v = field(f, "first_attempt_at");
-	if (put_str(b, "first_attempt_at", v != NULL && wh_rfc3339_parse(
-	    v->str, v->len, &ms) == 0 ? v : NULL, 0) == -1)
-		return (-1);
-	v = field(f, "dead_at");
-	if (put_str(b, "dead_at", v != NULL && wh_rfc3339_parse(v->str,
-	    v->len, &ms) == 0 ? v : NULL, 0) == -1)
-		return (-1);
-	v = field(f, "payload");
-	if (wh_buf_appendstr(b, ",\"payload\":") == -1)
-		return (-1);
-	if (v == NULL)
+	if ((v = api_entry_field(f, "payload")) == NULL)
 		return (wh_buf_appendstr(b, "null}"));
 	if (wh_json_valid(v->str, v->len)) {
 		if (wh_buf_append(b, v->str, v->len) == -1)
@@ -262,7 +216,7 @@ respond(struct api_ctx *ctx, struct dl_state *st)
 		    e->elem[0]->type != REDIS_REPLY_STRING ||
 		    e->elem[1]->type != REDIS_REPLY_ARRAY)
 			continue;
-		w = field(e->elem[1], "webhook_sid");
+		w = api_entry_field(e->elem[1], "webhook_sid");
 		if (w == NULL || strcmp(w->str, ctx->params[0]) != 0)
 			continue;
 		recs[n++] = e;
@@ -277,7 +231,6 @@ int
 api_dead_letters_list(struct api_ctx *ctx)
 {
 	struct dl_state		*st;
-	struct wh_webhook	 w;
 
 	if ((st = api_state(ctx, sizeof(*st), dl_state_free)) == NULL)
 		return (api_problem_nomem(ctx));
@@ -292,25 +245,12 @@ api_dead_letters_list(struct api_ctx *ctx)
 		if (wh_key_webhook_dead(st->idx, sizeof(st->idx),
 		    api_cfg.prefix, ctx->params[0]) == -1 ||
 		    wh_key_webhook_dead_ids(st->ids_key, sizeof(st->ids_key),
-		    api_cfg.prefix, ctx->params[0]) == -1 ||
-		    api_list_begin(ctx, &st->list, NULL) == -1)
+		    api_cfg.prefix, ctx->params[0]) == -1)
 			return (api_problem_redis(ctx));
-		if (api_webhook_fetch(ctx, ctx->params[0]) == -1) {
-			if (ctx->pending == 0)
-				return (api_problem_redis(ctx));
-			ctx->redis_failed = 1;
-		}
-		ctx->phase = 1;
-		return (API_WAIT);
+		return (api_webhook_list_begin(ctx, &st->list));
 	case 1:
-		if (api_list_open(ctx, &st->list) == -1)
+		if (api_webhook_list_open(ctx, &st->list) == -1)
 			return (API_DONE);
-		if ((size_t)st->list.nsecret >= ctx->nreplies)
-			return (api_problem_redis(ctx));
-		if (api_webhook_visible(ctx,
-		    ctx->replies[st->list.nsecret], &w) == -1)
-			return (API_DONE);
-		wh_webhook_free(&w);
 		ctx->phase = 2;
 		if (index_send(ctx, st) == -1)
 			return (api_problem_redis(ctx));

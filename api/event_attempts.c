@@ -44,13 +44,10 @@ static void
 ea_state_free(void *p)
 {
 	struct ea_state	*st = p;
-	size_t		 i;
 
 	api_list_free(&st->list);
 	api_ids_free(&st->ids);
-	for (i = 0; i < st->nkept; i++)
-		api_reply_free(st->kept[i]);
-	free(st->kept);
+	api_replies_free(st->kept, st->nkept);
 	free(st->kept_hook);
 	free(st->hook);
 	free(st);
@@ -100,8 +97,8 @@ ea_index(struct api_ctx *ctx, struct ea_state *st)
 	if (api_list_ids(&st->list, idx, 1, &st->ids) == -1)
 		return (api_problem_nomem(ctx));
 	if (st->ids.n == 0)
-		return (api_list_respond(ctx, &st->list, "attempts",
-		    api_render_attempt, NULL, 0, NULL));
+		return (api_attempts_respond(ctx, &st->list, NULL, NULL, 0,
+		    NULL));
 	if ((st->hook = calloc(st->ids.n, sizeof(*st->hook))) == NULL ||
 	    (st->kept = calloc(st->ids.n, sizeof(*st->kept))) == NULL ||
 	    (st->kept_hook = calloc(st->ids.n,
@@ -138,11 +135,8 @@ ea_index(struct api_ctx *ctx, struct ea_state *st)
 static int
 ea_lines(struct api_ctx *ctx, struct ea_state *st)
 {
-	struct api_attempt	 *items;
-	const void		**recs;
-	struct api_reply	 *r;
-	size_t			  i;
-	int			  rc;
+	struct api_reply	*r;
+	size_t			 i;
 
 	if (ctx->nreplies != st->ids.n)
 		return (api_problem_redis(ctx));
@@ -157,23 +151,8 @@ ea_lines(struct api_ctx *ctx, struct ea_state *st)
 		st->kept_hook[st->nkept] = st->hook[i];
 		st->kept[st->nkept++] = api_reply_steal(&r->elem[0]);
 	}
-	items = calloc(st->nkept + 1, sizeof(*items));
-	recs = calloc(st->nkept + 1, sizeof(*recs));
-	if (items == NULL || recs == NULL) {
-		free(items);
-		free(recs);
-		return (api_problem_nomem(ctx));
-	}
-	for (i = 0; i < st->nkept; i++) {
-		items[i].entry = st->kept[i];
-		items[i].webhook_sid = st->kept_hook[i];
-		recs[i] = &items[i];
-	}
-	rc = api_list_respond(ctx, &st->list, "attempts", api_render_attempt,
-	    recs, st->nkept, st->list.more ? &st->ids.last : NULL);
-	free(items);
-	free(recs);
-	return (rc);
+	return (api_attempts_respond(ctx, &st->list, st->kept, st->kept_hook,
+	    st->nkept, st->list.more ? &st->ids.last : NULL));
 }
 
 int

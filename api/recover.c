@@ -91,9 +91,7 @@ int
 api_recover(struct api_ctx *ctx)
 {
 	struct api_job		*job;
-	struct wh_webhook	 w;
 	long long		 v;
-	int			 enabled;
 
 	if ((job = api_state(ctx, sizeof(*job), free)) == NULL)
 		return (api_problem_nomem(ctx));
@@ -103,16 +101,9 @@ api_recover(struct api_ctx *ctx)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
-		if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)
+		if (api_webhook_enabled(ctx, ctx->replies[0],
+		    "recovering its dead letters", job->company_sid) == -1)
 			return (API_DONE);
-		enabled = w.enabled;
-		(void)snprintf(job->company_sid, sizeof(job->company_sid),
-		    "%s", w.company_sid);
-		wh_webhook_free(&w);
-		if (!enabled)
-			return (api_problem(ctx, 409, "The webhook is "
-			    "disabled; enable it (PATCH enabled: true) "
-			    "before recovering its dead letters.", NULL));
 		if (wh_id_new("job_", job->sid, sizeof(job->sid)) == -1)
 			return (api_problem_nomem(ctx));
 		(void)snprintf(job->webhook_sid, sizeof(job->webhook_sid),

@@ -87,10 +87,9 @@ accepted(struct api_ctx *ctx, int64_t at)
 int
 api_redeliver(struct api_ctx *ctx)
 {
-	struct wh_webhook	 w;
+	char			 company[WH_ID_MAX];
 	int64_t			*at;
 	long long		 v;
-	int			 enabled;
 
 	if ((at = api_state(ctx, sizeof(*at), free)) == NULL)
 		return (api_problem_nomem(ctx));
@@ -100,14 +99,9 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
-		if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)
+		if (api_webhook_enabled(ctx, ctx->replies[0], "redelivering",
+		    company) == -1)
 			return (API_DONE);
-		enabled = w.enabled;
-		wh_webhook_free(&w);
-		if (!enabled)
-			return (api_problem(ctx, 409, "The webhook is "
-			    "disabled; enable it (PATCH enabled: true) "
-			    "before redelivering.", NULL));
 		*at = wh_now_ms();
 		ctx->phase = 2;
 		if (requeue_send(ctx, *at) == -1)

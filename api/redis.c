@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 #define REPLY_DEPTH_MAX		8
 #define RECONNECT_MIN_MS	100
@@ -234,6 +235,17 @@ api_reply_free(struct api_reply *r)
 	reply_free(r);
 }
 
+/* n replies kept beyond their step, and their array. */
+void
+api_replies_free(struct api_reply **r, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; r != NULL && i < n; i++)
+		reply_free(r[i]);
+	free(r);
+}
+
 /*
  * Take a reply (an element of another, usually) out of its slot, to keep
  * beyond the step: the slot is left NULL, which freeing skips. The
@@ -307,6 +319,22 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
+ * One thing the request awaited (a reply, or a timer: sleep.c) came: the
+ * last one wakes the request; if Kore freed the request meanwhile, the
+ * ctx is ours to free.
+ */
+void
+api_ctx_reply_done(struct api_ctx *ctx)
+{
+	if (--ctx->pending > 0)
+		return;
+	if (ctx->req != NULL)
+		http_request_wakeup(ctx->req);
+	else
+		api_ctx_release(ctx);
+}
+
+/*
  * Every command's reply lands here, in the order sent. The last one wakes
  * the request; if Kore freed the request meanwhile, the ctx is ours to
  * free.
@@ -325,13 +353,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 	} else {
 		ctx->replies[ctx->nreplies++] = copy;
 	}
-
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	api_ctx_reply_done(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -343,12 +365,7 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	api_ctx_reply_done(ctx);
 }
 
 /*
@@ -426,22 +443,13 @@ api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
 {
 	const char	*av[16];
 	size_t		 al[16];
-	char		 nk[8];
-	int		 i;
+	char		 nk[12];
+	int		 n;
 
-	if (argc < nkeys || argc + 3 > (int)(sizeof(av) / sizeof(av[0])))
+	if ((n = wh_script_args("EVAL", script, nkeys, argc, argv, lens, av,
+	    al, sizeof(av) / sizeof(av[0]), nk)) == -1)
 		return (-1);
-	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
-	av[0] = "EVAL";
-	av[1] = script;
-	av[2] = nk;
-	for (i = 0; i < 3; i++)
-		al[i] = strlen(av[i]);
-	for (i = 0; i < argc; i++) {
-		av[i + 3] = argv[i];
-		al[i + 3] = lens != NULL ? lens[i] : strlen(argv[i]);
-	}
-	return (api_redis_cmd(ctx, argc + 3, av, al));
+	return (api_redis_cmd(ctx, n, av, al));
 }
 
 /*

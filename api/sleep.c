@@ -14,14 +14,7 @@
 static void
 wake(void *arg, u_int64_t now)
 {
-	struct api_ctx	*ctx = arg;
-
-	if (--ctx->pending > 0)
-		return;
-	if (ctx->req != NULL)
-		http_request_wakeup(ctx->req);
-	else
-		api_ctx_release(ctx);
+	api_ctx_reply_done(arg);
 }
 
 /* Wake the request after ms; -1 if no timer could be set. */

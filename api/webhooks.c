@@ -162,6 +162,68 @@ api_webhook_visible(struct api_ctx *ctx, struct api_reply *r,
 	return (0);
 }
 
+/*
+ * api_webhook_visible for the routes that give dead letters another
+ * delivery (what: "redelivering"): the webhook must also be enabled, as
+ * a disabled one would only park them again (409). 0 with its company
+ * in company, else -1 with the answer written.
+ */
+int
+api_webhook_enabled(struct api_ctx *ctx, struct api_reply *r,
+    const char *what, char company[WH_ID_MAX])
+{
+	struct wh_webhook	w;
+	char			detail[128];
+	int			enabled;
+
+	if (api_webhook_visible(ctx, r, &w) == -1)
+		return (-1);
+	enabled = w.enabled;
+	(void)snprintf(company, WH_ID_MAX, "%s", w.company_sid);
+	wh_webhook_free(&w);
+	if (enabled)
+		return (0);
+	(void)snprintf(detail, sizeof(detail), "The webhook is disabled; "
+	    "enable it (PATCH enabled: true) before %s.", what);
+	return (api_problem(ctx, 409, detail, NULL), -1);
+}
+
+/*
+ * A list below the webhook of the path (its attempts, its dead letters):
+ * the page token secret if needed and the webhook, in one round trip;
+ * phase 1 takes both with api_webhook_list_open(). API_WAIT, or
+ * API_DONE with the answer written.
+ */
+int
+api_webhook_list_begin(struct api_ctx *ctx, struct api_list *list)
+{
+	if (api_list_begin(ctx, list, NULL) == -1)
+		return (api_problem_redis(ctx));
+	if (api_webhook_fetch(ctx, ctx->params[0]) == -1) {
+		if (ctx->pending == 0)
+			return (api_problem_redis(ctx));
+		ctx->redis_failed = 1;		/* 503 once they reply */
+	}
+	ctx->phase = 1;
+	return (API_WAIT);
+}
+
+/* The page token checked, the webhook the caller's: 0, or -1 answered. */
+int
+api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
+{
+	struct wh_webhook	w;
+
+	if (api_list_open(ctx, list) == -1)
+		return (-1);
+	if ((size_t)list->nsecret >= ctx->nreplies)
+		return (api_problem_redis(ctx), -1);
+	if (api_webhook_visible(ctx, ctx->replies[list->nsecret], &w) == -1)
+		return (-1);
+	wh_webhook_free(&w);
+	return (0);
+}
+
 /* Parse the body into st->in; -1 with the answer (400/422/500) written. */
 static int
 read_body(struct api_ctx *ctx, struct hook_state *st, int create)

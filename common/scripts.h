@@ -34,6 +34,16 @@ extern const char	wh_lua_dead_letter[];
 extern const char	wh_lua_dead_requeue[];
 extern const char	wh_lua_webhook_cas[];
 
+/*
+ * The arguments of EVAL or EVALSHA (cmd) of script (its text or SHA-1)
+ * with nkeys keys, then argv[0..argc) (the keys first; lens may be NULL)
+ * into av/al (room for max), nk holding the key count's digits. Returns
+ * the number of arguments, or -1 when they do not fit.
+ */
+int	wh_script_args(const char *cmd, const char *script, int nkeys,
+	    int argc, const char **argv, const size_t *lens, const char **av,
+	    size_t *al, size_t max, char nk[12]);
+
 /* The SHA-1 (hex, NUL-terminated) Redis names a script by, for EVALSHA. */
 #define WH_SCRIPT_SHA_LEN	40
 int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);

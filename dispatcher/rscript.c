@@ -108,28 +108,19 @@ rscript_call(struct rconn *c, const struct rscript *s, redisCallbackFn *cb,
 {
 	const char	*av[RSCRIPT_ARGV_MAX + 3];
 	size_t		 al[RSCRIPT_ARGV_MAX + 3];
-	char		 nk[8];
+	char		 nk[12];
 	struct call	*call;
-	int		 i;
+	int		 n;
 
-	if (argc < nkeys || argc > RSCRIPT_ARGV_MAX)
+	if ((n = wh_script_args("EVALSHA", s->sha, nkeys, argc, argv, lens,
+	    av, al, sizeof(av) / sizeof(av[0]), nk)) == -1)
 		return (-1);
 	if ((call = malloc(sizeof(*call))) == NULL)
 		return (-1);
 	call->s = s;
 	call->cb = cb;
 	call->priv = priv;
-	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
-	av[0] = "EVALSHA";
-	av[1] = s->sha;
-	av[2] = nk;
-	for (i = 0; i < 3; i++)
-		al[i] = strlen(av[i]);
-	for (i = 0; i < argc; i++) {
-		av[i + 3] = argv[i];
-		al[i + 3] = lens != NULL ? lens[i] : strlen(argv[i]);
-	}
-	if (rconn_cmd(c, on_reply, call, argc + 3, av, al) == -1) {
+	if (rconn_cmd(c, on_reply, call, n, av, al) == -1) {
 		free(call);
 		return (-1);
 	}
