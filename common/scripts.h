@@ -5,6 +5,8 @@
 #ifndef WH_SCRIPTS_H
 #define WH_SCRIPTS_H
 
+#include <stddef.h>
+
 /*
  * Move due retries: KEYS[1] = wh:{0}:retry (zset, score = due ms),
  * KEYS[2] = wh:{0}:retries (stream); ARGV[1] = now ms, ARGV[2] = batch.

@@ -162,6 +162,10 @@ int	rscript_call(struct rconn *, const struct rscript *,
 	    redisCallbackFn *, void *priv, int nkeys, int argc,
 	    const char **argv, const size_t *lens);
 
+/* record.c: attempts logged (with health), a batch per loop round. */
+void	record_attempt(const struct delivery *, const char *outcome, int ok);
+void	record_flush(void);
+
 /* health.c: disabling a webhook whose endpoint keeps failing. */
 void	health_failed(const char *webhook_sid, const char *company_sid,
 	    long long consecutive, int64_t failing_since);

@@ -83,8 +83,9 @@ drain(void)
 		wh_log(WH_LOG_WARN, "drain bound reached; entries left "
 		    "pending for another dispatcher", "entries", left, NULL);
 	}
+	record_flush();
 	acks_flush();
-	/* Let the acks reach Redis. */
+	/* Let the attempt records and the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
 	while (d.main.ac != NULL && wh_mono_ms() < deadline &&
 	    (d.main.ac->replies.head != NULL))

@@ -1,7 +1,7 @@
 /*
  * resolve.c: after an attempt. Every attempt is written to the webhook's
- * attempt log (with its event's index and the endpoint's health); then
- * the delivery is resolved in Redis: a success is
+ * attempt log (with its event's index and the endpoint's health, in
+ * batches: record.c); then the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
  * the backoff schedule and any Retry-After, or after its last attempt is
  * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
@@ -14,12 +14,9 @@
 
 #include "backoff.h"
 #include "dispatch.h"
-#include "ids.h"
 #include "keys.h"
 #include "log.h"
 #include "timeutil.h"
-
-#define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
 static void
 on_resolved(redisAsyncContext *ac, void *r, void *priv)
@@ -156,98 +153,6 @@ dead_letter(struct delivery *dl, const char *reason)
 	wh_buf_free(&b);
 }
 
-/* What judging a failed attempt's webhook needs once Redis answered. */
-struct health_ref {
-	char	webhook_sid[WH_ID_MAX];
-	char	company_sid[WH_ID_MAX];
-};
-
-static void
-on_recorded(redisAsyncContext *ac, void *r, void *priv)
-{
-	struct health_ref	*h = priv;
-	redisReply		*reply = r;
-
-	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 3 &&
-	    reply->element[1]->type == REDIS_REPLY_INTEGER &&
-	    reply->element[2]->type == REDIS_REPLY_INTEGER)
-		health_failed(h->webhook_sid, h->company_sid,
-		    reply->element[1]->integer, reply->element[2]->integer);
-	free(h);
-}
-
-/*
- * The attempt in wh:attempts:<webhook_sid>, in its event's index, and in
- * the endpoint's health (common/lua/attempt_record.lua); best effort and
- * capped. A failure's reply says how long the endpoint has been failing,
- * which may disable the webhook (health.c).
- */
-static void
-attempt_record(const struct delivery *dl, const char *outcome, int ok)
-{
-	const struct wh_event	*ev = &dl->job->task.event;
-	struct health_ref	*h = NULL;
-	const char		*argv[32];
-	size_t			 lens[32], alen;
-	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
-	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
-	char			 nowms[24], maxlen[24], oldest[24], age[24];
-	char			 ttl[24], attempt[16], status[16], latency[24];
-	char			 at[WH_RFC3339_LEN + 1];
-	int64_t			 t = wh_now_ms();
-	int			 argc = 0;
-
-	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
-	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
-	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
-	    ev->company_sid, ev->event_sid) == -1 ||
-	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(t, at) == -1)
-		return;
-	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
-	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
-	(void)snprintf(oldest, sizeof(oldest), "%lld",
-	    (long long)(t - d.cfg.attempts_max_age_ms));
-	(void)snprintf(age, sizeof(age), "%lld",
-	    (long long)d.cfg.attempts_max_age_ms);
-	(void)snprintf(ttl, sizeof(ttl), "%lld",
-	    (long long)d.cfg.event_attempts_ttl_ms);
-	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
-	(void)snprintf(status, sizeof(status), "%ld", dl->status);
-	(void)snprintf(latency, sizeof(latency), "%lld",
-	    (long long)dl->latency_ms);
-	alen = dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED;
-#define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
-#define ARGS(s)		ARG((s), strlen(s))
-	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health);
-	ARGS(nowms); ARGS(maxlen); ARGS(oldest); ARGS(age); ARGS(ttl);
-	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
-	ARGS("event_sid"); ARGS(ev->event_sid);
-	ARGS("attempt"); ARGS(attempt);
-	ARGS("outcome"); ARGS(outcome);
-	ARGS("status"); ARGS(status);
-	ARGS("error"); ARGS(dl->error);
-	ARGS("latency_ms"); ARGS(latency);
-	ARGS("at"); ARGS(at);
-	ARGS("answer"); ARG(dl->answer.len ? dl->answer.data : "", alen);
-#undef ARGS
-#undef ARG
-	if (!ok && d.cfg.disable_after_ms > 0) {
-		if ((h = calloc(1, sizeof(*h))) == NULL)
-			return;
-		(void)snprintf(h->webhook_sid, sizeof(h->webhook_sid), "%s",
-		    dl->hook.sid);
-		(void)snprintf(h->company_sid, sizeof(h->company_sid), "%s",
-		    ev->company_sid);
-	}
-	if (rscript_call(&d.main, &rs_attempt, h ? on_recorded : NULL, h, 4,
-	    argc, argv, lens) == -1)
-		free(h);
-}
-
 void
 resolve_attempt(struct delivery *dl)
 {
@@ -267,7 +172,7 @@ resolve_attempt(struct delivery *dl)
 		testsend_reply(dl);
 		return;
 	}
-	attempt_record(dl, outcome, ok);
+	record_attempt(dl, outcome, ok);
 
 	if (ok) {
 		d.n_delivered++;

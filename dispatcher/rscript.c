@@ -101,28 +101,42 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
  * EVALSHA s with nkeys keys, then the arguments (argv holds the keys
  * first; argc counts both; lens may be NULL). cb (may be NULL) gets the
  * reply as from rconn_cmd. 0 when sent, -1 when not (cb is not called).
+ * A batch (attempt records) may pass hundreds of arguments.
  */
 int
 rscript_call(struct rconn *c, const struct rscript *s, redisCallbackFn *cb,
     void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
 {
-	const char	*av[RSCRIPT_ARGV_MAX + 3];
-	size_t		 al[RSCRIPT_ARGV_MAX + 3];
+	const char	*stack_av[RSCRIPT_ARGV_MAX + 3], **av = stack_av;
+	size_t		 stack_al[RSCRIPT_ARGV_MAX + 3], *al = stack_al;
+	size_t		 max = RSCRIPT_ARGV_MAX + 3;
 	char		 nk[12];
-	struct call	*call;
-	int		 n;
+	struct call	*call = NULL;
+	int		 n, rc = -1;
 
+	if (argc > RSCRIPT_ARGV_MAX) {
+		max = (size_t)argc + 3;
+		av = calloc(max, sizeof(*av));
+		al = calloc(max, sizeof(*al));
+		if (av == NULL || al == NULL)
+			goto out;
+	}
 	if ((n = wh_script_args("EVALSHA", s->sha, nkeys, argc, argv, lens,
-	    av, al, sizeof(av) / sizeof(av[0]), nk)) == -1)
-		return (-1);
-	if ((call = malloc(sizeof(*call))) == NULL)
-		return (-1);
+	    av, al, max, nk)) == -1 ||
+	    (call = malloc(sizeof(*call))) == NULL)
+		goto out;
 	call->s = s;
 	call->cb = cb;
 	call->priv = priv;
-	if (rconn_cmd(c, on_reply, call, n, av, al) == -1) {
-		free(call);
-		return (-1);
+	if (rconn_cmd(c, on_reply, call, n, av, al) == 0) {
+		call = NULL;	/* on_reply frees it */
+		rc = 0;
 	}
-	return (0);
+out:
+	free(call);
+	if (av != stack_av)
+		free(av);
+	if (al != stack_al)
+		free(al);
+	return (rc);
 }
