@@ -1,6 +1,9 @@
 /*
- * scripts.h: the Lua scripts run in Redis. The dispatcher's touch only
- * keys of the {0} hash slot, so they stay valid on a Redis Cluster shard.
+ * scripts.h: the Lua scripts run in Redis. The queue scripts touch only
+ * keys of the {0} hash slot, so they stay valid on a Redis Cluster shard;
+ * those of publishing and of delivery visibility also touch per-company,
+ * per-webhook or per-event keys (each file says which), which one Redis
+ * (with Sentinel, as Streem runs it) does not mind.
  */
 #ifndef WH_SCRIPTS_H
 #define WH_SCRIPTS_H

@@ -485,7 +485,8 @@ job_targets(const struct job *job, const struct hc_hook *h)
 
 /*
  * The company's webhooks as of job->need (hookcache.c): make the job's
- * deliveries. A disabled webhook's delivery is parked, not attempted.
+ * deliveries. A disabled webhook's delivery is parked, not attempted
+ * (a ~test is sent all the same: testsend.c).
  */
 void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
