@@ -24,7 +24,7 @@ test_sha1(void **state)
 	/* redis-cli SCRIPT LOAD "return 1" */
 	assert_int_equal(wh_script_sha1("return 1", sha), 0);
 	assert_string_equal(sha, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
-	/* Every embedded script has one, and they differ. */
+	/* An embedded script has one as well. */
 	assert_int_equal(wh_script_sha1(wh_lua_attempt_record, sha), 0);
 	assert_int_equal(strlen(sha), WH_SCRIPT_SHA_LEN);
 }
