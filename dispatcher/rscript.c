@@ -10,7 +10,6 @@
  * abandoned and its entry claimed again later: at least once, never
  * lost) and the scripts are loaded again at once.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
