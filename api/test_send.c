@@ -77,7 +77,7 @@ enqueue(struct api_ctx *ctx, struct ts_state *st, const struct wh_webhook *w)
 	    (long long)(now + START_WAIT_MS));
 	st->deadline = now + START_WAIT_MS + w->timeout_ms + MARGIN_MS;
 	argv[0] = "XADD"; argv[1] = retries; argv[2] = "*";
-	argv[3] = "task"; argv[4] = task.data;
+	argv[3] = WH_TASK_FIELD; argv[4] = task.data;
 	argv[5] = "reply"; argv[6] = st->reply_key;
 	argv[7] = "deadline"; argv[8] = start;
 	for (i = 0; i < 9; i++)
