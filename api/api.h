@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ids.h"
 #include "caps.h"
+#include "health.h"
 #include "model.h"
 #include "validate.h"
 
@@ -119,6 +120,10 @@ int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const char *company_sid, int nkeys, int argc, const char **argv,
 	    const size_t *lens);
 void	*api_state(struct api_ctx *, size_t, void (*)(void *));
+void	 api_reply_free(struct api_reply *);
+void	 api_replies_free(struct api_reply **, size_t);
+void	 api_ctx_reply_done(struct api_ctx *);
+struct api_reply *api_reply_steal(struct api_reply **);
 int	 api_reply_int(struct api_ctx *, long long *);
 const struct api_reply *api_xinfo_group(const struct api_reply *,
 	    const char *name);
@@ -192,11 +197,25 @@ void	api_metrics_request(struct api_ctx *);
 void	api_metrics_events(size_t accepted, size_t duplicates,
 	    size_t conflicts);
 
+/* Delivery visibility and control (one file each). */
+int	api_attempts_list(struct api_ctx *);		/* attempts.c */
+int	api_event_attempts_list(struct api_ctx *);	/* event_attempts.c */
+int	api_dead_letters_list(struct api_ctx *);	/* dead_letters.c */
+int	api_redeliver(struct api_ctx *);		/* redeliver.c */
+int	api_recover(struct api_ctx *);			/* recover.c */
+int	api_jobs_get(struct api_ctx *);			/* jobs.c */
+int	api_webhook_test(struct api_ctx *);		/* test_send.c */
+
+
 /* webhooks.c: the webhook a request names, for the routes below it. */
 int	api_webhook_fetch(struct api_ctx *, const char *sid);
 int	api_webhook_await(struct api_ctx *);
 int	api_webhook_visible(struct api_ctx *, struct api_reply *,
 	    struct wh_webhook *);
+int	api_webhook_enabled(struct api_ctx *, struct api_reply *,
+	    const char *what, char company[WH_ID_MAX]);
+int	api_webhook_health_fetch(struct api_ctx *, const char *sid);
+int	api_health_take(const struct api_reply *, struct wh_health *);
 
 /* webhook_body.c: a webhook body, for POST and PATCH alike. */
 #define API_WB_LABEL		0x01
@@ -330,6 +349,8 @@ struct api_list {
 
 int	api_list_parse(struct api_ctx *, struct api_list *, int sorts,
 	    int company_ok);
+int	api_list_parse_with(struct api_ctx *, struct api_list *, int sorts,
+	    const char *const *allowed);
 int	api_list_company(struct api_ctx *, const struct api_list *,
 	    int required, const char **);
 int	api_list_begin(struct api_ctx *, struct api_list *,
@@ -351,6 +372,9 @@ struct api_ids {
 
 int	api_list_ids(struct api_list *, const struct api_reply *, int page,
 	    struct api_ids *);
+/* webhooks.c: a list below the webhook of the path. */
+int	api_webhook_list_begin(struct api_ctx *, struct api_list *);
+int	api_webhook_list_open(struct api_ctx *, struct api_list *);
 void	api_ids_free(struct api_ids *);
 
 int	api_cursor_fetch(struct api_ctx *);
@@ -360,11 +384,56 @@ int	api_cursor_seal(const struct api_list *, const struct api_item *,
 int	api_cursor_open(struct api_list *);
 
 /* render.c: resources as JSON. */
-/* Each takes its resource (struct wh_webhook, wh_signing_key, api_key). */
+/* A webhook as shown: the record and its endpoint's health. */
+struct api_webhook_view {
+	const struct wh_webhook	*w;
+	struct wh_health	 health;
+};
+
+/* A ~recover job (wh:job:<sid>) as stored. */
+struct api_job {
+	char		 sid[WH_ID_MAX];
+	char		 webhook_sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+	char		 state[16];
+	int64_t		 since, until;
+	int64_t		 scanned, moved, skipped;
+	int64_t		 created_at, updated_at, finished_at;
+};
+
+/*
+ * Each takes its resource (struct api_webhook_view, wh_signing_key,
+ * api_key, api_job).
+ */
 int	api_render_webhook(struct wh_buf *, const void *);
 int	api_render_signing_key(struct wh_buf *, const void *);
 int	api_render_api_key(struct wh_buf *, const void *);
+int	api_render_job(struct wh_buf *, const void *);
 int	api_respond_one(struct api_ctx *, int status, const char *wrapper,
 	    api_render_fn, const void *);
+
+/* attempts.c: one attempt log line as shown, by both attempt lists. */
+struct api_attempt {
+	const struct api_reply	*entry;		/* [id, [field, value...]] */
+	const char		*webhook_sid;
+};
+int	api_render_attempt(struct wh_buf *, const void *);
+int	api_attempts_respond(struct api_ctx *, const struct api_list *,
+	    struct api_reply *const *entries, const char *const *hooks,
+	    size_t n, const struct api_item *next);
+
+/* entry.c: stream entries' fields (attempts, dead letters) as JSON. */
+int64_t	api_entry_ms(const char *entry_id);
+const struct api_reply *api_entry_field(const struct api_reply *fields,
+	    const char *name);
+int	api_json_count(struct wh_buf *, const char *name,
+	    const struct api_reply *, int zero_null);
+int	api_json_text(struct wh_buf *, const char *name,
+	    const struct api_reply *, int empty_null);
+int	api_json_time(struct wh_buf *, const char *name,
+	    const struct api_reply *);
+
+/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
 
 #endif

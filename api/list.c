@@ -97,6 +97,19 @@ int
 api_list_parse(struct api_ctx *ctx, struct api_list *list, int sorts,
     int company_ok)
 {
+	return (api_list_parse_with(ctx, list, sorts, company_ok ?
+	    params_company : params_plain));
+}
+
+/*
+ * api_list_parse for a list that takes its own query parameters
+ * (allowed, NULL-terminated; page_size, page_token, sort and
+ * company_sid are read when among them). -1 with a 400 written.
+ */
+int
+api_list_parse_with(struct api_ctx *ctx, struct api_list *list, int sorts,
+    const char *const *allowed)
+{
 	const char	*v;
 	char		*end;
 	long		 n;
@@ -104,8 +117,7 @@ api_list_parse(struct api_ctx *ctx, struct api_list *list, int sorts,
 	memset(list, 0, sizeof(*list));
 	list->page_size = API_PAGE_DEFAULT;
 	list->field = API_SORT_CREATED;
-	if (api_query_parse(ctx, company_ok ? params_company : params_plain,
-	    &list->query) == -1)
+	if (api_query_parse(ctx, allowed, &list->query) == -1)
 		return (-1);
 	if ((v = api_query_get(&list->query, "page_size")) != NULL) {
 		errno = 0;

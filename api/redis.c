@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis_conn.h"
+#include "scripts.h"
 
 #define REPLY_DEPTH_MAX		8
 #define API_TYPE_REDIS		100	/* our kore_event type, not Kore's */
@@ -176,6 +177,37 @@ reply_free(struct api_reply *r)
 	free(r);
 }
 
+void
+api_reply_free(struct api_reply *r)
+{
+	reply_free(r);
+}
+
+/* n replies kept beyond their step, and their array. */
+void
+api_replies_free(struct api_reply **r, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; r != NULL && i < n; i++)
+		reply_free(r[i]);
+	free(r);
+}
+
+/*
+ * Take a reply (an element of another, usually) out of its slot, to keep
+ * beyond the step: the slot is left NULL, which freeing skips. The
+ * caller frees it with api_reply_free().
+ */
+struct api_reply *
+api_reply_steal(struct api_reply **slot)
+{
+	struct api_reply	*r = *slot;
+
+	*slot = NULL;
+	return (r);
+}
+
 /* Deep copy of a hiredis reply; NULL on ENOMEM or absurd nesting. */
 static struct api_reply *
 reply_copy(const redisReply *src, int depth)
@@ -270,12 +302,12 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * One of the step's replies is in: the last one wakes the request (and
- * cancels its deadline); if Kore freed the request meanwhile, the ctx is
- * ours to free.
+ * One thing the request awaited (a reply, or a timer: sleep.c) came: the
+ * last one wakes the request (and cancels its deadline); if Kore freed
+ * the request meanwhile, the ctx is ours to free.
  */
-static void
-reply_counted(struct api_ctx *ctx)
+void
+api_ctx_reply_done(struct api_ctx *ctx)
 {
 	if (--ctx->pending > 0)
 		return;
@@ -301,7 +333,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 	} else {
 		ctx->replies[ctx->nreplies++] = copy;
 	}
-	reply_counted(ctx);
+	api_ctx_reply_done(ctx);
 }
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
@@ -313,7 +345,7 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		ctx->redis_failed = 1;
-	reply_counted(ctx);
+	api_ctx_reply_done(ctx);
 }
 
 /* Send for ctx: its reply is counted in ctx->pending. */
@@ -418,22 +450,13 @@ api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
 {
 	const char	*av[16];
 	size_t		 al[16];
-	char		 nk[8];
-	int		 i;
+	char		 nk[12];
+	int		 n;
 
-	if (argc < nkeys || argc + 3 > (int)(sizeof(av) / sizeof(av[0])))
+	if ((n = wh_script_args("EVAL", script, nkeys, argc, argv, lens, av,
+	    al, sizeof(av) / sizeof(av[0]), nk)) == -1)
 		return (-1);
-	(void)snprintf(nk, sizeof(nk), "%d", nkeys);
-	av[0] = "EVAL";
-	av[1] = script;
-	av[2] = nk;
-	for (i = 0; i < 3; i++)
-		al[i] = strlen(av[i]);
-	for (i = 0; i < argc; i++) {
-		av[i + 3] = argv[i];
-		al[i + 3] = lens != NULL ? lens[i] : strlen(argv[i]);
-	}
-	return (api_redis_cmd(ctx, argc + 3, av, al));
+	return (api_redis_cmd(ctx, n, av, al));
 }
 
 /*

@@ -35,11 +35,37 @@ field_time(struct wh_buf *b, const char *name, int64_t ms)
 	return (wh_buf_appendf(b, ",\"%s\":\"%s\"", name, ts));
 }
 
+/* The endpoint's health: counts, and times (null: never). */
+static int
+render_health(struct wh_buf *b, const struct wh_health *h)
+{
+	if (wh_buf_appendf(b, ",\"health\":{\"consecutive_failures\":%lld",
+	    (long long)h->consecutive_failures) == -1 ||
+	    field_time(b, "failing_since", h->failing_since) == -1 ||
+	    field_time(b, "last_success_at", h->last_success_at) == -1 ||
+	    field_time(b, "last_failure_at", h->last_failure_at) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/* A time that is always one (0 is the epoch, not "never"). */
+static int
+field_instant(struct wh_buf *b, const char *name, int64_t ms)
+{
+	char	ts[WH_RFC3339_LEN + 1];
+
+	if (wh_rfc3339_ms(ms > 0 ? ms : 0, ts) == -1)
+		return (-1);
+	return (wh_buf_appendf(b, ",\"%s\":\"%s\"", name, ts));
+}
+
+/* A struct api_webhook_view: the record, then its endpoint's health. */
 int
 api_render_webhook(struct wh_buf *b, const void *p)
 {
-	const struct wh_webhook	*w = p;
-	size_t			 i;
+	const struct api_webhook_view	*v = p;
+	const struct wh_webhook		*w = v->w;
+	size_t				 i;
 
 	if (wh_buf_append(b, "{", 1) == -1 ||
 	    field_str(b, "sid", w->sid, 1) == -1 ||
@@ -69,8 +95,10 @@ api_render_webhook(struct wh_buf *b, const void *p)
 	}
 	if (wh_buf_appendf(b, "],\"enabled\":%s",
 	    w->enabled ? "true" : "false") == -1 ||
+	    field_str(b, "disabled_reason", w->disabled_reason, 0) == -1 ||
 	    field_time(b, "created_at", w->created_at) == -1 ||
-	    field_time(b, "updated_at", w->updated_at) == -1)
+	    field_time(b, "updated_at", w->updated_at) == -1 ||
+	    render_health(b, &v->health) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }
@@ -118,6 +146,34 @@ api_render_api_key(struct wh_buf *b, const void *p)
 	    field_time(b, "created_at", k->created_at) == -1)
 		return (-1);
 	if (k->secret != NULL && field_str(b, "secret", k->secret, 0) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/*
+ * A ~recover job: its window, where it is (queued, running, done) and
+ * what it did (scanned dead letters, moved to another delivery, skipped
+ * because the stream had trimmed them).
+ */
+int
+api_render_job(struct wh_buf *b, const void *p)
+{
+	const struct api_job	*j = p;
+
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "sid", j->sid, 1) == -1 ||
+	    field_str(b, "kind", "recover", 0) == -1 ||
+	    field_str(b, "webhook_sid", j->webhook_sid, 0) == -1 ||
+	    field_str(b, "company_sid", j->company_sid, 0) == -1 ||
+	    field_instant(b, "since", j->since) == -1 ||
+	    field_instant(b, "until", j->until) == -1 ||
+	    field_str(b, "state", j->state, 0) == -1 ||
+	    wh_buf_appendf(b, ",\"scanned\":%lld,\"moved\":%lld,"
+	    "\"skipped\":%lld", (long long)j->scanned, (long long)j->moved,
+	    (long long)j->skipped) == -1 ||
+	    field_time(b, "created_at", j->created_at) == -1 ||
+	    field_time(b, "updated_at", j->updated_at) == -1 ||
+	    field_time(b, "finished_at", j->finished_at) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }

@@ -31,6 +31,7 @@ status_title(int status)
 	case 422: return ("Unprocessable Content");
 	case 429: return ("Too Many Requests");
 	case 503: return ("Service Unavailable");
+	case 504: return ("Gateway Timeout");
 	default: return ("Internal Server Error");
 	}
 }

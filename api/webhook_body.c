@@ -20,6 +20,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "timeout_ms", 0 }, { "max_attempts", 0 }, { "headers", 0 },
 	{ "event_types", 0 }, { "enabled", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
+	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
 };
 
@@ -28,7 +29,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "max_attempts", 0 }, { "headers", 0 }, { "event_types", 0 },
 	{ "enabled", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
-	{ "updated_at", 1 },
+	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
 };
 
@@ -321,8 +322,11 @@ api_webhook_apply(struct wh_webhook *dst, struct api_webhook_input *in)
 		dst->timeout_ms = src->timeout_ms;
 	if (in->given & API_WB_ATTEMPTS)
 		dst->max_attempts = src->max_attempts;
-	if (in->given & API_WB_ENABLED)
+	if (in->given & API_WB_ENABLED) {
 		dst->enabled = src->enabled;
+		if (dst->enabled)	/* whatever disabled it is over */
+			swap_str(&dst->disabled_reason, &src->disabled_reason);
+	}
 	if (in->given & API_WB_HEADERS) {
 		h = dst->headers;
 		n = dst->nheaders;

@@ -9,8 +9,14 @@
  *   - create stores the webhook, its index entry and its default key
  *     together, unless the company is at WH_MAX_WEBHOOKS_PER_COMPANY;
  *   - update writes only if the record is still the one it read
- *     (compare-and-set), else reads again: concurrent updates never lose
- *     one another's changes, and a deleted webhook is never recreated.
+ *     (compare-and-set, common/lua/webhook_cas.lua, which a dispatcher
+ *     disabling a failing webhook runs too), else reads again:
+ *     concurrent updates never lose one another's changes, and a deleted
+ *     webhook is never recreated. Enabling a disabled webhook clears its
+ *     disabled_reason and starts its failing streak over.
+ *
+ * A webhook is shown with its endpoint's health (wh:webhook:<sid>:health,
+ * kept by the dispatchers), read in the same round trip as the record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,7 @@
 #include "api.h"
 #include "keys.h"
 #include "model.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define UPDATE_TRIES	32	/* each round lets at least one writer in */
@@ -35,20 +42,16 @@ static const char	create_lua[] =
     "return 1";
 
 static const char	delete_lua[] =
-    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) "
-    "redis.call('ZREM', KEYS[4], ARGV[1]) "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	cas_lua[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
-    "redis.call('SET', KEYS[1], ARGV[2]) "
+    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
+    "KEYS[6]) "
+    "redis.call('ZREM', KEYS[7], ARGV[1]) "
     API_LUA_BUMP
     "return 1";
 
 struct hook_state {
 	struct api_webhook_input	 in;
 	struct wh_webhook		 hook;
+	struct api_webhook_view		 view;
 	int				 tries;
 };
 
@@ -74,6 +77,56 @@ api_webhook_fetch(struct api_ctx *ctx, const char *sid)
 	argv[0] = "GET";
 	argv[1] = key;
 	return (api_redis_cmd(ctx, 2, argv, NULL));
+}
+
+/* HGETALL wh:webhook:<sid>:health, the endpoint's health. */
+int
+api_webhook_health_fetch(struct api_ctx *ctx, const char *sid)
+{
+	char		 key[WH_KEY_MAX];
+	const char	*argv[2];
+
+	if (wh_key_webhook_health(key, sizeof(key), api_cfg.prefix,
+	    sid) == -1)
+		return (-1);
+	argv[0] = "HGETALL";
+	argv[1] = key;
+	return (api_redis_cmd(ctx, 2, argv, NULL));
+}
+
+/*
+ * An HGETALL reply of the health hash into h (zero when there is none
+ * yet); fields that do not read as counts are left out. -1 when the
+ * reply is not a hash's.
+ */
+int
+api_health_take(const struct api_reply *r, struct wh_health *h)
+{
+	size_t	i;
+
+	memset(h, 0, sizeof(*h));
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->nelem % 2 != 0)
+		return (-1);
+	for (i = 0; i + 1 < r->nelem; i += 2) {
+		if (r->elem[i]->type != REDIS_REPLY_STRING ||
+		    r->elem[i + 1]->type != REDIS_REPLY_STRING)
+			continue;
+		(void)wh_health_field(h, r->elem[i]->str, r->elem[i]->len,
+		    r->elem[i + 1]->str, r->elem[i + 1]->len);
+	}
+	return (0);
+}
+
+/* The record and its health (replies 0 and 1), for GET and PATCH. */
+static int
+await_with_health(struct api_ctx *ctx)
+{
+	ctx->phase = 1;
+	if (api_webhook_fetch(ctx, ctx->params[0]) == -1)
+		return (api_problem_redis(ctx));
+	if (api_webhook_health_fetch(ctx, ctx->params[0]) == -1)
+		ctx->redis_failed = 1;
+	return (API_WAIT);
 }
 
 /* Ask for the webhook of the path; its reply comes in phase 1. */
@@ -106,6 +159,68 @@ api_webhook_visible(struct api_ctx *ctx, struct api_reply *r,
 		wh_webhook_free(w);
 		return (api_problem(ctx, 404, "No such webhook.", NULL), -1);
 	}
+	return (0);
+}
+
+/*
+ * api_webhook_visible for the routes that give dead letters another
+ * delivery (what: "redelivering"): the webhook must also be enabled, as
+ * a disabled one would only park them again (409). 0 with its company
+ * in company, else -1 with the answer written.
+ */
+int
+api_webhook_enabled(struct api_ctx *ctx, struct api_reply *r,
+    const char *what, char company[WH_ID_MAX])
+{
+	struct wh_webhook	w;
+	char			detail[128];
+	int			enabled;
+
+	if (api_webhook_visible(ctx, r, &w) == -1)
+		return (-1);
+	enabled = w.enabled;
+	(void)snprintf(company, WH_ID_MAX, "%s", w.company_sid);
+	wh_webhook_free(&w);
+	if (enabled)
+		return (0);
+	(void)snprintf(detail, sizeof(detail), "The webhook is disabled; "
+	    "enable it (PATCH enabled: true) before %s.", what);
+	return (api_problem(ctx, 409, detail, NULL), -1);
+}
+
+/*
+ * A list below the webhook of the path (its attempts, its dead letters):
+ * the page token secret if needed and the webhook, in one round trip;
+ * phase 1 takes both with api_webhook_list_open(). API_WAIT, or
+ * API_DONE with the answer written.
+ */
+int
+api_webhook_list_begin(struct api_ctx *ctx, struct api_list *list)
+{
+	if (api_list_begin(ctx, list, NULL) == -1)
+		return (api_problem_redis(ctx));
+	if (api_webhook_fetch(ctx, ctx->params[0]) == -1) {
+		if (ctx->pending == 0)
+			return (api_problem_redis(ctx));
+		ctx->redis_failed = 1;		/* 503 once they reply */
+	}
+	ctx->phase = 1;
+	return (API_WAIT);
+}
+
+/* The page token checked, the webhook the caller's: 0, or -1 answered. */
+int
+api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
+{
+	struct wh_webhook	w;
+
+	if (api_list_open(ctx, list) == -1)
+		return (-1);
+	if ((size_t)list->nsecret >= ctx->nreplies)
+		return (api_problem_redis(ctx), -1);
+	if (api_webhook_visible(ctx, ctx->replies[list->nsecret], &w) == -1)
+		return (-1);
+	wh_webhook_free(&w);
 	return (0);
 }
 
@@ -197,8 +312,9 @@ api_webhooks_create(struct api_ctx *ctx)
 			    "(WH_MAX_WEBHOOKS_PER_COMPANY); delete one first.",
 			    NULL));
 		api_location(ctx, "/v1/webhooks/%s", w->sid);
+		st->view.w = w;		/* new: healthy, never tried */
 		return (api_respond_one(ctx, 201, "webhook",
-		    api_render_webhook, w));
+		    api_render_webhook, &st->view));
 	}
 
 	if (read_body(ctx, st, 1) == -1)
@@ -224,37 +340,53 @@ api_webhooks_create(struct api_ctx *ctx)
 int
 api_webhooks_get(struct api_ctx *ctx)
 {
+	struct api_webhook_view	v;
 	struct wh_webhook	w;
 	int			rc;
 
 	if (ctx->phase == 0)
-		return (api_webhook_await(ctx));
+		return (await_with_health(ctx));
+	if (ctx->nreplies != 2)
+		return (api_problem_redis(ctx));
 	if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)
 		return (API_DONE);
-	rc = api_respond_one(ctx, 200, "webhook", api_render_webhook, &w);
+	v.w = &w;
+	if (api_health_take(ctx->replies[1], &v.health) == -1)
+		rc = api_problem_redis(ctx);
+	else
+		rc = api_respond_one(ctx, 200, "webhook", api_render_webhook,
+		    &v);
 	wh_webhook_free(&w);
 	return (rc);
 }
 
-/* Write the changed record if the stored one is still old (cas_lua). */
+/*
+ * Write the changed record if the stored one is still old; restart the
+ * failing streak when this enables a disabled webhook.
+ */
 static int
 update_send(struct api_ctx *ctx, const struct api_reply *old,
-    const struct wh_webhook *w)
+    const struct wh_webhook *w, int restart)
 {
 	struct wh_buf	 rec;
-	char		 key[WH_KEY_MAX];
-	const char	*argv[3];
-	size_t		 lens[3];
+	char		 key[WH_KEY_MAX], health[WH_KEY_MAX];
+	const char	*argv[5];
+	size_t		 lens[5];
 	int		 rc = -1;
 
 	wh_buf_init(&rec, 0);
 	if (wh_webhook_encode(w, &rec) == 0 &&
-	    wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) != -1) {
+	    wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) != -1 &&
+	    wh_key_webhook_health(health, sizeof(health), api_cfg.prefix,
+	    w->sid) != -1) {
 		argv[0] = key;		lens[0] = strlen(key);
-		argv[1] = old->str;	lens[1] = old->len;
-		argv[2] = rec.data;	lens[2] = rec.len;
-		rc = api_redis_eval_bump(ctx, cas_lua, w->company_sid, 1, 3,
-		    argv, lens);
+		argv[1] = health;	lens[1] = strlen(health);
+		argv[2] = old->str;	lens[2] = old->len;
+		argv[3] = rec.data;	lens[3] = rec.len;
+		argv[4] = restart ? "1" : "0";
+		lens[4] = 1;
+		rc = api_redis_eval_bump(ctx, wh_lua_webhook_cas,
+		    w->company_sid, 2, 5, argv, lens);
 	}
 	wh_buf_free(&rec);
 	return (rc);
@@ -271,6 +403,7 @@ api_webhooks_update(struct api_ctx *ctx)
 	struct api_reply	*r;
 	int64_t			 now;
 	long long		 v;
+	int			 was_off;
 
 	if ((st = api_state(ctx, sizeof(*st), hook_state_free)) == NULL)
 		return (api_problem_nomem(ctx));
@@ -278,26 +411,38 @@ api_webhooks_update(struct api_ctx *ctx)
 	case 0:
 		if (read_body(ctx, st, 0) == -1)
 			return (API_DONE);
-		return (api_webhook_await(ctx));
+		return (await_with_health(ctx));
 	case 1:
+		if (ctx->nreplies != 2)
+			return (api_problem_redis(ctx));
 		r = ctx->replies[0];
 		wh_webhook_free(&st->hook);
 		if (api_webhook_visible(ctx, r, &st->hook) == -1)
 			return (API_DONE);
+		if (api_health_take(ctx->replies[1], &st->view.health) == -1)
+			return (api_problem_redis(ctx));
+		was_off = !st->hook.enabled;
 		api_webhook_apply(&st->hook, &st->in);
+		if (was_off && st->hook.enabled) {
+			/* As webhook_cas.lua does in Redis. */
+			st->view.health.consecutive_failures = 0;
+			st->view.health.failing_since = 0;
+		}
 		now = wh_now_ms();
 		st->hook.updated_at = now > st->hook.updated_at ? now :
 		    st->hook.updated_at + 1;
 		ctx->phase = 2;
-		if (update_send(ctx, r, &st->hook) == -1)
+		if (update_send(ctx, r, &st->hook,
+		    was_off && st->hook.enabled) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
+		st->view.w = &st->hook;
 		if (v == 1)
 			return (api_respond_one(ctx, 200, "webhook",
-			    api_render_webhook, &st->hook));
+			    api_render_webhook, &st->view));
 		if (++st->tries >= UPDATE_TRIES)
 			return (api_problem(ctx, 409, "The webhook is being "
 			    "changed by other requests; retry.", NULL));
@@ -306,27 +451,41 @@ api_webhooks_update(struct api_ctx *ctx)
 	}
 }
 
-/* The record, its keys, its index entry and its attempt log, at once. */
+/*
+ * The record, its keys, its index entry, its attempt log, its health and
+ * its dead-letter index, at once. (Its lines in events' attempt indexes
+ * expire; readers skip what is gone.)
+ */
 static int
 delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 {
 	char		 key[WH_KEY_MAX], keys[WH_KEY_MAX], idx[WH_KEY_MAX];
-	char		 log[WH_KEY_MAX];
-	const char	*argv[5];
+	char		 log[WH_KEY_MAX], health[WH_KEY_MAX];
+	char		 dead[WH_KEY_MAX], dead_ids[WH_KEY_MAX];
+	const char	*argv[8];
 
 	if (wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) == -1 ||
 	    wh_key_webhook_keys(keys, sizeof(keys), api_cfg.prefix,
 	    w->sid) == -1 ||
 	    wh_key_company_webhooks(idx, sizeof(idx), api_cfg.prefix,
 	    w->company_sid) == -1 ||
-	    wh_key_attempts(log, sizeof(log), api_cfg.prefix, w->sid) == -1)
+	    wh_key_attempts(log, sizeof(log), api_cfg.prefix, w->sid) == -1 ||
+	    wh_key_webhook_health(health, sizeof(health), api_cfg.prefix,
+	    w->sid) == -1 ||
+	    wh_key_webhook_dead(dead, sizeof(dead), api_cfg.prefix,
+	    w->sid) == -1 ||
+	    wh_key_webhook_dead_ids(dead_ids, sizeof(dead_ids), api_cfg.prefix,
+	    w->sid) == -1)
 		return (-1);
 	argv[0] = key;
 	argv[1] = keys;
 	argv[2] = log;
-	argv[3] = idx;
-	argv[4] = w->sid;
-	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 4, 5,
+	argv[3] = health;
+	argv[4] = dead;
+	argv[5] = dead_ids;
+	argv[6] = idx;
+	argv[7] = w->sid;
+	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 7, 8,
 	    argv, NULL));
 }
 

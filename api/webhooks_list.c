@@ -7,7 +7,9 @@
  * WH_MAX_WEBHOOKS_PER_COMPANY bounds it. Sorted by created_at, the page
  * is chosen from the index alone and only its records are fetched;
  * sorted by url or label, every record is fetched (MGET) and sorted
- * here. Two round trips either way; the worker never blocks.
+ * here. Then the health of the page's endpoints is read (one HGETALL
+ * each, pipelined). Three round trips either way; the worker never
+ * blocks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,11 @@ struct wl_state {
 	struct api_ids		 ids;		/* to MGET */
 	struct wh_webhook	*hooks;
 	size_t			 nhooks;
+	const struct wh_webhook	**page;		/* shown, in order */
+	size_t			 npage;
+	struct api_item		 next;		/* valid when has_next */
+	char			 next_sid[WH_ID_MAX];
+	int			 has_next;
 };
 
 static void
@@ -38,6 +45,7 @@ wl_state_free(void *p)
 	for (i = 0; i < st->nhooks; i++)
 		wh_webhook_free(&st->hooks[i]);
 	free(st->hooks);
+	free(st->page);
 	free(st);
 }
 
@@ -112,7 +120,33 @@ wl_index(struct api_ctx *ctx, struct wl_state *st)
 	return (API_WAIT);
 }
 
-/* The records arrived: decode what still exists, sort if needed, answer. */
+/* Keep the page (and where the next starts) for the last phase. */
+static int
+keep_page(struct wl_state *st, const void **recs, size_t n,
+    const struct api_item *next)
+{
+	size_t	i;
+
+	if ((st->page = calloc(n + 1, sizeof(*st->page))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++)
+		st->page[i] = recs[i];
+	st->npage = n;
+	if (next != NULL) {
+		st->next = *next;
+		(void)snprintf(st->next_sid, sizeof(st->next_sid), "%s",
+		    next->sid);
+		st->next.sid = st->next_sid;
+		/* A url or label cursor points into a record we keep. */
+		st->has_next = 1;
+	}
+	return (0);
+}
+
+/*
+ * The records arrived: decode what still exists, sort if needed, keep
+ * the page and ask for its endpoints' health.
+ */
 static int
 wl_records(struct api_ctx *ctx, struct wl_state *st)
 {
@@ -122,7 +156,7 @@ wl_records(struct api_ctx *ctx, struct wl_state *st)
 	const struct api_item	 *next;
 	const char		 *v;
 	size_t			  i, n;
-	int			  rc;
+	int			  rc = 0;
 
 	if (r->type != REDIS_REPLY_ARRAY)
 		return (api_problem_redis(ctx));
@@ -157,19 +191,60 @@ wl_records(struct api_ctx *ctx, struct wl_state *st)
 		items[i].rec = &st->hooks[i];
 	}
 	if (st->list.field != API_SORT_CREATED) {
-		if (api_list_select(&st->list, items, st->nhooks) == -1) {
-			free(items);
-			free(recs);
-			return (api_problem_nomem(ctx));
-		}
-		n = st->list.nsel;
+		if (api_list_select(&st->list, items, st->nhooks) == -1)
+			rc = -1;
+		n = rc == 0 ? st->list.nsel : 0;
 		for (i = 0; i < n; i++)
 			recs[i] = st->list.sel[i]->rec;
-		next = st->list.more ? st->list.sel[n - 1] : NULL;
+		next = rc == 0 && st->list.more ? st->list.sel[n - 1] : NULL;
+	}
+	if (rc == 0)
+		rc = keep_page(st, recs, n, next);
+	free(items);
+	free(recs);
+	if (rc == -1)
+		return (api_problem_nomem(ctx));
+	if (st->npage == 0)
+		return (api_list_respond(ctx, &st->list, "webhooks",
+		    api_render_webhook, NULL, 0, NULL));
+	ctx->phase = 3;
+	for (i = 0; i < st->npage; i++) {
+		if (api_webhook_health_fetch(ctx, st->page[i]->sid) == -1) {
+			if (ctx->pending == 0)
+				return (api_problem_redis(ctx));
+			ctx->redis_failed = 1;	/* 503 once they reply */
+			break;
+		}
+	}
+	return (API_WAIT);
+}
+
+/* The page's health arrived (one reply each, in order): answer. */
+static int
+wl_respond(struct api_ctx *ctx, struct wl_state *st)
+{
+	struct api_webhook_view	 *views;
+	const void		**recs;
+	size_t			  i;
+	int			  rc;
+
+	if (ctx->nreplies != st->npage)
+		return (api_problem_redis(ctx));
+	views = calloc(st->npage + 1, sizeof(*views));
+	recs = calloc(st->npage + 1, sizeof(*recs));
+	if (views == NULL || recs == NULL) {
+		free(views);
+		free(recs);
+		return (api_problem_nomem(ctx));
+	}
+	for (i = 0; i < st->npage; i++) {
+		views[i].w = st->page[i];
+		(void)api_health_take(ctx->replies[i], &views[i].health);
+		recs[i] = &views[i];
 	}
 	rc = api_list_respond(ctx, &st->list, "webhooks", api_render_webhook,
-	    recs, n, next);
-	free(items);
+	    recs, st->npage, st->has_next ? &st->next : NULL);
+	free(views);
 	free(recs);
 	return (rc);
 }
@@ -186,7 +261,9 @@ api_webhooks_list(struct api_ctx *ctx)
 		return (wl_begin(ctx, st));
 	case 1:
 		return (wl_index(ctx, st));
-	default:
+	case 2:
 		return (wl_records(ctx, st));
+	default:
+		return (wl_respond(ctx, st));
 	}
 }

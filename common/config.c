@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "health.h"
 #include "ids.h"
 #include "log.h"
 
@@ -402,6 +403,38 @@ bad:
 	    "characters without spaces"));
 }
 
+/*
+ * How long attempt logs, the per-event attempt index and dead letters are
+ * kept (besides their count caps), and after how long an endpoint that
+ * fails every attempt is disabled. That period is scaled like the backoff
+ * (WH_RETRY_SCALE), so that a test's compressed clock reaches it; the
+ * ages are not, they bound memory whatever the clock.
+ */
+static int
+load_retention(struct wh_config *cfg, char *err, size_t errlen)
+{
+	long	n;
+
+	if (env_int("WH_ATTEMPTS_MAX_AGE_MS", 2592000000L, 1000,
+	    31622400000L, &n, err, errlen) == -1)
+		return (-1);
+	cfg->attempts_max_age_ms = n;
+	if (env_int("WH_DEAD_MAX_AGE_MS", 2592000000L, 1000, 31622400000L,
+	    &n, err, errlen) == -1)
+		return (-1);
+	cfg->dead_max_age_ms = n;
+	if (env_int("WH_EVENT_ATTEMPTS_TTL_MS", 86400000L, 1000,
+	    31622400000L, &n, err, errlen) == -1)
+		return (-1);
+	cfg->event_attempts_ttl_ms = n < cfg->attempts_max_age_ms ? n :
+	    cfg->attempts_max_age_ms;
+	if (env_int("WH_DISABLE_AFTER_MS", 432000000L, 0, 31622400000L, &n,
+	    err, errlen) == -1)
+		return (-1);
+	cfg->disable_after_ms = wh_disable_after_scaled(n, cfg->retry_scale);
+	return (0);
+}
+
 int
 wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -511,6 +544,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    errlen) == -1)
 		return (-1);
 	cfg->dead_maxlen = n;
+	if (load_retention(cfg, err, errlen) == -1)
+		return (-1);
 
 	/* Never echo the value: it is a secret. */
 	v = env_or("WH_METRICS_TOKEN", "");

@@ -61,6 +61,11 @@ struct wh_config {
 	int64_t		drain_ms;		/* WH_DRAIN_MS */
 	long		attempts_maxlen;	/* WH_ATTEMPTS_MAXLEN */
 	long		dead_maxlen;		/* WH_DEAD_MAXLEN */
+	int64_t		attempts_max_age_ms;	/* WH_ATTEMPTS_MAX_AGE_MS */
+	int64_t		dead_max_age_ms;	/* WH_DEAD_MAX_AGE_MS */
+	int64_t		event_attempts_ttl_ms;	/* WH_EVENT_ATTEMPTS_TTL_MS */
+	int64_t		disable_after_ms;	/* WH_DISABLE_AFTER_MS, scaled
+						   by WH_RETRY_SCALE; 0 never */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
 	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */

@@ -144,3 +144,54 @@ wh_key_metrics_instance(char *out, size_t len, const char *pfx,
 {
 	return (key_fmt(len, snprintf(out, len, "%smetrics:%s", pfx, id)));
 }
+
+int
+wh_key_webhook_health(char *out, size_t len, const char *pfx,
+    const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:health", pfx, sid)));
+}
+
+int
+wh_key_webhook_dead(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:dead", pfx, sid)));
+}
+
+int
+wh_key_webhook_dead_ids(char *out, size_t len, const char *pfx,
+    const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:dead_ids", pfx, sid)));
+}
+
+int
+wh_key_event_attempts(char *out, size_t len, const char *pfx,
+    const char *company_sid, const char *event_sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%sevent:%s:%s:attempts",
+	    pfx, company_sid, event_sid)));
+}
+
+int
+wh_key_job(char *out, size_t len, const char *pfx, const char *job_sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%sjob:%s", pfx, job_sid)));
+}
+
+int
+wh_key_jobs(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:jobs", pfx)));
+}
+
+int
+wh_key_test_reply(char *out, size_t len, const char *pfx,
+    const char *reply_id)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
+}

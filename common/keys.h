@@ -59,5 +59,25 @@ int	wh_key_metrics_instances(char *out, size_t, const char *pfx);
 int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
 int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
 	    const char *id);
+/*
+ * Delivery visibility (README, "Redis keys"): a webhook's endpoint health
+ * (hash), its dead letters (zset event_sid -> dead_at ms, and a hash
+ * event_sid -> entry id in wh:{0}:dead), one event's attempts across a
+ * company's webhooks (zset "<entry id>_<webhook_sid>" -> attempt ms),
+ * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
+ * and the reply list of one ~test delivery.
+ */
+int	wh_key_webhook_health(char *out, size_t, const char *pfx,
+	    const char *sid);
+int	wh_key_webhook_dead(char *out, size_t, const char *pfx,
+	    const char *sid);
+int	wh_key_webhook_dead_ids(char *out, size_t, const char *pfx,
+	    const char *sid);
+int	wh_key_event_attempts(char *out, size_t, const char *pfx,
+	    const char *company_sid, const char *event_sid);
+int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
+int	wh_key_jobs(char *out, size_t, const char *pfx);
+int	wh_key_test_reply(char *out, size_t, const char *pfx,
+	    const char *reply_id);
 
 #endif

@@ -64,6 +64,7 @@ wh_webhook_free(struct wh_webhook *w)
 	free(w->company_sid);
 	free(w->label);
 	free(w->url);
+	free(w->disabled_reason);
 	if (w->headers != NULL) {
 		for (i = 0; i < w->nheaders; i++) {
 			free(w->headers[i].name);
@@ -201,7 +202,8 @@ webhook_encodable(const struct wh_webhook *w)
 
 	if (!text_ok(w->sid, 1) || !text_ok(w->company_sid, 1) ||
 	    !text_ok(w->url, 1) || wh_method_name(w->method) == NULL ||
-	    (w->label != NULL && !text_ok(w->label, 0)))
+	    (w->label != NULL && !text_ok(w->label, 0)) ||
+	    (w->disabled_reason != NULL && !text_ok(w->disabled_reason, 0)))
 		return (0);
 	if (w->nheaders > LIST_MAX || (w->nheaders > 0 && w->headers == NULL))
 		return (0);
@@ -225,7 +227,9 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 {
 	size_t	i;
 
-	if (msgpack_pack_map(pk, w->label != NULL ? 13 : 12) != 0 ||
+	/* Optional keys are written only when set: older readers skip them. */
+	if (msgpack_pack_map(pk, 12 + (w->label != NULL) +
+	    (w->disabled_reason != NULL)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", w->sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
@@ -254,8 +258,12 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 		    strlen(w->event_types[i])) == -1)
 			return (-1);
 	}
-	if (pk_kv_bool(pk, "enabled", w->enabled) == -1 ||
-	    pk_kv_i64(pk, "created_at", w->created_at) == -1 ||
+	if (pk_kv_bool(pk, "enabled", w->enabled) == -1)
+		return (-1);
+	if (w->disabled_reason != NULL && pk_kv_str(pk, "disabled_reason",
+	    w->disabled_reason) == -1)
+		return (-1);
+	if (pk_kv_i64(pk, "created_at", w->created_at) == -1 ||
 	    pk_kv_i64(pk, "updated_at", w->updated_at) == -1)
 		return (-1);
 	return (0);
@@ -766,11 +774,12 @@ decode_event_types(const msgpack_object *o, struct wh_webhook *w)
 static const char *const webhook_keys[] = {
 	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
 	"max_attempts", "headers", "event_types", "enabled", "created_at",
-	"updated_at"
+	"updated_at", "disabled_reason"
 };
 enum {
 	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
-	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED
+	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED,
+	WK_DISABLED_REASON
 };
 
 static int
@@ -808,6 +817,8 @@ webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
 		return (get_i64(&kv->val, &w->created_at));
 	case WK_UPDATED:
 		return (get_i64(&kv->val, &w->updated_at));
+	case WK_DISABLED_REASON:
+		return (get_str(&kv->val, 0, &w->disabled_reason));
 	default:
 		return (-1);
 	}

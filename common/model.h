@@ -39,6 +39,8 @@ struct wh_webhook {
 	char		**event_types;
 	size_t		 nevent_types;
 	int		 enabled;
+	char		*disabled_reason; /* why the dispatcher disabled it;
+					     NULL: none (absent in the record) */
 	int64_t		 created_at;	/* ms since the epoch */
 	int64_t		 updated_at;
 };

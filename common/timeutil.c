@@ -172,3 +172,25 @@ wh_rfc3339_parse(const char *s, size_t len, int64_t *ms)
 	    (int64_t)sign * ((int64_t)oh * 60 + om) * 60000;
 	return (0);
 }
+
+const char *
+wh_time_window(const char *since, size_t slen, const char *until,
+    size_t ulen, int64_t now_ms, int64_t *since_ms, int64_t *until_ms,
+    const char **field)
+{
+	*field = "since";
+	if (wh_rfc3339_parse(since, slen, since_ms) == -1)
+		return ("must be an RFC 3339 time such as 2026-11-28T10:00:00Z");
+	*field = "until";
+	if (wh_rfc3339_parse(until, ulen, until_ms) == -1)
+		return ("must be an RFC 3339 time such as 2026-11-28T10:00:00Z");
+	if (*since_ms < 0)
+		*since_ms = 0;		/* nothing died before 1970 */
+	if (*until_ms > now_ms)
+		*until_ms = now_ms;
+	if (*since_ms >= *until_ms)
+		return ("must be later than since (and since must be in the "
+		    "past)");
+	*field = NULL;
+	return (NULL);
+}

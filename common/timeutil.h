@@ -23,4 +23,15 @@ int	wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1]);
  */
 int	wh_rfc3339_parse(const char *, size_t, int64_t *ms);
 
+/*
+ * The window [since, until) of two RFC 3339 texts, as ~recover takes it:
+ * both valid, since before until; an until in the future is now (what is
+ * not dead yet cannot be recovered, and a job must have an end). NULL
+ * with *since_ms and *until_ms set, or why not, with *field naming the
+ * bound at fault ("since" or "until").
+ */
+const char	*wh_time_window(const char *since, size_t slen,
+		    const char *until, size_t ulen, int64_t now_ms,
+		    int64_t *since_ms, int64_t *until_ms, const char **field);
+
 #endif

@@ -153,6 +153,7 @@ job_free(struct job *job)
 	TAILQ_REMOVE(&d.jobs, job, all);
 	d.njobs--;
 	wh_task_free(&job->task);
+	free(job->reply_key);
 	free(job);
 	consume_maybe_read();
 }
@@ -319,6 +320,33 @@ entry_malformed(struct job *job, const char *why, const redisReply *fields)
 		job_delivery_done(job, 0);
 }
 
+/*
+ * A retry entry: a field "task" holding the msgpack task, and for a
+ * ~test the fields testsend.c reads.
+ */
+static const char *
+retry_parse(struct job *job, const redisReply *fields)
+{
+	const redisReply	*k, *v, *task = NULL;
+	size_t			 i;
+
+	for (i = 0; i + 1 < fields->elements; i += 2) {
+		k = fields->element[i];
+		v = fields->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, WH_TASK_FIELD) == 0)
+			task = v;
+		else if (testsend_parse(job, k->str, k->len, v->str,
+		    v->len) == -1)
+			return ("test fields are not valid");
+	}
+	if (task == NULL)
+		return ("task field is missing");
+	return (entry_task_decode(&job->task, task));
+}
+
 /* Fan-out is done for this job: queue its deliveries. */
 static void
 job_fanned_out(struct job *job)
@@ -425,7 +453,8 @@ job_targets(const struct job *job, const struct hc_hook *h)
 
 /*
  * The company's webhooks as of job->need (hookcache.c): make the job's
- * deliveries. A disabled webhook's delivery is parked, not attempted.
+ * deliveries. A disabled webhook's delivery is parked, not attempted
+ * (a ~test is sent all the same: testsend.c).
  */
 void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
@@ -456,14 +485,16 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 			continue;
 		}
 		job->outstanding++;
-		if (!dl->hook.enabled) {
+		if (!dl->hook.enabled && job->reply_key == NULL) {
 			resolve_park(dl, "webhook disabled");
 			continue;
 		}
 		dl->next_ready = job->ready;
 		job->ready = dl;
 	}
-	if (job->kind == JOB_RETRY && !found)
+	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
+		testsend_fail(job, NULL, "the webhook no longer exists");
+	else if (job->kind == JOB_RETRY && !found)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", job->task.event.event_sid,
 		    "webhook_sid", job->task.webhook_sid, NULL);
@@ -569,10 +600,16 @@ consume_entries(const char *stream, const void *p, int claimed)
 		why = job->kind == JOB_EVENT ?
 		    entry_event_parse(&job->task.event, job->entry_id,
 		    e->element[1], d.cfg.event_max) :
-		    entry_task_parse(&job->task, e->element[1]);
+		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why, e->element[1]);
-		else {
+		else if (testsend_expired(job)) {
+			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
+			    "event_sid", job->task.event.event_sid,
+			    "webhook_sid", job->task.webhook_sid, NULL);
+			job->outstanding = 1;
+			job_delivery_done(job, 1);
+		} else {
 			job->unfanned = 1;
 			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->jobs, job, wait);

@@ -151,28 +151,17 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 }
 
 /*
- * A retry entry: one field "task" holding the msgpack task, into t
- * (zeroed; freed by the caller either way). NULL, or why not.
+ * The "task" field of a retry entry (consume.c finds it beside the
+ * fields of a ~test): the msgpack task into t (zeroed; freed by the
+ * caller either way). NULL, or why not.
  */
 const char *
-entry_task_parse(struct wh_task *t, const redisReply *fields)
+entry_task_decode(struct wh_task *t, const redisReply *task)
 {
-	const redisReply	*k, *v;
-	size_t			 i;
-
-	for (i = 0; i + 1 < fields->elements; i += 2) {
-		k = fields->element[i];
-		v = fields->element[i + 1];
-		if (k->type == REDIS_REPLY_STRING &&
-		    v->type == REDIS_REPLY_STRING &&
-		    strcmp(k->str, WH_TASK_FIELD) == 0) {
-			if (wh_task_decode(v->str, v->len, t) == -1)
-				return ("task is not a valid record");
-			if (!wh_id_valid(t->webhook_sid,
-			    strlen(t->webhook_sid)))
-				return ("task webhook_sid is not valid");
-			return (NULL);
-		}
-	}
-	return ("task field is missing");
+	if (task->type != REDIS_REPLY_STRING ||
+	    wh_task_decode(task->str, task->len, t) == -1)
+		return ("task is not a valid record");
+	if (!wh_id_valid(t->webhook_sid, strlen(t->webhook_sid)))
+		return ("task webhook_sid is not valid");
+	return (NULL);
 }

@@ -48,6 +48,14 @@ consumer_name(char *out, size_t len)
 	    (long long)wh_now_ms());
 }
 
+/* The main link is up: our scripts first, then the consumer group. */
+static void
+main_up(struct rconn *c)
+{
+	rscript_load(c);
+	consume_up(c);
+}
+
 static void
 block_down(struct rconn *c)
 {
@@ -87,9 +95,11 @@ drain(void)
 		wh_log(WH_LOG_WARN, "drain bound reached; entries left "
 		    "pending for another dispatcher", "entries", left, NULL);
 	}
+	record_flush();
 	acks_flush();
 	metrics_leave();
-	/* Let the acks (and the last figures) reach Redis. */
+	/* Let the attempt records, the acks and the last figures reach
+	 * Redis. */
 	deadline = wh_mono_ms() + 1000;
 	while (d.main.conn.ac != NULL && wh_mono_ms() < deadline &&
 	    (d.main.conn.ac->replies.head != NULL))
@@ -157,17 +167,16 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
-	if (loop_init() == -1 || deliver_init() == -1) {
-		wh_log(WH_LOG_ERROR, "cannot set up the event loop or libcurl",
-		    NULL);
+	if (loop_init() == -1 || deliver_init() == -1 || rscript_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "
+		    "or the scripts", NULL);
 		return (1);
 	}
 	if (heartbeat_start(err, sizeof(err)) == -1) {
 		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}
-	(void)rconn_start(&d.main, "main", &d.cfg.redis, consume_up,
-	    NULL);
+	(void)rconn_start(&d.main, "main", &d.cfg.redis, main_up, NULL);
 	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
 	    block_down);
 	if (d.cfg.redis.nsentinels > 0)

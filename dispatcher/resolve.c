@@ -1,6 +1,7 @@
 /*
  * resolve.c: after an attempt. Every attempt is written to the webhook's
- * attempt log; then the delivery is resolved in Redis: a success is
+ * attempt log (with its event's index and the endpoint's health, in
+ * batches: record.c); then the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
  * the backoff schedule and any Retry-After, or after its last attempt is
  * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
@@ -16,8 +17,6 @@
 #include "keys.h"
 #include "log.h"
 #include "timeutil.h"
-
-#define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
 static void
 on_resolved(redisAsyncContext *ac, void *r, void *priv)
@@ -88,21 +87,35 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	wh_buf_free(&b);
 }
 
+/*
+ * Keep the delivery in wh:{0}:dead, indexed under its webhook
+ * (common/lua/dead_letter.lua), so that the api can list it and give it
+ * another delivery. Both caps of the stream apply to the index too.
+ */
 static void
 dead_letter(struct delivery *dl, const char *reason)
 {
 	const struct wh_event	*ev = &dl->job->task.event;
 	struct wh_buf		 b;
-	const char		*argv[32];
-	size_t			 lens[32];
-	char			 maxlen[24], attempts[16], status[16];
+	const char		*argv[40];
+	size_t			 lens[40];
+	char			 hook[WH_KEY_MAX], idx[WH_KEY_MAX];
+	char			 ids[WH_KEY_MAX], maxlen[24], attempts[16];
+	char			 status[16], nowms[24], oldest[24], age[24];
 	char			 first[WH_RFC3339_LEN + 1], now[WH_RFC3339_LEN + 1];
+	int64_t			 t = wh_now_ms();
 	int			 argc = 0;
 
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
 	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
-	    wh_rfc3339_ms(wh_now_ms(), now) == -1) {
+	    wh_rfc3339_ms(t, now) == -1 ||
+	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    dl->hook.sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -110,10 +123,16 @@ dead_letter(struct delivery *dl, const char *reason)
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
 	(void)snprintf(attempts, sizeof(attempts), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
+	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
+	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	    (long long)(t - d.cfg.dead_max_age_ms));
+	(void)snprintf(age, sizeof(age), "%lld",
+	    (long long)d.cfg.dead_max_age_ms);
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS("XADD"); ARGS(d.k_dead); ARGS("MAXLEN"); ARGS("~");
-	ARGS(maxlen); ARGS("*");
+	ARGS(d.k_dead); ARGS(hook); ARGS(idx); ARGS(ids);
+	ARGS(maxlen); ARGS(nowms); ARGS(oldest); ARGS(age);
+	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
 	ARGS("event_sid"); ARGS(ev->event_sid);
 	ARGS("webhook_sid"); ARGS(dl->hook.sid);
@@ -128,45 +147,10 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rconn_cmd(&d.main, on_resolved, dl, argc, argv, lens) == -1)
+	if (rscript_call(&d.main, &rs_dead, on_resolved, dl, 4, argc, argv,
+	    lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
-}
-
-/* One line in wh:attempts:<webhook_sid>; best effort, capped. */
-static void
-attempt_log(const struct delivery *dl, const char *outcome)
-{
-	const char	*argv[24];
-	size_t		 lens[24], alen;
-	char		 key[WH_KEY_MAX], maxlen[24], attempt[16];
-	char		 status[16], latency[24], at[WH_RFC3339_LEN + 1];
-	int		 argc = 0;
-
-	if (wh_key_attempts(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
-		return;
-	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
-	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
-	(void)snprintf(status, sizeof(status), "%ld", dl->status);
-	(void)snprintf(latency, sizeof(latency), "%lld",
-	    (long long)dl->latency_ms);
-	alen = dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED;
-#define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
-#define ARGS(s)		ARG((s), strlen(s))
-	ARGS("XADD"); ARGS(key); ARGS("MAXLEN"); ARGS("~"); ARGS(maxlen);
-	ARGS("*");
-	ARGS("event_sid"); ARGS(dl->job->task.event.event_sid);
-	ARGS("attempt"); ARGS(attempt);
-	ARGS("outcome"); ARGS(outcome);
-	ARGS("status"); ARGS(status);
-	ARGS("error"); ARGS(dl->error);
-	ARGS("latency_ms"); ARGS(latency);
-	ARGS("at"); ARGS(at);
-	ARGS("answer"); ARG(dl->answer.len ? dl->answer.data : "", alen);
-#undef ARGS
-#undef ARG
-	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, lens);
 }
 
 void
@@ -184,7 +168,11 @@ resolve_attempt(struct delivery *dl)
 	(void)snprintf(code, sizeof(code), "%ld", dl->status);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)dl->latency_ms);
 	(void)snprintf(n, sizeof(n), "%u", dl->attempt);
-	attempt_log(dl, outcome);
+	if (dl->job->reply_key != NULL) {
+		testsend_reply(dl);
+		return;
+	}
+	record_attempt(dl, outcome, ok);
 
 	if (ok) {
 		d.n_delivered++;
@@ -222,6 +210,11 @@ resolve_attempt(struct delivery *dl)
 void
 resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 {
+	if (dl->job->reply_key != NULL) {
+		testsend_fail(dl->job, dl, "the endpoint has too many "
+		    "deliveries queued; try again later");
+		return;
+	}
 	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
 	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
 	    "reason", why, NULL);

@@ -9,6 +9,8 @@
  * - Refreshing: a live dispatcher resets the idle time of the entries it
  *   still works on (XCLAIM ... JUSTID to itself), so a long queue wait or
  *   a slow transfer is never mistaken for a dead owner.
+ * - Recovery jobs and the dead letters' age cap (jobs.c, retention.c)
+ *   run on timers of their own, started and stopped with these.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +197,8 @@ upkeep_start(void)
 	loop_timer_arm(&move_timer, 0);
 	loop_timer_arm(&claim_timer, claim_period());
 	loop_timer_arm(&refresh_timer, d.cfg.claim_idle_ms / 6);
+	jobs_start();
+	retention_start();
 }
 
 /* Stop moving and claiming; keep refreshing what we still hold. */
@@ -203,4 +207,6 @@ upkeep_stop(void)
 {
 	loop_timer_disarm(&move_timer);
 	loop_timer_disarm(&claim_timer);
+	jobs_stop();
+	retention_stop();
 }

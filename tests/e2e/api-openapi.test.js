@@ -14,7 +14,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
-import { REPO_ROOT, startStack, useHarness } from './lib/harness.js';
+import { REPO_ROOT, startDispatcher, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
 import { companyKey, createWebhook, rnd } from './lib/checks.js';
 
 useHarness();
@@ -234,6 +234,59 @@ describe('real answers match the schemas', () => {
     conforms('POST', P, await api('POST', P, { events: [ev, { ...ev, event_type: 'BAD' }] }));
     conforms('POST', P, await api('POST', P, { events: [] }));
     conforms('POST', P, await api('POST', P, '{"events":'));
+  });
+
+  // No dispatcher runs yet: a ~test cannot be sent, which is a 504.
+  test('/v1/webhooks/{webhook_sid}/~test without a dispatcher', async () => {
+    const P = '/v1/webhooks/{webhook_sid}/~test';
+    const w = await createWebhook(api, company, { timeout_ms: 100 });
+    const t0 = Date.now();
+    conforms('GET', P, await api('GET', `/v1/webhooks/${w.sid}/~test`));
+    assert.ok(Date.now() - t0 < 100 + 3000 + 1500, 'the 504 comes within timeout_ms + the margin');
+    conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/~test'));
+    conforms('GET', P, await api('GET', `/v1/webhooks/${w.sid}/~test`, undefined, { key: null }));
+  });
+
+  test('delivery routes: attempts, dead letters, ~redeliver, ~recover, jobs, ~test', async () => {
+    await startDispatcher({ redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port });
+    const rcv = await startReceiver({ status: 500, body: 'no' });
+    const w = await createWebhook(api, company, { url: rcv.url(), max_attempts: 1 });
+    const evt = `evt_oa_${rnd(4)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'a.b', event_sid: evt,
+      payload: { n: 1 } })).status, 202);
+    const p = `/v1/webhooks/${w.sid}`;
+    await waitUntil(async () => (await api('GET', `${p}/dead-letters`)).json?.dead_letters?.length === 1,
+      { what: 'the dead letter' });
+
+    let P = '/v1/webhooks/{webhook_sid}/attempts';
+    conforms('GET', P, await api('GET', `${p}/attempts?page_size=1&status=failed`));
+    conforms('GET', P, await api('GET', `${p}/attempts?status=maybe`));
+    conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/attempts'));
+    conforms('GET', P, await api('GET', `${p}/attempts`, undefined, { key: null }));
+    P = '/v1/events/{event_sid}/attempts';
+    conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts?company_sid=${company}`));
+    conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts`));
+    conforms('GET', P, await api('GET', `/v1/events/evt_none/attempts?company_sid=${company}`));
+    P = '/v1/webhooks/{webhook_sid}/dead-letters';
+    conforms('GET', P, await api('GET', `${p}/dead-letters`));
+    conforms('GET', P, await api('GET', `${p}/dead-letters?page_token=x`));
+    P = '/v1/webhooks/{webhook_sid}/~test';
+    conforms('GET', P, await api('GET', `${p}/~test`));
+    P = '/v1/webhooks/{webhook_sid}/deliveries/{event_sid}/~redeliver';
+    conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`, { x: 1 }));
+    conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
+    conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
+    P = '/v1/webhooks/{webhook_sid}/~recover';
+    const res = await api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z' });
+    conforms('POST', P, res);
+    conforms('POST', P, await api('POST', `${p}/~recover`, { since: 'yesterday', until: '2020-01-01T00:00:00Z' }));
+    conforms('POST', P, await api('POST', `${p}/~recover`, '{"since":'));
+    assert.equal((await api('PATCH', p, { enabled: false })).status, 200);
+    conforms('POST', P, await api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2021-01-01T00:00:00Z' }));
+    conforms('PATCH', '/v1/webhooks/{webhook_sid}', await api('PATCH', p, { disabled_reason: 'x' }));
+    P = '/v1/jobs/{job_sid}';
+    conforms('GET', P, await api('GET', `/v1/jobs/${res.json.job.sid}`));
+    conforms('GET', P, await api('GET', '/v1/jobs/job_none'));
   });
 
   test('every route was checked', () => {

@@ -20,8 +20,10 @@
  * - ts, when given, is exactly its decimal digits, and created_at is a
  *   time the delivered body can carry (RFC 3339, four-digit year);
  * - the event survives the retry path: as a task it encodes, and a
- *   retries entry holding that task parses back to the same event.
- * A refusal always says why.
+ *   retries entry's "task" field holding it decodes to the same event.
+ * Each element is also offered as the "task" of a retries entry: an
+ * accepted task has a valid webhook sid and an attempt. A refusal always
+ * says why.
  */
 #include <limits.h>
 
@@ -126,14 +128,13 @@ same_text(const redisReply *v, const char *s)
 	    v->len == strlen(s) && memcmp(v->str, s, v->len) == 0);
 }
 
-/* The event as a task, back through a retries entry. */
+/* The event as a task, back through a retries entry's "task" field. */
 static void
 check_retry_path(const struct wh_event *ev)
 {
 	struct wh_task	 t, back;
 	struct wh_buf	 b;
-	redisReply	 fields, k, v, *elem[2];
-	const char	*why;
+	redisReply	 v;
 
 	memset(&t, 0, sizeof(t));
 	t.event = *ev;
@@ -144,22 +145,12 @@ check_retry_path(const struct wh_event *ev)
 	wh_buf_init(&b, 0);
 	FUZZ_CHECK(wh_task_encode(&t, &b) == 0);
 
-	memset(&fields, 0, sizeof(fields));
-	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	k.type = v.type = REDIS_REPLY_STRING;
-	k.str = WH_TASK_FIELD;
-	k.len = strlen(WH_TASK_FIELD);
+	v.type = REDIS_REPLY_STRING;
 	v.str = b.data;
 	v.len = b.len;
-	elem[0] = &k;
-	elem[1] = &v;
-	fields.type = REDIS_REPLY_ARRAY;
-	fields.elements = 2;
-	fields.element = elem;
 	memset(&back, 0, sizeof(back));
-	why = entry_task_parse(&back, &fields);
-	FUZZ_CHECK(why == NULL);
+	FUZZ_CHECK(entry_task_decode(&back, &v) == NULL);
 	FUZZ_CHECK(strcmp(back.event.event_sid, ev->event_sid) == 0 &&
 	    strcmp(back.event.company_sid, ev->company_sid) == 0 &&
 	    strcmp(back.event.event_type, ev->event_type) == 0 &&
@@ -232,19 +223,24 @@ check_event(const struct entry *e)
 	wh_event_free(&ev);
 }
 
+/* Every element as the "task" of a retries entry. */
 static void
 check_task(const struct entry *e)
 {
 	struct wh_task	 t;
 	const char	*why;
+	size_t		 i;
 
-	memset(&t, 0, sizeof(t));
-	if ((why = entry_task_parse(&t, &e->fields)) == NULL) {
-		FUZZ_CHECK(wh_id_valid(t.webhook_sid, strlen(t.webhook_sid)));
-		FUZZ_CHECK(t.attempt >= 1 && t.event.payload != NULL);
-	} else
-		FUZZ_CHECK(*why != '\0');
-	wh_task_free(&t);
+	for (i = 0; i < e->fields.elements; i++) {
+		memset(&t, 0, sizeof(t));
+		if ((why = entry_task_decode(&t, e->elem[i])) == NULL) {
+			FUZZ_CHECK(wh_id_valid(t.webhook_sid,
+			    strlen(t.webhook_sid)));
+			FUZZ_CHECK(t.attempt >= 1 && t.event.payload != NULL);
+		} else
+			FUZZ_CHECK(*why != '\0');
+		wh_task_free(&t);
+	}
 }
 
 int

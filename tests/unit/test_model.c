@@ -137,6 +137,7 @@ sample_webhook(struct wh_webhook *w)
 	w->event_types = sample_types;
 	w->nevent_types = NITEMS(sample_types);
 	w->enabled = 0;
+	w->disabled_reason = "endpoint failing since 2026-11-28T10:00:20.021Z";
 	w->created_at = 1795860020021LL;
 	w->updated_at = -5;
 }
@@ -256,6 +257,10 @@ check_webhook(const struct wh_webhook *in, const struct wh_webhook *out)
 	if (in->nevent_types == 0)
 		assert_null(out->event_types);
 	assert_int_equal(out->enabled, in->enabled);
+	if (in->disabled_reason == NULL)
+		assert_null(out->disabled_reason);
+	else
+		assert_string_equal(out->disabled_reason, in->disabled_reason);
 	assert_true(out->created_at == in->created_at);
 	assert_true(out->updated_at == in->updated_at);
 }
@@ -275,8 +280,12 @@ test_webhook_roundtrip(void **state)
 	wh_webhook_free(&out);
 	assert_true(is_zero(&out, sizeof(out)));
 
-	/* No label, no headers, no types, extremes of the integers. */
+	/*
+	 * No label, no headers, no types, no disabled_reason (a record
+	 * written before that field existed), extremes of the integers.
+	 */
 	in.label = NULL;
+	in.disabled_reason = NULL;
 	in.headers = NULL;
 	in.nheaders = 0;
 	in.event_types = NULL;
@@ -715,6 +724,7 @@ static const struct fld webhook_flds[] = {
 	{ "enabled", "enabled", g_false },
 	{ "created_at", "created_at", g_time },
 	{ "updated_at", "updated_at", g_time },
+	{ "disabled_reason", "disabled_reason", g_label },
 };
 
 static void
@@ -940,6 +950,7 @@ static const struct target targets[] = {
 	{ REC_WEBHOOK, "enabled", 0, OK_BOOL },
 	{ REC_WEBHOOK, "created_at", 0, OK_I64 },
 	{ REC_WEBHOOK, "updated_at", 0, OK_I64 },
+	{ REC_WEBHOOK, "disabled_reason", 0, OK_TEXT },
 	{ REC_KEY, "v", 0, 0 },
 	{ REC_KEY, "sid", 1, OK_ID },
 	{ REC_KEY, "webhook_sid", 1, OK_ID },

@@ -1,0 +1,303 @@
+/*
+ * attempts.c: GET /v1/webhooks/{webhook_sid}/attempts?page_size=&
+ * page_token=&status=succeeded|failed, a webhook's attempt log
+ * (wh:attempts:<sid>, written by the dispatchers), newest first.
+ *
+ * The log is a stream, so its entry ids are the keyset: a page token
+ * holds the id of the last entry the page covered (MACed like every
+ * token, bound to the webhook and the status filter), and the next page
+ * is XREVRANGE from just before it. Entries added or trimmed between two
+ * pages never make another one skip or repeat. With a status filter the
+ * log is read in slices until the page is full, the log ends, or
+ * SCAN_MAX entries were read; in the last case the page is short and its
+ * token resumes after the last entry read (documented: a short page with
+ * a token is not the end).
+ *
+ * The rendering of one line, and of a page of them, is shared with
+ * event_attempts.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "api.h"
+#include "json.h"
+#include "keys.h"
+#include "timeutil.h"
+
+#define SLICE		200	/* entries read at a time when filtering */
+#define SCAN_MAX	2000	/* entries one request reads at most */
+#define ENTRY_ID_MAX	48
+
+#define STATUS_ALL		0
+#define STATUS_SUCCEEDED	1
+#define STATUS_FAILED		2
+
+static const char *const	params[] = {
+	"page_size", "page_token", "status", NULL
+};
+
+struct att_state {
+	struct api_list		  list;
+	int			  status;	/* STATUS_* */
+	int			  scanned;
+	char			  from[ENTRY_ID_MAX + 1];	/* "(" id */
+	struct api_reply	**kept;		/* the page's entries */
+	size_t			  nkept;
+	struct api_item		  next;
+	char			  next_id[ENTRY_ID_MAX];
+	int			  has_next;
+};
+
+static void
+att_state_free(void *p)
+{
+	struct att_state	*st = p;
+
+	api_list_free(&st->list);
+	api_replies_free(st->kept, st->nkept);
+	free(st);
+}
+
+/*
+ * {"id","webhook_sid","event_sid","attempt","outcome","status","error",
+ *  "latency_ms","at","answer"} of one log line (a struct api_attempt).
+ */
+int
+api_render_attempt(struct wh_buf *b, const void *p)
+{
+	const struct api_attempt	*a = p;
+	const struct api_reply		*id = a->entry->elem[0];
+	const struct api_reply		*f = a->entry->elem[1];
+
+	if (wh_buf_appendstr(b, "{\"id\":") == -1 ||
+	    wh_json_str(b, id->str, id->len) == -1 ||
+	    wh_buf_appendstr(b, ",\"webhook_sid\":") == -1 ||
+	    wh_json_str(b, a->webhook_sid, strlen(a->webhook_sid)) == -1 ||
+	    api_json_text(b, "event_sid", api_entry_field(f, "event_sid"),
+	    0) == -1 ||
+	    api_json_count(b, "attempt", api_entry_field(f, "attempt"),
+	    0) == -1 ||
+	    api_json_text(b, "outcome", api_entry_field(f, "outcome"),
+	    0) == -1 ||
+	    api_json_count(b, "status", api_entry_field(f, "status"), 1) == -1 ||
+	    api_json_text(b, "error", api_entry_field(f, "error"), 1) == -1 ||
+	    api_json_count(b, "latency_ms", api_entry_field(f, "latency_ms"),
+	    0) == -1 ||
+	    api_json_time(b, "at", api_entry_field(f, "at")) == -1 ||
+	    api_json_text(b, "answer", api_entry_field(f, "answer"), 0) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/* An [id, fields] entry with a sane id. */
+static int
+entry_ok(const struct api_reply *e)
+{
+	return (e->type == REDIS_REPLY_ARRAY && e->nelem == 2 &&
+	    e->elem[0]->type == REDIS_REPLY_STRING &&
+	    e->elem[0]->len > 0 && e->elem[0]->len < ENTRY_ID_MAX &&
+	    wh_id_valid(e->elem[0]->str, e->elem[0]->len) &&
+	    e->elem[1]->type == REDIS_REPLY_ARRAY);
+}
+
+static int
+wanted(const struct att_state *st, const struct api_reply *e)
+{
+	const struct api_reply	*o = api_entry_field(e->elem[1], "outcome");
+
+	if (st->status == STATUS_ALL)
+		return (1);
+	if (o == NULL)
+		return (0);
+	if (st->status == STATUS_SUCCEEDED)
+		return (strcmp(o->str, "succeeded") == 0);
+	return (strcmp(o->str, "succeeded") != 0);
+}
+
+/* XREVRANGE the log from st->from, n entries. */
+static int
+read_slice(struct api_ctx *ctx, struct att_state *st)
+{
+	char		 key[WH_KEY_MAX], count[16];
+	const char	*argv[6];
+	int		 n;
+
+	n = st->status == STATUS_ALL ?
+	    st->list.page_size + 1 - (int)st->nkept : SLICE;
+	(void)snprintf(count, sizeof(count), "%d", n);
+	if (wh_key_attempts(key, sizeof(key), api_cfg.prefix,
+	    ctx->params[0]) == -1)
+		return (-1);
+	argv[0] = "XREVRANGE";
+	argv[1] = key;
+	argv[2] = st->from;
+	argv[3] = "-";
+	argv[4] = "COUNT";
+	argv[5] = count;
+	ctx->phase = 2;
+	return (api_redis_cmd(ctx, 6, argv, NULL));
+}
+
+/*
+ * Take a slice: keep the matching entries (a page and one more tells
+ * there is a next page); read on when the slice was full and the page
+ * is not, within SCAN_MAX.
+ */
+static int
+take_slice(struct api_ctx *ctx, struct att_state *st)
+{
+	struct api_reply	*r = ctx->replies[0], *e;
+	const char		*last = NULL;
+	size_t			 i;
+
+	if (ctx->nreplies != 1 || r->type != REDIS_REPLY_ARRAY)
+		return (api_problem_redis(ctx));
+	for (i = 0; i < r->nelem; i++) {
+		e = r->elem[i];
+		if (!entry_ok(e))
+			continue;
+		last = e->elem[0]->str;
+		st->scanned++;
+		if (!wanted(st, e))
+			continue;
+		if (st->nkept == (size_t)st->list.page_size) {
+			st->has_next = 1;	/* resumes after the page */
+			break;
+		}
+		/* The reply goes when this step returns: keep the entry. */
+		st->kept[st->nkept++] = api_reply_steal(&r->elem[i]);
+	}
+	if (st->has_next || st->status == STATUS_ALL)
+		return (API_NEXT);	/* a page and one more was asked */
+	if (last == NULL || r->nelem < SLICE)
+		return (API_NEXT);	/* the log ended */
+	(void)snprintf(st->from, sizeof(st->from), "(%s", last);
+	if (st->scanned >= SCAN_MAX) {
+		/* A short page; the token resumes after what was read. */
+		(void)snprintf(st->next_id, sizeof(st->next_id), "%s", last);
+		st->next.sid = st->next_id;
+		st->next.num = api_entry_ms(last);
+		st->has_next = 2;
+		return (API_NEXT);
+	}
+	if (read_slice(ctx, st) == -1)
+		return (api_problem_redis(ctx));
+	return (API_WAIT);
+}
+
+/*
+ * Answer a page of log lines (entries[i] of webhook hooks[i]) as
+ * {"attempts": [...], "next_page_token"}: both attempt lists end here.
+ */
+int
+api_attempts_respond(struct api_ctx *ctx, const struct api_list *list,
+    struct api_reply *const *entries, const char *const *hooks, size_t n,
+    const struct api_item *next)
+{
+	struct api_attempt	 *items;
+	const void		**recs;
+	size_t			  i;
+	int			  rc;
+
+	items = calloc(n + 1, sizeof(*items));
+	recs = calloc(n + 1, sizeof(*recs));
+	if (items == NULL || recs == NULL) {
+		free(items);
+		free(recs);
+		return (api_problem_nomem(ctx));
+	}
+	for (i = 0; i < n; i++) {
+		items[i].entry = entries[i];
+		items[i].webhook_sid = hooks[i];
+		recs[i] = &items[i];
+	}
+	rc = api_list_respond(ctx, list, "attempts", api_render_attempt,
+	    recs, n, next);
+	free(items);
+	free(recs);
+	return (rc);
+}
+
+static int
+respond(struct api_ctx *ctx, struct att_state *st)
+{
+	const struct api_reply	 *id;
+	const char		**hooks;
+	size_t			  i;
+	int			  rc;
+
+	if (st->has_next == 1 && st->nkept > 0) {
+		id = st->kept[st->nkept - 1]->elem[0];
+		(void)snprintf(st->next_id, sizeof(st->next_id), "%s",
+		    id->str);
+		st->next.sid = st->next_id;
+		st->next.num = api_entry_ms(id->str);
+	}
+	if ((hooks = calloc(st->nkept + 1, sizeof(*hooks))) == NULL)
+		return (api_problem_nomem(ctx));
+	for (i = 0; i < st->nkept; i++)
+		hooks[i] = ctx->params[0];
+	rc = api_attempts_respond(ctx, &st->list, st->kept, hooks, st->nkept,
+	    st->has_next ? &st->next : NULL);
+	free(hooks);
+	return (rc);
+}
+
+/* page_size, page_token, status; the token secret and the webhook. */
+static int
+att_begin(struct api_ctx *ctx, struct att_state *st)
+{
+	const char	*v;
+
+	if (api_list_parse_with(ctx, &st->list, API_SORT_CREATED,
+	    params) == -1)
+		return (API_DONE);
+	st->list.desc = 1;	/* newest first */
+	if ((v = api_query_get(&st->list.query, "status")) != NULL) {
+		if (strcmp(v, "succeeded") == 0)
+			st->status = STATUS_SUCCEEDED;
+		else if (strcmp(v, "failed") == 0)
+			st->status = STATUS_FAILED;
+		else
+			return (api_problem(ctx, 400, "must be succeeded or "
+			    "failed", "status"));
+	}
+	(void)snprintf(st->list.scope, sizeof(st->list.scope),
+	    "attempts/%s/%d", ctx->params[0], st->status);
+	if ((st->kept = calloc((size_t)st->list.page_size + 1,
+	    sizeof(*st->kept))) == NULL)
+		return (api_problem_nomem(ctx));
+	return (api_webhook_list_begin(ctx, &st->list));
+}
+
+int
+api_attempts_list(struct api_ctx *ctx)
+{
+	struct att_state	*st;
+	int			 rc;
+
+	if ((st = api_state(ctx, sizeof(*st), att_state_free)) == NULL)
+		return (api_problem_nomem(ctx));
+	switch (ctx->phase) {
+	case 0:
+		return (att_begin(ctx, st));
+	case 1:
+		if (api_webhook_list_open(ctx, &st->list) == -1)
+			return (API_DONE);
+		if (st->list.after)
+			(void)snprintf(st->from, sizeof(st->from), "(%s",
+			    st->list.cursor.sid);
+		else
+			(void)snprintf(st->from, sizeof(st->from), "+");
+		if (read_slice(ctx, st) == -1)
+			return (api_problem_redis(ctx));
+		return (API_WAIT);
+	default:
+		if ((rc = take_slice(ctx, st)) != API_NEXT)
+			return (rc);
+		return (respond(ctx, st));
+	}
+}

@@ -1,0 +1,134 @@
+/*
+ * jobs.c: working ~recover jobs (POST /v1/webhooks/{sid}/~recover).
+ *
+ * The api records a job (wh:job:<job_sid>: webhook, window, state,
+ * counters) and lists it in wh:{0}:jobs (job_sid -> webhook_sid). Every
+ * dispatcher picks an active job at random on its upkeep tick and runs
+ * one batch of it: common/lua/dead_requeue.lua moves up to JOB_BATCH of
+ * the webhook's dead letters in the window to wh:{0}:retries (attempts
+ * counted afresh) and moves the job's counters, in one atomic step. The
+ * batch removes what it scanned from the webhook's dead-letter index, so
+ * the job needs no cursor and no owner: any dispatcher may run the next
+ * batch, two running at once simply take consecutive batches, and a
+ * dispatcher that dies between batches loses and doubles nothing. The
+ * batch that finds less than a full batch marks the job done.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "ids.h"
+#include "keys.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define JOB_EVERY_MS	250
+#define JOB_BATCH	"500"
+
+static struct loop_timer	job_timer;
+static int			working;
+static char			k_jobs[WH_KEY_MAX];
+
+static void
+on_batch(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+
+	working = 0;
+	if (d.stopping)
+		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_ERROR, "a recovery batch failed", "error",
+		    reply->str, NULL);
+	/* A full batch: more may follow, so go on at once. */
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 1)
+		loop_timer_arm(&job_timer, 0);
+	else
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+/* HRANDFIELD's [job_sid, webhook_sid]: run one batch of that job. */
+static void
+on_pick(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	const char	*argv[10];
+	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], job[WH_KEY_MAX];
+	char		 now[24];
+	const char	*job_sid, *webhook_sid;
+
+	if (d.stopping) {
+		working = 0;
+		return;
+	}
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		working = 0;	/* no job (or an error): look again later */
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		return;
+	}
+	job_sid = reply->element[0]->str;
+	webhook_sid = reply->element[1]->str;
+	if (!wh_id_valid(job_sid, strlen(job_sid)) ||
+	    !wh_id_valid(webhook_sid, strlen(webhook_sid)) ||
+	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	    webhook_sid) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    webhook_sid) == -1 ||
+	    wh_key_job(job, sizeof(job), d.cfg.prefix, job_sid) == -1) {
+		wh_log(WH_LOG_WARN, "an active job is not valid; ignored",
+		    NULL);
+		working = 0;
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		return;
+	}
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[0] = idx; argv[1] = ids; argv[2] = d.k_dead;
+	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
+	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
+	argv[9] = job_sid;
+	if (rscript_call(&d.main, &rs_requeue, on_batch, NULL, 6, 10, argv,
+	    NULL) == -1) {
+		working = 0;
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+	}
+}
+
+static void
+job_tick(void *arg)
+{
+	const char	*argv[4];
+
+	if (d.stopping)
+		return;
+	if (working || !d.main.conn.ready) {
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		return;
+	}
+	argv[0] = "HRANDFIELD";
+	argv[1] = k_jobs;
+	argv[2] = "1";
+	argv[3] = "WITHVALUES";
+	if (rconn_cmd(&d.main, on_pick, NULL, 4, argv, NULL) == 0)
+		working = 1;
+	else
+		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+void
+jobs_start(void)
+{
+	if (wh_key_jobs(k_jobs, sizeof(k_jobs), d.cfg.prefix) == -1)
+		return;
+	loop_timer_init(&job_timer, job_tick, NULL);
+	loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+void
+jobs_stop(void)
+{
+	loop_timer_disarm(&job_timer);
+}

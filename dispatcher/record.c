@@ -1,0 +1,237 @@
+/*
+ * record.c: attempts recorded in batches.
+ *
+ * Every attempt goes to its webhook's log, its event's index and its
+ * endpoint's health (common/lua/attempt_record.lua). One script call per
+ * attempt would cost Redis a script invocation each (several times the
+ * plain XADD it replaced) and this loop a command each, so the attempts
+ * that end in one round of the loop are gathered and sent as one call
+ * (at most BATCH_MAX each) when the round ends, as the acks are.
+ * Recording is best effort, as the log always was: a batch Redis does
+ * not take is logged and dropped, never retried, and never holds up a
+ * delivery's resolution. The reply says, for each failure, how long the
+ * endpoint has been failing, which may disable its webhook (health.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "ids.h"
+#include "keys.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define BATCH_MAX	32
+#define REC_KEYS	4
+#define REC_ARGS	10	/* webhook sid, ok, the 8 field values */
+#define HEAD_ARGS	5
+#define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
+
+/* One attempt: its strings in one block, and who to judge on failure. */
+struct record {
+	char		*buf;
+	size_t		 off[REC_KEYS + REC_ARGS];
+	size_t		 len[REC_KEYS + REC_ARGS];
+	int		 ok;
+	char		 webhook_sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+};
+
+struct batch {
+	struct record	 rec[BATCH_MAX];
+	size_t		 n;
+};
+
+static struct batch		*cur;
+static struct loop_timer	 flush_timer;
+static int			 timer_ready;
+
+static void
+batch_free(struct batch *b)
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->rec[i].buf);
+	free(b);
+}
+
+/* Each failure's {consecutive_failures, failing_since}: judge it. */
+static void
+on_recorded(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct batch	*b = priv;
+	redisReply	*reply = r, *e;
+	size_t		 i;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == b->n) {
+		for (i = 0; i < b->n; i++) {
+			e = reply->element[i];
+			if (b->rec[i].ok || e->type != REDIS_REPLY_ARRAY ||
+			    e->elements != 2 ||
+			    e->element[0]->type != REDIS_REPLY_INTEGER ||
+			    e->element[1]->type != REDIS_REPLY_INTEGER)
+				continue;
+			health_failed(b->rec[i].webhook_sid,
+			    b->rec[i].company_sid, e->element[0]->integer,
+			    e->element[1]->integer);
+		}
+	} else if (reply != NULL)
+		wh_log(WH_LOG_WARN, "recording attempts failed", "error",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected reply", NULL);
+	batch_free(b);
+}
+
+/* Send the batch being gathered, if any. */
+void
+record_flush(void)
+{
+	struct batch	*b = cur;
+	const char	**argv = NULL;
+	size_t		 *lens = NULL, i, j, k, argc;
+	char		  nowms[24], maxlen[24], oldest[24], age[24], ttl[24];
+	int64_t		  t = wh_now_ms();
+
+	if (b == NULL)
+		return;
+	cur = NULL;
+	argc = b->n * (REC_KEYS + REC_ARGS) + HEAD_ARGS;
+	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
+	    (lens = calloc(argc, sizeof(*lens))) == NULL)
+		goto fail;
+	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
+	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
+	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	    (long long)(t - d.cfg.attempts_max_age_ms));
+	(void)snprintf(age, sizeof(age), "%lld",
+	    (long long)d.cfg.attempts_max_age_ms);
+	(void)snprintf(ttl, sizeof(ttl), "%lld",
+	    (long long)d.cfg.event_attempts_ttl_ms);
+	k = 0;
+	for (i = 0; i < b->n; i++) {
+		for (j = 0; j < REC_KEYS; j++, k++) {
+			argv[k] = b->rec[i].buf + b->rec[i].off[j];
+			lens[k] = b->rec[i].len[j];
+		}
+	}
+	argv[k] = nowms;
+	argv[k + 1] = maxlen;
+	argv[k + 2] = oldest;
+	argv[k + 3] = age;
+	argv[k + 4] = ttl;
+	for (j = 0; j < HEAD_ARGS; j++, k++)
+		lens[k] = strlen(argv[k]);
+	for (i = 0; i < b->n; i++) {
+		for (j = REC_KEYS; j < REC_KEYS + REC_ARGS; j++, k++) {
+			argv[k] = b->rec[i].buf + b->rec[i].off[j];
+			lens[k] = b->rec[i].len[j];
+		}
+	}
+	if (rscript_call(&d.main, &rs_attempt, on_recorded, b,
+	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
+		goto fail;
+	free(argv);
+	free(lens);
+	return;
+fail:
+	wh_log(WH_LOG_WARN, "attempts not recorded (redis down or out of "
+	    "memory)", NULL);
+	free(argv);
+	free(lens);
+	batch_free(b);
+}
+
+static void
+flush_fire(void *arg)
+{
+	record_flush();
+}
+
+/* Copy the strings of one attempt into one block (keys, then args). */
+static int
+record_fill(struct record *rec, const char **s, const size_t *l, size_t n)
+{
+	size_t	i, total = 0;
+
+	for (i = 0; i < n; i++)
+		total += l[i] + 1;
+	if ((rec->buf = malloc(total)) == NULL)
+		return (-1);
+	total = 0;
+	for (i = 0; i < n; i++) {
+		memcpy(rec->buf + total, s[i], l[i]);
+		rec->buf[total + l[i]] = '\0';
+		rec->off[i] = total;
+		rec->len[i] = l[i];
+		total += l[i] + 1;
+	}
+	return (0);
+}
+
+/*
+ * Gather one attempt of dl (outcome: succeeded, retrying, dead); sent
+ * when this loop round ends or the batch is full.
+ */
+void
+record_attempt(const struct delivery *dl, const char *outcome, int ok)
+{
+	const struct wh_event	*ev = &dl->job->task.event;
+	struct record		*rec;
+	const char		*s[REC_KEYS + REC_ARGS];
+	size_t			 l[REC_KEYS + REC_ARGS];
+	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
+	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
+	char			 attempt[16], status[16], latency[24];
+	char			 at[WH_RFC3339_LEN + 1];
+	int			 n = 0;
+
+	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
+	    ev->company_sid, ev->event_sid) == -1 ||
+	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
+	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
+		return;
+	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
+	(void)snprintf(status, sizeof(status), "%ld", dl->status);
+	(void)snprintf(latency, sizeof(latency), "%lld",
+	    (long long)dl->latency_ms);
+#define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
+#define ARGS(v)		ARG((v), strlen(v))
+	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health);
+	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	/* The values of event_sid, attempt, outcome, status, error,
+	 * latency_ms, at, answer (the script names them). */
+	ARGS(ev->event_sid); ARGS(attempt); ARGS(outcome); ARGS(status);
+	ARGS(dl->error); ARGS(latency); ARGS(at);
+	ARG(dl->answer.len ? dl->answer.data : "",
+	    dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED);
+#undef ARGS
+#undef ARG
+	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)
+		return;
+	rec = &cur->rec[cur->n];
+	memset(rec, 0, sizeof(*rec));
+	if (record_fill(rec, s, l, (size_t)n) == -1)
+		return;
+	rec->ok = ok;
+	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",
+	    dl->hook.sid);
+	(void)snprintf(rec->company_sid, sizeof(rec->company_sid), "%s",
+	    ev->company_sid);
+	cur->n++;
+	if (cur->n == BATCH_MAX) {
+		record_flush();
+		return;
+	}
+	if (!timer_ready) {
+		loop_timer_init(&flush_timer, flush_fire, NULL);
+		timer_ready = 1;
+	}
+	loop_timer_arm(&flush_timer, 0);
+}
