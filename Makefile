@@ -80,7 +80,8 @@ unit: $(UNIT_BIN)
 
 e2e: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
-	@cd tests/e2e && node --test --test-concurrency=1 --test-reporter=spec *.test.js
+	@cd tests/e2e && E2E_BIN_DIR=$(CURDIR)/$(BUILD) node --test \
+	    --test-concurrency=1 --test-reporter=spec *.test.js
 
 # The unit tests and both programs under AddressSanitizer and UBSan, in a
 # build tree of their own so that they never mix with the normal objects,
@@ -130,7 +131,8 @@ VALGRIND	:= valgrind --error-exitcode=99 --leak-check=full \
 valgrind: deps all
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
-	@cd tests/e2e && E2E_DISPATCHER_WRAPPER="$(VALGRIND)" node --test \
+	@cd tests/e2e && E2E_BIN_DIR=$(CURDIR)/$(BUILD) \
+	    E2E_DISPATCHER_WRAPPER="$(VALGRIND)" node --test \
 	    --test-concurrency=1 --test-reporter=spec $(VALGRIND_E2E:%=%.test.js)
 	@n=0; for f in $(BUILD)/valgrind/*.log; do \
 	    grep -q 'ERROR SUMMARY: 0 errors' $$f && continue; \
@@ -142,7 +144,8 @@ valgrind: deps all
 
 # The kill -9 / Redis-restart scenario (see tests/e2e/delivery-faults.test.js).
 test-faults: all
-	@cd tests/e2e && node --test --test-concurrency=1 delivery-faults.test.js
+	@cd tests/e2e && E2E_BIN_DIR=$(CURDIR)/$(BUILD) node --test \
+	    --test-concurrency=1 delivery-faults.test.js
 
 lint-deploy:
 	@.ci/lint-deploy
