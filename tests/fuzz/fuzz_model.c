@@ -51,7 +51,9 @@ webhook_eq(const struct wh_webhook *a, const struct wh_webhook *b)
 
 	if (!str_eq(a->sid, b->sid) || !str_eq(a->company_sid,
 	    b->company_sid) || !str_eq(a->label, b->label) ||
-	    !str_eq(a->url, b->url) || a->method != b->method ||
+	    !str_eq(a->url, b->url) ||
+	    !str_eq(a->disabled_reason, b->disabled_reason) ||
+	    a->method != b->method ||
 	    a->timeout_ms != b->timeout_ms ||
 	    a->max_attempts != b->max_attempts ||
 	    a->nheaders != b->nheaders ||
