@@ -162,7 +162,8 @@ check_string(const char *s, size_t len, int valid)
 			    NULL || memmem(out, (size_t)n, "\\ufffd", 6) !=
 			    NULL);
 			m = wh_json_string(b.data, b.len, again, STRING_MAX);
-			FUZZ_CHECK(m == n && memcmp(again, out, (size_t)n) == 0);
+			FUZZ_CHECK(m == n &&
+			    memcmp(again, out, (size_t)n) == 0);
 			free(again);
 		}
 		wh_buf_free(&b);

@@ -37,7 +37,7 @@
 #include "fuzz.h"
 
 #define FIELDS_MAX	64
-#define EVENT_MAX	512	/* WH_EVENT_MAX_BYTES, small to be reached */
+#define EVENT_MAX	512	/* WH_EVENT_MAX_BYTES, small: reachable */
 
 static const char *const known[] = {
 	"company_sid", "event_type", "payload", "event_sid", "ts", NULL
