@@ -34,7 +34,16 @@ UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 all: $(BUILD)/webhooks-api $(BUILD)/webhooks-api.so \
      $(BUILD)/webhooks-api.conf $(BUILD)/webhooks-dispatcher
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the flags change (a build tree made with other
+# flags, e.g. before -fPIC was added, must not be linked as it is).
+FLAGS_STAMP	:= $(BUILD)/obj/flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -44,7 +53,7 @@ $(LUA_GEN): $(LUA_SRC) common/lua/embed
 	@mkdir -p $(dir $@)
 	common/lua/embed $(LUA_SRC) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN)
+$(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -103,9 +112,10 @@ SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 		   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # (Not delivery-isolation: its throughput ratios do not hold at ASan's
 # speed on a busy machine; it checks fairness, not memory.)
-SANITIZE_E2E	?= foundation events delivery-retry security-input security-ssrf \
-		   api-webhooks api-signing-keys api-validation api-idempotency \
-		   api-fuzz
+SANITIZE_E2E	?= foundation events delivery-retry delivery-tls security-input \
+		   security-ssrf security-secrets security-tenancy api-webhooks \
+		   api-signing-keys api-validation api-idempotency api-fuzz \
+		   visibility endpoint-health retention
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
