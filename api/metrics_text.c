@@ -8,8 +8,10 @@
  * common/lua/metrics.lua here adds them up (with the totals of instances
  * that are gone, so counters never go down). The queue figures are read
  * from Redis at the same time: the retry set's size, the streams' lengths
- * and the consumer group's lag and pending count. All of it is one round
- * trip on the worker's async connection, bounded by SCRAPE_TIMEOUT_MS.
+ * and the consumer group's lag and pending count, and the number of
+ * disabled webhooks (the set the webhook scripts keep). All of it is one
+ * round trip on the worker's async connection, bounded by
+ * SCRAPE_TIMEOUT_MS.
  *
  * Open to anyone who can reach the api unless WH_METRICS_TOKEN is set;
  * then it takes "Authorization: Bearer <token>".
@@ -32,7 +34,7 @@
 #define SCRAPE_TIMEOUT_MS	2000
 #define CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 #define SERIES_MAX		8192
-#define EXTRA_MAX		8	/* queue figures added to the sums */
+#define EXTRA_MAX		12	/* queue figures added to the sums */
 
 /* The replies of one scrape, in the order sent. */
 #define R_SUMS		0
@@ -42,7 +44,8 @@
 #define R_DEAD		4
 #define R_GROUP_EVENTS	5
 #define R_GROUP_RETRIES	6
-#define R_COUNT		7
+#define R_DISABLED	7
+#define R_COUNT		8
 
 struct family {
 	const char	*name;
@@ -102,6 +105,9 @@ static const struct family	families[] = {
 	    "Entries read by a dispatcher and not acked yet, by stream." },
 	{ "webhooks_dead_letters", "gauge",
 	    "Entries in the dead-letter stream." },
+	{ "webhooks_endpoints_disabled", "gauge",
+	    "Webhooks disabled, by a PATCH or automatically after their "
+	    "endpoint kept failing; their deliveries are parked." },
 };
 
 /* One summed series: its field ("c"/"g" + name{labels}) and value. */
@@ -210,6 +216,8 @@ scrape_read(struct api_ctx *ctx, struct scrape *s)
 	int_figure(s, ctx->replies[R_RETRIES],
 	    "gwebhooks_stream_entries{stream=\"retries\"}");
 	int_figure(s, ctx->replies[R_DEAD], "gwebhooks_dead_letters");
+	int_figure(s, ctx->replies[R_DISABLED],
+	    "gwebhooks_endpoints_disabled");
 	group_figures(s, ctx->replies[R_GROUP_EVENTS], "events");
 	group_figures(s, ctx->replies[R_GROUP_RETRIES], "retries");
 	qsort(s->all, s->n, sizeof(*s->all), series_cmp);
@@ -358,7 +366,7 @@ scrape_send(struct api_ctx *ctx)
 {
 	struct wh_mkeys	 keys;
 	struct wh_mcall	 call;
-	char		 k[4][WH_KEY_MAX];
+	char		 k[5][WH_KEY_MAX];
 	const char	*argv[3];
 	int		 rc;
 
@@ -367,6 +375,7 @@ scrape_send(struct api_ctx *ctx)
 	    wh_key_events(k[1], sizeof(k[1]), api_cfg.prefix) == -1 ||
 	    wh_key_retries(k[2], sizeof(k[2]), api_cfg.prefix) == -1 ||
 	    wh_key_dead(k[3], sizeof(k[3]), api_cfg.prefix) == -1 ||
+	    wh_key_webhooks_disabled(k[4], sizeof(k[4]), api_cfg.prefix) == -1 ||
 	    wh_mcall_build(&call, &keys, "read", NULL, NULL, NULL) == -1)
 		return (-1);
 	rc = api_redis_cmd(ctx, call.argc, call.argv, call.lens);
@@ -387,6 +396,9 @@ scrape_send(struct api_ctx *ctx)
 	rc |= api_redis_cmd(ctx, 3, argv, NULL);
 	argv[2] = k[2];
 	rc |= api_redis_cmd(ctx, 3, argv, NULL);
+	argv[0] = "SCARD";
+	argv[1] = k[4];
+	rc |= api_redis_cmd(ctx, 2, argv, NULL);
 	return (rc != 0 ? -1 : 0);
 }
 

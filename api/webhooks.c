@@ -38,6 +38,7 @@ static const char	create_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1]) "
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) "
     "redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) "
+    "if ARGV[7] == '0' then redis.call('SADD', KEYS[4], ARGV[3]) end "
     API_LUA_BUMP
     "return 1";
 
@@ -45,6 +46,7 @@ static const char	delete_lua[] =
     "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
     "KEYS[6]) "
     "redis.call('ZREM', KEYS[7], ARGV[1]) "
+    "redis.call('SREM', KEYS[8], ARGV[1]) "
     API_LUA_BUMP
     "return 1";
 
@@ -249,9 +251,9 @@ create_send(struct api_ctx *ctx, const struct wh_webhook *w,
 {
 	struct wh_buf	 rec, krec;
 	char		 key[WH_KEY_MAX], idx[WH_KEY_MAX], keys[WH_KEY_MAX];
-	char		 score[32], cap[32];
-	const char	*argv[9];
-	size_t		 lens[9];
+	char		 score[32], cap[32], off[WH_KEY_MAX];
+	const char	*argv[11];
+	size_t		 lens[11];
 	int		 rc = -1, i;
 
 	wh_buf_init(&rec, 0);
@@ -262,26 +264,29 @@ create_send(struct api_ctx *ctx, const struct wh_webhook *w,
 	    wh_key_company_webhooks(idx, sizeof(idx), api_cfg.prefix,
 	    w->company_sid) == -1 ||
 	    wh_key_webhook_keys(keys, sizeof(keys), api_cfg.prefix,
-	    w->sid) == -1)
+	    w->sid) == -1 ||
+	    wh_key_webhooks_disabled(off, sizeof(off), api_cfg.prefix) == -1)
 		goto done;
 	(void)snprintf(score, sizeof(score), "%lld", (long long)w->created_at);
 	(void)snprintf(cap, sizeof(cap), "%ld", api_caps.max_webhooks);
 	argv[0] = key;
 	argv[1] = idx;
 	argv[2] = keys;
-	argv[3] = rec.data;	/* msgpack bytes: lengths given */
-	argv[4] = score;
-	argv[5] = w->sid;
-	argv[6] = k->sid;
-	argv[7] = krec.data;
-	argv[8] = cap;
-	for (i = 0; i < 9; i++) {
-		if (i == 3 || i == 7)
-			lens[i] = i == 3 ? rec.len : krec.len;
+	argv[3] = off;
+	argv[4] = rec.data;	/* msgpack bytes: lengths given */
+	argv[5] = score;
+	argv[6] = w->sid;
+	argv[7] = k->sid;
+	argv[8] = krec.data;
+	argv[9] = cap;
+	argv[10] = w->enabled ? "1" : "0";
+	for (i = 0; i < 11; i++) {
+		if (i == 4 || i == 8)
+			lens[i] = i == 4 ? rec.len : krec.len;
 		else
 			lens[i] = strlen(argv[i]);
 	}
-	rc = api_redis_eval_bump(ctx, create_lua, w->company_sid, 3, 9, argv,
+	rc = api_redis_eval_bump(ctx, create_lua, w->company_sid, 4, 11, argv,
 	    lens);
 done:
 	wh_buf_free(&rec);
@@ -369,24 +374,29 @@ update_send(struct api_ctx *ctx, const struct api_reply *old,
     const struct wh_webhook *w, int restart)
 {
 	struct wh_buf	 rec;
-	char		 key[WH_KEY_MAX], health[WH_KEY_MAX];
-	const char	*argv[5];
-	size_t		 lens[5];
+	char		 key[WH_KEY_MAX], health[WH_KEY_MAX], off[WH_KEY_MAX];
+	const char	*argv[8];
+	size_t		 lens[8];
 	int		 rc = -1;
 
 	wh_buf_init(&rec, 0);
 	if (wh_webhook_encode(w, &rec) == 0 &&
 	    wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) != -1 &&
 	    wh_key_webhook_health(health, sizeof(health), api_cfg.prefix,
-	    w->sid) != -1) {
+	    w->sid) != -1 &&
+	    wh_key_webhooks_disabled(off, sizeof(off), api_cfg.prefix) != -1) {
 		argv[0] = key;		lens[0] = strlen(key);
 		argv[1] = health;	lens[1] = strlen(health);
-		argv[2] = old->str;	lens[2] = old->len;
-		argv[3] = rec.data;	lens[3] = rec.len;
-		argv[4] = restart ? "1" : "0";
-		lens[4] = 1;
+		argv[2] = off;		lens[2] = strlen(off);
+		argv[3] = old->str;	lens[3] = old->len;
+		argv[4] = rec.data;	lens[4] = rec.len;
+		argv[5] = restart ? "1" : "0";
+		lens[5] = 1;
+		argv[6] = w->sid;	lens[6] = strlen(w->sid);
+		argv[7] = w->enabled ? "1" : "0";
+		lens[7] = 1;
 		rc = api_redis_eval_bump(ctx, wh_lua_webhook_cas,
-		    w->company_sid, 2, 5, argv, lens);
+		    w->company_sid, 3, 8, argv, lens);
 	}
 	wh_buf_free(&rec);
 	return (rc);
@@ -461,8 +471,8 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 {
 	char		 key[WH_KEY_MAX], keys[WH_KEY_MAX], idx[WH_KEY_MAX];
 	char		 log[WH_KEY_MAX], health[WH_KEY_MAX];
-	char		 dead[WH_KEY_MAX], dead_ids[WH_KEY_MAX];
-	const char	*argv[8];
+	char		 dead[WH_KEY_MAX], dead_ids[WH_KEY_MAX], off[WH_KEY_MAX];
+	const char	*argv[9];
 
 	if (wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) == -1 ||
 	    wh_key_webhook_keys(keys, sizeof(keys), api_cfg.prefix,
@@ -475,7 +485,8 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	    wh_key_webhook_dead(dead, sizeof(dead), api_cfg.prefix,
 	    w->sid) == -1 ||
 	    wh_key_webhook_dead_ids(dead_ids, sizeof(dead_ids), api_cfg.prefix,
-	    w->sid) == -1)
+	    w->sid) == -1 ||
+	    wh_key_webhooks_disabled(off, sizeof(off), api_cfg.prefix) == -1)
 		return (-1);
 	argv[0] = key;
 	argv[1] = keys;
@@ -484,8 +495,9 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	argv[4] = dead;
 	argv[5] = dead_ids;
 	argv[6] = idx;
-	argv[7] = w->sid;
-	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 7, 8,
+	argv[7] = off;
+	argv[8] = w->sid;
+	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 8, 9,
 	    argv, NULL));
 }
 

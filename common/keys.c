@@ -51,6 +51,12 @@ wh_key_webhooks_version(char *out, size_t len, const char *pfx)
 }
 
 int
+wh_key_webhooks_disabled(char *out, size_t len, const char *pfx)
+{
+	return (key_fmt(len, snprintf(out, len, "%swebhooks:disabled", pfx)));
+}
+
+int
 wh_key_apikey(char *out, size_t len, const char *pfx, const char *key_id)
 {
 	return (key_fmt(len,

@@ -40,6 +40,12 @@ int	wh_key_idem(char *out, size_t, const char *pfx,
 int	wh_key_company_version(char *out, size_t, const char *pfx,
 	    const char *company_sid);
 int	wh_key_webhooks_version(char *out, size_t, const char *pfx);
+/*
+ * The sids of the disabled webhooks (set), kept by the scripts that
+ * create, change and delete a webhook record; its size is the metric
+ * webhooks_endpoints_disabled.
+ */
+int	wh_key_webhooks_disabled(char *out, size_t, const char *pfx);
 /* Every API key id (zset, score: created ms), admin keys included. */
 int	wh_key_apikeys(char *out, size_t, const char *pfx);
 /* One company's API key ids (zset, score: created ms). */

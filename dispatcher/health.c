@@ -97,10 +97,10 @@ on_record(redisAsyncContext *ac, void *r, void *priv)
 	struct disabling	*x = priv;
 	redisReply		*reply = r;
 	struct wh_buf		 rec;
-	const char		*argv[7];
-	size_t			 lens[7];
+	const char		*argv[10];
+	size_t			 lens[10];
 	char			 key[WH_KEY_MAX], health[WH_KEY_MAX];
-	char			 cv[WH_KEY_MAX], gv[WH_KEY_MAX];
+	char			 off[WH_KEY_MAX], cv[WH_KEY_MAX], gv[WH_KEY_MAX];
 	char			 since[WH_RFC3339_LEN + 1], *reason;
 	int64_t			 now = wh_now_ms();
 	int			 i;
@@ -132,6 +132,7 @@ on_record(redisAsyncContext *ac, void *r, void *priv)
 	    x->webhook_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
 	    x->webhook_sid) == -1 ||
+	    wh_key_webhooks_disabled(off, sizeof(off), d.cfg.prefix) == -1 ||
 	    wh_key_company_version(cv, sizeof(cv), d.cfg.prefix,
 	    x->hook.company_sid) == -1 ||
 	    wh_key_webhooks_version(gv, sizeof(gv), d.cfg.prefix) == -1) {
@@ -141,16 +142,19 @@ on_record(redisAsyncContext *ac, void *r, void *priv)
 	}
 	argv[0] = key;
 	argv[1] = health;
-	argv[2] = cv;
-	argv[3] = gv;
-	argv[4] = reply->str;
-	argv[5] = rec.data;
-	argv[6] = "0";
-	for (i = 0; i < 7; i++)
+	argv[2] = off;
+	argv[3] = cv;
+	argv[4] = gv;
+	argv[5] = reply->str;
+	argv[6] = rec.data;
+	argv[7] = "0";		/* not a re-enable */
+	argv[8] = x->webhook_sid;
+	argv[9] = "0";		/* disabled */
+	for (i = 0; i < 10; i++)
 		lens[i] = strlen(argv[i]);
-	lens[4] = reply->len;
-	lens[5] = rec.len;
-	if (rscript_call(&d.main, &rs_cas, on_cas, x, 4, 7, argv,
+	lens[5] = reply->len;
+	lens[6] = rec.len;
+	if (rscript_call(&d.main, &rs_cas, on_cas, x, 5, 10, argv,
 	    lens) == -1)
 		done(x);
 	wh_buf_free(&rec);

@@ -11,6 +11,7 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  KEYS,
   publishEvents,
   randomHex,
   sleep,
@@ -99,6 +100,7 @@ describe(`endpoint health and auto-disable (WH_RETRY_SCALE=${SCALE})`, () => {
     assert.ok(Date.parse(w.updated_at) - since >= DISABLE_AFTER_MS, `disabled (${w.updated_at}) no sooner than ${DISABLE_AFTER_MS} ms after ${w.health.failing_since}`);
     assert.ok(Date.parse(w.updated_at) - since < DISABLE_AFTER_MS + 2000, 'and soon after');
     assert.match(w.disabled_reason, /failed since/);
+    assert.equal(await stack.redis.call('SISMEMBER', KEYS.disabled, webhook.sid), 1, 'counted as disabled');
     assert.ok(w.health.consecutive_failures >= 3 * 10, `${w.health.consecutive_failures} failures in a row`);
 
     // Disabled: new events are parked, not sent.
@@ -128,6 +130,7 @@ describe(`endpoint health and auto-disable (WH_RETRY_SCALE=${SCALE})`, () => {
     assert.equal(res.json.webhook.health.consecutive_failures, 0);
     assert.equal(res.json.webhook.health.failing_since, null);
     assert.deepEqual((await api('GET', path)).json.webhook, res.json.webhook, 'as stored');
+    assert.equal(await stack.redis.call('SISMEMBER', KEYS.disabled, webhook.sid), 0, 'no longer counted');
 
     // A failure now does not disable it again at once.
     rcv.setResponse({ status: 500 });

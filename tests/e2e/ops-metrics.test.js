@@ -53,6 +53,7 @@ const FAMILIES = {
   webhooks_consumer_group_lag: 'gauge',
   webhooks_consumer_group_pending: 'gauge',
   webhooks_dead_letters: 'gauge',
+  webhooks_endpoints_disabled: 'gauge',
 };
 
 async function scrape(base, headers = {}) {
@@ -239,6 +240,29 @@ describe('GET /metrics on a running stack', () => {
       async () => value(await metrics(base), 'webhooks_stream_entries', { stream: 'events' }) === 0,
       { timeoutMs: 10000, intervalMs: 200, what: 'the events stream to drain' },
     );
+  });
+
+  test('disabled endpoints: created off, PATCHed on and off, deleted', async () => {
+    // Auto-disabling goes through the same script (endpoint-health.test.js).
+    const off = async () => value(await metrics(base), 'webhooks_endpoints_disabled');
+    const n0 = await off();
+    assert.equal(n0, await stack.redis.call('SCARD', KEYS.disabled));
+    const company = `CO_md${randomHex(3)}`;
+    const a = (await createWebhook(stack, { company_sid: company, url: receiver.url('/ok'), enabled: false })).webhook;
+    const b = (await createWebhook(stack, { company_sid: company, url: receiver.url('/ok') })).webhook;
+    assert.equal(a.enabled, false);
+    assert.equal(await off(), n0 + 1, 'created disabled');
+    const patch = (w, enabled) => stack.api('PATCH', `/v1/webhooks/${w.sid}`, { enabled });
+    assert.equal((await patch(b, false)).status, 200);
+    assert.equal(await off(), n0 + 2, 'PATCH enabled: false');
+    assert.equal((await patch(b, false)).status, 200);
+    assert.equal(await off(), n0 + 2, 'twice is once');
+    assert.equal((await patch(a, true)).status, 200);
+    assert.equal(await off(), n0 + 1, 'PATCH enabled: true');
+    assert.equal((await stack.api('DELETE', `/v1/webhooks/${b.sid}`)).status, 204);
+    assert.equal(await off(), n0, 'deleted');
+    assert.equal((await stack.api('DELETE', `/v1/webhooks/${a.sid}`)).status, 204);
+    assert.equal(await off(), n0);
   });
 
   test('a dispatcher that stops drops out after the TTL; the totals stay', async () => {

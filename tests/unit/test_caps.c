@@ -87,6 +87,8 @@ test_version_names(void **state)
 
 	assert_int_equal(wh_key_webhooks_version(k, sizeof(k), "wh:"), 19);
 	assert_string_equal(k, "wh:webhooks:version");
+	assert_int_equal(wh_key_webhooks_disabled(k, sizeof(k), "wh:"), 20);
+	assert_string_equal(k, "wh:webhooks:disabled");
 	assert_true(wh_key_company_version(k, sizeof(k), "p:", "CO_1") > 0);
 	assert_string_equal(k, "p:company:CO_1:version");
 	assert_int_equal(wh_key_company_version(k, 10, "wh:", "CO_1"), -1);

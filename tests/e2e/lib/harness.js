@@ -64,6 +64,7 @@ export const KEYS = {
   apikey: (id) => `${PREFIX}apikey:${id}`,
   attempts: (sid) => `${PREFIX}attempts:${sid}`,
   idem: (company, eventSid) => `${PREFIX}idem:${company}:${eventSid}`,
+  disabled: `${PREFIX}webhooks:disabled`,
 };
 
 // ---------------------------------------------------------------- small tools
