@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
 import { delivery } from './sections/delivery.mjs';
 import { ingest } from './sections/ingest.mjs';
@@ -57,6 +57,7 @@ async function main() {
   if (measured.peer) peerRows(report, measured.peer, d1);
   if (measured.backlog) backlogRows(report, measured.backlog, d1);
   if (measured.storm) stormRows(report, measured.storm, d1);
+  cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);
   if (failed.length) process.exitCode = 1;

@@ -65,6 +65,29 @@ export function ingestRows(report, m) {
   }
 }
 
+const CPU = 'Where the CPU goes: µs of CPU per event (ingest) or delivery, same runs; machine busy = all CPUs';
+const us = (v) => (v == null || Number.isNaN(v) ? 'n/a' : v.toFixed(1));
+const pct = (v) => (v == null || Number.isNaN(v) ? 'n/a' : `${Math.round(v * 100)} %`);
+
+// Each piece's cost per unit of work: on a machine whose CPUs are all
+// busy, the rate is bounded by the sum (wrk's and the receiver's share is
+// what remains of busy × CPUs / rate).
+export function cpuRows(report, ingest, delivery) {
+  if (ingest && !ingest.unavailable.single) {
+    const c = (k, f) => med(ingest.runs, (r) => r[k].cpu[f]);
+    report.add({ section: CPU, figure: 'POST /v1/events: Kore workers / Redis µs per event, machine busy',
+      value: `${us(c('api_single', 'kore'))} / ${us(c('api_single', 'redis'))}, ${pct(c('api_single', 'busy'))}`,
+      ref: { label: `Kore no-op route: workers ${us(c('noop_single', 'kore'))} µs per request, ${pct(c('noop_single', 'busy'))} busy`, value: null } });
+  }
+  if (delivery) {
+    const c = (f) => med(delivery.runs, (r) => r.d1_f1.cpu[f]);
+    const w = (f) => med(delivery.runs, (r) => r.ceilingCpu[f]);
+    report.add({ section: CPU, figure: 'deliveries, 1 dispatcher: dispatcher / Redis / nginx µs per delivery, machine busy',
+      value: `${us(c('dispatcher'))} / ${us(c('redis'))} / ${us(c('nginx'))}, ${pct(c('busy'))}`,
+      ref: { label: `wrk ceiling: nginx ${us(w('nginx'))} µs per request, ${pct(w('busy'))} busy`, value: null } });
+  }
+}
+
 export function deliveryRows(report, m) {
   const S = `Delivery: 1 KiB payload to nginx answering 204 (drains of ${m.backlog} deliveries)`;
   const runs = m.runs;

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { CONFIG } from '../lib/config.mjs';
+import { cpuMeter } from '../lib/cpu.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { Proc, ROOT, freePort, memorySampler, memory, sleep, waitFor } from '../lib/procs.mjs';
 import { encodeCommand, pipeline } from '../lib/redisload.mjs';
@@ -22,17 +23,21 @@ export function preload(redis, company, n) {
 
 // Drain `events` queued events with `n` dispatchers; the clock runs from
 // starting the dispatchers to the stream being empty (every event acked).
-export async function drain(redis, { dispatchers, company, events, fanout, env = {} }) {
+// With `nginx`, also the CPU each delivery cost the dispatchers, Redis and
+// nginx, and how busy the machine was.
+export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null }) {
   await preload(redis, company, events);
+  const meter = nginx ? await cpuMeter({ trees: { nginx: [nginx.proc.pid] }, redis: redis.client }) : null;
   const t0 = Date.now();
   const ds = [];
   for (let i = 0; i < dispatchers; i++) ds.push(startDispatcher(redis.url, env, `dispatcher-${i}`));
   const mem = memorySampler(ds.map((d) => d.pid));
   const t1 = await drained(redis.client, { tick: () => ds.forEach((d) => d.check()) });
   const { peak } = mem.stop();
+  const cpu = meter ? await meter.stop(events * fanout, { dispatcher: ds.map((d) => d.pid) }) : null;
   for (const d of ds) await d.stop();
   const seconds = (t1 - t0) / 1000;
-  return { deliveries: events * fanout, seconds, rate: (events * fanout) / seconds, peakMiB: peak };
+  return { deliveries: events * fanout, seconds, rate: (events * fanout) / seconds, peakMiB: peak, cpu };
 }
 
 // The timing receiver (receiver.mjs) as a child with an IPC channel.
@@ -135,10 +140,12 @@ export async function delivery({ redis, nginx }) {
   const out = { backlog: CONFIG.backlog, runs: [] };
   for (let i = 0; i < CONFIG.repeat; i++) {
     const rep = {};
+    const meter = await cpuMeter({ trees: { nginx: [nginx.proc.pid] } });
     const w = await wrk({ url: nginx.url('/hook/ceiling'), script: 'delivery.lua', seconds: CONFIG.wrkSeconds, connections: 128 });
     rep.ceiling = w.rps;
+    rep.ceilingCpu = await meter.stop(Math.max(1, w.requests));
     for (const dispatchers of [1, 2]) {
-      rep[`d${dispatchers}_f1`] = await drain(redis, { dispatchers, company: 'CO_f1', events: CONFIG.backlog, fanout: 1 });
+      rep[`d${dispatchers}_f1`] = await drain(redis, { dispatchers, company: 'CO_f1', events: CONFIG.backlog, fanout: 1, nginx });
       rep[`d${dispatchers}_f10`] = await drain(redis, { dispatchers, company: 'CO_f10', events: CONFIG.backlog / 10, fanout: 10 });
     }
     rep.lat_f1 = await latency(redis, receiver, { company: 'CO_lat1', fanout: 1, rate: CONFIG.latencyRate });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '../../e2e/lib/resp.js';
 import { CONFIG } from '../lib/config.mjs';
+import { cpuMeter } from '../lib/cpu.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { median } from '../lib/stats.mjs';
 import { AUTH, EVENTS, startApi, startDelayProxy, startKoreNoop } from '../lib/stack.mjs';
@@ -87,14 +88,18 @@ export async function ingest({ tmp, redis }) {
   await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
 
   const out = { workers: CONFIG.workers, batchSize: CONFIG.batchSize, rttMs: measuredRtt, unavailable, runs: [] };
+  // Each run also says what its events cost in CPU: the Kore workers
+  // (api or no-op), Redis, and how busy the machine was (wrk is the rest).
   const load = async (target, r) => {
+    const meter = await cpuMeter({ trees: { kore: [target.proc.pid] }, redis: redis.client });
     const res = await wrk({
       url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
       env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
     });
+    const cpu = await meter.stop(Math.max(1, res.requests * r.events));
     // The api's events pile up on the stream (no dispatcher here): drop them.
     await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
-    return { ...res, eps: res.rps * r.events };
+    return { ...res, eps: res.rps * r.events, cpu };
   };
   for (let i = 0; i < CONFIG.repeat; i++) {
     const rep = {};
