@@ -26,6 +26,7 @@
 #include "caps.h"
 #include "health.h"
 #include "model.h"
+#include "sign.h"
 #include "validate.h"
 
 #define API_PARAMS_MAX		3
@@ -78,7 +79,7 @@ struct api_ctx {
 	int			 phase;		/* handler-defined step */
 	int			 authed;
 	struct api_principal	 who;
-	unsigned char		 auth_hash[32];	/* SHA-256 of the given secret */
+	unsigned char		 auth_hash[WH_SHA256_LEN];	/* SHA-256 of the given secret */
 	int			 status;	/* of the response, for the log */
 	int			 pending;	/* Redis replies awaited */
 	int			 redis_failed;	/* a command got no reply */

@@ -12,7 +12,6 @@
  * key id answers 404, admin keys (the bootstrap key among them) included.
  * A deleted key stops working at once: auth reads Redis on every request.
  */
-#include <openssl/sha.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,8 +147,8 @@ static int
 create_send(struct api_ctx *ctx, struct ak_state *st)
 {
 	struct api_key	*k = &st->made;
-	unsigned char	 digest[SHA256_DIGEST_LENGTH];
-	char		 hex[2 * SHA256_DIGEST_LENGTH + 1], ts[24];
+	unsigned char	 digest[WH_SHA256_LEN];
+	char		 hex[2 * WH_SHA256_LEN + 1], ts[24];
 	char		 rec[WH_KEY_MAX], all[WH_KEY_MAX], own[WH_KEY_MAX];
 	const char	*args[5];
 
@@ -157,10 +156,9 @@ create_send(struct api_ctx *ctx, struct ak_state *st)
 	    api_secret_new(st->secret, sizeof(st->secret)) == -1 ||
 	    wh_key_apikey(rec, sizeof(rec), api_cfg.prefix,
 	    k->key_id) == -1 ||
-	    index_keys(k->company_sid, all, own, sizeof(all)) == -1)
+	    index_keys(k->company_sid, all, own, sizeof(all)) == -1 ||
+	    wh_sha256(st->secret, strlen(st->secret), digest) == -1)
 		return (-1);
-	(void)SHA256((const unsigned char *)st->secret, strlen(st->secret),
-	    digest);
 	(void)wh_hex_encode(digest, sizeof(digest), hex);
 	k->created_at = wh_now_ms();
 	k->secret = st->secret;

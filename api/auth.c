@@ -27,7 +27,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <openssl/sha.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +47,7 @@
 
 struct cached_key {
 	char		key_id[WH_ID_MAX];
-	unsigned char	hash[SHA256_DIGEST_LENGTH];
+	unsigned char	hash[WH_SHA256_LEN];
 	char		company_sid[WH_ID_MAX];
 	int		admin;
 	uint64_t	until;		/* kore_time_ms() */
@@ -227,7 +226,10 @@ api_auth_begin(struct api_ctx *ctx)
 		return (unauthorized(ctx));
 	memcpy(ctx->who.key_id, raw, idlen);
 	ctx->who.key_id[idlen] = '\0';
-	(void)SHA256(colon + 1, (size_t)n - idlen - 1, ctx->auth_hash);
+	if (wh_sha256(colon + 1, (size_t)n - idlen - 1, ctx->auth_hash) == -1) {
+		explicit_bzero(raw, sizeof(raw));
+		return (api_problem_nomem(ctx));
+	}
 	explicit_bzero(raw, sizeof(raw));
 	if (cache_hit(ctx))
 		return (API_NEXT);
@@ -257,8 +259,8 @@ api_auth_finish(struct api_ctx *ctx)
 {
 	struct api_reply	*r;
 	const char		*stored;
-	char			 given[2 * SHA256_DIGEST_LENGTH + 1];
-	unsigned char		 hash[SHA256_DIGEST_LENGTH];
+	char			 given[2 * WH_SHA256_LEN + 1];
+	unsigned char		 hash[WH_SHA256_LEN];
 	int			 known;
 
 	if (ctx->nreplies != 2 || ctx->replies[0]->type !=

@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <openssl/sha.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,6 +34,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "redis_link.h"
+#include "sign.h"
 #include "timeutil.h"
 
 #define REDIS_CONNECT_TIMEOUT_S	3
@@ -58,16 +57,17 @@ die(const char *msg, const char *k, const char *v)
 static void
 bootstrap_key(redisContext *c, const struct wh_config *cfg)
 {
-	unsigned char	 digest[SHA256_DIGEST_LENGTH];
-	char		 hex[2 * SHA256_DIGEST_LENGTH + 1], key[WH_KEY_MAX];
+	unsigned char	 digest[WH_SHA256_LEN];
+	char		 hex[2 * WH_SHA256_LEN + 1], key[WH_KEY_MAX];
 	char		 now[24], err[256];
 	const char	*argv[8];
 	redisReply	*r;
 
 	if (!cfg->has_bootstrap)
 		return;
-	(void)SHA256((const unsigned char *)cfg->bootstrap_secret,
-	    strlen(cfg->bootstrap_secret), digest);
+	if (wh_sha256(cfg->bootstrap_secret, strlen(cfg->bootstrap_secret),
+	    digest) == -1)
+		die("cannot hash WH_BOOTSTRAP_KEY (OpenSSL)", NULL, NULL);
 	(void)wh_hex_encode(digest, sizeof(digest), hex);
 	if (wh_key_apikey(key, sizeof(key), cfg->prefix,
 	    cfg->bootstrap_id) == -1)

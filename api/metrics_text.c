@@ -16,8 +16,6 @@
  * Open to anyone who can reach the api unless WH_METRICS_TOKEN is set;
  * then it takes "Authorization: Bearer <token>".
  */
-#include <openssl/sha.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,7 +343,7 @@ scrape_answer(struct api_ctx *ctx)
 static int
 token_ok(struct api_ctx *ctx)
 {
-	unsigned char	 want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
+	unsigned char	 want[WH_SHA256_LEN], got[WH_SHA256_LEN];
 	const char	*h;
 
 	if (api_cfg.metrics_token[0] == '\0')
@@ -354,9 +352,9 @@ token_ok(struct api_ctx *ctx)
 	    strncasecmp(h, "Bearer ", 7) != 0)
 		return (0);
 	/* Equal lengths for the constant-time comparison. */
-	(void)SHA256((const unsigned char *)api_cfg.metrics_token,
-	    strlen(api_cfg.metrics_token), want);
-	(void)SHA256((const unsigned char *)h + 7, strlen(h + 7), got);
+	if (wh_sha256(api_cfg.metrics_token, strlen(api_cfg.metrics_token),
+	    want) == -1 || wh_sha256(h + 7, strlen(h + 7), got) == -1)
+		return (0);
 	return (wh_ct_equal(want, got, sizeof(want)));
 }
 

@@ -5,19 +5,57 @@
  * dispatcher and every retry of one entry names the event the same way and
  * receivers can dedupe on it.
  */
+#include <sys/types.h>
+
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "encode.h"
 #include "ids.h"
+#include "sign.h"
 
 #define ID_RAND_BYTES	16	/* 128 bits: 22 base64 chars */
+#define ID_POOL		(32 * ID_RAND_BYTES)
 #define EVT_PREFIX	"evt_"
 #define EVT_PREFIX_LEN	(sizeof(EVT_PREFIX) - 1)
-#define SHA256_LEN	32
+
+static unsigned char	pool[ID_POOL];
+static size_t		pool_left;
+static pid_t		pool_pid;
+
+/*
+ * The random bytes of ids come from a small pool that RAND_bytes refills:
+ * the api makes two ids per request (the request's and the event's), and
+ * each RAND_bytes call costs OpenSSL 3 a lock and a DRBG update. The pool
+ * belongs to one process and is dropped when the pid changes (Kore forks
+ * its workers from a parent that may have made ids), so no two processes
+ * ever hand out the same bytes; each byte is wiped once taken. Secrets
+ * never come from here (api/secrets.c calls RAND_bytes itself).
+ */
+static int
+id_random(unsigned char *out, size_t len)
+{
+	pid_t	pid = getpid();
+
+	if (len > sizeof(pool))
+		return (-1);
+	if (pid != pool_pid || pool_left < len) {
+		if (RAND_bytes(pool, sizeof(pool)) != 1) {
+			pool_left = 0;
+			return (-1);
+		}
+		pool_left = sizeof(pool);
+		pool_pid = pid;
+	}
+	memcpy(out, pool + sizeof(pool) - pool_left, len);
+	OPENSSL_cleanse(pool + sizeof(pool) - pool_left, len);
+	pool_left -= len;
+	return (0);
+}
 
 int
 wh_id_new(const char *prefix, char *out, size_t outlen)
@@ -29,7 +67,7 @@ wh_id_new(const char *prefix, char *out, size_t outlen)
 	plen = strlen(prefix);
 	if (outlen < plen + WH_ID_RAND_CHARS + 1)
 		return (-1);
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (id_random(raw, sizeof(raw)) == -1)
 		return (-1);
 	memcpy(out, prefix, plen);
 	n = wh_b64url_encode(raw, sizeof(raw), out + plen, outlen - plen);
@@ -51,23 +89,16 @@ int
 wh_id_event_derived(const char *company_sid, const char *entry_id,
     char *out, size_t outlen)
 {
-	EVP_MD_CTX	*ctx;
-	unsigned char	 md[SHA256_LEN];
-	char		 b64[WH_B64_LEN(SHA256_LEN)];
-	unsigned int	 mdlen = 0;
-	int		 ok;
+	unsigned char	 md[WH_SHA256_LEN];
+	char		 b64[WH_B64_LEN(WH_SHA256_LEN)];
+	char		 in[2 * WH_ID_MAX + 2];
+	int		 n;
 
 	if (outlen < EVT_PREFIX_LEN + WH_ID_RAND_CHARS + 1)
 		return (-1);
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return (-1);
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, company_sid, strlen(company_sid)) == 1 &&
-	    EVP_DigestUpdate(ctx, ":", 1) == 1 &&
-	    EVP_DigestUpdate(ctx, entry_id, strlen(entry_id)) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == SHA256_LEN;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
+	n = snprintf(in, sizeof(in), "%s:%s", company_sid, entry_id);
+	if (n < 0 || (size_t)n >= sizeof(in) ||
+	    wh_sha256(in, (size_t)n, md) == -1)
 		return (-1);
 	if (wh_b64url_encode(md, sizeof(md), b64, sizeof(b64)) <
 	    WH_ID_RAND_CHARS)

@@ -38,6 +38,7 @@ struct keyed {
 };
 
 static EVP_MAC		*hmac_alg;
+static EVP_MD		*sha256_alg;
 static struct keyed	 key_cache[KEY_CACHE];
 
 struct hmac {
@@ -244,6 +245,21 @@ wh_ct_equal(const void *a, const void *b, size_t len)
 	return (CRYPTO_memcmp(a, b, len) == 0);
 }
 
+/*
+ * OpenSSL 3's one-shot SHA256() fetches the algorithm on every call (a
+ * lock and a lookup in the provider store); the api hashes the secret
+ * presented with every request, so the algorithm is fetched once per
+ * process and kept.
+ */
+int
+wh_sha256(const void *in, size_t len, unsigned char out[WH_SHA256_LEN])
+{
+	if (sha256_alg == NULL &&
+	    (sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return (-1);
+	return (EVP_Digest(in, len, out, NULL, sha256_alg, NULL) == 1 ? 0 : -1);
+}
+
 /* Forget every cached key (at exit, so that no secret lingers). */
 void
 wh_sign_cleanup(void)
@@ -255,5 +271,7 @@ wh_sign_cleanup(void)
 		explicit_bzero(&key_cache[i], sizeof(key_cache[i]));
 	}
 	EVP_MAC_free(hmac_alg);
+	EVP_MD_free(sha256_alg);
+	sha256_alg = NULL;
 	hmac_alg = NULL;
 }

@@ -63,10 +63,14 @@ int	wh_standard_secret(const unsigned char *secret, size_t len,
 int	wh_standard_secret_decode(const char *, size_t, unsigned char *out,
 	    size_t outlen);
 
-/* Constant-time comparison of two equal-length byte strings: 1 if equal. */
 /* Free the keyed HMAC contexts sign.c keeps (and wipe their keys). */
 void	wh_sign_cleanup(void);
 
+/* Constant-time comparison of two equal-length byte strings: 1 if equal. */
 int	wh_ct_equal(const void *, const void *, size_t);
+
+#define WH_SHA256_LEN		32
+/* SHA-256 of in[0..len) into out. 0, or -1 when OpenSSL fails. */
+int	wh_sha256(const void *in, size_t len, unsigned char out[WH_SHA256_LEN]);
 
 #endif

@@ -5,12 +5,16 @@
  * RFC 3339 formatter and parser with known millisecond values, offsets,
  * fractions, calendar edges and malformed text.
  */
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -56,6 +60,39 @@ test_id_new(void **state)
 	for (i = 0; i < NIDS; i++)
 		free(all[i]);
 	free(all);
+}
+
+/*
+ * Random ids come from a per-process pool: a child forked after the
+ * parent made ids (as Kore forks its workers) must not hand out the
+ * parent's next ones.
+ */
+static void
+test_id_new_fork(void **state)
+{
+	char	 mine[WH_ID_MAX], theirs[WH_ID_MAX];
+	int	 fd[2], status;
+	pid_t	 pid;
+	ssize_t	 n;
+
+	(void)state;
+	assert_int_equal(wh_id_new("x_", mine, sizeof(mine)), 0);
+	assert_int_equal(pipe(fd), 0);
+	if ((pid = fork()) == 0) {
+		if (wh_id_new("x_", theirs, sizeof(theirs)) == -1 ||
+		    write(fd[1], theirs, strlen(theirs) + 1) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(fd[1]);
+	n = read(fd[0], theirs, sizeof(theirs));
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(n > 0 && theirs[n - 1] == '\0');
+	assert_int_equal(wh_id_new("x_", mine, sizeof(mine)), 0);
+	assert_string_not_equal(mine, theirs);
 }
 
 static void
@@ -286,6 +323,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id_new),
+		cmocka_unit_test(test_id_new_fork),
 		cmocka_unit_test(test_id_new_bounds),
 		cmocka_unit_test(test_id_derived),
 		cmocka_unit_test(test_id_valid),

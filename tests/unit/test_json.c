@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,57 @@ test_escape_cap(void **state)
 	wh_buf_free(&b);
 }
 
+/*
+ * Long strings are walked eight bytes at a time: whatever needs a look
+ * (a quote, a backslash, a control byte, a high byte) must be found at
+ * every position of a word, in the checked walk and in the trusted one.
+ */
+static void
+test_long_strings(void **state)
+{
+	static const struct {
+		const char	*s;	/* put at offset i of the string */
+		int		 valid;
+	} probe[] = {
+		{ "\"", 0 },		/* ends the string early: junk follows */
+		{ "\\n", 1 }, { "\\\"", 1 }, { "\\u00e9", 1 },
+		{ "\\x", 0 }, { "\n", 0 }, { "\x1f", 0 }, { "\x7f", 1 },
+		{ "\xc3\xa9", 1 }, { "\xc3", 0 }, { "\xff", 0 },
+		{ "\xf0\x9f\x98\x80", 1 }, { " ", 1 },
+	};
+	char		 text[80], obj[100];
+	const char	*names[1] = { "k" }, *v[1];
+	size_t		 lens[1], i, p, n, len;
+
+	(void)state;
+	for (p = 0; p < sizeof(probe) / sizeof(probe[0]); p++) {
+		n = strlen(probe[p].s);
+		for (i = 0; i < 40; i++) {
+			/* "aaa...<probe>aaa..." of 60 bytes in all. */
+			len = 0;
+			text[len++] = '"';
+			memset(text + len, 'a', i);
+			len += i;
+			memcpy(text + len, probe[p].s, n);
+			len += n;
+			memset(text + len, 'a', 60 - len);
+			len = 60;
+			text[len++] = '"';
+			if (wh_json_valid(text, len) != probe[p].valid)
+				fail_msg("probe %zu at %zu", p, i);
+			if (!probe[p].valid)
+				continue;
+			/* The trusted walk finds the end of the same string. */
+			(void)snprintf(obj, sizeof(obj), "{\"k\":%.*s,\"z\":1}",
+			    (int)len, text);
+			assert_int_equal(wh_json_members_trusted(obj,
+			    strlen(obj), names, 1, v, lens), 1);
+			assert_int_equal(lens[0], len);
+			assert_memory_equal(v[0], text, len);
+		}
+	}
+}
+
 /* The buffer under the escaper: growth, formatting, the cap, the NUL. */
 static void
 test_buf(void **state)
@@ -451,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_string),
 		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_members_trusted),
+		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_buf),

@@ -302,10 +302,35 @@ test_ct_equal(void **state)
 	assert_int_equal(wh_ct_equal("a", "b", 0), 1);
 }
 
+/* The API key digest: FIPS 180-2's "abc", the empty string, twice each
+ * (the algorithm is fetched once and kept). */
+static void
+test_sha256(void **state)
+{
+	unsigned char	d[WH_SHA256_LEN];
+	char		hex[2 * WH_SHA256_LEN + 1];
+	int		i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(wh_sha256("abc", 3, d), 0);
+		assert_int_equal(wh_hex_encode(d, sizeof(d), hex), 64);
+		assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+		    "b00361a396177a9cb410ff61f20015ad");
+		assert_int_equal(wh_sha256("", 0, d), 0);
+		(void)wh_hex_encode(d, sizeof(d), hex);
+		assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+		    "27ae41e4649b934ca495991b7852b855");
+	}
+	wh_sign_cleanup();
+	assert_int_equal(wh_sha256("abc", 3, d), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_streem_vector1),
 		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_streem_vector2),
