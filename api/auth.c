@@ -203,7 +203,7 @@ api_auth_begin(struct api_ctx *ctx)
 	char		 key[WH_KEY_MAX], kip[WH_KEY_MAX], kkey[WH_KEY_MAX];
 	unsigned char	*colon;
 	size_t		 hlen, idlen;
-	int		 n;
+	int		 n, hashed;
 
 	if (!http_request_header(ctx->req, "authorization", &hdr))
 		return (unauthorized(ctx));
@@ -226,11 +226,10 @@ api_auth_begin(struct api_ctx *ctx)
 		return (unauthorized(ctx));
 	memcpy(ctx->who.key_id, raw, idlen);
 	ctx->who.key_id[idlen] = '\0';
-	if (wh_sha256(colon + 1, (size_t)n - idlen - 1, ctx->auth_hash) == -1) {
-		explicit_bzero(raw, sizeof(raw));
-		return (api_problem_nomem(ctx));
-	}
+	hashed = wh_sha256(colon + 1, (size_t)n - idlen - 1, ctx->auth_hash);
 	explicit_bzero(raw, sizeof(raw));
+	if (hashed == -1)
+		return (api_problem_nomem(ctx));
 	if (cache_hit(ctx))
 		return (API_NEXT);
 

@@ -7,7 +7,7 @@
 # WH_REDIS_PREFIX (default "wh:") say where.
 set -eu
 here=$(dirname "$0")
-script="$here/../../common/lua/publish_event.lua"
+script="$here/../publish_event.lua"
 host=${REDIS_HOST:-127.0.0.1}
 port=${REDIS_PORT:-6379}
 p=${WH_REDIS_PREFIX:-wh:}
