@@ -28,6 +28,7 @@
 #include <hiredis/hiredis.h>
 
 #include "api.h"
+#include "encode.h"
 #include "json.h"
 #include "keys.h"
 #include "scripts.h"
@@ -168,7 +169,9 @@ event_stamp(struct event_in *ev, int64_t now)
 	    wh_id_new("evt_", ev->event_sid, sizeof(ev->event_sid)) == -1)
 		return (-1);
 	ev->created_at = now;
-	(void)snprintf(ev->ts, sizeof(ev->ts), "%lld", (long long)now);
+	if (now < 0)
+		return (-1);
+	ev->ts[wh_dec_encode((uint64_t)now, ev->ts)] = '\0';
 	return (0);
 }
 
@@ -283,7 +286,9 @@ event_render(struct wh_buf *b, const struct event_in *ev, int payload)
 	    wh_json_str(b, ev->company_sid, strlen(ev->company_sid)) == -1 ||
 	    wh_buf_appendstr(b, ",\"event_type\":") == -1 ||
 	    wh_json_str(b, ev->event_type, strlen(ev->event_type)) == -1 ||
-	    wh_buf_appendf(b, ",\"created_at\":\"%s\"", ts) == -1)
+	    wh_buf_appendstr(b, ",\"created_at\":\"") == -1 ||
+	    wh_buf_append(b, ts, WH_RFC3339_LEN) == -1 ||
+	    wh_buf_append(b, "\"", 1) == -1)
 		return (-1);
 	if (!payload)
 		return (0);
@@ -311,7 +316,9 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 	if (ev->outcome == EV_CONFLICT)
 		return (conflict(ctx));
 	wh_buf_init(&b, 0);
-	if (wh_buf_appendstr(&b, "{\"event\":{") == -1 ||
+	/* The payload and room for the rest (ids, type, time, names). */
+	if (wh_buf_reserve(&b, ev->payload_len + 384) == -1 ||
+	    wh_buf_appendstr(&b, "{\"event\":{") == -1 ||
 	    event_render(&b, ev, 1) == -1 ||
 	    wh_buf_appendstr(&b, "}}") == -1) {
 		wh_buf_free(&b);

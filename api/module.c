@@ -235,12 +235,14 @@ static void
 request_log(struct api_ctx *ctx)
 {
 	char	status[8], ms[24];
+	int	level = ctx->status >= 500 ? WH_LOG_WARN : WH_LOG_INFO;
 
+	if (!wh_log_enabled(level))
+		return;
 	(void)snprintf(status, sizeof(status), "%d", ctx->status);
 	(void)snprintf(ms, sizeof(ms), "%llu", (unsigned long long)
 	    (kore_time_ms() - ctx->req->start));
-	wh_log(ctx->status >= 500 ? WH_LOG_WARN : WH_LOG_INFO, "request",
-	    "request_id", ctx->request_id,
+	wh_log(level, "request", "request_id", ctx->request_id,
 	    "method", http_method_text(ctx->req->method),
 	    "path", ctx->req->path, "status", status, "ms", ms,
 	    "key_id", ctx->who.key_id[0] ? ctx->who.key_id : NULL, NULL);

@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis_conn.h"
+#include "resp.h"
 #include "scripts.h"
 
 #define REPLY_DEPTH_MAX		8
@@ -157,10 +158,7 @@ api_redis_send(redisCallbackFn *cb, void *priv, int argc, const char **argv,
 {
 	if (!api_redis_ready())
 		return (-1);
-	if (redisAsyncCommandArgv(rs.conn.ac, cb, priv, argc, argv,
-	    lens) != REDIS_OK)
-		return (-1);
-	return (0);
+	return (wh_redis_command(rs.conn.ac, cb, priv, argc, argv, lens));
 }
 
 static void

@@ -8,6 +8,7 @@
  * checked against the strict alphabet first.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -18,6 +19,26 @@
 #define ENC_CHUNK	(3 * 4096)
 /* Input chars per EVP_DecodeBlock call: whole groups, small int. */
 #define DEC_CHUNK	(4 * 4096)
+
+/*
+ * Decimal digits of v, most significant first, without a NUL: the hot
+ * paths (Redis commands, stream timestamps) write numbers with this
+ * rather than snprintf.
+ */
+size_t
+wh_dec_encode(uint64_t v, char out[WH_DEC_MAX])
+{
+	char	tmp[WH_DEC_MAX];
+	size_t	n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return (n);
+}
 
 size_t
 wh_hex_encode(const unsigned char *in, size_t len, char *out)

@@ -1,5 +1,5 @@
 /*
- * encode.h: hex and base64 (standard and URL-safe) with explicit lengths.
+ * encode.h: decimal, hex and base64 (standard and URL-safe) with explicit lengths.
  * OpenSSL does the base64 work; these wrappers fix the alphabet, padding
  * and bounds so callers never guess an output size.
  */
@@ -7,9 +7,15 @@
 #define WH_ENCODE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Bytes needed for the base64 text of n bytes, NUL included. */
 #define WH_B64_LEN(n)	((((n) + 2) / 3) * 4 + 1)
+
+/* Digits of a uint64_t in decimal: at most 20. */
+#define WH_DEC_MAX	20
+/* v in decimal into out (no NUL); the number of digits. */
+size_t	wh_dec_encode(uint64_t v, char out[WH_DEC_MAX]);
 
 /* Lowercase hex; out must hold 2*len+1. Returns chars written (no NUL). */
 size_t	wh_hex_encode(const unsigned char *, size_t, char *out);

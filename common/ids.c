@@ -5,11 +5,9 @@
  * dispatcher and every retry of one entry names the event the same way and
  * receivers can dedupe on it.
  */
-#include <sys/types.h>
-
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -25,31 +23,47 @@
 
 static unsigned char	pool[ID_POOL];
 static size_t		pool_left;
-static pid_t		pool_pid;
+static pthread_once_t	pool_once = PTHREAD_ONCE_INIT;
+static int		pool_forksafe;	/* pool_drop runs in every child */
+
+/* In a child just forked: forget the parent's pool. */
+static void
+pool_drop(void)
+{
+	OPENSSL_cleanse(pool, sizeof(pool));
+	pool_left = 0;
+}
+
+static void
+pool_register(void)
+{
+	pool_forksafe = pthread_atfork(NULL, NULL, pool_drop) == 0;
+}
 
 /*
  * The random bytes of ids come from a small pool that RAND_bytes refills:
  * the api makes two ids per request (the request's and the event's), and
  * each RAND_bytes call costs OpenSSL 3 a lock and a DRBG update. The pool
- * belongs to one process and is dropped when the pid changes (Kore forks
- * its workers from a parent that may have made ids), so no two processes
- * ever hand out the same bytes; each byte is wiped once taken. Secrets
- * never come from here (api/secrets.c calls RAND_bytes itself).
+ * belongs to one process: a fork handler empties it in every child (Kore
+ * forks its workers from a parent that may have made ids), so no two
+ * processes ever hand out the same bytes. That handler replaced a getpid()
+ * per id, two system calls per published event. Should it fail to
+ * register, every id calls RAND_bytes itself. Each byte taken is wiped.
+ * Secrets never come from here (api/secrets.c calls RAND_bytes itself).
  */
 static int
 id_random(unsigned char *out, size_t len)
 {
-	pid_t	pid = getpid();
-
 	if (len > sizeof(pool))
 		return (-1);
-	if (pid != pool_pid || pool_left < len) {
+	if (pthread_once(&pool_once, pool_register) != 0 || !pool_forksafe)
+		return (RAND_bytes(out, (int)len) == 1 ? 0 : -1);
+	if (pool_left < len) {
 		if (RAND_bytes(pool, sizeof(pool)) != 1) {
 			pool_left = 0;
 			return (-1);
 		}
 		pool_left = sizeof(pool);
-		pool_pid = pid;
 	}
 	memcpy(out, pool + sizeof(pool) - pool_left, len);
 	OPENSSL_cleanse(pool + sizeof(pool) - pool_left, len);

@@ -26,6 +26,12 @@ wh_log_init(const char *component, int min_level)
 	log_min = min_level;
 }
 
+int
+wh_log_enabled(int level)
+{
+	return (level >= log_min);
+}
+
 /* WH_LOG_LEVEL: "debug", "info", "warn" or "error"; -1 if none of them. */
 int
 wh_log_level_parse(const char *s)

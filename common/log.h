@@ -14,6 +14,8 @@
 
 void	wh_log_init(const char *component, int min_level);
 int	wh_log_level_parse(const char *);
+/* 1 when a line of this level is written: skip formatting its fields. */
+int	wh_log_enabled(int level);
 void	wh_log(int level, const char *msg, ...)
 	    __attribute__((sentinel));
 

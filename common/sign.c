@@ -39,6 +39,7 @@ struct keyed {
 
 static EVP_MAC		*hmac_alg;
 static EVP_MD		*sha256_alg;
+static EVP_MD_CTX	*sha256_ctx;
 static struct keyed	 key_cache[KEY_CACHE];
 
 struct hmac {
@@ -247,17 +248,27 @@ wh_ct_equal(const void *a, const void *b, size_t len)
 
 /*
  * OpenSSL 3's one-shot SHA256() fetches the algorithm on every call (a
- * lock and a lookup in the provider store); the api hashes the secret
- * presented with every request, so the algorithm is fetched once per
- * process and kept.
+ * lock and a lookup in the provider store), and EVP_Digest allocates and
+ * frees a context each time; the api hashes the secret presented with
+ * every request, so the algorithm and one context are kept per process
+ * (single threaded) and the context is initialised afresh for each hash.
  */
 int
 wh_sha256(const void *in, size_t len, unsigned char out[WH_SHA256_LEN])
 {
+	unsigned int	n = 0;
+
 	if (sha256_alg == NULL &&
 	    (sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
 		return (-1);
-	return (EVP_Digest(in, len, out, NULL, sha256_alg, NULL) == 1 ? 0 : -1);
+	if (sha256_ctx == NULL && (sha256_ctx = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	if (EVP_DigestInit_ex2(sha256_ctx, sha256_alg, NULL) != 1 ||
+	    EVP_DigestUpdate(sha256_ctx, in, len) != 1 ||
+	    EVP_DigestFinal_ex(sha256_ctx, out, &n) != 1 ||
+	    n != WH_SHA256_LEN)
+		return (-1);
+	return (0);
 }
 
 /* Forget every cached key (at exit, so that no secret lingers). */
@@ -271,7 +282,9 @@ wh_sign_cleanup(void)
 		explicit_bzero(&key_cache[i], sizeof(key_cache[i]));
 	}
 	EVP_MAC_free(hmac_alg);
+	EVP_MD_CTX_free(sha256_ctx);
 	EVP_MD_free(sha256_alg);
+	sha256_ctx = NULL;
 	sha256_alg = NULL;
 	hmac_alg = NULL;
 }

@@ -39,13 +39,41 @@ wh_mono_us(void)
 	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
+/*
+ * Stamps come in bursts within one second (created_at of every published
+ * event, sent_at of every delivery), so the "YYYY-MM-DDTHH:MM:SS." part
+ * of the last second formatted is kept and only the milliseconds are
+ * written; gmtime_r and snprintf run once per second instead of once per
+ * stamp. Per process: the api workers and the dispatcher are single
+ * threaded.
+ */
+#define RFC3339_SECS_LEN	20	/* "YYYY-MM-DDTHH:MM:SS." */
+
+static int64_t	last_secs = INT64_MIN;
+static char	last_prefix[RFC3339_SECS_LEN + 1];
+
+static int
+rfc3339_secs(int64_t secs, char prefix[RFC3339_SECS_LEN + 1])
+{
+	struct tm	tm;
+	time_t		t = (time_t)secs;
+	int		n;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return (-1);
+	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return (-1);
+	n = snprintf(prefix, RFC3339_SECS_LEN + 1, "%04d-%02d-%02dT%02d:%02d:"
+	    "%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	return (n == RFC3339_SECS_LEN ? 0 : -1);
+}
+
 int
 wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1])
 {
-	struct tm	tm;
-	time_t		t;
-	int64_t		secs, frac;
-	int		n;
+	char	prefix[RFC3339_SECS_LEN + 1];
+	int64_t	secs, frac;
 
 	/* Floor division: -1 ms is 1969-12-31T23:59:59.999Z. */
 	secs = ms / 1000;
@@ -54,16 +82,18 @@ wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1])
 		secs -= 1;
 		frac += 1000;
 	}
-	t = (time_t)secs;
-	if (gmtime_r(&t, &tm) == NULL)
-		return (-1);
-	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-		return (-1);
-	n = snprintf(out, WH_RFC3339_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d."
-	    "%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)frac);
-	if (n != WH_RFC3339_LEN)
-		return (-1);
+	if (secs != last_secs) {
+		if (rfc3339_secs(secs, prefix) == -1)
+			return (-1);
+		memcpy(last_prefix, prefix, sizeof(last_prefix));
+		last_secs = secs;
+	}
+	memcpy(out, last_prefix, RFC3339_SECS_LEN);
+	out[RFC3339_SECS_LEN] = (char)('0' + frac / 100);
+	out[RFC3339_SECS_LEN + 1] = (char)('0' + frac / 10 % 10);
+	out[RFC3339_SECS_LEN + 2] = (char)('0' + frac % 10);
+	out[RFC3339_SECS_LEN + 3] = 'Z';
+	out[WH_RFC3339_LEN] = '\0';
 	return (0);
 }
 

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "rconn.h"
+#include "resp.h"
 
 static void
 on_io(int fd, int what, void *arg)
@@ -144,8 +145,5 @@ rconn_cmd(struct rconn *c, redisCallbackFn *cb, void *priv, int argc,
 {
 	if (!c->conn.ready || c->conn.ac == NULL)
 		return (-1);
-	if (redisAsyncCommandArgv(c->conn.ac, cb, priv, argc, argv, lens) !=
-	    REDIS_OK)
-		return (-1);
-	return (0);
+	return (wh_redis_command(c->conn.ac, cb, priv, argc, argv, lens));
 }

@@ -165,9 +165,13 @@ resolve_attempt(struct delivery *dl)
 	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
 	last = dl->attempt >= dl->hook.max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
-	(void)snprintf(code, sizeof(code), "%ld", dl->status);
-	(void)snprintf(ms, sizeof(ms), "%lld", (long long)dl->latency_ms);
-	(void)snprintf(n, sizeof(n), "%u", dl->attempt);
+	/* A success is logged at debug only: skip the formatting then. */
+	if (!ok || wh_log_enabled(WH_LOG_DEBUG)) {
+		(void)snprintf(code, sizeof(code), "%ld", dl->status);
+		(void)snprintf(ms, sizeof(ms), "%lld",
+		    (long long)dl->latency_ms);
+		(void)snprintf(n, sizeof(n), "%u", dl->attempt);
+	}
 	if (dl->job->reply_key != NULL) {
 		testsend_reply(dl);
 		return;
@@ -176,9 +180,10 @@ resolve_attempt(struct delivery *dl)
 
 	if (ok) {
 		d.n_delivered++;
-		wh_log(WH_LOG_DEBUG, "delivered", "event_sid", ev->event_sid,
-		    "webhook_sid", dl->hook.sid, "attempt", n, "status", code,
-		    "ms", ms, NULL);
+		if (wh_log_enabled(WH_LOG_DEBUG))
+			wh_log(WH_LOG_DEBUG, "delivered", "event_sid",
+			    ev->event_sid, "webhook_sid", dl->hook.sid,
+			    "attempt", n, "status", code, "ms", ms, NULL);
 		resolved_now(dl, 1);
 		return;
 	}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,36 @@ static const struct vec rfc4648[] = {
 	{ "fooba", "Zm9vYmE=", "Zm9vYmE" },
 	{ "foobar", "Zm9vYmFy", "Zm9vYmFy" },
 };
+
+/* Decimal digits as printf writes them, at every length. */
+static void
+test_dec(void **state)
+{
+	char		got[WH_DEC_MAX + 1], want[32];
+	uint64_t	v;
+	size_t		n;
+	int		i;
+
+	(void)state;
+	n = wh_dec_encode(0, got);
+	assert_int_equal(n, 1);
+	assert_memory_equal(got, "0", 1);
+	n = wh_dec_encode(UINT64_MAX, got);
+	assert_int_equal(n, WH_DEC_MAX);
+	assert_memory_equal(got, "18446744073709551615", WH_DEC_MAX);
+	for (v = 1, i = 0; i < 20; i++, v *= 10) {
+		uint64_t	probe[3] = { v - 1, v, v + 7 };
+		int		k;
+
+		for (k = 0; k < 3; k++) {
+			n = wh_dec_encode(probe[k], got);
+			got[n] = '\0';
+			(void)snprintf(want, sizeof(want), "%llu",
+			    (unsigned long long)probe[k]);
+			assert_string_equal(got, want);
+		}
+	}
+}
 
 static void
 test_hex(void **state)
@@ -216,6 +247,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dec),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_b64_vectors),
 		cmocka_unit_test(test_b64_alphabets),

@@ -204,6 +204,29 @@ test_rfc3339_format(void **state)
 	assert_int_equal(wh_rfc3339_ms(INT64_MIN, out), -1);
 }
 
+/*
+ * The formatter keeps the last second it formatted: stamps within one
+ * second, a second back and forth, and a refused stamp between two of
+ * the same second must all read as if formatted afresh.
+ */
+static void
+test_rfc3339_second_cache(void **state)
+{
+	char	out[WH_RFC3339_LEN + 1];
+
+	(void)state;
+	check_fmt(1795860020021LL, "2026-11-28T10:00:20.021Z");
+	check_fmt(1795860020999LL, "2026-11-28T10:00:20.999Z");
+	check_fmt(1795860020000LL, "2026-11-28T10:00:20.000Z");
+	check_fmt(1795860021000LL, "2026-11-28T10:00:21.000Z");
+	check_fmt(1795860020500LL, "2026-11-28T10:00:20.500Z");
+	assert_int_equal(wh_rfc3339_ms(253402300800000LL, out), -1);
+	check_fmt(1795860020007LL, "2026-11-28T10:00:20.007Z");
+	check_fmt(-1, "1969-12-31T23:59:59.999Z");
+	check_fmt(-1000, "1969-12-31T23:59:59.000Z");
+	check_fmt(1795860020042LL, "2026-11-28T10:00:20.042Z");
+}
+
 static void
 check_parse(const char *s, int64_t want)
 {
@@ -328,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_id_derived),
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_rfc3339_format),
+		cmocka_unit_test(test_rfc3339_second_cache),
 		cmocka_unit_test(test_rfc3339_parse),
 		cmocka_unit_test(test_rfc3339_roundtrip),
 		cmocka_unit_test(test_rfc3339_invalid),
