@@ -109,20 +109,18 @@ member_str(const char *v, size_t vlen, const char *name, char *out,
 }
 
 /*
- * One event object obj[0..len) (valid JSON, checked by the caller) into
- * ev; what is wrong goes into e, with the bare field names (the batch
- * prefixes them).
+ * The members of one event object (found by the caller's walk: v and l
+ * per event_members, found -2 when one of them repeats) into ev; what is
+ * wrong goes into e, with the bare field names (the batch prefixes them).
  */
 static void
-event_read(struct api_ctx *ctx, const char *obj, size_t len,
+event_fields(struct api_ctx *ctx, const char **v, const size_t *l, int found,
     struct event_in *ev, struct api_errors *e)
 {
-	const char	*v[4] = { NULL, NULL, NULL, NULL }, *why;
-	size_t		 l[4] = { 0, 0, 0, 0 };
-	int		 has_company, found;
+	const char	*why;
+	int		 has_company;
 
-	found = wh_json_members_trusted(obj, len, event_members, 4, v, l);
-	if (found == -1) {
+	if (found < 0) {
 		api_errors_add(e, "", "must be an event object without "
 		    "repeated members");
 		return;
@@ -159,6 +157,18 @@ event_read(struct api_ctx *ctx, const char *obj, size_t len,
 		api_errors_add(e, "payload", "is required (any JSON value)");
 	ev->payload = v[EM_PAYLOAD];
 	ev->payload_len = l[EM_PAYLOAD];
+}
+
+/* One event object of a batch (valid JSON, checked already) into ev. */
+static void
+event_read(struct api_ctx *ctx, const char *obj, size_t len,
+    struct event_in *ev, struct api_errors *e)
+{
+	const char	*v[4] = { NULL, NULL, NULL, NULL };
+	size_t		 l[4] = { 0, 0, 0, 0 };
+
+	event_fields(ctx, v, l, wh_json_members_trusted(obj, len,
+	    event_members, 4, v, l), ev, e);
 }
 
 /* Give ev its sid (unless the publisher did) and its time. */
@@ -354,8 +364,9 @@ api_events_publish(struct api_ctx *ctx)
 	struct publish_state	*st;
 	struct api_errors	 e;
 	struct event_in		*ev;
-	const char		*body;
-	size_t			 len;
+	const char		*body, *v[4] = { NULL, NULL, NULL, NULL };
+	size_t			 len, l[4] = { 0, 0, 0, 0 };
+	int			 found;
 
 	if ((st = api_state(ctx, sizeof(*st), publish_state_free)) == NULL)
 		return (api_problem_nomem(ctx));
@@ -376,14 +387,17 @@ api_events_publish(struct api_ctx *ctx)
 	if (len > api_cfg.event_max)
 		return (api_problem(ctx, 413, "The event is larger than "
 		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
-	if (body_object(ctx, &body, &len) == -1)
-		return (API_DONE);
+	/* Checked and read in one walk (the body is most of the work). */
+	if ((found = wh_json_members(body, len, event_members, 4, v,
+	    l)) == -1)
+		return (api_problem(ctx, 400, "The request body must be a "
+		    "JSON object.", NULL));
 	if ((st->ev = calloc(1, sizeof(*st->ev))) == NULL)
 		return (api_problem_nomem(ctx));
 	st->n = 1;
 	ev = st->ev;
 	memset(&e, 0, sizeof(e));
-	event_read(ctx, body, len, ev, &e);
+	event_fields(ctx, v, l, found, ev, &e);
 	if (e.n > 0)
 		return (api_problem_errors(ctx, 422, "The event is not valid; "
 		    "see errors.", &e));

@@ -437,25 +437,28 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 }
 
 /*
- * Walk the top level of an object text already known to be valid and
- * give the raw span of each of the n names asked for. Returns a bit set
- * of the names found; -1 when the text is not an object or a name occurs
- * twice at the top level (parsers disagree on which one wins, so the text
- * is ambiguous and refused).
+ * Walk the top level of an object text and give the raw span of each of
+ * the n names asked for. Returns a bit set of the names found; -1 when
+ * the text is not a JSON object, -2 when a name occurs twice at the top
+ * level (parsers disagree on which one wins, so the text is ambiguous and
+ * refused). With trusted set the text is known to be valid (one cheap
+ * walk that skips values); otherwise the walk validates it as it goes,
+ * with the same rules as wh_json_valid, so that a handler reads and
+ * checks a body in one pass instead of two.
  */
 static int
 members_walk(const char *buf, size_t len, const char *const *names,
-    size_t n, const char **vals, size_t *vlens)
+    size_t n, const char **vals, size_t *vlens, int trusted)
 {
 	struct jp		 j;
 	const unsigned char	*ks, *ke, *vs;
 	size_t			 i;
-	int			 found = 0;
+	int			 found = 0, repeated = 0;
 
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
 	j.depth = 1;
-	j.trusted = 1;
+	j.trusted = trusted;
 	jp_ws(&j);
 	if (j.p >= j.end || *j.p != '{')
 		return (-1);
@@ -467,7 +470,9 @@ members_walk(const char *buf, size_t len, const char *const *names,
 			return (-1);
 		ke = j.p - 1;
 		jp_ws(&j);
-		j.p++;			/* ':' */
+		if (j.p >= j.end || *j.p != ':')
+			return (-1);
+		j.p++;
 		jp_ws(&j);
 		vs = j.p;
 		if (jp_value(&j) == -1)
@@ -475,8 +480,12 @@ members_walk(const char *buf, size_t len, const char *const *names,
 		for (i = 0; i < n; i++) {
 			if (!key_equals(ks, ke, names[i], strlen(names[i])))
 				continue;
-			if (found & (1 << i))
-				return (-1);
+			if (found & (1 << i)) {
+				/* Untrusted: still invalid (-1) first. */
+				if (trusted)
+					return (-2);
+				repeated = 1;
+			}
 			found |= 1 << i;
 			vals[i] = (const char *)vs;
 			vlens[i] = (size_t)(j.p - vs);
@@ -485,9 +494,19 @@ members_walk(const char *buf, size_t len, const char *const *names,
 		if (j.p < j.end && *j.p == ',') {
 			j.p++;
 			jp_ws(&j);
-		}
+			/* A member must follow: no "{"a":1,}". */
+			if (j.p >= j.end || *j.p == '}')
+				return (-1);
+		} else if (j.p < j.end && *j.p != '}')
+			return (-1);
 	}
-	return (found);
+	if (j.p >= j.end)
+		return (-1);
+	j.p++;
+	jp_ws(&j);
+	if (j.p != j.end)
+		return (-1);
+	return (repeated ? -2 : found);
 }
 
 int
@@ -497,9 +516,7 @@ wh_json_member(const char *buf, size_t len, const char *name,
 	const char	*names[1] = { name };
 	int		 found;
 
-	if (!wh_json_valid(buf, len))
-		return (-1);
-	if ((found = members_walk(buf, len, names, 1, val, vlen)) == -1)
+	if ((found = members_walk(buf, len, names, 1, val, vlen, 0)) < 0)
 		return (-1);
 	return (found & 1);
 }
@@ -508,9 +525,21 @@ int
 wh_json_members_trusted(const char *buf, size_t len,
     const char *const *names, size_t n, const char **vals, size_t *vlens)
 {
+	int	found;
+
 	if (n > 16)
 		return (-1);
-	return (members_walk(buf, len, names, n, vals, vlens));
+	found = members_walk(buf, len, names, n, vals, vlens, 1);
+	return (found < 0 ? -1 : found);
+}
+
+int
+wh_json_members(const char *buf, size_t len, const char *const *names,
+    size_t n, const char **vals, size_t *vlens)
+{
+	if (buf == NULL || n > 16)
+		return (-1);
+	return (members_walk(buf, len, names, n, vals, vlens, 0));
 }
 
 int

@@ -30,10 +30,16 @@ int	wh_json_member(const char *, size_t, const char *name,
 	    const char **val, size_t *vlen);
 
 /*
- * For text already checked with wh_json_valid (no second check, a faster
- * walk): the raw spans of the top-level members names[0..n) (n <= 16) of
- * an object. A bit set of those found, or -1 if the text is not an object
- * or a name repeats.
+ * The raw spans of the top-level members names[0..n) (n <= 16) of a
+ * JSON object text, in one pass that also validates it (the rules of
+ * wh_json_valid). A bit set of those found, -1 if the text is not a valid
+ * JSON object, -2 if a name asked for repeats.
+ */
+int	wh_json_members(const char *, size_t, const char *const *names,
+	    size_t n, const char **vals, size_t *lens);
+/*
+ * The same for text already checked with wh_json_valid (a faster walk
+ * that skips values): -1 if the text is not an object or a name repeats.
  */
 int	wh_json_members_trusted(const char *, size_t, const char *const *names,
 	    size_t n, const char **vals, size_t *lens);

@@ -42,15 +42,23 @@ wh_mono_us(void)
 /*
  * Stamps come in bursts within one second (created_at of every published
  * event, sent_at of every delivery), so the "YYYY-MM-DDTHH:MM:SS." part
- * of the last second formatted is kept and only the milliseconds are
- * written; gmtime_r and snprintf run once per second instead of once per
- * stamp. Per process: the api workers and the dispatcher are single
- * threaded.
+ * of the seconds formatted last is kept and only the milliseconds are
+ * written; gmtime_r and snprintf run about once per second instead of
+ * once per stamp. Two seconds are kept, because a delivery stamps both
+ * its event's created_at (often an earlier second) and the time now.
+ * Per process: the api workers and the dispatcher are single threaded.
  */
 #define RFC3339_SECS_LEN	20	/* "YYYY-MM-DDTHH:MM:SS." */
 
-static int64_t	last_secs = INT64_MIN;
-static char	last_prefix[RFC3339_SECS_LEN + 1];
+struct rfc3339_sec {
+	int64_t	secs;
+	char	prefix[RFC3339_SECS_LEN + 1];
+};
+
+static struct rfc3339_sec	secs_cache[2] = {
+	{ INT64_MIN, "" }, { INT64_MIN, "" }
+};
+static int			secs_newer;	/* index of the last filled */
 
 static int
 rfc3339_secs(int64_t secs, char prefix[RFC3339_SECS_LEN + 1])
@@ -69,11 +77,30 @@ rfc3339_secs(int64_t secs, char prefix[RFC3339_SECS_LEN + 1])
 	return (n == RFC3339_SECS_LEN ? 0 : -1);
 }
 
+/* The cached prefix of secs, formatted into the older slot if absent. */
+static const char *
+rfc3339_prefix(int64_t secs)
+{
+	char	prefix[RFC3339_SECS_LEN + 1];
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		if (secs_cache[i].secs == secs)
+			return (secs_cache[i].prefix);
+	}
+	if (rfc3339_secs(secs, prefix) == -1)
+		return (NULL);
+	secs_newer ^= 1;
+	secs_cache[secs_newer].secs = secs;
+	memcpy(secs_cache[secs_newer].prefix, prefix, sizeof(prefix));
+	return (secs_cache[secs_newer].prefix);
+}
+
 int
 wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1])
 {
-	char	prefix[RFC3339_SECS_LEN + 1];
-	int64_t	secs, frac;
+	const char	*prefix;
+	int64_t		 secs, frac;
 
 	/* Floor division: -1 ms is 1969-12-31T23:59:59.999Z. */
 	secs = ms / 1000;
@@ -82,13 +109,9 @@ wh_rfc3339_ms(int64_t ms, char out[WH_RFC3339_LEN + 1])
 		secs -= 1;
 		frac += 1000;
 	}
-	if (secs != last_secs) {
-		if (rfc3339_secs(secs, prefix) == -1)
-			return (-1);
-		memcpy(last_prefix, prefix, sizeof(last_prefix));
-		last_secs = secs;
-	}
-	memcpy(out, last_prefix, RFC3339_SECS_LEN);
+	if ((prefix = rfc3339_prefix(secs)) == NULL)
+		return (-1);
+	memcpy(out, prefix, RFC3339_SECS_LEN);
 	out[RFC3339_SECS_LEN] = (char)('0' + frac / 100);
 	out[RFC3339_SECS_LEN + 1] = (char)('0' + frac / 10 % 10);
 	out[RFC3339_SECS_LEN + 2] = (char)('0' + frac % 10);

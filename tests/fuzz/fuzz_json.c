@@ -18,7 +18,10 @@
  * - a decoded string is valid UTF-8 without NUL, and escaped again it
  *   decodes to the same bytes;
  * - on valid text, the faster "trusted" walks (wh_json_members_trusted,
- *   wh_json_elements_trusted) find exactly what the checked ones find.
+ *   wh_json_elements_trusted) find exactly what the checked ones find;
+ * - the one-pass reader (wh_json_members) refuses exactly what is not a
+ *   valid object, tells a repeated name apart, and otherwise finds what
+ *   the trusted walk finds.
  */
 #include "buf.h"
 #include "json.h"
@@ -247,6 +250,33 @@ check_trusted(const char *s, size_t len, int valid)
 		FUZZ_CHECK(v[i] == v2[i] && l[i] == l2[i]);
 }
 
+/* wh_json_members: validity and members in one walk. */
+static void
+check_one_pass(const char *s, size_t len, int valid)
+{
+	const char	*v[ELEMS_MAX], *tv[ELEMS_MAX];
+	size_t		 l[ELEMS_MAX], tl[ELEMS_MAX], i, n;
+	int		 bits, tbits;
+
+	for (n = 0; names[n] != NULL; n++)
+		;
+	bits = wh_json_members(s, len, names, n, v, l);
+	if (!valid || first_byte(s, len) != '{') {
+		FUZZ_CHECK(bits == -1);
+		return;
+	}
+	tbits = wh_json_members_trusted(s, len, names, n, tv, tl);
+	if (tbits == -1) {
+		FUZZ_CHECK(bits == -2);
+		return;
+	}
+	FUZZ_CHECK(bits == tbits);
+	for (i = 0; i < n; i++) {
+		if ((bits >> i) & 1)
+			FUZZ_CHECK(v[i] == tv[i] && l[i] == tl[i]);
+	}
+}
+
 static void
 check_escape(const char *s, size_t len)
 {
@@ -291,6 +321,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_wrapped(s, size, valid);
 	check_elements(s, size, valid);
 	check_trusted(s, size, valid);
+	check_one_pass(s, size, valid);
 	check_string(s, size, valid);
 	check_escape(s, size);
 	return (0);

@@ -489,6 +489,49 @@ test_members_trusted(void **state)
 	assert_memory_equal(v[0], "\"]\"", 3);
 }
 
+/*
+ * The one-pass reader refuses exactly what wh_json_valid refuses (and
+ * what is valid but not an object), tells a repeated name (-2) from
+ * invalid text (-1), and finds the members the trusted walk finds.
+ */
+static void
+test_members_one_pass(void **state)
+{
+	static const char *const names[] = { "a", "b" };
+	static const char *const bad[] = {
+		"", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\" 1}",
+		"{\"a\":1,}", "{,\"a\":1}", "{\"a\":1 \"b\":2}", "{a:1}",
+		"{\"a\":1}x", "{\"a\":1}}", "{\"a\":[1,]}", "{\"a\":01}",
+		"{\"a\":\"\\x\"}", "{\"a\":1,\"a\":2", "[1]", "1", "\"{}\"",
+		"{\"a\":1,\"a\":tru}", NULL
+	};
+	const char	*v[2], *t;
+	size_t		 l[2], i;
+
+	(void)state;
+	for (i = 0; bad[i] != NULL; i++) {
+		if (wh_json_members(bad[i], strlen(bad[i]), names, 2, v,
+		    l) != -1)
+			fail_msg("accepted %s", bad[i]);
+	}
+	t = " {\"b\" : [1,{\"a\":2}] , \"a\":\"x\\\"}\"}\n";
+	assert_true(wh_json_valid(t, strlen(t)));
+	assert_int_equal(wh_json_members(t, strlen(t), names, 2, v, l), 3);
+	assert_int_equal(l[1], 11);
+	assert_memory_equal(v[1], "[1,{\"a\":2}]", 11);
+	assert_int_equal(l[0], 6);
+	assert_memory_equal(v[0], "\"x\\\"}\"", 6);
+	assert_int_equal(wh_json_members("{}", 2, names, 2, v, l), 0);
+	assert_int_equal(wh_json_members("{\"z\":{}}", 8, names, 2, v, l),
+	    0);
+	t = "{\"a\":1,\"b\":2,\"a\":3}";
+	assert_int_equal(wh_json_members(t, strlen(t), names, 2, v, l), -2);
+	/* A name nested deeper is not a top-level repeat. */
+	t = "{\"a\":{\"a\":1},\"b\":{\"b\":{}}}";
+	assert_int_equal(wh_json_members(t, strlen(t), names, 2, v, l), 3);
+	assert_int_equal(wh_json_members(NULL, 0, names, 2, v, l), -1);
+}
+
 int
 main(void)
 {
@@ -503,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_string),
 		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_members_trusted),
+		cmocka_unit_test(test_members_one_pass),
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_cap),
