@@ -80,6 +80,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 
 # Unit tests of product code outside common/ that stands alone.
 $(BUILD)/tests/test_entry: $(BUILD)/obj/dispatcher/entry.o
+$(BUILD)/tests/test_loop: $(BUILD)/obj/dispatcher/loop.o
 
 deps:
 	@.ci/deps

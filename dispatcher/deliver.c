@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -105,6 +106,7 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct delivery	*dl = clientp;
 	const char	*why;
+	curl_socket_t	 fd;
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
@@ -114,7 +116,21 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		dl->refused = why;
 		return (CURL_SOCKET_BAD);
 	}
-	return (socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd != -1 && loop_adopt(fd) == -1) {
+		(void)close(fd);
+		return (CURL_SOCKET_BAD);
+	}
+	return (fd);
+}
+
+/* Every socket opensocket_cb made is closed here: the loop forgets it. */
+static int
+closesocket_cb(void *clientp, curl_socket_t fd)
+{
+	(void)clientp;
+	loop_forget(fd);
+	return (close(fd));
 }
 
 static size_t
@@ -519,6 +535,8 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, dl);
+	bad |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION,
+	    closesocket_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->error);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);

@@ -8,6 +8,19 @@
  * close safe: a stale event for a reused fd finds the new owner's record.
  * Timers are few (curl's, the reader's, the heartbeat), so a list scan
  * each round is cheaper than a heap.
+ *
+ * libcurl asks to watch a connection when a transfer waits on it and to
+ * stop when the transfer ends, so a reused keep-alive connection cost an
+ * EPOLL_CTL_ADD and a DEL per delivery (two of the six system calls of
+ * one). Sockets whose whole life the loop is told about (loop_adopt when
+ * opened, loop_forget just before they are closed: libcurl's connection
+ * sockets) are unwatched lazily instead: they stay in the epoll set with
+ * the interest they had, and a later watch with the same interest costs
+ * nothing. Should one of them report an event while unwanted (a pooled
+ * connection closed by the server), it is taken out of the set then.
+ * Other fds (hiredis', curl's resolver) are added and removed at once:
+ * they may be closed without the loop knowing, and only a closed fd
+ * drops out of an epoll set by itself.
  */
 #include <sys/epoll.h>
 
@@ -24,7 +37,9 @@
 struct watch {
 	loop_io_cb	 cb;
 	void		*arg;
-	int		 events;
+	int		 events;	/* what the owner wants now */
+	int		 kernel;	/* adopted fd: what the epoll set has */
+	int		 adopted;	/* loop_adopt()ed: unwatched lazily */
 };
 
 static int			 efd = -1;
@@ -71,6 +86,70 @@ watch_grow(int fd)
 }
 
 int
+loop_adopt(int fd)
+{
+	if (fd < 0 || watch_grow(fd) == -1)
+		return (-1);
+	/* A new socket is in no epoll set, whatever this number was. */
+	memset(&watches[fd], 0, sizeof(watches[fd]));
+	watches[fd].adopted = 1;
+	return (0);
+}
+
+void
+loop_forget(int fd)
+{
+	/* Closing it takes it out of the epoll set. */
+	if (fd >= 0 && (size_t)fd < nwatches)
+		memset(&watches[fd], 0, sizeof(watches[fd]));
+}
+
+static uint32_t
+epoll_mask(int events)
+{
+	return (((events & LOOP_READ) ? EPOLLIN : 0) |
+	    ((events & LOOP_WRITE) ? EPOLLOUT : 0));
+}
+
+/* An adopted fd: the epoll set is changed only when the interest is. */
+static int
+watch_adopted(struct watch *w, int fd, int events, loop_io_cb cb, void *arg)
+{
+	struct epoll_event	ev;
+	int			op;
+
+	w->cb = cb;
+	w->arg = arg;
+	w->events = events;
+	if (events == 0 || events == w->kernel)
+		return (0);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = epoll_mask(events);
+	ev.data.fd = fd;
+	op = w->kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(efd, op, fd, &ev) == -1) {
+		/* Never expected (the loop sees every open and close). */
+		op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		if ((errno != ENOENT && errno != EEXIST) ||
+		    epoll_ctl(efd, op, fd, &ev) == -1) {
+			w->events = 0;
+			return (-1);
+		}
+	}
+	w->kernel = events;
+	return (0);
+}
+
+/* An adopted fd reported an event nobody wants: out of the set now. */
+static void
+unwatch_now(struct watch *w, int fd)
+{
+	if (epoll_ctl(efd, EPOLL_CTL_DEL, fd, NULL) == 0 || errno == ENOENT ||
+	    errno == EBADF)
+		w->kernel = 0;
+}
+
+int
 loop_watch(int fd, int events, loop_io_cb cb, void *arg)
 {
 	struct epoll_event	ev;
@@ -78,6 +157,8 @@ loop_watch(int fd, int events, loop_io_cb cb, void *arg)
 
 	if (fd < 0 || watch_grow(fd) == -1)
 		return (-1);
+	if (watches[fd].adopted)
+		return (watch_adopted(&watches[fd], fd, events, cb, arg));
 	if (events == 0) {
 		if (watches[fd].events != 0 &&
 		    epoll_ctl(efd, EPOLL_CTL_DEL, fd, NULL) == -1 &&
@@ -87,8 +168,7 @@ loop_watch(int fd, int events, loop_io_cb cb, void *arg)
 		return (0);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.events = ((events & LOOP_READ) ? EPOLLIN : 0) |
-	    ((events & LOOP_WRITE) ? EPOLLOUT : 0);
+	ev.events = epoll_mask(events);
 	ev.data.fd = fd;
 	op = watches[fd].events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(efd, op, fd, &ev) == -1) {
@@ -196,6 +276,10 @@ loop_run_once(int max_ms)
 		if ((size_t)fd >= nwatches)
 			continue;
 		w = &watches[fd];
+		if (w->adopted && w->events == 0) {
+			unwatch_now(w, fd);
+			continue;
+		}
 		if (w->cb == NULL)
 			continue;
 		what = 0;

@@ -25,6 +25,14 @@ void	loop_free(void);
 /* Watch fd for events (LOOP_READ|LOOP_WRITE), replacing any earlier
  * watch; events 0 removes it. -1 on failure. */
 int	loop_watch(int fd, int events, loop_io_cb, void *arg);
+/*
+ * A socket just opened whose closing will be announced by loop_forget
+ * (called just before close): loop_watch(fd, 0, ...) then leaves it in
+ * the epoll set until it is wanted again or reports an unwanted event.
+ * loop_adopt is -1 when out of memory (the socket is then not to be used).
+ */
+int	loop_adopt(int fd);
+void	loop_forget(int fd);
 void	loop_timer_init(struct loop_timer *, loop_timer_cb, void *arg);
 void	loop_timer_arm(struct loop_timer *, int64_t ms_from_now);
 void	loop_timer_disarm(struct loop_timer *);
