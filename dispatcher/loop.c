@@ -111,30 +111,54 @@ epoll_mask(int events)
 	    ((events & LOOP_WRITE) ? EPOLLOUT : 0));
 }
 
-/* An adopted fd: the epoll set is changed only when the interest is. */
+/*
+ * fd into the epoll set with interest events: MOD if it is there
+ * (registered), else ADD. A refusal that says the set holds it otherwise
+ * (closed and reused behind our back) is answered with the other op.
+ */
 static int
-watch_adopted(struct watch *w, int fd, int events, loop_io_cb cb, void *arg)
+epoll_set(int fd, int registered, int events)
 {
 	struct epoll_event	ev;
 	int			op;
 
+	memset(&ev, 0, sizeof(ev));
+	ev.events = epoll_mask(events);
+	ev.data.fd = fd;
+	op = registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(efd, op, fd, &ev) == 0)
+		return (0);
+	if (op == EPOLL_CTL_MOD && errno == ENOENT)
+		op = EPOLL_CTL_ADD;
+	else if (op == EPOLL_CTL_ADD && errno == EEXIST)
+		op = EPOLL_CTL_MOD;
+	else
+		return (-1);
+	return (epoll_ctl(efd, op, fd, &ev));
+}
+
+/* fd out of the epoll set; one no longer in it (or closed) is fine. */
+static int
+epoll_del(int fd)
+{
+	if (epoll_ctl(efd, EPOLL_CTL_DEL, fd, NULL) == -1 &&
+	    errno != ENOENT && errno != EBADF)
+		return (-1);
+	return (0);
+}
+
+/* An adopted fd: the epoll set is changed only when the interest is. */
+static int
+watch_adopted(struct watch *w, int fd, int events, loop_io_cb cb, void *arg)
+{
 	w->cb = cb;
 	w->arg = arg;
 	w->events = events;
 	if (events == 0 || events == w->kernel)
 		return (0);
-	memset(&ev, 0, sizeof(ev));
-	ev.events = epoll_mask(events);
-	ev.data.fd = fd;
-	op = w->kernel ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(efd, op, fd, &ev) == -1) {
-		/* Never expected (the loop sees every open and close). */
-		op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-		if ((errno != ENOENT && errno != EEXIST) ||
-		    epoll_ctl(efd, op, fd, &ev) == -1) {
-			w->events = 0;
-			return (-1);
-		}
+	if (epoll_set(fd, w->kernel != 0, events) == -1) {
+		w->events = 0;
+		return (-1);
 	}
 	w->kernel = events;
 	return (0);
@@ -144,44 +168,25 @@ watch_adopted(struct watch *w, int fd, int events, loop_io_cb cb, void *arg)
 static void
 unwatch_now(struct watch *w, int fd)
 {
-	if (epoll_ctl(efd, EPOLL_CTL_DEL, fd, NULL) == 0 || errno == ENOENT ||
-	    errno == EBADF)
+	if (epoll_del(fd) == 0)
 		w->kernel = 0;
 }
 
 int
 loop_watch(int fd, int events, loop_io_cb cb, void *arg)
 {
-	struct epoll_event	ev;
-	int			op;
-
 	if (fd < 0 || watch_grow(fd) == -1)
 		return (-1);
 	if (watches[fd].adopted)
 		return (watch_adopted(&watches[fd], fd, events, cb, arg));
 	if (events == 0) {
-		if (watches[fd].events != 0 &&
-		    epoll_ctl(efd, EPOLL_CTL_DEL, fd, NULL) == -1 &&
-		    errno != ENOENT && errno != EBADF)
+		if (watches[fd].events != 0 && epoll_del(fd) == -1)
 			return (-1);
 		memset(&watches[fd], 0, sizeof(watches[fd]));
 		return (0);
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = epoll_mask(events);
-	ev.data.fd = fd;
-	op = watches[fd].events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(efd, op, fd, &ev) == -1) {
-		/* The fd was closed and reused behind our back. */
-		if (op == EPOLL_CTL_MOD && errno == ENOENT)
-			op = EPOLL_CTL_ADD;
-		else if (op == EPOLL_CTL_ADD && errno == EEXIST)
-			op = EPOLL_CTL_MOD;
-		else
-			return (-1);
-		if (epoll_ctl(efd, op, fd, &ev) == -1)
-			return (-1);
-	}
+	if (epoll_set(fd, watches[fd].events != 0, events) == -1)
+		return (-1);
 	watches[fd].cb = cb;
 	watches[fd].arg = arg;
 	watches[fd].events = events;

@@ -159,28 +159,28 @@ resolve_attempt(struct delivery *dl)
 	const struct wh_event	*ev = &dl->job->task.event;
 	char			 code[16], ms[24], n[16], in[24];
 	int64_t			 delay;
-	int			 ok, last;
+	int			 ok, last, logged;
 	const char		*outcome;
 
 	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
 	last = dl->attempt >= dl->hook.max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
-	/* A success is logged at debug only: skip the formatting then. */
-	if (!ok || wh_log_enabled(WH_LOG_DEBUG)) {
-		(void)snprintf(code, sizeof(code), "%ld", dl->status);
-		(void)snprintf(ms, sizeof(ms), "%lld",
-		    (long long)dl->latency_ms);
-		(void)snprintf(n, sizeof(n), "%u", dl->attempt);
-	}
 	if (dl->job->reply_key != NULL) {
 		testsend_reply(dl);
 		return;
 	}
 	record_attempt(dl, outcome, ok);
+	/* A success is logged at debug only: no formatting otherwise. */
+	if ((logged = !ok || wh_log_enabled(WH_LOG_DEBUG))) {
+		(void)snprintf(code, sizeof(code), "%ld", dl->status);
+		(void)snprintf(ms, sizeof(ms), "%lld",
+		    (long long)dl->latency_ms);
+		(void)snprintf(n, sizeof(n), "%u", dl->attempt);
+	}
 
 	if (ok) {
 		d.n_delivered++;
-		if (wh_log_enabled(WH_LOG_DEBUG))
+		if (logged)
 			wh_log(WH_LOG_DEBUG, "delivered", "event_sid",
 			    ev->event_sid, "webhook_sid", dl->hook.sid,
 			    "attempt", n, "status", code, "ms", ms, NULL);
