@@ -94,7 +94,14 @@ api_respond_raw(struct api_ctx *ctx, int status, const char *type,
 	if (ctx->location[0] != '\0')
 		http_response_header(req, "location", ctx->location);
 	http_response_header(req, "x-request-id", ctx->request_id);
-	http_response_header(req, "cache-control", "no-store");
+	/*
+	 * Only an answer to GET or HEAD could be reused by a cache: one to
+	 * POST needs explicit freshness and a Content-Location for that, and
+	 * ones to PUT, PATCH and DELETE never are (RFC 9110 9.3.3-9.3.5,
+	 * RFC 5789 2). Elsewhere the header would only cost Kore its copies.
+	 */
+	if (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD)
+		http_response_header(req, "cache-control", "no-store");
 	http_response(req, status, body, len);
 }
 
