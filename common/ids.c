@@ -17,7 +17,7 @@
 #include "sign.h"
 
 #define ID_RAND_BYTES	16	/* 128 bits: 22 base64 chars */
-#define ID_POOL		(32 * ID_RAND_BYTES)
+#define ID_POOL		(256 * ID_RAND_BYTES)	/* 4 KiB: a refill per 128 requests */
 #define EVT_PREFIX	"evt_"
 #define EVT_PREFIX_LEN	(sizeof(EVT_PREFIX) - 1)
 
@@ -41,7 +41,7 @@ pool_register(void)
 }
 
 /*
- * The random bytes of ids come from a small pool that RAND_bytes refills:
+ * The random bytes of ids come from a pool that RAND_bytes refills:
  * the api makes two ids per request (the request's and the event's), and
  * each RAND_bytes call costs OpenSSL 3 a lock and a DRBG update. The pool
  * belongs to one process: a fork handler empties it in every child (Kore

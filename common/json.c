@@ -11,6 +11,9 @@
  */
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "encode.h"
@@ -33,17 +36,38 @@ static int	jp_value(struct jp *);
 #define BYTE_BELOW(w, n)	(((w) - ONES * (n)) & ~(w) & HIGHS)
 
 /*
- * Skip the plain characters at the start of a string's remaining text,
- * eight bytes at a time: printable ASCII other than '"' and '\\' (and,
- * when the text is trusted, anything but those two). Strings are where
- * the bytes of an event are (a 1 KiB payload is mostly one or a few), so
- * this is the validator's hot loop; the byte-wise loops after it judge
- * whatever this stops at.
+ * Skip the plain characters at the start of a string's remaining text:
+ * printable ASCII other than '"' and '\\' (and, when the text is trusted,
+ * anything but those two). Strings are where the bytes of an event are
+ * (a 1 KiB payload is mostly one or a few), so this is the validator's
+ * hot loop: sixteen bytes at a time with SSE2 (every x86-64 has it; the
+ * first byte that is not plain is found in the block), then eight at a
+ * time in a word. The byte-wise loops after it judge whatever this stops
+ * at.
  */
 static const unsigned char *
 plain_run(const unsigned char *p, const unsigned char *end, int trusted)
 {
 	uint64_t	w;
+#if defined(__SSE2__)
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	bslash = _mm_set1_epi8('\\');
+	const __m128i	space = _mm_set1_epi8(0x20);
+	__m128i		v, hit;
+	int		mask;
+
+	while (end - p >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, bslash));
+		/* As signed bytes, both < 0x20 and >= 0x80 are below 0x20. */
+		if (!trusted)
+			hit = _mm_or_si128(hit, _mm_cmplt_epi8(v, space));
+		if ((mask = _mm_movemask_epi8(hit)) != 0)
+			return (p + __builtin_ctz((unsigned int)mask));
+		p += 16;
+	}
+#endif
 
 	while (end - p >= 8) {
 		memcpy(&w, p, sizeof(w));
@@ -452,9 +476,13 @@ members_walk(const char *buf, size_t len, const char *const *names,
 {
 	struct jp		 j;
 	const unsigned char	*ks, *ke, *vs;
-	size_t			 i;
+	size_t			 i, nlen[16];
 	int			 found = 0, repeated = 0;
 
+	if (n > 16)
+		return (-1);
+	for (i = 0; i < n; i++)
+		nlen[i] = strlen(names[i]);
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
 	j.depth = 1;
@@ -478,7 +506,7 @@ members_walk(const char *buf, size_t len, const char *const *names,
 		if (jp_value(&j) == -1)
 			return (-1);
 		for (i = 0; i < n; i++) {
-			if (!key_equals(ks, ke, names[i], strlen(names[i])))
+			if (!key_equals(ks, ke, names[i], nlen[i]))
 				continue;
 			if (found & (1 << i)) {
 				/* Untrusted: still invalid (-1) first. */
@@ -645,6 +673,9 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 		return (-1);
 	run = 0;
 	for (i = 0; i < len; ) {
+		/* Printable ASCII but '"' and '\\' goes as it is, in runs. */
+		if ((i = (size_t)(plain_run(p + i, p + len, 0) - p)) >= len)
+			break;
 		rep = NULL;
 		rlen = 0;
 		n = 1;

@@ -5,6 +5,17 @@
 //
 // The runs of one repetition are interleaved (no-op, api, no-op, api, ...)
 // so that a shared machine's load drifts over both sides of each ratio.
+//
+// No dispatcher drains the stream here, so while the api is loaded a
+// trimmer keeps it near TRIM_KEEP entries, as dispatchers would in
+// service (they delete what they acked). Left to grow, one batch run put
+// ~1.7 GB in Redis; trimming that at once made the allocator hand it back
+// to the kernel during the next runs, and those (the no-op's included)
+// lost up to 15 % to it, varying from run to run. After each run the
+// allocator is also told to return its free memory at once (MEMORY
+// PURGE), so that every run starts from the same Redis.
+const TRIM_KEEP = '50000';
+const TRIM_EVERY_MS = 100;
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,6 +59,7 @@ async function redisBenchmark(port, pipeline) {
     'payload', PAYLOAD, 'event_sid', 'evt_0123456789abcdef0123456789', 'ts', String(Date.now())];
   const { stdout } = await run('redis-benchmark', args, { maxBuffer: 1 << 24 });
   await run('redis-cli', ['-p', String(port), 'DEL', key]);
+  await run('redis-cli', ['-p', String(port), 'MEMORY', 'PURGE']);
   // --csv: a header line, then "test","rps",...
   const line = stdout.trim().split('\n').pop();
   const rps = Number(line.split('","')[1]);
@@ -92,13 +104,25 @@ export async function ingest({ tmp, redis }) {
   // (api or no-op), Redis, and how busy the machine was (wrk is the rest).
   const load = async (target, r) => {
     const meter = await cpuMeter({ trees: { kore: [target.proc.pid] }, redis: redis.client });
-    const res = await wrk({
-      url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
-      env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
-    });
+    let trimming = Promise.resolve();
+    const trimmer = setInterval(() => {
+      trimming = trimming.then(() => redis.client.call('XTRIM', EVENTS, 'MAXLEN', '~', TRIM_KEEP));
+    }, TRIM_EVERY_MS);
+    let res;
+    try {
+      res = await wrk({
+        url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
+        env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
+      });
+    } finally {
+      clearInterval(trimmer);
+      await trimming;
+    }
     const cpu = await meter.stop(Math.max(1, res.requests * r.events));
-    // The api's events pile up on the stream (no dispatcher here): drop them.
+    // Drop what is left of the run's events, and have the allocator give
+    // the memory back now rather than during the next run.
     await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
+    await redis.client.call('MEMORY', 'PURGE');
     return { ...res, eps: res.rps * r.events, cpu };
   };
   for (let i = 0; i < CONFIG.repeat; i++) {
