@@ -28,6 +28,9 @@ struct jp {
 
 static int	jp_value(struct jp *);
 
+/* Names one member walk looks for at most (json.h: n <= 16). */
+#define MEMBERS_MAX	16
+
 #define ONES	0x0101010101010101ULL
 #define HIGHS	0x8080808080808080ULL
 /* Nonzero when some byte of w is zero (exact for "some"). */
@@ -476,10 +479,10 @@ members_walk(const char *buf, size_t len, const char *const *names,
 {
 	struct jp		 j;
 	const unsigned char	*ks, *ke, *vs;
-	size_t			 i, nlen[16];
+	size_t			 i, nlen[MEMBERS_MAX];
 	int			 found = 0, repeated = 0;
 
-	if (n > 16)
+	if (n > MEMBERS_MAX)
 		return (-1);
 	for (i = 0; i < n; i++)
 		nlen[i] = strlen(names[i]);
@@ -555,7 +558,7 @@ wh_json_members_trusted(const char *buf, size_t len,
 {
 	int	found;
 
-	if (n > 16)
+	if (n > MEMBERS_MAX)
 		return (-1);
 	found = members_walk(buf, len, names, n, vals, vlens, 1);
 	return (found < 0 ? -1 : found);
@@ -565,7 +568,7 @@ int
 wh_json_members(const char *buf, size_t len, const char *const *names,
     size_t n, const char **vals, size_t *vlens)
 {
-	if (buf == NULL || n > 16)
+	if (buf == NULL || n > MEMBERS_MAX)
 		return (-1);
 	return (members_walk(buf, len, names, n, vals, vlens, 0));
 }
