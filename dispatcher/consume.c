@@ -271,6 +271,38 @@ on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
 	    reply->type != REDIS_REPLY_ERROR);
 }
 
+/* The fields a malformed entry's dead letter starts with, in order. */
+#define OWN_FIELDS	3
+static const char *const malformed_own[OWN_FIELDS] = {
+	"reason", "source_stream", "source_id"
+};
+#define ORIGINAL_PREFIX	"original."
+#define DEAD_ARGV	64	/* the dead letter's XADD, at most */
+
+/*
+ * An original field named like one of ours is kept as "original.<name>":
+ * a client reading the entry into a map would otherwise see the
+ * publisher's value instead of ours (the last one wins). -1 when the name
+ * is its own; else its length in out.
+ */
+static int
+malformed_rename(const char *name, size_t len, char *out, size_t outlen)
+{
+	size_t	i, plen = sizeof(ORIGINAL_PREFIX) - 1;
+
+	for (i = 0; i < OWN_FIELDS; i++) {
+		if (strlen(malformed_own[i]) != len ||
+		    memcmp(malformed_own[i], name, len) != 0)
+			continue;
+		if (plen + len >= outlen)
+			return (-1);
+		memcpy(out, ORIGINAL_PREFIX, plen);
+		memcpy(out + plen, name, len);
+		return ((int)(plen + len));
+	}
+	return (-1);
+}
+
 /*
  * An entry that cannot be delivered as it stands (missing field, payload
  * not JSON, an unreadable task): kept in the dead-letter stream with the
@@ -280,10 +312,11 @@ on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
 static void
 entry_malformed(struct job *job, const char *why, const redisReply *fields)
 {
-	const char	*argv[64];
-	size_t		 lens[64], i;
+	const char	*argv[DEAD_ARGV], *own[OWN_FIELDS];
+	size_t		 lens[DEAD_ARGV], i, k = 0;
 	char		 maxlen[24];
-	int		 argc = 0;
+	char		 renamed[DEAD_ARGV / 2][32];
+	int		 argc = 0, n;
 
 	d.n_malformed++;
 	wh_log(WH_LOG_WARN, "malformed stream entry dead-lettered",
@@ -296,21 +329,30 @@ entry_malformed(struct job *job, const char *why, const redisReply *fields)
 	argv[argc] = "~"; lens[argc++] = 1;
 	argv[argc] = maxlen; lens[argc++] = strlen(maxlen);
 	argv[argc] = "*"; lens[argc++] = 1;
-	argv[argc] = "reason"; lens[argc++] = 6;
-	argv[argc] = why; lens[argc++] = strlen(why);
-	argv[argc] = "source_stream"; lens[argc++] = 13;
-	argv[argc] = job->stream; lens[argc++] = strlen(job->stream);
-	argv[argc] = "source_id"; lens[argc++] = 9;
-	argv[argc] = job->entry_id; lens[argc++] = strlen(job->entry_id);
+	own[0] = why;
+	own[1] = job->stream;
+	own[2] = job->entry_id;
+	for (i = 0; i < OWN_FIELDS; i++) {
+		argv[argc] = malformed_own[i];
+		lens[argc++] = strlen(malformed_own[i]);
+		argv[argc] = own[i];
+		lens[argc++] = strlen(own[i]);
+	}
 	/* Then the original fields, as they were, after ours. */
 	if (fields != NULL && fields->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i + 1 < fields->elements && argc + 2 <= 64;
+		for (i = 0; i + 1 < fields->elements && argc + 2 <= DEAD_ARGV;
 		    i += 2) {
 			if (fields->element[i]->type != REDIS_REPLY_STRING ||
 			    fields->element[i + 1]->type != REDIS_REPLY_STRING)
 				continue;
 			argv[argc] = fields->element[i]->str;
-			lens[argc++] = fields->element[i]->len;
+			lens[argc] = fields->element[i]->len;
+			if (k < DEAD_ARGV / 2 && (n = malformed_rename(argv[argc],
+			    lens[argc], renamed[k], sizeof(renamed[k]))) > 0) {
+				argv[argc] = renamed[k++];
+				lens[argc] = (size_t)n;
+			}
+			argc++;
 			argv[argc] = fields->element[i + 1]->str;
 			lens[argc++] = fields->element[i + 1]->len;
 		}

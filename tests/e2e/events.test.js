@@ -333,12 +333,15 @@ describe('publishing straight into Redis', () => {
     const tag = randomHex(4);
     const good = (i) => ({ company_sid: CO, event_type: 'call.ended', payload: `{"m":"good_${tag}_${i}"}`, event_sid: sid(`g${i}`) });
     await publishEvents(stack.redis, [good(0)]);
+    const bad6 = sid('bad6');
     const bad = [
       [['company_sid', CO, 'payload', '{}', 'event_sid', sid('bad1')], /event_type/],
       [['company_sid', CO, 'event_type', 'call.ended', 'payload', '{not json', 'event_sid', sid('bad2')], /payload is not JSON/],
       [['event_type', 'call.ended', 'payload', '{}', 'event_sid', sid('bad3')], /company_sid/],
       [['company_sid', CO, 'event_type', 'call.ended', 'event_sid', sid('bad4')], /payload is missing/],
       [['company_sid', CO, 'event_type', 'call.ended', 'payload', '{}', 'event_sid', 'bad sid'], /event_sid/],
+      // Fields named like the dead letter's own are kept under original.<name>.
+      [['company_sid', CO, 'payload', '{}', 'event_sid', bad6, 'reason', 'mine', 'source_id', 'x'], /event_type/],
     ];
     for (const [fields] of bad) await redisCli(stack.redis, 'XADD', KEYS.events, '*', ...fields);
     await publishEvents(stack.redis, [good(1), good(2)]);
@@ -350,7 +353,11 @@ describe('publishing straight into Redis', () => {
       assert.ok(d, `dead letter for ${sidField}`);
       assert.match(d.fields.reason, reason);
       assert.equal(d.fields.source_stream, KEYS.events);
+      assert.match(d.fields.source_id, /^\d+-\d+$/);
     }
+    const renamed = dead.find((x) => x.fields.event_sid === bad6);
+    assert.equal(renamed.fields['original.reason'], 'mine');
+    assert.equal(renamed.fields['original.source_id'], 'x');
     assert.equal(await redisCli(stack.redis, 'XLEN', KEYS.events), '0', 'acked and deleted');
   });
 });
