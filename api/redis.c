@@ -37,8 +37,6 @@ struct api_redis {
 	struct wh_conn		 conn;
 	struct kore_timer	*timer;
 	int			 registered;
-	int			 fd;	/* registered with these events */
-	int			 mask;
 };
 
 static struct api_redis	rs;		/* the commands' connection */
@@ -64,23 +62,14 @@ redis_event(void *arg, int err)
 	}
 }
 
-/*
- * hiredis asks for reading again after every read and write, and Kore's
- * kore_platform_event_schedule() costs two epoll_ctl calls (ADD, then MOD
- * on EEXIST): only a change of the events goes to the kernel.
- */
 static void
 conn_watch(struct wh_conn *c, int fd, int write)
 {
 	struct api_redis	*r = c->owner;
-	int			 mask = EPOLLIN | (write ? EPOLLOUT : 0);
 
-	if (r->registered && r->fd == fd && r->mask == mask)
-		return;
-	kore_platform_event_schedule(fd, mask, 0, r);
+	kore_platform_event_schedule(fd, EPOLLIN | (write ? EPOLLOUT : 0), 0,
+	    r);
 	r->registered = 1;
-	r->fd = fd;
-	r->mask = mask;
 }
 
 static void

@@ -558,8 +558,6 @@ wh_json_members_trusted(const char *buf, size_t len,
 {
 	int	found;
 
-	if (n > MEMBERS_MAX)
-		return (-1);
 	found = members_walk(buf, len, names, n, vals, vlens, 1);
 	return (found < 0 ? -1 : found);
 }
@@ -568,7 +566,7 @@ int
 wh_json_members(const char *buf, size_t len, const char *const *names,
     size_t n, const char **vals, size_t *vlens)
 {
-	if (buf == NULL || n > MEMBERS_MAX)
+	if (buf == NULL)
 		return (-1);
 	return (members_walk(buf, len, names, n, vals, vlens, 0));
 }

@@ -68,6 +68,7 @@ struct wh_conn {
 	redisAsyncContext	*ac;		/* NULL while down */
 	int			 fd;		/* ac's socket, -1 if none */
 	int			 want_write;	/* hiredis has output queued */
+	int			 watched;	/* write given to ops->watch, -1 */
 	int			 state;		/* WH_CONN_DOWN ... */
 	int			 ready;		/* commands may be sent */
 	int			 stopping;

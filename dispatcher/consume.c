@@ -271,36 +271,35 @@ on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
 	    reply->type != REDIS_REPLY_ERROR);
 }
 
-/* The fields a malformed entry's dead letter starts with, in order. */
-#define OWN_FIELDS	3
-static const char *const malformed_own[OWN_FIELDS] = {
-	"reason", "source_stream", "source_id"
+/*
+ * The fields a malformed entry's dead letter starts with, in order, and
+ * the name an original field of the same name is kept under: a client
+ * reading the entry into a map would otherwise see the publisher's value
+ * instead of ours (the last one wins).
+ */
+static const struct {
+	const char	*own;
+	const char	*original;
+} malformed_fields[] = {
+	{ "reason", "original.reason" },
+	{ "source_stream", "original.source_stream" },
+	{ "source_id", "original.source_id" },
 };
-#define ORIGINAL_PREFIX	"original."
+#define OWN_FIELDS	(sizeof(malformed_fields) / sizeof(malformed_fields[0]))
 #define DEAD_ARGV	64	/* the dead letter's XADD, at most */
 
-/*
- * An original field named like one of ours is kept as "original.<name>":
- * a client reading the entry into a map would otherwise see the
- * publisher's value instead of ours (the last one wins). -1 when the name
- * is its own; else its length in out.
- */
-static int
-malformed_rename(const char *name, size_t len, char *out, size_t outlen)
+/* The name an original field is kept under in its dead letter. */
+static const char *
+malformed_name(const char *name, size_t len)
 {
-	size_t	i, plen = sizeof(ORIGINAL_PREFIX) - 1;
+	size_t	i;
 
 	for (i = 0; i < OWN_FIELDS; i++) {
-		if (strlen(malformed_own[i]) != len ||
-		    memcmp(malformed_own[i], name, len) != 0)
-			continue;
-		if (plen + len >= outlen)
-			return (-1);
-		memcpy(out, ORIGINAL_PREFIX, plen);
-		memcpy(out + plen, name, len);
-		return ((int)(plen + len));
+		if (strlen(malformed_fields[i].own) == len &&
+		    memcmp(malformed_fields[i].own, name, len) == 0)
+			return (malformed_fields[i].original);
 	}
-	return (-1);
+	return (NULL);
 }
 
 /*
@@ -312,11 +311,10 @@ malformed_rename(const char *name, size_t len, char *out, size_t outlen)
 static void
 entry_malformed(struct job *job, const char *why, const redisReply *fields)
 {
-	const char	*argv[DEAD_ARGV], *own[OWN_FIELDS];
-	size_t		 lens[DEAD_ARGV], i, k = 0;
+	const char	*argv[DEAD_ARGV], *own[OWN_FIELDS], *kept;
+	size_t		 lens[DEAD_ARGV], i;
 	char		 maxlen[24];
-	char		 renamed[DEAD_ARGV / 2][32];
-	int		 argc = 0, n;
+	int		 argc = 0;
 
 	d.n_malformed++;
 	wh_log(WH_LOG_WARN, "malformed stream entry dead-lettered",
@@ -333,12 +331,13 @@ entry_malformed(struct job *job, const char *why, const redisReply *fields)
 	own[1] = job->stream;
 	own[2] = job->entry_id;
 	for (i = 0; i < OWN_FIELDS; i++) {
-		argv[argc] = malformed_own[i];
-		lens[argc++] = strlen(malformed_own[i]);
+		argv[argc] = malformed_fields[i].own;
+		lens[argc++] = strlen(malformed_fields[i].own);
 		argv[argc] = own[i];
 		lens[argc++] = strlen(own[i]);
 	}
-	/* Then the original fields, as they were, after ours. */
+	/* Then the original fields, after ours (renamed where they would
+	 * shadow one of ours). */
 	if (fields != NULL && fields->type == REDIS_REPLY_ARRAY) {
 		for (i = 0; i + 1 < fields->elements && argc + 2 <= DEAD_ARGV;
 		    i += 2) {
@@ -347,10 +346,10 @@ entry_malformed(struct job *job, const char *why, const redisReply *fields)
 				continue;
 			argv[argc] = fields->element[i]->str;
 			lens[argc] = fields->element[i]->len;
-			if (k < DEAD_ARGV / 2 && (n = malformed_rename(argv[argc],
-			    lens[argc], renamed[k], sizeof(renamed[k]))) > 0) {
-				argv[argc] = renamed[k++];
-				lens[argc] = (size_t)n;
+			if ((kept = malformed_name(argv[argc],
+			    lens[argc])) != NULL) {
+				argv[argc] = kept;
+				lens[argc] = strlen(kept);
 			}
 			argc++;
 			argv[argc] = fields->element[i + 1]->str;
