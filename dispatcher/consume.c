@@ -595,6 +595,9 @@ batch_send(struct read_batch *b)
  * Entries read or claimed from stream: each becomes a job. entries is the
  * redisReply array of [id, fields] pairs; a deleted entry (nil fields,
  * seen when claiming) has nothing left to do and is just acked.
+ * Draining, a read that was already in flight may still answer: its
+ * entries stay pending for another dispatcher to claim, like every entry
+ * the drain leaves, rather than start deliveries the exit would abandon.
  */
 void
 consume_entries(const char *stream, const void *p, int claimed)
@@ -605,7 +608,8 @@ consume_entries(const char *stream, const void *p, int claimed)
 	const char		*why;
 	size_t			 i;
 
-	if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
+	if (d.stopping || entries == NULL ||
+	    entries->type != REDIS_REPLY_ARRAY)
 		return;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
