@@ -1,7 +1,7 @@
 // Events in (issue 4): POST /v1/events and /v1/events:batch, idempotent
 // publishing by event_sid (also under 50 concurrent publishes across api
 // workers), every validation rule with its field, direct publishing from
-// redis-cli, ioredis and redis-py (the common/lua/publish programs README
+// redis-cli, ioredis and redis-py (the examples/publish programs README
 // shows), malformed direct entries dead-lettered while their neighbours are
 // delivered, event-type filters, and the dispatchers' webhook cache
 // following every change made through the api. Every delivery is verified
@@ -33,7 +33,7 @@ import { RFC3339_MS_Z, assertNamesField, assertProblem, checkSigned, companyKey 
 useHarness();
 
 const run = promisify(execFile);
-const EXAMPLES = path.join(REPO_ROOT, 'common', 'lua', 'publish');
+const EXAMPLES = path.join(REPO_ROOT, 'examples', 'publish');
 const sid = (tag) => `evt_${tag}_${randomHex(6)}`;
 
 // The delivered requests of `rcv` for one event sid.
@@ -271,7 +271,7 @@ describe('publishing straight into Redis', () => {
     }
   }
 
-  test('redis-cli: plain XADD and the idempotent script (common/lua/publish/publish.sh)', async () => {
+  test('redis-cli: plain XADD and the idempotent script (examples/publish/publish.sh)', async () => {
     const m1 = `cli_${randomHex(4)}`;
     const { stdout } = await run(path.join(EXAMPLES, 'publish.sh'), [CO, 'call.ended', `{"m":"${m1}"}`], { env: env() });
     assert.match(stdout.trim(), /^\d+-\d+$/, 'XADD answers the entry id');
@@ -286,7 +286,7 @@ describe('publishing straight into Redis', () => {
     assert.match(byMarker(m1)[0].headers['webhook-id'], /^evt_/, 'derived sid');
   });
 
-  test('ioredis (common/lua/publish/publish.mjs), run twice with one event_sid', async () => {
+  test('ioredis (examples/publish/publish.mjs), run twice with one event_sid', async () => {
     // The example imports ioredis: run a copy from where tests/e2e's
     // node_modules resolve, telling it where the script file is.
     const copy = path.join(REPO_ROOT, 'tests', 'e2e', `.publish-${randomHex(4)}.mjs`);
@@ -308,7 +308,7 @@ describe('publishing straight into Redis', () => {
     }
   });
 
-  test('redis-py (common/lua/publish/publish.py), run twice with one event_sid', async (t) => {
+  test('redis-py (examples/publish/publish.py), run twice with one event_sid', async (t) => {
     const py = '/usr/bin/python3';
     try {
       await run(py, ['-c', 'import redis']);

@@ -13,7 +13,7 @@ import Redis from 'ioredis';
 const [company, eventType, payload, eventSid] = process.argv.slice(2);
 JSON.parse(payload); // the dispatcher dead-letters a payload that is not JSON
 const script = process.env.PUBLISH_EVENT_LUA ||
-  new URL('../publish_event.lua', import.meta.url);
+  new URL('../../common/lua/publish_event.lua', import.meta.url);
 const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 const p = process.env.WH_REDIS_PREFIX || 'wh:';
 const stream = `${p}{0}:events`;

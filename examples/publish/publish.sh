@@ -1,13 +1,13 @@
 #!/bin/sh
-# Publish one event straight into Redis with redis-cli (DESIGN.md, "Publishing
-# an event straight into Redis"). Usage:
+# Publish one event straight into Redis with redis-cli, by the public stream
+# contract (an XADD to wh:{0}:events). Usage:
 #   publish.sh COMPANY_SID EVENT_TYPE PAYLOAD_JSON [EVENT_SID]
 # With EVENT_SID the event goes through common/lua/publish_event.lua, so a
 # repeat within 24 hours is not delivered twice. REDIS_HOST, REDIS_PORT and
 # WH_REDIS_PREFIX (default "wh:") say where.
 set -eu
 here=$(dirname "$0")
-script="$here/../publish_event.lua"
+script="$here/../../common/lua/publish_event.lua"
 host=${REDIS_HOST:-127.0.0.1}
 port=${REDIS_PORT:-6379}
 p=${WH_REDIS_PREFIX:-wh:}

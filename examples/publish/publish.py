@@ -16,7 +16,7 @@ import sys
 
 import redis
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "publish_event.lua"
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "common" / "lua" / "publish_event.lua"
 
 
 def main():
