@@ -1,0 +1,3 @@
+module example.com/streem-receiver
+
+go 1.19
