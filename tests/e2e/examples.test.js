@@ -4,10 +4,11 @@
 // request), which it must accept with both signatures verified; then the
 // test sends that request again straight to the receiver, exactly and
 // tampered (body, a signed custom header, webhook-id, an old
-// webhook-timestamp correctly re-signed, an unsigned time, no signatures,
-// an oversized body), and last, once the receivers' Streem-Sent-At tolerance
-// has passed, exactly again (a replay). Each answer and each result line the
-// receiver prints ("accepted|refused streem=<r> standard=<r>") is checked.
+// webhook-timestamp correctly re-signed, an unsigned time, unreadable
+// times, no signatures, an oversized body, also chunked), and last, once
+// the receivers' Streem-Sent-At tolerance has passed, exactly again (a
+// replay). Each answer and each result line the receiver prints
+// ("accepted|refused streem=<r> standard=<r>") is checked.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -221,6 +222,10 @@ describe('examples/receivers verify real deliveries', () => {
         ['Streem-Sent-At not signed first', {
           ...d, rawHeaders: withHeader(d.rawHeaders, 'Streem-Signature-Headers', 'X-Tenant:Streem-Sent-At'),
         }, 401, 'refused streem=bad-header-list standard=ok'],
+        ['times that are not times', {
+          ...d,
+          rawHeaders: withHeader(withHeader(d.rawHeaders, 'Streem-Sent-At', 'yesterday'), 'webhook-timestamp', 'soon'),
+        }, 401, 'refused streem=bad-timestamp standard=bad-timestamp'],
         ['no signatures', {
           ...d, rawHeaders: withHeader(withHeader(d.rawHeaders, 'Streem-Signature', null), 'webhook-signature', null),
         }, 401, 'refused streem=missing-header standard=missing-header'],
@@ -229,6 +234,12 @@ describe('examples/receivers verify real deliveries', () => {
           rawHeaders: withHeader(d.rawHeaders, 'Content-Length', String(MAX_BODY + 1)),
           body: Buffer.alloc(MAX_BODY + 1, 0x20),
         }, 413, 'refused too-large'],
+        // Python's http.server cannot read a chunked body at all.
+        ['a chunked body over 1 MiB', {
+          ...d,
+          rawHeaders: [...withHeader(d.rawHeaders, 'Content-Length', null), 'Transfer-Encoding', 'chunked'],
+          body: Buffer.alloc(MAX_BODY + 1, 0x20),
+        }, ...(lang === 'python' ? [411, 'refused no-length'] : [413, 'refused too-large'])],
       ];
       for (const [what, request, status, line] of cases) {
         const got = await check(lang, request);

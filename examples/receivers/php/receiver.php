@@ -13,7 +13,7 @@
 declare(strict_types=1);
 
 const STANDARD_TOLERANCE_S = 5 * 60; // what the Standard Webhooks specification says
-const MAX_BODY = 1 << 20; // Streem's bodies are far smaller; refuse anything bigger unread
+const MAX_BODY = 1 << 20; // Streem's bodies are far smaller; refuse anything bigger
 
 function say(string $line): void
 {
@@ -93,12 +93,12 @@ if ($sharedSecret === '' || $standardKey === false || $standardKey === '') {
     http_response_code(500);
     exit;
 }
-if ((int)($_SERVER['CONTENT_LENGTH'] ?? 0) > MAX_BODY) {
+$body = file_get_contents('php://input', false, null, 0, MAX_BODY + 1);
+if ($body === false || strlen($body) > MAX_BODY) {
     say('refused too-large');
     http_response_code(413);
     exit;
 }
-$body = file_get_contents('php://input');
 $headers = array_change_key_case(getallheaders(), CASE_LOWER);
 $streem = verify_streem($headers, $body, $sharedSecret, (int)(getenv('STREEM_TOLERANCE_MS') ?: 500));
 $standard = verify_standard($headers, $body, $standardKey);

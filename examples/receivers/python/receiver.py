@@ -86,27 +86,28 @@ def verify_standard(headers, body):
 
 
 class Receiver(BaseHTTPRequestHandler):
+    # HTTP/1.0 (http.server's default): one request per connection.
     def do_POST(self):
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            print("refused too-large", flush=True)
-            self.send_response(413)
-            self.send_header("Connection", "close")
-            self.end_headers()
-            return
-        body = self.rfile.read(length)
+        # http.server does not decode chunked bodies: a request without
+        # Content-Length is refused (Streem always sends one).
+        length = self.headers.get("Content-Length", "")
+        if not length.isascii() or not length.isdigit():
+            return self.answer(411, "refused no-length")
+        if len(length) > 9 or int(length) > MAX_BODY:
+            return self.answer(413, "refused too-large")
+        body = self.rfile.read(int(length))
         streem = verify_streem(self.headers, body)
         standard = verify_standard(self.headers, body)
         # Both must verify: a real delivery always carries both, made with one
         # key, and each covers something the other does not (Streem's the
         # signed custom headers, Standard Webhooks the webhook-id to dedupe on).
         ok = streem == "ok" and standard == "ok"
-        print(f"{'accepted' if ok else 'refused'} streem={streem} standard={standard}", flush=True)
         # Your work goes here when ok: dedupe on webhook-id (deliveries are at least once).
-        self.send_response(204 if ok else 401)
+        self.answer(204 if ok else 401, f"{'accepted' if ok else 'refused'} streem={streem} standard={standard}")
+
+    def answer(self, status, line):
+        print(line, flush=True)
+        self.send_response(status)
         self.end_headers()
 
     do_PUT = do_PATCH = do_POST  # a webhook's method may be any of the three
