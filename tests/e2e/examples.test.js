@@ -67,7 +67,7 @@ async function prepare() {
   });
   await run('go', ['build', '-o', GO_BIN, '.'], {
     cwd: path.join(DIR, 'go'),
-    env: { ...process.env, GOCACHE: path.join(REPO_ROOT, 'build', 'go-cache'), GOTOOLCHAIN: 'local' },
+    env: { ...process.env, GOCACHE: path.join(REPO_ROOT, 'build', 'go-cache'), GOPATH: path.join(REPO_ROOT, 'build', 'go'), GOTOOLCHAIN: 'local' },
     timeout: 300000,
   });
 }
