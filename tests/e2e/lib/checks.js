@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { verifyStreem } from './streem.js';
 
@@ -34,6 +35,47 @@ export function assertProblem(res, statuses) {
     }
   }
   return p;
+}
+
+// One request written byte for byte on its own connection (Connection:
+// close), so a test can repeat a header or choose the source address
+// (localAddress, e.g. 127.0.0.2: the api sees it as the client). headers:
+// [[name, value], ...] in order. Resolves like the harness' api():
+// {status, headers, contentType, text, json}.
+export function rawRequest(baseUrl, { method = 'GET', path = '/', headers = [], body, localAddress, timeoutMs = 10000 }) {
+  const u = new URL(baseUrl);
+  const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${u.host}`, 'Connection: close'];
+  for (const [k, v] of headers) lines.push(`${k}: ${v}`);
+  if (body !== undefined) lines.push(`Content-Length: ${payload.length}`);
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: u.hostname, port: Number(u.port), localAddress });
+    const chunks = [];
+    s.setTimeout(timeoutMs, () => s.destroy(new Error(`rawRequest ${method} ${path}: timeout`)));
+    s.on('connect', () => s.write(Buffer.concat([head, payload])));
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', reject);
+    s.on('close', () => {
+      const all = Buffer.concat(chunks).toString('latin1');
+      const end = all.indexOf('\r\n\r\n');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(all);
+      if (end === -1 || !m) return reject(new Error(`rawRequest ${method} ${path}: no answer: ${JSON.stringify(all.slice(0, 200))}`));
+      const h = new Headers();
+      for (const line of all.slice(0, end).split('\r\n').slice(1)) {
+        const i = line.indexOf(':');
+        if (i > 0) h.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+      }
+      const text = Buffer.from(all.slice(end + 4), 'latin1').toString('utf8');
+      let json;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: Number(m[1]), statusLine: all.slice(0, all.indexOf('\r\n')), headers: h, contentType: h.get('content-type') || '', text, json });
+    });
+  });
 }
 
 // The problem names `field` in errors[].field (exactly, or as the start of
