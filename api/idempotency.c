@@ -12,7 +12,8 @@
  *   - same key, same request, answer stored: the stored answer, exactly,
  *     with Idempotent-Replayed: true;
  *   - same key, same request, still running: 409, retry shortly;
- *   - same key, another request: 422 naming Idempotency-Key.
+ *   - same key, another request: 422 naming Idempotency-Key;
+ *   - Redis answering an error: 503 with Retry-After, nothing claimed.
  * An error answer (4xx, 5xx) is not stored: the key is released, so the
  * corrected or retried request runs again.
  */
@@ -195,6 +196,14 @@ api_idem_check(struct api_ctx *ctx)
 		return (api_problem_redis(ctx));
 	set = ctx->replies[0];
 	got = ctx->replies[1];
+	/*
+	 * Only nil means "held by another request": an error (out of memory,
+	 * READONLY during a failover) claimed nothing and is the data store
+	 * failing, answered 503 like everywhere else.
+	 */
+	if ((set->type != REDIS_REPLY_STATUS && set->type != REDIS_REPLY_NIL) ||
+	    (got->type != REDIS_REPLY_STRING && got->type != REDIS_REPLY_NIL))
+		return (api_problem_redis(ctx));
 	if (set->type == REDIS_REPLY_STATUS) {
 		im->capturing = 1;
 		api_ctx_clear_replies(ctx);
