@@ -314,6 +314,48 @@ media_is_json(const char *ct)
 }
 
 /*
+ * Headers the api acts on whose repetition leaves the meaning open: which
+ * credentials, which media type, which body length (a request smuggling
+ * vector behind proxies, RFC 9112 6.3), which idempotency key. Kore keeps
+ * every line and answers the first, so a repeat is refused (400 naming
+ * it) rather than resolved one way here and another way by a proxy.
+ * Kore takes the first Host line out of the list: any left is a second.
+ */
+static const struct {
+	const char	*name;		/* as Kore matches it: any case */
+	const char	*shown;		/* as the problem names it */
+	int		 max;
+} single_headers[] = {
+	{ "host",		"Host",			0 },
+	{ "authorization",	"Authorization",	1 },
+	{ "content-type",	"Content-Type",		1 },
+	{ "content-length",	"Content-Length",	1 },
+	{ "idempotency-key",	"Idempotency-Key",	1 },
+};
+
+/* -1 with a 400 written when a header of single_headers repeats. */
+static int
+headers_check(struct api_ctx *ctx)
+{
+	struct http_header	*hdr;
+	size_t			 i;
+	int			 seen;
+
+	for (i = 0; i < sizeof(single_headers) / sizeof(single_headers[0]);
+	    i++) {
+		seen = 0;
+		TAILQ_FOREACH(hdr, &ctx->req->req_headers, list) {
+			if (strcasecmp(hdr->header, single_headers[i].name))
+				continue;
+			if (++seen > single_headers[i].max)
+				return (api_problem(ctx, 400, "must appear at "
+				    "most once", single_headers[i].shown), -1);
+		}
+	}
+	return (0);
+}
+
+/*
  * Before any work: a body over API_BODY_MAX is 413, a body that is not
  * JSON 415 (Kore itself refuses bodies over its http_body_max, with a
  * bare 413). -1 with the answer written.
@@ -392,7 +434,8 @@ ctx_step(struct api_ctx *ctx)
 
 	switch (ctx->stage) {
 	case STAGE_ROUTE:
-		if (route_find(ctx) == -1 || body_check(ctx) == -1)
+		if (headers_check(ctx) == -1 || route_find(ctx) == -1 ||
+		    body_check(ctx) == -1)
 			return (API_DONE);
 		if (!ctx->route->auth)
 			return (handler_step(ctx));

@@ -39,7 +39,8 @@ export function assertProblem(res, statuses) {
 
 // One request written byte for byte on its own connection (Connection:
 // close), so a test can repeat a header or choose the source address
-// (localAddress, e.g. 127.0.0.2: the api sees it as the client). headers:
+// (localAddress, e.g. 127.0.0.2: the api sees it as the client). A body's
+// Content-Length is added after the headers unless they hold one. headers:
 // [[name, value], ...] in order. Resolves like the harness' api():
 // {status, headers, contentType, text, json}.
 export function rawRequest(baseUrl, { method = 'GET', path = '/', headers = [], body, localAddress, timeoutMs = 10000 }) {
@@ -47,7 +48,7 @@ export function rawRequest(baseUrl, { method = 'GET', path = '/', headers = [], 
   const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
   const lines = [`${method} ${path} HTTP/1.1`, `Host: ${u.host}`, 'Connection: close'];
   for (const [k, v] of headers) lines.push(`${k}: ${v}`);
-  if (body !== undefined) lines.push(`Content-Length: ${payload.length}`);
+  if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === 'content-length')) lines.push(`Content-Length: ${payload.length}`);
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port), localAddress });
