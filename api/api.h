@@ -203,6 +203,8 @@ int	api_attempts_list(struct api_ctx *);		/* attempts.c */
 int	api_event_attempts_list(struct api_ctx *);	/* event_attempts.c */
 int	api_dead_letters_list(struct api_ctx *);	/* dead_letters.c */
 int	api_redeliver(struct api_ctx *);		/* redeliver.c */
+/* A body that must say nothing (absent, empty or {}); -1 with 400/422. */
+int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
 int	api_webhook_test(struct api_ctx *);		/* test_send.c */

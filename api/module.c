@@ -92,6 +92,7 @@ static const struct api_route routes[] = {
 	{ HTTP_METHOD_POST,   "/v1/webhooks/:/deliveries/:/~redeliver",
 	    api_redeliver, 1, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks/:/~recover", api_recover, 1, 0 },
+	{ HTTP_METHOD_POST,   "/v1/webhooks/:/~test", api_webhook_test, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:/~test", api_webhook_test, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/events/:/attempts", api_event_attempts_list,
 	    1, 0 },

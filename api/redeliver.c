@@ -22,11 +22,14 @@
 #include "scripts.h"
 #include "timeutil.h"
 
-/* The body may be empty or {}: there is nothing to say. */
+/*
+ * The body may be empty or {}: there is nothing to say (also for
+ * POST .../~test, test_send.c).
+ */
 static const struct api_field_spec	no_fields[] = { { NULL, 0 } };
 
-static int
-read_body(struct api_ctx *ctx)
+int
+api_body_none(struct api_ctx *ctx)
 {
 	struct kore_json	 json;
 	struct kore_json_item	*obj;
@@ -95,7 +98,7 @@ api_redeliver(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	switch (ctx->phase) {
 	case 0:
-		if (read_body(ctx) == -1)
+		if (api_body_none(ctx) == -1)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:

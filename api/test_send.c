@@ -1,8 +1,10 @@
 /*
- * test_send.c: GET /v1/webhooks/{webhook_sid}/~test sends one real,
+ * test_send.c: POST /v1/webhooks/{webhook_sid}/~test sends one real,
  * signed "webhook.test" event to the endpoint and answers with what
- * happened: {"test": {"webhook_sid", "event_sid", "ok", "status",
- * "error", "latency_ms", "answer"}}. An endpoint that fails or cannot be
+ * happened (GET does the same, kept for compatibility; POST is preferred:
+ * a request with a side effect, it can carry an Idempotency-Key, and its
+ * body, if any, is {}): {"test": {"webhook_sid", "event_sid", "ok",
+ * "status", "error", "latency_ms", "answer"}}. An endpoint that fails or cannot be
  * reached is a 200 describing that; a 504 means no dispatcher sent the
  * test in time (none running, or all far behind).
  *
@@ -131,6 +133,9 @@ api_webhook_test(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	switch (ctx->phase) {
 	case 0:
+		if (ctx->req->method == HTTP_METHOD_POST &&
+		    api_body_none(ctx) == -1)
+			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
 		if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)

@@ -245,6 +245,8 @@ describe('real answers match the schemas', () => {
     assert.ok(Date.now() - t0 < 100 + 3000 + 1500, 'the 504 comes within timeout_ms + the margin');
     conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/~test'));
     conforms('GET', P, await api('GET', `/v1/webhooks/${w.sid}/~test`, undefined, { key: null }));
+    conforms('POST', P, await api('POST', `/v1/webhooks/${w.sid}/~test`, { x: 1 }));
+    conforms('POST', P, await api('POST', '/v1/webhooks/wh_none/~test'));
   });
 
   test('delivery routes: attempts, dead letters, ~redeliver, ~recover, jobs, ~test', async () => {
@@ -272,6 +274,7 @@ describe('real answers match the schemas', () => {
     conforms('GET', P, await api('GET', `${p}/dead-letters?page_token=x`));
     P = '/v1/webhooks/{webhook_sid}/~test';
     conforms('GET', P, await api('GET', `${p}/~test`));
+    conforms('POST', P, await api('POST', `${p}/~test`, {}, { headers: { 'idempotency-key': `t-${rnd(4)}` } }));
     P = '/v1/webhooks/{webhook_sid}/deliveries/{event_sid}/~redeliver';
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`, { x: 1 }));
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
