@@ -69,8 +69,8 @@ static const char	dummy_hash[] =
 static int
 unauthorized(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, 401, "A valid API key is required: "
-	    "Authorization: Basic base64(key_id:secret).", NULL));
+	return (api_problem(ctx, API_P_UNAUTHORIZED, "A valid API key is "
+	    "required: Authorization: Basic base64(key_id:secret).", NULL));
 }
 
 static struct cached_key *
@@ -187,8 +187,8 @@ too_many(struct api_ctx *ctx)
 	if (ctx->req != NULL)
 		http_response_header(ctx->req, "retry-after",
 		    FAIL_RETRY_AFTER);
-	return (api_problem(ctx, 429, "Too many failed authentications "
-	    "from this address; retry later.", NULL));
+	return (api_problem(ctx, API_P_AUTH_THROTTLED, "Too many failed "
+	    "authentications from this address; retry later.", NULL));
 }
 
 /* A count from GET's answer (nil: none). */

@@ -86,8 +86,8 @@ request_hash(struct api_ctx *ctx, char out[IDEM_HASH_LEN + 1])
 static int
 bad_header(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, 400, "must be 1 to 255 printable ASCII "
-	    "characters", "Idempotency-Key"));
+	return (api_problem(ctx, API_P_INVALID_HEADER, "must be 1 to 255 "
+	    "printable ASCII characters", "Idempotency-Key"));
 }
 
 /*
@@ -178,7 +178,7 @@ replay(struct api_ctx *ctx, const struct api_reply *r)
 	    (size_t)(end - nl - 1));
 	return (API_DONE);
 bad:
-	return (api_problem(ctx, 500, "The answer stored for this "
+	return (api_problem(ctx, API_P_INTERNAL, "The answer stored for this "
 	    "Idempotency-Key could not be read.", NULL));
 }
 
@@ -212,16 +212,17 @@ api_idem_check(struct api_ctx *ctx)
 	if (got->type == REDIS_REPLY_STRING &&
 	    got->len >= 1 + IDEM_HASH_LEN &&
 	    memcmp(got->str + 1, im->hash, IDEM_HASH_LEN) != 0)
-		return (api_problem(ctx, 422, "was already used with another "
-		    "request (method, path or body) in the last 24 hours",
-		    "Idempotency-Key"));
+		return (api_problem(ctx, API_P_IDEMPOTENCY_KEY_REUSED, "was "
+		    "already used with another request (method, path or body) "
+		    "in the last 24 hours", "Idempotency-Key"));
 	if (got->type == REDIS_REPLY_STRING && got->str[0] == 'D')
 		return (replay(ctx, got));
 	/* Still running (or its claim ran out just now). */
 	if (ctx->req != NULL)
 		http_response_header(ctx->req, "retry-after", "1");
-	return (api_problem(ctx, 409, "A request with this Idempotency-Key "
-	    "is still being processed; retry shortly.", "Idempotency-Key"));
+	return (api_problem(ctx, API_P_IDEMPOTENCY_IN_PROGRESS, "A request "
+	    "with this Idempotency-Key is still being processed; retry "
+	    "shortly.", "Idempotency-Key"));
 }
 
 /* respond.c hands us the answer; 1 when it is kept (not yet sent). */

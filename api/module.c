@@ -226,11 +226,11 @@ route_find(struct api_ctx *ctx)
 	}
 	if (off > 0) {
 		http_response_header(ctx->req, "allow", allow);
-		(void)api_problem(ctx, 405, "This method is not allowed on "
-		    "this resource.", NULL);
+		(void)api_problem(ctx, API_P_METHOD_NOT_ALLOWED, "This method "
+		    "is not allowed on this resource.", NULL);
 		return (-1);
 	}
-	(void)api_problem(ctx, 404, "No such route.", NULL);
+	(void)api_problem(ctx, API_P_NO_SUCH_ROUTE, "No such route.", NULL);
 	return (-1);
 }
 
@@ -349,7 +349,8 @@ headers_check(struct api_ctx *ctx)
 			if (strcasecmp(hdr->header, single_headers[i].name))
 				continue;
 			if (++seen > single_headers[i].max)
-				return (api_problem(ctx, 400, "must appear at "
+				return (api_problem(ctx,
+				    API_P_DUPLICATE_HEADER, "must appear at "
 				    "most once", single_headers[i].shown), -1);
 		}
 	}
@@ -370,7 +371,8 @@ body_check(struct api_ctx *ctx)
 
 	max = ctx->route->body_max ? ctx->route->body_max : API_BODY_MAX;
 	if (req->content_length > max)
-		return (api_problem(ctx, 413, max == API_BODY_MAX ?
+		return (api_problem(ctx, API_P_BODY_TOO_LARGE,
+		    max == API_BODY_MAX ?
 		    "The request body is larger than 1 MiB." :
 		    "The request body is larger than 5 MiB; send smaller "
 		    "batches.", NULL), -1);
@@ -379,8 +381,9 @@ body_check(struct api_ctx *ctx)
 		return (0);
 	if (!http_request_header(req, "content-type", &ct) ||
 	    !media_is_json(ct))
-		return (api_problem(ctx, 415, "The request body must be JSON "
-		    "(Content-Type: application/json).", "Content-Type"), -1);
+		return (api_problem(ctx, API_P_UNSUPPORTED_MEDIA_TYPE, "The "
+		    "request body must be JSON (Content-Type: "
+		    "application/json).", "Content-Type"), -1);
 	return (0);
 }
 

@@ -115,8 +115,9 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		if (v == 1)
 			return (accepted(ctx, *at));
-		return (api_problem(ctx, 404, v == 0 ? "No dead letter of "
-		    "this event for this webhook." : "The dead letter of "
-		    "this event is gone (past its retention).", NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? "No dead "
+		    "letter of this event for this webhook." : "The dead "
+		    "letter of this event is gone (past its retention).",
+		    NULL));
 	}
 }

@@ -99,8 +99,8 @@ answer(struct api_ctx *ctx, const struct api_reply *r)
 	int		rc;
 
 	if (r->len == 0 || r->str[0] != '{' || !wh_json_valid(r->str, r->len))
-		return (api_problem(ctx, 500, "The test outcome could not "
-		    "be read.", NULL));
+		return (api_problem(ctx, API_P_INTERNAL, "The test outcome "
+		    "could not be read.", NULL));
 	wh_buf_init(&b, 0);
 	rc = wh_buf_appendstr(&b, "{\"test\":") == -1 ||
 	    wh_buf_append(&b, r->str, r->len) == -1 ||
@@ -168,7 +168,8 @@ api_webhook_test(struct api_ctx *ctx)
 			return (poll_later(ctx));
 		if (ctx->req != NULL)
 			http_response_header(ctx->req, "retry-after", "5");
-		return (api_problem(ctx, 504, "No dispatcher delivered the "
-		    "test in time; are the dispatchers running?", NULL));
+		return (api_problem(ctx, API_P_TEST_NOT_SENT, "No dispatcher "
+		    "delivered the test in time; are the dispatchers running?",
+		    NULL));
 	}
 }

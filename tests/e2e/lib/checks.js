@@ -4,9 +4,13 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
 import { Webhook } from 'standardwebhooks';
 import { verifyStreem } from './streem.js';
+import { REPO_ROOT } from './harness.js';
 
 export const RFC3339_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -14,8 +18,22 @@ export function assertJson(res) {
   assert.match(res.contentType, /^application\/json\b/, `Content-Type of ${res.status} answer: ${res.text}`);
 }
 
+// The problem types api/openapi.yaml documents (schema Problem, property
+// type): "/problems/<kind>" -> its status (each description starts "NNN:").
+let problemTypes;
+export function documentedProblemTypes() {
+  if (!problemTypes) {
+    const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'api', 'openapi.yaml'), 'utf8'));
+    problemTypes = new Map(doc.components.schemas.Problem.properties.type.oneOf
+      .map((t) => [t.const, Number(/^(\d{3}):/.exec(t.description)[1])]));
+  }
+  return problemTypes;
+}
+
 // RFC 9457: {type, title, status, detail, errors?} as application/problem+json,
-// with the request id both in the body and in X-Request-Id.
+// with the request id both in the body and in X-Request-Id. The type is one
+// that api/openapi.yaml lists, for this status: every problem any test
+// checks holds the api to its documented list.
 export function assertProblem(res, statuses) {
   const want = [].concat(statuses);
   assert.ok(want.includes(res.status), `status ${res.status} not in ${want}: ${res.text}`);
@@ -23,6 +41,7 @@ export function assertProblem(res, statuses) {
   const p = res.json;
   assert.ok(p && typeof p === 'object', `problem body is JSON: ${res.text}`);
   assert.equal(typeof p.type, 'string', 'problem.type');
+  assert.equal(documentedProblemTypes().get(p.type), res.status, `problem.type ${p.type} is documented for ${res.status}`);
   assert.equal(typeof p.title, 'string', 'problem.title');
   assert.equal(p.status, res.status, 'problem.status equals the HTTP status');
   assert.equal(typeof p.detail, 'string', 'problem.detail');
