@@ -5,7 +5,7 @@
  * connection) sends it again with the same Idempotency-Key and must not
  * create a second webhook, key or event. The first request claims
  * wh:idemkey:<api key id>:<Idempotency-Key> with SET NX (a placeholder
- * "P<hash>" living 30 s), runs, and its successful (2xx) answer is stored
+ * "P<hash>" living 60 s), runs, and its successful (2xx) answer is stored
  * as "D<hash><status>\n<type>\n<location>\n<body>" for 24 h *before* it is
  * sent, so a retry that follows the answer always finds it. <hash> is the
  * SHA-256 of method, path and body:
@@ -31,7 +31,12 @@
 
 #define IDEM_VALUE_MAX		255
 #define IDEM_HASH_LEN		64
-#define IDEM_PENDING_TTL	"30"
+/*
+ * The claim outlives the longest request: POST .../~test waits up to
+ * 2 s + timeout_ms (at most 30 s) + 1 s (test_send.c). A claim that ran
+ * out while its request still ran would let a retry run it again.
+ */
+#define IDEM_PENDING_TTL	"60"
 #define IDEM_DONE_TTL		"86400"
 #define IDEM_TYPE_MAX		64
 
