@@ -39,8 +39,8 @@ all: $(BUILD)/webhooks-api $(BUILD)/webhooks-api.so \
 FLAGS_STAMP	:= $(BUILD)/obj/flags
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
-	    echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(KORE_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(WH_CFLAGS) $(CFLAGS) $(KORE_CFLAGS) $(LDFLAGS)' > $@
 FORCE:
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
@@ -57,8 +57,13 @@ $(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
 
-# The Kore application module, loaded by the kore binary.
-$(BUILD)/obj/api/%.o: EXTRA_CFLAGS = -I/usr/include/kore -DKORE_USE_TASKS
+# The Kore application module, loaded by the kore binary. The KORE_USE_*
+# flags must be the ones the kore binary was built with (Debian's 4.1:
+# `kore -v` says "pgsql tasks"): they add members to struct http_request,
+# and with others the module reads req_headers and the lists after it at
+# the wrong offsets.
+KORE_CFLAGS := -I/usr/include/kore -DKORE_USE_TASKS -DKORE_USE_PGSQL
+$(BUILD)/obj/api/%.o: EXTRA_CFLAGS = $(KORE_CFLAGS)
 $(BUILD)/webhooks-api.so: $(API_MOD_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
@@ -178,7 +183,7 @@ run: deps
 BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
 $(BUILD)/bench/noop.so: tests/bench/noop.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra -I/usr/include/kore -DKORE_USE_TASKS $< -o $@
+	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra $(KORE_CFLAGS) $< -o $@
 $(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@

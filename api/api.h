@@ -149,10 +149,49 @@ void	api_respond_raw(struct api_ctx *, int status, const char *type,
 	    const void *body, size_t len);
 void	api_location(struct api_ctx *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-int	api_problem(struct api_ctx *, int status, const char *detail,
-	    const char *field);
-int	api_problem_errors(struct api_ctx *, int status, const char *detail,
-	    const struct api_errors *);
+/*
+ * The kinds of error, each answered with its own problem "type"
+ * (/problems/<name>) and status; respond.c's table names them, and
+ * api/openapi.yaml and README list every one (tests/e2e/api-openapi.test.js
+ * holds the three together). A client tells errors apart by type, never
+ * by detail: a new kind of error gets a new entry, an entry's name and
+ * status never change.
+ */
+enum api_problem_kind {
+	API_P_INVALID_BODY,		/* 400 body is not a JSON object */
+	API_P_INVALID_PARAMETER,	/* 400 a query parameter */
+	API_P_INVALID_PAGE_TOKEN,	/* 400 */
+	API_P_INVALID_HEADER,		/* 400 a header's value */
+	API_P_DUPLICATE_HEADER,		/* 400 */
+	API_P_UNAUTHORIZED,		/* 401 */
+	API_P_ADMIN_KEY_REQUIRED,	/* 403 */
+	API_P_NOT_FOUND,		/* 404 a resource */
+	API_P_NO_SUCH_ROUTE,		/* 404 a path */
+	API_P_METHOD_NOT_ALLOWED,	/* 405 */
+	API_P_EVENT_SID_CONFLICT,	/* 409 */
+	API_P_IDEMPOTENCY_IN_PROGRESS,	/* 409 */
+	API_P_LAST_SIGNING_KEY,		/* 409 */
+	API_P_SIGNING_KEY_LIMIT,	/* 409 */
+	API_P_WEBHOOK_LIMIT,		/* 409 */
+	API_P_WEBHOOK_DISABLED,		/* 409 */
+	API_P_CONCURRENT_CHANGE,	/* 409 */
+	API_P_BODY_TOO_LARGE,		/* 413 */
+	API_P_EVENT_TOO_LARGE,		/* 413 */
+	API_P_UNSUPPORTED_MEDIA_TYPE,	/* 415 */
+	API_P_VALIDATION,		/* 422 fields, named in errors[] */
+	API_P_IDEMPOTENCY_KEY_REUSED,	/* 422 */
+	API_P_AUTH_THROTTLED,		/* 429 */
+	API_P_INTERNAL,			/* 500 */
+	API_P_UNAVAILABLE,		/* 503 Redis */
+	API_P_NOT_READY,		/* 503 /readyz */
+	API_P_TEST_NOT_SENT,		/* 504 ~test */
+	API_P_KINDS
+};
+
+int	api_problem(struct api_ctx *, enum api_problem_kind,
+	    const char *detail, const char *field);
+int	api_problem_errors(struct api_ctx *, enum api_problem_kind,
+	    const char *detail, const struct api_errors *);
 int	api_problem_redis(struct api_ctx *);
 int	api_problem_nomem(struct api_ctx *);
 void	api_body(struct api_ctx *, const char **, size_t *);
@@ -203,6 +242,8 @@ int	api_attempts_list(struct api_ctx *);		/* attempts.c */
 int	api_event_attempts_list(struct api_ctx *);	/* event_attempts.c */
 int	api_dead_letters_list(struct api_ctx *);	/* dead_letters.c */
 int	api_redeliver(struct api_ctx *);		/* redeliver.c */
+/* A body that must say nothing (absent, empty or {}); -1 with 400/422. */
+int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
 int	api_webhook_test(struct api_ctx *);		/* test_send.c */

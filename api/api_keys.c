@@ -186,8 +186,8 @@ api_api_keys_create(struct api_ctx *ctx)
 		    api_render_api_key, &st->made));
 	}
 	if (!ctx->who.admin)
-		return (api_problem(ctx, 403, "Only an admin API key can "
-		    "create API keys.", NULL));
+		return (api_problem(ctx, API_P_ADMIN_KEY_REQUIRED, "Only an "
+		    "admin API key can create API keys.", NULL));
 	if (read_body(ctx, st) == -1)
 		return (API_DONE);
 	ctx->phase = 1;
@@ -329,7 +329,8 @@ api_api_keys_delete(struct api_ctx *ctx)
 
 	if (wh_key_apikey(rec, sizeof(rec), api_cfg.prefix,
 	    ctx->params[0]) == -1)
-		return (api_problem(ctx, 404, "No such API key.", NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, "No such API key.",
+		    NULL));
 	switch (ctx->phase) {
 	case 0:
 		argv[0] = "HGET";
@@ -344,8 +345,8 @@ api_api_keys_delete(struct api_ctx *ctx)
 		if (r->type != REDIS_REPLY_STRING ||
 		    (!ctx->who.admin && (strcmp(r->str, ADMIN_COMPANY) == 0 ||
 		    !api_company_visible(ctx, r->str))))
-			return (api_problem(ctx, 404, "No such API key.",
-			    NULL));
+			return (api_problem(ctx, API_P_NOT_FOUND, "No such API "
+			    "key.", NULL));
 		if (index_keys(r->str, all, own, sizeof(all)) == -1)
 			return (api_problem_redis(ctx));
 		argv[0] = ctx->params[0];

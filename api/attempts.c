@@ -262,8 +262,8 @@ att_begin(struct api_ctx *ctx, struct att_state *st)
 		else if (strcmp(v, "failed") == 0)
 			st->status = STATUS_FAILED;
 		else
-			return (api_problem(ctx, 400, "must be succeeded or "
-			    "failed", "status"));
+			return (api_problem(ctx, API_P_INVALID_PARAMETER,
+			    "must be succeeded or failed", "status"));
 	}
 	(void)snprintf(st->list.scope, sizeof(st->list.scope),
 	    "attempts/%s/%d", ctx->params[0], st->status);

@@ -5,15 +5,24 @@
  * wrong secret (a dummy hash is compared), so timing does not tell which
  * key ids exist. company_sid "*" marks an admin key.
  *
- * Failed attempts are counted in Redis per client address and per key id
- * (wh:authfail:ip:<addr>, wh:authfail:key:<key_id>, each for a window of
- * FAIL_WINDOW_MS), so every api worker and instance shares them. Past
- * WH_AUTH_FAILURES_MAX failures in the window, authentication
- * from that address (for that key id) answers 429 with Retry-After
- * without looking at the secret: guessing is slowed to a few tries a
- * minute. The counters are read in the same pipeline as the key, so this
- * costs no extra round trip. Behind a proxy every client shares the
- * proxy's address: put the limit there too.
+ * Failed attempts are counted in Redis per client (wh:authfail:ip:<client>
+ * for a window of FAIL_WINDOW_MS, shared by every api worker and
+ * instance): the client is its IPv4 address, or its IPv6 /64 (one host
+ * commonly holds a whole /64, so counting single IPv6 addresses would
+ * count nothing). Past WH_AUTH_FAILURES_MAX failures in the window, that
+ * client's authentications answer 429 with Retry-After without looking at
+ * the secret. The counter is read in the same pipeline as the key, so this
+ * costs no extra round trip.
+ *
+ * Nothing is counted per key id: key ids are not secrets (they appear in
+ * logs and dashboards), and a per-key count would let anyone who knows one
+ * lock its owner out from wherever the owner is. Guessing a secret stays
+ * infeasible without it: the api mints secrets of 32 random bytes (the
+ * operator chooses WH_BOOTSTRAP_KEY's: README asks for as many), so even
+ * a million addresses at the allowed rate make some 10^7 guesses a
+ * minute against a space of 2^256; the throttle is there to shed the load
+ * and noise of a flood, and it falls on the flooding client alone. Behind
+ * a proxy every client shares the proxy's address: put the limit there.
  *
  * A key that authenticated is remembered by the worker for CACHE_MS (its
  * secret's hash, its company), so a busy client costs one Redis round
@@ -61,8 +70,8 @@ static const char	dummy_hash[] =
 static int
 unauthorized(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, 401, "A valid API key is required: "
-	    "Authorization: Basic base64(key_id:secret).", NULL));
+	return (api_problem(ctx, API_P_UNAUTHORIZED, "A valid API key is "
+	    "required: Authorization: Basic base64(key_id:secret).", NULL));
 }
 
 static struct cached_key *
@@ -114,36 +123,42 @@ api_auth_forget(const char *key_id)
 		explicit_bzero(c, sizeof(*c));
 }
 
-/* The client's address as text (the counters' key part). */
+/*
+ * The client whose failures are counted, as text: an IPv4 address (also
+ * when it arrives IPv4-mapped on an IPv6 socket) or an IPv6 /64 prefix.
+ */
 static void
-client_addr(struct api_ctx *ctx, char *out, size_t len)
+client_text(struct api_ctx *ctx, char *out, size_t len)
 {
 	struct connection	*c = ctx->req->owner;
-	const void		*a = NULL;
+	struct in6_addr		 net;
+	char			 a[INET6_ADDRSTRLEN];
 
-	if (c->family == AF_INET)
-		a = &c->addr.ipv4.sin_addr;
-	else if (c->family == AF_INET6)
-		a = &c->addr.ipv6.sin6_addr;
-	if (a == NULL || inet_ntop(c->family, a, out, (socklen_t)len) == NULL)
+	out[0] = '\0';
+	if (c->family == AF_INET) {
+		(void)inet_ntop(AF_INET, &c->addr.ipv4.sin_addr, out,
+		    (socklen_t)len);
+	} else if (c->family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&c->addr.ipv6.sin6_addr)) {
+		(void)inet_ntop(AF_INET, &c->addr.ipv6.sin6_addr.s6_addr[12],
+		    out, (socklen_t)len);
+	} else if (c->family == AF_INET6) {
+		net = c->addr.ipv6.sin6_addr;
+		memset(&net.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &net, a, sizeof(a)) != NULL)
+			(void)snprintf(out, len, "%s/64", a);
+	}
+	if (out[0] == '\0')
 		(void)snprintf(out, len, "local");
 }
 
 static int
-fail_keys(struct api_ctx *ctx, char *kip, char *kkey, size_t len)
+fail_key(struct api_ctx *ctx, char *out, size_t len)
 {
-	char	addr[INET6_ADDRSTRLEN];
-	int	n;
+	char	client[INET6_ADDRSTRLEN + 4];
 
-	client_addr(ctx, addr, sizeof(addr));
-	n = snprintf(kip, len, "%sauthfail:ip:%s", api_cfg.prefix, addr);
-	if (n < 0 || (size_t)n >= len)
-		return (-1);
-	n = snprintf(kkey, len, "%sauthfail:key:%s", api_cfg.prefix,
-	    ctx->who.key_id);
-	if (n < 0 || (size_t)n >= len)
-		return (-1);
-	return (0);
+	client_text(ctx, client, sizeof(client));
+	return (wh_key_authfail(out, len, api_cfg.prefix, client));
 }
 
 /*
@@ -154,21 +169,17 @@ static void
 fail_count(struct api_ctx *ctx)
 {
 	const char	*argv[4];
-	char		 kip[WH_KEY_MAX], kkey[WH_KEY_MAX];
-	int		 i;
+	char		 key[WH_KEY_MAX];
 
-	if (ctx->who.key_id[0] == '\0' ||
-	    fail_keys(ctx, kip, kkey, sizeof(kip)) == -1)
+	if (fail_key(ctx, key, sizeof(key)) == -1)
 		return;
-	for (i = 0; i < 2; i++) {
-		argv[0] = "INCR";
-		argv[1] = i == 0 ? kip : kkey;
-		(void)api_redis_cmd_quiet(ctx, 2, argv, NULL);
-		argv[0] = "PEXPIRE";
-		argv[2] = FAIL_WINDOW_MS;
-		argv[3] = "NX";
-		(void)api_redis_cmd_quiet(ctx, 4, argv, NULL);
-	}
+	argv[0] = "INCR";
+	argv[1] = key;
+	(void)api_redis_cmd_quiet(ctx, 2, argv, NULL);
+	argv[0] = "PEXPIRE";
+	argv[2] = FAIL_WINDOW_MS;
+	argv[3] = "NX";
+	(void)api_redis_cmd_quiet(ctx, 4, argv, NULL);
 }
 
 static int
@@ -177,11 +188,11 @@ too_many(struct api_ctx *ctx)
 	if (ctx->req != NULL)
 		http_response_header(ctx->req, "retry-after",
 		    FAIL_RETRY_AFTER);
-	return (api_problem(ctx, 429, "Too many failed authentications "
-	    "from this address or for this key; retry later.", NULL));
+	return (api_problem(ctx, API_P_AUTH_THROTTLED, "Too many failed "
+	    "authentications from this address; retry later.", NULL));
 }
 
-/* A count from MGET's answer (nil: none). */
+/* A count from GET's answer (nil: none). */
 static long long
 fail_seen(const struct api_reply *r)
 {
@@ -200,7 +211,7 @@ api_auth_begin(struct api_ctx *ctx)
 {
 	const char	*hdr, *argv[4];
 	unsigned char	 raw[AUTH_HEADER_MAX];
-	char		 key[WH_KEY_MAX], kip[WH_KEY_MAX], kkey[WH_KEY_MAX];
+	char		 key[WH_KEY_MAX], kfail[WH_KEY_MAX];
 	unsigned char	*colon;
 	size_t		 hlen, idlen;
 	int		 n, hashed;
@@ -235,12 +246,11 @@ api_auth_begin(struct api_ctx *ctx)
 
 	if (wh_key_apikey(key, sizeof(key), api_cfg.prefix,
 	    ctx->who.key_id) == -1 ||
-	    fail_keys(ctx, kip, kkey, sizeof(kip)) == -1)
+	    fail_key(ctx, kfail, sizeof(kfail)) == -1)
 		return (unauthorized(ctx));
-	argv[0] = "MGET";
-	argv[1] = kip;
-	argv[2] = kkey;
-	if (api_redis_cmd(ctx, 3, argv, NULL) == -1)
+	argv[0] = "GET";
+	argv[1] = kfail;
+	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
 		return (api_problem_redis(ctx));
 	argv[0] = "HMGET";
 	argv[1] = key;
@@ -262,12 +272,10 @@ api_auth_finish(struct api_ctx *ctx)
 	unsigned char		 hash[WH_SHA256_LEN];
 	int			 known;
 
-	if (ctx->nreplies != 2 || ctx->replies[0]->type !=
-	    REDIS_REPLY_ARRAY || ctx->replies[0]->nelem != 2)
+	if (ctx->nreplies != 2 ||
+	    ctx->replies[0]->type == REDIS_REPLY_ERROR)
 		return (api_problem_redis(ctx));
-	r = ctx->replies[0];
-	if (fail_seen(r->elem[0]) >= api_cfg.auth_fail_max ||
-	    fail_seen(r->elem[1]) >= api_cfg.auth_fail_max) {
+	if (fail_seen(ctx->replies[0]) >= api_cfg.auth_fail_max) {
 		explicit_bzero(ctx->auth_hash, sizeof(ctx->auth_hash));
 		api_ctx_clear_replies(ctx);
 		return (too_many(ctx));

@@ -91,9 +91,9 @@ ea_index(struct api_ctx *ctx, struct ea_state *st)
 		return (api_problem_redis(ctx));
 	idx = ctx->replies[st->list.nsecret];
 	if (idx->type == REDIS_REPLY_ARRAY && idx->nelem == 0)
-		return (api_problem(ctx, 404, "No attempt of this event is "
-		    "known (none yet, or past WH_EVENT_ATTEMPTS_TTL_MS).",
-		    NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, "No attempt of this "
+		    "event is known (none yet, or past "
+		    "WH_EVENT_ATTEMPTS_TTL_MS).", NULL));
 	if (api_list_ids(&st->list, idx, 1, &st->ids) == -1)
 		return (api_problem_nomem(ctx));
 	if (st->ids.n == 0)

@@ -25,26 +25,28 @@ body_parse(struct api_ctx *ctx, struct kore_json *json, int empty_ok)
 	}
 	kore_json_init(json, "", 0);
 	if (len == 0)
-		return (api_problem(ctx, 400, "The request body must be a JSON "
-		    "object.", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
+		    "must be a JSON object.", NULL), -1);
 	if (!wh_json_valid(body, len))
-		return (api_problem(ctx, 400, "The request body is not valid "
-		    "JSON.", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
+		    "is not valid JSON.", NULL), -1);
 	if (memchr(body, '\\', len) != NULL) {
 		wh_buf_reset(&ctx->body_text);
 		if (api_body_unescape(body, len, &ctx->body_text) == -1)
-			return (api_problem(ctx, 400, "The request body "
-			    "holds a lone UTF-16 surrogate escape.", NULL), -1);
+			return (api_problem(ctx, API_P_INVALID_BODY, "The "
+			    "request body holds a lone UTF-16 surrogate "
+			    "escape.", NULL), -1);
 		body = ctx->body_text.data;
 		len = ctx->body_text.len;
 	}
 	kore_json_init(json, body, len);
 	if (!kore_json_parse(json))
-		return (api_problem(ctx, 400, "The request body is not valid "
-		    "JSON (or nests deeper than 10 levels).", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
+		    "is not valid JSON (or nests deeper than 10 levels).",
+		    NULL), -1);
 	if (json->root->type != KORE_JSON_TYPE_OBJECT)
-		return (api_problem(ctx, 400, "The request body must be a JSON "
-		    "object.", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
+		    "must be a JSON object.", NULL), -1);
 	return (0);
 }
 
@@ -76,7 +78,8 @@ api_body_object(struct api_ctx *ctx, struct kore_json *json,
 		return (json->root);
 	if (inner->type != KORE_JSON_TYPE_OBJECT) {
 		kore_json_cleanup(json);
-		(void)api_problem(ctx, 422, "must be an object", wrapper);
+		(void)api_problem(ctx, API_P_VALIDATION, "must be an object",
+		    wrapper);
 		return (NULL);
 	}
 	TAILQ_FOREACH(it, &json->root->data.items, list) {
@@ -104,7 +107,7 @@ api_body_verdict(struct api_ctx *ctx, int rc, const struct api_errors *e,
 		return (0);
 	(void)snprintf(detail, sizeof(detail), "The %s is not valid; see "
 	    "errors.", what);
-	return (api_problem_errors(ctx, 422, detail, e), -1);
+	return (api_problem_errors(ctx, API_P_VALIDATION, detail, e), -1);
 }
 
 /*

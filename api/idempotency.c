@@ -5,14 +5,15 @@
  * connection) sends it again with the same Idempotency-Key and must not
  * create a second webhook, key or event. The first request claims
  * wh:idemkey:<api key id>:<Idempotency-Key> with SET NX (a placeholder
- * "P<hash>" living 30 s), runs, and its successful (2xx) answer is stored
+ * "P<hash>" living 60 s), runs, and its successful (2xx) answer is stored
  * as "D<hash><status>\n<type>\n<location>\n<body>" for 24 h *before* it is
  * sent, so a retry that follows the answer always finds it. <hash> is the
  * SHA-256 of method, path and body:
  *   - same key, same request, answer stored: the stored answer, exactly,
  *     with Idempotent-Replayed: true;
  *   - same key, same request, still running: 409, retry shortly;
- *   - same key, another request: 422 naming Idempotency-Key.
+ *   - same key, another request: 422 naming Idempotency-Key;
+ *   - Redis answering an error: 503 with Retry-After, nothing claimed.
  * An error answer (4xx, 5xx) is not stored: the key is released, so the
  * corrected or retried request runs again.
  */
@@ -30,7 +31,12 @@
 
 #define IDEM_VALUE_MAX		255
 #define IDEM_HASH_LEN		64
-#define IDEM_PENDING_TTL	"30"
+/*
+ * The claim outlives the longest request: POST .../~test waits up to
+ * 2 s + timeout_ms (at most 30 s) + 1 s (test_send.c). A claim that ran
+ * out while its request still ran would let a retry run it again.
+ */
+#define IDEM_PENDING_TTL	"60"
 #define IDEM_DONE_TTL		"86400"
 #define IDEM_TYPE_MAX		64
 
@@ -85,8 +91,8 @@ request_hash(struct api_ctx *ctx, char out[IDEM_HASH_LEN + 1])
 static int
 bad_header(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, 400, "must be 1 to 255 printable ASCII "
-	    "characters", "Idempotency-Key"));
+	return (api_problem(ctx, API_P_INVALID_HEADER, "must be 1 to 255 "
+	    "printable ASCII characters", "Idempotency-Key"));
 }
 
 /*
@@ -177,7 +183,7 @@ replay(struct api_ctx *ctx, const struct api_reply *r)
 	    (size_t)(end - nl - 1));
 	return (API_DONE);
 bad:
-	return (api_problem(ctx, 500, "The answer stored for this "
+	return (api_problem(ctx, API_P_INTERNAL, "The answer stored for this "
 	    "Idempotency-Key could not be read.", NULL));
 }
 
@@ -195,6 +201,14 @@ api_idem_check(struct api_ctx *ctx)
 		return (api_problem_redis(ctx));
 	set = ctx->replies[0];
 	got = ctx->replies[1];
+	/*
+	 * Only nil means "held by another request": an error (out of memory,
+	 * READONLY during a failover) claimed nothing and is the data store
+	 * failing, answered 503 like everywhere else.
+	 */
+	if ((set->type != REDIS_REPLY_STATUS && set->type != REDIS_REPLY_NIL) ||
+	    (got->type != REDIS_REPLY_STRING && got->type != REDIS_REPLY_NIL))
+		return (api_problem_redis(ctx));
 	if (set->type == REDIS_REPLY_STATUS) {
 		im->capturing = 1;
 		api_ctx_clear_replies(ctx);
@@ -203,16 +217,17 @@ api_idem_check(struct api_ctx *ctx)
 	if (got->type == REDIS_REPLY_STRING &&
 	    got->len >= 1 + IDEM_HASH_LEN &&
 	    memcmp(got->str + 1, im->hash, IDEM_HASH_LEN) != 0)
-		return (api_problem(ctx, 422, "was already used with another "
-		    "request (method, path or body) in the last 24 hours",
-		    "Idempotency-Key"));
+		return (api_problem(ctx, API_P_IDEMPOTENCY_KEY_REUSED, "was "
+		    "already used with another request (method, path or body) "
+		    "in the last 24 hours", "Idempotency-Key"));
 	if (got->type == REDIS_REPLY_STRING && got->str[0] == 'D')
 		return (replay(ctx, got));
 	/* Still running (or its claim ran out just now). */
 	if (ctx->req != NULL)
 		http_response_header(ctx->req, "retry-after", "1");
-	return (api_problem(ctx, 409, "A request with this Idempotency-Key "
-	    "is still being processed; retry shortly.", "Idempotency-Key"));
+	return (api_problem(ctx, API_P_IDEMPOTENCY_IN_PROGRESS, "A request "
+	    "with this Idempotency-Key is still being processed; retry "
+	    "shortly.", "Idempotency-Key"));
 }
 
 /* respond.c hands us the answer; 1 when it is kept (not yet sent). */

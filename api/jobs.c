@@ -100,6 +100,7 @@ api_jobs_get(struct api_ctx *ctx)
 		return (api_problem_redis(ctx));
 	if (job_take(ctx->replies[0], &j) == -1 ||
 	    !api_company_visible(ctx, j.company_sid))
-		return (api_problem(ctx, 404, "No such job.", NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, "No such job.",
+		    NULL));
 	return (api_respond_one(ctx, 200, "job", api_render_job, &j));
 }

@@ -231,10 +231,15 @@ main(int argc, char **argv)
 	pid_t			 pid;
 
 	wh_log_init("api", WH_LOG_INFO);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		(void)printf("webhooks-api %s\n", WH_VERSION);
+		return (0);
+	}
 	if (argc > 2 || (argc == 2 &&
 	    strcmp(argv[1], "--reencrypt-secrets") != 0)) {
 		(void)fprintf(stderr, "usage: webhooks-api [--reencrypt-secrets]"
-		    " (configured by WH_* environment variables; see README)\n");
+		    " (configured by WH_* environment variables; see README)\n"
+		    "       webhooks-api --version\n");
 		return (2);
 	}
 	if (wh_config_load(&cfg, err, sizeof(err)) == -1 ||

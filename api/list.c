@@ -57,7 +57,7 @@ sort_problem(struct api_ctx *ctx, int sorts)
 	}
 	(void)snprintf(msg + off, sizeof(msg) - off, ", optionally followed "
 	    "by .asc or .desc");
-	return (api_problem(ctx, 400, msg, "sort"));
+	return (api_problem(ctx, API_P_INVALID_PARAMETER, msg, "sort"));
 }
 
 /* field[.asc|.desc] among the sorts allowed. -1 with a 400 written. */
@@ -124,8 +124,9 @@ api_list_parse_with(struct api_ctx *ctx, struct api_list *list, int sorts,
 		n = strtol(v, &end, 10);
 		if (errno != 0 || end == v || *end != '\0' || n < 1 ||
 		    n > API_PAGE_MAX)
-			return (api_problem(ctx, 400, "must be a whole number "
-			    "from 1 to 100", "page_size"), -1);
+			return (api_problem(ctx, API_P_INVALID_PARAMETER,
+			    "must be a whole number from 1 to 100",
+			    "page_size"), -1);
 		list->page_size = (int)n;
 	}
 	if ((v = api_query_get(&list->query, "sort")) != NULL &&
@@ -151,17 +152,18 @@ api_list_company(struct api_ctx *ctx, const struct api_list *list,
 	*out = NULL;
 	if (!ctx->who.admin) {
 		if (c != NULL && strcmp(c, ctx->who.company_sid) != 0)
-			return (api_problem(ctx, 404, "No such company.",
-			    "company_sid"), -1);
+			return (api_problem(ctx, API_P_NOT_FOUND, "No such "
+			    "company.", "company_sid"), -1);
 		*out = ctx->who.company_sid;
 		return (0);
 	}
 	if (c == NULL && required)
-		return (api_problem(ctx, 400, "is required with an admin API "
-		    "key", "company_sid"), -1);
+		return (api_problem(ctx, API_P_INVALID_PARAMETER, "is required "
+		    "with an admin API key", "company_sid"), -1);
 	if (c != NULL && (why = wh_validate_company_sid(c,
 	    strlen(c))) != NULL)
-		return (api_problem(ctx, 400, why, "company_sid"), -1);
+		return (api_problem(ctx, API_P_INVALID_PARAMETER, why,
+		    "company_sid"), -1);
 	*out = c;
 	return (0);
 }
@@ -205,8 +207,9 @@ api_list_open(struct api_ctx *ctx, struct api_list *list)
 	if (list->nsecret > 0 && api_cursor_take(ctx, 0) == -1)
 		return (api_problem_redis(ctx), -1);
 	if (list->token != NULL && api_cursor_open(list) == -1)
-		return (api_problem(ctx, 400, "is not a valid page token for "
-		    "this list and sort order", "page_token"), -1);
+		return (api_problem(ctx, API_P_INVALID_PAGE_TOKEN, "is not a "
+		    "valid page token for this list and sort order",
+		    "page_token"), -1);
 	return (0);
 }
 

@@ -319,8 +319,8 @@ scrape_answer(struct api_ctx *ctx)
 	int		rc;
 
 	if (ctx->pending > 0)
-		return (api_problem(ctx, 503, "Redis did not answer in time; "
-		    "the figures are unavailable.", NULL));
+		return (api_problem(ctx, API_P_UNAVAILABLE, "Redis did not "
+		    "answer in time; the figures are unavailable.", NULL));
 	if (ctx->nreplies != R_COUNT ||
 	    ctx->replies[R_SUMS]->type == REDIS_REPLY_ERROR)
 		return (api_problem_redis(ctx));
@@ -408,8 +408,8 @@ api_metrics(struct api_ctx *ctx)
 	if (!token_ok(ctx)) {
 		http_response_header(ctx->req, "www-authenticate",
 		    "Bearer realm=\"metrics\"");
-		return (api_problem(ctx, 401, "GET /metrics needs "
-		    "Authorization: Bearer <WH_METRICS_TOKEN>.", NULL));
+		return (api_problem(ctx, API_P_UNAUTHORIZED, "GET /metrics "
+		    "needs Authorization: Bearer <WH_METRICS_TOKEN>.", NULL));
 	}
 	ctx->phase = 1;
 	if (scrape_send(ctx) == -1) {

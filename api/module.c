@@ -92,6 +92,7 @@ static const struct api_route routes[] = {
 	{ HTTP_METHOD_POST,   "/v1/webhooks/:/deliveries/:/~redeliver",
 	    api_redeliver, 1, 0 },
 	{ HTTP_METHOD_POST,   "/v1/webhooks/:/~recover", api_recover, 1, 0 },
+	{ HTTP_METHOD_POST,   "/v1/webhooks/:/~test", api_webhook_test, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/webhooks/:/~test", api_webhook_test, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/events/:/attempts", api_event_attempts_list,
 	    1, 0 },
@@ -225,11 +226,11 @@ route_find(struct api_ctx *ctx)
 	}
 	if (off > 0) {
 		http_response_header(ctx->req, "allow", allow);
-		(void)api_problem(ctx, 405, "This method is not allowed on "
-		    "this resource.", NULL);
+		(void)api_problem(ctx, API_P_METHOD_NOT_ALLOWED, "This method "
+		    "is not allowed on this resource.", NULL);
 		return (-1);
 	}
-	(void)api_problem(ctx, 404, "No such route.", NULL);
+	(void)api_problem(ctx, API_P_NO_SUCH_ROUTE, "No such route.", NULL);
 	return (-1);
 }
 
@@ -314,6 +315,49 @@ media_is_json(const char *ct)
 }
 
 /*
+ * Headers the api acts on whose repetition leaves the meaning open: which
+ * credentials, which media type, which body length (a request smuggling
+ * vector behind proxies, RFC 9112 6.3), which idempotency key. Kore keeps
+ * every line and answers the first, so a repeat is refused (400 naming
+ * it) rather than resolved one way here and another way by a proxy.
+ * Kore takes the first Host line out of the list: any left is a second.
+ */
+static const struct {
+	const char	*name;		/* as Kore matches it: any case */
+	const char	*shown;		/* as the problem names it */
+	int		 max;
+} single_headers[] = {
+	{ "host",		"Host",			0 },
+	{ "authorization",	"Authorization",	1 },
+	{ "content-type",	"Content-Type",		1 },
+	{ "content-length",	"Content-Length",	1 },
+	{ "idempotency-key",	"Idempotency-Key",	1 },
+};
+
+/* -1 with a 400 written when a header of single_headers repeats. */
+static int
+headers_check(struct api_ctx *ctx)
+{
+	struct http_header	*hdr;
+	size_t			 i;
+	int			 seen;
+
+	for (i = 0; i < sizeof(single_headers) / sizeof(single_headers[0]);
+	    i++) {
+		seen = 0;
+		TAILQ_FOREACH(hdr, &ctx->req->req_headers, list) {
+			if (strcasecmp(hdr->header, single_headers[i].name))
+				continue;
+			if (++seen > single_headers[i].max)
+				return (api_problem(ctx,
+				    API_P_DUPLICATE_HEADER, "must appear at "
+				    "most once", single_headers[i].shown), -1);
+		}
+	}
+	return (0);
+}
+
+/*
  * Before any work: a body over API_BODY_MAX is 413, a body that is not
  * JSON 415 (Kore itself refuses bodies over its http_body_max, with a
  * bare 413). -1 with the answer written.
@@ -327,7 +371,8 @@ body_check(struct api_ctx *ctx)
 
 	max = ctx->route->body_max ? ctx->route->body_max : API_BODY_MAX;
 	if (req->content_length > max)
-		return (api_problem(ctx, 413, max == API_BODY_MAX ?
+		return (api_problem(ctx, API_P_BODY_TOO_LARGE,
+		    max == API_BODY_MAX ?
 		    "The request body is larger than 1 MiB." :
 		    "The request body is larger than 5 MiB; send smaller "
 		    "batches.", NULL), -1);
@@ -336,8 +381,9 @@ body_check(struct api_ctx *ctx)
 		return (0);
 	if (!http_request_header(req, "content-type", &ct) ||
 	    !media_is_json(ct))
-		return (api_problem(ctx, 415, "The request body must be JSON "
-		    "(Content-Type: application/json).", "Content-Type"), -1);
+		return (api_problem(ctx, API_P_UNSUPPORTED_MEDIA_TYPE, "The "
+		    "request body must be JSON (Content-Type: "
+		    "application/json).", "Content-Type"), -1);
 	return (0);
 }
 
@@ -392,7 +438,8 @@ ctx_step(struct api_ctx *ctx)
 
 	switch (ctx->stage) {
 	case STAGE_ROUTE:
-		if (route_find(ctx) == -1 || body_check(ctx) == -1)
+		if (headers_check(ctx) == -1 || route_find(ctx) == -1 ||
+		    body_check(ctx) == -1)
 			return (API_DONE);
 		if (!ctx->route->auth)
 			return (handler_step(ctx));

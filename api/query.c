@@ -55,7 +55,7 @@ static int
 query_bad(struct api_ctx *ctx, struct api_query *q, const char *detail,
     const char *field)
 {
-	(void)api_problem(ctx, 400, detail, field);
+	(void)api_problem(ctx, API_P_INVALID_PARAMETER, detail, field);
 	api_query_free(q);
 	return (-1);
 }

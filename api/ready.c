@@ -31,7 +31,7 @@ struct ready_state {
 static int
 not_ready(struct api_ctx *ctx, const char *detail)
 {
-	return (api_problem(ctx, 503, detail, NULL));
+	return (api_problem(ctx, API_P_NOT_READY, detail, NULL));
 }
 
 static int

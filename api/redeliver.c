@@ -22,11 +22,14 @@
 #include "scripts.h"
 #include "timeutil.h"
 
-/* The body may be empty or {}: there is nothing to say. */
+/*
+ * The body may be empty or {}: there is nothing to say (also for
+ * POST .../~test, test_send.c).
+ */
 static const struct api_field_spec	no_fields[] = { { NULL, 0 } };
 
-static int
-read_body(struct api_ctx *ctx)
+int
+api_body_none(struct api_ctx *ctx)
 {
 	struct kore_json	 json;
 	struct kore_json_item	*obj;
@@ -95,7 +98,7 @@ api_redeliver(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	switch (ctx->phase) {
 	case 0:
-		if (read_body(ctx) == -1)
+		if (api_body_none(ctx) == -1)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
@@ -112,8 +115,9 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		if (v == 1)
 			return (accepted(ctx, *at));
-		return (api_problem(ctx, 404, v == 0 ? "No dead letter of "
-		    "this event for this webhook." : "The dead letter of "
-		    "this event is gone (past its retention).", NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? "No dead "
+		    "letter of this event for this webhook." : "The dead "
+		    "letter of this event is gone (past its retention).",
+		    NULL));
 	}
 }

@@ -4,9 +4,11 @@
  * request log with their status.
  *
  * Failures are RFC 9457 problem details:
- *   {"type":"about:blank","title":"Unprocessable Content","status":422,
- *    "detail":"...","errors":[{"field":"url","message":"..."}],
+ *   {"type":"/problems/validation-failed","title":"Unprocessable Content",
+ *    "status":422,"detail":"...","errors":[{"field":"url","message":"..."}],
  *    "request_id":"req_..."}
+ * The type is a relative URI reference, the same on every deployment; a
+ * client compares it as a string.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +37,46 @@ status_title(int status)
 	default: return ("Internal Server Error");
 	}
 }
+
+/*
+ * Every kind of error: its type name and status (api.h says what each is
+ * for). tests/e2e/api-openapi.test.js reads this table: each name must be
+ * in api/openapi.yaml's Problem.type and README's table, and nothing else.
+ */
+static const struct {
+	const char	*name;
+	int		 status;
+} problem_kinds[API_P_KINDS] = {
+	[API_P_INVALID_BODY] =		{ "invalid-body", 400 },
+	[API_P_INVALID_PARAMETER] =	{ "invalid-parameter", 400 },
+	[API_P_INVALID_PAGE_TOKEN] =	{ "invalid-page-token", 400 },
+	[API_P_INVALID_HEADER] =	{ "invalid-header", 400 },
+	[API_P_DUPLICATE_HEADER] =	{ "duplicate-header", 400 },
+	[API_P_UNAUTHORIZED] =		{ "unauthorized", 401 },
+	[API_P_ADMIN_KEY_REQUIRED] =	{ "admin-key-required", 403 },
+	[API_P_NOT_FOUND] =		{ "not-found", 404 },
+	[API_P_NO_SUCH_ROUTE] =		{ "no-such-route", 404 },
+	[API_P_METHOD_NOT_ALLOWED] =	{ "method-not-allowed", 405 },
+	[API_P_EVENT_SID_CONFLICT] =	{ "event-sid-conflict", 409 },
+	[API_P_IDEMPOTENCY_IN_PROGRESS] = { "idempotency-key-in-progress",
+					    409 },
+	[API_P_LAST_SIGNING_KEY] =	{ "last-signing-key", 409 },
+	[API_P_SIGNING_KEY_LIMIT] =	{ "signing-key-limit-reached", 409 },
+	[API_P_WEBHOOK_LIMIT] =		{ "webhook-limit-reached", 409 },
+	[API_P_WEBHOOK_DISABLED] =	{ "webhook-disabled", 409 },
+	[API_P_CONCURRENT_CHANGE] =	{ "concurrent-change", 409 },
+	[API_P_BODY_TOO_LARGE] =	{ "body-too-large", 413 },
+	[API_P_EVENT_TOO_LARGE] =	{ "event-too-large", 413 },
+	[API_P_UNSUPPORTED_MEDIA_TYPE] = { "unsupported-media-type", 415 },
+	[API_P_VALIDATION] =		{ "validation-failed", 422 },
+	[API_P_IDEMPOTENCY_KEY_REUSED] = { "idempotency-key-reused", 422 },
+	[API_P_AUTH_THROTTLED] =	{ "too-many-failed-authentications",
+					  429 },
+	[API_P_INTERNAL] =		{ "internal-error", 500 },
+	[API_P_UNAVAILABLE] =		{ "unavailable", 503 },
+	[API_P_NOT_READY] =		{ "not-ready", 503 },
+	[API_P_TEST_NOT_SENT] =		{ "test-not-sent", 504 },
+};
 
 /* Field names and messages are copied: callers may build them on the fly. */
 void
@@ -153,16 +195,20 @@ api_respond_one(struct api_ctx *ctx, int status, const char *wrapper,
 }
 
 int
-api_problem_errors(struct api_ctx *ctx, int status, const char *detail,
-    const struct api_errors *e)
+api_problem_errors(struct api_ctx *ctx, enum api_problem_kind kind,
+    const char *detail, const struct api_errors *e)
 {
 	struct wh_buf	b;
 	size_t		i;
-	int		rc;
+	int		rc, status;
 
+	if ((unsigned int)kind >= API_P_KINDS)
+		kind = API_P_INTERNAL;
+	status = problem_kinds[kind].status;
 	wh_buf_init(&b, 0);
-	rc = wh_buf_appendf(&b, "{\"type\":\"about:blank\",\"title\":\"%s\","
-	    "\"status\":%d,\"detail\":", status_title(status), status);
+	rc = wh_buf_appendf(&b, "{\"type\":\"/problems/%s\",\"title\":\"%s\","
+	    "\"status\":%d,\"detail\":", problem_kinds[kind].name,
+	    status_title(status), status);
 	if (rc == 0)
 		rc = wh_json_str(&b, detail, strlen(detail));
 	if (rc == 0 && e != NULL && e->n > 0) {
@@ -203,14 +249,14 @@ api_problem_errors(struct api_ctx *ctx, int status, const char *detail,
 }
 
 int
-api_problem(struct api_ctx *ctx, int status, const char *detail,
-    const char *field)
+api_problem(struct api_ctx *ctx, enum api_problem_kind kind,
+    const char *detail, const char *field)
 {
 	struct api_errors	e;
 	char			full[256];
 
 	if (field == NULL)
-		return (api_problem_errors(ctx, status, detail, NULL));
+		return (api_problem_errors(ctx, kind, detail, NULL));
 	memset(&e, 0, sizeof(e));
 	api_errors_add(&e, field, "%s", detail);
 	/* "must be ..." about a field reads "page_size must be ...". */
@@ -218,7 +264,7 @@ api_problem(struct api_ctx *ctx, int status, const char *detail,
 		(void)snprintf(full, sizeof(full), "%s %s.", field, detail);
 		detail = full;
 	}
-	return (api_problem_errors(ctx, status, detail, &e));
+	return (api_problem_errors(ctx, kind, detail, &e));
 }
 
 int
@@ -228,8 +274,8 @@ api_problem_redis(struct api_ctx *ctx)
 	    "request_id", ctx->request_id, NULL);
 	if (ctx->req != NULL)
 		http_response_header(ctx->req, "retry-after", "1");
-	return (api_problem(ctx, 503, "The data store is unavailable; "
-	    "retry shortly.", NULL));
+	return (api_problem(ctx, API_P_UNAVAILABLE, "The data store is "
+	    "unavailable; retry shortly.", NULL));
 }
 
 int
@@ -237,7 +283,8 @@ api_problem_nomem(struct api_ctx *ctx)
 {
 	wh_log(WH_LOG_ERROR, "out of memory", "request_id", ctx->request_id,
 	    NULL);
-	return (api_problem(ctx, 500, "The server ran out of memory.", NULL));
+	return (api_problem(ctx, API_P_INTERNAL, "The server ran out of "
+	    "memory.", NULL));
 }
 
 /*

@@ -257,7 +257,8 @@ target_key(struct api_ctx *ctx, struct key_state *st, size_t *idx)
 			return (0);
 		}
 	}
-	return (api_problem(ctx, 404, "No such signing key.", NULL), -1);
+	return (api_problem(ctx, API_P_NOT_FOUND, "No such signing key.", NULL),
+	    -1);
 }
 
 /* Keys other than skip that sign now. */
@@ -277,8 +278,9 @@ active_others(const struct key_state *st, size_t skip)
 static int
 last_key(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, 409, "A webhook keeps at least one signing "
-	    "key that has not expired; add another key first.", NULL));
+	return (api_problem(ctx, API_P_LAST_SIGNING_KEY, "A webhook keeps at "
+	    "least one signing key that has not expired; add another key "
+	    "first.", NULL));
 }
 
 /*
@@ -359,11 +361,12 @@ api_signing_keys_create(struct api_ctx *ctx)
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
 		if (v == -1)
-			return (api_problem(ctx, 404, "No such webhook.",
-			    NULL));
+			return (api_problem(ctx, API_P_NOT_FOUND, "No such "
+			    "webhook.", NULL));
 		if (v == 0)
-			return (api_problem(ctx, 409, "A webhook has at most "
-			    "10 signing keys; delete one first.", NULL));
+			return (api_problem(ctx, API_P_SIGNING_KEY_LIMIT, "A "
+			    "webhook has at most 10 signing keys; delete one "
+			    "first.", NULL));
 		api_location(ctx, "/v1/webhooks/%s/signing-keys/%s",
 		    ctx->params[0], st->made.sid);
 		return (api_respond_one(ctx, 201, "signing_key",
@@ -383,7 +386,8 @@ api_signing_keys_get(struct api_ctx *ctx)
 	if (lookup_take(ctx, st, 0) == -1)
 		return (API_DONE);
 	if (st->nkeys == 0)
-		return (api_problem(ctx, 404, "No such signing key.", NULL));
+		return (api_problem(ctx, API_P_NOT_FOUND, "No such signing "
+		    "key.", NULL));
 	return (api_respond_one(ctx, 200, "signing_key",
 	    api_render_signing_key, &st->keys[0]));
 }
@@ -505,8 +509,9 @@ api_signing_keys_update(struct api_ctx *ctx)
 			return (api_respond_one(ctx, 200, "signing_key",
 			    api_render_signing_key, &st->keys[st->target]));
 		if (++st->tries >= UPDATE_TRIES)
-			return (api_problem(ctx, 409, "The signing key is "
-			    "being changed by other requests; retry.", NULL));
+			return (api_problem(ctx, API_P_CONCURRENT_CHANGE, "The "
+			    "signing key is being changed by other requests; "
+			    "retry.", NULL));
 		ctx->phase = 0;
 		return (api_signing_keys_update(ctx));
 	}
@@ -542,8 +547,8 @@ api_signing_keys_delete(struct api_ctx *ctx)
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
 		if (v == 0)
-			return (api_problem(ctx, 404, "No such signing key.",
-			    NULL));
+			return (api_problem(ctx, API_P_NOT_FOUND, "No such "
+			    "signing key.", NULL));
 		if (v == -1)
 			return (last_key(ctx));
 		return (api_no_content(ctx));

@@ -1,8 +1,10 @@
 /*
- * test_send.c: GET /v1/webhooks/{webhook_sid}/~test sends one real,
+ * test_send.c: POST /v1/webhooks/{webhook_sid}/~test sends one real,
  * signed "webhook.test" event to the endpoint and answers with what
- * happened: {"test": {"webhook_sid", "event_sid", "ok", "status",
- * "error", "latency_ms", "answer"}}. An endpoint that fails or cannot be
+ * happened (GET does the same, kept for compatibility; POST is preferred:
+ * a request with a side effect, it can carry an Idempotency-Key, and its
+ * body, if any, is {}): {"test": {"webhook_sid", "event_sid", "ok",
+ * "status", "error", "latency_ms", "answer"}}. An endpoint that fails or cannot be
  * reached is a 200 describing that; a 504 means no dispatcher sent the
  * test in time (none running, or all far behind).
  *
@@ -97,8 +99,8 @@ answer(struct api_ctx *ctx, const struct api_reply *r)
 	int		rc;
 
 	if (r->len == 0 || r->str[0] != '{' || !wh_json_valid(r->str, r->len))
-		return (api_problem(ctx, 500, "The test outcome could not "
-		    "be read.", NULL));
+		return (api_problem(ctx, API_P_INTERNAL, "The test outcome "
+		    "could not be read.", NULL));
 	wh_buf_init(&b, 0);
 	rc = wh_buf_appendstr(&b, "{\"test\":") == -1 ||
 	    wh_buf_append(&b, r->str, r->len) == -1 ||
@@ -131,6 +133,9 @@ api_webhook_test(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	switch (ctx->phase) {
 	case 0:
+		if (ctx->req->method == HTTP_METHOD_POST &&
+		    api_body_none(ctx) == -1)
+			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
 		if (api_webhook_visible(ctx, ctx->replies[0], &w) == -1)
@@ -163,7 +168,8 @@ api_webhook_test(struct api_ctx *ctx)
 			return (poll_later(ctx));
 		if (ctx->req != NULL)
 			http_response_header(ctx->req, "retry-after", "5");
-		return (api_problem(ctx, 504, "No dispatcher delivered the "
-		    "test in time; are the dispatchers running?", NULL));
+		return (api_problem(ctx, API_P_TEST_NOT_SENT, "No dispatcher "
+		    "delivered the test in time; are the dispatchers running?",
+		    NULL));
 	}
 }

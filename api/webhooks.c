@@ -151,15 +151,17 @@ api_webhook_visible(struct api_ctx *ctx, struct api_reply *r,
 {
 	memset(w, 0, sizeof(*w));
 	if (r == NULL || r->type == REDIS_REPLY_NIL)
-		return (api_problem(ctx, 404, "No such webhook.", NULL), -1);
+		return (api_problem(ctx, API_P_NOT_FOUND, "No such webhook.",
+		    NULL), -1);
 	if (r->type != REDIS_REPLY_STRING)
 		return (api_problem_redis(ctx), -1);
 	if (wh_webhook_decode(r->str, r->len, w) == -1)
-		return (api_problem(ctx, 500, "The stored webhook could not "
-		    "be read.", NULL), -1);
+		return (api_problem(ctx, API_P_INTERNAL, "The stored webhook "
+		    "could not be read.", NULL), -1);
 	if (!api_company_visible(ctx, w->company_sid)) {
 		wh_webhook_free(w);
-		return (api_problem(ctx, 404, "No such webhook.", NULL), -1);
+		return (api_problem(ctx, API_P_NOT_FOUND, "No such webhook.",
+		    NULL), -1);
 	}
 	return (0);
 }
@@ -187,7 +189,7 @@ api_webhook_enabled(struct api_ctx *ctx, struct api_reply *r,
 		return (0);
 	(void)snprintf(detail, sizeof(detail), "The webhook is disabled; "
 	    "enable it (PATCH enabled: true) before %s.", what);
-	return (api_problem(ctx, 409, detail, NULL), -1);
+	return (api_problem(ctx, API_P_WEBHOOK_DISABLED, detail, NULL), -1);
 }
 
 /*
@@ -312,8 +314,8 @@ api_webhooks_create(struct api_ctx *ctx)
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
 		if (v == 0)
-			return (api_problem(ctx, 409, "The company has as "
-			    "many webhooks as allowed "
+			return (api_problem(ctx, API_P_WEBHOOK_LIMIT, "The "
+			    "company has as many webhooks as allowed "
 			    "(WH_MAX_WEBHOOKS_PER_COMPANY); delete one first.",
 			    NULL));
 		api_location(ctx, "/v1/webhooks/%s", w->sid);
@@ -454,8 +456,9 @@ api_webhooks_update(struct api_ctx *ctx)
 			return (api_respond_one(ctx, 200, "webhook",
 			    api_render_webhook, &st->view));
 		if (++st->tries >= UPDATE_TRIES)
-			return (api_problem(ctx, 409, "The webhook is being "
-			    "changed by other requests; retry.", NULL));
+			return (api_problem(ctx, API_P_CONCURRENT_CHANGE, "The "
+			    "webhook is being changed by other requests; "
+			    "retry.", NULL));
 		ctx->phase = 0;
 		return (api_webhooks_update(ctx));
 	}

@@ -132,6 +132,13 @@ wh_key_idemkey(char *out, size_t len, const char *pfx, const char *key_id,
 }
 
 int
+wh_key_authfail(char *out, size_t len, const char *pfx, const char *client)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sauthfail:ip:%s", pfx, client)));
+}
+
+int
 wh_key_metrics_instances(char *out, size_t len, const char *pfx)
 {
 	return (key_fmt(len,

@@ -57,6 +57,12 @@ int	wh_key_cursor_secret(char *out, size_t, const char *pfx);
 int	wh_key_idemkey(char *out, size_t, const char *pfx,
 	    const char *key_id, const char *idempotency_key);
 /*
+ * Failed authentications from one client (string, INCR; lives one
+ * window): an IPv4 address, or an IPv6 /64 written "<prefix>::/64".
+ */
+int	wh_key_authfail(char *out, size_t, const char *pfx,
+	    const char *client);
+/*
  * Metrics (GET /metrics): the live instances (zset: id -> last seen ms),
  * the totals of instances that are gone (hash), and the prefix of each
  * instance's own hash (<prefix>metrics:<id>).

@@ -1,7 +1,10 @@
 /*
  * log.c: JSON-line logging on stderr. Each line is built in one buffer
  * and written with a single write(2) so that lines from several processes
- * sharing a terminal or a pipe never interleave mid-line.
+ * sharing a terminal or a pipe never interleave mid-line. The first line
+ * a process writes carries "version" (WH_VERSION), whatever it says: a
+ * program that fails at start writes one line, and a log collected from
+ * anywhere still tells which build wrote it.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 
 static const char	*log_component = "webhooks";
 static int		 log_min = WH_LOG_INFO;
+static int		 log_versioned;	/* the first line was written */
 
 static const char	 toolong[] =
     "{\"level\":\"error\",\"msg\":\"log line too long or out of memory\"}\n";
@@ -66,6 +70,8 @@ wh_log(int level, const char *msg, ...)
 	    log_component);
 	if (rc == 0)
 		rc = wh_json_str(&b, msg, strlen(msg));
+	if (rc == 0 && !log_versioned)
+		rc = wh_buf_appendstr(&b, ",\"version\":\"" WH_VERSION "\"");
 
 	va_start(ap, msg);
 	while (rc == 0 && (k = va_arg(ap, const char *)) != NULL) {
@@ -81,9 +87,10 @@ wh_log(int level, const char *msg, ...)
 
 	if (rc == 0)
 		rc = wh_buf_append(&b, "}\n", 2);
-	if (rc == 0)
+	if (rc == 0) {
 		(void)!write(STDERR_FILENO, b.data, b.len);
-	else
+		log_versioned = 1;
+	} else
 		(void)!write(STDERR_FILENO, toolong, sizeof(toolong) - 1);
 	wh_buf_free(&b);
 }

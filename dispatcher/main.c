@@ -117,12 +117,17 @@ main(int argc, char **argv)
 	char			where[WH_HOST_MAX + 16];
 
 	wh_log_init("dispatcher", WH_LOG_INFO);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		(void)printf("webhooks-dispatcher %s\n", WH_VERSION);
+		return (0);
+	}
 	if (argc > 1 && strcmp(argv[1], "--check-heartbeat") == 0)
 		return (heartbeat_check(argc - 2, argv + 2));
 	if (argc > 1) {
 		(void)fprintf(stderr, "usage: webhooks-dispatcher (configured "
 		    "by WH_* environment variables; see README)\n"
-		    "       webhooks-dispatcher --check-heartbeat [max_age_s]\n");
+		    "       webhooks-dispatcher --check-heartbeat [max_age_s]\n"
+		    "       webhooks-dispatcher --version\n");
 		return (2);
 	}
 	memset(&d, 0, sizeof(d));

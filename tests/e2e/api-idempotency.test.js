@@ -2,7 +2,8 @@
 // gets the first (successful) answer again, exactly, and nothing is made
 // twice; the same key with another request is 422; two at once: one runs,
 // the other replays or is told to retry (409); keys are per API key;
-// error answers are not kept; a bad header is 400.
+// error answers are not kept; a bad header is 400; Redis refusing the
+// claim (out of memory) is 503 with Retry-After, not "still running".
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,5 +135,24 @@ describe('Idempotency-Key', () => {
     assert.equal(spaced.status, 201);
     const got = await api('GET', '/v1/webhooks?company_sid=CO_x', undefined, idem('whatever'));
     assert.equal(got.status, 200);
+  });
+
+  test('Redis out of memory: 503 with Retry-After, not 409; the key works once Redis does', async () => {
+    const body = { company_sid: `CO_i${rnd(3)}`, url: 'https://example.com/oom' };
+    const key = `oom-${rnd(8)}`;
+    // The api key is authenticated before memory runs out (reads still work after).
+    assert.equal((await api('GET', '/v1/webhooks?company_sid=CO_x')).status, 200);
+    await stack.redis.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    await stack.redis.call('CONFIG', 'SET', 'maxmemory', '1');
+    let res;
+    try {
+      res = await api('POST', '/v1/webhooks', body, idem(key));
+    } finally {
+      await stack.redis.call('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    assertProblem(res, [503]);
+    assert.ok(Number(res.headers.get('retry-after')) > 0, `Retry-After: ${res.headers.get('retry-after')}`);
+    const later = await api('POST', '/v1/webhooks', body, idem(key));
+    assert.equal(later.status, 201, later.text);
   });
 });

@@ -15,7 +15,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { REPO_ROOT, startDispatcher, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
-import { companyKey, createWebhook, rnd } from './lib/checks.js';
+import { assertProblem, companyKey, createWebhook, documentedProblemTypes, rawRequest, rnd } from './lib/checks.js';
 
 useHarness();
 
@@ -98,6 +98,24 @@ test('every operation documents its answers with a schema', () => {
       }
     }
   }
+});
+
+// api/respond.c's table of problem kinds: [["/problems/<name>", status], ...].
+function problemKinds() {
+  const src = fs.readFileSync(path.join(REPO_ROOT, 'api', 'respond.c'), 'utf8');
+  const block = src.slice(src.indexOf('problem_kinds[API_P_KINDS] = {'), src.indexOf('};', src.indexOf('problem_kinds[API_P_KINDS]')));
+  return [...block.matchAll(/\{ "([a-z-]+)",\s*(\d{3}) \}/g)].map((m) => [`/problems/${m[1]}`, Number(m[2])]);
+}
+
+test('every problem type of api/respond.c is in api/openapi.yaml and README, with its status, and nothing else', () => {
+  const kinds = problemKinds();
+  const enumCount = (fs.readFileSync(path.join(REPO_ROOT, 'api', 'api.h'), 'utf8').match(/^\tAPI_P_[A-Z_]+,/gm) || []).length;
+  assert.equal(kinds.length, enumCount, 'one table entry per enum api_problem_kind');
+  assert.equal(new Set(kinds.map(([t]) => t)).size, kinds.length, 'names are unique');
+  assert.deepEqual([...documentedProblemTypes()].sort(), [...kinds].sort(), 'openapi Problem.type');
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const rows = [...readme.matchAll(/^\| `(\/problems\/[a-z-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+  assert.deepEqual(rows.sort(), [...kinds].sort(), 'README table');
 });
 
 describe('real answers match the schemas', () => {
@@ -245,6 +263,8 @@ describe('real answers match the schemas', () => {
     assert.ok(Date.now() - t0 < 100 + 3000 + 1500, 'the 504 comes within timeout_ms + the margin');
     conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/~test'));
     conforms('GET', P, await api('GET', `/v1/webhooks/${w.sid}/~test`, undefined, { key: null }));
+    conforms('POST', P, await api('POST', `/v1/webhooks/${w.sid}/~test`, { x: 1 }));
+    conforms('POST', P, await api('POST', '/v1/webhooks/wh_none/~test'));
   });
 
   test('delivery routes: attempts, dead letters, ~redeliver, ~recover, jobs, ~test', async () => {
@@ -272,6 +292,7 @@ describe('real answers match the schemas', () => {
     conforms('GET', P, await api('GET', `${p}/dead-letters?page_token=x`));
     P = '/v1/webhooks/{webhook_sid}/~test';
     conforms('GET', P, await api('GET', `${p}/~test`));
+    conforms('POST', P, await api('POST', `${p}/~test`, {}, { headers: { 'idempotency-key': `t-${rnd(4)}` } }));
     P = '/v1/webhooks/{webhook_sid}/deliveries/{event_sid}/~redeliver';
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`, { x: 1 }));
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
@@ -287,6 +308,44 @@ describe('real answers match the schemas', () => {
     P = '/v1/jobs/{job_sid}';
     conforms('GET', P, await api('GET', `/v1/jobs/${res.json.job.sid}`));
     conforms('GET', P, await api('GET', '/v1/jobs/job_none'));
+  });
+
+  test('each kind of error answers its own type', async () => {
+    const co = `CO_pt${rnd(3)}`;
+    const w = await createWebhook(api, co);
+    const ck = await companyKey(api, co);
+    const p = `/v1/webhooks/${w.sid}`;
+    const sk = (await api('GET', `${p}/signing-keys`)).json.signing_keys[0];
+    const admin = `Basic ${Buffer.from(stack.bootstrapKey).toString('base64')}`;
+    const idem = (k) => ({ headers: { 'idempotency-key': k } });
+    const ev = { company_sid: co, event_type: 'a.b', event_sid: `evt_pt_${rnd(3)}`, payload: { n: 1 } };
+    assert.equal((await api('POST', '/v1/events', ev)).status, 202);
+    assert.equal((await api('POST', '/v1/webhooks', { company_sid: co, url: 'https://example.com/1' }, idem('pt'))).status, 201);
+    const cases = [
+      ['/problems/unauthorized', () => api('GET', '/v1/webhooks', undefined, { key: null })],
+      ['/problems/no-such-route', () => api('GET', '/v1/nope')],
+      ['/problems/method-not-allowed', () => api('PUT', '/v1/webhooks', {})],
+      ['/problems/not-found', () => api('GET', '/v1/webhooks/wh_none')],
+      ['/problems/invalid-body', () => api('POST', '/v1/webhooks', '{')],
+      ['/problems/invalid-parameter', () => api('GET', `/v1/webhooks?company_sid=${co}&page_size=0`)],
+      ['/problems/invalid-page-token', () => api('GET', `/v1/webhooks?company_sid=${co}&page_token=x`)],
+      ['/problems/invalid-header', () => api('POST', '/v1/webhooks', { company_sid: co, url: 'https://example.com/' }, idem('x'.repeat(256)))],
+      ['/problems/duplicate-header', () => rawRequest(stack.apiServer.baseUrl, { path: '/v1/webhooks', headers: [['Authorization', admin], ['Authorization', admin]] })],
+      ['/problems/unsupported-media-type', () => api('POST', '/v1/webhooks', 'x', { headers: { 'content-type': 'text/plain' } })],
+      ['/problems/body-too-large', () => api('POST', '/v1/webhooks', `{"a":"${'x'.repeat(1100000)}"}`)],
+      ['/problems/validation-failed', () => api('POST', '/v1/webhooks', { company_sid: co, url: 'x' })],
+      ['/problems/admin-key-required', () => api('POST', '/v1/api-keys', { company_sid: co }, { key: ck.auth })],
+      ['/problems/last-signing-key', () => api('DELETE', `${p}/signing-keys/${sk.sid}`)],
+      ['/problems/idempotency-key-reused', () => api('POST', '/v1/webhooks', { company_sid: co, url: 'https://example.com/2' }, idem('pt'))],
+      ['/problems/event-sid-conflict', () => api('POST', '/v1/events', { ...ev, payload: { n: 2 } })],
+      ['/problems/webhook-disabled', async () => {
+        assert.equal((await api('PATCH', p, { enabled: false })).status, 200);
+        return api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z' });
+      }],
+    ];
+    const got = [];
+    for (const [type, call] of cases) got.push([type, assertProblem(await call(), documentedProblemTypes().get(type)).type]);
+    assert.deepEqual(got.map(([, t]) => t), got.map(([t]) => t));
   });
 
   test('every route was checked', () => {

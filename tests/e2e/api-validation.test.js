@@ -2,13 +2,14 @@
 // (RFC 9110 token, no hop-by-hop or framing headers, none of the
 // signature headers), header values and count, unknown and read-only
 // fields, numbers in range, body size (413), content type (415), unknown
-// route (404), wrong method (405 with Allow), malformed JSON (400); and
+// route (404), wrong method (405 with Allow), malformed JSON (400), a
+// repeated header whose meaning would be ambiguous (400); and
 // the JSON every encoder writes (\u escapes) is read correctly.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, useHarness } from './lib/harness.js';
-import { assertProblem, expectFieldError, createWebhook, rnd } from './lib/checks.js';
+import { assertNamesField, assertProblem, expectFieldError, createWebhook, rawRequest, rnd } from './lib/checks.js';
 
 useHarness();
 
@@ -180,6 +181,37 @@ describe('requests as a whole', () => {
       const got = (res.headers.get('allow') || '').split(',').map((m) => m.trim()).sort();
       assert.deepEqual(got, allow, `${method} ${path}: Allow`);
     }
+  });
+
+  test('a repeated Authorization, Content-Type, Content-Length, Idempotency-Key or Host: 400 naming it', async () => {
+    const co = `CO_dup${rnd(3)}`;
+    const body = JSON.stringify({ company_sid: co, url: 'https://example.com/dup' });
+    const admin = `Basic ${Buffer.from(stack.bootstrapKey).toString('base64')}`;
+    const other = `Basic ${Buffer.from('key_nobody:secret').toString('base64')}`;
+    const json = ['Content-Type', 'application/json'];
+    const len = ['Content-Length', String(Buffer.byteLength(body))];
+    const cases = [
+      ['Authorization', [['Authorization', admin], ['Authorization', other], json]],
+      ['Authorization', [['Authorization', other], json, ['authorization', admin]]],
+      ['Authorization', [['Authorization', admin], ['Authorization', admin], json]],
+      ['Content-Type', [['Authorization', admin], json, ['Content-Type', 'text/plain']]],
+      // Kore reads the first; the second, equal or not, is refused.
+      ['Content-Length', [['Authorization', admin], json, len, ['Content-Length', '5']]],
+      ['Content-Length', [['Authorization', admin], json, len, len]],
+      ['Idempotency-Key', [['Authorization', admin], json, ['Idempotency-Key', 'a'], ['Idempotency-Key', 'b']]],
+      ['Host', [['Host', 'evil.example'], ['Authorization', admin], json]],
+    ];
+    for (const [name, headers] of cases) {
+      const res = await rawRequest(stack.apiServer.baseUrl, { method: 'POST', path: '/v1/webhooks', headers, body });
+      assertNamesField(assertProblem(res, [400]), name);
+    }
+    // A GET too (nothing to create): the header is refused, not resolved.
+    const get = await rawRequest(stack.apiServer.baseUrl, { path: '/v1/webhooks', headers: [['Authorization', admin], ['Authorization', other]] });
+    assertNamesField(assertProblem(get, [400]), 'Authorization');
+    // Nothing above was created; one of each header is fine.
+    assert.equal((await api('GET', `/v1/webhooks?company_sid=${co}`)).json.webhooks.length, 0);
+    const ok = await rawRequest(stack.apiServer.baseUrl, { method: 'POST', path: '/v1/webhooks', headers: [['Authorization', admin], json, ['Idempotency-Key', 'one']], body });
+    assert.equal(ok.status, 201, ok.text);
   });
 
   test('every answer carries X-Request-Id (the caller\'s when it is a valid id)', async () => {

@@ -2,7 +2,9 @@
 // key, events published three ways (POST /v1/events, a Redis client's XADD,
 // redis-cli) reach a real receiver once each, in Streem's body shape, signed
 // in both documented schemes; bad input gets RFC 9457 problems; a bad
-// environment stops either program at once with one clear line.
+// environment stops either program at once with one clear line, which
+// names the version (the first line each process writes does), as
+// --version does.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -323,6 +325,7 @@ function assertCleanStartupFailure(r, mention, what) {
   }, `${what}: the line is JSON: ${lines[0]}`);
   assert.ok(entry && typeof entry === 'object', `${what}: a JSON object`);
   assert.match(lines[0], mention, `${what}: the line says what is wrong`);
+  assert.equal(entry.version, VERSION, `${what}: the first line names the version`);
 }
 
 describe('startup checks', () => {
@@ -334,6 +337,13 @@ describe('startup checks', () => {
   });
 
   for (const [name, bin] of programs) {
+    test(`${name} --version: "webhooks-${name} <version>" on stdout, exit 0, without any configuration`, async () => {
+      const r = await runToExit(bin, { args: ['--version'], env: { PATH: process.env.PATH }, name: `${name}-version` });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${path.basename(bin)} ${VERSION}\n`);
+      assert.equal(r.stderr, '');
+    });
+
     test(`${name}: unreachable Redis -> non-zero exit with one clear line`, async () => {
       assert.ok(fs.existsSync(bin), `${bin} exists (make)`);
       const closedPort = await freePort(); // nothing listens there

@@ -53,7 +53,7 @@ function assertNotReady(res, detail) {
   assert.equal(res.status, 503, `readyz: ${res.text}`);
   assert.match(res.contentType, /^application\/problem\+json\b/);
   assert.equal(res.json.status, 503);
-  assert.equal(res.json.type, 'about:blank');
+  assert.equal(res.json.type, '/problems/not-ready');
   assert.match(res.json.detail, detail);
 }
 

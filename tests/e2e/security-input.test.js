@@ -1,6 +1,7 @@
 // Hostile input (issue 7): API key brute force is slowed (429 after
-// WH_AUTH_FAILURES_MAX failures per address or key id per minute, shared by
-// every api worker), an unknown key id and a wrong secret look the same,
+// WH_AUTH_FAILURES_MAX failures per client address per minute, shared by
+// every api worker) without letting anyone who knows a key id lock its
+// owner out from another address (issue 18), an unknown key id and a wrong secret look the same,
 // and CR/LF never reaches the wire: not from the api (header names and
 // values, urls), not from a direct stream entry (the fields that become
 // headers), not from a webhook record edited by hand in Redis.
@@ -22,7 +23,7 @@ import {
   waitQueuesIdle,
   waitUntil,
 } from './lib/harness.js';
-import { assertNamesField, assertProblem, companyKey } from './lib/checks.js';
+import { assertNamesField, assertProblem, companyKey, rawRequest } from './lib/checks.js';
 
 useHarness();
 
@@ -57,15 +58,40 @@ describe('API key brute force', () => {
     const p = assertProblem(locked, [429]);
     assert.ok(Number(locked.headers.get('retry-after')) > 0, 'Retry-After');
     assert.doesNotMatch(JSON.stringify(p), /secret|sha256/i);
-    const ttl = Number(await redisCli(stack.redis, 'PTTL', `wh:authfail:key:${k.id}`));
+    const ttl = Number(await redisCli(stack.redis, 'PTTL', 'wh:authfail:ip:127.0.0.1'));
     assert.ok(ttl > 0 && ttl <= 60000, `the window expires (${ttl} ms)`);
     // Another key from the same address is locked too (per address), unless
     // this api worker saw it succeed within the last second (README).
     assertProblem(await stack.api('GET', '/v1/webhooks', undefined, { key: k2.auth }), [429]);
     // The window passing (forced here) lets the right secret in again.
-    await redisCli(stack.redis, 'DEL', `wh:authfail:key:${k.id}`, 'wh:authfail:ip:127.0.0.1');
+    await redisCli(stack.redis, 'DEL', 'wh:authfail:ip:127.0.0.1');
     const ok = await stack.api('GET', '/v1/webhooks', undefined, { key: k.auth });
     assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('a wrong-secret flood from one address throttles that address, never the owner elsewhere', async () => {
+    const k = await companyKey(stack.api, 'CO_bf4');
+    const from = (localAddress, secret) => rawRequest(stack.apiServer.baseUrl, {
+      path: '/v1/webhooks',
+      localAddress,
+      headers: [['Authorization', `Basic ${Buffer.from(`${k.id}:${secret}`).toString('base64')}`]],
+    });
+    const flood = [];
+    for (let i = 0; i < 14; i++) flood.push(from('127.0.0.2', `guess-${randomHex(4)}`));
+    const tries = (await Promise.all(flood)).map((r) => r.status);
+    assert.ok(tries.every((s) => s === 401 || s === 429), `${tries}`);
+    await sleep(100); // the counters are written after the answers
+    // The flooding address is throttled, even with the right secret...
+    const locked = await from('127.0.0.2', k.secret);
+    assertProblem(locked, [429]);
+    assert.ok(Number(locked.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.ok(Number(await redisCli(stack.redis, 'GET', 'wh:authfail:ip:127.0.0.2')) >= 10);
+    // ...the owner from another address is not, and no count follows the key id.
+    const owner = await from('127.0.0.1', k.secret);
+    assert.equal(owner.status, 200, owner.text);
+    assert.equal(await redisCli(stack.redis, 'EXISTS', `wh:authfail:key:${k.id}`), '0');
+    // A wrong secret from a third address is still only a 401.
+    assert.equal((await from('127.0.0.3', 'nope')).status, 401);
   });
 });
 

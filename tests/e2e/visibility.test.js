@@ -5,7 +5,8 @@
 //     company's (an event_sid is unique per company only);
 //   - dead letters listed, one redelivered (attempts afresh, delivered
 //     once more, verified by signature; two racing calls queue it once);
-//   - ~test against a live, a failing, a slow and an unreachable receiver;
+//   - ~test against a live, a failing, a slow and an unreachable receiver
+//     (GET, and POST with an Idempotency-Key replaying its outcome);
 //   - ~recover of 1000 dead letters once the receiver is back: each
 //     delivered exactly once more, verified by signature, and a second
 //     ~recover finds nothing;
@@ -28,7 +29,7 @@ import {
   waitQueuesIdle,
   waitUntil,
 } from './lib/harness.js';
-import { RFC3339_MS_Z, assertProblem, checkSigned, companyKey, listAll } from './lib/checks.js';
+import { RFC3339_MS_Z, assertNamesField, assertProblem, checkSigned, companyKey, listAll } from './lib/checks.js';
 
 useHarness();
 
@@ -257,6 +258,27 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     const health = (await api('GET', path)).json.webhook.health;
     assert.deepEqual(health, { consecutive_failures: 0, failing_since: null, last_success_at: null, last_failure_at: null });
     assertProblem(await api('GET', '/v1/webhooks/wh_nope/~test'), 404);
+  });
+
+  test('POST ~test does what GET does; with an Idempotency-Key a retry replays, nothing is sent twice', async () => {
+    const company = `CO_tsp${randomHex(3)}`;
+    const live = await startReceiver({ status: 200, body: 'posted' });
+    const { webhook, keys } = await createWebhook(stack, { company_sid: company, url: live.url('/p') });
+    const path = `/v1/webhooks/${webhook.sid}/~test`;
+    let res = await api('POST', path);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual([res.json.test.ok, res.json.test.status, res.json.test.answer], [true, 200, 'posted']);
+    assert.equal(checkSigned(live.requests[0], keys, res.json.test.event_sid, 'POST ~test').event.event_type, 'webhook.test');
+    const key = { headers: { 'idempotency-key': `tst-${randomHex(6)}` } };
+    const first = await api('POST', path, {}, key);
+    assert.equal(first.status, 200, first.text);
+    const again = await api('POST', path, {}, key);
+    assert.equal(again.text, first.text, 'the same outcome');
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(live.requests.length, 2, 'one request per test, none for the replay');
+    assertNamesField(assertProblem(await api('POST', path, { url: 'x' }), [422]), 'url');
+    assertProblem(await api('POST', '/v1/webhooks/wh_nope/~test'), [404]);
+    assert.equal(live.requests.length, 2);
   });
 
   test('~recover: 1000 dead letters delivered once more when the receiver is back, verified', async () => {

@@ -17,7 +17,7 @@ FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS	:= -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
 		   -fsanitize=fuzzer-no-link -Iapi -Idispatcher -Itests/fuzz \
-		   -I/usr/include/kore -DKORE_USE_TASKS
+		   $(KORE_CFLAGS)
 FUZZ_TARGETS	:= $(sort $(patsubst tests/fuzz/fuzz_%.c,%,\
 		   $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BIN	:= $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

@@ -6,8 +6,8 @@
  * defines to record the answer instead of sending it.
  *
  * Checks, beyond memory safety (and no leak, on every path):
- * - a refusal is exactly one 400 and leaves nothing allocated; a
- *   success writes no answer;
+ * - a refusal is exactly one invalid-parameter problem (400) and leaves
+ *   nothing allocated; a success writes no answer;
  * - what is accepted has only allowed names, each once, at most
  *   API_QUERY_MAX of them, no control characters, and one pair per
  *   nonempty '&'-separated part; api_query_get() finds each value;
@@ -21,17 +21,18 @@ static const char *const allowed[] = {
 	"company_sid", "page_size", "sort", "page_token", "a b", "é", NULL
 };
 
-static int	problems, problem_status;
+static int			problems;
+static enum api_problem_kind	problem_kind;
 static char	problem_field[256];
 
 /* The api's error answer; here only recorded for the checks. */
 int
-api_problem(struct api_ctx *ctx, int status, const char *detail,
-    const char *field)
+api_problem(struct api_ctx *ctx, enum api_problem_kind kind,
+    const char *detail, const char *field)
 {
 	FUZZ_CHECK(detail != NULL && *detail != '\0');
 	problems++;
-	problem_status = status;
+	problem_kind = kind;
 	(void)snprintf(problem_field, sizeof(problem_field), "%s",
 	    field != NULL ? field : "");
 	return (API_DONE);
@@ -48,7 +49,7 @@ parse(const char *qs, struct api_query *q)
 	req.query_string = (char *)qs;
 	ctx.req = &req;
 	problems = 0;
-	problem_status = 0;
+	problem_kind = API_P_KINDS;
 	problem_field[0] = '\0';
 	return (api_query_parse(&ctx, allowed, q));
 }
@@ -172,7 +173,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (parse(qs, &q) == 0) {
 		check_accepted(qs, &q);
 	} else {
-		FUZZ_CHECK(problems == 1 && problem_status == 400);
+		FUZZ_CHECK(problems == 1 &&
+		    problem_kind == API_P_INVALID_PARAMETER);
 		FUZZ_CHECK(q.n == 0);
 	}
 	api_query_free(&q);

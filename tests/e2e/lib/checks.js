@@ -4,8 +4,13 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
 import { Webhook } from 'standardwebhooks';
 import { verifyStreem } from './streem.js';
+import { REPO_ROOT } from './harness.js';
 
 export const RFC3339_MS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -13,8 +18,22 @@ export function assertJson(res) {
   assert.match(res.contentType, /^application\/json\b/, `Content-Type of ${res.status} answer: ${res.text}`);
 }
 
+// The problem types api/openapi.yaml documents (schema Problem, property
+// type): "/problems/<kind>" -> its status (each description starts "NNN:").
+let problemTypes;
+export function documentedProblemTypes() {
+  if (!problemTypes) {
+    const doc = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'api', 'openapi.yaml'), 'utf8'));
+    problemTypes = new Map(doc.components.schemas.Problem.properties.type.oneOf
+      .map((t) => [t.const, Number(/^(\d{3}):/.exec(t.description)[1])]));
+  }
+  return problemTypes;
+}
+
 // RFC 9457: {type, title, status, detail, errors?} as application/problem+json,
-// with the request id both in the body and in X-Request-Id.
+// with the request id both in the body and in X-Request-Id. The type is one
+// that api/openapi.yaml lists, for this status: every problem any test
+// checks holds the api to its documented list.
 export function assertProblem(res, statuses) {
   const want = [].concat(statuses);
   assert.ok(want.includes(res.status), `status ${res.status} not in ${want}: ${res.text}`);
@@ -22,6 +41,7 @@ export function assertProblem(res, statuses) {
   const p = res.json;
   assert.ok(p && typeof p === 'object', `problem body is JSON: ${res.text}`);
   assert.equal(typeof p.type, 'string', 'problem.type');
+  assert.equal(documentedProblemTypes().get(p.type), res.status, `problem.type ${p.type} is documented for ${res.status}`);
   assert.equal(typeof p.title, 'string', 'problem.title');
   assert.equal(p.status, res.status, 'problem.status equals the HTTP status');
   assert.equal(typeof p.detail, 'string', 'problem.detail');
@@ -34,6 +54,48 @@ export function assertProblem(res, statuses) {
     }
   }
   return p;
+}
+
+// One request written byte for byte on its own connection (Connection:
+// close), so a test can repeat a header or choose the source address
+// (localAddress, e.g. 127.0.0.2: the api sees it as the client). A body's
+// Content-Length is added after the headers unless they hold one. headers:
+// [[name, value], ...] in order. Resolves like the harness' api():
+// {status, headers, contentType, text, json}.
+export function rawRequest(baseUrl, { method = 'GET', path = '/', headers = [], body, localAddress, timeoutMs = 10000 }) {
+  const u = new URL(baseUrl);
+  const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${u.host}`, 'Connection: close'];
+  for (const [k, v] of headers) lines.push(`${k}: ${v}`);
+  if (body !== undefined && !headers.some(([k]) => k.toLowerCase() === 'content-length')) lines.push(`Content-Length: ${payload.length}`);
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: u.hostname, port: Number(u.port), localAddress });
+    const chunks = [];
+    s.setTimeout(timeoutMs, () => s.destroy(new Error(`rawRequest ${method} ${path}: timeout`)));
+    s.on('connect', () => s.write(Buffer.concat([head, payload])));
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', reject);
+    s.on('close', () => {
+      const all = Buffer.concat(chunks).toString('latin1');
+      const end = all.indexOf('\r\n\r\n');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(all);
+      if (end === -1 || !m) return reject(new Error(`rawRequest ${method} ${path}: no answer: ${JSON.stringify(all.slice(0, 200))}`));
+      const h = new Headers();
+      for (const line of all.slice(0, end).split('\r\n').slice(1)) {
+        const i = line.indexOf(':');
+        if (i > 0) h.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+      }
+      const text = Buffer.from(all.slice(end + 4), 'latin1').toString('utf8');
+      let json;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: Number(m[1]), statusLine: all.slice(0, all.indexOf('\r\n')), headers: h, contentType: h.get('content-type') || '', text, json });
+    });
+  });
 }
 
 // The problem names `field` in errors[].field (exactly, or as the start of
