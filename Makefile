@@ -32,7 +32,8 @@ DISP_OBJ	:= $(DISP_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/webhooks-api $(BUILD)/webhooks-api.so \
-     $(BUILD)/webhooks-api.conf $(BUILD)/webhooks-dispatcher
+     $(BUILD)/webhooks-api.conf $(BUILD)/webhooks-kore \
+     $(BUILD)/webhooks-dispatcher
 
 # Objects are rebuilt when the flags change (a build tree made with other
 # flags, e.g. before -fPIC was added, must not be linked as it is).
@@ -57,8 +58,40 @@ $(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
 
-# The Kore application module, loaded by the kore binary.
-$(BUILD)/obj/api/%.o: EXTRA_CFLAGS = -I/usr/include/kore -DKORE_USE_TASKS
+# Kore itself, built the Kore way from the sources Debian's kore package
+# ships in /usr/share/kore, with our patches (api/kore/patches, applied in
+# order; each says what it fixes) and our framing decision
+# (api/kore/http_frame.c). The tree is copied and patched again only when
+# a patch or the framing header changes; Kore's own Makefile then builds
+# incrementally. Variables given to this make (CFLAGS of the sanitizer
+# build...) are kept away from Kore's Makefile, which sets its own;
+# KORE_SANITIZE builds kore itself with a sanitizer (Kore's SANITIZE).
+KORE_SRC	?= /usr/share/kore
+KORE_TREE	:= $(BUILD)/kore
+KORE_PATCHES	:= $(sort $(wildcard api/kore/patches/*.patch))
+KORE_SANITIZE	?=
+
+$(KORE_TREE)/.patched: $(KORE_PATCHES) api/kore/http_frame.h
+	@rm -rf $(KORE_TREE) && mkdir -p $(KORE_TREE)
+	cp -R $(KORE_SRC)/Makefile $(KORE_SRC)/RELEASE $(KORE_SRC)/src \
+	    $(KORE_SRC)/include $(KORE_SRC)/misc $(KORE_TREE)/
+	cp api/kore/http_frame.h $(KORE_TREE)/include/kore/
+	@set -e; for p in $(KORE_PATCHES); do \
+	    echo "patch $$p"; patch -s -p1 -d $(KORE_TREE) < $$p; done
+	@touch $@
+
+$(BUILD)/webhooks-kore: $(KORE_TREE)/.patched api/kore/http_frame.c
+	@cmp -s api/kore/http_frame.c $(KORE_TREE)/src/http_frame.c || \
+	    cp api/kore/http_frame.c $(KORE_TREE)/src/http_frame.c
+	env -u MAKEFLAGS -u MFLAGS -u CFLAGS -u LDFLAGS -u CC \
+	    $(MAKE) -s -C $(KORE_TREE) TASKS=1 SANITIZE=$(KORE_SANITIZE) \
+	    KORE=$(CURDIR)/$@ $(CURDIR)/$@
+
+# The Kore application module, loaded by that kore (built against its
+# patched headers).
+$(API_MOD_OBJ): $(KORE_TREE)/.patched
+$(BUILD)/obj/api/%.o: EXTRA_CFLAGS = -I$(KORE_TREE)/include/kore \
+	-DKORE_USE_TASKS
 $(BUILD)/webhooks-api.so: $(API_MOD_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
