@@ -133,8 +133,10 @@ e2e: all
 # (halt_on_error, abort) and the e2e harness fails the test during which
 # it appeared on any program's output (a Kore worker that dies is
 # restarted, so the report may be the only sign).
-# The api is a module that Debian's kore binary (not built with ASan)
-# loads, so gcc's ASan runtime is preloaded into kore (E2E_API_PRELOAD).
+# The api is a module that our kore loads; that kore is built with ASan
+# too (KORE_SANITIZE, Kore's own SANITIZE switch), so our patches to it are
+# checked as well, and gcc's ASan runtime is preloaded into it
+# (E2E_API_PRELOAD) so that the module's UBSan runtime loads with it.
 # Leaks are checked in the unit tests and the dispatcher, not in the api:
 # Kore's seccomp sandbox kills a worker at the first system call
 # LeakSanitizer makes at exit (gettid), and Kore's own allocations would
@@ -153,7 +155,8 @@ SANITIZE_E2E	?= foundation events delivery-retry delivery-tls security-input \
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
-	    CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" unit all
+	    CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" \
+	    KORE_SANITIZE=address unit all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@asan=$$($(CC) -print-file-name=libasan.so); \
 	    [ -f "$$asan" ] || { echo "sanitize: no libasan.so for $(CC)" >&2; exit 1; }; \
@@ -206,12 +209,13 @@ run: deps
 	@$(MAKE) --no-print-directory -s all
 	@.ci/run-local
 
-# The bench's own programs: the Kore no-op route (a module run by kore like
-# the api) and the delaying TCP proxy put in front of Redis.
+# The bench's own programs: the Kore no-op route (a module run by our kore
+# like the api) and the delaying TCP proxy put in front of Redis.
 BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
-$(BUILD)/bench/noop.so: tests/bench/noop.c
+$(BUILD)/bench/noop.so: tests/bench/noop.c $(KORE_TREE)/.patched
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra -I/usr/include/kore -DKORE_USE_TASKS $< -o $@
+	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra \
+	    -I$(KORE_TREE)/include/kore -DKORE_USE_TASKS $< -o $@
 $(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@
