@@ -178,6 +178,18 @@ describe('framing', () => {
     c.close();
   });
 
+  test('a body on GET, a bare CR, a folded field line: 400, connection closed', async () => {
+    for (const req of [`GET /healthz HTTP/1.1${CRLF}Host: api${CRLF}Content-Length: 2${CRLF}${CRLF}{}`,
+      `GET /healthz HTTP/1.1${CRLF}Host: api\rContent-Length: 2${CRLF}${CRLF}`,
+      `GET /healthz HTTP/1.1${CRLF}Host: api${CRLF} folded${CRLF}${CRLF}`]) {
+      const c = await open(port);
+      await c.write(req + GET_HEALTHZ);
+      assertKoreProblem(await c.next(), 400);
+      assert.equal(await c.next(), null);
+      c.close();
+    }
+  });
+
   test('methods are case-sensitive: lowercase get and delete are 400', async () => {
     const auth = `Authorization: Basic ${Buffer.from(stack.bootstrapKey).toString('base64')}${CRLF}`;
     for (const line of ['get /healthz', 'delete /v1/api-keys/key_nothere', 'Get /healthz']) {
