@@ -326,7 +326,8 @@ describe('connection limits', () => {
     const r = await c.next(5000);
     const took = performance.now() - t0;
     assert.equal(r?.status, 200);
-    assert.ok(took < 500, `new request answered in ${took.toFixed(0)} ms`);
+    // Before: the accept queue held it until the header timeout (5-10 s).
+    assert.ok(took < 1500, `new request answered in ${took.toFixed(0)} ms`);
     c.close();
     // http_header_timeout (5 s) closes sockets that never send a head.
     await waitUntil(() => idle.every((s) => s.closed), { timeoutMs: 9000, what: 'idle sockets closed by the api' });
