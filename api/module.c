@@ -359,8 +359,9 @@ headers_check(struct api_ctx *ctx)
 
 /*
  * Before any work: a body over API_BODY_MAX is 413, a body that is not
- * JSON 415 (Kore itself refuses bodies over its http_body_max, with a
- * bare 413). -1 with the answer written.
+ * JSON 415 (Kore itself refuses bodies over its http_body_max). Only the
+ * methods that carry a body are looked at: Kore refuses a body on the
+ * others. -1 with the answer written.
  */
 static int
 body_check(struct api_ctx *ctx)
@@ -369,6 +370,9 @@ body_check(struct api_ctx *ctx)
 	const char		*ct;
 	size_t			 max;
 
+	if (req->method != HTTP_METHOD_POST &&
+	    req->method != HTTP_METHOD_PATCH && req->method != HTTP_METHOD_PUT)
+		return (0);
 	max = ctx->route->body_max ? ctx->route->body_max : API_BODY_MAX;
 	if (req->content_length > max)
 		return (api_problem(ctx, API_P_BODY_TOO_LARGE,
@@ -376,8 +380,7 @@ body_check(struct api_ctx *ctx)
 		    "The request body is larger than 1 MiB." :
 		    "The request body is larger than 5 MiB; send smaller "
 		    "batches.", NULL), -1);
-	if (req->content_length == 0 || (req->method != HTTP_METHOD_POST &&
-	    req->method != HTTP_METHOD_PATCH && req->method != HTTP_METHOD_PUT))
+	if (req->content_length == 0)
 		return (0);
 	if (!http_request_header(req, "content-type", &ct) ||
 	    !media_is_json(ct))
