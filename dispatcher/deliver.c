@@ -700,6 +700,17 @@ deliver_start(struct delivery *dl)
 		TAILQ_INSERT_TAIL(&held, dl, queue);
 		return;
 	}
+	/*
+	 * A ~test that waited in its endpoint's queue past its start
+	 * deadline (the slots were held by slow transfers) would end after
+	 * the api stopped waiting for it (a 504): its outcome says so now.
+	 */
+	if (testsend_expired(dl->job)) {
+		fail_early(dl, "not sent: the endpoint's transfers in flight "
+		    "left no room before the test's start deadline; try again "
+		    "later");
+		return;
+	}
 	now = wh_now_ms();
 	if (dl->nkeys == 0) {
 		fail_early(dl, "the webhook has no active signing key");

@@ -10,6 +10,8 @@
 //   once the stream delivered it 5 times; other events keep flowing.
 // - A receiver answering 200 with an endless body: the attempt is a
 //   success and only a bounded prefix of the body is read.
+// - 300 concurrent ~test calls, to a fast and to a hung endpoint: each is
+//   answered 200 with its outcome (sent, or why not), none 504.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -202,5 +204,53 @@ describe('ownership: a receiver streaming an endless 200 body', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('ownership: 300 concurrent ~test calls', () => {
+  let stack;
+
+  before(async () => {
+    stack = await startStack({ dispatchers: 1 });
+  });
+
+  const fire = async (webhook) => {
+    const res = await Promise.all(Array.from({ length: 300 }, () => stack.api('GET', `/v1/webhooks/${webhook.sid}/~test`)));
+    const byStatus = {};
+    for (const r of res) byStatus[r.status] = (byStatus[r.status] || 0) + 1;
+    return { res, byStatus };
+  };
+
+  test('each is answered with its outcome, also when the endpoint hangs', async () => {
+    // A fast endpoint: what its slots and queue take is sent, the rest
+    // is answered at once as not sent.
+    const fast = await startReceiver({ delayMs: 20 });
+    const a = await createWebhook(stack, { company_sid: 'CO_tests', label: 'fast', url: fast.url('/t') });
+    let t0 = Date.now();
+    let { res, byStatus } = await fire(a.webhook);
+    const ok = res.filter((r) => r.status === 200 && r.json.test.ok).length;
+    log(`fast: 300 ~test in ${Date.now() - t0} ms: ${JSON.stringify(byStatus)}, ${ok} ok, receiver got ${fast.requests.length}`);
+    assert.deepEqual(byStatus, { 200: 300 }, 'every call answered with its outcome');
+    assert.equal(ok, fast.requests.length, 'ok exactly for those sent');
+    assert.ok(ok >= 32, `a slot's worth at least was sent (${ok})`);
+
+    // An endpoint that never answers within timeout_ms: those queued
+    // behind the first round would start after it timed out, and end
+    // after the api stopped waiting (a 504 before); they are answered
+    // as not sent once a slot frees.
+    const hung = await startReceiver({ delayMs: 10000 });
+    const b = await createWebhook(stack, { company_sid: 'CO_tests', label: 'hung', url: hung.url('/t'), timeout_ms: 4000 });
+    t0 = Date.now();
+    ({ res, byStatus } = await fire(b.webhook));
+    const took = Date.now() - t0;
+    const errors = {};
+    for (const r of res) {
+      const kind = String(r.json?.test?.error).replace(/:.*/, '').replace(/\d+/g, 'N');
+      errors[kind] = (errors[kind] || 0) + 1;
+    }
+    log(`hung: 300 ~test in ${took} ms: ${JSON.stringify(byStatus)}, errors ${JSON.stringify(errors)}, receiver got ${hung.requests.length}`);
+    assert.deepEqual(byStatus, { 200: 300 }, 'every call answered with its outcome, none 504');
+    assert.ok(took < 4000 + 3000, `all before the api's own deadline (${took} ms)`);
+    assert.ok(res.every((r) => r.json.test.ok === false), 'none succeeded');
   });
 });
