@@ -292,7 +292,11 @@ on_given_up(redisAsyncContext *ac, void *r, void *priv)
 		    "will be claimed again", "entry_id", job->entry_id,
 		    "event_sid", job->task.event.event_sid, "deliveries", n,
 		    "error", job->fail, NULL);
-	} else
+	} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+		wh_log(WH_LOG_WARN, "entry taken over by another dispatcher; "
+		    "left to it", "entry_id", job->entry_id, "event_sid",
+		    job->task.event.event_sid, NULL);
+	else
 		wh_log(WH_LOG_WARN, "entry left pending after a redis "
 		    "failure; it will be claimed again", "entry_id",
 		    job->entry_id, "event_sid", job->task.event.event_sid,
