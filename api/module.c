@@ -316,11 +316,12 @@ media_is_json(const char *ct)
 
 /*
  * Headers the api acts on whose repetition leaves the meaning open: which
- * credentials, which media type, which body length (a request smuggling
- * vector behind proxies, RFC 9112 6.3), which idempotency key. Kore keeps
- * every line and answers the first, so a repeat is refused (400 naming
- * it) rather than resolved one way here and another way by a proxy.
- * Kore takes the first Host line out of the list: any left is a second.
+ * credentials, which media type, which idempotency key. Kore keeps every
+ * line and answers the first, so a repeat is refused (400 naming it)
+ * rather than resolved one way here and another way by a proxy. Kore
+ * takes the first Host line out of the list: any left is a second.
+ * (Content-Length is framing, decided by our Kore before the module: two
+ * different values are a 400 there, RFC 9112 6.3; equal ones are one.)
  */
 static const struct {
 	const char	*name;		/* as Kore matches it: any case */
@@ -330,7 +331,6 @@ static const struct {
 	{ "host",		"Host",			0 },
 	{ "authorization",	"Authorization",	1 },
 	{ "content-type",	"Content-Type",		1 },
-	{ "content-length",	"Content-Length",	1 },
 	{ "idempotency-key",	"Idempotency-Key",	1 },
 };
 
