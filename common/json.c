@@ -9,6 +9,7 @@
  * (which also bounds the recursion here), and nothing but whitespace may
  * follow the value.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -24,9 +25,28 @@ struct jp {
 	const unsigned char	*end;
 	int			 depth;
 	int			 trusted;	/* validated already: skip */
+	int			 deep;		/* refused for its depth */
 };
 
 static int	jp_value(struct jp *);
+
+/* A walk over buf[0..len), trusted or not, at nesting depth 0. */
+static void
+jp_init(struct jp *j, const char *buf, size_t len, int trusted)
+{
+	j->p = (const unsigned char *)buf;
+	j->end = j->p + len;
+	j->depth = 0;
+	j->trusted = trusted;
+	j->deep = 0;
+}
+
+/* Why a walk failed: WH_JSON_DEEP when it met the depth limit. */
+static int
+jp_fail(const struct jp *j)
+{
+	return (j->deep ? WH_JSON_DEEP : WH_JSON_INVALID);
+}
 
 /* Names one member walk looks for at most (json.h: n <= 16). */
 #define MEMBERS_MAX	16
@@ -291,10 +311,21 @@ jp_literal(struct jp *j, const char *lit, size_t len)
 	return (0);
 }
 
+/* One level deeper; -1 (and j->deep) past WH_JSON_DEPTH_MAX. */
+static int
+jp_enter(struct jp *j)
+{
+	if (++j->depth > WH_JSON_DEPTH_MAX) {
+		j->deep = 1;
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 jp_array(struct jp *j)
 {
-	if (++j->depth > WH_JSON_DEPTH_MAX)
+	if (jp_enter(j) == -1)
 		return (-1);
 	j->p++;
 	jp_ws(j);
@@ -324,7 +355,7 @@ jp_array(struct jp *j)
 static int
 jp_object(struct jp *j)
 {
-	if (++j->depth > WH_JSON_DEPTH_MAX)
+	if (jp_enter(j) == -1)
 		return (-1);
 	j->p++;
 	jp_ws(j);
@@ -385,21 +416,24 @@ jp_value(struct jp *j)
 }
 
 int
-wh_json_valid(const char *buf, size_t len)
+wh_json_check(const char *buf, size_t len)
 {
 	struct jp	j;
 
 	if (buf == NULL)
-		return (0);
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
-	j.depth = 0;
-	j.trusted = 0;
+		return (WH_JSON_INVALID);
+	jp_init(&j, buf, len, 0);
 	jp_ws(&j);
 	if (jp_value(&j) == -1)
-		return (0);
+		return (jp_fail(&j));
 	jp_ws(&j);
-	return (j.p == j.end);
+	return (j.p == j.end ? 0 : WH_JSON_INVALID);
+}
+
+int
+wh_json_valid(const char *buf, size_t len)
+{
+	return (wh_json_check(buf, len) == 0);
 }
 
 /* Put code point cp as UTF-8 into out (4 bytes); returns the length. */
@@ -464,52 +498,95 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 }
 
 /*
+ * Open the object at the start of the walk's text (whitespace allowed):
+ * j->p is left on its first member or its closing brace. The object
+ * itself is depth 1, as wh_json_valid counts it.
+ */
+static int
+obj_open(struct jp *j)
+{
+	j->depth = 1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != '{')
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	return (0);
+}
+
+/*
+ * The next member of an object opened with obj_open: 1 with its name's
+ * contents (between the quotes, escapes as written) in [*ns, *ne) and its
+ * value in [*vs, *ve); 0 past the closing brace, where nothing but
+ * whitespace may follow; -1 when the text is not a valid object. Each
+ * member is validated (unless trusted) as the walk passes it, so callers
+ * read and check a body in one pass.
+ */
+static int
+obj_next(struct jp *j, const unsigned char **ns, const unsigned char **ne,
+    const unsigned char **vs, const unsigned char **ve)
+{
+	if (j->p >= j->end)
+		return (-1);
+	if (*j->p == '}') {
+		j->p++;
+		jp_ws(j);
+		return (j->p == j->end ? 0 : -1);
+	}
+	*ns = j->p + 1;
+	if (jp_string(j) == -1)
+		return (-1);
+	*ne = j->p - 1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	*vs = j->p;
+	if (jp_value(j) == -1)
+		return (-1);
+	*ve = j->p;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		jp_ws(j);
+		/* A member must follow: no "{"a":1,}". */
+		if (j->p >= j->end || *j->p == '}')
+			return (-1);
+	} else if (j->p >= j->end || *j->p != '}')
+		return (-1);
+	return (1);
+}
+
+/*
  * Walk the top level of an object text and give the raw span of each of
  * the n names asked for. Returns a bit set of the names found; -1 when
- * the text is not a JSON object, -2 when a name occurs twice at the top
- * level (parsers disagree on which one wins, so the text is ambiguous and
- * refused). With trusted set the text is known to be valid (one cheap
- * walk that skips values); otherwise the walk validates it as it goes,
- * with the same rules as wh_json_valid, so that a handler reads and
- * checks a body in one pass instead of two.
+ * the text is not a JSON object (WH_JSON_DEEP when it nests too deep),
+ * -2 when a name occurs twice at the top level (parsers disagree on
+ * which one wins, so the text is ambiguous and refused). With trusted set
+ * the text is known to be valid (one cheap walk that skips values);
+ * otherwise the walk validates it as it goes, with the same rules as
+ * wh_json_valid.
  */
 static int
 members_walk(const char *buf, size_t len, const char *const *names,
     size_t n, const char **vals, size_t *vlens, int trusted)
 {
 	struct jp		 j;
-	const unsigned char	*ks, *ke, *vs;
+	const unsigned char	*ns, *ne, *vs, *ve;
 	size_t			 i, nlen[MEMBERS_MAX];
-	int			 found = 0, repeated = 0;
+	int			 found = 0, repeated = 0, rc;
 
 	if (n > MEMBERS_MAX)
 		return (-1);
 	for (i = 0; i < n; i++)
 		nlen[i] = strlen(names[i]);
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
-	j.depth = 1;
-	j.trusted = trusted;
-	jp_ws(&j);
-	if (j.p >= j.end || *j.p != '{')
+	jp_init(&j, buf, len, trusted);
+	if (obj_open(&j) == -1)
 		return (-1);
-	j.p++;
-	jp_ws(&j);
-	while (j.p < j.end && *j.p != '}') {
-		ks = j.p + 1;
-		if (jp_string(&j) == -1)
-			return (-1);
-		ke = j.p - 1;
-		jp_ws(&j);
-		if (j.p >= j.end || *j.p != ':')
-			return (-1);
-		j.p++;
-		jp_ws(&j);
-		vs = j.p;
-		if (jp_value(&j) == -1)
-			return (-1);
+	while ((rc = obj_next(&j, &ns, &ne, &vs, &ve)) == 1) {
 		for (i = 0; i < n; i++) {
-			if (!key_equals(ks, ke, names[i], nlen[i]))
+			if (!key_equals(ns, ne, names[i], nlen[i]))
 				continue;
 			if (found & (1 << i)) {
 				/* Untrusted: still invalid (-1) first. */
@@ -519,24 +596,11 @@ members_walk(const char *buf, size_t len, const char *const *names,
 			}
 			found |= 1 << i;
 			vals[i] = (const char *)vs;
-			vlens[i] = (size_t)(j.p - vs);
+			vlens[i] = (size_t)(ve - vs);
 		}
-		jp_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			jp_ws(&j);
-			/* A member must follow: no "{"a":1,}". */
-			if (j.p >= j.end || *j.p == '}')
-				return (-1);
-		} else if (j.p < j.end && *j.p != '}')
-			return (-1);
 	}
-	if (j.p >= j.end)
-		return (-1);
-	j.p++;
-	jp_ws(&j);
-	if (j.p != j.end)
-		return (-1);
+	if (rc == -1)
+		return (jp_fail(&j));
 	return (repeated ? -2 : found);
 }
 
@@ -572,6 +636,36 @@ wh_json_members(const char *buf, size_t len, const char *const *names,
 }
 
 int
+wh_json_object(const char *buf, size_t len, struct wh_json_member *m,
+    size_t max, int trusted)
+{
+	struct jp		 j;
+	const unsigned char	*ns, *ne, *vs, *ve;
+	size_t			 n = 0;
+	int			 rc;
+
+	if (buf == NULL)
+		return (WH_JSON_INVALID);
+	jp_init(&j, buf, len, trusted);
+	if (obj_open(&j) == -1)
+		return (WH_JSON_INVALID);
+	while ((rc = obj_next(&j, &ns, &ne, &vs, &ve)) == 1) {
+		if (n < max) {
+			m[n].name = (const char *)ns;
+			m[n].nlen = (size_t)(ne - ns);
+			m[n].val = (const char *)vs;
+			m[n].vlen = (size_t)(ve - vs);
+		}
+		if (n == INT_MAX)
+			return (WH_JSON_INVALID);
+		n++;
+	}
+	if (rc == -1)
+		return (jp_fail(&j));
+	return ((int)n);
+}
+
+int
 wh_json_elements(const char *buf, size_t len, const char **vals,
     size_t *lens, size_t max)
 {
@@ -588,10 +682,8 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 	const unsigned char	*vs;
 	size_t			 n = 0;
 
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
+	jp_init(&j, buf, len, 1);
 	j.depth = 1;
-	j.trusted = 1;
 	jp_ws(&j);
 	if (j.p >= j.end || *j.p != '[')
 		return (-1);
@@ -606,7 +698,7 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 		vals[n] = (const char *)vs;
 		lens[n++] = (size_t)(j.p - vs);
 		jp_ws(&j);
-		if (*j.p == ',') {
+		if (j.p < j.end && *j.p == ',') {
 			j.p++;
 			jp_ws(&j);
 		}
@@ -614,8 +706,13 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 	return ((int)n);
 }
 
-int
-wh_json_string(const char *text, size_t len, char *out, size_t outlen)
+/*
+ * Decode a JSON string (quotes included) into out, NUL-terminated. A
+ * U+0000 is refused (-2) when nul is -1, else written as the byte nul.
+ */
+static int
+string_decode(const char *text, size_t len, char *out, size_t outlen,
+    int nul)
 {
 	struct jp		 j;
 	const unsigned char	*s, *e;
@@ -624,10 +721,7 @@ wh_json_string(const char *text, size_t len, char *out, size_t outlen)
 	size_t			 off = 0, n;
 	int			 k;
 
-	j.p = (const unsigned char *)text;
-	j.end = j.p + len;
-	j.depth = 0;
-	j.trusted = 0;
+	jp_init(&j, text, len, 0);
 	if (outlen == 0 || jp_string(&j) == -1 || j.p != j.end)
 		return (-1);
 	s = (const unsigned char *)text + 1;
@@ -638,8 +732,10 @@ wh_json_string(const char *text, size_t len, char *out, size_t outlen)
 			    &cp)) == -1)
 				return (-1);
 			s += 1 + k;
-			if (cp == 0)
+			if (cp == 0 && nul == -1)
 				return (-2);
+			if (cp == 0)
+				cp = (uint32_t)nul;
 			n = utf8_put(cp, u);
 		} else {
 			u[0] = *s++;
@@ -652,6 +748,18 @@ wh_json_string(const char *text, size_t len, char *out, size_t outlen)
 	}
 	out[off] = '\0';
 	return ((int)off);
+}
+
+int
+wh_json_string(const char *text, size_t len, char *out, size_t outlen)
+{
+	return (string_decode(text, len, out, outlen, -1));
+}
+
+int
+wh_json_text(const char *text, size_t len, char *out, size_t outlen)
+{
+	return (string_decode(text, len, out, outlen, 0x7f));
 }
 
 /*
