@@ -5,8 +5,8 @@
  * other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
- * checked with our own JSON validator (no small depth limit, \uXXXX
- * escapes understood) and the payload's raw span is cut out of it, so
+ * checked with our own JSON validator (nesting up to WH_JSON_DEPTH_MAX,
+ * \uXXXX escapes understood) and the payload's raw span is cut out of it, so
  * numbers like 12345678901234567890 reach the receiver digit for digit.
  *
  * An event that carries the publisher's own event_sid goes through the
@@ -360,8 +360,13 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 static int
 body_object(struct api_ctx *ctx, const char **body, size_t *len)
 {
+	int	rc;
+
 	api_body(ctx, body, len);
-	if (*len == 0 || !wh_json_valid(*body, *len))
+	rc = *len == 0 ? WH_JSON_INVALID : wh_json_check(*body, *len);
+	if (rc == WH_JSON_DEEP)
+		return (api_problem_deep(ctx), -1);
+	if (rc != 0)
 		return (api_problem(ctx, 400, "The request body must be a "
 		    "JSON object.", NULL), -1);
 	while (**body == ' ' || **body == '\t' || **body == '\r' ||
@@ -406,7 +411,9 @@ api_events_publish(struct api_ctx *ctx)
 		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
 	/* Checked and read in one walk (the body is most of the work). */
 	if ((found = wh_json_members(body, len, event_members, 4, v,
-	    l)) == -1)
+	    l)) == WH_JSON_DEEP)
+		return (api_problem_deep(ctx));
+	if (found == WH_JSON_INVALID)
 		return (api_problem(ctx, 400, "The request body must be a "
 		    "JSON object.", NULL));
 	if ((st->ev = calloc(1, sizeof(*st->ev))) == NULL)
