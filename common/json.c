@@ -718,7 +718,7 @@ string_decode(const char *text, size_t len, char *out, size_t outlen,
 	const unsigned char	*s, *e;
 	unsigned char		 u[4];
 	uint32_t		 cp;
-	size_t			 off = 0, n;
+	size_t			 off = 0, n, run;
 	int			 k;
 
 	jp_init(&j, text, len, 0);
@@ -727,6 +727,15 @@ string_decode(const char *text, size_t len, char *out, size_t outlen,
 	s = (const unsigned char *)text + 1;
 	e = j.end - 1;
 	while (s < e) {
+		/* Runs without escapes are copied whole. */
+		if ((run = (size_t)(plain_run(s, e, 1) - s)) > 0) {
+			if (outlen - off <= run)
+				return (-2);
+			memcpy(out + off, s, run);
+			off += run;
+			s += run;
+			continue;
+		}
 		if (*s == '\\') {
 			if ((k = escape_seq(s + 1, (size_t)(e - s - 1),
 			    &cp)) == -1)
