@@ -352,9 +352,36 @@ jp_array(struct jp *j)
 	return (0);
 }
 
+/*
+ * One member, j->p on its name's opening quote: "name" : value, with the
+ * name's contents (escapes as written) in [*ns, *ne) and the value in
+ * [*vs, *ve).
+ */
+static int
+jp_member(struct jp *j, const unsigned char **ns, const unsigned char **ne,
+    const unsigned char **vs, const unsigned char **ve)
+{
+	*ns = j->p + 1;
+	if (jp_string(j) == -1)
+		return (-1);
+	*ne = j->p - 1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	*vs = j->p;
+	if (jp_value(j) == -1)
+		return (-1);
+	*ve = j->p;
+	return (0);
+}
+
 static int
 jp_object(struct jp *j)
 {
+	const unsigned char	*ns, *ne, *vs, *ve;
+
 	if (jp_enter(j) == -1)
 		return (-1);
 	j->p++;
@@ -365,14 +392,7 @@ jp_object(struct jp *j)
 		return (0);
 	}
 	for (;;) {
-		if (jp_string(j) == -1)
-			return (-1);
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return (-1);
-		j->p++;
-		jp_ws(j);
-		if (jp_value(j) == -1)
+		if (jp_member(j, &ns, &ne, &vs, &ve) == -1)
 			return (-1);
 		jp_ws(j);
 		if (j->p >= j->end)
@@ -533,19 +553,8 @@ obj_next(struct jp *j, const unsigned char **ns, const unsigned char **ne,
 		jp_ws(j);
 		return (j->p == j->end ? 0 : -1);
 	}
-	*ns = j->p + 1;
-	if (jp_string(j) == -1)
+	if (jp_member(j, ns, ne, vs, ve) == -1)
 		return (-1);
-	*ne = j->p - 1;
-	jp_ws(j);
-	if (j->p >= j->end || *j->p != ':')
-		return (-1);
-	j->p++;
-	jp_ws(j);
-	*vs = j->p;
-	if (jp_value(j) == -1)
-		return (-1);
-	*ve = j->p;
 	jp_ws(j);
 	if (j->p < j->end && *j->p == ',') {
 		j->p++;
