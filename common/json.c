@@ -103,47 +103,6 @@ plain_run(const unsigned char *p, const unsigned char *end, int trusted)
 	return (p);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (Unicode 15, table 3-7)
- * with its code point in *cp, or -1. Only called for a lead byte >= 0x80.
- */
-static int
-utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
-	int		n, i;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* past U+10FFFF */
-	} else
-		return (-1);
-	if (avail < (size_t)n)
-		return (-1);
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return (-1);
-		lo = 0x80;
-		hi = 0xbf;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	return (n);
-}
-
 /* The four hex digits after "\u" at s (avail bytes left) into *v. */
 static int
 hex4(const unsigned char *s, size_t avail, uint32_t *v)
@@ -254,7 +213,7 @@ jp_string(struct jp *j)
 				return (-1);
 			j->p += 1 + n;
 		} else if (*j->p >= 0x80) {
-			n = utf8_seq(j->p, (size_t)(j->end - j->p), &cp);
+			n = wh_utf8_seq(j->p, (size_t)(j->end - j->p), &cp);
 			if (n == -1)
 				return (-1);
 			j->p += n;
@@ -456,32 +415,6 @@ wh_json_valid(const char *buf, size_t len)
 	return (wh_json_check(buf, len) == 0);
 }
 
-/* Put code point cp as UTF-8 into out (4 bytes); returns the length. */
-static size_t
-utf8_put(uint32_t cp, unsigned char out[4])
-{
-	if (cp < 0x80) {
-		out[0] = (unsigned char)cp;
-		return (1);
-	}
-	if (cp < 0x800) {
-		out[0] = (unsigned char)(0xc0 | (cp >> 6));
-		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return (2);
-	}
-	if (cp < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | (cp >> 12));
-		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return (3);
-	}
-	out[0] = (unsigned char)(0xf0 | (cp >> 18));
-	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return (4);
-}
-
 /*
  * Whether the (already validated) string contents [s, e) decode to
  * exactly name: "event\u005ftype" is the member "event_type", as any
@@ -503,7 +436,7 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 			    &cp)) == -1)
 				return (0);
 			s += 1 + k;
-			n = utf8_put(cp, u);
+			n = wh_utf8_put(cp, u);
 			if (nlen - off < n || memcmp(name + off, u, n) != 0)
 				return (0);
 			off += n;
@@ -754,7 +687,7 @@ string_decode(const char *text, size_t len, char *out, size_t outlen,
 				return (-2);
 			if (cp == 0)
 				cp = (uint32_t)nul;
-			n = utf8_put(cp, u);
+			n = wh_utf8_put(cp, u);
 		} else {
 			u[0] = *s++;
 			n = 1;
@@ -807,7 +740,7 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 		rlen = 0;
 		n = 1;
 		if (p[i] >= 0x80) {
-			if ((n = utf8_seq(p + i, len - i, &cp)) == -1) {
+			if ((n = wh_utf8_seq(p + i, len - i, &cp)) == -1) {
 				rep = "\\ufffd";
 				rlen = 6;
 				n = 1;
