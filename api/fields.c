@@ -87,6 +87,8 @@ obj_read(struct api_body *b, const char *text, size_t len, int trusted,
 	if ((size_t)n > b->cap - b->nmem) {
 		/* More members than room: grow, then list them (trusted). */
 		want = b->nmem + (size_t)n;
+		if (want < b->cap * 2)
+			want = b->cap * 2;	/* a few reallocations in all */
 		if ((am = reallocarray(b->mem, want, sizeof(*am))) == NULL)
 			return (-2);
 		b->mem = am;
