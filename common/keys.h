@@ -1,6 +1,6 @@
 /*
- * keys.h: every Redis key name, in one place (DESIGN.md, "Redis data
- * model"). Queue keys carry the hash tag {0} so that a later cluster can
+ * keys.h: every Redis key name, in one place (docs/design.md, "Redis
+ * keys"). Queue keys carry the hash tag {0} so that a later cluster can
  * run shards {0}..{N-1} without renaming anything.
  *
  * Each builder writes a NUL-terminated name into out and returns its

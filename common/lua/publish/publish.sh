@@ -1,5 +1,5 @@
 #!/bin/sh
-# Publish one event straight into Redis with redis-cli (DESIGN.md, "Publishing
+# Publish one event straight into Redis with redis-cli (docs/design.md, "Publishing
 # an event straight into Redis"). Usage:
 #   publish.sh COMPANY_SID EVENT_TYPE PAYLOAD_JSON [EVENT_SID]
 # With EVENT_SID the event goes through common/lua/publish_event.lua, so a
