@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "caps.h"
 #include "config.h"
+#include "config_vars.h"
 #include "encode.h"
 #include "keys.h"
 #include "launcher.h"
@@ -286,7 +287,7 @@ main(int argc, char **argv)
 	write_conf(tmpl, conf, names, values, 5);
 
 	if ((kore = getenv("WH_KORE_BIN")) == NULL || *kore == '\0')
-		kore = "kore";
+		kore = wh_config_var("WH_KORE_BIN")->def_str;
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		die("pipe failed", NULL, NULL);
 
