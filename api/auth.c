@@ -133,15 +133,11 @@ static int
 fail_keys(struct api_ctx *ctx, char *kip, char *kkey, size_t len)
 {
 	char	addr[INET6_ADDRSTRLEN];
-	int	n;
 
 	client_addr(ctx, addr, sizeof(addr));
-	n = snprintf(kip, len, "%sauthfail:ip:%s", api_cfg.prefix, addr);
-	if (n < 0 || (size_t)n >= len)
-		return (-1);
-	n = snprintf(kkey, len, "%sauthfail:key:%s", api_cfg.prefix,
-	    ctx->who.key_id);
-	if (n < 0 || (size_t)n >= len)
+	if (wh_key_authfail_ip(kip, len, api_cfg.prefix, addr) == -1 ||
+	    wh_key_authfail_key(kkey, len, api_cfg.prefix,
+	    ctx->who.key_id) == -1)
 		return (-1);
 	return (0);
 }

@@ -201,3 +201,18 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
 	return (key_fmt(len,
 	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
 }
+
+int
+wh_key_authfail_ip(char *out, size_t len, const char *pfx, const char *addr)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sauthfail:ip:%s", pfx, addr)));
+}
+
+int
+wh_key_authfail_key(char *out, size_t len, const char *pfx,
+    const char *key_id)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sauthfail:key:%s", pfx, key_id)));
+}

@@ -85,5 +85,14 @@ int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
 int	wh_key_jobs(char *out, size_t, const char *pfx);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
+/*
+ * Failed authentications in the current minute (string counter with a
+ * TTL), per client address and per API key id: past WH_AUTH_FAILURES_MAX
+ * the api answers 429 without checking the secret (api/auth.c).
+ */
+int	wh_key_authfail_ip(char *out, size_t, const char *pfx,
+	    const char *addr);
+int	wh_key_authfail_key(char *out, size_t, const char *pfx,
+	    const char *key_id);
 
 #endif
