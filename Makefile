@@ -76,7 +76,7 @@ $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher \
-	    -DWH_DOCS_DIR='"$(CURDIR)/docs"' $< \
+	    -DTEST_DOCS_DIR='"$(CURDIR)/docs"' $< \
 	    $(filter %.o,$^) -o $@ $(LDFLAGS) $(LDLIBS_COMMON) -lcmocka
 
 # Unit tests of product code outside common/ that stands alone.

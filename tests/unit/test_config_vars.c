@@ -25,10 +25,10 @@
 #include "config.h"
 #include "config_vars.h"
 
-#ifndef WH_DOCS_DIR
-#error "WH_DOCS_DIR (the repository's docs/ directory) must be defined"
+#ifndef TEST_DOCS_DIR
+#error "TEST_DOCS_DIR (the repository's docs/ directory) must be defined"
 #endif
-#define OPERATIONS_MD	WH_DOCS_DIR "/operations.md"
+#define OPERATIONS_MD	TEST_DOCS_DIR "/operations.md"
 #define ROW_MAX		2048
 
 static const char table_head[] =

@@ -5,7 +5,7 @@
  * the properties a receiver relies on: another key, body, header value or
  * header order gives another signature, and the whsec_ secret we publish
  * decodes back to the exact key bytes we sign with. The Makefile gives the
- * docs directory as WH_DOCS_DIR, so the test and the doc cannot disagree.
+ * docs directory as TEST_DOCS_DIR, so the test and the doc cannot disagree.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +20,10 @@
 #include "json.h"
 #include "sign.h"
 
-#ifndef WH_DOCS_DIR
-#error "WH_DOCS_DIR (the repository's docs/ directory) must be defined"
+#ifndef TEST_DOCS_DIR
+#error "TEST_DOCS_DIR (the repository's docs/ directory) must be defined"
 #endif
-#define VECTORS_FILE	WH_DOCS_DIR "/vectors/signatures.json"
+#define VECTORS_FILE	TEST_DOCS_DIR "/vectors/signatures.json"
 
 #define VEC_MAX		8
 #define HDR_MAX		8
