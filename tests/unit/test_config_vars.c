@@ -21,14 +21,13 @@
 
 #include <cmocka.h>
 
+#include "docs_file.h"
+
 #include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 
-#ifndef TEST_DOCS_DIR
-#error "TEST_DOCS_DIR (the repository's docs/ directory) must be defined"
-#endif
-#define OPERATIONS_MD	TEST_DOCS_DIR "/operations.md"
+#define OPERATIONS_MD	"operations.md"
 #define ROW_MAX		2048
 
 static const char table_head[] =
@@ -80,27 +79,6 @@ print_table(void)
 	}
 }
 
-/* The whole docs file, NUL-terminated. */
-static char *
-slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0 && n < 4 * 1024 * 1024);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return (buf);
-}
-
 static void
 test_docs_rows(void **state)
 {
@@ -109,7 +87,7 @@ test_docs_rows(void **state)
 	int		 found;
 
 	(void)state;
-	doc = slurp(OPERATIONS_MD);
+	doc = docs_file_read(OPERATIONS_MD, &len);
 	if (strstr(doc, table_head) == NULL)
 		fail_msg("%s has no table headed \"%.50s\"", OPERATIONS_MD,
 		    table_head);

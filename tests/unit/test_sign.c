@@ -17,13 +17,12 @@
 
 #include <cmocka.h>
 
+#include "docs_file.h"
+
 #include "json.h"
 #include "sign.h"
 
-#ifndef TEST_DOCS_DIR
-#error "TEST_DOCS_DIR (the repository's docs/ directory) must be defined"
-#endif
-#define VECTORS_FILE	TEST_DOCS_DIR "/vectors/signatures.json"
+#define VECTORS_FILE	"vectors/signatures.json"
 
 #define VEC_MAX		8
 #define HDR_MAX		8
@@ -58,28 +57,6 @@ static struct sw_vec		swv[VEC_MAX];
 static size_t			nswv;
 static struct secret_vec	secv[VEC_MAX];
 static size_t			nsecv;
-
-/* The whole file in a NUL-terminated heap buffer; fails the test if not. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	*f;
-	char	*buf;
-	long	 n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0 && n < 1024 * 1024);
-	rewind(f);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return (buf);
-}
 
 /* The string member name of a JSON object span, decoded into out. */
 static void
@@ -165,7 +142,7 @@ load_vectors(void **state)
 	char		*doc;
 
 	(void)state;
-	doc = slurp(VECTORS_FILE, &len);
+	doc = docs_file_read(VECTORS_FILE, &len);
 	assert_true(wh_json_valid(doc, len));
 	nsv = member_array(doc, len, "streem", vals, lens);
 	for (i = 0; i < nsv; i++)
