@@ -66,10 +66,11 @@ int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
 int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
 	    const char *id);
 /*
- * Delivery visibility (docs/design.md, "Redis keys"): a webhook's endpoint health
- * (hash), its dead letters (zset event_sid -> dead_at ms, and a hash
- * event_sid -> entry id in wh:{0}:dead), one event's attempts across a
- * company's webhooks (zset "<entry id>_<webhook_sid>" -> attempt ms),
+ * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
+ * endpoint health (hash), its dead letters (zset event_sid -> dead_at
+ * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's
+ * attempts across a company's webhooks (zset "<entry id>_<webhook_sid>"
+ * -> attempt ms),
  * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
  * and the reply list of one ~test delivery.
  */

@@ -304,6 +304,7 @@ test_standard_vectors(void **state)
 static void
 test_key_cache(void **state)
 {
+	const struct sw_vec	*v = &swv[0];
 	unsigned char	key[64], longkey[300];
 	char		first[200][WH_SIG_SW_LEN + 1], out[WH_SIG_SW_LEN + 1];
 	size_t		i;
@@ -313,65 +314,66 @@ test_key_cache(void **state)
 	for (i = 0; i < 200; i++) {
 		(void)snprintf((char *)key, sizeof(key), "secret-%zu-abcdefgh", i);
 		assert_int_equal(wh_sign_standard(key, strlen((char *)key),
-		    swv[0].id, swv[0].ts, swv[0].body, strlen(swv[0].body), first[i]), 0);
+		    v->id, v->ts, v->body, strlen(v->body), first[i]), 0);
 	}
 	for (i = 0; i < 200; i++) {
 		(void)snprintf((char *)key, sizeof(key), "secret-%zu-abcdefgh", i);
 		assert_int_equal(wh_sign_standard(key, strlen((char *)key),
-		    swv[0].id, swv[0].ts, swv[0].body, strlen(swv[0].body), out), 0);
+		    v->id, v->ts, v->body, strlen(v->body), out), 0);
 		assert_string_equal(out, first[i]);
 		if (i > 0)
 			assert_string_not_equal(out, first[i - 1]);
 	}
 	memset(longkey, 'k', sizeof(longkey));
-	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey), swv[0].id,
-	    swv[0].ts, swv[0].body, strlen(swv[0].body), out), 0);
-	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey) - 1, swv[0].id,
-	    swv[0].ts, swv[0].body, strlen(swv[0].body), first[0]), 0);
+	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey), v->id,
+	    v->ts, v->body, strlen(v->body), out), 0);
+	assert_int_equal(wh_sign_standard(longkey, sizeof(longkey) - 1, v->id,
+	    v->ts, v->body, strlen(v->body), first[0]), 0);
 	assert_string_not_equal(out, first[0]);
-	n = wh_standard_secret_decode(swv[0].secret, strlen(swv[0].secret), key,
+	n = wh_standard_secret_decode(v->secret, strlen(v->secret), key,
 	    sizeof(key));
-	assert_int_equal(wh_sign_standard(key, (size_t)n, swv[0].id, swv[0].ts,
-	    swv[0].body, strlen(swv[0].body), out), 0);
-	assert_string_equal(out, swv[0].sig);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, v->id, v->ts,
+	    v->body, strlen(v->body), out), 0);
+	assert_string_equal(out, v->sig);
 	wh_sign_cleanup();
-	assert_int_equal(wh_sign_standard(key, (size_t)n, swv[0].id, swv[0].ts,
-	    swv[0].body, strlen(swv[0].body), out), 0);
-	assert_string_equal(out, swv[0].sig);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, v->id, v->ts,
+	    v->body, strlen(v->body), out), 0);
+	assert_string_equal(out, v->sig);
 	wh_sign_cleanup();
 }
 
 static void
 test_standard_differs(void **state)
 {
+	const struct sw_vec	*v = &swv[0];
 	unsigned char	key[64];
 	char		out[WH_SIG_SW_LEN + 1], body[STR_MAX];
 	int		n;
 
 	(void)state;
-	n = wh_standard_secret_decode(swv[0].secret, strlen(swv[0].secret), key,
+	n = wh_standard_secret_decode(v->secret, strlen(v->secret), key,
 	    sizeof(key));
 	assert_true(n > 0);
 
-	assert_int_equal(wh_sign_standard(key, (size_t)n, swv[0].id, swv[0].ts + 1,
-	    swv[0].body, strlen(swv[0].body), out), 0);
-	assert_string_not_equal(out, swv[0].sig);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, v->id, v->ts + 1,
+	    v->body, strlen(v->body), out), 0);
+	assert_string_not_equal(out, v->sig);
 	assert_memory_equal(out, "v1,", 3);
 
-	assert_int_equal(wh_sign_standard(key, (size_t)n, "msg_other", swv[0].ts,
-	    swv[0].body, strlen(swv[0].body), out), 0);
-	assert_string_not_equal(out, swv[0].sig);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, "msg_other", v->ts,
+	    v->body, strlen(v->body), out), 0);
+	assert_string_not_equal(out, v->sig);
 
-	(void)snprintf(body, sizeof(body), "%s", swv[0].body);
+	(void)snprintf(body, sizeof(body), "%s", v->body);
 	body[strlen(body) - 2] ^= 1;
-	assert_int_equal(wh_sign_standard(key, (size_t)n, swv[0].id, swv[0].ts,
+	assert_int_equal(wh_sign_standard(key, (size_t)n, v->id, v->ts,
 	    body, strlen(body), out), 0);
-	assert_string_not_equal(out, swv[0].sig);
+	assert_string_not_equal(out, v->sig);
 
 	key[0] ^= 1;
-	assert_int_equal(wh_sign_standard(key, (size_t)n, swv[0].id, swv[0].ts,
-	    swv[0].body, strlen(swv[0].body), out), 0);
-	assert_string_not_equal(out, swv[0].sig);
+	assert_int_equal(wh_sign_standard(key, (size_t)n, v->id, v->ts,
+	    v->body, strlen(v->body), out), 0);
+	assert_string_not_equal(out, v->sig);
 }
 
 static void
@@ -416,6 +418,7 @@ test_standard_secret_roundtrip(void **state)
 static void
 test_standard_secret_decode_bad(void **state)
 {
+	const struct sw_vec	*v = &swv[0];
 	unsigned char	key[64];
 	int		n;
 
@@ -424,11 +427,11 @@ test_standard_secret_decode_bad(void **state)
 	    9, key, sizeof(key)), -1);
 	assert_int_equal(wh_standard_secret_decode("whsec_MfKQ9r8",
 	    13, key, sizeof(key)), -1);
-	n = wh_standard_secret_decode(swv[0].secret, strlen(swv[0].secret),
+	n = wh_standard_secret_decode(v->secret, strlen(v->secret),
 	    key, sizeof(key));
 	assert_true(n > 1);
-	assert_int_equal(wh_standard_secret_decode(swv[0].secret,
-	    strlen(swv[0].secret), key, (size_t)n - 1), -1);
+	assert_int_equal(wh_standard_secret_decode(v->secret,
+	    strlen(v->secret), key, (size_t)n - 1), -1);
 }
 
 static void
