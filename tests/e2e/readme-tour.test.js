@@ -47,14 +47,19 @@ function spawnGroup(cmd, args, opts) {
   return child;
 }
 
+// The leader may have exited already (bash, once the tour's last block
+// ran) while the group lives on (the receiver it put in the background),
+// so the group is signalled whatever the leader's state.
 async function stopGroup(child, graceMs) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { return; }
-  const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+  if (!child) return;
+  const group = (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } };
+  group('SIGTERM');
+  const t = setTimeout(() => group('SIGKILL'), graceMs);
   await child.exited;
   clearTimeout(t);
-  // Whatever is left of the group (a background job of the tour).
-  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  group('SIGKILL');
+  child.stdout.destroy();
+  child.stderr.destroy();
 }
 
 const children = [];
