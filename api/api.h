@@ -32,7 +32,7 @@
 #define API_PARAMS_MAX		3
 /* A step may pipeline one command per listed item (a page of 100). */
 #define API_REPLIES_MAX		128
-/* Largest request body of any route (README, "The HTTP API"). */
+/* Largest request body of any route (docs/api.md, "Validation"). */
 #define API_BODY_MAX		(1024 * 1024)
 /* POST /v1/events:batch (up to 1000 events): api/conf allows for it. */
 #define API_BATCH_BODY_MAX	(5 * 1024 * 1024)

@@ -1,6 +1,6 @@
 /*
  * events.c: POST /v1/events and POST /v1/events:batch put events on the
- * stream wh:{0}:events in the public format of DESIGN.md (plain string
+ * stream wh:{0}:events in the public format of docs/design.md (plain string
  * fields company_sid, event_type, payload, event_sid, ts), the same shape
  * other services XADD directly.
  *

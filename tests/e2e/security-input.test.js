@@ -63,7 +63,7 @@ describe('API key brute force', () => {
     const ttl = Number(await redisCli(stack.redis, 'PTTL', 'wh:authfail:ip:127.0.0.1'));
     assert.ok(ttl > 0 && ttl <= 60000, `the window expires (${ttl} ms)`);
     // Another key from the same address is locked too (per address), unless
-    // this api worker saw it succeed within the last second (README).
+    // this api worker saw it succeed within the last second (docs/operations.md, "Secrets at rest").
     assertProblem(await stack.api('GET', '/v1/webhooks', undefined, { key: k2.auth }), [429]);
     // The window passing (forced here) lets the right secret in again.
     await redisCli(stack.redis, 'DEL', 'wh:authfail:ip:127.0.0.1');
