@@ -734,3 +734,77 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 		return (-1);
 	return (0);
 }
+
+int
+wh_json_element_trusted(const char *buf, size_t len, size_t index,
+    const char **val, size_t *vlen)
+{
+	struct jp		 j;
+	const unsigned char	*vs;
+	size_t			 n = 0;
+
+	j.p = (const unsigned char *)buf;
+	j.end = j.p + len;
+	j.depth = 1;
+	j.trusted = 1;
+	jp_ws(&j);
+	if (j.p >= j.end || *j.p != '[')
+		return (-1);
+	j.p++;
+	jp_ws(&j);
+	while (j.p < j.end && *j.p != ']') {
+		vs = j.p;
+		if (jp_value(&j) == -1)
+			return (-1);
+		if (n++ == index) {
+			*val = (const char *)vs;
+			*vlen = (size_t)(j.p - vs);
+			return (1);
+		}
+		jp_ws(&j);
+		if (j.p < j.end && *j.p == ',') {
+			j.p++;
+			jp_ws(&j);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Compare decoded string contents with s one escape at a time, so that
+ * a payload string of any length is compared without a copy: the
+ * publisher may write "call\u002eended" for "call.ended".
+ */
+int
+wh_json_string_cmp(const char *text, size_t len, const char *s, size_t slen,
+    int prefix)
+{
+	const unsigned char	*p, *e;
+	unsigned char		 u[4];
+	uint32_t		 cp;
+	size_t			 off = 0, n;
+	int			 k;
+
+	if (len < 2 || text[0] != '"' || text[len - 1] != '"')
+		return (-1);
+	p = (const unsigned char *)text + 1;
+	e = (const unsigned char *)text + len - 1;
+	while (p < e) {
+		if (prefix && off == slen)
+			return (0);
+		if (*p == '\\') {
+			if ((k = escape_seq(p + 1, (size_t)(e - p - 1),
+			    &cp)) == -1)
+				return (-1);
+			p += 1 + k;
+			n = utf8_put(cp, u);
+		} else {
+			u[0] = *p++;
+			n = 1;
+		}
+		if (slen - off < n || memcmp(s + off, u, n) != 0)
+			return (1);
+		off += n;
+	}
+	return (off == slen ? 0 : 1);
+}
