@@ -201,3 +201,10 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
 	return (key_fmt(len,
 	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
 }
+
+int
+wh_key_webhook_rate(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:rate", pfx, sid)));
+}

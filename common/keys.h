@@ -85,5 +85,11 @@ int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
 int	wh_key_jobs(char *out, size_t, const char *pfx);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
+/*
+ * Delivery control (issue 21; docs/ordering.md): one webhook's shared
+ * rate limiter (hash: tat, pause_until; common/lua/ratelimit.lua).
+ */
+int	wh_key_webhook_rate(char *out, size_t, const char *pfx,
+	    const char *sid);
 
 #endif

@@ -58,4 +58,10 @@ int	wh_script_args(const char *cmd, const char *script, int nkeys,
 #define WH_SCRIPT_SHA_LEN	40
 int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);
 
+/*
+ * Delivery control (each file's header says keys, arguments and reply):
+ * the rate limiter shared by every dispatcher.
+ */
+extern const char	wh_lua_ratelimit[];
+
 #endif
