@@ -79,6 +79,18 @@ test_control_keys(void **state)
 	assert_string_equal(k, "wh:webhook:WH1:rate");
 	assert_int_equal(wh_key_webhook_rate(k, 10, "wh:", "WH1"), -1);
 	assert_true(strstr(wh_lua_ratelimit, "GCRA") != NULL);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a:b\0c",
+	    3), 20);
+	assert_string_equal(k, "wh:{0}:order:WH1:a:b");
+	assert_true(wh_key_order_parked(k, sizeof(k), "wh:", "WH1", "k", 1) >
+	    0);
+	assert_string_equal(k, "wh:{0}:order:WH1:k:parked");
+	/* No NUL inside, 1 to 128 bytes. */
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a\0c", 3),
+	    -1);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "", 0), -1);
+	assert_true(strstr(wh_lua_order_start, "XPENDING") != NULL);
+	assert_true(strstr(wh_lua_order_finish, "ZRANGE") != NULL);
 }
 
 int
