@@ -580,13 +580,19 @@ wh_json_elements(const char *buf, size_t len, const char **vals,
 	return (wh_json_elements_trusted(buf, len, vals, lens, max));
 }
 
-int
-wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
-    size_t *lens, size_t max)
+/*
+ * Walk the elements of an array text known to be valid, giving the spans
+ * of those from index `from` on: at most max of them, then -2 (more
+ * follow) or, with stop set, the max found. Returns the number given, -1
+ * if the text is not an array.
+ */
+static int
+elements_walk(const char *buf, size_t len, size_t from, const char **vals,
+    size_t *lens, size_t max, int stop)
 {
 	struct jp		 j;
 	const unsigned char	*vs;
-	size_t			 n = 0;
+	size_t			 i = 0, n = 0;
 
 	j.p = (const unsigned char *)buf;
 	j.end = j.p + len;
@@ -601,17 +607,28 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 		vs = j.p;
 		if (jp_value(&j) == -1)
 			return (-1);
-		if (n == max)
-			return (-2);
-		vals[n] = (const char *)vs;
-		lens[n++] = (size_t)(j.p - vs);
+		if (i++ >= from) {
+			if (n == max)
+				return (stop ? (int)n : -2);
+			vals[n] = (const char *)vs;
+			lens[n++] = (size_t)(j.p - vs);
+			if (stop && n == max)
+				return ((int)n);
+		}
 		jp_ws(&j);
-		if (*j.p == ',') {
+		if (j.p < j.end && *j.p == ',') {
 			j.p++;
 			jp_ws(&j);
 		}
 	}
 	return ((int)n);
+}
+
+int
+wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
+    size_t *lens, size_t max)
+{
+	return (elements_walk(buf, len, 0, vals, lens, max, 0));
 }
 
 int
@@ -739,35 +756,11 @@ int
 wh_json_element_trusted(const char *buf, size_t len, size_t index,
     const char **val, size_t *vlen)
 {
-	struct jp		 j;
-	const unsigned char	*vs;
-	size_t			 n = 0;
+	int	n;
 
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
-	j.depth = 1;
-	j.trusted = 1;
-	jp_ws(&j);
-	if (j.p >= j.end || *j.p != '[')
+	if ((n = elements_walk(buf, len, index, val, vlen, 1, 1)) < 0)
 		return (-1);
-	j.p++;
-	jp_ws(&j);
-	while (j.p < j.end && *j.p != ']') {
-		vs = j.p;
-		if (jp_value(&j) == -1)
-			return (-1);
-		if (n++ == index) {
-			*val = (const char *)vs;
-			*vlen = (size_t)(j.p - vs);
-			return (1);
-		}
-		jp_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			jp_ws(&j);
-		}
-	}
-	return (0);
+	return (n);
 }
 
 /*

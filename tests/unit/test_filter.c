@@ -23,128 +23,146 @@ static const char PAYLOAD[] =
     "\"status\":\"compl\\u0065ted\",\"retries\":0,\"ok\":true,"
     "\"none\":null,\"big\":1e3,\"a.b\":1,\"neg\":-7}";
 
-/* Compile src (must succeed) and match it against the payload above. */
-static int
-m(const char *src, const char *et)
+struct mcase {
+	const char	*src;
+	const char	*event_type;
+	int		 want;
+};
+
+/* Compile each filter (must succeed) and match it against PAYLOAD. */
+static void
+run(const struct mcase *c, size_t n)
 {
 	struct wh_filter_err	err;
+	size_t			i;
+	int			got;
 
-	if (wh_filter_compile(src, strlen(src), &F, &err) != 0) {
-		print_error("compile %s: %s at %zu (%s)\n", src, err.reason,
-		    err.offset, err.pointer);
-		fail();
+	for (i = 0; i < n; i++) {
+		if (wh_filter_compile(c[i].src, strlen(c[i].src), &F,
+		    &err) != 0) {
+			print_error("compile %s: %s at %zu (%s)\n", c[i].src,
+			    err.reason, err.offset, err.pointer);
+			fail();
+		}
+		got = wh_filter_match(&F, c[i].event_type,
+		    strlen(c[i].event_type), PAYLOAD, sizeof(PAYLOAD) - 1);
+		if (got != c[i].want) {
+			print_error("%s on %s: %d\n", c[i].src,
+			    c[i].event_type, got);
+			fail();
+		}
 	}
-	return (wh_filter_match(&F, et, strlen(et), PAYLOAD,
-	    sizeof(PAYLOAD) - 1));
 }
 
+#define RUN(c)	run((c), sizeof(c) / sizeof((c)[0]))
+
+/* event_type: equality, prefix, in, exists. */
 static void
 test_event_type(void **state)
 {
-	assert_int_equal(m("{\"eq\":[\"event_type\",\"call.ended\"]}",
-	    "call.ended"), 1);
-	assert_int_equal(m("{\"eq\":[\"event_type\",\"call.ended\"]}",
-	    "call.ende"), 0);
-	assert_int_equal(m("{\"eq\":[\"event_type\",\"call.ende\"]}",
-	    "call.ended"), 0);
-	assert_int_equal(m("{\"prefix\":[\"event_type\",\"call.\"]}",
-	    "call.started"), 1);
-	assert_int_equal(m("{\"prefix\":[\"event_type\",\"call.\"]}",
-	    "artifact.ready"), 0);
-	assert_int_equal(m("{\"in\":[\"event_type\",[\"a\",\"call.x\"]]}",
-	    "call.x"), 1);
-	assert_int_equal(m("{\"in\":[\"event_type\",[\"a\",\"b\"]]}",
-	    "call.x"), 0);
-	assert_int_equal(m("{\"exists\":\"event_type\"}", "x"), 1);
+	static const struct mcase	c[] = {
+		{ "{\"eq\":[\"event_type\",\"call.ended\"]}", "call.ended", 1 },
+		{ "{\"eq\":[\"event_type\",\"call.ended\"]}", "call.ende", 0 },
+		{ "{\"eq\":[\"event_type\",\"call.ende\"]}", "call.ended", 0 },
+		{ "{\"prefix\":[\"event_type\",\"call.\"]}",
+		    "call.started", 1 },
+		{ "{\"prefix\":[\"event_type\",\"call.\"]}",
+		    "artifact.ready", 0 },
+		{ "{\"in\":[\"event_type\",[\"a\",\"call.x\"]]}", "call.x", 1 },
+		{ "{\"in\":[\"event_type\",[\"a\",\"b\"]]}", "call.x", 0 },
+		{ "{\"exists\":\"event_type\"}", "x", 1 },
+	};
+
+	RUN(c);
 }
 
+/* Paths: members, indexes, the array form; absent is not an error. */
 static void
 test_payload_paths(void **state)
 {
-	assert_int_equal(m("{\"eq\":[\"payload.call.sid\",\"CA1\"]}", "e"), 1);
-	assert_int_equal(m("{\"eq\":[\"payload.call.sid\",\"CA2\"]}", "e"), 0);
-	assert_int_equal(m("{\"eq\":[\"payload.call.tags[1]\",\"eu\"]}", "e"),
-	    1);
-	assert_int_equal(m("{\"eq\":[\"payload.call.tags[2]\",\"eu\"]}", "e"),
-	    0);
-	assert_int_equal(m("{\"prefix\":[\"payload.call.legs[1].to\","
-	    "\"+49\"]}", "e"), 1);
-	assert_int_equal(m("{\"prefix\":[[\"payload\",\"call\",\"legs\",0,"
-	    "\"to\"],\"+49\"]}", "e"), 0);
-	assert_int_equal(m("{\"eq\":[[\"payload\",\"a.b\"],1]}", "e"), 1);
-	assert_int_equal(m("{\"exists\":\"payload.a.b\"}", "e"), 0);
-	assert_int_equal(m("{\"exists\":\"payload.none\"}", "e"), 1);
-	assert_int_equal(m("{\"exists\":\"payload.nope\"}", "e"), 0);
-	/* A step into a scalar is absent, not an error. */
-	assert_int_equal(m("{\"exists\":\"payload.retries.x\"}", "e"), 0);
-	assert_int_equal(m("{\"exists\":\"payload.call[0]\"}", "e"), 0);
-	assert_int_equal(m("{\"exists\":\"payload\"}", "e"), 1);
+	static const struct mcase	c[] = {
+		{ "{\"eq\":[\"payload.call.sid\",\"CA1\"]}", "e", 1 },
+		{ "{\"eq\":[\"payload.call.sid\",\"CA2\"]}", "e", 0 },
+		{ "{\"eq\":[\"payload.call.tags[1]\",\"eu\"]}", "e", 1 },
+		{ "{\"eq\":[\"payload.call.tags[2]\",\"eu\"]}", "e", 0 },
+		{ "{\"prefix\":[\"payload.call.legs[1].to\",\"+49\"]}",
+		    "e", 1 },
+		{ "{\"prefix\":[[\"payload\",\"call\",\"legs\",0,\"to\"],"
+		    "\"+49\"]}",
+		    "e", 0 },
+		{ "{\"eq\":[[\"payload\",\"a.b\"],1]}", "e", 1 },
+		{ "{\"exists\":\"payload.a.b\"}", "e", 0 },
+		{ "{\"exists\":\"payload.none\"}", "e", 1 },
+		{ "{\"exists\":\"payload.nope\"}", "e", 0 },
+		{ "{\"exists\":\"payload.retries.x\"}", "e", 0 },
+		{ "{\"exists\":\"payload.call[0]\"}", "e", 0 },
+		{ "{\"exists\":\"payload\"}", "e", 1 },
+	};
+
+	RUN(c);
 }
 
+/* Escaped strings compare decoded; numbers as numbers; true, false, null. */
 static void
 test_values(void **state)
 {
-	/* Escaped in the payload, plain in the filter, and the reverse. */
-	assert_int_equal(m("{\"eq\":[\"payload.status\",\"completed\"]}",
-	    "e"), 1);
-	assert_int_equal(m("{\"eq\":[\"payload.status\",\"c\\u006fmpleted\"]}",
-	    "e"), 1);
-	assert_int_equal(m("{\"prefix\":[\"payload.status\",\"complet\"]}",
-	    "e"), 1);
-	assert_int_equal(m("{\"prefix\":[\"payload.status\",\"completed!\"]}",
-	    "e"), 0);
-	assert_int_equal(m("{\"eq\":[\"payload.status\",\"complete\"]}", "e"),
-	    0);
-	/* Numbers as numbers: 1e3 == 1000, 42.5 > 30, strings are not. */
-	assert_int_equal(m("{\"eq\":[\"payload.big\",1000]}", "e"), 1);
-	assert_int_equal(m("{\"eq\":[\"payload.big\",\"1e3\"]}", "e"), 0);
-	assert_int_equal(m("{\"gt\":[\"payload.call.duration\",30]}", "e"),
-	    1);
-	assert_int_equal(m("{\"gt\":[\"payload.call.duration\",42.5]}", "e"),
-	    0);
-	assert_int_equal(m("{\"ge\":[\"payload.call.duration\",42.5]}", "e"),
-	    1);
-	assert_int_equal(m("{\"lt\":[\"payload.neg\",-6.5]}", "e"), 1);
-	assert_int_equal(m("{\"le\":[\"payload.neg\",-8]}", "e"), 0);
-	assert_int_equal(m("{\"lt\":[\"payload.status\",100]}", "e"), 0);
-	assert_int_equal(m("{\"gt\":[\"payload.status\",-100]}", "e"), 0);
-	assert_int_equal(m("{\"eq\":[\"payload.ok\",true]}", "e"), 1);
-	assert_int_equal(m("{\"eq\":[\"payload.ok\",false]}", "e"), 0);
-	assert_int_equal(m("{\"eq\":[\"payload.none\",null]}", "e"), 1);
-	assert_int_equal(m("{\"eq\":[\"payload.retries\",null]}", "e"), 0);
-	assert_int_equal(m("{\"in\":[\"payload.retries\",[\"0\",0]]}", "e"),
-	    1);
-	assert_int_equal(m("{\"in\":[\"payload.retries\",[\"0\",1]]}", "e"),
-	    0);
+	static const struct mcase	c[] = {
+		{ "{\"eq\":[\"payload.status\",\"completed\"]}", "e", 1 },
+		{ "{\"eq\":[\"payload.status\",\"c\\u006fmpleted\"]}", "e", 1 },
+		{ "{\"prefix\":[\"payload.status\",\"complet\"]}", "e", 1 },
+		{ "{\"prefix\":[\"payload.status\",\"completed!\"]}", "e", 0 },
+		{ "{\"eq\":[\"payload.status\",\"complete\"]}", "e", 0 },
+		{ "{\"eq\":[\"payload.big\",1000]}", "e", 1 },
+		{ "{\"eq\":[\"payload.big\",\"1e3\"]}", "e", 0 },
+		{ "{\"gt\":[\"payload.call.duration\",30]}", "e", 1 },
+		{ "{\"gt\":[\"payload.call.duration\",42.5]}", "e", 0 },
+		{ "{\"ge\":[\"payload.call.duration\",42.5]}", "e", 1 },
+		{ "{\"lt\":[\"payload.neg\",-6.5]}", "e", 1 },
+		{ "{\"le\":[\"payload.neg\",-8]}", "e", 0 },
+		{ "{\"lt\":[\"payload.status\",100]}", "e", 0 },
+		{ "{\"gt\":[\"payload.status\",-100]}", "e", 0 },
+		{ "{\"eq\":[\"payload.ok\",true]}", "e", 1 },
+		{ "{\"eq\":[\"payload.ok\",false]}", "e", 0 },
+		{ "{\"eq\":[\"payload.none\",null]}", "e", 1 },
+		{ "{\"eq\":[\"payload.retries\",null]}", "e", 0 },
+		{ "{\"in\":[\"payload.retries\",[\"0\",0]]}", "e", 1 },
+		{ "{\"in\":[\"payload.retries\",[\"0\",1]]}", "e", 0 },
+	};
+
+	RUN(c);
 }
 
+/* and, or, not, nesting, and JSON spelled in other ways. */
 static void
 test_logic(void **state)
 {
-	const char	*both = "{\"and\":[{\"eq\":[\"event_type\","
-			    "\"call.ended\"]},{\"gt\":[\"payload.call.duration\","
-			    "30]}]}";
+	static const struct mcase	c[] = {
+		{ "{\"and\":[{\"eq\":[\"event_type\",\"call.ended\"]},{\""
+		    "gt\":[\"payload.call.duration\",30]}]}",
+		    "call.ended", 1 },
+		{ "{\"and\":[{\"eq\":[\"event_type\",\"call.ended\"]},{\""
+		    "gt\":[\"payload.call.duration\",30]}]}",
+		    "call.started", 0 },
+		{ "{\"or\":[{\"eq\":[\"event_type\",\"x\"]},{\"eq\":[\"ev"
+		    "ent_type\",\"y\"]}]}",
+		    "y", 1 },
+		{ "{\"or\":[{\"eq\":[\"event_type\",\"x\"]},{\"eq\":[\"ev"
+		    "ent_type\",\"y\"]}]}",
+		    "z", 0 },
+		{ "{\"not\":{\"eq\":[\"event_type\",\"x\"]}}", "x", 0 },
+		{ "{\"not\":{\"eq\":[\"event_type\",\"x\"]}}", "y", 1 },
+		{ "{\"and\":[{\"or\":[{\"exists\":\"payload.nope\"},{\"ex"
+		    "ists\":\"payload.ok\"}]},{\"not\":{\"exists\":\"payloa"
+		    "d.nope\"}},{\"eq\":[\"event_type\",\"e\"]}]}",
+		    "e", 1 },
+		{ "{\"and\":[{\"or\":[{\"exists\":\"payload.nope\"},{\"ex"
+		    "ists\":\"payload.ok\"}]},{\"not\":{\"exists\":\"payloa"
+		    "d.nope\"}},{\"eq\":[\"event_type\",\"f\"]}]}",
+		    "e", 0 },
+		{ " { \"e\\u0071\" : [ \"event_type\" , \"e\" ] } ", "e", 1 },
+	};
 
-	assert_int_equal(m(both, "call.ended"), 1);
-	assert_int_equal(m(both, "call.started"), 0);
-	assert_int_equal(m("{\"or\":[{\"eq\":[\"event_type\",\"x\"]},"
-	    "{\"eq\":[\"event_type\",\"y\"]}]}", "y"), 1);
-	assert_int_equal(m("{\"or\":[{\"eq\":[\"event_type\",\"x\"]},"
-	    "{\"eq\":[\"event_type\",\"y\"]}]}", "z"), 0);
-	assert_int_equal(m("{\"not\":{\"eq\":[\"event_type\",\"x\"]}}", "x"),
-	    0);
-	assert_int_equal(m("{\"not\":{\"eq\":[\"event_type\",\"x\"]}}", "y"),
-	    1);
-	/* and/or after a nested operand: the operand's end is right. */
-	assert_int_equal(m("{\"and\":[{\"or\":[{\"exists\":\"payload.nope\"},"
-	    "{\"exists\":\"payload.ok\"}]},{\"not\":{\"exists\":"
-	    "\"payload.nope\"}},{\"eq\":[\"event_type\",\"e\"]}]}", "e"), 1);
-	assert_int_equal(m("{\"and\":[{\"or\":[{\"exists\":\"payload.nope\"},"
-	    "{\"exists\":\"payload.ok\"}]},{\"not\":{\"exists\":"
-	    "\"payload.nope\"}},{\"eq\":[\"event_type\",\"f\"]}]}", "e"), 0);
-	/* Whitespace and escaped operator names are JSON as usual. */
-	assert_int_equal(m(" { \"e\\u0071\" : [ \"event_type\" , \"e\" ] } ",
-	    "e"), 1);
+	RUN(c);
 }
 
 static void
@@ -236,36 +254,41 @@ test_refused(void **state)
 	assert_int_equal(wh_filter_compile(big, 4096, &F, NULL), 0);
 }
 
+/*
+ * {"and": [ors x {"or": [21 x {"exists": "payload"}]}]}: 22 x ors + 1
+ * operators. Its length in *len.
+ */
+static const char *
+and_of_ors(int ors, int *len)
+{
+	static char	buf[4096];
+	int		i, j, n;
+
+	n = snprintf(buf, sizeof(buf), "{\"and\":[");
+	for (j = 0; j < ors; j++) {
+		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"or\":[",
+		    j ? "," : "");
+		for (i = 0; i < 21; i++)
+			n += snprintf(buf + n, sizeof(buf) - n,
+			    "%s{\"exists\":\"payload\"}", i ? "," : "");
+		n += snprintf(buf + n, sizeof(buf) - n, "]}");
+	}
+	n += snprintf(buf + n, sizeof(buf) - n, "]}");
+	*len = n;
+	return (buf);
+}
+
 static void
 test_too_many_nodes(void **state)
 {
-	char	buf[4096];
-	int	i, j, n;
+	const char	*src;
+	int		 n;
 
-	/* 3 x (1 or + 21 leaves) + 1 and = 67 operators: over 64. */
-	n = snprintf(buf, sizeof(buf), "{\"and\":[");
-	for (j = 0; j < 3; j++) {
-		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"or\":[",
-		    j ? "," : "");
-		for (i = 0; i < 21; i++)
-			n += snprintf(buf + n, sizeof(buf) - n,
-			    "%s{\"exists\":\"payload\"}", i ? "," : "");
-		n += snprintf(buf + n, sizeof(buf) - n, "]}");
-	}
-	n += snprintf(buf + n, sizeof(buf) - n, "]}");
-	assert_int_equal(wh_filter_compile(buf, n, &F, NULL), -1);
-	/* 2 x 22 + 1 = 45 is fine. */
-	n = snprintf(buf, sizeof(buf), "{\"and\":[");
-	for (j = 0; j < 2; j++) {
-		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"or\":[",
-		    j ? "," : "");
-		for (i = 0; i < 21; i++)
-			n += snprintf(buf + n, sizeof(buf) - n,
-			    "%s{\"exists\":\"payload\"}", i ? "," : "");
-		n += snprintf(buf + n, sizeof(buf) - n, "]}");
-	}
-	n += snprintf(buf + n, sizeof(buf) - n, "]}");
-	assert_int_equal(wh_filter_compile(buf, n, &F, NULL), 0);
+	/* 67 operators: over 64; 45 are fine. */
+	src = and_of_ors(3, &n);
+	assert_int_equal(wh_filter_compile(src, n, &F, NULL), -1);
+	src = and_of_ors(2, &n);
+	assert_int_equal(wh_filter_compile(src, n, &F, NULL), 0);
 	assert_int_equal(F.nnode, 45);
 }
 
