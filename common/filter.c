@@ -58,28 +58,21 @@ fail(struct fc *c, const char *at, const char *reason)
 }
 
 /*
- * Append a JSON pointer segment (RFC 6901: "~" and "/" escaped); returns
- * the length to restore afterwards. A pointer too long to keep is cut at
- * the last segment that fit: the byte offset still names the place.
+ * Append a JSON pointer segment (operator names and indexes only, which
+ * need no RFC 6901 escapes); returns the length to restore afterwards.
+ * The deepest pointer (8 levels of "/op/index", then a path element) is
+ * well under the buffer: the length check is only a guard.
  */
 static size_t
 ptr_push(struct fc *c, const char *seg)
 {
-	size_t	old = c->ptrlen, n = c->ptrlen;
+	size_t	old = c->ptrlen, n = strlen(seg);
 
-	if (n + 1 >= sizeof(c->ptr))
+	if (old + 1 + n >= sizeof(c->ptr))
 		return (old);
-	c->ptr[n++] = '/';
-	for (; *seg != '\0'; seg++) {
-		if (n + 3 >= sizeof(c->ptr))
-			return (old);
-		if (*seg == '~' || *seg == '/') {
-			c->ptr[n++] = '~';
-			c->ptr[n++] = *seg == '~' ? '0' : '1';
-		} else
-			c->ptr[n++] = *seg;
-	}
-	c->ptrlen = n;
+	c->ptr[old] = '/';
+	memcpy(c->ptr + old + 1, seg, n);
+	c->ptrlen = old + 1 + n;
 	return (old);
 }
 
