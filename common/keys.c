@@ -3,6 +3,7 @@
  * key so that a rename is one edit and no caller formats a key by hand.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "keys.h"
 
@@ -207,4 +208,36 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
 {
 	return (key_fmt(len,
 	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
+}
+
+int
+wh_key_webhook_rate(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:rate", pfx, sid)));
+}
+
+/* The hold of (sid, okey), with suffix (":parked" or ""). */
+static int
+key_order(char *out, size_t len, const char *pfx, const char *sid,
+    const char *okey, size_t okeylen, const char *suffix)
+{
+	if (okeylen == 0 || okeylen > 128 || memchr(okey, '\0', okeylen))
+		return (-1);
+	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s%s", pfx,
+	    sid, (int)okeylen, okey, suffix)));
+}
+
+int
+wh_key_order(char *out, size_t len, const char *pfx, const char *sid,
+    const char *okey, size_t okeylen)
+{
+	return (key_order(out, len, pfx, sid, okey, okeylen, ""));
+}
+
+int
+wh_key_order_parked(char *out, size_t len, const char *pfx, const char *sid,
+    const char *okey, size_t okeylen)
+{
+	return (key_order(out, len, pfx, sid, okey, okeylen, ":parked"));
 }
