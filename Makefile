@@ -16,7 +16,7 @@ CFLAGS	?= -O2 -g
 # What the code needs whatever CFLAGS says (sanitize overrides CFLAGS).
 WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 	   -DWH_VERSION='"$(VERSION)"' -fstack-protector-strong
-LDLIBS_COMMON := -lhiredis -lmsgpackc -lcrypto
+LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
 API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))

@@ -23,6 +23,20 @@ struct wh_sentinel {
 };
 
 /*
+ * Redis over TLS: rediss:// in WH_REDIS_URL, WH_REDIS_TLS_* and
+ * WH_REDIS_SENTINEL_TLS (sentinels and master both over TLS).
+ */
+struct wh_redis_tls {
+	int		on;			/* the master over TLS */
+	int		sentinels;		/* the sentinels over TLS */
+	int		insecure;		/* no verification at all */
+	char		ca_file[1024];		/* "" = the system store */
+	char		server_name[WH_HOST_MAX];	/* "" = the host */
+	char		cert_file[1024];	/* client certificate */
+	char		key_file[1024];
+};
+
+/*
  * Where Redis is: WH_REDIS_URL, or, when sentinels are given, whatever
  * master they name (the URL then only gives password, user and db).
  */
@@ -37,6 +51,7 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_redis_tls tls;
 };
 
 struct wh_config {

@@ -65,7 +65,7 @@ retry_later(struct loop_timer *t)
 
 /* XGROUP CREATE answered (or BUSYGROUP): start reading. */
 static void
-on_group(redisAsyncContext *ac, void *r, void *priv)
+on_group(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -165,7 +165,7 @@ ack_fire(void *arg)
 }
 
 static void
-on_ack(redisAsyncContext *ac, void *r, void *priv)
+on_ack(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -262,7 +262,7 @@ job_delivery_done(struct job *job, int ok)
 }
 
 static void
-on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
+on_malformed_dead(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
@@ -551,7 +551,7 @@ struct read_batch {
 };
 
 static void
-on_counter(redisAsyncContext *ac, void *r, void *priv)
+on_counter(struct wh_wire *w, void *r, void *priv)
 {
 	struct read_batch	*b = priv;
 	struct job		*job;
@@ -664,7 +664,7 @@ consume_entries(const char *stream, const void *p, int claimed)
 }
 
 static void
-on_entries(redisAsyncContext *ac, void *r, void *priv)
+on_entries(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r, *s;
 	size_t		 i;

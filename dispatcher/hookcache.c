@@ -312,7 +312,7 @@ hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
 
 /* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
 static void
-on_record(redisAsyncContext *ac, void *r, void *priv)
+on_record(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *rec, *keys;
@@ -369,7 +369,7 @@ record_send(struct entry *e, const char *sid)
  * counter, the entry is good; else load every record.
  */
 static void
-on_index(redisAsyncContext *ac, void *r, void *priv)
+on_index(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *sids;

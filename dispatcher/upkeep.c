@@ -38,7 +38,7 @@ static struct claim_state	claim_events, claim_retries;
 static int			moving;
 
 static void
-on_moved(redisAsyncContext *ac, void *r, void *priv)
+on_moved(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -89,7 +89,7 @@ claim_period(void)
 
 /* XAUTOCLAIM reply: [next cursor, [entries], [deleted ids] (Redis 7)]. */
 static void
-on_claimed(redisAsyncContext *ac, void *r, void *priv)
+on_claimed(struct wh_wire *w, void *r, void *priv)
 {
 	struct claim_state	*cs = priv;
 	redisReply		*reply = r;
