@@ -96,9 +96,12 @@ struct wh_config {
  */
 int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
-/* Parse a redis:// URL into addr. 0 or -1 with a sentence in err. */
+/* Parse a redis[s]:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
+
+/* Percent-decode n bytes of src into dst; -1 if bad or too long. */
+int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
 
 /*
  * Parse WH_REDIS_SENTINELS ("host[:port],...") into addr's sentinel
