@@ -1,0 +1,278 @@
+// Redis over TLS (issue 19): both programs reach Redis through rediss://
+// with the certificate verified, a client certificate of their own, and
+// the whole delivery path over it: events published over HTTP and by a
+// direct XADD (redis-cli --tls), deliveries verified, a retry, a dead
+// letter, ~test, ~recover, and a Redis restart with nothing lost.
+// Refusals each name their cause in one log line and the program does not
+// serve: a certificate from another CA, an expired one, one for another
+// host name, a server that demands a client certificate when none is
+// configured. WH_REDIS_TLS_INSECURE=1 connects and warns.
+//
+// The certificates are made with openssl at test time. The test's own
+// commands use Redis' plain port (the harness' RESP client has no TLS);
+// the programs are only ever given the TLS port.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  BIN,
+  KEYS,
+  createWebhook,
+  deadLetters,
+  newBootstrapKey,
+  programEnv,
+  randomHex,
+  runToExit,
+  sleep,
+  startApi,
+  startReceiver,
+  startRedis,
+  startStack,
+  useHarness,
+  waitQueuesIdle,
+  waitUntil,
+} from './lib/harness.js';
+import { checkSigned } from './lib/checks.js';
+
+useHarness();
+
+let dir;
+const file = (name) => path.join(dir, name);
+
+function openssl(...args) {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+// A CA (name.crt, name.key).
+function makeCa(name) {
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '30', '-subj', `/CN=${name}`);
+}
+
+// A certificate signed by ca for the SAN given (days 0: expired a second
+// later: its notAfter is its notBefore).
+function makeCert(name, ca, san, days = 30) {
+  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+  fs.writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`);
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
+    '-CAcreateserial', '-out', `${name}.crt`, '-days', String(days), '-extfile', `${name}.ext`);
+}
+
+const serverTls = (cert, authClients = 'yes') => ({
+  cert: file(`${cert}.crt`), key: file(`${cert}.key`), ca: file('ca.crt'), authClients,
+});
+
+// What the programs need to trust the server and be trusted by it.
+const clientEnv = () => ({
+  WH_REDIS_TLS_CA_FILE: file('ca.crt'),
+  WH_REDIS_TLS_CERT_FILE: file('client.crt'),
+  WH_REDIS_TLS_KEY_FILE: file('client.key'),
+});
+
+function redisCliTls(redis, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['--tls', '--cacert', file('ca.crt'), '--cert', file('client.crt'),
+      '--key', file('client.key'), '-h', 'localhost', '-p', String(redis.tlsPort), ...args],
+    { timeout: 10000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`redis-cli --tls ${args.join(' ')}: ${err.message} ${stderr}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-tls-'));
+  makeCa('ca');
+  makeCa('other-ca');
+  makeCert('server', 'ca', 'DNS:localhost,IP:127.0.0.1');
+  makeCert('client', 'ca', 'DNS:client');
+  makeCert('foreign', 'other-ca', 'DNS:localhost,IP:127.0.0.1');
+  makeCert('expired', 'ca', 'DNS:localhost,IP:127.0.0.1', 0);
+  makeCert('elsewhere', 'ca', 'DNS:redis.elsewhere.example');
+});
+
+after(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const newEventSid = (tag) => `evt_${tag}_${randomHex(8)}`;
+
+describe('the delivery path over TLS', () => {
+  let stack;
+
+  before(async () => {
+    stack = await startStack({ redis: { tls: serverTls('server'), appendonly: true }, env: clientEnv() });
+  });
+
+  test('the programs talk to the TLS port only, and /readyz is 200', async () => {
+    assert.match(stack.redis.url, /^rediss:\/\/localhost:\d+\/0$/);
+    const clients = await stack.redis.call('CLIENT', 'LIST');
+    const plainPort = `:${stack.redis.port}`;
+    // Every client of ours came in on the TLS port: redis-server lists
+    // the local address (laddr) each client connected to.
+    const ours = clients.split('\n').filter((l) => !l.includes(`laddr=127.0.0.1${plainPort} `));
+    assert.ok(ours.length >= 3, `api workers and the dispatcher over TLS:\n${clients}`);
+    const ready = await stack.api('GET', '/readyz');
+    assert.equal(ready.status, 200, ready.text);
+  });
+
+  test('published over HTTP and by redis-cli --tls XADD: both delivered, signed', async () => {
+    const company = 'CO_tls1';
+    const rcv = await startReceiver();
+    const { keys } = await createWebhook(stack, { company_sid: company, label: 'tls', url: rcv.url('/tls') });
+    const viaHttp = newEventSid('http');
+    const viaCli = newEventSid('cli');
+    const res = await stack.api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended',
+      event_sid: viaHttp, payload: { n: 1 } });
+    assert.equal(res.status, 202, res.text);
+    const id = await redisCliTls(stack.redis, 'XADD', KEYS.events, '*', 'company_sid', company,
+      'event_type', 'call.ended', 'payload', '{"n":2}', 'event_sid', viaCli);
+    assert.match(id, /^\d+-\d+$/);
+    const reqs = await rcv.waitFor(2, 15000);
+    assert.deepEqual(reqs.map((r) => r.headers['webhook-id']).sort(), [viaHttp, viaCli].sort());
+    for (const r of reqs) checkSigned(r, keys, r.headers['webhook-id'], r.headers['webhook-id']);
+    await waitQueuesIdle(stack.redis);
+    await sleep(300);
+    assert.equal(rcv.requests.length, 2, 'no duplicates');
+  });
+
+  test('a retry (500 then 200) and a dead letter (always 500)', async () => {
+    const company = 'CO_tls2';
+    const flaky = await startReceiver({ respond: (r) => (r.index === 0 ? { status: 500 } : { status: 200 }) });
+    const bad = await startReceiver({ status: 500, body: 'no' });
+    await createWebhook(stack, { company_sid: company, label: 'flaky', url: flaky.url('/f') });
+    const { webhook: dead } = await createWebhook(stack, { company_sid: company, label: 'dead', url: bad.url('/d'), max_attempts: 1 });
+    const eventSid = newEventSid('retry');
+    assert.equal((await stack.api('POST', '/v1/events', { company_sid: company, event_type: 'a.b', event_sid: eventSid,
+      payload: { x: 1 } })).status, 202);
+    await flaky.waitFor(2, 15000);
+    await waitUntil(async () => (await deadLetters(stack.redis, { eventSid })).length === 1, { what: 'the dead letter' });
+    const listed = await stack.api('GET', `/v1/webhooks/${dead.sid}/dead-letters`);
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.dead_letters.length, 1);
+
+    // ~recover: the dead letter delivered again, as a job.
+    bad.defaults.status = 200;
+    const rec = await stack.api('POST', `/v1/webhooks/${dead.sid}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z' });
+    assert.equal(rec.status, 202, rec.text);
+    await bad.waitFor(2, 15000);
+    await waitUntil(async () => (await stack.api('GET', `/v1/jobs/${rec.json.job.sid}`)).json?.job?.state === 'done',
+      { what: 'the ~recover job to finish' });
+  });
+
+  test('~test: one signed delivery now, its outcome answered', async () => {
+    const rcv = await startReceiver();
+    const { webhook } = await createWebhook(stack, { company_sid: 'CO_tls3', label: 'test', url: rcv.url('/t') });
+    const res = await stack.api('GET', `/v1/webhooks/${webhook.sid}/~test`);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(rcv.requests.length, 1);
+    assert.match(rcv.requests[0].text, /webhook\.test/);
+  });
+
+  test('Redis restarted (TLS, append-only) under publishing: nothing accepted is lost', async () => {
+    const company = 'CO_tls4';
+    const rcv = await startReceiver();
+    await createWebhook(stack, { company_sid: company, label: 'restart', url: rcv.url('/r') });
+    const accepted = new Set();
+    let stop = false;
+    let n = 0;
+    const publisher = (async () => {
+      while (!stop) {
+        const sid = newEventSid(`r${n++}`);
+        const res = await stack.api('POST', '/v1/events', { company_sid: company, event_type: 'a.b', event_sid: sid, payload: { n } })
+          .catch(() => null);
+        if (res?.status === 202) accepted.add(sid);
+        await sleep(20);
+      }
+    })();
+    await waitUntil(() => accepted.size >= 20, { what: '20 accepted before the restart' });
+    await stack.redis.restart();
+    const before = accepted.size;
+    await waitUntil(() => accepted.size >= before + 20, { timeoutMs: 20000, what: '20 more accepted after the restart' });
+    stop = true;
+    await publisher;
+    const got = () => new Set(rcv.requests.map((r) => r.headers['webhook-id']));
+    await waitUntil(() => [...accepted].every((s) => got().has(s)),
+      { timeoutMs: 30000, what: `all ${accepted.size} accepted events delivered` });
+  });
+});
+
+describe('refusals: the cause in the log, the program not serving', () => {
+  // Start each program against a Redis with this certificate; it must
+  // exit non-zero at start with one line naming cause.
+  async function refused(redis, env, cause) {
+    for (const bin of [BIN.api, BIN.dispatcher]) {
+      const r = await runToExit(bin, {
+        env: programEnv({ redis, apiPort: 1, bootstrapKey: newBootstrapKey(), env }),
+        timeoutMs: 15000,
+      });
+      assert.equal(r.timedOut, false, `${path.basename(bin)} did not stop`);
+      assert.notEqual(r.code, 0, `${path.basename(bin)} must not serve:\n${r.stderr}`);
+      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const line = lines.find((l) => /cannot reach Redis/.test(l.msg));
+      assert.ok(line, `${path.basename(bin)}: a "cannot reach Redis" line:\n${r.stderr}`);
+      assert.match(line.error, cause, `${path.basename(bin)}: ${line.error}`);
+    }
+  }
+
+  test('a certificate from another CA: unknown CA', async () => {
+    const redis = await startRedis({ tls: serverTls('foreign', 'no') });
+    await refused(redis, clientEnv(), /unknown CA/);
+  });
+
+  test('an expired certificate', async () => {
+    await sleep(1100); // made with -days 0: expired once a second has passed
+    const redis = await startRedis({ tls: serverTls('expired', 'no') });
+    await refused(redis, clientEnv(), /expired certificate/);
+  });
+
+  test('a certificate for another host name', async () => {
+    const redis = await startRedis({ tls: serverTls('elsewhere', 'no') });
+    await refused(redis, clientEnv(), /host name mismatch.*localhost/);
+  });
+
+  test('the server demands a client certificate and none is configured', async () => {
+    const redis = await startRedis({ tls: serverTls('server', 'yes') });
+    await refused(redis, { WH_REDIS_TLS_CA_FILE: file('ca.crt') }, /asks for a client certificate/);
+  });
+
+  test('WH_REDIS_TLS_SERVER_NAME: the name the certificate carries, when connecting by another', async () => {
+    const redis = await startRedis({ tls: serverTls('elsewhere', 'no') });
+    const r = await runToExit(BIN.dispatcher, {
+      env: programEnv({ redis, apiPort: 1, bootstrapKey: newBootstrapKey(),
+        env: { ...clientEnv(), WH_REDIS_TLS_SERVER_NAME: 'redis.elsewhere.example', WH_HEARTBEAT_FILE: '/nonexistent/dir/hb' } }),
+      timeoutMs: 15000,
+    });
+    // Past the Redis check: it stops at the heartbeat file instead.
+    assert.doesNotMatch(r.stderr, /cannot reach Redis/, r.stderr);
+  });
+
+  test('a plain redis:// URL to the TLS port does not pass for TLS', async () => {
+    const redis = await startRedis({ tls: serverTls('server', 'no') });
+    const r = await runToExit(BIN.api, {
+      env: programEnv({ redis, apiPort: 1, bootstrapKey: newBootstrapKey(),
+        env: { WH_REDIS_URL: `redis://127.0.0.1:${redis.tlsPort}/0` } }),
+      timeoutMs: 15000,
+    });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /cannot reach Redis/);
+  });
+
+  test('WH_REDIS_TLS_INSECURE=1 connects to a certificate of another CA, and warns', async () => {
+    const redis = await startRedis({ tls: serverTls('foreign', 'no') });
+    const api = await startApi({ redis, bootstrapKey: newBootstrapKey(), env: { WH_REDIS_TLS_INSECURE: '1' } });
+    const health = await api.api('GET', '/healthz');
+    assert.equal(health.status, 200);
+    const warn = api.proc.output.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+      .find((l) => /WH_REDIS_TLS_INSECURE/.test(l.msg));
+    assert.ok(warn, api.proc.output.stderr);
+    assert.equal(warn.level, 'warn');
+    await waitUntil(async () => (await api.api('GET', '/readyz')).text.includes('consumer group') ||
+      (await api.api('GET', '/readyz')).text.includes('events stream'), { what: '/readyz past the connection' });
+  });
+});
