@@ -16,6 +16,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -239,6 +240,42 @@ describe('refusals: the cause in the log, the program not serving', () => {
   test('the server demands a client certificate and none is configured', async () => {
     const redis = await startRedis({ tls: serverTls('server', 'yes') });
     await refused(redis, { WH_REDIS_TLS_CA_FILE: file('ca.crt') }, /asks for a client certificate/);
+  });
+
+  test('a server that accepts but never answers the handshake: handshake timed out', async () => {
+    const sockets = new Set();
+    const server = net.createServer((s) => sockets.add(s));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await runToExit(BIN.api, {
+        env: programEnv({ redis: { url: `rediss://localhost:${server.address().port}/0` }, apiPort: 1,
+          bootstrapKey: newBootstrapKey(), env: clientEnv() }),
+        timeoutMs: 15000,
+      });
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /cannot reach Redis.*handshake timed out/, r.stderr);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  test('refused after start (the server now shows another CA): /readyz 503 says why, then past the connection again', async () => {
+    const redis = await startRedis({ tls: serverTls('server', 'no') });
+    const api = await startApi({ redis, bootstrapKey: newBootstrapKey(), env: { WH_REDIS_TLS_CA_FILE: file('ca.crt') } });
+    redis.tls = serverTls('foreign', 'no');
+    await redis.restart();
+    await waitUntil(async () => /unknown CA/.test((await api.api('GET', '/readyz')).json?.detail ?? ''),
+      { timeoutMs: 15000, what: '/readyz naming the unknown CA' });
+    const res = await api.api('GET', '/readyz');
+    assert.equal(res.status, 503);
+    assert.ok(api.proc.output.stderr.split('\n').some((l) => /redis connect failed/.test(l) && /unknown CA/.test(l)),
+      'a log line names it');
+    redis.tls = serverTls('server', 'no');
+    await redis.restart();
+    // Verified again: past the connection (no dispatcher made the group).
+    await waitUntil(async () => !/not connected/.test((await api.api('GET', '/readyz')).json?.detail ?? 'not connected'),
+      { timeoutMs: 15000, what: '/readyz past the connection once the right certificate is back' });
   });
 
   test('WH_REDIS_TLS_SERVER_NAME: the name the certificate carries, when connecting by another', async () => {
