@@ -116,7 +116,7 @@ SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 SANITIZE_E2E	?= foundation events delivery-retry delivery-tls security-input \
 		   security-ssrf security-secrets security-tenancy api-webhooks \
 		   api-signing-keys api-validation api-idempotency api-fuzz \
-		   visibility endpoint-health retention
+		   visibility endpoint-health retention redis-tls
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \

@@ -90,7 +90,7 @@ wh_conn_watch_reader(struct wh_conn *c, redisReader *r)
 		checked_fns.createString = create_string;
 	}
 	r->fn = &checked_fns;
-	(void)redisReaderSetPrivdata(r, c);
+	r->privdata = c;
 }
 
 /* Asking sentinel c->sentinel failed: the next one now, or later. */

@@ -141,25 +141,34 @@ connect_unix(struct wh_wire *w, const char *path, char *err, size_t errlen)
 }
 
 struct wh_wire *
+wh_wire_new(void)
+{
+	struct wh_wire	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return (NULL);
+	w->fd = -1;
+	w->state = WH_WIRE_CONNECTING;
+	wh_buf_init(&w->out, 0);
+	if ((w->reader = redisReaderCreate()) == NULL) {
+		free(w);
+		return (NULL);
+	}
+	return (w);
+}
+
+struct wh_wire *
 wh_wire_open(const char *host, int port, const char *unix_path,
     const struct wh_redis_tls *tls, char *err, size_t errlen)
 {
 	struct wh_wire	*w;
 	int		 rc;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
+	if ((w = wh_wire_new()) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		return (NULL);
 	}
-	w->fd = -1;
-	w->state = WH_WIRE_CONNECTING;
 	w->tls = tls;
-	wh_buf_init(&w->out, 0);
-	if ((w->reader = redisReaderCreate()) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		free(w);
-		return (NULL);
-	}
 	if (unix_path[0] != '\0')
 		rc = connect_unix(w, unix_path, err, errlen);
 	else
@@ -484,6 +493,15 @@ read_some(struct wh_wire *w, char *buf, size_t len)
 	return (fail_tls(w, (int)n, code));
 }
 
+/* Parse bytes read and run the callbacks of the replies completed. */
+static int
+feed(struct wh_wire *w, const char *buf, size_t len)
+{
+	if (redisReaderFeed(w->reader, buf, len) != REDIS_OK)
+		return (fail(w, "%s", "out of memory"));
+	return (dispatch(w));
+}
+
 static int
 drain(struct wh_wire *w)
 {
@@ -493,9 +511,7 @@ drain(struct wh_wire *w)
 	for (;;) {
 		if ((n = read_some(w, buf, sizeof(buf))) <= 0)
 			return ((int)n);
-		if (redisReaderFeed(w->reader, buf, (size_t)n) != REDIS_OK)
-			return (fail(w, "%s", "out of memory"));
-		if (dispatch(w) == -1 || w->freed)
+		if (feed(w, buf, (size_t)n) == -1 || w->freed)
 			return (-1);
 		if (w->ssl == NULL && (size_t)n < sizeof(buf))
 			return (0);
@@ -524,6 +540,15 @@ wh_wire_io(struct wh_wire *w, int events)
 	if (!w->freed && w->out_off < w->out.len && flush(w) == -1)
 		return (wire_leave(w, -1));
 	return (wire_leave(w, 0));
+}
+
+int
+wh_wire_feed(struct wh_wire *w, const char *buf, size_t len)
+{
+	if (w->state == WH_WIRE_FAILED || w->freed)
+		return (-1);
+	w->depth++;
+	return (wire_leave(w, feed(w, buf, len)));
 }
 
 /* wh_wire_call's callback: the reply is kept for the caller. */

@@ -85,6 +85,14 @@ struct wh_wire {
 struct wh_wire	*wh_wire_open(const char *host, int port,
 		    const char *unix_path, const struct wh_redis_tls *tls,
 		    char *err, size_t errlen);
+/* A wire with no socket (wh_wire_open's start; the fuzz target's). */
+struct wh_wire	*wh_wire_new(void);
+/*
+ * Bytes from the server: parsed, each complete reply handed to its
+ * callback (or the push callback). 0, or -1 when the wire failed (a
+ * protocol error, a reply nobody asked for) or a callback freed it.
+ */
+int		 wh_wire_feed(struct wh_wire *, const char *buf, size_t len);
 /*
  * Close and free w; every callback still owed gets a NULL reply first.
  * Safe from inside one of w's callbacks (the wire goes when it returns).
