@@ -14,10 +14,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { execFile } from 'node:child_process';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import {
   BIN,
@@ -37,43 +35,15 @@ import {
   waitQueuesIdle,
   waitUntil,
 } from './lib/harness.js';
+import { TestPki } from './lib/certs.js';
 import { checkSigned } from './lib/checks.js';
 
 useHarness();
 
-let dir;
-const file = (name) => path.join(dir, name);
-
-function openssl(...args) {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-// A CA (name.crt, name.key).
-function makeCa(name) {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '30', '-subj', `/CN=${name}`);
-}
-
-// A certificate signed by ca for the SAN given (days 0: expired a second
-// later: its notAfter is its notBefore).
-function makeCert(name, ca, san, days = 30) {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-  fs.writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`);
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
-    '-CAcreateserial', '-out', `${name}.crt`, '-days', String(days), '-extfile', `${name}.ext`);
-}
-
-const serverTls = (cert, authClients = 'yes') => ({
-  cert: file(`${cert}.crt`), key: file(`${cert}.key`), ca: file('ca.crt'), authClients,
-});
-
-// What the programs need to trust the server and be trusted by it.
-const clientEnv = () => ({
-  WH_REDIS_TLS_CA_FILE: file('ca.crt'),
-  WH_REDIS_TLS_CERT_FILE: file('client.crt'),
-  WH_REDIS_TLS_KEY_FILE: file('client.key'),
-});
+let pki;
+const file = (name) => pki.file(name);
+const serverTls = (cert, authClients) => pki.serverTls(cert, authClients);
+const clientEnv = () => pki.clientEnv();
 
 function redisCliTls(redis, ...args) {
   return new Promise((resolve, reject) => {
@@ -87,19 +57,15 @@ function redisCliTls(redis, ...args) {
 }
 
 before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-tls-'));
-  makeCa('ca');
-  makeCa('other-ca');
-  makeCert('server', 'ca', 'DNS:localhost,IP:127.0.0.1');
-  makeCert('client', 'ca', 'DNS:client');
-  makeCert('foreign', 'other-ca', 'DNS:localhost,IP:127.0.0.1');
-  makeCert('expired', 'ca', 'DNS:localhost,IP:127.0.0.1', 0);
-  makeCert('elsewhere', 'ca', 'DNS:redis.elsewhere.example');
+  pki = new TestPki().ca('other-ca')
+    .cert('server')
+    .cert('client', { san: 'DNS:client' })
+    .cert('foreign', { ca: 'other-ca' })
+    .cert('expired', { days: 0 })
+    .cert('elsewhere', { san: 'DNS:redis.elsewhere.example' });
 });
 
-after(() => {
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => pki?.dispose());
 
 const newEventSid = (tag) => `evt_${tag}_${randomHex(8)}`;
 
