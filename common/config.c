@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "encode.h"
 #include "health.h"
 #include "ids.h"
 #include "log.h"
@@ -139,19 +140,6 @@ bad:
 	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", v));
 }
 
-/* A hex digit's value, or -1. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * URL percent-decoding of n bytes at src into dst (a C string of dlen),
  * as redis-py and ioredis decode a URL's user and password: "%40" is
@@ -172,8 +160,8 @@ wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n)
 		}
 		if (n - i < 3)
 			return (-1);
-		hi = hexval(src[i + 1]);
-		lo = hexval(src[i + 2]);
+		hi = wh_hexval((unsigned char)src[i + 1]);
+		lo = wh_hexval((unsigned char)src[i + 2]);
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return (-1);
 		dst[o] = (char)(hi << 4 | lo);
