@@ -65,6 +65,13 @@ ctx_make(const struct wh_redis_tls *t, char *err, size_t errlen)
 	}
 	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Read ahead: one read(2) takes whatever the socket holds, not a
+	 * record header and then its body (two system calls per record).
+	 * What it took beyond a record stays in OpenSSL, which is why the
+	 * wire reads until SSL_read wants more (redis_wire.c).
+	 */
+	SSL_CTX_set_read_ahead(c, 1);
 	SSL_CTX_set_verify(c, t->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
 	    NULL);
 	if (t->ca_file[0] != '\0') {
