@@ -41,7 +41,7 @@
 #define API_SIGNING_KEYS_MAX	10
 #define API_LOCATION_MAX	160
 
-/* A Redis reply, copied out of hiredis (which frees its own on return). */
+/* A Redis reply, copied out of the wire (which frees its own on return). */
 struct api_reply {
 	int			 type;		/* REDIS_REPLY_* */
 	long long		 integer;
