@@ -221,12 +221,12 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 			colon = p - 1;	/* "password@" alone, as redis-cli */
 		else if (wh_pct_decode(a->username, sizeof(a->username), p,
 		    (size_t)(colon - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: the user name "
-			    "is too long or has a bad %%-escape"));
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the user "
+			    "name is too long or has a bad %%-escape"));
 		if (wh_pct_decode(a->password, sizeof(a->password), colon + 1,
 		    (size_t)(at - colon - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: the password "
-			    "is too long or has a bad %%-escape"));
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the "
+			    "password is too long or has a bad %%-escape"));
 		p = at + 1;
 	}
 
@@ -431,7 +431,8 @@ load_redis_tls(struct wh_redis_addr *a, char *err, size_t errlen)
 
 	if (env_bool("WH_REDIS_SENTINEL_TLS", &t->sentinels, err,
 	    errlen) == -1 ||
-	    env_bool("WH_REDIS_TLS_INSECURE", &t->insecure, err, errlen) == -1 ||
+	    env_bool("WH_REDIS_TLS_INSECURE", &t->insecure, err,
+	    errlen) == -1 ||
 	    env_path("WH_REDIS_TLS_CA_FILE", t->ca_file, sizeof(t->ca_file),
 	    err, errlen) == -1 ||
 	    env_path("WH_REDIS_TLS_SERVER_NAME", t->server_name,
@@ -452,7 +453,8 @@ load_redis_tls(struct wh_redis_addr *a, char *err, size_t errlen)
 	if (!t->on && (t->insecure || t->ca_file[0] != '\0' ||
 	    t->server_name[0] != '\0' || t->cert_file[0] != '\0'))
 		return (cfg_err(err, errlen, "WH_REDIS_TLS_* is set but "
-		    "WH_REDIS_URL is not rediss:// (nor WH_REDIS_SENTINEL_TLS=1)"));
+		    "WH_REDIS_URL is not rediss:// (nor "
+		    "WH_REDIS_SENTINEL_TLS=1)"));
 	return (0);
 }
 

@@ -20,8 +20,8 @@
  * With sentinels, the master is asked of each in turn (1 s each) and
  * must answer ROLE as a master. NULL with the reason in err on failure.
  */
-struct wh_wire	*wh_redis_open_sync(const struct wh_redis_addr *, int timeout_s,
-		    char *err, size_t errlen);
+struct wh_wire	*wh_redis_open_sync(const struct wh_redis_addr *,
+		    int timeout_s, char *err, size_t errlen);
 
 /*
  * Non-blocking connect to addr's host and port (never its sentinels);

@@ -76,8 +76,8 @@ ctx_make(const struct wh_redis_tls *t, char *err, size_t errlen)
 	    NULL);
 	if (t->ca_file[0] != '\0') {
 		if (SSL_CTX_load_verify_locations(c, t->ca_file, NULL) != 1) {
-			ssl_err("WH_REDIS_TLS_CA_FILE cannot be used", t->ca_file,
-			    err, errlen);
+			ssl_err("WH_REDIS_TLS_CA_FILE cannot be used",
+			    t->ca_file, err, errlen);
 			goto fail;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(c) != 1) {
@@ -94,10 +94,10 @@ ctx_make(const struct wh_redis_tls *t, char *err, size_t errlen)
 		    err, errlen);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(c, t->key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(c) != 1) {
-		ssl_err("WH_REDIS_TLS_KEY_FILE cannot be used", t->key_file, err,
-		    errlen);
+	if (SSL_CTX_use_PrivateKey_file(c, t->key_file,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(c) != 1) {
+		ssl_err("WH_REDIS_TLS_KEY_FILE cannot be used", t->key_file,
+		    err, errlen);
 		goto fail;
 	}
 	return (c);

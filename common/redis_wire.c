@@ -439,7 +439,8 @@ dispatch(struct wh_wire *w)
 
 	while (!w->freed) {
 		if (redisReaderGetReply(w->reader, &reply) != REDIS_OK)
-			return (fail(w, "protocol error: %s", w->reader->errstr));
+			return (fail(w, "protocol error: %s",
+			    w->reader->errstr));
 		if (reply == NULL)
 			return (0);
 		if (w->ncalls > 0)
@@ -473,7 +474,8 @@ read_some(struct wh_wire *w, char *buf, size_t len)
 		if (n > 0)
 			return (n);
 		if (n == 0)
-			return (fail(w, "%s", "the server closed the connection"));
+			return (fail(w, "%s",
+			    "the server closed the connection"));
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return (0);
 		return (fail(w, "%s", strerror(errno)));
@@ -572,7 +574,7 @@ call_wait(struct wh_wire *w, void **slot, int timeout_ms)
 {
 	struct pollfd	pfd;
 	int64_t		deadline = wh_mono_ms() + timeout_ms, left;
-	int		n;
+	int		n, events;
 
 	while (*slot == NULL && w->state != WH_WIRE_FAILED) {
 		if ((left = deadline - wh_mono_ms()) <= 0) {
@@ -589,8 +591,10 @@ call_wait(struct wh_wire *w, void **slot, int timeout_ms)
 			return (fail(w, "%s", strerror(errno)));
 		if (n <= 0)
 			continue;
-		if (wh_wire_io(w, ((pfd.revents & POLLOUT) ? WH_WIRE_EV_WRITE :
-		    0) | ((pfd.revents & ~POLLOUT) ? WH_WIRE_EV_READ : 0)) == -1)
+		events = (pfd.revents & POLLOUT) ? WH_WIRE_EV_WRITE : 0;
+		if (pfd.revents & ~POLLOUT)
+			events |= WH_WIRE_EV_READ;
+		if (wh_wire_io(w, events) == -1)
 			return (-1);
 	}
 	return (*slot != NULL ? 0 : -1);

@@ -102,10 +102,12 @@ void		 wh_wire_free(struct wh_wire *);
  * Queue a command (formatted here with wh_resp_command) and cb(priv) for
  * its reply. 0, or -1 when the wire has failed or memory runs out.
  */
-int		 wh_wire_command(struct wh_wire *, wh_reply_fn *cb, void *priv,
-		    int argc, const char **argv, const size_t *lens);
+int		 wh_wire_command(struct wh_wire *, wh_reply_fn *cb,
+		    void *priv, int argc, const char **argv,
+		    const size_t *lens);
 /* Replies that arrive when no callback is owed (a subscription's). */
-void		 wh_wire_on_push(struct wh_wire *, wh_reply_fn *, void *priv);
+void		 wh_wire_on_push(struct wh_wire *, wh_reply_fn *,
+		    void *priv);
 /*
  * The fd is ready for events (WH_WIRE_EV_*; both when unsure): connect,
  * handshake, write and read as far as possible, running callbacks. 0,
