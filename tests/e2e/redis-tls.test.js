@@ -15,7 +15,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import {
   BIN,
@@ -284,6 +286,48 @@ describe('refusals: the cause in the log, the program not serving', () => {
     // Verified again: past the connection (no dispatcher made the group).
     await waitUntil(async () => !/not connected/.test((await api.api('GET', '/readyz')).json?.detail ?? 'not connected'),
       { timeoutMs: 15000, what: '/readyz past the connection once the right certificate is back' });
+  });
+
+  test('a reply in two TLS records that arrive together is read whole (what OpenSSL holds back is drained)', async () => {
+    // A TLS server answering every command with +PONG written in two
+    // records (+PO, then NG), behind a proxy that holds what the server
+    // sends for 100 ms and passes it on in one write: both records reach
+    // the client's socket at once, and its first read takes both. A
+    // client that stopped at the first record's 3 bytes would wait on
+    // the socket for the rest, which OpenSSL already holds, until its
+    // start-up check gave up.
+    const server = tls.createServer({ cert: fs.readFileSync(file('server.crt')), key: fs.readFileSync(file('server.key')) },
+      (s) => s.on('data', () => { s.write('+PO'); setImmediate(() => s.write('NG\r\n')); }));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sockets = new Set();
+    const proxy = net.createServer((client) => {
+      const up = net.connect(server.address().port, '127.0.0.1');
+      sockets.add(client).add(up);
+      client.pipe(up);
+      let held = [];
+      up.on('data', (d) => {
+        if (held.length === 0) setTimeout(() => { client.write(Buffer.concat(held)); held = []; }, 100);
+        held.push(d);
+      });
+      const close = () => { client.destroy(); up.destroy(); };
+      client.on('error', close).on('close', close);
+      up.on('error', close).on('close', close);
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await runToExit(BIN.dispatcher, {
+        env: programEnv({ redis: { url: `rediss://localhost:${proxy.address().port}/0` }, apiPort: 1,
+          bootstrapKey: newBootstrapKey(), env: { WH_REDIS_TLS_CA_FILE: file('ca.crt'), WH_HEARTBEAT_FILE: '/nonexistent/dir/hb' } }),
+        timeoutMs: 15000,
+      });
+      // Past the Redis check (PING answered): it stops at the heartbeat file.
+      assert.doesNotMatch(r.stderr, /cannot reach Redis/, r.stderr);
+      assert.match(r.stderr, /WH_HEARTBEAT_FILE/, r.stderr);
+    } finally {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+      server.close();
+    }
   });
 
   test('WH_REDIS_TLS_SERVER_NAME: the name the certificate carries, when connecting by another', async () => {
