@@ -217,27 +217,30 @@ wh_key_webhook_rate(char *out, size_t len, const char *pfx, const char *sid)
 	    snprintf(out, len, "%swebhook:%s:rate", pfx, sid)));
 }
 
-/* The hold of (sid, okey), with suffix (":parked" or ""). */
+/* An ordering key: 1 to 128 bytes, no NUL. */
 static int
-key_order(char *out, size_t len, const char *pfx, const char *sid,
-    const char *okey, size_t okeylen, const char *suffix)
+order_key_ok(const char *okey, size_t okeylen)
 {
-	if (okeylen == 0 || okeylen > 128 || memchr(okey, '\0', okeylen))
-		return (-1);
-	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s%s", pfx,
-	    sid, (int)okeylen, okey, suffix)));
+	return (okeylen > 0 && okeylen <= 128 &&
+	    memchr(okey, '\0', okeylen) == NULL);
 }
 
 int
 wh_key_order(char *out, size_t len, const char *pfx, const char *sid,
     const char *okey, size_t okeylen)
 {
-	return (key_order(out, len, pfx, sid, okey, okeylen, ""));
+	if (!order_key_ok(okey, okeylen))
+		return (-1);
+	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s", pfx,
+	    sid, (int)okeylen, okey)));
 }
 
 int
 wh_key_order_parked(char *out, size_t len, const char *pfx, const char *sid,
     const char *okey, size_t okeylen)
 {
-	return (key_order(out, len, pfx, sid, okey, okeylen, ":parked"));
+	if (!order_key_ok(okey, okeylen))
+		return (-1);
+	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s:parked",
+	    pfx, sid, (int)okeylen, okey)));
 }
