@@ -323,15 +323,28 @@ secret_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 	return (rc);
 }
 
+/* An ed25519 key's secret is its raw private key: exactly 32 bytes. */
+static int
+key_secret_ok(const struct wh_signing_key *k)
+{
+	if (k->alg == WH_KEY_ED25519)
+		return (k->secret_len == 32);
+	return (k->alg == WH_KEY_HMAC && k->secret_len > 0 &&
+	    k->secret_len <= SECRET_MAX);
+}
+
 static int
 key_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 {
-	if (msgpack_pack_map(pk, k->label != NULL ? 7 : 6) != 0 ||
+	if (msgpack_pack_map(pk, 6 + (k->label != NULL) +
+	    (k->alg != WH_KEY_HMAC)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", k->sid) == -1 ||
 	    pk_kv_str(pk, "webhook_sid", k->webhook_sid) == -1)
 		return (-1);
 	if (k->label != NULL && pk_kv_str(pk, "label", k->label) == -1)
+		return (-1);
+	if (k->alg != WH_KEY_HMAC && pk_kv_i64(pk, "alg", k->alg) == -1)
 		return (-1);
 	if (secret_pack(pk, k) == -1 ||
 	    pk_kv_i64(pk, "created_at", k->created_at) == -1 ||
@@ -348,8 +361,7 @@ wh_signing_key_encode(const struct wh_signing_key *k, struct wh_buf *out)
 
 	if (!text_ok(k->sid, 1) || !text_ok(k->webhook_sid, 1) ||
 	    (k->label != NULL && !text_ok(k->label, 0)) ||
-	    k->secret == NULL || k->secret_len == 0 ||
-	    k->secret_len > SECRET_MAX)
+	    k->secret == NULL || !key_secret_ok(k))
 		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
 	if (key_pack(&pk, k) == -1) {
@@ -872,17 +884,18 @@ wh_webhook_decode(const char *buf, size_t len, struct wh_webhook *w)
 
 static const char *const key_keys[] = {
 	"v", "sid", "webhook_sid", "label", "secret", "created_at",
-	"expires_at", "secret_enc"
+	"expires_at", "secret_enc", "alg"
 };
 enum {
 	KK_V, KK_SID, KK_WEBHOOK, KK_LABEL, KK_SECRET, KK_CREATED, KK_EXPIRES,
-	KK_SECRET_ENC
+	KK_SECRET_ENC, KK_ALG
 };
 
 static int
 key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
 {
 	const msgpack_object	*o = &kv->val;
+	int64_t			 alg;
 
 	switch (idx) {
 	case KK_V:
@@ -908,6 +921,12 @@ key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
 		return (get_i64(o, &k->expires_at));
 	case KK_SECRET_ENC:
 		return (0);	/* opened by key_fields, once sids are known */
+	case KK_ALG:
+		if (get_i64(o, &alg) == -1 || (alg != WH_KEY_HMAC &&
+		    alg != WH_KEY_ED25519))
+			return (-1);
+		k->alg = (int)alg;
+		return (0);
 	default:
 		return (-1);
 	}
@@ -961,7 +980,7 @@ key_fields(const msgpack_object *m, struct wh_signing_key *k)
 	if (sealed != NULL && (k->secret != NULL ||
 	    secret_open(sealed, k) == -1))
 		return (-1);
-	if (k->secret == NULL)
+	if (k->secret == NULL || !key_secret_ok(k))
 		return (-1);
 	return (0);
 }

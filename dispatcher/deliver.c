@@ -368,7 +368,8 @@ signed_list(const struct delivery *dl, const char *sent_at,
  * Both signatures, one per active key, of the body as it is now:
  * Streem-Signature (comma-joined hex) over the signed headers and the
  * body into sigs, webhook-signature (space-joined "v1,...") over
- * id.timestamp.body into sw.
+ * id.timestamp.body into sw; an ed25519 key signs only the latter
+ * ("v1a,...", Streem's scheme is HMAC only).
  */
 static int
 sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
@@ -378,6 +379,7 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 	const char		*id = dl->job->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
+	char			 v1a[WH_SIG_V1A_LEN + 1];
 	size_t			 i, ns;
 
 	ns = signed_list(dl, sent_at, hdrs);
@@ -387,14 +389,23 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 			return (-1);
 	}
 	for (i = 0; i < dl->nkeys; i++) {
+		if (dl->keys[i].alg == WH_KEY_ED25519) {
+			if (wh_sign_ed25519(dl->keys[i].secret, id,
+			    now_ms / 1000, dl->body.data, dl->body.len,
+			    v1a) == -1 || (sw->len > 0 &&
+			    wh_buf_append(sw, " ", 1) == -1) ||
+			    wh_buf_appendstr(sw, v1a) == -1)
+				return (-1);
+			continue;
+		}
 		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
 		    hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
 		    wh_sign_standard(dl->keys[i].secret,
 		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
 		    dl->body.len, v1) == -1)
 			return (-1);
-		if ((i > 0 && (wh_buf_append(sigs, ",", 1) == -1 ||
-		    wh_buf_append(sw, " ", 1) == -1)) ||
+		if ((sigs->len > 0 && wh_buf_append(sigs, ",", 1) == -1) ||
+		    (sw->len > 0 && wh_buf_append(sw, " ", 1) == -1) ||
 		    wh_buf_appendstr(sigs, hex) == -1 ||
 		    wh_buf_appendstr(sw, v1) == -1)
 			return (-1);
@@ -679,6 +690,18 @@ hook_unsafe(const struct wh_webhook *w)
 	return (NULL);
 }
 
+/* Streem-Signature needs an HMAC key: ed25519 ones sign only v1a. */
+static int
+has_hmac_key(const struct delivery *dl)
+{
+	size_t	i;
+
+	for (i = 0; i < dl->nkeys; i++)
+		if (dl->keys[i].alg == WH_KEY_HMAC)
+			return (1);
+	return (0);
+}
+
 /*
  * Start one delivery now (the endpoint layer counted it in flight). The
  * request is built here so its times are those of the sending.
@@ -712,7 +735,7 @@ deliver_start(struct delivery *dl)
 		return;
 	}
 	now = wh_now_ms();
-	if (dl->nkeys == 0) {
+	if (!has_hmac_key(dl)) {
 		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
