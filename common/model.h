@@ -43,6 +43,10 @@ struct wh_webhook {
 					     NULL: none (absent in the record) */
 	int64_t		 created_at;	/* ms since the epoch */
 	int64_t		 updated_at;
+	char		*tls_cert;	/* client certificate PEM, NULL: none */
+	char		*tls_key;	/* its private key PEM (with tls_cert;
+					   sealed at rest like secrets) */
+	char		*tls_ca;	/* private CA PEM, NULL: none */
 };
 
 #define WH_KEY_HMAC		0	/* shared secret: Streem, v1 */

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "dispatch.h"
 #include "json.h"
@@ -63,6 +65,8 @@ static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
+/* The CA file every transfer trusts (WH_TLS_CA_FILE or curl's default). */
+static char			*ca_file;
 
 static void
 on_socket_io(int fd, int what, void *arg)
@@ -202,12 +206,32 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);
 }
 
+/* WH_TLS_CA_FILE, else the bundle curl was built to use (may be none). */
+static int
+ca_file_find(void)
+{
+	CURL	*e;
+	char	*def = NULL;
+
+	if (d.cfg.tls_ca_file[0] != '\0')
+		return ((ca_file = strdup(d.cfg.tls_ca_file)) == NULL ? -1 : 0);
+	if ((e = curl_easy_init()) == NULL)
+		return (-1);
+	if (curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK &&
+	    def != NULL && (ca_file = strdup(def)) == NULL) {
+		curl_easy_cleanup(e);
+		return (-1);
+	}
+	curl_easy_cleanup(e);
+	return (0);
+}
+
 int
 deliver_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
-	if ((multi = curl_multi_init()) == NULL)
+	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1)
 		return (-1);
 	spare_cap = (size_t)d.cfg.concurrency;
 	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
@@ -232,6 +256,8 @@ deliver_free(void)
 	if (multi != NULL)
 		(void)curl_multi_cleanup(multi);
 	multi = NULL;
+	free(ca_file);
+	ca_file = NULL;
 	curl_global_cleanup();
 }
 
@@ -534,6 +560,65 @@ easy_release(CURL *e)
 		curl_easy_cleanup(e);
 }
 
+/*
+ * The webhook's own TLS material, from memory (no key on disk). curl
+ * copies each blob, and reuses a connection only for a transfer with the
+ * same client certificate and CA blobs (its SSL config match compares
+ * both), so webhooks with different ones never share a connection.
+ * With OpenSSL, curl 7.88 loads CAINFO_BLOB instead of CAINFO (verified:
+ * a webhook with a private CA could not reach a receiver the system store
+ * vouches for), so ca_add_default() loads the dispatcher's CAs into the
+ * same store: the private CA adds to them, it does not replace them.
+ */
+/*
+ * curl's SSL_CTX callback for a webhook with a private CA: curl has put
+ * the blob in the context's store (a store of this connection's own:
+ * curl shares its cached store only when no blob is set); the CA file
+ * the others use is added to it.
+ */
+static CURLcode
+ca_add_default(CURL *e, void *sslctx, void *arg)
+{
+	X509_STORE	*st = SSL_CTX_get_cert_store(sslctx);
+
+	(void)e;
+	(void)arg;
+	if (ca_file == NULL)
+		return (CURLE_OK);
+	if (st == NULL || X509_STORE_load_file(st, ca_file) != 1)
+		return (CURLE_SSL_CACERT_BADFILE);
+	return (CURLE_OK);
+}
+
+static int
+setup_tls(CURL *e, const struct wh_webhook *w)
+{
+	struct curl_blob	 cert, key, ca;
+	int			 bad = 0;
+
+	if (w->tls_cert != NULL && w->tls_key != NULL) {
+		cert.data = w->tls_cert;
+		cert.len = strlen(w->tls_cert);
+		cert.flags = CURL_BLOB_COPY;
+		key.data = w->tls_key;
+		key.len = strlen(w->tls_key);
+		key.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (w->tls_ca != NULL) {
+		ca.data = w->tls_ca;
+		ca.len = strlen(w->tls_ca);
+		ca.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION,
+		    ca_add_default);
+	}
+	return (bad);
+}
+
 static int
 setup_easy(struct delivery *dl)
 {
@@ -585,6 +670,7 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (d.cfg.tls_ca_file[0] != '\0')
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, d.cfg.tls_ca_file);
+	bad |= setup_tls(e, &dl->hook);
 	return (bad ? -1 : 0);
 }
 
