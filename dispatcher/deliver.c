@@ -65,6 +65,7 @@ static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
+static void	add_transfer(struct delivery *);
 /* The CA file every transfer trusts (WH_TLS_CA_FILE or curl's default). */
 static char			*ca_file;
 
@@ -128,7 +129,10 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
-	why = wh_policy_addr_refused(&d.cfg.net, &a->addr, a->addrlen);
+	/* Through the proxy the socket is the proxy's: egress.c checked
+	 * the target's address before asking for it. */
+	why = dl->proxied ? NULL :
+	    wh_policy_addr_refused(&d.cfg.net, &a->addr, a->addrlen);
 	if (why != NULL) {
 		/* curl's error buffer will say "couldn't connect": keep ours. */
 		dl->refused = why;
@@ -231,7 +235,8 @@ deliver_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
-	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1)
+	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1 ||
+	    egress_init() == -1)
 		return (-1);
 	spare_cap = (size_t)d.cfg.concurrency;
 	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
@@ -271,6 +276,7 @@ delivery_free(struct delivery *dl)
 		curl_easy_cleanup(dl->easy);
 	}
 	curl_slist_free_all(dl->headers);
+	curl_slist_free_all(dl->connect_to);
 	wh_buf_free(&dl->body);
 	wh_buf_free(&dl->answer);
 	wh_webhook_free(&dl->hook);
@@ -838,11 +844,79 @@ deliver_start(struct delivery *dl)
 		return;
 	}
 	dl->started_mono = wh_mono_ms();
+	if (egress_proxied(dl->hook.url)) {
+		dl->proxied = 1;
+		if (egress_resolve(dl) == -1)
+			fail_early(dl, "could not start resolving the target");
+		return;
+	}
+	add_transfer(dl);
+}
+
+/* Hand the prepared transfer to curl. */
+static void
+add_transfer(struct delivery *dl)
+{
 	if (curl_multi_add_handle(multi, dl->easy) != CURLM_OK) {
 		easy_release(dl->easy);
 		dl->easy = NULL;
 		fail_early(dl, "curl refused the transfer");
 	}
+}
+
+/*
+ * egress.c resolved and checked the target: ask WH_EGRESS_PROXY for that
+ * address (a CONNECT tunnel for http too, so the proxy never picks the
+ * address itself); or the delivery fails before the proxy is asked.
+ */
+void
+deliver_proxied(struct delivery *dl, const char *connect_to, const char *why)
+{
+	struct curl_slist	*l;
+	CURL			*e = dl->easy;
+	int			 bad = 0;
+
+	if (why != NULL) {
+		fail_early(dl, why);
+		return;
+	}
+	if ((l = curl_slist_append(NULL, connect_to)) == NULL) {
+		fail_early(dl, "could not build the request");
+		return;
+	}
+	dl->connect_to = l;
+	bad |= curl_easy_setopt(e, CURLOPT_PROXY, d.cfg.egress_proxy);
+	bad |= curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, l);
+	bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	if (bad) {
+		fail_early(dl, "could not build the request");
+		return;
+	}
+	add_transfer(dl);
+}
+
+/*
+ * A proxied transfer that failed before the proxy's tunnel was up (no
+ * connection to the proxy, or its CONNECT answer was not 2xx) failed at
+ * the proxy: its error says so first ("proxy: ...").
+ */
+static void
+proxy_blame(struct delivery *dl, CURL *e)
+{
+	char	why[sizeof(dl->error)];
+	long	code = 0;
+
+	if (!dl->proxied || (curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE,
+	    &code) == CURLE_OK && code >= 200 && code <= 299))
+		return;
+	(void)snprintf(why, sizeof(why), "%s", dl->error);
+	if (code > 0)
+		(void)snprintf(dl->error, sizeof(dl->error), "proxy: CONNECT "
+		    "answered %ld (%.200s)", code, why);
+	else
+		(void)snprintf(dl->error, sizeof(dl->error), "proxy: %.200s",
+		    why);
 }
 
 static void
@@ -872,6 +946,7 @@ check_done(void)
 			else if (dl->error[0] == '\0')
 				(void)snprintf(dl->error, sizeof(dl->error),
 				    "%s", curl_easy_strerror(m->data.result));
+			proxy_blame(dl, m->easy_handle);
 		} else if (dl->status < 200 || dl->status > 299) {
 			(void)snprintf(dl->error, sizeof(dl->error),
 			    "HTTP %ld", dl->status);
