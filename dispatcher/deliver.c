@@ -196,7 +196,33 @@ fail_early(struct delivery *dl, const char *why)
 	loop_timer_arm(&early_timer, 0);
 }
 
-/* Keep Retry-After for 429 and 503 answers. */
+/*
+ * The receiver's Date header, as clock evidence: it has one-second
+ * resolution (the receiver's clock read anywhere in [D, D + 1 s)), so
+ * the skew kept is the middle of that second minus our clock now; the
+ * answer's travel time is not taken off.
+ */
+static void
+peer_date(struct delivery *dl, const char *p, size_t len)
+{
+	int64_t	ms;
+
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+	    p[len - 1] == ' '))
+		len--;
+	if (len == 0 || len >= sizeof(dl->peer_date) ||
+	    wh_http_date_parse(p, len, &ms) == -1)
+		return;
+	memcpy(dl->peer_date, p, len);
+	dl->peer_date[len] = '\0';
+	dl->peer_skew_ms = ms + 500 - wh_now_ms();
+}
+
+/* Keep Retry-After for 429 and 503 answers, and the receiver's Date. */
 static size_t
 header_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -207,6 +233,8 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0 &&
 	    wh_retry_after_parse(p + 12, len - 12, wh_now_ms(), &ms) == 0)
 		dl->retry_after_ms = ms;
+	if (len > 5 && strncasecmp(p, "Date:", 5) == 0)
+		peer_date(dl, p + 5, len - 5);
 	return (len);
 }
 
@@ -897,6 +925,29 @@ deliver_proxied(struct delivery *dl, const char *connect_to, const char *why)
 }
 
 /*
+ * "HTTP <status>"; a 401 or 403 from a receiver whose clock is surely more
+ * than 500 ms from ours (the whole second its Date may stand for is
+ * outside the window) says so: receivers checking Streem-Sent-At or
+ * webhook-timestamp within 500 ms refuse our stamps for that reason.
+ */
+static void
+http_error(struct delivery *dl)
+{
+	int64_t	lo = dl->peer_skew_ms - 500, hi = dl->peer_skew_ms + 500;
+
+	if ((dl->status == 401 || dl->status == 403) &&
+	    dl->peer_date[0] != '\0' && (lo > 500 || hi < -500))
+		(void)snprintf(dl->error, sizeof(dl->error), "HTTP %ld; the "
+		    "receiver's clock is %lld ms %s ours (its Date: %s), more "
+		    "than the 500 ms a receiver may allow for Streem-Sent-At",
+		    dl->status, (long long)(lo > 500 ? lo : -hi),
+		    lo > 500 ? "ahead of" : "behind", dl->peer_date);
+	else
+		(void)snprintf(dl->error, sizeof(dl->error), "HTTP %ld",
+		    dl->status);
+}
+
+/*
  * A proxied transfer that failed before the proxy's tunnel was up (no
  * connection to the proxy, or its CONNECT answer was not 2xx) failed at
  * the proxy: its error says so first ("proxy: ...").
@@ -948,8 +999,7 @@ check_done(void)
 				    "%s", curl_easy_strerror(m->data.result));
 			proxy_blame(dl, m->easy_handle);
 		} else if (dl->status < 200 || dl->status > 299) {
-			(void)snprintf(dl->error, sizeof(dl->error),
-			    "HTTP %ld", dl->status);
+			http_error(dl);
 		} else
 			dl->error[0] = '\0';
 		finish(dl);

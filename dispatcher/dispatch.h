@@ -96,6 +96,9 @@ struct delivery {
 	char			 error[ERROR_MAX];
 	const char		*refused;	/* the address policy's reason */
 	int			 proxied;	/* through WH_EGRESS_PROXY */
+	char			 peer_date[40];	/* the receiver's Date, "" none */
+	int64_t			 peer_skew_ms;	/* its clock minus ours (see
+						   deliver.c header_cb) */
 	void			*connect_to;	/* its curl_slist (egress.c) */
 	int			 held;		/* waits for its job's ownership
 						   to be confirmed (deliver.c) */
