@@ -36,6 +36,17 @@ before(async () => {
 
 const keysPath = (w) => `/v1/webhooks/${w.sid}/signing-keys`;
 
+// Publish an event of company tagged tag; its delivery as received.
+async function deliverTagged(company, tag) {
+  const before = receiver.requests.length;
+  const res = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: { tag } });
+  assert.equal(res.status, 202, res.text);
+  const all = await receiver.waitFor(before + 1, 15000);
+  const req = all.slice(before).find((r) => r.text.includes(`"tag":"${tag}"`));
+  assert.ok(req, `delivery of ${tag} arrived`);
+  return req;
+}
+
 describe('the signing key resource', () => {
   const company = `CO_sk${rnd(3)}`;
   let hook;
@@ -178,15 +189,7 @@ describe('tenancy: another company\'s keys are 404', () => {
 describe('rotation and customer secrets, verified by a real receiver', () => {
   const company = `CO_rot${rnd(3)}`;
 
-  async function publishAndReceive(tag) {
-    const before = receiver.requests.length;
-    const res = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: { tag } });
-    assert.equal(res.status, 202, res.text);
-    const all = await receiver.waitFor(before + 1, 15000);
-    const req = all.slice(before).find((r) => r.text.includes(`"tag":"${tag}"`));
-    assert.ok(req, `delivery of ${tag} arrived`);
-    return req;
-  }
+  const publishAndReceive = (tag) => deliverTagged(company, tag);
 
   function assertStreem(req, secret, ok) {
     const v = verifyStreem({ headers: req.headers, body: req.body, secrets: [secret], now: req.receivedAt, toleranceMs: 500 });
@@ -319,15 +322,7 @@ describe('ed25519 signing keys (Standard Webhooks v1a)', () => {
     const pub = ed25519Public(ed.public_key);
     const pub2 = ed25519Public(ed2.public_key);
 
-    async function deliver(tag) {
-      const before = receiver.requests.length;
-      const res = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: { tag } });
-      assert.equal(res.status, 202, res.text);
-      const all = await receiver.waitFor(before + 1, 15000);
-      const req = all.slice(before).find((r) => r.text.includes(`"tag":"${tag}"`));
-      assert.ok(req, `delivery of ${tag} arrived`);
-      return req;
-    }
+    const deliver = (tag) => deliverTagged(company, tag);
 
     let req = await deliver(`ed-${rnd(3)}`);
     const entries = req.headers['webhook-signature'].split(' ');
