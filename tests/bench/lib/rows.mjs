@@ -115,6 +115,15 @@ export function deliveryRows(report, m) {
 
 // `d1` is the short drain of one dispatcher, 1 webhook per event (null
 // when the delivery section did not run).
+// TLS: a client certificate next to plain TLS, same run.
+export function tlsRows(report, m) {
+  const S = `Delivery over TLS: 1 KiB payload to nginx answering 204 (drains of ${m.backlog}, 1 dispatcher)`;
+  const plain = med(m.runs, (r) => r.tls.rate);
+  report.add({ section: S, figure: 'deliveries/s over TLS', runs: m.runs.map((r) => r.tls.rate) });
+  report.add({ section: S, figure: 'deliveries/s over TLS with a client certificate (tls_client_certificate)',
+    runs: m.runs.map((r) => r.mtls.rate), ref: { label: 'plain TLS', value: plain }, target: ratioAtLeast(0.9) });
+}
+
 export function backlogRows(report, m, d1) {
   const S = `Scale: a backlog of ${m.events} events, 1 dispatcher`;
   report.add({ section: S, figure: 'publishing it: XADDs/s, one pipelined connection from Node', value: m.publishRate });
