@@ -41,7 +41,11 @@ cert_read(const char *pem, size_t len)
 	return (x);
 }
 
-/* name as RFC 2253 text into out, cut to fit. */
+/*
+ * name as RFC 2253 text into out, cut to fit. Bytes above 0x7f are
+ * escaped (\XX, RFC 2253's flags keep ESC_MSB), so the text is ASCII: a
+ * cut never splits a character and any subject renders as JSON.
+ */
 static void
 name_text(const X509_NAME *name, char out[WH_TLS_NAME_MAX])
 {
@@ -51,8 +55,7 @@ name_text(const X509_NAME *name, char out[WH_TLS_NAME_MAX])
 	out[0] = '\0';
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 &
-	    ~ASN1_STRFLGS_ESC_MSB) >= 0)
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
 		n = BIO_read(b, out, WH_TLS_NAME_MAX - 1);
 	out[n > 0 ? n : 0] = '\0';
 	BIO_free(b);

@@ -5,8 +5,9 @@
  * there is none), and the whole of it is also a tls_ca_pem.
  *
  * Checks, beyond memory safety:
- * - an accepted pair describes itself: subject and issuer are
- *   NUL-terminated within their buffers, not_after is after now;
+ * - an accepted pair describes itself: subject and issuer are ASCII
+ *   text NUL-terminated within their buffers (they go into JSON
+ *   answers), not_after is after now;
  * - wh_tls_cert_info agrees with the check about the certificate's
  *   expiry (the same text is read the same way twice);
  * - every refusal names certificate_pem or private_key_pem.
@@ -16,6 +17,15 @@
 #include "fuzz.h"
 
 #define NOW_MS	1795860020000LL	/* 2026-11-28 */
+
+static int
+ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s > 0x7f)
+			return (0);
+	return (1);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (why == NULL) {
 		FUZZ_CHECK(memchr(info.subject, '\0', sizeof(info.subject)));
 		FUZZ_CHECK(memchr(info.issuer, '\0', sizeof(info.issuer)));
+		FUZZ_CHECK(ascii(info.subject) && ascii(info.issuer));
 		FUZZ_CHECK(info.not_after > NOW_MS);
 		FUZZ_CHECK(wh_tls_cert_info(s, clen, &again) == 0);
 		FUZZ_CHECK(again.not_after == info.not_after);
