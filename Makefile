@@ -108,7 +108,7 @@ $(BUILD)/webhooks-api: $(LAUNCHER_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl -lssl
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -568,6 +568,44 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * WH_EGRESS_PROXY: "http://host:port" (nothing else: no credentials, no
+ * path, no https proxy) or unset; WH_EGRESS_NO_PROXY: comma-separated
+ * host names or domains delivered to directly.
+ */
+static int
+egress_env(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v, *p, *colon;
+	size_t		 i;
+
+	v = env_or("WH_EGRESS_PROXY", "");
+	if (*v != '\0') {
+		p = v + 7;
+		colon = strrchr(p, ':');
+		if (strncmp(v, "http://", 7) != 0 || colon == NULL ||
+		    colon == p || colon[1] == '\0' ||
+		    strlen(v) >= sizeof(cfg->egress_proxy))
+			return (cfg_err(err, errlen, "WH_EGRESS_PROXY must be "
+			    "http://host:port"));
+		for (i = 0; p + i < colon; i++)
+			if (p[i] == '/' || p[i] == '@' || p[i] == '?')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+		for (i = 1; colon[i] != '\0'; i++)
+			if (colon[i] < '0' || colon[i] > '9')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+	}
+	(void)snprintf(cfg->egress_proxy, sizeof(cfg->egress_proxy), "%s", v);
+	v = env_or("WH_EGRESS_NO_PROXY", "");
+	if (strlen(v) >= sizeof(cfg->egress_no_proxy))
+		return (cfg_err(err, errlen, "WH_EGRESS_NO_PROXY is too long"));
+	(void)snprintf(cfg->egress_no_proxy, sizeof(cfg->egress_no_proxy),
+	    "%s", v);
+	return (0);
+}
+
 int
 wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -627,6 +665,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (strlen(v) >= sizeof(cfg->tls_ca_file))
 		return (cfg_err(err, errlen, "WH_TLS_CA_FILE is too long"));
 	(void)snprintf(cfg->tls_ca_file, sizeof(cfg->tls_ca_file), "%s", v);
+	if (egress_env(cfg, err, errlen) == -1)
+		return (-1);
 
 	v = env_or("WH_RETRY_SCALE", var_default("WH_RETRY_SCALE"));
 	errno = 0;

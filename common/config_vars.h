@@ -96,6 +96,16 @@
 	    "a PEM bundle that replaces the system CAs for https deliveries " \
 	    "(to trust a private CA, give a bundle holding it and the public " \
 	    "CAs you still want); verification is always on")		\
+	STR(WH_EGRESS_PROXY, NULL, "none: deliveries connect directly", \
+	    "`http://host:port` (no credentials, no path)", "dispatcher", \
+	    "an egress proxy every delivery goes through, by HTTP CONNECT "	\
+	    "to the address the dispatcher resolved and checked itself "	\
+	    "(http targets are tunnelled too); its failures are attempt "	\
+	    "errors starting `proxy:`")					\
+	STR(WH_EGRESS_NO_PROXY, NULL, "none",				\
+	    "comma-separated host names, each matching its subdomains too " \
+	    "(`*`: every host)", "dispatcher",				\
+	    "targets delivered to directly despite `WH_EGRESS_PROXY`")	\
 	INT(WH_AUTH_FAILURES_MAX, 20, 1, 1000000, NULL, "api",		\
 	    "failed authentications per client address (IPv6: per /64) " \
 	    "within a minute before further attempts answer 429")	\

@@ -21,10 +21,11 @@
 -- ARGV[1]  now (ms)                       ARGV[2]  MAXLEN of a log
 -- ARGV[3]  oldest entry id kept (ms)      ARGV[4]  a log's age cap (ms)
 -- ARGV[5]  an event index's TTL (ms)
--- then 10 per attempt: the webhook sid, 1 if it succeeded else 0, and
+-- then 12 per attempt: the webhook sid, 1 if it succeeded else 0, and
 --          the values of the log line's fields event_sid, attempt,
---          outcome, status, error, latency_ms, at, answer (the names are
---          here, not sent with every attempt)
+--          outcome, status, error, latency_ms, at, answer, receiver_date,
+--          clock_skew_ms (the names are here, not sent with every
+--          attempt; the last two are left out of the line when empty)
 --
 -- Returns one element per attempt: nil when its webhook is gone, 0 for
 -- a success, {consecutive_failures, failing_since (ms)} for a failure.
@@ -43,7 +44,7 @@ local function settle(h)
 end
 
 for r = 0, #KEYS / 4 - 1 do
-  local k, a = 4 * r, 5 + 10 * r
+  local k, a = 4 * r, 5 + 12 * r
   local h = hooks[KEYS[k + 1]]
   if h == nil then
     h = { live = redis.call('EXISTS', KEYS[k + 1]) == 1, health = KEYS[k + 4] }
@@ -51,10 +52,17 @@ for r = 0, #KEYS / 4 - 1 do
   end
   out[r + 1] = false
   if h.live then
-    local id = redis.call('XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[2], '*',
+    local line = { 'XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[2], '*',
       'event_sid', ARGV[a + 3], 'attempt', ARGV[a + 4],
       'outcome', ARGV[a + 5], 'status', ARGV[a + 6], 'error', ARGV[a + 7],
-      'latency_ms', ARGV[a + 8], 'at', ARGV[a + 9], 'answer', ARGV[a + 10])
+      'latency_ms', ARGV[a + 8], 'at', ARGV[a + 9], 'answer', ARGV[a + 10] }
+    if ARGV[a + 11] ~= '' then
+      table.insert(line, 'receiver_date')
+      table.insert(line, ARGV[a + 11])
+      table.insert(line, 'clock_skew_ms')
+      table.insert(line, ARGV[a + 12])
+    end
+    local id = redis.call(unpack(line))
     if not h.trimmed then
       redis.call('XTRIM', KEYS[k + 2], 'MINID', '~', ARGV[3])
       redis.call('PEXPIRE', KEYS[k + 2], ARGV[4])
