@@ -208,3 +208,11 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
 	return (key_fmt(len,
 	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
 }
+
+int
+wh_key_portal_session(char *out, size_t len, const char *pfx,
+    const char *session_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sportal:%s", pfx, session_sid)));
+}

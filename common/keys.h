@@ -92,4 +92,11 @@ int	wh_key_jobs(char *out, size_t, const char *pfx);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
 
+/*
+ * A portal session (hash: secret_sha256, company_sid, read_only,
+ * expires_at, created_by), living exactly as long as the session.
+ */
+int	wh_key_portal_session(char *out, size_t, const char *pfx,
+	    const char *session_sid);
+
 #endif
