@@ -11,9 +11,11 @@
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import zlib from 'node:zlib';
-import { PREFIX, sleep, startStack, useHarness } from './lib/harness.js';
+import { PREFIX, REPO_ROOT, sleep, startStack, useHarness } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, rawRequest, rnd, sha256hex } from './lib/checks.js';
 
 useHarness();
@@ -183,6 +185,21 @@ describe('using a session', () => {
 });
 
 describe('the static files', () => {
+  test('every file of api/portal is served, and all of them gzipped come to at most 150 KiB', async () => {
+    const files = fs.readdirSync(path.join(REPO_ROOT, 'api', 'portal')).filter((f) => /\.(html|js|css)$/.test(f));
+    assert.ok(files.includes('app.js') && files.includes('index.html'));
+    let total = 0;
+    for (const f of files) {
+      const r = await rawRequest(base(), { path: `/portal/${f}`, headers: [['Accept-Encoding', 'gzip']] });
+      assert.equal(r.status, 200, f);
+      assert.equal(r.headers.get('content-encoding'), 'gzip', f);
+      assert.match(r.headers.get('content-security-policy'), /default-src 'self'/, f);
+      total += Number(r.headers.get('content-length'));
+    }
+    console.log(`# portal assets: ${files.length} files, ${total} bytes gzipped`);
+    assert.ok(total <= 150 * 1024, `${total} bytes`);
+  });
+
   test('/portal/ answers index.html with the security headers; /portal redirects', async () => {
     const res = await fetch(`${base()}/portal/`, { headers: { 'accept-encoding': 'identity' } });
     assert.equal(res.status, 200);
