@@ -102,6 +102,12 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+// A small picture of the top of the page, for docs/portal.md.
+async function docShot(page, name) {
+  await page.evaluate(() => { document.getElementById('status').textContent = ''; });
+  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 960, height: 600 } });
+}
+
 async function clickText(page, selector, text) {
   const els = await page.$$(selector);
   for (const el of els) {
@@ -221,6 +227,7 @@ describe('the portal, in order', () => {
     const reqs = await rcv.waitFor(1, 15000);
     assert.ok(reqs.some((q) => q.headers['webhook-id'] === evt), 'the recovered event arrived');
     await shot(page, 'recover');
+    await docShot(page, 'endpoint');
   });
 
   test('rotate a key: add one, and deliveries are signed with both; expire the old one', async () => {
@@ -258,6 +265,8 @@ describe('the portal, in order', () => {
     const signed = await page.$$eval('[data-verdict] pre', (p) => p[0].textContent);
     assert.ok(signed.startsWith('Streem-Sent-At=') && signed.endsWith(got.text), signed);
     await shot(page, 'debugger-valid');
+    await page.evaluate(() => document.querySelector('[data-verdict]').scrollIntoView());
+    await page.screenshot({ path: path.join(SHOTS, 'doc-debugger.png'), clip: { x: 0, y: await page.evaluate(() => window.scrollY), width: 960, height: 600 } });
     await axe(page, 'debugger');
     await page.evaluate((t) => { document.querySelectorAll('form.grid textarea')[1].value = t; }, got.text.replace('"sent_at":"', '"sent_at":"1'));
     await clickText(page, 'button', 'Check signature');
@@ -348,6 +357,7 @@ describe('a large account', () => {
     assert.ok(t.render <= 300, `first page in ${t.render} ms`);
     await p.waitForSelector('main[data-sparks="done"]', { timeout: 30000 });
     await shot(p, 'endpoints-1000');
+    await docShot(p, 'endpoints');
     await axe(p, 'endpoints (1000)');
     await p.close();
   });
