@@ -207,6 +207,38 @@ fail_seen(const struct api_reply *r)
 	return (strtoll(r->str, NULL, 10));
 }
 
+static const char *const	key_fields[] = { "secret_sha256", "company_sid" };
+static const char *const	session_fields[] = { "secret_sha256",
+    "company_sid", "read_only", "expires_at" };
+
+/*
+ * Ask for this client's failure count and the credential's record (the
+ * fields of the hash at key), pipelined: API_WAIT, or API_DONE with the
+ * answer written.
+ */
+static int
+lookup_send(struct api_ctx *ctx, const char *key, const char *const *fields,
+    int nfields)
+{
+	const char	*argv[6];
+	char		 kfail[WH_KEY_MAX];
+	int		 i;
+
+	if (nfields > 4 || fail_key(ctx, kfail, sizeof(kfail)) == -1)
+		return (unauthorized(ctx));
+	argv[0] = "GET";
+	argv[1] = kfail;
+	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
+		return (api_problem_redis(ctx));
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (i = 0; i < nfields; i++)
+		argv[2 + i] = fields[i];
+	if (api_redis_cmd(ctx, 2 + nfields, argv, NULL) == -1)
+		return (api_problem_redis(ctx));
+	return (API_WAIT);
+}
+
 /*
  * "Bearer <sid>.<secret>" of a portal session: the same lookup as a key's
  * (failure count, then the record), never served from the cache.
@@ -214,8 +246,8 @@ fail_seen(const struct api_reply *r)
 static int
 bearer_begin(struct api_ctx *ctx, const char *tok, size_t len)
 {
-	const char	*dot, *argv[6];
-	char		 key[WH_KEY_MAX], kfail[WH_KEY_MAX];
+	const char	*dot;
+	char		 key[WH_KEY_MAX];
 	size_t		 idlen;
 
 	while (len > 0 && *tok == ' ') {
@@ -235,22 +267,9 @@ bearer_begin(struct api_ctx *ctx, const char *tok, size_t len)
 	if (wh_sha256(dot + 1, len - idlen - 1, ctx->auth_hash) == -1)
 		return (api_problem_nomem(ctx));
 	if (wh_key_portal_session(key, sizeof(key), api_cfg.prefix,
-	    ctx->who.key_id) == -1 ||
-	    fail_key(ctx, kfail, sizeof(kfail)) == -1)
+	    ctx->who.key_id) == -1)
 		return (unauthorized(ctx));
-	argv[0] = "GET";
-	argv[1] = kfail;
-	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	argv[0] = "HMGET";
-	argv[1] = key;
-	argv[2] = "secret_sha256";
-	argv[3] = "company_sid";
-	argv[4] = "read_only";
-	argv[5] = "expires_at";
-	if (api_redis_cmd(ctx, 6, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	return (API_WAIT);
+	return (lookup_send(ctx, key, session_fields, 4));
 }
 
 /*
@@ -261,9 +280,9 @@ bearer_begin(struct api_ctx *ctx, const char *tok, size_t len)
 int
 api_auth_begin(struct api_ctx *ctx)
 {
-	const char	*hdr, *argv[4];
+	const char	*hdr;
 	unsigned char	 raw[AUTH_HEADER_MAX];
-	char		 key[WH_KEY_MAX], kfail[WH_KEY_MAX];
+	char		 key[WH_KEY_MAX];
 	unsigned char	*colon;
 	size_t		 hlen, idlen;
 	int		 n, hashed;
@@ -300,20 +319,9 @@ api_auth_begin(struct api_ctx *ctx)
 		return (API_NEXT);
 
 	if (wh_key_apikey(key, sizeof(key), api_cfg.prefix,
-	    ctx->who.key_id) == -1 ||
-	    fail_key(ctx, kfail, sizeof(kfail)) == -1)
+	    ctx->who.key_id) == -1)
 		return (unauthorized(ctx));
-	argv[0] = "GET";
-	argv[1] = kfail;
-	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	argv[0] = "HMGET";
-	argv[1] = key;
-	argv[2] = "secret_sha256";
-	argv[3] = "company_sid";
-	if (api_redis_cmd(ctx, 4, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	return (API_WAIT);
+	return (lookup_send(ctx, key, key_fields, 2));
 }
 
 /*
