@@ -34,7 +34,8 @@ DISP_OBJ	:= $(DISP_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/webhooks-api $(BUILD)/webhooks-api.so \
-     $(BUILD)/webhooks-api.conf $(BUILD)/webhooks-dispatcher
+     $(BUILD)/webhooks-api.conf $(BUILD)/webhooks-kore \
+     $(BUILD)/webhooks-dispatcher
 
 # Objects are rebuilt when the flags change (a build tree made with other
 # flags, e.g. before -fPIC was added, must not be linked as it is).
@@ -69,12 +70,43 @@ $(BUILD)/obj/gen/portal_assets.o: $(PORTAL_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -Iapi -c $< -o $@
 
-# The Kore application module, loaded by the kore binary. The KORE_USE_*
-# flags must be the ones the kore binary was built with (Debian's 4.1:
-# `kore -v` says "pgsql tasks"): they add members to struct http_request,
+# Kore itself, built the Kore way from the sources Debian's kore package
+# ships in /usr/share/kore, with our patches (api/kore/patches, applied in
+# order; each says what it fixes) and our framing decision
+# (api/kore/http_frame.c). The tree is copied and patched again only when
+# a patch or the framing header changes; Kore's own Makefile then builds
+# incrementally. Variables given to this make (CFLAGS of the sanitizer
+# build...) are kept away from Kore's Makefile, which sets its own;
+# KORE_SANITIZE builds kore itself with a sanitizer (Kore's SANITIZE).
+KORE_SRC	?= /usr/share/kore
+KORE_TREE	:= $(BUILD)/kore
+KORE_PATCHES	:= $(sort $(wildcard api/kore/patches/*.patch))
+KORE_SANITIZE	?=
+
+$(KORE_TREE)/.patched: $(KORE_PATCHES) api/kore/http_frame.h
+	@rm -rf $(KORE_TREE) && mkdir -p $(KORE_TREE)
+	cp -R $(KORE_SRC)/Makefile $(KORE_SRC)/RELEASE $(KORE_SRC)/src \
+	    $(KORE_SRC)/include $(KORE_SRC)/misc $(KORE_TREE)/
+	cp api/kore/http_frame.h $(KORE_TREE)/include/kore/
+	@set -e; for p in $(KORE_PATCHES); do \
+	    echo "patch $$p"; patch -s -p1 -d $(KORE_TREE) < $$p; done
+	@touch $@
+
+$(BUILD)/webhooks-kore: $(KORE_TREE)/.patched api/kore/http_frame.c
+	@cmp -s api/kore/http_frame.c $(KORE_TREE)/src/http_frame.c || \
+	    cp api/kore/http_frame.c $(KORE_TREE)/src/http_frame.c
+	env -u MAKEFLAGS -u MFLAGS -u CFLAGS -u LDFLAGS -u CC \
+	    $(MAKE) -s -C $(KORE_TREE) TASKS=1 SANITIZE=$(KORE_SANITIZE) \
+	    KORE=$(CURDIR)/$@ $(CURDIR)/$@
+
+# The Kore application module, loaded by that kore and built against its
+# patched headers. The KORE_USE_* flags must be the ones that kore was
+# built with (TASKS=1 above): they add members to struct http_request,
 # and with others the module reads req_headers and the lists after it at
-# the wrong offsets.
-KORE_CFLAGS := -I/usr/include/kore -DKORE_USE_TASKS -DKORE_USE_PGSQL
+# the wrong offsets (Debian's /usr/bin/kore is built with pgsql and tasks,
+# so a module for it would need -DKORE_USE_PGSQL too).
+KORE_CFLAGS := -I$(KORE_TREE)/include/kore -DKORE_USE_TASKS
+$(API_MOD_OBJ): $(KORE_TREE)/.patched
 $(BUILD)/obj/api/%.o: EXTRA_CFLAGS = $(KORE_CFLAGS)
 $(BUILD)/webhooks-api.so: $(API_MOD_OBJ) $(COMMON_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
@@ -117,8 +149,10 @@ e2e: all
 # (halt_on_error, abort) and the e2e harness fails the test during which
 # it appeared on any program's output (a Kore worker that dies is
 # restarted, so the report may be the only sign).
-# The api is a module that Debian's kore binary (not built with ASan)
-# loads, so gcc's ASan runtime is preloaded into kore (E2E_API_PRELOAD).
+# The api is a module that our kore loads; that kore is built with ASan
+# too (KORE_SANITIZE, Kore's own SANITIZE switch), so our patches to it are
+# checked as well, and gcc's ASan runtime is preloaded into it
+# (E2E_API_PRELOAD) so that the module's UBSan runtime loads with it.
 # Leaks are checked in the unit tests and the dispatcher, not in the api:
 # Kore's seccomp sandbox kills a worker at the first system call
 # LeakSanitizer makes at exit (gettid), and Kore's own allocations would
@@ -130,14 +164,15 @@ SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 		   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # (Not delivery-isolation: its throughput ratios do not hold at ASan's
 # speed on a busy machine; it checks fairness, not memory.)
-SANITIZE_E2E	?= foundation events delivery-retry delivery-tls security-input \
+SANITIZE_E2E	?= foundation security-http events delivery-retry delivery-tls security-input \
 		   security-ssrf security-secrets security-tenancy api-webhooks \
 		   api-signing-keys api-validation api-idempotency api-fuzz \
 		   visibility endpoint-health retention
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \
-	    CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" unit all
+	    CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" \
+	    KORE_SANITIZE=address unit all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@asan=$$($(CC) -print-file-name=libasan.so); \
 	    [ -f "$$asan" ] || { echo "sanitize: no libasan.so for $(CC)" >&2; exit 1; }; \
@@ -190,10 +225,10 @@ run: deps
 	@$(MAKE) --no-print-directory -s all
 	@.ci/run-local
 
-# The bench's own programs: the Kore no-op route (a module run by kore like
-# the api) and the delaying TCP proxy put in front of Redis.
+# The bench's own programs: the Kore no-op route (a module run by our kore
+# like the api) and the delaying TCP proxy put in front of Redis.
 BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
-$(BUILD)/bench/noop.so: tests/bench/noop.c
+$(BUILD)/bench/noop.so: tests/bench/noop.c $(KORE_TREE)/.patched
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra $(KORE_CFLAGS) $< -o $@
 $(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
@@ -206,7 +241,8 @@ bench: deps all $(BENCH_TOOLS)
 clean:
 	rm -rf $(BUILD)
 
-include tests/fuzz/fuzz.mk
+# (Optional: the Docker build stages copy only what the programs need.)
+-include tests/fuzz/fuzz.mk
 
 .PHONY: test-faults all deps unit e2e sanitize valgrind lint-deploy test run bench \
 	clean

@@ -7,7 +7,8 @@
  * variables and that Redis answers (one clear line and a non-zero exit
  * otherwise), makes sure the bootstrap admin key exists, writes Kore's
  * configuration from api/conf/webhooks.conf into a private temporary
- * directory, and runs kore in the foreground as its child. Kore's own
+ * directory, and runs kore (our patched build, webhooks-kore beside this
+ * program) in the foreground as its child. Kore's own
  * printf-style lines are turned into JSON lines on stderr, and SIGTERM /
  * SIGINT are passed on, so the process behaves like any other service.
  */
@@ -225,6 +226,7 @@ main(int argc, char **argv)
 	char			 err[512], dir[PATH_MAX], tmpl[PATH_MAX + 32];
 	char			 module[PATH_MAX + 32], tmpdir[PATH_MAX];
 	char			 conf[PATH_MAX + 32], pidfile[PATH_MAX + 32];
+	char			 korebin[PATH_MAX + 32];
 	char			 workers[16];
 	const char		*tmp;
 	int			 pfd[2], status;
@@ -290,8 +292,12 @@ main(int argc, char **argv)
 	names[4] = "PIDFILE"; values[4] = pidfile;
 	write_conf(tmpl, conf, names, values, 5);
 
-	if ((kore = getenv("WH_KORE_BIN")) == NULL || *kore == '\0')
-		kore = "kore";
+	/* Our patched kore (api/kore/patches) is built beside the launcher. */
+	if ((kore = getenv("WH_KORE_BIN")) == NULL || *kore == '\0') {
+		(void)snprintf(korebin, sizeof(korebin), "%s/webhooks-kore",
+		    dir);
+		kore = korebin;
+	}
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		die("pipe failed", NULL, NULL);
 
@@ -309,7 +315,8 @@ main(int argc, char **argv)
 			_exit(127);
 		(void)execlp(kore, kore, "-f", "-n", "-r", "-q", "-c", conf,
 		    (char *)NULL);
-		wh_log(WH_LOG_ERROR, "cannot run kore (WH_KORE_BIN or PATH)",
+		wh_log(WH_LOG_ERROR, "cannot run kore (WH_KORE_BIN or "
+		    "webhooks-kore beside the launcher)",
 		    "kore", kore, NULL);
 		_exit(127);
 	}

@@ -45,6 +45,14 @@ extern const char	wh_lua_dead_requeue[];
 extern const char	wh_lua_webhook_cas[];
 
 /*
+ * A dispatcher's hold on its stream entries (each file's header says
+ * keys, arguments and reply): refreshing only those it still owns, and
+ * moving one entry as it stands to the dead letters.
+ */
+extern const char	wh_lua_refresh_owned[];
+extern const char	wh_lua_dead_entry[];
+
+/*
  * The arguments of EVAL or EVALSHA (cmd) of script (its text or SHA-1)
  * with nkeys keys, then argv[0..argc) (the keys first; lens may be NULL)
  * into av/al (room for max), nk holding the key count's digits. Returns

@@ -39,6 +39,13 @@ static int		 retry_timers_ready;
 #define ERROR_PAUSE_MS	500
 
 static void	read_entries(void);
+/*
+ * When the read in flight was sent (mono ms): Redis gave us its entries
+ * no earlier, so they are ours as of then (upkeep.c, job_owned()). Not
+ * as of the reply: a read sent before a long pause is answered by Redis
+ * during it, and another dispatcher may have claimed its entries since.
+ */
+static int64_t		 read_sent;
 
 static void
 retry_read(void *arg)
@@ -243,122 +250,151 @@ job_ack(struct job *job)
 	job_free(job);
 }
 
-/* A delivery (or a lookup) of the job is resolved; ok = 0 abandons. */
+/*
+ * An entry whose processing keeps failing (a company index of the wrong
+ * type, a record Redis refuses) would be claimed and fail again forever:
+ * once the stream has delivered it DELIVERIES_MAX times, it goes to the
+ * dead letters with the last failure instead (README, "Straight into
+ * Redis"). Counted by Redis, so whichever dispatcher sees the last
+ * failure moves it.
+ */
+#define DELIVERIES_MAX	"5"
+/* Of a field of an entry moved to the dead letters: bytes kept. */
+#define FIELD_KEEP	"16384"
+#define FIELDS_KEPT	"32"
+
+static void	entry_dead(struct job *, const char *min, const char *why,
+		    redisCallbackFn *);
+
+void
+job_failed(struct job *job, const char *why)
+{
+	if (job->fail[0] == '\0' && why != NULL)
+		(void)snprintf(job->fail, sizeof(job->fail), "%s", why);
+}
+
+static void
+on_given_up(redisAsyncContext *ac, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct job	*job = priv;
+	char		 n[24];
+
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+		wh_log(WH_LOG_WARN, "entry kept failing; moved to the dead "
+		    "letters", "entry_id", job->entry_id, "event_sid",
+		    job->task.event.event_sid, "deliveries", DELIVERIES_MAX,
+		    "error", job->fail, NULL);
+	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer < 0) {
+		(void)snprintf(n, sizeof(n), "%lld", -reply->integer);
+		wh_log(WH_LOG_WARN, "entry left pending after a failure; it "
+		    "will be claimed again", "entry_id", job->entry_id,
+		    "event_sid", job->task.event.event_sid, "deliveries", n,
+		    "error", job->fail, NULL);
+	} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+		wh_log(WH_LOG_WARN, "entry taken over by another dispatcher; "
+		    "left to it", "entry_id", job->entry_id, "event_sid",
+		    job->task.event.event_sid, NULL);
+	else
+		wh_log(WH_LOG_WARN, "entry left pending after a redis "
+		    "failure; it will be claimed again", "entry_id",
+		    job->entry_id, "event_sid", job->task.event.event_sid,
+		    "error", reply == NULL ? "redis down" :
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : job->fail,
+		    NULL);
+	job_free(job);
+}
+
+/*
+ * A delivery (or a lookup) of the job is resolved; ok = 0 abandons. An
+ * abandoned entry stays pending (to be claimed again) unless it has been
+ * delivered DELIVERIES_MAX times; a lost one belongs to its new owner.
+ */
 void
 job_delivery_done(struct job *job, int ok)
 {
+	char	why[ERROR_MAX + 64];
+
 	if (!ok)
 		job->abandon = 1;
 	if (--job->outstanding > 0)
 		return;
-	if (job->abandon) {
-		wh_log(WH_LOG_WARN, "entry left pending after a redis failure; "
-		    "it will be claimed again", "entry_id", job->entry_id,
-		    "event_sid", job->task.event.event_sid, NULL);
+	if (job->lost || job->settled) {
 		job_free(job);
+		return;
+	}
+	if (job->abandon) {
+		(void)snprintf(why, sizeof(why), "still failing after %s "
+		    "deliveries: %s", DELIVERIES_MAX, job->fail[0] ? job->fail :
+		    "a step in Redis failed");
+		if (d.stopping || !d.main.conn.ready)
+			on_given_up(NULL, NULL, job);
+		else
+			entry_dead(job, DELIVERIES_MAX, why, on_given_up);
 		return;
 	}
 	job_ack(job);
 }
 
+/*
+ * The malformed entry's dead letter is written and the entry acked, or it
+ * had been taken over meanwhile (0), or Redis failed (it stays pending).
+ */
 static void
 on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
 
-	job_delivery_done(job, reply != NULL &&
-	    reply->type != REDIS_REPLY_ERROR);
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+		job->settled = 1;
+	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+		job->lost = 1;
+	else
+		job_failed(job, reply != NULL && reply->type ==
+		    REDIS_REPLY_ERROR ? reply->str : "redis down");
+	job_delivery_done(job, job->settled || job->lost);
 }
 
 /*
- * The fields a malformed entry's dead letter starts with, in order, and
- * the name an original field of the same name is kept under: a client
- * reading the entry into a map would otherwise see the publisher's value
- * instead of ours (the last one wins).
+ * Move job's entry, as it stands in its stream, to the dead letters with
+ * reason why, if it is still ours and was delivered at least min times
+ * (common/lua/dead_entry.lua: one atomic step with the ack). cb gets the
+ * script's reply; it is called with none when nothing could be sent.
  */
-static const struct {
-	const char	*own;
-	const char	*original;
-} malformed_fields[] = {
-	{ "reason", "original.reason" },
-	{ "source_stream", "original.source_stream" },
-	{ "source_id", "original.source_id" },
-};
-#define OWN_FIELDS	(sizeof(malformed_fields) / sizeof(malformed_fields[0]))
-#define DEAD_ARGV	64	/* the dead letter's XADD, at most */
-
-/* The name an original field is kept under in its dead letter. */
-static const char *
-malformed_name(const char *name, size_t len)
+static void
+entry_dead(struct job *job, const char *min, const char *why,
+    redisCallbackFn *cb)
 {
-	size_t	i;
+	const char	*argv[10];
+	char		 maxlen[24];
 
-	for (i = 0; i < OWN_FIELDS; i++) {
-		if (strlen(malformed_fields[i].own) == len &&
-		    memcmp(malformed_fields[i].own, name, len) == 0)
-			return (malformed_fields[i].original);
-	}
-	return (NULL);
+	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
+	argv[0] = job->stream; argv[1] = d.k_dead;
+	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
+	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
+	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
+	if (rscript_call(&d.main, &rs_entry_dead, cb, job, 2, 10, argv,
+	    NULL) == -1)
+		cb(NULL, NULL, job);
 }
 
 /*
  * An entry that cannot be delivered as it stands (missing field, payload
  * not JSON, an unreadable task): kept in the dead-letter stream with the
- * reason and its raw fields, then acked, so it never blocks the stream
- * and is never retried forever.
+ * reason and its fields, then acked, so it never blocks the stream and is
+ * never retried forever.
  */
 static void
-entry_malformed(struct job *job, const char *why, const redisReply *fields)
+entry_malformed(struct job *job, const char *why)
 {
-	const char	*argv[DEAD_ARGV], *own[OWN_FIELDS], *kept;
-	size_t		 lens[DEAD_ARGV], i;
-	char		 maxlen[24];
-	int		 argc = 0;
-
 	d.n_malformed++;
 	wh_log(WH_LOG_WARN, "malformed stream entry dead-lettered",
 	    "entry_id", job->entry_id, "stream", job->stream, "reason", why,
 	    NULL);
-	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
-	argv[argc] = "XADD"; lens[argc++] = 4;
-	argv[argc] = d.k_dead; lens[argc++] = strlen(d.k_dead);
-	argv[argc] = "MAXLEN"; lens[argc++] = 6;
-	argv[argc] = "~"; lens[argc++] = 1;
-	argv[argc] = maxlen; lens[argc++] = strlen(maxlen);
-	argv[argc] = "*"; lens[argc++] = 1;
-	own[0] = why;
-	own[1] = job->stream;
-	own[2] = job->entry_id;
-	for (i = 0; i < OWN_FIELDS; i++) {
-		argv[argc] = malformed_fields[i].own;
-		lens[argc++] = strlen(malformed_fields[i].own);
-		argv[argc] = own[i];
-		lens[argc++] = strlen(own[i]);
-	}
-	/* Then the original fields, after ours (renamed where they would
-	 * shadow one of ours). */
-	if (fields != NULL && fields->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i + 1 < fields->elements && argc + 2 <= DEAD_ARGV;
-		    i += 2) {
-			if (fields->element[i]->type != REDIS_REPLY_STRING ||
-			    fields->element[i + 1]->type != REDIS_REPLY_STRING)
-				continue;
-			argv[argc] = fields->element[i]->str;
-			lens[argc] = fields->element[i]->len;
-			if ((kept = malformed_name(argv[argc],
-			    lens[argc])) != NULL) {
-				argv[argc] = kept;
-				lens[argc] = strlen(kept);
-			}
-			argc++;
-			argv[argc] = fields->element[i + 1]->str;
-			lens[argc++] = fields->element[i + 1]->len;
-		}
-	}
 	job->outstanding = 1;
-	if (rconn_cmd(&d.main, on_malformed_dead, job, argc, argv, lens) == -1)
-		job_delivery_done(job, 0);
+	entry_dead(job, "0", why, on_malformed_dead);
 }
 
 /*
@@ -507,6 +543,10 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 	int		 found = 0;
 
 	job_fanned(job);
+	if (job_owned(job) == OWN_LOST) {	/* its new owner fans it out */
+		job_fanned_out(job);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		if (!job_targets(job, &hooks[i]))
 			continue;
@@ -564,6 +604,8 @@ on_counter(redisAsyncContext *ac, void *r, void *priv)
 		TAILQ_REMOVE(&b->jobs, job, wait);
 		job->outstanding = 1;	/* the lookup */
 		if (g < 0) {
+			job_failed(job, "the webhooks' change counter could "
+			    "not be read");
 			job_delivery_done(job, 0);
 			continue;
 		}
@@ -592,15 +634,15 @@ batch_send(struct read_batch *b)
 }
 
 /*
- * Entries read or claimed from stream: each becomes a job. entries is the
- * redisReply array of [id, fields] pairs; a deleted entry (nil fields,
+ * Entries read or claimed from stream by a command sent at mono ms sent:
+ * each becomes a job. entries is the redisReply array of [id, fields] pairs; a deleted entry (nil fields,
  * seen when claiming) has nothing left to do and is just acked.
  * Draining, a read that was already in flight may still answer: its
  * entries stay pending for another dispatcher to claim, like every entry
  * the drain leaves, rather than start deliveries the exit would abandon.
  */
 void
-consume_entries(const char *stream, const void *p, int claimed)
+consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 {
 	const redisReply	*entries = p, *e;
 	struct read_batch	*b;
@@ -630,7 +672,7 @@ consume_entries(const char *stream, const void *p, int claimed)
 		    e->element[0]->len + 1);
 		job->stream = stream;
 		job->kind = stream == d.k_events ? JOB_EVENT : JOB_RETRY;
-		job->held_since = wh_mono_ms();
+		job->held_since = sent;
 		TAILQ_INSERT_TAIL(&d.jobs, job, all);
 		d.njobs++;
 		if (claimed)
@@ -647,7 +689,7 @@ consume_entries(const char *stream, const void *p, int claimed)
 		    e->element[1], d.cfg.event_max) :
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
-			entry_malformed(job, why, e->element[1]);
+			entry_malformed(job, why);
 		else if (testsend_expired(job)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
 			    "event_sid", job->task.event.event_sid,
@@ -692,7 +734,7 @@ on_entries(redisAsyncContext *ac, void *r, void *priv)
 				continue;
 			consume_entries(strcmp(s->element[0]->str,
 			    d.k_events) == 0 ? d.k_events : d.k_retries,
-			    s->element[1], 0);
+			    s->element[1], 0, read_sent);
 		}
 	}
 	consume_maybe_read();
@@ -714,6 +756,7 @@ read_entries(void)
 	argv[6] = "BLOCK"; argv[7] = READ_BLOCK_MS; argv[8] = "STREAMS";
 	argv[9] = d.k_retries; argv[10] = d.k_events;
 	argv[11] = ">"; argv[12] = ">";
+	read_sent = wh_mono_ms();
 	if (rconn_cmd(&d.block, on_entries, NULL, 13, argv, NULL) == 0)
 		d.reading = 1;
 }

@@ -30,7 +30,13 @@
 #include "timeutil.h"
 #include "validate.h"
 
-#define ANSWER_KEEP	(64 * 1024)
+/*
+ * The most of an answer ever read: the attempt log and a ~test outcome
+ * keep its first KiB. Once the status is known and this much of the body
+ * is read, the transfer ends: a receiver streaming an endless body gets
+ * no more of our time (and its 2xx is a success).
+ */
+#define ANSWER_KEEP	(4 * 1024)
 #define USER_AGENT	"streem-webhooks/" WH_VERSION
 #define SIGNED_MAX	(WH_HEADERS_MAX + 1)	/* Streem-Sent-At + custom */
 #define RESTAMP_MS	20	/* older stamps are made again at sending */
@@ -46,6 +52,14 @@ static CURL			**spare;
 static size_t			 nspare, spare_cap;
 /* Deliveries that failed before reaching curl, finished on the next round. */
 static TAILQ_HEAD(, delivery)	 failed_early = TAILQ_HEAD_INITIALIZER(failed_early);
+/*
+ * Deliveries whose job's ownership is not confirmed (job_owned()), to be
+ * started (HELD_START, holding their slot) or resolved (HELD_DONE) once
+ * a refresh says the entry is still ours, dropped if it is not.
+ */
+#define HELD_START	1
+#define HELD_DONE	2
+static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
@@ -144,7 +158,12 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 		keep = len;
 	if (keep > 0)
 		(void)wh_buf_append(&dl->answer, p, keep);
-	return (len);	/* the rest is read and dropped */
+	if (keep == len)
+		return (len);
+	/* More than we keep: the status is known, end the transfer here
+	 * (curl reports a write error, which check_done() forgives). */
+	dl->answer_cut = 1;
+	return (0);
 }
 
 static void	finish(struct delivery *);
@@ -558,6 +577,37 @@ setup_easy(struct delivery *dl)
 	return (bad ? -1 : 0);
 }
 
+/*
+ * A delivery of a job another dispatcher took over: its outcome is not
+ * ours to record or act on (the new owner delivers and resolves the
+ * entry), so it is dropped; the job, once empty, is let go unacked.
+ */
+static void
+drop_lost(struct delivery *dl)
+{
+	struct job	*job = dl->job;
+
+	delivery_free(dl);
+	job_delivery_done(job, 0);
+}
+
+/* Resolve dl if its job is still ours; hold or drop it otherwise. */
+static void
+resolve_owned(struct delivery *dl)
+{
+	switch (job_owned(dl->job)) {
+	case OWN_LOST:
+		drop_lost(dl);
+		break;
+	case OWN_UNSURE:
+		dl->held = HELD_DONE;
+		TAILQ_INSERT_TAIL(&held, dl, queue);
+		break;
+	default:
+		resolve_attempt(dl);
+	}
+}
+
 /* The transfer ended (or never began): free its slots, then resolve. */
 static void
 finish(struct delivery *dl)
@@ -571,7 +621,38 @@ finish(struct delivery *dl)
 		dl->easy = NULL;
 	}
 	endpoint_release(dl);
-	resolve_attempt(dl);
+	resolve_owned(dl);
+	endpoint_start_ready();
+}
+
+/*
+ * A refresh answered (upkeep.c): held deliveries whose job is confirmed
+ * go on, those of a lost job are dropped, the others wait for the next.
+ */
+void
+deliver_recheck(void)
+{
+	struct delivery	*dl, *next;
+	int		 own, what;
+
+	for (dl = TAILQ_FIRST(&held); dl != NULL; dl = next) {
+		next = TAILQ_NEXT(dl, queue);
+		if ((own = job_owned(dl->job)) == OWN_UNSURE)
+			continue;
+		TAILQ_REMOVE(&held, dl, queue);
+		what = dl->held;
+		dl->held = 0;
+		if (what == HELD_DONE) {
+			resolve_owned(dl);
+			continue;
+		}
+		if (own == OWN_LOST) {	/* finish() frees its slots */
+			fail_early(dl, "another dispatcher took the entry over");
+			continue;
+		}
+		d.inflight--;		/* deliver_start() counts it again */
+		deliver_start(dl);
+	}
 	endpoint_start_ready();
 }
 
@@ -610,6 +691,26 @@ deliver_start(struct delivery *dl)
 	int64_t		 now;
 
 	d.inflight++;
+	switch (job_owned(dl->job)) {
+	case OWN_LOST:
+		fail_early(dl, "another dispatcher took the entry over");
+		return;
+	case OWN_UNSURE:
+		dl->held = HELD_START;
+		TAILQ_INSERT_TAIL(&held, dl, queue);
+		return;
+	}
+	/*
+	 * A ~test that waited in its endpoint's queue past its start
+	 * deadline (the slots were held by slow transfers) would end after
+	 * the api stopped waiting for it (a 504): its outcome says so now.
+	 */
+	if (testsend_expired(dl->job)) {
+		fail_early(dl, "not sent: the endpoint's transfers in flight "
+		    "left no room before the test's start deadline; try again "
+		    "later");
+		return;
+	}
 	now = wh_now_ms();
 	if (dl->nkeys == 0) {
 		fail_early(dl, "the webhook has no active signing key");
@@ -651,7 +752,9 @@ check_done(void)
 		dl->status = 0;
 		(void)curl_easy_getinfo(m->easy_handle,
 		    CURLINFO_RESPONSE_CODE, &dl->status);
-		if (m->data.result != CURLE_OK) {
+		if (m->data.result != CURLE_OK &&
+		    !(m->data.result == CURLE_WRITE_ERROR && dl->answer_cut &&
+		    dl->status > 0)) {
 			dl->status = 0;
 			if (dl->refused != NULL)
 				(void)snprintf(dl->error, sizeof(dl->error),

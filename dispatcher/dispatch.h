@@ -39,10 +39,15 @@ struct job {
 						   webhook, attempt, history */
 	int			 outstanding;	/* lookups + deliveries */
 	int			 abandon;	/* leave the entry pending */
+	int			 lost;		/* another dispatcher took the
+						   entry over (upkeep.c) */
+	int			 settled;	/* acked by a script already */
+	uint64_t		 refreshing;	/* a refresh in flight */
+	char			 fail[ERROR_MAX]; /* why it was abandoned */
 	size_t			 nhooks;
 	size_t			 nlooked;
 	struct delivery		*ready;		/* found, not yet queued */
-	int64_t			 held_since;	/* mono ms, for refreshing */
+	int64_t			 held_since;	/* mono ms: owned as of then */
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
@@ -90,6 +95,9 @@ struct delivery {
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
 	const char		*refused;	/* the address policy's reason */
+	int			 held;		/* waits for its job's ownership
+						   to be confirmed (deliver.c) */
+	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
@@ -125,9 +133,10 @@ void	consume_up(struct rconn *);
 void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
-	    int claimed);
+	    int claimed, int64_t sent);
 void	consume_fan_out(struct job *, const struct hc_hook *, size_t);
 void	job_delivery_done(struct job *, int ok);
+void	job_failed(struct job *, const char *why);
 void	acks_flush(void);
 void	group_create(void);
 
@@ -160,6 +169,7 @@ void	endpoint_trim(void);
 int	deliver_init(void);
 void	deliver_free(void);
 void	deliver_start(struct delivery *);
+void	deliver_recheck(void);
 void	delivery_free(struct delivery *);
 
 /* resolve.c: what happens after an attempt. */
@@ -167,9 +177,13 @@ void	resolve_attempt(struct delivery *);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
 void	resolve_park(struct delivery *, const char *reason);
 
-/* upkeep.c: moving due retries, claiming abandoned entries. */
+/* upkeep.c: moving due retries, claiming abandoned entries, ownership. */
+#define OWN_YES		0
+#define OWN_UNSURE	1	/* not confirmed lately: wait for a refresh */
+#define OWN_LOST	2
 void	upkeep_start(void);
 void	upkeep_stop(void);
+int	job_owned(const struct job *);
 
 /* metrics.c: figures published for the api's GET /metrics. */
 int	metrics_start(void);
@@ -185,7 +199,8 @@ struct rscript {
 	const char	*name;
 	char		 sha[41];
 };
-extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas;
+extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
+			rs_entry_dead;
 int	rscript_init(void);
 void	rscript_load(struct rconn *);
 int	rscript_call(struct rconn *, const struct rscript *,

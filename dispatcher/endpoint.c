@@ -214,6 +214,10 @@ endpoint_trim(void)
 			limit = queue_limit(ep, now);
 			while (ep->nqueued > limit &&
 			    (dl = TAILQ_LAST(&ep->queue, dqueue)) != NULL) {
+				/* Not confirmed ours (after a pause, which
+				 * also made it look stuck): kept for now. */
+				if (job_owned(dl->job) != OWN_YES)
+					break;
 				TAILQ_REMOVE(&ep->queue, dl, queue);
 				ep->nqueued--;
 				d.queued--;

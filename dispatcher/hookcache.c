@@ -54,6 +54,7 @@ struct entry {
 	struct hc_hook		*next;
 	size_t			 nnext, want, got;
 	int			 failed;
+	char			 why[ERROR_MAX];	/* of the failure */
 	TAILQ_HEAD(, job)	 waiters;
 	TAILQ_ENTRY(entry)	 lru;
 	struct entry		*chain;
@@ -252,6 +253,8 @@ fail_waiters(struct entry *e)
 
 	while ((job = TAILQ_FIRST(&e->waiters)) != NULL) {
 		TAILQ_REMOVE(&e->waiters, job, wait);
+		job_failed(job, e->why[0] ? e->why : "the company's webhooks "
+		    "could not be read");
 		job_delivery_done(job, 0);
 	}
 }
@@ -364,6 +367,30 @@ record_send(struct entry *e, const char *sid)
 	return (rconn_cmd(&d.main, on_record, e, 1, argv, NULL));
 }
 
+/* Keep the first error of a failed EXEC reply, for the job's log. */
+static void
+failure_note(struct entry *e, const redisReply *reply)
+{
+	size_t	i;
+
+	if (reply == NULL) {
+		(void)snprintf(e->why, sizeof(e->why), "redis down");
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		(void)snprintf(e->why, sizeof(e->why), "%s", reply->str);
+		return;
+	}
+	for (i = 0; reply->type == REDIS_REPLY_ARRAY &&
+	    i < reply->elements; i++) {
+		if (reply->element[i]->type == REDIS_REPLY_ERROR) {
+			(void)snprintf(e->why, sizeof(e->why), "%s",
+			    reply->element[i]->str);
+			return;
+		}
+	}
+}
+
 /*
  * Reply to MULTI GET company counter, ZRANGE index, EXEC: unchanged
  * counter, the entry is good; else load every record.
@@ -379,6 +406,7 @@ on_index(redisAsyncContext *ac, void *r, void *priv)
 	    reply->elements != 2 || reply->element[1]->type !=
 	    REDIS_REPLY_ARRAY ||
 	    (e->next_version = hookcache_counter(reply->element[0])) < 0) {
+		failure_note(e, reply);
 		e->failed = 1;
 		fetch_done(e);
 		return;
@@ -417,6 +445,7 @@ fetch(struct entry *e)
 		return;
 	e->fetching = 1;
 	e->failed = 0;
+	e->why[0] = '\0';
 	e->want = e->got = 0;
 	e->stamp = global_seen;
 	if (wh_key_company_version(kv, sizeof(kv), d.cfg.prefix,

@@ -32,6 +32,8 @@ on_resolved(redisAsyncContext *ac, void *r, void *priv)
 		    "stays pending", "event_sid", job->task.event.event_sid,
 		    "webhook_sid", dl->hook.sid, "error", reply ? reply->str :
 		    "redis down", NULL);
+	if (!ok)
+		job_failed(job, reply ? reply->str : "redis down");
 	delivery_free(dl);
 	job_delivery_done(job, ok);
 }
@@ -211,10 +213,27 @@ resolve_attempt(struct delivery *dl)
 	schedule(dl, dl->attempt + 1, delay);
 }
 
+/*
+ * A resolution written for a job not confirmed ours (job_owned()) could
+ * undo the work of its new owner: the job is let go instead, its entry
+ * left pending (claimed again, by us if it still is ours). 1 if so.
+ */
+static int
+not_ours(struct delivery *dl)
+{
+	if (job_owned(dl->job) == OWN_YES)
+		return (0);
+	job_failed(dl->job, "ownership not confirmed");
+	resolved_now(dl, 0);
+	return (1);
+}
+
 /* Not attempted now (endpoint saturated): the same attempt, later. */
 void
 resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 {
+	if (not_ours(dl))
+		return;
 	if (dl->job->reply_key != NULL) {
 		testsend_fail(dl->job, dl, "the endpoint has too many "
 		    "deliveries queued; try again later");
@@ -230,6 +249,8 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 void
 resolve_park(struct delivery *dl, const char *reason)
 {
+	if (not_ours(dl))
+		return;
 	d.n_parked++;
 	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
 	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,

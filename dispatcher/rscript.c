@@ -23,9 +23,12 @@ struct rscript	rs_attempt = { wh_lua_attempt_record, "attempt_record", "" };
 struct rscript	rs_dead = { wh_lua_dead_letter, "dead_letter", "" };
 struct rscript	rs_requeue = { wh_lua_dead_requeue, "dead_requeue", "" };
 struct rscript	rs_cas = { wh_lua_webhook_cas, "webhook_cas", "" };
+struct rscript	rs_refresh = { wh_lua_refresh_owned, "refresh_owned", "" };
+struct rscript	rs_entry_dead = { wh_lua_dead_entry, "dead_entry", "" };
 
 static struct rscript *const	all[] = {
-	&rs_attempt, &rs_dead, &rs_requeue, &rs_cas
+	&rs_attempt, &rs_dead, &rs_requeue, &rs_cas, &rs_refresh,
+	&rs_entry_dead
 };
 #define NSCRIPTS	(sizeof(all) / sizeof(all[0]))
 

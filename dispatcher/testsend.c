@@ -11,7 +11,9 @@
  * outcome is pushed to the reply list (expiring after REPLY_TTL_MS)
  * instead of being logged, counted in the endpoint's health, retried or
  * dead-lettered. A test read after its deadline (no dispatcher ran in
- * time) is not sent at all.
+ * time) is not sent at all; one not started by then (waiting for a slot
+ * of a slow endpoint: deliver.c) is answered as not sent, since it would
+ * end after the api stopped waiting.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,10 @@
  * - Claiming: entries left pending by a dispatcher that died are taken
  *   over with XAUTOCLAIM once idle longer than WH_CLAIM_IDLE_MS.
  * - Refreshing: a live dispatcher resets the idle time of the entries it
- *   still works on (XCLAIM ... JUSTID to itself), so a long queue wait or
- *   a slow transfer is never mistaken for a dead owner.
+ *   still owns (common/lua/refresh_owned.lua), so a long queue wait or a
+ *   slow transfer is never mistaken for a dead owner; and learns which
+ *   another dispatcher took over while it was paused longer than
+ *   WH_CLAIM_IDLE_MS, which it then stops working on (job_owned()).
  * - Recovery jobs and the dead letters' age cap (jobs.c, retention.c)
  *   run on timers of their own, started and stopped with these.
  */
@@ -31,6 +33,7 @@ struct claim_state {
 	const char	*stream;
 	char		 cursor[64];
 	int		 busy;
+	int64_t		 sent;		/* mono ms of the XAUTOCLAIM */
 };
 
 static struct loop_timer	move_timer, claim_timer, refresh_timer;
@@ -114,7 +117,7 @@ on_claimed(redisAsyncContext *ac, void *r, void *priv)
 	    reply->element[1]->elements > 0) {
 		wh_log(WH_LOG_INFO, "claimed entries of another dispatcher",
 		    "stream", cs->stream, NULL);
-		consume_entries(cs->stream, reply->element[1], 1);
+		consume_entries(cs->stream, reply->element[1], 1, cs->sent);
 	}
 }
 
@@ -131,6 +134,7 @@ claim_one(struct claim_state *cs)
 	argv[0] = "XAUTOCLAIM"; argv[1] = cs->stream; argv[2] = WH_GROUP;
 	argv[3] = d.consumer; argv[4] = idle; argv[5] = cs->cursor;
 	argv[6] = "COUNT"; argv[7] = CLAIM_COUNT;
+	cs->sent = wh_mono_ms();
 	if (rconn_cmd(&d.main, on_claimed, cs, 8, argv, NULL) == 0)
 		cs->busy = 1;
 }
@@ -147,28 +151,128 @@ claim(void *arg)
 	loop_timer_arm(&claim_timer, claim_period());
 }
 
-/* XCLAIM <our ids> to ourselves with JUSTID: resets their idle time. */
+/*
+ * Is job still ours? Confirmed by a refresh (or the read) less than two
+ * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
+ * has been idle that long. Older than that (the process was paused, or
+ * Redis did not answer), it may have been taken over: nothing of it is
+ * sent or resolved until the next refresh says (deliver.c).
+ */
+int
+job_owned(const struct job *job)
+{
+	if (job->lost)
+		return (OWN_LOST);
+	if (wh_mono_ms() - job->held_since >= d.cfg.claim_idle_ms * 2 / 3) {
+		loop_timer_arm(&refresh_timer, 0);
+		return (OWN_UNSURE);
+	}
+	return (OWN_YES);
+}
+
+struct refresh_call {
+	const char	*stream;
+	uint64_t	 token;
+	int64_t		 sent;		/* mono ms */
+};
+
+static uint64_t	refresh_tokens;
+
+static int
+id_listed(const char *id, const redisReply *ids)
+{
+	size_t	i;
+
+	for (i = 0; i < ids->elements; i++) {
+		if (ids->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(ids->element[i]->str, id) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The refresh's answer: the ids we lost. Those jobs are given up at once
+ * (deliver.c drops what they still had to send or to resolve; the entry
+ * is not acked: its new owner resolves it); the others are ours as of
+ * the time the refresh was sent.
+ */
+static void
+on_refreshed(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct refresh_call	*call = priv;
+	redisReply		*reply = r;
+	struct job		*job;
+	int			 ok;
+
+	ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_ERROR, "refreshing entries failed", "error",
+		    reply->str, NULL);
+	TAILQ_FOREACH(job, &d.jobs, all) {
+		if (job->refreshing != call->token)
+			continue;
+		job->refreshing = 0;
+		if (!ok)
+			continue;
+		if (id_listed(job->entry_id, reply)) {
+			job->lost = 1;
+			wh_log(WH_LOG_WARN, "entry taken over by another "
+			    "dispatcher; left to it", "entry_id",
+			    job->entry_id, "event_sid",
+			    job->task.event.event_sid, NULL);
+		} else
+			job->held_since = call->sent;
+	}
+	free(call);
+	deliver_recheck();
+}
+
+/* One refresh_owned.lua call for up to REFRESH_MAX of stream's jobs. */
+static int
+refresh_batch(const char *stream, int64_t older_than)
+{
+	const char		*argv[REFRESH_MAX + 3];
+	struct refresh_call	*call;
+	struct job		*job;
+	int			 argc = 3;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		return (0);
+	call->stream = stream;
+	call->token = ++refresh_tokens;
+	call->sent = wh_mono_ms();
+	argv[0] = stream; argv[1] = WH_GROUP; argv[2] = d.consumer;
+	TAILQ_FOREACH(job, &d.jobs, all) {
+		if (job->stream != stream || job->lost || job->refreshing ||
+		    job->held_since > older_than)
+			continue;
+		argv[argc++] = job->entry_id;
+		job->refreshing = call->token;
+		if (argc == REFRESH_MAX + 3)
+			break;
+	}
+	if (argc == 3) {
+		free(call);
+		return (0);
+	}
+	if (rscript_call(&d.main, &rs_refresh, on_refreshed, call, 1, argc,
+	    argv, NULL) == -1) {
+		TAILQ_FOREACH(job, &d.jobs, all) {
+			if (job->refreshing == call->token)
+				job->refreshing = 0;
+		}
+		free(call);
+		return (0);
+	}
+	return (argc == REFRESH_MAX + 3);
+}
+
 static void
 refresh_stream(const char *stream, int64_t older_than)
 {
-	const char	*argv[REFRESH_MAX + 6];
-	struct job	*job;
-	int		 argc = 5;
-
-	argv[0] = "XCLAIM"; argv[1] = stream; argv[2] = WH_GROUP;
-	argv[3] = d.consumer; argv[4] = "0";
-	TAILQ_FOREACH(job, &d.jobs, all) {
-		if (job->stream != stream || job->held_since > older_than)
-			continue;
-		argv[argc++] = job->entry_id;
-		job->held_since = wh_mono_ms();
-		if (argc == REFRESH_MAX + 5)
-			break;
-	}
-	if (argc == 5)
-		return;
-	argv[argc++] = "JUSTID";
-	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, NULL);
+	while (refresh_batch(stream, older_than))
+		;
 }
 
 static void

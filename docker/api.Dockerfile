@@ -1,5 +1,7 @@
-# The api image: build/webhooks-api (the launcher), the Kore module and its
-# configuration template, run by Debian's kore. Build context: the repo root
+# The api image: build/webhooks-api (the launcher), the Kore module, its
+# configuration template and build/webhooks-kore, our kore (built from the
+# sources Debian's kore package ships, with api/kore/patches applied; the
+# package is needed to build, not to run). Build context: the repo root
 #   docker build -f docker/api.Dockerfile -t streem-webhooks-api .
 # The build stage is the same, instruction for instruction, as the one in
 # docker/dispatcher.Dockerfile, so that the two builds share its cache.
@@ -18,18 +20,18 @@ COPY dispatcher/ dispatcher/
 RUN make -j"$(nproc)" all
 
 FROM debian:bookworm-slim
-# kore provides /usr/bin/kore; --no-install-recommends keeps gcc out (only
-# kodev, Kore's project tool, would want it).
+# Our kore needs only libssl3 and libc at run time.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      kore libhiredis0.14 libmsgpackc2 libssl3 ca-certificates \
+      libhiredis0.14 libmsgpackc2 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin webhooks
-# The launcher finds the module and the template beside itself. Owned by
-# root, read-only for the service user.
+# The launcher finds the module, the template and kore beside itself.
+# Owned by root, read-only for the service user.
 COPY --from=build /src/build/webhooks-api /src/build/webhooks-api.so \
-     /src/build/webhooks-api.conf /opt/streem-webhooks/
+     /src/build/webhooks-api.conf /src/build/webhooks-kore \
+     /opt/streem-webhooks/
 
 # The documented defaults (README, "Configuration"), except the listen
 # address: in a container the api must be reachable from outside it.

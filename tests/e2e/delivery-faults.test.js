@@ -24,12 +24,13 @@ import { Webhook } from 'standardwebhooks';
 import {
   GROUP,
   KEYS,
+  consumerPending,
   createWebhook,
+  eventsFor,
   deadLetters,
   pendingCount,
   publishEvents,
   queueState,
-  randomHex,
   sleep,
   startDispatcher,
   startReceiver,
@@ -46,19 +47,6 @@ useHarness();
 const E = Number(process.env.E2E_FAULT_EVENTS || 10000);
 
 const log = (msg) => process.stderr.write(`# faults: ${msg}\n`);
-
-function eventsFor(company, tag, n) {
-  const list = [];
-  for (let i = 0; i < n; i++) {
-    list.push({
-      company_sid: company,
-      event_type: 'call.ended',
-      payload: `{"call_sid":"CA_${tag}_${i}","i":${i}}`,
-      event_sid: `evt_${tag}_${i}_${randomHex(3)}`,
-    });
-  }
-  return list;
-}
 
 // Distinct webhook-ids a receiver has seen.
 const idsOf = (rcv) => new Set(rcv.requests.map((r) => r.headers['webhook-id']));
@@ -118,22 +106,6 @@ function checkAll(rcv, name, keys, byId, busyUntil) {
   assert.ok(max <= 2000, `${name}: none stamped long before sending (max ${max} ms)`);
   assert.ok(late[0] >= -50, `${name}: none stamped after arrival (min ${late[0]} ms)`);
   return { unique: seen.size, dups };
-}
-
-// Entries pending for the consumer of the dispatcher with this pid (its
-// consumer name is host-pid-startms), over both streams.
-async function consumerPending(redis, pid) {
-  let n = 0;
-  for (const stream of [KEYS.events, KEYS.retries]) {
-    let rows = [];
-    try {
-      rows = (await redis.call('XINFO', 'CONSUMERS', stream, GROUP)).map(pairsToObject);
-    } catch {
-      /* no stream or group */
-    }
-    for (const c of rows) if (String(c.name).includes(`-${pid}-`)) n += Number(c.pending);
-  }
-  return n;
 }
 
 // What is left in the streams and why (for a failure message): each

@@ -360,6 +360,30 @@ describe('publishing straight into Redis', () => {
     assert.equal(renamed.fields['original.source_id'], 'x');
     assert.equal(await redisCli(stack.redis, 'XLEN', KEYS.events), '0', 'acked and deleted');
   });
+
+  test('a 10 MB malformed entry: its dead letter keeps 16 KiB of each value, the sizes and 32 fields', async () => {
+    const big = sid('big');
+    const payload = `{${'x'.repeat(10 * 1024 * 1024)}`;
+    const extra = [];
+    for (let i = 0; i < 40; i++) extra.push(`f${String(i).padStart(2, '0')}`, `v${i}`);
+    const id = await stack.redis.call('XADD', KEYS.events, '*', 'company_sid', CO, 'event_type', 'call.ended',
+      'event_sid', big, 'payload', payload, ...extra);
+    await waitUntil(async () => (await deadLetters(stack.redis)).some((x) => x.fields.source_id === String(id)), {
+      timeoutMs: 15000,
+      what: 'the big entry in the dead letters',
+    });
+    const d = (await deadLetters(stack.redis)).find((x) => x.fields.source_id === String(id));
+    assert.match(d.fields.reason, /larger than WH_EVENT_MAX_BYTES/);
+    assert.equal(d.fields.event_sid, big);
+    assert.equal(d.fields.payload.length, 16384, 'the payload is cut to 16 KiB');
+    assert.equal(d.fields.payload, payload.slice(0, 16384), 'its first 16 KiB as they were');
+    assert.equal(d.fields['payload.size'], String(payload.length), 'and its size is kept');
+    assert.equal(d.fields.f27, 'v27', 'the first 32 fields are kept');
+    assert.equal(d.fields.f28, undefined, 'and no more');
+    const bytes = (await stack.redis.call('MEMORY', 'USAGE', KEYS.dead)) || 0;
+    assert.ok(bytes < 1024 * 1024, `the dead letters stay small (${bytes} bytes)`);
+    assert.equal(await redisCli(stack.redis, 'XLEN', KEYS.events), '0', 'acked and deleted');
+  });
 });
 
 describe('event-type filters and the webhook cache following api changes', () => {

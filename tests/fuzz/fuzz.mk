@@ -29,6 +29,7 @@ FUZZ_SRC_query	:= api/query.c
 FUZZ_SRC_body	:= api/body_text.c
 FUZZ_SRC_cursor	:= api/cursor.c api/secrets.c
 FUZZ_SRC_stream	:= dispatcher/entry.c
+FUZZ_SRC_http	:= api/kore/http_frame.c
 FUZZ_LIBS_validate := -lcurl
 
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -73,7 +73,8 @@ export function startDispatcher(redisUrl, extra = {}, name = 'dispatcher') {
 
 // The Kore no-op module (tests/bench/noop.c) under the api's own Kore
 // configuration, filled in as api/launcher.c fills it, and run the way the
-// launcher runs kore: same binary, workers, limits and keep-alive.
+// launcher runs kore: same binary (our patched build/webhooks-kore, or
+// WH_KORE_BIN), workers, limits and keep-alive.
 export async function startKoreNoop(dir, { workers = 2 } = {}) {
   const port = await freePort();
   const kdir = fs.mkdtempSync(path.join(dir, 'kore-'));
@@ -84,7 +85,7 @@ export async function startKoreNoop(dir, { workers = 2 } = {}) {
   const tmpl = fs.readFileSync(path.join(ROOT, 'api', 'conf', 'webhooks.conf'), 'utf8');
   const conf = path.join(kdir, 'kore.conf');
   fs.writeFileSync(conf, tmpl.replace(/@([A-Z]+)@/g, (m, k) => values[k] ?? m));
-  const proc = new Proc('kore-noop', process.env.WH_KORE_BIN || 'kore', ['-f', '-n', '-r', '-q', '-c', conf]);
+  const proc = new Proc('kore-noop', process.env.WH_KORE_BIN || path.join(BUILD, 'webhooks-kore'), ['-f', '-n', '-r', '-q', '-c', conf]);
   await waitFor(async () => {
     proc.check();
     return (await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', body: '{}' })).status === 202;

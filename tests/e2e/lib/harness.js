@@ -653,6 +653,22 @@ export async function eventConsumers(redis) {
   }
 }
 
+// Entries pending for the consumer of the dispatcher with this pid (its
+// consumer name is host-pid-startms), over both streams.
+export async function consumerPending(redis, pid) {
+  let n = 0;
+  for (const stream of [KEYS.events, KEYS.retries]) {
+    let rows = [];
+    try {
+      rows = (await redis.call('XINFO', 'CONSUMERS', stream, GROUP)).map(resp.pairsToObject);
+    } catch {
+      /* no stream or group */
+    }
+    for (const c of rows) if (String(c.name).includes(`-${pid}-`)) n += Number(c.pending);
+  }
+  return n;
+}
+
 // Connections whose last command was XREADGROUP: dispatchers waiting for
 // work. (Redis 7.0 registers a group consumer only once it is handed an
 // entry, so on an empty stream CLIENT LIST is what shows a reader.)
@@ -897,6 +913,21 @@ export async function createWebhook(stack, fields) {
     throw new Error(`GET signing-keys of ${webhook.sid} answered ${k.status}: ${k.text}`);
   }
   return { webhook, keys: k.json.signing_keys };
+}
+
+// n events of company for direct publishing, with distinct event_sids
+// (evt_<tag>_<i>_<random>) and payloads.
+export function eventsFor(company, tag, n) {
+  const list = [];
+  for (let i = 0; i < n; i++) {
+    list.push({
+      company_sid: company,
+      event_type: 'call.ended',
+      payload: `{"call_sid":"CA_${tag}_${i}","i":${i}}`,
+      event_sid: `evt_${tag}_${i}_${randomHex(3)}`,
+    });
+  }
+  return list;
 }
 
 // Publish events straight into the stream (the public XADD contract), all
