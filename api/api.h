@@ -495,6 +495,8 @@ int	api_portal_sessions_create(struct api_ctx *);
 int	api_portal_sessions_delete(struct api_ctx *);
 int	api_portal_check(struct api_ctx *);
 int	api_render_portal_session(struct wh_buf *, const void *);
+/* stats.c: GET /v1/webhooks/{sid}/stats, the hourly rollup. */
+int	api_webhook_stats(struct api_ctx *);
 /* portal_static.c: the portal's files under /portal/. */
 int	api_portal_static(struct api_ctx *);
 

@@ -101,6 +101,8 @@ static const struct api_route routes[] = {
 	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1, 0 },
 	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:/stats", api_webhook_stats, 1,
+	    0 },
 	{ HTTP_METHOD_POST,   "/v1/portal-sessions",
 	    api_portal_sessions_create, 1, 0 },
 	{ HTTP_METHOD_DELETE, "/v1/portal-sessions/:",

@@ -216,3 +216,11 @@ wh_key_portal_session(char *out, size_t len, const char *pfx,
 	return (key_fmt(len,
 	    snprintf(out, len, "%sportal:%s", pfx, session_sid)));
 }
+
+int
+wh_key_webhook_hourly(char *out, size_t len, const char *pfx,
+    const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:hourly", pfx, sid)));
+}

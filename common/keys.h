@@ -99,4 +99,12 @@ int	wh_key_test_reply(char *out, size_t, const char *pfx,
 int	wh_key_portal_session(char *out, size_t, const char *pfx,
 	    const char *session_sid);
 
+/*
+ * A webhook's hourly rollup of its attempts (hash: 24 slots of counts and
+ * a latency histogram, see common/lua/attempt_record.lua), written with
+ * each attempt, read by GET /v1/webhooks/{sid}/stats.
+ */
+int	wh_key_webhook_hourly(char *out, size_t, const char *pfx,
+	    const char *sid);
+
 #endif

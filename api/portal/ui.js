@@ -75,41 +75,17 @@ export function field(label, control) {
   return [h('label', { for: id }, label), control];
 }
 
-// Hourly buckets of the last 24 h from attempts ({at, outcome, latency_ms}).
-export function hourly(attempts, now = Date.now()) {
-  const start = Math.floor(now / 3600000) * 3600000 - 23 * 3600000;
-  const b = Array.from({ length: 24 }, (_, i) => ({ t: start + i * 3600000, ok: 0, bad: 0, lat: [] }));
-  for (const a of attempts) {
-    const t = Date.parse(a.at);
-    if (!(t >= start)) continue;
-    const i = Math.min(23, Math.floor((t - start) / 3600000));
-    if (a.outcome === 'succeeded') b[i].ok++;
-    else b[i].bad++;
-    if (Number.isInteger(a.latency_ms)) b[i].lat.push(a.latency_ms);
-  }
-  for (const x of b) {
-    x.lat.sort((p, q) => p - q);
-    x.p50 = pct(x.lat, 0.5);
-    x.p95 = pct(x.lat, 0.95);
-  }
-  return b;
-}
-
-function pct(sorted, q) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-}
-
-// A 24-bar sparkline of succeeded (up) and failed (down) attempts.
+// A 24-bar sparkline of succeeded (up) and failed (down) attempts, from
+// GET /v1/webhooks/{sid}/stats's hours.
 export function sparkline(buckets) {
-  const max = Math.max(1, ...buckets.map((x) => Math.max(x.ok, x.bad)));
-  const ok = buckets.reduce((n, x) => n + x.ok, 0);
-  const bad = buckets.reduce((n, x) => n + x.bad, 0);
+  const max = Math.max(1, ...buckets.map((x) => Math.max(x.succeeded, x.failed)));
+  const ok = buckets.reduce((n, x) => n + x.succeeded, 0);
+  const bad = buckets.reduce((n, x) => n + x.failed, 0);
   const svg = s('svg', { class: 'spark', width: 96, height: 24, viewBox: '0 0 96 24', role: 'img',
     'aria-label': `last 24 h: ${ok} succeeded, ${bad} failed` });
   buckets.forEach((x, i) => {
-    const hu = Math.round((x.ok / max) * 11);
-    const hd = Math.round((x.bad / max) * 11);
+    const hu = Math.round((x.succeeded / max) * 11);
+    const hd = Math.round((x.failed / max) * 11);
     if (hu) svg.append(s('rect', { class: 's-ok', x: i * 4, y: 12 - hu, width: 3, height: hu }));
     if (hd) svg.append(s('rect', { class: 's-bad', x: i * 4, y: 12, width: 3, height: hd }));
   });
@@ -121,27 +97,27 @@ export function charts(buckets) {
   const W = 480;
   const H = 120;
   const bw = W / 24;
-  const max = Math.max(1, ...buckets.map((x) => x.ok + x.bad));
+  const max = Math.max(1, ...buckets.map((x) => x.succeeded + x.failed));
   const bars = s('svg', { width: W, height: H + 14, viewBox: `0 0 ${W} ${H + 14}`, role: 'img',
     'aria-labelledby': 'c-del' });
-  bars.append(s('title', { id: 'c-del' }, `Deliveries per hour, last 24 h: ${buckets.map((x) => `${x.ok} ok/${x.bad} failed`).join(', ')}`));
+  bars.append(s('title', { id: 'c-del' }, `Deliveries per hour, last 24 h: ${buckets.map((x) => `${x.succeeded} ok/${x.failed} failed`).join(', ')}`));
   buckets.forEach((x, i) => {
-    const ho = (x.ok / max) * H;
-    const hb = (x.bad / max) * H;
+    const ho = (x.succeeded / max) * H;
+    const hb = (x.failed / max) * H;
     bars.append(s('rect', { class: 's-ok', x: i * bw + 1, y: H - ho, width: bw - 2, height: ho }));
     bars.append(s('rect', { class: 's-bad', x: i * bw + 1, y: H - ho - hb, width: bw - 2, height: hb }));
   });
   bars.append(s('line', { class: 'axis', x1: 0, y1: H, x2: W, y2: H }));
   bars.append(s('text', { x: 0, y: H + 12 }, '24 h ago'), s('text', { x: W - 24, y: H + 12 }, 'now'));
-  const lmax = Math.max(1, ...buckets.map((x) => x.p95 || 0));
+  const lmax = Math.max(1, ...buckets.map((x) => x.latency_p95_ms || 0));
   const line = (key) => buckets.map((x, i) => (x[key] === null ? null : `${i * bw + bw / 2},${H - (x[key] / lmax) * H}`))
     .filter(Boolean).join(' ');
   const lat = s('svg', { width: W, height: H + 14, viewBox: `0 0 ${W} ${H + 14}`, role: 'img',
     'aria-labelledby': 'c-lat' });
-  lat.append(s('title', { id: 'c-lat' }, `Latency per hour, p50 and p95 in ms: ${buckets.map((x) => `${x.p50 ?? '-'}/${x.p95 ?? '-'}`).join(', ')}`));
-  lat.append(s('polyline', { class: 'l-p50', points: line('p50') }), s('polyline', { class: 'l-p95', points: line('p95') }));
+  lat.append(s('title', { id: 'c-lat' }, `Latency per hour, p50 and p95 in ms: ${buckets.map((x) => `${x.latency_p50_ms ?? '-'}/${x.latency_p95_ms ?? '-'}`).join(', ')}`));
+  lat.append(s('polyline', { class: 'l-p50', points: line('latency_p50_ms') }), s('polyline', { class: 'l-p95', points: line('latency_p95_ms') }));
   buckets.forEach((x, i) => {
-    for (const [key, cls] of [['p50', 's-p50'], ['p95', 's-p95']]) {
+    for (const [key, cls] of [['latency_p50_ms', 's-p50'], ['latency_p95_ms', 's-p95']]) {
       if (x[key] !== null) lat.append(s('circle', { class: cls, cx: i * bw + bw / 2, cy: H - (x[key] / lmax) * H, r: 3 }));
     }
   });

@@ -290,6 +290,9 @@ describe('real answers match the schemas', () => {
     conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts?company_sid=${company}`));
     conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts`));
     conforms('GET', P, await api('GET', `/v1/events/evt_none/attempts?company_sid=${company}`));
+    P = '/v1/webhooks/{webhook_sid}/stats';
+    conforms('GET', P, await api('GET', `${p}/stats`));
+    conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/stats'));
     P = '/v1/webhooks/{webhook_sid}/dead-letters';
     conforms('GET', P, await api('GET', `${p}/dead-letters`));
     conforms('GET', P, await api('GET', `${p}/dead-letters?page_token=x`));

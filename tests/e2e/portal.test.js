@@ -206,6 +206,13 @@ describe('the portal, in order', () => {
     await page.goto(`${base()}/portal/#/endpoint/${hookSid}`);
     await ready(page, 'endpoint');
     await page.waitForSelector(`tr[data-event="${evt}"] button`);
+    // The charts draw the dispatchers' hourly rollup.
+    await page.waitForSelector('svg title#c-del');
+    const hours = (await api('GET', `/v1/webhooks/${hookSid}/stats`)).json.stats.hours;
+    const title = await page.$eval('svg title#c-del', (t) => t.textContent);
+    const last = hours[23];
+    assert.ok(last.succeeded >= 3 && last.failed >= 1, JSON.stringify(last));
+    assert.ok(title.endsWith(`${last.succeeded} ok/${last.failed} failed`), `chart: ${title}`);
     await shot(page, 'dead-letters');
     await page.click(`tr[data-event="${evt}"] button`);
     const [got] = await rcv.waitFor(1, 15000);
