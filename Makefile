@@ -124,7 +124,8 @@ $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher $< \
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher \
+	    -DTEST_DOCS_DIR='"$(CURDIR)/docs"' $< \
 	    $(filter %.o,$^) -o $@ $(LDFLAGS) $(LDLIBS_COMMON) -lcmocka
 
 # Unit tests of product code outside common/ that stands alone.

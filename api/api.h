@@ -32,7 +32,7 @@
 #define API_PARAMS_MAX		3
 /* A step may pipeline one command per listed item (a page of 100). */
 #define API_REPLIES_MAX		128
-/* Largest request body of any route (README, "The HTTP API"). */
+/* Largest request body of any route (docs/api.md, "Validation"). */
 #define API_BODY_MAX		(1024 * 1024)
 /* POST /v1/events:batch (up to 1000 events): api/conf allows for it. */
 #define API_BATCH_BODY_MAX	(5 * 1024 * 1024)
@@ -76,7 +76,6 @@ struct api_ctx {
 	int			 stage;		/* module.c: route, auth, ... */
 	struct api_idem		*idem;		/* Idempotency-Key state */
 	char			 location[API_LOCATION_MAX];
-	struct wh_buf		 body_text;	/* fields.c: the body rewritten */
 	char			 params[API_PARAMS_MAX][WH_ID_MAX];
 	int			 phase;		/* handler-defined step */
 	int			 authed;
@@ -161,6 +160,7 @@ void	api_location(struct api_ctx *, const char *fmt, ...)
  */
 enum api_problem_kind {
 	API_P_INVALID_BODY,		/* 400 body is not a JSON object */
+	API_P_BODY_TOO_DEEP,		/* 400 nested deeper than the limit */
 	API_P_INVALID_PARAMETER,	/* 400 a query parameter */
 	API_P_INVALID_PAGE_TOKEN,	/* 400 */
 	API_P_INVALID_HEADER,		/* 400 a header's value */
@@ -279,8 +279,8 @@ struct api_webhook_input {
 	char			 company[WH_ID_MAX];	/* POST */
 };
 
-struct kore_json_item;
-int	api_webhook_parse(struct api_ctx *, struct kore_json_item *,
+struct api_obj;
+int	api_webhook_parse(struct api_ctx *, struct api_obj *,
 	    int create, struct api_webhook_input *, struct api_errors *);
 void	api_webhook_apply(struct wh_webhook *, struct api_webhook_input *);
 
@@ -294,9 +294,39 @@ int	api_signing_key_make(struct wh_signing_key *,
 #define API_SECRET_LEN		43	/* chars, without the NUL */
 int	api_secret_new(char *out, size_t outlen);
 
-/* fields.c: reading request bodies (Kore's JSON) with field errors. */
-struct kore_json;
-struct kore_json_item;
+/*
+ * fields.c: reading request bodies (common/json.c walks, no tree) with
+ * field errors.
+ */
+struct wh_json_member;
+
+/* A member of a body object: its name decoded, its value as raw JSON. */
+struct api_member {
+	const char	*name;
+	const char	*val;
+	size_t		 vlen;
+	const char	*str;		/* the string value, once decoded */
+};
+
+struct api_body;
+
+/* An object of a body: members [first, first + n) of body->mem. */
+struct api_obj {
+	struct api_body	*body;
+	size_t		 first;
+	size_t		 n;
+};
+
+/* A request body being read (api_body_object .. api_body_verdict). */
+struct api_body {
+	struct api_member	*mem;	/* of every object read */
+	struct wh_json_member	*raw;	/* one object's, as walked */
+	size_t			 nmem, cap;
+	char			*text;	/* decoded names and strings */
+	size_t			 used, size;
+	int			 nomem;
+	struct api_obj		 root, inner;
+};
 
 /* A body field a route accepts; readonly ones are named as such. */
 struct api_field_spec {
@@ -304,35 +334,30 @@ struct api_field_spec {
 	int		 readonly;
 };
 
-struct kore_json_item	*api_body_object(struct api_ctx *,
-			    struct kore_json *, const char *wrapper,
-			    int empty_ok, struct api_errors *);
-int		 api_body_verdict(struct api_ctx *, int rc,
+struct api_obj	*api_body_object(struct api_ctx *, struct api_body *,
+		    const char *wrapper, int empty_ok, struct api_errors *);
+int		 api_body_verdict(struct api_ctx *, struct api_body *, int rc,
 		    const struct api_errors *, const char *what);
-void		 api_fields_check(struct kore_json_item *,
+void		 api_body_free(struct api_body *);
+int		 api_problem_deep(struct api_ctx *);
+void		 api_fields_check(struct api_obj *,
 		    const struct api_field_spec *, const char *prefix,
 		    struct api_errors *);
-int		 api_field_present(struct kore_json_item *,
-		    const char *name);
-int		 api_field_time(struct kore_json_item *, const char *name,
+int		 api_field_present(struct api_obj *, const char *name);
+int		 api_field_time(struct api_obj *, const char *name,
 		    struct api_errors *, int64_t *out);
-const char	*api_field_str(struct kore_json_item *, const char *name,
+const char	*api_field_str(struct api_obj *, const char *name,
 		    struct api_errors *, int required);
-int		 api_field_int(struct kore_json_item *, const char *name,
+int		 api_field_int(struct api_obj *, const char *name,
 		    struct api_errors *, long long lo, long long hi,
 		    long long def, long long *out);
-int		 api_field_bool(struct kore_json_item *, const char *name,
+int		 api_field_bool(struct api_obj *, const char *name,
 		    struct api_errors *, int def);
-struct kore_json_item	*api_field_array(struct kore_json_item *,
-			    const char *name, struct api_errors *);
-size_t		 api_json_len(struct kore_json_item *);
-
-/*
- * body_text.c: a valid JSON text with every \uXXXX escape in its strings
- * rewritten for Kore's parser, which does not know them (control
- * characters become DEL). 0, or -1 on a lone surrogate or ENOMEM.
- */
-int		 api_body_unescape(const char *, size_t, struct wh_buf *);
+int		 api_field_array(struct api_obj *, const char *name,
+		    struct api_errors *, const char **arr, size_t *len);
+int		 api_element_object(struct api_obj *, const char *, size_t,
+		    struct api_obj *);
+const char	*api_element_str(struct api_obj *, const char *, size_t);
 
 /* An API key as shown (api_keys.c); never its secret's hash. */
 struct api_key {

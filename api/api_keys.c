@@ -107,14 +107,14 @@ eval_indexed(struct api_ctx *ctx, const char *script, const char *rec,
 static int
 read_body(struct api_ctx *ctx, struct ak_state *st)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 	const char		*company, *label, *why;
 	int			 admin;
 
 	memset(&e, 0, sizeof(e));
-	if ((obj = api_body_object(ctx, &json, "api_key", 0, &e)) == NULL)
+	if ((obj = api_body_object(ctx, &body, "api_key", 0, &e)) == NULL)
 		return (-1);
 	api_fields_check(obj, create_fields, "", &e);
 	company = api_field_str(obj, "company_sid", &e, 0);
@@ -139,8 +139,7 @@ read_body(struct api_ctx *ctx, struct ak_state *st)
 		(void)snprintf(st->made.label, sizeof(st->made.label), "%s",
 		    label ? label : "");
 	}
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, 0, &e, "API key"));
+	return (api_body_verdict(ctx, &body, 0, &e, "API key"));
 }
 
 static int

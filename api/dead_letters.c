@@ -3,7 +3,7 @@
  * &page_token=, the deliveries of a webhook that used all their attempts
  * (or were parked while it was disabled), newest first.
  *
- * wh:{0}:dead is one stream for every webhook (DESIGN.md), so the
+ * wh:{0}:dead is one stream for every webhook (docs/design.md, "Redis keys"), so the
  * dispatchers index each dead letter under its webhook as they write it
  * (common/lua/dead_letter.lua): the zset wh:webhook:<sid>:dead holds the
  * event sids scored by dead_at (ms), the hash wh:webhook:<sid>:dead_ids

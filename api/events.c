@@ -1,12 +1,12 @@
 /*
  * events.c: POST /v1/events and POST /v1/events:batch put events on the
- * stream wh:{0}:events in the public format of DESIGN.md (plain string
+ * stream wh:{0}:events in the public format of docs/design.md (plain string
  * fields company_sid, event_type, payload, event_sid, ts), the same shape
  * other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
- * checked with our own JSON validator (no small depth limit, \uXXXX
- * escapes understood) and the payload's raw span is cut out of it, so
+ * checked with our own JSON validator (nesting up to WH_JSON_DEPTH_MAX,
+ * \uXXXX escapes understood) and the payload's raw span is cut out of it, so
  * numbers like 12345678901234567890 reach the receiver digit for digit.
  *
  * An event that carries the publisher's own event_sid goes through the
@@ -320,9 +320,9 @@ event_render(struct wh_buf *b, const struct event_in *ev, int payload)
 static int
 conflict(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, API_P_EVENT_SID_CONFLICT, "This event_sid was "
-	    "already published (within 24 hours) with another event_type or "
-	    "payload; use a new event_sid for a new event.", "event_sid"));
+	return (api_problem(ctx, API_P_EVENT_SID_CONFLICT, "This event_sid was already published "
+	    "(within 24 hours) with another event_type or payload; use a "
+	    "new event_sid for a new event.", "event_sid"));
 }
 
 /*
@@ -360,18 +360,23 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 static int
 body_object(struct api_ctx *ctx, const char **body, size_t *len)
 {
+	int	rc;
+
 	api_body(ctx, body, len);
-	if (*len == 0 || !wh_json_valid(*body, *len))
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL), -1);
+	rc = *len == 0 ? WH_JSON_INVALID : wh_json_check(*body, *len);
+	if (rc == WH_JSON_DEEP)
+		return (api_problem_deep(ctx), -1);
+	if (rc != 0)
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL), -1);
 	while (**body == ' ' || **body == '\t' || **body == '\r' ||
 	    **body == '\n') {
 		(*body)++;
 		(*len)--;
 	}
 	if (**body != '{')
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL), -1);
 	return (0);
 }
 
@@ -402,13 +407,15 @@ api_events_publish(struct api_ctx *ctx)
 
 	api_body(ctx, &body, &len);
 	if (len > api_cfg.event_max)
-		return (api_problem(ctx, API_P_EVENT_TOO_LARGE, "The event is "
-		    "larger than allowed (WH_EVENT_MAX_BYTES).", NULL));
+		return (api_problem(ctx, API_P_EVENT_TOO_LARGE, "The event is larger than "
+		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
 	/* Checked and read in one walk (the body is most of the work). */
 	if ((found = wh_json_members(body, len, event_members, 4, v,
-	    l)) == -1)
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL));
+	    l)) == WH_JSON_DEEP)
+		return (api_problem_deep(ctx));
+	if (found == WH_JSON_INVALID)
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL));
 	if ((st->ev = calloc(1, sizeof(*st->ev))) == NULL)
 		return (api_problem_nomem(ctx));
 	st->n = 1;
@@ -416,8 +423,8 @@ api_events_publish(struct api_ctx *ctx)
 	memset(&e, 0, sizeof(e));
 	event_fields(ctx, v, l, found, ev, &e);
 	if (e.n > 0)
-		return (api_problem_errors(ctx, API_P_VALIDATION, "The event "
-		    "is not valid; see errors.", &e));
+		return (api_problem_errors(ctx, API_P_VALIDATION, "The event is not valid; "
+		    "see errors.", &e));
 	if (event_stamp(ev, wh_now_ms()) == -1)
 		return (api_problem_nomem(ctx));
 	if (event_send(ctx, ev, 0, 0) == -1)
@@ -612,8 +619,8 @@ api_events_batch(struct api_ctx *ctx)
 	if ((rc = batch_read(ctx, st, body, len, &e)) == -2)
 		return (api_problem_nomem(ctx));
 	if (rc == -1)
-		return (api_problem_errors(ctx, API_P_VALIDATION, "The batch "
-		    "is not valid (nothing was published); see errors.", &e));
+		return (api_problem_errors(ctx, API_P_VALIDATION, "The batch is not valid "
+		    "(nothing was published); see errors.", &e));
 	now = wh_now_ms();
 	for (i = 0; i < st->n; i++) {
 		if (event_stamp(&st->ev[i], now) == -1)

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "caps.h"
 #include "config.h"
+#include "config_vars.h"
 #include "encode.h"
 #include "keys.h"
 #include "launcher.h"

@@ -110,7 +110,8 @@ launcher_reencrypt(redisContext *c, const struct wh_config *cfg)
 	size_t		 i;
 
 	memset(&t, 0, sizeof(t));
-	(void)snprintf(match, sizeof(match), "%swebhook:*:keys", cfg->prefix);
+	/* A SCAN pattern: every webhook's signing keys. */
+	(void)wh_key_webhook_keys(match, sizeof(match), cfg->prefix, "*");
 	do {
 		r = redisCommand(c, "SCAN %s MATCH %s COUNT %s TYPE hash",
 		    cursor, match, SCAN_COUNT);

@@ -51,7 +51,7 @@ struct family {
 	const char	*help;
 };
 
-/* Every family shown, in this order (README, "Metrics", lists them). */
+/* Every family shown, in this order (docs/operations.md, "Metrics", lists them). */
 static const struct family	families[] = {
 	{ "webhooks_api_requests_total", "counter",
 	    "HTTP requests the api answered, by route pattern, method and "

@@ -78,13 +78,13 @@ ps_state_free(void *p)
 static int
 read_body(struct api_ctx *ctx, struct ps_state *st)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 	const char		*company, *why;
 
 	memset(&e, 0, sizeof(e));
-	if ((obj = api_body_object(ctx, &json, "portal_session", 1,
+	if ((obj = api_body_object(ctx, &body, "portal_session", 1,
 	    &e)) == NULL)
 		return (-1);
 	api_fields_check(obj, create_fields, "", &e);
@@ -106,8 +106,7 @@ read_body(struct api_ctx *ctx, struct ps_state *st)
 		(void)snprintf(st->made.company_sid,
 		    sizeof(st->made.company_sid), "%s",
 		    company != NULL ? company : ctx->who.company_sid);
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, 0, &e, "portal session"));
+	return (api_body_verdict(ctx, &body, 0, &e, "portal session"));
 }
 
 /* Mint the sid and secret and store the session; -1 on failure. */

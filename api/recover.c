@@ -43,13 +43,13 @@ static const struct api_field_spec	recover_fields[] = {
 static int
 read_body(struct api_ctx *ctx, struct api_job *job)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 	const char		*since, *until, *why, *field;
 
 	memset(&e, 0, sizeof(e));
-	if ((obj = api_body_object(ctx, &json, NULL, 0, &e)) == NULL)
+	if ((obj = api_body_object(ctx, &body, NULL, 0, &e)) == NULL)
 		return (-1);
 	api_fields_check(obj, recover_fields, "", &e);
 	since = api_field_str(obj, "since", &e, 1);
@@ -58,8 +58,7 @@ read_body(struct api_ctx *ctx, struct api_job *job)
 	    (why = wh_time_window(since, strlen(since), until, strlen(until),
 	    wh_now_ms(), &job->since, &job->until, &field)) != NULL)
 		api_errors_add(&e, field, "%s", why);
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, 0, &e, "recovery"));
+	return (api_body_verdict(ctx, &body, 0, &e, "recovery"));
 }
 
 static int

@@ -295,7 +295,6 @@ api_ctx_release(struct api_ctx *ctx)
 	if (ctx->data_free != NULL && ctx->data != NULL)
 		ctx->data_free(ctx->data);
 	api_idem_free(ctx->idem);
-	wh_buf_free(&ctx->body_text);
 	free(ctx);
 }
 

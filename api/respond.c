@@ -48,6 +48,7 @@ static const struct {
 	int		 status;
 } problem_kinds[API_P_KINDS] = {
 	[API_P_INVALID_BODY] =		{ "invalid-body", 400 },
+	[API_P_BODY_TOO_DEEP] =		{ "body-too-deep", 400 },
 	[API_P_INVALID_PARAMETER] =	{ "invalid-parameter", 400 },
 	[API_P_INVALID_PAGE_TOKEN] =	{ "invalid-page-token", 400 },
 	[API_P_INVALID_HEADER] =	{ "invalid-header", 400 },

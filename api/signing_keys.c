@@ -146,14 +146,14 @@ api_signing_key_make(struct wh_signing_key *k, const char *webhook_sid,
 static int
 read_body(struct api_ctx *ctx, struct key_state *st, int create)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 	const char		*v, *why;
 	int			 rc = 0;
 
 	memset(&e, 0, sizeof(e));
-	if ((obj = api_body_object(ctx, &json, "signing_key", 1,
+	if ((obj = api_body_object(ctx, &body, "signing_key", 1,
 	    &e)) == NULL)
 		return (-1);
 	api_fields_check(obj, create ? create_fields : update_fields, "", &e);
@@ -176,8 +176,7 @@ read_body(struct api_ctx *ctx, struct key_state *st, int create)
 	}
 	if (api_field_time(obj, "expires_at", &e, &st->expires_at) == 1)
 		st->given |= GIVEN_EXPIRES;
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, rc, &e, "signing key"));
+	return (api_body_verdict(ctx, &body, rc, &e, "signing key"));
 }
 
 /* GET the webhook, then HGET the named key (one) or HVALS all. */

@@ -232,18 +232,17 @@ api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
 static int
 read_body(struct api_ctx *ctx, struct hook_state *st, int create)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 	int			 rc;
 
 	memset(&e, 0, sizeof(e));
 	wh_webhook_free(&st->in.w);
-	if ((obj = api_body_object(ctx, &json, "webhook", 0, &e)) == NULL)
+	if ((obj = api_body_object(ctx, &body, "webhook", 0, &e)) == NULL)
 		return (-1);
 	rc = api_webhook_parse(ctx, obj, create, &st->in, &e);
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, rc, &e, "webhook"));
+	return (api_body_verdict(ctx, &body, rc, &e, "webhook"));
 }
 
 /* EVAL create_lua: record, company index entry, default key; capped. */

@@ -1,5 +1,5 @@
 /*
- * backoff.h: when to try a failed delivery again (DESIGN.md, "Delivery
+ * backoff.h: when to try a failed delivery again (docs/design.md, "Delivery
  * semantics"): a fixed schedule close to 5s, 5m, 30m, 2h, 5h, 10h, 10h,
  * each with +-20% jitter so that a burst of failures does not come back
  * as a burst, all multiplied by WH_RETRY_SCALE; and a receiver's own

@@ -8,24 +8,28 @@
 #include <stdlib.h>
 
 #include "caps.h"
+#include "config_vars.h"
 
 int
 wh_caps_load(struct wh_caps *lim, char *err, size_t errlen)
 {
-	const char	*v;
-	char		*end;
-	long		 n;
+	const struct wh_config_var	*var;
+	const char			*v;
+	char				*end;
+	long				 n;
 
-	lim->max_webhooks = WH_MAX_WEBHOOKS_DEFAULT;
+	/* Default and range from the one table (config_vars.h). */
+	var = wh_config_var("WH_MAX_WEBHOOKS_PER_COMPANY");
+	lim->max_webhooks = var->def;
 	if ((v = getenv("WH_MAX_WEBHOOKS_PER_COMPANY")) == NULL || *v == '\0')
 		return (0);
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' || n < 1 ||
-	    n > WH_MAX_WEBHOOKS_LIMIT) {
+	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' ||
+	    n < var->lo || n > var->hi) {
 		(void)snprintf(err, errlen, "WH_MAX_WEBHOOKS_PER_COMPANY must "
-		    "be a whole number from 1 to %d (got \"%.40s\")",
-		    WH_MAX_WEBHOOKS_LIMIT, v);
+		    "be a whole number from %ld to %ld (got \"%.40s\")",
+		    var->lo, var->hi, v);
 		return (-1);
 	}
 	lim->max_webhooks = n;

@@ -1,6 +1,7 @@
 /*
  * caps.h: the api's per-tenant caps that operators may tune, read from
- * the environment like everything else (README, "Configuration").
+ * the environment like everything else (docs/operations.md,
+ * "Configuration"; default and range in config_vars.h).
  *
  * Kept apart from config.c so that the launcher (which refuses a bad
  * value at start) and the Kore workers (which enforce it) read the
@@ -10,9 +11,6 @@
 #define WH_CAPS_H
 
 #include <stddef.h>
-
-#define WH_MAX_WEBHOOKS_DEFAULT		1000
-#define WH_MAX_WEBHOOKS_LIMIT		100000
 
 struct wh_caps {
 	long	max_webhooks;	/* WH_MAX_WEBHOOKS_PER_COMPANY */

@@ -15,12 +15,47 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_vars.h"
 #include "health.h"
 #include "ids.h"
 #include "log.h"
 
-#define DEFAULT_REDIS_URL	"redis://127.0.0.1:6379/0"
-#define DEFAULT_LISTEN		"127.0.0.1:8080"
+#define VAR_INT(name, def, lo, hi, note, by, meaning)			\
+	{ #name, 1, def, lo, hi, NULL, note, NULL, by, meaning },
+#define VAR_STR(name, def, note, accepted, by, meaning)			\
+	{ #name, 0, 0, 0, 0, def, note, accepted, by, meaning },
+
+const struct wh_config_var wh_config_vars[] = {
+	WH_CONFIG_VARS(VAR_INT, VAR_STR)
+};
+const size_t wh_config_nvars =
+    sizeof(wh_config_vars) / sizeof(wh_config_vars[0]);
+
+const struct wh_config_var *
+wh_config_var(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < wh_config_nvars; i++) {
+		if (strcmp(wh_config_vars[i].name, name) == 0)
+			return (&wh_config_vars[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * The default of a text variable from the table. A name the table lacks
+ * is a programming error that every start would hit, so it aborts.
+ */
+static const char *
+var_default(const char *name)
+{
+	const struct wh_config_var	*v;
+
+	if ((v = wh_config_var(name)) == NULL || v->is_int)
+		abort();
+	return (v->def_str);
+}
 
 static int
 cfg_err(char *err, size_t len, const char *fmt, ...)
@@ -90,12 +125,28 @@ env_int(const char *name, long def, long lo, long hi, long *out,
 	return (0);
 }
 
+/*
+ * A whole-number variable with the default and range of its table entry
+ * (config_vars.h), so that the docs printed from the table are what is
+ * enforced. def overrides a computed default (the entry's def < lo).
+ */
+static int
+env_int_var(const char *name, long def, long *out, char *err, size_t errlen)
+{
+	const struct wh_config_var	*v;
+
+	if ((v = wh_config_var(name)) == NULL || !v->is_int)
+		abort();
+	return (env_int(name, v->def >= v->lo ? v->def : def, v->lo, v->hi,
+	    out, err, errlen));
+}
+
 static int
 env_bool(const char *name, int *out, char *err, size_t errlen)
 {
 	const char	*v;
 
-	v = env_or(name, "0");
+	v = env_or(name, var_default(name));
 	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
 		*out = 1;
 		return (0);
@@ -142,7 +193,7 @@ bad:
 /*
  * redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
  * Percent-encoding is not decoded: passwords with ':' '@' or '/' must be
- * given some other way (documented in README).
+ * given some other way (documented in docs/operations.md).
  */
 int
 wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
@@ -415,7 +466,8 @@ load_frame_ancestors(struct wh_config *cfg, char *err, size_t errlen)
 	const char	*v;
 	size_t		 i, len;
 
-	v = env_or("WH_PORTAL_FRAME_ANCESTORS", "'none'");
+	v = env_or("WH_PORTAL_FRAME_ANCESTORS",
+	    var_default("WH_PORTAL_FRAME_ANCESTORS"));
 	len = strlen(v);
 	for (i = 0; i < len; i++) {
 		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ';' ||
@@ -442,21 +494,17 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 {
 	long	n;
 
-	if (env_int("WH_ATTEMPTS_MAX_AGE_MS", 2592000000L, 1000,
-	    31622400000L, &n, err, errlen) == -1)
+	if (env_int_var("WH_ATTEMPTS_MAX_AGE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->attempts_max_age_ms = n;
-	if (env_int("WH_DEAD_MAX_AGE_MS", 2592000000L, 1000, 31622400000L,
-	    &n, err, errlen) == -1)
+	if (env_int_var("WH_DEAD_MAX_AGE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->dead_max_age_ms = n;
-	if (env_int("WH_EVENT_ATTEMPTS_TTL_MS", 86400000L, 1000,
-	    31622400000L, &n, err, errlen) == -1)
+	if (env_int_var("WH_EVENT_ATTEMPTS_TTL_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_attempts_ttl_ms = n < cfg->attempts_max_age_ms ? n :
 	    cfg->attempts_max_age_ms;
-	if (env_int("WH_DISABLE_AFTER_MS", 432000000L, 0, 31622400000L, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_DISABLE_AFTER_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->disable_after_ms = wh_disable_after_scaled(n, cfg->retry_scale);
 	return (0);
@@ -473,7 +521,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	memset(cfg, 0, sizeof(*cfg));
 
-	v = env_or("WH_REDIS_URL", DEFAULT_REDIS_URL);
+	v = env_or("WH_REDIS_URL", var_default("WH_REDIS_URL"));
 	if (copy_bounded(cfg->redis_url, sizeof(cfg->redis_url), v,
 	    strlen(v)) == -1)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
@@ -483,7 +531,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	v = getenv("WH_REDIS_PREFIX");
 	if (v == NULL)
-		v = "wh:";
+		v = var_default("WH_REDIS_PREFIX");
 	len = strlen(v);
 	if (len >= sizeof(cfg->prefix) || len > 32)
 		return (cfg_err(err, errlen, "WH_REDIS_PREFIX must be at most "
@@ -496,13 +544,14 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	}
 	memcpy(cfg->prefix, v, len + 1);
 
-	if (parse_listen(env_or("WH_API_LISTEN", DEFAULT_LISTEN), cfg,
+	if (parse_listen(env_or("WH_API_LISTEN",
+	    var_default("WH_API_LISTEN")), cfg,
 	    err, errlen) == -1)
 		return (-1);
 
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		ncpu = 1;
-	if (env_int("WH_API_WORKERS", ncpu > 64 ? 64 : ncpu, 1, 64, &n,
+	if (env_int_var("WH_API_WORKERS", ncpu > 64 ? 64 : ncpu, &n,
 	    err, errlen) == -1)
 		return (-1);
 	cfg->api_workers = (int)n;
@@ -520,7 +569,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_TLS_CA_FILE is too long"));
 	(void)snprintf(cfg->tls_ca_file, sizeof(cfg->tls_ca_file), "%s", v);
 
-	v = env_or("WH_RETRY_SCALE", "1");
+	v = env_or("WH_RETRY_SCALE", var_default("WH_RETRY_SCALE"));
 	errno = 0;
 	cfg->retry_scale = strtod(v, &end);
 	if (errno != 0 || end == v || *end != '\0' ||
@@ -528,20 +577,17 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_RETRY_SCALE must be a number "
 		    "greater than 0 and at most 1000 (got \"%.40s\")", v));
 
-	if (env_int("WH_DISPATCH_CONCURRENCY", 512, 1, 100000, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_DISPATCH_CONCURRENCY", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->concurrency = (int)n;
-	if (env_int("WH_DISPATCH_BATCH", 256, 1, 10000, &n, err, errlen) == -1)
+	if (env_int_var("WH_DISPATCH_BATCH", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->read_batch = (int)n;
-	if (env_int("WH_EVENT_MAX_BYTES", 262144, 1024, 16777216, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;
 
-	if (env_int("WH_ENDPOINT_CONCURRENCY", 32, 1, 100000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_ENDPOINT_CONCURRENCY", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->endpoint_concurrency = (int)n;
 	/*
@@ -549,26 +595,22 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	 * it must exceed the longest attempt (timeout_ms up to 30 s) plus a
 	 * margin; the owner also refreshes the entries it still holds.
 	 */
-	if (env_int("WH_CLAIM_IDLE_MS", 35000, 1000, 86400000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_CLAIM_IDLE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->claim_idle_ms = n;
-	if (env_int("WH_DRAIN_MS", 25000, 0, 3600000, &n, err, errlen) == -1)
+	if (env_int_var("WH_DRAIN_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->drain_ms = n;
-	if (env_int("WH_ATTEMPTS_MAXLEN", 1000, 10, 1000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_ATTEMPTS_MAXLEN", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->attempts_maxlen = n;
 	if (wh_secrets_parse(getenv("WH_SECRETS_KEY"), &cfg->secrets, err,
 	    errlen) == -1)
 		return (-1);
-	if (env_int("WH_AUTH_FAILURES_MAX", 20, 1, 1000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_AUTH_FAILURES_MAX", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->auth_fail_max = n;
-	if (env_int("WH_DEAD_MAXLEN", 100000, 100, 100000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_DEAD_MAXLEN", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->dead_maxlen = n;
 	if (load_retention(cfg, err, errlen) == -1)
@@ -587,7 +629,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (load_frame_ancestors(cfg, err, errlen) == -1)
 		return (-1);
 
-	v = env_or("WH_LOG_LEVEL", "info");
+	v = env_or("WH_LOG_LEVEL", var_default("WH_LOG_LEVEL"));
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));

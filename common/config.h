@@ -1,8 +1,9 @@
 /*
  * config.h: both programs are configured only by WH_* environment
- * variables (DESIGN.md, "Running"). wh_config_load() reads and checks all
- * of them once at start, so a mistake is one clear line and a non-zero
- * exit, never a surprise later.
+ * variables (docs/operations.md, "Configuration"; each one is defined in
+ * config_vars.h). wh_config_load() reads and checks all of them once at
+ * start, so a mistake is one clear line and a non-zero exit, never a
+ * surprise later.
  */
 #ifndef WH_CONFIG_H
 #define WH_CONFIG_H

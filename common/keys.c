@@ -1,5 +1,5 @@
 /*
- * keys.c: Redis key names (DESIGN.md, "Redis data model"). One function a
+ * keys.c: Redis key names (docs/design.md, "Redis keys"). One function a
  * key so that a rename is one edit and no caller formats a key by hand.
  */
 #include <stdio.h>

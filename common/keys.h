@@ -1,6 +1,6 @@
 /*
- * keys.h: every Redis key name, in one place (DESIGN.md, "Redis data
- * model"). Queue keys carry the hash tag {0} so that a later cluster can
+ * keys.h: every Redis key name, in one place (docs/design.md, "Redis
+ * keys"). Queue keys carry the hash tag {0} so that a later cluster can
  * run shards {0}..{N-1} without renaming anything.
  *
  * Each builder writes a NUL-terminated name into out and returns its
@@ -72,10 +72,11 @@ int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
 int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
 	    const char *id);
 /*
- * Delivery visibility (README, "Redis keys"): a webhook's endpoint health
- * (hash), its dead letters (zset event_sid -> dead_at ms, and a hash
- * event_sid -> entry id in wh:{0}:dead), one event's attempts across a
- * company's webhooks (zset "<entry id>_<webhook_sid>" -> attempt ms),
+ * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
+ * endpoint health (hash), its dead letters (zset event_sid -> dead_at
+ * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's
+ * attempts across a company's webhooks (zset "<entry id>_<webhook_sid>"
+ * -> attempt ms),
  * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
  * and the reply list of one ~test delivery.
  */

@@ -1,6 +1,6 @@
 /*
  * sign.c: the Streem and Standard Webhooks signatures of a delivered
- * request (DESIGN.md, "The delivered request"). Both are HMAC-SHA256 with
+ * request (docs/design.md, "The delivered request"). Both are HMAC-SHA256 with
  * the shared secret's bytes as the key; the signed input is fed to an
  * OpenSSL EVP_MAC context piece by piece, so neither the headers nor the
  * body are ever copied into one contiguous message.

@@ -1,5 +1,5 @@
 /*
- * sign.h: the two signatures of every delivered request (DESIGN.md,
+ * sign.h: the two signatures of every delivered request (docs/design.md,
  * "The delivered request").
  *
  * Streem's documented scheme: HMAC-SHA256 keyed with the shared secret

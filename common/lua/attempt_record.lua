@@ -1,5 +1,5 @@
 -- attempt_record.lua: attempts of deliveries, recorded by a dispatcher in
--- one atomic step per batch (README, "Delivery semantics"). For each:
+-- one atomic step per batch (docs/delivery.md). For each:
 --   * a line in the webhook's attempt log, capped by count (MAXLEN ~) and
 --     by age (MINID ~; and the whole log expires once no attempt came for
 --     that long, so an idle log does not outlive its age either);

@@ -1,9 +1,9 @@
 // Events in (issue 4): POST /v1/events and /v1/events:batch, idempotent
 // publishing by event_sid (also under 50 concurrent publishes across api
 // workers), every validation rule with its field, direct publishing from
-// redis-cli, ioredis and redis-py (the examples/publish programs README
-// shows), malformed direct entries dead-lettered while their neighbours are
-// delivered, event-type filters, and the dispatchers' webhook cache
+// redis-cli, ioredis and redis-py (the examples/publish programs
+// docs/publishing.md shows), malformed direct entries dead-lettered while
+// their neighbours are delivered, event-type filters, and the dispatchers' webhook cache
 // following every change made through the api. Every delivery is verified
 // both ways (Streem-Signature and the official standardwebhooks package).
 

@@ -6,7 +6,7 @@
 //
 // The set: a master and a replica (replicaof) and one sentinel (quorum 1),
 // on free loopback ports. The master runs with min-replicas-to-write 1, as
-// README ("Redis Sentinel") asks: once its replica is promoted it refuses
+// docs/operations.md ("Redis Sentinel") asks: once its replica is promoted it refuses
 // writes instead of accepting events a resync would then erase. The
 // sentinel's INFO and publish periods are shortened (SENTINEL DEBUG) so
 // that it knows the replica well enough to promote it at once.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { connect, once } from '../../e2e/lib/resp.js';
 import { BENCH_BUILD, BUILD, Proc, ROOT, freePort, sleep, waitFor } from './procs.mjs';
 
-// The bootstrap admin key the api creates at start (README, Configuration).
+// The bootstrap admin key the api creates at start (docs/operations.md, Configuration).
 export const ADMIN_KEY = 'bench_admin:bench-secret-0123456789abcdef';
 export const AUTH = 'Basic ' + Buffer.from(ADMIN_KEY).toString('base64');
 export const EVENTS = 'wh:{0}:events';

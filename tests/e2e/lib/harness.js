@@ -50,7 +50,7 @@ export const BIN = {
 };
 export const VERBOSE = process.env.E2E_VERBOSE === '1';
 
-// Redis key names from DESIGN.md ("Redis data model"), default prefix.
+// Redis key names from docs/design.md ("Redis keys"), default prefix.
 export const PREFIX = 'wh:';
 export const GROUP = 'dispatchers';
 export const KEYS = {
@@ -520,7 +520,7 @@ function basicAuth(key) {
   return 'Basic ' + Buffer.from(key, 'utf8').toString('base64');
 }
 
-// The environment both programs get (DESIGN.md, "Running"), plus overrides.
+// The environment both programs get (docs/operations.md, "Configuration"), plus overrides.
 export function programEnv({ redis, apiPort, bootstrapKey, env = {} }) {
   return {
     WH_REDIS_URL: redis.url,
