@@ -251,10 +251,14 @@ async function keysSection(box, sid) {
         }))));
   });
   const label = h('input', { type: 'text', value: 'rotated' });
-  const add = h('form', { class: 'row' }, ...field('New key label', label), h('button', { type: 'submit' }, 'Add key'));
+  const own = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'generated if empty' });
+  const add = h('form', { class: 'row' }, ...field('New key label', label), ...field('Secret (optional)', own),
+    h('button', { type: 'submit' }, 'Add key'));
   add.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (await act(() => call('POST', `/v1/webhooks/${enc(sid)}/signing-keys`, { signing_key: { label: label.value || null } }), 'Key added.')) reload();
+    const key = { label: label.value || null };
+    if (own.value) key.shared_secret = own.value;
+    if (await act(() => call('POST', `/v1/webhooks/${enc(sid)}/signing-keys`, { signing_key: key }), 'Key added.')) reload();
   });
   clear(box).append(
     h('p', { class: 'muted' }, 'Rotation: add a key (deliveries are signed with every active key), switch your server to it, then expire or delete the old one.'),

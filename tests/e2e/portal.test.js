@@ -239,12 +239,15 @@ describe('the portal, in order', () => {
 
   test('rotate a key: add one, and deliveries are signed with both; expire the old one', async () => {
     const before1 = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    const mine = `my-own-secret-${rnd(8)}`;
+    await page.type('input[placeholder="generated if empty"]', mine);
     await clickText(page, 'button', 'Add key');
     await page.waitForFunction((n) => document.querySelectorAll('tr[data-key]').length === n, {}, before1.length + 1);
     const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
     assert.equal(keys.length, before1.length + 1);
     // Reveal shows the new key's secret (as text).
     const newKey = keys.find((k) => !before1.some((b) => b.sid === k.sid));
+    assert.equal(newKey.shared_secret, mine, 'the secret typed in');
     await page.click(`tr[data-key="${newKey.sid}"] td:nth-child(4) button`);
     assert.equal(await page.$eval(`tr[data-key="${newKey.sid}"] code.secret`, (e) => e.textContent), newKey.shared_secret);
     await page.click(`tr[data-key="${before1[0].sid}"] td:nth-child(5) button`);
