@@ -304,7 +304,10 @@ describe('sessions refused', () => {
       const p = await newPage();
       await p.goto(base() + url);
       await ready(p, 'ended');
-      if (name === 'expired') await shot(p, 'session-ended');
+      if (name === 'expired') {
+        await shot(p, 'session-ended');
+        await axe(p, 'session ended');
+      }
       await p.close();
     }
   });
@@ -316,6 +319,7 @@ describe('sessions refused', () => {
     await page.goto(`${base()}/portal/#/endpoint/${other.json.webhook.sid}`);
     await ready(page, 'error');
     assert.match(await page.$eval('main h1', (e) => e.textContent), /Not found/);
+    await axe(page, 'not found');
   });
 
   test('a read-only session cannot disable an endpoint', async () => {
