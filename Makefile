@@ -16,7 +16,7 @@ CFLAGS	?= -O2 -g
 # What the code needs whatever CFLAGS says (sanitize overrides CFLAGS).
 WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 	   -DWH_VERSION='"$(VERSION)"' -fstack-protector-strong
-LDLIBS_COMMON := -lhiredis -lmsgpackc -lcrypto
+LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
 API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))
@@ -168,7 +168,7 @@ SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 SANITIZE_E2E	?= foundation security-http events delivery-retry delivery-tls security-input \
 		   security-ssrf security-secrets security-tenancy api-webhooks \
 		   api-signing-keys api-validation api-idempotency api-fuzz \
-		   visibility endpoint-health retention
+		   visibility endpoint-health retention redis-tls
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \

@@ -18,7 +18,7 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
-#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include "buf.h"
 #include "config.h"
@@ -26,6 +26,7 @@
 #include "caps.h"
 #include "health.h"
 #include "model.h"
+#include "redis_wire.h"
 #include "sign.h"
 #include "validate.h"
 
@@ -40,7 +41,7 @@
 #define API_SIGNING_KEYS_MAX	10
 #define API_LOCATION_MAX	160
 
-/* A Redis reply, copied out of hiredis (which frees its own on return). */
+/* A Redis reply, copied out of the wire (which frees its own on return). */
 struct api_reply {
 	int			 type;		/* REDIS_REPLY_* */
 	long long		 integer;
@@ -101,14 +102,15 @@ struct api_ctx {
 extern struct wh_config	api_cfg;
 extern struct wh_caps		api_caps;
 
-/* redis.c: the hiredis <-> Kore event loop adapter. */
+/* redis.c: our Redis connection on Kore's event loop. */
 int	api_redis_start(void);
 int	api_redis_ready(void);
+const char *api_redis_why(void);
 int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
-int	api_redis_send(redisCallbackFn *, void *priv, int argc,
+int	api_redis_send(wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
 void	api_redis_deadline(struct api_ctx *, u_int64_t ms);
 void	api_ctx_release(struct api_ctx *);

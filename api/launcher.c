@@ -57,7 +57,7 @@ die(const char *msg, const char *k, const char *v)
  * when missing, its hash replaced when the secret changed.
  */
 static void
-bootstrap_key(redisContext *c, const struct wh_config *cfg)
+bootstrap_key(struct wh_wire *c, const struct wh_config *cfg)
 {
 	unsigned char	 digest[WH_SHA256_LEN];
 	char		 hex[2 * WH_SHA256_LEN + 1], key[WH_KEY_MAX];
@@ -222,7 +222,7 @@ main(int argc, char **argv)
 	struct wh_config	 cfg;
 	struct wh_caps		 caps;
 	struct sigaction	 sa;
-	redisContext		*c;
+	struct wh_wire		*c;
 	const char		*names[5], *values[5], *kore;
 	char			 err[512], dir[PATH_MAX], tmpl[PATH_MAX + 32];
 	char			 module[PATH_MAX + 32], tmpdir[PATH_MAX];
@@ -266,11 +266,11 @@ main(int argc, char **argv)
 	if (argc == 2) {
 		wh_secrets_use(&cfg.secrets);
 		status = launcher_reencrypt(c, &cfg);
-		redisFree(c);
+		wh_wire_free(c);
 		return (status);
 	}
 	bootstrap_key(c, &cfg);
-	redisFree(c);
+	wh_wire_free(c);
 
 	self_dir(dir, sizeof(dir));
 	(void)snprintf(tmpl, sizeof(tmpl), "%s/webhooks-api.conf", dir);

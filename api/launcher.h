@@ -8,8 +8,9 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "redis_wire.h"
 
 /* --reencrypt-secrets: 0 when every signing key was rewritten. */
-int	launcher_reencrypt(redisContext *, const struct wh_config *);
+int	launcher_reencrypt(struct wh_wire *, const struct wh_config *);
 
 #endif

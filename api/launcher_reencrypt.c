@@ -18,6 +18,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "model.h"
+#include "redis_link.h"
 
 #define SCAN_COUNT	"200"
 
@@ -32,7 +33,7 @@ struct tally {
 
 /* One field of one keys hash: decode with the ring, encode, CAS. */
 static int
-rewrite_one(redisContext *c, const struct wh_config *cfg, const char *hkey,
+rewrite_one(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
     const redisReply *field, const redisReply *val, struct tally *t)
 {
 	struct wh_signing_key	 k;
@@ -40,6 +41,7 @@ rewrite_one(redisContext *c, const struct wh_config *cfg, const char *hkey,
 	redisReply		*r;
 	const char		*argv[7];
 	size_t			 lens[7];
+	char			 err[256];
 	int			 rc = 0;
 
 	t->seen++;
@@ -62,7 +64,7 @@ rewrite_one(redisContext *c, const struct wh_config *cfg, const char *hkey,
 	argv[4] = field->str; lens[4] = field->len;
 	argv[5] = val->str; lens[5] = val->len;
 	argv[6] = out.data; lens[6] = out.len;
-	r = redisCommandArgv(c, 7, argv, lens);
+	r = wh_redis_call(c, err, sizeof(err), 7, argv, lens);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		rc = -1;
 	else if (r->integer == 1)
@@ -80,14 +82,18 @@ done:
 }
 
 static int
-rewrite_hash(redisContext *c, const struct wh_config *cfg, const char *hkey,
+rewrite_hash(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
     struct tally *t)
 {
 	redisReply	*r;
+	const char	*argv[2];
+	char		 err[256];
 	size_t		 i;
 	int		 rc = 0;
 
-	if ((r = redisCommand(c, "HGETALL %s", hkey)) == NULL)
+	argv[0] = "HGETALL";
+	argv[1] = hkey;
+	if ((r = wh_redis_call(c, err, sizeof(err), 2, argv, NULL)) == NULL)
 		return (-1);
 	if (r->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(r);
@@ -101,11 +107,12 @@ rewrite_hash(redisContext *c, const struct wh_config *cfg, const char *hkey,
 }
 
 int
-launcher_reencrypt(redisContext *c, const struct wh_config *cfg)
+launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
 {
 	struct tally	 t;
 	redisReply	*r;
-	char		 cursor[32] = "0", match[WH_KEY_MAX];
+	const char	*argv[8];
+	char		 cursor[32] = "0", match[WH_KEY_MAX], err[256];
 	char		 n1[24], n2[24], n3[24], n4[24];
 	size_t		 i;
 
@@ -113,8 +120,10 @@ launcher_reencrypt(redisContext *c, const struct wh_config *cfg)
 	/* A SCAN pattern: every webhook's signing keys. */
 	(void)wh_key_webhook_keys(match, sizeof(match), cfg->prefix, "*");
 	do {
-		r = redisCommand(c, "SCAN %s MATCH %s COUNT %s TYPE hash",
-		    cursor, match, SCAN_COUNT);
+		argv[0] = "SCAN"; argv[1] = cursor; argv[2] = "MATCH";
+		argv[3] = match; argv[4] = "COUNT"; argv[5] = SCAN_COUNT;
+		argv[6] = "TYPE"; argv[7] = "hash";
+		r = wh_redis_call(c, err, sizeof(err), 8, argv, NULL);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
 		    r->elements != 2) {
 			if (r != NULL)

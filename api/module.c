@@ -30,7 +30,9 @@ struct wh_caps		api_caps;
 
 /*
  * The worker talks to Redis (TCP or a unix socket, maybe by name) and
- * reads randomness; Kore's default sandbox allows neither.
+ * reads randomness; Kore's default sandbox allows neither. Over TLS
+ * without WH_REDIS_TLS_CA_FILE, OpenSSL lists the system's CA directory
+ * (getdents64) when the worker makes its context.
  */
 KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(socket),
@@ -53,7 +55,8 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(mremap),
 	KORE_SYSCALL_ALLOW(futex),
 	KORE_SYSCALL_ALLOW(newfstatat),
-	KORE_SYSCALL_ALLOW(statx)
+	KORE_SYSCALL_ALLOW(statx),
+	KORE_SYSCALL_ALLOW(getdents64)
 );
 
 /*

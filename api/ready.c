@@ -34,6 +34,22 @@ not_ready(struct api_ctx *ctx, const char *detail)
 	return (api_problem(ctx, API_P_NOT_READY, detail, NULL));
 }
 
+/*
+ * Not connected: the last failure of the connection says why (a TLS
+ * certificate refused, a password refused, no route), when known.
+ */
+static int
+not_connected(struct api_ctx *ctx)
+{
+	char	detail[384];
+
+	if (api_redis_why()[0] == '\0')
+		return (not_ready(ctx, "Redis is not connected."));
+	(void)snprintf(detail, sizeof(detail), "Redis is not connected: %s.",
+	    api_redis_why());
+	return (not_ready(ctx, detail));
+}
+
 static int
 ready_answer(struct api_ctx *ctx, struct ready_state *st)
 {
@@ -82,7 +98,7 @@ api_readyz(struct api_ctx *ctx)
 		return (ready_answer(ctx, st));
 
 	if (!api_redis_ready())
-		return (not_ready(ctx, "Redis is not connected."));
+		return (not_connected(ctx));
 	if (wh_key_events(st->stream, sizeof(st->stream),
 	    api_cfg.prefix) == -1)
 		return (api_problem_nomem(ctx));
@@ -90,7 +106,7 @@ api_readyz(struct api_ctx *ctx)
 	argv[1] = "GROUPS";
 	argv[2] = st->stream;
 	if (api_redis_cmd(ctx, 3, argv, NULL) == -1)
-		return (not_ready(ctx, "Redis is not connected."));
+		return (not_connected(ctx));
 	api_redis_deadline(ctx, READY_TIMEOUT_MS);
 	ctx->phase = 1;
 	return (API_WAIT);

@@ -1,13 +1,14 @@
 /*
- * redis.c: hiredis' async client driven by Kore's own event loop.
+ * redis.c: our Redis connections (common/redis_conn.c) on Kore's own
+ * event loop.
  *
  * Each worker holds one connection for commands (and, with Redis
  * Sentinel, one more to a sentinel that announces failovers). Its socket
  * is registered with Kore's epoll level-triggered
  * (kore_platform_event_schedule), reading always and writing only while
- * hiredis has output queued, so a reply is never left unread and a
+ * commands wait to be written, so a reply is never left unread and a
  * command never waits for an edge that already passed. Replies are
- * copied out of hiredis into the request's api_ctx, then the request is
+ * copied out of the wire into the request's api_ctx, then the request is
  * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
  * connection fails every command in flight (the handlers answer 503);
  * common/redis_conn.c connects again (through the sentinels, if any),
@@ -20,13 +21,11 @@
 #include <string.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "api.h"
 #include "keys.h"
 #include "log.h"
 #include "redis_conn.h"
-#include "resp.h"
 #include "scripts.h"
 
 #define REPLY_DEPTH_MAX		8
@@ -46,20 +45,14 @@ static void
 redis_event(void *arg, int err)
 {
 	struct api_redis	*r = arg;
+	int			 events = 0;
 
-	if (r->conn.ac == NULL) {
-		r->evt.flags = 0;
-		return;
-	}
-	if (r->evt.flags & KORE_EVENT_WRITE) {
-		r->evt.flags &= ~KORE_EVENT_WRITE;
-		redisAsyncHandleWrite(r->conn.ac);
-	}
-	/* The write may have failed and freed the context. */
-	if (r->conn.ac != NULL && ((r->evt.flags & KORE_EVENT_READ) || err)) {
-		r->evt.flags &= ~KORE_EVENT_READ;
-		redisAsyncHandleRead(r->conn.ac);
-	}
+	if (r->evt.flags & KORE_EVENT_WRITE)
+		events |= WH_WIRE_EV_WRITE;
+	if ((r->evt.flags & KORE_EVENT_READ) || err)
+		events |= WH_WIRE_EV_READ;
+	r->evt.flags &= ~(KORE_EVENT_READ | KORE_EVENT_WRITE);
+	wh_conn_io(&r->conn, events);
 }
 
 static void
@@ -145,7 +138,14 @@ api_redis_start(void)
 int
 api_redis_ready(void)
 {
-	return (rs.conn.ready && rs.conn.ac != NULL);
+	return (rs.conn.ready && rs.conn.wire != NULL);
+}
+
+/* Why the connection is down ("" if nobody said), for /readyz. */
+const char *
+api_redis_why(void)
+{
+	return (rs.conn.why);
 }
 
 /*
@@ -153,12 +153,10 @@ api_redis_ready(void)
  * (NULL if the link drops). -1 when Redis is not connected.
  */
 int
-api_redis_send(redisCallbackFn *cb, void *priv, int argc, const char **argv,
+api_redis_send(wh_reply_fn *cb, void *priv, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	return (wh_redis_command(rs.conn.ac, cb, priv, argc, argv, lens));
+	return (wh_conn_command(&rs.conn, cb, priv, argc, argv, lens));
 }
 
 static void
@@ -317,7 +315,7 @@ api_ctx_reply_done(struct api_ctx *ctx)
 
 /* Every command's reply lands here, in the order sent. */
 static void
-on_reply(redisAsyncContext *ac, void *r, void *priv)
+on_reply(struct wh_wire *w, void *r, void *priv)
 {
 	struct api_ctx		*ctx = priv;
 	struct api_reply	*copy;
@@ -335,7 +333,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
 static void
-on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
+on_reply_quiet(struct wh_wire *w, void *r, void *priv)
 {
 	struct api_ctx	*ctx = priv;
 	redisReply	*reply = r;
@@ -347,7 +345,7 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 /* Send for ctx: its reply is counted in ctx->pending. */
 static int
-cmd_send(struct api_ctx *ctx, redisCallbackFn *fn, int argc,
+cmd_send(struct api_ctx *ctx, wh_reply_fn *fn, int argc,
     const char **argv, const size_t *lens)
 {
 	if (api_redis_send(fn, ctx, argc, argv, lens) == -1)
@@ -370,7 +368,7 @@ api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
 
 /*
  * Send one command on behalf of ctx. -1 when Redis is not connected or
- * hiredis refuses; the caller answers 503 (after any earlier commands of
+ * the wire refuses; the caller answers 503 (after any earlier commands of
  * the same step have replied: it must still wait if ctx->pending > 0).
  */
 int

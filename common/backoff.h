@@ -34,4 +34,16 @@ int	wh_retry_after_parse(const char *, size_t, int64_t now_ms,
 /* Clamp a receiver's requested delay into [scheduled, 2 x scheduled]. */
 int64_t	wh_retry_after_clamp(int64_t requested_ms, int64_t scheduled_ms);
 
+/*
+ * The same with a webhook's own schedule (schedule.h): its step for
+ * attempt `failed` (the last step for every later one), jittered and
+ * scaled as above; the default schedule when s is NULL or empty.
+ */
+struct wh_schedule;
+int64_t	wh_backoff_schedule_ms(const struct wh_schedule *s, uint32_t failed,
+	    double scale, uint32_t rnd);
+/* Its unjittered, unscaled step (what wh_retry_after_clamp is given). */
+int64_t	wh_backoff_schedule_base_ms(const struct wh_schedule *s,
+	    uint32_t failed);
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "config_vars.h"
+#include "encode.h"
 #include "health.h"
 #include "ids.h"
 #include "log.h"
@@ -191,9 +192,42 @@ bad:
 }
 
 /*
- * redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
- * Percent-encoding is not decoded: passwords with ':' '@' or '/' must be
- * given some other way (documented in docs/operations.md).
+ * URL percent-decoding of n bytes at src into dst (a C string of dlen),
+ * as redis-py and ioredis decode a URL's user and password: "%40" is
+ * '@'. -1 on a bad escape, an encoded NUL, or no room.
+ */
+int
+wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+
+	for (i = 0; i < n; i++, o++) {
+		if (o + 1 >= dlen)
+			return (-1);
+		if (src[i] != '%') {
+			dst[o] = src[i];
+			continue;
+		}
+		if (n - i < 3)
+			return (-1);
+		hi = wh_hexval((unsigned char)src[i + 1]);
+		lo = wh_hexval((unsigned char)src[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return (-1);
+		dst[o] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	if (o >= dlen)
+		return (-1);
+	dst[o] = '\0';
+	return (0);
+}
+
+/*
+ * redis[s]://[[user]:password@]host[:port][/db] or unix:///path[?db=N];
+ * rediss:// is Redis over TLS. The user and the password are
+ * percent-decoded; the last '@' before the path ends them.
  */
 int
 wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
@@ -221,28 +255,29 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 		}
 		return (0);
 	}
-	if (strncmp(url, "rediss://", 9) == 0)
-		return (cfg_err(err, errlen, "WH_REDIS_URL: rediss:// (TLS) is "
-		    "not supported by this build; use redis:// or unix://"));
-	if (strncmp(url, "redis://", 8) != 0)
+	if (strncmp(url, "rediss://", 9) == 0) {
+		a->tls.on = 1;
+		p = url + 9;
+	} else if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else
 		return (cfg_err(err, errlen, "WH_REDIS_URL must start with "
-		    "redis:// or unix:// (got \"%.80s\")", url));
+		    "redis://, rediss:// or unix:// (got \"%.80s\")", url));
 
-	p = url + 8;
 	slash = strchr(p, '/');
-	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	at = memrchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
 	if (at != NULL) {
 		colon = memchr(p, ':', (size_t)(at - p));
 		if (colon == NULL)
 			colon = p - 1;	/* "password@" alone, as redis-cli */
-		else if (copy_bounded(a->username, sizeof(a->username), p,
+		else if (wh_pct_decode(a->username, sizeof(a->username), p,
 		    (size_t)(colon - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: user name "
-			    "too long"));
-		if (copy_bounded(a->password, sizeof(a->password), colon + 1,
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the user "
+			    "name is too long or has a bad %%-escape"));
+		if (wh_pct_decode(a->password, sizeof(a->password), colon + 1,
 		    (size_t)(at - colon - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: password "
-			    "too long"));
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the "
+			    "password is too long or has a bad %%-escape"));
 		p = at + 1;
 	}
 
@@ -423,6 +458,57 @@ load_sentinels(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+/* A file name variable into dst ("" when unset); -1 if too long. */
+static int
+env_path(const char *name, char *dst, size_t dlen, char *err, size_t errlen)
+{
+	const char	*v = env_or(name, "");
+
+	if (copy_bounded(dst, dlen, v, strlen(v)) == -1)
+		return (cfg_err(err, errlen, "%s is too long", name));
+	return (0);
+}
+
+/*
+ * Redis over TLS: rediss:// (the master), WH_REDIS_SENTINEL_TLS=1 (the
+ * sentinels, and so the master they name, as Redis' own TLS Sentinel
+ * setups do), WH_REDIS_TLS_CA_FILE, _SERVER_NAME, _CERT_FILE, _KEY_FILE,
+ * _INSECURE. Files are read at the first connect (common/redis_tls.c).
+ */
+static int
+load_redis_tls(struct wh_redis_addr *a, char *err, size_t errlen)
+{
+	struct wh_redis_tls	*t = &a->tls;
+
+	if (env_bool("WH_REDIS_SENTINEL_TLS", &t->sentinels, err,
+	    errlen) == -1 ||
+	    env_bool("WH_REDIS_TLS_INSECURE", &t->insecure, err,
+	    errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_CA_FILE", t->ca_file, sizeof(t->ca_file),
+	    err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_SERVER_NAME", t->server_name,
+	    sizeof(t->server_name), err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_CERT_FILE", t->cert_file,
+	    sizeof(t->cert_file), err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_KEY_FILE", t->key_file, sizeof(t->key_file),
+	    err, errlen) == -1)
+		return (-1);
+	if (t->sentinels && a->nsentinels == 0)
+		return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_TLS is set but "
+		    "WH_REDIS_SENTINELS is not"));
+	if (t->sentinels)
+		t->on = 1;
+	if ((t->cert_file[0] == '\0') != (t->key_file[0] == '\0'))
+		return (cfg_err(err, errlen, "WH_REDIS_TLS_CERT_FILE and "
+		    "WH_REDIS_TLS_KEY_FILE go together"));
+	if (!t->on && (t->insecure || t->ca_file[0] != '\0' ||
+	    t->server_name[0] != '\0' || t->cert_file[0] != '\0'))
+		return (cfg_err(err, errlen, "WH_REDIS_TLS_* is set but "
+		    "WH_REDIS_URL is not rediss:// (nor "
+		    "WH_REDIS_SENTINEL_TLS=1)"));
+	return (0);
+}
+
 static int
 load_bootstrap(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -526,7 +612,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    strlen(v)) == -1)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
 	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
-	    load_sentinels(cfg, err, errlen) == -1)
+	    load_sentinels(cfg, err, errlen) == -1 ||
+	    load_redis_tls(&cfg->redis, err, errlen) == -1)
 		return (-1);
 
 	v = getenv("WH_REDIS_PREFIX");

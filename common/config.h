@@ -24,6 +24,20 @@ struct wh_sentinel {
 };
 
 /*
+ * Redis over TLS: rediss:// in WH_REDIS_URL, WH_REDIS_TLS_* and
+ * WH_REDIS_SENTINEL_TLS (sentinels and master both over TLS).
+ */
+struct wh_redis_tls {
+	int		on;			/* the master over TLS */
+	int		sentinels;		/* the sentinels over TLS */
+	int		insecure;		/* no verification at all */
+	char		ca_file[1024];		/* "" = the system store */
+	char		server_name[WH_HOST_MAX];	/* "" = the host */
+	char		cert_file[1024];	/* client certificate */
+	char		key_file[1024];
+};
+
+/*
  * Where Redis is: WH_REDIS_URL, or, when sentinels are given, whatever
  * master they name (the URL then only gives password, user and db).
  */
@@ -38,6 +52,7 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_redis_tls tls;
 };
 
 struct wh_config {
@@ -86,9 +101,12 @@ struct wh_config {
  */
 int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
-/* Parse a redis:// URL into addr. 0 or -1 with a sentence in err. */
+/* Parse a redis[s]:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
+
+/* Percent-decode n bytes of src into dst; -1 if bad or too long. */
+int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
 
 /*
  * Parse WH_REDIS_SENTINELS ("host[:port],...") into addr's sentinel

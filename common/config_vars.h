@@ -24,9 +24,9 @@
 
 #define WH_CONFIG_VARS(INT, STR)					\
 	STR(WH_REDIS_URL, "redis://127.0.0.1:6379/0", NULL,		\
-	    "`redis://[[user]:password@]host[:port][/db]` (db 0–15) or " \
-	    "`unix:///path[?db=N]`; not percent-decoded; `rediss://` is " \
-	    "refused", "both",						\
+	    "`redis://[[user]:password@]host[:port][/db]` (db 0–15), "	\
+	    "`rediss://…` (TLS) or `unix:///path[?db=N]`; user and "	\
+	    "password percent-decoded", "both",				\
 	    "where Redis is; with `WH_REDIS_SENTINELS`, only its password, " \
 	    "user and db are used")					\
 	STR(WH_REDIS_SENTINELS, NULL, NULL,				\
@@ -46,6 +46,27 @@
 	    "`WH_REDIS_SENTINELS`", "both",				\
 	    "the sentinels' own password (`requirepass` in sentinel.conf), " \
 	    "when they have one")					\
+	STR(WH_REDIS_SENTINEL_TLS, "0", NULL,				\
+	    "`0`/`1`; only with `WH_REDIS_SENTINELS`", "both",		\
+	    "`1`: the sentinels and the master they name are spoken to over " \
+	    "TLS (the TLS settings below apply to both)")	\
+	STR(WH_REDIS_TLS_CA_FILE, NULL, "the system trust store",	\
+	    "a PEM file; only with TLS", "both",			\
+	    "the CA certificates Redis' certificate must chain to")	\
+	STR(WH_REDIS_TLS_SERVER_NAME, NULL, "the URL's host",		\
+	    "a host name; only with TLS", "both",			\
+	    "the name Redis' certificate must carry (and the SNI sent), for " \
+	    "when one connects by IP address")				\
+	STR(WH_REDIS_TLS_CERT_FILE, NULL, "none",			\
+	    "a PEM file, with `WH_REDIS_TLS_KEY_FILE`; only with TLS",	\
+	    "both", "a client certificate, for servers that require one") \
+	STR(WH_REDIS_TLS_KEY_FILE, NULL, "none",			\
+	    "a PEM file, with `WH_REDIS_TLS_CERT_FILE`; only with TLS",	\
+	    "both", "the client certificate's private key")		\
+	STR(WH_REDIS_TLS_INSECURE, "0", NULL,				\
+	    "`0`/`1`; only with TLS", "both",				\
+	    "`1` turns certificate and host name verification off (logged " \
+	    "as a warning at every start; never in production)")	\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\

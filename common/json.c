@@ -616,13 +616,19 @@ wh_json_elements(const char *buf, size_t len, const char **vals,
 	return (wh_json_elements_trusted(buf, len, vals, lens, max));
 }
 
-int
-wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
-    size_t *lens, size_t max)
+/*
+ * Walk the elements of an array text known to be valid, giving the spans
+ * of those from index `from` on: at most max of them, then -2 (more
+ * follow) or, with stop set, the max found. Returns the number given, -1
+ * if the text is not an array.
+ */
+static int
+elements_walk(const char *buf, size_t len, size_t from, const char **vals,
+    size_t *lens, size_t max, int stop)
 {
 	struct jp		 j;
 	const unsigned char	*vs;
-	size_t			 n = 0;
+	size_t			 i = 0, n = 0;
 
 	jp_init(&j, buf, len, 1);
 	j.depth = 1;
@@ -635,10 +641,14 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 		vs = j.p;
 		if (jp_value(&j) == -1)
 			return (-1);
-		if (n == max)
-			return (-2);
-		vals[n] = (const char *)vs;
-		lens[n++] = (size_t)(j.p - vs);
+		if (i++ >= from) {
+			if (n == max)
+				return (stop ? (int)n : -2);
+			vals[n] = (const char *)vs;
+			lens[n++] = (size_t)(j.p - vs);
+			if (stop && n == max)
+				return ((int)n);
+		}
 		jp_ws(&j);
 		if (j.p < j.end && *j.p == ',') {
 			j.p++;
@@ -646,6 +656,13 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 		}
 	}
 	return ((int)n);
+}
+
+int
+wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
+    size_t *lens, size_t max)
+{
+	return (elements_walk(buf, len, 0, vals, lens, max, 0));
 }
 
 /*
@@ -792,4 +809,54 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 	    wh_buf_append(b, "\"", 1) == -1)
 		return (-1);
 	return (0);
+}
+
+int
+wh_json_element_trusted(const char *buf, size_t len, size_t index,
+    const char **val, size_t *vlen)
+{
+	int	n;
+
+	if ((n = elements_walk(buf, len, index, val, vlen, 1, 1)) < 0)
+		return (-1);
+	return (n);
+}
+
+/*
+ * Compare decoded string contents with s one escape at a time, so that
+ * a payload string of any length is compared without a copy: the
+ * publisher may write "call\u002eended" for "call.ended".
+ */
+int
+wh_json_string_cmp(const char *text, size_t len, const char *s, size_t slen,
+    int prefix)
+{
+	const unsigned char	*p, *e;
+	unsigned char		 u[4];
+	uint32_t		 cp;
+	size_t			 off = 0, n;
+	int			 k;
+
+	if (len < 2 || text[0] != '"' || text[len - 1] != '"')
+		return (-1);
+	p = (const unsigned char *)text + 1;
+	e = (const unsigned char *)text + len - 1;
+	while (p < e) {
+		if (prefix && off == slen)
+			return (0);
+		if (*p == '\\') {
+			if ((k = escape_seq(p + 1, (size_t)(e - p - 1),
+			    &cp)) == -1)
+				return (-1);
+			p += 1 + k;
+			n = wh_utf8_put(cp, u);
+		} else {
+			u[0] = *p++;
+			n = 1;
+		}
+		if (slen - off < n || memcmp(s + off, u, n) != 0)
+			return (1);
+		off += n;
+	}
+	return (off == slen ? 0 : 1);
 }

@@ -99,6 +99,22 @@ int	wh_json_string(const char *, size_t, char *out, size_t outlen);
  */
 int	wh_json_text(const char *, size_t, char *out, size_t outlen);
 
+/*
+ * The raw span of element `index` (0-based) of a JSON array text already
+ * checked with wh_json_valid, without a table of every element: 1 found,
+ * 0 when the array is shorter, -1 if the text is not an array.
+ */
+int	wh_json_element_trusted(const char *, size_t, size_t index,
+	    const char **val, size_t *vlen);
+
+/*
+ * Compare the JSON string text[0..len) (quotes included), decoded, with
+ * the bytes s[0..slen): 0 when equal (with prefix set: when s is a prefix
+ * of it), 1 when not, -1 if the text is not a JSON string.
+ */
+int	wh_json_string_cmp(const char *, size_t, const char *s, size_t slen,
+	    int prefix);
+
 /* Append s as a quoted, escaped JSON string. -1 on failure. */
 int	wh_json_str(struct wh_buf *, const char *s, size_t len);
 

@@ -92,6 +92,22 @@ int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
 int	wh_key_jobs(char *out, size_t, const char *pfx);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
+/*
+ * Delivery control (issue 21; docs/ordering.md): one webhook's shared
+ * rate limiter (hash: tat, pause_until; common/lua/ratelimit.lua).
+ */
+int	wh_key_webhook_rate(char *out, size_t, const char *pfx,
+	    const char *sid);
+/*
+ * Ordering keys (docs/ordering.md): the hold of one (webhook, ordering
+ * key) (hash: head, owner, lease_until, last) and the events parked behind
+ * it (zset); common/lua/order_start.lua and order_finish.lua. The ordering
+ * key is given with its length (1 to 128 bytes, any bytes but NUL).
+ */
+int	wh_key_order(char *out, size_t, const char *pfx, const char *sid,
+	    const char *okey, size_t okeylen);
+int	wh_key_order_parked(char *out, size_t, const char *pfx,
+	    const char *sid, const char *okey, size_t okeylen);
 
 /*
  * A portal session (hash: secret_sha256, company_sid, read_only,

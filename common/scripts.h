@@ -66,4 +66,13 @@ int	wh_script_args(const char *cmd, const char *script, int nkeys,
 #define WH_SCRIPT_SHA_LEN	40
 int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);
 
+/*
+ * Delivery control (each file's header says keys, arguments and reply):
+ * the rate limiter shared by every dispatcher, and the hold of an
+ * ordering key (docs/ordering.md).
+ */
+extern const char	wh_lua_ratelimit[];
+extern const char	wh_lua_order_start[];
+extern const char	wh_lua_order_finish[];
+
 #endif

@@ -72,7 +72,7 @@ retry_later(struct loop_timer *t)
 
 /* XGROUP CREATE answered (or BUSYGROUP): start reading. */
 static void
-on_group(redisAsyncContext *ac, void *r, void *priv)
+on_group(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -172,7 +172,7 @@ ack_fire(void *arg)
 }
 
 static void
-on_ack(redisAsyncContext *ac, void *r, void *priv)
+on_ack(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -264,7 +264,7 @@ job_ack(struct job *job)
 #define FIELDS_KEPT	"32"
 
 static void	entry_dead(struct job *, const char *min, const char *why,
-		    redisCallbackFn *);
+		    wh_reply_fn *);
 
 void
 job_failed(struct job *job, const char *why)
@@ -274,7 +274,7 @@ job_failed(struct job *job, const char *why)
 }
 
 static void
-on_given_up(redisAsyncContext *ac, void *r, void *priv)
+on_given_up(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
@@ -342,7 +342,7 @@ job_delivery_done(struct job *job, int ok)
  * had been taken over meanwhile (0), or Redis failed (it stays pending).
  */
 static void
-on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
+on_malformed_dead(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
@@ -365,7 +365,7 @@ on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
  */
 static void
 entry_dead(struct job *job, const char *min, const char *why,
-    redisCallbackFn *cb)
+    wh_reply_fn *cb)
 {
 	const char	*argv[10];
 	char		 maxlen[24];
@@ -591,7 +591,7 @@ struct read_batch {
 };
 
 static void
-on_counter(redisAsyncContext *ac, void *r, void *priv)
+on_counter(struct wh_wire *w, void *r, void *priv)
 {
 	struct read_batch	*b = priv;
 	struct job		*job;
@@ -706,7 +706,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 }
 
 static void
-on_entries(redisAsyncContext *ac, void *r, void *priv)
+on_entries(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r, *s;
 	size_t		 i;

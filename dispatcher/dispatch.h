@@ -204,7 +204,7 @@ extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
 int	rscript_init(void);
 void	rscript_load(struct rconn *);
 int	rscript_call(struct rconn *, const struct rscript *,
-	    redisCallbackFn *, void *priv, int nkeys, int argc,
+	    wh_reply_fn *, void *priv, int nkeys, int argc,
 	    const char **argv, const size_t *lens);
 
 /* record.c: attempts logged (with health), a batch per loop round. */

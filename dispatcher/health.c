@@ -62,7 +62,7 @@ done(struct disabling *x)
 }
 
 static void
-on_cas(redisAsyncContext *ac, void *r, void *priv)
+on_cas(struct wh_wire *w, void *r, void *priv)
 {
 	struct disabling	*x = priv;
 	redisReply		*reply = r;
@@ -92,7 +92,7 @@ on_cas(redisAsyncContext *ac, void *r, void *priv)
 
 /* The record as read: disable it, unless it is gone or already off. */
 static void
-on_record(redisAsyncContext *ac, void *r, void *priv)
+on_record(struct wh_wire *w, void *r, void *priv)
 {
 	struct disabling	*x = priv;
 	redisReply		*reply = r;

@@ -315,7 +315,7 @@ hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
 
 /* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
 static void
-on_record(redisAsyncContext *ac, void *r, void *priv)
+on_record(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *rec, *keys;
@@ -396,7 +396,7 @@ failure_note(struct entry *e, const redisReply *reply)
  * counter, the entry is good; else load every record.
  */
 static void
-on_index(redisAsyncContext *ac, void *r, void *priv)
+on_index(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *sids;

@@ -30,7 +30,7 @@ static int			working;
 static char			k_jobs[WH_KEY_MAX];
 
 static void
-on_batch(redisAsyncContext *ac, void *r, void *priv)
+on_batch(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -50,7 +50,7 @@ on_batch(redisAsyncContext *ac, void *r, void *priv)
 
 /* HRANDFIELD's [job_sid, webhook_sid]: run one batch of that job. */
 static void
-on_pick(redisAsyncContext *ac, void *r, void *priv)
+on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	const char	*argv[10];

@@ -101,8 +101,7 @@ drain(void)
 	/* Let the attempt records, the acks and the last figures reach
 	 * Redis. */
 	deadline = wh_mono_ms() + 1000;
-	while (d.main.conn.ac != NULL && wh_mono_ms() < deadline &&
-	    (d.main.conn.ac->replies.head != NULL))
+	while (wh_conn_owed(&d.main.conn) > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(50);
 	rconn_stop(&d.main);
 	(void)loop_run_once(0);
@@ -112,7 +111,7 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction	sa;
-	redisContext		*c;
+	struct wh_wire		*c;
 	char			err[512], n1[24], n2[24], n3[24];
 	char			where[WH_HOST_MAX + 16];
 
@@ -152,7 +151,7 @@ main(int argc, char **argv)
 		    "redis", where, "error", err, NULL);
 		return (1);
 	}
-	redisFree(c);
+	wh_wire_free(c);
 	if (wh_key_events(d.k_events, sizeof(d.k_events), d.cfg.prefix) == -1 ||
 	    wh_key_retries(d.k_retries, sizeof(d.k_retries),
 	    d.cfg.prefix) == -1 ||

@@ -61,7 +61,7 @@ metrics_collect(struct wh_mset *set)
 }
 
 static void
-on_published(redisAsyncContext *ac, void *r, void *priv)
+on_published(struct wh_wire *w, void *r, void *priv)
 {
 	wh_mpub_reply(&pub, r);
 }

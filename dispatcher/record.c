@@ -60,7 +60,7 @@ batch_free(struct batch *b)
 
 /* Each failure's {consecutive_failures, failing_since}: judge it. */
 static void
-on_recorded(redisAsyncContext *ac, void *r, void *priv)
+on_recorded(struct wh_wire *w, void *r, void *priv)
 {
 	struct batch	*b = priv;
 	redisReply	*reply = r, *e;

@@ -19,7 +19,7 @@
 #include "timeutil.h"
 
 static void
-on_resolved(redisAsyncContext *ac, void *r, void *priv)
+on_resolved(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
 	struct job	*job = dl->job;

@@ -35,7 +35,7 @@ static struct rscript *const	all[] = {
 /* The caller's callback, run after our look at the reply. */
 struct call {
 	const struct rscript	*s;
-	redisCallbackFn		*cb;
+	wh_reply_fn		*cb;
 	void			*priv;
 };
 
@@ -52,7 +52,7 @@ rscript_init(void)
 }
 
 static void
-on_loaded(redisAsyncContext *ac, void *r, void *priv)
+on_loaded(struct wh_wire *w, void *r, void *priv)
 {
 	const struct rscript	*s = priv;
 	redisReply		*reply = r;
@@ -80,7 +80,7 @@ rscript_load(struct rconn *c)
 }
 
 static void
-on_reply(redisAsyncContext *ac, void *r, void *priv)
+on_reply(struct wh_wire *w, void *r, void *priv)
 {
 	struct call	*call = priv;
 	redisReply	*reply = r;
@@ -95,7 +95,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 		wh_log(WH_LOG_WARN, "a script failed", "script", call->s->name,
 		    "error", reply->str, NULL);
 	if (call->cb != NULL)
-		call->cb(ac, r, call->priv);
+		call->cb(w, r, call->priv);
 	free(call);
 }
 
@@ -106,7 +106,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
  * A batch (attempt records) may pass hundreds of arguments.
  */
 int
-rscript_call(struct rconn *c, const struct rscript *s, redisCallbackFn *cb,
+rscript_call(struct rconn *c, const struct rscript *s, wh_reply_fn *cb,
     void *priv, int nkeys, int argc, const char **argv, const size_t *lens)
 {
 	const char	*stack_av[RSCRIPT_ARGV_MAX + 3], **av = stack_av;

@@ -70,7 +70,7 @@ testsend_expired(const struct job *job)
 }
 
 static void
-on_replied_delivery(redisAsyncContext *ac, void *r, void *priv)
+on_replied_delivery(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
 	struct job	*job = dl->job;
@@ -80,7 +80,7 @@ on_replied_delivery(redisAsyncContext *ac, void *r, void *priv)
 }
 
 static void
-on_replied_job(redisAsyncContext *ac, void *r, void *priv)
+on_replied_job(struct wh_wire *w, void *r, void *priv)
 {
 	job_delivery_done(priv, 1);
 }

@@ -41,7 +41,7 @@ static struct claim_state	claim_events, claim_retries;
 static int			moving;
 
 static void
-on_moved(redisAsyncContext *ac, void *r, void *priv)
+on_moved(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -92,7 +92,7 @@ claim_period(void)
 
 /* XAUTOCLAIM reply: [next cursor, [entries], [deleted ids] (Redis 7)]. */
 static void
-on_claimed(redisAsyncContext *ac, void *r, void *priv)
+on_claimed(struct wh_wire *w, void *r, void *priv)
 {
 	struct claim_state	*cs = priv;
 	redisReply		*reply = r;
@@ -198,7 +198,7 @@ id_listed(const char *id, const redisReply *ids)
  * the time the refresh was sent.
  */
 static void
-on_refreshed(redisAsyncContext *ac, void *r, void *priv)
+on_refreshed(struct wh_wire *w, void *r, void *priv)
 {
 	struct refresh_call	*call = priv;
 	redisReply		*reply = r;

@@ -3,7 +3,9 @@
  * SHA-1 that EVALSHA names a script by (Redis' own value for a known
  * text), and the EVAL/EVALSHA argument list (command, script, key count,
  * keys then arguments, binary-safe lengths, refused when it does not
- * fit), shared by the api and the dispatcher.
+ * fit), shared by the api and the dispatcher; and the names of the
+ * keys the delivery control scripts keep (the e2e tests ratelimit-script
+ * and ordering-script run those scripts on the same names).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "keys.h"
 #include "scripts.h"
 
 static void
@@ -65,12 +68,38 @@ test_args(void **state)
 	    al, 6, nk), -1);
 }
 
+static void
+test_control_keys(void **state)
+{
+	char	k[64];
+
+	(void)state;
+	assert_int_equal(wh_key_webhook_rate(k, sizeof(k), "wh:", "WH1"),
+	    19);
+	assert_string_equal(k, "wh:webhook:WH1:rate");
+	assert_int_equal(wh_key_webhook_rate(k, 10, "wh:", "WH1"), -1);
+	assert_true(strstr(wh_lua_ratelimit, "GCRA") != NULL);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a:b\0c",
+	    3), 20);
+	assert_string_equal(k, "wh:{0}:order:WH1:a:b");
+	assert_true(wh_key_order_parked(k, sizeof(k), "wh:", "WH1", "k", 1) >
+	    0);
+	assert_string_equal(k, "wh:{0}:order:WH1:k:parked");
+	/* No NUL inside, 1 to 128 bytes. */
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a\0c", 3),
+	    -1);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "", 0), -1);
+	assert_true(strstr(wh_lua_order_start, "XPENDING") != NULL);
+	assert_true(strstr(wh_lua_order_finish, "ZRANGE") != NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha1),
 		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_control_keys),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
