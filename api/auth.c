@@ -207,9 +207,13 @@ fail_seen(const struct api_reply *r)
 	return (strtoll(r->str, NULL, 10));
 }
 
-static const char *const	key_fields[] = { "secret_sha256", "company_sid" };
-static const char *const	session_fields[] = { "secret_sha256",
-    "company_sid", "read_only", "expires_at" };
+/* The fields read of an API key's record and of a portal session's. */
+static const char *const	key_fields[] = {
+	"secret_sha256", "company_sid"
+};
+static const char *const	session_fields[] = {
+	"secret_sha256", "company_sid", "read_only", "expires_at"
+};
 
 /*
  * Ask for this client's failure count and the credential's record (the

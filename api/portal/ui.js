@@ -110,7 +110,9 @@ export function charts(buckets) {
   bars.append(s('line', { class: 'axis', x1: 0, y1: H, x2: W, y2: H }));
   bars.append(s('text', { x: 0, y: H + 12 }, '24 h ago'), s('text', { x: W - 24, y: H + 12 }, 'now'));
   const lmax = Math.max(1, ...buckets.map((x) => x.latency_p95_ms || 0));
-  const line = (key) => buckets.map((x, i) => (x[key] === null ? null : `${i * bw + bw / 2},${H - (x[key] / lmax) * H}`))
+  // Latency y: room above the highest point for its mark and the scale.
+  const ly = (v) => H - (v / lmax) * (H - 14);
+  const line = (key) => buckets.map((x, i) => (x[key] === null ? null : `${i * bw + bw / 2},${ly(x[key])}`))
     .filter(Boolean).join(' ');
   const lat = s('svg', { width: W, height: H + 14, viewBox: `0 0 ${W} ${H + 14}`, role: 'img',
     'aria-labelledby': 'c-lat' });
@@ -118,7 +120,7 @@ export function charts(buckets) {
   lat.append(s('polyline', { class: 'l-p50', points: line('latency_p50_ms') }), s('polyline', { class: 'l-p95', points: line('latency_p95_ms') }));
   buckets.forEach((x, i) => {
     for (const [key, cls] of [['latency_p50_ms', 's-p50'], ['latency_p95_ms', 's-p95']]) {
-      if (x[key] !== null) lat.append(s('circle', { class: cls, cx: i * bw + bw / 2, cy: H - (x[key] / lmax) * H, r: 3 }));
+      if (x[key] !== null) lat.append(s('circle', { class: cls, cx: i * bw + bw / 2, cy: ly(x[key]), r: 3 }));
     }
   });
   lat.append(s('line', { class: 'axis', x1: 0, y1: H, x2: W, y2: H }));

@@ -105,7 +105,7 @@ async function shot(page, name) {
 // A small picture of the top of the page, for docs/portal.md.
 async function docShot(page, name) {
   await page.evaluate(() => { document.getElementById('status').textContent = ''; });
-  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 960, height: 600 } });
+  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 1140, height: 560 } });
 }
 
 async function clickText(page, selector, text) {
