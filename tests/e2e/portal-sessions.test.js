@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { PREFIX, REPO_ROOT, sleep, startStack, useHarness } from './lib/harness.js';
+import { BIN, PREFIX, REPO_ROOT, freePort, newBootstrapKey, programEnv, runToExit, sleep, startStack, useHarness } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, rawRequest, rnd, sha256hex } from './lib/checks.js';
 
 useHarness();
@@ -185,6 +185,16 @@ describe('using a session', () => {
 });
 
 describe('the static files', () => {
+  test('WH_PORTAL_FRAME_ANCESTORS that would end the CSP directive is refused at start, naming it', async () => {
+    for (const bad of ["'self'; script-src *", "https://a.example, https://b.example", 'x"y']) {
+      const env = programEnv({ redis: stack.redis, apiPort: await freePort(), bootstrapKey: newBootstrapKey(),
+        env: { WH_PORTAL_FRAME_ANCESTORS: bad } });
+      const r = await runToExit(BIN.api, { env, timeoutMs: 10000, name: 'api-bad-frame' });
+      assert.notEqual(r.code, 0, bad);
+      assert.match(r.stderr, /WH_PORTAL_FRAME_ANCESTORS/, r.stderr);
+    }
+  });
+
   test('every file of api/portal is served, and all of them gzipped come to at most 150 KiB', async () => {
     const files = fs.readdirSync(path.join(REPO_ROOT, 'api', 'portal')).filter((f) => /\.(html|js|css)$/.test(f));
     assert.ok(files.includes('app.js') && files.includes('index.html'));
