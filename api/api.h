@@ -155,10 +155,10 @@ void	api_location(struct api_ctx *, const char *fmt, ...)
 /*
  * The kinds of error, each answered with its own problem "type"
  * (/problems/<name>) and status; respond.c's table names them, and
- * api/openapi.yaml and README list every one (tests/e2e/api-openapi.test.js
- * holds the three together). A client tells errors apart by type, never
- * by detail: a new kind of error gets a new entry, an entry's name and
- * status never change.
+ * api/openapi.yaml and docs/api.md list every one
+ * (tests/e2e/api-openapi.test.js holds the three together). A client
+ * tells errors apart by type, never by detail: a new kind of error gets a
+ * new entry, an entry's name and status never change.
  */
 enum api_problem_kind {
 	API_P_INVALID_BODY,		/* 400 body is not a JSON object */

@@ -23,11 +23,12 @@
  * logs and dashboards), and a per-key count would let anyone who knows one
  * lock its owner out from wherever the owner is. Guessing a secret stays
  * infeasible without it: the api mints secrets of 32 random bytes (the
- * operator chooses WH_BOOTSTRAP_KEY's: README asks for as many), so even
- * a million addresses at the allowed rate make some 10^7 guesses a
- * minute against a space of 2^256; the throttle is there to shed the load
- * and noise of a flood, and it falls on the flooding client alone. Behind
- * a proxy every client shares the proxy's address: put the limit there.
+ * operator chooses WH_BOOTSTRAP_KEY's: docs/operations.md asks for as
+ * many), so even a million addresses at the allowed rate make some 10^7
+ * guesses a minute against a space of 2^256; the throttle is there to
+ * shed the load and noise of a flood, and it falls on the flooding client
+ * alone. Behind a proxy every client shares the proxy's address: put the
+ * limit there.
  *
  * A key that authenticated is remembered by the worker for CACHE_MS (its
  * secret's hash, its company), so a busy client costs one Redis round

@@ -41,7 +41,7 @@ status_title(int status)
 /*
  * Every kind of error: its type name and status (api.h says what each is
  * for). tests/e2e/api-openapi.test.js reads this table: each name must be
- * in api/openapi.yaml's Problem.type and README's table, and nothing else.
+ * in api/openapi.yaml's Problem.type and docs/api.md's table, and nothing else.
  */
 static const struct {
 	const char	*name;

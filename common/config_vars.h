@@ -32,7 +32,8 @@
 	STR(WH_REDIS_SENTINELS, NULL, NULL,				\
 	    "1–16 comma-separated `host[:port]` (`[v6]:port` for IPv6), " \
 	    "port 1–65535 (26379 by default); needs "			\
-	    "`WH_REDIS_SENTINEL_MASTER` and a `redis://` `WH_REDIS_URL`", \
+	    "`WH_REDIS_SENTINEL_MASTER` and a `redis://` or `rediss://` " \
+	    "`WH_REDIS_URL`",						\
 	    "both",							\
 	    "Redis Sentinels: the master is asked of them at every connect " \
 	    "(see \"Redis Sentinel\")")					\
@@ -96,7 +97,7 @@
 	    "(to trust a private CA, give a bundle holding it and the public " \
 	    "CAs you still want); verification is always on")		\
 	INT(WH_AUTH_FAILURES_MAX, 20, 1, 1000000, NULL, "api",		\
-	    "failed authentications per client address, and per key id, " \
+	    "failed authentications per client address (IPv6: per /64) " \
 	    "within a minute before further attempts answer 429")	\
 	STR(WH_SECRETS_KEY, NULL, "secrets stored in the clear",	\
 	    "1–4 entries `kid:key`, kid 1–16 of `A-Za-z0-9_-`, key the " \

@@ -110,15 +110,15 @@ function problemKinds() {
   return [...block.matchAll(/\{ "([a-z-]+)",\s*(\d{3}) \}/g)].map((m) => [`/problems/${m[1]}`, Number(m[2])]);
 }
 
-test('every problem type of api/respond.c is in api/openapi.yaml and README, with its status, and nothing else', () => {
+test('every problem type of api/respond.c is in api/openapi.yaml and docs/api.md, with its status, and nothing else', () => {
   const kinds = problemKinds();
   const enumCount = (fs.readFileSync(path.join(REPO_ROOT, 'api', 'api.h'), 'utf8').match(/^\tAPI_P_[A-Z_]+,/gm) || []).length;
   assert.equal(kinds.length, enumCount, 'one table entry per enum api_problem_kind');
   assert.equal(new Set(kinds.map(([t]) => t)).size, kinds.length, 'names are unique');
   assert.deepEqual([...documentedProblemTypes()].sort(), [...kinds].sort(), 'openapi Problem.type');
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const rows = [...readme.matchAll(/^\| `(\/problems\/[a-z-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
-  assert.deepEqual(rows.sort(), [...kinds].sort(), 'README table');
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'api.md'), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(\/problems\/[a-z-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+  assert.deepEqual(rows.sort(), [...kinds].sort(), 'docs/api.md table');
 });
 
 describe('real answers match the schemas', () => {
