@@ -55,6 +55,8 @@ struct api_principal {
 	char		key_id[WH_ID_MAX];
 	char		company_sid[WH_ID_MAX];
 	int		admin;
+	int		portal;		/* a portal session (key_id: its sid) */
+	int		read_only;	/* a read-only portal session */
 };
 
 struct api_ctx;
@@ -187,6 +189,8 @@ enum api_problem_kind {
 	API_P_UNAVAILABLE,		/* 503 Redis */
 	API_P_NOT_READY,		/* 503 /readyz */
 	API_P_TEST_NOT_SENT,		/* 504 ~test */
+	API_P_READ_ONLY_SESSION,	/* 403 a change, read-only session */
+	API_P_PORTAL_SESSION_FORBIDDEN,	/* 403 a route outside the portal */
 	API_P_KINDS
 };
 
@@ -513,5 +517,23 @@ int	api_json_time(struct wh_buf *, const char *name,
 
 /* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
 int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
+
+/* portal_sessions.c: the delivery portal's sessions. */
+struct api_portal_session {
+	char		 sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+	int		 read_only;
+	int64_t		 expires_at;
+	const char	*url;		/* only in the answer that made it */
+};
+
+int	api_portal_sessions_create(struct api_ctx *);
+int	api_portal_sessions_delete(struct api_ctx *);
+int	api_portal_check(struct api_ctx *);
+int	api_render_portal_session(struct wh_buf *, const void *);
+/* stats.c: GET /v1/webhooks/{sid}/stats, the hourly rollup. */
+int	api_webhook_stats(struct api_ctx *);
+/* portal_static.c: the portal's files under /portal/. */
+int	api_portal_static(struct api_ctx *);
 
 #endif

@@ -191,3 +191,24 @@ api_render_job(struct wh_buf *b, const void *p)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }
+
+/*
+ * A portal session; the url (which holds the token) only in the answer
+ * that opened it.
+ */
+int
+api_render_portal_session(struct wh_buf *b, const void *p)
+{
+	const struct api_portal_session	*s = p;
+
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "sid", s->sid, 1) == -1 ||
+	    field_str(b, "company_sid", s->company_sid, 0) == -1 ||
+	    wh_buf_appendf(b, ",\"read_only\":%s",
+	    s->read_only ? "true" : "false") == -1 ||
+	    field_time(b, "expires_at", s->expires_at) == -1)
+		return (-1);
+	if (s->url != NULL && field_str(b, "url", s->url, 0) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}

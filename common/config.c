@@ -541,6 +541,34 @@ bad:
 }
 
 /*
+ * WH_PORTAL_FRAME_ANCESTORS: the CSP frame-ancestors sources of /portal/
+ * (who may embed it), 'none' unless set. It goes into a response header
+ * as it is, so only printable ASCII without the characters that end a
+ * CSP directive or policy (; ,) or quote a header is taken.
+ */
+static int
+load_frame_ancestors(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	size_t		 i, len;
+
+	v = env_or("WH_PORTAL_FRAME_ANCESTORS",
+	    var_default("WH_PORTAL_FRAME_ANCESTORS"));
+	len = strlen(v);
+	for (i = 0; i < len; i++) {
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ';' ||
+		    v[i] == ',' || v[i] == '"' || v[i] == '\\')
+			break;
+	}
+	if (i < len || copy_bounded(cfg->portal_frame_ancestors,
+	    sizeof(cfg->portal_frame_ancestors), v, len) == -1)
+		return (cfg_err(err, errlen, "WH_PORTAL_FRAME_ANCESTORS must be "
+		    "CSP sources separated by spaces (e.g. 'self' "
+		    "https://dash.example.com), at most 511 characters"));
+	return (0);
+}
+
+/*
  * How long attempt logs, the per-event attempt index and dead letters are
  * kept (besides their count caps), and after how long an endpoint that
  * fails every attempt is disabled. That period is scaled like the backoff
@@ -724,6 +752,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    sizeof(cfg->metrics_token), v, len) == -1)
 		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
 		    "255 printable characters without spaces"));
+
+	if (load_frame_ancestors(cfg, err, errlen) == -1)
+		return (-1);
 
 	v = env_or("WH_LOG_LEVEL", var_default("WH_LOG_LEVEL"));
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)

@@ -91,6 +91,10 @@ struct wh_config {
 						   secretbox.h; the caller
 						   hands it to
 						   wh_secrets_use) */
+	char		portal_frame_ancestors[512];
+						/* WH_PORTAL_FRAME_ANCESTORS:
+						   CSP sources allowed to
+						   frame /portal/ */
 };
 
 /*

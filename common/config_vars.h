@@ -178,7 +178,13 @@
 	    "on one host its own)")					\
 	STR(WH_METRICS_TOKEN, NULL, "`GET /metrics` open",		\
 	    "16–255 printable characters without spaces", "api",	\
-	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`")
+	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`") \
+	STR(WH_PORTAL_FRAME_ANCESTORS, "'none'", "no frame may embed it", \
+	    "CSP sources separated by spaces, printable ASCII without "	\
+	    "`;` `,` `\"` or backslash, at most 511 characters", "api",	\
+	    "the CSP `frame-ancestors` of `/portal/`: who may embed the " \
+	    "delivery portal, e.g. `https://dash.streem.example` "	\
+	    "(docs/portal.md)")
 
 /* One variable of the table, as config.c and the docs test see it. */
 struct wh_config_var {
