@@ -276,6 +276,8 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_EVENT_TYPES	0x80
 #define API_WB_TLS_CERT		0x100
 #define API_WB_TLS_CA		0x200
+#define API_WB_SCHEDULE		0x400
+#define API_WB_FILTER		0x800
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */
@@ -292,6 +294,12 @@ int	api_webhook_tls_parse(struct api_obj *, int create,
 	    struct api_webhook_input *, struct api_errors *);
 void	api_webhook_tls_apply(struct wh_webhook *, struct api_webhook_input *);
 int	api_render_webhook_tls(struct wh_buf *, const struct wh_webhook *);
+/* webhook_control.c: retry_schedule_s and filter of a body (issue 21). */
+int	api_webhook_control_parse(struct api_obj *, int create,
+	    struct api_webhook_input *, struct api_errors *);
+void	api_webhook_control_apply(struct wh_webhook *,
+	    struct api_webhook_input *);
+int	api_render_webhook_control(struct wh_buf *, const struct wh_webhook *);
 
 /* signing_keys.c: a new key (a generated secret when secret is NULL). */
 int	api_signing_key_make(struct wh_signing_key *,
@@ -366,6 +374,8 @@ int		 api_field_array(struct api_obj *, const char *name,
 		    struct api_errors *, const char **arr, size_t *len);
 int		 api_field_object(struct api_obj *, const char *name,
 		    struct api_errors *, struct api_obj *);
+int		 api_field_json(struct api_obj *, const char *name,
+		    const char **val, size_t *len);
 int		 api_element_object(struct api_obj *, const char *, size_t,
 		    struct api_obj *);
 const char	*api_element_str(struct api_obj *, const char *, size_t);

@@ -482,6 +482,23 @@ api_field_array(struct api_obj *obj, const char *name, struct api_errors *e,
 }
 
 /*
+ * The raw JSON text of a member of any type (checked with the body):
+ * 1 when given, 0 when absent or null.
+ */
+int
+api_field_json(struct api_obj *obj, const char *name, const char **val,
+    size_t *len)
+{
+	struct api_member	*it;
+
+	if ((it = member(obj, name)) == NULL || is_null(it))
+		return (0);
+	*val = it->val;
+	*len = it->vlen;
+	return (1);
+}
+
+/*
  * An object member read into o: 1 when given, 0 when absent or null, -1
  * when not an object (an error is added) or on ENOMEM.
  */

@@ -86,6 +86,8 @@ static const struct family	families[] = {
 	{ "webhooks_deliveries_parked_total", "counter",
 	    "Deliveries not attempted because their webhook is disabled "
 	    "(kept in the dead letters)." },
+	{ "webhooks_deliveries_filtered_total", "counter",
+	    "Events a webhook's payload filter left out (no attempt made)." },
 	{ "webhooks_dispatcher_inflight", "gauge",
 	    "HTTP transfers running, all dispatchers together." },
 	{ "webhooks_dispatcher_queued", "gauge",

@@ -99,6 +99,7 @@ api_render_webhook(struct wh_buf *b, const void *p)
 	    field_time(b, "created_at", w->created_at) == -1 ||
 	    field_time(b, "updated_at", w->updated_at) == -1 ||
 	    api_render_webhook_tls(b, w) == -1 ||
+	    api_render_webhook_control(b, w) == -1 ||
 	    render_health(b, &v->health) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));

@@ -21,6 +21,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "timeout_ms", 0 }, { "max_attempts", 0 }, { "headers", 0 },
 	{ "event_types", 0 }, { "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
+	{ "retry_schedule_s", 0 }, { "filter", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
 	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -31,6 +32,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "max_attempts", 0 }, { "headers", 0 }, { "event_types", 0 },
 	{ "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
+	{ "retry_schedule_s", 0 }, { "filter", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
 	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -302,6 +304,8 @@ api_webhook_parse(struct api_ctx *ctx, struct api_obj *obj,
 		    e->n == 0)
 			return (-1);
 	}
+	if (api_webhook_control_parse(obj, create, in, e) == -1)
+		return (-1);
 	return (api_webhook_tls_parse(obj, create, in, e));
 }
 
@@ -358,5 +362,6 @@ api_webhook_apply(struct wh_webhook *dst, struct api_webhook_input *in)
 		src->nevent_types = n;
 	}
 	api_webhook_tls_apply(dst, in);
+	api_webhook_control_apply(dst, in);
 	in->given = 0;
 }

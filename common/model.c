@@ -68,6 +68,7 @@ wh_webhook_free(struct wh_webhook *w)
 	free(w->disabled_reason);
 	free(w->tls_cert);
 	free(w->tls_ca);
+	free(w->filter);
 	if (w->tls_key != NULL)
 		explicit_bzero(w->tls_key, strlen(w->tls_key));
 	free(w->tls_key);
@@ -203,6 +204,45 @@ pk_kv_bool(msgpack_packer *pk, const char *name, int v)
 
 static int	tls_pack(msgpack_packer *, const struct wh_webhook *);
 
+/* What the decoder accepts back: 0 to 20 delays of 1 s to 24 h. */
+static int
+schedule_ok(const struct wh_schedule *s)
+{
+	uint32_t	i;
+
+	if (s->n > WH_SCHEDULE_MAX)
+		return (0);
+	for (i = 0; i < s->n; i++) {
+		if (s->delay_s[i] < WH_SCHEDULE_MIN_S ||
+		    s->delay_s[i] > WH_SCHEDULE_MAX_S)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * The delivery-control fields (issue 21), each written only when set so
+ * that a webhook using none of them is stored as before.
+ */
+static int
+control_pack(msgpack_packer *pk, const struct wh_webhook *w)
+{
+	uint32_t	i;
+
+	if (w->retry.n > 0) {
+		if (pk_key(pk, "retry_schedule_s") == -1 ||
+		    msgpack_pack_array(pk, w->retry.n) != 0)
+			return (-1);
+		for (i = 0; i < w->retry.n; i++) {
+			if (msgpack_pack_uint32(pk, w->retry.delay_s[i]) != 0)
+				return (-1);
+		}
+	}
+	if (w->filter != NULL && pk_kv_str(pk, "filter", w->filter) == -1)
+		return (-1);
+	return (0);
+}
+
 static int
 webhook_encodable(const struct wh_webhook *w)
 {
@@ -213,6 +253,9 @@ webhook_encodable(const struct wh_webhook *w)
 	    (w->tls_cert != NULL && (!text_ok(w->tls_cert, 1) ||
 	    !text_ok(w->tls_key, 1))) ||
 	    (w->tls_ca != NULL && !text_ok(w->tls_ca, 1)))
+		return (0);
+	if ((w->filter != NULL && !text_ok(w->filter, 1)) ||
+	    !schedule_ok(&w->retry))
 		return (0);
 
 	if (!text_ok(w->sid, 1) || !text_ok(w->company_sid, 1) ||
@@ -245,7 +288,8 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 	/* Optional keys are written only when set: older readers skip them. */
 	if (msgpack_pack_map(pk, 12 + (w->label != NULL) +
 	    (w->disabled_reason != NULL) + 2 * (w->tls_cert != NULL) +
-	    (w->tls_ca != NULL)) != 0 ||
+	    (w->tls_ca != NULL) + (w->retry.n > 0) +
+	    (w->filter != NULL)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", w->sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
@@ -279,7 +323,7 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 	if (w->disabled_reason != NULL && pk_kv_str(pk, "disabled_reason",
 	    w->disabled_reason) == -1)
 		return (-1);
-	if (tls_pack(pk, w) == -1)
+	if (tls_pack(pk, w) == -1 || control_pack(pk, w) == -1)
 		return (-1);
 	if (pk_kv_i64(pk, "created_at", w->created_at) == -1 ||
 	    pk_kv_i64(pk, "updated_at", w->updated_at) == -1)
@@ -846,16 +890,38 @@ decode_event_types(const msgpack_object *o, struct wh_webhook *w)
 
 static int	tls_key_open(const msgpack_object *, struct wh_webhook *);
 
+/* retry_schedule_s: 1 to 20 delays, each within the api's bounds. */
+static int
+decode_schedule(const msgpack_object *o, struct wh_schedule *s)
+{
+	uint32_t	i;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+	    o->via.array.size > WH_SCHEDULE_MAX)
+		return (-1);
+	for (i = 0; i < o->via.array.size; i++) {
+		if (get_u32(&o->via.array.ptr[i], &s->delay_s[i]) == -1 ||
+		    s->delay_s[i] < WH_SCHEDULE_MIN_S ||
+		    s->delay_s[i] > WH_SCHEDULE_MAX_S) {
+			s->n = 0;
+			return (-1);
+		}
+	}
+	s->n = o->via.array.size;
+	return (0);
+}
+
 static const char *const webhook_keys[] = {
 	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
 	"max_attempts", "headers", "event_types", "enabled", "created_at",
 	"updated_at", "disabled_reason", "tls_cert", "tls_key", "tls_key_enc",
-	"tls_ca"
+	"tls_ca", "retry_schedule_s", "filter"
 };
 enum {
 	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
 	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED,
-	WK_DISABLED_REASON, WK_TLS_CERT, WK_TLS_KEY, WK_TLS_KEY_ENC, WK_TLS_CA
+	WK_DISABLED_REASON, WK_TLS_CERT, WK_TLS_KEY, WK_TLS_KEY_ENC, WK_TLS_CA,
+	WK_RETRY, WK_FILTER
 };
 
 static int
@@ -903,6 +969,10 @@ webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
 		return (0);	/* opened by webhook_fields, once sid is known */
 	case WK_TLS_CA:
 		return (get_str(&kv->val, 1, &w->tls_ca));
+	case WK_RETRY:
+		return (decode_schedule(&kv->val, &w->retry));
+	case WK_FILTER:
+		return (get_str(&kv->val, 1, &w->filter));
 	default:
 		return (-1);
 	}

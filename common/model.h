@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "schedule.h"
 
 #define WH_METHOD_POST		1
 #define WH_METHOD_PUT		2
@@ -47,6 +48,9 @@ struct wh_webhook {
 	char		*tls_key;	/* its private key PEM (with tls_cert;
 					   sealed at rest like secrets) */
 	char		*tls_ca;	/* private CA PEM, NULL: none */
+	struct wh_schedule retry;	/* retry_schedule_s; n = 0: default */
+	char		*filter;	/* filter JSON text as given (filter.h);
+					   NULL: every event */
 };
 
 #define WH_KEY_HMAC		0	/* shared secret: Streem, v1 */

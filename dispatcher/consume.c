@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "filter.h"
 #include "ids.h"
 #include "json.h"
 #include "keys.h"
@@ -516,8 +517,29 @@ delivery_light(struct job *job, const struct hc_hook *h)
 	return (dl);
 }
 
-/* Does the job go to webhook h? An event to each matching one, a retry
- * to its own. */
+/*
+ * The webhook's payload filter (compiled by hookcache.c) on a new event:
+ * 1 to deliver. An event left out makes no attempt and no log line, only
+ * a count (webhooks_deliveries_filtered_total).
+ */
+static int
+filter_passes(const struct job *job, const struct hc_hook *h)
+{
+	const struct wh_event	*ev = &job->task.event;
+
+	if (h->filter == NULL)
+		return (1);
+	if (!h->filter_bad && wh_filter_match(h->filter, ev->event_type,
+	    strlen(ev->event_type), ev->payload, ev->payload_len))
+		return (1);
+	d.n_filtered++;
+	return (0);
+}
+
+/*
+ * Does the job go to webhook h? An event to each one whose event types
+ * and filter it matches, a retry to its own (it matched when it was new).
+ */
 static int
 job_targets(const struct job *job, const struct hc_hook *h)
 {
@@ -525,7 +547,8 @@ job_targets(const struct job *job, const struct hc_hook *h)
 		return (0);
 	if (job->kind == JOB_RETRY)
 		return (strcmp(h->hook.sid, job->task.webhook_sid) == 0);
-	return (hook_wants(&h->hook, job->task.event.event_type));
+	return (hook_wants(&h->hook, job->task.event.event_type) &&
+	    filter_passes(job, h));
 }
 
 /*

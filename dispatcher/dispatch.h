@@ -67,6 +67,10 @@ struct hc_hook {
 	char			**keys;		/* msgpack signing keys */
 	size_t			*key_lens;
 	size_t			 nkeys;
+	struct wh_filter	*filter;	/* compiled hook.filter, NULL:
+						   every event */
+	int			 filter_bad;	/* stored filter refused: no
+						   event matches */
 };
 
 struct endpoint;
@@ -129,6 +133,7 @@ struct dispatcher {
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
 	uint64_t		 n_events, n_malformed, n_claimed;
 	uint64_t		 n_parked;	/* webhook disabled */
+	uint64_t		 n_filtered;	/* events a filter left out */
 };
 
 extern struct dispatcher	d;

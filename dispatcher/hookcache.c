@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "filter.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -90,6 +91,7 @@ hook_clear(struct hc_hook *h)
 	}
 	free(h->keys);
 	free(h->key_lens);
+	free(h->filter);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -285,6 +287,33 @@ fetch_done(struct entry *e)
 	serve(e);
 }
 
+/*
+ * Compile the webhook's filter once per load, not per event. The api
+ * compiled it before storing it, so a refusal here means a record written
+ * by other means: that webhook then receives nothing (a filter is a
+ * promise of what is not sent) and the fault is logged at each load.
+ * -1 on ENOMEM only.
+ */
+static int
+filter_take(struct hc_hook *h)
+{
+	struct wh_filter_err	err;
+
+	if (h->hook.filter == NULL)
+		return (0);
+	if ((h->filter = malloc(sizeof(*h->filter))) == NULL)
+		return (-1);
+	memset(&err, 0, sizeof(err));
+	if (wh_filter_compile(h->hook.filter, strlen(h->hook.filter),
+	    h->filter, &err) == -1) {
+		wh_log(WH_LOG_ERROR, "stored filter refused; the webhook "
+		    "receives no events", "webhook_sid", h->hook.sid,
+		    "reason", err.reason, NULL);
+		h->filter_bad = 1;
+	}
+	return (0);
+}
+
 static int
 hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
 {
@@ -294,7 +323,8 @@ hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
 		return (-1);
 	memcpy(h->rec, rec->str, rec->len);
 	h->rec_len = rec->len;
-	if (wh_webhook_decode(rec->str, rec->len, &h->hook) == -1)
+	if (wh_webhook_decode(rec->str, rec->len, &h->hook) == -1 ||
+	    filter_take(h) == -1)
 		return (-1);
 	if ((h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL ||
 	    (h->key_lens = calloc(keys->elements + 1,

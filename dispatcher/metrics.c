@@ -51,6 +51,8 @@ metrics_collect(struct wh_mset *set)
 		    outcomes[i], attempts[i]);
 	rc |= wh_mset_counter(set, "webhooks_deliveries_parked_total", "",
 	    d.n_parked);
+	rc |= wh_mset_counter(set, "webhooks_deliveries_filtered_total", "",
+	    d.n_filtered);
 	rc |= wh_mset_hist(set, "webhooks_delivery_attempt_duration_seconds",
 	    "", &attempt_latency);
 	rc |= wh_mset_gauge(set, "webhooks_dispatcher_inflight", "",

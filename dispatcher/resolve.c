@@ -200,7 +200,8 @@ resolve_attempt(struct delivery *dl)
 		dead_letter(dl, "max_attempts reached");
 		return;
 	}
-	delay = wh_backoff_ms(dl->attempt, d.cfg.retry_scale, arc4random());
+	delay = wh_backoff_schedule_ms(&dl->hook.retry, dl->attempt,
+	    d.cfg.retry_scale, arc4random());
 	if ((dl->status == 429 || dl->status == 503) &&
 	    dl->retry_after_ms >= 0)
 		delay = wh_retry_after_clamp(dl->retry_after_ms, delay);

@@ -304,6 +304,131 @@ test_webhook_roundtrip(void **state)
 	wh_buf_free(&b);
 }
 
+/*
+ * The delivery-control fields (issue 21): kept through a round trip,
+ * absent when unset (a record without them is one written before them),
+ * and refused out of their bounds by both the encoder and the decoder.
+ */
+static void
+test_webhook_control(void **state)
+{
+	struct wh_webhook	 in, out;
+	struct wh_buf		 b;
+	msgpack_packer		 pk;
+	const char		*filter = "{\"eq\": [\"event_type\", \"a\"]}";
+	uint32_t		 i;
+	int			 bad;
+
+	(void)state;
+	sample_webhook(&in);
+	in.retry.n = 3;
+	in.retry.delay_s[0] = 1;
+	in.retry.delay_s[1] = 86400;
+	in.retry.delay_s[2] = 30;
+	in.filter = (char *)filter;
+	wh_buf_init(&b, 0);
+	assert_int_equal(wh_webhook_encode(&in, &b), 0);
+	assert_int_equal(wh_webhook_decode(b.data, b.len, &out), 0);
+	check_webhook(&in, &out);
+	assert_int_equal(out.retry.n, 3);
+	assert_memory_equal(out.retry.delay_s, in.retry.delay_s,
+	    3 * sizeof(uint32_t));
+	assert_string_equal(out.filter, filter);
+	wh_webhook_free(&out);
+
+	/* Unset: nothing written, nothing read back. */
+	sample_webhook(&in);
+	wh_buf_reset(&b);
+	assert_int_equal(wh_webhook_encode(&in, &b), 0);
+	assert_null(memmem(b.data, b.len, "retry_schedule_s", 16));
+	assert_null(memmem(b.data, b.len, "filter", 6));
+	assert_int_equal(wh_webhook_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.retry.n, 0);
+	assert_null(out.filter);
+	wh_webhook_free(&out);
+
+	/* The encoder refuses what the decoder would. */
+	sample_webhook(&in);
+	wh_buf_reset(&b);
+	in.filter = "";
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.filter = NULL;
+	in.retry.n = 1;
+	in.retry.delay_s[0] = 0;
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.retry.delay_s[0] = 86401;
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.retry.n = WH_SCHEDULE_MAX + 1;
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	assert_int_equal(b.len, 0);
+
+	/* By hand: each bad value of either field makes the record bad. */
+	for (bad = 0; bad < 9; bad++) {
+		wh_buf_reset(&b);
+		msgpack_packer_init(&pk, &b, pk_write);
+		pk_map(&pk, 5);
+		pk_s(&pk, "sid"); pk_s(&pk, "wh_1");
+		pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
+		pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
+		pk_s(&pk, "method"); pk_i(&pk, WH_METHOD_POST);
+		pk_s(&pk, bad < 6 ? "retry_schedule_s" : "filter");
+		switch (bad) {
+		case 0:		/* empty */
+			assert_int_equal(msgpack_pack_array(&pk, 0), 0);
+			break;
+		case 1:
+			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
+			pk_i(&pk, 0);
+			break;
+		case 2:
+			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
+			pk_i(&pk, 5);
+			pk_i(&pk, 86401);
+			break;
+		case 3:
+			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
+			pk_i(&pk, -5);
+			break;
+		case 4:
+			assert_int_equal(msgpack_pack_array(&pk,
+			    WH_SCHEDULE_MAX + 1), 0);
+			for (i = 0; i <= WH_SCHEDULE_MAX; i++)
+				pk_i(&pk, 1);
+			break;
+		case 5:
+			pk_s(&pk, "[1]");
+			break;
+		case 6:
+			pk_s(&pk, "");
+			break;
+		case 7:
+			pk_i(&pk, 1);
+			break;
+		case 8:
+			assert_int_equal(msgpack_pack_str(&pk, 3), 0);
+			assert_int_equal(msgpack_pack_str_body(&pk, "{\0}",
+			    3), 0);
+			break;
+		}
+		assert_int_equal(decode_as(REC_WEBHOOK, b.data, b.len), -1);
+	}
+	/* And the same record with good values decodes. */
+	wh_buf_reset(&b);
+	msgpack_packer_init(&pk, &b, pk_write);
+	pk_map(&pk, 6);
+	pk_s(&pk, "sid"); pk_s(&pk, "wh_1");
+	pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
+	pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
+	pk_s(&pk, "method"); pk_i(&pk, WH_METHOD_POST);
+	pk_s(&pk, "retry_schedule_s");
+	assert_int_equal(msgpack_pack_array(&pk, WH_SCHEDULE_MAX), 0);
+	for (i = 0; i < WH_SCHEDULE_MAX; i++)
+		pk_i(&pk, 86400);
+	pk_s(&pk, "filter"); pk_s(&pk, filter);
+	assert_int_equal(decode_as(REC_WEBHOOK, b.data, b.len), 0);
+	wh_buf_free(&b);
+}
+
 static void
 test_key_roundtrip(void **state)
 {
@@ -1402,6 +1527,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test(test_webhook_roundtrip),
+		cmocka_unit_test(test_webhook_control),
 		cmocka_unit_test(test_key_roundtrip),
 		cmocka_unit_test(test_key_active),
 		cmocka_unit_test(test_task_roundtrip),
