@@ -145,14 +145,25 @@ member_ts(const char *obj, size_t olen)
 	return (ts);
 }
 
+/*
+ * The signed message and its signature, the same members in the
+ * standard_webhooks and ed25519 vectors (each buffer STR_MAX bytes).
+ */
+static void
+load_message(const char *obj, size_t olen, char *id, int64_t *ts,
+    char *body, char *sig)
+{
+	member_str(obj, olen, "id", id, STR_MAX);
+	member_str(obj, olen, "body", body, STR_MAX);
+	member_str(obj, olen, "signature", sig, STR_MAX);
+	*ts = member_ts(obj, olen);
+}
+
 static void
 load_sw(const char *obj, size_t olen, struct sw_vec *t)
 {
 	member_str(obj, olen, "secret", t->secret, sizeof(t->secret));
-	member_str(obj, olen, "id", t->id, sizeof(t->id));
-	member_str(obj, olen, "body", t->body, sizeof(t->body));
-	member_str(obj, olen, "signature", t->sig, sizeof(t->sig));
-	t->ts = member_ts(obj, olen);
+	load_message(obj, olen, t->id, &t->ts, t->body, t->sig);
 }
 
 /*
@@ -178,10 +189,7 @@ load_ed(const char *obj, size_t olen, struct ed_vec *t)
 		t->priv[i] = (unsigned char)(hi << 4 | lo);
 	}
 	member_str(obj, olen, "public_key", t->pub, sizeof(t->pub));
-	member_str(obj, olen, "id", t->id, sizeof(t->id));
-	member_str(obj, olen, "body", t->body, sizeof(t->body));
-	member_str(obj, olen, "signature", t->sig, sizeof(t->sig));
-	t->ts = member_ts(obj, olen);
+	load_message(obj, olen, t->id, &t->ts, t->body, t->sig);
 }
 
 /* Group setup: every vector of the file, or the whole group fails. */
