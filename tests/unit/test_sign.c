@@ -6,7 +6,8 @@
  * header order gives another signature, and the whsec_ secret we publish
  * decodes back to the exact key bytes we sign with. The Makefile gives the
  * docs directory as TEST_DOCS_DIR, so the test and the doc cannot disagree.
- * Also Standard Webhooks' Ed25519 form (v1a) against an RFC 8032 key.
+ * Also Standard Webhooks' Ed25519 form (v1a) against the file's ed25519
+ * vectors (RFC 8032's first test key over the reference message).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,21 +30,6 @@
 #define HDR_MAX		8
 #define STR_MAX		1024
 
-/*
- * Ed25519 (v1a): RFC 8032's first test key; the signature of the
- * Standard Webhooks example message made independently (Node's
- * crypto.sign) when this test was written.
- */
-/* The Standard Webhooks reference message (its id, time and body). */
-#define SW_ID		"msg_p5jXN8AQM9LWM0D4loKWxJek"
-#define SW_TS		1614265330
-#define BODY1		"{\"test\": 2432232314}"
-#define ED_PRIV		"9d61b19deffd5a60ba844af492ec2cc4" \
-			"4449c5697b326919703bac031cae7f60"
-#define ED_PUB		"whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
-#define ED_SIG		"v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbz" \
-			"EHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw=="
-
 struct streem_vec {
 	char	secret[STR_MAX];
 	char	names[HDR_MAX][STR_MAX];
@@ -62,6 +48,15 @@ struct sw_vec {
 	char	sig[STR_MAX];
 };
 
+struct ed_vec {
+	unsigned char	priv[WH_ED25519_KEY_LEN];
+	char		pub[STR_MAX];
+	char		id[STR_MAX];
+	int64_t		ts;
+	char		body[STR_MAX];
+	char		sig[STR_MAX];
+};
+
 struct secret_vec {
 	char	shared[STR_MAX];
 	char	standard[STR_MAX];
@@ -71,6 +66,8 @@ static struct streem_vec	sv[VEC_MAX];
 static size_t			nsv;
 static struct sw_vec		swv[VEC_MAX];
 static size_t			nswv;
+static struct ed_vec		edv[VEC_MAX];
+static size_t			nedv;
 static struct secret_vec	secv[VEC_MAX];
 static size_t			nsecv;
 
@@ -130,23 +127,69 @@ load_streem(const char *obj, size_t olen, struct streem_vec *t)
 	t->nheaders = (size_t)n;
 }
 
-static void
-load_sw(const char *obj, size_t olen, struct sw_vec *t)
+/* The positive integer member "timestamp" of a vector. */
+static int64_t
+member_ts(const char *obj, size_t olen)
 {
 	const char	*v;
 	size_t		 vlen;
 	char		 num[32];
+	int64_t		 ts;
 
-	member_str(obj, olen, "secret", t->secret, sizeof(t->secret));
-	member_str(obj, olen, "id", t->id, sizeof(t->id));
-	member_str(obj, olen, "body", t->body, sizeof(t->body));
-	member_str(obj, olen, "signature", t->sig, sizeof(t->sig));
 	assert_int_equal(wh_json_member(obj, olen, "timestamp", &v, &vlen), 1);
 	assert_true(vlen > 0 && vlen < sizeof(num));
 	memcpy(num, v, vlen);
 	num[vlen] = '\0';
-	t->ts = strtoll(num, NULL, 10);
-	assert_true(t->ts > 0);
+	ts = strtoll(num, NULL, 10);
+	assert_true(ts > 0);
+	return (ts);
+}
+
+/*
+ * The signed message and its signature, the same members in the
+ * standard_webhooks and ed25519 vectors (each buffer STR_MAX bytes).
+ */
+static void
+load_message(const char *obj, size_t olen, char *id, int64_t *ts,
+    char *body, char *sig)
+{
+	member_str(obj, olen, "id", id, STR_MAX);
+	member_str(obj, olen, "body", body, STR_MAX);
+	member_str(obj, olen, "signature", sig, STR_MAX);
+	*ts = member_ts(obj, olen);
+}
+
+static void
+load_sw(const char *obj, size_t olen, struct sw_vec *t)
+{
+	member_str(obj, olen, "secret", t->secret, sizeof(t->secret));
+	load_message(obj, olen, t->id, &t->ts, t->body, t->sig);
+}
+
+/*
+ * An ed25519 vector: the private key is given as hex (the 32-byte RFC
+ * 8032 seed) because that is how RFC 8032 prints it.
+ */
+static void
+load_ed(const char *obj, size_t olen, struct ed_vec *t)
+{
+	char	hex[STR_MAX];
+	size_t	i;
+	int	hi, lo;
+
+	member_str(obj, olen, "private_key_hex", hex, sizeof(hex));
+	if (strlen(hex) != 2 * WH_ED25519_KEY_LEN)
+		fail_msg("private_key_hex is not %d hex digits",
+		    2 * WH_ED25519_KEY_LEN);
+	for (i = 0; i < WH_ED25519_KEY_LEN; i++) {
+		hi = wh_hexval((unsigned char)hex[2 * i]);
+		lo = wh_hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			fail_msg("private_key_hex is not hex");
+		t->priv[i] = (unsigned char)(hi << 4 | lo);
+	}
+	member_str(obj, olen, "public_key", t->pub, sizeof(t->pub));
+	load_message(obj, olen, t->id, &t->ts, t->body, t->sig);
 }
 
 /* Group setup: every vector of the file, or the whole group fails. */
@@ -166,6 +209,9 @@ load_vectors(void **state)
 	nswv = member_array(doc, len, "standard_webhooks", vals, lens);
 	for (i = 0; i < nswv; i++)
 		load_sw(vals[i], lens[i], &swv[i]);
+	nedv = member_array(doc, len, "ed25519", vals, lens);
+	for (i = 0; i < nedv; i++)
+		load_ed(vals[i], lens[i], &edv[i]);
 	nsecv = member_array(doc, len, "standard_webhooks_secret", vals, lens);
 	for (i = 0; i < nsecv; i++) {
 		member_str(vals[i], lens[i], "shared_secret", secv[i].shared,
@@ -485,45 +531,40 @@ test_sha256(void **state)
 	assert_int_equal(wh_sha256("abc", 3, d), 0);
 }
 
+/*
+ * Each ed25519 vector signs to its signature and derives its public key;
+ * another timestamp, id or body gives another signature.
+ */
 static void
-ed_priv(unsigned char out[WH_ED25519_KEY_LEN])
+test_ed25519_vectors(void **state)
 {
-	size_t	i;
-	int	hi, lo;
-
-	for (i = 0; i < WH_ED25519_KEY_LEN; i++) {
-		hi = wh_hexval((unsigned char)ED_PRIV[2 * i]);
-		lo = wh_hexval((unsigned char)ED_PRIV[2 * i + 1]);
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-}
-
-static void
-test_ed25519_vector(void **state)
-{
-	unsigned char	priv[WH_ED25519_KEY_LEN];
+	const struct ed_vec	*v;
 	char		out[WH_SIG_V1A_LEN + 1], pub[WH_SWPUBKEY_MAX];
+	size_t		i, blen;
 
 	(void)state;
-	ed_priv(priv);
-	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS, BODY1,
-	    strlen(BODY1), out), 0);
-	assert_string_equal(out, ED_SIG);
-	assert_int_equal(strlen(out), WH_SIG_V1A_LEN);
-	assert_int_equal(wh_ed25519_public(priv, pub, sizeof(pub)),
-	    (int)strlen(ED_PUB));
-	assert_string_equal(pub, ED_PUB);
-	/* Another timestamp, id or body: another signature. */
-	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS + 1, BODY1,
-	    strlen(BODY1), out), 0);
-	assert_string_not_equal(out, ED_SIG);
-	assert_int_equal(wh_sign_ed25519(priv, "msg_other", SW_TS, BODY1,
-	    strlen(BODY1), out), 0);
-	assert_string_not_equal(out, ED_SIG);
-	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS, BODY1,
-	    strlen(BODY1) - 1, out), 0);
-	assert_string_not_equal(out, ED_SIG);
-	assert_int_equal(wh_ed25519_public(priv, pub, 10), -1);
+	for (i = 0; i < nedv; i++) {
+		v = &edv[i];
+		blen = strlen(v->body);
+		assert_true(blen > 0);
+		assert_int_equal(wh_sign_ed25519(v->priv, v->id, v->ts,
+		    v->body, blen, out), 0);
+		assert_string_equal(out, v->sig);
+		assert_int_equal(strlen(out), WH_SIG_V1A_LEN);
+		assert_int_equal(wh_ed25519_public(v->priv, pub, sizeof(pub)),
+		    (int)strlen(v->pub));
+		assert_string_equal(pub, v->pub);
+		assert_int_equal(wh_sign_ed25519(v->priv, v->id, v->ts + 1,
+		    v->body, blen, out), 0);
+		assert_string_not_equal(out, v->sig);
+		assert_int_equal(wh_sign_ed25519(v->priv, "msg_other", v->ts,
+		    v->body, blen, out), 0);
+		assert_string_not_equal(out, v->sig);
+		assert_int_equal(wh_sign_ed25519(v->priv, v->id, v->ts,
+		    v->body, blen - 1, out), 0);
+		assert_string_not_equal(out, v->sig);
+		assert_int_equal(wh_ed25519_public(v->priv, pub, 10), -1);
+	}
 }
 
 static void
@@ -556,7 +597,7 @@ main(void)
 		cmocka_unit_test(test_standard_secret_roundtrip),
 		cmocka_unit_test(test_standard_secret_decode_bad),
 		cmocka_unit_test(test_ct_equal),
-		cmocka_unit_test(test_ed25519_vector),
+		cmocka_unit_test(test_ed25519_vectors),
 		cmocka_unit_test(test_ed25519_generate),
 	};
 
