@@ -278,6 +278,7 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_TLS_CA		0x200
 #define API_WB_SCHEDULE		0x400
 #define API_WB_FILTER		0x800
+#define API_WB_RATE		0x1000
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */
@@ -294,7 +295,7 @@ int	api_webhook_tls_parse(struct api_obj *, int create,
 	    struct api_webhook_input *, struct api_errors *);
 void	api_webhook_tls_apply(struct wh_webhook *, struct api_webhook_input *);
 int	api_render_webhook_tls(struct wh_buf *, const struct wh_webhook *);
-/* webhook_control.c: retry_schedule_s and filter of a body (issue 21). */
+/* webhook_control.c: retry_schedule_s, filter, rate_limit (issue 21). */
 int	api_webhook_control_parse(struct api_obj *, int create,
 	    struct api_webhook_input *, struct api_errors *);
 void	api_webhook_control_apply(struct wh_webhook *,

@@ -88,6 +88,9 @@ static const struct family	families[] = {
 	    "(kept in the dead letters)." },
 	{ "webhooks_deliveries_filtered_total", "counter",
 	    "Events a webhook's payload filter left out (no attempt made)." },
+	{ "webhooks_deliveries_rate_limited_total", "counter",
+	    "Deliveries deferred by their webhook's rate_limit (no attempt "
+	    "counted)." },
 	{ "webhooks_dispatcher_inflight", "gauge",
 	    "HTTP transfers running, all dispatchers together." },
 	{ "webhooks_dispatcher_queued", "gauge",

@@ -21,7 +21,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "timeout_ms", 0 }, { "max_attempts", 0 }, { "headers", 0 },
 	{ "event_types", 0 }, { "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
-	{ "retry_schedule_s", 0 }, { "filter", 0 },
+	{ "retry_schedule_s", 0 }, { "filter", 0 }, { "rate_limit", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
 	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -32,7 +32,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "max_attempts", 0 }, { "headers", 0 }, { "event_types", 0 },
 	{ "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
-	{ "retry_schedule_s", 0 }, { "filter", 0 },
+	{ "retry_schedule_s", 0 }, { "filter", 0 }, { "rate_limit", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
 	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }

@@ -4,7 +4,9 @@
  * whole seconds (common/schedule.c); filter is a JSON expression over the
  * event (common/filter.c, docs/filters.md), checked and compiled here at
  * write time so that a dispatcher never meets one it cannot use, and
- * kept as the text given. null (or absent on POST) means none of either.
+ * kept as the text given; rate_limit {per_second, burst} is the shared
+ * per-endpoint limit (common/lua/ratelimit.lua, docs/ratelimit.md). null
+ * (or absent on POST) means none of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,42 @@
 #include "json.h"
 #include "model.h"
 #include "schedule.h"
+#include "validate.h"
+
+static const struct api_field_spec	rate_fields[] = {
+	{ "per_second", 0 }, { "burst", 0 },
+	{ NULL, 0 }
+};
+
+/* rate_limit into w->rate_*: both whole numbers 1 to WH_RATE_MAX. */
+static int
+parse_rate(struct api_obj *obj, struct wh_webhook *w, struct api_errors *e)
+{
+	struct api_obj	 o;
+	long long	 rate, burst;
+	size_t		 errs = e->n;
+
+	switch (api_field_object(obj, "rate_limit", e, &o)) {
+	case 0:
+		return (0);	/* null: none */
+	case -1:
+		return (e->n > errs ? 0 : -1);
+	}
+	api_fields_check(&o, rate_fields, "", e);
+	/* Both required: absent and null read as 0, outside the range. */
+	if (api_field_int(&o, "per_second", e, 1, WH_RATE_MAX, 0,
+	    &rate) == 0 && rate == 0)
+		api_errors_add(e, "per_second", "is required");
+	if (api_field_int(&o, "burst", e, 1, WH_RATE_MAX, 0, &burst) == 0 &&
+	    burst == 0)
+		api_errors_add(e, "burst", "is required");
+	api_errors_prefix(e, errs, "rate_limit.");
+	if (e->n > errs)
+		return (0);
+	w->rate_per_second = (uint32_t)rate;
+	w->rate_burst = (uint32_t)burst;
+	return (0);
+}
 
 /* retry_schedule_s into w->retry; a refusal names the element. */
 static void
@@ -88,6 +126,11 @@ api_webhook_control_parse(struct api_obj *obj, int create,
 		if (parse_filter(obj, &in->w, e) == -1)
 			return (-1);
 	}
+	if (create || api_field_present(obj, "rate_limit")) {
+		in->given |= API_WB_RATE;
+		if (parse_rate(obj, &in->w, e) == -1)
+			return (-1);
+	}
 	return (0);
 }
 
@@ -100,6 +143,10 @@ api_webhook_control_apply(struct wh_webhook *dst,
 
 	if (in->given & API_WB_SCHEDULE)
 		dst->retry = in->w.retry;
+	if (in->given & API_WB_RATE) {
+		dst->rate_per_second = in->w.rate_per_second;
+		dst->rate_burst = in->w.rate_burst;
+	}
 	if (in->given & API_WB_FILTER) {
 		t = dst->filter;
 		dst->filter = in->w.filter;
@@ -108,7 +155,8 @@ api_webhook_control_apply(struct wh_webhook *dst,
 }
 
 /*
- * ,"retry_schedule_s":[...]|null,"filter":{...}|null. The filter is the
+ * ,"retry_schedule_s":[...]|null,"filter":{...}|null,"rate_limit":
+ * {"per_second":N,"burst":B}|null. The filter is the
  * stored text as given; one that is not JSON (a record edited by hand)
  * is shown as null rather than breaking the document.
  */
@@ -116,6 +164,7 @@ int
 api_render_webhook_control(struct wh_buf *b, const struct wh_webhook *w)
 {
 	uint32_t	i;
+	int		rc;
 
 	if (wh_buf_appendstr(b, ",\"retry_schedule_s\":") == -1)
 		return (-1);
@@ -131,6 +180,13 @@ api_render_webhook_control(struct wh_buf *b, const struct wh_webhook *w)
 	if (wh_buf_appendstr(b, ",\"filter\":") == -1)
 		return (-1);
 	if (w->filter == NULL || !wh_json_valid(w->filter, strlen(w->filter)))
-		return (wh_buf_appendstr(b, "null"));
-	return (wh_buf_appendstr(b, w->filter));
+		rc = wh_buf_appendstr(b, "null");
+	else
+		rc = wh_buf_appendstr(b, w->filter);
+	if (rc == -1)
+		return (-1);
+	if (w->rate_per_second == 0)
+		return (wh_buf_appendstr(b, ",\"rate_limit\":null"));
+	return (wh_buf_appendf(b, ",\"rate_limit\":{\"per_second\":%u,"
+	    "\"burst\":%u}", w->rate_per_second, w->rate_burst));
 }

@@ -220,6 +220,16 @@ schedule_ok(const struct wh_schedule *s)
 	return (1);
 }
 
+/* rate_limit: none (both 0), or both 1 to WH_RATE_MAX. */
+static int
+rate_ok(const struct wh_webhook *w)
+{
+	if (w->rate_per_second == 0 && w->rate_burst == 0)
+		return (1);
+	return (w->rate_per_second >= 1 && w->rate_per_second <= WH_RATE_MAX &&
+	    w->rate_burst >= 1 && w->rate_burst <= WH_RATE_MAX);
+}
+
 /*
  * The delivery-control fields (issue 21), each written only when set so
  * that a webhook using none of them is stored as before.
@@ -240,6 +250,12 @@ control_pack(msgpack_packer *pk, const struct wh_webhook *w)
 	}
 	if (w->filter != NULL && pk_kv_str(pk, "filter", w->filter) == -1)
 		return (-1);
+	/* rate_limit as [per_second, burst]. */
+	if (w->rate_per_second != 0 && (pk_key(pk, "rate_limit") == -1 ||
+	    msgpack_pack_array(pk, 2) != 0 ||
+	    msgpack_pack_uint32(pk, w->rate_per_second) != 0 ||
+	    msgpack_pack_uint32(pk, w->rate_burst) != 0))
+		return (-1);
 	return (0);
 }
 
@@ -255,7 +271,7 @@ webhook_encodable(const struct wh_webhook *w)
 	    (w->tls_ca != NULL && !text_ok(w->tls_ca, 1)))
 		return (0);
 	if ((w->filter != NULL && !text_ok(w->filter, 1)) ||
-	    !schedule_ok(&w->retry))
+	    !schedule_ok(&w->retry) || !rate_ok(w))
 		return (0);
 
 	if (!text_ok(w->sid, 1) || !text_ok(w->company_sid, 1) ||
@@ -289,7 +305,7 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 	if (msgpack_pack_map(pk, 12 + (w->label != NULL) +
 	    (w->disabled_reason != NULL) + 2 * (w->tls_cert != NULL) +
 	    (w->tls_ca != NULL) + (w->retry.n > 0) +
-	    (w->filter != NULL)) != 0 ||
+	    (w->filter != NULL) + (w->rate_per_second != 0)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", w->sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
@@ -890,6 +906,20 @@ decode_event_types(const msgpack_object *o, struct wh_webhook *w)
 
 static int	tls_key_open(const msgpack_object *, struct wh_webhook *);
 
+/* rate_limit: [per_second, burst], each 1 to WH_RATE_MAX. */
+static int
+decode_rate(const msgpack_object *o, struct wh_webhook *w)
+{
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+	    get_u32(&o->via.array.ptr[0], &w->rate_per_second) == -1 ||
+	    get_u32(&o->via.array.ptr[1], &w->rate_burst) == -1 ||
+	    w->rate_per_second == 0 || !rate_ok(w)) {
+		w->rate_per_second = w->rate_burst = 0;
+		return (-1);
+	}
+	return (0);
+}
+
 /* retry_schedule_s: 1 to 20 delays, each within the api's bounds. */
 static int
 decode_schedule(const msgpack_object *o, struct wh_schedule *s)
@@ -915,13 +945,13 @@ static const char *const webhook_keys[] = {
 	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
 	"max_attempts", "headers", "event_types", "enabled", "created_at",
 	"updated_at", "disabled_reason", "tls_cert", "tls_key", "tls_key_enc",
-	"tls_ca", "retry_schedule_s", "filter"
+	"tls_ca", "retry_schedule_s", "filter", "rate_limit"
 };
 enum {
 	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
 	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED,
 	WK_DISABLED_REASON, WK_TLS_CERT, WK_TLS_KEY, WK_TLS_KEY_ENC, WK_TLS_CA,
-	WK_RETRY, WK_FILTER
+	WK_RETRY, WK_FILTER, WK_RATE
 };
 
 static int
@@ -973,6 +1003,8 @@ webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
 		return (decode_schedule(&kv->val, &w->retry));
 	case WK_FILTER:
 		return (get_str(&kv->val, 1, &w->filter));
+	case WK_RATE:
+		return (decode_rate(&kv->val, w));
 	default:
 		return (-1);
 	}

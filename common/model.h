@@ -49,6 +49,8 @@ struct wh_webhook {
 					   sealed at rest like secrets) */
 	char		*tls_ca;	/* private CA PEM, NULL: none */
 	struct wh_schedule retry;	/* retry_schedule_s; n = 0: default */
+	uint32_t	 rate_per_second; /* rate_limit (ratelimit.lua); */
+	uint32_t	 rate_burst;	/*   0 and 0: none */
 	char		*filter;	/* filter JSON text as given (filter.h);
 					   NULL: every event */
 };

@@ -26,6 +26,7 @@
 #define WH_ATTEMPTS_MIN		1
 #define WH_ATTEMPTS_MAX		20
 #define WH_ATTEMPTS_DEFAULT	8
+#define WH_RATE_MAX		10000	/* rate_limit per_second and burst */
 
 /* http:// or https:// absolute URL with a host, no spaces/controls/userinfo. */
 const char	*wh_validate_url(const char *, size_t);

@@ -134,6 +134,7 @@ struct dispatcher {
 	uint64_t		 n_events, n_malformed, n_claimed;
 	uint64_t		 n_parked;	/* webhook disabled */
 	uint64_t		 n_filtered;	/* events a filter left out */
+	uint64_t		 n_rate_limited; /* deferred by a rate_limit */
 };
 
 extern struct dispatcher	d;
@@ -174,6 +175,11 @@ int	endpoint_full(const char *sid, int64_t *delay_ms, const char **why);
 void	endpoint_release(struct delivery *);
 void	endpoint_start_ready(void);
 void	endpoint_trim(void);
+void	endpoint_refused(struct delivery *, int64_t wait_ms, const char *why);
+
+/* ratelimit.c: a webhook's rate_limit, shared in Redis. */
+void	ratelimit_start(struct delivery *);
+void	ratelimit_pause(const struct delivery *, int64_t pause_ms);
 
 /* deliver.c: the HTTP transfers. */
 int	deliver_init(void);
@@ -218,7 +224,7 @@ struct rscript {
 	char		 sha[41];
 };
 extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
-			rs_entry_dead;
+			rs_entry_dead, rs_ratelimit;
 int	rscript_init(void);
 void	rscript_load(struct rconn *);
 int	rscript_call(struct rconn *, const struct rscript *,

@@ -16,6 +16,8 @@
  * entries be acked, so a dead endpoint never holds the reading up for
  * everyone else. upkeep calls endpoint_trim() to apply this to queues
  * that filled up before their endpoint got stuck.
+ * A delivery leaving its queue goes through its webhook's rate_limit
+ * (ratelimit.c) before it starts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,9 @@ struct endpoint {
 	int64_t			 win_start;	/* mono ms */
 	size_t			 win_done;	/* completions in the window */
 	double			 rate;		/* completions/s, smoothed */
+	double			 rl_line;	/* mono ms: where this dispatcher
+						   lines up what its rate_limit
+						   refused (endpoint_refused) */
 	TAILQ_HEAD(dqueue, delivery) queue;
 	TAILQ_ENTRY(endpoint)	 ready_link;
 	struct endpoint		*next;		/* hash chain */
@@ -131,7 +136,7 @@ endpoint_start_ready(void)
 		ep->nqueued--;
 		d.queued--;
 		ep->inflight++;
-		deliver_start(dl);
+		ratelimit_start(dl);
 		mark_ready(ep);
 	}
 }
@@ -296,4 +301,32 @@ endpoint_release(struct delivery *dl)
 	ep->progress = wh_mono_ms();
 	rate_count(ep, ep->progress);
 	mark_ready(ep);
+}
+
+/*
+ * The webhook's rate limiter refused dl (ratelimit.c), or could not be
+ * asked: its slot is freed without counting a completion, and it is
+ * deferred without counting an attempt. The limiter's wait is the same
+ * for every delivery refused at that moment, so this dispatcher lines
+ * them up one interval (1 / per_second) apart instead of sending them
+ * all back at once to be refused again.
+ */
+void
+endpoint_refused(struct delivery *dl, int64_t wait_ms, const char *why)
+{
+	struct endpoint	*ep = dl->ep;
+	double		 now = (double)wh_mono_ms(), due = now + wait_ms;
+
+	if (ep != NULL) {
+		dl->ep = NULL;
+		ep->inflight--;
+		if (dl->hook.rate_per_second > 0) {
+			if (ep->rl_line > due)
+				due = ep->rl_line;
+			ep->rl_line = due + 1000.0 / dl->hook.rate_per_second;
+		}
+		mark_ready(ep);
+	}
+	resolve_defer(dl, (int64_t)(due - now + 0.999), why);
+	endpoint_start_ready();
 }

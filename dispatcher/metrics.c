@@ -53,6 +53,8 @@ metrics_collect(struct wh_mset *set)
 	    d.n_parked);
 	rc |= wh_mset_counter(set, "webhooks_deliveries_filtered_total", "",
 	    d.n_filtered);
+	rc |= wh_mset_counter(set, "webhooks_deliveries_rate_limited_total",
+	    "", d.n_rate_limited);
 	rc |= wh_mset_hist(set, "webhooks_delivery_attempt_duration_seconds",
 	    "", &attempt_latency);
 	rc |= wh_mset_gauge(set, "webhooks_dispatcher_inflight", "",

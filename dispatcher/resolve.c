@@ -205,6 +205,10 @@ resolve_attempt(struct delivery *dl)
 	if ((dl->status == 429 || dl->status == 503) &&
 	    dl->retry_after_ms >= 0)
 		delay = wh_retry_after_clamp(dl->retry_after_ms, delay);
+	/* Within the same bound, a 429 slows every dispatcher down. */
+	if (dl->status == 429 && dl->retry_after_ms >= 0)
+		ratelimit_pause(dl, dl->retry_after_ms < delay ?
+		    dl->retry_after_ms : delay);
 	(void)snprintf(in, sizeof(in), "%lld", (long long)delay);
 	d.n_retried++;
 	wh_log(WH_LOG_WARN, "delivery failed; retry scheduled", "event_sid",

@@ -25,10 +25,11 @@ struct rscript	rs_requeue = { wh_lua_dead_requeue, "dead_requeue", "" };
 struct rscript	rs_cas = { wh_lua_webhook_cas, "webhook_cas", "" };
 struct rscript	rs_refresh = { wh_lua_refresh_owned, "refresh_owned", "" };
 struct rscript	rs_entry_dead = { wh_lua_dead_entry, "dead_entry", "" };
+struct rscript	rs_ratelimit = { wh_lua_ratelimit, "ratelimit", "" };
 
 static struct rscript *const	all[] = {
 	&rs_attempt, &rs_dead, &rs_requeue, &rs_cas, &rs_refresh,
-	&rs_entry_dead
+	&rs_entry_dead, &rs_ratelimit
 };
 #define NSCRIPTS	(sizeof(all) / sizeof(all[0]))
 

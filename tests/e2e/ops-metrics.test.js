@@ -47,6 +47,7 @@ const FAMILIES = {
   webhooks_delivery_attempt_duration_seconds: 'histogram',
   webhooks_deliveries_parked_total: 'counter',
   webhooks_deliveries_filtered_total: 'counter',
+  webhooks_deliveries_rate_limited_total: 'counter',
   webhooks_dispatcher_inflight: 'gauge',
   webhooks_dispatcher_queued: 'gauge',
   webhooks_retry_scheduled: 'gauge',

@@ -305,7 +305,8 @@ test_webhook_roundtrip(void **state)
 }
 
 /*
- * The delivery-control fields (issue 21): kept through a round trip,
+ * The delivery-control fields (issue 21: retry_schedule_s, filter,
+ * rate_limit): kept through a round trip,
  * absent when unset (a record without them is one written before them),
  * and refused out of their bounds by both the encoder and the decoder.
  */
@@ -326,10 +327,14 @@ test_webhook_control(void **state)
 	in.retry.delay_s[1] = 86400;
 	in.retry.delay_s[2] = 30;
 	in.filter = (char *)filter;
+	in.rate_per_second = 50;
+	in.rate_burst = 10000;
 	wh_buf_init(&b, 0);
 	assert_int_equal(wh_webhook_encode(&in, &b), 0);
 	assert_int_equal(wh_webhook_decode(b.data, b.len, &out), 0);
 	check_webhook(&in, &out);
+	assert_int_equal(out.rate_per_second, 50);
+	assert_int_equal(out.rate_burst, 10000);
 	assert_int_equal(out.retry.n, 3);
 	assert_memory_equal(out.retry.delay_s, in.retry.delay_s,
 	    3 * sizeof(uint32_t));
@@ -342,8 +347,10 @@ test_webhook_control(void **state)
 	assert_int_equal(wh_webhook_encode(&in, &b), 0);
 	assert_null(memmem(b.data, b.len, "retry_schedule_s", 16));
 	assert_null(memmem(b.data, b.len, "filter", 6));
+	assert_null(memmem(b.data, b.len, "rate_limit", 10));
 	assert_int_equal(wh_webhook_decode(b.data, b.len, &out), 0);
 	assert_int_equal(out.retry.n, 0);
+	assert_int_equal(out.rate_per_second, 0);
 	assert_null(out.filter);
 	wh_webhook_free(&out);
 
@@ -360,10 +367,18 @@ test_webhook_control(void **state)
 	assert_int_equal(wh_webhook_encode(&in, &b), -1);
 	in.retry.n = WH_SCHEDULE_MAX + 1;
 	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.retry.n = 0;
+	in.rate_per_second = 50;	/* without a burst */
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.rate_burst = WH_RATE_MAX + 1;
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
+	in.rate_per_second = 0;
+	in.rate_burst = 10;
+	assert_int_equal(wh_webhook_encode(&in, &b), -1);
 	assert_int_equal(b.len, 0);
 
 	/* By hand: each bad value of either field makes the record bad. */
-	for (bad = 0; bad < 9; bad++) {
+	for (bad = 0; bad < 14; bad++) {
 		wh_buf_reset(&b);
 		msgpack_packer_init(&pk, &b, pk_write);
 		pk_map(&pk, 5);
@@ -371,7 +386,8 @@ test_webhook_control(void **state)
 		pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
 		pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
 		pk_s(&pk, "method"); pk_i(&pk, WH_METHOD_POST);
-		pk_s(&pk, bad < 6 ? "retry_schedule_s" : "filter");
+		pk_s(&pk, bad < 6 ? "retry_schedule_s" : bad < 9 ? "filter" :
+		    "rate_limit");
 		switch (bad) {
 		case 0:		/* empty */
 			assert_int_equal(msgpack_pack_array(&pk, 0), 0);
@@ -409,13 +425,36 @@ test_webhook_control(void **state)
 			assert_int_equal(msgpack_pack_str_body(&pk, "{\0}",
 			    3), 0);
 			break;
+		case 9:		/* rate_limit: [per_second, burst] only */
+			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
+			pk_i(&pk, 50);
+			break;
+		case 10:
+			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
+			pk_i(&pk, 0);
+			pk_i(&pk, 10);
+			break;
+		case 11:
+			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
+			pk_i(&pk, 50);
+			pk_i(&pk, WH_RATE_MAX + 1);
+			break;
+		case 12:
+			assert_int_equal(msgpack_pack_array(&pk, 3), 0);
+			pk_i(&pk, 50);
+			pk_i(&pk, 10);
+			pk_i(&pk, 1);
+			break;
+		case 13:
+			pk_i(&pk, 50);
+			break;
 		}
 		assert_int_equal(decode_as(REC_WEBHOOK, b.data, b.len), -1);
 	}
 	/* And the same record with good values decodes. */
 	wh_buf_reset(&b);
 	msgpack_packer_init(&pk, &b, pk_write);
-	pk_map(&pk, 6);
+	pk_map(&pk, 7);
 	pk_s(&pk, "sid"); pk_s(&pk, "wh_1");
 	pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
 	pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
@@ -425,6 +464,10 @@ test_webhook_control(void **state)
 	for (i = 0; i < WH_SCHEDULE_MAX; i++)
 		pk_i(&pk, 86400);
 	pk_s(&pk, "filter"); pk_s(&pk, filter);
+	pk_s(&pk, "rate_limit");
+	assert_int_equal(msgpack_pack_array(&pk, 2), 0);
+	pk_i(&pk, WH_RATE_MAX);
+	pk_i(&pk, 1);
 	assert_int_equal(decode_as(REC_WEBHOOK, b.data, b.len), 0);
 	wh_buf_free(&b);
 }

@@ -1,0 +1,140 @@
+/*
+ * ratelimit.c: a webhook's rate_limit {per_second, burst}, one limiter in
+ * Redis shared by every dispatcher (common/lua/ratelimit.lua, a GCRA;
+ * docs/ratelimit.md). endpoint.c hands us each delivery whose slot it has
+ * counted; we ask the limiter ("take") before the transfer starts. An
+ * allowed delivery starts at once; a refused one is deferred through the
+ * retry set by the wait the limiter gave (endpoint_refused: no attempt is
+ * counted), so it holds neither a slot nor its stream entry meanwhile.
+ * A receiver's 429 with Retry-After pauses the limiter for everyone.
+ *
+ * The limiter counts requests as they leave; the receiver counts them as
+ * they arrive, and the time in between varies (a new connection, a busy
+ * dispatcher). So that the receiver, on its own clock, never sees more
+ * than burst + per_second x t in t seconds, part of the burst is kept
+ * back as room for TRANSIT_MS of such variation: per_second x TRANSIT_MS
+ * requests, at most burst - 1. The sustained rate is the one asked for.
+ * A ~test is never held back: it is one request a person asked for.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "keys.h"
+#include "log.h"
+
+/* The limiter could not be asked: try again after this long. */
+#define UNAVAILABLE_MS	1000
+/* Variation of the time from take to arrival that the burst absorbs. */
+#define TRANSIT_MS	100
+
+/* The burst the limiter is asked for: the webhook's, less the room. */
+static uint32_t
+burst_sent(const struct wh_webhook *w)
+{
+	uint64_t	room;
+
+	room = ((uint64_t)w->rate_per_second * TRANSIT_MS + 999) / 1000;
+	if (room > w->rate_burst - 1)
+		room = w->rate_burst - 1;
+	return (w->rate_burst - (uint32_t)room);
+}
+
+/* Reply to take: {1, 0} allowed, {0, wait_ms} not (ratelimit.lua). */
+static void
+on_take(struct wh_wire *w, void *r, void *priv)
+{
+	struct delivery	*dl = priv;
+	redisReply	*reply = r;
+	long long	 wait;
+
+	(void)w;
+	d.inflight--;		/* deliver_start() counts it again */
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->type != REDIS_REPLY_INTEGER) {
+		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter "
+		    "unavailable");
+		return;
+	}
+	if (reply->element[0]->integer == 1) {
+		deliver_start(dl);
+		return;
+	}
+	wait = reply->element[1]->integer;
+	if (wait < 1)
+		wait = 1;
+	d.n_rate_limited++;
+	endpoint_refused(dl, wait, "rate limited");
+}
+
+/* Start dl, through its webhook's limiter when it has one. */
+void
+ratelimit_start(struct delivery *dl)
+{
+	const char	*argv[4];
+	size_t		 lens[4];
+	char		 key[WH_KEY_MAX], rate[16], burst[16];
+
+	if (dl->hook.rate_per_second == 0 || dl->job->reply_key != NULL) {
+		deliver_start(dl);
+		return;
+	}
+	if (wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
+	    dl->hook.sid) == -1) {
+		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter key");
+		return;
+	}
+	(void)snprintf(rate, sizeof(rate), "%u", dl->hook.rate_per_second);
+	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(&dl->hook));
+	argv[0] = key; lens[0] = strlen(key);
+	argv[1] = "take"; lens[1] = 4;
+	argv[2] = rate; lens[2] = strlen(rate);
+	argv[3] = burst; lens[3] = strlen(burst);
+	/* The slot stays counted while the limiter answers. */
+	d.inflight++;
+	if (rscript_call(&d.main, &rs_ratelimit, on_take, dl, 1, 4, argv,
+	    lens) == -1) {
+		d.inflight--;
+		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter "
+		    "unavailable");
+	}
+}
+
+static void
+on_paused(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply	*reply = r;
+
+	(void)w;
+	(void)priv;
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_WARN, "could not pause the rate limiter",
+		    "error", reply != NULL ? reply->str : "redis down", NULL);
+}
+
+/*
+ * The receiver answered 429 with a Retry-After: no dispatcher sends to
+ * it again before pause_ms (the caller bounds it like the retry it
+ * schedules). Only for webhooks with a rate_limit, the only ones whose
+ * deliveries ask the limiter.
+ */
+void
+ratelimit_pause(const struct delivery *dl, int64_t pause_ms)
+{
+	const char	*argv[3];
+	size_t		 lens[3];
+	char		 key[WH_KEY_MAX], ms[24];
+
+	if (dl->hook.rate_per_second == 0 || pause_ms <= 0 ||
+	    wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
+	    dl->hook.sid) == -1)
+		return;
+	(void)snprintf(ms, sizeof(ms), "%lld", (long long)pause_ms);
+	argv[0] = key; lens[0] = strlen(key);
+	argv[1] = "pause"; lens[1] = 5;
+	argv[2] = ms; lens[2] = strlen(ms);
+	(void)rscript_call(&d.main, &rs_ratelimit, on_paused, NULL, 1, 3,
+	    argv, lens);
+}

@@ -1,0 +1,170 @@
+// A webhook's rate_limit (issue 21's acceptance): one limiter in Redis
+// shared by every dispatcher (common/lua/ratelimit.lua). With 3
+// dispatchers, per_second 50 and burst 10, 1 500 events: the receiver,
+// timing arrivals on its own clock, never sees more than burst + 50 x t
+// requests in any window of t seconds, all 1 500 arrive, each as attempt
+// 1 (a refusal defers without counting an attempt), and another endpoint
+// of the same company is not slowed. A receiver's 429 with Retry-After
+// pauses the endpoint for every dispatcher. The field is validated at
+// write time (422 naming rate_limit.per_second / .burst).
+
+import { describe, test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  attemptLog,
+  createWebhook,
+  publishEvents,
+  randomHex,
+  startReceiver,
+  startStack,
+  useHarness,
+  waitQueuesIdle,
+  waitUntil,
+} from './lib/harness.js';
+import { assertProblem, expectFieldError, rnd } from './lib/checks.js';
+import { parse, value } from './lib/promtext.js';
+
+useHarness();
+
+let stack;
+
+before(async () => {
+  stack = await startStack({ dispatchers: 3, env: { WH_ATTEMPTS_MAXLEN: '5000', WH_RETRY_SCALE: '1' } });
+});
+
+// The largest excess, over every window [a[i], a[j]], of the requests in
+// it beyond burst + perSecond x its length.
+function worstWindow(times, perSecond, burst) {
+  const a = times.slice().sort((x, y) => x - y);
+  let worst = { excess: -Infinity };
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i; j < a.length; j++) {
+      const t = (a[j] - a[i]) / 1000;
+      const excess = j - i + 1 - (burst + perSecond * t);
+      if (excess > worst.excess) worst = { excess, count: j - i + 1, t, from: a[i] - a[0] };
+    }
+  }
+  return worst;
+}
+
+describe('rate_limit: validation', () => {
+  const company = `CO_rlv${rnd(3)}`;
+  const bad = (rate, field) => expectFieldError(
+    () => stack.api('POST', '/v1/webhooks', { webhook: { company_sid: company, url: 'https://example.com/h', rate_limit: rate } }),
+    422, field,
+  );
+
+  test('422 for every invalid form; stored, shown, changed and removed', async () => {
+    for (const [rate, field] of [
+      [5, 'rate_limit'],
+      ['50/s', 'rate_limit'],
+      [[50, 10], 'rate_limit'],
+      [{}, 'rate_limit.per_second'],
+      [{ per_second: 50 }, 'rate_limit.burst'],
+      [{ burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: null, burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: 0, burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: 10001, burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: 1.5, burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: '50', burst: 10 }, 'rate_limit.per_second'],
+      [{ per_second: 50, burst: 0 }, 'rate_limit.burst'],
+      [{ per_second: 50, burst: -1 }, 'rate_limit.burst'],
+      [{ per_second: 50, burst: 10001 }, 'rate_limit.burst'],
+      [{ per_second: 50, burst: 10, window: 1 }, 'rate_limit.window'],
+    ]) {
+      const p = await bad(rate, field);
+      assert.ok(p.errors.some((e) => e.field === field), `${JSON.stringify(rate)} names ${field}: ${JSON.stringify(p)}`);
+    }
+    const res = await stack.api('POST', '/v1/webhooks', {
+      webhook: { company_sid: company, url: 'https://example.com/h', rate_limit: { per_second: 10000, burst: 1 } },
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(res.json.webhook.rate_limit, { per_second: 10000, burst: 1 });
+    const sid = res.json.webhook.sid;
+    let p = await stack.api('PATCH', `/v1/webhooks/${sid}`, { webhook: { rate_limit: { per_second: 1, burst: 10000 } } });
+    assert.deepEqual(p.json.webhook.rate_limit, { per_second: 1, burst: 10000 });
+    p = await stack.api('PATCH', `/v1/webhooks/${sid}`, { webhook: { rate_limit: { per_second: 0, burst: 1 } } });
+    assertProblem(p, 422);
+    p = await stack.api('PATCH', `/v1/webhooks/${sid}`, { webhook: { label: 'kept' } });
+    assert.deepEqual(p.json.webhook.rate_limit, { per_second: 1, burst: 10000 });
+    p = await stack.api('PATCH', `/v1/webhooks/${sid}`, { webhook: { rate_limit: null } });
+    assert.equal(p.json.webhook.rate_limit, null);
+    const none = await stack.api('POST', '/v1/webhooks', { webhook: { company_sid: company, url: 'https://example.com/h' } });
+    assert.equal(none.json.webhook.rate_limit, null);
+  });
+});
+
+describe('rate_limit: 3 dispatchers, per_second 50, burst 10, 1 500 events', () => {
+  test('never more than burst + 50 x t in any window; all arrive as attempt 1; the other endpoint is not slowed', async () => {
+    const N = 1500;
+    const PER_SECOND = 50;
+    const BURST = 10;
+    const company = `CO_rl${rnd(3)}`;
+    const limited = await startReceiver({});
+    const free = await startReceiver({});
+    const { webhook: wl } = await createWebhook(stack, {
+      company_sid: company, url: limited.url('/limited'), rate_limit: { per_second: PER_SECOND, burst: BURST },
+    });
+    await createWebhook(stack, { company_sid: company, url: free.url('/free') });
+    const events = [];
+    for (let i = 0; i < N; i++) {
+      events.push({ company_sid: company, event_type: 'call.ended', payload: `{"i":${i}}`, event_sid: `evt_rl${i}_${randomHex(4)}` });
+    }
+    const t0 = Date.now();
+    await publishEvents(stack.redis, events, { atomic: true });
+
+    const freeReqs = await free.waitFor(N, 60000);
+    const freeMs = Math.max(...freeReqs.map((r) => r.receivedAt)) - t0;
+    const reqs = await limited.waitFor(N, 120000);
+    const limitedMs = Math.max(...reqs.map((r) => r.receivedAt)) - t0;
+    await waitQueuesIdle(stack.redis, { timeoutMs: 30000 });
+
+    // Each event exactly once (nothing failed, so nothing is repeated).
+    assert.equal(limited.requests.length, N, 'no request beyond the 1 500');
+    const ids = new Set(reqs.map((r) => JSON.parse(r.text).event.event_sid));
+    assert.equal(ids.size, N, 'every event, once');
+
+    const w = worstWindow(reqs.map((r) => r.receivedAt), PER_SECOND, BURST);
+    assert.ok(w.excess <= 0, `a window holds ${w.count} requests in ${w.t} s (${w.from} ms in): more than ${BURST} + ${PER_SECOND} x t`);
+    // Not slower than it must be: (N - burst) / rate = 29.8 s, plus room.
+    assert.ok(limitedMs >= ((N - BURST) / PER_SECOND) * 1000 - 50, `took ${limitedMs} ms`);
+    assert.ok(limitedMs <= 60000, `the limited endpoint got all ${N} in ${limitedMs} ms`);
+    // The other endpoint went at its own pace, at least 5 x the limit.
+    assert.ok(freeMs < (N / (5 * PER_SECOND)) * 1000, `the free endpoint got all ${N} in ${freeMs} ms`);
+
+    const log = await attemptLog(stack.redis, wl.sid);
+    assert.equal(log.length, N, 'one attempt per event');
+    assert.ok(log.every((e) => e.fields.attempt === '1' && e.fields.outcome === 'succeeded'), 'all attempt 1, succeeded');
+    // Refusals are deferred, counted, and bounded (lined up, not herded).
+    const deferred = await waitUntil(async () => {
+      const res = await fetch(`${stack.apiServer.baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+      const v = value(parse(await res.text()), 'webhooks_deliveries_rate_limited_total') ?? 0;
+      return v > 0 ? v : null;
+    }, { timeoutMs: 8000, what: 'rate-limited deferrals counted' });
+    assert.ok(deferred < 10 * N, `${deferred} deferrals for ${N} deliveries`);
+    console.log(`rate limit: ${N} in ${limitedMs} ms (free endpoint ${freeMs} ms), worst window excess ${w.excess.toFixed(2)} (${w.count} in ${w.t} s), ${deferred} deferrals`);
+  });
+});
+
+describe('rate_limit: a 429 with Retry-After pauses the endpoint for every dispatcher', () => {
+  test('no request for the Retry-After after a 429, from any dispatcher', async () => {
+    const company = `CO_rlp${rnd(3)}`;
+    const rcv = await startReceiver({
+      respond: (r) => (r.index === 0 ? { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' } : { status: 200 }),
+    });
+    await createWebhook(stack, { company_sid: company, url: rcv.url('/p'), rate_limit: { per_second: 100, burst: 10 } });
+    await publishEvents(stack.redis, [{ company_sid: company, event_type: 'call.ended', payload: '{"first":1}', event_sid: `evt_p0_${randomHex(4)}` }]);
+    const [first] = await rcv.waitFor(1, 10000);
+    // Let the 429 be resolved (and the pause written), then send more.
+    await new Promise((r) => setTimeout(r, 300));
+    const more = [];
+    for (let i = 1; i <= 9; i++) {
+      more.push({ company_sid: company, event_type: 'call.ended', payload: `{"i":${i}}`, event_sid: `evt_p${i}_${randomHex(4)}` });
+    }
+    await publishEvents(stack.redis, more);
+    const reqs = await rcv.waitFor(10, 20000);
+    const after = reqs.slice(1).map((r) => r.receivedAt - first.completedAt);
+    assert.ok(Math.min(...after) >= 1900, `nothing within the 2 s pause: first after ${Math.min(...after)} ms`);
+    assert.ok(Math.max(...after.slice(0, 9)) < 2000 + 4000, `then they go: ${JSON.stringify(after)}`);
+  });
+});
