@@ -304,6 +304,28 @@ test_webhook_roundtrip(void **state)
 	wh_buf_free(&b);
 }
 
+/* An array of n integers. */
+static void
+pk_ints(msgpack_packer *pk, size_t n, const int64_t *v)
+{
+	size_t	i;
+
+	assert_int_equal(msgpack_pack_array(pk, n), 0);
+	for (i = 0; i < n; i++)
+		pk_i(pk, v[i]);
+}
+
+/* A webhook map with only its required fields, and room for extra more. */
+static void
+pk_min_webhook(msgpack_packer *pk, size_t extra)
+{
+	pk_map(pk, 4 + extra);
+	pk_s(pk, "sid"); pk_s(pk, "wh_1");
+	pk_s(pk, "company_sid"); pk_s(pk, "CO_1");
+	pk_s(pk, "url"); pk_s(pk, "https://example.com/");
+	pk_s(pk, "method"); pk_i(pk, WH_METHOD_POST);
+}
+
 /*
  * The delivery-control fields (issue 21: retry_schedule_s, filter,
  * rate_limit): kept through a round trip,
@@ -317,10 +339,14 @@ test_webhook_control(void **state)
 	struct wh_buf		 b;
 	msgpack_packer		 pk;
 	const char		*filter = "{\"eq\": [\"event_type\", \"a\"]}";
+	int64_t			 ones[WH_SCHEDULE_MAX + 1];
+	int64_t			 days[WH_SCHEDULE_MAX];
 	uint32_t		 i;
 	int			 bad;
 
 	(void)state;
+	for (i = 0; i <= WH_SCHEDULE_MAX; i++)
+		ones[i] = 1;
 	sample_webhook(&in);
 	in.retry.n = 3;
 	in.retry.delay_s[0] = 1;
@@ -381,35 +407,24 @@ test_webhook_control(void **state)
 	for (bad = 0; bad < 14; bad++) {
 		wh_buf_reset(&b);
 		msgpack_packer_init(&pk, &b, pk_write);
-		pk_map(&pk, 5);
-		pk_s(&pk, "sid"); pk_s(&pk, "wh_1");
-		pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
-		pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
-		pk_s(&pk, "method"); pk_i(&pk, WH_METHOD_POST);
+		pk_min_webhook(&pk, 1);
 		pk_s(&pk, bad < 6 ? "retry_schedule_s" : bad < 9 ? "filter" :
 		    "rate_limit");
 		switch (bad) {
 		case 0:		/* empty */
-			assert_int_equal(msgpack_pack_array(&pk, 0), 0);
+			pk_ints(&pk, 0, NULL);
 			break;
 		case 1:
-			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
-			pk_i(&pk, 0);
+			pk_ints(&pk, 1, (const int64_t[]){ 0 });
 			break;
 		case 2:
-			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
-			pk_i(&pk, 5);
-			pk_i(&pk, 86401);
+			pk_ints(&pk, 2, (const int64_t[]){ 5, 86401 });
 			break;
 		case 3:
-			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
-			pk_i(&pk, -5);
+			pk_ints(&pk, 1, (const int64_t[]){ -5 });
 			break;
 		case 4:
-			assert_int_equal(msgpack_pack_array(&pk,
-			    WH_SCHEDULE_MAX + 1), 0);
-			for (i = 0; i <= WH_SCHEDULE_MAX; i++)
-				pk_i(&pk, 1);
+			pk_ints(&pk, WH_SCHEDULE_MAX + 1, ones);
 			break;
 		case 5:
 			pk_s(&pk, "[1]");
@@ -426,24 +441,17 @@ test_webhook_control(void **state)
 			    3), 0);
 			break;
 		case 9:		/* rate_limit: [per_second, burst] only */
-			assert_int_equal(msgpack_pack_array(&pk, 1), 0);
-			pk_i(&pk, 50);
+			pk_ints(&pk, 1, (const int64_t[]){ 50 });
 			break;
 		case 10:
-			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
-			pk_i(&pk, 0);
-			pk_i(&pk, 10);
+			pk_ints(&pk, 2, (const int64_t[]){ 0, 10 });
 			break;
 		case 11:
-			assert_int_equal(msgpack_pack_array(&pk, 2), 0);
-			pk_i(&pk, 50);
-			pk_i(&pk, WH_RATE_MAX + 1);
+			pk_ints(&pk, 2, (const int64_t[]){ 50,
+			    WH_RATE_MAX + 1 });
 			break;
 		case 12:
-			assert_int_equal(msgpack_pack_array(&pk, 3), 0);
-			pk_i(&pk, 50);
-			pk_i(&pk, 10);
-			pk_i(&pk, 1);
+			pk_ints(&pk, 3, (const int64_t[]){ 50, 10, 1 });
 			break;
 		case 13:
 			pk_i(&pk, 50);
@@ -454,20 +462,14 @@ test_webhook_control(void **state)
 	/* And the same record with good values decodes. */
 	wh_buf_reset(&b);
 	msgpack_packer_init(&pk, &b, pk_write);
-	pk_map(&pk, 7);
-	pk_s(&pk, "sid"); pk_s(&pk, "wh_1");
-	pk_s(&pk, "company_sid"); pk_s(&pk, "CO_1");
-	pk_s(&pk, "url"); pk_s(&pk, "https://example.com/");
-	pk_s(&pk, "method"); pk_i(&pk, WH_METHOD_POST);
+	pk_min_webhook(&pk, 3);
 	pk_s(&pk, "retry_schedule_s");
-	assert_int_equal(msgpack_pack_array(&pk, WH_SCHEDULE_MAX), 0);
 	for (i = 0; i < WH_SCHEDULE_MAX; i++)
-		pk_i(&pk, 86400);
+		days[i] = 86400;
+	pk_ints(&pk, WH_SCHEDULE_MAX, days);
 	pk_s(&pk, "filter"); pk_s(&pk, filter);
 	pk_s(&pk, "rate_limit");
-	assert_int_equal(msgpack_pack_array(&pk, 2), 0);
-	pk_i(&pk, WH_RATE_MAX);
-	pk_i(&pk, 1);
+	pk_ints(&pk, 2, (const int64_t[]){ WH_RATE_MAX, 1 });
 	assert_int_equal(decode_as(REC_WEBHOOK, b.data, b.len), 0);
 	wh_buf_free(&b);
 }
