@@ -13,7 +13,10 @@
  * dispatcher). So that the receiver, on its own clock, never sees more
  * than burst + per_second x t in t seconds, part of the burst is kept
  * back as room for TRANSIT_MS of such variation: per_second x TRANSIT_MS
- * requests, at most burst - 1. The sustained rate is the one asked for.
+ * requests, at most burst - 1; and the limiter is asked for RATE_ROOM_PCT
+ * less than per_second, room that grows with the window, for the first
+ * requests to an endpoint (a new connection, a dispatcher busy with a
+ * flood elsewhere) arriving late while later ones do not.
  * A ~test is never held back: it is one request a person asked for.
  */
 #include <stdio.h>
@@ -25,8 +28,14 @@
 
 /* The limiter could not be asked: try again after this long. */
 #define UNAVAILABLE_MS	1000
-/* Variation of the time from take to arrival that the burst absorbs. */
+/*
+ * Variation of the time from take to arrival that the burst absorbs. No
+ * more: refusals come back through the retry set every 100 ms, so the
+ * limiter must let per_second x 100 ms through at once to sustain it.
+ */
 #define TRANSIT_MS	100
+/* The sustained rate asked for, below per_second. */
+#define RATE_ROOM_PCT	2
 
 /* The burst the limiter is asked for: the webhook's, less the room. */
 static uint32_t
@@ -75,7 +84,7 @@ ratelimit_start(struct delivery *dl)
 {
 	const char	*argv[4];
 	size_t		 lens[4];
-	char		 key[WH_KEY_MAX], rate[16], burst[16];
+	char		 key[WH_KEY_MAX], rate[32], burst[16];
 
 	if (dl->hook.rate_per_second == 0 || dl->job->reply_key != NULL) {
 		deliver_start(dl);
@@ -86,7 +95,8 @@ ratelimit_start(struct delivery *dl)
 		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter key");
 		return;
 	}
-	(void)snprintf(rate, sizeof(rate), "%u", dl->hook.rate_per_second);
+	(void)snprintf(rate, sizeof(rate), "%.3f", dl->hook.rate_per_second *
+	    (100 - RATE_ROOM_PCT) / 100.0);
 	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(&dl->hook));
 	argv[0] = key; lens[0] = strlen(key);
 	argv[1] = "take"; lens[1] = 4;

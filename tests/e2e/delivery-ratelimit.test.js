@@ -8,8 +8,9 @@
 // pauses the endpoint for every dispatcher. The field is validated at
 // write time (422 naming rate_limit.per_second / .burst).
 
-import { describe, test, before } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import {
   attemptLog,
   createWebhook,
@@ -31,6 +32,66 @@ let stack;
 before(async () => {
   stack = await startStack({ dispatchers: 3, env: { WH_ATTEMPTS_MAXLEN: '5000', WH_RETRY_SCALE: '1' } });
 });
+
+// The limited endpoint's receiver runs on an event loop of its own (a
+// worker thread), as a real server would: in the test's own loop, the
+// other endpoint's 1 500 requests would delay its clock readings.
+const RECEIVER_SRC = `
+const http = require('node:http');
+const { parentPort } = require('node:worker_threads');
+const seen = [];
+const srv = http.createServer((req, res) => {
+  const at = Date.now();
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => { seen.push({ at, text: Buffer.concat(chunks).toString() }); res.end('ok'); });
+});
+srv.keepAliveTimeout = 30000;
+srv.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: srv.address().port }));
+parentPort.on('message', (m) => {
+  if (m === 'count') parentPort.postMessage({ count: seen.length });
+  if (m === 'list') parentPort.postMessage({ seen });
+  if (m === 'close') { srv.closeAllConnections(); srv.close(); parentPort.close(); }
+});
+`;
+
+class ThreadReceiver {
+  async start() {
+    this.worker = new Worker(RECEIVER_SRC, { eval: true });
+    this.port = (await this.ask(null)).port;
+    return this;
+  }
+
+  ask(msg) {
+    return new Promise((resolve, reject) => {
+      this.worker.once('message', resolve);
+      this.worker.once('error', reject);
+      if (msg !== null) this.worker.postMessage(msg);
+    });
+  }
+
+  url(p) {
+    return `http://127.0.0.1:${this.port}${p}`;
+  }
+
+  // Resolves with [{at, text}] once n requests arrived.
+  async waitFor(n, timeoutMs) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await this.ask('count')).count >= n) return (await this.ask('list')).seen;
+      if (Date.now() > end) throw new Error(`thread receiver: fewer than ${n} requests within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  close() {
+    this.worker.postMessage('close');
+    return this.worker.terminate();
+  }
+}
+
+const threads = [];
+after(() => Promise.all(threads.map((t) => t.close())));
 
 // The largest excess, over every window [a[i], a[j]], of the requests in
 // it beyond burst + perSecond x its length.
@@ -100,7 +161,8 @@ describe('rate_limit: 3 dispatchers, per_second 50, burst 10, 1 500 events', () 
     const PER_SECOND = 50;
     const BURST = 10;
     const company = `CO_rl${rnd(3)}`;
-    const limited = await startReceiver({});
+    const limited = await new ThreadReceiver().start();
+    threads.push(limited);
     const free = await startReceiver({});
     const { webhook: wl } = await createWebhook(stack, {
       company_sid: company, url: limited.url('/limited'), rate_limit: { per_second: PER_SECOND, burst: BURST },
@@ -115,16 +177,17 @@ describe('rate_limit: 3 dispatchers, per_second 50, burst 10, 1 500 events', () 
 
     const freeReqs = await free.waitFor(N, 60000);
     const freeMs = Math.max(...freeReqs.map((r) => r.receivedAt)) - t0;
-    const reqs = await limited.waitFor(N, 120000);
-    const limitedMs = Math.max(...reqs.map((r) => r.receivedAt)) - t0;
+    await limited.waitFor(N, 120000);
     await waitQueuesIdle(stack.redis, { timeoutMs: 30000 });
+    const reqs = (await limited.ask('list')).seen;
+    const limitedMs = Math.max(...reqs.map((r) => r.at)) - t0;
 
     // Each event exactly once (nothing failed, so nothing is repeated).
-    assert.equal(limited.requests.length, N, 'no request beyond the 1 500');
+    assert.equal(reqs.length, N, 'no request beyond the 1 500');
     const ids = new Set(reqs.map((r) => JSON.parse(r.text).event.event_sid));
     assert.equal(ids.size, N, 'every event, once');
 
-    const w = worstWindow(reqs.map((r) => r.receivedAt), PER_SECOND, BURST);
+    const w = worstWindow(reqs.map((r) => r.at), PER_SECOND, BURST);
     assert.ok(w.excess <= 0, `a window holds ${w.count} requests in ${w.t} s (${w.from} ms in): more than ${BURST} + ${PER_SECOND} x t`);
     // Not slower than it must be: (N - burst) / rate = 29.8 s, plus room.
     assert.ok(limitedMs >= ((N - BURST) / PER_SECOND) * 1000 - 50, `took ${limitedMs} ms`);
