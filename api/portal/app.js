@@ -131,12 +131,30 @@ function webhookFields(w = {}) {
   const attempts = h('input', { type: 'number', min: 1, max: 20, value: w.max_attempts ?? 8 });
   const headers = h('textarea', { rows: 3, 'aria-describedby': 'headers-help' },
     (w.headers || []).map((x) => `${x.include_in_request_signature ? '*' : ''}${x.name}: ${x.value}`).join('\n'));
+  // Delivery control (docs/delivery.md): each empty means none.
+  const schedule = h('input', { type: 'text', value: (w.retry_schedule_s || []).join(', '), 'aria-describedby': 'schedule-help' });
+  const perSecond = h('input', { type: 'number', min: 1, max: 10000, value: w.rate_limit?.per_second ?? '' });
+  const burst = h('input', { type: 'number', min: 1, max: 10000, value: w.rate_limit?.burst ?? '' });
+  const filter = h('textarea', { rows: 3, 'aria-describedby': 'filter-help' }, w.filter ? JSON.stringify(w.filter) : '');
   const els = [
     ...field('URL', url), ...field('Label', label), ...field('Method', method),
     ...field('Event types', types), h('span'), h('small', { id: 'types-help', class: 'muted' }, 'Comma-separated; empty: every event type.'),
     ...field('Timeout (ms)', timeout), ...field('Attempts', attempts),
     ...field('Headers', headers), h('span'), h('small', { id: 'headers-help', class: 'muted' }, 'One "Name: value" a line; start with * to have it signed.'),
+    ...field('Retry schedule (s)', schedule), h('span'), h('small', { id: 'schedule-help', class: 'muted' }, 'Comma-separated seconds after each failed attempt, the last repeating; empty: the default.'),
+    ...field('Rate limit (requests/s)', perSecond), ...field('Burst', burst),
+    ...field('Filter', filter), h('span'), h('small', { id: 'filter-help', class: 'muted' }, 'A JSON filter over event_type and payload, e.g. {"eq": ["event_type", "call.ended"]}; empty: every event.'),
   ];
+  // Text that is not JSON goes as it is: the api says what is wrong.
+  const filterValue = () => {
+    const t = filter.value.trim();
+    if (!t) return null;
+    try {
+      return JSON.parse(t);
+    } catch {
+      return t;
+    }
+  };
   const read = () => ({
     url: url.value.trim(),
     label: label.value.trim() || null,
@@ -144,6 +162,9 @@ function webhookFields(w = {}) {
     event_types: types.value.split(',').map((x) => x.trim()).filter(Boolean),
     timeout_ms: Number(timeout.value),
     max_attempts: Number(attempts.value),
+    retry_schedule_s: schedule.value.trim() ? schedule.value.split(',').map((x) => Number(x.trim())) : null,
+    rate_limit: perSecond.value || burst.value ? { per_second: Number(perSecond.value), burst: Number(burst.value) } : null,
+    filter: filterValue(),
     headers: headers.value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
       const signed = l.startsWith('*');
       const line = signed ? l.slice(1) : l;
