@@ -115,9 +115,10 @@ void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
 	    int argc, const char **argv, const size_t *lens);
-/* The last two KEYS of a script given to api_redis_eval_bump. */
-#define API_LUA_BUMP \
-    "redis.call('INCR', KEYS[#KEYS - 1]) redis.call('INCR', KEYS[#KEYS]) "
+/*
+ * A script given to api_redis_eval_bump INCRs its last two KEYS (the
+ * change counters).
+ */
 int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const char *company_sid, int nkeys, int argc, const char **argv,
 	    const size_t *lens);

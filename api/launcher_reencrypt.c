@@ -19,13 +19,9 @@
 #include "log.h"
 #include "model.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 #define SCAN_COUNT	"200"
-
-static const char	cas_lua[] =
-    "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) "
-    "return 1";
 
 struct tally {
 	long	seen, rewritten, unreadable, raced;
@@ -39,8 +35,8 @@ rewrite_one(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
 	struct wh_signing_key	 k;
 	struct wh_buf		 out;
 	redisReply		*r;
-	const char		*argv[7];
-	size_t			 lens[7];
+	const char		*argv[4];
+	size_t			 lens[4];
 	char			 err[256];
 	int			 rc = 0;
 
@@ -57,14 +53,12 @@ rewrite_one(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
 		rc = -1;
 		goto done;
 	}
-	argv[0] = "EVAL"; lens[0] = 4;
-	argv[1] = cas_lua; lens[1] = strlen(cas_lua);
-	argv[2] = "1"; lens[2] = 1;
-	argv[3] = hkey; lens[3] = strlen(hkey);
-	argv[4] = field->str; lens[4] = field->len;
-	argv[5] = val->str; lens[5] = val->len;
-	argv[6] = out.data; lens[6] = out.len;
-	r = wh_redis_call(c, err, sizeof(err), 7, argv, lens);
+	argv[0] = hkey; lens[0] = strlen(hkey);
+	argv[1] = field->str; lens[1] = field->len;
+	argv[2] = val->str; lens[2] = val->len;
+	argv[3] = out.data; lens[3] = out.len;
+	r = wh_redis_script(c, err, sizeof(err), wh_lua_signing_key_cas, 1, 4,
+	    argv, lens);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		rc = -1;
 	else if (r->integer == 1)

@@ -23,31 +23,12 @@
 #include "keys.h"
 #include "model.h"
 #include "timeutil.h"
+#include "scripts.h"
 #include "validate.h"
 
 #define UPDATE_TRIES	32	/* each round lets at least one writer in */
 #define GIVEN_LABEL	0x01
 #define GIVEN_EXPIRES	0x02
-
-static const char	add_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end "
-    "if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end "
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	cas_lua[] =
-    "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	del_lua[] =
-    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end "
-    "if redis.call('HLEN', KEYS[1]) <= 1 then return -1 end "
-    "redis.call('HDEL', KEYS[1], ARGV[1]) "
-    API_LUA_BUMP
-    "return 1";
 
 static const struct api_field_spec	create_fields[] = {
 	{ "label", 0 }, { "shared_secret", 0 }, { "expires_at", 0 },
@@ -283,7 +264,7 @@ last_key(struct api_ctx *ctx)
 }
 
 /*
- * EVAL one of the scripts on the webhook's keys hash (st->company known:
+ * EVALSHA one of the scripts on the webhook's keys hash (st->company known:
  * the change counters move with the keys).
  */
 static int
@@ -352,7 +333,7 @@ api_signing_keys_create(struct api_ctx *ctx)
 		args[1] = rec.data;	lens[1] = rec.len;
 		args[2] = cap;		lens[2] = strlen(cap);
 		ctx->phase = 2;
-		rc = keys_eval(ctx, st, add_lua, 1, args, lens, 3);
+		rc = keys_eval(ctx, st, wh_lua_signing_key_add, 1, args, lens, 3);
 		explicit_bzero(rec.data, rec.len);
 		wh_buf_free(&rec);
 		return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -477,7 +458,7 @@ update_apply(struct api_ctx *ctx, struct key_state *st)
 	args[2] = rec.data;
 	lens[2] = rec.len;
 	ctx->phase = 2;
-	rc = keys_eval(ctx, st, cas_lua, 0, args, lens, 3);
+	rc = keys_eval(ctx, st, wh_lua_signing_key_cas, 0, args, lens, 3);
 	explicit_bzero(rec.data, rec.len);
 	wh_buf_free(&rec);
 	return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -539,7 +520,7 @@ api_signing_keys_delete(struct api_ctx *ctx)
 		args[0] = ctx->params[1];
 		lens[0] = strlen(args[0]);
 		ctx->phase = 2;
-		if (keys_eval(ctx, st, del_lua, 0, args, lens, 1) == -1)
+		if (keys_eval(ctx, st, wh_lua_signing_key_delete, 0, args, lens, 1) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:

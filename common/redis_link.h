@@ -56,6 +56,15 @@ redisReply	*wh_redis_run(struct wh_wire *, char *err, size_t errlen,
 redisReply	*wh_redis_call(struct wh_wire *, char *err, size_t errlen,
 		    int argc, const char **argv, const size_t *lens);
 
+/*
+ * The same for EVALSHA of an embedded script (wh_lua_<name>), loading it
+ * first should Redis not know it (wh_redis_call's arguments after the
+ * script's).
+ */
+redisReply	*wh_redis_script(struct wh_wire *, char *err, size_t errlen,
+		    const char *text, int nkeys, int argc, const char **argv,
+		    const size_t *lens);
+
 /* "host:port" or the socket path, for log lines (never the password). */
 void		 wh_redis_where(const struct wh_redis_addr *, char *out,
 		    size_t len);

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -375,7 +376,7 @@ entry_dead(struct job *job, const char *min, const char *why,
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
-	if (rscript_call(&d.main, &rs_entry_dead, cb, job, 2, 10, argv,
+	if (rconn_script(&d.main, wh_lua_dead_entry, cb, job, 2, 10, argv,
 	    NULL) == -1)
 		cb(NULL, NULL, job);
 }

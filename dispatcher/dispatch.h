@@ -193,20 +193,6 @@ void	metrics_leave(void);
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);
 int	heartbeat_check(int argc, char **argv);
-/* rscript.c: the Lua scripts of common/lua/, by EVALSHA. */
-struct rscript {
-	const char	*text;
-	const char	*name;
-	char		 sha[41];
-};
-extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
-			rs_entry_dead;
-int	rscript_init(void);
-void	rscript_load(struct rconn *);
-int	rscript_call(struct rconn *, const struct rscript *,
-	    wh_reply_fn *, void *priv, int nkeys, int argc,
-	    const char **argv, const size_t *lens);
-
 /* record.c: attempts logged (with health), a batch per loop round. */
 void	record_attempt(const struct delivery *, const char *outcome, int ok);
 void	record_flush(void);

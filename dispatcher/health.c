@@ -27,6 +27,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define CAS_TRIES	8
@@ -154,7 +155,7 @@ on_record(struct wh_wire *w, void *r, void *priv)
 		lens[i] = strlen(argv[i]);
 	lens[5] = reply->len;
 	lens[6] = rec.len;
-	if (rscript_call(&d.main, &rs_cas, on_cas, x, 5, 10, argv,
+	if (rconn_script(&d.main, wh_lua_webhook_cas, on_cas, x, 5, 10, argv,
 	    lens) == -1)
 		done(x);
 	wh_buf_free(&rec);

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "secretbox.h"
 #include "sign.h"
 #include "redis_link.h"
@@ -48,11 +49,10 @@ consumer_name(char *out, size_t len)
 	    (long long)wh_now_ms());
 }
 
-/* The main link is up: our scripts first, then the consumer group. */
+/* The main link is up (its scripts loaded): the consumer group. */
 static void
 main_up(struct rconn *c)
 {
-	rscript_load(c);
 	consume_up(c);
 }
 
@@ -171,7 +171,8 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
-	if (loop_init() == -1 || deliver_init() == -1 || rscript_init() == -1) {
+	if (loop_init() == -1 || deliver_init() == -1 ||
+	    wh_script_sha(wh_lua_metrics) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "
 		    "or the scripts", NULL);
 		return (1);

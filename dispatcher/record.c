@@ -20,6 +20,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BATCH_MAX	32
@@ -130,7 +131,7 @@ record_flush(void)
 			lens[k] = b->rec[i].len[j];
 		}
 	}
-	if (rscript_call(&d.main, &rs_attempt, on_recorded, b,
+	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
 	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);

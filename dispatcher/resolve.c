@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 static void
@@ -149,8 +150,8 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rscript_call(&d.main, &rs_dead, on_resolved, dl, 4, argc, argv,
-	    lens) == -1)
+	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl, 4, argc,
+	    argv, lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
 }
