@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
@@ -685,4 +686,19 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
 	return (0);
+}
+
+void
+wh_config_start(struct wh_config *cfg, struct wh_caps *caps,
+    const char *program)
+{
+	char	err[512];
+
+	if (wh_config_load(cfg, err, sizeof(err)) == -1 ||
+	    (caps != NULL && wh_caps_load(caps, err, sizeof(err)) == -1)) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init(program, cfg->log_level);
+	wh_secrets_use(&cfg->secrets);
 }

@@ -79,6 +79,22 @@ wh_redis_run(struct wh_wire *w, char *err, size_t errlen, int argc,
 	return (r);
 }
 
+struct wh_wire *
+wh_redis_reach(const struct wh_redis_addr *a, int timeout_s)
+{
+	struct wh_wire	*c;
+	char		 err[512], where[WH_HOST_MAX + 16];
+
+	if ((c = wh_redis_open_sync(a, timeout_s, err, sizeof(err))) != NULL)
+		return (c);
+	wh_redis_where(a, where, sizeof(where));
+	wh_log(WH_LOG_ERROR, a->nsentinels > 0 ?
+	    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+	    "cannot reach Redis (WH_REDIS_URL)", "redis", where, "error", err,
+	    NULL);
+	exit(1);
+}
+
 /* TLS settings for the master (rediss://), or NULL: plain. */
 static const struct wh_redis_tls *
 master_tls(const struct wh_redis_addr *a)

@@ -49,6 +49,13 @@ int		 wh_redis_is_master(const redisReply *);
 /* 1 if an error reply means "not the master" (READONLY). */
 int		 wh_redis_wrong_master(const char *error, size_t len);
 
+/*
+ * A program's first look at Redis, the same in each: wh_redis_open_sync,
+ * or one log line ("cannot reach Redis", where and why) and exit status
+ * 1. The caller frees the wire (wh_wire_free).
+ */
+struct wh_wire	*wh_redis_reach(const struct wh_redis_addr *, int timeout_s);
+
 /* One blocking command; NULL (reason in err) on failure or error reply. */
 redisReply	*wh_redis_run(struct wh_wire *, char *err, size_t errlen,
 		    int argc, const char **argv);
