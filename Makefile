@@ -19,8 +19,8 @@ WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
-API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))
-LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher*.c)))
+API_MOD_SRC	:= $(sort $(wildcard api/*.c))
+LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher/*.c)))
 DISP_SRC	:= $(sort $(wildcard dispatcher/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 

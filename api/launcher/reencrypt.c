@@ -1,5 +1,5 @@
 /*
- * launcher_reencrypt.c: `webhooks-api --reencrypt-secrets`, the second
+ * reencrypt.c: `webhooks-api --reencrypt-secrets`, the second
  * step of rotating WH_SECRETS_KEY (common/secretbox.h). Every signing key
  * record is read with the whole ring and written back sealed with its
  * first key (or in the clear when the ring is empty, to turn encryption

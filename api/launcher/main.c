@@ -1,5 +1,5 @@
 /*
- * launcher.c: build/webhooks-api.
+ * main.c: build/webhooks-api, the api's launcher.
  *
  * Kore is a server binary that loads an application module and reads a
  * configuration file; our contract is a program configured only by the
