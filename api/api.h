@@ -249,7 +249,7 @@ int	api_redeliver(struct api_ctx *);		/* redeliver.c */
 int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
-int	api_webhook_test(struct api_ctx *);		/* test_send.c */
+int	api_webhook_test(struct api_ctx *);		/* test_delivery.c */
 
 
 /* webhooks.c: the webhook a request names, for the routes below it. */

@@ -52,7 +52,7 @@ struct job {
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
 	char			*reply_key;	/* a ~test: where its outcome
-						   goes (testsend.c) */
+						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
@@ -207,11 +207,12 @@ void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
-/* testsend.c: ~test deliveries (sent once, answered to the api). */
-int	testsend_parse(struct job *, const char *name, size_t nlen,
+/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
+int	test_delivery_parse(struct job *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
-int	testsend_expired(const struct job *);
-void	testsend_reply(struct delivery *);
-void	testsend_fail(struct job *, struct delivery *, const char *why);
+int	test_delivery_expired(const struct job *);
+void	test_delivery_reply(struct delivery *);
+void	test_delivery_fail(struct job *, struct delivery *,
+	    const char *why);
 
 #endif

@@ -169,7 +169,7 @@ resolve_attempt(struct delivery *dl)
 	last = dl->attempt >= dl->hook.max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
 	if (dl->job->reply_key != NULL) {
-		testsend_reply(dl);
+		test_delivery_reply(dl);
 		return;
 	}
 	record_attempt(dl, outcome, ok);
@@ -236,7 +236,7 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 	if (not_ours(dl))
 		return;
 	if (dl->job->reply_key != NULL) {
-		testsend_fail(dl->job, dl, "the endpoint has too many "
+		test_delivery_fail(dl->job, dl, "the endpoint has too many "
 		    "deliveries queued; try again later");
 		return;
 	}
