@@ -24,7 +24,7 @@
 #include "config.h"
 #include "ids.h"
 #include "caps.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "model.h"
 #include "redis_wire.h"
 #include "sign.h"
@@ -214,7 +214,7 @@ int	api_idem_save(struct api_ctx *);
 void	api_idem_flush(struct api_ctx *);
 void	api_idem_free(struct api_idem *);
 
-/* The resource handlers (one file per resource), health.c, events.c. */
+/* The resource handlers (one file per resource), probes.c, events.c. */
 int	api_webhooks_create(struct api_ctx *);
 int	api_webhooks_get(struct api_ctx *);
 int	api_webhooks_list(struct api_ctx *);

@@ -18,7 +18,7 @@
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "log.h"
 

@@ -197,8 +197,8 @@ int	heartbeat_check(int argc, char **argv);
 void	record_attempt(const struct delivery *, const char *outcome, int ok);
 void	record_flush(void);
 
-/* health.c: disabling a webhook whose endpoint keeps failing. */
-void	health_failed(const char *webhook_sid, const char *company_sid,
+/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
+void	autodisable_failed(const char *webhook_sid, const char *company_sid,
 	    long long consecutive, int64_t failing_since);
 
 /* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */

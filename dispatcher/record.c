@@ -10,7 +10,7 @@
  * Recording is best effort, as the log always was: a batch Redis does
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
- * endpoint has been failing, which may disable its webhook (health.c).
+ * endpoint has been failing, which may disable its webhook (autodisable.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +75,7 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			health_failed(b->rec[i].webhook_sid,
+			autodisable_failed(b->rec[i].webhook_sid,
 			    b->rec[i].company_sid, e->element[0]->integer,
 			    e->element[1]->integer);
 		}

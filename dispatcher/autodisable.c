@@ -1,6 +1,6 @@
 /*
- * health.c: disabling a webhook whose endpoint has failed every attempt
- * for WH_DISABLE_AFTER_MS (scaled by WH_RETRY_SCALE).
+ * autodisable.c: disabling a webhook whose endpoint has failed every
+ * attempt for WH_DISABLE_AFTER_MS (scaled by WH_RETRY_SCALE).
  *
  * Every attempt updates the endpoint's health counters in Redis in the
  * same script that logs it (common/lua/attempt_record.lua); the reply to
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "dispatch.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -181,7 +181,7 @@ read_record(struct disabling *x)
  * if that has lasted long enough.
  */
 void
-health_failed(const char *webhook_sid, const char *company_sid,
+autodisable_failed(const char *webhook_sid, const char *company_sid,
     long long consecutive, int64_t failing_since)
 {
 	struct disabling	*x;
