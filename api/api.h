@@ -23,7 +23,6 @@
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
-#include "caps.h"
 #include "endpoint_health.h"
 #include "model.h"
 #include "redis_wire.h"
@@ -288,11 +287,6 @@ int	api_signing_key_make(struct wh_signing_key *,
 	    const char *webhook_sid, const char *label, const char *secret,
 	    int64_t created_at, int64_t expires_at);
 
-/* secrets.c: generated secrets (URL-safe text of 32 random bytes). */
-#define API_SECRET_BYTES	32
-#define API_SECRET_LEN		43	/* chars, without the NUL */
-int	api_secret_new(char *out, size_t outlen);
-
 /*
  * fields.c: reading request bodies (common/json.c walks, no tree) with
  * field errors.
@@ -503,7 +497,7 @@ int	api_json_text(struct wh_buf *, const char *name,
 int	api_json_time(struct wh_buf *, const char *name,
 	    const struct api_reply *);
 
-/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+/* redis.c: wait on a Kore timer, counted like a Redis reply awaited. */
 int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
 
 #endif

@@ -37,7 +37,7 @@ static const struct api_field_spec	create_fields[] = {
 struct ak_state {
 	struct api_list	 list;
 	struct api_key	 made;
-	char		 secret[API_SECRET_LEN + 1];
+	char		 secret[WH_SECRET_LEN + 1];
 	char		 company[WH_ID_MAX];	/* listed; "": all */
 	struct api_ids	 ids;
 	struct api_key	*keys;
@@ -140,7 +140,7 @@ create_send(struct api_ctx *ctx, struct ak_state *st)
 	const char	*args[5];
 
 	if (wh_id_new("key_", k->key_id, sizeof(k->key_id)) == -1 ||
-	    api_secret_new(st->secret, sizeof(st->secret)) == -1 ||
+	    wh_secret_new(st->secret, sizeof(st->secret)) == -1 ||
 	    wh_key_apikey(rec, sizeof(rec), api_cfg.prefix,
 	    k->key_id) == -1 ||
 	    index_keys(k->company_sid, all, own, sizeof(all)) == -1 ||

@@ -297,9 +297,9 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * One thing the request awaited (a reply, or a timer: sleep.c) came: the
- * last one wakes the request (and cancels its deadline); if Kore freed
- * the request meanwhile, the ctx is ours to free.
+ * One thing the request awaited (a reply, or a timer: api_ctx_sleep)
+ * came: the last one wakes the request (and cancels its deadline); if
+ * Kore freed the request meanwhile, the ctx is ours to free.
  */
 void
 api_ctx_reply_done(struct api_ctx *ctx)
@@ -311,6 +311,31 @@ api_ctx_reply_done(struct api_ctx *ctx)
 		http_request_wakeup(ctx->req);
 	else
 		api_ctx_release(ctx);
+}
+
+static void
+sleep_over(void *arg, u_int64_t now)
+{
+	api_ctx_reply_done(arg);
+}
+
+/*
+ * Wake the request after ms; -1 if no timer could be set. A request that
+ * waits for something other than a Redis reply (the outcome of a ~test,
+ * which a dispatcher pushes to a list) polls: it sleeps on a one-shot
+ * Kore timer and asks Redis again, the worker never blocked (no BLPOP on
+ * the connection all its requests share). The timer counts as one reply
+ * awaited (ctx->pending), so module.c sees the handler waiting exactly
+ * as for a command in flight, and a request Kore frees meanwhile leaves
+ * its ctx to the timer, which frees it, as for replies.
+ */
+int
+api_ctx_sleep(struct api_ctx *ctx, u_int64_t ms)
+{
+	if (kore_timer_add(sleep_over, ms, ctx, KORE_TIMER_ONESHOT) == NULL)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /* Every command's reply lands here, in the order sent. */

@@ -97,13 +97,13 @@ api_signing_key_make(struct wh_signing_key *k, const char *webhook_sid,
     const char *label, const char *secret, int64_t created_at,
     int64_t expires_at)
 {
-	char	gen[API_SECRET_LEN + 1];
+	char	gen[WH_SECRET_LEN + 1];
 	size_t	len;
 	int	rc = -1;
 
 	memset(k, 0, sizeof(*k));
 	if (secret == NULL) {
-		if (api_secret_new(gen, sizeof(gen)) == -1)
+		if (wh_secret_new(gen, sizeof(gen)) == -1)
 			return (-1);
 		secret = gen;
 	}

@@ -14,9 +14,10 @@
  * deadline (dispatcher/test_delivery.c). The dispatcher sends it once, to a
  * disabled webhook too, and pushes the outcome to the reply list; tests
  * are not in the attempt log, the endpoint's health or the dead letters.
- * The request polls the list every POLL_MS on a Kore timer (sleep.c),
- * so it holds no worker while it waits, for at most START_WAIT_MS (for a
- * dispatcher to start it) + the webhook's timeout_ms + MARGIN_MS.
+ * The request polls the list every POLL_MS on a Kore timer
+ * (api_ctx_sleep), so it holds no worker while it waits, for at most
+ * START_WAIT_MS (for a dispatcher to start it) + the webhook's
+ * timeout_ms + MARGIN_MS.
  */
 #include <stdio.h>
 #include <stdlib.h>

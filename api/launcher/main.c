@@ -28,7 +28,6 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
-#include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
