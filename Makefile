@@ -27,7 +27,9 @@ UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 LUA_SRC		:= $(sort $(wildcard common/lua/*.lua))
 LUA_GEN		:= $(BUILD)/gen/lua_scripts.c
 COMMON_OBJ	:= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o
-API_MOD_OBJ	:= $(API_MOD_SRC:%.c=$(BUILD)/obj/%.o)
+PORTAL_SRC	:= $(sort $(wildcard api/portal/*.html api/portal/*.js api/portal/*.css))
+PORTAL_GEN	:= $(BUILD)/gen/portal_assets.c
+API_MOD_OBJ	:= $(API_MOD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/portal_assets.o
 DISP_OBJ	:= $(DISP_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -57,6 +59,16 @@ $(LUA_GEN): $(LUA_SRC) common/lua/embed
 $(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# The portal's files (api/portal/) become a C table in the module, each
+# with its gzipped copy: served from memory, nothing to install.
+$(PORTAL_GEN): $(PORTAL_SRC) api/portal/embed
+	@mkdir -p $(dir $@)
+	api/portal/embed $(PORTAL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/portal_assets.o: $(PORTAL_GEN) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -Iapi -c $< -o $@
 
 # Kore itself, built the Kore way from the sources Debian's kore package
 # ships in /usr/share/kore, with our patches (api/kore/patches, applied in
@@ -108,7 +120,7 @@ $(BUILD)/webhooks-api: $(LAUNCHER_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl -lssl
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

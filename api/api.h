@@ -54,6 +54,8 @@ struct api_principal {
 	char		key_id[WH_ID_MAX];
 	char		company_sid[WH_ID_MAX];
 	int		admin;
+	int		portal;		/* a portal session (key_id: its sid) */
+	int		read_only;	/* a read-only portal session */
 };
 
 struct api_ctx;
@@ -153,10 +155,10 @@ void	api_location(struct api_ctx *, const char *fmt, ...)
 /*
  * The kinds of error, each answered with its own problem "type"
  * (/problems/<name>) and status; respond.c's table names them, and
- * api/openapi.yaml and README list every one (tests/e2e/api-openapi.test.js
- * holds the three together). A client tells errors apart by type, never
- * by detail: a new kind of error gets a new entry, an entry's name and
- * status never change.
+ * api/openapi.yaml and docs/api.md list every one
+ * (tests/e2e/api-openapi.test.js holds the three together). A client
+ * tells errors apart by type, never by detail: a new kind of error gets a
+ * new entry, an entry's name and status never change.
  */
 enum api_problem_kind {
 	API_P_INVALID_BODY,		/* 400 body is not a JSON object */
@@ -187,6 +189,8 @@ enum api_problem_kind {
 	API_P_UNAVAILABLE,		/* 503 Redis */
 	API_P_NOT_READY,		/* 503 /readyz */
 	API_P_TEST_NOT_SENT,		/* 504 ~test */
+	API_P_READ_ONLY_SESSION,	/* 403 a change, read-only session */
+	API_P_PORTAL_SESSION_FORBIDDEN,	/* 403 a route outside the portal */
 	API_P_KINDS
 };
 
@@ -270,6 +274,8 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_ENABLED		0x20
 #define API_WB_HEADERS		0x40
 #define API_WB_EVENT_TYPES	0x80
+#define API_WB_TLS_CERT		0x100
+#define API_WB_TLS_CA		0x200
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */
@@ -281,6 +287,11 @@ struct api_obj;
 int	api_webhook_parse(struct api_ctx *, struct api_obj *,
 	    int create, struct api_webhook_input *, struct api_errors *);
 void	api_webhook_apply(struct wh_webhook *, struct api_webhook_input *);
+/* webhook_tls.c: tls_client_certificate and tls_ca_pem of a body. */
+int	api_webhook_tls_parse(struct api_obj *, int create,
+	    struct api_webhook_input *, struct api_errors *);
+void	api_webhook_tls_apply(struct wh_webhook *, struct api_webhook_input *);
+int	api_render_webhook_tls(struct wh_buf *, const struct wh_webhook *);
 
 /* signing_keys.c: a new key (a generated secret when secret is NULL). */
 int	api_signing_key_make(struct wh_signing_key *,
@@ -348,6 +359,8 @@ int		 api_field_bool(struct api_obj *, const char *name,
 		    struct api_errors *, int def);
 int		 api_field_array(struct api_obj *, const char *name,
 		    struct api_errors *, const char **arr, size_t *len);
+int		 api_field_object(struct api_obj *, const char *name,
+		    struct api_errors *, struct api_obj *);
 int		 api_element_object(struct api_obj *, const char *, size_t,
 		    struct api_obj *);
 const char	*api_element_str(struct api_obj *, const char *, size_t);
@@ -499,5 +512,23 @@ int	api_json_time(struct wh_buf *, const char *name,
 
 /* redis.c: wait on a Kore timer, counted like a Redis reply awaited. */
 int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
+
+/* portal_sessions.c: the delivery portal's sessions. */
+struct api_portal_session {
+	char		 sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+	int		 read_only;
+	int64_t		 expires_at;
+	const char	*url;		/* only in the answer that made it */
+};
+
+int	api_portal_sessions_create(struct api_ctx *);
+int	api_portal_sessions_delete(struct api_ctx *);
+int	api_portal_check(struct api_ctx *);
+int	api_render_portal_session(struct wh_buf *, const void *);
+/* stats.c: GET /v1/webhooks/{sid}/stats, the hourly rollup. */
+int	api_webhook_stats(struct api_ctx *);
+/* portal_static.c: the portal's files under /portal/. */
+int	api_portal_static(struct api_ctx *);
 
 #endif

@@ -482,6 +482,24 @@ api_field_array(struct api_obj *obj, const char *name, struct api_errors *e,
 }
 
 /*
+ * An object member read into o: 1 when given, 0 when absent or null, -1
+ * when not an object (an error is added) or on ENOMEM.
+ */
+int
+api_field_object(struct api_obj *obj, const char *name, struct api_errors *e,
+    struct api_obj *o)
+{
+	struct api_member	*it;
+	int			 rc;
+
+	if ((it = member(obj, name)) == NULL || is_null(it))
+		return (0);
+	if ((rc = api_element_object(obj, it->val, it->vlen, o)) == 0)
+		api_errors_add(e, name, "must be an object");
+	return (rc == 1 ? 1 : -1);
+}
+
+/*
  * An element of an array read with api_field_array, as an object into o
  * (1), or 0 when it is not an object; -1 on ENOMEM.
  */

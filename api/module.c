@@ -60,7 +60,8 @@ KORE_SECCOMP_FILTER("webhooks",
 );
 
 /*
- * Routes. ":" is one path segment holding an id, kept in ctx->params.
+ * Routes. ":" is one path segment holding an id, kept in ctx->params; a
+ * final "*" matches any rest of the path (the handler reads it).
  * api/openapi.yaml describes each one (tests/e2e/api-openapi.test.js
  * reads this table to check that). They are tried in order for every
  * request: the ingest routes, which carry most of the traffic, come
@@ -103,6 +104,14 @@ static const struct api_route routes[] = {
 	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1, 0 },
 	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:/stats", api_webhook_stats, 1,
+	    0 },
+	{ HTTP_METHOD_POST,   "/v1/portal-sessions",
+	    api_portal_sessions_create, 1, 0 },
+	{ HTTP_METHOD_DELETE, "/v1/portal-sessions/:",
+	    api_portal_sessions_delete, 1, 0 },
+	{ HTTP_METHOD_GET,    "/portal", api_portal_static, 0, 0 },
+	{ HTTP_METHOD_GET,    "/portal/*", api_portal_static, 0, 0 },
 	{ 0, NULL, NULL, 0, 0 }
 };
 
@@ -165,6 +174,8 @@ route_match(const char *pattern, const char *path, struct api_ctx *ctx)
 	size_t		 len, np = 0;
 
 	while (*pattern != '\0') {
+		if (pattern[0] == '*' && pattern[1] == '\0')
+			return (1);
 		/* ":" opens a parameter only as a whole segment. */
 		if (*pattern == ':' && pattern > start && pattern[-1] == '/') {
 			seg = path;
@@ -415,6 +426,8 @@ authed_step(struct api_ctx *ctx)
 {
 	int	r;
 
+	if (api_portal_check(ctx) == -1)
+		return (API_DONE);
 	ctx->stage = STAGE_IDEM;
 	if ((r = api_idem_begin(ctx)) != API_NEXT)
 		return (r);

@@ -20,6 +20,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "company_sid", 0 }, { "label", 0 }, { "url", 0 }, { "method", 0 },
 	{ "timeout_ms", 0 }, { "max_attempts", 0 }, { "headers", 0 },
 	{ "event_types", 0 }, { "enabled", 0 },
+	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
 	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -29,6 +30,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "label", 0 }, { "url", 0 }, { "method", 0 }, { "timeout_ms", 0 },
 	{ "max_attempts", 0 }, { "headers", 0 }, { "event_types", 0 },
 	{ "enabled", 0 },
+	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
 	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -300,7 +302,7 @@ api_webhook_parse(struct api_ctx *ctx, struct api_obj *obj,
 		    e->n == 0)
 			return (-1);
 	}
-	return (0);
+	return (api_webhook_tls_parse(obj, create, in, e));
 }
 
 static void
@@ -355,5 +357,6 @@ api_webhook_apply(struct wh_webhook *dst, struct api_webhook_input *in)
 		src->event_types = t;
 		src->nevent_types = n;
 	}
+	api_webhook_tls_apply(dst, in);
 	in->given = 0;
 }

@@ -109,6 +109,12 @@ parse_http_date(const char *s, size_t len, int64_t *ms)
 }
 
 int
+wh_http_date_parse(const char *s, size_t len, int64_t *ms)
+{
+	return (parse_http_date(s, len, ms));
+}
+
+int
 wh_retry_after_parse(const char *s, size_t len, int64_t now_ms,
     int64_t *delay_ms)
 {

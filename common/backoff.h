@@ -31,6 +31,9 @@ int64_t	wh_backoff_base_ms(uint32_t failed);
 int	wh_retry_after_parse(const char *, size_t, int64_t now_ms,
 	    int64_t *delay_ms);
 
+/* An IMF-fixdate HTTP date (a Date header) into ms. 0, or -1. */
+int	wh_http_date_parse(const char *, size_t, int64_t *ms);
+
 /* Clamp a receiver's requested delay into [scheduled, 2 x scheduled]. */
 int64_t	wh_retry_after_clamp(int64_t requested_ms, int64_t scheduled_ms);
 

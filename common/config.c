@@ -536,6 +536,34 @@ bad:
 }
 
 /*
+ * WH_PORTAL_FRAME_ANCESTORS: the CSP frame-ancestors sources of /portal/
+ * (who may embed it), 'none' unless set. It goes into a response header
+ * as it is, so only printable ASCII without the characters that end a
+ * CSP directive or policy (; ,) or quote a header is taken.
+ */
+static int
+load_frame_ancestors(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	size_t		 i, len;
+
+	v = env_or("WH_PORTAL_FRAME_ANCESTORS",
+	    var_default("WH_PORTAL_FRAME_ANCESTORS"));
+	len = strlen(v);
+	for (i = 0; i < len; i++) {
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ';' ||
+		    v[i] == ',' || v[i] == '"' || v[i] == '\\')
+			break;
+	}
+	if (i < len || copy_bounded(cfg->portal_frame_ancestors,
+	    sizeof(cfg->portal_frame_ancestors), v, len) == -1)
+		return (cfg_err(err, errlen, "WH_PORTAL_FRAME_ANCESTORS must be "
+		    "CSP sources separated by spaces (e.g. 'self' "
+		    "https://dash.example.com), at most 511 characters"));
+	return (0);
+}
+
+/*
  * How long attempt logs, the per-event attempt index and dead letters are
  * kept (besides their count caps), and after how long an endpoint that
  * fails every attempt is disabled. That period is scaled like the backoff
@@ -560,6 +588,44 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 	if (env_int_var("WH_DISABLE_AFTER_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->disable_after_ms = wh_disable_after_scaled(n, cfg->retry_scale);
+	return (0);
+}
+
+/*
+ * WH_EGRESS_PROXY: "http://host:port" (nothing else: no credentials, no
+ * path, no https proxy) or unset; WH_EGRESS_NO_PROXY: comma-separated
+ * host names or domains delivered to directly.
+ */
+static int
+egress_env(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v, *p, *colon;
+	size_t		 i;
+
+	v = env_or("WH_EGRESS_PROXY", "");
+	if (*v != '\0') {
+		p = v + 7;
+		colon = strrchr(p, ':');
+		if (strncmp(v, "http://", 7) != 0 || colon == NULL ||
+		    colon == p || colon[1] == '\0' ||
+		    strlen(v) >= sizeof(cfg->egress_proxy))
+			return (cfg_err(err, errlen, "WH_EGRESS_PROXY must be "
+			    "http://host:port"));
+		for (i = 0; p + i < colon; i++)
+			if (p[i] == '/' || p[i] == '@' || p[i] == '?')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+		for (i = 1; colon[i] != '\0'; i++)
+			if (colon[i] < '0' || colon[i] > '9')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+	}
+	(void)snprintf(cfg->egress_proxy, sizeof(cfg->egress_proxy), "%s", v);
+	v = env_or("WH_EGRESS_NO_PROXY", "");
+	if (strlen(v) >= sizeof(cfg->egress_no_proxy))
+		return (cfg_err(err, errlen, "WH_EGRESS_NO_PROXY is too long"));
+	(void)snprintf(cfg->egress_no_proxy, sizeof(cfg->egress_no_proxy),
+	    "%s", v);
 	return (0);
 }
 
@@ -622,6 +688,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (strlen(v) >= sizeof(cfg->tls_ca_file))
 		return (cfg_err(err, errlen, "WH_TLS_CA_FILE is too long"));
 	(void)snprintf(cfg->tls_ca_file, sizeof(cfg->tls_ca_file), "%s", v);
+	if (egress_env(cfg, err, errlen) == -1)
+		return (-1);
 
 	v = env_or("WH_RETRY_SCALE", var_default("WH_RETRY_SCALE"));
 	errno = 0;
@@ -679,6 +747,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    sizeof(cfg->metrics_token), v, len) == -1)
 		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
 		    "255 printable characters without spaces"));
+
+	if (load_frame_ancestors(cfg, err, errlen) == -1)
+		return (-1);
 
 	v = env_or("WH_LOG_LEVEL", var_default("WH_LOG_LEVEL"));
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)

@@ -68,6 +68,8 @@ struct wh_config {
 	struct wh_netpolicy net;		/* WH_ALLOW_PRIVATE_TARGETS,
 						   WH_ALLOW_CIDRS */
 	char		tls_ca_file[1024];	/* WH_TLS_CA_FILE, "" = system */
+	char		egress_proxy[512];	/* WH_EGRESS_PROXY, "" = none */
+	char		egress_no_proxy[1024];	/* WH_EGRESS_NO_PROXY */
 	double		retry_scale;		/* WH_RETRY_SCALE */
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
@@ -89,6 +91,10 @@ struct wh_config {
 						   secretbox.h; the caller
 						   hands it to
 						   wh_secrets_use) */
+	char		portal_frame_ancestors[512];
+						/* WH_PORTAL_FRAME_ANCESTORS:
+						   CSP sources allowed to
+						   frame /portal/ */
 };
 
 /*

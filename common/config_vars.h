@@ -32,7 +32,8 @@
 	STR(WH_REDIS_SENTINELS, NULL, NULL,				\
 	    "1–16 comma-separated `host[:port]` (`[v6]:port` for IPv6), " \
 	    "port 1–65535 (26379 by default); needs "			\
-	    "`WH_REDIS_SENTINEL_MASTER` and a `redis://` `WH_REDIS_URL`", \
+	    "`WH_REDIS_SENTINEL_MASTER` and a `redis://` or `rediss://` " \
+	    "`WH_REDIS_URL`",						\
 	    "both",							\
 	    "Redis Sentinels: the master is asked of them at every connect " \
 	    "(see \"Redis Sentinel\")")					\
@@ -95,8 +96,18 @@
 	    "a PEM bundle that replaces the system CAs for https deliveries " \
 	    "(to trust a private CA, give a bundle holding it and the public " \
 	    "CAs you still want); verification is always on")		\
+	STR(WH_EGRESS_PROXY, NULL, "none: deliveries connect directly", \
+	    "`http://host:port` (no credentials, no path)", "dispatcher", \
+	    "an egress proxy every delivery goes through, by HTTP CONNECT "	\
+	    "to the address the dispatcher resolved and checked itself "	\
+	    "(http targets are tunnelled too); its failures are attempt "	\
+	    "errors starting `proxy:`")					\
+	STR(WH_EGRESS_NO_PROXY, NULL, "none",				\
+	    "comma-separated host names, each matching its subdomains too " \
+	    "(`*`: every host)", "dispatcher",				\
+	    "targets delivered to directly despite `WH_EGRESS_PROXY`")	\
 	INT(WH_AUTH_FAILURES_MAX, 20, 1, 1000000, NULL, "api",		\
-	    "failed authentications per client address, and per key id, " \
+	    "failed authentications per client address (IPv6: per /64) " \
 	    "within a minute before further attempts answer 429")	\
 	STR(WH_SECRETS_KEY, NULL, "secrets stored in the clear",	\
 	    "1–4 entries `kid:key`, kid 1–16 of `A-Za-z0-9_-`, key the " \
@@ -167,7 +178,13 @@
 	    "on one host its own)")					\
 	STR(WH_METRICS_TOKEN, NULL, "`GET /metrics` open",		\
 	    "16–255 printable characters without spaces", "api",	\
-	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`")
+	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`") \
+	STR(WH_PORTAL_FRAME_ANCESTORS, "'none'", "no frame may embed it", \
+	    "CSP sources separated by spaces, printable ASCII without "	\
+	    "`;` `,` `\"` or backslash, at most 511 characters", "api",	\
+	    "the CSP `frame-ancestors` of `/portal/`: who may embed the " \
+	    "delivery portal, e.g. `https://dash.streem.example` "	\
+	    "(docs/portal.md)")
 
 /* One variable of the table, as config.c and the docs test see it. */
 struct wh_config_var {

@@ -244,3 +244,19 @@ wh_key_order_parked(char *out, size_t len, const char *pfx, const char *sid,
 	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s:parked",
 	    pfx, sid, (int)okeylen, okey)));
 }
+
+int
+wh_key_portal_session(char *out, size_t len, const char *pfx,
+    const char *session_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sportal:%s", pfx, session_sid)));
+}
+
+int
+wh_key_webhook_hourly(char *out, size_t len, const char *pfx,
+    const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:hourly", pfx, sid)));
+}

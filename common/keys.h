@@ -109,4 +109,19 @@ int	wh_key_order(char *out, size_t, const char *pfx, const char *sid,
 int	wh_key_order_parked(char *out, size_t, const char *pfx,
 	    const char *sid, const char *okey, size_t okeylen);
 
+/*
+ * A portal session (hash: secret_sha256, company_sid, read_only,
+ * expires_at, created_by), living exactly as long as the session.
+ */
+int	wh_key_portal_session(char *out, size_t, const char *pfx,
+	    const char *session_sid);
+
+/*
+ * A webhook's hourly rollup of its attempts (hash: 24 slots of counts and
+ * a latency histogram, see common/lua/attempt_record.lua), written with
+ * each attempt, read by GET /v1/webhooks/{sid}/stats.
+ */
+int	wh_key_webhook_hourly(char *out, size_t, const char *pfx,
+	    const char *sid);
+
 #endif

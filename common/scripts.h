@@ -28,17 +28,21 @@ extern const char	wh_lua_retry_move_due[];
  * The api's writes that depend on what they read or span several keys
  * (each file's header says keys, arguments and reply): webhooks, their
  * signing keys (the compare-and-set also serves the launcher's
- * re-encryption), API keys, ~recover jobs and a page of dead letters.
+ * re-encryption), API keys, ~recover jobs, a page of dead letters and
+ * the delivery portal's sessions.
  */
 extern const char	wh_lua_webhook_create[];
 extern const char	wh_lua_webhook_delete[];
 extern const char	wh_lua_signing_key_add[];
 extern const char	wh_lua_signing_key_cas[];
+extern const char	wh_lua_webhook_reseal[];
 extern const char	wh_lua_signing_key_delete[];
 extern const char	wh_lua_api_key_create[];
 extern const char	wh_lua_api_key_delete[];
 extern const char	wh_lua_recover_create[];
 extern const char	wh_lua_dead_letter_page[];
+extern const char	wh_lua_portal_session_create[];
+extern const char	wh_lua_portal_session_delete[];
 
 /*
  * The metrics registry: common/lua/metrics.lua (its header says keys,

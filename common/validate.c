@@ -198,6 +198,25 @@ wh_url_host(const char *s, size_t len, const char **host, size_t *hlen)
 	return (0);
 }
 
+int
+wh_url_port(const char *s, size_t len)
+{
+	const char	*host, *port;
+	size_t		 hlen, plen, i;
+	int		 n = 0;
+
+	if (url_split(s, len, &host, &hlen, &port, &plen) == -1)
+		return (-1);
+	if (port == NULL || plen == 0)
+		return (s[4] == 's' || s[4] == 'S' ? 443 : 80);
+	for (i = 0; i < plen && i < 5; i++) {
+		if (port[i] < '0' || port[i] > '9')
+			return (-1);
+		n = n * 10 + (port[i] - '0');
+	}
+	return (i == plen && n > 0 && n < 65536 ? n : -1);
+}
+
 /* RFC 9110 tchar. */
 static int
 is_tchar(unsigned char c)

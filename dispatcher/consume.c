@@ -255,9 +255,9 @@ job_ack(struct job *job)
  * An entry whose processing keeps failing (a company index of the wrong
  * type, a record Redis refuses) would be claimed and fail again forever:
  * once the stream has delivered it DELIVERIES_MAX times, it goes to the
- * dead letters with the last failure instead (README, "Straight into
- * Redis"). Counted by Redis, so whichever dispatcher sees the last
- * failure moves it.
+ * dead letters with the last failure instead (docs/design.md, "The
+ * public stream contract"). Counted by Redis, so whichever dispatcher
+ * sees the last failure moves it.
  */
 #define DELIVERIES_MAX	"5"
 /* Of a field of an entry moved to the dead letters: bytes kept. */

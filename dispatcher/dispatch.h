@@ -95,6 +95,11 @@ struct delivery {
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
 	const char		*refused;	/* the address policy's reason */
+	int			 proxied;	/* through WH_EGRESS_PROXY */
+	char			 peer_date[40];	/* the receiver's Date, "" none */
+	int64_t			 peer_skew_ms;	/* its clock minus ours (see
+						   deliver.c header_cb) */
+	void			*connect_to;	/* its curl_slist (egress.c) */
 	int			 held;		/* waits for its job's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
@@ -170,6 +175,14 @@ int	deliver_init(void);
 void	deliver_free(void);
 void	deliver_start(struct delivery *);
 void	deliver_recheck(void);
+/* A proxied delivery's target was resolved (connect_to) or not (why). */
+void	deliver_proxied(struct delivery *, const char *connect_to,
+	    const char *why);
+
+/* egress.c: deliveries through WH_EGRESS_PROXY. */
+int	egress_init(void);
+int	egress_proxied(const char *url);
+int	egress_resolve(struct delivery *);
 void	delivery_free(struct delivery *);
 
 /* resolve.c: what happens after an attempt. */

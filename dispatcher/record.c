@@ -1,8 +1,9 @@
 /*
  * record.c: attempts recorded in batches.
  *
- * Every attempt goes to its webhook's log, its event's index and its
- * endpoint's health (common/lua/attempt_record.lua). One script call per
+ * Every attempt goes to its webhook's log, its event's index, its
+ * endpoint's health and its hourly rollup
+ * (common/lua/attempt_record.lua). One script call per
  * attempt would cost Redis a script invocation each (several times the
  * plain XADD it replaced) and this loop a command each, so the attempts
  * that end in one round of the loop are gathered and sent as one call
@@ -24,8 +25,8 @@
 #include "timeutil.h"
 
 #define BATCH_MAX	32
-#define REC_KEYS	4
-#define REC_ARGS	10	/* webhook sid, ok, the 8 field values */
+#define REC_KEYS	5
+#define REC_ARGS	12	/* webhook sid, ok, the 10 field values */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
@@ -185,7 +186,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	size_t			 l[REC_KEYS + REC_ARGS];
 	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
-	char			 attempt[16], status[16], latency[24];
+	char			 hourly[WH_KEY_MAX];
+	char			 attempt[16], status[16], latency[24], skew[24];
 	char			 at[WH_RFC3339_LEN + 1];
 	int			 n = 0;
 
@@ -196,22 +198,30 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
 	    ev->company_sid, ev->event_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
 	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
 		return;
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
 	(void)snprintf(latency, sizeof(latency), "%lld",
 	    (long long)dl->latency_ms);
+	skew[0] = '\0';
+	if (dl->peer_date[0] != '\0')
+		(void)snprintf(skew, sizeof(skew), "%lld",
+		    (long long)dl->peer_skew_ms);
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
-	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health);
+	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
 	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
 	/* The values of event_sid, attempt, outcome, status, error,
-	 * latency_ms, at, answer (the script names them). */
+	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
+	 * names them; the last two are "" when the answer had no Date). */
 	ARGS(ev->event_sid); ARGS(attempt); ARGS(outcome); ARGS(status);
 	ARGS(dl->error); ARGS(latency); ARGS(at);
 	ARG(dl->answer.len ? dl->answer.data : "",
 	    dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED);
+	ARGS(dl->peer_date); ARGS(skew);
 #undef ARGS
 #undef ARG
 	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)

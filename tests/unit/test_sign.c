@@ -6,6 +6,7 @@
  * header order gives another signature, and the whsec_ secret we publish
  * decodes back to the exact key bytes we sign with. The Makefile gives the
  * docs directory as TEST_DOCS_DIR, so the test and the doc cannot disagree.
+ * Also Standard Webhooks' Ed25519 form (v1a) against an RFC 8032 key.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,21 @@
 #define VEC_MAX		8
 #define HDR_MAX		8
 #define STR_MAX		1024
+
+/*
+ * Ed25519 (v1a): RFC 8032's first test key; the signature of the
+ * Standard Webhooks example message made independently (Node's
+ * crypto.sign) when this test was written.
+ */
+/* The Standard Webhooks reference message (its id, time and body). */
+#define SW_ID		"msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define SW_TS		1614265330
+#define BODY1		"{\"test\": 2432232314}"
+#define ED_PRIV		"9d61b19deffd5a60ba844af492ec2cc4" \
+			"4449c5697b326919703bac031cae7f60"
+#define ED_PUB		"whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+#define ED_SIG		"v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbz" \
+			"EHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw=="
 
 struct streem_vec {
 	char	secret[STR_MAX];
@@ -469,6 +485,62 @@ test_sha256(void **state)
 	assert_int_equal(wh_sha256("abc", 3, d), 0);
 }
 
+static void
+ed_priv(unsigned char out[WH_ED25519_KEY_LEN])
+{
+	size_t	i;
+	int	hi, lo;
+
+	for (i = 0; i < WH_ED25519_KEY_LEN; i++) {
+		hi = wh_hexval((unsigned char)ED_PRIV[2 * i]);
+		lo = wh_hexval((unsigned char)ED_PRIV[2 * i + 1]);
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+}
+
+static void
+test_ed25519_vector(void **state)
+{
+	unsigned char	priv[WH_ED25519_KEY_LEN];
+	char		out[WH_SIG_V1A_LEN + 1], pub[WH_SWPUBKEY_MAX];
+
+	(void)state;
+	ed_priv(priv);
+	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS, BODY1,
+	    strlen(BODY1), out), 0);
+	assert_string_equal(out, ED_SIG);
+	assert_int_equal(strlen(out), WH_SIG_V1A_LEN);
+	assert_int_equal(wh_ed25519_public(priv, pub, sizeof(pub)),
+	    (int)strlen(ED_PUB));
+	assert_string_equal(pub, ED_PUB);
+	/* Another timestamp, id or body: another signature. */
+	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS + 1, BODY1,
+	    strlen(BODY1), out), 0);
+	assert_string_not_equal(out, ED_SIG);
+	assert_int_equal(wh_sign_ed25519(priv, "msg_other", SW_TS, BODY1,
+	    strlen(BODY1), out), 0);
+	assert_string_not_equal(out, ED_SIG);
+	assert_int_equal(wh_sign_ed25519(priv, SW_ID, SW_TS, BODY1,
+	    strlen(BODY1) - 1, out), 0);
+	assert_string_not_equal(out, ED_SIG);
+	assert_int_equal(wh_ed25519_public(priv, pub, 10), -1);
+}
+
+static void
+test_ed25519_generate(void **state)
+{
+	unsigned char	a[WH_ED25519_KEY_LEN], b[WH_ED25519_KEY_LEN];
+	char		pa[WH_SWPUBKEY_MAX], pb[WH_SWPUBKEY_MAX];
+
+	(void)state;
+	assert_int_equal(wh_ed25519_generate(a), 0);
+	assert_int_equal(wh_ed25519_generate(b), 0);
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_true(wh_ed25519_public(a, pa, sizeof(pa)) > 0);
+	assert_true(wh_ed25519_public(b, pb, sizeof(pb)) > 0);
+	assert_string_not_equal(pa, pb);
+}
+
 int
 main(void)
 {
@@ -484,6 +556,8 @@ main(void)
 		cmocka_unit_test(test_standard_secret_roundtrip),
 		cmocka_unit_test(test_standard_secret_decode_bad),
 		cmocka_unit_test(test_ct_equal),
+		cmocka_unit_test(test_ed25519_vector),
+		cmocka_unit_test(test_ed25519_generate),
 	};
 
 	return (cmocka_run_group_tests(tests, load_vectors, NULL));

@@ -134,6 +134,15 @@ export function tlsRows(report, m) {
     runs: m.runs.map((r) => r.d1_tls.cpu.redis), ref: { label: 'plain', value: med(m.runs, (r) => r.d1_plain.cpu.redis) } });
 }
 
+// Deliveries over TLS: a client certificate next to plain TLS, same run.
+export function egressRows(report, m) {
+  const S = `Delivery over TLS: 1 KiB payload to nginx answering 204 (drains of ${m.backlog}, 1 dispatcher)`;
+  const plain = med(m.runs, (r) => r.tls.rate);
+  report.add({ section: S, figure: 'deliveries/s over TLS', runs: m.runs.map((r) => r.tls.rate) });
+  report.add({ section: S, figure: 'deliveries/s over TLS with a client certificate (tls_client_certificate)',
+    runs: m.runs.map((r) => r.mtls.rate), ref: { label: 'plain TLS', value: plain }, target: ratioAtLeast(0.9) });
+}
+
 // `d1` is the short drain of one dispatcher, 1 webhook per event (null
 // when the delivery section did not run).
 export function backlogRows(report, m, d1) {
