@@ -83,7 +83,14 @@ KORE_TREE	:= $(BUILD)/kore
 KORE_PATCHES	:= $(sort $(wildcard api/kore/patches/*.patch))
 KORE_SANITIZE	?=
 
-$(KORE_TREE)/.patched: $(KORE_PATCHES) api/kore/http_frame.h
+# The list of patches as a file that changes only when the list does, so
+# that a patch removed (or renamed) also copies and patches the tree anew.
+KORE_PATCH_LIST	:= $(BUILD)/kore-patches
+$(KORE_PATCH_LIST): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(KORE_PATCHES)' | cmp -s - $@ || echo '$(KORE_PATCHES)' > $@
+
+$(KORE_TREE)/.patched: $(KORE_PATCHES) $(KORE_PATCH_LIST) api/kore/http_frame.h
 	@rm -rf $(KORE_TREE) && mkdir -p $(KORE_TREE)
 	cp -R $(KORE_SRC)/Makefile $(KORE_SRC)/RELEASE $(KORE_SRC)/src \
 	    $(KORE_SRC)/include $(KORE_SRC)/misc $(KORE_TREE)/
