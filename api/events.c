@@ -18,8 +18,10 @@
  *
  * A batch is validated whole first (any invalid item: 422 naming
  * events[i].field, nothing enqueued), then sent as one MULTI/EXEC in one
- * round trip. Scripts are called by EVALSHA; Redis forgets scripts when
- * it restarts, so a NOSCRIPT answer sends those items again with EVAL.
+ * round trip. The script is called by EVALSHA (the connection loads the
+ * scripts as it comes up); should Redis forget it meanwhile (SCRIPT
+ * FLUSH), a NOSCRIPT answer sends those items again with EVAL, so that a
+ * publish does not fail while the connection loads the scripts again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +68,6 @@ struct publish_state {
 /* An answer buffer grown past this by a large event is let go. */
 #define ANSWER_KEEP	(64 * 1024)
 
-static char		publish_sha[WH_SCRIPT_SHA_LEN + 1];
 static char		stream_key[WH_KEY_MAX];	/* wh:{0}:events, once */
 static struct wh_buf	answer;
 
@@ -200,6 +201,7 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 	const char	*argv[EVENT_ARGV];
 	size_t		 lens[EVENT_ARGV];
 	char		 idem[WH_KEY_MAX];
+	const char	*sha;
 	int		 argc = 0, i;
 
 	/* The prefix is fixed once the worker runs: format the key once. */
@@ -216,11 +218,10 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
 		    ev->company_sid, ev->event_sid) == -1)
 			return (-1);
-		if (!eval && publish_sha[0] == '\0' &&
-		    wh_script_sha1(wh_lua_publish_event, publish_sha) == -1)
+		if ((sha = wh_script_sha(wh_lua_publish_event)) == NULL)
 			eval = 1;
 		argv[argc++] = eval ? "EVAL" : "EVALSHA";
-		argv[argc++] = eval ? wh_lua_publish_event : publish_sha;
+		argv[argc++] = eval ? wh_lua_publish_event : sha;
 		argv[argc++] = "2";
 		argv[argc++] = idem;
 		argv[argc++] = stream_key;

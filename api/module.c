@@ -137,17 +137,10 @@ int
 kore_parent_configure(int argc, char **argv)
 {
 	struct addrinfo	 hints, *res;
-	char		 err[256];
 	const char	*host;
 	size_t		 i;
 
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		exit(2);
-	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
+	wh_config_start(&api_cfg, &api_caps, "api");
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -168,15 +161,7 @@ kore_parent_configure(int argc, char **argv)
 void
 kore_worker_configure(void)
 {
-	char	err[256];
-
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		exit(2);
-	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
+	wh_config_start(&api_cfg, &api_caps, "api");
 	(void)api_redis_start();
 	api_metrics_start();
 }

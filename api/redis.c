@@ -297,9 +297,9 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * One thing the request awaited (a reply, or a timer: sleep.c) came: the
- * last one wakes the request (and cancels its deadline); if Kore freed
- * the request meanwhile, the ctx is ours to free.
+ * One thing the request awaited (a reply, or a timer: api_ctx_sleep)
+ * came: the last one wakes the request (and cancels its deadline); if
+ * Kore freed the request meanwhile, the ctx is ours to free.
  */
 void
 api_ctx_reply_done(struct api_ctx *ctx)
@@ -311,6 +311,31 @@ api_ctx_reply_done(struct api_ctx *ctx)
 		http_request_wakeup(ctx->req);
 	else
 		api_ctx_release(ctx);
+}
+
+static void
+sleep_over(void *arg, u_int64_t now)
+{
+	api_ctx_reply_done(arg);
+}
+
+/*
+ * Wake the request after ms; -1 if no timer could be set. A request that
+ * waits for something other than a Redis reply (the outcome of a ~test,
+ * which a dispatcher pushes to a list) polls: it sleeps on a one-shot
+ * Kore timer and asks Redis again, the worker never blocked (no BLPOP on
+ * the connection all its requests share). The timer counts as one reply
+ * awaited (ctx->pending), so module.c sees the handler waiting exactly
+ * as for a command in flight, and a request Kore frees meanwhile leaves
+ * its ctx to the timer, which frees it, as for replies.
+ */
+int
+api_ctx_sleep(struct api_ctx *ctx, u_int64_t ms)
+{
+	if (kore_timer_add(sleep_over, ms, ctx, KORE_TIMER_ONESHOT) == NULL)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /* Every command's reply lands here, in the order sent. */
@@ -435,29 +460,31 @@ api_state(struct api_ctx *ctx, size_t size, void (*free_fn)(void *))
 }
 
 /*
- * EVAL script with nkeys keys then the other arguments: argv holds the
- * keys first, argc counts keys and arguments (lens may be NULL). The
- * scripts are a few lines each; Redis caches them by their SHA-1.
+ * EVALSHA of an embedded script (wh_lua_<name>) with nkeys keys then the
+ * other arguments: argv holds the keys first, argc counts keys and
+ * arguments (lens may be NULL). The connection loaded every script as it
+ * came up (common/redis_conn.c); should Redis have forgotten them since
+ * (SCRIPT FLUSH), this call gets the NOSCRIPT error (the handler answers
+ * 503, which a client retries) and the connection loads them again.
  */
 int
 api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
     const char **argv, const size_t *lens)
 {
-	const char	*av[16];
-	size_t		 al[16];
-	char		 nk[12];
-	int		 n;
+	struct wh_script_argv	a;
+	int			rc;
 
-	if ((n = wh_script_args("EVAL", script, nkeys, argc, argv, lens, av,
-	    al, sizeof(av) / sizeof(av[0]), nk)) == -1)
+	if (wh_script_argv(&a, script, nkeys, argc, argv, lens) == -1)
 		return (-1);
-	return (api_redis_cmd(ctx, n, av, al));
+	rc = api_redis_cmd(ctx, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
 }
 
 /*
  * api_redis_eval for a script that changes a webhook of company: the
  * change counters (wh:company:<sid>:version, wh:webhooks:version) are
- * passed as two more keys after the script's own, for API_LUA_BUMP to
+ * passed as two more keys after the script's own, for the script to
  * INCR in the same atomic step. A dispatcher that reads an event
  * published after our answer therefore sees the counters moved, and
  * refreshes its cached copy of the company's webhooks first.

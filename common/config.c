@@ -17,7 +17,7 @@
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "log.h"
 
@@ -160,29 +160,62 @@ env_bool(const char *name, int *out, char *err, size_t errlen)
 	    name, v));
 }
 
+/* A host and its length inside the text read (host_port). */
+struct wh_hostport {
+	const char	*host;
+	size_t		 hlen;
+};
+
+/*
+ * One "host", "host:port", "[v6]" or "[v6]:port" (len bytes at p), the
+ * one reading of an address for WH_API_LISTEN, WH_REDIS_URL and each of
+ * WH_REDIS_SENTINELS: the host in h (brackets off; it may be empty, for
+ * the caller to refuse or default) and the port in *port (untouched
+ * without one). A bare IPv6 address is refused, being ambiguous: its
+ * first colon makes the rest the port, which is then not a number. -1
+ * when malformed or the port is not 1-65535.
+ */
+static int
+host_port(const char *p, size_t len, struct wh_hostport *h, long *port)
+{
+	const char	*colon = NULL, *q;
+	char		 digits[8];
+
+	h->host = p;
+	h->hlen = len;
+	if (len > 0 && *p == '[') {
+		if ((q = memchr(p, ']', len)) == NULL)
+			return (-1);
+		h->host = p + 1;
+		h->hlen = (size_t)(q - h->host);
+		if (q + 1 < p + len) {
+			if (q[1] != ':')
+				return (-1);
+			colon = q + 1;
+		}
+	} else if ((colon = memchr(p, ':', len)) != NULL)
+		h->hlen = (size_t)(colon - p);
+	if (colon == NULL)
+		return (0);
+	if (copy_bounded(digits, sizeof(digits), colon + 1,
+	    (size_t)(p + len - colon - 1)) == -1 ||
+	    parse_int(digits, 1, 65535, port) == -1)
+		return (-1);
+	return (0);
+}
+
 /* "host:port" or "[v6]:port" into host and port strings. */
 static int
 parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
 {
-	const char	*colon, *host;
-	size_t		 hlen;
-	long		 port;
+	struct wh_hostport	 h;
+	long			 port = 0;
 
-	if (*v == '[') {
-		if ((colon = strstr(v, "]:")) == NULL)
-			goto bad;
-		host = v + 1;
-		hlen = (size_t)(colon - host);
-		colon++;
-	} else {
-		if ((colon = strrchr(v, ':')) == NULL)
-			goto bad;
-		host = v;
-		hlen = (size_t)(colon - v);
-	}
-	if (hlen == 0 || parse_int(colon + 1, 1, 65535, &port) == -1)
+	if (host_port(v, strlen(v), &h, &port) == -1 || h.hlen == 0 ||
+	    port == 0)
 		goto bad;
-	if (copy_bounded(cfg->api_host, sizeof(cfg->api_host), host, hlen) == -1)
+	if (copy_bounded(cfg->api_host, sizeof(cfg->api_host), h.host,
+	    h.hlen) == -1)
 		goto bad;
 	(void)snprintf(cfg->api_port, sizeof(cfg->api_port), "%ld", port);
 	return (0);
@@ -233,8 +266,9 @@ int
 wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
     size_t errlen)
 {
-	const char	*p, *at, *hend, *colon, *slash, *q;
-	long		 v;
+	struct wh_hostport	 h;
+	const char		*p, *at, *hend, *colon, *slash, *q;
+	long			 v;
 
 	memset(a, 0, sizeof(*a));
 	a->port = 6379;
@@ -282,31 +316,15 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	}
 
 	hend = slash ? slash : p + strlen(p);
-	if (*p == '[') {
-		if ((q = memchr(p, ']', (size_t)(hend - p))) == NULL)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: unclosed ["));
-		if (copy_bounded(a->host, sizeof(a->host), p + 1,
-		    (size_t)(q - p - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-		colon = (q + 1 < hend && q[1] == ':') ? q + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(hend - p));
-		if (copy_bounded(a->host, sizeof(a->host), p,
-		    (size_t)((colon ? colon : hend) - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-	}
+	v = a->port;
+	if (host_port(p, (size_t)(hend - p), &h, &v) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: the address must "
+		    "be host[:port] or [IPv6][:port], the port 1-65535"));
+	if (copy_bounded(a->host, sizeof(a->host), h.host, h.hlen) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
 	if (a->host[0] == '\0')
 		(void)snprintf(a->host, sizeof(a->host), "127.0.0.1");
-	if (colon != NULL) {
-		char	port[8];
-
-		if (copy_bounded(port, sizeof(port), colon + 1,
-		    (size_t)(hend - colon - 1)) == -1 ||
-		    parse_int(port, 1, 65535, &v) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: the port "
-			    "must be 1-65535"));
-		a->port = (int)v;
-	}
+	a->port = (int)v;
 	if (slash != NULL && slash[1] != '\0') {
 		if (parse_int(slash + 1, 0, 15, &v) == -1)
 			return (cfg_err(err, errlen, "WH_REDIS_URL: the database "
@@ -320,41 +338,18 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 static int
 sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
 {
-	const char	*host = p, *colon = NULL, *q;
-	size_t		 hlen = len, i;
-	char		 port[8];
-	long		 v;
+	struct wh_hostport	 h;
+	size_t			 i;
+	long			 v = WH_SENTINEL_PORT;
 
-	if (len > 0 && *p == '[') {
-		if ((q = memchr(p, ']', len)) == NULL)
-			return (-1);
-		host = p + 1;
-		hlen = (size_t)(q - host);
-		if (q + 1 < p + len) {
-			if (q[1] != ':')
-				return (-1);
-			colon = q + 1;
-		}
-	} else if ((colon = memchr(p, ':', len)) != NULL) {
-		hlen = (size_t)(colon - p);
-		if (memchr(colon + 1, ':', len - hlen - 1) != NULL)
-			return (-1);	/* a bare IPv6 address needs [] */
-	}
-	if (hlen == 0 || copy_bounded(s->host, sizeof(s->host), host,
-	    hlen) == -1)
+	if (host_port(p, len, &h, &v) == -1 || h.hlen == 0 ||
+	    copy_bounded(s->host, sizeof(s->host), h.host, h.hlen) == -1)
 		return (-1);
-	for (i = 0; i < hlen; i++) {
-		if (!isalnum((unsigned char)host[i]) &&
-		    strchr(".-_:%", host[i]) == NULL)
+	for (i = 0; i < h.hlen; i++) {
+		if (!isalnum((unsigned char)h.host[i]) &&
+		    strchr(".-_:%", h.host[i]) == NULL)
 			return (-1);
 	}
-	s->port = WH_SENTINEL_PORT;
-	if (colon == NULL)
-		return (0);
-	if (copy_bounded(port, sizeof(port), colon + 1,
-	    (size_t)(p + len - colon - 1)) == -1 ||
-	    parse_int(port, 1, 65535, &v) == -1)
-		return (-1);
 	s->port = (int)v;
 	return (0);
 }
@@ -760,5 +755,51 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
+	return (0);
+}
+
+void
+wh_config_start(struct wh_config *cfg, struct wh_caps *caps,
+    const char *program)
+{
+	char	err[512];
+
+	if (wh_config_load(cfg, err, sizeof(err)) == -1 ||
+	    (caps != NULL && wh_caps_load(caps, err, sizeof(err)) == -1)) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init(program, cfg->log_level);
+	wh_secrets_use(&cfg->secrets);
+}
+
+/*
+ * WH_MAX_WEBHOOKS_PER_COMPANY. A company's webhook list is loaded whole
+ * to be sorted by url or label, so the cap bounds the work (and memory)
+ * of one list request as much as it bounds abuse.
+ */
+int
+wh_caps_load(struct wh_caps *lim, char *err, size_t errlen)
+{
+	const struct wh_config_var	*var;
+	const char			*v;
+	char				*end;
+	long				 n;
+
+	/* Default and range from the one table (config_vars.h). */
+	var = wh_config_var("WH_MAX_WEBHOOKS_PER_COMPANY");
+	lim->max_webhooks = var->def;
+	if ((v = getenv("WH_MAX_WEBHOOKS_PER_COMPANY")) == NULL || *v == '\0')
+		return (0);
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' ||
+	    n < var->lo || n > var->hi) {
+		(void)snprintf(err, errlen, "WH_MAX_WEBHOOKS_PER_COMPANY must "
+		    "be a whole number from %ld to %ld (got \"%.40s\")",
+		    var->lo, var->hi, v);
+		return (-1);
+	}
+	lim->max_webhooks = n;
 	return (0);
 }

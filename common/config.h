@@ -103,6 +103,29 @@ struct wh_config {
  */
 int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
+/*
+ * The api's per-tenant caps that operators may tune, read apart from
+ * wh_config_load because only the api (the launcher, which refuses a bad
+ * value at start, and the Kore workers, which enforce it) needs them.
+ */
+struct wh_caps {
+	long	max_webhooks;	/* WH_MAX_WEBHOOKS_PER_COMPANY */
+};
+
+/*
+ * Fill caps from the environment. On error returns -1 and writes one
+ * sentence naming the variable into err.
+ */
+int	wh_caps_load(struct wh_caps *, char *err, size_t errlen);
+
+/*
+ * A program's start, the same in each: wh_config_load (and wh_caps_load
+ * when caps is not NULL), or one log line saying what is wrong and exit
+ * status 2; then the program's log level and the ring of secrets keys.
+ */
+void	wh_config_start(struct wh_config *, struct wh_caps *caps,
+	    const char *program);
+
 /* Parse a redis[s]:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);

@@ -170,6 +170,8 @@ wh_mcall_build(struct wh_mcall *c, const struct wh_mkeys *k, const char *mode,
 
 	n = CALL_HEAD + (set != NULL ? 2 * set->n : 0);
 	memset(c, 0, sizeof(*c));
+	if (wh_script_sha(wh_lua_metrics) == NULL)
+		return (-1);
 	if ((c->argv = calloc(n, sizeof(*c->argv))) == NULL ||
 	    (c->lens = calloc(n, sizeof(*c->lens))) == NULL) {
 		wh_mcall_free(c);
@@ -178,8 +180,8 @@ wh_mcall_build(struct wh_mcall *c, const struct wh_mkeys *k, const char *mode,
 	(void)snprintf(c->num[0], sizeof(c->num[0]), "%d",
 	    WH_METRICS_STALE_MS);
 	(void)snprintf(c->num[1], sizeof(c->num[1]), "%d", WH_METRICS_TTL_S);
-	c->argv[0] = "EVAL";
-	c->argv[1] = wh_lua_metrics;
+	c->argv[0] = "EVALSHA";
+	c->argv[1] = wh_script_sha(wh_lua_metrics);
 	c->argv[2] = "3";
 	c->argv[3] = k->registry;
 	c->argv[4] = k->retired;

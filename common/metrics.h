@@ -64,7 +64,7 @@ struct wh_mkeys {
 
 int	wh_mkeys_init(struct wh_mkeys *, const char *pfx);
 
-/* One EVAL of metrics.lua, ready for redis*CommandArgv. */
+/* One EVALSHA of metrics.lua, ready for redis*CommandArgv. */
 struct wh_mcall {
 	const char	**argv;
 	size_t		 *lens;

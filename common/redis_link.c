@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 /* Each sentinel gets this long to connect and answer, at start. */
 #define SENTINEL_SYNC_TIMEOUT_S	1
@@ -25,6 +26,40 @@ wh_redis_call(struct wh_wire *w, char *err, size_t errlen, int argc,
     const char **argv, const size_t *lens)
 {
 	return (wh_wire_call(w, w->call_ms, argc, argv, lens, err, errlen));
+}
+
+/*
+ * EVALSHA of an embedded script, blocking; a NOSCRIPT answer loads it
+ * (SCRIPT LOAD) and calls it once more. Any reply, as wh_redis_call.
+ */
+redisReply *
+wh_redis_script(struct wh_wire *w, char *err, size_t errlen,
+    const char *text, int nkeys, int argc, const char **argv,
+    const size_t *lens)
+{
+	struct wh_script_argv	 a;
+	redisReply		*r, *l;
+	const char		*load[3];
+
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1) {
+		(void)snprintf(err, errlen, "cannot build the script call");
+		return (NULL);
+	}
+	r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    wh_script_lost(r->str, r->len)) {
+		freeReplyObject(r);
+		load[0] = "SCRIPT";
+		load[1] = "LOAD";
+		load[2] = text;
+		r = NULL;
+		if ((l = wh_redis_run(w, err, errlen, 3, load)) != NULL) {
+			freeReplyObject(l);
+			r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+		}
+	}
+	wh_script_argv_free(&a);
+	return (r);
 }
 
 /* One command; NULL (reason in err) on an I/O failure or an error reply. */
@@ -42,6 +77,22 @@ wh_redis_run(struct wh_wire *w, char *err, size_t errlen, int argc,
 		return (NULL);
 	}
 	return (r);
+}
+
+struct wh_wire *
+wh_redis_reach(const struct wh_redis_addr *a, int timeout_s)
+{
+	struct wh_wire	*c;
+	char		 err[512], where[WH_HOST_MAX + 16];
+
+	if ((c = wh_redis_open_sync(a, timeout_s, err, sizeof(err))) != NULL)
+		return (c);
+	wh_redis_where(a, where, sizeof(where));
+	wh_log(WH_LOG_ERROR, a->nsentinels > 0 ?
+	    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+	    "cannot reach Redis (WH_REDIS_URL)", "redis", where, "error", err,
+	    NULL);
+	exit(1);
 }
 
 /* TLS settings for the master (rediss://), or NULL: plain. */

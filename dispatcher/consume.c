@@ -17,6 +17,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -375,7 +376,7 @@ entry_dead(struct job *job, const char *min, const char *why,
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
-	if (rscript_call(&d.main, &rs_entry_dead, cb, job, 2, 10, argv,
+	if (rconn_script(&d.main, wh_lua_dead_entry, cb, job, 2, 10, argv,
 	    NULL) == -1)
 		cb(NULL, NULL, job);
 }
@@ -399,7 +400,7 @@ entry_malformed(struct job *job, const char *why)
 
 /*
  * A retry entry: a field "task" holding the msgpack task, and for a
- * ~test the fields testsend.c reads.
+ * ~test the fields test_delivery.c reads.
  */
 static const char *
 retry_parse(struct job *job, const redisReply *fields)
@@ -415,7 +416,7 @@ retry_parse(struct job *job, const redisReply *fields)
 			continue;
 		if (strcmp(k->str, WH_TASK_FIELD) == 0)
 			task = v;
-		else if (testsend_parse(job, k->str, k->len, v->str,
+		else if (test_delivery_parse(job, k->str, k->len, v->str,
 		    v->len) == -1)
 			return ("test fields are not valid");
 	}
@@ -531,7 +532,7 @@ job_targets(const struct job *job, const struct hc_hook *h)
 /*
  * The company's webhooks as of job->need (hookcache.c): make the job's
  * deliveries. A disabled webhook's delivery is parked, not attempted
- * (a ~test is sent all the same: testsend.c).
+ * (a ~test is sent all the same: test_delivery.c).
  */
 void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
@@ -574,7 +575,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		job->ready = dl;
 	}
 	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
-		testsend_fail(job, NULL, "the webhook no longer exists");
+		test_delivery_fail(job, NULL, "the webhook no longer exists");
 	else if (job->kind == JOB_RETRY && !found)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", job->task.event.event_sid,
@@ -690,7 +691,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why);
-		else if (testsend_expired(job)) {
+		else if (test_delivery_expired(job)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
 			    "event_sid", job->task.event.event_sid,
 			    "webhook_sid", job->task.webhook_sid, NULL);

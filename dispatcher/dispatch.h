@@ -52,7 +52,7 @@ struct job {
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
 	char			*reply_key;	/* a ~test: where its outcome
-						   goes (testsend.c) */
+						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
@@ -206,26 +206,12 @@ void	metrics_leave(void);
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);
 int	heartbeat_check(int argc, char **argv);
-/* rscript.c: the Lua scripts of common/lua/, by EVALSHA. */
-struct rscript {
-	const char	*text;
-	const char	*name;
-	char		 sha[41];
-};
-extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
-			rs_entry_dead;
-int	rscript_init(void);
-void	rscript_load(struct rconn *);
-int	rscript_call(struct rconn *, const struct rscript *,
-	    wh_reply_fn *, void *priv, int nkeys, int argc,
-	    const char **argv, const size_t *lens);
-
 /* record.c: attempts logged (with health), a batch per loop round. */
 void	record_attempt(const struct delivery *, const char *outcome, int ok);
 void	record_flush(void);
 
-/* health.c: disabling a webhook whose endpoint keeps failing. */
-void	health_failed(const char *webhook_sid, const char *company_sid,
+/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
+void	autodisable_failed(const char *webhook_sid, const char *company_sid,
 	    long long consecutive, int64_t failing_since);
 
 /* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */
@@ -234,11 +220,12 @@ void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
-/* testsend.c: ~test deliveries (sent once, answered to the api). */
-int	testsend_parse(struct job *, const char *name, size_t nlen,
+/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
+int	test_delivery_parse(struct job *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
-int	testsend_expired(const struct job *);
-void	testsend_reply(struct delivery *);
-void	testsend_fail(struct job *, struct delivery *, const char *why);
+int	test_delivery_expired(const struct job *);
+void	test_delivery_reply(struct delivery *);
+void	test_delivery_fail(struct job *, struct delivery *,
+	    const char *why);
 
 #endif

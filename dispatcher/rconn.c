@@ -142,3 +142,11 @@ rconn_cmd(struct rconn *c, wh_reply_fn *cb, void *priv, int argc,
 {
 	return (wh_conn_command(&c->conn, cb, priv, argc, argv, lens));
 }
+
+int
+rconn_script(struct rconn *c, const char *text, wh_reply_fn *cb, void *priv,
+    int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	return (wh_conn_script(&c->conn, cb, priv, text, nkeys, argc, argv,
+	    lens));
+}

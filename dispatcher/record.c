@@ -11,7 +11,7 @@
  * Recording is best effort, as the log always was: a batch Redis does
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
- * endpoint has been failing, which may disable its webhook (health.c).
+ * endpoint has been failing, which may disable its webhook (autodisable.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BATCH_MAX	32
@@ -75,7 +76,7 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			health_failed(b->rec[i].webhook_sid,
+			autodisable_failed(b->rec[i].webhook_sid,
 			    b->rec[i].company_sid, e->element[0]->integer,
 			    e->element[1]->integer);
 		}
@@ -131,7 +132,7 @@ record_flush(void)
 			lens[k] = b->rec[i].len[j];
 		}
 	}
-	if (rscript_call(&d.main, &rs_attempt, on_recorded, b,
+	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
 	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);

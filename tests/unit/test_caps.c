@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "caps.h"
+#include "config.h"
 #include "keys.h"
 #include "scripts.h"
 

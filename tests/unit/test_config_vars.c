@@ -23,7 +23,6 @@
 
 #include "docs_file.h"
 
-#include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 

@@ -119,8 +119,8 @@ test_calls(void **state)
 	assert_int_equal(wh_mcall_build(&c, &p.keys, "publish", p.self, p.id,
 	    &s), 0);
 	assert_int_equal(c.argc, 13);
-	assert_string_equal(c.argv[0], "EVAL");
-	assert_ptr_equal(c.argv[1], wh_lua_metrics);
+	assert_string_equal(c.argv[0], "EVALSHA");
+	assert_string_equal(c.argv[1], wh_script_sha(wh_lua_metrics));
 	assert_string_equal(c.argv[2], "3");
 	assert_string_equal(c.argv[5], "wh:metrics:dispatcher:h-1-2");
 	assert_string_equal(c.argv[6], "publish");
