@@ -16,6 +16,11 @@ static const char	*const keyless[] = {
 	"ROLE", "SCRIPT", "SELECT", "TIME", "WAIT"
 };
 
+/* Containers of subcommands: <command> <subcommand> <key> ... */
+static const char	*const subcommanded[] = {
+	"MEMORY", "OBJECT", "XGROUP", "XINFO"
+};
+
 /* Scripts: EVAL <script> <numkeys> <key>... */
 static const char	*const scripted[] = {
 	"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"
@@ -117,6 +122,9 @@ wh_command_key(int argc, const char **argv, const size_t *lens)
 	if (arg_in(argv, lens, scripted,
 	    sizeof(scripted) / sizeof(scripted[0])))
 		return (argc >= 4 && script_has_keys(argv, lens) ? 3 : -1);
+	if (arg_in(argv, lens, subcommanded,
+	    sizeof(subcommanded) / sizeof(subcommanded[0])))
+		return (argc >= 3 ? 2 : -1);
 	if (arg_is(argv, lens, 0, "XREAD") ||
 	    arg_is(argv, lens, 0, "XREADGROUP")) {
 		for (i = 1; i < argc - 1; i++)

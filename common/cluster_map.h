@@ -55,8 +55,9 @@ unsigned	wh_key_slot(const char *key, size_t len);
  * The index in argv of the key that routes the command, or -1 when it
  * has none (PING, SCRIPT LOAD, an EVAL with no keys: any node will do).
  * Scripts route by their first key (all their keys must share its slot),
- * XREAD/XREADGROUP by the first stream after STREAMS, everything else
- * by argv[1].
+ * XREAD/XREADGROUP by the first stream after STREAMS, XGROUP, XINFO,
+ * OBJECT and MEMORY by the argument after their subcommand, everything
+ * else by argv[1].
  */
 int		wh_command_key(int argc, const char **argv, const size_t *lens);
 

@@ -316,9 +316,12 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	return (0);
 }
 
-/* One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS. */
+/*
+ * One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS or
+ * WH_REDIS_CLUSTER_NODES, defport when the port is left out.
+ */
 static int
-sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
+sentinel_item(const char *p, size_t len, int defport, struct wh_sentinel *s)
 {
 	const char	*host = p, *colon = NULL, *q;
 	size_t		 hlen = len, i;
@@ -348,7 +351,7 @@ sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
 		    strchr(".-_:%", host[i]) == NULL)
 			return (-1);
 	}
-	s->port = WH_SENTINEL_PORT;
+	s->port = defport;
 	if (colon == NULL)
 		return (0);
 	if (copy_bounded(port, sizeof(port), colon + 1,
@@ -359,14 +362,18 @@ sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
 	return (0);
 }
 
-int
-wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
-    size_t errlen)
+/*
+ * A comma-separated list of host[:port] (name is the variable, for the
+ * error) into list/n, at most WH_SENTINELS_MAX of them.
+ */
+static int
+host_list_parse(const char *v, const char *name, int defport,
+    struct wh_sentinel *list, size_t *n, char *err, size_t errlen)
 {
 	const char	*p = v, *end;
 	size_t		 len;
 
-	a->nsentinels = 0;
+	*n = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -375,19 +382,58 @@ wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
 		len = (size_t)(end - p);
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
-		if (a->nsentinels == WH_SENTINELS_MAX)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS lists "
-			    "more than %d sentinels", WH_SENTINELS_MAX));
-		if (sentinel_item(p, len, &a->sentinels[a->nsentinels]) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS must be "
-			    "a comma-separated list of host[:port] (port "
+		if (*n == WH_SENTINELS_MAX)
+			return (cfg_err(err, errlen, "%s lists more than %d "
+			    "servers", name, WH_SENTINELS_MAX));
+		if (sentinel_item(p, len, defport, &list[*n]) == -1)
+			return (cfg_err(err, errlen, "%s must be a "
+			    "comma-separated list of host[:port] (port "
 			    "1-65535, default %d; IPv6 as [addr]:port), got "
-			    "\"%.80s\"", WH_SENTINEL_PORT, v));
-		a->nsentinels++;
+			    "\"%.80s\"", name, defport, v));
+		(*n)++;
 		if (*end == '\0')
 			return (0);
 		p = end + 1;
 	}
+}
+
+int
+wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_SENTINELS", WH_SENTINEL_PORT,
+	    a->sentinels, &a->nsentinels, err, errlen));
+}
+
+int
+wh_cluster_nodes_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_CLUSTER_NODES", 6379,
+	    a->cluster, &a->ncluster, err, errlen));
+}
+
+/*
+ * WH_REDIS_CLUSTER_NODES: the seed nodes of a Redis Cluster. Credentials
+ * and TLS still come from WH_REDIS_URL (its host and port are not used);
+ * a cluster has only database 0, and no Sentinel.
+ */
+static int
+load_cluster(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*list = env_or("WH_REDIS_CLUSTER_NODES", NULL);
+
+	cfg->redis.ncluster = 0;
+	if (list == NULL)
+		return (0);
+	if (cfg->redis.nsentinels > 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES cannot be "
+		    "combined with WH_REDIS_SENTINELS"));
+	if (cfg->redis.unix_path[0] != '\0' || cfg->redis.db != 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES needs a "
+		    "redis:// or rediss:// WH_REDIS_URL with database 0 (only "
+		    "its user, password and TLS are used)"));
+	return (wh_cluster_nodes_parse(list, &cfg->redis, err, errlen));
 }
 
 /* 1 if s is 1 to max - 1 printable characters without spaces or quotes. */
@@ -585,6 +631,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
 	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
 	    load_sentinels(cfg, err, errlen) == -1 ||
+	    load_cluster(cfg, err, errlen) == -1 ||
 	    load_redis_tls(&cfg->redis, err, errlen) == -1)
 		return (-1);
 

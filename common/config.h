@@ -52,6 +52,8 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_sentinel cluster[WH_SENTINELS_MAX]; /* WH_REDIS_CLUSTER_NODES */
+	size_t		ncluster;		/* 0: no Redis Cluster */
 	struct wh_redis_tls tls;
 };
 
@@ -109,6 +111,9 @@ int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
  * list. 0 or -1 with a sentence naming the variable in err.
  */
 int	wh_sentinels_parse(const char *, struct wh_redis_addr *,
+	    char *err, size_t errlen);
+/* The same for WH_REDIS_CLUSTER_NODES (port 6379 by default). */
+int	wh_cluster_nodes_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
 
 #endif

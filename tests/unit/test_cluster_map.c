@@ -65,6 +65,9 @@ test_command_key(void **state)
 			    "0", "0" };
 	const char	*xrnone[] = { "XREAD", "BLOCK", "10" };
 	const char	*wait[] = { "WAIT", "1", "100" };
+	const char	*xg[] = { "XGROUP", "CREATE", "wh:{0}:events", "g", "$" };
+	const char	*xi[] = { "xinfo", "GROUPS", "s" };
+	const char	*xi1[] = { "XINFO", "HELP" };
 	const char	*lens_cmd[] = { "GETX", "k" };
 	size_t		 lens[] = { 3, 1 };
 
@@ -81,6 +84,9 @@ test_command_key(void **state)
 	assert_int_equal(key_of(8, xr), 4);
 	assert_int_equal(key_of(3, xrnone), -1);
 	assert_int_equal(key_of(3, wait), -1);
+	assert_int_equal(key_of(5, xg), 2);
+	assert_int_equal(key_of(3, xi), 2);
+	assert_int_equal(key_of(2, xi1), -1);
 	/* The command name is compared with its length, not to a NUL. */
 	assert_int_equal(wh_command_key(2, lens_cmd, lens), 1);
 }
