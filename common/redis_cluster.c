@@ -29,6 +29,8 @@
 /* While anything waits, the timer looks at least this often. */
 #define TICK_MS			50
 #define NO_LINK			((size_t)-1)
+/* While a master of the map is down, the map is asked for this often. */
+#define MAP_RETRY_MS		500
 
 #define CMD_PLAIN		0
 #define CMD_MULTI		1	/* MULTI */
@@ -159,6 +161,22 @@ finish(struct wh_ccmd *cmd, struct wh_wire *w, redisReply *r)
 		return;
 	}
 	deliver(cl, w, cmd);
+}
+
+/*
+ * A command got NULL (its link dropped, or no node took it in time): the
+ * owner hears on_down now and on_up once a fresh map is in, to resume
+ * what it had in flight (a blocking read) on whichever node serves it.
+ */
+static void
+lost(struct wh_cluster *cl)
+{
+	int	was = cl->resume;
+
+	cl->resume = 1;
+	request_map(cl);
+	if (!was && cl->on_down != NULL)
+		cl->on_down(cl);
 }
 
 /* Wait (due ms from now) for another try, within the command's deadline. */
@@ -391,7 +409,33 @@ on_cmd_reply(struct wh_wire *w, void *r, void *priv)
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 	    !cmd->pinned && !cmd->cl->stopping && follow(cmd, reply))
 		return;
+	if (reply == NULL && !cmd->cl->stopping)
+		lost(cmd->cl);
 	finish(cmd, w, reply);
+}
+
+/*
+ * A node the map no longer names (a dead master, a seed that is a
+ * replica) is not dialled again and again while down; link_start opens
+ * it again if a redirect names it.
+ */
+static void
+unused_links_stop(struct wh_cluster *cl)
+{
+	int	used[WH_CLUSTER_LINKS_MAX];
+	size_t	i;
+
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < WH_CLUSTER_SLOTS; i++)
+		if (cl->slot_link[i] != WH_CLUSTER_NO_NODE)
+			used[cl->slot_link[i]] = 1;
+	for (i = 0; i < cl->nlinks; i++) {
+		if (used[i] || !cl->links[i]->started ||
+		    cl->links[i]->conn->ready)
+			continue;
+		wh_conn_stop(cl->links[i]->conn);
+		cl->links[i]->started = 0;
+	}
 }
 
 /* The answer to CLUSTER SLOTS: every slot to the link of its master. */
@@ -426,14 +470,16 @@ on_slots(struct wh_wire *w, void *r, void *priv)
 		    WH_CLUSTER_NO_NODE : (uint16_t)to[m.node[i]];
 	for (n = 0; n < m.nnodes; n++)
 		link_start(cl->links[to[n]]);
+	unused_links_stop(cl);
 	cl->ready = 1;
 	cl->why[0] = '\0';
 	cl->mapped_at = wh_mono_ms();
-	if (first) {
+	if (first)
 		wh_log(WH_LOG_INFO, "redis cluster: slot map loaded", "conn",
 		    l->name, NULL);
-		if (cl->on_up != NULL)
-			cl->on_up(cl);
+	if ((first || cl->resume) && cl->on_up != NULL) {
+		cl->resume = 0;
+		cl->on_up(cl);
 	}
 again:
 	if (cl->remap) {
@@ -485,14 +531,16 @@ node_up(struct wh_conn *c)
 		lens[2] = cl->script_lens[i];
 		(void)wh_conn_command(c, ignore_reply, NULL, 3, argv, lens);
 	}
-	if (!cl->ready || cl->remap)
+	/* Back after a drop: the map may have changed meanwhile. */
+	if (!cl->ready || cl->remap || back)
 		request_map(cl);
 	arm(cl, 0);		/* what waited for this node goes now */
-	if (back && cl->ready && cl->on_up != NULL)
-		cl->on_up(cl);
 }
 
-/* A node dropped: the map may have changed (a failover); ask again. */
+/*
+ * A node dropped: the map may have changed (a failover); ask again, and
+ * keep asking (the timer) while a node of the map is down.
+ */
 static void
 node_down(struct wh_conn *c)
 {
@@ -506,8 +554,20 @@ node_down(struct wh_conn *c)
 	(void)snprintf(cl->why, sizeof(cl->why), "%.100s: %.150s", l->name,
 	    c->why);
 	request_map(cl);
-	if (cl->on_down != NULL)
-		cl->on_down(cl);
+	arm(cl, MAP_RETRY_MS);
+}
+
+/* 1 if a master of the map has no link up (refresh the map meanwhile). */
+static int
+master_down(const struct wh_cluster *cl)
+{
+	size_t	i;
+
+	for (i = 0; i < WH_CLUSTER_SLOTS; i++)
+		if (cl->slot_link[i] != WH_CLUSTER_NO_NODE &&
+		    !cl->links[cl->slot_link[i]]->conn->ready)
+			return (1);
+	return (0);
 }
 
 static void
@@ -529,6 +589,9 @@ wh_cluster_timer(struct wh_cluster *cl)
 	int		 more = 0;
 
 	cl->timer_at = 0;
+	if (cl->ready && !cl->mapping && master_down(cl) &&
+	    now - cl->mapped_at >= MAP_RETRY_MS)
+		cl->remap = 1;
 	if (cl->remap && !cl->mapping)
 		request_map(cl);
 	for (cmd = cl->order_head; cmd != NULL; cmd = next) {
@@ -539,6 +602,7 @@ wh_cluster_timer(struct wh_cluster *cl)
 			send_cmd(cmd);
 		if (cmd->waiting && now >= cmd->deadline) {
 			/* finish may free cmd and those after it. */
+			lost(cl);
 			finish(cmd, NULL, NULL);
 			more = 1;
 			break;
@@ -553,6 +617,8 @@ wh_cluster_timer(struct wh_cluster *cl)
 		}
 	if (!cl->ready && !cl->mapping)
 		arm(cl, TICK_MS * 4);
+	else if (cl->ready && master_down(cl))
+		arm(cl, MAP_RETRY_MS);
 }
 
 /*
@@ -633,7 +699,7 @@ wh_cluster_start(struct wh_cluster *cl)
 {
 	size_t	i, l;
 
-	cl->ready = cl->stopping = cl->mapping = cl->remap = 0;
+	cl->ready = cl->stopping = cl->mapping = cl->remap = cl->resume = 0;
 	cl->in_multi = 0;
 	cl->held_multi = NULL;
 	cl->nlinks = cl->nscripts = 0;

@@ -66,9 +66,12 @@ struct wh_cluster {
 	const struct wh_redis_addr	*addr;	/* seeds in addr->cluster */
 	const struct wh_cluster_ops	*ops;
 	void				*owner;
-	/* The map is known (first time), or a lost node is back. */
+	/*
+	 * The map is known (the first time), or known anew after a command
+	 * got a NULL reply: resume what was lost.
+	 */
 	void				(*on_up)(struct wh_cluster *);
-	/* A node's link dropped (its commands in flight got NULL). */
+	/* A command got a NULL reply (its node's link dropped, or none). */
 	void				(*on_down)(struct wh_cluster *);
 
 	/* The cluster's own state. */
@@ -76,6 +79,7 @@ struct wh_cluster {
 	int			 stopping;
 	int			 mapping;	/* CLUSTER SLOTS in flight */
 	int			 remap;		/* ask again once it answers */
+	int			 resume;	/* on_up owed after a loss */
 	int64_t			 mapped_at;	/* mono ms of the last map */
 	uint16_t		 slot_link[WH_CLUSTER_SLOTS];
 	struct wh_clink		*links[WH_CLUSTER_LINKS_MAX];
