@@ -363,6 +363,7 @@ follow(struct wh_ccmd *cmd, const redisReply *r)
 	struct wh_redirect	 rd;
 	size_t			 l;
 	int64_t			 pause;
+	char			 slot[12];
 
 	switch (wh_cluster_redirect(r->str, r->len, &rd)) {
 	case WH_REDIR_MOVED:
@@ -371,6 +372,10 @@ follow(struct wh_ccmd *cmd, const redisReply *r)
 		    (l = redirect_link(cmd, &rd)) == NO_LINK)
 			return (0);
 		cmd->redirects++;
+		(void)snprintf(slot, sizeof(slot), "%u", rd.slot);
+		wh_log(WH_LOG_DEBUG, "redis cluster: redirected", "conn",
+		    cl->name, "redirect", rd.kind == WH_REDIR_ASK ? "ASK" :
+		    "MOVED", "slot", slot, "to", cl->links[l]->name, NULL);
 		if (rd.kind == WH_REDIR_ASK) {
 			cmd->ask_link = l;
 		} else {

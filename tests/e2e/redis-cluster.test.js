@@ -18,7 +18,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { KEYS, GROUP, startApi, startDispatcher, newBootstrapKey, useHarness, waitUntil } from './lib/harness.js';
+import { KEYS, GROUP, logsSince, startApi, startDispatcher, newBootstrapKey, useHarness, waitUntil } from './lib/harness.js';
 import { startCluster } from './lib/cluster.js';
 
 useHarness();
@@ -64,7 +64,8 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
   const bootstrapKey = newBootstrapKey();
 
   const api = await startApi({ redis: cluster, bootstrapKey, env });
-  await startDispatcher({ redis: cluster, bootstrapKey, apiPort: api.port, env });
+  // Debug: its redirects are logged there.
+  await startDispatcher({ redis: cluster, bootstrapKey, apiPort: api.port, env: { ...env, WH_LOG_LEVEL: 'debug' } });
   await readyz(api);
   // Asked of the queue's master itself (no redirect to follow).
   const groups = await home.call('XINFO', 'GROUPS', KEYS.events);
@@ -80,6 +81,7 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
 
   // Resharding: the queue's slot moves while events keep coming.
   const target = masters.find((m) => m !== home && m !== seed);
+  const mark = logsSince(0).at(-1)?.seq ?? 0;
   let n = 0;
   await cluster.moveSlot(KEYS.events, target, {
     onStep: async () => {
@@ -89,6 +91,11 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
   assert.equal(await cluster.masterOf(KEYS.events), target);
   last = await publish(cluster, 20, 'b');
   await waitRead(cluster, last, 'the dispatcher to read on the slot\'s new master');
+  // It got there by following the old master's redirect (not by luck).
+  const slot = await cluster.nodes[0].call('CLUSTER', 'KEYSLOT', KEYS.events);
+  const redirects = logsSince(mark, ['dispatcher']).filter((l) => l.text.includes('redis cluster: redirected'));
+  assert.ok(redirects.some((l) => l.text.includes(`"slot":"${slot}"`) && /"redirect":"(MOVED|ASK)"/.test(l.text)),
+    'the dispatcher followed a MOVED or ASK for the queue\'s slot');
   await readyz(api);
 
   // Failover: kill -9 the queue's master; its replica takes over.
