@@ -435,6 +435,59 @@ api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
 	return (cmd_send(ctx, on_reply, argc, argv, lens));
 }
 
+size_t
+api_redis_waits(void)
+{
+	return (api_cfg.wait_replicas > 0 ? 1 : 0);
+}
+
+/*
+ * Redis replicates asynchronously: a master that dies right after
+ * answering takes the write with it. WAIT holds this worker's link
+ * until k replicas have everything written on it (1 s at most); in a
+ * cluster it goes to the node of the command just before it.
+ */
+int
+api_redis_wait_replicas(struct api_ctx *ctx)
+{
+	const char	*argv[3];
+	char		 k[12];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	(void)snprintf(k, sizeof(k), "%d", api_cfg.wait_replicas);
+	argv[0] = "WAIT";
+	argv[1] = k;
+	argv[2] = "1000";
+	return (api_redis_cmd(ctx, 3, argv, NULL));
+}
+
+int
+api_redis_replicated(struct api_ctx *ctx)
+{
+	const struct api_reply	*r;
+	char			 n[24];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	r = ctx->nreplies > 0 ? ctx->replies[ctx->nreplies - 1] : NULL;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= api_cfg.wait_replicas)
+		return (0);
+	(void)snprintf(n, sizeof(n), "%lld", r != NULL &&
+	    r->type == REDIS_REPLY_INTEGER ? r->integer : -1);
+	wh_log(WH_LOG_WARN, "fewer replicas than WH_REDIS_WAIT_REPLICAS "
+	    "confirmed a write", "request_id", ctx->request_id, "replicas", n,
+	    NULL);
+	if (ctx->req != NULL)
+		http_response_header(ctx->req, "retry-after", "1");
+	(void)api_problem(ctx, API_P_UNAVAILABLE, "Fewer Redis replicas than "
+	    "required (WH_REDIS_WAIT_REPLICAS) confirmed the write in time; it "
+	    "may still be queued: retry (with the same event_sid, a retry is "
+	    "safe).", NULL);
+	return (-1);
+}
+
 /*
  * The step's single reply as an integer (what the Lua scripts answer).
  * -1 with a 503 written when it is anything else.

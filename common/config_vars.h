@@ -75,6 +75,11 @@
 	    "`0`/`1`; only with TLS", "both",				\
 	    "`1` turns certificate and host name verification off (logged " \
 	    "as a warning at every start; never in production)")	\
+	INT(WH_REDIS_WAIT_REPLICAS, 0, 0, 16, NULL, "api",		\
+	    "`0`: answer once the master has an event; `k`: `WAIT k 1000` " \
+	    "first, and 503 (`Retry-After: 1`; the event may be queued, an " \
+	    "`event_sid` makes the retry safe) when fewer than k replicas " \
+	    "have it within 1 s")					\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\

@@ -36,6 +36,7 @@
 #define CMD_MULTI		1	/* MULTI */
 #define CMD_END			2	/* EXEC, DISCARD */
 #define CMD_LOAD		3	/* SCRIPT LOAD */
+#define CMD_WAIT		4	/* WAIT: where the one before went */
 
 struct wh_ccmd {
 	struct wh_cluster	*cl;
@@ -49,6 +50,7 @@ struct wh_ccmd {
 	int			 pinned;	/* inside MULTI: no redirects */
 	size_t			 link;		/* where it went last */
 	size_t			 ask_link;	/* ASK: once there */
+	size_t			 fixed_link;	/* WAIT: only there */
 	int			 redirects, waits;
 	int			 inflight, waiting, done;
 	int64_t			 due, deadline;
@@ -104,7 +106,7 @@ cmd_new(struct wh_cluster *cl, wh_reply_fn *cb, void *priv, int argc,
 	cmd->cb = cb;
 	cmd->priv = priv;
 	cmd->argc = argc;
-	cmd->link = cmd->ask_link = NO_LINK;
+	cmd->link = cmd->ask_link = cmd->fixed_link = NO_LINK;
 	i = wh_command_key(argc, cmd->argv, cmd->lens);
 	cmd->slot = i < 0 ? -1 :
 	    (int)wh_key_slot(cmd->argv[i], cmd->lens[i]);
@@ -114,6 +116,8 @@ cmd_new(struct wh_cluster *cl, wh_reply_fn *cb, void *priv, int argc,
 		cmd->kind = CMD_END;
 	else if (word(cmd, 0, "SCRIPT") && word(cmd, 1, "LOAD") && argc == 3)
 		cmd->kind = CMD_LOAD;
+	else if (word(cmd, 0, "WAIT"))
+		cmd->kind = CMD_WAIT;
 	return (cmd);
 }
 
@@ -250,6 +254,8 @@ route(struct wh_ccmd *cmd)
 
 	if (cmd->ask_link != NO_LINK)
 		return (cmd->ask_link);
+	if (cmd->fixed_link != NO_LINK)
+		return (cmd->fixed_link);
 	if (cmd->pinned)
 		return (cl->multi_link);
 	if (cmd->slot >= 0)
@@ -682,8 +688,21 @@ wh_cluster_command(struct wh_cluster *cl, wh_reply_fn *cb, void *priv,
 	cl->order_tail = &cmd->next;
 	if (cmd->kind == CMD_LOAD)
 		remember_script(cl, cmd->argv[2], cmd->lens[2]);
+	/*
+	 * WAIT counts the replicas of what its connection wrote: it goes
+	 * where the command before it went, and fails (NULL) when that one
+	 * is not on its way to a node.
+	 */
+	if (cmd->kind == CMD_WAIT && !cmd->pinned) {
+		if (cl->last_link == NO_LINK) {
+			finish(cmd, NULL, NULL);
+			return (0);
+		}
+		cmd->fixed_link = cl->last_link;
+	}
 	if (cmd->kind != CMD_MULTI)
 		send_cmd(cmd);
+	cl->last_link = cmd->inflight ? cmd->link : NO_LINK;
 	return (0);
 }
 
@@ -707,6 +726,7 @@ wh_cluster_start(struct wh_cluster *cl)
 	cl->ready = cl->stopping = cl->mapping = cl->remap = cl->resume = 0;
 	cl->in_multi = 0;
 	cl->held_multi = NULL;
+	cl->last_link = NO_LINK;
 	cl->nlinks = cl->nscripts = 0;
 	cl->scripts = NULL;
 	cl->script_lens = NULL;

@@ -12,7 +12,8 @@
  * the caller gets the error. SCRIPT LOAD goes to every master, now and
  * whenever one (re)connects, so EVALSHA finds its script on any shard.
  * MULTI goes with the first command after it, and everything up to EXEC
- * or DISCARD follows it to that node.
+ * or DISCARD follows it to that node. WAIT goes where the command given
+ * just before it went (NULL reply if that one is still waiting).
  *
  * Callbacks run in the order the commands were given, as on one
  * connection, whatever node answered first: an early reply waits (kept)
@@ -85,6 +86,7 @@ struct wh_cluster {
 	struct wh_clink		*links[WH_CLUSTER_LINKS_MAX];
 	size_t			 nlinks;
 	size_t			 multi_link;	/* inside MULTI: its link */
+	size_t			 last_link;	/* the last command's, or -1 */
 	int			 in_multi;	/* 0, 1 MULTI held, 2 sent */
 	struct wh_ccmd		*held_multi;
 	struct wh_ccmd		*order_head;	/* every command, in order */
