@@ -75,11 +75,12 @@
 	    "`0`/`1`; only with TLS", "both",				\
 	    "`1` turns certificate and host name verification off (logged " \
 	    "as a warning at every start; never in production)")	\
-	INT(WH_REDIS_WAIT_REPLICAS, 0, 0, 16, NULL, "api",		\
-	    "`0`: answer once the master has an event; `k`: `WAIT k 1000` " \
-	    "first, and 503 (`Retry-After: 1`; the event may be queued, an " \
-	    "`event_sid` makes the retry safe) when fewer than k replicas " \
-	    "have it within 1 s")					\
+	INT(WH_REDIS_WAIT_REPLICAS, 0, 0, 16, NULL, "both",		\
+	    "`k` > 0: the api `WAIT`s (`WAIT k 1000`) for k replicas "	\
+	    "before it answers 202, else 503 (`Retry-After: 1`; the event " \
+	    "may be queued, an `event_sid` makes the retry safe); the "	\
+	    "dispatcher before it acks entries, else they stay pending " \
+	    "(see \"Redis Sentinel\")")				\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\
