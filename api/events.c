@@ -216,7 +216,8 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 		argv[argc++] = "*";
 	} else {
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
-		    ev->company_sid, ev->event_sid) == -1)
+		    api_cfg.redis.ncluster > 0, ev->company_sid,
+		    ev->event_sid) == -1)
 			return (-1);
 		if (!eval && publish_sha[0] == '\0' &&
 		    wh_script_sha1(wh_lua_publish_event, publish_sha) == -1)

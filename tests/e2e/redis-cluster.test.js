@@ -7,7 +7,8 @@
 // another master key by key (MIGRATE, as redis-cli --cluster reshard does)
 // while events are published into it, and its master is killed (kill -9)
 // so that its replica takes over; after each, every event added is read by
-// the dispatcher and /readyz answers 200.
+// the dispatcher and /readyz answers 200. Events published over HTTP
+// (single, batch, an idempotent repeat) land in the queue's slot too.
 //
 // What the dispatcher does with an event after reading it still touches
 // keys of several slots (CROSSSLOT: issue 20's later steps), so "read"
@@ -78,6 +79,23 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
 
   let last = await publish(cluster, 30, 'a');
   await waitRead(cluster, last, 'the dispatcher to read the first events');
+
+  // Publishing over HTTP: the publish script's keys (the stream and
+  // wh:{0}:idem:...) share the queue's slot, single and in a batch.
+  const ev = { company_sid: 'CO_cluster', event_sid: 'ev_http_1', event_type: 'cluster.test', payload: { n: 1 } };
+  let r = await api.api('POST', '/v1/events', ev);
+  assert.equal(r.status, 202, r.text);
+  r = await api.api('POST', '/v1/events', ev);
+  assert.equal(r.status, 200, `a repeat: ${r.text}`);
+  const batch = Array.from({ length: 10 }, (_, i) => ({ ...ev, event_sid: `ev_http_b${i}`, payload: { i } }));
+  r = await api.api('POST', '/v1/events:batch', { events: [...batch, ev] });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.accepted, 10);
+  assert.equal(r.json.duplicates, 1);
+  assert.equal(await home.call('EXISTS', 'wh:{0}:idem:CO_cluster:ev_http_1'), 1);
+  const tail = await cluster.call('XREVRANGE', KEYS.events, '+', '-', 'COUNT', 1);
+  last = tail[0][0];
+  await waitRead(cluster, last, 'the dispatcher to read the events published over HTTP');
 
   // Resharding: the queue's slot moves while events keep coming.
   const target = masters.find((m) => m !== home && m !== seed);
