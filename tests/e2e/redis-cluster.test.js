@@ -8,7 +8,10 @@
 // while events are published into it, and its master is killed (kill -9)
 // so that its replica takes over; after each, every event added is read by
 // the dispatcher and /readyz answers 200. Events published over HTTP
-// (single, batch, an idempotent repeat) land in the queue's slot too.
+// (single, batch, an idempotent repeat) land in the queue's slot too, and
+// with WH_REDIS_WAIT_REPLICAS=1 the api's WAIT goes to the master that
+// took them: 202 while it has a replica, 503 once the promoted replica,
+// alone, holds the slot.
 //
 // What the dispatcher does with an event after reading it still touches
 // keys of several slots (CROSSSLOT: issue 20's later steps), so "read"
@@ -64,7 +67,8 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
   const env = cluster.env([seed]);
   const bootstrapKey = newBootstrapKey();
 
-  const api = await startApi({ redis: cluster, bootstrapKey, env });
+  // The api WAITs for one replica of the master that took each publish.
+  const api = await startApi({ redis: cluster, bootstrapKey, env: { ...env, WH_REDIS_WAIT_REPLICAS: '1' } });
   // Debug: its redirects are logged there.
   await startDispatcher({ redis: cluster, bootstrapKey, apiPort: api.port, env: { ...env, WH_LOG_LEVEL: 'debug' } });
   await readyz(api);
@@ -126,6 +130,12 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
   last = await publish(cluster, 20, 'c');
   await waitRead(cluster, last, 'the dispatcher to read on the promoted replica');
   await readyz(api);
+  // The promoted master has no replica left (its old master is dead), the
+  // others still have theirs: the WAIT went to the master that took the
+  // event, so the api cannot confirm it.
+  r = await api.api('POST', '/v1/events', { ...ev, event_sid: 'ev_http_after' });
+  assert.equal(r.status, 503, r.text);
+  assert.match(r.json.detail, /WH_REDIS_WAIT_REPLICAS/);
   process.stderr.write(`redis-cluster: replica promoted ${promotedMs} ms after kill -9; ` +
     `reading resumed ${Date.now() - killedAt} ms after it\n`);
 });
