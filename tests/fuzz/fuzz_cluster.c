@@ -16,6 +16,7 @@
 #include <hiredis/read.h>
 
 #include "cluster_map.h"
+#include "redis_wire.h"
 
 #include "fuzz.h"
 
@@ -96,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_redirect(s, size - 1);
 		return (0);
 	}
-	if ((rd = redisReaderCreate()) == NULL)
+	if ((rd = wh_reader_new()) == NULL)
 		return (0);
 	if (redisReaderFeed(rd, s, size - 1) == REDIS_OK) {
 		for (n = 0; n < 8; n++) {
