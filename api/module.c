@@ -53,7 +53,9 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(mremap),
 	KORE_SYSCALL_ALLOW(futex),
 	KORE_SYSCALL_ALLOW(newfstatat),
-	KORE_SYSCALL_ALLOW(statx)
+	KORE_SYSCALL_ALLOW(statx),
+	/* /proc/self/fd, counted for GET /metrics */
+	KORE_SYSCALL_ALLOW(getdents64)
 );
 
 /*
@@ -136,6 +138,10 @@ kore_parent_configure(int argc, char **argv)
 	}
 	wh_log_init("api", api_cfg.log_level);
 	wh_secrets_use(&api_cfg.secrets);
+	if (api_metrics_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot map the metrics table", NULL);
+		exit(2);
+	}
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {

@@ -108,9 +108,10 @@ env_bool(const char *name, int *out, char *err, size_t errlen)
 	    name, v));
 }
 
-/* "host:port" or "[v6]:port" into host and port strings. */
+/* name's "host:port" or "[v6]:port" into host and port strings. */
 static int
-parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
+parse_listen(const char *name, const char *v, char *host_out, size_t host_len,
+    char *port_out, size_t port_len, char *err, size_t errlen)
 {
 	const char	*colon, *host;
 	size_t		 hlen;
@@ -130,13 +131,13 @@ parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
 	}
 	if (hlen == 0 || parse_int(colon + 1, 1, 65535, &port) == -1)
 		goto bad;
-	if (copy_bounded(cfg->api_host, sizeof(cfg->api_host), host, hlen) == -1)
+	if (copy_bounded(host_out, host_len, host, hlen) == -1)
 		goto bad;
-	(void)snprintf(cfg->api_port, sizeof(cfg->api_port), "%ld", port);
+	(void)snprintf(port_out, port_len, "%ld", port);
 	return (0);
 bad:
-	return (cfg_err(err, errlen, "WH_API_LISTEN must be host:port, "
-	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", v));
+	return (cfg_err(err, errlen, "%s must be host:port, "
+	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", name, v));
 }
 
 /*
@@ -469,8 +470,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	}
 	memcpy(cfg->prefix, v, len + 1);
 
-	if (parse_listen(env_or("WH_API_LISTEN", DEFAULT_LISTEN), cfg,
-	    err, errlen) == -1)
+	if (parse_listen("WH_API_LISTEN", env_or("WH_API_LISTEN",
+	    DEFAULT_LISTEN), cfg->api_host, sizeof(cfg->api_host),
+	    cfg->api_port, sizeof(cfg->api_port), err, errlen) == -1)
+		return (-1);
+	/* The dispatcher's own GET /metrics; unset: none. */
+	v = env_or("WH_METRICS_LISTEN", "");
+	cfg->metrics_host[0] = cfg->metrics_port[0] = '\0';
+	if (v[0] != '\0' && parse_listen("WH_METRICS_LISTEN", v,
+	    cfg->metrics_host, sizeof(cfg->metrics_host), cfg->metrics_port,
+	    sizeof(cfg->metrics_port), err, errlen) == -1)
 		return (-1);
 
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)

@@ -68,6 +68,8 @@ struct wh_config {
 						   by WH_RETRY_SCALE; 0 never */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	char		metrics_host[WH_HOST_MAX];	/* WH_METRICS_LISTEN, */
+	char		metrics_port[8];		/*   "" = none */
 	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
 	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
 						   secretbox.h; the caller

@@ -28,11 +28,6 @@ extern const char	wh_lua_move_due[];
 extern const char	wh_lua_publish_event[];
 
 /*
- * The metrics registry: common/lua/metrics.lua (its header says keys,
- * arguments and reply; common/metrics.c builds its calls).
- */
-extern const char	wh_lua_metrics[];
-/*
  * Delivery visibility (each file's header says keys, arguments and
  * reply): recording an attempt with the endpoint's health, keeping a
  * dead letter with its per-webhook index, giving dead letters another

@@ -184,6 +184,7 @@ static void
 fail_early(struct delivery *dl, const char *why)
 {
 	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
+	metrics_failure("other");
 	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
 	loop_timer_arm(&early_timer, 0);
 }
@@ -736,6 +737,52 @@ deliver_start(struct delivery *dl)
 	}
 }
 
+/*
+ * Why a transfer failed, as webhooks_delivery_attempt_failures_total's
+ * reason: a small fixed set, whatever curl or the receiver said.
+ */
+static const char *
+failure_reason(CURLcode rc, const struct delivery *dl)
+{
+	if (dl->refused != NULL)
+		return ("policy");
+	switch (rc) {
+	case CURLE_OK:
+	case CURLE_WRITE_ERROR:
+		if (dl->status >= 400 && dl->status <= 499)
+			return ("http_4xx");
+		if (dl->status >= 500 && dl->status <= 599)
+			return ("http_5xx");
+		return ("other");
+	case CURLE_OPERATION_TIMEDOUT:
+		return ("timeout");
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return ("dns");
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_PROXY:
+		return ("proxy");
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return ("connect");
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+		return ("tls");
+	default:
+		return ("other");
+	}
+}
+
 static void
 check_done(void)
 {
@@ -768,6 +815,8 @@ check_done(void)
 			    "HTTP %ld", dl->status);
 		} else
 			dl->error[0] = '\0';
+		if (dl->error[0] != '\0')
+			metrics_failure(failure_reason(m->data.result, dl));
 		finish(dl);
 	}
 }

@@ -185,10 +185,11 @@ void	upkeep_start(void);
 void	upkeep_stop(void);
 int	job_owned(const struct job *);
 
-/* metrics.c: figures published for the api's GET /metrics. */
-int	metrics_start(void);
+/* metrics.c: this dispatcher's GET /metrics on WH_METRICS_LISTEN. */
+int	metrics_start(char *err, size_t errlen);
 void	metrics_attempt(int64_t ms);
-void	metrics_leave(void);
+/* A failed attempt: "timeout", "connect", ... (metrics.c lists them). */
+void	metrics_failure(const char *reason);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);

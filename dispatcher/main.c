@@ -97,9 +97,7 @@ drain(void)
 	}
 	record_flush();
 	acks_flush();
-	metrics_leave();
-	/* Let the attempt records, the acks and the last figures reach
-	 * Redis. */
+	/* Let the attempt records and the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
 	while (d.main.conn.ac != NULL && wh_mono_ms() < deadline &&
 	    (d.main.conn.ac->replies.head != NULL))
@@ -187,8 +185,8 @@ main(int argc, char **argv)
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
-	if (metrics_start() == -1) {
-		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+	if (metrics_start(err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);
