@@ -6,17 +6,21 @@
 // the scraped instances equals exactly the events and attempts this file
 // made; failed attempts by reason; the queue figures read from Redis at
 // scrape time, by the api only; the dispatcher's listener refusing what
-// is not GET /metrics and not locked out by idle sockets; with Redis
-// stopped, 200 with webhooks_redis_up 0; the optional WH_METRICS_TOKEN.
+// is not GET /metrics and not locked out by idle sockets; every metric
+// docker/monitoring's rules and dashboard use being exported (a renamed
+// metric breaks this test); with Redis stopped, 200 with
+// webhooks_redis_up 0; the optional WH_METRICS_TOKEN.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import {
   BIN,
   KEYS,
+  REPO_ROOT,
   createWebhook,
   deadLetters,
   freePort,
@@ -451,6 +455,29 @@ describe('GET /metrics on a running stack', () => {
     } finally {
       for (const s of idle) s.destroy();
     }
+  });
+
+  test('every metric the shipped rules and dashboard use is one the programs export', async () => {
+    const exported = new Set();
+    for (const url of [base, ...ports.map((p) => `http://127.0.0.1:${p}`)]) {
+      for (const name of (await metrics(url)).keys()) exported.add(name);
+    }
+    const dir = path.join(REPO_ROOT, 'docker', 'monitoring');
+    const rules = fs.readFileSync(path.join(dir, 'rules.yaml'), 'utf8');
+    const texts = { 'rules.yaml': rules, 'grafana-dashboard.json': fs.readFileSync(path.join(dir, 'grafana-dashboard.json'), 'utf8') };
+    const recorded = new Set([...rules.matchAll(/^\s*- record: (\S+)/gm)].map((m) => m[1]));
+    let used = 0;
+    for (const [file, text] of Object.entries(texts)) {
+      for (const [name] of text.matchAll(/\bwebhooks_[a-z0-9_]+/g)) {
+        const family = name.replace(/_(bucket|sum|count)$/, '');
+        assert.ok(exported.has(name) || exported.has(family), `${file} uses ${name}, which no program exports`);
+        used++;
+      }
+      for (const [name] of text.matchAll(/\bwebhooks:[a-z0-9_:]+/g)) {
+        assert.ok(recorded.has(name), `${file} uses ${name}, which rules.yaml does not record`);
+      }
+    }
+    assert.ok(used > 20, `${used} uses of exported metrics found`);
   });
 
   // Last: it stops this stack's Redis.
