@@ -18,6 +18,7 @@
 #include "health.h"
 #include "ids.h"
 #include "log.h"
+#include "trace.h"
 
 #define DEFAULT_REDIS_URL	"redis://127.0.0.1:6379/0"
 #define DEFAULT_LISTEN		"127.0.0.1:8080"
@@ -436,6 +437,73 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+static int
+ignore_pair(const char *n, size_t nlen, const char *v, size_t vlen, void *arg)
+{
+	return (0);
+}
+
+/* A "k=v,..." list of name, or -1 with err filled. */
+static int
+pairs_var(const char *name, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	const char	*v = env_or(name, "");
+
+	if (copy_bounded(out, outlen, v, strlen(v)) == -1 ||
+	    wh_otlp_headers_parse(v, strlen(v), ignore_pair, NULL) == -1)
+		return (cfg_err(err, errlen, "%s must be name=value pairs "
+		    "separated by commas (values percent-encoded), at most "
+		    "%zu bytes", name, outlen - 1));
+	return (0);
+}
+
+/*
+ * Traces (OTLP/HTTP): WH_OTLP_ENDPOINT, the collector's base URL (spans
+ * go to <base>/v1/traces); WH_OTLP_HEADERS, falling back to
+ * OTEL_EXPORTER_OTLP_HEADERS; WH_TRACE_SAMPLE; OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES. Header values are secrets: never echoed.
+ */
+static int
+load_tracing(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	char		*end;
+	size_t		 len;
+
+	v = env_or("WH_OTLP_ENDPOINT", "");
+	len = strlen(v);
+	while (len > 0 && v[len - 1] == '/')
+		len--;
+	if (len > 0 && ((strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0) || strpbrk(v, " \t\r\n") != NULL ||
+	    copy_bounded(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint), v,
+	    len) == -1))
+		return (cfg_err(err, errlen, "WH_OTLP_ENDPOINT must be an "
+		    "http:// or https:// URL of at most %zu bytes (got "
+		    "\"%.80s\")", sizeof(cfg->otlp_endpoint) - 1, v));
+	if (len == 0)
+		cfg->otlp_endpoint[0] = '\0';
+	if (pairs_var(getenv("WH_OTLP_HEADERS") != NULL ? "WH_OTLP_HEADERS" :
+	    "OTEL_EXPORTER_OTLP_HEADERS", cfg->otlp_headers,
+	    sizeof(cfg->otlp_headers), err, errlen) == -1 ||
+	    pairs_var("OTEL_RESOURCE_ATTRIBUTES", cfg->resource_attrs,
+	    sizeof(cfg->resource_attrs), err, errlen) == -1)
+		return (-1);
+	v = env_or("WH_TRACE_SAMPLE", "1");
+	cfg->trace_sample = strtod(v, &end);
+	if (end == v || *end != '\0' || !(cfg->trace_sample >= 0 &&
+	    cfg->trace_sample <= 1))
+		return (cfg_err(err, errlen, "WH_TRACE_SAMPLE must be a ratio "
+		    "from 0 to 1 (got \"%.20s\")", v));
+	v = env_or("OTEL_SERVICE_NAME", "");
+	if (copy_bounded(cfg->service_name, sizeof(cfg->service_name), v,
+	    strlen(v)) == -1)
+		return (cfg_err(err, errlen, "OTEL_SERVICE_NAME is longer than "
+		    "%zu bytes", sizeof(cfg->service_name) - 1));
+	return (0);
+}
+
 int
 wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -565,6 +633,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	    sizeof(cfg->metrics_token), v, len) == -1)
 		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
 		    "255 printable characters without spaces"));
+
+	if (load_tracing(cfg, err, errlen) == -1)
+		return (-1);
 
 	v = env_or("WH_LOG_LEVEL", "info");
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)

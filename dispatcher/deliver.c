@@ -120,7 +120,6 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct delivery	*dl = clientp;
 	const char	*why;
-	curl_socket_t	 fd;
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
@@ -130,6 +129,15 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		dl->refused = why;
 		return (CURL_SOCKET_BAD);
 	}
+	return (deliver_socket_open(a));
+}
+
+/* A socket for curl, watched by the loop (the exporter's too). */
+curl_socket_t
+deliver_socket_open(struct curl_sockaddr *a)
+{
+	curl_socket_t	fd;
+
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd != -1 && loop_adopt(fd) == -1) {
 		(void)close(fd);
@@ -138,9 +146,10 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	return (fd);
 }
 
-/* Every socket opensocket_cb made is closed here: the loop forgets it. */
-static int
-closesocket_cb(void *clientp, curl_socket_t fd)
+/* Every socket deliver_socket_open made is closed here: the loop
+ * forgets it. */
+int
+deliver_socket_close(void *clientp, curl_socket_t fd)
 {
 	(void)clientp;
 	loop_forget(fd);
@@ -184,7 +193,8 @@ static void
 fail_early(struct delivery *dl, const char *why)
 {
 	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
-	metrics_failure("other");
+	dl->fail_reason = "other";
+	metrics_failure(dl->fail_reason);
 	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
 	loop_timer_arm(&early_timer, 0);
 }
@@ -556,7 +566,7 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION,
-	    closesocket_cb);
+	    deliver_socket_close);
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->error);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);
@@ -615,8 +625,10 @@ finish(struct delivery *dl)
 {
 	d.inflight--;
 	dl->latency_ms = dl->started_mono ? wh_mono_ms() - dl->started_mono : 0;
-	if (dl->started_mono != 0)
+	if (dl->started_mono != 0) {
 		metrics_attempt(dl->latency_ms);
+		otlp_attempt(dl, dl->error[0] != '\0' ? dl->fail_reason : NULL);
+	}
 	if (dl->easy != NULL) {
 		easy_release(dl->easy);
 		dl->easy = NULL;
@@ -783,6 +795,26 @@ failure_reason(CURLcode rc, const struct delivery *dl)
 	}
 }
 
+/* The trace exporter's transfer (otlp.c) ended: hand it back. */
+static void
+side_done(CURLMsg *m)
+{
+	CURL		*e = m->easy_handle;
+	CURLcode	 result = m->data.result;
+	long		 status = 0;
+
+	(void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	(void)curl_multi_remove_handle(multi, e);
+	otlp_done(e, result, status);
+}
+
+/* A transfer of the trace exporter's, on the deliveries' multi. */
+int
+deliver_side_start(void *e)
+{
+	return (curl_multi_add_handle(multi, e) == CURLM_OK ? 0 : -1);
+}
+
 static void
 check_done(void)
 {
@@ -796,6 +828,10 @@ check_done(void)
 		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&dl) != CURLE_OK || dl == NULL)
 			continue;
+		if (otlp_owns(dl)) {
+			side_done(m);
+			continue;
+		}
 		dl->status = 0;
 		(void)curl_easy_getinfo(m->easy_handle,
 		    CURLINFO_RESPONSE_CODE, &dl->status);
@@ -815,8 +851,10 @@ check_done(void)
 			    "HTTP %ld", dl->status);
 		} else
 			dl->error[0] = '\0';
-		if (dl->error[0] != '\0')
-			metrics_failure(failure_reason(m->data.result, dl));
+		if (dl->error[0] != '\0') {
+			dl->fail_reason = failure_reason(m->data.result, dl);
+			metrics_failure(dl->fail_reason);
+		}
 		finish(dl);
 	}
 }

@@ -94,6 +94,7 @@ struct delivery {
 	long			 status;	/* HTTP status, 0 if none */
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
+	const char		*fail_reason;	/* metrics.c's reason, if failed */
 	const char		*refused;	/* the address policy's reason */
 	int			 held;		/* waits for its job's ownership
 						   to be confirmed (deliver.c) */
@@ -190,6 +191,19 @@ int	metrics_start(char *err, size_t errlen);
 void	metrics_attempt(int64_t ms);
 /* A failed attempt: "timeout", "connect", ... (metrics.c lists them). */
 void	metrics_failure(const char *reason);
+
+/* otlp.c: attempt spans exported over OTLP/HTTP (WH_OTLP_ENDPOINT). */
+int	otlp_start(char *err, size_t errlen);
+void	otlp_attempt(const struct delivery *, const char *reason);
+int	otlp_owns(const void *priv);
+void	otlp_done(void *easy, int result, long status);
+void	otlp_counts(uint64_t *exported, uint64_t *dropped);
+/* deliver.c: start the exporter's transfer on the deliveries' multi;
+ * sockets for curl that the loop watches. */
+int	deliver_side_start(void *easy);
+struct curl_sockaddr;
+int	deliver_socket_open(struct curl_sockaddr *);
+int	deliver_socket_close(void *clientp, int fd);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);

@@ -185,7 +185,8 @@ main(int argc, char **argv)
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
-	if (metrics_start(err, sizeof(err)) == -1) {
+	if (metrics_start(err, sizeof(err)) == -1 ||
+	    otlp_start(err, sizeof(err)) == -1) {
 		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}

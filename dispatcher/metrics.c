@@ -65,6 +65,11 @@ static const struct wh_mfamily	families[] = {
 	{ "webhooks_deliveries_parked_total", "counter",
 	    "Deliveries not attempted because their webhook is disabled "
 	    "(kept in the dead letters)." },
+	{ "webhooks_trace_spans_exported_total", "counter",
+	    "Attempt spans the OTLP collector accepted." },
+	{ "webhooks_trace_spans_dropped_total", "counter",
+	    "Attempt spans dropped: the export queue was full (collector slow "
+	    "or down) or the collector refused or did not answer them." },
 	{ "webhooks_dispatcher_inflight", "gauge",
 	    "HTTP transfers running in this dispatcher." },
 	{ "webhooks_dispatcher_queued", "gauge",
@@ -117,6 +122,7 @@ metrics_collect(struct wh_mset *set)
 		d.n_delivered, d.n_retried, d.n_dead,
 	};
 	char				label[32];
+	uint64_t			exported, dropped;
 	size_t				i;
 	int				rc = 0;
 
@@ -144,6 +150,11 @@ metrics_collect(struct wh_mset *set)
 	    d.n_parked);
 	rc |= wh_mset_hist(set, "webhooks_delivery_attempt_duration_seconds",
 	    "", &attempt_latency);
+	otlp_counts(&exported, &dropped);
+	rc |= wh_mset_counter(set, "webhooks_trace_spans_exported_total", "",
+	    exported);
+	rc |= wh_mset_counter(set, "webhooks_trace_spans_dropped_total", "",
+	    dropped);
 	rc |= wh_mset_gauge(set, "webhooks_dispatcher_inflight", "",
 	    (int64_t)d.inflight);
 	rc |= wh_mset_gauge(set, "webhooks_dispatcher_queued", "",

@@ -71,6 +71,8 @@ const DISPATCHER_FAMILIES = {
   webhooks_delivery_attempt_failures_total: 'counter',
   webhooks_delivery_attempt_duration_seconds: 'histogram',
   webhooks_deliveries_parked_total: 'counter',
+  webhooks_trace_spans_exported_total: 'counter',
+  webhooks_trace_spans_dropped_total: 'counter',
   webhooks_dispatcher_inflight: 'gauge',
   webhooks_dispatcher_queued: 'gauge',
 };
