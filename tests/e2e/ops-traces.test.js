@@ -11,10 +11,13 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
+  BIN,
   createWebhook,
   freePort,
+  programEnv,
   publishEvents,
   randomHex,
+  runToExit,
   sleep,
   startDispatcher,
   startReceiver,
@@ -208,4 +211,25 @@ describe('the collector down, or sampling off', () => {
     assert.equal(value(m, 'webhooks_trace_spans_exported_total'), 0);
     await collector.close();
   });
+});
+
+test('a wrong tracing variable stops the dispatcher at start with one line naming it', async () => {
+  const secret = `s3cr3t${hex(4)}`;
+  const cases = [
+    [{ WH_OTLP_ENDPOINT: 'ftp://collector' }, /WH_OTLP_ENDPOINT/],
+    [{ WH_TRACE_SAMPLE: '1.5' }, /WH_TRACE_SAMPLE/],
+    [{ WH_TRACE_SAMPLE: 'half' }, /WH_TRACE_SAMPLE/],
+    [{ WH_OTLP_HEADERS: `x-key=${secret}\r\nx: y` }, /WH_OTLP_HEADERS/],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, /OTEL_RESOURCE_ATTRIBUTES/],
+  ];
+  for (const [env, name] of cases) {
+    const res = await runToExit(BIN.dispatcher, {
+      env: programEnv({ redis: { url: 'redis://127.0.0.1:1/0' }, apiPort: 1, bootstrapKey: undefined, env }),
+    });
+    assert.equal(res.code, 2, `${JSON.stringify(env)}: ${res.stderr}`);
+    const lines = res.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, res.stderr);
+    assert.match(lines[0], name);
+    assert.doesNotMatch(res.stderr, new RegExp(secret));
+  }
 });
