@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "encode.h"
 #include "ids.h"
 #include "trace.h"
 
@@ -70,28 +71,15 @@ wh_traceparent_parse(const char *s, size_t len, struct wh_trace *t)
 }
 
 void
-wh_trace_hex(const uint8_t *p, size_t len, char *out)
-{
-	static const char	digits[] = "0123456789abcdef";
-	size_t			i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
-}
-
-void
 wh_traceparent_format(const struct wh_trace *t, const uint8_t *span,
     char out[WH_TRACEPARENT_LEN + 1])
 {
 	memcpy(out, "00-", 3);
-	wh_trace_hex(t->trace_id, WH_TRACE_ID_LEN, out + 3);
+	(void)wh_hex_encode(t->trace_id, WH_TRACE_ID_LEN, out + 3);
 	out[35] = '-';
-	wh_trace_hex(span, WH_SPAN_ID_LEN, out + 36);
+	(void)wh_hex_encode(span, WH_SPAN_ID_LEN, out + 36);
 	out[52] = '-';
-	wh_trace_hex(&t->flags, 1, out + 53);
+	(void)wh_hex_encode(&t->flags, 1, out + 53);
 }
 
 int

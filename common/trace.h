@@ -32,8 +32,6 @@ int	wh_traceparent_parse(const char *, size_t len, struct wh_trace *);
 /* Version 00 of t with span as parent id; out holds 56 bytes. */
 void	wh_traceparent_format(const struct wh_trace *t, const uint8_t *span,
 	    char out[WH_TRACEPARENT_LEN + 1]);
-/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
-void	wh_trace_hex(const uint8_t *, size_t len, char *out);
 /* A fresh non-zero span id (or trace id, len 16). 0 or -1. */
 int	wh_trace_new_id(uint8_t *, size_t len);
 

@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "dispatch.h"
+#include "encode.h"
 #include "json.h"
 #include "log.h"
 #include "timeutil.h"
@@ -149,9 +150,9 @@ span_json(struct wh_buf *b, const struct span *s, int first)
 	char	pid[2 * WH_SPAN_ID_LEN + 1];
 	int	rc = 0;
 
-	wh_trace_hex(s->trace.trace_id, WH_TRACE_ID_LEN, tid);
-	wh_trace_hex(s->id, WH_SPAN_ID_LEN, sid);
-	wh_trace_hex(s->trace.span_id, WH_SPAN_ID_LEN, pid);
+	(void)wh_hex_encode(s->trace.trace_id, WH_TRACE_ID_LEN, tid);
+	(void)wh_hex_encode(s->id, WH_SPAN_ID_LEN, sid);
+	(void)wh_hex_encode(s->trace.span_id, WH_SPAN_ID_LEN, pid);
 	/* kind 3: SPAN_KIND_CLIENT; status 1 ok, 2 error. */
 	rc |= wh_buf_appendf(b, "%s{\"traceId\":\"%s\",\"spanId\":\"%s\","
 	    "\"parentSpanId\":\"%s\",\"name\":\"webhook delivery\","
