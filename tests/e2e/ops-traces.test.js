@@ -7,7 +7,7 @@
 // go on at once and the drop counter rises; WH_TRACE_SAMPLE=0 sends
 // nothing.
 
-import { describe, test, before } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
@@ -33,7 +33,7 @@ useHarness();
 async function startCollector() {
   const port = await freePort();
   const got = { requests: [], spans: [] };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ keepAliveTimeout: 500 }, (req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
@@ -53,7 +53,7 @@ async function startCollector() {
     });
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { port, url: `http://127.0.0.1:${port}`, got, close: () => new Promise((r) => server.close(r)) };
+  return { port, url: `http://127.0.0.1:${port}`, got, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
 }
 
 const hex = (n) => randomHex(n);
@@ -70,6 +70,8 @@ describe('attempt spans of a traced event', () => {
   let collector;
   let receiver;
   const seen = new Map();
+
+  after(() => collector?.close());
 
   before(async () => {
     collector = await startCollector();
