@@ -16,18 +16,20 @@ CFLAGS	?= -O2 -g
 # What the code needs whatever CFLAGS says (sanitize overrides CFLAGS).
 WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 	   -DWH_VERSION='"$(VERSION)"' -fstack-protector-strong
-LDLIBS_COMMON := -lhiredis -lmsgpackc -lcrypto
+LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
-API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))
-LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher*.c)))
+API_MOD_SRC	:= $(sort $(wildcard api/*.c))
+LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher/*.c)))
 DISP_SRC	:= $(sort $(wildcard dispatcher/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 
 LUA_SRC		:= $(sort $(wildcard common/lua/*.lua))
 LUA_GEN		:= $(BUILD)/gen/lua_scripts.c
 COMMON_OBJ	:= $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lua_scripts.o
-API_MOD_OBJ	:= $(API_MOD_SRC:%.c=$(BUILD)/obj/%.o)
+PORTAL_SRC	:= $(sort $(wildcard api/portal/*.html api/portal/*.js api/portal/*.css))
+PORTAL_GEN	:= $(BUILD)/gen/portal_assets.c
+API_MOD_OBJ	:= $(API_MOD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/portal_assets.o
 DISP_OBJ	:= $(DISP_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN	:= $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -58,6 +60,16 @@ $(BUILD)/obj/gen/lua_scripts.o: $(LUA_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(WH_CFLAGS) $(CFLAGS) -c $< -o $@
 
+# The portal's files (api/portal/) become a C table in the module, each
+# with its gzipped copy: served from memory, nothing to install.
+$(PORTAL_GEN): $(PORTAL_SRC) api/portal/embed
+	@mkdir -p $(dir $@)
+	api/portal/embed $(PORTAL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/portal_assets.o: $(PORTAL_GEN) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -Iapi -c $< -o $@
+
 # Kore itself, built the Kore way from the sources Debian's kore package
 # ships in /usr/share/kore, with our patches (api/kore/patches, applied in
 # order; each says what it fixes) and our framing decision
@@ -71,7 +83,14 @@ KORE_TREE	:= $(BUILD)/kore
 KORE_PATCHES	:= $(sort $(wildcard api/kore/patches/*.patch))
 KORE_SANITIZE	?=
 
-$(KORE_TREE)/.patched: $(KORE_PATCHES) api/kore/http_frame.h
+# The list of patches as a file that changes only when the list does, so
+# that a patch removed (or renamed) also copies and patches the tree anew.
+KORE_PATCH_LIST	:= $(BUILD)/kore-patches
+$(KORE_PATCH_LIST): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(KORE_PATCHES)' | cmp -s - $@ || echo '$(KORE_PATCHES)' > $@
+
+$(KORE_TREE)/.patched: $(KORE_PATCHES) $(KORE_PATCH_LIST) api/kore/http_frame.h
 	@rm -rf $(KORE_TREE) && mkdir -p $(KORE_TREE)
 	cp -R $(KORE_SRC)/Makefile $(KORE_SRC)/RELEASE $(KORE_SRC)/src \
 	    $(KORE_SRC)/include $(KORE_SRC)/misc $(KORE_TREE)/
@@ -108,11 +127,12 @@ $(BUILD)/webhooks-api: $(LAUNCHER_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl -lssl
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher $< \
+	$(CC) $(WH_CFLAGS) $(CFLAGS) -Itests/unit -Idispatcher \
+	    -DTEST_DOCS_DIR='"$(CURDIR)/docs"' $< \
 	    $(filter %.o,$^) -o $@ $(LDFLAGS) $(LDLIBS_COMMON) -lcmocka
 
 # Unit tests of product code outside common/ that stands alone.
@@ -155,7 +175,7 @@ SAN_ENV		:= ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
 SANITIZE_E2E	?= foundation security-http events delivery-retry delivery-tls security-input \
 		   security-ssrf security-secrets security-tenancy api-webhooks \
 		   api-signing-keys api-validation api-idempotency api-fuzz \
-		   visibility endpoint-health retention
+		   visibility endpoint-health retention redis-tls
 
 sanitize:
 	@$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(BUILD)/asan \

@@ -18,21 +18,21 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
-#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
-#include "caps.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "model.h"
+#include "redis_wire.h"
 #include "sign.h"
 #include "validate.h"
 
 #define API_PARAMS_MAX		3
 /* A step may pipeline one command per listed item (a page of 100). */
 #define API_REPLIES_MAX		128
-/* Largest request body of any route (README, "The HTTP API"). */
+/* Largest request body of any route (docs/api.md, "Validation"). */
 #define API_BODY_MAX		(1024 * 1024)
 /* POST /v1/events:batch (up to 1000 events): api/conf allows for it. */
 #define API_BATCH_BODY_MAX	(5 * 1024 * 1024)
@@ -40,7 +40,7 @@
 #define API_SIGNING_KEYS_MAX	10
 #define API_LOCATION_MAX	160
 
-/* A Redis reply, copied out of hiredis (which frees its own on return). */
+/* A Redis reply, copied out of the wire (which frees its own on return). */
 struct api_reply {
 	int			 type;		/* REDIS_REPLY_* */
 	long long		 integer;
@@ -54,6 +54,8 @@ struct api_principal {
 	char		key_id[WH_ID_MAX];
 	char		company_sid[WH_ID_MAX];
 	int		admin;
+	int		portal;		/* a portal session (key_id: its sid) */
+	int		read_only;	/* a read-only portal session */
 };
 
 struct api_ctx;
@@ -74,7 +76,6 @@ struct api_ctx {
 	int			 stage;		/* module.c: route, auth, ... */
 	struct api_idem		*idem;		/* Idempotency-Key state */
 	char			 location[API_LOCATION_MAX];
-	struct wh_buf		 body_text;	/* fields.c: the body rewritten */
 	char			 params[API_PARAMS_MAX][WH_ID_MAX];
 	int			 phase;		/* handler-defined step */
 	int			 authed;
@@ -100,23 +101,25 @@ struct api_ctx {
 extern struct wh_config	api_cfg;
 extern struct wh_caps		api_caps;
 
-/* redis.c: the hiredis <-> Kore event loop adapter. */
+/* redis.c: our Redis connection on Kore's event loop. */
 int	api_redis_start(void);
 int	api_redis_ready(void);
+const char *api_redis_why(void);
 int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
-int	api_redis_send(redisCallbackFn *, void *priv, int argc,
+int	api_redis_send(wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
 void	api_redis_deadline(struct api_ctx *, u_int64_t ms);
 void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
 	    int argc, const char **argv, const size_t *lens);
-/* The last two KEYS of a script given to api_redis_eval_bump. */
-#define API_LUA_BUMP \
-    "redis.call('INCR', KEYS[#KEYS - 1]) redis.call('INCR', KEYS[#KEYS]) "
+/*
+ * A script given to api_redis_eval_bump INCRs its last two KEYS (the
+ * change counters).
+ */
 int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const char *company_sid, int nkeys, int argc, const char **argv,
 	    const size_t *lens);
@@ -152,13 +155,14 @@ void	api_location(struct api_ctx *, const char *fmt, ...)
 /*
  * The kinds of error, each answered with its own problem "type"
  * (/problems/<name>) and status; respond.c's table names them, and
- * api/openapi.yaml and README list every one (tests/e2e/api-openapi.test.js
- * holds the three together). A client tells errors apart by type, never
- * by detail: a new kind of error gets a new entry, an entry's name and
- * status never change.
+ * api/openapi.yaml and docs/api.md list every one
+ * (tests/e2e/api-openapi.test.js holds the three together). A client
+ * tells errors apart by type, never by detail: a new kind of error gets a
+ * new entry, an entry's name and status never change.
  */
 enum api_problem_kind {
 	API_P_INVALID_BODY,		/* 400 body is not a JSON object */
+	API_P_BODY_TOO_DEEP,		/* 400 nested deeper than the limit */
 	API_P_INVALID_PARAMETER,	/* 400 a query parameter */
 	API_P_INVALID_PAGE_TOKEN,	/* 400 */
 	API_P_INVALID_HEADER,		/* 400 a header's value */
@@ -185,6 +189,8 @@ enum api_problem_kind {
 	API_P_UNAVAILABLE,		/* 503 Redis */
 	API_P_NOT_READY,		/* 503 /readyz */
 	API_P_TEST_NOT_SENT,		/* 504 ~test */
+	API_P_READ_ONLY_SESSION,	/* 403 a change, read-only session */
+	API_P_PORTAL_SESSION_FORBIDDEN,	/* 403 a route outside the portal */
 	API_P_KINDS
 };
 
@@ -211,7 +217,7 @@ int	api_idem_save(struct api_ctx *);
 void	api_idem_flush(struct api_ctx *);
 void	api_idem_free(struct api_idem *);
 
-/* The resource handlers (one file per resource), health.c, events.c. */
+/* The resource handlers (one file per resource), probes.c, events.c. */
 int	api_webhooks_create(struct api_ctx *);
 int	api_webhooks_get(struct api_ctx *);
 int	api_webhooks_list(struct api_ctx *);
@@ -249,7 +255,7 @@ int	api_redeliver(struct api_ctx *);		/* redeliver.c */
 int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
-int	api_webhook_test(struct api_ctx *);		/* test_send.c */
+int	api_webhook_test(struct api_ctx *);		/* test_delivery.c */
 
 
 /* webhooks.c: the webhook a request names, for the routes below it. */
@@ -271,6 +277,8 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_ENABLED		0x20
 #define API_WB_HEADERS		0x40
 #define API_WB_EVENT_TYPES	0x80
+#define API_WB_TLS_CERT		0x100
+#define API_WB_TLS_CA		0x200
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */
@@ -278,24 +286,54 @@ struct api_webhook_input {
 	char			 company[WH_ID_MAX];	/* POST */
 };
 
-struct kore_json_item;
-int	api_webhook_parse(struct api_ctx *, struct kore_json_item *,
+struct api_obj;
+int	api_webhook_parse(struct api_ctx *, struct api_obj *,
 	    int create, struct api_webhook_input *, struct api_errors *);
 void	api_webhook_apply(struct wh_webhook *, struct api_webhook_input *);
+/* webhook_tls.c: tls_client_certificate and tls_ca_pem of a body. */
+int	api_webhook_tls_parse(struct api_obj *, int create,
+	    struct api_webhook_input *, struct api_errors *);
+void	api_webhook_tls_apply(struct wh_webhook *, struct api_webhook_input *);
+int	api_render_webhook_tls(struct wh_buf *, const struct wh_webhook *);
 
 /* signing_keys.c: a new key (a generated secret when secret is NULL). */
 int	api_signing_key_make(struct wh_signing_key *,
 	    const char *webhook_sid, const char *label, const char *secret,
 	    int64_t created_at, int64_t expires_at);
 
-/* secrets.c: generated secrets (URL-safe text of 32 random bytes). */
-#define API_SECRET_BYTES	32
-#define API_SECRET_LEN		43	/* chars, without the NUL */
-int	api_secret_new(char *out, size_t outlen);
+/*
+ * fields.c: reading request bodies (common/json.c walks, no tree) with
+ * field errors.
+ */
+struct wh_json_member;
 
-/* fields.c: reading request bodies (Kore's JSON) with field errors. */
-struct kore_json;
-struct kore_json_item;
+/* A member of a body object: its name decoded, its value as raw JSON. */
+struct api_member {
+	const char	*name;
+	const char	*val;
+	size_t		 vlen;
+	const char	*str;		/* the string value, once decoded */
+};
+
+struct api_body;
+
+/* An object of a body: members [first, first + n) of body->mem. */
+struct api_obj {
+	struct api_body	*body;
+	size_t		 first;
+	size_t		 n;
+};
+
+/* A request body being read (api_body_object .. api_body_verdict). */
+struct api_body {
+	struct api_member	*mem;	/* of every object read */
+	struct wh_json_member	*raw;	/* one object's, as walked */
+	size_t			 nmem, cap;
+	char			*text;	/* decoded names and strings */
+	size_t			 used, size;
+	int			 nomem;
+	struct api_obj		 root, inner;
+};
 
 /* A body field a route accepts; readonly ones are named as such. */
 struct api_field_spec {
@@ -303,35 +341,32 @@ struct api_field_spec {
 	int		 readonly;
 };
 
-struct kore_json_item	*api_body_object(struct api_ctx *,
-			    struct kore_json *, const char *wrapper,
-			    int empty_ok, struct api_errors *);
-int		 api_body_verdict(struct api_ctx *, int rc,
+struct api_obj	*api_body_object(struct api_ctx *, struct api_body *,
+		    const char *wrapper, int empty_ok, struct api_errors *);
+int		 api_body_verdict(struct api_ctx *, struct api_body *, int rc,
 		    const struct api_errors *, const char *what);
-void		 api_fields_check(struct kore_json_item *,
+void		 api_body_free(struct api_body *);
+int		 api_problem_deep(struct api_ctx *);
+void		 api_fields_check(struct api_obj *,
 		    const struct api_field_spec *, const char *prefix,
 		    struct api_errors *);
-int		 api_field_present(struct kore_json_item *,
-		    const char *name);
-int		 api_field_time(struct kore_json_item *, const char *name,
+int		 api_field_present(struct api_obj *, const char *name);
+int		 api_field_time(struct api_obj *, const char *name,
 		    struct api_errors *, int64_t *out);
-const char	*api_field_str(struct kore_json_item *, const char *name,
+const char	*api_field_str(struct api_obj *, const char *name,
 		    struct api_errors *, int required);
-int		 api_field_int(struct kore_json_item *, const char *name,
+int		 api_field_int(struct api_obj *, const char *name,
 		    struct api_errors *, long long lo, long long hi,
 		    long long def, long long *out);
-int		 api_field_bool(struct kore_json_item *, const char *name,
+int		 api_field_bool(struct api_obj *, const char *name,
 		    struct api_errors *, int def);
-struct kore_json_item	*api_field_array(struct kore_json_item *,
-			    const char *name, struct api_errors *);
-size_t		 api_json_len(struct kore_json_item *);
-
-/*
- * body_text.c: a valid JSON text with every \uXXXX escape in its strings
- * rewritten for Kore's parser, which does not know them (control
- * characters become DEL). 0, or -1 on a lone surrogate or ENOMEM.
- */
-int		 api_body_unescape(const char *, size_t, struct wh_buf *);
+int		 api_field_array(struct api_obj *, const char *name,
+		    struct api_errors *, const char **arr, size_t *len);
+int		 api_field_object(struct api_obj *, const char *name,
+		    struct api_errors *, struct api_obj *);
+int		 api_element_object(struct api_obj *, const char *, size_t,
+		    struct api_obj *);
+const char	*api_element_str(struct api_obj *, const char *, size_t);
 
 /* An API key as shown (api_keys.c); never its secret's hash. */
 struct api_key {
@@ -478,7 +513,25 @@ int	api_json_text(struct wh_buf *, const char *name,
 int	api_json_time(struct wh_buf *, const char *name,
 	    const struct api_reply *);
 
-/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+/* redis.c: wait on a Kore timer, counted like a Redis reply awaited. */
 int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
+
+/* portal_sessions.c: the delivery portal's sessions. */
+struct api_portal_session {
+	char		 sid[WH_ID_MAX];
+	char		 company_sid[WH_ID_MAX];
+	int		 read_only;
+	int64_t		 expires_at;
+	const char	*url;		/* only in the answer that made it */
+};
+
+int	api_portal_sessions_create(struct api_ctx *);
+int	api_portal_sessions_delete(struct api_ctx *);
+int	api_portal_check(struct api_ctx *);
+int	api_render_portal_session(struct wh_buf *, const void *);
+/* stats.c: GET /v1/webhooks/{sid}/stats, the hourly rollup. */
+int	api_webhook_stats(struct api_ctx *);
+/* portal_static.c: the portal's files under /portal/. */
+int	api_portal_static(struct api_ctx *);
 
 #endif

@@ -61,9 +61,29 @@ att_state_free(void *p)
 	free(st);
 }
 
+/* ,"name":<signed integer>, null when absent or not one. */
+static int
+json_signed(struct wh_buf *b, const char *name, const struct api_reply *v)
+{
+	size_t	i;
+
+	if (v == NULL || v->len == 0 || v->len > 18)
+		return (wh_buf_appendf(b, ",\"%s\":null", name));
+	for (i = v->str[0] == '-' ? 1 : 0; i < v->len; i++) {
+		if (v->str[i] < '0' || v->str[i] > '9')
+			return (wh_buf_appendf(b, ",\"%s\":null", name));
+	}
+	if (v->len == 1 && v->str[0] == '-')
+		return (wh_buf_appendf(b, ",\"%s\":null", name));
+	return (wh_buf_appendf(b, ",\"%s\":%lld", name,
+	    strtoll(v->str, NULL, 10)));
+}
+
 /*
  * {"id","webhook_sid","event_sid","attempt","outcome","status","error",
- *  "latency_ms","at","answer"} of one log line (a struct api_attempt).
+ *  "latency_ms","at","answer","receiver_date","clock_skew_ms"} of one log
+ * line (a struct api_attempt); the last two null when the answer had no
+ * Date header.
  */
 int
 api_render_attempt(struct wh_buf *b, const void *p)
@@ -87,7 +107,11 @@ api_render_attempt(struct wh_buf *b, const void *p)
 	    api_json_count(b, "latency_ms", api_entry_field(f, "latency_ms"),
 	    0) == -1 ||
 	    api_json_time(b, "at", api_entry_field(f, "at")) == -1 ||
-	    api_json_text(b, "answer", api_entry_field(f, "answer"), 0) == -1)
+	    api_json_text(b, "answer", api_entry_field(f, "answer"), 0) == -1 ||
+	    api_json_text(b, "receiver_date", api_entry_field(f,
+	    "receiver_date"), 1) == -1 ||
+	    json_signed(b, "clock_skew_ms", api_entry_field(f,
+	    "clock_skew_ms")) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }

@@ -5,6 +5,11 @@
  * wrong secret (a dummy hash is compared), so timing does not tell which
  * key ids exist. company_sid "*" marks an admin key.
  *
+ * A portal session (portal_sessions.c) authenticates with "Authorization:
+ * Bearer <sid>.<secret>" against wh:portal:<sid> the same way; it is
+ * never cached, so ending one takes effect at once, and its failures
+ * count like a key's.
+ *
  * Failed attempts are counted in Redis per client (wh:authfail:ip:<client>
  * for a window of FAIL_WINDOW_MS, shared by every api worker and
  * instance): the client is its IPv4 address, or its IPv6 /64 (one host
@@ -18,11 +23,12 @@
  * logs and dashboards), and a per-key count would let anyone who knows one
  * lock its owner out from wherever the owner is. Guessing a secret stays
  * infeasible without it: the api mints secrets of 32 random bytes (the
- * operator chooses WH_BOOTSTRAP_KEY's: README asks for as many), so even
- * a million addresses at the allowed rate make some 10^7 guesses a
- * minute against a space of 2^256; the throttle is there to shed the load
- * and noise of a flood, and it falls on the flooding client alone. Behind
- * a proxy every client shares the proxy's address: put the limit there.
+ * operator chooses WH_BOOTSTRAP_KEY's: docs/operations.md asks for as
+ * many), so even a million addresses at the allowed rate make some 10^7
+ * guesses a minute against a space of 2^256; the throttle is there to
+ * shed the load and noise of a flood, and it falls on the flooding client
+ * alone. Behind a proxy every client shares the proxy's address: put the
+ * limit there.
  *
  * A key that authenticated is remembered by the worker for CACHE_MS (its
  * secret's hash, its company), so a busy client costs one Redis round
@@ -47,6 +53,7 @@
 #include "encode.h"
 #include "keys.h"
 #include "sign.h"
+#include "timeutil.h"
 
 #define AUTH_HEADER_MAX		1024
 #define CACHE_SLOTS		1024
@@ -77,11 +84,7 @@ unauthorized(struct api_ctx *ctx)
 static struct cached_key *
 cache_slot(const char *key_id)
 {
-	size_t	h = 5381;
-
-	while (*key_id != '\0')
-		h = h * 33 + (unsigned char)*key_id++;
-	return (&cache[h % CACHE_SLOTS]);
+	return (&cache[wh_hash(key_id, strlen(key_id)) % CACHE_SLOTS]);
 }
 
 /* 1 when key_id with this secret hash authenticated recently here. */
@@ -201,6 +204,75 @@ fail_seen(const struct api_reply *r)
 	return (strtoll(r->str, NULL, 10));
 }
 
+/* The fields read of an API key's record and of a portal session's. */
+static const char *const	key_fields[] = {
+	"secret_sha256", "company_sid"
+};
+static const char *const	session_fields[] = {
+	"secret_sha256", "company_sid", "read_only", "expires_at"
+};
+
+/*
+ * Ask for this client's failure count and the credential's record (the
+ * fields of the hash at key), pipelined: API_WAIT, or API_DONE with the
+ * answer written.
+ */
+static int
+lookup_send(struct api_ctx *ctx, const char *key, const char *const *fields,
+    int nfields)
+{
+	const char	*argv[6];
+	char		 kfail[WH_KEY_MAX];
+	int		 i;
+
+	if (nfields > 4 || fail_key(ctx, kfail, sizeof(kfail)) == -1)
+		return (unauthorized(ctx));
+	argv[0] = "GET";
+	argv[1] = kfail;
+	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
+		return (api_problem_redis(ctx));
+	argv[0] = "HMGET";
+	argv[1] = key;
+	for (i = 0; i < nfields; i++)
+		argv[2 + i] = fields[i];
+	if (api_redis_cmd(ctx, 2 + nfields, argv, NULL) == -1)
+		return (api_problem_redis(ctx));
+	return (API_WAIT);
+}
+
+/*
+ * "Bearer <sid>.<secret>" of a portal session: the same lookup as a key's
+ * (failure count, then the record), never served from the cache.
+ */
+static int
+bearer_begin(struct api_ctx *ctx, const char *tok, size_t len)
+{
+	const char	*dot;
+	char		 key[WH_KEY_MAX];
+	size_t		 idlen;
+
+	while (len > 0 && *tok == ' ') {
+		tok++;
+		len--;
+	}
+	if ((dot = memchr(tok, '.', len)) == NULL)
+		return (unauthorized(ctx));
+	idlen = (size_t)(dot - tok);
+	if (idlen < 4 || strncmp(tok, "ps_", 3) != 0 ||
+	    !wh_id_valid(tok, idlen) || len - idlen - 1 == 0 ||
+	    len - idlen - 1 > 128)
+		return (unauthorized(ctx));
+	memcpy(ctx->who.key_id, tok, idlen);
+	ctx->who.key_id[idlen] = '\0';
+	ctx->who.portal = 1;
+	if (wh_sha256(dot + 1, len - idlen - 1, ctx->auth_hash) == -1)
+		return (api_problem_nomem(ctx));
+	if (wh_key_portal_session(key, sizeof(key), api_cfg.prefix,
+	    ctx->who.key_id) == -1)
+		return (unauthorized(ctx));
+	return (lookup_send(ctx, key, session_fields, 4));
+}
+
 /*
  * Parse the header and ask Redis for the key. Returns API_WAIT with the
  * lookup in flight, API_NEXT when the worker's cache already knows the
@@ -209,9 +281,9 @@ fail_seen(const struct api_reply *r)
 int
 api_auth_begin(struct api_ctx *ctx)
 {
-	const char	*hdr, *argv[4];
+	const char	*hdr;
 	unsigned char	 raw[AUTH_HEADER_MAX];
-	char		 key[WH_KEY_MAX], kfail[WH_KEY_MAX];
+	char		 key[WH_KEY_MAX];
 	unsigned char	*colon;
 	size_t		 hlen, idlen;
 	int		 n, hashed;
@@ -219,6 +291,9 @@ api_auth_begin(struct api_ctx *ctx)
 	if (!http_request_header(ctx->req, "authorization", &hdr))
 		return (unauthorized(ctx));
 	hlen = strlen(hdr);
+	if (hlen > 7 && hlen <= AUTH_HEADER_MAX &&
+	    strncasecmp(hdr, "Bearer ", 7) == 0)
+		return (bearer_begin(ctx, hdr + 7, hlen - 7));
 	if (hlen < 7 || hlen > AUTH_HEADER_MAX ||
 	    strncasecmp(hdr, "Basic ", 6) != 0)
 		return (unauthorized(ctx));
@@ -245,20 +320,23 @@ api_auth_begin(struct api_ctx *ctx)
 		return (API_NEXT);
 
 	if (wh_key_apikey(key, sizeof(key), api_cfg.prefix,
-	    ctx->who.key_id) == -1 ||
-	    fail_key(ctx, kfail, sizeof(kfail)) == -1)
+	    ctx->who.key_id) == -1)
 		return (unauthorized(ctx));
-	argv[0] = "GET";
-	argv[1] = kfail;
-	if (api_redis_cmd(ctx, 2, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	argv[0] = "HMGET";
-	argv[1] = key;
-	argv[2] = "secret_sha256";
-	argv[3] = "company_sid";
-	if (api_redis_cmd(ctx, 4, argv, NULL) == -1)
-		return (api_problem_redis(ctx));
-	return (API_WAIT);
+	return (lookup_send(ctx, key, key_fields, 2));
+}
+
+/*
+ * A portal session's record is whole, of a company (never "*") and not
+ * past its expires_at (Redis expires it then too; this closes the gap
+ * until it does).
+ */
+static int
+session_live(const struct api_reply *r)
+{
+	if (r->elem[3]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->elem[1]->str, "*") == 0)
+		return (0);
+	return (strtoll(r->elem[3]->str, NULL, 10) > wh_now_ms());
 }
 
 /* The key's record arrived: decide. 1 when authenticated, else API_DONE
@@ -281,7 +359,8 @@ api_auth_finish(struct api_ctx *ctx)
 		return (too_many(ctx));
 	}
 	r = ctx->replies[1];
-	if (r->type != REDIS_REPLY_ARRAY || r->nelem != 2)
+	if (r->type != REDIS_REPLY_ARRAY ||
+	    r->nelem != (ctx->who.portal ? 4 : 2))
 		return (api_problem_redis(ctx));
 
 	known = r->elem[0]->type == REDIS_REPLY_STRING &&
@@ -293,13 +372,24 @@ api_auth_finish(struct api_ctx *ctx)
 	(void)wh_hex_encode(ctx->auth_hash, sizeof(ctx->auth_hash), given);
 	memcpy(hash, ctx->auth_hash, sizeof(hash));
 	explicit_bzero(ctx->auth_hash, sizeof(ctx->auth_hash));
-	if (!wh_ct_equal(given, stored, sizeof(given) - 1) || !known) {
+	if (!wh_ct_equal(given, stored, sizeof(given) - 1) || !known ||
+	    (ctx->who.portal && !session_live(r))) {
 		explicit_bzero(hash, sizeof(hash));
 		api_ctx_clear_replies(ctx);
 		fail_count(ctx);
 		return (unauthorized(ctx));
 	}
 
+	if (ctx->who.portal) {
+		memcpy(ctx->who.company_sid, r->elem[1]->str,
+		    r->elem[1]->len + 1);
+		ctx->who.read_only = r->elem[2]->type == REDIS_REPLY_STRING &&
+		    strcmp(r->elem[2]->str, "0") != 0;
+		ctx->authed = 1;
+		explicit_bzero(hash, sizeof(hash));
+		api_ctx_clear_replies(ctx);
+		return (1);
+	}
 	if (strcmp(r->elem[1]->str, "*") == 0) {
 		ctx->who.admin = 1;
 	} else {

@@ -1,12 +1,12 @@
 /*
  * events.c: POST /v1/events and POST /v1/events:batch put events on the
- * stream wh:{0}:events in the public format of DESIGN.md (plain string
+ * stream wh:{0}:events in the public format of docs/design.md (plain string
  * fields company_sid, event_type, payload, event_sid, ts), the same shape
  * other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
- * checked with our own JSON validator (no small depth limit, \uXXXX
- * escapes understood) and the payload's raw span is cut out of it, so
+ * checked with our own JSON validator (nesting up to WH_JSON_DEPTH_MAX,
+ * \uXXXX escapes understood) and the payload's raw span is cut out of it, so
  * numbers like 12345678901234567890 reach the receiver digit for digit.
  *
  * An event that carries the publisher's own event_sid goes through the
@@ -18,8 +18,10 @@
  *
  * A batch is validated whole first (any invalid item: 422 naming
  * events[i].field, nothing enqueued), then sent as one MULTI/EXEC in one
- * round trip. Scripts are called by EVALSHA; Redis forgets scripts when
- * it restarts, so a NOSCRIPT answer sends those items again with EVAL.
+ * round trip. The script is called by EVALSHA (the connection loads the
+ * scripts as it comes up); should Redis forget it meanwhile (SCRIPT
+ * FLUSH), a NOSCRIPT answer sends those items again with EVAL, so that a
+ * publish does not fail while the connection loads the scripts again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +69,6 @@ struct publish_state {
 /* An answer buffer grown past this by a large event is let go. */
 #define ANSWER_KEEP	(64 * 1024)
 
-static char		publish_sha[WH_SCRIPT_SHA_LEN + 1];
 static char		stream_key[WH_KEY_MAX];	/* wh:{0}:events, once */
 static struct wh_buf	answer;
 
@@ -198,7 +199,7 @@ event_stamp(struct event_in *ev, int64_t now)
 static int
 event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 {
-	const char	*argv[EVENT_ARGV], *tp;
+	const char	*argv[EVENT_ARGV], *tp, *sha;
 	size_t		 lens[EVENT_ARGV];
 	char		 idem[WH_KEY_MAX];
 	struct wh_trace	 tc;
@@ -218,11 +219,10 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
 		    ev->company_sid, ev->event_sid) == -1)
 			return (-1);
-		if (!eval && publish_sha[0] == '\0' &&
-		    wh_script_sha1(wh_lua_publish_event, publish_sha) == -1)
+		if ((sha = wh_script_sha(wh_lua_publish_event)) == NULL)
 			eval = 1;
 		argv[argc++] = eval ? "EVAL" : "EVALSHA";
-		argv[argc++] = eval ? wh_lua_publish_event : publish_sha;
+		argv[argc++] = eval ? wh_lua_publish_event : sha;
 		argv[argc++] = "2";
 		argv[argc++] = idem;
 		argv[argc++] = stream_key;
@@ -329,9 +329,9 @@ event_render(struct wh_buf *b, const struct event_in *ev, int payload)
 static int
 conflict(struct api_ctx *ctx)
 {
-	return (api_problem(ctx, API_P_EVENT_SID_CONFLICT, "This event_sid was "
-	    "already published (within 24 hours) with another event_type or "
-	    "payload; use a new event_sid for a new event.", "event_sid"));
+	return (api_problem(ctx, API_P_EVENT_SID_CONFLICT, "This event_sid was already published "
+	    "(within 24 hours) with another event_type or payload; use a "
+	    "new event_sid for a new event.", "event_sid"));
 }
 
 /*
@@ -369,18 +369,23 @@ publish_respond(struct api_ctx *ctx, struct event_in *ev)
 static int
 body_object(struct api_ctx *ctx, const char **body, size_t *len)
 {
+	int	rc;
+
 	api_body(ctx, body, len);
-	if (*len == 0 || !wh_json_valid(*body, *len))
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL), -1);
+	rc = *len == 0 ? WH_JSON_INVALID : wh_json_check(*body, *len);
+	if (rc == WH_JSON_DEEP)
+		return (api_problem_deep(ctx), -1);
+	if (rc != 0)
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL), -1);
 	while (**body == ' ' || **body == '\t' || **body == '\r' ||
 	    **body == '\n') {
 		(*body)++;
 		(*len)--;
 	}
 	if (**body != '{')
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL), -1);
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL), -1);
 	return (0);
 }
 
@@ -411,13 +416,15 @@ api_events_publish(struct api_ctx *ctx)
 
 	api_body(ctx, &body, &len);
 	if (len > api_cfg.event_max)
-		return (api_problem(ctx, API_P_EVENT_TOO_LARGE, "The event is "
-		    "larger than allowed (WH_EVENT_MAX_BYTES).", NULL));
+		return (api_problem(ctx, API_P_EVENT_TOO_LARGE, "The event is larger than "
+		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
 	/* Checked and read in one walk (the body is most of the work). */
 	if ((found = wh_json_members(body, len, event_members, 4, v,
-	    l)) == -1)
-		return (api_problem(ctx, API_P_INVALID_BODY, "The request body "
-		    "must be a JSON object.", NULL));
+	    l)) == WH_JSON_DEEP)
+		return (api_problem_deep(ctx));
+	if (found == WH_JSON_INVALID)
+		return (api_problem(ctx, API_P_INVALID_BODY, "The request body must be a "
+		    "JSON object.", NULL));
 	if ((st->ev = calloc(1, sizeof(*st->ev))) == NULL)
 		return (api_problem_nomem(ctx));
 	st->n = 1;
@@ -425,8 +432,8 @@ api_events_publish(struct api_ctx *ctx)
 	memset(&e, 0, sizeof(e));
 	event_fields(ctx, v, l, found, ev, &e);
 	if (e.n > 0)
-		return (api_problem_errors(ctx, API_P_VALIDATION, "The event "
-		    "is not valid; see errors.", &e));
+		return (api_problem_errors(ctx, API_P_VALIDATION, "The event is not valid; "
+		    "see errors.", &e));
 	if (event_stamp(ev, wh_now_ms()) == -1)
 		return (api_problem_nomem(ctx));
 	if (event_send(ctx, ev, 0, 0) == -1)
@@ -621,8 +628,8 @@ api_events_batch(struct api_ctx *ctx)
 	if ((rc = batch_read(ctx, st, body, len, &e)) == -2)
 		return (api_problem_nomem(ctx));
 	if (rc == -1)
-		return (api_problem_errors(ctx, API_P_VALIDATION, "The batch "
-		    "is not valid (nothing was published); see errors.", &e));
+		return (api_problem_errors(ctx, API_P_VALIDATION, "The batch is not valid "
+		    "(nothing was published); see errors.", &e));
 	now = wh_now_ms();
 	for (i = 0; i < st->n; i++) {
 		if (event_stamp(&st->ev[i], now) == -1)

@@ -30,7 +30,9 @@ struct wh_caps		api_caps;
 
 /*
  * The worker talks to Redis (TCP or a unix socket, maybe by name) and
- * reads randomness; Kore's default sandbox allows neither.
+ * reads randomness; Kore's default sandbox allows neither. Over TLS
+ * without WH_REDIS_TLS_CA_FILE, OpenSSL lists the system's CA directory
+ * (getdents64) when the worker makes its context.
  */
 KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(socket),
@@ -54,12 +56,13 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(futex),
 	KORE_SYSCALL_ALLOW(newfstatat),
 	KORE_SYSCALL_ALLOW(statx),
-	/* /proc/self/fd, counted for GET /metrics */
+	/* and /proc/self/fd, counted for GET /metrics */
 	KORE_SYSCALL_ALLOW(getdents64)
 );
 
 /*
- * Routes. ":" is one path segment holding an id, kept in ctx->params.
+ * Routes. ":" is one path segment holding an id, kept in ctx->params; a
+ * final "*" matches any rest of the path (the handler reads it).
  * api/openapi.yaml describes each one (tests/e2e/api-openapi.test.js
  * reads this table to check that). They are tried in order for every
  * request: the ingest routes, which carry most of the traffic, come
@@ -102,6 +105,14 @@ static const struct api_route routes[] = {
 	{ HTTP_METHOD_POST,   "/v1/api-keys", api_api_keys_create, 1, 0 },
 	{ HTTP_METHOD_GET,    "/v1/api-keys", api_api_keys_list, 1, 0 },
 	{ HTTP_METHOD_DELETE, "/v1/api-keys/:", api_api_keys_delete, 1, 0 },
+	{ HTTP_METHOD_GET,    "/v1/webhooks/:/stats", api_webhook_stats, 1,
+	    0 },
+	{ HTTP_METHOD_POST,   "/v1/portal-sessions",
+	    api_portal_sessions_create, 1, 0 },
+	{ HTTP_METHOD_DELETE, "/v1/portal-sessions/:",
+	    api_portal_sessions_delete, 1, 0 },
+	{ HTTP_METHOD_GET,    "/portal", api_portal_static, 0, 0 },
+	{ HTTP_METHOD_GET,    "/portal/*", api_portal_static, 0, 0 },
 	{ 0, NULL, NULL, 0, 0 }
 };
 
@@ -127,17 +138,10 @@ int
 kore_parent_configure(int argc, char **argv)
 {
 	struct addrinfo	 hints, *res;
-	char		 err[256];
 	const char	*host;
 	size_t		 i;
 
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		exit(2);
-	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
+	wh_config_start(&api_cfg, &api_caps, "api");
 	if (api_metrics_init() == -1) {
 		wh_log(WH_LOG_ERROR, "cannot map the metrics table", NULL);
 		exit(2);
@@ -162,15 +166,7 @@ kore_parent_configure(int argc, char **argv)
 void
 kore_worker_configure(void)
 {
-	char	err[256];
-
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		exit(2);
-	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
+	wh_config_start(&api_cfg, &api_caps, "api");
 	(void)api_redis_start();
 	api_metrics_start();
 }
@@ -183,6 +179,8 @@ route_match(const char *pattern, const char *path, struct api_ctx *ctx)
 	size_t		 len, np = 0;
 
 	while (*pattern != '\0') {
+		if (pattern[0] == '*' && pattern[1] == '\0')
+			return (1);
 		/* ":" opens a parameter only as a whole segment. */
 		if (*pattern == ':' && pattern > start && pattern[-1] == '/') {
 			seg = path;
@@ -322,11 +320,12 @@ media_is_json(const char *ct)
 
 /*
  * Headers the api acts on whose repetition leaves the meaning open: which
- * credentials, which media type, which body length (a request smuggling
- * vector behind proxies, RFC 9112 6.3), which idempotency key. Kore keeps
- * every line and answers the first, so a repeat is refused (400 naming
- * it) rather than resolved one way here and another way by a proxy.
- * Kore takes the first Host line out of the list: any left is a second.
+ * credentials, which media type, which idempotency key. Kore keeps every
+ * line and answers the first, so a repeat is refused (400 naming it)
+ * rather than resolved one way here and another way by a proxy. Kore
+ * takes the first Host line out of the list: any left is a second.
+ * (Content-Length is framing, decided by our Kore before the module: two
+ * different values are a 400 there, RFC 9112 6.3; equal ones are one.)
  */
 static const struct {
 	const char	*name;		/* as Kore matches it: any case */
@@ -336,7 +335,6 @@ static const struct {
 	{ "host",		"Host",			0 },
 	{ "authorization",	"Authorization",	1 },
 	{ "content-type",	"Content-Type",		1 },
-	{ "content-length",	"Content-Length",	1 },
 	{ "idempotency-key",	"Idempotency-Key",	1 },
 };
 
@@ -433,6 +431,8 @@ authed_step(struct api_ctx *ctx)
 {
 	int	r;
 
+	if (api_portal_check(ctx) == -1)
+		return (API_DONE);
 	ctx->stage = STAGE_IDEM;
 	if ((r = api_idem_begin(ctx)) != API_NEXT)
 		return (r);

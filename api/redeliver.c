@@ -24,23 +24,22 @@
 
 /*
  * The body may be empty or {}: there is nothing to say (also for
- * POST .../~test, test_send.c).
+ * POST .../~test, test_delivery.c).
  */
 static const struct api_field_spec	no_fields[] = { { NULL, 0 } };
 
 int
 api_body_none(struct api_ctx *ctx)
 {
-	struct kore_json	 json;
-	struct kore_json_item	*obj;
+	struct api_body		 body;
+	struct api_obj		*obj;
 	struct api_errors	 e;
 
 	memset(&e, 0, sizeof(e));
-	if ((obj = api_body_object(ctx, &json, NULL, 1, &e)) == NULL)
+	if ((obj = api_body_object(ctx, &body, NULL, 1, &e)) == NULL)
 		return (-1);
 	api_fields_check(obj, no_fields, "", &e);
-	kore_json_cleanup(&json);
-	return (api_body_verdict(ctx, 0, &e, "request"));
+	return (api_body_verdict(ctx, &body, 0, &e, "request"));
 }
 
 static int

@@ -1,13 +1,14 @@
 /*
- * redis.c: hiredis' async client driven by Kore's own event loop.
+ * redis.c: our Redis connections (common/redis_conn.c) on Kore's own
+ * event loop.
  *
  * Each worker holds one connection for commands (and, with Redis
  * Sentinel, one more to a sentinel that announces failovers). Its socket
  * is registered with Kore's epoll level-triggered
  * (kore_platform_event_schedule), reading always and writing only while
- * hiredis has output queued, so a reply is never left unread and a
+ * commands wait to be written, so a reply is never left unread and a
  * command never waits for an edge that already passed. Replies are
- * copied out of hiredis into the request's api_ctx, then the request is
+ * copied out of the wire into the request's api_ctx, then the request is
  * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
  * connection fails every command in flight (the handlers answer 503);
  * common/redis_conn.c connects again (through the sentinels, if any),
@@ -20,13 +21,11 @@
 #include <string.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "api.h"
 #include "keys.h"
 #include "log.h"
 #include "redis_conn.h"
-#include "resp.h"
 #include "scripts.h"
 
 #define REPLY_DEPTH_MAX		8
@@ -46,20 +45,14 @@ static void
 redis_event(void *arg, int err)
 {
 	struct api_redis	*r = arg;
+	int			 events = 0;
 
-	if (r->conn.ac == NULL) {
-		r->evt.flags = 0;
-		return;
-	}
-	if (r->evt.flags & KORE_EVENT_WRITE) {
-		r->evt.flags &= ~KORE_EVENT_WRITE;
-		redisAsyncHandleWrite(r->conn.ac);
-	}
-	/* The write may have failed and freed the context. */
-	if (r->conn.ac != NULL && ((r->evt.flags & KORE_EVENT_READ) || err)) {
-		r->evt.flags &= ~KORE_EVENT_READ;
-		redisAsyncHandleRead(r->conn.ac);
-	}
+	if (r->evt.flags & KORE_EVENT_WRITE)
+		events |= WH_WIRE_EV_WRITE;
+	if ((r->evt.flags & KORE_EVENT_READ) || err)
+		events |= WH_WIRE_EV_READ;
+	r->evt.flags &= ~(KORE_EVENT_READ | KORE_EVENT_WRITE);
+	wh_conn_io(&r->conn, events);
 }
 
 static void
@@ -145,7 +138,14 @@ api_redis_start(void)
 int
 api_redis_ready(void)
 {
-	return (rs.conn.ready && rs.conn.ac != NULL);
+	return (rs.conn.ready && rs.conn.wire != NULL);
+}
+
+/* Why the connection is down ("" if nobody said), for /readyz. */
+const char *
+api_redis_why(void)
+{
+	return (rs.conn.why);
 }
 
 /*
@@ -153,12 +153,10 @@ api_redis_ready(void)
  * (NULL if the link drops). -1 when Redis is not connected.
  */
 int
-api_redis_send(redisCallbackFn *cb, void *priv, int argc, const char **argv,
+api_redis_send(wh_reply_fn *cb, void *priv, int argc, const char **argv,
     const size_t *lens)
 {
-	if (!api_redis_ready())
-		return (-1);
-	return (wh_redis_command(rs.conn.ac, cb, priv, argc, argv, lens));
+	return (wh_conn_command(&rs.conn, cb, priv, argc, argv, lens));
 }
 
 static void
@@ -295,14 +293,13 @@ api_ctx_release(struct api_ctx *ctx)
 	if (ctx->data_free != NULL && ctx->data != NULL)
 		ctx->data_free(ctx->data);
 	api_idem_free(ctx->idem);
-	wh_buf_free(&ctx->body_text);
 	free(ctx);
 }
 
 /*
- * One thing the request awaited (a reply, or a timer: sleep.c) came: the
- * last one wakes the request (and cancels its deadline); if Kore freed
- * the request meanwhile, the ctx is ours to free.
+ * One thing the request awaited (a reply, or a timer: api_ctx_sleep)
+ * came: the last one wakes the request (and cancels its deadline); if
+ * Kore freed the request meanwhile, the ctx is ours to free.
  */
 void
 api_ctx_reply_done(struct api_ctx *ctx)
@@ -316,9 +313,34 @@ api_ctx_reply_done(struct api_ctx *ctx)
 		api_ctx_release(ctx);
 }
 
+static void
+sleep_over(void *arg, u_int64_t now)
+{
+	api_ctx_reply_done(arg);
+}
+
+/*
+ * Wake the request after ms; -1 if no timer could be set. A request that
+ * waits for something other than a Redis reply (the outcome of a ~test,
+ * which a dispatcher pushes to a list) polls: it sleeps on a one-shot
+ * Kore timer and asks Redis again, the worker never blocked (no BLPOP on
+ * the connection all its requests share). The timer counts as one reply
+ * awaited (ctx->pending), so module.c sees the handler waiting exactly
+ * as for a command in flight, and a request Kore frees meanwhile leaves
+ * its ctx to the timer, which frees it, as for replies.
+ */
+int
+api_ctx_sleep(struct api_ctx *ctx, u_int64_t ms)
+{
+	if (kore_timer_add(sleep_over, ms, ctx, KORE_TIMER_ONESHOT) == NULL)
+		return (-1);
+	ctx->pending++;
+	return (0);
+}
+
 /* Every command's reply lands here, in the order sent. */
 static void
-on_reply(redisAsyncContext *ac, void *r, void *priv)
+on_reply(struct wh_wire *w, void *r, void *priv)
 {
 	struct api_ctx		*ctx = priv;
 	struct api_reply	*copy;
@@ -336,7 +358,7 @@ on_reply(redisAsyncContext *ac, void *r, void *priv)
 
 /* A reply the step does not keep (MULTI's +OK, +QUEUED). */
 static void
-on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
+on_reply_quiet(struct wh_wire *w, void *r, void *priv)
 {
 	struct api_ctx	*ctx = priv;
 	redisReply	*reply = r;
@@ -348,7 +370,7 @@ on_reply_quiet(redisAsyncContext *ac, void *r, void *priv)
 
 /* Send for ctx: its reply is counted in ctx->pending. */
 static int
-cmd_send(struct api_ctx *ctx, redisCallbackFn *fn, int argc,
+cmd_send(struct api_ctx *ctx, wh_reply_fn *fn, int argc,
     const char **argv, const size_t *lens)
 {
 	if (api_redis_send(fn, ctx, argc, argv, lens) == -1)
@@ -371,7 +393,7 @@ api_redis_cmd_quiet(struct api_ctx *ctx, int argc, const char **argv,
 
 /*
  * Send one command on behalf of ctx. -1 when Redis is not connected or
- * hiredis refuses; the caller answers 503 (after any earlier commands of
+ * the wire refuses; the caller answers 503 (after any earlier commands of
  * the same step have replied: it must still wait if ctx->pending > 0).
  */
 int
@@ -438,29 +460,31 @@ api_state(struct api_ctx *ctx, size_t size, void (*free_fn)(void *))
 }
 
 /*
- * EVAL script with nkeys keys then the other arguments: argv holds the
- * keys first, argc counts keys and arguments (lens may be NULL). The
- * scripts are a few lines each; Redis caches them by their SHA-1.
+ * EVALSHA of an embedded script (wh_lua_<name>) with nkeys keys then the
+ * other arguments: argv holds the keys first, argc counts keys and
+ * arguments (lens may be NULL). The connection loaded every script as it
+ * came up (common/redis_conn.c); should Redis have forgotten them since
+ * (SCRIPT FLUSH), this call gets the NOSCRIPT error (the handler answers
+ * 503, which a client retries) and the connection loads them again.
  */
 int
 api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
     const char **argv, const size_t *lens)
 {
-	const char	*av[16];
-	size_t		 al[16];
-	char		 nk[12];
-	int		 n;
+	struct wh_script_argv	a;
+	int			rc;
 
-	if ((n = wh_script_args("EVAL", script, nkeys, argc, argv, lens, av,
-	    al, sizeof(av) / sizeof(av[0]), nk)) == -1)
+	if (wh_script_argv(&a, script, nkeys, argc, argv, lens) == -1)
 		return (-1);
-	return (api_redis_cmd(ctx, n, av, al));
+	rc = api_redis_cmd(ctx, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
 }
 
 /*
  * api_redis_eval for a script that changes a webhook of company: the
  * change counters (wh:company:<sid>:version, wh:webhooks:version) are
- * passed as two more keys after the script's own, for API_LUA_BUMP to
+ * passed as two more keys after the script's own, for the script to
  * INCR in the same atomic step. A dispatcher that reads an event
  * published after our answer therefore sees the counters moved, and
  * refreshes its cached copy of the company's webhooks first.

@@ -98,28 +98,42 @@ api_render_webhook(struct wh_buf *b, const void *p)
 	    field_str(b, "disabled_reason", w->disabled_reason, 0) == -1 ||
 	    field_time(b, "created_at", w->created_at) == -1 ||
 	    field_time(b, "updated_at", w->updated_at) == -1 ||
+	    api_render_webhook_tls(b, w) == -1 ||
 	    render_health(b, &v->health) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }
 
-/* Secrets are rendered: callers show keys only to their own company. */
+/*
+ * Secrets are rendered: callers show keys only to their own company. An
+ * ed25519 key shows its public key only, never the private one.
+ */
 int
 api_render_signing_key(struct wh_buf *b, const void *p)
 {
 	const struct wh_signing_key	*k = p;
 	char				 sw[WH_SWSECRET_MAX];
+	char				 pub[WH_SWPUBKEY_MAX];
+	int				 ed = k->alg == WH_KEY_ED25519;
 
-	if (wh_standard_secret(k->secret, k->secret_len, sw, sizeof(sw)) == -1)
+	if ((ed && wh_ed25519_public(k->secret, pub, sizeof(pub)) == -1) ||
+	    (!ed && wh_standard_secret(k->secret, k->secret_len, sw,
+	    sizeof(sw)) == -1))
 		return (-1);
 	if (wh_buf_append(b, "{", 1) == -1 ||
 	    field_str(b, "sid", k->sid, 1) == -1 ||
 	    field_str(b, "webhook_sid", k->webhook_sid, 0) == -1 ||
 	    field_str(b, "label", k->label ? k->label : "", 0) == -1 ||
-	    wh_buf_appendstr(b, ",\"shared_secret\":") == -1 ||
+	    field_str(b, "algorithm", ed ? "ed25519" : "hmac-sha256",
+	    0) == -1)
+		return (-1);
+	if (ed && field_str(b, "public_key", pub, 0) == -1)
+		return (-1);
+	if (!ed && (wh_buf_appendstr(b, ",\"shared_secret\":") == -1 ||
 	    wh_json_str(b, (const char *)k->secret, k->secret_len) == -1 ||
-	    field_str(b, "standard_webhooks_secret", sw, 0) == -1 ||
-	    field_time(b, "created_at", k->created_at) == -1 ||
+	    field_str(b, "standard_webhooks_secret", sw, 0) == -1))
+		return (-1);
+	if (field_time(b, "created_at", k->created_at) == -1 ||
 	    field_time(b, "expires_at", k->expires_at) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
@@ -174,6 +188,27 @@ api_render_job(struct wh_buf *b, const void *p)
 	    field_time(b, "created_at", j->created_at) == -1 ||
 	    field_time(b, "updated_at", j->updated_at) == -1 ||
 	    field_time(b, "finished_at", j->finished_at) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/*
+ * A portal session; the url (which holds the token) only in the answer
+ * that opened it.
+ */
+int
+api_render_portal_session(struct wh_buf *b, const void *p)
+{
+	const struct api_portal_session	*s = p;
+
+	if (wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "sid", s->sid, 1) == -1 ||
+	    field_str(b, "company_sid", s->company_sid, 0) == -1 ||
+	    wh_buf_appendf(b, ",\"read_only\":%s",
+	    s->read_only ? "true" : "false") == -1 ||
+	    field_time(b, "expires_at", s->expires_at) == -1)
+		return (-1);
+	if (s->url != NULL && field_str(b, "url", s->url, 0) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }

@@ -41,13 +41,14 @@ status_title(int status)
 /*
  * Every kind of error: its type name and status (api.h says what each is
  * for). tests/e2e/api-openapi.test.js reads this table: each name must be
- * in api/openapi.yaml's Problem.type and README's table, and nothing else.
+ * in api/openapi.yaml's Problem.type and docs/api.md's table, and nothing else.
  */
 static const struct {
 	const char	*name;
 	int		 status;
 } problem_kinds[API_P_KINDS] = {
 	[API_P_INVALID_BODY] =		{ "invalid-body", 400 },
+	[API_P_BODY_TOO_DEEP] =		{ "body-too-deep", 400 },
 	[API_P_INVALID_PARAMETER] =	{ "invalid-parameter", 400 },
 	[API_P_INVALID_PAGE_TOKEN] =	{ "invalid-page-token", 400 },
 	[API_P_INVALID_HEADER] =	{ "invalid-header", 400 },
@@ -76,6 +77,9 @@ static const struct {
 	[API_P_UNAVAILABLE] =		{ "unavailable", 503 },
 	[API_P_NOT_READY] =		{ "not-ready", 503 },
 	[API_P_TEST_NOT_SENT] =		{ "test-not-sent", 504 },
+	[API_P_READ_ONLY_SESSION] =	{ "read-only-session", 403 },
+	[API_P_PORTAL_SESSION_FORBIDDEN] = { "portal-session-forbidden",
+					     403 },
 };
 
 /* Field names and messages are copied: callers may build them on the fly. */

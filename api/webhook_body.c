@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "json.h"
 #include "model.h"
 #include "validate.h"
 
@@ -19,6 +20,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "company_sid", 0 }, { "label", 0 }, { "url", 0 }, { "method", 0 },
 	{ "timeout_ms", 0 }, { "max_attempts", 0 }, { "headers", 0 },
 	{ "event_types", 0 }, { "enabled", 0 },
+	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
 	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -28,6 +30,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "label", 0 }, { "url", 0 }, { "method", 0 }, { "timeout_ms", 0 },
 	{ "max_attempts", 0 }, { "headers", 0 }, { "event_types", 0 },
 	{ "enabled", 0 },
+	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
 	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -38,40 +41,55 @@ static const struct api_field_spec	header_fields[] = {
 	{ NULL, 0 }
 };
 
-/* Custom headers: names valid and unique, values free of CR/LF. */
+/*
+ * The elements of the array text arr[0..len) (checked already), at most
+ * max; -1 with "<field> at most max <what>" added when there are more.
+ */
 static int
-parse_headers(struct kore_json_item *arr, struct wh_webhook *w,
-    struct api_errors *e)
+elements(const char *arr, size_t len, const char **vals, size_t *lens,
+    size_t max, const char *field, const char *what, struct api_errors *e)
 {
-	struct kore_json_item	*it;
-	const char		*name, *value, *why;
-	char			 field[64];
-	size_t			 n, i, errs;
-	int			 sign;
+	int	n;
 
-	if ((n = api_json_len(arr)) > WH_HEADERS_MAX) {
-		api_errors_add(e, "headers", "at most %d headers",
-		    WH_HEADERS_MAX);
+	if ((n = wh_json_elements_trusted(arr, len, vals, lens, max)) < 0) {
+		api_errors_add(e, field, "at most %zu %s", max, what);
 		return (-1);
 	}
-	if (n == 0)
-		return (0);
-	if ((w->headers = calloc(n, sizeof(*w->headers))) == NULL)
+	return (n);
+}
+
+/* Custom headers: names valid and unique, values free of CR/LF. */
+static int
+parse_headers(struct api_obj *obj, const char *arr, size_t len,
+    struct wh_webhook *w, struct api_errors *e)
+{
+	struct api_obj	 h;
+	const char	*vals[WH_HEADERS_MAX], *name, *value, *why;
+	char		 field[64];
+	size_t		 lens[WH_HEADERS_MAX], n, i, errs;
+	int		 count, sign;
+
+	if ((count = elements(arr, len, vals, lens, WH_HEADERS_MAX, "headers",
+	    "headers", e)) <= 0)
+		return (count);
+	if ((w->headers = calloc((size_t)count, sizeof(*w->headers))) == NULL)
 		return (-1);
-	i = 0;
-	TAILQ_FOREACH(it, &arr->data.items, list) {
+	for (i = 0; i < (size_t)count; i++) {
 		(void)snprintf(field, sizeof(field), "headers[%zu]", i);
-		if (it->type != KORE_JSON_TYPE_OBJECT) {
+		switch (api_element_object(obj, vals[i], lens[i], &h)) {
+		case -1:
+			return (-1);
+		case 0:
 			api_errors_add(e, field, "must be an object with name "
 			    "and value");
 			return (-1);
 		}
 		errs = e->n;
 		(void)snprintf(field, sizeof(field), "headers[%zu].", i);
-		api_fields_check(it, header_fields, "", e);
-		name = api_field_str(it, "name", e, 1);
-		value = api_field_str(it, "value", e, 1);
-		sign = api_field_bool(it, "include_in_request_signature", e, 0);
+		api_fields_check(&h, header_fields, "", e);
+		name = api_field_str(&h, "name", e, 1);
+		value = api_field_str(&h, "value", e, 1);
+		sign = api_field_bool(&h, "include_in_request_signature", e, 0);
 		api_errors_prefix(e, errs, field);
 		if (name == NULL || value == NULL || e->n > errs)
 			return (-1);
@@ -99,48 +117,43 @@ parse_headers(struct kore_json_item *arr, struct wh_webhook *w,
 		if ((w->headers[i].name = strdup(name)) == NULL ||
 		    (w->headers[i].value = strdup(value)) == NULL)
 			return (-1);
-		i++;
 	}
 	return (0);
 }
 
 static int
-parse_event_types(struct kore_json_item *arr, struct wh_webhook *w,
-    struct api_errors *e)
+parse_event_types(struct api_obj *obj, const char *arr, size_t len,
+    struct wh_webhook *w, struct api_errors *e)
 {
-	struct kore_json_item	*it;
-	const char		*why;
-	size_t			 n, i;
+	const char	*vals[WH_EVENT_TYPES_MAX], *why, *s;
+	size_t		 lens[WH_EVENT_TYPES_MAX], i, k;
+	int		 count;
 
-	if ((n = api_json_len(arr)) > WH_EVENT_TYPES_MAX) {
-		api_errors_add(e, "event_types", "at most %d entries",
-		    WH_EVENT_TYPES_MAX);
+	if ((count = elements(arr, len, vals, lens, WH_EVENT_TYPES_MAX,
+	    "event_types", "entries", e)) <= 0)
+		return (count);
+	if ((w->event_types = calloc((size_t)count, sizeof(char *))) == NULL)
 		return (-1);
-	}
-	if (n == 0)
-		return (0);
-	if ((w->event_types = calloc(n, sizeof(char *))) == NULL)
-		return (-1);
-	TAILQ_FOREACH(it, &arr->data.items, list) {
-		if (it->type != KORE_JSON_TYPE_STRING) {
+	for (k = 0; k < (size_t)count; k++) {
+		if ((s = api_element_str(obj, vals[k], lens[k])) == NULL) {
+			if (vals[k][0] == '"')
+				return (-1);	/* ENOMEM */
 			api_errors_add(e, "event_types", "must hold strings");
 			return (-1);
 		}
-		why = wh_validate_event_filter(it->data.string,
-		    strlen(it->data.string));
+		why = wh_validate_event_filter(s, strlen(s));
 		if (why != NULL) {
-			api_errors_add(e, "event_types", "\"%.40s\" %s",
-			    it->data.string, why);
+			api_errors_add(e, "event_types", "\"%.40s\" %s", s,
+			    why);
 			return (-1);
 		}
 		for (i = 0; i < w->nevent_types; i++) {
-			if (strcmp(w->event_types[i], it->data.string) == 0)
+			if (strcmp(w->event_types[i], s) == 0)
 				break;
 		}
 		if (i < w->nevent_types)
 			continue;	/* a repeat adds nothing */
-		if ((w->event_types[w->nevent_types] =
-		    strdup(it->data.string)) == NULL)
+		if ((w->event_types[w->nevent_types] = strdup(s)) == NULL)
 			return (-1);
 		w->nevent_types++;
 	}
@@ -152,7 +165,7 @@ parse_event_types(struct kore_json_item *arr, struct wh_webhook *w,
  * key implies it (and may repeat it, but not name another).
  */
 static void
-write_company(struct api_ctx *ctx, struct kore_json_item *obj,
+write_company(struct api_ctx *ctx, struct api_obj *obj,
     struct api_webhook_input *in, struct api_errors *e)
 {
 	const char	*given, *why;
@@ -177,7 +190,7 @@ write_company(struct api_ctx *ctx, struct kore_json_item *obj,
 }
 
 static int
-parse_method(struct kore_json_item *obj, struct wh_webhook *w,
+parse_method(struct api_obj *obj, struct wh_webhook *w,
     struct api_errors *e)
 {
 	const char	*method;
@@ -226,12 +239,12 @@ url_check(const char *url)
  * their defaults when null. Errors say what is wrong; -1 on ENOMEM.
  */
 int
-api_webhook_parse(struct api_ctx *ctx, struct kore_json_item *obj,
+api_webhook_parse(struct api_ctx *ctx, struct api_obj *obj,
     int create, struct api_webhook_input *in, struct api_errors *e)
 {
 	struct wh_webhook	*w = &in->w;
-	struct kore_json_item	*arr;
-	const char		*label, *url, *why;
+	const char		*label, *url, *why, *arr;
+	size_t			 alen;
 	long long		 v;
 
 	memset(in, 0, sizeof(*in));
@@ -278,17 +291,18 @@ api_webhook_parse(struct api_ctx *ctx, struct kore_json_item *obj,
 	}
 	if (create || api_field_present(obj, "headers")) {
 		in->given |= API_WB_HEADERS;
-		if ((arr = api_field_array(obj, "headers", e)) != NULL &&
-		    parse_headers(arr, w, e) == -1 && e->n == 0)
+		if (api_field_array(obj, "headers", e, &arr, &alen) == 1 &&
+		    parse_headers(obj, arr, alen, w, e) == -1 && e->n == 0)
 			return (-1);
 	}
 	if (create || api_field_present(obj, "event_types")) {
 		in->given |= API_WB_EVENT_TYPES;
-		if ((arr = api_field_array(obj, "event_types", e)) != NULL &&
-		    parse_event_types(arr, w, e) == -1 && e->n == 0)
+		if (api_field_array(obj, "event_types", e, &arr, &alen) ==
+		    1 && parse_event_types(obj, arr, alen, w, e) == -1 &&
+		    e->n == 0)
 			return (-1);
 	}
-	return (0);
+	return (api_webhook_tls_parse(obj, create, in, e));
 }
 
 static void
@@ -343,5 +357,6 @@ api_webhook_apply(struct wh_webhook *dst, struct api_webhook_input *in)
 		src->event_types = t;
 		src->nevent_types = n;
 	}
+	api_webhook_tls_apply(dst, in);
 	in->given = 0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "schedule.h"
 
 static const int64_t schedule_ms[] = {
 	5LL * 1000,		/* after attempt 1 */
@@ -29,12 +30,13 @@ wh_backoff_base_ms(uint32_t failed)
 	return (schedule_ms[failed - 1]);
 }
 
-int64_t
-wh_backoff_ms(uint32_t failed, double scale, uint32_t rnd)
+/* A step with its jitter from rnd, scaled: one rule for every schedule. */
+static int64_t
+jittered(int64_t step_ms, double scale, uint32_t rnd)
 {
 	double	base, jitter, ms;
 
-	base = (double)wh_backoff_base_ms(failed);
+	base = (double)step_ms;
 	/* rnd maps onto [-20%, +20%] of the step. */
 	jitter = ((double)rnd / 4294967295.0 * 2.0 - 1.0) *
 	    (WH_JITTER_PCT / 100.0);
@@ -44,6 +46,12 @@ wh_backoff_ms(uint32_t failed, double scale, uint32_t rnd)
 	if (ms > 9.0e15)
 		return ((int64_t)9.0e15);
 	return ((int64_t)ms);
+}
+
+int64_t
+wh_backoff_ms(uint32_t failed, double scale, uint32_t rnd)
+{
+	return (jittered(wh_backoff_base_ms(failed), scale, rnd));
 }
 
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
@@ -101,6 +109,12 @@ parse_http_date(const char *s, size_t len, int64_t *ms)
 }
 
 int
+wh_http_date_parse(const char *s, size_t len, int64_t *ms)
+{
+	return (parse_http_date(s, len, ms));
+}
+
+int
 wh_retry_after_parse(const char *s, size_t len, int64_t now_ms,
     int64_t *delay_ms)
 {
@@ -141,4 +155,23 @@ wh_retry_after_clamp(int64_t requested_ms, int64_t scheduled_ms)
 	if (requested_ms > 2 * scheduled_ms)
 		return (2 * scheduled_ms);
 	return (requested_ms);
+}
+
+int64_t
+wh_backoff_schedule_base_ms(const struct wh_schedule *s, uint32_t failed)
+{
+	if (s == NULL || s->n == 0 || s->n > WH_SCHEDULE_MAX)
+		return (wh_backoff_base_ms(failed));
+	if (failed == 0)
+		failed = 1;
+	if (failed > s->n)
+		failed = s->n;
+	return ((int64_t)s->delay_s[failed - 1] * 1000);
+}
+
+int64_t
+wh_backoff_schedule_ms(const struct wh_schedule *s, uint32_t failed,
+    double scale, uint32_t rnd)
+{
+	return (jittered(wh_backoff_schedule_base_ms(s, failed), scale, rnd));
 }

@@ -15,13 +15,49 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "health.h"
+#include "config_vars.h"
+#include "encode.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "log.h"
 #include "trace.h"
 
-#define DEFAULT_REDIS_URL	"redis://127.0.0.1:6379/0"
-#define DEFAULT_LISTEN		"127.0.0.1:8080"
+#define VAR_INT(name, def, lo, hi, note, by, meaning)			\
+	{ #name, 1, def, lo, hi, NULL, note, NULL, by, meaning },
+#define VAR_STR(name, def, note, accepted, by, meaning)			\
+	{ #name, 0, 0, 0, 0, def, note, accepted, by, meaning },
+
+const struct wh_config_var wh_config_vars[] = {
+	WH_CONFIG_VARS(VAR_INT, VAR_STR)
+};
+const size_t wh_config_nvars =
+    sizeof(wh_config_vars) / sizeof(wh_config_vars[0]);
+
+const struct wh_config_var *
+wh_config_var(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < wh_config_nvars; i++) {
+		if (strcmp(wh_config_vars[i].name, name) == 0)
+			return (&wh_config_vars[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * The default of a text variable from the table. A name the table lacks
+ * is a programming error that every start would hit, so it aborts.
+ */
+static const char *
+var_default(const char *name)
+{
+	const struct wh_config_var	*v;
+
+	if ((v = wh_config_var(name)) == NULL || v->is_int)
+		abort();
+	return (v->def_str);
+}
 
 static int
 cfg_err(char *err, size_t len, const char *fmt, ...)
@@ -91,12 +127,28 @@ env_int(const char *name, long def, long lo, long hi, long *out,
 	return (0);
 }
 
+/*
+ * A whole-number variable with the default and range of its table entry
+ * (config_vars.h), so that the docs printed from the table are what is
+ * enforced. def overrides a computed default (the entry's def < lo).
+ */
+static int
+env_int_var(const char *name, long def, long *out, char *err, size_t errlen)
+{
+	const struct wh_config_var	*v;
+
+	if ((v = wh_config_var(name)) == NULL || !v->is_int)
+		abort();
+	return (env_int(name, v->def >= v->lo ? v->def : def, v->lo, v->hi,
+	    out, err, errlen));
+}
+
 static int
 env_bool(const char *name, int *out, char *err, size_t errlen)
 {
 	const char	*v;
 
-	v = env_or(name, "0");
+	v = env_or(name, var_default(name));
 	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
 		*out = 1;
 		return (0);
@@ -109,30 +161,62 @@ env_bool(const char *name, int *out, char *err, size_t errlen)
 	    name, v));
 }
 
+/* A host and its length inside the text read (host_port). */
+struct wh_hostport {
+	const char	*host;
+	size_t		 hlen;
+};
+
+/*
+ * One "host", "host:port", "[v6]" or "[v6]:port" (len bytes at p), the
+ * one reading of an address for WH_API_LISTEN, WH_REDIS_URL and each of
+ * WH_REDIS_SENTINELS: the host in h (brackets off; it may be empty, for
+ * the caller to refuse or default) and the port in *port (untouched
+ * without one). A bare IPv6 address is refused, being ambiguous: its
+ * first colon makes the rest the port, which is then not a number. -1
+ * when malformed or the port is not 1-65535.
+ */
+static int
+host_port(const char *p, size_t len, struct wh_hostport *h, long *port)
+{
+	const char	*colon = NULL, *q;
+	char		 digits[8];
+
+	h->host = p;
+	h->hlen = len;
+	if (len > 0 && *p == '[') {
+		if ((q = memchr(p, ']', len)) == NULL)
+			return (-1);
+		h->host = p + 1;
+		h->hlen = (size_t)(q - h->host);
+		if (q + 1 < p + len) {
+			if (q[1] != ':')
+				return (-1);
+			colon = q + 1;
+		}
+	} else if ((colon = memchr(p, ':', len)) != NULL)
+		h->hlen = (size_t)(colon - p);
+	if (colon == NULL)
+		return (0);
+	if (copy_bounded(digits, sizeof(digits), colon + 1,
+	    (size_t)(p + len - colon - 1)) == -1 ||
+	    parse_int(digits, 1, 65535, port) == -1)
+		return (-1);
+	return (0);
+}
+
 /* name's "host:port" or "[v6]:port" into host and port strings. */
 static int
 parse_listen(const char *name, const char *v, char *host_out, size_t host_len,
     char *port_out, size_t port_len, char *err, size_t errlen)
 {
-	const char	*colon, *host;
-	size_t		 hlen;
-	long		 port;
+	struct wh_hostport	 h;
+	long			 port = 0;
 
-	if (*v == '[') {
-		if ((colon = strstr(v, "]:")) == NULL)
-			goto bad;
-		host = v + 1;
-		hlen = (size_t)(colon - host);
-		colon++;
-	} else {
-		if ((colon = strrchr(v, ':')) == NULL)
-			goto bad;
-		host = v;
-		hlen = (size_t)(colon - v);
-	}
-	if (hlen == 0 || parse_int(colon + 1, 1, 65535, &port) == -1)
+	if (host_port(v, strlen(v), &h, &port) == -1 || h.hlen == 0 ||
+	    port == 0)
 		goto bad;
-	if (copy_bounded(host_out, host_len, host, hlen) == -1)
+	if (copy_bounded(host_out, host_len, h.host, h.hlen) == -1)
 		goto bad;
 	(void)snprintf(port_out, port_len, "%ld", port);
 	return (0);
@@ -142,16 +226,50 @@ bad:
 }
 
 /*
- * redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
- * Percent-encoding is not decoded: passwords with ':' '@' or '/' must be
- * given some other way (documented in README).
+ * URL percent-decoding of n bytes at src into dst (a C string of dlen),
+ * as redis-py and ioredis decode a URL's user and password: "%40" is
+ * '@'. -1 on a bad escape, an encoded NUL, or no room.
+ */
+int
+wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+
+	for (i = 0; i < n; i++, o++) {
+		if (o + 1 >= dlen)
+			return (-1);
+		if (src[i] != '%') {
+			dst[o] = src[i];
+			continue;
+		}
+		if (n - i < 3)
+			return (-1);
+		hi = wh_hexval((unsigned char)src[i + 1]);
+		lo = wh_hexval((unsigned char)src[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return (-1);
+		dst[o] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	if (o >= dlen)
+		return (-1);
+	dst[o] = '\0';
+	return (0);
+}
+
+/*
+ * redis[s]://[[user]:password@]host[:port][/db] or unix:///path[?db=N];
+ * rediss:// is Redis over TLS. The user and the password are
+ * percent-decoded; the last '@' before the path ends them.
  */
 int
 wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
     size_t errlen)
 {
-	const char	*p, *at, *hend, *colon, *slash, *q;
-	long		 v;
+	struct wh_hostport	 h;
+	const char		*p, *at, *hend, *colon, *slash, *q;
+	long			 v;
 
 	memset(a, 0, sizeof(*a));
 	a->port = 6379;
@@ -172,57 +290,42 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 		}
 		return (0);
 	}
-	if (strncmp(url, "rediss://", 9) == 0)
-		return (cfg_err(err, errlen, "WH_REDIS_URL: rediss:// (TLS) is "
-		    "not supported by this build; use redis:// or unix://"));
-	if (strncmp(url, "redis://", 8) != 0)
+	if (strncmp(url, "rediss://", 9) == 0) {
+		a->tls.on = 1;
+		p = url + 9;
+	} else if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else
 		return (cfg_err(err, errlen, "WH_REDIS_URL must start with "
-		    "redis:// or unix:// (got \"%.80s\")", url));
+		    "redis://, rediss:// or unix:// (got \"%.80s\")", url));
 
-	p = url + 8;
 	slash = strchr(p, '/');
-	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	at = memrchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
 	if (at != NULL) {
 		colon = memchr(p, ':', (size_t)(at - p));
 		if (colon == NULL)
 			colon = p - 1;	/* "password@" alone, as redis-cli */
-		else if (copy_bounded(a->username, sizeof(a->username), p,
+		else if (wh_pct_decode(a->username, sizeof(a->username), p,
 		    (size_t)(colon - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: user name "
-			    "too long"));
-		if (copy_bounded(a->password, sizeof(a->password), colon + 1,
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the user "
+			    "name is too long or has a bad %%-escape"));
+		if (wh_pct_decode(a->password, sizeof(a->password), colon + 1,
 		    (size_t)(at - colon - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: password "
-			    "too long"));
+			return (cfg_err(err, errlen, "WH_REDIS_URL: the "
+			    "password is too long or has a bad %%-escape"));
 		p = at + 1;
 	}
 
 	hend = slash ? slash : p + strlen(p);
-	if (*p == '[') {
-		if ((q = memchr(p, ']', (size_t)(hend - p))) == NULL)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: unclosed ["));
-		if (copy_bounded(a->host, sizeof(a->host), p + 1,
-		    (size_t)(q - p - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-		colon = (q + 1 < hend && q[1] == ':') ? q + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(hend - p));
-		if (copy_bounded(a->host, sizeof(a->host), p,
-		    (size_t)((colon ? colon : hend) - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-	}
+	v = a->port;
+	if (host_port(p, (size_t)(hend - p), &h, &v) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: the address must "
+		    "be host[:port] or [IPv6][:port], the port 1-65535"));
+	if (copy_bounded(a->host, sizeof(a->host), h.host, h.hlen) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
 	if (a->host[0] == '\0')
 		(void)snprintf(a->host, sizeof(a->host), "127.0.0.1");
-	if (colon != NULL) {
-		char	port[8];
-
-		if (copy_bounded(port, sizeof(port), colon + 1,
-		    (size_t)(hend - colon - 1)) == -1 ||
-		    parse_int(port, 1, 65535, &v) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: the port "
-			    "must be 1-65535"));
-		a->port = (int)v;
-	}
+	a->port = (int)v;
 	if (slash != NULL && slash[1] != '\0') {
 		if (parse_int(slash + 1, 0, 15, &v) == -1)
 			return (cfg_err(err, errlen, "WH_REDIS_URL: the database "
@@ -236,41 +339,18 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 static int
 sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
 {
-	const char	*host = p, *colon = NULL, *q;
-	size_t		 hlen = len, i;
-	char		 port[8];
-	long		 v;
+	struct wh_hostport	 h;
+	size_t			 i;
+	long			 v = WH_SENTINEL_PORT;
 
-	if (len > 0 && *p == '[') {
-		if ((q = memchr(p, ']', len)) == NULL)
-			return (-1);
-		host = p + 1;
-		hlen = (size_t)(q - host);
-		if (q + 1 < p + len) {
-			if (q[1] != ':')
-				return (-1);
-			colon = q + 1;
-		}
-	} else if ((colon = memchr(p, ':', len)) != NULL) {
-		hlen = (size_t)(colon - p);
-		if (memchr(colon + 1, ':', len - hlen - 1) != NULL)
-			return (-1);	/* a bare IPv6 address needs [] */
-	}
-	if (hlen == 0 || copy_bounded(s->host, sizeof(s->host), host,
-	    hlen) == -1)
+	if (host_port(p, len, &h, &v) == -1 || h.hlen == 0 ||
+	    copy_bounded(s->host, sizeof(s->host), h.host, h.hlen) == -1)
 		return (-1);
-	for (i = 0; i < hlen; i++) {
-		if (!isalnum((unsigned char)host[i]) &&
-		    strchr(".-_:%", host[i]) == NULL)
+	for (i = 0; i < h.hlen; i++) {
+		if (!isalnum((unsigned char)h.host[i]) &&
+		    strchr(".-_:%", h.host[i]) == NULL)
 			return (-1);
 	}
-	s->port = WH_SENTINEL_PORT;
-	if (colon == NULL)
-		return (0);
-	if (copy_bounded(port, sizeof(port), colon + 1,
-	    (size_t)(p + len - colon - 1)) == -1 ||
-	    parse_int(port, 1, 65535, &v) == -1)
-		return (-1);
 	s->port = (int)v;
 	return (0);
 }
@@ -374,6 +454,57 @@ load_sentinels(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+/* A file name variable into dst ("" when unset); -1 if too long. */
+static int
+env_path(const char *name, char *dst, size_t dlen, char *err, size_t errlen)
+{
+	const char	*v = env_or(name, "");
+
+	if (copy_bounded(dst, dlen, v, strlen(v)) == -1)
+		return (cfg_err(err, errlen, "%s is too long", name));
+	return (0);
+}
+
+/*
+ * Redis over TLS: rediss:// (the master), WH_REDIS_SENTINEL_TLS=1 (the
+ * sentinels, and so the master they name, as Redis' own TLS Sentinel
+ * setups do), WH_REDIS_TLS_CA_FILE, _SERVER_NAME, _CERT_FILE, _KEY_FILE,
+ * _INSECURE. Files are read at the first connect (common/redis_tls.c).
+ */
+static int
+load_redis_tls(struct wh_redis_addr *a, char *err, size_t errlen)
+{
+	struct wh_redis_tls	*t = &a->tls;
+
+	if (env_bool("WH_REDIS_SENTINEL_TLS", &t->sentinels, err,
+	    errlen) == -1 ||
+	    env_bool("WH_REDIS_TLS_INSECURE", &t->insecure, err,
+	    errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_CA_FILE", t->ca_file, sizeof(t->ca_file),
+	    err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_SERVER_NAME", t->server_name,
+	    sizeof(t->server_name), err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_CERT_FILE", t->cert_file,
+	    sizeof(t->cert_file), err, errlen) == -1 ||
+	    env_path("WH_REDIS_TLS_KEY_FILE", t->key_file, sizeof(t->key_file),
+	    err, errlen) == -1)
+		return (-1);
+	if (t->sentinels && a->nsentinels == 0)
+		return (cfg_err(err, errlen, "WH_REDIS_SENTINEL_TLS is set but "
+		    "WH_REDIS_SENTINELS is not"));
+	if (t->sentinels)
+		t->on = 1;
+	if ((t->cert_file[0] == '\0') != (t->key_file[0] == '\0'))
+		return (cfg_err(err, errlen, "WH_REDIS_TLS_CERT_FILE and "
+		    "WH_REDIS_TLS_KEY_FILE go together"));
+	if (!t->on && (t->insecure || t->ca_file[0] != '\0' ||
+	    t->server_name[0] != '\0' || t->cert_file[0] != '\0'))
+		return (cfg_err(err, errlen, "WH_REDIS_TLS_* is set but "
+		    "WH_REDIS_URL is not rediss:// (nor "
+		    "WH_REDIS_SENTINEL_TLS=1)"));
+	return (0);
+}
+
 static int
 load_bootstrap(struct wh_config *cfg, char *err, size_t errlen)
 {
@@ -406,6 +537,34 @@ bad:
 }
 
 /*
+ * WH_PORTAL_FRAME_ANCESTORS: the CSP frame-ancestors sources of /portal/
+ * (who may embed it), 'none' unless set. It goes into a response header
+ * as it is, so only printable ASCII without the characters that end a
+ * CSP directive or policy (; ,) or quote a header is taken.
+ */
+static int
+load_frame_ancestors(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	size_t		 i, len;
+
+	v = env_or("WH_PORTAL_FRAME_ANCESTORS",
+	    var_default("WH_PORTAL_FRAME_ANCESTORS"));
+	len = strlen(v);
+	for (i = 0; i < len; i++) {
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == ';' ||
+		    v[i] == ',' || v[i] == '"' || v[i] == '\\')
+			break;
+	}
+	if (i < len || copy_bounded(cfg->portal_frame_ancestors,
+	    sizeof(cfg->portal_frame_ancestors), v, len) == -1)
+		return (cfg_err(err, errlen, "WH_PORTAL_FRAME_ANCESTORS must be "
+		    "CSP sources separated by spaces (e.g. 'self' "
+		    "https://dash.example.com), at most 511 characters"));
+	return (0);
+}
+
+/*
  * How long attempt logs, the per-event attempt index and dead letters are
  * kept (besides their count caps), and after how long an endpoint that
  * fails every attempt is disabled. That period is scaled like the backoff
@@ -417,21 +576,17 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 {
 	long	n;
 
-	if (env_int("WH_ATTEMPTS_MAX_AGE_MS", 2592000000L, 1000,
-	    31622400000L, &n, err, errlen) == -1)
+	if (env_int_var("WH_ATTEMPTS_MAX_AGE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->attempts_max_age_ms = n;
-	if (env_int("WH_DEAD_MAX_AGE_MS", 2592000000L, 1000, 31622400000L,
-	    &n, err, errlen) == -1)
+	if (env_int_var("WH_DEAD_MAX_AGE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->dead_max_age_ms = n;
-	if (env_int("WH_EVENT_ATTEMPTS_TTL_MS", 86400000L, 1000,
-	    31622400000L, &n, err, errlen) == -1)
+	if (env_int_var("WH_EVENT_ATTEMPTS_TTL_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_attempts_ttl_ms = n < cfg->attempts_max_age_ms ? n :
 	    cfg->attempts_max_age_ms;
-	if (env_int("WH_DISABLE_AFTER_MS", 432000000L, 0, 31622400000L, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_DISABLE_AFTER_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->disable_after_ms = wh_disable_after_scaled(n, cfg->retry_scale);
 	return (0);
@@ -490,7 +645,7 @@ load_tracing(struct wh_config *cfg, char *err, size_t errlen)
 	    pairs_var("OTEL_RESOURCE_ATTRIBUTES", cfg->resource_attrs,
 	    sizeof(cfg->resource_attrs), err, errlen) == -1)
 		return (-1);
-	v = env_or("WH_TRACE_SAMPLE", "1");
+	v = env_or("WH_TRACE_SAMPLE", var_default("WH_TRACE_SAMPLE"));
 	cfg->trace_sample = strtod(v, &end);
 	if (end == v || *end != '\0' || !(cfg->trace_sample >= 0 &&
 	    cfg->trace_sample <= 1))
@@ -501,6 +656,44 @@ load_tracing(struct wh_config *cfg, char *err, size_t errlen)
 	    strlen(v)) == -1)
 		return (cfg_err(err, errlen, "OTEL_SERVICE_NAME is longer than "
 		    "%zu bytes", sizeof(cfg->service_name) - 1));
+	return (0);
+}
+
+/*
+ * WH_EGRESS_PROXY: "http://host:port" (nothing else: no credentials, no
+ * path, no https proxy) or unset; WH_EGRESS_NO_PROXY: comma-separated
+ * host names or domains delivered to directly.
+ */
+static int
+egress_env(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v, *p, *colon;
+	size_t		 i;
+
+	v = env_or("WH_EGRESS_PROXY", "");
+	if (*v != '\0') {
+		p = v + 7;
+		colon = strrchr(p, ':');
+		if (strncmp(v, "http://", 7) != 0 || colon == NULL ||
+		    colon == p || colon[1] == '\0' ||
+		    strlen(v) >= sizeof(cfg->egress_proxy))
+			return (cfg_err(err, errlen, "WH_EGRESS_PROXY must be "
+			    "http://host:port"));
+		for (i = 0; p + i < colon; i++)
+			if (p[i] == '/' || p[i] == '@' || p[i] == '?')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+		for (i = 1; colon[i] != '\0'; i++)
+			if (colon[i] < '0' || colon[i] > '9')
+				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
+				    "must be http://host:port"));
+	}
+	(void)snprintf(cfg->egress_proxy, sizeof(cfg->egress_proxy), "%s", v);
+	v = env_or("WH_EGRESS_NO_PROXY", "");
+	if (strlen(v) >= sizeof(cfg->egress_no_proxy))
+		return (cfg_err(err, errlen, "WH_EGRESS_NO_PROXY is too long"));
+	(void)snprintf(cfg->egress_no_proxy, sizeof(cfg->egress_no_proxy),
+	    "%s", v);
 	return (0);
 }
 
@@ -515,17 +708,18 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	memset(cfg, 0, sizeof(*cfg));
 
-	v = env_or("WH_REDIS_URL", DEFAULT_REDIS_URL);
+	v = env_or("WH_REDIS_URL", var_default("WH_REDIS_URL"));
 	if (copy_bounded(cfg->redis_url, sizeof(cfg->redis_url), v,
 	    strlen(v)) == -1)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
 	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
-	    load_sentinels(cfg, err, errlen) == -1)
+	    load_sentinels(cfg, err, errlen) == -1 ||
+	    load_redis_tls(&cfg->redis, err, errlen) == -1)
 		return (-1);
 
 	v = getenv("WH_REDIS_PREFIX");
 	if (v == NULL)
-		v = "wh:";
+		v = var_default("WH_REDIS_PREFIX");
 	len = strlen(v);
 	if (len >= sizeof(cfg->prefix) || len > 32)
 		return (cfg_err(err, errlen, "WH_REDIS_PREFIX must be at most "
@@ -539,7 +733,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	memcpy(cfg->prefix, v, len + 1);
 
 	if (parse_listen("WH_API_LISTEN", env_or("WH_API_LISTEN",
-	    DEFAULT_LISTEN), cfg->api_host, sizeof(cfg->api_host),
+	    var_default("WH_API_LISTEN")), cfg->api_host, sizeof(cfg->api_host),
 	    cfg->api_port, sizeof(cfg->api_port), err, errlen) == -1)
 		return (-1);
 	/* The dispatcher's own GET /metrics; unset: none. */
@@ -552,7 +746,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		ncpu = 1;
-	if (env_int("WH_API_WORKERS", ncpu > 64 ? 64 : ncpu, 1, 64, &n,
+	if (env_int_var("WH_API_WORKERS", ncpu > 64 ? 64 : ncpu, &n,
 	    err, errlen) == -1)
 		return (-1);
 	cfg->api_workers = (int)n;
@@ -569,8 +763,10 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (strlen(v) >= sizeof(cfg->tls_ca_file))
 		return (cfg_err(err, errlen, "WH_TLS_CA_FILE is too long"));
 	(void)snprintf(cfg->tls_ca_file, sizeof(cfg->tls_ca_file), "%s", v);
+	if (egress_env(cfg, err, errlen) == -1)
+		return (-1);
 
-	v = env_or("WH_RETRY_SCALE", "1");
+	v = env_or("WH_RETRY_SCALE", var_default("WH_RETRY_SCALE"));
 	errno = 0;
 	cfg->retry_scale = strtod(v, &end);
 	if (errno != 0 || end == v || *end != '\0' ||
@@ -578,20 +774,17 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_RETRY_SCALE must be a number "
 		    "greater than 0 and at most 1000 (got \"%.40s\")", v));
 
-	if (env_int("WH_DISPATCH_CONCURRENCY", 512, 1, 100000, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_DISPATCH_CONCURRENCY", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->concurrency = (int)n;
-	if (env_int("WH_DISPATCH_BATCH", 256, 1, 10000, &n, err, errlen) == -1)
+	if (env_int_var("WH_DISPATCH_BATCH", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->read_batch = (int)n;
-	if (env_int("WH_EVENT_MAX_BYTES", 262144, 1024, 16777216, &n,
-	    err, errlen) == -1)
+	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;
 
-	if (env_int("WH_ENDPOINT_CONCURRENCY", 32, 1, 100000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_ENDPOINT_CONCURRENCY", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->endpoint_concurrency = (int)n;
 	/*
@@ -599,26 +792,22 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	 * it must exceed the longest attempt (timeout_ms up to 30 s) plus a
 	 * margin; the owner also refreshes the entries it still holds.
 	 */
-	if (env_int("WH_CLAIM_IDLE_MS", 35000, 1000, 86400000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_CLAIM_IDLE_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->claim_idle_ms = n;
-	if (env_int("WH_DRAIN_MS", 25000, 0, 3600000, &n, err, errlen) == -1)
+	if (env_int_var("WH_DRAIN_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->drain_ms = n;
-	if (env_int("WH_ATTEMPTS_MAXLEN", 1000, 10, 1000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_ATTEMPTS_MAXLEN", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->attempts_maxlen = n;
 	if (wh_secrets_parse(getenv("WH_SECRETS_KEY"), &cfg->secrets, err,
 	    errlen) == -1)
 		return (-1);
-	if (env_int("WH_AUTH_FAILURES_MAX", 20, 1, 1000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_AUTH_FAILURES_MAX", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->auth_fail_max = n;
-	if (env_int("WH_DEAD_MAXLEN", 100000, 100, 100000000, &n, err,
-	    errlen) == -1)
+	if (env_int_var("WH_DEAD_MAXLEN", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->dead_maxlen = n;
 	if (load_retention(cfg, err, errlen) == -1)
@@ -636,10 +825,58 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 
 	if (load_tracing(cfg, err, errlen) == -1)
 		return (-1);
+	if (load_frame_ancestors(cfg, err, errlen) == -1)
+		return (-1);
 
-	v = env_or("WH_LOG_LEVEL", "info");
+	v = env_or("WH_LOG_LEVEL", var_default("WH_LOG_LEVEL"));
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
+	return (0);
+}
+
+void
+wh_config_start(struct wh_config *cfg, struct wh_caps *caps,
+    const char *program)
+{
+	char	err[512];
+
+	if (wh_config_load(cfg, err, sizeof(err)) == -1 ||
+	    (caps != NULL && wh_caps_load(caps, err, sizeof(err)) == -1)) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init(program, cfg->log_level);
+	wh_secrets_use(&cfg->secrets);
+}
+
+/*
+ * WH_MAX_WEBHOOKS_PER_COMPANY. A company's webhook list is loaded whole
+ * to be sorted by url or label, so the cap bounds the work (and memory)
+ * of one list request as much as it bounds abuse.
+ */
+int
+wh_caps_load(struct wh_caps *lim, char *err, size_t errlen)
+{
+	const struct wh_config_var	*var;
+	const char			*v;
+	char				*end;
+	long				 n;
+
+	/* Default and range from the one table (config_vars.h). */
+	var = wh_config_var("WH_MAX_WEBHOOKS_PER_COMPANY");
+	lim->max_webhooks = var->def;
+	if ((v = getenv("WH_MAX_WEBHOOKS_PER_COMPANY")) == NULL || *v == '\0')
+		return (0);
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' ||
+	    n < var->lo || n > var->hi) {
+		(void)snprintf(err, errlen, "WH_MAX_WEBHOOKS_PER_COMPANY must "
+		    "be a whole number from %ld to %ld (got \"%.40s\")",
+		    var->lo, var->hi, v);
+		return (-1);
+	}
+	lim->max_webhooks = n;
 	return (0);
 }

@@ -1,8 +1,9 @@
 /*
  * config.h: both programs are configured only by WH_* environment
- * variables (DESIGN.md, "Running"). wh_config_load() reads and checks all
- * of them once at start, so a mistake is one clear line and a non-zero
- * exit, never a surprise later.
+ * variables (docs/operations.md, "Configuration"; each one is defined in
+ * config_vars.h). wh_config_load() reads and checks all of them once at
+ * start, so a mistake is one clear line and a non-zero exit, never a
+ * surprise later.
  */
 #ifndef WH_CONFIG_H
 #define WH_CONFIG_H
@@ -23,6 +24,20 @@ struct wh_sentinel {
 };
 
 /*
+ * Redis over TLS: rediss:// in WH_REDIS_URL, WH_REDIS_TLS_* and
+ * WH_REDIS_SENTINEL_TLS (sentinels and master both over TLS).
+ */
+struct wh_redis_tls {
+	int		on;			/* the master over TLS */
+	int		sentinels;		/* the sentinels over TLS */
+	int		insecure;		/* no verification at all */
+	char		ca_file[1024];		/* "" = the system store */
+	char		server_name[WH_HOST_MAX];	/* "" = the host */
+	char		cert_file[1024];	/* client certificate */
+	char		key_file[1024];
+};
+
+/*
  * Where Redis is: WH_REDIS_URL, or, when sentinels are given, whatever
  * master they name (the URL then only gives password, user and db).
  */
@@ -37,6 +52,7 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_redis_tls tls;
 };
 
 struct wh_config {
@@ -52,6 +68,8 @@ struct wh_config {
 	struct wh_netpolicy net;		/* WH_ALLOW_PRIVATE_TARGETS,
 						   WH_ALLOW_CIDRS */
 	char		tls_ca_file[1024];	/* WH_TLS_CA_FILE, "" = system */
+	char		egress_proxy[512];	/* WH_EGRESS_PROXY, "" = none */
+	char		egress_no_proxy[1024];	/* WH_EGRESS_NO_PROXY */
 	double		retry_scale;		/* WH_RETRY_SCALE */
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
@@ -81,6 +99,10 @@ struct wh_config {
 						   secretbox.h; the caller
 						   hands it to
 						   wh_secrets_use) */
+	char		portal_frame_ancestors[512];
+						/* WH_PORTAL_FRAME_ANCESTORS:
+						   CSP sources allowed to
+						   frame /portal/ */
 };
 
 /*
@@ -89,9 +111,35 @@ struct wh_config {
  */
 int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
-/* Parse a redis:// URL into addr. 0 or -1 with a sentence in err. */
+/*
+ * The api's per-tenant caps that operators may tune, read apart from
+ * wh_config_load because only the api (the launcher, which refuses a bad
+ * value at start, and the Kore workers, which enforce it) needs them.
+ */
+struct wh_caps {
+	long	max_webhooks;	/* WH_MAX_WEBHOOKS_PER_COMPANY */
+};
+
+/*
+ * Fill caps from the environment. On error returns -1 and writes one
+ * sentence naming the variable into err.
+ */
+int	wh_caps_load(struct wh_caps *, char *err, size_t errlen);
+
+/*
+ * A program's start, the same in each: wh_config_load (and wh_caps_load
+ * when caps is not NULL), or one log line saying what is wrong and exit
+ * status 2; then the program's log level and the ring of secrets keys.
+ */
+void	wh_config_start(struct wh_config *, struct wh_caps *caps,
+	    const char *program);
+
+/* Parse a redis[s]:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
+
+/* Percent-decode n bytes of src into dst; -1 if bad or too long. */
+int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
 
 /*
  * Parse WH_REDIS_SENTINELS ("host[:port],...") into addr's sentinel

@@ -1,5 +1,7 @@
 /*
- * encode.c: hex and base64 with explicit lengths. OpenSSL's EVP_EncodeBlock
+ * encode.c: UTF-8, hex and base64 with explicit lengths. UTF-8 is read
+ * and written here once for everything that checks or decodes text (the
+ * JSON walks, the field rules). OpenSSL's EVP_EncodeBlock
  * and EVP_DecodeBlock do the base64 work, but they take int lengths, always
  * pad, write whole 3-byte groups (padding zeros included) and skip
  * surrounding whitespace. So the input is fed in bounded chunks of whole
@@ -185,6 +187,17 @@ wh_b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 	return ((int)w);
 }
 
+size_t
+wh_hash(const void *p, size_t len)
+{
+	const unsigned char	*s = p;
+	size_t			 h = 5381, i;
+
+	for (i = 0; i < len; i++)
+		h = h * 33 + s[i];
+	return (h);
+}
+
 /* The value of one hex digit, or -1. */
 int
 wh_hexval(unsigned char c)
@@ -196,4 +209,75 @@ wh_hexval(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return (c - 'A' + 10);
 	return (-1);
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (Unicode 15, table 3-7:
+ * no overlongs, no encoded surrogates, nothing past U+10FFFF) with its
+ * code point in *cp, or -1.
+ */
+int
+wh_utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
+	int		n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return (1);
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		*cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		*cp = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		*cp = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* past U+10FFFF */
+	} else
+		return (-1);
+	if (avail < (size_t)n)
+		return (-1);
+	for (i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return (-1);
+		lo = 0x80;
+		hi = 0xbf;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	return (n);
+}
+
+size_t
+wh_utf8_put(uint32_t cp, unsigned char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | (cp >> 6));
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (2);
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | (cp >> 12));
+		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return (3);
+	}
+	out[0] = (unsigned char)(0xf0 | (cp >> 18));
+	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return (4);
 }

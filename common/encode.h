@@ -1,5 +1,6 @@
 /*
- * encode.h: decimal, hex and base64 (standard and URL-safe) with explicit lengths.
+ * encode.h: UTF-8, decimal, hex and base64 (standard and URL-safe) with
+ * explicit lengths, and the hash of the in-memory tables.
  * OpenSSL does the base64 work; these wrappers fix the alphabet, padding
  * and bounds so callers never guess an output size.
  */
@@ -8,6 +9,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The well-formed UTF-8 sequence at s (avail bytes left, avail >= 1): its
+ * length with its code point in *cp, or -1 (overlong, surrogate, past
+ * U+10FFFF, cut short or not a lead byte).
+ */
+int	wh_utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp);
+/* Code point cp (<= U+10FFFF) as UTF-8 into out; returns the length. */
+size_t	wh_utf8_put(uint32_t cp, unsigned char out[4]);
 
 /* Bytes needed for the base64 text of n bytes, NUL included. */
 #define WH_B64_LEN(n)	((((n) + 2) / 3) * 4 + 1)
@@ -22,6 +32,13 @@ size_t	wh_hex_encode(const unsigned char *, size_t, char *out);
 
 /* The value of one hex digit, or -1. */
 int	wh_hexval(unsigned char);
+
+/*
+ * The hash of the in-memory tables (djb2): cheap, spreads short ids
+ * well, and is not for anything an attacker may choose to collide (the
+ * tables it slots are keyed by our own sids or sized caches).
+ */
+size_t	wh_hash(const void *, size_t);
 
 /* Standard alphabet, padded. Returns chars written or -1 if outlen short. */
 int	wh_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);

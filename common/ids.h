@@ -15,6 +15,17 @@
 int	wh_id_new(const char *prefix, char *out, size_t outlen);
 
 /*
+ * A generated secret (signing keys' shared_secret, API key secrets, the
+ * page token key): 32 bytes from the OpenSSL CSPRNG as URL-safe base64
+ * text, 256 bits, printable, and safe in a header, a URL or a JSON
+ * string without escaping. out holds WH_SECRET_LEN + 1 bytes at least.
+ * 0, or -1 on failure.
+ */
+#define WH_SECRET_BYTES		32
+#define WH_SECRET_LEN		43	/* chars, without the NUL */
+int	wh_secret_new(char *out, size_t outlen);
+
+/*
  * Stable event sid for an entry published without one: "evt_" + first
  * 22 URL-safe base64 chars of SHA-256(company_sid ":" stream_entry_id).
  * The same entry always yields the same sid, across dispatchers and retries.

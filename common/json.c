@@ -9,6 +9,7 @@
  * (which also bounds the recursion here), and nothing but whitespace may
  * follow the value.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -24,9 +25,28 @@ struct jp {
 	const unsigned char	*end;
 	int			 depth;
 	int			 trusted;	/* validated already: skip */
+	int			 deep;		/* refused for its depth */
 };
 
 static int	jp_value(struct jp *);
+
+/* A walk over buf[0..len), trusted or not, at nesting depth 0. */
+static void
+jp_init(struct jp *j, const char *buf, size_t len, int trusted)
+{
+	j->p = (const unsigned char *)buf;
+	j->end = j->p + len;
+	j->depth = 0;
+	j->trusted = trusted;
+	j->deep = 0;
+}
+
+/* Why a walk failed: WH_JSON_DEEP when it met the depth limit. */
+static int
+jp_fail(const struct jp *j)
+{
+	return (j->deep ? WH_JSON_DEEP : WH_JSON_INVALID);
+}
 
 /* Names one member walk looks for at most (json.h: n <= 16). */
 #define MEMBERS_MAX	16
@@ -81,47 +101,6 @@ plain_run(const unsigned char *p, const unsigned char *end, int trusted)
 		p += 8;
 	}
 	return (p);
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (Unicode 15, table 3-7)
- * with its code point in *cp, or -1. Only called for a lead byte >= 0x80.
- */
-static int
-utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
-	int		n, i;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* past U+10FFFF */
-	} else
-		return (-1);
-	if (avail < (size_t)n)
-		return (-1);
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return (-1);
-		lo = 0x80;
-		hi = 0xbf;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	return (n);
 }
 
 /* The four hex digits after "\u" at s (avail bytes left) into *v. */
@@ -234,7 +213,7 @@ jp_string(struct jp *j)
 				return (-1);
 			j->p += 1 + n;
 		} else if (*j->p >= 0x80) {
-			n = utf8_seq(j->p, (size_t)(j->end - j->p), &cp);
+			n = wh_utf8_seq(j->p, (size_t)(j->end - j->p), &cp);
 			if (n == -1)
 				return (-1);
 			j->p += n;
@@ -291,10 +270,21 @@ jp_literal(struct jp *j, const char *lit, size_t len)
 	return (0);
 }
 
+/* One level deeper; -1 (and j->deep) past WH_JSON_DEPTH_MAX. */
+static int
+jp_enter(struct jp *j)
+{
+	if (++j->depth > WH_JSON_DEPTH_MAX) {
+		j->deep = 1;
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 jp_array(struct jp *j)
 {
-	if (++j->depth > WH_JSON_DEPTH_MAX)
+	if (jp_enter(j) == -1)
 		return (-1);
 	j->p++;
 	jp_ws(j);
@@ -321,10 +311,37 @@ jp_array(struct jp *j)
 	return (0);
 }
 
+/*
+ * One member, j->p on its name's opening quote: "name" : value, with the
+ * name's contents (escapes as written) in [*ns, *ne) and the value in
+ * [*vs, *ve). Inlined: it is the validator's inner loop for objects.
+ */
+static inline __attribute__((always_inline)) int
+jp_member(struct jp *j, const unsigned char **ns, const unsigned char **ne,
+    const unsigned char **vs, const unsigned char **ve)
+{
+	*ns = j->p + 1;
+	if (jp_string(j) == -1)
+		return (-1);
+	*ne = j->p - 1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	*vs = j->p;
+	if (jp_value(j) == -1)
+		return (-1);
+	*ve = j->p;
+	return (0);
+}
+
 static int
 jp_object(struct jp *j)
 {
-	if (++j->depth > WH_JSON_DEPTH_MAX)
+	const unsigned char	*ns, *ne, *vs, *ve;
+
+	if (jp_enter(j) == -1)
 		return (-1);
 	j->p++;
 	jp_ws(j);
@@ -334,14 +351,7 @@ jp_object(struct jp *j)
 		return (0);
 	}
 	for (;;) {
-		if (jp_string(j) == -1)
-			return (-1);
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return (-1);
-		j->p++;
-		jp_ws(j);
-		if (jp_value(j) == -1)
+		if (jp_member(j, &ns, &ne, &vs, &ve) == -1)
 			return (-1);
 		jp_ws(j);
 		if (j->p >= j->end)
@@ -385,47 +395,24 @@ jp_value(struct jp *j)
 }
 
 int
-wh_json_valid(const char *buf, size_t len)
+wh_json_check(const char *buf, size_t len)
 {
 	struct jp	j;
 
 	if (buf == NULL)
-		return (0);
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
-	j.depth = 0;
-	j.trusted = 0;
+		return (WH_JSON_INVALID);
+	jp_init(&j, buf, len, 0);
 	jp_ws(&j);
 	if (jp_value(&j) == -1)
-		return (0);
+		return (jp_fail(&j));
 	jp_ws(&j);
-	return (j.p == j.end);
+	return (j.p == j.end ? 0 : WH_JSON_INVALID);
 }
 
-/* Put code point cp as UTF-8 into out (4 bytes); returns the length. */
-static size_t
-utf8_put(uint32_t cp, unsigned char out[4])
+int
+wh_json_valid(const char *buf, size_t len)
 {
-	if (cp < 0x80) {
-		out[0] = (unsigned char)cp;
-		return (1);
-	}
-	if (cp < 0x800) {
-		out[0] = (unsigned char)(0xc0 | (cp >> 6));
-		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return (2);
-	}
-	if (cp < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | (cp >> 12));
-		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return (3);
-	}
-	out[0] = (unsigned char)(0xf0 | (cp >> 18));
-	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return (4);
+	return (wh_json_check(buf, len) == 0);
 }
 
 /*
@@ -449,7 +436,7 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 			    &cp)) == -1)
 				return (0);
 			s += 1 + k;
-			n = utf8_put(cp, u);
+			n = wh_utf8_put(cp, u);
 			if (nlen - off < n || memcmp(name + off, u, n) != 0)
 				return (0);
 			off += n;
@@ -464,52 +451,84 @@ key_equals(const unsigned char *s, const unsigned char *e, const char *name,
 }
 
 /*
+ * Open the object at the start of the walk's text (whitespace allowed):
+ * j->p is left on its first member or its closing brace. The object
+ * itself is depth 1, as wh_json_valid counts it.
+ */
+static int
+obj_open(struct jp *j)
+{
+	j->depth = 1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != '{')
+		return (-1);
+	j->p++;
+	jp_ws(j);
+	return (0);
+}
+
+/*
+ * The next member of an object opened with obj_open: 1 with its name's
+ * contents (between the quotes, escapes as written) in [*ns, *ne) and its
+ * value in [*vs, *ve); 0 past the closing brace, where nothing but
+ * whitespace may follow; -1 when the text is not a valid object. Each
+ * member is validated (unless trusted) as the walk passes it, so callers
+ * read and check a body in one pass.
+ */
+static int
+obj_next(struct jp *j, const unsigned char **ns, const unsigned char **ne,
+    const unsigned char **vs, const unsigned char **ve)
+{
+	if (j->p >= j->end)
+		return (-1);
+	if (*j->p == '}') {
+		j->p++;
+		jp_ws(j);
+		return (j->p == j->end ? 0 : -1);
+	}
+	if (jp_member(j, ns, ne, vs, ve) == -1)
+		return (-1);
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		jp_ws(j);
+		/* A member must follow: no "{"a":1,}". */
+		if (j->p >= j->end || *j->p == '}')
+			return (-1);
+	} else if (j->p >= j->end || *j->p != '}')
+		return (-1);
+	return (1);
+}
+
+/*
  * Walk the top level of an object text and give the raw span of each of
  * the n names asked for. Returns a bit set of the names found; -1 when
- * the text is not a JSON object, -2 when a name occurs twice at the top
- * level (parsers disagree on which one wins, so the text is ambiguous and
- * refused). With trusted set the text is known to be valid (one cheap
- * walk that skips values); otherwise the walk validates it as it goes,
- * with the same rules as wh_json_valid, so that a handler reads and
- * checks a body in one pass instead of two.
+ * the text is not a JSON object (WH_JSON_DEEP when it nests too deep),
+ * -2 when a name occurs twice at the top level (parsers disagree on
+ * which one wins, so the text is ambiguous and refused). With trusted set
+ * the text is known to be valid (one cheap walk that skips values);
+ * otherwise the walk validates it as it goes, with the same rules as
+ * wh_json_valid.
  */
 static int
 members_walk(const char *buf, size_t len, const char *const *names,
     size_t n, const char **vals, size_t *vlens, int trusted)
 {
 	struct jp		 j;
-	const unsigned char	*ks, *ke, *vs;
+	const unsigned char	*ns, *ne, *vs, *ve;
 	size_t			 i, nlen[MEMBERS_MAX];
-	int			 found = 0, repeated = 0;
+	int			 found = 0, repeated = 0, rc;
 
 	if (n > MEMBERS_MAX)
 		return (-1);
 	for (i = 0; i < n; i++)
 		nlen[i] = strlen(names[i]);
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
-	j.depth = 1;
-	j.trusted = trusted;
-	jp_ws(&j);
-	if (j.p >= j.end || *j.p != '{')
+	jp_init(&j, buf, len, trusted);
+	if (obj_open(&j) == -1)
 		return (-1);
-	j.p++;
-	jp_ws(&j);
-	while (j.p < j.end && *j.p != '}') {
-		ks = j.p + 1;
-		if (jp_string(&j) == -1)
-			return (-1);
-		ke = j.p - 1;
-		jp_ws(&j);
-		if (j.p >= j.end || *j.p != ':')
-			return (-1);
-		j.p++;
-		jp_ws(&j);
-		vs = j.p;
-		if (jp_value(&j) == -1)
-			return (-1);
+	while ((rc = obj_next(&j, &ns, &ne, &vs, &ve)) == 1) {
 		for (i = 0; i < n; i++) {
-			if (!key_equals(ks, ke, names[i], nlen[i]))
+			if (!key_equals(ns, ne, names[i], nlen[i]))
 				continue;
 			if (found & (1 << i)) {
 				/* Untrusted: still invalid (-1) first. */
@@ -519,24 +538,11 @@ members_walk(const char *buf, size_t len, const char *const *names,
 			}
 			found |= 1 << i;
 			vals[i] = (const char *)vs;
-			vlens[i] = (size_t)(j.p - vs);
+			vlens[i] = (size_t)(ve - vs);
 		}
-		jp_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			jp_ws(&j);
-			/* A member must follow: no "{"a":1,}". */
-			if (j.p >= j.end || *j.p == '}')
-				return (-1);
-		} else if (j.p < j.end && *j.p != '}')
-			return (-1);
 	}
-	if (j.p >= j.end)
-		return (-1);
-	j.p++;
-	jp_ws(&j);
-	if (j.p != j.end)
-		return (-1);
+	if (rc == -1)
+		return (jp_fail(&j));
 	return (repeated ? -2 : found);
 }
 
@@ -572,6 +578,36 @@ wh_json_members(const char *buf, size_t len, const char *const *names,
 }
 
 int
+wh_json_object(const char *buf, size_t len, struct wh_json_member *m,
+    size_t max, int trusted)
+{
+	struct jp		 j;
+	const unsigned char	*ns, *ne, *vs, *ve;
+	size_t			 n = 0;
+	int			 rc;
+
+	if (buf == NULL)
+		return (WH_JSON_INVALID);
+	jp_init(&j, buf, len, trusted);
+	if (obj_open(&j) == -1)
+		return (WH_JSON_INVALID);
+	while ((rc = obj_next(&j, &ns, &ne, &vs, &ve)) == 1) {
+		if (n < max) {
+			m[n].name = (const char *)ns;
+			m[n].nlen = (size_t)(ne - ns);
+			m[n].val = (const char *)vs;
+			m[n].vlen = (size_t)(ve - vs);
+		}
+		if (n == INT_MAX)
+			return (WH_JSON_INVALID);
+		n++;
+	}
+	if (rc == -1)
+		return (jp_fail(&j));
+	return ((int)n);
+}
+
+int
 wh_json_elements(const char *buf, size_t len, const char **vals,
     size_t *lens, size_t max)
 {
@@ -580,18 +616,22 @@ wh_json_elements(const char *buf, size_t len, const char **vals,
 	return (wh_json_elements_trusted(buf, len, vals, lens, max));
 }
 
-int
-wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
-    size_t *lens, size_t max)
+/*
+ * Walk the elements of an array text known to be valid, giving the spans
+ * of those from index `from` on: at most max of them, then -2 (more
+ * follow) or, with stop set, the max found. Returns the number given, -1
+ * if the text is not an array.
+ */
+static int
+elements_walk(const char *buf, size_t len, size_t from, const char **vals,
+    size_t *lens, size_t max, int stop)
 {
 	struct jp		 j;
 	const unsigned char	*vs;
-	size_t			 n = 0;
+	size_t			 i = 0, n = 0;
 
-	j.p = (const unsigned char *)buf;
-	j.end = j.p + len;
+	jp_init(&j, buf, len, 1);
 	j.depth = 1;
-	j.trusted = 1;
 	jp_ws(&j);
 	if (j.p >= j.end || *j.p != '[')
 		return (-1);
@@ -601,12 +641,16 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 		vs = j.p;
 		if (jp_value(&j) == -1)
 			return (-1);
-		if (n == max)
-			return (-2);
-		vals[n] = (const char *)vs;
-		lens[n++] = (size_t)(j.p - vs);
+		if (i++ >= from) {
+			if (n == max)
+				return (stop ? (int)n : -2);
+			vals[n] = (const char *)vs;
+			lens[n++] = (size_t)(j.p - vs);
+			if (stop && n == max)
+				return ((int)n);
+		}
 		jp_ws(&j);
-		if (*j.p == ',') {
+		if (j.p < j.end && *j.p == ',') {
 			j.p++;
 			jp_ws(&j);
 		}
@@ -615,32 +659,52 @@ wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
 }
 
 int
-wh_json_string(const char *text, size_t len, char *out, size_t outlen)
+wh_json_elements_trusted(const char *buf, size_t len, const char **vals,
+    size_t *lens, size_t max)
+{
+	return (elements_walk(buf, len, 0, vals, lens, max, 0));
+}
+
+/*
+ * Decode a JSON string (quotes included) into out, NUL-terminated. A
+ * U+0000 is refused (-2) when nul is -1, else written as the byte nul.
+ */
+static int
+string_decode(const char *text, size_t len, char *out, size_t outlen,
+    int nul)
 {
 	struct jp		 j;
 	const unsigned char	*s, *e;
 	unsigned char		 u[4];
 	uint32_t		 cp;
-	size_t			 off = 0, n;
+	size_t			 off = 0, n, run;
 	int			 k;
 
-	j.p = (const unsigned char *)text;
-	j.end = j.p + len;
-	j.depth = 0;
-	j.trusted = 0;
+	jp_init(&j, text, len, 0);
 	if (outlen == 0 || jp_string(&j) == -1 || j.p != j.end)
 		return (-1);
 	s = (const unsigned char *)text + 1;
 	e = j.end - 1;
 	while (s < e) {
+		/* Runs without escapes are copied whole. */
+		if ((run = (size_t)(plain_run(s, e, 1) - s)) > 0) {
+			if (outlen - off <= run)
+				return (-2);
+			memcpy(out + off, s, run);
+			off += run;
+			s += run;
+			continue;
+		}
 		if (*s == '\\') {
 			if ((k = escape_seq(s + 1, (size_t)(e - s - 1),
 			    &cp)) == -1)
 				return (-1);
 			s += 1 + k;
-			if (cp == 0)
+			if (cp == 0 && nul == -1)
 				return (-2);
-			n = utf8_put(cp, u);
+			if (cp == 0)
+				cp = (uint32_t)nul;
+			n = wh_utf8_put(cp, u);
 		} else {
 			u[0] = *s++;
 			n = 1;
@@ -652,6 +716,18 @@ wh_json_string(const char *text, size_t len, char *out, size_t outlen)
 	}
 	out[off] = '\0';
 	return ((int)off);
+}
+
+int
+wh_json_string(const char *text, size_t len, char *out, size_t outlen)
+{
+	return (string_decode(text, len, out, outlen, -1));
+}
+
+int
+wh_json_text(const char *text, size_t len, char *out, size_t outlen)
+{
+	return (string_decode(text, len, out, outlen, 0x7f));
 }
 
 /*
@@ -681,7 +757,7 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 		rlen = 0;
 		n = 1;
 		if (p[i] >= 0x80) {
-			if ((n = utf8_seq(p + i, len - i, &cp)) == -1) {
+			if ((n = wh_utf8_seq(p + i, len - i, &cp)) == -1) {
 				rep = "\\ufffd";
 				rlen = 6;
 				n = 1;
@@ -733,4 +809,54 @@ wh_json_str(struct wh_buf *b, const char *s, size_t len)
 	    wh_buf_append(b, "\"", 1) == -1)
 		return (-1);
 	return (0);
+}
+
+int
+wh_json_element_trusted(const char *buf, size_t len, size_t index,
+    const char **val, size_t *vlen)
+{
+	int	n;
+
+	if ((n = elements_walk(buf, len, index, val, vlen, 1, 1)) < 0)
+		return (-1);
+	return (n);
+}
+
+/*
+ * Compare decoded string contents with s one escape at a time, so that
+ * a payload string of any length is compared without a copy: the
+ * publisher may write "call\u002eended" for "call.ended".
+ */
+int
+wh_json_string_cmp(const char *text, size_t len, const char *s, size_t slen,
+    int prefix)
+{
+	const unsigned char	*p, *e;
+	unsigned char		 u[4];
+	uint32_t		 cp;
+	size_t			 off = 0, n;
+	int			 k;
+
+	if (len < 2 || text[0] != '"' || text[len - 1] != '"')
+		return (-1);
+	p = (const unsigned char *)text + 1;
+	e = (const unsigned char *)text + len - 1;
+	while (p < e) {
+		if (prefix && off == slen)
+			return (0);
+		if (*p == '\\') {
+			if ((k = escape_seq(p + 1, (size_t)(e - p - 1),
+			    &cp)) == -1)
+				return (-1);
+			p += 1 + k;
+			n = wh_utf8_put(cp, u);
+		} else {
+			u[0] = *p++;
+			n = 1;
+		}
+		if (slen - off < n || memcmp(s + off, u, n) != 0)
+			return (1);
+		off += n;
+	}
+	return (off == slen ? 0 : 1);
 }

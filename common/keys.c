@@ -1,8 +1,9 @@
 /*
- * keys.c: Redis key names (DESIGN.md, "Redis data model"). One function a
+ * keys.c: Redis key names (docs/design.md, "Redis keys"). One function a
  * key so that a rename is one edit and no caller formats a key by hand.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "keys.h"
 
@@ -187,4 +188,55 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
 {
 	return (key_fmt(len,
 	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
+}
+
+int
+wh_key_webhook_rate(char *out, size_t len, const char *pfx, const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:rate", pfx, sid)));
+}
+
+/* An ordering key: 1 to 128 bytes, no NUL. */
+static int
+order_key_ok(const char *okey, size_t okeylen)
+{
+	return (okeylen > 0 && okeylen <= 128 &&
+	    memchr(okey, '\0', okeylen) == NULL);
+}
+
+int
+wh_key_order(char *out, size_t len, const char *pfx, const char *sid,
+    const char *okey, size_t okeylen)
+{
+	if (!order_key_ok(okey, okeylen))
+		return (-1);
+	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s", pfx,
+	    sid, (int)okeylen, okey)));
+}
+
+int
+wh_key_order_parked(char *out, size_t len, const char *pfx, const char *sid,
+    const char *okey, size_t okeylen)
+{
+	if (!order_key_ok(okey, okeylen))
+		return (-1);
+	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s:parked",
+	    pfx, sid, (int)okeylen, okey)));
+}
+
+int
+wh_key_portal_session(char *out, size_t len, const char *pfx,
+    const char *session_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%sportal:%s", pfx, session_sid)));
+}
+
+int
+wh_key_webhook_hourly(char *out, size_t len, const char *pfx,
+    const char *sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%swebhook:%s:hourly", pfx, sid)));
 }

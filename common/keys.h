@@ -1,6 +1,6 @@
 /*
- * keys.h: every Redis key name, in one place (DESIGN.md, "Redis data
- * model"). Queue keys carry the hash tag {0} so that a later cluster can
+ * keys.h: every Redis key name, in one place (docs/design.md, "Redis
+ * keys"). Queue keys carry the hash tag {0} so that a later cluster can
  * run shards {0}..{N-1} without renaming anything.
  *
  * Each builder writes a NUL-terminated name into out and returns its
@@ -63,10 +63,11 @@ int	wh_key_idemkey(char *out, size_t, const char *pfx,
 int	wh_key_authfail(char *out, size_t, const char *pfx,
 	    const char *client);
 /*
- * Delivery visibility (README, "Redis keys"): a webhook's endpoint health
- * (hash), its dead letters (zset event_sid -> dead_at ms, and a hash
- * event_sid -> entry id in wh:{0}:dead), one event's attempts across a
- * company's webhooks (zset "<entry id>_<webhook_sid>" -> attempt ms),
+ * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
+ * endpoint health (hash), its dead letters (zset event_sid -> dead_at
+ * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's
+ * attempts across a company's webhooks (zset "<entry id>_<webhook_sid>"
+ * -> attempt ms),
  * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
  * and the reply list of one ~test delivery.
  */
@@ -82,5 +83,36 @@ int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
 int	wh_key_jobs(char *out, size_t, const char *pfx);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
+/*
+ * Delivery control (issue 21; docs/ordering.md): one webhook's shared
+ * rate limiter (hash: tat, pause_until; common/lua/ratelimit.lua).
+ */
+int	wh_key_webhook_rate(char *out, size_t, const char *pfx,
+	    const char *sid);
+/*
+ * Ordering keys (docs/ordering.md): the hold of one (webhook, ordering
+ * key) (hash: head, owner, lease_until, last) and the events parked behind
+ * it (zset); common/lua/order_start.lua and order_finish.lua. The ordering
+ * key is given with its length (1 to 128 bytes, any bytes but NUL).
+ */
+int	wh_key_order(char *out, size_t, const char *pfx, const char *sid,
+	    const char *okey, size_t okeylen);
+int	wh_key_order_parked(char *out, size_t, const char *pfx,
+	    const char *sid, const char *okey, size_t okeylen);
+
+/*
+ * A portal session (hash: secret_sha256, company_sid, read_only,
+ * expires_at, created_by), living exactly as long as the session.
+ */
+int	wh_key_portal_session(char *out, size_t, const char *pfx,
+	    const char *session_sid);
+
+/*
+ * A webhook's hourly rollup of its attempts (hash: 24 slots of counts and
+ * a latency histogram, see common/lua/attempt_record.lua), written with
+ * each attempt, read by GET /v1/webhooks/{sid}/stats.
+ */
+int	wh_key_webhook_hourly(char *out, size_t, const char *pfx,
+	    const char *sid);
 
 #endif

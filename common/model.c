@@ -18,6 +18,7 @@
 
 #include "model.h"
 #include "secretbox.h"
+#include "tlsmat.h"
 #include "trace.h"
 #include "validate.h"
 
@@ -66,6 +67,11 @@ wh_webhook_free(struct wh_webhook *w)
 	free(w->label);
 	free(w->url);
 	free(w->disabled_reason);
+	free(w->tls_cert);
+	free(w->tls_ca);
+	if (w->tls_key != NULL)
+		explicit_bzero(w->tls_key, strlen(w->tls_key));
+	free(w->tls_key);
 	if (w->headers != NULL) {
 		for (i = 0; i < w->nheaders; i++) {
 			free(w->headers[i].name);
@@ -197,10 +203,19 @@ pk_kv_bool(msgpack_packer *pk, const char *name, int v)
 	return (0);
 }
 
+static int	tls_pack(msgpack_packer *, const struct wh_webhook *);
+
 static int
 webhook_encodable(const struct wh_webhook *w)
 {
 	size_t	i;
+
+	/* A client certificate goes with its key, both PEM text. */
+	if ((w->tls_cert != NULL) != (w->tls_key != NULL) ||
+	    (w->tls_cert != NULL && (!text_ok(w->tls_cert, 1) ||
+	    !text_ok(w->tls_key, 1))) ||
+	    (w->tls_ca != NULL && !text_ok(w->tls_ca, 1)))
+		return (0);
 
 	if (!text_ok(w->sid, 1) || !text_ok(w->company_sid, 1) ||
 	    !text_ok(w->url, 1) || wh_method_name(w->method) == NULL ||
@@ -231,7 +246,8 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 
 	/* Optional keys are written only when set: older readers skip them. */
 	if (msgpack_pack_map(pk, 12 + (w->label != NULL) +
-	    (w->disabled_reason != NULL)) != 0 ||
+	    (w->disabled_reason != NULL) + 2 * (w->tls_cert != NULL) +
+	    (w->tls_ca != NULL)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", w->sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
@@ -264,6 +280,8 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 		return (-1);
 	if (w->disabled_reason != NULL && pk_kv_str(pk, "disabled_reason",
 	    w->disabled_reason) == -1)
+		return (-1);
+	if (tls_pack(pk, w) == -1)
 		return (-1);
 	if (pk_kv_i64(pk, "created_at", w->created_at) == -1 ||
 	    pk_kv_i64(pk, "updated_at", w->updated_at) == -1)
@@ -298,26 +316,24 @@ secret_aad(const char *webhook_sid, const char *sid, char *out, size_t len)
 }
 
 /*
- * The secret: sealed ("secret_enc") when a WH_SECRETS_KEY ring is in use
- * (secretbox.h), else as it is ("secret").
+ * A secret under name: sealed (under enc_name) when a WH_SECRETS_KEY ring
+ * is in use (secretbox.h) and bound to aad, else as it is.
  */
 static int
-secret_pack(msgpack_packer *pk, const struct wh_signing_key *k)
+sealed_pack(msgpack_packer *pk, const char *name, const char *enc_name,
+    const char *aad, const unsigned char *p, size_t len)
 {
 	const struct wh_secrets	*ring = wh_secrets_ring();
 	struct wh_buf		 sealed;
-	char			 aad[2 * 64 + 2];
 	int			 rc = -1;
 
 	if (ring == NULL)
-		return (pk_key(pk, "secret") == -1 ||
-		    msgpack_pack_bin(pk, k->secret_len) != 0 ||
-		    msgpack_pack_bin_body(pk, k->secret, k->secret_len) != 0 ?
-		    -1 : 0);
+		return (pk_key(pk, name) == -1 ||
+		    msgpack_pack_bin(pk, len) != 0 ||
+		    msgpack_pack_bin_body(pk, p, len) != 0 ? -1 : 0);
 	wh_buf_init(&sealed, 0);
-	if (secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == 0 &&
-	    wh_secret_seal(ring, aad, k->secret, k->secret_len,
-	    &sealed) == 0 && pk_key(pk, "secret_enc") == 0 &&
+	if (wh_secret_seal(ring, aad, p, len, &sealed) == 0 &&
+	    pk_key(pk, enc_name) == 0 &&
 	    msgpack_pack_bin(pk, sealed.len) == 0 &&
 	    msgpack_pack_bin_body(pk, sealed.data, sealed.len) == 0)
 		rc = 0;
@@ -325,15 +341,59 @@ secret_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 	return (rc);
 }
 
+/* The signing secret: "secret", or "secret_enc" sealed. */
+static int
+secret_pack(msgpack_packer *pk, const struct wh_signing_key *k)
+{
+	char	aad[2 * 64 + 2];
+
+	if (secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == -1)
+		return (-1);
+	return (sealed_pack(pk, "secret", "secret_enc", aad, k->secret,
+	    k->secret_len));
+}
+
+/*
+ * A webhook's TLS material: the client certificate and its key (the key
+ * sealed like signing secrets, bound to "<sid>:tls_key"), the private CA.
+ */
+static int
+tls_pack(msgpack_packer *pk, const struct wh_webhook *w)
+{
+	char	aad[64 + 10];
+
+	if (w->tls_cert != NULL && (secret_aad(w->sid, "tls_key", aad,
+	    sizeof(aad)) == -1 || pk_kv_str(pk, "tls_cert", w->tls_cert) == -1 ||
+	    sealed_pack(pk, "tls_key", "tls_key_enc", aad,
+	    (const unsigned char *)w->tls_key, strlen(w->tls_key)) == -1))
+		return (-1);
+	if (w->tls_ca != NULL && pk_kv_str(pk, "tls_ca", w->tls_ca) == -1)
+		return (-1);
+	return (0);
+}
+
+/* An ed25519 key's secret is its raw private key: exactly 32 bytes. */
+static int
+key_secret_ok(const struct wh_signing_key *k)
+{
+	if (k->alg == WH_KEY_ED25519)
+		return (k->secret_len == 32);
+	return (k->alg == WH_KEY_HMAC && k->secret_len > 0 &&
+	    k->secret_len <= SECRET_MAX);
+}
+
 static int
 key_pack(msgpack_packer *pk, const struct wh_signing_key *k)
 {
-	if (msgpack_pack_map(pk, k->label != NULL ? 7 : 6) != 0 ||
+	if (msgpack_pack_map(pk, 6 + (k->label != NULL) +
+	    (k->alg != WH_KEY_HMAC)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", k->sid) == -1 ||
 	    pk_kv_str(pk, "webhook_sid", k->webhook_sid) == -1)
 		return (-1);
 	if (k->label != NULL && pk_kv_str(pk, "label", k->label) == -1)
+		return (-1);
+	if (k->alg != WH_KEY_HMAC && pk_kv_i64(pk, "alg", k->alg) == -1)
 		return (-1);
 	if (secret_pack(pk, k) == -1 ||
 	    pk_kv_i64(pk, "created_at", k->created_at) == -1 ||
@@ -350,8 +410,7 @@ wh_signing_key_encode(const struct wh_signing_key *k, struct wh_buf *out)
 
 	if (!text_ok(k->sid, 1) || !text_ok(k->webhook_sid, 1) ||
 	    (k->label != NULL && !text_ok(k->label, 0)) ||
-	    k->secret == NULL || k->secret_len == 0 ||
-	    k->secret_len > SECRET_MAX)
+	    k->secret == NULL || !key_secret_ok(k))
 		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
 	if (key_pack(&pk, k) == -1) {
@@ -651,6 +710,20 @@ get_str(const msgpack_object *o, int nonempty, char **out)
 	    out, NULL));
 }
 
+/* A private key kept as bytes: PEM text, no NUL inside. */
+static int
+get_bin_text(const msgpack_object *o, char **out)
+{
+	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0 ||
+	    o->via.bin.size > WH_PEM_MAX ||
+	    memchr(o->via.bin.ptr, '\0', o->via.bin.size) != NULL ||
+	    (*out = malloc(o->via.bin.size + 1)) == NULL)
+		return (-1);
+	memcpy(*out, o->via.bin.ptr, o->via.bin.size);
+	(*out)[o->via.bin.size] = '\0';
+	return (0);
+}
+
 static int
 get_i64(const msgpack_object *o, int64_t *out)
 {
@@ -778,15 +851,18 @@ decode_event_types(const msgpack_object *o, struct wh_webhook *w)
 	return (0);
 }
 
+static int	tls_key_open(const msgpack_object *, struct wh_webhook *);
+
 static const char *const webhook_keys[] = {
 	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
 	"max_attempts", "headers", "event_types", "enabled", "created_at",
-	"updated_at", "disabled_reason"
+	"updated_at", "disabled_reason", "tls_cert", "tls_key", "tls_key_enc",
+	"tls_ca"
 };
 enum {
 	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
 	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED,
-	WK_DISABLED_REASON
+	WK_DISABLED_REASON, WK_TLS_CERT, WK_TLS_KEY, WK_TLS_KEY_ENC, WK_TLS_CA
 };
 
 static int
@@ -826,6 +902,14 @@ webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
 		return (get_i64(&kv->val, &w->updated_at));
 	case WK_DISABLED_REASON:
 		return (get_str(&kv->val, 0, &w->disabled_reason));
+	case WK_TLS_CERT:
+		return (get_str(&kv->val, 1, &w->tls_cert));
+	case WK_TLS_KEY:
+		return (get_bin_text(&kv->val, &w->tls_key));
+	case WK_TLS_KEY_ENC:
+		return (0);	/* opened by webhook_fields, once sid is known */
+	case WK_TLS_CA:
+		return (get_str(&kv->val, 1, &w->tls_ca));
 	default:
 		return (-1);
 	}
@@ -839,6 +923,7 @@ static int
 webhook_fields(const msgpack_object *m, struct wh_webhook *w)
 {
 	const msgpack_object_kv	*kv;
+	const msgpack_object	*sealed = NULL;
 	uint32_t		 i, seen = 0;
 	int			 idx;
 
@@ -847,11 +932,18 @@ webhook_fields(const msgpack_object *m, struct wh_webhook *w)
 		idx = field(kv, webhook_keys, NITEMS(webhook_keys), &seen);
 		if (idx == -2)
 			return (-1);
+		if (idx == WK_TLS_KEY_ENC)
+			sealed = &kv->val;
 		if (idx >= 0 && webhook_field(kv, idx, w) == -1)
 			return (-1);
 	}
 	if (w->sid == NULL || w->company_sid == NULL || w->url == NULL ||
 	    w->method == 0)
+		return (-1);
+	if (sealed != NULL && (w->tls_key != NULL ||
+	    tls_key_open(sealed, w) == -1))
+		return (-1);
+	if ((w->tls_cert != NULL) != (w->tls_key != NULL))
 		return (-1);
 	if (!(seen & (1U << WK_TIMEOUT)))
 		w->timeout_ms = WH_TIMEOUT_DEFAULT;
@@ -879,17 +971,18 @@ wh_webhook_decode(const char *buf, size_t len, struct wh_webhook *w)
 
 static const char *const key_keys[] = {
 	"v", "sid", "webhook_sid", "label", "secret", "created_at",
-	"expires_at", "secret_enc"
+	"expires_at", "secret_enc", "alg"
 };
 enum {
 	KK_V, KK_SID, KK_WEBHOOK, KK_LABEL, KK_SECRET, KK_CREATED, KK_EXPIRES,
-	KK_SECRET_ENC
+	KK_SECRET_ENC, KK_ALG
 };
 
 static int
 key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
 {
 	const msgpack_object	*o = &kv->val;
+	int64_t			 alg;
 
 	switch (idx) {
 	case KK_V:
@@ -915,32 +1008,74 @@ key_field(const msgpack_object_kv *kv, int idx, struct wh_signing_key *k)
 		return (get_i64(o, &k->expires_at));
 	case KK_SECRET_ENC:
 		return (0);	/* opened by key_fields, once sids are known */
+	case KK_ALG:
+		if (get_i64(o, &alg) == -1 || (alg != WH_KEY_HMAC &&
+		    alg != WH_KEY_ED25519))
+			return (-1);
+		k->alg = (int)alg;
+		return (0);
 	default:
 		return (-1);
 	}
+}
+
+/*
+ * A sealed value (bound to aad) opened with the ring in use into a new
+ * heap copy of at most max bytes, NUL-terminated. Its length, or -1.
+ */
+static int
+sealed_open(const msgpack_object *o, const char *aad, size_t max,
+    unsigned char **out)
+{
+	unsigned char	*plain;
+	int		 n;
+
+	if (o->type != MSGPACK_OBJECT_BIN || (plain = malloc(max + 1)) == NULL)
+		return (-1);
+	n = wh_secret_open(wh_secrets_ring(), aad,
+	    (const unsigned char *)o->via.bin.ptr, o->via.bin.size, plain,
+	    max);
+	if (n <= 0) {
+		explicit_bzero(plain, max + 1);
+		free(plain);
+		return (-1);
+	}
+	plain[n] = '\0';
+	*out = plain;
+	return (n);
 }
 
 /* A sealed secret into k->secret, with the ring in use. */
 static int
 secret_open(const msgpack_object *o, struct wh_signing_key *k)
 {
-	unsigned char	plain[SECRET_MAX];
-	char		aad[2 * 64 + 2];
-	int		n;
+	char	aad[2 * 64 + 2];
+	int	n;
 
-	if (o->type != MSGPACK_OBJECT_BIN ||
-	    secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == -1)
+	if (secret_aad(k->webhook_sid, k->sid, aad, sizeof(aad)) == -1 ||
+	    (n = sealed_open(o, aad, SECRET_MAX, &k->secret)) == -1)
 		return (-1);
-	n = wh_secret_open(wh_secrets_ring(), aad,
-	    (const unsigned char *)o->via.bin.ptr, o->via.bin.size, plain,
-	    sizeof(plain));
-	if (n <= 0 || (k->secret = malloc((size_t)n)) == NULL) {
-		explicit_bzero(plain, sizeof(plain));
+	k->secret_len = (size_t)n;
+	return (0);
+}
+
+/* The client certificate's sealed key into w->tls_key (PEM text). */
+static int
+tls_key_open(const msgpack_object *o, struct wh_webhook *w)
+{
+	unsigned char	*p;
+	char		 aad[64 + 10];
+	int		 n;
+
+	if (secret_aad(w->sid, "tls_key", aad, sizeof(aad)) == -1 ||
+	    (n = sealed_open(o, aad, WH_PEM_MAX, &p)) == -1)
+		return (-1);
+	if (memchr(p, '\0', (size_t)n) != NULL) {
+		explicit_bzero(p, (size_t)n);
+		free(p);
 		return (-1);
 	}
-	memcpy(k->secret, plain, (size_t)n);
-	k->secret_len = (size_t)n;
-	explicit_bzero(plain, sizeof(plain));
+	w->tls_key = (char *)p;
 	return (0);
 }
 
@@ -968,7 +1103,7 @@ key_fields(const msgpack_object *m, struct wh_signing_key *k)
 	if (sealed != NULL && (k->secret != NULL ||
 	    secret_open(sealed, k) == -1))
 		return (-1);
-	if (k->secret == NULL)
+	if (k->secret == NULL || !key_secret_ok(k))
 		return (-1);
 	return (0);
 }

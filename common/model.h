@@ -43,13 +43,22 @@ struct wh_webhook {
 					     NULL: none (absent in the record) */
 	int64_t		 created_at;	/* ms since the epoch */
 	int64_t		 updated_at;
+	char		*tls_cert;	/* client certificate PEM, NULL: none */
+	char		*tls_key;	/* its private key PEM (with tls_cert;
+					   sealed at rest like secrets) */
+	char		*tls_ca;	/* private CA PEM, NULL: none */
 };
+
+#define WH_KEY_HMAC		0	/* shared secret: Streem, v1 */
+#define WH_KEY_ED25519		1	/* Standard Webhooks v1a only */
 
 struct wh_signing_key {
 	char		*sid;
 	char		*webhook_sid;
 	char		*label;
-	unsigned char	*secret;	/* shared_secret bytes (UTF-8 text) */
+	int		 alg;		/* WH_KEY_*; record "alg", absent: 0 */
+	unsigned char	*secret;	/* shared_secret bytes (UTF-8 text), or
+					   the raw Ed25519 private key */
 	size_t		 secret_len;
 	int64_t		 created_at;
 	int64_t		 expires_at;	/* 0 = never */

@@ -1,5 +1,5 @@
 /*
- * netpolicy.c: the SSRF address policy (DESIGN.md, "Security").
+ * netpolicy.c: the SSRF address policy (docs/design.md, "Security").
  *
  * A webhook URL is chosen by a customer, so a delivery must never reach
  * our own network: loopback, RFC 1918, link-local (and the cloud metadata

@@ -1,6 +1,6 @@
 /*
  * netpolicy.h: which network addresses a webhook may be delivered to
- * (DESIGN.md, "Security").
+ * (docs/design.md, "Security").
  *
  * The dispatcher asks wh_addr_refused() about the very address libcurl is
  * about to connect to (CURLOPT_OPENSOCKETFUNCTION), after DNS, so that a

@@ -4,11 +4,12 @@
  * when the link drops, a timeout passes or the server turns out to be a
  * replica.
  *
- * Every step that opens a new hiredis context runs from the connection's
- * timer, never from inside a callback of the old context, so that the
- * old one has been freed (and its socket taken out of the loop) first.
- * A context this file gave up on may still call back while hiredis frees
- * it; callbacks compare the context with c->ac and ignore stale ones.
+ * Every step that opens a new wire (common/redis_wire.c) runs from the
+ * connection's timer, never from inside a callback of the old wire, so
+ * that the old one has been freed (and its socket taken out of the loop)
+ * first. A wire this file gave up on still calls back (with NULL) while
+ * it is freed; callbacks compare the wire with c->wire and ignore stale
+ * ones.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "redis_conn.h"
 #include "redis_link.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BACKOFF_MIN_MS		100
@@ -46,11 +48,31 @@ retry_later(struct wh_conn *c)
 	c->ops->timer(c, c->backoff_ms);
 }
 
+/* The current wire out of the loop and freed (callbacks see it stale). */
+static void
+wire_release(struct wh_conn *c)
+{
+	struct wh_wire	*w = c->wire;
+
+	c->wire = NULL;
+	c->ready = 0;
+	if (w == NULL)
+		return;
+	if (c->fd >= 0)
+		c->ops->unwatch(c, c->fd);
+	c->fd = -1;
+	c->watched = -1;
+	wh_wire_free(w);
+}
+
 /*
  * Called by the reply parser for every string, status and error, nested
  * ones (inside EXEC's array) too. A READONLY error means we talk to a
  * replica: the connection is left from its timer (not from inside the
- * parser) and the caller still gets its error reply.
+ * parser) and the caller still gets its error reply. A NOSCRIPT error
+ * means Redis forgot our scripts: they are loaded again once the replies
+ * read are handed out (wh_conn_io), the caller's call failing like any
+ * Redis error.
  */
 static void *
 create_string(const redisReadTask *task, char *str, size_t len)
@@ -60,6 +82,9 @@ create_string(const redisReadTask *task, char *str, size_t len)
 	if (c != NULL && task->type == REDIS_REPLY_ERROR && !c->kicked &&
 	    wh_redis_wrong_master(str, len))
 		wh_conn_kick(c, "the server answered READONLY: it is a replica");
+	if (c != NULL && task->type == REDIS_REPLY_ERROR &&
+	    wh_script_lost(str, len))
+		c->scripts_lost = 1;
 	return (plain_fns->createString(task, str, len));
 }
 
@@ -72,7 +97,7 @@ wh_conn_watch_reader(struct wh_conn *c, redisReader *r)
 		checked_fns.createString = create_string;
 	}
 	r->fn = &checked_fns;
-	(void)redisReaderSetPrivdata(r, c);
+	r->privdata = c;
 }
 
 /* Asking sentinel c->sentinel failed: the next one now, or later. */
@@ -83,6 +108,8 @@ ask_failed(struct wh_conn *c, const char *why)
 	char				 port[16];
 
 	(void)snprintf(port, sizeof(port), "%d", s->port);
+	(void)snprintf(c->why, sizeof(c->why), "sentinel %s:%s: %s", s->host,
+	    port, why);
 	wh_log(WH_LOG_WARN, "sentinel did not name the master", "conn",
 	    c->name, "sentinel", s->host, "port", port, "error", why, NULL);
 	c->state = WH_CONN_DOWN;
@@ -105,8 +132,9 @@ went_down(struct wh_conn *c, int was_up, const char *why)
 {
 	if (was_up && wh_mono_ms() - c->up_since >= STABLE_MS)
 		c->backoff_ms = 0;
-	c->ac = NULL;
-	c->ready = 0;
+	wire_release(c);
+	if (!c->kicked)
+		(void)snprintf(c->why, sizeof(c->why), "%s", why);
 	c->state = WH_CONN_DOWN;
 	c->resolved = 0;
 	if (c->kind == WH_CONN_WATCH)
@@ -120,54 +148,66 @@ went_down(struct wh_conn *c, int was_up, const char *why)
 	retry_later(c);
 }
 
-/* hiredis is freeing the current context: what next depends on why. */
+/* The current wire is done with: what next depends on where we were. */
 static void
 context_gone(struct wh_conn *c, int was_up, const char *why)
 {
-	c->ac = NULL;
+	wire_release(c);
 	if (c->state == WH_CONN_ASKING)
 		ask_failed(c, why);
 	else
 		went_down(c, was_up, why);
 }
 
-/* Give up on the context in progress (timeout, bad answer, stop). */
+/* Give up on the wire in progress (timeout, bad answer, stop). */
 static void
 drop_context(struct wh_conn *c)
 {
-	redisAsyncContext	*ac = c->ac;
+	wire_release(c);
+}
 
-	/* Its callbacks, run while it is freed, see it is stale. */
-	c->ac = NULL;
-	if (ac != NULL)
-		redisAsyncFree(ac);
+/* Watch for writing only while the wire has something to write. */
+static void
+rewatch(struct wh_conn *c)
+{
+	int	want;
+
+	if (c->wire == NULL || c->fd < 0)
+		return;
+	want = wh_wire_wants_write(c->wire);
+	if (c->watched != want) {
+		c->ops->watch(c, c->fd, want);
+		c->watched = want;
+	}
 }
 
 static void
-on_setup(redisAsyncContext *ac, void *r, void *priv)
+on_setup(struct wh_wire *w, void *r, void *priv)
 {
-	struct wh_conn	*c = ac->data;
+	struct wh_conn	*c = w->data;
 	redisReply	*reply = r;
 
 	/* Before the conn is attached (a failed open) there is none. */
-	if (c == NULL || ac != c->ac || reply == NULL ||
+	if (c == NULL || w != c->wire || reply == NULL ||
 	    reply->type != REDIS_REPLY_ERROR)
 		return;
 	wh_log(WH_LOG_ERROR, "redis setup command refused", "conn", c->name,
 	    "command", (const char *)priv, "error", reply->str, NULL);
+	(void)snprintf(c->why, sizeof(c->why), "%s refused: %s",
+	    (const char *)priv, reply->str);
 	wh_conn_kick(c, NULL);
 }
 
 /* The sentinel's answer: where the master is. */
 static void
-on_master(redisAsyncContext *ac, void *r, void *priv)
+on_master(struct wh_wire *w, void *r, void *priv)
 {
-	struct wh_conn	*c = ac->data;
+	struct wh_conn	*c = w->data;
 	redisReply	*reply = r;
 	char		 err[256];
 
-	/* NULL: the link failed; on_connect or on_disconnect say why. */
-	if (ac != c->ac || reply == NULL)
+	/* NULL: the link failed; wh_conn_io says why. */
+	if (w != c->wire || reply == NULL)
 		return;
 	c->master = *c->addr;
 	if (reply->type == REDIS_REPLY_ERROR)
@@ -186,28 +226,29 @@ on_master(redisAsyncContext *ac, void *r, void *priv)
 }
 
 static void
-on_role(redisAsyncContext *ac, void *r, void *priv)
+on_role(struct wh_wire *w, void *r, void *priv)
 {
-	struct wh_conn	*c = ac->data;
+	struct wh_conn	*c = w->data;
 
-	if (ac != c->ac || r == NULL || wh_redis_is_master(r))
+	if (w != c->wire || r == NULL || wh_redis_is_master(r))
 		return;
 	wh_conn_kick(c, "the server the sentinels named is not a master");
 }
 
 /*
  * WATCH: a +switch-master message ("<name> <old ip> <old port> <new ip>
- * <new port>") about our master tells the owner to reconnect.
+ * <new port>") about our master tells the owner to reconnect. The
+ * SUBSCRIBE's own answer comes here too, and is not a "message".
  */
 static void
-on_message(redisAsyncContext *ac, void *r, void *priv)
+on_message(struct wh_wire *w, void *r, void *priv)
 {
-	struct wh_conn	*c = ac->data;
+	struct wh_conn	*c = w->data;
 	redisReply	*reply = r;
 	const char	*text;
 	size_t		 n;
 
-	if (ac != c->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	if (w != c->wire || reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != 3 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(reply->element[0]->str, "message") != 0 ||
@@ -223,24 +264,70 @@ on_message(redisAsyncContext *ac, void *r, void *priv)
 		c->on_switch(c);
 }
 
-static void
-on_connect(const redisAsyncContext *cac, int status)
+/* A command of this file's own on the current wire. */
+static int
+conn_send(struct wh_conn *c, wh_reply_fn *cb, int argc, const char **argv)
 {
-	redisAsyncContext	*ac = (redisAsyncContext *)cac;
-	struct wh_conn		*c = ac->data;
-	const char		*argv[2];
+	if (wh_wire_command(c->wire, cb, NULL, argc, argv, NULL) == -1)
+		return (-1);
+	rewatch(c);
+	return (0);
+}
 
-	if (ac != c->ac)
-		return;
-	if (status != REDIS_OK) {
-		context_gone(c, 0, ac->errstr);
+static void
+on_script_loaded(struct wh_wire *w, void *r, void *priv)
+{
+	const struct wh_script	*s = priv;
+	redisReply		*reply = r;
+
+	if (reply != NULL && (reply->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->str, s->sha) != 0))
+		wh_log(WH_LOG_ERROR, "redis refused a script", "script",
+		    s->name, "error", reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "unexpected SHA-1", NULL);
+}
+
+/*
+ * SCRIPT LOAD every embedded script on c's wire. Commands on one wire run
+ * in order, so an EVALSHA sent after this always finds its script, also
+ * after Redis restarted empty (the connection comes up anew, and here).
+ */
+static void
+scripts_load(struct wh_conn *c)
+{
+	const char	*argv[3];
+	size_t		 i;
+
+	c->scripts_lost = 0;
+	if (wh_script_sha(wh_lua_publish_event) == NULL) {
+		wh_log(WH_LOG_ERROR, "cannot name the Lua scripts", NULL);
 		return;
 	}
+	argv[0] = "SCRIPT";
+	argv[1] = "LOAD";
+	for (i = 0; i < wh_nscripts; i++) {
+		argv[2] = wh_scripts[i].text;
+		if (wh_wire_command(c->wire, on_script_loaded, &wh_scripts[i],
+		    3, argv, NULL) == -1) {
+			wh_conn_kick(c, "cannot load the scripts");
+			return;
+		}
+	}
+	rewatch(c);
+}
+
+/* The wire is up (TCP connected, TLS handshake done). */
+static void
+on_connect(struct wh_conn *c)
+{
+	const char	*argv[2];
+
 	if (c->state == WH_CONN_ASKING)
 		return;		/* the answer (or the timer) comes next */
 	c->ops->timer(c, -1);
 	c->state = WH_CONN_UP;
 	c->ready = 1;
+	c->why[0] = '\0';
 	if (c->backoff_ms != 0)
 		wh_log(WH_LOG_INFO, "redis reconnected", "conn", c->name, NULL);
 	c->up_since = wh_mono_ms();
@@ -248,143 +335,138 @@ on_connect(const redisAsyncContext *cac, int status)
 	if (c->kind == WH_CONN_WATCH) {
 		argv[0] = "SUBSCRIBE";
 		argv[1] = SWITCH_CHANNEL;
-		if (redisAsyncCommandArgv(ac, on_message, NULL, 2, argv,
-		    NULL) != REDIS_OK)
+		wh_wire_on_push(c->wire, on_message, NULL);
+		if (conn_send(c, on_message, 2, argv) == -1)
 			wh_conn_kick(c, "cannot subscribe");
 		return;
 	}
 	argv[0] = "ROLE";
-	if (c->addr->nsentinels > 0 && redisAsyncCommandArgv(ac, on_role, NULL,
-	    1, argv, NULL) != REDIS_OK)
+	if (c->addr->nsentinels > 0 && conn_send(c, on_role, 1, argv) == -1)
 		wh_conn_kick(c, "cannot check the role");
+	scripts_load(c);
 	if (c->on_up != NULL)
 		c->on_up(c);
 }
 
+/* A wire closed on purpose once its replies came (wh_conn_stop). */
 static void
-on_disconnect(const redisAsyncContext *cac, int status)
+stop_done(struct wh_conn *c)
 {
-	redisAsyncContext	*ac = (redisAsyncContext *)cac;
-	struct wh_conn		*c = ac->data;
+	context_gone(c, c->state == WH_CONN_UP, "closed");
+}
 
-	if (ac != c->ac)
+void
+wh_conn_io(struct wh_conn *c, int events)
+{
+	struct wh_wire	*w = c->wire;
+	char		 why[sizeof(w->err)];
+	int		 was;
+
+	if (w == NULL)
 		return;
-	context_gone(c, 1, status == REDIS_OK ? "closed" : ac->errstr);
-}
-
-/*
- * hiredis' event hooks: the socket is watched for reading always and for
- * writing only while hiredis has output queued, so a reply is never left
- * unread and a command never waits for an edge that already passed.
- * hiredis asks for reading again after every read and write; only a
- * change reaches the program's loop (each is an epoll_ctl, two in Kore's
- * kore_platform_event_schedule: 0.42 per published event before, 0.21).
- */
-static void
-hook_add_read(void *arg)
-{
-	struct wh_conn	*c = arg;
-
-	if (c->fd < 0 || c->watched == c->want_write)
+	was = w->state;
+	if (wh_wire_io(w, events) == -1) {
+		/* A callback that freed the wire has moved c on already. */
+		if (c->wire != w)
+			return;
+		(void)snprintf(why, sizeof(why), "%s", w->err);
+		context_gone(c, c->state == WH_CONN_UP, why);
 		return;
-	c->ops->watch(c, c->fd, c->want_write);
-	c->watched = c->want_write;
-}
-
-static void
-hook_del_read(void *arg)
-{
-	/* Reading stays on until cleanup: a reply must never sit unread. */
-}
-
-static void
-hook_add_write(void *arg)
-{
-	struct wh_conn	*c = arg;
-
-	if (!c->want_write) {
-		c->want_write = 1;
-		hook_add_read(c);
 	}
-}
-
-static void
-hook_del_write(void *arg)
-{
-	struct wh_conn	*c = arg;
-
-	if (c->want_write) {
-		c->want_write = 0;
-		hook_add_read(c);
+	if (c->wire != w)
+		return;
+	if (was != WH_WIRE_UP && w->state == WH_WIRE_UP)
+		on_connect(c);
+	if (c->wire != w)
+		return;
+	if (c->scripts_lost && c->state == WH_CONN_UP) {
+		wh_log(WH_LOG_WARN, "redis lost our scripts; loading them "
+		    "again", "conn", c->name, NULL);
+		scripts_load(c);
 	}
+	if (c->stopping && wh_wire_owed(w) == 0) {
+		stop_done(c);
+		return;
+	}
+	rewatch(c);
 }
 
-/* hiredis is about to close the socket: out of the loop first. */
-static void
-hook_cleanup(void *arg)
+int
+wh_conn_command(struct wh_conn *c, wh_reply_fn *cb, void *priv, int argc,
+    const char **argv, const size_t *lens)
 {
-	struct wh_conn	*c = arg;
-
-	if (c->fd >= 0)
-		c->ops->unwatch(c, c->fd);
-	c->fd = -1;
-	c->want_write = 0;
-	c->watched = -1;
+	if (!c->ready || c->wire == NULL || c->stopping)
+		return (-1);
+	if (wh_wire_command(c->wire, cb, priv, argc, argv, lens) == -1)
+		return (-1);
+	rewatch(c);
+	return (0);
 }
 
-/* Hook a new context up: ours in ac->data, the program's loop, checks. */
-static void
-conn_attach(struct wh_conn *c, redisAsyncContext *ac)
+int
+wh_conn_script(struct wh_conn *c, wh_reply_fn *cb, void *priv,
+    const char *text, int nkeys, int argc, const char **argv,
+    const size_t *lens)
 {
-	c->ac = ac;
-	c->fd = ac->c.fd;
-	c->want_write = 0;
+	struct wh_script_argv	a;
+	int			rc;
+
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1)
+		return (-1);
+	rc = wh_conn_command(c, cb, priv, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
+}
+
+size_t
+wh_conn_owed(const struct wh_conn *c)
+{
+	return (c->wire != NULL ? wh_wire_owed(c->wire) : 0);
+}
+
+/* Hook a new wire up: ours in w->data, the program's loop, checks. */
+static void
+conn_attach(struct wh_conn *c, struct wh_wire *w)
+{
+	c->wire = w;
+	c->fd = w->fd;
 	c->watched = -1;
-	ac->data = c;
-	ac->ev.data = c;
-	ac->ev.addRead = hook_add_read;
-	ac->ev.delRead = hook_del_read;
-	ac->ev.addWrite = hook_add_write;
-	ac->ev.delWrite = hook_del_write;
-	ac->ev.cleanup = hook_cleanup;
-	wh_conn_watch_reader(c, ac->c.reader);
-	(void)redisAsyncSetConnectCallback(ac, on_connect);
-	(void)redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	w->data = c;
+	wh_conn_watch_reader(c, w->reader);
 	/* The connect completes on the first writable event. */
-	hook_add_write(c);
+	rewatch(c);
 }
 
 static void
 conn_ask(struct wh_conn *c)
 {
-	redisAsyncContext	*ac;
-	const char		*argv[3];
-	char			 err[256];
+	struct wh_wire	*w;
+	const char	*argv[3];
+	char		 err[256];
 
-	if ((ac = wh_sentinel_open_async(c->addr, c->sentinel, on_setup, err,
+	if ((w = wh_sentinel_open_async(c->addr, c->sentinel, on_setup, err,
 	    sizeof(err))) == NULL) {
 		ask_failed(c, err);
 		return;
 	}
 	c->state = WH_CONN_ASKING;
-	conn_attach(c, ac);
 	argv[0] = "SENTINEL";
 	argv[1] = "get-master-addr-by-name";
 	argv[2] = c->addr->master_name;
-	if (redisAsyncCommandArgv(ac, on_master, NULL, 3, argv, NULL) !=
-	    REDIS_OK) {
-		drop_context(c);
+	if (wh_wire_command(w, on_master, NULL, 3, argv, NULL) == -1) {
+		wh_wire_free(w);
 		ask_failed(c, "cannot queue the question");
 		return;
 	}
+	conn_attach(c, w);
 	c->ops->timer(c, ASK_TIMEOUT_MS);
 }
 
 static void
 conn_open(struct wh_conn *c)
 {
-	redisAsyncContext	*ac;
-	char			 err[256];
+	struct wh_wire	*w;
+	char		 err[256];
 
 	if (c->stopping)
 		return;
@@ -395,27 +477,36 @@ conn_open(struct wh_conn *c)
 	}
 	c->resolved = 0;	/* the next connect asks again */
 	if (c->kind == WH_CONN_WATCH)
-		ac = wh_sentinel_open_async(c->addr, c->sentinel, on_setup, err,
+		w = wh_sentinel_open_async(c->addr, c->sentinel, on_setup, err,
 		    sizeof(err));
 	else
-		ac = wh_redis_open_async(c->addr->nsentinels > 0 ? &c->master :
+		w = wh_redis_open_async(c->addr->nsentinels > 0 ? &c->master :
 		    c->addr, on_setup, err, sizeof(err));
-	if (ac == NULL) {
+	if (w == NULL) {
 		went_down(c, 0, err);
 		return;
 	}
 	c->state = WH_CONN_CONNECTING;
-	conn_attach(c, ac);
+	conn_attach(c, w);
 	c->ops->timer(c, CONNECT_TIMEOUT_MS);
+}
+
+/* Why a connect gave up at its timer: the TLS handshake, or the rest. */
+static const char *
+stuck_why(const struct wh_conn *c, const char *otherwise)
+{
+	if (c->wire != NULL && c->wire->state == WH_WIRE_HANDSHAKE)
+		return ("TLS: handshake timed out");
+	return (otherwise);
 }
 
 void
 wh_conn_start(struct wh_conn *c)
 {
-	c->ac = NULL;
+	c->wire = NULL;
 	c->fd = -1;
-	c->want_write = 0;
 	c->watched = -1;
+	c->why[0] = '\0';
 	c->state = WH_CONN_DOWN;
 	c->ready = c->stopping = c->kicked = c->resolved = 0;
 	c->backoff_ms = 0;
@@ -428,10 +519,12 @@ wh_conn_stop(struct wh_conn *c)
 {
 	c->stopping = 1;
 	c->ops->timer(c, -1);
-	if (c->ac == NULL)
+	if (c->wire == NULL)
 		return;
+	if (c->state == WH_CONN_UP && wh_wire_owed(c->wire) > 0)
+		return;		/* wh_conn_io closes it after the last */
 	if (c->state == WH_CONN_UP)
-		redisAsyncDisconnect(c->ac);
+		stop_done(c);
 	else
 		drop_context(c);
 }
@@ -456,23 +549,26 @@ wh_conn_kick(struct wh_conn *c, const char *why)
 void
 wh_conn_timer(struct wh_conn *c)
 {
+	const char	*why;
+
 	switch (c->state) {
 	case WH_CONN_DOWN:
 		conn_open(c);
 		break;
 	case WH_CONN_ASKING:
+		why = stuck_why(c, "no answer in time");
 		drop_context(c);
-		ask_failed(c, "no answer in time");
+		ask_failed(c, why);
 		break;
 	case WH_CONN_CONNECTING:
+		why = stuck_why(c, "connect timed out");
 		drop_context(c);
-		went_down(c, 0, "connect timed out");
+		went_down(c, 0, why);
 		break;
 	case WH_CONN_UP:
-		if (c->kicked && c->ac != NULL) {
-			/* Pending callbacks get NULL; on_disconnect follows. */
-			redisAsyncFree(c->ac);
-		}
+		/* Pending callbacks get NULL, then the connect again. */
+		if (c->kicked && c->wire != NULL)
+			context_gone(c, 1, "left");
 		break;
 	}
 }

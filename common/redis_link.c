@@ -1,7 +1,7 @@
 /*
  * redis_link.c: one way to open Redis, for every program. Keeping it in
- * one place means AUTH (with an ACL user or not), SELECT, unix sockets
- * and Redis Sentinel behave the same in the launcher's start-up check,
+ * one place means AUTH (with an ACL user or not), SELECT, TLS, unix
+ * sockets and Redis Sentinel behave the same in the launcher's start-up check,
  * the api workers and the dispatcher.
  *
  * With sentinels configured, where the master is comes from them, asked
@@ -13,27 +13,100 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 /* Each sentinel gets this long to connect and answer, at start. */
 #define SENTINEL_SYNC_TIMEOUT_S	1
 
+/* One command, any reply; NULL (reason in err) on an I/O failure. */
+redisReply *
+wh_redis_call(struct wh_wire *w, char *err, size_t errlen, int argc,
+    const char **argv, const size_t *lens)
+{
+	return (wh_wire_call(w, w->call_ms, argc, argv, lens, err, errlen));
+}
+
+/*
+ * EVALSHA of an embedded script, blocking; a NOSCRIPT answer loads it
+ * (SCRIPT LOAD) and calls it once more. Any reply, as wh_redis_call.
+ */
+redisReply *
+wh_redis_script(struct wh_wire *w, char *err, size_t errlen,
+    const char *text, int nkeys, int argc, const char **argv,
+    const size_t *lens)
+{
+	struct wh_script_argv	 a;
+	redisReply		*r, *l;
+	const char		*load[3];
+
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1) {
+		(void)snprintf(err, errlen, "cannot build the script call");
+		return (NULL);
+	}
+	r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    wh_script_lost(r->str, r->len)) {
+		freeReplyObject(r);
+		load[0] = "SCRIPT";
+		load[1] = "LOAD";
+		load[2] = text;
+		r = NULL;
+		if ((l = wh_redis_run(w, err, errlen, 3, load)) != NULL) {
+			freeReplyObject(l);
+			r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+		}
+	}
+	wh_script_argv_free(&a);
+	return (r);
+}
+
 /* One command; NULL (reason in err) on an I/O failure or an error reply. */
 redisReply *
-wh_redis_run(redisContext *c, char *err, size_t errlen, int argc, const char **argv)
+wh_redis_run(struct wh_wire *w, char *err, size_t errlen, int argc,
+    const char **argv)
 {
 	redisReply	*r;
 
-	if ((r = redisCommandArgv(c, argc, argv, NULL)) == NULL) {
-		(void)snprintf(err, errlen, "%s", c->errstr);
+	if ((r = wh_redis_call(w, err, errlen, argc, argv, NULL)) == NULL)
 		return (NULL);
-	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		(void)snprintf(err, errlen, "%s", r->str);
 		freeReplyObject(r);
 		return (NULL);
 	}
 	return (r);
+}
+
+struct wh_wire *
+wh_redis_reach(const struct wh_redis_addr *a, int timeout_s)
+{
+	struct wh_wire	*c;
+	char		 err[512], where[WH_HOST_MAX + 16];
+
+	if ((c = wh_redis_open_sync(a, timeout_s, err, sizeof(err))) != NULL)
+		return (c);
+	wh_redis_where(a, where, sizeof(where));
+	wh_log(WH_LOG_ERROR, a->nsentinels > 0 ?
+	    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+	    "cannot reach Redis (WH_REDIS_URL)", "redis", where, "error", err,
+	    NULL);
+	exit(1);
+}
+
+/* TLS settings for the master (rediss://), or NULL: plain. */
+static const struct wh_redis_tls *
+master_tls(const struct wh_redis_addr *a)
+{
+	return (a->tls.on ? &a->tls : NULL);
+}
+
+/* The same for the sentinels (WH_REDIS_SENTINEL_TLS). */
+static const struct wh_redis_tls *
+sentinel_tls(const struct wh_redis_addr *a)
+{
+	return (a->tls.sentinels ? &a->tls : NULL);
 }
 
 /* The AUTH and SELECT a connection needs first; returns argc of each. */
@@ -64,33 +137,27 @@ setup_select(const struct wh_redis_addr *a, const char **argv, char *db,
 	return (2);
 }
 
-/* A blocking connection to host:port (or a socket) with timeouts. */
-static redisContext *
+/*
+ * A blocking connection to host:port (or a socket): opened here, its
+ * connect (and TLS handshake) done by the first command, every command
+ * bounded by timeout_s.
+ */
+static struct wh_wire *
 connect_sync(const char *host, int port, const char *unix_path,
-    int timeout_s, char *err, size_t errlen)
+    const struct wh_redis_tls *tls, int timeout_s, char *err, size_t errlen)
 {
-	struct timeval	 tv = { timeout_s, 0 };
-	redisContext	*c;
+	struct wh_wire	*w;
 
-	if (unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(unix_path, tv);
-	else
-		c = redisConnectWithTimeout(host, port, tv);
-	if (c == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
+	if ((w = wh_wire_open(host, port, unix_path, tls, err,
+	    errlen)) == NULL)
 		return (NULL);
-	}
-	if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
-		(void)snprintf(err, errlen, "%s", c->errstr);
-		redisFree(c);
-		return (NULL);
-	}
-	return (c);
+	w->call_ms = timeout_s * 1000;
+	return (w);
 }
 
 /* Run argc/argv unless argc is 0; -1 (reason in err) on failure. */
 static int
-run_quiet(redisContext *c, char *err, size_t errlen, int argc,
+run_quiet(struct wh_wire *c, char *err, size_t errlen, int argc,
     const char **argv)
 {
 	redisReply	*r;
@@ -108,13 +175,13 @@ static int
 ask_sync(const struct wh_redis_addr *a, size_t i, struct wh_redis_addr *m,
     char *err, size_t errlen)
 {
-	redisContext	*c;
+	struct wh_wire	*c;
 	redisReply	*r;
 	const char	*argv[3];
 	int		 rc = -1;
 
 	if ((c = connect_sync(a->sentinels[i].host, a->sentinels[i].port, "",
-	    SENTINEL_SYNC_TIMEOUT_S, err, errlen)) == NULL)
+	    sentinel_tls(a), SENTINEL_SYNC_TIMEOUT_S, err, errlen)) == NULL)
 		return (-1);
 	if (run_quiet(c, err, errlen, wh_sentinel_auth_argv(a, argv),
 	    argv) == -1)
@@ -127,16 +194,16 @@ ask_sync(const struct wh_redis_addr *a, size_t i, struct wh_redis_addr *m,
 	rc = wh_sentinel_master(r, m, err, errlen);
 	freeReplyObject(r);
 out:
-	redisFree(c);
+	wh_wire_free(c);
 	return (rc);
 }
 
-redisContext *
+struct wh_wire *
 wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
     size_t errlen)
 {
 	struct wh_redis_addr	 m;
-	redisContext		*c;
+	struct wh_wire		*c;
 	redisReply		*r;
 	const char		*argv[3];
 	char			 db[16], why[256];
@@ -152,8 +219,12 @@ wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
 	if (a->nsentinels > 0 && i == a->nsentinels)
 		return (NULL);
 
-	if ((c = connect_sync(m.host, m.port, m.unix_path, timeout_s, err,
-	    errlen)) == NULL)
+	if (a->tls.insecure && (a->tls.on || a->tls.sentinels))
+		wh_log(WH_LOG_WARN, "WH_REDIS_TLS_INSECURE=1: the Redis "
+		    "server's certificate and name are not verified; anyone "
+		    "on the path can read and change what is sent", NULL);
+	if ((c = connect_sync(m.host, m.port, m.unix_path, master_tls(a),
+	    timeout_s, err, errlen)) == NULL)
 		return (NULL);
 	if (run_quiet(c, err, errlen, setup_auth(&m, argv), argv) == -1 ||
 	    run_quiet(c, err, errlen, setup_select(&m, argv, db, sizeof(db)),
@@ -171,63 +242,54 @@ wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
 	freeReplyObject(r);
 	return (c);
 fail:
-	redisFree(c);
+	wh_wire_free(c);
 	return (NULL);
 }
 
 /* Non-blocking connect with its first commands queued (argc 0: none). */
-static redisAsyncContext *
+static struct wh_wire *
 open_async(const char *host, int port, const char *unix_path,
-    redisCallbackFn *on_setup, int n1, const char **argv1, int n2,
-    const char **argv2, char *err, size_t errlen)
+    const struct wh_redis_tls *tls, wh_reply_fn *on_setup, int n1,
+    const char **argv1, int n2, const char **argv2, char *err,
+    size_t errlen)
 {
-	redisAsyncContext	*ac;
+	struct wh_wire	*w;
 
-	if (unix_path[0] != '\0')
-		ac = redisAsyncConnectUnix(unix_path);
-	else
-		ac = redisAsyncConnect(host, port);
-	if (ac == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
+	if ((w = wh_wire_open(host, port, unix_path, tls, err,
+	    errlen)) == NULL)
 		return (NULL);
-	}
-	if (ac->err) {
-		(void)snprintf(err, errlen, "%s", ac->errstr);
-		redisAsyncFree(ac);
-		return (NULL);
-	}
-	if ((n1 > 0 && redisAsyncCommandArgv(ac, on_setup, (void *)argv1[0],
-	    n1, argv1, NULL) != REDIS_OK) ||
-	    (n2 > 0 && redisAsyncCommandArgv(ac, on_setup, (void *)argv2[0],
-	    n2, argv2, NULL) != REDIS_OK)) {
+	if ((n1 > 0 && wh_wire_command(w, on_setup, (void *)argv1[0], n1,
+	    argv1, NULL) == -1) ||
+	    (n2 > 0 && wh_wire_command(w, on_setup, (void *)argv2[0], n2,
+	    argv2, NULL) == -1)) {
 		(void)snprintf(err, errlen, "cannot queue AUTH/SELECT");
-		redisAsyncFree(ac);
+		wh_wire_free(w);
 		return (NULL);
 	}
-	return (ac);
+	return (w);
 }
 
-redisAsyncContext *
-wh_redis_open_async(const struct wh_redis_addr *a, redisCallbackFn *on_setup,
+struct wh_wire *
+wh_redis_open_async(const struct wh_redis_addr *a, wh_reply_fn *on_setup,
     char *err, size_t errlen)
 {
 	const char	*auth[3], *sel[2];
 	char		 db[16];
 
-	return (open_async(a->host, a->port, a->unix_path, on_setup,
-	    setup_auth(a, auth), auth, setup_select(a, sel, db, sizeof(db)),
-	    sel, err, errlen));
+	return (open_async(a->host, a->port, a->unix_path, master_tls(a),
+	    on_setup, setup_auth(a, auth), auth, setup_select(a, sel, db,
+	    sizeof(db)), sel, err, errlen));
 }
 
-redisAsyncContext *
+struct wh_wire *
 wh_sentinel_open_async(const struct wh_redis_addr *a, size_t i,
-    redisCallbackFn *on_setup, char *err, size_t errlen)
+    wh_reply_fn *on_setup, char *err, size_t errlen)
 {
 	const char	*auth[2];
 
 	return (open_async(a->sentinels[i].host, a->sentinels[i].port, "",
-	    on_setup, wh_sentinel_auth_argv(a, auth), auth, 0, NULL, err,
-	    errlen));
+	    sentinel_tls(a), on_setup, wh_sentinel_auth_argv(a, auth), auth, 0,
+	    NULL, err, errlen));
 }
 
 int

@@ -1,25 +1,17 @@
 /*
  * resp.c: formatting Redis commands ourselves.
  *
- * hiredis' redisAsyncCommandArgv formats each argument with sdscatfmt
+ * hiredis' redisAsyncCommandArgv formatted each argument with sdscatfmt
  * ("$%u\r\n") into a fresh sds string before copying the result into its
  * output buffer: on the api's publishing path that formatting was about
- * 4 % of a worker's CPU per event. Here the whole command is sized first,
- * written with plain copies into a buffer the process keeps, and given to
- * redisAsyncFormattedCommand, which copies it into the same output buffer
- * and queues the callback exactly as the Argv variant does. The api
- * workers and the dispatcher are single threaded: one scratch buffer per
- * process serves every command.
+ * 4 % of a worker's CPU per event. Here the whole command is sized first
+ * and written with plain copies straight into the output buffer of the
+ * connection (common/redis_wire.c).
  */
 #include <string.h>
 
 #include "encode.h"
 #include "resp.h"
-
-/* A scratch buffer that grew past this is released after use. */
-#define RESP_SCRATCH_KEEP	(256 * 1024)
-
-static struct wh_buf	scratch;
 
 /* "<mark><n>\r\n" at p; the bytes written (at most 23). */
 static size_t
@@ -66,20 +58,4 @@ wh_resp_command(struct wh_buf *b, int argc, const char **argv,
 	}
 	b->len = (size_t)(p - b->data);
 	return (0);
-}
-
-int
-wh_redis_command(redisAsyncContext *ac, redisCallbackFn *cb, void *priv,
-    int argc, const char **argv, const size_t *lens)
-{
-	int	rc;
-
-	wh_buf_reset(&scratch);
-	if (wh_resp_command(&scratch, argc, argv, lens) == -1)
-		return (-1);
-	rc = redisAsyncFormattedCommand(ac, cb, priv, scratch.data,
-	    scratch.len);
-	if (scratch.cap > RESP_SCRATCH_KEEP)
-		wh_buf_free(&scratch);
-	return (rc == REDIS_OK ? 0 : -1);
 }

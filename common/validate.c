@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "encode.h"
 #include "sign.h"
 #include "validate.h"
 
@@ -40,48 +41,6 @@ is_alnum(unsigned char c)
 {
 	return ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	    (c >= '0' && c <= '9'));
-}
-
-/* Well-formed UTF-8 sequence length at s, or -1 (Unicode table 3-7). */
-static int
-utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-	unsigned char	c = s[0], lo = 0x80, hi = 0xbf;
-	int		n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return (1);
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return (-1);
-	if (avail < (size_t)n)
-		return (-1);
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return (-1);
-		lo = 0x80;
-		hi = 0xbf;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	return (n);
 }
 
 /*
@@ -237,6 +196,25 @@ wh_url_host(const char *s, size_t len, const char **host, size_t *hlen)
 		*hlen -= 2;
 	}
 	return (0);
+}
+
+int
+wh_url_port(const char *s, size_t len)
+{
+	const char	*host, *port;
+	size_t		 hlen, plen, i;
+	int		 n = 0;
+
+	if (url_split(s, len, &host, &hlen, &port, &plen) == -1)
+		return (-1);
+	if (port == NULL || plen == 0)
+		return (s[4] == 's' || s[4] == 'S' ? 443 : 80);
+	for (i = 0; i < plen && i < 5; i++) {
+		if (port[i] < '0' || port[i] > '9')
+			return (-1);
+		n = n * 10 + (port[i] - '0');
+	}
+	return (i == plen && n > 0 && n < 65536 ? n : -1);
 }
 
 /* RFC 9110 tchar. */
@@ -413,7 +391,7 @@ wh_validate_label(const char *s, size_t len)
 	if (len > WH_LABEL_MAX)
 		return ("the label is too long");
 	for (i = 0; i < len; i += (size_t)n) {
-		if ((n = utf8_seq(p + i, len - i, &cp)) == -1)
+		if ((n = wh_utf8_seq(p + i, len - i, &cp)) == -1)
 			return ("the label is not valid UTF-8");
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return ("the label must not contain control "

@@ -35,6 +35,8 @@ const char	*wh_validate_url(const char *, size_t);
  */
 int		 wh_url_host(const char *, size_t, const char **host,
 		    size_t *hlen);
+/* Its port (the scheme's when none is written), or -1. */
+int		 wh_url_port(const char *, size_t);
 /* RFC 9110 token, not one we set ourselves (Content-Type, Streem-*, webhook-*, Host ...). */
 const char	*wh_validate_header_name(const char *, size_t);
 /* Visible ASCII, space and tab; never CR, LF or NUL. */

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -72,7 +73,7 @@ retry_later(struct loop_timer *t)
 
 /* XGROUP CREATE answered (or BUSYGROUP): start reading. */
 static void
-on_group(redisAsyncContext *ac, void *r, void *priv)
+on_group(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -172,7 +173,7 @@ ack_fire(void *arg)
 }
 
 static void
-on_ack(redisAsyncContext *ac, void *r, void *priv)
+on_ack(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -254,9 +255,9 @@ job_ack(struct job *job)
  * An entry whose processing keeps failing (a company index of the wrong
  * type, a record Redis refuses) would be claimed and fail again forever:
  * once the stream has delivered it DELIVERIES_MAX times, it goes to the
- * dead letters with the last failure instead (README, "Straight into
- * Redis"). Counted by Redis, so whichever dispatcher sees the last
- * failure moves it.
+ * dead letters with the last failure instead (docs/design.md, "The
+ * public stream contract"). Counted by Redis, so whichever dispatcher
+ * sees the last failure moves it.
  */
 #define DELIVERIES_MAX	"5"
 /* Of a field of an entry moved to the dead letters: bytes kept. */
@@ -264,7 +265,7 @@ job_ack(struct job *job)
 #define FIELDS_KEPT	"32"
 
 static void	entry_dead(struct job *, const char *min, const char *why,
-		    redisCallbackFn *);
+		    wh_reply_fn *);
 
 void
 job_failed(struct job *job, const char *why)
@@ -274,7 +275,7 @@ job_failed(struct job *job, const char *why)
 }
 
 static void
-on_given_up(redisAsyncContext *ac, void *r, void *priv)
+on_given_up(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
@@ -342,7 +343,7 @@ job_delivery_done(struct job *job, int ok)
  * had been taken over meanwhile (0), or Redis failed (it stays pending).
  */
 static void
-on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
+on_malformed_dead(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct job	*job = priv;
@@ -365,7 +366,7 @@ on_malformed_dead(redisAsyncContext *ac, void *r, void *priv)
  */
 static void
 entry_dead(struct job *job, const char *min, const char *why,
-    redisCallbackFn *cb)
+    wh_reply_fn *cb)
 {
 	const char	*argv[10];
 	char		 maxlen[24];
@@ -375,7 +376,7 @@ entry_dead(struct job *job, const char *min, const char *why,
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
-	if (rscript_call(&d.main, &rs_entry_dead, cb, job, 2, 10, argv,
+	if (rconn_script(&d.main, wh_lua_dead_entry, cb, job, 2, 10, argv,
 	    NULL) == -1)
 		cb(NULL, NULL, job);
 }
@@ -399,7 +400,7 @@ entry_malformed(struct job *job, const char *why)
 
 /*
  * A retry entry: a field "task" holding the msgpack task, and for a
- * ~test the fields testsend.c reads.
+ * ~test the fields test_delivery.c reads.
  */
 static const char *
 retry_parse(struct job *job, const redisReply *fields)
@@ -415,7 +416,7 @@ retry_parse(struct job *job, const redisReply *fields)
 			continue;
 		if (strcmp(k->str, WH_TASK_FIELD) == 0)
 			task = v;
-		else if (testsend_parse(job, k->str, k->len, v->str,
+		else if (test_delivery_parse(job, k->str, k->len, v->str,
 		    v->len) == -1)
 			return ("test fields are not valid");
 	}
@@ -531,7 +532,7 @@ job_targets(const struct job *job, const struct hc_hook *h)
 /*
  * The company's webhooks as of job->need (hookcache.c): make the job's
  * deliveries. A disabled webhook's delivery is parked, not attempted
- * (a ~test is sent all the same: testsend.c).
+ * (a ~test is sent all the same: test_delivery.c).
  */
 void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
@@ -574,7 +575,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		job->ready = dl;
 	}
 	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
-		testsend_fail(job, NULL, "the webhook no longer exists");
+		test_delivery_fail(job, NULL, "the webhook no longer exists");
 	else if (job->kind == JOB_RETRY && !found)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", job->task.event.event_sid,
@@ -591,7 +592,7 @@ struct read_batch {
 };
 
 static void
-on_counter(redisAsyncContext *ac, void *r, void *priv)
+on_counter(struct wh_wire *w, void *r, void *priv)
 {
 	struct read_batch	*b = priv;
 	struct job		*job;
@@ -690,7 +691,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why);
-		else if (testsend_expired(job)) {
+		else if (test_delivery_expired(job)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
 			    "event_sid", job->task.event.event_sid,
 			    "webhook_sid", job->task.webhook_sid, NULL);
@@ -706,7 +707,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 }
 
 static void
-on_entries(redisAsyncContext *ac, void *r, void *priv)
+on_entries(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r, *s;
 	size_t		 i;

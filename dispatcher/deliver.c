@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "dispatch.h"
 #include "json.h"
@@ -63,6 +65,9 @@ static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
+static void	add_transfer(struct delivery *);
+/* The CA file every transfer trusts (WH_TLS_CA_FILE or curl's default). */
+static char			*ca_file;
 
 static void
 on_socket_io(int fd, int what, void *arg)
@@ -123,7 +128,10 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
-	why = wh_policy_addr_refused(&d.cfg.net, &a->addr, a->addrlen);
+	/* Through the proxy the socket is the proxy's: egress.c checked
+	 * the target's address before asking for it. */
+	why = dl->proxied ? NULL :
+	    wh_policy_addr_refused(&d.cfg.net, &a->addr, a->addrlen);
 	if (why != NULL) {
 		/* curl's error buffer will say "couldn't connect": keep ours. */
 		dl->refused = why;
@@ -189,17 +197,53 @@ on_early_timer(void *arg)
 	}
 }
 
+/*
+ * The delivery fails before any transfer, with why as its error and
+ * reason as its webhooks_delivery_attempt_failures_total reason.
+ */
 static void
-fail_early(struct delivery *dl, const char *why)
+fail_early_as(struct delivery *dl, const char *why, const char *reason)
 {
 	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
-	dl->fail_reason = "other";
+	dl->fail_reason = reason;
 	metrics_failure(dl->fail_reason);
 	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
 	loop_timer_arm(&early_timer, 0);
 }
 
-/* Keep Retry-After for 429 and 503 answers. */
+static void
+fail_early(struct delivery *dl, const char *why)
+{
+	fail_early_as(dl, why, "other");
+}
+
+/*
+ * The receiver's Date header, as clock evidence: it has one-second
+ * resolution (the receiver's clock read anywhere in [D, D + 1 s)), so
+ * the skew kept is the middle of that second minus our clock now; the
+ * answer's travel time is not taken off.
+ */
+static void
+peer_date(struct delivery *dl, const char *p, size_t len)
+{
+	int64_t	ms;
+
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+	    p[len - 1] == ' '))
+		len--;
+	if (len == 0 || len >= sizeof(dl->peer_date) ||
+	    wh_http_date_parse(p, len, &ms) == -1)
+		return;
+	memcpy(dl->peer_date, p, len);
+	dl->peer_date[len] = '\0';
+	dl->peer_skew_ms = ms + 500 - wh_now_ms();
+}
+
+/* Keep Retry-After for 429 and 503 answers, and the receiver's Date. */
 static size_t
 header_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -210,7 +254,29 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0 &&
 	    wh_retry_after_parse(p + 12, len - 12, wh_now_ms(), &ms) == 0)
 		dl->retry_after_ms = ms;
+	if (len > 5 && strncasecmp(p, "Date:", 5) == 0)
+		peer_date(dl, p + 5, len - 5);
 	return (len);
+}
+
+/* WH_TLS_CA_FILE, else the bundle curl was built to use (may be none). */
+static int
+ca_file_find(void)
+{
+	CURL	*e;
+	char	*def = NULL;
+
+	if (d.cfg.tls_ca_file[0] != '\0')
+		return ((ca_file = strdup(d.cfg.tls_ca_file)) == NULL ? -1 : 0);
+	if ((e = curl_easy_init()) == NULL)
+		return (-1);
+	if (curl_easy_getinfo(e, CURLINFO_CAINFO, &def) == CURLE_OK &&
+	    def != NULL && (ca_file = strdup(def)) == NULL) {
+		curl_easy_cleanup(e);
+		return (-1);
+	}
+	curl_easy_cleanup(e);
+	return (0);
 }
 
 int
@@ -218,7 +284,8 @@ deliver_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
-	if ((multi = curl_multi_init()) == NULL)
+	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1 ||
+	    egress_init() == -1)
 		return (-1);
 	spare_cap = (size_t)d.cfg.concurrency;
 	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
@@ -243,6 +310,8 @@ deliver_free(void)
 	if (multi != NULL)
 		(void)curl_multi_cleanup(multi);
 	multi = NULL;
+	free(ca_file);
+	ca_file = NULL;
 	curl_global_cleanup();
 }
 
@@ -256,6 +325,7 @@ delivery_free(struct delivery *dl)
 		curl_easy_cleanup(dl->easy);
 	}
 	curl_slist_free_all(dl->headers);
+	curl_slist_free_all(dl->connect_to);
 	wh_buf_free(&dl->body);
 	wh_buf_free(&dl->answer);
 	wh_webhook_free(&dl->hook);
@@ -379,7 +449,8 @@ signed_list(const struct delivery *dl, const char *sent_at,
  * Both signatures, one per active key, of the body as it is now:
  * Streem-Signature (comma-joined hex) over the signed headers and the
  * body into sigs, webhook-signature (space-joined "v1,...") over
- * id.timestamp.body into sw.
+ * id.timestamp.body into sw; an ed25519 key signs only the latter
+ * ("v1a,...", Streem's scheme is HMAC only).
  */
 static int
 sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
@@ -389,6 +460,7 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 	const char		*id = dl->job->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
+	char			 v1a[WH_SIG_V1A_LEN + 1];
 	size_t			 i, ns;
 
 	ns = signed_list(dl, sent_at, hdrs);
@@ -398,14 +470,23 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 			return (-1);
 	}
 	for (i = 0; i < dl->nkeys; i++) {
+		if (dl->keys[i].alg == WH_KEY_ED25519) {
+			if (wh_sign_ed25519(dl->keys[i].secret, id,
+			    now_ms / 1000, dl->body.data, dl->body.len,
+			    v1a) == -1 || (sw->len > 0 &&
+			    wh_buf_append(sw, " ", 1) == -1) ||
+			    wh_buf_appendstr(sw, v1a) == -1)
+				return (-1);
+			continue;
+		}
 		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
 		    hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
 		    wh_sign_standard(dl->keys[i].secret,
 		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
 		    dl->body.len, v1) == -1)
 			return (-1);
-		if ((i > 0 && (wh_buf_append(sigs, ",", 1) == -1 ||
-		    wh_buf_append(sw, " ", 1) == -1)) ||
+		if ((sigs->len > 0 && wh_buf_append(sigs, ",", 1) == -1) ||
+		    (sw->len > 0 && wh_buf_append(sw, " ", 1) == -1) ||
 		    wh_buf_appendstr(sigs, hex) == -1 ||
 		    wh_buf_appendstr(sw, v1) == -1)
 			return (-1);
@@ -534,6 +615,65 @@ easy_release(CURL *e)
 		curl_easy_cleanup(e);
 }
 
+/*
+ * The webhook's own TLS material, from memory (no key on disk). curl
+ * copies each blob, and reuses a connection only for a transfer with the
+ * same client certificate and CA blobs (its SSL config match compares
+ * both), so webhooks with different ones never share a connection.
+ * With OpenSSL, curl 7.88 loads CAINFO_BLOB instead of CAINFO (verified:
+ * a webhook with a private CA could not reach a receiver the system store
+ * vouches for), so ca_add_default() loads the dispatcher's CAs into the
+ * same store: the private CA adds to them, it does not replace them.
+ */
+/*
+ * curl's SSL_CTX callback for a webhook with a private CA: curl has put
+ * the blob in the context's store (a store of this connection's own:
+ * curl shares its cached store only when no blob is set); the CA file
+ * the others use is added to it.
+ */
+static CURLcode
+ca_add_default(CURL *e, void *sslctx, void *arg)
+{
+	X509_STORE	*st = SSL_CTX_get_cert_store(sslctx);
+
+	(void)e;
+	(void)arg;
+	if (ca_file == NULL)
+		return (CURLE_OK);
+	if (st == NULL || X509_STORE_load_file(st, ca_file) != 1)
+		return (CURLE_SSL_CACERT_BADFILE);
+	return (CURLE_OK);
+}
+
+static int
+setup_tls(CURL *e, const struct wh_webhook *w)
+{
+	struct curl_blob	 cert, key, ca;
+	int			 bad = 0;
+
+	if (w->tls_cert != NULL && w->tls_key != NULL) {
+		cert.data = w->tls_cert;
+		cert.len = strlen(w->tls_cert);
+		cert.flags = CURL_BLOB_COPY;
+		key.data = w->tls_key;
+		key.len = strlen(w->tls_key);
+		key.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (w->tls_ca != NULL) {
+		ca.data = w->tls_ca;
+		ca.len = strlen(w->tls_ca);
+		ca.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION,
+		    ca_add_default);
+	}
+	return (bad);
+}
+
 static int
 setup_easy(struct delivery *dl)
 {
@@ -585,6 +725,7 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (d.cfg.tls_ca_file[0] != '\0')
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, d.cfg.tls_ca_file);
+	bad |= setup_tls(e, &dl->hook);
 	return (bad ? -1 : 0);
 }
 
@@ -692,6 +833,18 @@ hook_unsafe(const struct wh_webhook *w)
 	return (NULL);
 }
 
+/* Streem-Signature needs an HMAC key: ed25519 ones sign only v1a. */
+static int
+has_hmac_key(const struct delivery *dl)
+{
+	size_t	i;
+
+	for (i = 0; i < dl->nkeys; i++)
+		if (dl->keys[i].alg == WH_KEY_HMAC)
+			return (1);
+	return (0);
+}
+
 /*
  * Start one delivery now (the endpoint layer counted it in flight). The
  * request is built here so its times are those of the sending.
@@ -718,14 +871,14 @@ deliver_start(struct delivery *dl)
 	 * deadline (the slots were held by slow transfers) would end after
 	 * the api stopped waiting for it (a 504): its outcome says so now.
 	 */
-	if (testsend_expired(dl->job)) {
+	if (test_delivery_expired(dl->job)) {
 		fail_early(dl, "not sent: the endpoint's transfers in flight "
 		    "left no room before the test's start deadline; try again "
 		    "later");
 		return;
 	}
 	now = wh_now_ms();
-	if (dl->nkeys == 0) {
+	if (!has_hmac_key(dl)) {
 		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
@@ -742,6 +895,19 @@ deliver_start(struct delivery *dl)
 		return;
 	}
 	dl->started_mono = wh_mono_ms();
+	if (egress_proxied(dl->hook.url)) {
+		dl->proxied = 1;
+		if (egress_resolve(dl) == -1)
+			fail_early(dl, "could not start resolving the target");
+		return;
+	}
+	add_transfer(dl);
+}
+
+/* Hand the prepared transfer to curl. */
+static void
+add_transfer(struct delivery *dl)
+{
 	if (curl_multi_add_handle(multi, dl->easy) != CURLM_OK) {
 		easy_release(dl->easy);
 		dl->easy = NULL;
@@ -758,6 +924,9 @@ failure_reason(CURLcode rc, const struct delivery *dl)
 {
 	if (dl->refused != NULL)
 		return ("policy");
+	/* proxy_blame() said the proxy failed before its tunnel was up. */
+	if (dl->proxied && strncmp(dl->error, "proxy:", 6) == 0)
+		return ("proxy");
 	switch (rc) {
 	case CURLE_OK:
 	case CURLE_WRITE_ERROR:
@@ -815,6 +984,85 @@ deliver_side_start(void *e)
 	return (curl_multi_add_handle(multi, e) == CURLM_OK ? 0 : -1);
 }
 
+/*
+ * egress.c resolved and checked the target: ask WH_EGRESS_PROXY for that
+ * address (a CONNECT tunnel for http too, so the proxy never picks the
+ * address itself); or the delivery fails before the proxy is asked.
+ */
+void
+deliver_proxied(struct delivery *dl, const char *connect_to, const char *why,
+    const char *reason)
+{
+	struct curl_slist	*l;
+	CURL			*e = dl->easy;
+	int			 bad = 0;
+
+	if (why != NULL) {
+		fail_early_as(dl, why, reason);
+		return;
+	}
+	if ((l = curl_slist_append(NULL, connect_to)) == NULL) {
+		fail_early(dl, "could not build the request");
+		return;
+	}
+	dl->connect_to = l;
+	bad |= curl_easy_setopt(e, CURLOPT_PROXY, d.cfg.egress_proxy);
+	bad |= curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, l);
+	bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	if (bad) {
+		fail_early(dl, "could not build the request");
+		return;
+	}
+	add_transfer(dl);
+}
+
+/*
+ * "HTTP <status>"; a 401 or 403 from a receiver whose clock is surely more
+ * than 500 ms from ours (the whole second its Date may stand for is
+ * outside the window) says so: receivers checking Streem-Sent-At or
+ * webhook-timestamp within 500 ms refuse our stamps for that reason.
+ */
+static void
+http_error(struct delivery *dl)
+{
+	int64_t	lo = dl->peer_skew_ms - 500, hi = dl->peer_skew_ms + 500;
+
+	if ((dl->status == 401 || dl->status == 403) &&
+	    dl->peer_date[0] != '\0' && (lo > 500 || hi < -500))
+		(void)snprintf(dl->error, sizeof(dl->error), "HTTP %ld; the "
+		    "receiver's clock is %lld ms %s ours (its Date: %s), more "
+		    "than the 500 ms a receiver may allow for Streem-Sent-At",
+		    dl->status, (long long)(lo > 500 ? lo : -hi),
+		    lo > 500 ? "ahead of" : "behind", dl->peer_date);
+	else
+		(void)snprintf(dl->error, sizeof(dl->error), "HTTP %ld",
+		    dl->status);
+}
+
+/*
+ * A proxied transfer that failed before the proxy's tunnel was up (no
+ * connection to the proxy, or its CONNECT answer was not 2xx) failed at
+ * the proxy: its error says so first ("proxy: ...").
+ */
+static void
+proxy_blame(struct delivery *dl, CURL *e)
+{
+	char	why[sizeof(dl->error)];
+	long	code = 0;
+
+	if (!dl->proxied || (curl_easy_getinfo(e, CURLINFO_HTTP_CONNECTCODE,
+	    &code) == CURLE_OK && code >= 200 && code <= 299))
+		return;
+	(void)snprintf(why, sizeof(why), "%s", dl->error);
+	if (code > 0)
+		(void)snprintf(dl->error, sizeof(dl->error), "proxy: CONNECT "
+		    "answered %ld (%.200s)", code, why);
+	else
+		(void)snprintf(dl->error, sizeof(dl->error), "proxy: %.200s",
+		    why);
+}
+
 static void
 check_done(void)
 {
@@ -846,9 +1094,9 @@ check_done(void)
 			else if (dl->error[0] == '\0')
 				(void)snprintf(dl->error, sizeof(dl->error),
 				    "%s", curl_easy_strerror(m->data.result));
+			proxy_blame(dl, m->easy_handle);
 		} else if (dl->status < 200 || dl->status > 299) {
-			(void)snprintf(dl->error, sizeof(dl->error),
-			    "HTTP %ld", dl->status);
+			http_error(dl);
 		} else
 			dl->error[0] = '\0';
 		if (dl->error[0] != '\0') {

@@ -52,7 +52,7 @@ struct job {
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
 	char			*reply_key;	/* a ~test: where its outcome
-						   goes (testsend.c) */
+						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
@@ -96,6 +96,11 @@ struct delivery {
 	char			 error[ERROR_MAX];
 	const char		*fail_reason;	/* metrics.c's reason, if failed */
 	const char		*refused;	/* the address policy's reason */
+	int			 proxied;	/* through WH_EGRESS_PROXY */
+	char			 peer_date[40];	/* the receiver's Date, "" none */
+	int64_t			 peer_skew_ms;	/* its clock minus ours (see
+						   deliver.c header_cb) */
+	void			*connect_to;	/* its curl_slist (egress.c) */
 	int			 held;		/* waits for its job's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
@@ -171,6 +176,17 @@ int	deliver_init(void);
 void	deliver_free(void);
 void	deliver_start(struct delivery *);
 void	deliver_recheck(void);
+/*
+ * A proxied delivery's target was resolved (connect_to) or not (why, with
+ * reason its webhooks_delivery_attempt_failures_total reason).
+ */
+void	deliver_proxied(struct delivery *, const char *connect_to,
+	    const char *why, const char *reason);
+
+/* egress.c: deliveries through WH_EGRESS_PROXY. */
+int	egress_init(void);
+int	egress_proxied(const char *url);
+int	egress_resolve(struct delivery *);
 void	delivery_free(struct delivery *);
 
 /* resolve.c: what happens after an attempt. */
@@ -208,26 +224,12 @@ int	deliver_socket_close(void *clientp, int fd);
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);
 int	heartbeat_check(int argc, char **argv);
-/* rscript.c: the Lua scripts of common/lua/, by EVALSHA. */
-struct rscript {
-	const char	*text;
-	const char	*name;
-	char		 sha[41];
-};
-extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
-			rs_entry_dead;
-int	rscript_init(void);
-void	rscript_load(struct rconn *);
-int	rscript_call(struct rconn *, const struct rscript *,
-	    redisCallbackFn *, void *priv, int nkeys, int argc,
-	    const char **argv, const size_t *lens);
-
 /* record.c: attempts logged (with health), a batch per loop round. */
 void	record_attempt(const struct delivery *, const char *outcome, int ok);
 void	record_flush(void);
 
-/* health.c: disabling a webhook whose endpoint keeps failing. */
-void	health_failed(const char *webhook_sid, const char *company_sid,
+/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
+void	autodisable_failed(const char *webhook_sid, const char *company_sid,
 	    long long consecutive, int64_t failing_since);
 
 /* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */
@@ -236,11 +238,12 @@ void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
-/* testsend.c: ~test deliveries (sent once, answered to the api). */
-int	testsend_parse(struct job *, const char *name, size_t nlen,
+/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
+int	test_delivery_parse(struct job *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
-int	testsend_expired(const struct job *);
-void	testsend_reply(struct delivery *);
-void	testsend_fail(struct job *, struct delivery *, const char *why);
+int	test_delivery_expired(const struct job *);
+void	test_delivery_reply(struct delivery *);
+void	test_delivery_fail(struct job *, struct delivery *,
+	    const char *why);
 
 #endif

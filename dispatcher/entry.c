@@ -1,6 +1,6 @@
 /*
  * entry.c: what a stream entry says, read from the fields Redis handed
- * us. An entry of wh:{0}:events is the public format of DESIGN.md (plain
+ * us. An entry of wh:{0}:events is the public format of docs/design.md (plain
  * string fields company_sid, event_type, payload, event_sid, ts) that any
  * service may XADD, so nothing in it is trusted; an entry of
  * wh:{0}:retries holds one msgpack task. Kept apart from consume.c, with

@@ -27,12 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config_vars.h"
 #include "dispatch.h"
 #include "log.h"
 #include "loop.h"
 #include "timeutil.h"
 
-#define HEARTBEAT_DEFAULT_FILE	"/tmp/webhooks-dispatcher.heartbeat"
+#define HEARTBEAT_DEFAULT_FILE	WH_HEARTBEAT_FILE_DEFAULT
 #define HEARTBEAT_EVERY_MS	1000
 #define HEARTBEAT_MAX_AGE_S	10	/* the check's default */
 #define HEARTBEAT_MAX_AGE_LIMIT	86400

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "encode.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -70,11 +71,7 @@ static void	fetch(struct entry *);
 static size_t
 hash(const char *s)
 {
-	size_t	h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return (h % BUCKETS);
+	return (wh_hash(s, strlen(s)) % BUCKETS);
 }
 
 static void
@@ -315,7 +312,7 @@ hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
 
 /* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
 static void
-on_record(redisAsyncContext *ac, void *r, void *priv)
+on_record(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *rec, *keys;
@@ -396,7 +393,7 @@ failure_note(struct entry *e, const redisReply *reply)
  * counter, the entry is good; else load every record.
  */
 static void
-on_index(redisAsyncContext *ac, void *r, void *priv)
+on_index(struct wh_wire *w, void *r, void *priv)
 {
 	struct entry	*e = priv;
 	redisReply	*reply = r, *sids;

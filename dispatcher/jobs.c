@@ -20,6 +20,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define JOB_EVERY_MS	250
@@ -30,7 +31,7 @@ static int			working;
 static char			k_jobs[WH_KEY_MAX];
 
 static void
-on_batch(redisAsyncContext *ac, void *r, void *priv)
+on_batch(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
@@ -50,7 +51,7 @@ on_batch(redisAsyncContext *ac, void *r, void *priv)
 
 /* HRANDFIELD's [job_sid, webhook_sid]: run one batch of that job. */
 static void
-on_pick(redisAsyncContext *ac, void *r, void *priv)
+on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	const char	*argv[10];
@@ -90,8 +91,8 @@ on_pick(redisAsyncContext *ac, void *r, void *priv)
 	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
 	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
 	argv[9] = job_sid;
-	if (rscript_call(&d.main, &rs_requeue, on_batch, NULL, 6, 10, argv,
-	    NULL) == -1) {
+	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
+	    argv, NULL) == -1) {
 		working = 0;
 		loop_timer_arm(&job_timer, JOB_EVERY_MS);
 	}

@@ -2,7 +2,7 @@
  * loop.c: epoll plus one-shot timers.
  *
  * Sockets are watched level-triggered with exactly the interest their
- * owner asked for, so libcurl's and hiredis' "tell me when readable or
+ * owner asked for, so libcurl's and the Redis wires' "tell me when readable or
  * writable" map one to one. Watch records live in a table indexed by fd
  * (file descriptors are small integers), which also makes removal after
  * close safe: a stale event for a reused fd finds the new owner's record.
@@ -18,7 +18,7 @@
  * the interest they had, and a later watch with the same interest costs
  * nothing. Should one of them report an event while unwanted (a pooled
  * connection closed by the server), it is taken out of the set then.
- * Other fds (hiredis', curl's resolver) are added and removed at once:
+ * Other fds (the Redis wires', curl's resolver) are added and removed at once:
  * they may be closed without the loop knowing, and only a closed fd
  * drops out of an epoll set by itself.
  */

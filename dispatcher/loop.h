@@ -1,6 +1,6 @@
 /*
  * loop.h: the dispatcher's one event loop: epoll for sockets (libcurl's
- * and hiredis') and a handful of one-shot timers. One thread, no locks.
+ * and Redis') and a handful of one-shot timers. One thread, no locks.
  */
 #ifndef WH_LOOP_H
 #define WH_LOOP_H

@@ -1,9 +1,9 @@
 /*
- * rconn.c: hiredis' async client on loop.c (epoll, level-triggered,
- * the interest common/redis_conn.c asks for). The connection's life
- * (reconnecting with backoff, finding the master through Sentinel) is
- * common/redis_conn.c's; when the link drops, hiredis fails every
- * callback in flight with a NULL reply, and the owner's on_up runs again
+ * rconn.c: our Redis connection (common/redis_conn.c) on loop.c (epoll,
+ * level-triggered, the interest common/redis_conn.c asks for). The
+ * connection's life (reconnecting with backoff, finding the master
+ * through Sentinel) is common/redis_conn.c's; when the link drops, every
+ * callback in flight gets a NULL reply, and the owner's on_up runs again
  * once it is back so it can resume (re-create the consumer group, read
  * again).
  */
@@ -12,17 +12,14 @@
 
 #include "log.h"
 #include "rconn.h"
-#include "resp.h"
 
 static void
 on_io(int fd, int what, void *arg)
 {
 	struct rconn	*c = arg;
 
-	if (c->conn.ac != NULL && (what & LOOP_WRITE))
-		redisAsyncHandleWrite(c->conn.ac);
-	if (c->conn.ac != NULL && (what & LOOP_READ))
-		redisAsyncHandleRead(c->conn.ac);
+	wh_conn_io(&c->conn, ((what & LOOP_WRITE) ? WH_WIRE_EV_WRITE : 0) |
+	    ((what & LOOP_READ) ? WH_WIRE_EV_READ : 0));
 }
 
 static void
@@ -140,10 +137,16 @@ rconn_kick(struct rconn *c)
 }
 
 int
-rconn_cmd(struct rconn *c, redisCallbackFn *cb, void *priv, int argc,
+rconn_cmd(struct rconn *c, wh_reply_fn *cb, void *priv, int argc,
     const char **argv, const size_t *lens)
 {
-	if (!c->conn.ready || c->conn.ac == NULL)
-		return (-1);
-	return (wh_redis_command(c->conn.ac, cb, priv, argc, argv, lens));
+	return (wh_conn_command(&c->conn, cb, priv, argc, argv, lens));
+}
+
+int
+rconn_script(struct rconn *c, const char *text, wh_reply_fn *cb, void *priv,
+    int nkeys, int argc, const char **argv, const size_t *lens)
+{
+	return (wh_conn_script(&c->conn, cb, priv, text, nkeys, argc, argv,
+	    lens));
 }

@@ -6,7 +6,6 @@
 #define WH_RCONN_H
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "config.h"
 #include "loop.h"
@@ -32,7 +31,18 @@ void	rconn_stop(struct rconn *);
 /* Leave the server now and connect again (to the master of the hour). */
 void	rconn_kick(struct rconn *);
 /* 0 when queued (cb will run, with NULL if the link drops), -1 if down. */
-int	rconn_cmd(struct rconn *, redisCallbackFn *, void *priv, int argc,
+int	rconn_cmd(struct rconn *, wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
+/*
+ * The same for EVALSHA of an embedded script (wh_lua_<name>, common/lua/)
+ * with nkeys keys, then the arguments (argv holds the keys first; argc
+ * counts both; lens may be NULL). The connection loads the scripts as it
+ * comes up and after a NOSCRIPT answer (common/redis_conn.c); a call that
+ * met NOSCRIPT fails like any Redis error (its entry is claimed again
+ * later: at least once, never lost).
+ */
+int	rconn_script(struct rconn *, const char *text, wh_reply_fn *,
+	    void *priv, int nkeys, int argc, const char **argv,
+	    const size_t *lens);
 
 #endif

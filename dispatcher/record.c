@@ -1,8 +1,9 @@
 /*
  * record.c: attempts recorded in batches.
  *
- * Every attempt goes to its webhook's log, its event's index and its
- * endpoint's health (common/lua/attempt_record.lua). One script call per
+ * Every attempt goes to its webhook's log, its event's index, its
+ * endpoint's health and its hourly rollup
+ * (common/lua/attempt_record.lua). One script call per
  * attempt would cost Redis a script invocation each (several times the
  * plain XADD it replaced) and this loop a command each, so the attempts
  * that end in one round of the loop are gathered and sent as one call
@@ -10,7 +11,7 @@
  * Recording is best effort, as the log always was: a batch Redis does
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
- * endpoint has been failing, which may disable its webhook (health.c).
+ * endpoint has been failing, which may disable its webhook (autodisable.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,12 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BATCH_MAX	32
-#define REC_KEYS	4
-#define REC_ARGS	10	/* webhook sid, ok, the 8 field values */
+#define REC_KEYS	5
+#define REC_ARGS	12	/* webhook sid, ok, the 10 field values */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
@@ -59,7 +61,7 @@ batch_free(struct batch *b)
 
 /* Each failure's {consecutive_failures, failing_since}: judge it. */
 static void
-on_recorded(redisAsyncContext *ac, void *r, void *priv)
+on_recorded(struct wh_wire *w, void *r, void *priv)
 {
 	struct batch	*b = priv;
 	redisReply	*reply = r, *e;
@@ -74,7 +76,7 @@ on_recorded(redisAsyncContext *ac, void *r, void *priv)
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			health_failed(b->rec[i].webhook_sid,
+			autodisable_failed(b->rec[i].webhook_sid,
 			    b->rec[i].company_sid, e->element[0]->integer,
 			    e->element[1]->integer);
 		}
@@ -130,7 +132,7 @@ record_flush(void)
 			lens[k] = b->rec[i].len[j];
 		}
 	}
-	if (rscript_call(&d.main, &rs_attempt, on_recorded, b,
+	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
 	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);
@@ -184,7 +186,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	size_t			 l[REC_KEYS + REC_ARGS];
 	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
-	char			 attempt[16], status[16], latency[24];
+	char			 hourly[WH_KEY_MAX];
+	char			 attempt[16], status[16], latency[24], skew[24];
 	char			 at[WH_RFC3339_LEN + 1];
 	int			 n = 0;
 
@@ -195,22 +198,30 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
 	    ev->company_sid, ev->event_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
+	    dl->hook.sid) == -1 ||
+	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
 	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
 		return;
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
 	(void)snprintf(latency, sizeof(latency), "%lld",
 	    (long long)dl->latency_ms);
+	skew[0] = '\0';
+	if (dl->peer_date[0] != '\0')
+		(void)snprintf(skew, sizeof(skew), "%lld",
+		    (long long)dl->peer_skew_ms);
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
-	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health);
+	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
 	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
 	/* The values of event_sid, attempt, outcome, status, error,
-	 * latency_ms, at, answer (the script names them). */
+	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
+	 * names them; the last two are "" when the answer had no Date). */
 	ARGS(ev->event_sid); ARGS(attempt); ARGS(outcome); ARGS(status);
 	ARGS(dl->error); ARGS(latency); ARGS(at);
 	ARG(dl->answer.len ? dl->answer.data : "",
 	    dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED);
+	ARGS(dl->peer_date); ARGS(skew);
 #undef ARGS
 #undef ARG
 	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)

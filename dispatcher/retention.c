@@ -21,7 +21,7 @@
 static struct loop_timer	trim_timer;
 
 static void
-on_trimmed(redisAsyncContext *ac, void *r, void *priv)
+on_trimmed(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	char		 n[24];

@@ -33,7 +33,7 @@ COPY --from=build /src/build/webhooks-api /src/build/webhooks-api.so \
      /src/build/webhooks-api.conf /src/build/webhooks-kore \
      /opt/streem-webhooks/
 
-# The documented defaults (README, "Configuration"), except the listen
+# The documented defaults (docs/operations.md, "Configuration"), except the listen
 # address: in a container the api must be reachable from outside it.
 ENV WH_REDIS_URL=redis://127.0.0.1:6379/0 \
     WH_API_LISTEN=0.0.0.0:8080 \

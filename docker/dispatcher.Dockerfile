@@ -27,7 +27,7 @@ RUN apt-get update \
       --home-dir /nonexistent --shell /usr/sbin/nologin webhooks
 COPY --from=build /src/build/webhooks-dispatcher /opt/streem-webhooks/
 
-# The documented defaults (README, "Configuration").
+# The documented defaults (docs/operations.md, "Configuration").
 ENV WH_REDIS_URL=redis://127.0.0.1:6379/0 \
     WH_ALLOW_PRIVATE_TARGETS=0 \
     WH_RETRY_SCALE=1 \

@@ -4,8 +4,8 @@
 -- still pending for this consumer (one another dispatcher took over is
 -- its business now). Used for an entry that cannot be delivered as it is
 -- (malformed) and for one whose processing keeps failing: it is moved
--- once the stream's own delivery counter reached ARGV[4] (README,
--- "Straight into Redis").
+-- once the stream's own delivery counter reached ARGV[4] (docs/design.md,
+-- "The public stream contract").
 --
 -- The dead letter holds reason, source_stream, source_id, then the
 -- entry's fields (at most ARGV[7] of them); an original field named like

@@ -2,7 +2,7 @@
 -- (company_sid, event_sid) within a window: a publisher that retries, or
 -- two api workers racing on one event_sid, add one entry between them.
 -- Streem's api runs this very file (built into the binaries); any Redis
--- client may load it too (README, "Publishing straight into Redis").
+-- client may load it too (docs/publishing.md, "Straight into Redis").
 --
 -- KEYS[1]   wh:idem:<company_sid>:<event_sid>, the remembered event_sid
 --           (with WH_REDIS_PREFIX in place of "wh:" if one is set)

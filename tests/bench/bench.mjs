@@ -12,12 +12,14 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows, tlsRows, egressRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
 import { delivery } from './sections/delivery.mjs';
 import { ingest } from './sections/ingest.mjs';
 import { peer } from './sections/peer.mjs';
 import { backlog, storm } from './sections/scale.mjs';
+import { egress } from './sections/egress.mjs';
+import { tls } from './sections/tls.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 
@@ -46,17 +48,21 @@ async function main() {
 
   await step('ingest', ingest);
   await step('delivery', delivery);
+  await step('tls', tls);
   await step('peer', peer);
   await step('backlog', backlog);
   await step('storm', storm);
+  await step('egress', egress);
   await stopAll();
 
   const d1 = measured.delivery ? oneDispatcher(measured.delivery) : null;
   if (measured.ingest) ingestRows(report, measured.ingest);
   if (measured.delivery) deliveryRows(report, measured.delivery);
+  if (measured.tls) tlsRows(report, measured.tls);
   if (measured.peer) peerRows(report, measured.peer, d1);
   if (measured.backlog) backlogRows(report, measured.backlog, d1);
   if (measured.storm) stormRows(report, measured.storm, d1);
+  if (measured.egress) egressRows(report, measured.egress);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);

@@ -24,7 +24,8 @@ const moduleSrc = fs.readFileSync(path.join(REPO_ROOT, 'api', 'module.c'), 'utf8
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 // "/v1/webhooks/{webhook_sid}" and "/v1/webhooks/:" both become "/v1/webhooks/{}".
-const shape = (p) => p.replace(/\{[^}]+\}/g, '{}').replace(/\/:(?=\/|$)/g, '/{}');
+// The route table's final "/*" (any rest of the path) is one parameter too.
+const shape = (p) => p.replace(/\{[^}]+\}/g, '{}').replace(/\/:(?=\/|$)/g, '/{}').replace(/\/\*$/, '/{}');
 
 function routeTable() {
   const block = moduleSrc.slice(moduleSrc.indexOf('routes[] = {'), moduleSrc.indexOf('{ 0, NULL, NULL'));
@@ -91,8 +92,10 @@ test('every operation documents its answers with a schema', () => {
     for (const m of METHODS) {
       if (!item[m]) continue;
       const codes = Object.keys(item[m].responses);
-      assert.ok(codes.some((c) => c.startsWith('2')), `${m} ${p}: a success`);
-      if (p !== '/healthz' && p !== '/readyz') {
+      // (GET /portal only redirects to /portal/.)
+      assert.ok(codes.some((c) => c.startsWith('2') || (p === '/portal' && c === '308')), `${m} ${p}: a success`);
+      // Unauthenticated: the probes and the portal's static files.
+      if (p !== '/healthz' && p !== '/readyz' && !p.startsWith('/portal')) {
         assert.ok(codes.includes('401'), `${m} ${p}: 401`);
         // GET /metrics answers 200 without Redis (webhooks_redis_up 0).
         if (p !== '/metrics') assert.ok(codes.includes('503'), `${m} ${p}: 503`);
@@ -108,15 +111,15 @@ function problemKinds() {
   return [...block.matchAll(/\{ "([a-z-]+)",\s*(\d{3}) \}/g)].map((m) => [`/problems/${m[1]}`, Number(m[2])]);
 }
 
-test('every problem type of api/respond.c is in api/openapi.yaml and README, with its status, and nothing else', () => {
+test('every problem type of api/respond.c is in api/openapi.yaml and docs/api.md, with its status, and nothing else', () => {
   const kinds = problemKinds();
   const enumCount = (fs.readFileSync(path.join(REPO_ROOT, 'api', 'api.h'), 'utf8').match(/^\tAPI_P_[A-Z_]+,/gm) || []).length;
   assert.equal(kinds.length, enumCount, 'one table entry per enum api_problem_kind');
   assert.equal(new Set(kinds.map(([t]) => t)).size, kinds.length, 'names are unique');
   assert.deepEqual([...documentedProblemTypes()].sort(), [...kinds].sort(), 'openapi Problem.type');
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const rows = [...readme.matchAll(/^\| `(\/problems\/[a-z-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
-  assert.deepEqual(rows.sort(), [...kinds].sort(), 'README table');
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'api.md'), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(\/problems\/[a-z-]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+  assert.deepEqual(rows.sort(), [...kinds].sort(), 'docs/api.md table');
 });
 
 describe('real answers match the schemas', () => {
@@ -288,6 +291,9 @@ describe('real answers match the schemas', () => {
     conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts?company_sid=${company}`));
     conforms('GET', P, await api('GET', `/v1/events/${evt}/attempts`));
     conforms('GET', P, await api('GET', `/v1/events/evt_none/attempts?company_sid=${company}`));
+    P = '/v1/webhooks/{webhook_sid}/stats';
+    conforms('GET', P, await api('GET', `${p}/stats`));
+    conforms('GET', P, await api('GET', '/v1/webhooks/wh_none/stats'));
     P = '/v1/webhooks/{webhook_sid}/dead-letters';
     conforms('GET', P, await api('GET', `${p}/dead-letters`));
     conforms('GET', P, await api('GET', `${p}/dead-letters?page_token=x`));
@@ -347,6 +353,23 @@ describe('real answers match the schemas', () => {
     const got = [];
     for (const [type, call] of cases) got.push([type, assertProblem(await call(), documentedProblemTypes().get(type)).type]);
     assert.deepEqual(got.map(([, t]) => t), got.map(([t]) => t));
+  });
+
+  test('portal sessions and the portal\'s files', async () => {
+    let P = '/v1/portal-sessions';
+    const made = await api('POST', P, { company_sid: company, ttl_s: 120 });
+    conforms('POST', P, made);
+    conforms('POST', P, await api('POST', P, { company_sid: company, ttl_s: 1 }));
+    conforms('POST', P, await api('POST', P, { company_sid: company }, { key: null }));
+    const tok = made.json.portal_session.url.split('#token=')[1];
+    conforms('POST', P, await api('POST', P, { company_sid: company }, { key: null, headers: { authorization: `Bearer ${tok}` } }));
+    P = '/v1/portal-sessions/{portal_session_sid}';
+    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.portal_session.sid}`));
+    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.portal_session.sid}`));
+    conforms('GET', '/portal', await api('GET', '/portal', undefined, { key: null }));
+    conforms('GET', '/portal/{file}', await api('GET', '/portal/', undefined, { key: null }));
+    conforms('GET', '/portal/{file}', await api('GET', '/portal/app.js', undefined, { key: null }));
+    conforms('GET', '/portal/{file}', await api('GET', '/portal/nope.txt', undefined, { key: null }));
   });
 
   test('every route was checked', () => {

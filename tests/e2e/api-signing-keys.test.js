@@ -7,6 +7,7 @@
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { startReceiver, startStack, useHarness, KEYS } from './lib/harness.js';
 import { verifyStreem, standardWebhooksSecret } from './lib/streem.js';
@@ -34,6 +35,17 @@ before(async () => {
 });
 
 const keysPath = (w) => `/v1/webhooks/${w.sid}/signing-keys`;
+
+// Publish an event of company tagged tag; its delivery as received.
+async function deliverTagged(company, tag) {
+  const before = receiver.requests.length;
+  const res = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: { tag } });
+  assert.equal(res.status, 202, res.text);
+  const all = await receiver.waitFor(before + 1, 15000);
+  const req = all.slice(before).find((r) => r.text.includes(`"tag":"${tag}"`));
+  assert.ok(req, `delivery of ${tag} arrived`);
+  return req;
+}
 
 describe('the signing key resource', () => {
   const company = `CO_sk${rnd(3)}`;
@@ -177,15 +189,7 @@ describe('tenancy: another company\'s keys are 404', () => {
 describe('rotation and customer secrets, verified by a real receiver', () => {
   const company = `CO_rot${rnd(3)}`;
 
-  async function publishAndReceive(tag) {
-    const before = receiver.requests.length;
-    const res = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: { tag } });
-    assert.equal(res.status, 202, res.text);
-    const all = await receiver.waitFor(before + 1, 15000);
-    const req = all.slice(before).find((r) => r.text.includes(`"tag":"${tag}"`));
-    assert.ok(req, `delivery of ${tag} arrived`);
-    return req;
-  }
+  const publishAndReceive = (tag) => deliverTagged(company, tag);
 
   function assertStreem(req, secret, ok) {
     const v = verifyStreem({ headers: req.headers, body: req.body, secrets: [secret], now: req.receivedAt, toleranceMs: 500 });
@@ -257,5 +261,90 @@ describe('rotation and customer secrets, verified by a real receiver', () => {
     // The whsec_ form computed here from the secret, not taken from the api.
     assertStandard(req, secret, true);
     assertStreem(req, def.shared_secret, false);
+  });
+});
+
+// ------------------------------------------------------- ed25519 (v1a) keys
+
+// A whpk_ public key as a Node KeyObject (raw 32 bytes behind the SPKI
+// prefix of an Ed25519 key).
+function ed25519Public(whpk) {
+  assert.match(whpk, /^whpk_[A-Za-z0-9+/]{43}=$/);
+  const raw = Buffer.from(whpk.slice(5), 'base64');
+  assert.equal(raw.length, 32);
+  const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
+  return crypto.createPublicKey({ key: der, format: 'der', type: 'spki' });
+}
+
+// The v1a entries of webhook-signature that verify with pub over id.ts.body.
+function v1aVerified(req, pub) {
+  const msg = Buffer.from(`${req.headers['webhook-id']}.${req.headers['webhook-timestamp']}.${req.body}`);
+  return req.headers['webhook-signature'].split(' ')
+    .filter((e) => e.startsWith('v1a,'))
+    .filter((e) => crypto.verify(null, msg, pub, Buffer.from(e.slice(4), 'base64'))).length;
+}
+
+describe('ed25519 signing keys (Standard Webhooks v1a)', () => {
+  const company = `CO_ed${rnd(3)}`;
+
+  test('created on request: the public key is shown, never a secret; bad requests name the field', async () => {
+    const w = await createWebhook(api, company);
+    const p = keysPath(w);
+    const res = await api('POST', p, { label: 'ed', algorithm: 'ed25519' });
+    assert.equal(res.status, 201, res.text);
+    const k = res.json.signing_key;
+    assert.equal(k.algorithm, 'ed25519');
+    ed25519Public(k.public_key);
+    assert.equal(k.shared_secret, undefined);
+    assert.equal(k.standard_webhooks_secret, undefined);
+    assert.deepEqual((await api('GET', `${p}/${k.sid}`)).json.signing_key, k);
+    const list = (await api('GET', p)).json.signing_keys;
+    assert.deepEqual(list.map((x) => x.algorithm).sort(), ['ed25519', 'hmac-sha256']);
+    // Two keys, two pairs.
+    const other = (await api('POST', p, { algorithm: 'ed25519' })).json.signing_key;
+    assert.notEqual(other.public_key, k.public_key);
+    await expectFieldError(() => api('POST', p, { algorithm: 'ed25519', shared_secret: 'a customer secret!!' }), 422, 'shared_secret');
+    await expectFieldError(() => api('POST', p, { algorithm: 'rsa' }), 422, 'algorithm');
+    await expectFieldError(() => api('POST', p, { algorithm: 25519 }), 422, 'algorithm');
+    await expectFieldError(() => api('POST', p, { public_key: k.public_key }), 422, 'public_key');
+    await expectFieldError(() => api('PATCH', `${p}/${k.sid}`, { algorithm: 'hmac-sha256' }), 422, 'algorithm');
+    const hmac = (await api('POST', p, { algorithm: 'hmac-sha256' })).json.signing_key;
+    assert.equal(hmac.algorithm, 'hmac-sha256');
+    assert.match(hmac.shared_secret, /^[A-Za-z0-9_-]{43}$/);
+  });
+
+  test('every delivery carries v1a beside v1, verified with crypto.verify; HMAC unchanged; rotation', async () => {
+    const w = await createWebhook(api, company, { url: receiver.url('/ed') });
+    const p = keysPath(w);
+    const [hmac] = (await api('GET', p)).json.signing_keys;
+    const ed = (await api('POST', p, { algorithm: 'ed25519', label: 'ed' })).json.signing_key;
+    const ed2 = (await api('POST', p, { algorithm: 'ed25519', label: 'ed2' })).json.signing_key;
+    const pub = ed25519Public(ed.public_key);
+    const pub2 = ed25519Public(ed2.public_key);
+
+    const deliver = (tag) => deliverTagged(company, tag);
+
+    let req = await deliver(`ed-${rnd(3)}`);
+    const entries = req.headers['webhook-signature'].split(' ');
+    assert.deepEqual(entries.map((e) => e.split(',')[0]).sort(), ['v1', 'v1a', 'v1a']);
+    assert.equal(v1aVerified(req, pub), 1, 'one v1a entry verifies with the first public key');
+    assert.equal(v1aVerified(req, pub2), 1, 'one with the second');
+    // A changed body does not verify.
+    assert.equal(v1aVerified({ ...req, body: `${req.body} ` }, pub), 0);
+    // HMAC as before: one Streem entry, v1 verified by the library.
+    assert.equal(req.headers['streem-signature'].split(',').length, 1);
+    assert.ok(verifyStreem({ headers: req.headers, body: req.body, secrets: [hmac.shared_secret], now: req.receivedAt, toleranceMs: 500 }).ok);
+    assert.doesNotThrow(() => new Webhook(hmac.standard_webhooks_secret).verify(req.body, req.headers));
+
+    // Rotation: the HMAC key is still the one that must stay; ed25519
+    // keys expire and go freely.
+    assertProblem(await api('DELETE', `${p}/${hmac.sid}`), 409);
+    const past = new Date(Date.now() - 1000).toISOString();
+    assert.equal((await api('PATCH', `${p}/${ed.sid}`, { expires_at: past })).status, 200);
+    assert.equal((await api('DELETE', `${p}/${ed2.sid}`)).status, 204);
+    req = await deliver(`ed-gone-${rnd(3)}`);
+    assert.deepEqual(req.headers['webhook-signature'].split(' ').map((e) => e.split(',')[0]), ['v1']);
+    assert.equal(v1aVerified(req, pub), 0);
+    assert.ok(verifyStreem({ headers: req.headers, body: req.body, secrets: [hmac.shared_secret], now: req.receivedAt, toleranceMs: 500 }).ok);
   });
 });

@@ -183,21 +183,20 @@ describe('requests as a whole', () => {
     }
   });
 
-  test('a repeated Authorization, Content-Type, Content-Length, Idempotency-Key or Host: 400 naming it', async () => {
+  test('a repeated Authorization, Content-Type, Idempotency-Key or Host: 400 naming it', async () => {
     const co = `CO_dup${rnd(3)}`;
     const body = JSON.stringify({ company_sid: co, url: 'https://example.com/dup' });
     const admin = `Basic ${Buffer.from(stack.bootstrapKey).toString('base64')}`;
     const other = `Basic ${Buffer.from('key_nobody:secret').toString('base64')}`;
     const json = ['Content-Type', 'application/json'];
-    const len = ['Content-Length', String(Buffer.byteLength(body))];
     const cases = [
       ['Authorization', [['Authorization', admin], ['Authorization', other], json]],
       ['Authorization', [['Authorization', other], json, ['authorization', admin]]],
       ['Authorization', [['Authorization', admin], ['Authorization', admin], json]],
       ['Content-Type', [['Authorization', admin], json, ['Content-Type', 'text/plain']]],
-      // Kore reads the first; the second, equal or not, is refused.
-      ['Content-Length', [['Authorization', admin], json, len, ['Content-Length', '5']]],
-      ['Content-Length', [['Authorization', admin], json, len, len]],
+      // (Content-Length is framing: two different values are refused by
+      // our Kore before the module, equal ones are one length; both in
+      // security-http.test.js.)
       ['Idempotency-Key', [['Authorization', admin], json, ['Idempotency-Key', 'a'], ['Idempotency-Key', 'b']]],
       ['Host', [['Host', 'evil.example'], ['Authorization', admin], json]],
     ];

@@ -6,7 +6,7 @@
 // within 500 ms of arrival, both signature schemes) and every outcome in
 // the attempt log wh:attempts:<webhook_sid>.
 //
-// Timing model (README: WH_RETRY_SCALE multiplies the backoff): with
+// Timing model (docs/operations.md: WH_RETRY_SCALE multiplies the backoff): with
 // WH_RETRY_SCALE=0.001 the first gaps are 5 ms and 300 ms (+-20% jitter),
 // plus up to one 100 ms period of the Lua mover and the read loop.
 

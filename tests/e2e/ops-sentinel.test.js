@@ -6,10 +6,15 @@
 //
 // The set: a master and a replica (replicaof) and one sentinel (quorum 1),
 // on free loopback ports. The master runs with min-replicas-to-write 1, as
-// README ("Redis Sentinel") asks: once its replica is promoted it refuses
+// docs/operations.md ("Redis Sentinel") asks: once its replica is promoted it refuses
 // writes instead of accepting events a resync would then erase. The
 // sentinel's INFO and publish periods are shortened (SENTINEL DEBUG) so
 // that it knows the replica well enough to promote it at once.
+//
+// The same again over TLS (issue 19): master, replica and sentinel each
+// with a TLS port (replication and the sentinel's links over TLS too), the
+// programs given only those (WH_REDIS_SENTINEL_TLS=1) and a client
+// certificate. The test's own commands use the plain ports.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +38,7 @@ import {
   useHarness,
   waitUntil,
 } from './lib/harness.js';
+import { TestPki } from './lib/certs.js';
 import * as resp from './lib/resp.js';
 
 useHarness();
@@ -47,12 +53,17 @@ const info = async (redis, section) => {
   return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':')));
 };
 
-async function startSentinel(masterPort) {
+// tls: startRedis' {cert, key, ca}: a TLS port too (tlsPort), and the
+// sentinel's own links to the servers over TLS.
+async function startSentinel(masterPort, tls = null) {
   const port = await freePort();
+  const tlsPort = tls ? await freePort() : null;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-sentinel-'));
   const conf = path.join(dir, 'sentinel.conf');
+  const tlsConf = tls ? [`tls-port ${tlsPort}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`,
+    `tls-ca-cert-file ${tls.ca}`, 'tls-auth-clients yes', 'tls-replication yes'] : [];
   fs.writeFileSync(conf, [
-    `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+    `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, ...tlsConf,
     `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} 1`,
     `sentinel down-after-milliseconds ${MASTER} 1000`,
     `sentinel failover-timeout ${MASTER} 5000`, `requirepass ${SENTINEL_PASSWORD}`, '',
@@ -60,6 +71,7 @@ async function startSentinel(masterPort) {
   const proc = new Proc('sentinel', 'redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { cwd: dir }).start();
   const sentinel = {
     port,
+    tlsPort,
     proc,
     call: async (...args) => {
       const c = await resp.connect({ port });
@@ -83,7 +95,8 @@ async function startSentinel(masterPort) {
   return sentinel;
 }
 
-describe('Redis Sentinel', () => {
+for (const overTls of [false, true]) describe(overTls ? 'Redis Sentinel over TLS' : 'Redis Sentinel', () => {
+  let pki;
   let master;
   let replica;
   let sentinel;
@@ -93,20 +106,31 @@ describe('Redis Sentinel', () => {
   let hook;
   let env;
 
+  // The port the programs (and the servers among themselves) use.
+  const served = (r) => (overTls ? r.tlsPort : r.port);
+
   before(async () => {
-    master = await startRedis({ name: 'redis-a', args: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'] });
-    replica = await startRedis({ name: 'redis-b', args: ['--replicaof', '127.0.0.1', String(master.port)] });
+    let tls = null;
+    let tlsArgs = [];
+    if (overTls) {
+      pki = new TestPki().cert('server').cert('client', { san: 'DNS:client' });
+      tls = pki.serverTls('server');
+      tlsArgs = ['--tls-replication', 'yes'];
+    }
+    master = await startRedis({ name: 'redis-a', tls, args: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10', ...tlsArgs] });
+    replica = await startRedis({ name: 'redis-b', tls, args: ['--replicaof', '127.0.0.1', String(served(master)), ...tlsArgs] });
     await waitUntil(async () => (await info(replica, 'replication')).master_link_status === 'up',
       { what: 'the replica to sync' });
-    sentinel = await startSentinel(master.port);
+    sentinel = await startSentinel(served(master), tls);
     await waitUntil(async () => (await sentinel.call('SENTINEL', 'REPLICAS', MASTER)).length === 1,
       { what: 'the sentinel to find the replica' });
     env = {
       WH_REDIS_URL: 'redis://not-used.invalid:1/0',
-      WH_REDIS_SENTINELS: `127.0.0.1:1,127.0.0.1:${sentinel.port}`,
+      WH_REDIS_SENTINELS: `127.0.0.1:1,127.0.0.1:${overTls ? sentinel.tlsPort : sentinel.port}`,
       WH_REDIS_SENTINEL_MASTER: MASTER,
       WH_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
       WH_CLAIM_IDLE_MS: '3000',
+      ...(overTls ? { WH_REDIS_SENTINEL_TLS: '1', ...pki.clientEnv() } : {}),
     };
     const bootstrapKey = newBootstrapKey();
     api = await startApi({ redis: master, bootstrapKey, env });
@@ -115,7 +139,10 @@ describe('Redis Sentinel', () => {
     const stack = { api: (...a) => api.api(...a) };
     hook = (await createWebhook(stack, { company_sid: `CO_s${randomHex(3)}`, url: receiver.url('/s') })).webhook;
   });
-  after(async () => sentinel?.dispose());
+  after(async () => {
+    await sentinel?.dispose();
+    pki?.dispose();
+  });
 
   test('both programs follow a failover; every accepted event is delivered', async (t) => {
     const accepted = new Map(); // event_sid -> ms it was accepted
@@ -159,7 +186,7 @@ describe('Redis Sentinel', () => {
     }, { timeoutMs: 10000, intervalMs: 200, what: 'the sentinel to start a failover' });
     await waitUntil(async () => {
       const [, port] = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER);
-      return Number(port) === replica.port;
+      return Number(port) === served(replica);
     }, { timeoutMs: FOLLOW_BOUND_MS, what: 'the sentinel to name the replica master' });
     const switched = Date.now();
 
@@ -193,7 +220,8 @@ describe('Redis Sentinel', () => {
     await publisher;
     const newMaster = replica;
     const clients = (await newMaster.call('CLIENT', 'LIST')).split('\n');
-    assert.ok(clients.some((l) => /\bcmd=xreadgroup\b/.test(l)), 'the dispatcher reads from the new master');
+    assert.ok(clients.some((l) => /\bcmd=xreadgroup\b/.test(l) && l.includes(`laddr=127.0.0.1:${served(newMaster)} `)),
+      `the dispatcher reads from the new master, on the port it was named:\n${clients.join('\n')}`);
 
     // Nothing accepted is lost (delivered at least once; a few twice).
     await waitUntil(() => {
@@ -210,10 +238,10 @@ describe('Redis Sentinel', () => {
   test('a wrong sentinel password: exit 1 at start, the sentinel named', async () => {
     const res = await runToExit(BIN.dispatcher, {
       env: programEnv({ redis: master, apiPort: 1, bootstrapKey: undefined,
-        env: { ...env, WH_REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, WH_REDIS_SENTINEL_PASSWORD: 'wrong-password' } }),
+        env: { ...env, WH_REDIS_SENTINELS: `127.0.0.1:${served(sentinel)}`, WH_REDIS_SENTINEL_PASSWORD: 'wrong-password' } }),
     });
     assert.equal(res.code, 1, res.stderr);
-    assert.match(res.stderr, new RegExp(`cannot reach Redis \\(WH_REDIS_SENTINELS\\).*sentinel 127\\.0\\.0\\.1:${sentinel.port}`));
+    assert.match(res.stderr, new RegExp(`cannot reach Redis \\(WH_REDIS_SENTINELS\\).*sentinel 127\\.0\\.0\\.1:${served(sentinel)}`));
     assert.doesNotMatch(res.stderr, /wrong-password/);
   });
 });

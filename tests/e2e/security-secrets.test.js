@@ -6,9 +6,14 @@
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   BIN,
+  KEYS,
   createWebhook,
   programEnv,
   redisCli,
@@ -83,6 +88,17 @@ describe('signing secrets sealed at rest', () => {
 
   test('rotation: new key first, re-encrypt, drop the old key', async () => {
     const keys = (await stack.api('GET', `/v1/webhooks/${hook.webhook.sid}/signing-keys`)).json.signing_keys;
+    // A webhook holding a client certificate's key, sealed with old too.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wh-seal-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=sealed'], { cwd: dir, stdio: 'ignore' });
+    const tlsHook = await createWebhook(stack, {
+      company_sid: 'CO_seal2', url: rcv.url('/tls'),
+      tls_client_certificate: { certificate_pem: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), private_key_pem: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') },
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    const tlsRecord = async () => String(await stack.redis.call('GET', KEYS.webhook(tlsHook.webhook.sid)));
+    assert.ok((await tlsRecord()).includes('tls_key_enc') && (await tlsRecord()).includes('old'));
     const both = `${NEW},${OLD}`;
     for (const p of [stack.apiServer, ...stack.dispatchers]) {
       p.extraEnv = { ...p.extraEnv, WH_SECRETS_KEY: both };
@@ -96,11 +112,16 @@ describe('signing secrets sealed at rest', () => {
     for (const raw of await rawKeys(stack.redis, hook.webhook.sid)) {
       assert.ok(raw.includes('new') && !raw.includes('old'), 'sealed with the new key now');
     }
+    const rec = await tlsRecord();
+    assert.ok(rec.includes('new') && !rec.includes('old'), 'the client key too');
     for (const p of [stack.apiServer, ...stack.dispatchers]) {
       p.extraEnv = { ...p.extraEnv, WH_SECRETS_KEY: NEW };
       await p.restart();
     }
     await deliverOne(keys, 'new key only');
+    const shown = await stack.api('GET', `/v1/webhooks/${tlsHook.webhook.sid}`);
+    assert.equal(shown.status, 200, shown.text);
+    assert.equal(shown.json.webhook.tls_client_certificate.subject, 'CN=sealed');
     const again = (await stack.api('GET', `/v1/webhooks/${hook.webhook.sid}/signing-keys`)).json.signing_keys;
     assert.deepEqual(again.map((k) => k.shared_secret).sort(), keys.map((k) => k.shared_secret).sort());
   });

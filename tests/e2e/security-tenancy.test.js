@@ -42,7 +42,9 @@ describe('tenancy: another company\'s resources are 404 on every route', () => {
     assert.equal(ev.status, 202, ev.text);
     const job = await stack.api('POST', `/v1/webhooks/${w.sid}/~recover`, { since: '2020-01-01T00:00:00Z', until: new Date().toISOString() }, { key: a.auth });
     assert.equal(job.status, 202, job.text);
-    mine = { key: a, webhook: w.sid, signingKey: keys.json.signing_keys[0].sid, apiKey: a.id, event: ev.json.event.event_sid, job: job.json.job.job_sid ?? job.json.job.sid };
+    const ps = await stack.api('POST', '/v1/portal-sessions', {}, { key: a.auth });
+    assert.equal(ps.status, 201, ps.text);
+    mine = { key: a, webhook: w.sid, signingKey: keys.json.signing_keys[0].sid, apiKey: a.id, event: ev.json.event.event_sid, job: job.json.job.job_sid ?? job.json.job.sid, portalSession: ps.json.portal_session };
     theirs = b;
   });
 
@@ -52,7 +54,7 @@ describe('tenancy: another company\'s resources are 404 on every route', () => {
     return segs.map((s, i) => {
       if (s !== ':') return s;
       const prev = segs[i - 1];
-      const id = { webhooks: mine.webhook, 'signing-keys': mine.signingKey, 'api-keys': mine.apiKey, deliveries: mine.event, events: mine.event, jobs: mine.job }[prev];
+      const id = { webhooks: mine.webhook, 'signing-keys': mine.signingKey, 'api-keys': mine.apiKey, deliveries: mine.event, events: mine.event, jobs: mine.job, 'portal-sessions': mine.portalSession.sid }[prev];
       assert.ok(id, `no resolver for a parameter after "${prev}" in ${pattern}: add one to this test`);
       return id;
     }).join('/');
@@ -89,6 +91,9 @@ describe('tenancy: another company\'s resources are 404 on every route', () => {
     assert.equal(keys.json.signing_keys.length, 1, 'its signing key is still there');
     const ak = await stack.api('GET', '/v1/api-keys', undefined, { key: mine.key.auth });
     assert.ok(ak.json.api_keys.some((k) => k.key_id === mine.apiKey), 'its API key is still there');
+    const tok = mine.portalSession.url.split('#token=')[1];
+    const viaPortal = await stack.api('GET', '/v1/webhooks', undefined, { key: null, headers: { authorization: `Bearer ${tok}` } });
+    assert.equal(viaPortal.status, 200, 'its portal session still works');
   });
 
   test('lists show only the caller\'s own company, whatever company_sid it asks for', async () => {

@@ -1,28 +1,35 @@
-// Self-test of lib/streem.js against the vectors in DESIGN.md, so that the
-// end-to-end checks built on it can be trusted. Needs no running programs.
+// Self-test of lib/streem.js against the reference vectors of
+// docs/vectors/signatures.json (the file docs/design.md shows and the C unit
+// test reads), so that the end-to-end checks built on it can be trusted.
+// Needs no running programs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { verifyStreem, signStreem, signedInput, standardWebhooksSecret } from './lib/streem.js';
 
-const KEY = 'ClickToVideo Example Signing Key Secret';
+const VECTORS = JSON.parse(readFileSync(new URL('../../docs/vectors/signatures.json', import.meta.url), 'utf8'));
+const [S1, S2] = VECTORS.streem;
+const KEY = S1.shared_secret;
+assert.equal(S2.shared_secret, KEY);
 
 // Vector 1: only Streem-Sent-At signed, a 1972 timestamp (so the clock check
 // has to be disabled or the clock injected).
-const V1 = {
-  sentAt: '1972-01-01T10:00:20.021Z',
-  body: '{"test": 2432232314}',
-  signature: 'aad326438e055b2b1f8d6cb3523b2b36778d8d54a2f5baebea8bb55eb16205da',
-};
+const V1 = { sentAt: S1.headers[0][1], body: S1.body, signature: S1.signature };
+assert.equal(S1.headers.length, 1);
 
 // Vector 2: two custom headers signed after Streem-Sent-At.
-const V2 = {
-  sentAt: '2026-11-28T10:00:20.021Z',
-  body: '{"event":{"event_type":"call.ended","payload":{"call_sid":"CA_1"}},"sent_at":"2026-11-28T10:00:20.021Z"}',
-  signature: '109b5ef6a1efc807a47f586072a39e14aeef615dfe4cf02df62383340892cc9a',
-};
+const V2 = { sentAt: S2.headers[0][1], body: S2.body, signature: S2.signature };
+assert.deepEqual(S2.headers.slice(1), [['X-Streem-API-Key-ID', 'key_123'], ['X-Tenant', 'acme']]);
+
+test('signer reproduces every Streem vector of the file and its signed input', () => {
+  for (const v of VECTORS.streem) {
+    assert.equal(signedInput(v.headers, v.body).toString('utf8'), v.signed_input, v.name);
+    assert.equal(signStreem(v.shared_secret, v.headers, v.body), v.signature, v.name);
+  }
+});
 
 function v1Headers(overrides = {}) {
   return {
@@ -145,13 +152,17 @@ test('malformed or missing headers are rejected with a reason', () => {
   }
 });
 
-// The Standard Webhooks side: the official library reproduces the DESIGN.md
-// reference vector, and a shared secret maps to the whsec_ form the api
+// The Standard Webhooks side: the official library reproduces the reference
+// vectors of the file, and a shared secret maps to the whsec_ form the api
 // exposes, which that library then accepts.
-test('standardwebhooks package reproduces the DESIGN.md reference vector', () => {
-  const wh = new Webhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
-  const sig = wh.sign('msg_p5jXN8AQM9LWM0D4loKWxJek', new Date(1614265330 * 1000), '{"test": 2432232314}');
-  assert.equal(sig, 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+test('standardwebhooks package reproduces the reference vectors', () => {
+  assert.ok(VECTORS.standard_webhooks.length >= 1);
+  for (const v of VECTORS.standard_webhooks) {
+    const sig = new Webhook(v.secret).sign(v.id, new Date(v.timestamp * 1000), v.body);
+    assert.equal(sig, v.signature, v.name);
+  }
+  for (const v of VECTORS.standard_webhooks_secret)
+    assert.equal(standardWebhooksSecret(v.shared_secret), v.standard_webhooks_secret, v.name);
 });
 
 test('standard_webhooks_secret is whsec_ + base64(shared secret bytes) and keys the same HMAC', () => {

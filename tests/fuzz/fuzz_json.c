@@ -20,8 +20,20 @@
  * - on valid text, the faster "trusted" walks (wh_json_members_trusted,
  *   wh_json_elements_trusted) find exactly what the checked ones find;
  * - the one-pass reader (wh_json_members) refuses exactly what is not a
- *   valid object, tells a repeated name apart, and otherwise finds what
- *   the trusted walk finds.
+ *   valid object (with wh_json_check's reason), tells a repeated name apart, and otherwise finds what
+ *   the trusted walk finds;
+ * - wh_json_check agrees with wh_json_valid, and a valid text inside 64
+ *   more arrays is refused as nested too deep exactly when it is an array
+ *   or an object itself;
+ * - the object walk every api body goes through (wh_json_object) accepts
+ *   exactly the valid objects and otherwise gives wh_json_check's reason;
+ *   its members lie inside the text, names between their quotes, values
+ *   trimmed and valid; the trusted walk and a smaller cap list the same
+ *   members; the members written out again list the same; a cut copy of
+ *   a valid object (in a buffer of exactly its size, so that a read past
+ *   the end is caught) is refused;
+ * - wh_json_text decodes what wh_json_string decodes, the same bytes but
+ *   U+0000 as DEL.
  */
 #include "buf.h"
 #include "json.h"
@@ -261,6 +273,11 @@ check_one_pass(const char *s, size_t len, int valid)
 	for (n = 0; names[n] != NULL; n++)
 		;
 	bits = wh_json_members(s, len, names, n, v, l);
+	if (!valid && first_byte(s, len) == '{') {
+		/* The reason the checker gives: invalid, or too deep. */
+		FUZZ_CHECK(bits == wh_json_check(s, len));
+		return;
+	}
 	if (!valid || first_byte(s, len) != '{') {
 		FUZZ_CHECK(bits == -1);
 		return;
@@ -275,6 +292,155 @@ check_one_pass(const char *s, size_t len, int valid)
 		if ((bits >> i) & 1)
 			FUZZ_CHECK(v[i] == tv[i] && l[i] == tl[i]);
 	}
+}
+
+#define DEEP_WRAP	WH_JSON_DEPTH_MAX
+
+/* wh_json_check's reasons, and depth counted as the api counts it. */
+static void
+check_reason(const char *s, size_t len, int valid)
+{
+	struct wh_buf	b;
+	char		c;
+	int		rc, i;
+
+	rc = wh_json_check(s, len);
+	FUZZ_CHECK(rc == 0 || rc == WH_JSON_INVALID || rc == WH_JSON_DEEP);
+	FUZZ_CHECK((rc == 0) == valid);
+	if (!valid)
+		return;
+	wh_buf_init(&b, 0);
+	for (i = 0; i < DEEP_WRAP; i++)
+		if (wh_buf_append(&b, "[", 1) == -1)
+			goto out;
+	if (wh_buf_append(&b, s, len) == -1)
+		goto out;
+	for (i = 0; i < DEEP_WRAP; i++)
+		if (wh_buf_append(&b, "]", 1) == -1)
+			goto out;
+	c = first_byte(s, len);
+	rc = wh_json_check(b.data, b.len);
+	FUZZ_CHECK(rc == ((c == '[' || c == '{') ? WH_JSON_DEEP : 0));
+out:
+	wh_buf_free(&b);
+}
+
+#define OBJ_MAX	32
+
+/* A copy of s[0..len) in a buffer of exactly len bytes (NULL if none). */
+static char *
+exact_copy(const char *s, size_t len)
+{
+	char	*c;
+
+	if ((c = malloc(len ? len : 1)) != NULL)
+		memcpy(c, s, len);
+	return (c);
+}
+
+static void
+check_object(const char *s, size_t len, int valid)
+{
+	struct wh_json_member	 m[OBJ_MAX], t[OBJ_MAX], r[OBJ_MAX];
+	struct wh_buf		 b;
+	char			*cut;
+	size_t			 i, k, step, shown, end;
+	int			 n, nt, nr, obj;
+
+	obj = valid && first_byte(s, len) == '{';
+	n = wh_json_object(s, len, m, OBJ_MAX, 0);
+	if (!obj) {
+		FUZZ_CHECK(n < 0);
+		if (first_byte(s, len) == '{')
+			FUZZ_CHECK(n == wh_json_check(s, len));
+		else
+			FUZZ_CHECK(n == WH_JSON_INVALID);
+		return;
+	}
+	FUZZ_CHECK(n >= 0);
+	shown = (size_t)n < OBJ_MAX ? (size_t)n : OBJ_MAX;
+	for (i = 0; i < shown; i++) {
+		FUZZ_CHECK(m[i].name > s && m[i].name[-1] == '"' &&
+		    (size_t)(m[i].name - s) + m[i].nlen < len &&
+		    m[i].name[m[i].nlen] == '"');
+		FUZZ_CHECK(m[i].val > m[i].name && m[i].vlen > 0 &&
+		    (size_t)(m[i].val - s) + m[i].vlen <= len);
+		FUZZ_CHECK(!is_ws(m[i].val[0]) &&
+		    !is_ws(m[i].val[m[i].vlen - 1]));
+		FUZZ_CHECK(wh_json_valid(m[i].val, m[i].vlen));
+	}
+	nt = wh_json_object(s, len, t, OBJ_MAX, 1);
+	FUZZ_CHECK(nt == n);
+	for (i = 0; i < shown; i++)
+		FUZZ_CHECK(t[i].name == m[i].name && t[i].nlen == m[i].nlen &&
+		    t[i].val == m[i].val && t[i].vlen == m[i].vlen);
+	if (n > 0) {
+		FUZZ_CHECK(wh_json_object(s, len, t, shown - 1, 0) == n);
+		for (i = 0; i + 1 < shown; i++)
+			FUZZ_CHECK(t[i].val == m[i].val);
+	}
+
+	/* Written out again, the members list the same. */
+	wh_buf_init(&b, 0);
+	if (wh_buf_append(&b, "{", 1) == -1)
+		goto cuts;
+	for (i = 0; i < shown; i++) {
+		if ((i > 0 && wh_buf_append(&b, ",", 1) == -1) ||
+		    wh_buf_append(&b, m[i].name - 1, m[i].nlen + 2) == -1 ||
+		    wh_buf_append(&b, ":", 1) == -1 ||
+		    wh_buf_append(&b, m[i].val, m[i].vlen) == -1)
+			goto cuts;
+	}
+	if (wh_buf_append(&b, "}", 1) == -1)
+		goto cuts;
+	nr = wh_json_object(b.data, b.len, r, OBJ_MAX, 0);
+	FUZZ_CHECK(nr == (int)shown);
+	for (i = 0; i < shown; i++)
+		FUZZ_CHECK(r[i].nlen == m[i].nlen && r[i].vlen == m[i].vlen &&
+		    memcmp(r[i].name, m[i].name, m[i].nlen) == 0 &&
+		    memcmp(r[i].val, m[i].val, m[i].vlen) == 0);
+cuts:
+	wh_buf_free(&b);
+
+	/* Cut anywhere before its closing brace, it is no object. */
+	for (end = len; end > 0 && is_ws(s[end - 1]); end--)
+		;
+	step = end / 16 + 1;
+	for (k = 0; k < end; k += step) {
+		if ((cut = exact_copy(s, k)) == NULL)
+			return;
+		FUZZ_CHECK(wh_json_object(cut, k, t, OBJ_MAX, 0) < 0);
+		FUZZ_CHECK(!wh_json_valid(cut, k));
+		free(cut);
+	}
+}
+
+/* wh_json_text is wh_json_string with U+0000 as DEL. */
+static void
+check_text(const char *s, size_t len)
+{
+	char	*a, *b;
+	int	 n, m, k;
+
+	a = malloc(STRING_MAX);
+	b = malloc(STRING_MAX);
+	if (a == NULL || b == NULL)
+		goto out;
+	n = wh_json_string(s, len, a, STRING_MAX);
+	m = wh_json_text(s, len, b, STRING_MAX);
+	if (n >= 0) {
+		FUZZ_CHECK(m == n && memcmp(a, b, (size_t)n) == 0);
+	} else if (n == -1)
+		FUZZ_CHECK(m == -1);
+	else if (m >= 0) {
+		/* Refused for a U+0000 (or room): no NUL in what it wrote. */
+		FUZZ_CHECK(strlen(b) == (size_t)m);
+		for (k = 0; k < m; k++)
+			FUZZ_CHECK(b[k] != '\0');
+	}
+out:
+	free(a);
+	free(b);
 }
 
 static void
@@ -323,6 +489,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_trusted(s, size, valid);
 	check_one_pass(s, size, valid);
 	check_string(s, size, valid);
+	check_reason(s, size, valid);
+	check_object(s, size, valid);
+	check_text(s, size);
 	check_escape(s, size);
 	return (0);
 }

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "caps.h"
+#include "config.h"
 #include "keys.h"
 #include "scripts.h"
 
@@ -26,7 +26,7 @@ test_caps_default(void **state)
 	(void)state;
 	assert_int_equal(unsetenv("WH_MAX_WEBHOOKS_PER_COMPANY"), 0);
 	assert_int_equal(wh_caps_load(&c, err, sizeof(err)), 0);
-	assert_int_equal(c.max_webhooks, WH_MAX_WEBHOOKS_DEFAULT);
+	assert_int_equal(c.max_webhooks, 1000);
 	assert_int_equal(setenv("WH_MAX_WEBHOOKS_PER_COMPANY", "", 1), 0);
 	assert_int_equal(wh_caps_load(&c, err, sizeof(err)), 0);
 	assert_int_equal(c.max_webhooks, 1000);

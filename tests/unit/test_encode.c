@@ -79,6 +79,21 @@ test_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+/*
+ * The tables' hash is djb2 over the bytes given: the known value of "a"
+ * and of "" (its seed), bytes past a NUL counted, the byte unsigned.
+ */
+static void
+test_hash(void **state)
+{
+	(void)state;
+	assert_true(wh_hash("", 0) == 5381);
+	assert_true(wh_hash("a", 1) == 5381 * 33 + 'a');
+	assert_true(wh_hash("ab", 2) == (5381 * 33 + 'a') * 33 + 'b');
+	assert_true(wh_hash("a\0b", 3) != wh_hash("a", 1));
+	assert_true(wh_hash("\xff", 1) == 5381 * 33 + 255);
+}
+
 static void
 test_b64_vectors(void **state)
 {
@@ -243,12 +258,58 @@ test_b64_roundtrip(void **state)
 	free(out);
 }
 
+/* wh_utf8_seq / wh_utf8_put: table 3-7 exactly, and back again. */
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 n;
+		uint32_t	 cp;
+	} ok[] = {
+		{ "A", 1, 0x41 }, { "\x7f", 1, 0x7f }, { "\xc2\x80", 2, 0x80 },
+		{ "\xdf\xbf", 2, 0x7ff }, { "\xe0\xa0\x80", 3, 0x800 },
+		{ "\xed\x9f\xbf", 3, 0xd7ff }, { "\xee\x80\x80", 3, 0xe000 },
+		{ "\xef\xbf\xbf", 3, 0xffff },
+		{ "\xf0\x90\x80\x80", 4, 0x10000 },
+		{ "\xf4\x8f\xbf\xbf", 4, 0x10ffff },
+	};
+	static const char *const bad[] = {
+		"\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xc2", "\xc2\x41",
+		"\xe0\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf",
+		"\xf0\x80\x80\xaf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+		"\xff", "\xe2\x82",
+	};
+	unsigned char	 u[4];
+	uint32_t	 cp;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(wh_utf8_seq((const unsigned char *)ok[i].s,
+		    strlen(ok[i].s), &cp), ok[i].n);
+		assert_int_equal(cp, ok[i].cp);
+		assert_int_equal(wh_utf8_put(cp, u), (size_t)ok[i].n);
+		assert_memory_equal(u, ok[i].s, (size_t)ok[i].n);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (wh_utf8_seq((const unsigned char *)bad[i], strlen(bad[i]),
+		    &cp) != -1)
+			fail_msg("accepted bad[%zu]", i);
+	}
+	/* A sequence cut by the end of the text is refused. */
+	assert_int_equal(wh_utf8_seq((const unsigned char *)"\xe2\x82\xac",
+	    2, &cp), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dec),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_b64_vectors),
 		cmocka_unit_test(test_b64_alphabets),
 		cmocka_unit_test(test_b64_encode_bounds),

@@ -2,8 +2,9 @@
  * test_json.c: the strict validator (grammar, UTF-8, surrogate escapes,
  * depth limit, trailing garbage), the top-level member finder (nested and
  * escaped content must not confuse it, duplicates are refused), the
- * string escaper (exact bytes out, always valid JSON), and the growable
- * buffer the escaper writes into.
+ * string escaper (exact bytes out, always valid JSON), the object walk
+ * the api reads every body with (all members, reasons for a refusal),
+ * and the growable buffer the escaper writes into.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -532,6 +533,155 @@ test_members_one_pass(void **state)
 	assert_int_equal(wh_json_members(NULL, 0, names, 2, v, l), -1);
 }
 
+/* wh_json_check: the reason, nested too deep told from invalid. */
+static void
+test_check_reasons(void **state)
+{
+	char	*s, *t;
+	size_t	 len;
+
+	(void)state;
+	assert_int_equal(wh_json_check(L("{}")), 0);
+	assert_int_equal(wh_json_check(L(" [1] ")), 0);
+	assert_int_equal(wh_json_check(L("[")), WH_JSON_INVALID);
+	assert_int_equal(wh_json_check(L("{}x")), WH_JSON_INVALID);
+	assert_int_equal(wh_json_check(NULL, 0), WH_JSON_INVALID);
+	s = nest(WH_JSON_DEPTH_MAX, &len);
+	assert_int_equal(wh_json_check(s, len), 0);
+	free(s);
+	s = nest(WH_JSON_DEPTH_MAX + 1, &len);
+	assert_int_equal(wh_json_check(s, len), WH_JSON_DEEP);
+	/* The first fault met is the reason: garbage before the depth. */
+	t = malloc(len + 3);
+	assert_non_null(t);
+	memcpy(t, "[x,", 3);
+	memcpy(t + 3, s, len);
+	assert_int_equal(wh_json_check(t, len + 3), WH_JSON_INVALID);
+	free(t);
+	free(s);
+	s = nest(100000, &len);
+	assert_int_equal(wh_json_check(s, len), WH_JSON_DEEP);
+	free(s);
+}
+
+/* {"p": <n levels>}: n + 1 levels in all. */
+static char *
+nest_in_object(int n, size_t *len)
+{
+	char	*in, *s;
+	size_t	 ilen;
+
+	in = nest(n, &ilen);
+	s = malloc(ilen + 6);
+	assert_non_null(s);
+	memcpy(s, "{\"p\":", 5);
+	memcpy(s + 5, in, ilen);
+	s[ilen + 5] = '}';
+	*len = ilen + 6;
+	free(in);
+	return (s);
+}
+
+/* The one-pass member readers say "nested too deep" as such. */
+static void
+test_members_deep(void **state)
+{
+	static const char *const names[] = { "p" };
+	struct wh_json_member	 m[1];
+	const char		*v[1];
+	size_t			 l[1], len;
+	char			*s;
+
+	(void)state;
+	s = nest_in_object(WH_JSON_DEPTH_MAX - 1, &len);
+	assert_int_equal(wh_json_members(s, len, names, 1, v, l), 1);
+	assert_int_equal(wh_json_object(s, len, m, 1, 0), 1);
+	free(s);
+	s = nest_in_object(WH_JSON_DEPTH_MAX, &len);
+	assert_int_equal(wh_json_members(s, len, names, 1, v, l),
+	    WH_JSON_DEEP);
+	assert_int_equal(wh_json_object(s, len, m, 1, 0), WH_JSON_DEEP);
+	assert_int_equal(wh_json_member(s, len, "p", v, l), -1);
+	free(s);
+}
+
+static void
+assert_member(const struct wh_json_member *m, const char *name,
+    const char *val)
+{
+	assert_int_equal(m->nlen, strlen(name));
+	assert_memory_equal(m->name, name, m->nlen);
+	assert_int_equal(m->vlen, strlen(val));
+	assert_memory_equal(m->val, val, m->vlen);
+}
+
+/* wh_json_object: every member in order, raw names, trimmed values. */
+static void
+test_object(void **state)
+{
+	static const char *const bad[] = {
+		"", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\" 1}",
+		"{\"a\":1,}", "{,\"a\":1}", "{\"a\":1 \"b\":2}", "{a:1}",
+		"{\"a\":1}x", "{\"a\":1}}", "{\"a\":[1,]}", "{\"a\":01}",
+		"{\"a\":\"\\x\"}", "{\"a\":1,\"a\":2", "[1]", "1",
+		"\"{}\"", "{\"\\ud800\":1}", "{\"a\":\"\xc0\xaf\"}", NULL
+	};
+	struct wh_json_member	 m[4];
+	const char		*t;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; bad[i] != NULL; i++) {
+		if (wh_json_object(bad[i], strlen(bad[i]), m, 4, 0) !=
+		    WH_JSON_INVALID)
+			fail_msg("accepted %s", bad[i]);
+	}
+	assert_int_equal(wh_json_object(NULL, 0, m, 4, 0), WH_JSON_INVALID);
+	assert_int_equal(wh_json_object(L(" {} "), m, 4, 0), 0);
+	t = " {\"b\" : [1,{\"a\":2}] , \"a\\u0062\":\"x\\\"}\",\"b\":null}\n";
+	assert_int_equal(wh_json_object(t, strlen(t), m, 4, 0), 3);
+	assert_member(&m[0], "b", "[1,{\"a\":2}]");
+	assert_member(&m[1], "a\\u0062", "\"x\\\"}\"");
+	assert_member(&m[2], "b", "null");
+	/* A repeated name is listed twice: the caller decides. */
+	assert_int_equal(wh_json_object(t, strlen(t), m, 4, 1), 3);
+	assert_member(&m[2], "b", "null");
+	/* More members than room: all counted, the first ones given. */
+	memset(m, 0, sizeof(m));
+	assert_int_equal(wh_json_object(t, strlen(t), m, 1, 0), 3);
+	assert_member(&m[0], "b", "[1,{\"a\":2}]");
+	assert_null(m[1].name);
+	assert_int_equal(wh_json_object(t, strlen(t), NULL, 0, 0), 3);
+	/* Invalid after the room is full still refuses the text. */
+	t = "{\"a\":1,\"b\":2,\"c\":[1,}";
+	assert_int_equal(wh_json_object(t, strlen(t), m, 1, 0),
+	    WH_JSON_INVALID);
+}
+
+/* wh_json_text: wh_json_string's decoding, U+0000 as DEL. */
+static void
+test_text(void **state)
+{
+	char	out[16];
+
+	(void)state;
+	assert_int_equal(wh_json_string(L("\"a\\u0000b\""), out,
+	    sizeof(out)), -2);
+	assert_int_equal(wh_json_text(L("\"a\\u0000b\""), out,
+	    sizeof(out)), 3);
+	assert_string_equal(out, "a\x7f" "b");
+	assert_int_equal(wh_json_text(L("\"caf\\u00e9\\t\\ud83d\\ude00\""),
+	    out, sizeof(out)), 10);
+	assert_string_equal(out, "caf\xc3\xa9\t\xf0\x9f\x98\x80");
+	assert_int_equal(wh_json_text(L("\"\\u0007\""), out, sizeof(out)),
+	    1);
+	assert_int_equal(out[0], 7);
+	assert_int_equal(wh_json_text(L("\"\\ud800\""), out, sizeof(out)),
+	    -1);
+	assert_int_equal(wh_json_text(L("\"abc\""), out, 3), -2);
+	assert_int_equal(wh_json_text(L("\"abc\""), out, 4), 3);
+}
+
 int
 main(void)
 {
@@ -547,6 +697,10 @@ main(void)
 		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_members_trusted),
 		cmocka_unit_test(test_members_one_pass),
+		cmocka_unit_test(test_check_reasons),
+		cmocka_unit_test(test_members_deep),
+		cmocka_unit_test(test_object),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_escape_cap),

@@ -333,7 +333,23 @@ test_key_roundtrip(void **state)
 	assert_null(out.label);
 	assert_true(out.expires_at == 0);
 	assert_memory_equal(out.secret, sample_secret, sizeof(sample_secret));
+	assert_int_equal(out.alg, WH_KEY_HMAC);
 	wh_signing_key_free(&out);
+
+	/* An ed25519 key keeps its kind; its secret is exactly 32 bytes. */
+	in.alg = WH_KEY_ED25519;
+	wh_buf_reset(&b);
+	assert_int_equal(wh_signing_key_encode(&in, &b), -1);
+	in.secret = (unsigned char *)"0123456789abcdef0123456789abcdef";
+	in.secret_len = 32;
+	assert_int_equal(wh_signing_key_encode(&in, &b), 0);
+	assert_int_equal(wh_signing_key_decode(b.data, b.len, &out), 0);
+	assert_int_equal(out.alg, WH_KEY_ED25519);
+	assert_int_equal(out.secret_len, 32);
+	wh_signing_key_free(&out);
+	in.alg = 7;
+	wh_buf_reset(&b);
+	assert_int_equal(wh_signing_key_encode(&in, &b), -1);
 	wh_buf_free(&b);
 }
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
+
 #include "resp.h"
 
 static void

@@ -103,6 +103,54 @@ test_seal_open(void **state)
 	wh_buf_free(&b);
 }
 
+/* A webhook's client key is sealed like a signing secret, bound to it. */
+static void
+test_webhook_tls_key(void **state)
+{
+	struct wh_secrets	r;
+	struct wh_webhook	w, d;
+	struct wh_buf		b;
+	char			err[160];
+	const char		*key = "-----BEGIN PRIVATE KEY-----\nsecretbits"
+				    "\n-----END PRIVATE KEY-----\n";
+
+	(void)state;
+	assert_int_equal(wh_secrets_parse(K1, &r, err, sizeof(err)), 0);
+	memset(&w, 0, sizeof(w));
+	w.sid = "wh_tls";
+	w.company_sid = "CO_1";
+	w.url = "https://example.com/";
+	w.method = WH_METHOD_POST;
+	w.tls_cert = "CERT";
+	w.tls_key = (char *)key;
+	w.tls_ca = "CA";
+	wh_buf_init(&b, 0);
+	wh_secrets_use(&r);
+	assert_int_equal(wh_webhook_encode(&w, &b), 0);
+	assert_null(memmem(b.data, b.len, "secretbits", 10));
+	assert_non_null(memmem(b.data, b.len, "tls_key_enc", 11));
+	assert_int_equal(wh_webhook_decode(b.data, b.len, &d), 0);
+	assert_string_equal(d.tls_key, key);
+	assert_string_equal(d.tls_cert, "CERT");
+	assert_string_equal(d.tls_ca, "CA");
+	wh_webhook_free(&d);
+	/* Moved to another webhook, it does not open. */
+	wh_buf_reset(&b);
+	w.sid = "wh_tlsA";
+	assert_int_equal(wh_webhook_encode(&w, &b), 0);
+	(void)memcpy(memmem(b.data, b.len, "wh_tlsA", 7), "wh_tlsB", 7);
+	assert_int_equal(wh_webhook_decode(b.data, b.len, &d), -1);
+	wh_secrets_use(NULL);
+	wh_buf_reset(&b);
+	assert_int_equal(wh_webhook_encode(&w, &b), 0);
+	assert_non_null(memmem(b.data, b.len, "secretbits", 10));
+	/* A certificate without its key is not a record. */
+	w.tls_key = NULL;
+	wh_buf_reset(&b);
+	assert_int_equal(wh_webhook_encode(&w, &b), -1);
+	wh_buf_free(&b);
+}
+
 static void
 test_codec(void **state)
 {
@@ -160,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_codec),
+		cmocka_unit_test(test_webhook_tls_key),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -113,6 +113,36 @@ export function deliveryRows(report, m) {
     target: valueAtMost(32, '≤ 32 MiB') });
 }
 
+// Redis over TLS next to the same work over the plain port, same run.
+export function tlsRows(report, m) {
+  const S = 'Redis over TLS (rediss://, verified, client certificate), same Redis, interleaved with its plain port';
+  report.add({ section: S, figure: `POST /v1/events, ${CONFIG.ingestConnections} connections: events/s over TLS`,
+    runs: m.runs.map((r) => r.ingest_tls.eps),
+    ref: { label: 'same over the plain port', value: med(m.runs, (r) => r.ingest_plain.eps) }, target: ratioAtLeast(0.85) });
+  report.add({ section: S, figure: `deliveries/s, 1 dispatcher, drains of ${m.backlog}, over TLS`,
+    runs: m.runs.map((r) => r.d1_tls.rate),
+    ref: { label: 'same over the plain port', value: med(m.runs, (r) => r.d1_plain.rate) }, target: ratioAtLeast(0.85) });
+  // CPU per unit of work: what TLS costs each side, steadier than the
+  // rates on a shared machine.
+  report.add({ section: S, figure: 'POST /v1/events: Kore workers µs CPU per event over TLS',
+    runs: m.runs.map((r) => r.ingest_tls.cpu.kore), ref: { label: 'plain', value: med(m.runs, (r) => r.ingest_plain.cpu.kore) } });
+  report.add({ section: S, figure: 'POST /v1/events: Redis µs CPU per event over TLS',
+    runs: m.runs.map((r) => r.ingest_tls.cpu.redis), ref: { label: 'plain', value: med(m.runs, (r) => r.ingest_plain.cpu.redis) } });
+  report.add({ section: S, figure: 'deliveries, 1 dispatcher: dispatcher µs CPU per delivery over TLS',
+    runs: m.runs.map((r) => r.d1_tls.cpu.dispatcher), ref: { label: 'plain', value: med(m.runs, (r) => r.d1_plain.cpu.dispatcher) } });
+  report.add({ section: S, figure: 'deliveries, 1 dispatcher: Redis µs CPU per delivery over TLS',
+    runs: m.runs.map((r) => r.d1_tls.cpu.redis), ref: { label: 'plain', value: med(m.runs, (r) => r.d1_plain.cpu.redis) } });
+}
+
+// Deliveries over TLS: a client certificate next to plain TLS, same run.
+export function egressRows(report, m) {
+  const S = `Delivery over TLS: 1 KiB payload to nginx answering 204 (drains of ${m.backlog}, 1 dispatcher)`;
+  const plain = med(m.runs, (r) => r.tls.rate);
+  report.add({ section: S, figure: 'deliveries/s over TLS', runs: m.runs.map((r) => r.tls.rate) });
+  report.add({ section: S, figure: 'deliveries/s over TLS with a client certificate (tls_client_certificate)',
+    runs: m.runs.map((r) => r.mtls.rate), ref: { label: 'plain TLS', value: plain }, target: ratioAtLeast(0.9) });
+}
+
 // `d1` is the short drain of one dispatcher, 1 webhook per event (null
 // when the delivery section did not run).
 export function backlogRows(report, m, d1) {

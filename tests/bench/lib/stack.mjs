@@ -6,22 +6,27 @@ import path from 'node:path';
 import { connect, once } from '../../e2e/lib/resp.js';
 import { BENCH_BUILD, BUILD, Proc, ROOT, freePort, sleep, waitFor } from './procs.mjs';
 
-// The bootstrap admin key the api creates at start (README, Configuration).
+// The bootstrap admin key the api creates at start (docs/operations.md, Configuration).
 export const ADMIN_KEY = 'bench_admin:bench-secret-0123456789abcdef';
 export const AUTH = 'Basic ' + Buffer.from(ADMIN_KEY).toString('base64');
 export const EVENTS = 'wh:{0}:events';
 export const RETRY = 'wh:{0}:retry';
 export const RETRIES = 'wh:{0}:retries';
 
-export async function startRedis(dir) {
+// tls ({cert, key, ca}): a TLS port too, whose URL is tlsUrl (clients
+// must show a certificate of ca); the bench's own client stays plain.
+export async function startRedis(dir, { tls = null, name = 'redis' } = {}) {
   const port = await freePort();
-  const proc = new Proc('redis', 'redis-server', [
+  const tlsPort = tls ? await freePort() : null;
+  const tlsArgs = tls ? ['--tls-port', String(tlsPort), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key,
+    '--tls-ca-cert-file', tls.ca] : [];
+  const proc = new Proc(name, 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--loglevel', 'warning', '--maxclients', '10000',
+    '--dir', dir, '--loglevel', 'warning', '--maxclients', '10000', ...tlsArgs,
   ]);
   await waitFor(async () => { proc.check(); return (await once(port, 'PING')) === 'PONG'; }, { what: 'redis' });
   const client = await connect({ port, commandTimeoutMs: 60000 });
-  return { port, proc, client, url: `redis://127.0.0.1:${port}/0` };
+  return { port, proc, client, url: `redis://127.0.0.1:${port}/0`, tlsUrl: tls ? `rediss://localhost:${tlsPort}/0` : null };
 }
 
 // nginx, one worker, answering 204 to everything. /timed/... is logged
@@ -55,10 +60,10 @@ export function apiEnv(redisUrl, port, extra = {}) {
 }
 
 // The api with `workers` Kore workers; resolves once /healthz answers.
-export async function startApi(redisUrl, { workers = 2, name = 'api' } = {}) {
+export async function startApi(redisUrl, { workers = 2, name = 'api', env = {} } = {}) {
   const port = await freePort();
   const proc = new Proc(name, path.join(BUILD, 'webhooks-api'), [], {
-    env: apiEnv(redisUrl, port, { WH_API_WORKERS: String(workers) }),
+    env: apiEnv(redisUrl, port, { WH_API_WORKERS: String(workers), ...env }),
   });
   await waitFor(async () => { proc.check(); return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; },
     { ms: 15000, what: 'api /healthz' });

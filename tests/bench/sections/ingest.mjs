@@ -31,7 +31,7 @@ import { wrk } from '../lib/wrk.mjs';
 const run = promisify(execFile);
 const COMPANY = 'CO_ingest';
 
-function bodies(dir) {
+export function bodies(dir) {
   const event = { company_sid: COMPANY, event_type: EVENT_TYPE, payload: JSON.parse(PAYLOAD) };
   const single = path.join(dir, 'event.json');
   const batch = path.join(dir, 'batch.json');
@@ -78,6 +78,33 @@ async function rtt(client) {
   return median(t);
 }
 
+// One wrk run of route r against target (the api or the no-op), with a
+// trimmer keeping redis' stream short; what its events cost in CPU: the
+// Kore workers, Redis, and how busy the machine was (wrk is the rest).
+export async function loadRoute(redis, target, r) {
+  const meter = await cpuMeter({ trees: { kore: [target.proc.pid] }, redis: redis.client });
+  let trimming = Promise.resolve();
+  const trimmer = setInterval(() => {
+    trimming = trimming.then(() => redis.client.call('XTRIM', EVENTS, 'MAXLEN', '~', TRIM_KEEP));
+  }, TRIM_EVERY_MS);
+  let res;
+  try {
+    res = await wrk({
+      url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
+      env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
+    });
+  } finally {
+    clearInterval(trimmer);
+    await trimming;
+  }
+  const cpu = await meter.stop(Math.max(1, res.requests * r.events));
+  // Drop what is left of the run's events, and have the allocator give
+  // the memory back now rather than during the next run.
+  await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
+  await redis.client.call('MEMORY', 'PURGE');
+  return { ...res, eps: res.rps * r.events, cpu };
+}
+
 export async function ingest({ tmp, redis }) {
   const files = bodies(tmp);
   const noop = await startKoreNoop(tmp, { workers: CONFIG.workers });
@@ -100,31 +127,7 @@ export async function ingest({ tmp, redis }) {
   await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
 
   const out = { workers: CONFIG.workers, batchSize: CONFIG.batchSize, rttMs: measuredRtt, unavailable, runs: [] };
-  // Each run also says what its events cost in CPU: the Kore workers
-  // (api or no-op), Redis, and how busy the machine was (wrk is the rest).
-  const load = async (target, r) => {
-    const meter = await cpuMeter({ trees: { kore: [target.proc.pid] }, redis: redis.client });
-    let trimming = Promise.resolve();
-    const trimmer = setInterval(() => {
-      trimming = trimming.then(() => redis.client.call('XTRIM', EVENTS, 'MAXLEN', '~', TRIM_KEEP));
-    }, TRIM_EVERY_MS);
-    let res;
-    try {
-      res = await wrk({
-        url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
-        env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
-      });
-    } finally {
-      clearInterval(trimmer);
-      await trimming;
-    }
-    const cpu = await meter.stop(Math.max(1, res.requests * r.events));
-    // Drop what is left of the run's events, and have the allocator give
-    // the memory back now rather than during the next run.
-    await redis.client.call('XTRIM', EVENTS, 'MAXLEN', '0');
-    await redis.client.call('MEMORY', 'PURGE');
-    return { ...res, eps: res.rps * r.events, cpu };
-  };
+  const load = (target, r) => loadRoute(redis, target, r);
   for (let i = 0; i < CONFIG.repeat; i++) {
     const rep = {};
     for (const [name, r] of Object.entries(routes)) {

@@ -50,7 +50,7 @@ export const BIN = {
 };
 export const VERBOSE = process.env.E2E_VERBOSE === '1';
 
-// Redis key names from DESIGN.md ("Redis data model"), default prefix.
+// Redis key names from docs/design.md ("Redis keys"), default prefix.
 export const PREFIX = 'wh:';
 export const GROUP = 'dispatchers';
 export const KEYS = {
@@ -395,8 +395,13 @@ export class Redis {
   // that restart() (same port, same dir) brings it back, as a production
   // Redis with AOF would after a restart.
   // args: more redis-server options (e.g. --replicaof for a replica).
-  constructor({ port, name = 'redis', appendonly = false, args = [] } = {}) {
+  // tls: {cert, key, ca, authClients}: a TLS port too (this.tlsPort), which
+  // url then names (rediss://localhost); the test's own commands keep
+  // the plain port.
+  constructor({ port, name = 'redis', appendonly = false, args = [], tls = null } = {}) {
     this.port = port;
+    this.tls = tls;
+    this.tlsPort = null;
     this.name = name;
     this.appendonly = Boolean(appendonly);
     this.args = args;
@@ -407,11 +412,20 @@ export class Redis {
   }
 
   get url() {
+    if (this.tls) return `rediss://localhost:${this.tlsPort}/0`;
     return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  get tlsArgs() {
+    if (!this.tls) return [];
+    const t = this.tls;
+    return ['--tls-port', String(this.tlsPort), '--tls-cert-file', t.cert, '--tls-key-file', t.key,
+      '--tls-ca-cert-file', t.ca, '--tls-auth-clients', t.authClients ?? 'yes'];
   }
 
   async start() {
     if (!this.port) this.port = await freePort();
+    if (this.tls && !this.tlsPort) this.tlsPort = await freePort();
     if (!this.dir || !fs.existsSync(this.dir)) this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-redis-'));
     const args = [
       '--port', String(this.port),
@@ -421,6 +435,7 @@ export class Redis {
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
+      ...this.tlsArgs,
       ...this.args,
     ];
     this.proc = new Proc(this.name, 'redis-server', args, { cwd: this.dir }).start();
@@ -520,7 +535,7 @@ function basicAuth(key) {
   return 'Basic ' + Buffer.from(key, 'utf8').toString('base64');
 }
 
-// The environment both programs get (DESIGN.md, "Running"), plus overrides.
+// The environment both programs get (docs/operations.md, "Configuration"), plus overrides.
 export function programEnv({ redis, apiPort, bootstrapKey, env = {} }) {
   return {
     WH_REDIS_URL: redis.url,

@@ -1,5 +1,5 @@
 // A validator of Streem's documented request signature ("Validating Webhook
-// Requests"), written from DESIGN.md and deliberately not from the C code, so
+// Requests"), written from docs/design.md and deliberately not from the C code, so
 // that it checks what customers check:
 //
 //   Streem-Sent-At            RFC 3339 UTC time the attempt was sent; the
@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 
 export const DEFAULT_TOLERANCE_MS = 500;
 
-// RFC 3339, UTC, milliseconds, 'Z': the exact form DESIGN.md promises.
+// RFC 3339, UTC, milliseconds, 'Z': the exact form docs/design.md promises.
 const SENT_AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 // Case-insensitive header lookup over a plain object (Node's req.headers is

@@ -1,0 +1,243 @@
+/*
+ * reencrypt.c: `webhooks-api --reencrypt-secrets`, the second
+ * step of rotating WH_SECRETS_KEY (common/secretbox.h). Every signing key
+ * record, and every webhook record holding a client certificate's key,
+ * is read with the whole ring and written back sealed with its first key
+ * (or in the clear when the ring is empty, to turn encryption off). A
+ * record is only replaced if it did not change meanwhile (a small
+ * compare-and-set script: common/lua/signing_key_cas.lua and
+ * webhook_reseal.lua), so the api may keep running. The secret
+ * itself does not change, so nothing cached elsewhere goes stale.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "buf.h"
+#include "config.h"
+#include "keys.h"
+#include "launcher.h"
+#include "log.h"
+#include "model.h"
+#include "redis_link.h"
+#include "scripts.h"
+
+#define SCAN_COUNT	"200"
+
+struct tally {
+	long	seen, rewritten, unreadable, raced;
+};
+
+/*
+ * EVALSHA script (wh_lua_<name>, a CAS) on key with args: tallied; -1 if
+ * Redis failed.
+ */
+static int
+cas(struct wh_wire *c, const char *script, const char *key,
+    const char **args, const size_t *alens, int nargs, struct tally *t)
+{
+	redisReply	*r;
+	const char	*argv[4];
+	size_t		 lens[4];
+	char		 err[256];
+	int		 i;
+
+	argv[0] = key; lens[0] = strlen(key);
+	for (i = 0; i < nargs && i < 3; i++) {
+		argv[1 + i] = args[i];
+		lens[1 + i] = alens[i];
+	}
+	r = wh_redis_script(c, err, sizeof(err), script, 1, 1 + i, argv,
+	    lens);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		if (r != NULL)
+			freeReplyObject(r);
+		return (-1);
+	}
+	if (r->integer == 1)
+		t->rewritten++;
+	else
+		t->raced++;
+	freeReplyObject(r);
+	return (0);
+}
+
+/*
+ * A webhook record (wh:webhook:<sid>, nothing longer): sealed again when
+ * it holds a client certificate's key, left alone otherwise.
+ */
+static int
+rewrite_webhook(struct wh_wire *c, const struct wh_config *cfg,
+    const char *key, struct tally *t)
+{
+	struct wh_webhook	 w;
+	struct wh_buf		 out;
+	redisReply		*r;
+	const char		*args[2], *argv[2];
+	size_t			 lens[2];
+	char			 err[256];
+	int			 rc = 0;
+
+	if (strchr(key + strlen(cfg->prefix) + 8, ':') != NULL)
+		return (0);
+	argv[0] = "GET"; argv[1] = key;
+	if ((r = wh_redis_call(c, err, sizeof(err), 2, argv, NULL)) == NULL)
+		return (-1);
+	if (r->type != REDIS_REPLY_STRING) {
+		freeReplyObject(r);
+		return (0);	/* deleted meanwhile */
+	}
+	if (wh_webhook_decode(r->str, r->len, &w) == -1) {
+		t->unreadable++;
+		wh_log(WH_LOG_WARN, "webhook unreadable with this "
+		    "WH_SECRETS_KEY ring; left as it is", "key", key, NULL);
+		freeReplyObject(r);
+		return (0);
+	}
+	if (w.tls_key != NULL) {
+		t->seen++;
+		wh_buf_init(&out, 0);
+		if (wh_webhook_encode(&w, &out) == -1)
+			rc = -1;
+		else {
+			args[0] = r->str; lens[0] = r->len;
+			args[1] = out.data; lens[1] = out.len;
+			rc = cas(c, wh_lua_webhook_reseal, key, args, lens, 2,
+			    t);
+		}
+		if (out.data != NULL)
+			explicit_bzero(out.data, out.len);
+		wh_buf_free(&out);
+	}
+	wh_webhook_free(&w);
+	freeReplyObject(r);
+	return (rc);
+}
+
+/* One field of one keys hash: decode with the ring, encode, CAS. */
+static int
+rewrite_one(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
+    const redisReply *field, const redisReply *val, struct tally *t)
+{
+	struct wh_signing_key	 k;
+	struct wh_buf		 out;
+	const char		*args[3];
+	size_t			 lens[3];
+	int			 rc = 0;
+
+	t->seen++;
+	if (wh_signing_key_decode(val->str, val->len, &k) == -1) {
+		t->unreadable++;
+		wh_log(WH_LOG_WARN, "signing key unreadable with this "
+		    "WH_SECRETS_KEY ring; left as it is", "key", hkey,
+		    "field", field->str, NULL);
+		return (0);
+	}
+	wh_buf_init(&out, 0);
+	if (wh_signing_key_encode(&k, &out) == -1) {
+		rc = -1;
+		goto done;
+	}
+	args[0] = field->str; lens[0] = field->len;
+	args[1] = val->str; lens[1] = val->len;
+	args[2] = out.data; lens[2] = out.len;
+	rc = cas(c, wh_lua_signing_key_cas, hkey, args, lens, 3, t);
+done:
+	if (out.data != NULL)
+		explicit_bzero(out.data, out.len);
+	wh_buf_free(&out);
+	wh_signing_key_free(&k);
+	return (rc);
+}
+
+static int
+rewrite_hash(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
+    struct tally *t)
+{
+	redisReply	*r;
+	const char	*argv[2];
+	char		 err[256];
+	size_t		 i;
+	int		 rc = 0;
+
+	argv[0] = "HGETALL"; argv[1] = hkey;
+	if ((r = wh_redis_call(c, err, sizeof(err), 2, argv, NULL)) == NULL)
+		return (-1);
+	if (r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return (0);	/* deleted meanwhile, or not a hash */
+	}
+	for (i = 0; i + 1 < r->elements && rc == 0; i += 2)
+		rc = rewrite_one(c, cfg, hkey, r->element[i],
+		    r->element[i + 1], t);
+	freeReplyObject(r);
+	return (rc);
+}
+
+typedef int	(*rewrite_fn)(struct wh_wire *, const struct wh_config *,
+		    const char *, struct tally *);
+
+/* fn on every key of type matching the SCAN pattern (prefix included). */
+static int
+scan_each(struct wh_wire *c, const struct wh_config *cfg, const char *pattern,
+    const char *type, rewrite_fn fn, struct tally *t)
+{
+	redisReply	*r;
+	const char	*argv[8];
+	char		 cursor[32] = "0", err[256];
+	size_t		 i;
+
+	do {
+		argv[0] = "SCAN"; argv[1] = cursor; argv[2] = "MATCH";
+		argv[3] = pattern; argv[4] = "COUNT"; argv[5] = SCAN_COUNT;
+		argv[6] = "TYPE"; argv[7] = type;
+		r = wh_redis_call(c, err, sizeof(err), 8, argv, NULL);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+		    r->elements != 2) {
+			if (r != NULL)
+				freeReplyObject(r);
+			wh_log(WH_LOG_ERROR, "SCAN failed", NULL);
+			return (-1);
+		}
+		(void)snprintf(cursor, sizeof(cursor), "%s",
+		    r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			if (fn(c, cfg, r->element[1]->element[i]->str,
+			    t) == -1) {
+				freeReplyObject(r);
+				wh_log(WH_LOG_ERROR, "re-encryption stopped: "
+				    "Redis failed; run it again", NULL);
+				return (-1);
+			}
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return (0);
+}
+
+int
+launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
+{
+	struct tally	 t;
+	char		 n1[24], n2[24], n3[24], n4[24];
+	char		 keys[WH_KEY_MAX], hooks[WH_KEY_MAX];
+
+	memset(&t, 0, sizeof(t));
+	/* SCAN patterns: every webhook's signing keys, every webhook. */
+	if (wh_key_webhook_keys(keys, sizeof(keys), cfg->prefix, "*") == -1 ||
+	    wh_key_webhook(hooks, sizeof(hooks), cfg->prefix, "*") == -1)
+		return (1);
+	if (scan_each(c, cfg, keys, "hash", rewrite_hash, &t) == -1 ||
+	    scan_each(c, cfg, hooks, "string", rewrite_webhook, &t) == -1)
+		return (1);
+	(void)snprintf(n1, sizeof(n1), "%ld", t.seen);
+	(void)snprintf(n2, sizeof(n2), "%ld", t.rewritten);
+	(void)snprintf(n3, sizeof(n3), "%ld", t.unreadable);
+	(void)snprintf(n4, sizeof(n4), "%ld", t.raced);
+	wh_log(t.unreadable ? WH_LOG_WARN : WH_LOG_INFO, "signing secrets "
+	    "re-encrypted", "keys", n1, "rewritten", n2, "unreadable", n3,
+	    "changed_meanwhile", n4, "sealed_with",
+	    cfg->secrets.n > 0 ? cfg->secrets.keys[0].kid : "(clear)", NULL);
+	return (t.unreadable > 0 || t.raced > 0 ? 1 : 0);
+}

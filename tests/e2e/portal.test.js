@@ -1,0 +1,378 @@
+// The delivery portal in a real browser (Debian's chromium driven by
+// puppeteer-core; nothing downloaded): a session URL opens it; an
+// endpoint is created, tested against a real receiver, watched, its dead
+// letters delivered again and recovered, its key rotated, a delivery
+// checked in the signature debugger (real and tampered); hostile answers
+// never execute (dialogs, console errors, CSP violations are listened
+// for); expired, revoked, tampered, foreign and read-only sessions and
+// token-less (cross-site) changes are refused; axe-core finds no serious
+// or critical violation on any page; the first page of 1 000 endpoints
+// renders within 300 ms. Screenshots of each page go to var/portal/.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import puppeteer from 'puppeteer-core';
+import { REPO_ROOT, sleep, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
+import { checkSigned, companyKey, rnd } from './lib/checks.js';
+
+useHarness();
+
+const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.join(REPO_ROOT, 'var', 'portal');
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">click</a>' +
+  '\u001b[31mred\u001b[0m \u202egnp.exe\u202c <svg onload=alert(4)>';
+
+let stack;
+let api;
+let browser;
+let profile;
+let company;
+let rcv;
+const problems = []; // dialogs, console errors, CSP violations, page errors
+
+before(async () => {
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is installed (.ci/deps)`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack({ dispatchers: 1 });
+  api = stack.api;
+  company = `CO_portal${rnd(3)}`;
+  rcv = await startReceiver({ body: 'thanks' });
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wh-chromium-'));
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    userDataDir: profile,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+const base = () => stack.apiServer.baseUrl;
+
+async function session(body = {}) {
+  const res = await api('POST', '/v1/portal-sessions', { company_sid: company, ...body });
+  assert.equal(res.status, 201, res.text);
+  return res.json.portal_session;
+}
+
+// A page that reports every dialog, console error, uncaught error and CSP
+// violation into `problems` (the listener is installed through the
+// DevTools protocol, which the page's CSP does not govern).
+async function newPage() {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  page.on('dialog', async (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    await d.dismiss();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  return page;
+}
+
+async function ready(page, what) {
+  await page.waitForSelector(`main[data-ready="${what}"]`, { timeout: 20000 });
+}
+
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe on ${name}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// A small picture of the top of the page, for docs/portal.md.
+async function docShot(page, name) {
+  await page.evaluate(() => { document.getElementById('status').textContent = ''; });
+  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 1140, height: 560 } });
+}
+
+async function clickText(page, selector, text) {
+  const els = await page.$$(selector);
+  for (const el of els) {
+    if ((await el.evaluate((e) => e.textContent.trim())) === text) {
+      await el.click();
+      return el;
+    }
+  }
+  throw new Error(`no ${selector} "${text}"`);
+}
+
+let page;
+let sess;
+let hookSid;
+
+describe('the portal, in order', () => {
+  test('a session URL opens the endpoints page; the token leaves the address bar', async () => {
+    sess = await session();
+    page = await newPage();
+    await page.goto(base() + sess.url);
+    await ready(page, 'endpoints');
+    assert.doesNotMatch(page.url(), /token=/, 'the token is taken out of the URL');
+    await shot(page, 'endpoints-empty');
+    await axe(page, 'endpoints (empty)');
+  });
+
+  test('create an endpoint from the form', async () => {
+    await page.type('form.grid input[type=url]', rcv.url('/hook'));
+    const label = await page.$$('form.grid input[type=text]');
+    await label[0].type('Main receiver');
+    await clickText(page, 'button', 'Create endpoint');
+    await ready(page, 'endpoint');
+    hookSid = decodeURIComponent(page.url().split('#/endpoint/')[1]);
+    const w = await api('GET', `/v1/webhooks/${hookSid}`);
+    assert.equal(w.status, 200);
+    assert.equal(w.json.webhook.company_sid, company);
+    assert.equal(w.json.webhook.url, rcv.url('/hook'));
+    await shot(page, 'endpoint');
+    await axe(page, 'endpoint');
+  });
+
+  test('send a test event to a real receiver: its hostile answer is shown as text and nothing runs', async () => {
+    rcv.setResponse({ status: 200, body: HOSTILE, headers: { 'content-type': 'text/html' } });
+    const before0 = rcv.requests.length;
+    await clickText(page, 'button', 'Send test event');
+    await page.waitForSelector('[data-test-result]', { timeout: 40000 });
+    assert.ok(rcv.requests.length > before0, 'the receiver got the test');
+    const answer = await page.$eval('[data-test-result] pre.answer', (e) => e.textContent);
+    assert.ok(answer.includes('<script>alert(1)</script>'), `shown as text: ${answer}`);
+    assert.ok(answer.includes('\\u{1b}[31m') && answer.includes('\\u{202e}'), 'control characters made visible');
+    const injected = await page.evaluate(() => ({
+      scripts: [...document.scripts].map((s) => s.src),
+      imgs: document.querySelectorAll('main img, main svg[onload], main a[href^="javascript"]').length,
+    }));
+    assert.deepEqual(injected.scripts, [`${base()}/portal/app.js`]);
+    assert.equal(injected.imgs, 0);
+    await sleep(300);
+    assert.deepEqual(problems, [], 'no dialog, console error or CSP violation');
+    await shot(page, 'test-event');
+    rcv.setResponse({ status: 200, body: 'thanks', headers: {} });
+  });
+
+  test('published events appear in the attempt log; an attempt\'s detail shows the hostile answer as text', async () => {
+    rcv.setResponse({ status: 200, body: HOSTILE });
+    const evts = [];
+    for (let i = 0; i < 3; i++) {
+      const e = `evt_p${rnd(4)}`;
+      evts.push(e);
+      const r = await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: e, payload: { i } });
+      assert.equal(r.status, 202, r.text);
+    }
+    await waitUntil(async () => (await api('GET', `/v1/webhooks/${hookSid}/attempts`)).json.attempts.length >= 3, { what: '3 attempts' });
+    await clickText(page, 'button', 'Refresh');
+    await page.waitForFunction((n) => document.querySelectorAll('table.attempts tbody tr').length >= n, {}, 3);
+    const shown = await page.$$eval('table.attempts tbody td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
+    for (const e of evts) assert.ok(shown.includes(e), `${e} listed`);
+    await page.click('table.attempts tbody tr a');
+    await ready(page, 'attempt');
+    const ans = await page.$eval('pre.answer', (e) => e.textContent);
+    assert.ok(ans.includes('<img src=x onerror="alert(2)">'), ans);
+    await shot(page, 'attempt');
+    await axe(page, 'attempt');
+    assert.deepEqual(problems, []);
+    rcv.setResponse({ status: 200, body: 'thanks' });
+  });
+
+  test('a failing receiver makes a dead letter; "Deliver again" delivers it, signed', async () => {
+    const r0 = await api('PATCH', `/v1/webhooks/${hookSid}`, { webhook: { max_attempts: 1 } });
+    assert.equal(r0.status, 200);
+    rcv.setResponse({ status: 500, body: 'down' });
+    const evt = `evt_dead${rnd(4)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: evt, payload: { d: 1 } })).status, 202);
+    await waitUntil(async () => (await api('GET', `/v1/webhooks/${hookSid}/dead-letters`)).json.dead_letters.some((d) => d.event_sid === evt), { what: 'the dead letter' });
+    rcv.setResponse({ status: 200, body: 'thanks' });
+    rcv.reset();
+    await page.goto(`${base()}/portal/#/endpoint/${hookSid}`);
+    await ready(page, 'endpoint');
+    await page.waitForSelector(`tr[data-event="${evt}"] button`);
+    // The charts draw the dispatchers' hourly rollup.
+    await page.waitForSelector('svg title#c-del');
+    const hours = (await api('GET', `/v1/webhooks/${hookSid}/stats`)).json.stats.hours;
+    const title = await page.$eval('svg title#c-del', (t) => t.textContent);
+    const last = hours[23];
+    assert.ok(last.succeeded >= 3 && last.failed >= 1, JSON.stringify(last));
+    assert.ok(title.endsWith(`${last.succeeded} ok/${last.failed} failed`), `chart: ${title}`);
+    await shot(page, 'dead-letters');
+    await page.click(`tr[data-event="${evt}"] button`);
+    const [got] = await rcv.waitFor(1, 15000);
+    const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    checkSigned(got, keys, evt, 'redelivered from the portal');
+  });
+
+  test('recover a window: the job\'s progress is shown and the dead letter arrives', async () => {
+    rcv.setResponse({ status: 500, body: 'down' });
+    const evt = `evt_rec${rnd(4)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: evt, payload: { r: 1 } })).status, 202);
+    await waitUntil(async () => (await api('GET', `/v1/webhooks/${hookSid}/dead-letters`)).json.dead_letters.some((d) => d.event_sid === evt), { what: 'the dead letter' });
+    rcv.setResponse({ status: 200, body: 'thanks' });
+    rcv.reset();
+    await page.goto(`${base()}/portal/#/endpoint/${hookSid}`);
+    await ready(page, 'endpoint');
+    await clickText(page, 'button', 'Recover window');
+    await page.waitForSelector('[data-job-state="done"]', { timeout: 20000 });
+    const reqs = await rcv.waitFor(1, 15000);
+    assert.ok(reqs.some((q) => q.headers['webhook-id'] === evt), 'the recovered event arrived');
+    await shot(page, 'recover');
+    await docShot(page, 'endpoint');
+  });
+
+  test('rotate a key: add one, and deliveries are signed with both; expire the old one', async () => {
+    const before1 = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    const mine = `my-own-secret-${rnd(8)}`;
+    await page.type('input[placeholder="generated if empty"]', mine);
+    await clickText(page, 'button', 'Add key');
+    await page.waitForFunction((n) => document.querySelectorAll('tr[data-key]').length === n, {}, before1.length + 1);
+    const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    assert.equal(keys.length, before1.length + 1);
+    // Reveal shows the new key's secret (as text).
+    const newKey = keys.find((k) => !before1.some((b) => b.sid === k.sid));
+    assert.equal(newKey.shared_secret, mine, 'the secret typed in');
+    await page.click(`tr[data-key="${newKey.sid}"] td:nth-child(4) button`);
+    assert.equal(await page.$eval(`tr[data-key="${newKey.sid}"] code.secret`, (e) => e.textContent), newKey.shared_secret);
+    await page.click(`tr[data-key="${before1[0].sid}"] td:nth-child(5) button`);
+    await waitUntil(async () => (await api('GET', `/v1/webhooks/${hookSid}/signing-keys/${before1[0].sid}`)).json.signing_key.expires_at !== null, { what: 'the old key expiring' });
+    rcv.reset();
+    const evt = `evt_rot${rnd(4)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: evt, payload: {} })).status, 202);
+    const [got] = await rcv.waitFor(1, 15000);
+    checkSigned(got, keys, evt, 'after rotation, every key');
+    await shot(page, 'keys');
+  });
+
+  test('the signature debugger: a real delivery verifies, a tampered one does not and says why', async () => {
+    const got = rcv.requests[rcv.requests.length - 1];
+    const headerText = Object.entries(got.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+    await page.goto(`${base()}/portal/#/debugger`);
+    await ready(page, 'debugger');
+    await page.select('form.grid select', hookSid);
+    const [hdrs, body] = await page.$$('form.grid textarea');
+    await hdrs.type(headerText, { delay: 0 });
+    await page.evaluate((t) => { document.querySelectorAll('form.grid textarea')[1].value = t; }, got.text);
+    await clickText(page, 'button', 'Check signature');
+    await page.waitForSelector('[data-verdict]');
+    assert.equal(await page.$eval('[data-verdict]', (e) => e.dataset.verdict), 'valid');
+    const signed = await page.$$eval('[data-verdict] pre', (p) => p[0].textContent);
+    assert.ok(signed.startsWith('Streem-Sent-At=') && signed.endsWith(got.text), signed);
+    await shot(page, 'debugger-valid');
+    await page.evaluate(() => document.querySelector('[data-verdict]').scrollIntoView());
+    await page.screenshot({ path: path.join(SHOTS, 'doc-debugger.png'), clip: { x: 0, y: await page.evaluate(() => window.scrollY), width: 960, height: 600 } });
+    await axe(page, 'debugger');
+    await page.evaluate((t) => { document.querySelectorAll('form.grid textarea')[1].value = t; }, got.text.replace('"sent_at":"', '"sent_at":"1'));
+    await clickText(page, 'button', 'Check signature');
+    await page.waitForSelector('[data-verdict="invalid"]');
+    const notes = await page.$$eval('ul.notes li', (l) => l.map((x) => x.textContent));
+    assert.ok(notes.some((n) => n.includes('sent_at')), `says what differs: ${notes}`);
+    await page.evaluate((t) => { document.querySelectorAll('form.grid textarea')[1].value = t; }, `${got.text}\n`);
+    await clickText(page, 'button', 'Check signature');
+    await page.waitForFunction(() => [...document.querySelectorAll('ul.notes li')].some((l) => l.textContent.includes('trailing newline')));
+    await shot(page, 'debugger-tampered');
+    assert.ok(body);
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe('sessions refused', () => {
+  test('expired, revoked and tampered links show "Session ended"', async () => {
+    const s1 = await session();
+    await stack.redis.call('HSET', `wh:portal:${s1.sid}`, 'expires_at', String(Date.now() - 1));
+    const s2 = await session();
+    assert.equal((await api('DELETE', `/v1/portal-sessions/${s2.sid}`)).status, 204);
+    const s3 = await session();
+    const tampered = s3.url.slice(0, -2) + (s3.url.endsWith('AA') ? 'BB' : 'AA');
+    for (const [name, url] of [['expired', s1.url], ['revoked', s2.url], ['tampered', tampered]]) {
+      const p = await newPage();
+      await p.goto(base() + url);
+      await ready(p, 'ended');
+      if (name === 'expired') {
+        await shot(p, 'session-ended');
+        await axe(p, 'session ended');
+      }
+      await p.close();
+    }
+  });
+
+  test('another company\'s endpoint is "Not found"', async () => {
+    const other = await api('POST', '/v1/webhooks', { webhook: { company_sid: `CO_other${rnd(2)}`, url: rcv.url('/x') } });
+    await page.goto(`${base()}${(await session()).url}`);
+    await ready(page, 'endpoints');
+    await page.goto(`${base()}/portal/#/endpoint/${other.json.webhook.sid}`);
+    await ready(page, 'error');
+    assert.match(await page.$eval('main h1', (e) => e.textContent), /Not found/);
+    await axe(page, 'not found');
+  });
+
+  test('a read-only session cannot disable an endpoint', async () => {
+    const ro = await session({ read_only: true });
+    const p = await newPage();
+    await p.goto(base() + ro.url);
+    await ready(p, 'endpoints');
+    await clickText(p, `tr[data-sid="${hookSid}"] button`, 'Disable');
+    await p.waitForFunction(() => document.getElementById('status').textContent.includes('read-only'));
+    assert.equal((await api('GET', `/v1/webhooks/${hookSid}`)).json.webhook.enabled, true);
+    await shot(p, 'read-only');
+    await p.close();
+  });
+
+  test('a change from another site without the token is refused (no cookie to ride on)', async () => {
+    const evil = await startReceiver({ body: '<!doctype html><title>evil</title>', headers: { 'content-type': 'text/html' } });
+    const p = await newPage();
+    await p.goto(evil.url('/'));
+    const before2 = (await api('GET', `/v1/webhooks?company_sid=${company}&page_size=100`)).json.webhooks.length;
+    await p.evaluate(async (u) => {
+      await fetch(`${u}/v1/webhooks`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ webhook: { url: 'https://evil.example/' } }) }).catch(() => {});
+    }, base());
+    await sleep(200);
+    assert.equal((await api('GET', `/v1/webhooks?company_sid=${company}&page_size=100`)).json.webhooks.length, before2);
+    await p.close();
+  });
+});
+
+describe('a large account', () => {
+  test('the first page of 1 000 endpoints renders within 300 ms', async () => {
+    const big = `CO_big${rnd(3)}`;
+    const k = await companyKey(api, big);
+    const jobs = [];
+    for (let i = 0; i < 1000; i++) jobs.push(i);
+    const workers = Array.from({ length: 16 }, async () => {
+      for (let i = jobs.shift(); i !== undefined; i = jobs.shift()) {
+        const r = await api('POST', '/v1/webhooks', { webhook: { url: `https://example.com/h/${i}`, label: `hook ${String(i).padStart(4, '0')}` } }, { key: k.auth });
+        assert.equal(r.status, 201, r.text);
+      }
+    });
+    await Promise.all(workers);
+    const s = (await api('POST', '/v1/portal-sessions', {}, { key: k.auth })).json.portal_session;
+    const p = await newPage();
+    await p.goto(base() + s.url);
+    await ready(p, 'endpoints');
+    const t = await p.evaluate(() => ({ render: Number(document.getElementById('main').dataset.renderMs), sinceNav: performance.now() }));
+    assert.equal(await p.$$eval('tbody tr', (r) => r.length), 25);
+    console.log(`# 1000 endpoints: first page fetched and rendered in ${t.render} ms (${Math.round(t.sinceNav)} ms since navigation)`);
+    assert.ok(t.render <= 300, `first page in ${t.render} ms`);
+    await p.waitForSelector('main[data-sparks="done"]', { timeout: 30000 });
+    await shot(p, 'endpoints-1000');
+    await docShot(p, 'endpoints');
+    await axe(p, 'endpoints (1000)');
+    await p.close();
+  });
+});
