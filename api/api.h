@@ -109,6 +109,18 @@ int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
+/*
+ * WH_REDIS_WAIT_REPLICAS: after a step's writes, WAIT k 1000 as one more
+ * reply of the step (nothing sent when k is 0; api_redis_waits() says
+ * how many replies that adds). -1 when it cannot be sent.
+ */
+int	api_redis_wait_replicas(struct api_ctx *);
+size_t	api_redis_waits(void);
+/*
+ * With WH_REDIS_WAIT_REPLICAS, the last reply of the step (the WAIT's)
+ * counted k replicas: 0; otherwise the 503 is written and -1 returned.
+ */
+int	api_redis_replicated(struct api_ctx *);
 int	api_redis_send(wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
 void	api_redis_deadline(struct api_ctx *, u_int64_t ms);

@@ -22,6 +22,8 @@
  * scripts as it comes up); should Redis forget it meanwhile (SCRIPT
  * FLUSH), a NOSCRIPT answer sends those items again with EVAL, so that a
  * publish does not fail while the connection loads the scripts again.
+ * With WH_REDIS_WAIT_REPLICAS, a WAIT follows in the same step and the
+ * 202 waits for it (api_redis_wait_replicas).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +219,8 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 		argv[argc++] = "*";
 	} else {
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
-		    ev->company_sid, ev->event_sid) == -1)
+		    api_cfg.redis.ncluster > 0, ev->company_sid,
+		    ev->event_sid) == -1)
 			return (-1);
 		if ((sha = wh_script_sha(wh_lua_publish_event)) == NULL)
 			eval = 1;
@@ -403,12 +406,16 @@ api_events_publish(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	if (ctx->phase > 0) {
 		ev = st->ev;
-		if (ctx->nreplies != 1 ||
+		if (ctx->nreplies != 1 + api_redis_waits() ||
 		    event_outcome(ev, ctx->replies[0]) == -1)
 			return (api_problem_redis(ctx));
-		if (ev->outcome != EV_NOSCRIPT)
+		if (ev->outcome != EV_NOSCRIPT) {
+			if (api_redis_replicated(ctx) == -1)
+				return (API_DONE);
 			return (publish_respond(ctx, ev));
-		if (ctx->phase == 2 || event_send(ctx, ev, 1, 0) == -1)
+		}
+		if (ctx->phase == 2 || event_send(ctx, ev, 1, 0) == -1 ||
+		    api_redis_wait_replicas(ctx) == -1)
 			return (api_problem_redis(ctx));
 		ctx->phase = 2;
 		return (API_WAIT);
@@ -436,7 +443,8 @@ api_events_publish(struct api_ctx *ctx)
 		    "see errors.", &e));
 	if (event_stamp(ev, wh_now_ms()) == -1)
 		return (api_problem_nomem(ctx));
-	if (event_send(ctx, ev, 0, 0) == -1)
+	if (event_send(ctx, ev, 0, 0) == -1 ||
+	    api_redis_wait_replicas(ctx) == -1)
 		return (api_problem_redis(ctx));
 	ctx->phase = 1;
 	return (API_WAIT);
@@ -532,7 +540,7 @@ batch_send(struct api_ctx *ctx, struct publish_state *st, int retry)
 	}
 	argv[0] = "EXEC";
 	if (api_redis_cmd(ctx, 1, argv, NULL) == 0)
-		return (0);
+		return (api_redis_wait_replicas(ctx));
 discard:
 	argv[0] = "DISCARD";
 	(void)api_redis_cmd_quiet(ctx, 1, argv, NULL);
@@ -549,7 +557,7 @@ batch_take(struct api_ctx *ctx, struct publish_state *st, int retry,
 	size_t			 i, k = 0;
 
 	*again = 0;
-	if (ctx->nreplies != 1 || ctx->redis_failed)
+	if (ctx->nreplies != 1 + api_redis_waits() || ctx->redis_failed)
 		return (-1);
 	r = ctx->replies[0];
 	if (r->type != REDIS_REPLY_ARRAY)
@@ -614,8 +622,11 @@ api_events_batch(struct api_ctx *ctx)
 	if (ctx->phase > 0) {
 		if (batch_take(ctx, st, ctx->phase == 2, &again) == -1)
 			return (api_problem_redis(ctx));
-		if (!again)
+		if (!again) {
+			if (api_redis_replicated(ctx) == -1)
+				return (API_DONE);
 			return (batch_respond(ctx, st));
+		}
 		if (ctx->phase == 2 || batch_send(ctx, st, 1) == -1)
 			return (api_problem_redis(ctx));
 		ctx->phase = 2;

@@ -12,7 +12,9 @@
  * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
  * connection fails every command in flight (the handlers answer 503);
  * common/redis_conn.c connects again (through the sentinels, if any),
- * never blocking the worker on Redis.
+ * never blocking the worker on Redis. With WH_REDIS_CLUSTER_NODES the
+ * commands go through common/redis_cluster.c instead, which keeps one
+ * such connection per node (each an api_redis of its own).
  */
 #include <sys/epoll.h>
 
@@ -25,6 +27,7 @@
 #include "api.h"
 #include "keys.h"
 #include "log.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 #include "scripts.h"
 
@@ -40,6 +43,8 @@ struct api_redis {
 
 static struct api_redis	rs;		/* the commands' connection */
 static struct api_redis	watch;		/* Sentinel: failover news */
+static struct wh_cluster	cluster;	/* WH_REDIS_CLUSTER_NODES */
+static struct kore_timer	*cluster_timer;
 
 static void
 redis_event(void *arg, int err)
@@ -126,9 +131,54 @@ redis_conn_start(struct api_redis *r, const char *name, int kind)
 	wh_conn_start(&r->conn);
 }
 
+/* A connection for one cluster node, on Kore's loop like rs. */
+static struct wh_conn *
+cluster_conn_new(struct wh_cluster *cl)
+{
+	struct api_redis	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->evt.type = API_TYPE_REDIS;
+	r->evt.handle = redis_event;
+	r->conn.ops = &conn_ops;
+	r->conn.owner = r;
+	return (&r->conn);
+}
+
+static void
+cluster_timer_fired(void *arg, u_int64_t now)
+{
+	cluster_timer = NULL;	/* Kore frees a one-shot timer */
+	wh_cluster_timer(&cluster);
+}
+
+static void
+cluster_timer_set(struct wh_cluster *cl, int64_t ms)
+{
+	if (cluster_timer != NULL) {
+		kore_timer_remove(cluster_timer);
+		cluster_timer = NULL;
+	}
+	if (ms >= 0)
+		cluster_timer = kore_timer_add(cluster_timer_fired,
+		    (u_int64_t)ms, NULL, KORE_TIMER_ONESHOT);
+}
+
+static const struct wh_cluster_ops	cluster_ops = {
+	cluster_conn_new, cluster_timer_set
+};
+
 int
 api_redis_start(void)
 {
+	if (api_cfg.redis.ncluster > 0) {
+		cluster.name = "main";
+		cluster.addr = &api_cfg.redis;
+		cluster.ops = &cluster_ops;
+		wh_cluster_start(&cluster);
+		return (0);
+	}
 	redis_conn_start(&rs, "main", WH_CONN_MASTER);
 	if (api_cfg.redis.nsentinels > 0)
 		redis_conn_start(&watch, "sentinel-watch", WH_CONN_WATCH);
@@ -138,6 +188,8 @@ api_redis_start(void)
 int
 api_redis_ready(void)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (cluster.ready);
 	return (rs.conn.ready && rs.conn.wire != NULL);
 }
 
@@ -145,6 +197,8 @@ api_redis_ready(void)
 const char *
 api_redis_why(void)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (cluster.ready ? "" : cluster.why);
 	return (rs.conn.why);
 }
 
@@ -156,6 +210,9 @@ int
 api_redis_send(wh_reply_fn *cb, void *priv, int argc, const char **argv,
     const size_t *lens)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (wh_cluster_command(&cluster, cb, priv, argc, argv,
+		    lens));
 	return (wh_conn_command(&rs.conn, cb, priv, argc, argv, lens));
 }
 
@@ -401,6 +458,59 @@ api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
     const size_t *lens)
 {
 	return (cmd_send(ctx, on_reply, argc, argv, lens));
+}
+
+size_t
+api_redis_waits(void)
+{
+	return (api_cfg.wait_replicas > 0 ? 1 : 0);
+}
+
+/*
+ * Redis replicates asynchronously: a master that dies right after
+ * answering takes the write with it. WAIT holds this worker's link
+ * until k replicas have everything written on it (1 s at most); in a
+ * cluster it goes to the node of the command just before it.
+ */
+int
+api_redis_wait_replicas(struct api_ctx *ctx)
+{
+	const char	*argv[3];
+	char		 k[12];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	(void)snprintf(k, sizeof(k), "%d", api_cfg.wait_replicas);
+	argv[0] = "WAIT";
+	argv[1] = k;
+	argv[2] = "1000";
+	return (api_redis_cmd(ctx, 3, argv, NULL));
+}
+
+int
+api_redis_replicated(struct api_ctx *ctx)
+{
+	const struct api_reply	*r;
+	char			 n[24];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	r = ctx->nreplies > 0 ? ctx->replies[ctx->nreplies - 1] : NULL;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= api_cfg.wait_replicas)
+		return (0);
+	(void)snprintf(n, sizeof(n), "%lld", r != NULL &&
+	    r->type == REDIS_REPLY_INTEGER ? r->integer : -1);
+	wh_log(WH_LOG_WARN, "fewer replicas than WH_REDIS_WAIT_REPLICAS "
+	    "confirmed a write", "request_id", ctx->request_id, "replicas", n,
+	    NULL);
+	if (ctx->req != NULL)
+		http_response_header(ctx->req, "retry-after", "1");
+	(void)api_problem(ctx, API_P_UNAVAILABLE, "Fewer Redis replicas than "
+	    "required (WH_REDIS_WAIT_REPLICAS) confirmed the write in time; it "
+	    "may still be queued: retry (with the same event_sid, a retry is "
+	    "safe).", NULL);
+	return (-1);
 }
 
 /*

@@ -170,7 +170,7 @@ struct wh_hostport {
 /*
  * One "host", "host:port", "[v6]" or "[v6]:port" (len bytes at p), the
  * one reading of an address for WH_API_LISTEN, WH_REDIS_URL and each of
- * WH_REDIS_SENTINELS: the host in h (brackets off; it may be empty, for
+ * WH_REDIS_SENTINELS and WH_REDIS_CLUSTER_NODES: the host in h (brackets off; it may be empty, for
  * the caller to refuse or default) and the port in *port (untouched
  * without one). A bare IPv6 address is refused, being ambiguous: its
  * first colon makes the rest the port, which is then not a number. -1
@@ -335,13 +335,16 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	return (0);
 }
 
-/* One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS. */
+/*
+ * One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS or
+ * WH_REDIS_CLUSTER_NODES, defport when the port is left out.
+ */
 static int
-sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
+sentinel_item(const char *p, size_t len, int defport, struct wh_sentinel *s)
 {
 	struct wh_hostport	 h;
 	size_t			 i;
-	long			 v = WH_SENTINEL_PORT;
+	long			 v = defport;
 
 	if (host_port(p, len, &h, &v) == -1 || h.hlen == 0 ||
 	    copy_bounded(s->host, sizeof(s->host), h.host, h.hlen) == -1)
@@ -355,14 +358,18 @@ sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
 	return (0);
 }
 
-int
-wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
-    size_t errlen)
+/*
+ * A comma-separated list of host[:port] (name is the variable, for the
+ * error) into list/n, at most WH_SENTINELS_MAX of them.
+ */
+static int
+host_list_parse(const char *v, const char *name, int defport,
+    struct wh_sentinel *list, size_t *n, char *err, size_t errlen)
 {
 	const char	*p = v, *end;
 	size_t		 len;
 
-	a->nsentinels = 0;
+	*n = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -371,19 +378,58 @@ wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
 		len = (size_t)(end - p);
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
-		if (a->nsentinels == WH_SENTINELS_MAX)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS lists "
-			    "more than %d sentinels", WH_SENTINELS_MAX));
-		if (sentinel_item(p, len, &a->sentinels[a->nsentinels]) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS must be "
-			    "a comma-separated list of host[:port] (port "
+		if (*n == WH_SENTINELS_MAX)
+			return (cfg_err(err, errlen, "%s lists more than %d "
+			    "servers", name, WH_SENTINELS_MAX));
+		if (sentinel_item(p, len, defport, &list[*n]) == -1)
+			return (cfg_err(err, errlen, "%s must be a "
+			    "comma-separated list of host[:port] (port "
 			    "1-65535, default %d; IPv6 as [addr]:port), got "
-			    "\"%.80s\"", WH_SENTINEL_PORT, v));
-		a->nsentinels++;
+			    "\"%.80s\"", name, defport, v));
+		(*n)++;
 		if (*end == '\0')
 			return (0);
 		p = end + 1;
 	}
+}
+
+int
+wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_SENTINELS", WH_SENTINEL_PORT,
+	    a->sentinels, &a->nsentinels, err, errlen));
+}
+
+int
+wh_cluster_nodes_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_CLUSTER_NODES", 6379,
+	    a->cluster, &a->ncluster, err, errlen));
+}
+
+/*
+ * WH_REDIS_CLUSTER_NODES: the seed nodes of a Redis Cluster. Credentials
+ * and TLS still come from WH_REDIS_URL (its host and port are not used);
+ * a cluster has only database 0, and no Sentinel.
+ */
+static int
+load_cluster(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*list = env_or("WH_REDIS_CLUSTER_NODES", NULL);
+
+	cfg->redis.ncluster = 0;
+	if (list == NULL)
+		return (0);
+	if (cfg->redis.nsentinels > 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES cannot be "
+		    "combined with WH_REDIS_SENTINELS"));
+	if (cfg->redis.unix_path[0] != '\0' || cfg->redis.db != 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES needs a "
+		    "redis:// or rediss:// WH_REDIS_URL with database 0 (only "
+		    "its user, password and TLS are used)"));
+	return (wh_cluster_nodes_parse(list, &cfg->redis, err, errlen));
 }
 
 /* 1 if s is 1 to max - 1 printable characters without spaces or quotes. */
@@ -714,6 +760,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
 	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
 	    load_sentinels(cfg, err, errlen) == -1 ||
+	    load_cluster(cfg, err, errlen) == -1 ||
 	    load_redis_tls(&cfg->redis, err, errlen) == -1)
 		return (-1);
 
@@ -780,6 +827,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (env_int_var("WH_DISPATCH_BATCH", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->read_batch = (int)n;
+	if (env_int_var("WH_REDIS_WAIT_REPLICAS", 0, &n, err, errlen) == -1)
+		return (-1);
+	cfg->wait_replicas = (int)n;
 	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;

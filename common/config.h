@@ -52,6 +52,8 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_sentinel cluster[WH_SENTINELS_MAX]; /* WH_REDIS_CLUSTER_NODES */
+	size_t		ncluster;		/* 0: no Redis Cluster */
 	struct wh_redis_tls tls;
 };
 
@@ -73,6 +75,7 @@ struct wh_config {
 	double		retry_scale;		/* WH_RETRY_SCALE */
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
+	int		wait_replicas;		/* WH_REDIS_WAIT_REPLICAS */
 	size_t		event_max;		/* WH_EVENT_MAX_BYTES */
 	int		endpoint_concurrency;	/* WH_ENDPOINT_CONCURRENCY */
 	int64_t		claim_idle_ms;		/* WH_CLAIM_IDLE_MS */
@@ -146,6 +149,9 @@ int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
  * list. 0 or -1 with a sentence naming the variable in err.
  */
 int	wh_sentinels_parse(const char *, struct wh_redis_addr *,
+	    char *err, size_t errlen);
+/* The same for WH_REDIS_CLUSTER_NODES (port 6379 by default). */
+int	wh_cluster_nodes_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
 
 #endif

@@ -51,6 +51,14 @@
 	    "`0`/`1`; only with `WH_REDIS_SENTINELS`", "both",		\
 	    "`1`: the sentinels and the master they name are spoken to over " \
 	    "TLS (the TLS settings below apply to both)")	\
+	STR(WH_REDIS_CLUSTER_NODES, NULL, NULL,				\
+	    "1–16 comma-separated `host[:port]` (`[v6]:port` for IPv6), " \
+	    "port 1–65535 (6379 by default); not with "			\
+	    "`WH_REDIS_SENTINELS`; `WH_REDIS_URL` `redis://` or "	\
+	    "`rediss://` with db 0", "both",				\
+	    "seed nodes of a Redis Cluster: the slot map is learnt from " \
+	    "them and each command goes to its key's master (see "	\
+	    "\"Redis Cluster\"); credentials and TLS as in `WH_REDIS_URL`") \
 	STR(WH_REDIS_TLS_CA_FILE, NULL, "the system trust store",	\
 	    "a PEM file; only with TLS", "both",			\
 	    "the CA certificates Redis' certificate must chain to")	\
@@ -68,6 +76,12 @@
 	    "`0`/`1`; only with TLS", "both",				\
 	    "`1` turns certificate and host name verification off (logged " \
 	    "as a warning at every start; never in production)")	\
+	INT(WH_REDIS_WAIT_REPLICAS, 0, 0, 16, NULL, "both",		\
+	    "`k` > 0: the api `WAIT`s (`WAIT k 1000`) for k replicas "	\
+	    "before it answers 202, else 503 (`Retry-After: 1`; the event " \
+	    "may be queued, an `event_sid` makes the retry safe); the "	\
+	    "dispatcher before it acks entries, else they stay pending " \
+	    "(see \"Redis Sentinel\")")				\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\

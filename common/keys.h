@@ -28,7 +28,12 @@ int	wh_key_retries(char *out, size_t, const char *pfx);
 int	wh_key_dead(char *out, size_t, const char *pfx);
 int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
-int	wh_key_idem(char *out, size_t, const char *pfx,
+/*
+ * Publish idempotency of (company_sid, event_sid). queue_slot (a Redis
+ * Cluster) puts it in the {0} slot with the stream it guards, so that the
+ * publish script touches one slot; one Redis keeps today's name.
+ */
+int	wh_key_idem(char *out, size_t, const char *pfx, int queue_slot,
 	    const char *company_sid, const char *event_sid);
 /*
  * Change counters of the webhook configuration, bumped (INCR) by the same

@@ -66,6 +66,7 @@ struct wh_conn {
 	void			(*on_up)(struct wh_conn *);
 	void			(*on_down)(struct wh_conn *);
 	void			(*on_switch)(struct wh_conn *);	/* WATCH */
+	void			*link;		/* a cluster's node, or NULL */
 
 	/* The connection's own state. */
 	struct wh_wire		*wire;		/* NULL while down */

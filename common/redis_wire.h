@@ -74,6 +74,9 @@ struct wh_wire {
 	int		 freed;		/* wh_wire_free ran inside */
 	int		 kept;		/* the callback keeps the reply */
 	int		 call_ms;	/* blocking use: each command's bound */
+	/* Blocking use in a Redis Cluster: where to follow MOVED / ASK. */
+	const struct wh_redis_addr *cluster;
+	char		 node_host[WH_HOST_MAX];	/* this node's */
 	char		 err[256];
 };
 

@@ -14,7 +14,8 @@
  * Publish one event at most once per (company_sid, event_sid): the text
  * of common/lua/publish_event.lua (its header says keys, arguments and
  * reply). It touches wh:idem:<company_sid>:<event_sid> besides the
- * stream, so unlike the queue scripts it is not confined to the {0} slot.
+ * stream, outside the {0} slot on one Redis; in a Redis Cluster the api
+ * passes wh:{0}:idem:... instead (common/keys.c), in the stream's slot.
  */
 extern const char	wh_lua_publish_event[];
 

@@ -189,13 +189,11 @@ on_ack(struct wh_wire *w, void *r, void *priv)
  * deleted, or deleted but pending.
  */
 static void
-batch_flush(struct ack_batch *b)
+acks_send(struct ack_batch *b)
 {
 	const char	*argv[ACK_BATCH_MAX + 3];
 	size_t		 i;
 
-	if (b->n == 0)
-		return;
 	argv[0] = "MULTI";
 	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
 		wh_log(WH_LOG_WARN, "redis down; acks dropped, entries will "
@@ -218,6 +216,69 @@ out:
 	for (i = 0; i < b->n; i++)
 		free(b->ids[i]);
 	b->n = 0;
+}
+
+/*
+ * WH_REDIS_WAIT_REPLICAS: the WAIT sent before a batch's acks came back.
+ * The entries' outcomes (attempt records, retries, dead letters) were
+ * written on this link before it; only when k replicas have them are the
+ * entries acked. Otherwise they stay pending and are claimed again: a
+ * master lost now costs a delivery made twice, never one lost.
+ */
+static void
+on_waited(struct wh_wire *w, void *r, void *priv)
+{
+	struct ack_batch	*b = priv;
+	redisReply		*reply = r;
+	char			 n[24];
+	size_t			 i;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer >= d.cfg.wait_replicas) {
+		acks_send(b);
+	} else {
+		(void)snprintf(n, sizeof(n), "%lld", reply != NULL &&
+		    reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+		wh_log(WH_LOG_WARN, "fewer replicas than "
+		    "WH_REDIS_WAIT_REPLICAS confirmed; entries stay pending "
+		    "and will be claimed again", "replicas", n, NULL);
+		for (i = 0; i < b->n; i++)
+			free(b->ids[i]);
+	}
+	free(b);
+}
+
+static void
+batch_flush(struct ack_batch *b)
+{
+	struct ack_batch	*held;
+	const char		*argv[3];
+	char			 k[12];
+	size_t			 i;
+
+	if (b->n == 0)
+		return;
+	if (d.cfg.wait_replicas == 0) {
+		acks_send(b);
+		return;
+	}
+	/* The ids move to a batch of their own until the WAIT answers. */
+	if ((held = malloc(sizeof(*held))) == NULL) {
+		wh_log(WH_LOG_WARN, "out of memory; acks dropped, entries "
+		    "will be claimed again", NULL);
+		for (i = 0; i < b->n; i++)
+			free(b->ids[i]);
+		b->n = 0;
+		return;
+	}
+	*held = *b;
+	b->n = 0;
+	(void)snprintf(k, sizeof(k), "%d", d.cfg.wait_replicas);
+	argv[0] = "WAIT";
+	argv[1] = k;
+	argv[2] = "1000";
+	if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
+		on_waited(NULL, NULL, held);
 }
 
 /* One MULTI/EXEC of XACK + XDEL per stream, pipelined. */

@@ -99,7 +99,7 @@ drain(void)
 	acks_flush();
 	/* Let the attempt records and the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
-	while (wh_conn_owed(&d.main.conn) > 0 && wh_mono_ms() < deadline)
+	while (rconn_owed(&d.main) > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(50);
 	rconn_stop(&d.main);
 	(void)loop_run_once(0);

@@ -9,11 +9,20 @@
 
 #include "config.h"
 #include "loop.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 
 struct rconn {
-	struct wh_conn		 conn;	/* conn.ready: commands may go */
+	/*
+	 * conn.ready: commands may go. With WH_REDIS_CLUSTER_NODES, conn is
+	 * not connected: cl routes the commands over one connection per
+	 * node (each a struct rconn of its own), and conn.ready says that
+	 * the slot map is known.
+	 */
+	struct wh_conn		 conn;
 	struct loop_timer	 timer;
+	struct wh_cluster	*cl;
+	struct loop_timer	 cl_timer;
 	/* Called each time the link is (re)established and set up. */
 	void			(*on_up)(struct rconn *);
 	void			(*on_down)(struct rconn *);
@@ -28,6 +37,8 @@ int	rconn_start(struct rconn *, const char *name,
 int	rconn_watch(struct rconn *, const struct wh_redis_addr *,
 	    void (*on_switch)(struct rconn *));
 void	rconn_stop(struct rconn *);
+/* Replies still owed. */
+size_t	rconn_owed(const struct rconn *);
 /* Leave the server now and connect again (to the master of the hour). */
 void	rconn_kick(struct rconn *);
 /* 0 when queued (cb will run, with NULL if the link drops), -1 if down. */

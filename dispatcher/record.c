@@ -26,7 +26,7 @@
 
 #define BATCH_MAX	32
 #define REC_KEYS	5
-#define REC_ARGS	12	/* webhook sid, ok, the 10 field values */
+#define REC_ARGS	13	/* webhook sid, ok, the 10 field values, at ms */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
@@ -188,7 +188,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
 	char			 hourly[WH_KEY_MAX];
 	char			 attempt[16], status[16], latency[24], skew[24];
-	char			 at[WH_RFC3339_LEN + 1];
+	char			 at[WH_RFC3339_LEN + 1], at_ms[24];
+	int64_t			 now = wh_now_ms();
 	int			 n = 0;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
@@ -200,8 +201,9 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
 	    dl->hook.sid) == -1 ||
 	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
+	    dl->hook.sid) == -1 || wh_rfc3339_ms(now, at) == -1)
 		return;
+	(void)snprintf(at_ms, sizeof(at_ms), "%lld", (long long)now);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
 	(void)snprintf(latency, sizeof(latency), "%lld",
@@ -222,6 +224,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	ARG(dl->answer.len ? dl->answer.data : "",
 	    dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED);
 	ARGS(dl->peer_date); ARGS(skew);
+	/* The attempt's time, its score in the event's index. */
+	ARGS(at_ms);
 #undef ARGS
 #undef ARG
 	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)
