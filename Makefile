@@ -221,12 +221,19 @@ test-faults: all
 lint-deploy:
 	@.ci/lint-deploy
 
+# The shipped Prometheus rules: syntax, then their unit tests (synthetic
+# series under which each alert fires and stays quiet).
+lint-monitoring:
+	@promtool check rules docker/monitoring/rules.yaml >/dev/null
+	@cd docker/monitoring && promtool test rules rules_test.yaml
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-deploy
+	@$(MAKE) --no-print-directory lint-monitoring
 	@$(MAKE) --no-print-directory e2e
 
 run: deps
@@ -252,7 +259,7 @@ clean:
 # (Optional: the Docker build stages copy only what the programs need.)
 -include tests/fuzz/fuzz.mk
 
-.PHONY: test-faults all deps unit e2e sanitize valgrind lint-deploy test run bench \
+.PHONY: test-faults all deps unit e2e sanitize valgrind lint-deploy lint-monitoring test run bench \
 	clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -249,8 +249,11 @@ int	api_healthz(struct api_ctx *);
 int	api_readyz(struct api_ctx *);
 int	api_metrics(struct api_ctx *);
 
-/* metrics.c: this worker's figures, published for GET /metrics. */
+/* metrics.c: the figures of this api's workers, for GET /metrics. */
+struct wh_mset;
+int	api_metrics_init(void);
 void	api_metrics_start(void);
+int	api_metrics_collect(struct wh_mset *);
 void	api_metrics_request(struct api_ctx *);
 void	api_metrics_events(size_t accepted, size_t duplicates,
 	    size_t conflicts);

@@ -37,12 +37,13 @@
 #include "keys.h"
 #include "scripts.h"
 #include "timeutil.h"
+#include "trace.h"
 #include "validate.h"
 
 #define IDEM_TTL_S	"86400"
 #define BATCH_MAX	1000
-/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 10 fields). */
-#define EVENT_ARGV	16
+/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 12 fields). */
+#define EVENT_ARGV	18
 
 /* Outcomes of one event. */
 #define EV_ADDED	1
@@ -200,10 +201,10 @@ event_stamp(struct event_in *ev, int64_t now)
 static int
 event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 {
-	const char	*argv[EVENT_ARGV];
+	const char	*argv[EVENT_ARGV], *tp, *sha;
 	size_t		 lens[EVENT_ARGV];
 	char		 idem[WH_KEY_MAX];
-	const char	*sha;
+	struct wh_trace	 tc;
 	int		 argc = 0, i;
 
 	/* The prefix is fixed once the worker runs: format the key once. */
@@ -240,6 +241,13 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 	argv[argc++] = ev->event_sid;
 	argv[argc++] = "ts";
 	argv[argc++] = ev->ts;
+	/* The caller's trace context goes with the event to every attempt;
+	 * an invalid one is dropped (W3C Trace Context). */
+	if (http_request_header(ctx->req, "traceparent", &tp) &&
+	    wh_traceparent_parse(tp, strlen(tp), &tc) == 0) {
+		argv[argc++] = "traceparent";
+		argv[argc++] = tp;
+	}
 	for (i = 0; i < argc; i++)
 		lens[i] = argv[i] == ev->payload ? ev->payload_len :
 		    strlen(argv[i]);

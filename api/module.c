@@ -56,6 +56,7 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(futex),
 	KORE_SYSCALL_ALLOW(newfstatat),
 	KORE_SYSCALL_ALLOW(statx),
+	/* and /proc/self/fd, counted for GET /metrics */
 	KORE_SYSCALL_ALLOW(getdents64)
 );
 
@@ -141,6 +142,10 @@ kore_parent_configure(int argc, char **argv)
 	size_t		 i;
 
 	wh_config_start(&api_cfg, &api_caps, "api");
+	if (api_metrics_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot map the metrics table", NULL);
+		exit(2);
+	}
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {

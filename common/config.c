@@ -20,6 +20,7 @@
 #include "endpoint_health.h"
 #include "ids.h"
 #include "log.h"
+#include "trace.h"
 
 #define VAR_INT(name, def, lo, hi, note, by, meaning)			\
 	{ #name, 1, def, lo, hi, NULL, note, NULL, by, meaning },
@@ -204,9 +205,10 @@ host_port(const char *p, size_t len, struct wh_hostport *h, long *port)
 	return (0);
 }
 
-/* "host:port" or "[v6]:port" into host and port strings. */
+/* name's "host:port" or "[v6]:port" into host and port strings. */
 static int
-parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
+parse_listen(const char *name, const char *v, char *host_out, size_t host_len,
+    char *port_out, size_t port_len, char *err, size_t errlen)
 {
 	struct wh_hostport	 h;
 	long			 port = 0;
@@ -214,14 +216,13 @@ parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
 	if (host_port(v, strlen(v), &h, &port) == -1 || h.hlen == 0 ||
 	    port == 0)
 		goto bad;
-	if (copy_bounded(cfg->api_host, sizeof(cfg->api_host), h.host,
-	    h.hlen) == -1)
+	if (copy_bounded(host_out, host_len, h.host, h.hlen) == -1)
 		goto bad;
-	(void)snprintf(cfg->api_port, sizeof(cfg->api_port), "%ld", port);
+	(void)snprintf(port_out, port_len, "%ld", port);
 	return (0);
 bad:
-	return (cfg_err(err, errlen, "WH_API_LISTEN must be host:port, "
-	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", v));
+	return (cfg_err(err, errlen, "%s must be host:port, "
+	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", name, v));
 }
 
 /*
@@ -637,6 +638,73 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+static int
+ignore_pair(const char *n, size_t nlen, const char *v, size_t vlen, void *arg)
+{
+	return (0);
+}
+
+/* A "k=v,..." list of name, or -1 with err filled. */
+static int
+pairs_var(const char *name, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	const char	*v = env_or(name, "");
+
+	if (copy_bounded(out, outlen, v, strlen(v)) == -1 ||
+	    wh_otlp_headers_parse(v, strlen(v), ignore_pair, NULL) == -1)
+		return (cfg_err(err, errlen, "%s must be name=value pairs "
+		    "separated by commas (values percent-encoded), at most "
+		    "%zu bytes", name, outlen - 1));
+	return (0);
+}
+
+/*
+ * Traces (OTLP/HTTP): WH_OTLP_ENDPOINT, the collector's base URL (spans
+ * go to <base>/v1/traces); WH_OTLP_HEADERS, falling back to
+ * OTEL_EXPORTER_OTLP_HEADERS; WH_TRACE_SAMPLE; OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES. Header values are secrets: never echoed.
+ */
+static int
+load_tracing(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	char		*end;
+	size_t		 len;
+
+	v = env_or("WH_OTLP_ENDPOINT", "");
+	len = strlen(v);
+	while (len > 0 && v[len - 1] == '/')
+		len--;
+	if (len > 0 && ((strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0) || strpbrk(v, " \t\r\n") != NULL ||
+	    copy_bounded(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint), v,
+	    len) == -1))
+		return (cfg_err(err, errlen, "WH_OTLP_ENDPOINT must be an "
+		    "http:// or https:// URL of at most %zu bytes (got "
+		    "\"%.80s\")", sizeof(cfg->otlp_endpoint) - 1, v));
+	if (len == 0)
+		cfg->otlp_endpoint[0] = '\0';
+	if (pairs_var(getenv("WH_OTLP_HEADERS") != NULL ? "WH_OTLP_HEADERS" :
+	    "OTEL_EXPORTER_OTLP_HEADERS", cfg->otlp_headers,
+	    sizeof(cfg->otlp_headers), err, errlen) == -1 ||
+	    pairs_var("OTEL_RESOURCE_ATTRIBUTES", cfg->resource_attrs,
+	    sizeof(cfg->resource_attrs), err, errlen) == -1)
+		return (-1);
+	v = env_or("WH_TRACE_SAMPLE", var_default("WH_TRACE_SAMPLE"));
+	cfg->trace_sample = strtod(v, &end);
+	if (end == v || *end != '\0' || !(cfg->trace_sample >= 0 &&
+	    cfg->trace_sample <= 1))
+		return (cfg_err(err, errlen, "WH_TRACE_SAMPLE must be a ratio "
+		    "from 0 to 1 (got \"%.20s\")", v));
+	v = env_or("OTEL_SERVICE_NAME", "");
+	if (copy_bounded(cfg->service_name, sizeof(cfg->service_name), v,
+	    strlen(v)) == -1)
+		return (cfg_err(err, errlen, "OTEL_SERVICE_NAME is longer than "
+		    "%zu bytes", sizeof(cfg->service_name) - 1));
+	return (0);
+}
+
 /*
  * WH_EGRESS_PROXY: "http://host:port" (nothing else: no credentials, no
  * path, no https proxy) or unset; WH_EGRESS_NO_PROXY: comma-separated
@@ -711,9 +779,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	}
 	memcpy(cfg->prefix, v, len + 1);
 
-	if (parse_listen(env_or("WH_API_LISTEN",
-	    var_default("WH_API_LISTEN")), cfg,
-	    err, errlen) == -1)
+	if (parse_listen("WH_API_LISTEN", env_or("WH_API_LISTEN",
+	    var_default("WH_API_LISTEN")), cfg->api_host, sizeof(cfg->api_host),
+	    cfg->api_port, sizeof(cfg->api_port), err, errlen) == -1)
+		return (-1);
+	/* The dispatcher's own GET /metrics; unset: none. */
+	v = env_or("WH_METRICS_LISTEN", "");
+	cfg->metrics_host[0] = cfg->metrics_port[0] = '\0';
+	if (v[0] != '\0' && parse_listen("WH_METRICS_LISTEN", v,
+	    cfg->metrics_host, sizeof(cfg->metrics_host), cfg->metrics_port,
+	    sizeof(cfg->metrics_port), err, errlen) == -1)
 		return (-1);
 
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
@@ -798,6 +873,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
 		    "255 printable characters without spaces"));
 
+	if (load_tracing(cfg, err, errlen) == -1)
+		return (-1);
 	if (load_frame_ancestors(cfg, err, errlen) == -1)
 		return (-1);
 

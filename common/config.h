@@ -89,7 +89,15 @@ struct wh_config {
 						   by WH_RETRY_SCALE; 0 never */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	char		metrics_host[WH_HOST_MAX];	/* WH_METRICS_LISTEN, */
+	char		metrics_port[8];		/*   "" = none */
 	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
+	char		otlp_endpoint[400];	/* WH_OTLP_ENDPOINT, "" = off */
+	char		otlp_headers[1024];	/* WH_OTLP_HEADERS (checked) */
+	double		trace_sample;		/* WH_TRACE_SAMPLE, 0 to 1 */
+	char		service_name[128];	/* OTEL_SERVICE_NAME, "" =
+						   the program's name */
+	char		resource_attrs[1024];	/* OTEL_RESOURCE_ATTRIBUTES */
 	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
 						   secretbox.h; the caller
 						   hands it to

@@ -191,8 +191,25 @@
 	    "`webhooks-dispatcher --check-heartbeat` (give each dispatcher " \
 	    "on one host its own)")					\
 	STR(WH_METRICS_TOKEN, NULL, "`GET /metrics` open",		\
-	    "16–255 printable characters without spaces", "api",	\
-	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`") \
+	    "16–255 printable characters without spaces", "both",	\
+	    "when set, `GET /metrics` (api and dispatchers) takes "	\
+	    "`Authorization: Bearer <token>`")				\
+	STR(WH_METRICS_LISTEN, NULL, "none",				\
+	    "`host:port` or `[v6]:port`, port 1–65535", "dispatcher",	\
+	    "the address of the dispatcher's own `GET /metrics` (e.g. " \
+	    "`0.0.0.0:9464`)")						\
+	STR(WH_OTLP_ENDPOINT, NULL, "none: no traces",			\
+	    "an `http://` or `https://` URL", "dispatcher",		\
+	    "the OpenTelemetry collector's base URL; attempt spans go to " \
+	    "`<base>/v1/traces` (OTLP/HTTP, JSON)")			\
+	STR(WH_OTLP_HEADERS, NULL,					\
+	    "`OTEL_EXPORTER_OTLP_HEADERS`, else none",			\
+	    "`name=value,…`, values percent-encoded", "dispatcher",	\
+	    "headers of every export; secret, never logged")		\
+	STR(WH_TRACE_SAMPLE, "1", NULL,					\
+	    "a ratio from 0 to 1", "dispatcher",			\
+	    "ratio of sampled traces exported (decided on the trace id, " \
+	    "so every process agrees); `0` sends nothing")		\
 	STR(WH_PORTAL_FRAME_ANCESTORS, "'none'", "no frame may embed it", \
 	    "CSP sources separated by spaces, printable ASCII without "	\
 	    "`;` `,` `\"` or backslash, at most 511 characters", "api",	\

@@ -168,3 +168,10 @@ wh_id_valid(const char *s, size_t len)
 	}
 	return (1);
 }
+
+/* Random bytes from the same pool, for trace and span ids (trace.c). */
+int
+wh_id_random(unsigned char *out, size_t len)
+{
+	return (id_random(out, len));
+}

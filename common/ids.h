@@ -39,4 +39,7 @@ int	wh_id_event_derived(const char *company_sid, const char *entry_id,
  */
 int	wh_id_valid(const char *s, size_t len);
 
+/* len (at most 256) random bytes from the ids' pool. 0 or -1. */
+int	wh_id_random(unsigned char *out, size_t len);
+
 #endif

@@ -143,26 +143,6 @@ wh_key_authfail(char *out, size_t len, const char *pfx, const char *client)
 }
 
 int
-wh_key_metrics_instances(char *out, size_t len, const char *pfx)
-{
-	return (key_fmt(len,
-	    snprintf(out, len, "%smetrics:instances", pfx)));
-}
-
-int
-wh_key_metrics_retired(char *out, size_t len, const char *pfx)
-{
-	return (key_fmt(len, snprintf(out, len, "%smetrics:retired", pfx)));
-}
-
-int
-wh_key_metrics_instance(char *out, size_t len, const char *pfx,
-    const char *id)
-{
-	return (key_fmt(len, snprintf(out, len, "%smetrics:%s", pfx, id)));
-}
-
-int
 wh_key_webhook_health(char *out, size_t len, const char *pfx,
     const char *sid)
 {

@@ -68,15 +68,6 @@ int	wh_key_idemkey(char *out, size_t, const char *pfx,
 int	wh_key_authfail(char *out, size_t, const char *pfx,
 	    const char *client);
 /*
- * Metrics (GET /metrics): the live instances (zset: id -> last seen ms),
- * the totals of instances that are gone (hash), and the prefix of each
- * instance's own hash (<prefix>metrics:<id>).
- */
-int	wh_key_metrics_instances(char *out, size_t, const char *pfx);
-int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
-int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
-	    const char *id);
-/*
  * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
  * endpoint health (hash), its dead letters (zset event_sid -> dead_at
  * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's

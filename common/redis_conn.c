@@ -299,7 +299,7 @@ scripts_load(struct wh_conn *c)
 	size_t		 i;
 
 	c->scripts_lost = 0;
-	if (wh_script_sha(wh_lua_metrics) == NULL) {
+	if (wh_script_sha(wh_lua_publish_event) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot name the Lua scripts", NULL);
 		return;
 	}

@@ -46,11 +46,6 @@ extern const char	wh_lua_portal_session_create[];
 extern const char	wh_lua_portal_session_delete[];
 
 /*
- * The metrics registry: common/lua/metrics.lua (its header says keys,
- * arguments and reply; common/metrics.c builds its calls).
- */
-extern const char	wh_lua_metrics[];
-/*
  * Delivery visibility (each file's header says keys, arguments and
  * reply): recording an attempt with the endpoint's health, keeping a
  * dead letter with its per-webhook index, giving dead letters another

@@ -94,6 +94,7 @@ struct delivery {
 	long			 status;	/* HTTP status, 0 if none */
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
+	const char		*fail_reason;	/* metrics.c's reason, if failed */
 	const char		*refused;	/* the address policy's reason */
 	int			 proxied;	/* through WH_EGRESS_PROXY */
 	char			 peer_date[40];	/* the receiver's Date, "" none */
@@ -175,9 +176,12 @@ int	deliver_init(void);
 void	deliver_free(void);
 void	deliver_start(struct delivery *);
 void	deliver_recheck(void);
-/* A proxied delivery's target was resolved (connect_to) or not (why). */
+/*
+ * A proxied delivery's target was resolved (connect_to) or not (why, with
+ * reason its webhooks_delivery_attempt_failures_total reason).
+ */
 void	deliver_proxied(struct delivery *, const char *connect_to,
-	    const char *why);
+	    const char *why, const char *reason);
 
 /* egress.c: deliveries through WH_EGRESS_PROXY. */
 int	egress_init(void);
@@ -198,10 +202,24 @@ void	upkeep_start(void);
 void	upkeep_stop(void);
 int	job_owned(const struct job *);
 
-/* metrics.c: figures published for the api's GET /metrics. */
-int	metrics_start(void);
+/* metrics.c: this dispatcher's GET /metrics on WH_METRICS_LISTEN. */
+int	metrics_start(char *err, size_t errlen);
 void	metrics_attempt(int64_t ms);
-void	metrics_leave(void);
+/* A failed attempt: "timeout", "connect", ... (metrics.c lists them). */
+void	metrics_failure(const char *reason);
+
+/* otlp.c: attempt spans exported over OTLP/HTTP (WH_OTLP_ENDPOINT). */
+int	otlp_start(char *err, size_t errlen);
+void	otlp_attempt(const struct delivery *, const char *reason);
+int	otlp_owns(const void *priv);
+void	otlp_done(void *easy, int result, long status);
+void	otlp_counts(uint64_t *exported, uint64_t *dropped);
+/* deliver.c: start the exporter's transfer on the deliveries' multi;
+ * sockets for curl that the loop watches. */
+int	deliver_side_start(void *easy);
+struct curl_sockaddr;
+int	deliver_socket_open(struct curl_sockaddr *);
+int	deliver_socket_close(void *clientp, int fd);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);

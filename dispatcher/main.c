@@ -97,9 +97,7 @@ drain(void)
 	}
 	record_flush();
 	acks_flush();
-	metrics_leave();
-	/* Let the attempt records, the acks and the last figures reach
-	 * Redis. */
+	/* Let the attempt records and the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
 	while (rconn_owed(&d.main) > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(50);
@@ -156,7 +154,7 @@ main(int argc, char **argv)
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
 	if (loop_init() == -1 || deliver_init() == -1 ||
-	    wh_script_sha(wh_lua_metrics) == NULL) {
+	    wh_script_sha(wh_lua_publish_event) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "
 		    "or the scripts", NULL);
 		return (1);
@@ -171,8 +169,9 @@ main(int argc, char **argv)
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
-	if (metrics_start() == -1) {
-		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+	if (metrics_start(err, sizeof(err)) == -1 ||
+	    otlp_start(err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);

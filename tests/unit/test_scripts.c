@@ -56,7 +56,7 @@ test_args(void **state)
 	wh_script_argv_free(&a);
 
 	/* Without lengths, strlen. */
-	assert_int_equal(wh_script_argv(&a, wh_lua_metrics, 0, 1, argv, NULL),
+	assert_int_equal(wh_script_argv(&a, wh_lua_retry_move_due, 0, 1, argv, NULL),
 	    0);
 	assert_string_equal(a.av[2], "0");
 	assert_true(a.n == 4 && a.al[3] == 2);
@@ -77,9 +77,9 @@ test_args(void **state)
 	 * More keys than arguments, a negative count, and a text that is not
 	 * an embedded script are refused.
 	 */
-	assert_int_equal(wh_script_argv(&a, wh_lua_metrics, 4, 3, argv, lens),
+	assert_int_equal(wh_script_argv(&a, wh_lua_retry_move_due, 4, 3, argv, lens),
 	    -1);
-	assert_int_equal(wh_script_argv(&a, wh_lua_metrics, -1, 3, argv,
+	assert_int_equal(wh_script_argv(&a, wh_lua_retry_move_due, -1, 3, argv,
 	    lens), -1);
 	assert_int_equal(wh_script_argv(&a, "return 1", 0, 0, argv, lens), -1);
 }
