@@ -19,8 +19,8 @@ WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
-API_MOD_SRC	:= $(filter-out api/launcher%.c,$(sort $(wildcard api/*.c)))
-LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher*.c)))
+API_MOD_SRC	:= $(sort $(wildcard api/*.c))
+LAUNCHER_OBJ	:= $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard api/launcher/*.c)))
 DISP_SRC	:= $(sort $(wildcard dispatcher/*.c))
 UNIT_SRC	:= $(sort $(wildcard tests/unit/test_*.c))
 
@@ -83,7 +83,14 @@ KORE_TREE	:= $(BUILD)/kore
 KORE_PATCHES	:= $(sort $(wildcard api/kore/patches/*.patch))
 KORE_SANITIZE	?=
 
-$(KORE_TREE)/.patched: $(KORE_PATCHES) api/kore/http_frame.h
+# The list of patches as a file that changes only when the list does, so
+# that a patch removed (or renamed) also copies and patches the tree anew.
+KORE_PATCH_LIST	:= $(BUILD)/kore-patches
+$(KORE_PATCH_LIST): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(KORE_PATCHES)' | cmp -s - $@ || echo '$(KORE_PATCHES)' > $@
+
+$(KORE_TREE)/.patched: $(KORE_PATCHES) $(KORE_PATCH_LIST) api/kore/http_frame.h
 	@rm -rf $(KORE_TREE) && mkdir -p $(KORE_TREE)
 	cp -R $(KORE_SRC)/Makefile $(KORE_SRC)/RELEASE $(KORE_SRC)/src \
 	    $(KORE_SRC)/include $(KORE_SRC)/misc $(KORE_TREE)/
@@ -214,12 +221,19 @@ test-faults: all
 lint-deploy:
 	@.ci/lint-deploy
 
+# The shipped Prometheus rules: syntax, then their unit tests (synthetic
+# series under which each alert fires and stays quiet).
+lint-monitoring:
+	@promtool check rules docker/monitoring/rules.yaml >/dev/null
+	@cd docker/monitoring && promtool test rules rules_test.yaml
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory sanitize
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory lint-deploy
+	@$(MAKE) --no-print-directory lint-monitoring
 	@$(MAKE) --no-print-directory e2e
 
 run: deps
@@ -245,7 +259,7 @@ clean:
 # (Optional: the Docker build stages copy only what the programs need.)
 -include tests/fuzz/fuzz.mk
 
-.PHONY: test-faults all deps unit e2e sanitize valgrind lint-deploy test run bench \
+.PHONY: test-faults all deps unit e2e sanitize valgrind lint-deploy lint-monitoring test run bench \
 	clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -4,7 +4,8 @@
 // The schemas: the npm package kubernetes-models ships the Kubernetes
 // OpenAPI definitions compiled into Ajv validators (one per kind), and
 // @kubernetes-models/keda does the same for KEDA's CRDs (ScaledObject,
-// TriggerAuthentication). They check types, required fields, enums and
+// TriggerAuthentication), @kubernetes-models/prometheus-operator for the
+// PodMonitor of podmonitor.yaml. They check types, required fields, enums and
 // formats (quantities, ports). Like the API server, they let unknown fields
 // through, which is how a misspelt or misplaced field goes unnoticed; so,
 // like `kubectl --validate=strict`, every field a validator never looked
@@ -31,7 +32,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(ROOT, 'tests', 'e2e', 'package.json'));
@@ -39,10 +40,14 @@ const require = createRequire(path.join(ROOT, 'tests', 'e2e', 'package.json'));
 const DRAIN_MARGIN_S = 5;
 
 let YAML;
+let promOperator;
 try {
   YAML = require('yaml');
   require('kubernetes-models/v1');
   require('@kubernetes-models/keda/keda.sh/v1alpha1');
+  // ESM only (no "require" export): imported by its path.
+  promOperator = await import(pathToFileURL(path.join(ROOT, 'tests', 'e2e', 'node_modules', '@kubernetes-models',
+    'prometheus-operator', 'monitoring.coreos.com', 'v1', 'index.js')).href);
 } catch (err) {
   console.error(`k8s-schema: cannot load the schemas (${err.message}); run npm ci in tests/e2e`);
   process.exit(2);
@@ -54,6 +59,7 @@ function modelFor(apiVersion, kind) {
   let mod;
   try {
     if (apiVersion === 'keda.sh/v1alpha1') mod = require('@kubernetes-models/keda/keda.sh/v1alpha1');
+    else if (apiVersion === 'monitoring.coreos.com/v1') mod = promOperator;
     else if (/^(v1|[a-z0-9.]+\/v[0-9a-z]+)$/.test(apiVersion)) mod = require(`kubernetes-models/${apiVersion}`);
   } catch {
     return null;

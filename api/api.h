@@ -23,8 +23,7 @@
 #include "buf.h"
 #include "config.h"
 #include "ids.h"
-#include "caps.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "model.h"
 #include "redis_wire.h"
 #include "sign.h"
@@ -110,6 +109,18 @@ int	api_redis_cmd(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
 int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 	    const size_t *lens);
+/*
+ * WH_REDIS_WAIT_REPLICAS: after a step's writes, WAIT k 1000 as one more
+ * reply of the step (nothing sent when k is 0; api_redis_waits() says
+ * how many replies that adds). -1 when it cannot be sent.
+ */
+int	api_redis_wait_replicas(struct api_ctx *);
+size_t	api_redis_waits(void);
+/*
+ * With WH_REDIS_WAIT_REPLICAS, the last reply of the step (the WAIT's)
+ * counted k replicas: 0; otherwise the 503 is written and -1 returned.
+ */
+int	api_redis_replicated(struct api_ctx *);
 int	api_redis_send(wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
 void	api_redis_deadline(struct api_ctx *, u_int64_t ms);
@@ -117,9 +128,10 @@ void	api_ctx_release(struct api_ctx *);
 void	api_ctx_clear_replies(struct api_ctx *);
 int	api_redis_eval(struct api_ctx *, const char *script, int nkeys,
 	    int argc, const char **argv, const size_t *lens);
-/* The last two KEYS of a script given to api_redis_eval_bump. */
-#define API_LUA_BUMP \
-    "redis.call('INCR', KEYS[#KEYS - 1]) redis.call('INCR', KEYS[#KEYS]) "
+/*
+ * A script given to api_redis_eval_bump INCRs its last two KEYS (the
+ * change counters).
+ */
 int	api_redis_eval_bump(struct api_ctx *, const char *script,
 	    const char *company_sid, int nkeys, int argc, const char **argv,
 	    const size_t *lens);
@@ -217,7 +229,7 @@ int	api_idem_save(struct api_ctx *);
 void	api_idem_flush(struct api_ctx *);
 void	api_idem_free(struct api_idem *);
 
-/* The resource handlers (one file per resource), health.c, events.c. */
+/* The resource handlers (one file per resource), probes.c, events.c. */
 int	api_webhooks_create(struct api_ctx *);
 int	api_webhooks_get(struct api_ctx *);
 int	api_webhooks_list(struct api_ctx *);
@@ -237,8 +249,11 @@ int	api_healthz(struct api_ctx *);
 int	api_readyz(struct api_ctx *);
 int	api_metrics(struct api_ctx *);
 
-/* metrics.c: this worker's figures, published for GET /metrics. */
+/* metrics.c: the figures of this api's workers, for GET /metrics. */
+struct wh_mset;
+int	api_metrics_init(void);
 void	api_metrics_start(void);
+int	api_metrics_collect(struct wh_mset *);
 void	api_metrics_request(struct api_ctx *);
 void	api_metrics_events(size_t accepted, size_t duplicates,
 	    size_t conflicts);
@@ -252,7 +267,7 @@ int	api_redeliver(struct api_ctx *);		/* redeliver.c */
 int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
 int	api_jobs_get(struct api_ctx *);			/* jobs.c */
-int	api_webhook_test(struct api_ctx *);		/* test_send.c */
+int	api_webhook_test(struct api_ctx *);		/* test_delivery.c */
 
 
 /* webhooks.c: the webhook a request names, for the routes below it. */
@@ -306,11 +321,6 @@ int	api_render_webhook_control(struct wh_buf *, const struct wh_webhook *);
 int	api_signing_key_make(struct wh_signing_key *,
 	    const char *webhook_sid, const char *label, const char *secret,
 	    int64_t created_at, int64_t expires_at);
-
-/* secrets.c: generated secrets (URL-safe text of 32 random bytes). */
-#define API_SECRET_BYTES	32
-#define API_SECRET_LEN		43	/* chars, without the NUL */
-int	api_secret_new(char *out, size_t outlen);
 
 /*
  * fields.c: reading request bodies (common/json.c walks, no tree) with
@@ -526,7 +536,7 @@ int	api_json_text(struct wh_buf *, const char *name,
 int	api_json_time(struct wh_buf *, const char *name,
 	    const struct api_reply *);
 
-/* sleep.c: wait on a Kore timer, counted like a Redis reply awaited. */
+/* redis.c: wait on a Kore timer, counted like a Redis reply awaited. */
 int	api_ctx_sleep(struct api_ctx *, u_int64_t ms);
 
 /* portal_sessions.c: the delivery portal's sessions. */

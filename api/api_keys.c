@@ -22,23 +22,11 @@
 #include "api.h"
 #include "encode.h"
 #include "keys.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
 #define ADMIN_COMPANY	"*"
-
-static const char	create_lua[] =
-    "redis.call('HSET', KEYS[1], 'secret_sha256', ARGV[1], 'company_sid', "
-    "ARGV[2], 'label', ARGV[3], 'created_at', ARGV[4]) "
-    "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) "
-    "if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end "
-    "return 1";
-
-static const char	delete_lua[] =
-    "redis.call('DEL', KEYS[1]) "
-    "redis.call('ZREM', KEYS[2], ARGV[1]) "
-    "if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[1]) end "
-    "return 1";
 
 static const struct api_field_spec	create_fields[] = {
 	{ "company_sid", 0 }, { "admin", 0 }, { "label", 0 },
@@ -49,7 +37,7 @@ static const struct api_field_spec	create_fields[] = {
 struct ak_state {
 	struct api_list	 list;
 	struct api_key	 made;
-	char		 secret[API_SECRET_LEN + 1];
+	char		 secret[WH_SECRET_LEN + 1];
 	char		 company[WH_ID_MAX];	/* listed; "": all */
 	struct api_ids	 ids;
 	struct api_key	*keys;
@@ -82,7 +70,7 @@ index_keys(const char *company, char *all, char *own, size_t len)
 }
 
 /*
- * EVAL script over the key's record, the index of all keys and, unless
+ * EVALSHA script over the key's record, the index of all keys and, unless
  * own is "" (an admin key), the company's index; then args.
  */
 static int
@@ -152,7 +140,7 @@ create_send(struct api_ctx *ctx, struct ak_state *st)
 	const char	*args[5];
 
 	if (wh_id_new("key_", k->key_id, sizeof(k->key_id)) == -1 ||
-	    api_secret_new(st->secret, sizeof(st->secret)) == -1 ||
+	    wh_secret_new(st->secret, sizeof(st->secret)) == -1 ||
 	    wh_key_apikey(rec, sizeof(rec), api_cfg.prefix,
 	    k->key_id) == -1 ||
 	    index_keys(k->company_sid, all, own, sizeof(all)) == -1 ||
@@ -167,7 +155,7 @@ create_send(struct api_ctx *ctx, struct ak_state *st)
 	args[2] = k->label;
 	args[3] = ts;
 	args[4] = k->key_id;
-	return (eval_indexed(ctx, create_lua, rec, all, own, args, 5));
+	return (eval_indexed(ctx, wh_lua_api_key_create, rec, all, own, args, 5));
 }
 
 int
@@ -350,7 +338,7 @@ api_api_keys_delete(struct api_ctx *ctx)
 			return (api_problem_redis(ctx));
 		argv[0] = ctx->params[0];
 		ctx->phase = 2;
-		if (eval_indexed(ctx, delete_lua, rec, all, own, argv, 1) == -1)
+		if (eval_indexed(ctx, wh_lua_api_key_delete, rec, all, own, argv, 1) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:

@@ -84,11 +84,7 @@ unauthorized(struct api_ctx *ctx)
 static struct cached_key *
 cache_slot(const char *key_id)
 {
-	size_t	h = 5381;
-
-	while (*key_id != '\0')
-		h = h * 33 + (unsigned char)*key_id++;
-	return (&cache[h % CACHE_SLOTS]);
+	return (&cache[wh_hash(key_id, strlen(key_id)) % CACHE_SLOTS]);
 }
 
 /* 1 when key_id with this secret hash authenticated recently here. */

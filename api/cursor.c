@@ -55,13 +55,13 @@ static size_t	secret_len;
 int
 api_cursor_fetch(struct api_ctx *ctx)
 {
-	char		 key[WH_KEY_MAX], fresh[API_SECRET_LEN + 1];
+	char		 key[WH_KEY_MAX], fresh[WH_SECRET_LEN + 1];
 	const char	*argv[4];
 
 	if (secret_len > 0)
 		return (0);
 	if (wh_key_cursor_secret(key, sizeof(key), api_cfg.prefix) == -1 ||
-	    api_secret_new(fresh, sizeof(fresh)) == -1)
+	    wh_secret_new(fresh, sizeof(fresh)) == -1)
 		return (-1);
 	argv[0] = "SET";
 	argv[1] = key;

@@ -23,28 +23,11 @@
 #include "api.h"
 #include "json.h"
 #include "keys.h"
+#include "scripts.h"
 
 static const char *const	params[] = {
 	"page_size", "page_token", NULL
 };
-
-/*
- * The entries of the page: KEYS the index, its ids and the stream, ARGV
- * the event sids; an array of [id, fields] or nil for each, in order.
- */
-static const char	read_lua[] =
-    "local out = {} "
-    "for i, evt in ipairs(ARGV) do "
-    "  local id = redis.call('HGET', KEYS[2], evt) "
-    "  local e = {} "
-    "  if id then e = redis.call('XRANGE', KEYS[3], id, id) end "
-    "  if #e == 1 then out[i] = e[1] else "
-    "    redis.call('ZREM', KEYS[1], evt) "
-    "    redis.call('HDEL', KEYS[2], evt) "
-    "    out[i] = false "
-    "  end "
-    "end "
-    "return out";
 
 struct dl_state {
 	struct api_list		 list;
@@ -133,27 +116,25 @@ index_take(struct api_ctx *ctx, struct dl_state *st)
 	return (rc);
 }
 
-/* EVAL read_lua for the page's event sids. */
+/* dead_letter_page.lua for the page's event sids. */
 static int
 entries_send(struct api_ctx *ctx, struct dl_state *st)
 {
 	const char	**argv;
-	char		  nk[4] = "3", dead[WH_KEY_MAX];
+	char		  dead[WH_KEY_MAX];
 	size_t		  i;
 	int		  rc;
 
 	if (wh_key_dead(dead, sizeof(dead), api_cfg.prefix) == -1 ||
-	    (argv = calloc(st->ids.n + 6, sizeof(*argv))) == NULL)
+	    (argv = calloc(st->ids.n + 3, sizeof(*argv))) == NULL)
 		return (-1);
-	argv[0] = "EVAL";
-	argv[1] = read_lua;
-	argv[2] = nk;
-	argv[3] = st->idx;
-	argv[4] = st->ids_key;
-	argv[5] = dead;
+	argv[0] = st->idx;
+	argv[1] = st->ids_key;
+	argv[2] = dead;
 	for (i = 0; i < st->ids.n; i++)
-		argv[6 + i] = st->ids.sid[i];
-	rc = api_redis_cmd(ctx, (int)st->ids.n + 6, argv, NULL);
+		argv[3 + i] = st->ids.sid[i];
+	rc = api_redis_eval(ctx, wh_lua_dead_letter_page, 3,
+	    (int)st->ids.n + 3, argv, NULL);
 	free(argv);
 	return (rc);
 }

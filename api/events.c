@@ -18,8 +18,12 @@
  *
  * A batch is validated whole first (any invalid item: 422 naming
  * events[i].field, nothing enqueued), then sent as one MULTI/EXEC in one
- * round trip. Scripts are called by EVALSHA; Redis forgets scripts when
- * it restarts, so a NOSCRIPT answer sends those items again with EVAL.
+ * round trip. The script is called by EVALSHA (the connection loads the
+ * scripts as it comes up); should Redis forget it meanwhile (SCRIPT
+ * FLUSH), a NOSCRIPT answer sends those items again with EVAL, so that a
+ * publish does not fail while the connection loads the scripts again.
+ * With WH_REDIS_WAIT_REPLICAS, a WAIT follows in the same step and the
+ * 202 waits for it (api_redis_wait_replicas).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +37,13 @@
 #include "keys.h"
 #include "scripts.h"
 #include "timeutil.h"
+#include "trace.h"
 #include "validate.h"
 
 #define IDEM_TTL_S	"86400"
 #define BATCH_MAX	1000
-/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 10 fields). */
-#define EVENT_ARGV	16
+/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 12 fields). */
+#define EVENT_ARGV	18
 
 /* Outcomes of one event. */
 #define EV_ADDED	1
@@ -66,7 +71,6 @@ struct publish_state {
 /* An answer buffer grown past this by a large event is let go. */
 #define ANSWER_KEEP	(64 * 1024)
 
-static char		publish_sha[WH_SCRIPT_SHA_LEN + 1];
 static char		stream_key[WH_KEY_MAX];	/* wh:{0}:events, once */
 static struct wh_buf	answer;
 
@@ -197,9 +201,10 @@ event_stamp(struct event_in *ev, int64_t now)
 static int
 event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 {
-	const char	*argv[EVENT_ARGV];
+	const char	*argv[EVENT_ARGV], *tp, *sha;
 	size_t		 lens[EVENT_ARGV];
 	char		 idem[WH_KEY_MAX];
+	struct wh_trace	 tc;
 	int		 argc = 0, i;
 
 	/* The prefix is fixed once the worker runs: format the key once. */
@@ -214,13 +219,13 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 		argv[argc++] = "*";
 	} else {
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
-		    ev->company_sid, ev->event_sid) == -1)
+		    api_cfg.redis.ncluster > 0, ev->company_sid,
+		    ev->event_sid) == -1)
 			return (-1);
-		if (!eval && publish_sha[0] == '\0' &&
-		    wh_script_sha1(wh_lua_publish_event, publish_sha) == -1)
+		if ((sha = wh_script_sha(wh_lua_publish_event)) == NULL)
 			eval = 1;
 		argv[argc++] = eval ? "EVAL" : "EVALSHA";
-		argv[argc++] = eval ? wh_lua_publish_event : publish_sha;
+		argv[argc++] = eval ? wh_lua_publish_event : sha;
 		argv[argc++] = "2";
 		argv[argc++] = idem;
 		argv[argc++] = stream_key;
@@ -236,6 +241,13 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 	argv[argc++] = ev->event_sid;
 	argv[argc++] = "ts";
 	argv[argc++] = ev->ts;
+	/* The caller's trace context goes with the event to every attempt;
+	 * an invalid one is dropped (W3C Trace Context). */
+	if (http_request_header(ctx->req, "traceparent", &tp) &&
+	    wh_traceparent_parse(tp, strlen(tp), &tc) == 0) {
+		argv[argc++] = "traceparent";
+		argv[argc++] = tp;
+	}
 	for (i = 0; i < argc; i++)
 		lens[i] = argv[i] == ev->payload ? ev->payload_len :
 		    strlen(argv[i]);
@@ -394,12 +406,16 @@ api_events_publish(struct api_ctx *ctx)
 		return (api_problem_nomem(ctx));
 	if (ctx->phase > 0) {
 		ev = st->ev;
-		if (ctx->nreplies != 1 ||
+		if (ctx->nreplies != 1 + api_redis_waits() ||
 		    event_outcome(ev, ctx->replies[0]) == -1)
 			return (api_problem_redis(ctx));
-		if (ev->outcome != EV_NOSCRIPT)
+		if (ev->outcome != EV_NOSCRIPT) {
+			if (api_redis_replicated(ctx) == -1)
+				return (API_DONE);
 			return (publish_respond(ctx, ev));
-		if (ctx->phase == 2 || event_send(ctx, ev, 1, 0) == -1)
+		}
+		if (ctx->phase == 2 || event_send(ctx, ev, 1, 0) == -1 ||
+		    api_redis_wait_replicas(ctx) == -1)
 			return (api_problem_redis(ctx));
 		ctx->phase = 2;
 		return (API_WAIT);
@@ -427,7 +443,8 @@ api_events_publish(struct api_ctx *ctx)
 		    "see errors.", &e));
 	if (event_stamp(ev, wh_now_ms()) == -1)
 		return (api_problem_nomem(ctx));
-	if (event_send(ctx, ev, 0, 0) == -1)
+	if (event_send(ctx, ev, 0, 0) == -1 ||
+	    api_redis_wait_replicas(ctx) == -1)
 		return (api_problem_redis(ctx));
 	ctx->phase = 1;
 	return (API_WAIT);
@@ -523,7 +540,7 @@ batch_send(struct api_ctx *ctx, struct publish_state *st, int retry)
 	}
 	argv[0] = "EXEC";
 	if (api_redis_cmd(ctx, 1, argv, NULL) == 0)
-		return (0);
+		return (api_redis_wait_replicas(ctx));
 discard:
 	argv[0] = "DISCARD";
 	(void)api_redis_cmd_quiet(ctx, 1, argv, NULL);
@@ -540,7 +557,7 @@ batch_take(struct api_ctx *ctx, struct publish_state *st, int retry,
 	size_t			 i, k = 0;
 
 	*again = 0;
-	if (ctx->nreplies != 1 || ctx->redis_failed)
+	if (ctx->nreplies != 1 + api_redis_waits() || ctx->redis_failed)
 		return (-1);
 	r = ctx->replies[0];
 	if (r->type != REDIS_REPLY_ARRAY)
@@ -605,8 +622,11 @@ api_events_batch(struct api_ctx *ctx)
 	if (ctx->phase > 0) {
 		if (batch_take(ctx, st, ctx->phase == 2, &again) == -1)
 			return (api_problem_redis(ctx));
-		if (!again)
+		if (!again) {
+			if (api_redis_replicated(ctx) == -1)
+				return (API_DONE);
 			return (batch_respond(ctx, st));
+		}
 		if (ctx->phase == 2 || batch_send(ctx, st, 1) == -1)
 			return (api_problem_redis(ctx));
 		ctx->phase = 2;

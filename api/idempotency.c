@@ -33,7 +33,7 @@
 #define IDEM_HASH_LEN		64
 /*
  * The claim outlives the longest request: POST .../~test waits up to
- * 2 s + timeout_ms (at most 30 s) + 1 s (test_send.c). A claim that ran
+ * 2 s + timeout_ms (at most 30 s) + 1 s (test_delivery.c). A claim that ran
  * out while its request still ran would let a retry run it again.
  */
 #define IDEM_PENDING_TTL	"60"

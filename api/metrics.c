@@ -1,15 +1,23 @@
 /*
- * metrics.c: this api worker's own figures for GET /metrics: requests by
- * route pattern (never the raw path, which holds ids), method and status;
- * a latency histogram per route and method; events published by outcome.
+ * metrics.c: the api's own figures for GET /metrics: requests by route
+ * pattern (never the raw path, which holds ids), method and status; a
+ * latency histogram per route and method; events published by outcome;
+ * each worker's CPU time, memory and descriptors.
  *
- * Kore runs several worker processes, each with its own counters. Each
- * keeps them here, in memory, and a Kore timer publishes them every
- * WH_METRICS_EVERY_MS on the worker's async Redis connection (at most one
- * publish in flight, never waiting for it), where metrics_text.c sums
- * every live worker and dispatcher at scrape time.
+ * Kore runs several worker processes. Each counts in its own slot of a
+ * table the parent maps shared before it forks them, so that whichever
+ * worker answers a scrape shows the sum of every worker of this api
+ * (one pod, one instance: Prometheus' sum() over the pods is then
+ * right), and Redis is not needed to show them. A worker only writes its
+ * own slot; the others read it while it may be changing, with atomic
+ * loads: each figure is whole, a scrape is not a snapshot across them.
+ * A worker Kore restarts takes the slot of the one it replaces (same
+ * worker id), so its counters go on from where they were.
  */
+#include <sys/mman.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,52 +26,69 @@
 #include "metrics.h"
 #include "timeutil.h"
 
+#define WORKERS_MAX		64	/* WH_API_WORKERS' bound */
 #define ROUTE_STATS_MAX		64	/* route pattern x method */
 #define STATUS_STATS_MAX	512	/* of those x status */
 #define NO_ROUTE		"other"	/* the label when none matched */
+#define TICK_MS			1000	/* a worker's own figures refreshed */
+#define LIVE_MS			5000	/* a worker not refreshed: gone */
 
 struct route_stat {
-	const char	*pattern;	/* NULL: no route matched */
+	const char	*pattern;	/* NULL: no route matched; the same
+					   address in every forked worker */
 	int		 method;
 	struct wh_hist	 latency;
 };
 
 struct status_stat {
-	size_t		 route;		/* index into route_stats */
+	size_t		 route;		/* index into route */
 	int		 status;
 	uint64_t	 n;
 };
 
-static struct route_stat	route_stats[ROUTE_STATS_MAX];
-static size_t			nroute_stats;
-static struct status_stat	status_stats[STATUS_STATS_MAX];
-static size_t			nstatus_stats;
-static uint64_t			events_published[3];
-static struct wh_mpub		pub;
-static int			pub_ready;
+struct worker_stats {
+	int64_t			seen_ms;	/* mono; 0 = never ran */
+	uint64_t		cpu_before_us;	/* of the workers it replaced */
+	uint64_t		cpu_us;		/* this process' own */
+	int64_t			rss;
+	int64_t			fds;
+	size_t			nroute;		/* stored with release */
+	struct route_stat	route[ROUTE_STATS_MAX];
+	size_t			nstatus;	/* stored with release */
+	struct status_stat	status[STATUS_STATS_MAX];
+	uint64_t		events[3];
+};
+
+static struct worker_stats	*slots;		/* WORKERS_MAX, shared */
+static struct worker_stats	*me;
 
 static const char *const	outcome_names[3] = {
 	"accepted", "duplicate", "conflict",
 };
 
-/* The route_stats slot of pattern and method, made if new; -1 if full. */
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* The route slot of pattern and method, made if new; -1 if full. */
 static int
 route_slot(const char *pattern, int method, size_t *at)
 {
-	size_t	i;
+	size_t	i, n = me->nroute;
 
-	for (i = 0; i < nroute_stats; i++) {
-		if (route_stats[i].pattern == pattern &&
-		    route_stats[i].method == method) {
+	for (i = 0; i < n; i++) {
+		if (me->route[i].pattern == pattern &&
+		    me->route[i].method == method) {
 			*at = i;
 			return (0);
 		}
 	}
-	if (nroute_stats == ROUTE_STATS_MAX)
+	if (n == ROUTE_STATS_MAX)
 		return (-1);
-	route_stats[nroute_stats].pattern = pattern;
-	route_stats[nroute_stats].method = method;
-	*at = nroute_stats++;
+	me->route[n].pattern = pattern;
+	me->route[n].method = method;
+	/* Readers see the entry before they see it counted. */
+	__atomic_store_n(&me->nroute, n + 1, __ATOMIC_RELEASE);
+	*at = n;
 	return (0);
 }
 
@@ -71,36 +96,40 @@ void
 api_metrics_request(struct api_ctx *ctx)
 {
 	const char	*pattern;
-	size_t		 r, i;
+	size_t		 r, i, n;
 
-	if (ctx->req == NULL)
+	if (ctx->req == NULL || me == NULL)
 		return;
 	pattern = ctx->route != NULL ? ctx->route->pattern : NULL;
 	if (route_slot(pattern, ctx->req->method, &r) == -1)
 		return;
-	wh_hist_observe(&route_stats[r].latency,
+	wh_hist_observe(&me->route[r].latency,
 	    wh_mono_us() - ctx->started_us);
-	for (i = 0; i < nstatus_stats; i++) {
-		if (status_stats[i].route == r &&
-		    status_stats[i].status == ctx->status)
+	n = me->nstatus;
+	for (i = 0; i < n; i++) {
+		if (me->status[i].route == r &&
+		    me->status[i].status == ctx->status)
 			break;
 	}
-	if (i == nstatus_stats) {
-		if (nstatus_stats == STATUS_STATS_MAX)
+	if (i == n) {
+		if (n == STATUS_STATS_MAX)
 			return;
-		status_stats[i].route = r;
-		status_stats[i].status = ctx->status;
-		nstatus_stats++;
+		me->status[i].route = r;
+		me->status[i].status = ctx->status;
+		me->status[i].n = 0;
+		__atomic_store_n(&me->nstatus, n + 1, __ATOMIC_RELEASE);
 	}
-	status_stats[i].n++;
+	STORE(&me->status[i].n, me->status[i].n + 1);
 }
 
 void
 api_metrics_events(size_t accepted, size_t duplicates, size_t conflicts)
 {
-	events_published[0] += accepted;
-	events_published[1] += duplicates;
-	events_published[2] += conflicts;
+	if (me == NULL)
+		return;
+	STORE(&me->events[0], me->events[0] + accepted);
+	STORE(&me->events[1], me->events[1] + duplicates);
+	STORE(&me->events[2], me->events[2] + conflicts);
 }
 
 /* "/v1/webhooks/:/signing-keys/:" is shown "/v1/webhooks/{id}/...". */
@@ -131,84 +160,149 @@ route_labels(struct wh_buf *b, const struct route_stat *rs)
 	    -1 : 0);
 }
 
-/* Everything this worker counted, as the series it publishes. */
+/* A histogram another worker may be adding to, figure by figure. */
+static void
+hist_load(struct wh_hist *to, const struct wh_hist *from)
+{
+	size_t	i;
+
+	for (i = 0; i < WH_HIST_BUCKETS; i++)
+		to->bucket[i] = LOAD(&from->bucket[i]);
+	to->count = LOAD(&from->count);
+	to->sum_us = LOAD(&from->sum_us);
+}
+
+/* One worker's figures, as series (the renderer adds the workers up). */
 static int
-metrics_collect(struct wh_mset *set)
+collect_worker(struct wh_mset *set, struct worker_stats *w, int live)
 {
 	struct wh_buf	 labels;
+	struct wh_hist	 h;
 	char		 status[8];
-	size_t		 i;
+	size_t		 i, nroute, nstatus;
 	int		 rc = 0;
 
+	nroute = __atomic_load_n(&w->nroute, __ATOMIC_ACQUIRE);
+	nstatus = __atomic_load_n(&w->nstatus, __ATOMIC_ACQUIRE);
 	wh_buf_init(&labels, 0);
-	for (i = 0; i < nroute_stats && rc == 0; i++) {
-		rc |= route_labels(&labels, &route_stats[i]);
+	for (i = 0; i < nroute && rc == 0; i++) {
+		hist_load(&h, &w->route[i].latency);
+		rc |= route_labels(&labels, &w->route[i]);
 		rc |= wh_mset_hist(set, "webhooks_api_request_duration_seconds",
-		    labels.data, &route_stats[i].latency);
+		    labels.data, &h);
 	}
-	for (i = 0; i < nstatus_stats && rc == 0; i++) {
+	for (i = 0; i < nstatus && rc == 0; i++) {
+		if (w->status[i].route >= nroute)
+			continue;
 		(void)snprintf(status, sizeof(status), "%d",
-		    status_stats[i].status);
-		rc |= route_labels(&labels,
-		    &route_stats[status_stats[i].route]);
+		    w->status[i].status);
+		rc |= route_labels(&labels, &w->route[w->status[i].route]);
 		rc |= wh_label_add(&labels, "status", status);
 		rc |= wh_mset_counter(set, "webhooks_api_requests_total",
-		    labels.data, status_stats[i].n);
+		    labels.data, LOAD(&w->status[i].n));
 	}
 	for (i = 0; i < 3 && rc == 0; i++) {
 		wh_buf_reset(&labels);
 		rc |= wh_label_add(&labels, "outcome", outcome_names[i]);
 		rc |= wh_mset_counter(set, "webhooks_api_events_published_total",
-		    labels.data, events_published[i]);
+		    labels.data, LOAD(&w->events[i]));
 	}
 	wh_buf_free(&labels);
+	rc |= wh_mset_micros(set, "webhooks_process_cpu_seconds_total", "",
+	    LOAD(&w->cpu_before_us) + LOAD(&w->cpu_us));
+	if (live) {
+		rc |= wh_mset_gauge(set, "webhooks_process_resident_memory_bytes",
+		    "", LOAD(&w->rss));
+		rc |= wh_mset_gauge(set, "webhooks_process_open_fds", "",
+		    LOAD(&w->fds));
+	}
 	return (rc != 0 ? -1 : 0);
 }
 
-static void
-on_published(struct wh_wire *w, void *r, void *priv)
+/*
+ * Every worker of this api: counters of those gone too (a total never
+ * goes down), gauges of the live ones, and how many are live.
+ */
+int
+api_metrics_collect(struct wh_mset *set)
 {
-	wh_mpub_reply(&pub, r);
+	int64_t	now = wh_mono_ms(), seen;
+	size_t	i;
+	int	live, nlive = 0, rc = 0;
+
+	if (slots == NULL)
+		return (wh_mset_gauge(set, "webhooks_api_workers", "", 0));
+	for (i = 0; i < WORKERS_MAX && rc == 0; i++) {
+		if ((seen = LOAD(&slots[i].seen_ms)) == 0)
+			continue;
+		live = now - seen < LIVE_MS;
+		nlive += live;
+		rc |= collect_worker(set, &slots[i], live);
+	}
+	rc |= wh_mset_gauge(set, "webhooks_api_workers", "", nlive);
+	return (rc != 0 ? -1 : 0);
+}
+
+/* This worker's own process figures, read from /proc/self. */
+static void
+refresh_self(void)
+{
+	struct wh_mset	 set;
+	const char	*p, *v;
+	size_t		 i;
+
+	wh_mset_init(&set);
+	if (wh_mset_process(&set) == 0) {
+		p = set.text.data;
+		for (i = 0; i < set.n; i++) {
+			v = p + strlen(p) + 1;
+			if (strcmp(p, "uwebhooks_process_cpu_seconds_total") == 0)
+				STORE(&me->cpu_us, strtoull(v, NULL, 10));
+			else if (strcmp(p,
+			    "gwebhooks_process_resident_memory_bytes") == 0)
+				STORE(&me->rss, strtoll(v, NULL, 10));
+			else if (strcmp(p, "gwebhooks_process_open_fds") == 0)
+				STORE(&me->fds, strtoll(v, NULL, 10));
+			p = v + strlen(v) + 1;
+		}
+	}
+	wh_mset_free(&set);
+	STORE(&me->seen_ms, wh_mono_ms());
 }
 
 static void
 metrics_tick(void *arg, u_int64_t now)
 {
-	struct wh_mset	set;
-	struct wh_mcall	call;
-
-	if (!pub_ready || pub.busy || !api_redis_ready())
-		return;
-	wh_mset_init(&set);
-	if (metrics_collect(&set) == -1 || wh_mcall_build(&call, &pub.keys,
-	    "publish", pub.self, pub.id, &set) == -1) {
-		wh_log(WH_LOG_ERROR, "out of memory (metrics)", NULL);
-		wh_mset_free(&set);
-		return;
-	}
-	if (api_redis_send(on_published, NULL, call.argc, call.argv,
-	    call.lens) == 0)
-		pub.busy = 1;
-	wh_mcall_free(&call);
-	wh_mset_free(&set);
+	refresh_self();
 }
 
-/* Worker start: name this worker in the registry, publish each second. */
+/* The parent, before it forks the workers: the shared table. */
+int
+api_metrics_init(void)
+{
+	void	*p;
+
+	p = mmap(NULL, WORKERS_MAX * sizeof(*slots), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return (-1);
+	slots = p;
+	return (0);
+}
+
+/* Worker start: take this worker's slot, refresh it each second. */
 void
 api_metrics_start(void)
 {
-	char	host[64], unique[128];
-
-	if (gethostname(host, sizeof(host)) == -1)
-		(void)snprintf(host, sizeof(host), "host");
-	host[sizeof(host) - 1] = '\0';
-	(void)snprintf(unique, sizeof(unique), "%s:%ld:%lld", host,
-	    (long)getpid(), (long long)wh_now_ms());
-	if (wh_mpub_init(&pub, api_cfg.prefix, "api", unique) == -1) {
-		wh_log(WH_LOG_ERROR, "metrics keys too long (WH_REDIS_PREFIX)",
-		    NULL);
+	if (slots == NULL || worker == NULL || worker->id < 1 ||
+	    worker->id > WORKERS_MAX) {
+		wh_log(WH_LOG_ERROR, "no metrics slot for this worker", NULL);
 		return;
 	}
-	pub_ready = 1;
-	(void)kore_timer_add(metrics_tick, WH_METRICS_EVERY_MS, NULL, 0);
+	me = &slots[worker->id - 1];
+	/* A restarted worker's CPU time starts again from 0. */
+	STORE(&me->cpu_before_us, me->cpu_before_us + me->cpu_us);
+	STORE(&me->cpu_us, 0);
+	refresh_self();
+	(void)kore_timer_add(metrics_tick, TICK_MS, NULL, 0);
 }

@@ -56,6 +56,7 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(futex),
 	KORE_SYSCALL_ALLOW(newfstatat),
 	KORE_SYSCALL_ALLOW(statx),
+	/* and /proc/self/fd, counted for GET /metrics */
 	KORE_SYSCALL_ALLOW(getdents64)
 );
 
@@ -137,17 +138,14 @@ int
 kore_parent_configure(int argc, char **argv)
 {
 	struct addrinfo	 hints, *res;
-	char		 err[256];
 	const char	*host;
 	size_t		 i;
 
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
+	wh_config_start(&api_cfg, &api_caps, "api");
+	if (api_metrics_init() == -1) {
+		wh_log(WH_LOG_ERROR, "cannot map the metrics table", NULL);
 		exit(2);
 	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -168,15 +166,7 @@ kore_parent_configure(int argc, char **argv)
 void
 kore_worker_configure(void)
 {
-	char	err[256];
-
-	if (wh_config_load(&api_cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&api_caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		exit(2);
-	}
-	wh_log_init("api", api_cfg.log_level);
-	wh_secrets_use(&api_cfg.secrets);
+	wh_config_start(&api_cfg, &api_caps, "api");
 	(void)api_redis_start();
 	api_metrics_start();
 }

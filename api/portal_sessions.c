@@ -30,25 +30,12 @@
 #include "api.h"
 #include "encode.h"
 #include "keys.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
 #define TTL_DEFAULT_S	3600
 #define TTL_MAX_S	86400
-
-static const char	create_lua[] =
-    "redis.call('HSET', KEYS[1], 'secret_sha256', ARGV[1], 'company_sid', "
-    "ARGV[2], 'read_only', ARGV[3], 'expires_at', ARGV[4], 'created_by', "
-    "ARGV[5]) "
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[4]) "
-    "return 1";
-
-/* 1 when the session existed and was the caller's to end ("*": any). */
-static const char	delete_lua[] =
-    "local c = redis.call('HGET', KEYS[1], 'company_sid') "
-    "if not c or (ARGV[1] ~= '*' and c ~= ARGV[1]) then return 0 end "
-    "redis.call('DEL', KEYS[1]) "
-    "return 1";
 
 static const struct api_field_spec	create_fields[] = {
 	{ "company_sid", 0 }, { "ttl_s", 0 }, { "read_only", 0 },
@@ -59,8 +46,8 @@ static const struct api_field_spec	create_fields[] = {
 struct ps_state {
 	struct api_portal_session	 made;
 	char				 token[WH_ID_MAX +
-					    API_SECRET_LEN + 2];
-	char				 url[WH_ID_MAX + API_SECRET_LEN +
+					    WH_SECRET_LEN + 2];
+	char				 url[WH_ID_MAX + WH_SECRET_LEN +
 					    32];
 	long long			 ttl_s;
 };
@@ -116,13 +103,13 @@ create_send(struct api_ctx *ctx, struct ps_state *st)
 	struct api_portal_session	*s = &st->made;
 	unsigned char			 digest[WH_SHA256_LEN];
 	char				 hex[2 * WH_SHA256_LEN + 1];
-	char				 secret[API_SECRET_LEN + 1];
+	char				 secret[WH_SECRET_LEN + 1];
 	char				 key[WH_KEY_MAX], exp[24], ro[2];
 	const char			*argv[6];
 	int				 n;
 
 	if (wh_id_new("ps_", s->sid, sizeof(s->sid)) == -1 ||
-	    api_secret_new(secret, sizeof(secret)) == -1 ||
+	    wh_secret_new(secret, sizeof(secret)) == -1 ||
 	    wh_key_portal_session(key, sizeof(key), api_cfg.prefix,
 	    s->sid) == -1 ||
 	    wh_sha256(secret, strlen(secret), digest) == -1)
@@ -146,7 +133,8 @@ create_send(struct api_ctx *ctx, struct ps_state *st)
 	argv[3] = ro;
 	argv[4] = exp;
 	argv[5] = ctx->who.key_id;
-	return (api_redis_eval(ctx, create_lua, 1, 6, argv, NULL));
+	return (api_redis_eval(ctx, wh_lua_portal_session_create, 1, 6, argv,
+	    NULL));
 }
 
 int
@@ -193,7 +181,8 @@ api_portal_sessions_delete(struct api_ctx *ctx)
 	argv[0] = key;
 	argv[1] = ctx->who.admin ? "*" : ctx->who.company_sid;
 	ctx->phase = 1;
-	if (api_redis_eval(ctx, delete_lua, 1, 2, argv, NULL) == -1)
+	if (api_redis_eval(ctx, wh_lua_portal_session_delete, 1, 2, argv,
+	    NULL) == -1)
 		return (api_problem_redis(ctx));
 	return (API_WAIT);
 }

@@ -22,18 +22,10 @@
 
 #include "api.h"
 #include "keys.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define JOB_TTL_MS	"604800000"	/* 7 days */
-
-static const char	create_lua[] =
-    "redis.call('HSET', KEYS[1], 'sid', ARGV[1], 'kind', 'recover', "
-    "'webhook_sid', ARGV[2], 'company_sid', ARGV[3], 'since', ARGV[4], "
-    "'until', ARGV[5], 'state', 'queued', 'scanned', 0, 'moved', 0, "
-    "'skipped', 0, 'created_at', ARGV[6], 'updated_at', ARGV[6]) "
-    "redis.call('PEXPIRE', KEYS[1], ARGV[7]) "
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) "
-    "return 1";
 
 static const struct api_field_spec	recover_fields[] = {
 	{ "since", 0 }, { "until", 0 }, { NULL, 0 }
@@ -83,7 +75,7 @@ create_send(struct api_ctx *ctx, const struct api_job *job)
 	argv[6] = until;
 	argv[7] = now;
 	argv[8] = JOB_TTL_MS;
-	return (api_redis_eval(ctx, create_lua, 2, 9, argv, NULL));
+	return (api_redis_eval(ctx, wh_lua_recover_create, 2, 9, argv, NULL));
 }
 
 int

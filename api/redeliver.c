@@ -24,7 +24,7 @@
 
 /*
  * The body may be empty or {}: there is nothing to say (also for
- * POST .../~test, test_send.c).
+ * POST .../~test, test_delivery.c).
  */
 static const struct api_field_spec	no_fields[] = { { NULL, 0 } };
 

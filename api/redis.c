@@ -12,7 +12,9 @@
  * woken (as Kore's pgsql.c does with http_request_wakeup). A lost
  * connection fails every command in flight (the handlers answer 503);
  * common/redis_conn.c connects again (through the sentinels, if any),
- * never blocking the worker on Redis.
+ * never blocking the worker on Redis. With WH_REDIS_CLUSTER_NODES the
+ * commands go through common/redis_cluster.c instead, which keeps one
+ * such connection per node (each an api_redis of its own).
  */
 #include <sys/epoll.h>
 
@@ -25,6 +27,7 @@
 #include "api.h"
 #include "keys.h"
 #include "log.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 #include "scripts.h"
 
@@ -40,6 +43,8 @@ struct api_redis {
 
 static struct api_redis	rs;		/* the commands' connection */
 static struct api_redis	watch;		/* Sentinel: failover news */
+static struct wh_cluster	cluster;	/* WH_REDIS_CLUSTER_NODES */
+static struct kore_timer	*cluster_timer;
 
 static void
 redis_event(void *arg, int err)
@@ -126,9 +131,54 @@ redis_conn_start(struct api_redis *r, const char *name, int kind)
 	wh_conn_start(&r->conn);
 }
 
+/* A connection for one cluster node, on Kore's loop like rs. */
+static struct wh_conn *
+cluster_conn_new(struct wh_cluster *cl)
+{
+	struct api_redis	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->evt.type = API_TYPE_REDIS;
+	r->evt.handle = redis_event;
+	r->conn.ops = &conn_ops;
+	r->conn.owner = r;
+	return (&r->conn);
+}
+
+static void
+cluster_timer_fired(void *arg, u_int64_t now)
+{
+	cluster_timer = NULL;	/* Kore frees a one-shot timer */
+	wh_cluster_timer(&cluster);
+}
+
+static void
+cluster_timer_set(struct wh_cluster *cl, int64_t ms)
+{
+	if (cluster_timer != NULL) {
+		kore_timer_remove(cluster_timer);
+		cluster_timer = NULL;
+	}
+	if (ms >= 0)
+		cluster_timer = kore_timer_add(cluster_timer_fired,
+		    (u_int64_t)ms, NULL, KORE_TIMER_ONESHOT);
+}
+
+static const struct wh_cluster_ops	cluster_ops = {
+	cluster_conn_new, cluster_timer_set
+};
+
 int
 api_redis_start(void)
 {
+	if (api_cfg.redis.ncluster > 0) {
+		cluster.name = "main";
+		cluster.addr = &api_cfg.redis;
+		cluster.ops = &cluster_ops;
+		wh_cluster_start(&cluster);
+		return (0);
+	}
 	redis_conn_start(&rs, "main", WH_CONN_MASTER);
 	if (api_cfg.redis.nsentinels > 0)
 		redis_conn_start(&watch, "sentinel-watch", WH_CONN_WATCH);
@@ -138,6 +188,8 @@ api_redis_start(void)
 int
 api_redis_ready(void)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (cluster.ready);
 	return (rs.conn.ready && rs.conn.wire != NULL);
 }
 
@@ -145,6 +197,8 @@ api_redis_ready(void)
 const char *
 api_redis_why(void)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (cluster.ready ? "" : cluster.why);
 	return (rs.conn.why);
 }
 
@@ -156,6 +210,9 @@ int
 api_redis_send(wh_reply_fn *cb, void *priv, int argc, const char **argv,
     const size_t *lens)
 {
+	if (api_cfg.redis.ncluster > 0)
+		return (wh_cluster_command(&cluster, cb, priv, argc, argv,
+		    lens));
 	return (wh_conn_command(&rs.conn, cb, priv, argc, argv, lens));
 }
 
@@ -297,9 +354,9 @@ api_ctx_release(struct api_ctx *ctx)
 }
 
 /*
- * One thing the request awaited (a reply, or a timer: sleep.c) came: the
- * last one wakes the request (and cancels its deadline); if Kore freed
- * the request meanwhile, the ctx is ours to free.
+ * One thing the request awaited (a reply, or a timer: api_ctx_sleep)
+ * came: the last one wakes the request (and cancels its deadline); if
+ * Kore freed the request meanwhile, the ctx is ours to free.
  */
 void
 api_ctx_reply_done(struct api_ctx *ctx)
@@ -311,6 +368,31 @@ api_ctx_reply_done(struct api_ctx *ctx)
 		http_request_wakeup(ctx->req);
 	else
 		api_ctx_release(ctx);
+}
+
+static void
+sleep_over(void *arg, u_int64_t now)
+{
+	api_ctx_reply_done(arg);
+}
+
+/*
+ * Wake the request after ms; -1 if no timer could be set. A request that
+ * waits for something other than a Redis reply (the outcome of a ~test,
+ * which a dispatcher pushes to a list) polls: it sleeps on a one-shot
+ * Kore timer and asks Redis again, the worker never blocked (no BLPOP on
+ * the connection all its requests share). The timer counts as one reply
+ * awaited (ctx->pending), so module.c sees the handler waiting exactly
+ * as for a command in flight, and a request Kore frees meanwhile leaves
+ * its ctx to the timer, which frees it, as for replies.
+ */
+int
+api_ctx_sleep(struct api_ctx *ctx, u_int64_t ms)
+{
+	if (kore_timer_add(sleep_over, ms, ctx, KORE_TIMER_ONESHOT) == NULL)
+		return (-1);
+	ctx->pending++;
+	return (0);
 }
 
 /* Every command's reply lands here, in the order sent. */
@@ -378,6 +460,59 @@ api_redis_cmd(struct api_ctx *ctx, int argc, const char **argv,
 	return (cmd_send(ctx, on_reply, argc, argv, lens));
 }
 
+size_t
+api_redis_waits(void)
+{
+	return (api_cfg.wait_replicas > 0 ? 1 : 0);
+}
+
+/*
+ * Redis replicates asynchronously: a master that dies right after
+ * answering takes the write with it. WAIT holds this worker's link
+ * until k replicas have everything written on it (1 s at most); in a
+ * cluster it goes to the node of the command just before it.
+ */
+int
+api_redis_wait_replicas(struct api_ctx *ctx)
+{
+	const char	*argv[3];
+	char		 k[12];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	(void)snprintf(k, sizeof(k), "%d", api_cfg.wait_replicas);
+	argv[0] = "WAIT";
+	argv[1] = k;
+	argv[2] = "1000";
+	return (api_redis_cmd(ctx, 3, argv, NULL));
+}
+
+int
+api_redis_replicated(struct api_ctx *ctx)
+{
+	const struct api_reply	*r;
+	char			 n[24];
+
+	if (api_cfg.wait_replicas == 0)
+		return (0);
+	r = ctx->nreplies > 0 ? ctx->replies[ctx->nreplies - 1] : NULL;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= api_cfg.wait_replicas)
+		return (0);
+	(void)snprintf(n, sizeof(n), "%lld", r != NULL &&
+	    r->type == REDIS_REPLY_INTEGER ? r->integer : -1);
+	wh_log(WH_LOG_WARN, "fewer replicas than WH_REDIS_WAIT_REPLICAS "
+	    "confirmed a write", "request_id", ctx->request_id, "replicas", n,
+	    NULL);
+	if (ctx->req != NULL)
+		http_response_header(ctx->req, "retry-after", "1");
+	(void)api_problem(ctx, API_P_UNAVAILABLE, "Fewer Redis replicas than "
+	    "required (WH_REDIS_WAIT_REPLICAS) confirmed the write in time; it "
+	    "may still be queued: retry (with the same event_sid, a retry is "
+	    "safe).", NULL);
+	return (-1);
+}
+
 /*
  * The step's single reply as an integer (what the Lua scripts answer).
  * -1 with a 503 written when it is anything else.
@@ -435,29 +570,31 @@ api_state(struct api_ctx *ctx, size_t size, void (*free_fn)(void *))
 }
 
 /*
- * EVAL script with nkeys keys then the other arguments: argv holds the
- * keys first, argc counts keys and arguments (lens may be NULL). The
- * scripts are a few lines each; Redis caches them by their SHA-1.
+ * EVALSHA of an embedded script (wh_lua_<name>) with nkeys keys then the
+ * other arguments: argv holds the keys first, argc counts keys and
+ * arguments (lens may be NULL). The connection loaded every script as it
+ * came up (common/redis_conn.c); should Redis have forgotten them since
+ * (SCRIPT FLUSH), this call gets the NOSCRIPT error (the handler answers
+ * 503, which a client retries) and the connection loads them again.
  */
 int
 api_redis_eval(struct api_ctx *ctx, const char *script, int nkeys, int argc,
     const char **argv, const size_t *lens)
 {
-	const char	*av[16];
-	size_t		 al[16];
-	char		 nk[12];
-	int		 n;
+	struct wh_script_argv	a;
+	int			rc;
 
-	if ((n = wh_script_args("EVAL", script, nkeys, argc, argv, lens, av,
-	    al, sizeof(av) / sizeof(av[0]), nk)) == -1)
+	if (wh_script_argv(&a, script, nkeys, argc, argv, lens) == -1)
 		return (-1);
-	return (api_redis_cmd(ctx, n, av, al));
+	rc = api_redis_cmd(ctx, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
 }
 
 /*
  * api_redis_eval for a script that changes a webhook of company: the
  * change counters (wh:company:<sid>:version, wh:webhooks:version) are
- * passed as two more keys after the script's own, for API_LUA_BUMP to
+ * passed as two more keys after the script's own, for the script to
  * INCR in the same atomic step. A dispatcher that reads an event
  * published after our answer therefore sees the counters moved, and
  * refreshes its cached copy of the company's webhooks first.

@@ -27,31 +27,12 @@
 #include "model.h"
 #include "sign.h"
 #include "timeutil.h"
+#include "scripts.h"
 #include "validate.h"
 
 #define UPDATE_TRIES	32	/* each round lets at least one writer in */
 #define GIVEN_LABEL	0x01
 #define GIVEN_EXPIRES	0x02
-
-static const char	add_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end "
-    "if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end "
-    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	cas_lua[] =
-    "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	del_lua[] =
-    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end "
-    "if redis.call('HLEN', KEYS[1]) <= 1 then return -1 end "
-    "redis.call('HDEL', KEYS[1], ARGV[1]) "
-    API_LUA_BUMP
-    "return 1";
 
 static const struct api_field_spec	create_fields[] = {
 	{ "label", 0 }, { "shared_secret", 0 }, { "expires_at", 0 },
@@ -123,13 +104,13 @@ api_signing_key_make(struct wh_signing_key *k, const char *webhook_sid,
     const char *label, const char *secret, int64_t created_at,
     int64_t expires_at)
 {
-	char	gen[API_SECRET_LEN + 1];
+	char	gen[WH_SECRET_LEN + 1];
 	size_t	len;
 	int	rc = -1;
 
 	memset(k, 0, sizeof(*k));
 	if (secret == NULL) {
-		if (api_secret_new(gen, sizeof(gen)) == -1)
+		if (wh_secret_new(gen, sizeof(gen)) == -1)
 			return (-1);
 		secret = gen;
 	}
@@ -329,7 +310,7 @@ last_key(struct api_ctx *ctx)
 }
 
 /*
- * EVAL one of the scripts on the webhook's keys hash (st->company known:
+ * EVALSHA one of the scripts on the webhook's keys hash (st->company known:
  * the change counters move with the keys).
  */
 static int
@@ -399,7 +380,7 @@ api_signing_keys_create(struct api_ctx *ctx)
 		args[1] = rec.data;	lens[1] = rec.len;
 		args[2] = cap;		lens[2] = strlen(cap);
 		ctx->phase = 2;
-		rc = keys_eval(ctx, st, add_lua, 1, args, lens, 3);
+		rc = keys_eval(ctx, st, wh_lua_signing_key_add, 1, args, lens, 3);
 		explicit_bzero(rec.data, rec.len);
 		wh_buf_free(&rec);
 		return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -525,7 +506,7 @@ update_apply(struct api_ctx *ctx, struct key_state *st)
 	args[2] = rec.data;
 	lens[2] = rec.len;
 	ctx->phase = 2;
-	rc = keys_eval(ctx, st, cas_lua, 0, args, lens, 3);
+	rc = keys_eval(ctx, st, wh_lua_signing_key_cas, 0, args, lens, 3);
 	explicit_bzero(rec.data, rec.len);
 	wh_buf_free(&rec);
 	return (rc == -1 ? api_problem_redis(ctx) : API_WAIT);
@@ -588,7 +569,7 @@ api_signing_keys_delete(struct api_ctx *ctx)
 		args[0] = ctx->params[1];
 		lens[0] = strlen(args[0]);
 		ctx->phase = 2;
-		if (keys_eval(ctx, st, del_lua, 0, args, lens, 1) == -1)
+		if (keys_eval(ctx, st, wh_lua_signing_key_delete, 0, args, lens, 1) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:

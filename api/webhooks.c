@@ -32,24 +32,6 @@
 
 #define UPDATE_TRIES	32	/* each round lets at least one writer in */
 
-static const char	create_lua[] =
-    "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) then "
-    "return 0 end "
-    "redis.call('SET', KEYS[1], ARGV[1]) "
-    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) "
-    "redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) "
-    "if ARGV[7] == '0' then redis.call('SADD', KEYS[4], ARGV[3]) end "
-    API_LUA_BUMP
-    "return 1";
-
-static const char	delete_lua[] =
-    "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
-    "KEYS[6]) "
-    "redis.call('ZREM', KEYS[7], ARGV[1]) "
-    "redis.call('SREM', KEYS[8], ARGV[1]) "
-    API_LUA_BUMP
-    "return 1";
-
 struct hook_state {
 	struct api_webhook_input	 in;
 	struct wh_webhook		 hook;
@@ -245,7 +227,7 @@ read_body(struct api_ctx *ctx, struct hook_state *st, int create)
 	return (api_body_verdict(ctx, &body, rc, &e, "webhook"));
 }
 
-/* EVAL create_lua: record, company index entry, default key; capped. */
+/* webhook_create.lua: record, company index entry, default key; capped. */
 static int
 create_send(struct api_ctx *ctx, const struct wh_webhook *w,
     const struct wh_signing_key *k)
@@ -287,7 +269,7 @@ create_send(struct api_ctx *ctx, const struct wh_webhook *w,
 		else
 			lens[i] = strlen(argv[i]);
 	}
-	rc = api_redis_eval_bump(ctx, create_lua, w->company_sid, 4, 11, argv,
+	rc = api_redis_eval_bump(ctx, wh_lua_webhook_create, w->company_sid, 4, 11, argv,
 	    lens);
 done:
 	wh_buf_free(&rec);
@@ -499,7 +481,7 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	argv[6] = idx;
 	argv[7] = off;
 	argv[8] = w->sid;
-	return (api_redis_eval_bump(ctx, delete_lua, w->company_sid, 8, 9,
+	return (api_redis_eval_bump(ctx, wh_lua_webhook_delete, w->company_sid, 8, 9,
 	    argv, NULL));
 }
 

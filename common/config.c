@@ -17,9 +17,10 @@
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "log.h"
+#include "trace.h"
 
 #define VAR_INT(name, def, lo, hi, note, by, meaning)			\
 	{ #name, 1, def, lo, hi, NULL, note, NULL, by, meaning },
@@ -160,35 +161,68 @@ env_bool(const char *name, int *out, char *err, size_t errlen)
 	    name, v));
 }
 
-/* "host:port" or "[v6]:port" into host and port strings. */
-static int
-parse_listen(const char *v, struct wh_config *cfg, char *err, size_t errlen)
-{
-	const char	*colon, *host;
+/* A host and its length inside the text read (host_port). */
+struct wh_hostport {
+	const char	*host;
 	size_t		 hlen;
-	long		 port;
+};
 
-	if (*v == '[') {
-		if ((colon = strstr(v, "]:")) == NULL)
-			goto bad;
-		host = v + 1;
-		hlen = (size_t)(colon - host);
-		colon++;
-	} else {
-		if ((colon = strrchr(v, ':')) == NULL)
-			goto bad;
-		host = v;
-		hlen = (size_t)(colon - v);
-	}
-	if (hlen == 0 || parse_int(colon + 1, 1, 65535, &port) == -1)
+/*
+ * One "host", "host:port", "[v6]" or "[v6]:port" (len bytes at p), the
+ * one reading of an address for WH_API_LISTEN, WH_REDIS_URL and each of
+ * WH_REDIS_SENTINELS and WH_REDIS_CLUSTER_NODES: the host in h (brackets off; it may be empty, for
+ * the caller to refuse or default) and the port in *port (untouched
+ * without one). A bare IPv6 address is refused, being ambiguous: its
+ * first colon makes the rest the port, which is then not a number. -1
+ * when malformed or the port is not 1-65535.
+ */
+static int
+host_port(const char *p, size_t len, struct wh_hostport *h, long *port)
+{
+	const char	*colon = NULL, *q;
+	char		 digits[8];
+
+	h->host = p;
+	h->hlen = len;
+	if (len > 0 && *p == '[') {
+		if ((q = memchr(p, ']', len)) == NULL)
+			return (-1);
+		h->host = p + 1;
+		h->hlen = (size_t)(q - h->host);
+		if (q + 1 < p + len) {
+			if (q[1] != ':')
+				return (-1);
+			colon = q + 1;
+		}
+	} else if ((colon = memchr(p, ':', len)) != NULL)
+		h->hlen = (size_t)(colon - p);
+	if (colon == NULL)
+		return (0);
+	if (copy_bounded(digits, sizeof(digits), colon + 1,
+	    (size_t)(p + len - colon - 1)) == -1 ||
+	    parse_int(digits, 1, 65535, port) == -1)
+		return (-1);
+	return (0);
+}
+
+/* name's "host:port" or "[v6]:port" into host and port strings. */
+static int
+parse_listen(const char *name, const char *v, char *host_out, size_t host_len,
+    char *port_out, size_t port_len, char *err, size_t errlen)
+{
+	struct wh_hostport	 h;
+	long			 port = 0;
+
+	if (host_port(v, strlen(v), &h, &port) == -1 || h.hlen == 0 ||
+	    port == 0)
 		goto bad;
-	if (copy_bounded(cfg->api_host, sizeof(cfg->api_host), host, hlen) == -1)
+	if (copy_bounded(host_out, host_len, h.host, h.hlen) == -1)
 		goto bad;
-	(void)snprintf(cfg->api_port, sizeof(cfg->api_port), "%ld", port);
+	(void)snprintf(port_out, port_len, "%ld", port);
 	return (0);
 bad:
-	return (cfg_err(err, errlen, "WH_API_LISTEN must be host:port, "
-	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", v));
+	return (cfg_err(err, errlen, "%s must be host:port, "
+	    "e.g. 127.0.0.1:8080 or [::1]:8080 (got \"%.80s\")", name, v));
 }
 
 /*
@@ -233,8 +267,9 @@ int
 wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
     size_t errlen)
 {
-	const char	*p, *at, *hend, *colon, *slash, *q;
-	long		 v;
+	struct wh_hostport	 h;
+	const char		*p, *at, *hend, *colon, *slash, *q;
+	long			 v;
 
 	memset(a, 0, sizeof(*a));
 	a->port = 6379;
@@ -282,31 +317,15 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	}
 
 	hend = slash ? slash : p + strlen(p);
-	if (*p == '[') {
-		if ((q = memchr(p, ']', (size_t)(hend - p))) == NULL)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: unclosed ["));
-		if (copy_bounded(a->host, sizeof(a->host), p + 1,
-		    (size_t)(q - p - 1)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-		colon = (q + 1 < hend && q[1] == ':') ? q + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(hend - p));
-		if (copy_bounded(a->host, sizeof(a->host), p,
-		    (size_t)((colon ? colon : hend) - p)) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
-	}
+	v = a->port;
+	if (host_port(p, (size_t)(hend - p), &h, &v) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: the address must "
+		    "be host[:port] or [IPv6][:port], the port 1-65535"));
+	if (copy_bounded(a->host, sizeof(a->host), h.host, h.hlen) == -1)
+		return (cfg_err(err, errlen, "WH_REDIS_URL: bad host"));
 	if (a->host[0] == '\0')
 		(void)snprintf(a->host, sizeof(a->host), "127.0.0.1");
-	if (colon != NULL) {
-		char	port[8];
-
-		if (copy_bounded(port, sizeof(port), colon + 1,
-		    (size_t)(hend - colon - 1)) == -1 ||
-		    parse_int(port, 1, 65535, &v) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_URL: the port "
-			    "must be 1-65535"));
-		a->port = (int)v;
-	}
+	a->port = (int)v;
 	if (slash != NULL && slash[1] != '\0') {
 		if (parse_int(slash + 1, 0, 15, &v) == -1)
 			return (cfg_err(err, errlen, "WH_REDIS_URL: the database "
@@ -316,57 +335,41 @@ wh_redis_url_parse(const char *url, struct wh_redis_addr *a, char *err,
 	return (0);
 }
 
-/* One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS. */
+/*
+ * One "host[:port]" or "[v6]:port" of WH_REDIS_SENTINELS or
+ * WH_REDIS_CLUSTER_NODES, defport when the port is left out.
+ */
 static int
-sentinel_item(const char *p, size_t len, struct wh_sentinel *s)
+sentinel_item(const char *p, size_t len, int defport, struct wh_sentinel *s)
 {
-	const char	*host = p, *colon = NULL, *q;
-	size_t		 hlen = len, i;
-	char		 port[8];
-	long		 v;
+	struct wh_hostport	 h;
+	size_t			 i;
+	long			 v = defport;
 
-	if (len > 0 && *p == '[') {
-		if ((q = memchr(p, ']', len)) == NULL)
-			return (-1);
-		host = p + 1;
-		hlen = (size_t)(q - host);
-		if (q + 1 < p + len) {
-			if (q[1] != ':')
-				return (-1);
-			colon = q + 1;
-		}
-	} else if ((colon = memchr(p, ':', len)) != NULL) {
-		hlen = (size_t)(colon - p);
-		if (memchr(colon + 1, ':', len - hlen - 1) != NULL)
-			return (-1);	/* a bare IPv6 address needs [] */
-	}
-	if (hlen == 0 || copy_bounded(s->host, sizeof(s->host), host,
-	    hlen) == -1)
+	if (host_port(p, len, &h, &v) == -1 || h.hlen == 0 ||
+	    copy_bounded(s->host, sizeof(s->host), h.host, h.hlen) == -1)
 		return (-1);
-	for (i = 0; i < hlen; i++) {
-		if (!isalnum((unsigned char)host[i]) &&
-		    strchr(".-_:%", host[i]) == NULL)
+	for (i = 0; i < h.hlen; i++) {
+		if (!isalnum((unsigned char)h.host[i]) &&
+		    strchr(".-_:%", h.host[i]) == NULL)
 			return (-1);
 	}
-	s->port = WH_SENTINEL_PORT;
-	if (colon == NULL)
-		return (0);
-	if (copy_bounded(port, sizeof(port), colon + 1,
-	    (size_t)(p + len - colon - 1)) == -1 ||
-	    parse_int(port, 1, 65535, &v) == -1)
-		return (-1);
 	s->port = (int)v;
 	return (0);
 }
 
-int
-wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
-    size_t errlen)
+/*
+ * A comma-separated list of host[:port] (name is the variable, for the
+ * error) into list/n, at most WH_SENTINELS_MAX of them.
+ */
+static int
+host_list_parse(const char *v, const char *name, int defport,
+    struct wh_sentinel *list, size_t *n, char *err, size_t errlen)
 {
 	const char	*p = v, *end;
 	size_t		 len;
 
-	a->nsentinels = 0;
+	*n = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
@@ -375,19 +378,58 @@ wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
 		len = (size_t)(end - p);
 		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
-		if (a->nsentinels == WH_SENTINELS_MAX)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS lists "
-			    "more than %d sentinels", WH_SENTINELS_MAX));
-		if (sentinel_item(p, len, &a->sentinels[a->nsentinels]) == -1)
-			return (cfg_err(err, errlen, "WH_REDIS_SENTINELS must be "
-			    "a comma-separated list of host[:port] (port "
+		if (*n == WH_SENTINELS_MAX)
+			return (cfg_err(err, errlen, "%s lists more than %d "
+			    "servers", name, WH_SENTINELS_MAX));
+		if (sentinel_item(p, len, defport, &list[*n]) == -1)
+			return (cfg_err(err, errlen, "%s must be a "
+			    "comma-separated list of host[:port] (port "
 			    "1-65535, default %d; IPv6 as [addr]:port), got "
-			    "\"%.80s\"", WH_SENTINEL_PORT, v));
-		a->nsentinels++;
+			    "\"%.80s\"", name, defport, v));
+		(*n)++;
 		if (*end == '\0')
 			return (0);
 		p = end + 1;
 	}
+}
+
+int
+wh_sentinels_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_SENTINELS", WH_SENTINEL_PORT,
+	    a->sentinels, &a->nsentinels, err, errlen));
+}
+
+int
+wh_cluster_nodes_parse(const char *v, struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	return (host_list_parse(v, "WH_REDIS_CLUSTER_NODES", 6379,
+	    a->cluster, &a->ncluster, err, errlen));
+}
+
+/*
+ * WH_REDIS_CLUSTER_NODES: the seed nodes of a Redis Cluster. Credentials
+ * and TLS still come from WH_REDIS_URL (its host and port are not used);
+ * a cluster has only database 0, and no Sentinel.
+ */
+static int
+load_cluster(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*list = env_or("WH_REDIS_CLUSTER_NODES", NULL);
+
+	cfg->redis.ncluster = 0;
+	if (list == NULL)
+		return (0);
+	if (cfg->redis.nsentinels > 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES cannot be "
+		    "combined with WH_REDIS_SENTINELS"));
+	if (cfg->redis.unix_path[0] != '\0' || cfg->redis.db != 0)
+		return (cfg_err(err, errlen, "WH_REDIS_CLUSTER_NODES needs a "
+		    "redis:// or rediss:// WH_REDIS_URL with database 0 (only "
+		    "its user, password and TLS are used)"));
+	return (wh_cluster_nodes_parse(list, &cfg->redis, err, errlen));
 }
 
 /* 1 if s is 1 to max - 1 printable characters without spaces or quotes. */
@@ -596,6 +638,73 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 	return (0);
 }
 
+static int
+ignore_pair(const char *n, size_t nlen, const char *v, size_t vlen, void *arg)
+{
+	return (0);
+}
+
+/* A "k=v,..." list of name, or -1 with err filled. */
+static int
+pairs_var(const char *name, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	const char	*v = env_or(name, "");
+
+	if (copy_bounded(out, outlen, v, strlen(v)) == -1 ||
+	    wh_otlp_headers_parse(v, strlen(v), ignore_pair, NULL) == -1)
+		return (cfg_err(err, errlen, "%s must be name=value pairs "
+		    "separated by commas (values percent-encoded), at most "
+		    "%zu bytes", name, outlen - 1));
+	return (0);
+}
+
+/*
+ * Traces (OTLP/HTTP): WH_OTLP_ENDPOINT, the collector's base URL (spans
+ * go to <base>/v1/traces); WH_OTLP_HEADERS, falling back to
+ * OTEL_EXPORTER_OTLP_HEADERS; WH_TRACE_SAMPLE; OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES. Header values are secrets: never echoed.
+ */
+static int
+load_tracing(struct wh_config *cfg, char *err, size_t errlen)
+{
+	const char	*v;
+	char		*end;
+	size_t		 len;
+
+	v = env_or("WH_OTLP_ENDPOINT", "");
+	len = strlen(v);
+	while (len > 0 && v[len - 1] == '/')
+		len--;
+	if (len > 0 && ((strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0) || strpbrk(v, " \t\r\n") != NULL ||
+	    copy_bounded(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint), v,
+	    len) == -1))
+		return (cfg_err(err, errlen, "WH_OTLP_ENDPOINT must be an "
+		    "http:// or https:// URL of at most %zu bytes (got "
+		    "\"%.80s\")", sizeof(cfg->otlp_endpoint) - 1, v));
+	if (len == 0)
+		cfg->otlp_endpoint[0] = '\0';
+	if (pairs_var(getenv("WH_OTLP_HEADERS") != NULL ? "WH_OTLP_HEADERS" :
+	    "OTEL_EXPORTER_OTLP_HEADERS", cfg->otlp_headers,
+	    sizeof(cfg->otlp_headers), err, errlen) == -1 ||
+	    pairs_var("OTEL_RESOURCE_ATTRIBUTES", cfg->resource_attrs,
+	    sizeof(cfg->resource_attrs), err, errlen) == -1)
+		return (-1);
+	v = env_or("WH_TRACE_SAMPLE", var_default("WH_TRACE_SAMPLE"));
+	cfg->trace_sample = strtod(v, &end);
+	if (end == v || *end != '\0' || !(cfg->trace_sample >= 0 &&
+	    cfg->trace_sample <= 1))
+		return (cfg_err(err, errlen, "WH_TRACE_SAMPLE must be a ratio "
+		    "from 0 to 1 (got \"%.20s\")", v));
+	v = env_or("OTEL_SERVICE_NAME", "");
+	if (copy_bounded(cfg->service_name, sizeof(cfg->service_name), v,
+	    strlen(v)) == -1)
+		return (cfg_err(err, errlen, "OTEL_SERVICE_NAME is longer than "
+		    "%zu bytes", sizeof(cfg->service_name) - 1));
+	return (0);
+}
+
 /*
  * WH_EGRESS_PROXY: "http://host:port" (nothing else: no credentials, no
  * path, no https proxy) or unset; WH_EGRESS_NO_PROXY: comma-separated
@@ -651,6 +760,7 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_REDIS_URL is too long"));
 	if (wh_redis_url_parse(v, &cfg->redis, err, errlen) == -1 ||
 	    load_sentinels(cfg, err, errlen) == -1 ||
+	    load_cluster(cfg, err, errlen) == -1 ||
 	    load_redis_tls(&cfg->redis, err, errlen) == -1)
 		return (-1);
 
@@ -669,9 +779,16 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	}
 	memcpy(cfg->prefix, v, len + 1);
 
-	if (parse_listen(env_or("WH_API_LISTEN",
-	    var_default("WH_API_LISTEN")), cfg,
-	    err, errlen) == -1)
+	if (parse_listen("WH_API_LISTEN", env_or("WH_API_LISTEN",
+	    var_default("WH_API_LISTEN")), cfg->api_host, sizeof(cfg->api_host),
+	    cfg->api_port, sizeof(cfg->api_port), err, errlen) == -1)
+		return (-1);
+	/* The dispatcher's own GET /metrics; unset: none. */
+	v = env_or("WH_METRICS_LISTEN", "");
+	cfg->metrics_host[0] = cfg->metrics_port[0] = '\0';
+	if (v[0] != '\0' && parse_listen("WH_METRICS_LISTEN", v,
+	    cfg->metrics_host, sizeof(cfg->metrics_host), cfg->metrics_port,
+	    sizeof(cfg->metrics_port), err, errlen) == -1)
 		return (-1);
 
 	if ((ncpu = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
@@ -710,6 +827,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (env_int_var("WH_DISPATCH_BATCH", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->read_batch = (int)n;
+	if (env_int_var("WH_REDIS_WAIT_REPLICAS", 0, &n, err, errlen) == -1)
+		return (-1);
+	cfg->wait_replicas = (int)n;
 	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;
@@ -753,6 +873,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 		return (cfg_err(err, errlen, "WH_METRICS_TOKEN must be 16 to "
 		    "255 printable characters without spaces"));
 
+	if (load_tracing(cfg, err, errlen) == -1)
+		return (-1);
 	if (load_frame_ancestors(cfg, err, errlen) == -1)
 		return (-1);
 
@@ -760,5 +882,51 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
+	return (0);
+}
+
+void
+wh_config_start(struct wh_config *cfg, struct wh_caps *caps,
+    const char *program)
+{
+	char	err[512];
+
+	if (wh_config_load(cfg, err, sizeof(err)) == -1 ||
+	    (caps != NULL && wh_caps_load(caps, err, sizeof(err)) == -1)) {
+		wh_log(WH_LOG_ERROR, err, NULL);
+		exit(2);
+	}
+	wh_log_init(program, cfg->log_level);
+	wh_secrets_use(&cfg->secrets);
+}
+
+/*
+ * WH_MAX_WEBHOOKS_PER_COMPANY. A company's webhook list is loaded whole
+ * to be sorted by url or label, so the cap bounds the work (and memory)
+ * of one list request as much as it bounds abuse.
+ */
+int
+wh_caps_load(struct wh_caps *lim, char *err, size_t errlen)
+{
+	const struct wh_config_var	*var;
+	const char			*v;
+	char				*end;
+	long				 n;
+
+	/* Default and range from the one table (config_vars.h). */
+	var = wh_config_var("WH_MAX_WEBHOOKS_PER_COMPANY");
+	lim->max_webhooks = var->def;
+	if ((v = getenv("WH_MAX_WEBHOOKS_PER_COMPANY")) == NULL || *v == '\0')
+		return (0);
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' ||
+	    n < var->lo || n > var->hi) {
+		(void)snprintf(err, errlen, "WH_MAX_WEBHOOKS_PER_COMPANY must "
+		    "be a whole number from %ld to %ld (got \"%.40s\")",
+		    var->lo, var->hi, v);
+		return (-1);
+	}
+	lim->max_webhooks = n;
 	return (0);
 }

@@ -52,6 +52,8 @@ struct wh_redis_addr {
 	size_t		nsentinels;		/* 0: no Sentinel */
 	char		master_name[128];	/* WH_REDIS_SENTINEL_MASTER */
 	char		sentinel_password[256];	/* WH_REDIS_SENTINEL_PASSWORD */
+	struct wh_sentinel cluster[WH_SENTINELS_MAX]; /* WH_REDIS_CLUSTER_NODES */
+	size_t		ncluster;		/* 0: no Redis Cluster */
 	struct wh_redis_tls tls;
 };
 
@@ -73,6 +75,7 @@ struct wh_config {
 	double		retry_scale;		/* WH_RETRY_SCALE */
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
+	int		wait_replicas;		/* WH_REDIS_WAIT_REPLICAS */
 	size_t		event_max;		/* WH_EVENT_MAX_BYTES */
 	int		endpoint_concurrency;	/* WH_ENDPOINT_CONCURRENCY */
 	int64_t		claim_idle_ms;		/* WH_CLAIM_IDLE_MS */
@@ -86,7 +89,15 @@ struct wh_config {
 						   by WH_RETRY_SCALE; 0 never */
 	int		log_level;		/* WH_LOG_LEVEL */
 	long		auth_fail_max;		/* WH_AUTH_FAILURES_MAX */
+	char		metrics_host[WH_HOST_MAX];	/* WH_METRICS_LISTEN, */
+	char		metrics_port[8];		/*   "" = none */
 	char		metrics_token[256];	/* WH_METRICS_TOKEN, "" = open */
+	char		otlp_endpoint[400];	/* WH_OTLP_ENDPOINT, "" = off */
+	char		otlp_headers[1024];	/* WH_OTLP_HEADERS (checked) */
+	double		trace_sample;		/* WH_TRACE_SAMPLE, 0 to 1 */
+	char		service_name[128];	/* OTEL_SERVICE_NAME, "" =
+						   the program's name */
+	char		resource_attrs[1024];	/* OTEL_RESOURCE_ATTRIBUTES */
 	struct wh_secrets secrets;		/* WH_SECRETS_KEY (see
 						   secretbox.h; the caller
 						   hands it to
@@ -103,6 +114,29 @@ struct wh_config {
  */
 int	wh_config_load(struct wh_config *, char *err, size_t errlen);
 
+/*
+ * The api's per-tenant caps that operators may tune, read apart from
+ * wh_config_load because only the api (the launcher, which refuses a bad
+ * value at start, and the Kore workers, which enforce it) needs them.
+ */
+struct wh_caps {
+	long	max_webhooks;	/* WH_MAX_WEBHOOKS_PER_COMPANY */
+};
+
+/*
+ * Fill caps from the environment. On error returns -1 and writes one
+ * sentence naming the variable into err.
+ */
+int	wh_caps_load(struct wh_caps *, char *err, size_t errlen);
+
+/*
+ * A program's start, the same in each: wh_config_load (and wh_caps_load
+ * when caps is not NULL), or one log line saying what is wrong and exit
+ * status 2; then the program's log level and the ring of secrets keys.
+ */
+void	wh_config_start(struct wh_config *, struct wh_caps *caps,
+	    const char *program);
+
 /* Parse a redis[s]:// URL into addr. 0 or -1 with a sentence in err. */
 int	wh_redis_url_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
@@ -115,6 +149,9 @@ int	wh_pct_decode(char *dst, size_t dlen, const char *src, size_t n);
  * list. 0 or -1 with a sentence naming the variable in err.
  */
 int	wh_sentinels_parse(const char *, struct wh_redis_addr *,
+	    char *err, size_t errlen);
+/* The same for WH_REDIS_CLUSTER_NODES (port 6379 by default). */
+int	wh_cluster_nodes_parse(const char *, struct wh_redis_addr *,
 	    char *err, size_t errlen);
 
 #endif

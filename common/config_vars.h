@@ -51,6 +51,14 @@
 	    "`0`/`1`; only with `WH_REDIS_SENTINELS`", "both",		\
 	    "`1`: the sentinels and the master they name are spoken to over " \
 	    "TLS (the TLS settings below apply to both)")	\
+	STR(WH_REDIS_CLUSTER_NODES, NULL, NULL,				\
+	    "1–16 comma-separated `host[:port]` (`[v6]:port` for IPv6), " \
+	    "port 1–65535 (6379 by default); not with "			\
+	    "`WH_REDIS_SENTINELS`; `WH_REDIS_URL` `redis://` or "	\
+	    "`rediss://` with db 0", "both",				\
+	    "seed nodes of a Redis Cluster: the slot map is learnt from " \
+	    "them and each command goes to its key's master (see "	\
+	    "\"Redis Cluster\"); credentials and TLS as in `WH_REDIS_URL`") \
 	STR(WH_REDIS_TLS_CA_FILE, NULL, "the system trust store",	\
 	    "a PEM file; only with TLS", "both",			\
 	    "the CA certificates Redis' certificate must chain to")	\
@@ -68,6 +76,12 @@
 	    "`0`/`1`; only with TLS", "both",				\
 	    "`1` turns certificate and host name verification off (logged " \
 	    "as a warning at every start; never in production)")	\
+	INT(WH_REDIS_WAIT_REPLICAS, 0, 0, 16, NULL, "both",		\
+	    "`k` > 0: the api `WAIT`s (`WAIT k 1000`) for k replicas "	\
+	    "before it answers 202, else 503 (`Retry-After: 1`; the event " \
+	    "may be queued, an `event_sid` makes the retry safe); the "	\
+	    "dispatcher before it acks entries, else they stay pending " \
+	    "(see \"Redis Sentinel\")")				\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\
@@ -177,8 +191,25 @@
 	    "`webhooks-dispatcher --check-heartbeat` (give each dispatcher " \
 	    "on one host its own)")					\
 	STR(WH_METRICS_TOKEN, NULL, "`GET /metrics` open",		\
-	    "16–255 printable characters without spaces", "api",	\
-	    "when set, `GET /metrics` takes `Authorization: Bearer <token>`") \
+	    "16–255 printable characters without spaces", "both",	\
+	    "when set, `GET /metrics` (api and dispatchers) takes "	\
+	    "`Authorization: Bearer <token>`")				\
+	STR(WH_METRICS_LISTEN, NULL, "none",				\
+	    "`host:port` or `[v6]:port`, port 1–65535", "dispatcher",	\
+	    "the address of the dispatcher's own `GET /metrics` (e.g. " \
+	    "`0.0.0.0:9464`)")						\
+	STR(WH_OTLP_ENDPOINT, NULL, "none: no traces",			\
+	    "an `http://` or `https://` URL", "dispatcher",		\
+	    "the OpenTelemetry collector's base URL; attempt spans go to " \
+	    "`<base>/v1/traces` (OTLP/HTTP, JSON)")			\
+	STR(WH_OTLP_HEADERS, NULL,					\
+	    "`OTEL_EXPORTER_OTLP_HEADERS`, else none",			\
+	    "`name=value,…`, values percent-encoded", "dispatcher",	\
+	    "headers of every export; secret, never logged")		\
+	STR(WH_TRACE_SAMPLE, "1", NULL,					\
+	    "a ratio from 0 to 1", "dispatcher",			\
+	    "ratio of sampled traces exported (decided on the trace id, " \
+	    "so every process agrees); `0` sends nothing")		\
 	STR(WH_PORTAL_FRAME_ANCESTORS, "'none'", "no frame may embed it", \
 	    "CSP sources separated by spaces, printable ASCII without "	\
 	    "`;` `,` `\"` or backslash, at most 511 characters", "api",	\

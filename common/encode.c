@@ -187,6 +187,17 @@ wh_b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
 	return ((int)w);
 }
 
+size_t
+wh_hash(const void *p, size_t len)
+{
+	const unsigned char	*s = p;
+	size_t			 h = 5381, i;
+
+	for (i = 0; i < len; i++)
+		h = h * 33 + s[i];
+	return (h);
+}
+
 /* The value of one hex digit, or -1. */
 int
 wh_hexval(unsigned char c)

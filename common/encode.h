@@ -1,6 +1,6 @@
 /*
  * encode.h: UTF-8, decimal, hex and base64 (standard and URL-safe) with
- * explicit lengths.
+ * explicit lengths, and the hash of the in-memory tables.
  * OpenSSL does the base64 work; these wrappers fix the alphabet, padding
  * and bounds so callers never guess an output size.
  */
@@ -32,6 +32,13 @@ size_t	wh_hex_encode(const unsigned char *, size_t, char *out);
 
 /* The value of one hex digit, or -1. */
 int	wh_hexval(unsigned char);
+
+/*
+ * The hash of the in-memory tables (djb2): cheap, spreads short ids
+ * well, and is not for anything an attacker may choose to collide (the
+ * tables it slots are keyed by our own sids or sized caches).
+ */
+size_t	wh_hash(const void *, size_t);
 
 /* Standard alphabet, padded. Returns chars written or -1 if outlen short. */
 int	wh_b64_encode(const unsigned char *, size_t, char *out, size_t outlen);

@@ -49,7 +49,7 @@ pool_register(void)
  * processes ever hand out the same bytes. That handler replaced a getpid()
  * per id, two system calls per published event. Should it fail to
  * register, every id calls RAND_bytes itself. Each byte taken is wiped.
- * Secrets never come from here (api/secrets.c calls RAND_bytes itself).
+ * Secrets never come from here (wh_secret_new calls RAND_bytes itself).
  */
 static int
 id_random(unsigned char *out, size_t len)
@@ -71,26 +71,55 @@ id_random(unsigned char *out, size_t len)
 	return (0);
 }
 
-int
-wh_id_new(const char *prefix, char *out, size_t outlen)
+/*
+ * prefix then the URL-safe base64 of raw (chars of it) into out; raw is
+ * wiped either way. The one encoding of ids and of generated secrets.
+ */
+static int
+random_text(const char *prefix, unsigned char *raw, size_t rawlen,
+    size_t chars, char *out, size_t outlen)
 {
-	unsigned char	raw[ID_RAND_BYTES];
-	size_t		plen;
-	int		n;
+	size_t	plen;
+	int	n;
 
 	plen = strlen(prefix);
-	if (outlen < plen + WH_ID_RAND_CHARS + 1)
+	if (outlen < plen + chars + 1) {
+		OPENSSL_cleanse(raw, rawlen);
 		return (-1);
-	if (id_random(raw, sizeof(raw)) == -1)
-		return (-1);
+	}
 	memcpy(out, prefix, plen);
-	n = wh_b64url_encode(raw, sizeof(raw), out + plen, outlen - plen);
-	OPENSSL_cleanse(raw, sizeof(raw));
-	if (n != WH_ID_RAND_CHARS) {
+	n = wh_b64url_encode(raw, rawlen, out + plen, outlen - plen);
+	OPENSSL_cleanse(raw, rawlen);
+	if (n < 0 || (size_t)n != chars) {
 		out[0] = '\0';
 		return (-1);
 	}
 	return (0);
+}
+
+int
+wh_id_new(const char *prefix, char *out, size_t outlen)
+{
+	unsigned char	raw[ID_RAND_BYTES];
+
+	if (id_random(raw, sizeof(raw)) == -1)
+		return (-1);
+	return (random_text(prefix, raw, sizeof(raw), WH_ID_RAND_CHARS, out,
+	    outlen));
+}
+
+/*
+ * Straight from the CSPRNG, not through the ids' pool: a secret's bytes
+ * are never held in memory before it is made.
+ */
+int
+wh_secret_new(char *out, size_t outlen)
+{
+	unsigned char	raw[WH_SECRET_BYTES];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return (-1);
+	return (random_text("", raw, sizeof(raw), WH_SECRET_LEN, out, outlen));
 }
 
 /*
@@ -138,4 +167,11 @@ wh_id_valid(const char *s, size_t len)
 			return (0);
 	}
 	return (1);
+}
+
+/* Random bytes from the same pool, for trace and span ids (trace.c). */
+int
+wh_id_random(unsigned char *out, size_t len)
+{
+	return (id_random(out, len));
 }

@@ -97,9 +97,12 @@ wh_key_attempts(char *out, size_t len, const char *pfx,
 }
 
 int
-wh_key_idem(char *out, size_t len, const char *pfx, const char *company_sid,
-    const char *event_sid)
+wh_key_idem(char *out, size_t len, const char *pfx, int queue_slot,
+    const char *company_sid, const char *event_sid)
 {
+	if (queue_slot)
+		return (key_fmt(len, snprintf(out, len, "%s{0}:idem:%s:%s",
+		    pfx, company_sid, event_sid)));
 	return (key_fmt(len, snprintf(out, len, "%sidem:%s:%s",
 	    pfx, company_sid, event_sid)));
 }
@@ -137,26 +140,6 @@ wh_key_authfail(char *out, size_t len, const char *pfx, const char *client)
 {
 	return (key_fmt(len,
 	    snprintf(out, len, "%sauthfail:ip:%s", pfx, client)));
-}
-
-int
-wh_key_metrics_instances(char *out, size_t len, const char *pfx)
-{
-	return (key_fmt(len,
-	    snprintf(out, len, "%smetrics:instances", pfx)));
-}
-
-int
-wh_key_metrics_retired(char *out, size_t len, const char *pfx)
-{
-	return (key_fmt(len, snprintf(out, len, "%smetrics:retired", pfx)));
-}
-
-int
-wh_key_metrics_instance(char *out, size_t len, const char *pfx,
-    const char *id)
-{
-	return (key_fmt(len, snprintf(out, len, "%smetrics:%s", pfx, id)));
 }
 
 int

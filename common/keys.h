@@ -28,7 +28,12 @@ int	wh_key_retries(char *out, size_t, const char *pfx);
 int	wh_key_dead(char *out, size_t, const char *pfx);
 int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
-int	wh_key_idem(char *out, size_t, const char *pfx,
+/*
+ * Publish idempotency of (company_sid, event_sid). queue_slot (a Redis
+ * Cluster) puts it in the {0} slot with the stream it guards, so that the
+ * publish script touches one slot; one Redis keeps today's name.
+ */
+int	wh_key_idem(char *out, size_t, const char *pfx, int queue_slot,
 	    const char *company_sid, const char *event_sid);
 /*
  * Change counters of the webhook configuration, bumped (INCR) by the same
@@ -62,15 +67,6 @@ int	wh_key_idemkey(char *out, size_t, const char *pfx,
  */
 int	wh_key_authfail(char *out, size_t, const char *pfx,
 	    const char *client);
-/*
- * Metrics (GET /metrics): the live instances (zset: id -> last seen ms),
- * the totals of instances that are gone (hash), and the prefix of each
- * instance's own hash (<prefix>metrics:<id>).
- */
-int	wh_key_metrics_instances(char *out, size_t, const char *pfx);
-int	wh_key_metrics_retired(char *out, size_t, const char *pfx);
-int	wh_key_metrics_instance(char *out, size_t, const char *pfx,
-	    const char *id);
 /*
  * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
  * endpoint health (hash), its dead letters (zset event_sid -> dead_at

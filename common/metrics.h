@@ -1,10 +1,9 @@
 /*
- * metrics.h: what both programs need to publish their figures for the
- * api's GET /metrics: the latency histogram every timing uses, the set
- * of series one instance publishes, and the calls of
- * common/lua/metrics.lua that publish them (and that the api reads them
- * back with). Each process counts in its own memory and publishes once a
- * second; nothing here blocks or talks to Redis itself.
+ * metrics.h: what both programs need for their GET /metrics: the
+ * latency histogram every timing uses, the set of series a process
+ * shows and its rendering in Prometheus' text format. Each process shows
+ * its own figures (the api those of its own workers), so that a sum()
+ * over every scraped instance is right; nothing here talks to Redis.
  */
 #ifndef WH_METRICS_H
 #define WH_METRICS_H
@@ -12,14 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <hiredis/hiredis.h>
-
 #include "buf.h"
-#include "keys.h"
-
-#define WH_METRICS_EVERY_MS	1000	/* each instance publishes */
-#define WH_METRICS_STALE_MS	5000	/* unseen this long: gone */
-#define WH_METRICS_TTL_S	3600	/* a gone instance's hash is kept */
 
 /* Bucket bounds in seconds, as the exposition format's le labels. */
 #define WH_HIST_BUCKETS		14
@@ -34,8 +26,9 @@ struct wh_hist {
 void	wh_hist_observe(struct wh_hist *, int64_t us);
 
 /*
- * The series one instance publishes: "field\0value\0" pairs, a field
- * being "c" (cumulative) or "g" (gauge) then name{labels}.
+ * The series a process shows: "field\0value\0" pairs, a field being "c"
+ * (cumulative), "g" (gauge) or "u" (cumulative, in microseconds, shown
+ * in seconds) then name{labels}; values are decimal integers.
  */
 struct wh_mset {
 	struct wh_buf	text;
@@ -49,51 +42,60 @@ int	wh_mset_counter(struct wh_mset *, const char *name,
 	    const char *labels, uint64_t);
 int	wh_mset_gauge(struct wh_mset *, const char *name, const char *labels,
 	    int64_t);
+int	wh_mset_micros(struct wh_mset *, const char *name, const char *labels,
+	    uint64_t us);
 /* name_bucket{labels,le=...} (cumulative), name_sum (us), name_count. */
 int	wh_mset_hist(struct wh_mset *, const char *name, const char *labels,
 	    const struct wh_hist *);
 /* Append name="value" to a label list, escaped for the text format. */
 int	wh_label_add(struct wh_buf *, const char *name, const char *value);
 
-/* The registry's keys under a WH_REDIS_PREFIX. */
-struct wh_mkeys {
-	char		registry[WH_KEY_MAX];
-	char		retired[WH_KEY_MAX];
-	char		prefix[WH_KEY_MAX];	/* of each instance's hash */
-};
-
-int	wh_mkeys_init(struct wh_mkeys *, const char *pfx);
-
-/* One EVAL of metrics.lua, ready for redis*CommandArgv. */
-struct wh_mcall {
-	const char	**argv;
-	size_t		 *lens;
-	int		  argc;
-	char		  num[2][24];
+/*
+ * A family shown by GET /metrics: its name, type ("counter", "gauge",
+ * "histogram") and HELP text.
+ */
+struct wh_mfamily {
+	const char	*name;
+	const char	*type;
+	const char	*help;
 };
 
 /*
- * mode "read": self and id NULL, set NULL. The strings given stay
- * referenced by argv: send before they change, then wh_mcall_free().
+ * The text exposition format (0.0.4) of set: each family in the order
+ * given, with HELP and TYPE, then its series; series met more than once
+ * (one per api worker) are added up. Series of no family are not shown.
+ * 0 or -1 (ENOMEM, or more than WH_MSET_MAX series).
  */
-int	wh_mcall_build(struct wh_mcall *, const struct wh_mkeys *,
-	    const char *mode, const char *self, const char *id,
-	    const struct wh_mset *);
-void	wh_mcall_free(struct wh_mcall *);
+#define WH_MSET_MAX		16384
+#define WH_METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+int	wh_mset_render(struct wh_buf *, const struct wh_mset *,
+	    const struct wh_mfamily *, size_t nfam);
 
-/* One instance's publishing state. */
-struct wh_mpub {
-	struct wh_mkeys	keys;
-	char		id[192];		/* kind:unique */
-	char		self[WH_KEY_MAX];	/* its hash */
-	int		busy;			/* a publish is in flight */
-	int		failing;		/* the last one failed */
-};
+/*
+ * This process' CPU time, resident memory and open descriptors (from
+ * /proc/self), as series of the families WH_MFAMILIES_PROCESS; what
+ * cannot be read is left out. webhooks_build_info is apart: the api
+ * adds up its workers' process figures but shows one build_info.
+ */
+int	wh_mset_process(struct wh_mset *);
+int	wh_mset_build_info(struct wh_mset *);
 
-/* kind "api" or "dispatcher"; unique names the process. */
-int	wh_mpub_init(struct wh_mpub *, const char *pfx, const char *kind,
-	    const char *unique);
-/* The reply to a publish: busy cleared, a failure logged once. */
-void	wh_mpub_reply(struct wh_mpub *, const redisReply *);
+/*
+ * WH_METRICS_TOKEN (token, "" = open): 1 if the Authorization header's
+ * value (NULL if none) is "Bearer <token>", compared in constant time.
+ */
+int	wh_metrics_token_ok(const char *token, const char *authorization);
+#define WH_MFAMILIES_PROCESS						\
+	{ "webhooks_build_info", "gauge",				\
+	    "Always 1; the version label names the running build." },	\
+	{ "webhooks_process_cpu_seconds_total", "counter",		\
+	    "CPU time (user and system) used by this process (the api: "\
+	    "by its worker processes together)." },			\
+	{ "webhooks_process_resident_memory_bytes", "gauge",		\
+	    "Resident memory of this process (the api: of its workers "	\
+	    "together)." },						\
+	{ "webhooks_process_open_fds", "gauge",				\
+	    "Open file descriptors of this process (the api: of its "	\
+	    "workers together)." }
 
 #endif

@@ -19,6 +19,7 @@
 #include "model.h"
 #include "secretbox.h"
 #include "tlsmat.h"
+#include "trace.h"
 #include "validate.h"
 
 #define MODEL_VERSION	1
@@ -107,6 +108,7 @@ wh_event_free(struct wh_event *e)
 	free(e->company_sid);
 	free(e->event_type);
 	free(e->payload);
+	free(e->traceparent);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -486,13 +488,15 @@ task_pack(msgpack_packer *pk, const struct wh_task *t)
 	if (msgpack_pack_map(pk, t->last_error != NULL ? 7 : 6) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_key(pk, "event") == -1 ||
-	    msgpack_pack_map(pk, 5) != 0 ||
+	    msgpack_pack_map(pk, e->traceparent != NULL ? 6 : 5) != 0 ||
 	    pk_kv_str(pk, "event_sid", e->event_sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", e->company_sid) == -1 ||
 	    pk_kv_str(pk, "event_type", e->event_type) == -1 ||
 	    pk_key(pk, "payload") == -1 ||
 	    pk_str(pk, e->payload, e->payload_len) == -1 ||
 	    pk_kv_i64(pk, "created_at", e->created_at) == -1 ||
+	    (e->traceparent != NULL &&
+	    pk_kv_str(pk, "traceparent", e->traceparent) == -1) ||
 	    pk_kv_str(pk, "webhook_sid", t->webhook_sid) == -1 ||
 	    pk_kv_u32(pk, "attempt", t->attempt) == -1 ||
 	    pk_kv_i64(pk, "first_attempt_at", t->first_attempt_at) == -1 ||
@@ -513,12 +517,15 @@ int
 wh_task_encode(const struct wh_task *t, struct wh_buf *out)
 {
 	const struct wh_event	*e = &t->event;
+	struct wh_trace		 tc;
 	msgpack_packer		 pk;
 	size_t			 mark = out->len;
 
 	if (!text_ok(e->event_sid, 1) || !text_ok(e->company_sid, 1) ||
 	    !text_ok(e->event_type, 1) || !text_ok(t->webhook_sid, 1) ||
 	    (t->last_error != NULL && !text_ok(t->last_error, 0)) ||
+	    (e->traceparent != NULL && wh_traceparent_parse(e->traceparent,
+	    strlen(e->traceparent), &tc) == -1) ||
 	    t->attempt == 0)
 		return (-1);
 	if (e->payload == NULL || e->payload_len == 0 ||
@@ -1219,9 +1226,10 @@ wh_signing_key_decode(const char *buf, size_t len, struct wh_signing_key *k)
 }
 
 static const char *const event_keys[] = {
-	"event_sid", "company_sid", "event_type", "payload", "created_at"
+	"event_sid", "company_sid", "event_type", "payload", "created_at",
+	"traceparent"
 };
-enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED };
+enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED, EK_TRACE };
 
 /*
  * The payload is raw JSON: a str, or a bin from a writer that treats it
@@ -1231,6 +1239,7 @@ static int
 event_field(const msgpack_object_kv *kv, int idx, struct wh_event *e)
 {
 	const msgpack_object	*o = &kv->val;
+	struct wh_trace		 tc;
 
 	switch (idx) {
 	case EK_SID:
@@ -1249,6 +1258,11 @@ event_field(const msgpack_object_kv *kv, int idx, struct wh_event *e)
 		return (-1);
 	case EK_CREATED:
 		return (get_i64(o, &e->created_at));
+	case EK_TRACE:
+		/* Optional (tasks written before it are without). */
+		return (get_str(o, 1, &e->traceparent) == -1 ||
+		    wh_traceparent_parse(e->traceparent,
+		    strlen(e->traceparent), &tc) == -1 ? -1 : 0);
 	default:
 		return (-1);
 	}

@@ -77,6 +77,7 @@ struct wh_event {
 	char		*payload;	/* raw JSON text, as published */
 	size_t		 payload_len;
 	int64_t		 created_at;
+	char		*traceparent;	/* W3C trace context, valid or NULL */
 };
 
 /* One delivery of one event to one webhook, as scheduled for (re)try. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "redis_conn.h"
 #include "redis_link.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BACKOFF_MIN_MS		100
@@ -68,7 +69,10 @@ wire_release(struct wh_conn *c)
  * Called by the reply parser for every string, status and error, nested
  * ones (inside EXEC's array) too. A READONLY error means we talk to a
  * replica: the connection is left from its timer (not from inside the
- * parser) and the caller still gets its error reply.
+ * parser) and the caller still gets its error reply. A NOSCRIPT error
+ * means Redis forgot our scripts: they are loaded again once the replies
+ * read are handed out (wh_conn_io), the caller's call failing like any
+ * Redis error.
  */
 static void *
 create_string(const redisReadTask *task, char *str, size_t len)
@@ -78,6 +82,9 @@ create_string(const redisReadTask *task, char *str, size_t len)
 	if (c != NULL && task->type == REDIS_REPLY_ERROR && !c->kicked &&
 	    wh_redis_wrong_master(str, len))
 		wh_conn_kick(c, "the server answered READONLY: it is a replica");
+	if (c != NULL && task->type == REDIS_REPLY_ERROR &&
+	    wh_script_lost(str, len))
+		c->scripts_lost = 1;
 	return (plain_fns->createString(task, str, len));
 }
 
@@ -267,6 +274,48 @@ conn_send(struct wh_conn *c, wh_reply_fn *cb, int argc, const char **argv)
 	return (0);
 }
 
+static void
+on_script_loaded(struct wh_wire *w, void *r, void *priv)
+{
+	const struct wh_script	*s = priv;
+	redisReply		*reply = r;
+
+	if (reply != NULL && (reply->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->str, s->sha) != 0))
+		wh_log(WH_LOG_ERROR, "redis refused a script", "script",
+		    s->name, "error", reply->type == REDIS_REPLY_ERROR ?
+		    reply->str : "unexpected SHA-1", NULL);
+}
+
+/*
+ * SCRIPT LOAD every embedded script on c's wire. Commands on one wire run
+ * in order, so an EVALSHA sent after this always finds its script, also
+ * after Redis restarted empty (the connection comes up anew, and here).
+ */
+static void
+scripts_load(struct wh_conn *c)
+{
+	const char	*argv[3];
+	size_t		 i;
+
+	c->scripts_lost = 0;
+	if (wh_script_sha(wh_lua_publish_event) == NULL) {
+		wh_log(WH_LOG_ERROR, "cannot name the Lua scripts", NULL);
+		return;
+	}
+	argv[0] = "SCRIPT";
+	argv[1] = "LOAD";
+	for (i = 0; i < wh_nscripts; i++) {
+		argv[2] = wh_scripts[i].text;
+		if (wh_wire_command(c->wire, on_script_loaded, &wh_scripts[i],
+		    3, argv, NULL) == -1) {
+			wh_conn_kick(c, "cannot load the scripts");
+			return;
+		}
+	}
+	rewatch(c);
+}
+
 /* The wire is up (TCP connected, TLS handshake done). */
 static void
 on_connect(struct wh_conn *c)
@@ -294,6 +343,7 @@ on_connect(struct wh_conn *c)
 	argv[0] = "ROLE";
 	if (c->addr->nsentinels > 0 && conn_send(c, on_role, 1, argv) == -1)
 		wh_conn_kick(c, "cannot check the role");
+	scripts_load(c);
 	if (c->on_up != NULL)
 		c->on_up(c);
 }
@@ -329,6 +379,11 @@ wh_conn_io(struct wh_conn *c, int events)
 		on_connect(c);
 	if (c->wire != w)
 		return;
+	if (c->scripts_lost && c->state == WH_CONN_UP) {
+		wh_log(WH_LOG_WARN, "redis lost our scripts; loading them "
+		    "again", "conn", c->name, NULL);
+		scripts_load(c);
+	}
 	if (c->stopping && wh_wire_owed(w) == 0) {
 		stop_done(c);
 		return;
@@ -346,6 +401,21 @@ wh_conn_command(struct wh_conn *c, wh_reply_fn *cb, void *priv, int argc,
 		return (-1);
 	rewatch(c);
 	return (0);
+}
+
+int
+wh_conn_script(struct wh_conn *c, wh_reply_fn *cb, void *priv,
+    const char *text, int nkeys, int argc, const char **argv,
+    const size_t *lens)
+{
+	struct wh_script_argv	a;
+	int			rc;
+
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1)
+		return (-1);
+	rc = wh_conn_command(c, cb, priv, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
 }
 
 size_t

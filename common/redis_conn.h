@@ -10,6 +10,9 @@
  *   and answer), then checking that it says it is a master (ROLE);
  * - leaving a server that answers READONLY (a demoted master) to find
  *   the master again;
+ * - loading every Lua script (common/scripts.h) as a master connection
+ *   comes up, before the owner's commands, and again when Redis answered
+ *   NOSCRIPT (SCRIPT FLUSH by hand), so EVALSHA is all callers send;
  * - a WATCH connection: subscribed to a sentinel's +switch-master, it
  *   tells its owner at once when a failover moved the master.
  */
@@ -63,6 +66,7 @@ struct wh_conn {
 	void			(*on_up)(struct wh_conn *);
 	void			(*on_down)(struct wh_conn *);
 	void			(*on_switch)(struct wh_conn *);	/* WATCH */
+	void			*link;		/* a cluster's node, or NULL */
 
 	/* The connection's own state. */
 	struct wh_wire		*wire;		/* NULL while down */
@@ -73,6 +77,7 @@ struct wh_conn {
 	int			 stopping;
 	int			 kicked;	/* leave this server */
 	int			 resolved;	/* master holds an answer */
+	int			 scripts_lost;	/* NOSCRIPT seen: load again */
 	int64_t			 backoff_ms;
 	int64_t			 up_since;	/* mono ms of the last connect */
 	size_t			 sentinel;	/* the one to ask or watch */
@@ -92,6 +97,15 @@ void	wh_conn_io(struct wh_conn *, int events);
  */
 int	wh_conn_command(struct wh_conn *, wh_reply_fn *cb, void *priv,
 	    int argc, const char **argv, const size_t *lens);
+/*
+ * wh_conn_command of EVALSHA of an embedded script (wh_lua_<name>) with
+ * nkeys keys, then the arguments (argv holds the keys first; argc counts
+ * both; lens may be NULL). Should Redis have forgotten the script, the
+ * call gets the NOSCRIPT error and the connection loads them all again.
+ */
+int	wh_conn_script(struct wh_conn *, wh_reply_fn *cb, void *priv,
+	    const char *text, int nkeys, int argc, const char **argv,
+	    const size_t *lens);
 /* Replies still owed on the connection. */
 size_t	wh_conn_owed(const struct wh_conn *);
 /* The timer armed through ops->timer fired. */

@@ -12,19 +12,120 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "cluster_map.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 /* Each sentinel gets this long to connect and answer, at start. */
 #define SENTINEL_SYNC_TIMEOUT_S	1
 
 /* One command, any reply; NULL (reason in err) on an I/O failure. */
+static int	node_sync(struct wh_wire *, const struct wh_redis_addr *,
+		    char *, size_t);
+static struct wh_wire *connect_sync(const char *, int, const char *,
+		    const struct wh_redis_tls *, int, char *, size_t);
+static const struct wh_redis_tls *master_tls(const struct wh_redis_addr *);
+
+/*
+ * In a Redis Cluster, a blocking command whose slot lives on another node
+ * (MOVED, ASK) is sent there on a connection of its own, opened and
+ * closed here (the launcher's few start-up commands need no more), and a
+ * TRYAGAIN or CLUSTERDOWN is waited out (100 ms, 20 times at most).
+ * r is the first answer; the last one is returned.
+ */
+static redisReply *
+cluster_follow(struct wh_wire *w, redisReply *r, char *err, size_t errlen,
+    int argc, const char **argv, const size_t *lens)
+{
+	const struct wh_redis_addr	*a = w->cluster;
+	struct wh_redirect		 rd;
+	struct wh_wire			*o;
+	redisReply			*ok;
+	const char			*asking[1] = { "ASKING" };
+	int				 hops = 0, waits = 0, kind;
+
+	while (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    (kind = wh_cluster_redirect(r->str, r->len, &rd)) !=
+	    WH_REDIR_NONE) {
+		if (kind == WH_REDIR_TRYAGAIN || kind == WH_REDIR_DOWN) {
+			if (++waits > 20)
+				break;
+			freeReplyObject(r);
+			(void)usleep(100 * 1000);
+			r = wh_wire_call(w, w->call_ms, argc, argv, lens, err,
+			    errlen);
+			continue;
+		}
+		if (++hops > 5)
+			break;
+		if (rd.host[0] == '\0')
+			(void)snprintf(rd.host, sizeof(rd.host), "%s",
+			    w->node_host);
+		freeReplyObject(r);
+		if ((o = connect_sync(rd.host, rd.port, "", master_tls(a),
+		    w->call_ms / 1000, err, errlen)) == NULL)
+			return (NULL);
+		r = NULL;
+		if (node_sync(o, a, err, errlen) == 0 &&
+		    (kind != WH_REDIR_ASK || (ok = wh_wire_call(o, o->call_ms,
+		    1, asking, NULL, err, errlen)) != NULL)) {
+			if (kind == WH_REDIR_ASK)
+				freeReplyObject(ok);
+			r = wh_wire_call(o, o->call_ms, argc, argv, lens, err,
+			    errlen);
+		}
+		wh_wire_free(o);
+	}
+	return (r);
+}
+
 redisReply *
 wh_redis_call(struct wh_wire *w, char *err, size_t errlen, int argc,
     const char **argv, const size_t *lens)
 {
-	return (wh_wire_call(w, w->call_ms, argc, argv, lens, err, errlen));
+	redisReply	*r;
+
+	r = wh_wire_call(w, w->call_ms, argc, argv, lens, err, errlen);
+	if (w->cluster != NULL)
+		r = cluster_follow(w, r, err, errlen, argc, argv, lens);
+	return (r);
+}
+
+/*
+ * EVALSHA of an embedded script, blocking; a NOSCRIPT answer loads it
+ * (SCRIPT LOAD) and calls it once more. Any reply, as wh_redis_call.
+ */
+redisReply *
+wh_redis_script(struct wh_wire *w, char *err, size_t errlen,
+    const char *text, int nkeys, int argc, const char **argv,
+    const size_t *lens)
+{
+	struct wh_script_argv	 a;
+	redisReply		*r, *l;
+	const char		*load[3];
+
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1) {
+		(void)snprintf(err, errlen, "cannot build the script call");
+		return (NULL);
+	}
+	r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    wh_script_lost(r->str, r->len)) {
+		freeReplyObject(r);
+		load[0] = "SCRIPT";
+		load[1] = "LOAD";
+		load[2] = text;
+		r = NULL;
+		if ((l = wh_redis_run(w, err, errlen, 3, load)) != NULL) {
+			freeReplyObject(l);
+			r = wh_redis_call(w, err, errlen, a.n, a.av, a.al);
+		}
+	}
+	wh_script_argv_free(&a);
+	return (r);
 }
 
 /* One command; NULL (reason in err) on an I/O failure or an error reply. */
@@ -42,6 +143,22 @@ wh_redis_run(struct wh_wire *w, char *err, size_t errlen, int argc,
 		return (NULL);
 	}
 	return (r);
+}
+
+struct wh_wire *
+wh_redis_reach(const struct wh_redis_addr *a, int timeout_s)
+{
+	struct wh_wire	*c;
+	char		 err[512], where[WH_HOST_MAX + 16];
+
+	if ((c = wh_redis_open_sync(a, timeout_s, err, sizeof(err))) != NULL)
+		return (c);
+	wh_redis_where(a, where, sizeof(where));
+	wh_log(WH_LOG_ERROR, a->nsentinels > 0 ?
+	    "cannot reach Redis (WH_REDIS_SENTINELS)" :
+	    "cannot reach Redis (WH_REDIS_URL)", "redis", where, "error", err,
+	    NULL);
+	exit(1);
 }
 
 /* TLS settings for the master (rediss://), or NULL: plain. */
@@ -147,6 +264,45 @@ out:
 	return (rc);
 }
 
+/* AUTH (if any) and PING on a cluster node's new blocking wire. */
+static int
+node_sync(struct wh_wire *w, const struct wh_redis_addr *a, char *err,
+    size_t errlen)
+{
+	const char	*argv[3];
+
+	if (run_quiet(w, err, errlen, setup_auth(a, argv), argv) == -1)
+		return (-1);
+	argv[0] = "PING";
+	return (run_quiet(w, err, errlen, 1, argv));
+}
+
+/* The first seed node that answers, its wire following redirects. */
+static struct wh_wire *
+cluster_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
+    size_t errlen)
+{
+	struct wh_wire	*w;
+	char		 why[256];
+	size_t		 i;
+
+	for (i = 0; i < a->ncluster; i++) {
+		w = connect_sync(a->cluster[i].host, a->cluster[i].port, "",
+		    master_tls(a), timeout_s, why, sizeof(why));
+		if (w != NULL && node_sync(w, a, why, sizeof(why)) == 0) {
+			w->cluster = a;
+			(void)snprintf(w->node_host, sizeof(w->node_host), "%s",
+			    a->cluster[i].host);
+			return (w);
+		}
+		if (w != NULL)
+			wh_wire_free(w);
+		(void)snprintf(err, errlen, "cluster node %s:%d: %s",
+		    a->cluster[i].host, a->cluster[i].port, why);
+	}
+	return (NULL);
+}
+
 struct wh_wire *
 wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
     size_t errlen)
@@ -172,6 +328,8 @@ wh_redis_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
 		wh_log(WH_LOG_WARN, "WH_REDIS_TLS_INSECURE=1: the Redis "
 		    "server's certificate and name are not verified; anyone "
 		    "on the path can read and change what is sent", NULL);
+	if (a->ncluster > 0)
+		return (cluster_open_sync(a, timeout_s, err, errlen));
 	if ((c = connect_sync(m.host, m.port, m.unix_path, master_tls(a),
 	    timeout_s, err, errlen)) == NULL)
 		return (NULL);

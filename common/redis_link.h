@@ -49,12 +49,28 @@ int		 wh_redis_is_master(const redisReply *);
 /* 1 if an error reply means "not the master" (READONLY). */
 int		 wh_redis_wrong_master(const char *error, size_t len);
 
+/*
+ * A program's first look at Redis, the same in each: wh_redis_open_sync,
+ * or one log line ("cannot reach Redis", where and why) and exit status
+ * 1. The caller frees the wire (wh_wire_free).
+ */
+struct wh_wire	*wh_redis_reach(const struct wh_redis_addr *, int timeout_s);
+
 /* One blocking command; NULL (reason in err) on failure or error reply. */
 redisReply	*wh_redis_run(struct wh_wire *, char *err, size_t errlen,
 		    int argc, const char **argv);
 /* The same with lengths (lens may be NULL), any reply (errors too). */
 redisReply	*wh_redis_call(struct wh_wire *, char *err, size_t errlen,
 		    int argc, const char **argv, const size_t *lens);
+
+/*
+ * The same for EVALSHA of an embedded script (wh_lua_<name>), loading it
+ * first should Redis not know it (wh_redis_call's arguments after the
+ * script's).
+ */
+redisReply	*wh_redis_script(struct wh_wire *, char *err, size_t errlen,
+		    const char *text, int nkeys, int argc, const char **argv,
+		    const size_t *lens);
 
 /* "host:port" or the socket path, for log lines (never the password). */
 void		 wh_redis_where(const struct wh_redis_addr *, char *out,

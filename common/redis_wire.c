@@ -140,6 +140,51 @@ connect_unix(struct wh_wire *w, const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * hiredis 0.14's reader allocates an array reply's element vector as
+ * soon as it has read the header: "*1716383000\r\n" from a broken or
+ * hostile server asks for 13 GB before one element has arrived (and a
+ * count past INT_MAX reaches calloc as a negative int). Our readers
+ * refuse aggregates and strings larger than any reply we ask for; the
+ * reader then fails ("out of memory") and the wire is dropped like on
+ * any protocol error.
+ */
+static const redisReplyObjectFunctions	*plain_fns;
+static redisReplyObjectFunctions	 bounded_fns;
+
+static void *
+bounded_array(const redisReadTask *task, int n)
+{
+	if (n < 0 || n > WH_REPLY_ELEMENTS_MAX)
+		return (NULL);
+	return (plain_fns->createArray(task, n));
+}
+
+static void *
+bounded_string(const redisReadTask *task, char *str, size_t len)
+{
+	if (len > WH_REPLY_STRING_MAX)
+		return (NULL);
+	return (plain_fns->createString(task, str, len));
+}
+
+redisReader *
+wh_reader_new(void)
+{
+	redisReader	*r;
+
+	if ((r = redisReaderCreate()) == NULL)
+		return (NULL);
+	if (plain_fns == NULL) {
+		plain_fns = r->fn;
+		bounded_fns = *plain_fns;
+		bounded_fns.createArray = bounded_array;
+		bounded_fns.createString = bounded_string;
+	}
+	r->fn = &bounded_fns;
+	return (r);
+}
+
 struct wh_wire *
 wh_wire_new(void)
 {
@@ -150,7 +195,7 @@ wh_wire_new(void)
 	w->fd = -1;
 	w->state = WH_WIRE_CONNECTING;
 	wh_buf_init(&w->out, 0);
-	if ((w->reader = redisReaderCreate()) == NULL) {
+	if ((w->reader = wh_reader_new()) == NULL) {
 		free(w);
 		return (NULL);
 	}

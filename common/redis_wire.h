@@ -74,6 +74,9 @@ struct wh_wire {
 	int		 freed;		/* wh_wire_free ran inside */
 	int		 kept;		/* the callback keeps the reply */
 	int		 call_ms;	/* blocking use: each command's bound */
+	/* Blocking use in a Redis Cluster: where to follow MOVED / ASK. */
+	const struct wh_redis_addr *cluster;
+	char		 node_host[WH_HOST_MAX];	/* this node's */
 	char		 err[256];
 };
 
@@ -85,6 +88,15 @@ struct wh_wire {
 struct wh_wire	*wh_wire_open(const char *host, int port,
 		    const char *unix_path, const struct wh_redis_tls *tls,
 		    char *err, size_t errlen);
+/*
+ * hiredis' reply reader with bounds: an array of more than
+ * WH_REPLY_ELEMENTS_MAX elements or a string of more than
+ * WH_REPLY_STRING_MAX bytes (Redis' own proto-max-bulk-len) is a reader
+ * error instead of an allocation of whatever size the server announced.
+ */
+#define WH_REPLY_ELEMENTS_MAX	(1 << 20)
+#define WH_REPLY_STRING_MAX	((size_t)512 << 20)
+redisReader	*wh_reader_new(void);
 /* A wire with no socket (wh_wire_open's start; the fuzz target's). */
 struct wh_wire	*wh_wire_new(void);
 /*

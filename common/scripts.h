@@ -11,27 +11,40 @@
 #include <stddef.h>
 
 /*
- * Move due retries: KEYS[1] = wh:{0}:retry (zset, score = due ms),
- * KEYS[2] = wh:{0}:retries (stream); ARGV[1] = now ms, ARGV[2] = batch.
- * Each member is added to the stream and removed from the zset in the
- * same atomic script, so any number of dispatchers may run it at once
- * and a task is moved exactly once. Returns the number moved.
- */
-extern const char	wh_lua_move_due[];
-
-/*
  * Publish one event at most once per (company_sid, event_sid): the text
  * of common/lua/publish_event.lua (its header says keys, arguments and
  * reply). It touches wh:idem:<company_sid>:<event_sid> besides the
- * stream, so unlike the others it is not confined to the {0} slot.
+ * stream, outside the {0} slot on one Redis; in a Redis Cluster the api
+ * passes wh:{0}:idem:... instead (common/keys.c), in the stream's slot.
  */
 extern const char	wh_lua_publish_event[];
 
 /*
- * The metrics registry: common/lua/metrics.lua (its header says keys,
- * arguments and reply; common/metrics.c builds its calls).
+ * Moving the retries that came due to the retries stream (every
+ * dispatcher, every 100 ms): common/lua/retry_move_due.lua.
  */
-extern const char	wh_lua_metrics[];
+extern const char	wh_lua_retry_move_due[];
+
+/*
+ * The api's writes that depend on what they read or span several keys
+ * (each file's header says keys, arguments and reply): webhooks, their
+ * signing keys (the compare-and-set also serves the launcher's
+ * re-encryption), API keys, ~recover jobs, a page of dead letters and
+ * the delivery portal's sessions.
+ */
+extern const char	wh_lua_webhook_create[];
+extern const char	wh_lua_webhook_delete[];
+extern const char	wh_lua_signing_key_add[];
+extern const char	wh_lua_signing_key_cas[];
+extern const char	wh_lua_webhook_reseal[];
+extern const char	wh_lua_signing_key_delete[];
+extern const char	wh_lua_api_key_create[];
+extern const char	wh_lua_api_key_delete[];
+extern const char	wh_lua_recover_create[];
+extern const char	wh_lua_dead_letter_page[];
+extern const char	wh_lua_portal_session_create[];
+extern const char	wh_lua_portal_session_delete[];
+
 /*
  * Delivery visibility (each file's header says keys, arguments and
  * reply): recording an attempt with the endpoint's health, keeping a
@@ -53,18 +66,52 @@ extern const char	wh_lua_refresh_owned[];
 extern const char	wh_lua_dead_entry[];
 
 /*
- * The arguments of EVAL or EVALSHA (cmd) of script (its text or SHA-1)
- * with nkeys keys, then argv[0..argc) (the keys first; lens may be NULL)
- * into av/al (room for max), nk holding the key count's digits. Returns
- * the number of arguments, or -1 when they do not fit.
+ * Every script above and below, in one table (common/lua/embed makes
+ * it): each connection loads them all when it comes up (SCRIPT LOAD, in
+ * common/redis_conn.c, before any other command) and again after Redis
+ * answered NOSCRIPT, so callers name a script by its SHA-1 (EVALSHA) and
+ * its text does not travel with every call.
  */
-int	wh_script_args(const char *cmd, const char *script, int nkeys,
-	    int argc, const char **argv, const size_t *lens, const char **av,
-	    size_t *al, size_t max, char nk[12]);
-
-/* The SHA-1 (hex, NUL-terminated) Redis names a script by, for EVALSHA. */
 #define WH_SCRIPT_SHA_LEN	40
-int	wh_script_sha1(const char *script, char out[WH_SCRIPT_SHA_LEN + 1]);
+struct wh_script {
+	const char	*name;		/* the file's name, for logs */
+	const char	*text;		/* wh_lua_<name> */
+	char		 sha[WH_SCRIPT_SHA_LEN + 1];	/* see wh_script_sha */
+};
+extern struct wh_script	wh_scripts[];
+extern const size_t	wh_nscripts;
+
+/*
+ * The SHA-1 (hex) of wh_lua_<name> text (by address: only the embedded
+ * scripts have one), computed for every script on the first call; NULL
+ * for a text that is not one of them.
+ */
+const char	*wh_script_sha(const char *text);
+/* The SHA-1 (hex, NUL-terminated) Redis names a text by. */
+int	wh_script_sha1(const char *text, char out[WH_SCRIPT_SHA_LEN + 1]);
+
+/*
+ * The arguments of EVALSHA of the embedded script text with nkeys keys,
+ * then argv[0..argc) (the keys first; lens may be NULL): a->av, a->al,
+ * a->n, in a's own room or, for a long list (a batch of attempt records,
+ * a page of dead letters), in memory wh_script_argv_free() releases.
+ * -1 when text is not embedded, nkeys is out of range or memory is out.
+ */
+#define WH_SCRIPT_ARGV_ROOM	16
+struct wh_script_argv {
+	const char	**av;
+	size_t		 *al;
+	int		  n;
+	char		  nk[12];
+	const char	 *room_av[WH_SCRIPT_ARGV_ROOM];
+	size_t		  room_al[WH_SCRIPT_ARGV_ROOM];
+};
+int	wh_script_argv(struct wh_script_argv *, const char *text, int nkeys,
+	    int argc, const char **argv, const size_t *lens);
+void	wh_script_argv_free(struct wh_script_argv *);
+
+/* Whether a Redis error says the script is not loaded (NOSCRIPT). */
+int	wh_script_lost(const char *error, size_t len);
 
 /*
  * Delivery control (each file's header says keys, arguments and reply):

@@ -61,11 +61,7 @@ hmac_free(struct hmac *h)
 static size_t
 key_slot(const unsigned char *key, size_t keylen)
 {
-	size_t	h = 5381, i;
-
-	for (i = 0; i < keylen; i++)
-		h = h * 33 + key[i];
-	return (h % KEY_CACHE);
+	return (wh_hash(key, keylen) % KEY_CACHE);
 }
 
 /* A new context keyed with key, or NULL. */

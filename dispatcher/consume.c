@@ -18,6 +18,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -189,13 +190,11 @@ on_ack(struct wh_wire *w, void *r, void *priv)
  * deleted, or deleted but pending.
  */
 static void
-batch_flush(struct ack_batch *b)
+acks_send(struct ack_batch *b)
 {
 	const char	*argv[ACK_BATCH_MAX + 3];
 	size_t		 i;
 
-	if (b->n == 0)
-		return;
 	argv[0] = "MULTI";
 	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
 		wh_log(WH_LOG_WARN, "redis down; acks dropped, entries will "
@@ -218,6 +217,69 @@ out:
 	for (i = 0; i < b->n; i++)
 		free(b->ids[i]);
 	b->n = 0;
+}
+
+/*
+ * WH_REDIS_WAIT_REPLICAS: the WAIT sent before a batch's acks came back.
+ * The entries' outcomes (attempt records, retries, dead letters) were
+ * written on this link before it; only when k replicas have them are the
+ * entries acked. Otherwise they stay pending and are claimed again: a
+ * master lost now costs a delivery made twice, never one lost.
+ */
+static void
+on_waited(struct wh_wire *w, void *r, void *priv)
+{
+	struct ack_batch	*b = priv;
+	redisReply		*reply = r;
+	char			 n[24];
+	size_t			 i;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer >= d.cfg.wait_replicas) {
+		acks_send(b);
+	} else {
+		(void)snprintf(n, sizeof(n), "%lld", reply != NULL &&
+		    reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+		wh_log(WH_LOG_WARN, "fewer replicas than "
+		    "WH_REDIS_WAIT_REPLICAS confirmed; entries stay pending "
+		    "and will be claimed again", "replicas", n, NULL);
+		for (i = 0; i < b->n; i++)
+			free(b->ids[i]);
+	}
+	free(b);
+}
+
+static void
+batch_flush(struct ack_batch *b)
+{
+	struct ack_batch	*held;
+	const char		*argv[3];
+	char			 k[12];
+	size_t			 i;
+
+	if (b->n == 0)
+		return;
+	if (d.cfg.wait_replicas == 0) {
+		acks_send(b);
+		return;
+	}
+	/* The ids move to a batch of their own until the WAIT answers. */
+	if ((held = malloc(sizeof(*held))) == NULL) {
+		wh_log(WH_LOG_WARN, "out of memory; acks dropped, entries "
+		    "will be claimed again", NULL);
+		for (i = 0; i < b->n; i++)
+			free(b->ids[i]);
+		b->n = 0;
+		return;
+	}
+	*held = *b;
+	b->n = 0;
+	(void)snprintf(k, sizeof(k), "%d", d.cfg.wait_replicas);
+	argv[0] = "WAIT";
+	argv[1] = k;
+	argv[2] = "1000";
+	if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
+		on_waited(NULL, NULL, held);
 }
 
 /* One MULTI/EXEC of XACK + XDEL per stream, pipelined. */
@@ -376,7 +438,7 @@ entry_dead(struct job *job, const char *min, const char *why,
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
-	if (rscript_call(&d.main, &rs_entry_dead, cb, job, 2, 10, argv,
+	if (rconn_script(&d.main, wh_lua_dead_entry, cb, job, 2, 10, argv,
 	    NULL) == -1)
 		cb(NULL, NULL, job);
 }
@@ -400,7 +462,7 @@ entry_malformed(struct job *job, const char *why)
 
 /*
  * A retry entry: a field "task" holding the msgpack task, and for a
- * ~test the fields testsend.c reads.
+ * ~test the fields test_delivery.c reads.
  */
 static const char *
 retry_parse(struct job *job, const redisReply *fields)
@@ -416,7 +478,7 @@ retry_parse(struct job *job, const redisReply *fields)
 			continue;
 		if (strcmp(k->str, WH_TASK_FIELD) == 0)
 			task = v;
-		else if (testsend_parse(job, k->str, k->len, v->str,
+		else if (test_delivery_parse(job, k->str, k->len, v->str,
 		    v->len) == -1)
 			return ("test fields are not valid");
 	}
@@ -554,7 +616,7 @@ job_targets(const struct job *job, const struct hc_hook *h)
 /*
  * The company's webhooks as of job->need (hookcache.c): make the job's
  * deliveries. A disabled webhook's delivery is parked, not attempted
- * (a ~test is sent all the same: testsend.c).
+ * (a ~test is sent all the same: test_delivery.c).
  */
 void
 consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
@@ -597,7 +659,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		job->ready = dl;
 	}
 	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
-		testsend_fail(job, NULL, "the webhook no longer exists");
+		test_delivery_fail(job, NULL, "the webhook no longer exists");
 	else if (job->kind == JOB_RETRY && !found)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", job->task.event.event_sid,
@@ -713,7 +775,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why);
-		else if (testsend_expired(job)) {
+		else if (test_delivery_expired(job)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
 			    "event_sid", job->task.event.event_sid,
 			    "webhook_sid", job->task.webhook_sid, NULL);

@@ -125,7 +125,6 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct delivery	*dl = clientp;
 	const char	*why;
-	curl_socket_t	 fd;
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return (CURL_SOCKET_BAD);
@@ -138,6 +137,15 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 		dl->refused = why;
 		return (CURL_SOCKET_BAD);
 	}
+	return (deliver_socket_open(a));
+}
+
+/* A socket for curl, watched by the loop (the exporter's too). */
+curl_socket_t
+deliver_socket_open(struct curl_sockaddr *a)
+{
+	curl_socket_t	fd;
+
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd != -1 && loop_adopt(fd) == -1) {
 		(void)close(fd);
@@ -146,9 +154,10 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	return (fd);
 }
 
-/* Every socket opensocket_cb made is closed here: the loop forgets it. */
-static int
-closesocket_cb(void *clientp, curl_socket_t fd)
+/* Every socket deliver_socket_open made is closed here: the loop
+ * forgets it. */
+int
+deliver_socket_close(void *clientp, curl_socket_t fd)
 {
 	(void)clientp;
 	loop_forget(fd);
@@ -188,12 +197,24 @@ on_early_timer(void *arg)
 	}
 }
 
+/*
+ * The delivery fails before any transfer, with why as its error and
+ * reason as its webhooks_delivery_attempt_failures_total reason.
+ */
+static void
+fail_early_as(struct delivery *dl, const char *why, const char *reason)
+{
+	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
+	dl->fail_reason = reason;
+	metrics_failure(dl->fail_reason);
+	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
+	loop_timer_arm(&early_timer, 0);
+}
+
 static void
 fail_early(struct delivery *dl, const char *why)
 {
-	(void)snprintf(dl->error, sizeof(dl->error), "%s", why);
-	TAILQ_INSERT_TAIL(&failed_early, dl, queue);
-	loop_timer_arm(&early_timer, 0);
+	fail_early_as(dl, why, "other");
 }
 
 /*
@@ -685,7 +706,7 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION,
-	    closesocket_cb);
+	    deliver_socket_close);
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dl->error);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, dl);
@@ -745,8 +766,10 @@ finish(struct delivery *dl)
 {
 	d.inflight--;
 	dl->latency_ms = dl->started_mono ? wh_mono_ms() - dl->started_mono : 0;
-	if (dl->started_mono != 0)
+	if (dl->started_mono != 0) {
 		metrics_attempt(dl->latency_ms);
+		otlp_attempt(dl, dl->error[0] != '\0' ? dl->fail_reason : NULL);
+	}
 	if (dl->easy != NULL) {
 		easy_release(dl->easy);
 		dl->easy = NULL;
@@ -848,7 +871,7 @@ deliver_start(struct delivery *dl)
 	 * deadline (the slots were held by slow transfers) would end after
 	 * the api stopped waiting for it (a 504): its outcome says so now.
 	 */
-	if (testsend_expired(dl->job)) {
+	if (test_delivery_expired(dl->job)) {
 		fail_early(dl, "not sent: the endpoint's transfers in flight "
 		    "left no room before the test's start deadline; try again "
 		    "later");
@@ -893,19 +916,89 @@ add_transfer(struct delivery *dl)
 }
 
 /*
+ * Why a transfer failed, as webhooks_delivery_attempt_failures_total's
+ * reason: a small fixed set, whatever curl or the receiver said.
+ */
+static const char *
+failure_reason(CURLcode rc, const struct delivery *dl)
+{
+	if (dl->refused != NULL)
+		return ("policy");
+	/* proxy_blame() said the proxy failed before its tunnel was up. */
+	if (dl->proxied && strncmp(dl->error, "proxy:", 6) == 0)
+		return ("proxy");
+	switch (rc) {
+	case CURLE_OK:
+	case CURLE_WRITE_ERROR:
+		if (dl->status >= 400 && dl->status <= 499)
+			return ("http_4xx");
+		if (dl->status >= 500 && dl->status <= 599)
+			return ("http_5xx");
+		return ("other");
+	case CURLE_OPERATION_TIMEDOUT:
+		return ("timeout");
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return ("dns");
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_PROXY:
+		return ("proxy");
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return ("connect");
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+		return ("tls");
+	default:
+		return ("other");
+	}
+}
+
+/* The trace exporter's transfer (otlp.c) ended: hand it back. */
+static void
+side_done(CURLMsg *m)
+{
+	CURL		*e = m->easy_handle;
+	CURLcode	 result = m->data.result;
+	long		 status = 0;
+
+	(void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	(void)curl_multi_remove_handle(multi, e);
+	otlp_done(e, result, status);
+}
+
+/* A transfer of the trace exporter's, on the deliveries' multi. */
+int
+deliver_side_start(void *e)
+{
+	return (curl_multi_add_handle(multi, e) == CURLM_OK ? 0 : -1);
+}
+
+/*
  * egress.c resolved and checked the target: ask WH_EGRESS_PROXY for that
  * address (a CONNECT tunnel for http too, so the proxy never picks the
  * address itself); or the delivery fails before the proxy is asked.
  */
 void
-deliver_proxied(struct delivery *dl, const char *connect_to, const char *why)
+deliver_proxied(struct delivery *dl, const char *connect_to, const char *why,
+    const char *reason)
 {
 	struct curl_slist	*l;
 	CURL			*e = dl->easy;
 	int			 bad = 0;
 
 	if (why != NULL) {
-		fail_early(dl, why);
+		fail_early_as(dl, why, reason);
 		return;
 	}
 	if ((l = curl_slist_append(NULL, connect_to)) == NULL) {
@@ -983,6 +1076,10 @@ check_done(void)
 		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&dl) != CURLE_OK || dl == NULL)
 			continue;
+		if (otlp_owns(dl)) {
+			side_done(m);
+			continue;
+		}
 		dl->status = 0;
 		(void)curl_easy_getinfo(m->easy_handle,
 		    CURLINFO_RESPONSE_CODE, &dl->status);
@@ -1002,6 +1099,10 @@ check_done(void)
 			http_error(dl);
 		} else
 			dl->error[0] = '\0';
+		if (dl->error[0] != '\0') {
+			dl->fail_reason = failure_reason(m->data.result, dl);
+			metrics_failure(dl->fail_reason);
+		}
 		finish(dl);
 	}
 }

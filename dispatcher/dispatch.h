@@ -52,7 +52,7 @@ struct job {
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
 	char			*reply_key;	/* a ~test: where its outcome
-						   goes (testsend.c) */
+						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
 	TAILQ_ENTRY(job)	 all;
 	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
@@ -98,6 +98,7 @@ struct delivery {
 	long			 status;	/* HTTP status, 0 if none */
 	int64_t			 retry_after_ms; /* -1: none given */
 	char			 error[ERROR_MAX];
+	const char		*fail_reason;	/* metrics.c's reason, if failed */
 	const char		*refused;	/* the address policy's reason */
 	int			 proxied;	/* through WH_EGRESS_PROXY */
 	char			 peer_date[40];	/* the receiver's Date, "" none */
@@ -186,9 +187,12 @@ int	deliver_init(void);
 void	deliver_free(void);
 void	deliver_start(struct delivery *);
 void	deliver_recheck(void);
-/* A proxied delivery's target was resolved (connect_to) or not (why). */
+/*
+ * A proxied delivery's target was resolved (connect_to) or not (why, with
+ * reason its webhooks_delivery_attempt_failures_total reason).
+ */
 void	deliver_proxied(struct delivery *, const char *connect_to,
-	    const char *why);
+	    const char *why, const char *reason);
 
 /* egress.c: deliveries through WH_EGRESS_PROXY. */
 int	egress_init(void);
@@ -209,34 +213,34 @@ void	upkeep_start(void);
 void	upkeep_stop(void);
 int	job_owned(const struct job *);
 
-/* metrics.c: figures published for the api's GET /metrics. */
-int	metrics_start(void);
+/* metrics.c: this dispatcher's GET /metrics on WH_METRICS_LISTEN. */
+int	metrics_start(char *err, size_t errlen);
 void	metrics_attempt(int64_t ms);
-void	metrics_leave(void);
+/* A failed attempt: "timeout", "connect", ... (metrics.c lists them). */
+void	metrics_failure(const char *reason);
+
+/* otlp.c: attempt spans exported over OTLP/HTTP (WH_OTLP_ENDPOINT). */
+int	otlp_start(char *err, size_t errlen);
+void	otlp_attempt(const struct delivery *, const char *reason);
+int	otlp_owns(const void *priv);
+void	otlp_done(void *easy, int result, long status);
+void	otlp_counts(uint64_t *exported, uint64_t *dropped);
+/* deliver.c: start the exporter's transfer on the deliveries' multi;
+ * sockets for curl that the loop watches. */
+int	deliver_side_start(void *easy);
+struct curl_sockaddr;
+int	deliver_socket_open(struct curl_sockaddr *);
+int	deliver_socket_close(void *clientp, int fd);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);
 int	heartbeat_check(int argc, char **argv);
-/* rscript.c: the Lua scripts of common/lua/, by EVALSHA. */
-struct rscript {
-	const char	*text;
-	const char	*name;
-	char		 sha[41];
-};
-extern struct rscript	rs_attempt, rs_dead, rs_requeue, rs_cas, rs_refresh,
-			rs_entry_dead, rs_ratelimit;
-int	rscript_init(void);
-void	rscript_load(struct rconn *);
-int	rscript_call(struct rconn *, const struct rscript *,
-	    wh_reply_fn *, void *priv, int nkeys, int argc,
-	    const char **argv, const size_t *lens);
-
 /* record.c: attempts logged (with health), a batch per loop round. */
 void	record_attempt(const struct delivery *, const char *outcome, int ok);
 void	record_flush(void);
 
-/* health.c: disabling a webhook whose endpoint keeps failing. */
-void	health_failed(const char *webhook_sid, const char *company_sid,
+/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
+void	autodisable_failed(const char *webhook_sid, const char *company_sid,
 	    long long consecutive, int64_t failing_since);
 
 /* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */
@@ -245,11 +249,12 @@ void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
-/* testsend.c: ~test deliveries (sent once, answered to the api). */
-int	testsend_parse(struct job *, const char *name, size_t nlen,
+/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
+int	test_delivery_parse(struct job *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
-int	testsend_expired(const struct job *);
-void	testsend_reply(struct delivery *);
-void	testsend_fail(struct job *, struct delivery *, const char *why);
+int	test_delivery_expired(const struct job *);
+void	test_delivery_reply(struct delivery *);
+void	test_delivery_fail(struct job *, struct delivery *,
+	    const char *why);
 
 #endif

@@ -130,7 +130,7 @@ on_lookup(int fd, int what, void *arg)
 		if (lk->target[0] != '\0') {
 			(void)snprintf(connect_to, sizeof(connect_to),
 			    "::%s:%d", lk->target, lk->port);
-			deliver_proxied(lk->dl, connect_to, NULL);
+			deliver_proxied(lk->dl, connect_to, NULL, NULL);
 		} else {
 			if (lk->gai != 0)
 				(void)snprintf(why, sizeof(why), "could not "
@@ -141,7 +141,8 @@ on_lookup(int fd, int what, void *arg)
 				    "refused: %s (WH_ALLOW_PRIVATE_TARGETS, "
 				    "WH_ALLOW_CIDRS)", lk->refused ?
 				    lk->refused : "no usable address");
-			deliver_proxied(lk->dl, NULL, why);
+			deliver_proxied(lk->dl, NULL, why,
+			    lk->gai != 0 ? "dns" : "policy");
 		}
 		free(lk);
 	}

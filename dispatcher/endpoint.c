@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "encode.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -59,11 +60,7 @@ static TAILQ_HEAD(, endpoint)	 ready = TAILQ_HEAD_INITIALIZER(ready);
 static size_t
 hash(const char *s)
 {
-	size_t	h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return (h % BUCKETS);
+	return (wh_hash(s, strlen(s)) % BUCKETS);
 }
 
 static struct endpoint *

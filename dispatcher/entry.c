@@ -15,6 +15,7 @@
 #include "json.h"
 #include "keys.h"
 #include "timeutil.h"
+#include "trace.h"
 #include "validate.h"
 
 static char *
@@ -58,9 +59,10 @@ ms_parse(const char *s, size_t len, int64_t *ms)
 
 /* The fields of the public format, each taken only by its exact name. */
 static const char *const event_fields[] = {
-	"company_sid", "event_type", "event_sid", "payload", "ts"
+	"company_sid", "event_type", "event_sid", "payload", "ts",
+	"traceparent"
 };
-enum { EF_COMPANY, EF_TYPE, EF_SID, EF_PAYLOAD, EF_TS, EF_COUNT };
+enum { EF_COMPANY, EF_TYPE, EF_SID, EF_PAYLOAD, EF_TS, EF_TRACE, EF_COUNT };
 
 /*
  * An event entry's fields (the public format) into ev, which starts
@@ -77,6 +79,7 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 	size_t		 i, f;
 	unsigned int	 seen = 0;
 	int64_t		 ms;
+	struct wh_trace	 tc;
 
 	for (i = 0; i + 1 < fields->elements; i += 2) {
 		k = fields->element[i];
@@ -109,6 +112,12 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 		case EF_PAYLOAD:
 			if ((ev->payload = reply_strdup(v)) != NULL)
 				ev->payload_len = v->len;
+			break;
+		case EF_TRACE:
+			/* Not ours to refuse the event for: an invalid
+			 * context is dropped, as W3C asks. */
+			if (wh_traceparent_parse(v->str, v->len, &tc) == 0)
+				ev->traceparent = reply_strdup(v);
 			break;
 		default:
 			if (ms_parse(v->str, v->len, &ev->created_at) == -1)

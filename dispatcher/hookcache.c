@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "encode.h"
 #include "filter.h"
 #include "ids.h"
 #include "keys.h"
@@ -71,11 +72,7 @@ static void	fetch(struct entry *);
 static size_t
 hash(const char *s)
 {
-	size_t	h = 5381;
-
-	while (*s != '\0')
-		h = h * 33 + (unsigned char)*s++;
-	return (h % BUCKETS);
+	return (wh_hash(s, strlen(s)) % BUCKETS);
 }
 
 static void

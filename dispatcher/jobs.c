@@ -20,6 +20,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define JOB_EVERY_MS	250
@@ -90,8 +91,8 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
 	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
 	argv[9] = job_sid;
-	if (rscript_call(&d.main, &rs_requeue, on_batch, NULL, 6, 10, argv,
-	    NULL) == -1) {
+	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
+	    argv, NULL) == -1) {
 		working = 0;
 		loop_timer_arm(&job_timer, JOB_EVERY_MS);
 	}

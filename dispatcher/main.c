@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "secretbox.h"
 #include "sign.h"
 #include "redis_link.h"
@@ -48,11 +49,10 @@ consumer_name(char *out, size_t len)
 	    (long long)wh_now_ms());
 }
 
-/* The main link is up: our scripts first, then the consumer group. */
+/* The main link is up (its scripts loaded): the consumer group. */
 static void
 main_up(struct rconn *c)
 {
-	rscript_load(c);
 	consume_up(c);
 }
 
@@ -97,11 +97,9 @@ drain(void)
 	}
 	record_flush();
 	acks_flush();
-	metrics_leave();
-	/* Let the attempt records, the acks and the last figures reach
-	 * Redis. */
+	/* Let the attempt records and the acks reach Redis. */
 	deadline = wh_mono_ms() + 1000;
-	while (wh_conn_owed(&d.main.conn) > 0 && wh_mono_ms() < deadline)
+	while (rconn_owed(&d.main) > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(50);
 	rconn_stop(&d.main);
 	(void)loop_run_once(0);
@@ -111,9 +109,7 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction	sa;
-	struct wh_wire		*c;
 	char			err[512], n1[24], n2[24], n3[24];
-	char			where[WH_HOST_MAX + 16];
 
 	wh_log_init("dispatcher", WH_LOG_INFO);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -130,28 +126,14 @@ main(int argc, char **argv)
 		return (2);
 	}
 	memset(&d, 0, sizeof(d));
-	if (wh_config_load(&d.cfg, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		return (2);
-	}
-	wh_log_init("dispatcher", d.cfg.log_level);
-	wh_secrets_use(&d.cfg.secrets);
+	wh_config_start(&d.cfg, NULL, "dispatcher");
 	if (d.cfg.tls_ca_file[0] != '\0' && access(d.cfg.tls_ca_file, R_OK)) {
 		wh_log(WH_LOG_ERROR, "WH_TLS_CA_FILE cannot be read", "path",
 		    d.cfg.tls_ca_file, NULL);
 		return (2);
 	}
 	/* A synchronous check first, for a clear start-up failure. */
-	if ((c = wh_redis_open_sync(&d.cfg.redis, START_TIMEOUT_S, err,
-	    sizeof(err))) == NULL) {
-		wh_redis_where(&d.cfg.redis, where, sizeof(where));
-		wh_log(WH_LOG_ERROR, d.cfg.redis.nsentinels > 0 ?
-		    "cannot reach Redis (WH_REDIS_SENTINELS)" :
-		    "cannot reach Redis (WH_REDIS_URL)",
-		    "redis", where, "error", err, NULL);
-		return (1);
-	}
-	wh_wire_free(c);
+	wh_wire_free(wh_redis_reach(&d.cfg.redis, START_TIMEOUT_S));
 	if (wh_key_events(d.k_events, sizeof(d.k_events), d.cfg.prefix) == -1 ||
 	    wh_key_retries(d.k_retries, sizeof(d.k_retries),
 	    d.cfg.prefix) == -1 ||
@@ -171,7 +153,8 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
-	if (loop_init() == -1 || deliver_init() == -1 || rscript_init() == -1) {
+	if (loop_init() == -1 || deliver_init() == -1 ||
+	    wh_script_sha(wh_lua_publish_event) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "
 		    "or the scripts", NULL);
 		return (1);
@@ -186,8 +169,9 @@ main(int argc, char **argv)
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();
-	if (metrics_start() == -1) {
-		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
+	if (metrics_start(err, sizeof(err)) == -1 ||
+	    otlp_start(err, sizeof(err)) == -1) {
+		wh_log(WH_LOG_ERROR, err, NULL);
 		return (2);
 	}
 	(void)snprintf(n1, sizeof(n1), "%d", d.cfg.concurrency);

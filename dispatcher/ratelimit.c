@@ -25,6 +25,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 
 /* The limiter could not be asked: try again after this long. */
 #define UNAVAILABLE_MS	1000
@@ -104,7 +105,7 @@ ratelimit_start(struct delivery *dl)
 	argv[3] = burst; lens[3] = strlen(burst);
 	/* The slot stays counted while the limiter answers. */
 	d.inflight++;
-	if (rscript_call(&d.main, &rs_ratelimit, on_take, dl, 1, 4, argv,
+	if (rconn_script(&d.main, wh_lua_ratelimit, on_take, dl, 1, 4, argv,
 	    lens) == -1) {
 		d.inflight--;
 		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter "
@@ -145,6 +146,6 @@ ratelimit_pause(const struct delivery *dl, int64_t pause_ms)
 	argv[0] = key; lens[0] = strlen(key);
 	argv[1] = "pause"; lens[1] = 5;
 	argv[2] = ms; lens[2] = strlen(ms);
-	(void)rscript_call(&d.main, &rs_ratelimit, on_paused, NULL, 1, 3,
+	(void)rconn_script(&d.main, wh_lua_ratelimit, on_paused, NULL, 1, 3,
 	    argv, lens);
 }

@@ -11,7 +11,7 @@
  * Recording is best effort, as the log always was: a batch Redis does
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
- * endpoint has been failing, which may disable its webhook (health.c).
+ * endpoint has been failing, which may disable its webhook (autodisable.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +21,12 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BATCH_MAX	32
 #define REC_KEYS	5
-#define REC_ARGS	12	/* webhook sid, ok, the 10 field values */
+#define REC_ARGS	13	/* webhook sid, ok, the 10 field values, at ms */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
@@ -75,7 +76,7 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			health_failed(b->rec[i].webhook_sid,
+			autodisable_failed(b->rec[i].webhook_sid,
 			    b->rec[i].company_sid, e->element[0]->integer,
 			    e->element[1]->integer);
 		}
@@ -131,7 +132,7 @@ record_flush(void)
 			lens[k] = b->rec[i].len[j];
 		}
 	}
-	if (rscript_call(&d.main, &rs_attempt, on_recorded, b,
+	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
 	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);
@@ -187,7 +188,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
 	char			 hourly[WH_KEY_MAX];
 	char			 attempt[16], status[16], latency[24], skew[24];
-	char			 at[WH_RFC3339_LEN + 1];
+	char			 at[WH_RFC3339_LEN + 1], at_ms[24];
+	int64_t			 now = wh_now_ms();
 	int			 n = 0;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
@@ -199,8 +201,9 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
 	    dl->hook.sid) == -1 ||
 	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(wh_now_ms(), at) == -1)
+	    dl->hook.sid) == -1 || wh_rfc3339_ms(now, at) == -1)
 		return;
+	(void)snprintf(at_ms, sizeof(at_ms), "%lld", (long long)now);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
 	(void)snprintf(status, sizeof(status), "%ld", dl->status);
 	(void)snprintf(latency, sizeof(latency), "%lld",
@@ -221,6 +224,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	ARG(dl->answer.len ? dl->answer.data : "",
 	    dl->answer.len < ANSWER_LOGGED ? dl->answer.len : ANSWER_LOGGED);
 	ARGS(dl->peer_date); ARGS(skew);
+	/* The attempt's time, its score in the event's index. */
+	ARGS(at_ms);
 #undef ARGS
 #undef ARG
 	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)

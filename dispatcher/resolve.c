@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 static void
@@ -149,8 +150,8 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rscript_call(&d.main, &rs_dead, on_resolved, dl, 4, argc, argv,
-	    lens) == -1)
+	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl, 4, argc,
+	    argv, lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
 }
@@ -168,7 +169,7 @@ resolve_attempt(struct delivery *dl)
 	last = dl->attempt >= dl->hook.max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
 	if (dl->job->reply_key != NULL) {
-		testsend_reply(dl);
+		test_delivery_reply(dl);
 		return;
 	}
 	record_attempt(dl, outcome, ok);
@@ -240,7 +241,7 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 	if (not_ours(dl))
 		return;
 	if (dl->job->reply_key != NULL) {
-		testsend_fail(dl->job, dl, "the endpoint has too many "
+		test_delivery_fail(dl->job, dl, "the endpoint has too many "
 		    "deliveries queued; try again later");
 		return;
 	}

@@ -1,9 +1,10 @@
 /*
  * upkeep.c: the dispatcher's periodic work.
  *
- * - Moving due retries: a Lua script moves members of wh:{0}:retry whose
- *   time has come into wh:{0}:retries, atomically, in batches; every
- *   dispatcher runs it, and atomicity means each task moves once.
+ * - Moving due retries: a Lua script (common/lua/retry_move_due.lua,
+ *   by EVALSHA) moves members of wh:{0}:retry whose time has come into
+ *   wh:{0}:retries, atomically, in batches; every dispatcher runs it,
+ *   and atomicity means each task moves once.
  * - Claiming: entries left pending by a dispatcher that died are taken
  *   over with XAUTOCLAIM once idle longer than WH_CLAIM_IDLE_MS.
  * - Refreshing: a live dispatcher resets the idle time of the entries it
@@ -61,7 +62,7 @@ on_moved(struct wh_wire *w, void *r, void *priv)
 static void
 move_due(void *arg)
 {
-	const char	*argv[7];
+	const char	*argv[4];
 	char		 now[24];
 
 	if (d.stopping)
@@ -73,10 +74,12 @@ move_due(void *arg)
 		return;
 	}
 	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = "EVAL"; argv[1] = wh_lua_move_due; argv[2] = "2";
-	argv[3] = d.k_retry; argv[4] = d.k_retries; argv[5] = now;
-	argv[6] = MOVE_BATCH;
-	if (rconn_cmd(&d.main, on_moved, NULL, 7, argv, NULL) == 0)
+	argv[0] = d.k_retry;
+	argv[1] = d.k_retries;
+	argv[2] = now;
+	argv[3] = MOVE_BATCH;
+	if (rconn_script(&d.main, wh_lua_retry_move_due, on_moved, NULL, 2, 4,
+	    argv, NULL) == 0)
 		moving = 1;
 	else
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
@@ -256,8 +259,8 @@ refresh_batch(const char *stream, int64_t older_than)
 		free(call);
 		return (0);
 	}
-	if (rscript_call(&d.main, &rs_refresh, on_refreshed, call, 1, argc,
-	    argv, NULL) == -1) {
+	if (rconn_script(&d.main, wh_lua_refresh_owned, on_refreshed, call, 1,
+	    argc, argv, NULL) == -1) {
 		TAILQ_FOREACH(job, &d.jobs, all) {
 			if (job->refreshing == call->token)
 				job->refreshing = 0;

@@ -27,11 +27,13 @@
 -- ARGV[1]  now (ms)                       ARGV[2]  MAXLEN of a log
 -- ARGV[3]  oldest entry id kept (ms)      ARGV[4]  a log's age cap (ms)
 -- ARGV[5]  an event index's TTL (ms)
--- then 12 per attempt: the webhook sid, 1 if it succeeded else 0, and
---          the values of the log line's fields event_sid, attempt,
---          outcome, status, error, latency_ms, at, answer, receiver_date,
+-- then 13 per attempt: the webhook sid, 1 if it succeeded else 0, the
+--          values of the log line's fields event_sid, attempt, outcome,
+--          status, error, latency_ms, at, answer, receiver_date,
 --          clock_skew_ms (the names are here, not sent with every
---          attempt; the last two are left out of the line when empty)
+--          attempt; the last two are left out of the line when empty),
+--          and `at` in ms: the attempt's score in the event's index, so
+--          that attempts recorded in one batch keep their own order
 --
 -- Returns one element per attempt: nil when its webhook is gone, 0 for
 -- a success, {consecutive_failures, failing_since (ms)} for a failure.
@@ -82,7 +84,7 @@ local function settle(h)
 end
 
 for r = 0, #KEYS / 5 - 1 do
-  local k, a = 5 * r, 5 + 12 * r
+  local k, a = 5 * r, 5 + 13 * r
   local h = hooks[KEYS[k + 1]]
   if h == nil then
     h = { live = redis.call('EXISTS', KEYS[k + 1]) == 1, health = KEYS[k + 4],
@@ -107,7 +109,7 @@ for r = 0, #KEYS / 5 - 1 do
       redis.call('PEXPIRE', KEYS[k + 2], ARGV[4])
       h.trimmed = true
     end
-    redis.call('ZADD', KEYS[k + 3], now, id .. '_' .. ARGV[a + 1])
+    redis.call('ZADD', KEYS[k + 3], ARGV[a + 13], id .. '_' .. ARGV[a + 1])
     redis.call('PEXPIRE', KEYS[k + 3], ARGV[5])
     rollup(h, ARGV[a + 2] == '1', tonumber(ARGV[a + 8]))
     if ARGV[a + 2] == '1' then

@@ -5,7 +5,8 @@
 -- client may load it too (docs/publishing.md, "Straight into Redis").
 --
 -- KEYS[1]   wh:idem:<company_sid>:<event_sid>, the remembered event_sid
---           (with WH_REDIS_PREFIX in place of "wh:" if one is set)
+--           (with WH_REDIS_PREFIX in place of "wh:" if one is set; in a
+--           Redis Cluster wh:{0}:idem:<company_sid>:<event_sid>)
 -- KEYS[2]   wh:{0}:events
 -- ARGV[1]   how long event_sid is remembered, in seconds (the api: 86400)
 -- ARGV[2..] the entry's fields and values, as for XADD: company_sid,
@@ -20,7 +21,7 @@
 --
 -- What is remembered is small ("<ts> <event_type> <sha1 of payload>"), so
 -- 24 hours of event_sids cost about 200 bytes each, payload size aside.
--- Note for Redis Cluster: KEYS[1] is not in the {0} slot.
+-- In a Redis Cluster both keys must share a slot: the {0} form of KEYS[1].
 
 local f = {}
 for i = 2, #ARGV, 2 do

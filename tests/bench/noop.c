@@ -4,7 +4,7 @@
  * A Kore module as small as a route can be: read the request body, answer
  * 202 with a short JSON body. The bench runs it with the same kore binary
  * and the same configuration as the api (api/conf/webhooks.conf, filled in
- * the same way as api/launcher.c does: same workers, limits, keep-alive),
+ * the same way as api/launcher/main.c does: same workers, limits, keep-alive),
  * which is why the handler has the api's name, api_http: the route line of
  * that file then needs no change. Whatever the api's ingest route costs
  * beyond this module is the api's own work (auth, validation, Redis).

@@ -16,6 +16,7 @@ import {
   attemptLog,
   createWebhook,
   deadLetters,
+  freePort,
   publishEvents,
   randomHex,
   startReceiver,
@@ -36,9 +37,15 @@ const SLACK_MS = 600;
 
 let stack;
 let api;
+let metricsPort;
 
 before(async () => {
-  stack = await startStack({ dispatchers: 1, env: { WH_RETRY_SCALE: String(SCALE) } });
+  metricsPort = await freePort();
+  stack = await startStack({
+    dispatchers: 1,
+    env: { WH_RETRY_SCALE: String(SCALE) },
+    dispatcherEnv: { WH_METRICS_LISTEN: `127.0.0.1:${metricsPort}` },
+  });
   api = stack.api;
 });
 
@@ -54,8 +61,9 @@ function gaps(reqs) {
   return reqs.slice(1).map((r, i) => r.receivedAt - reqs[i].receivedAt);
 }
 
+// The dispatcher's own figures (WH_METRICS_LISTEN).
 async function metricsValue(name) {
-  const res = await fetch(`${stack.apiServer.baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();
   assert.equal(res.status, 200, text);
   return value(parse(text), name) ?? 0;

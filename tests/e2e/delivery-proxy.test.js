@@ -6,7 +6,9 @@
 // down the attempts fail with a "proxy:" error and are retried;
 // WH_EGRESS_NO_PROXY names go direct. The policy here allows only
 // 127.0.0.1/32 (WH_ALLOW_PRIVATE_TARGETS off in the dispatcher), so
-// 127.0.0.2 stands for a private address.
+// 127.0.0.2 stands for a private address. The dispatcher's
+// webhooks_delivery_attempt_failures_total names each failure's reason
+// (policy, proxy).
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { attemptLog, createWebhook, freePort, startStack, useHarness, waitUntil } from './lib/harness.js';
+import { parse, value } from './lib/promtext.js';
 
 useHarness();
 
@@ -96,6 +99,13 @@ async function attempts(stack, sid, n) {
   }, { timeoutMs: 15000, what: `${n} attempt(s) of ${sid}` });
 }
 
+// The dispatcher's failed attempts by reason, from its own GET /metrics.
+async function failures(port, reason) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  return value(parse(await res.text()), 'webhooks_delivery_attempt_failures_total', { reason }) ?? 0;
+}
+
 async function publish(stack, company) {
   const res = await stack.api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', payload: {} });
   assert.equal(res.status, 202, res.text);
@@ -103,9 +113,13 @@ async function publish(stack, company) {
 
 describe('through the egress proxy', () => {
   test('the proxy is asked for the checked address; Host and SNI keep the name; a private address is refused first', async () => {
+    const metrics = await freePort();
     const stack = await startStack({
       dispatchers: 1,
-      dispatcherEnv: { ...policyEnv, WH_EGRESS_PROXY: `http://127.0.0.1:${proxy.port}`, WH_TLS_CA_FILE: caFile },
+      dispatcherEnv: {
+        ...policyEnv, WH_EGRESS_PROXY: `http://127.0.0.1:${proxy.port}`, WH_TLS_CA_FILE: caFile,
+        WH_METRICS_LISTEN: `127.0.0.1:${metrics}`,
+      },
     });
     const h = await createWebhook(stack, { company_sid: 'CO_px1', url: `http://localhost:${plain.port}/h`, max_attempts: 1 });
     const s = await createWebhook(stack, { company_sid: 'CO_px2', url: `https://localhost:${secure.port}/s`, max_attempts: 1 });
@@ -117,6 +131,8 @@ describe('through the egress proxy', () => {
     }
     const [refused] = await attempts(stack, p.webhook.sid, 1);
     assert.match(refused.fields.error, /^target refused/);
+    assert.equal(await failures(metrics, 'policy'), 1);
+    assert.equal(await failures(metrics, 'other'), 0);
     const connects = proxy.asked.map((x) => `${x.method} ${x.url}`);
     assert.ok(connects.includes(`CONNECT 127.0.0.1:${plain.port}`), connects.join(', '));
     assert.ok(connects.includes(`CONNECT 127.0.0.1:${secure.port}`), connects.join(', '));
@@ -127,9 +143,13 @@ describe('through the egress proxy', () => {
 
   test('proxy down: attempts fail with a proxy error and are retried; WH_EGRESS_NO_PROXY goes direct', async () => {
     const dead = await freePort();
+    const metrics = await freePort();
     const stack = await startStack({
       dispatchers: 1,
-      dispatcherEnv: { ...policyEnv, WH_EGRESS_PROXY: `http://127.0.0.1:${dead}`, WH_EGRESS_NO_PROXY: 'example.invalid, 127.0.0.1' },
+      dispatcherEnv: {
+        ...policyEnv, WH_EGRESS_PROXY: `http://127.0.0.1:${dead}`, WH_EGRESS_NO_PROXY: 'example.invalid, 127.0.0.1',
+        WH_METRICS_LISTEN: `127.0.0.1:${metrics}`,
+      },
     });
     const viaProxy = await createWebhook(stack, { company_sid: 'CO_pd1', url: `http://localhost:${plain.port}/down`, max_attempts: 2 });
     const direct = await createWebhook(stack, { company_sid: 'CO_pd2', url: `http://127.0.0.1:${plain.port}/direct`, max_attempts: 1 });
@@ -139,6 +159,8 @@ describe('through the egress proxy', () => {
     const l = await attempts(stack, viaProxy.webhook.sid, 2);
     for (const a of l) assert.match(a.fields.error, /^proxy: /, JSON.stringify(a.fields));
     assert.deepEqual(l.map((a) => a.fields.attempt), ['1', '2']);
+    assert.equal(await failures(metrics, 'proxy'), 2);
+    assert.equal(await failures(metrics, 'connect'), 0);
     const [d] = await attempts(stack, direct.webhook.sid, 1);
     assert.equal(d.fields.error ?? '', '', JSON.stringify(d.fields));
     assert.ok(plain.requests.some((r) => r.url === '/direct'));

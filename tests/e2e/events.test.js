@@ -10,6 +10,7 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +51,13 @@ async function expectOnce(stack, rcv, keys, sids, where) {
     assert.equal(got.length, 1, `${where}: ${s} delivered exactly once (got ${got.length})`);
     checkSigned(got[0], keys, s, `${where} ${s}`);
   }
+}
+
+// The SHA-1 of every script in common/lua, as Redis names them.
+function luaShas() {
+  const dir = path.join(REPO_ROOT, 'common', 'lua');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.lua')).sort()
+    .map((f) => crypto.createHash('sha1').update(fs.readFileSync(path.join(dir, f))).digest('hex'));
 }
 
 async function streamLength(stack) {
@@ -193,6 +201,43 @@ describe('events in', () => {
     const b = await stack.api('POST', '/v1/events:batch', { events: [{ company_sid: CO, event_type: 'call.ended', event_sid: sid('flushb'), payload: 1 }, { company_sid: CO, event_type: 'call.ended', payload: 2 }] });
     assert.equal(b.status, 202, b.text);
     await expectOnce(stack, rcv, hook.keys, [s, ...b.json.events.map((e) => e.event_sid)], 'after SCRIPT FLUSH');
+  });
+
+  test('scripts travel by SHA-1: loaded as each connection comes up, never sent whole', async () => {
+    // Every script of common/lua is in Redis' cache, even those no program
+    // calls yet (order_*, ratelimit): the connections load them all.
+    const shas = luaShas();
+    const exists = (await redisCli(stack.redis, 'SCRIPT', 'EXISTS', ...shas)).split('\n');
+    assert.deepEqual(exists, shas.map(() => '1'), 'every script loaded');
+    // While the dispatcher moves retries (every 100 ms), publishes its
+    // metrics, and the api runs its scripts, EVAL never travels.
+    await redisCli(stack.redis, 'CONFIG', 'RESETSTAT');
+    const made = await createWebhook(stack, { company_sid: `${CO}_sha`, label: 'sha', url: rcv.url('/sha') });
+    const del = await stack.api('DELETE', `/v1/webhooks/${made.webhook.sid}`);
+    assert.equal(del.status, 204, del.text);
+    const res = await stack.api('POST', '/v1/events', { company_sid: CO, event_type: 'call.ended', event_sid: sid('sha'), payload: 1 });
+    assert.equal(res.status, 202, res.text);
+    await sleep(400);
+    const stats = await redisCli(stack.redis, 'INFO', 'commandstats');
+    assert.doesNotMatch(stats, /cmdstat_eval:/, 'no EVAL with a script\'s text');
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    assert.ok(calls >= 3, `the scripts ran by EVALSHA (${calls} calls)`);
+  });
+
+  test('after SCRIPT FLUSH the connections load the scripts again', async () => {
+    const shas = luaShas();
+    await redisCli(stack.redis, 'SCRIPT', 'FLUSH');
+    // The first call that meets NOSCRIPT may fail (503, retryable); the
+    // scripts are then loaded again and the api's writes work.
+    let res = await stack.api('POST', '/v1/webhooks', { webhook: { company_sid: `${CO}_flush`, label: 'f', url: rcv.url('/f') } });
+    if (res.status === 503) {
+      await sleep(200);
+      res = await stack.api('POST', '/v1/webhooks', { webhook: { company_sid: `${CO}_flush`, label: 'f', url: rcv.url('/f') } });
+    }
+    assert.equal(res.status, 201, res.text);
+    await waitUntil(async () => (await redisCli(stack.redis, 'SCRIPT', 'EXISTS', ...shas)).split('\n').every((x) => x === '1'), { timeoutMs: 5000, what: 'every script loaded again' });
+    const del = await stack.api('DELETE', `/v1/webhooks/${res.json.webhook.sid}`);
+    assert.equal(del.status, 204, del.text);
   });
 
   test('bad inputs: each rule answers with its field named, nothing is enqueued', async () => {

@@ -353,7 +353,8 @@ describe('startup checks', () => {
         bootstrapKey: newBootstrapKey(),
       });
       const r = await runToExit(bin, { env, timeoutMs: 10000, name: `${name}-no-redis` });
-      assertCleanStartupFailure(r, /redis/i, `${name} with a closed Redis port`);
+      assertCleanStartupFailure(r, /"cannot reach Redis \(WH_REDIS_URL\)".*"redis":"127\.0\.0\.1:\d+"/, `${name} with a closed Redis port`);
+      assert.equal(r.code, 1, `${name}: exit status 1 when Redis cannot be reached`);
     });
 
     test(`${name}: WH_DISPATCH_CONCURRENCY=abc -> non-zero exit with one clear line`, async () => {
@@ -366,6 +367,7 @@ describe('startup checks', () => {
       });
       const r = await runToExit(bin, { env, timeoutMs: 10000, name: `${name}-bad-env` });
       assertCleanStartupFailure(r, /WH_DISPATCH_CONCURRENCY/, `${name} with WH_DISPATCH_CONCURRENCY=abc`);
+      assert.equal(r.code, 2, `${name}: exit status 2 for a bad configuration`);
     });
   }
 });

@@ -3,7 +3,8 @@
 // end is decided by its Content-Length alone, whatever the reads hold;
 // pipelined requests are answered in order; conflicting or smuggled
 // lengths, lowercase methods and oversized heads are refused with problem
-// documents; a flood of idle sockets does not keep new clients out.
+// documents; a flood of idle sockets does not keep new clients out; every
+// status line carries its reason phrase (422 and 429 too).
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,7 +66,8 @@ class Conn {
     const end = this.buf.indexOf('\r\n\r\n');
     if (end === -1) return null;
     const lines = this.buf.subarray(0, end).toString('latin1').split('\r\n');
-    const status = Number(lines[0].split(' ')[1]);
+    const statusLine = lines[0];
+    const status = Number(statusLine.split(' ')[1]);
     const headers = {};
     for (const l of lines.slice(1)) {
       const i = l.indexOf(':');
@@ -75,7 +77,7 @@ class Conn {
     if (this.buf.length < end + 4 + len) return null;
     const body = this.buf.subarray(end + 4, end + 4 + len).toString('utf8');
     this.buf = this.buf.subarray(end + 4 + len);
-    return { status, headers, body };
+    return { status, statusLine, headers, body };
   }
 
   async next(timeoutMs = 5000) {
@@ -332,5 +334,38 @@ describe('connection limits', () => {
     // http_header_timeout (5 s) closes sockets that never send a head.
     await waitUntil(() => idle.every((s) => s.closed), { timeoutMs: 9000, what: 'idle sockets closed by the api' });
     for (const s of idle) s.close();
+  });
+});
+
+describe('reason phrases', () => {
+  let stack;
+  let port;
+
+  before(async () => {
+    // One failed authentication is enough to be throttled: the 429 comes
+    // from the second.
+    stack = await startStack({ dispatchers: 0, apiEnv: { WH_AUTH_FAILURES_MAX: '1' } });
+    port = stack.apiServer.port;
+  });
+
+  test('422 and 429 status lines carry their reason phrases', async () => {
+    const auth = 'Basic ' + Buffer.from(stack.bootstrapKey).toString('base64');
+    const c = await open(port);
+    await c.write(post('{"webhook":{"url":"not a url"}}', `Authorization: ${auth}${CRLF}`));
+    const bad = await c.next();
+    assert.equal(bad.status, 422, bad.body);
+    assert.equal(bad.statusLine, 'HTTP/1.1 422 Unprocessable Content');
+    c.close();
+
+    const wrong = 'Basic ' + Buffer.from('key_nobody:nothing').toString('base64');
+    let last;
+    for (let i = 0; i < 3 && last?.status !== 429; i++) {
+      const w = await open(port);
+      await w.write(post('{}', `Authorization: ${wrong}${CRLF}`));
+      last = await w.next();
+      w.close();
+    }
+    assert.equal(last.status, 429, last.body);
+    assert.equal(last.statusLine, 'HTTP/1.1 429 Too Many Requests');
   });
 });

@@ -26,7 +26,7 @@ FUZZ_COMMON_OBJ	:= $(COMMON_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) \
 
 # Product code a target links besides common/, and extra libraries.
 FUZZ_SRC_query	:= api/query.c
-FUZZ_SRC_cursor	:= api/cursor.c api/secrets.c
+FUZZ_SRC_cursor	:= api/cursor.c
 FUZZ_SRC_stream	:= dispatcher/entry.c
 FUZZ_SRC_http	:= api/kore/http_frame.c
 FUZZ_LIBS_validate := -lcurl

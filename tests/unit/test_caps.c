@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "caps.h"
+#include "config.h"
 #include "keys.h"
 #include "scripts.h"
 
@@ -92,8 +92,11 @@ test_version_names(void **state)
 	assert_true(wh_key_company_version(k, sizeof(k), "p:", "CO_1") > 0);
 	assert_string_equal(k, "p:company:CO_1:version");
 	assert_int_equal(wh_key_company_version(k, 10, "wh:", "CO_1"), -1);
-	assert_true(wh_key_idem(k, sizeof(k), "wh:", "CO_1", "evt_9") > 0);
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", 0, "CO_1", "evt_9") > 0);
 	assert_string_equal(k, "wh:idem:CO_1:evt_9");
+	/* In a cluster: the {0} slot of the stream it guards. */
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", 1, "CO_1", "evt_9") > 0);
+	assert_string_equal(k, "wh:{0}:idem:CO_1:evt_9");
 }
 
 /*

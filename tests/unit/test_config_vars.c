@@ -23,7 +23,6 @@
 
 #include "docs_file.h"
 
-#include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 
@@ -195,6 +194,7 @@ int_value(const struct wh_config *c, const struct wh_caps *caps,
 		F(WH_AUTH_FAILURES_MAX, auth_fail_max),
 		F(WH_DISPATCH_CONCURRENCY, concurrency),
 		F(WH_DISPATCH_BATCH, read_batch),
+		F(WH_REDIS_WAIT_REPLICAS, wait_replicas),
 		F(WH_EVENT_MAX_BYTES, event_max),
 		F(WH_ENDPOINT_CONCURRENCY, endpoint_concurrency),
 		F(WH_CLAIM_IDLE_MS, claim_idle_ms),

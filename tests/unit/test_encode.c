@@ -79,6 +79,21 @@ test_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+/*
+ * The tables' hash is djb2 over the bytes given: the known value of "a"
+ * and of "" (its seed), bytes past a NUL counted, the byte unsigned.
+ */
+static void
+test_hash(void **state)
+{
+	(void)state;
+	assert_true(wh_hash("", 0) == 5381);
+	assert_true(wh_hash("a", 1) == 5381 * 33 + 'a');
+	assert_true(wh_hash("ab", 2) == (5381 * 33 + 'a') * 33 + 'b');
+	assert_true(wh_hash("a\0b", 3) != wh_hash("a", 1));
+	assert_true(wh_hash("\xff", 1) == 5381 * 33 + 255);
+}
+
 static void
 test_b64_vectors(void **state)
 {
@@ -294,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_dec),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_b64_vectors),
 		cmocka_unit_test(test_b64_alphabets),
 		cmocka_unit_test(test_b64_encode_bounds),

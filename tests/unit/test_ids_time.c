@@ -110,6 +110,27 @@ test_id_new_bounds(void **state)
 	assert_int_equal(wh_id_new("", id, 22), -1);
 }
 
+/*
+ * A generated secret: 43 URL-safe base64 chars (32 bytes), a fresh one
+ * each time, refused when the buffer has no room for it and its NUL.
+ */
+static void
+test_secret_new(void **state)
+{
+	char	a[WH_SECRET_LEN + 1], b[WH_SECRET_LEN + 1];
+	size_t	i;
+
+	(void)state;
+	assert_int_equal(wh_secret_new(a, sizeof(a)), 0);
+	assert_int_equal(strlen(a), WH_SECRET_LEN);
+	for (i = 0; i < WH_SECRET_LEN; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_", a[i]));
+	assert_int_equal(wh_secret_new(b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(wh_secret_new(b, WH_SECRET_LEN), -1);
+}
+
 static void
 test_id_derived(void **state)
 {
@@ -357,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_id_new),
 		cmocka_unit_test(test_id_new_fork),
 		cmocka_unit_test(test_id_new_bounds),
+		cmocka_unit_test(test_secret_new),
 		cmocka_unit_test(test_id_derived),
 		cmocka_unit_test(test_id_valid),
 		cmocka_unit_test(test_rfc3339_format),

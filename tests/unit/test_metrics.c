@@ -2,7 +2,8 @@
  * test_metrics.c: what an instance publishes for GET /metrics: label
  * values escaped as the text format wants, histogram buckets (bounds
  * inclusive, cumulative when published, sums in microseconds), the field
- * names and kinds, and the argument layout of common/lua/metrics.lua.
+ * names and kinds, the text format rendered from them (equal series
+ * added up) and the process' own figures.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,6 @@
 #include <cmocka.h>
 
 #include "metrics.h"
-#include "scripts.h"
 
 static void
 test_label_escape(void **state)
@@ -88,7 +88,7 @@ test_mset(void **state)
 	    "1");
 	assert_string_equal(field(&s, "ch_seconds_bucket{le=\"0.005\"}"), "2");
 	assert_string_equal(field(&s, "ch_seconds_bucket{le=\"30\"}"), "2");
-	assert_string_equal(field(&s, "ch_seconds_sum"), "4500");
+	assert_string_equal(field(&s, "uh_seconds_sum"), "4500");
 	assert_string_equal(field(&s, "ch_seconds_count"), "2");
 	wh_mset_free(&s);
 
@@ -99,44 +99,61 @@ test_mset(void **state)
 	wh_mset_free(&s);
 }
 
+/* Equal series (one per api worker) are added; times shown in seconds. */
 static void
-test_calls(void **state)
+test_render(void **state)
 {
-	struct wh_mpub	p;
-	struct wh_mset	s;
-	struct wh_mcall	c;
+	static const struct wh_mfamily	fams[] = {
+		{ "a_total", "counter", "A." },
+		{ "h_seconds", "histogram", "H." },
+		{ "t_seconds_total", "counter", "T." },
+	};
+	struct wh_mset			s;
+	struct wh_hist			h;
+	struct wh_buf			b;
 
 	(void)state;
-	assert_int_equal(wh_mpub_init(&p, "wh:", "dispatcher", "h-1-2"), 0);
-	assert_string_equal(p.id, "dispatcher:h-1-2");
-	assert_string_equal(p.self, "wh:metrics:dispatcher:h-1-2");
-	assert_string_equal(p.keys.registry, "wh:metrics:instances");
-	assert_string_equal(p.keys.retired, "wh:metrics:retired");
-	assert_string_equal(p.keys.prefix, "wh:metrics:");
-
+	memset(&h, 0, sizeof(h));
+	wh_hist_observe(&h, 1500000);
 	wh_mset_init(&s);
-	assert_int_equal(wh_mset_counter(&s, "x_total", "", 1), 0);
-	assert_int_equal(wh_mcall_build(&c, &p.keys, "publish", p.self, p.id,
-	    &s), 0);
-	assert_int_equal(c.argc, 13);
-	assert_string_equal(c.argv[0], "EVAL");
-	assert_ptr_equal(c.argv[1], wh_lua_metrics);
-	assert_string_equal(c.argv[2], "3");
-	assert_string_equal(c.argv[5], "wh:metrics:dispatcher:h-1-2");
-	assert_string_equal(c.argv[6], "publish");
-	assert_string_equal(c.argv[10], "dispatcher:h-1-2");
-	assert_string_equal(c.argv[11], "cx_total");
-	assert_string_equal(c.argv[12], "1");
-	assert_int_equal(c.lens[11], strlen("cx_total"));
-	wh_mcall_free(&c);
+	wh_buf_init(&b, 0);
+	assert_int_equal(wh_mset_counter(&s, "a_total", "k=\"v\"", 7), 0);
+	assert_int_equal(wh_mset_counter(&s, "unlisted_total", "", 1), 0);
+	assert_int_equal(wh_mset_hist(&s, "h_seconds", "", &h), 0);
+	assert_int_equal(wh_mset_micros(&s, "t_seconds_total", "", 2500), 0);
+	assert_int_equal(wh_mset_counter(&s, "a_total", "k=\"v\"", 5), 0);
+	assert_int_equal(wh_mset_hist(&s, "h_seconds", "", &h), 0);
+	assert_int_equal(wh_mset_render(&b, &s, fams, 3), 0);
+	assert_int_equal(wh_buf_cstr(&b), 0);
+	assert_non_null(strstr(b.data, "# HELP a_total A.\n# TYPE a_total "
+	    "counter\na_total{k=\"v\"} 12\n"));
+	assert_non_null(strstr(b.data, "h_seconds_bucket{le=\"1\"} 0\n"
+	    "h_seconds_bucket{le=\"2.5\"} 2\n"));
+	assert_non_null(strstr(b.data, "h_seconds_bucket{le=\"+Inf\"} 2\n"
+	    "h_seconds_sum 3.000000\nh_seconds_count 2\n"));
+	assert_non_null(strstr(b.data, "t_seconds_total 0.002500\n"));
+	assert_null(strstr(b.data, "unlisted"));
+	wh_buf_free(&b);
 	wh_mset_free(&s);
+}
 
-	assert_int_equal(wh_mcall_build(&c, &p.keys, "read", NULL, NULL, NULL),
-	    0);
-	assert_int_equal(c.argc, 11);
-	assert_string_equal(c.argv[5], "wh:metrics:instances");
-	assert_string_equal(c.argv[10], "");
-	wh_mcall_free(&c);
+/* What /proc/self tells: this test process has a few descriptors open. */
+static void
+test_process(void **state)
+{
+	struct wh_mset	s;
+
+	(void)state;
+	wh_mset_init(&s);
+	assert_int_equal(wh_mset_process(&s), 0);
+	assert_int_equal(wh_mset_build_info(&s), 0);
+	assert_non_null(field(&s, "uwebhooks_process_cpu_seconds_total"));
+	assert_true(atoll(field(&s,
+	    "gwebhooks_process_resident_memory_bytes")) > 4096);
+	assert_true(atoll(field(&s, "gwebhooks_process_open_fds")) >= 3);
+	assert_string_equal(field(&s,
+	    "gwebhooks_build_info{version=\"" WH_VERSION "\"}"), "1");
+	wh_mset_free(&s);
 }
 
 int
@@ -146,7 +163,8 @@ main(void)
 		cmocka_unit_test(test_label_escape),
 		cmocka_unit_test(test_hist_buckets),
 		cmocka_unit_test(test_mset),
-		cmocka_unit_test(test_calls),
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_process),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -584,6 +584,20 @@ test_task_roundtrip(void **state)
 	wh_task_free(&out);
 	assert_true(is_zero(&out, sizeof(out)));
 
+	/* The trace context travels with the event; a bad one is refused. */
+	in.event.traceparent =
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	wh_buf_reset(&b);
+	assert_int_equal(wh_task_encode(&in, &b), 0);
+	assert_int_equal(wh_task_decode(b.data, b.len, &out), 0);
+	assert_string_equal(out.event.traceparent, in.event.traceparent);
+	wh_task_free(&out);
+	in.event.traceparent =
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01";
+	assert_int_equal(wh_task_encode(&in, &b), -1);
+	in.event.traceparent = NULL;
+	wh_buf_reset(&b);
+
 	in.last_error = NULL;
 	for (i = 0; i < NITEMS(payloads); i++) {
 		in.event.payload = (char *)payloads[i];

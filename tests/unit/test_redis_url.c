@@ -1,7 +1,8 @@
 /*
  * test_redis_url.c: WH_REDIS_URL parsing: redis:// and rediss:// (TLS),
  * percent-decoded user and password (ACL passwords with '@', ':', '/'),
- * bad escapes refused, and the WH_REDIS_TLS_* variables checked together.
+ * bad escapes refused, the WH_REDIS_TLS_* variables checked together, and
+ * the one reading of host[:port] it shares with WH_API_LISTEN.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +135,61 @@ test_tls_variables(void **state)
 	unsetenv("WH_REDIS_URL");
 }
 
+/*
+ * One reading of host[:port] for WH_REDIS_URL, WH_API_LISTEN and the
+ * sentinels: brackets for IPv6, the default port without one, and a
+ * bare IPv6 address, a stray byte after ']', a port of 0 or above 65535
+ * refused alike.
+ */
+static void
+test_host_port(void **state)
+{
+	static struct wh_config	 cfg;
+	struct wh_redis_addr	 a;
+	char			 err[256];
+	size_t			 i;
+	const char		*bad[] = {
+		"redis://[::1]x", "redis://a:b:6379", "redis://h:0",
+		"redis://h:65536", "redis://[::1", "redis://h:",
+	};
+	const char		*bad_listen[] = {
+		"::1:8080", "[::1]8080", "h:0", ":8080", "h", "[::1]",
+	};
+
+	(void)state;
+	assert_int_equal(wh_redis_url_parse("redis://[::1]:6380", &a, err,
+	    sizeof(err)), 0);
+	assert_string_equal(a.host, "::1");
+	assert_int_equal(a.port, 6380);
+	assert_int_equal(wh_redis_url_parse("redis://[::1]/3", &a, err,
+	    sizeof(err)), 0);
+	assert_string_equal(a.host, "::1");
+	assert_true(a.port == 6379 && a.db == 3);
+	assert_int_equal(wh_redis_url_parse("redis://:6390", &a, err,
+	    sizeof(err)), 0);
+	assert_string_equal(a.host, "127.0.0.1");
+	assert_int_equal(a.port, 6390);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (wh_redis_url_parse(bad[i], &a, err, sizeof(err)) != -1)
+			fail_msg("%s accepted", bad[i]);
+	}
+
+	assert_int_equal(setenv("WH_API_LISTEN", "[::1]:8081", 1), 0);
+	assert_int_equal(wh_config_load(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.api_host, "::1");
+	assert_string_equal(cfg.api_port, "8081");
+	assert_int_equal(setenv("WH_API_LISTEN", "0.0.0.0:80", 1), 0);
+	assert_int_equal(wh_config_load(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.api_host, "0.0.0.0");
+	assert_string_equal(cfg.api_port, "80");
+	for (i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		assert_int_equal(setenv("WH_API_LISTEN", bad_listen[i], 1), 0);
+		if (wh_config_load(&cfg, err, sizeof(err)) != -1)
+			fail_msg("WH_API_LISTEN=%s accepted", bad_listen[i]);
+	}
+	assert_int_equal(unsetenv("WH_API_LISTEN"), 0);
+}
+
 int
 main(void)
 {
@@ -142,6 +198,7 @@ main(void)
 		cmocka_unit_test(test_percent_decoding),
 		cmocka_unit_test(test_pct_decode_bounds),
 		cmocka_unit_test(test_tls_variables),
+		cmocka_unit_test(test_host_port),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1,6 +1,7 @@
 /*
  * test_sentinel.c: the Redis Sentinel settings (WH_REDIS_SENTINELS,
  * WH_REDIS_SENTINEL_MASTER, WH_REDIS_SENTINEL_PASSWORD: accepted lists,
+ * and WH_REDIS_CLUSTER_NODES, which shares their list format,
  * every malformed one refused with a sentence naming the variable, the
  * password never echoed), reading a sentinel's and ROLE's answers, and
  * the READONLY check every connection's reply parser carries.
@@ -25,6 +26,7 @@ clear_env(void)
 	(void)unsetenv("WH_REDIS_SENTINELS");
 	(void)unsetenv("WH_REDIS_SENTINEL_MASTER");
 	(void)unsetenv("WH_REDIS_SENTINEL_PASSWORD");
+	(void)unsetenv("WH_REDIS_CLUSTER_NODES");
 }
 
 static void
@@ -260,6 +262,44 @@ test_readonly_kicks(void **state)
 	assert_int_equal(timer_ms, 0);
 }
 
+/*
+ * WH_REDIS_CLUSTER_NODES: seeds with 6379 by default; not with Sentinel,
+ * a unix socket or a database other than 0; the URL's password kept.
+ */
+static void
+test_cluster_nodes(void **state)
+{
+	struct wh_config	cfg;
+	char			err[512];
+
+	(void)state;
+	clear_env();
+	assert_int_equal(setenv("WH_REDIS_CLUSTER_NODES",
+	    "10.0.0.1, redis-2.svc:7001,[::1]:7002", 1), 0);
+	assert_int_equal(setenv("WH_REDIS_URL", "redis://:hunter2@x/0", 1), 0);
+	assert_int_equal(wh_config_load(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.redis.ncluster, 3);
+	assert_string_equal(cfg.redis.cluster[0].host, "10.0.0.1");
+	assert_int_equal(cfg.redis.cluster[0].port, 6379);
+	assert_int_equal(cfg.redis.cluster[1].port, 7001);
+	assert_string_equal(cfg.redis.cluster[2].host, "::1");
+	assert_string_equal(cfg.redis.password, "hunter2");
+	assert_int_equal(setenv("WH_REDIS_URL", "redis://:hunter2@x/2", 1), 0);
+	expect_refusal("WH_REDIS_CLUSTER_NODES");
+	assert_int_equal(setenv("WH_REDIS_URL", "unix:///tmp/r.sock", 1), 0);
+	expect_refusal("WH_REDIS_CLUSTER_NODES");
+	(void)unsetenv("WH_REDIS_URL");
+	assert_int_equal(setenv("WH_REDIS_CLUSTER_NODES", "a:1,b:0", 1), 0);
+	expect_refusal("WH_REDIS_CLUSTER_NODES");
+	assert_int_equal(setenv("WH_REDIS_CLUSTER_NODES", "a:1", 1), 0);
+	assert_int_equal(setenv("WH_REDIS_SENTINELS", "s", 1), 0);
+	assert_int_equal(setenv("WH_REDIS_SENTINEL_MASTER", "m", 1), 0);
+	expect_refusal("WH_REDIS_CLUSTER_NODES");
+	clear_env();
+	assert_int_equal(wh_config_load(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.redis.ncluster, 0);
+}
+
 int
 main(void)
 {
@@ -269,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_config_combinations),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_readonly_kicks),
+		cmocka_unit_test(test_cluster_nodes),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

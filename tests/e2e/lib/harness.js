@@ -947,7 +947,7 @@ export function eventsFor(company, tag, n) {
 
 // Publish events straight into the stream (the public XADD contract), all
 // pipelined on one connection. events: [{company_sid, event_type, payload
-// (JSON text), event_sid?, ts?}]. Resolves with the entry ids.
+// (JSON text), event_sid?, ts?, traceparent?}]. Resolves with the entry ids.
 // With {atomic: true} all of them go in one MULTI/EXEC, so the dispatchers
 // see the whole list at once (timings then do not include the publishing).
 export async function publishEvents(redis, events, { chunk = 1000, atomic = false } = {}) {
@@ -956,6 +956,7 @@ export async function publishEvents(redis, events, { chunk = 1000, atomic = fals
     const args = ['XADD', KEYS.events, '*', 'company_sid', e.company_sid, 'event_type', e.event_type, 'payload', e.payload];
     if (e.event_sid) args.push('event_sid', e.event_sid);
     if (e.ts) args.push('ts', String(e.ts));
+    if (e.traceparent) args.push('traceparent', e.traceparent);
     return c.call(...args);
   };
   try {

@@ -1,11 +1,12 @@
 /*
- * launcher_reencrypt.c: `webhooks-api --reencrypt-secrets`, the second
+ * reencrypt.c: `webhooks-api --reencrypt-secrets`, the second
  * step of rotating WH_SECRETS_KEY (common/secretbox.h). Every signing key
  * record, and every webhook record holding a client certificate's key,
  * is read with the whole ring and written back sealed with its first key
  * (or in the clear when the ring is empty, to turn encryption off). A
  * record is only replaced if it did not change meanwhile (a small
- * compare-and-set script), so the api may keep running. The secret
+ * compare-and-set script: common/lua/signing_key_cas.lua and
+ * webhook_reseal.lua), so the api may keep running. The secret
  * itself does not change, so nothing cached elsewhere goes stale.
  */
 #include <stdio.h>
@@ -20,43 +21,35 @@
 #include "log.h"
 #include "model.h"
 #include "redis_link.h"
+#include "scripts.h"
 
 #define SCAN_COUNT	"200"
-
-static const char	set_cas_lua[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
-    "redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') "
-    "return 1";
-
-static const char	cas_lua[] =
-    "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end "
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) "
-    "return 1";
 
 struct tally {
 	long	seen, rewritten, unreadable, raced;
 };
 
-/* EVAL script on key with args (a CAS): tallied; -1 if Redis failed. */
+/*
+ * EVALSHA script (wh_lua_<name>, a CAS) on key with args: tallied; -1 if
+ * Redis failed.
+ */
 static int
 cas(struct wh_wire *c, const char *script, const char *key,
     const char **args, const size_t *alens, int nargs, struct tally *t)
 {
 	redisReply	*r;
-	const char	*argv[7];
-	size_t		 lens[7];
+	const char	*argv[4];
+	size_t		 lens[4];
 	char		 err[256];
 	int		 i;
 
-	argv[0] = "EVAL"; lens[0] = 4;
-	argv[1] = script; lens[1] = strlen(script);
-	argv[2] = "1"; lens[2] = 1;
-	argv[3] = key; lens[3] = strlen(key);
+	argv[0] = key; lens[0] = strlen(key);
 	for (i = 0; i < nargs && i < 3; i++) {
-		argv[4 + i] = args[i];
-		lens[4 + i] = alens[i];
+		argv[1 + i] = args[i];
+		lens[1 + i] = alens[i];
 	}
-	r = wh_redis_call(c, err, sizeof(err), 4 + i, argv, lens);
+	r = wh_redis_script(c, err, sizeof(err), script, 1, 1 + i, argv,
+	    lens);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
 		if (r != NULL)
 			freeReplyObject(r);
@@ -110,7 +103,8 @@ rewrite_webhook(struct wh_wire *c, const struct wh_config *cfg,
 		else {
 			args[0] = r->str; lens[0] = r->len;
 			args[1] = out.data; lens[1] = out.len;
-			rc = cas(c, set_cas_lua, key, args, lens, 2, t);
+			rc = cas(c, wh_lua_webhook_reseal, key, args, lens, 2,
+			    t);
 		}
 		if (out.data != NULL)
 			explicit_bzero(out.data, out.len);
@@ -148,7 +142,7 @@ rewrite_one(struct wh_wire *c, const struct wh_config *cfg, const char *hkey,
 	args[0] = field->str; lens[0] = field->len;
 	args[1] = val->str; lens[1] = val->len;
 	args[2] = out.data; lens[2] = out.len;
-	rc = cas(c, cas_lua, hkey, args, lens, 3, t);
+	rc = cas(c, wh_lua_signing_key_cas, hkey, args, lens, 3, t);
 done:
 	if (out.data != NULL)
 		explicit_bzero(out.data, out.len);

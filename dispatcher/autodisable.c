@@ -1,6 +1,6 @@
 /*
- * health.c: disabling a webhook whose endpoint has failed every attempt
- * for WH_DISABLE_AFTER_MS (scaled by WH_RETRY_SCALE).
+ * autodisable.c: disabling a webhook whose endpoint has failed every
+ * attempt for WH_DISABLE_AFTER_MS (scaled by WH_RETRY_SCALE).
  *
  * Every attempt updates the endpoint's health counters in Redis in the
  * same script that logs it (common/lua/attempt_record.lua); the reply to
@@ -23,10 +23,11 @@
 #include <string.h>
 
 #include "dispatch.h"
-#include "health.h"
+#include "endpoint_health.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define CAS_TRIES	8
@@ -154,7 +155,7 @@ on_record(struct wh_wire *w, void *r, void *priv)
 		lens[i] = strlen(argv[i]);
 	lens[5] = reply->len;
 	lens[6] = rec.len;
-	if (rscript_call(&d.main, &rs_cas, on_cas, x, 5, 10, argv,
+	if (rconn_script(&d.main, wh_lua_webhook_cas, on_cas, x, 5, 10, argv,
 	    lens) == -1)
 		done(x);
 	wh_buf_free(&rec);
@@ -180,7 +181,7 @@ read_record(struct disabling *x)
  * if that has lasted long enough.
  */
 void
-health_failed(const char *webhook_sid, const char *company_sid,
+autodisable_failed(const char *webhook_sid, const char *company_sid,
     long long consecutive, int64_t failing_since)
 {
 	struct disabling	*x;

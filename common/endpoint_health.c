@@ -1,12 +1,12 @@
 /*
- * health.c: the endpoint health record and the auto-disable rule (see
- * health.h). The counters are kept by a Lua script in Redis, atomically
- * with the attempt log line; what to make of them is decided here, in C,
- * where it can be tested.
+ * endpoint_health.c: the endpoint health record and the auto-disable
+ * rule (see endpoint_health.h). The counters are kept by a Lua script in
+ * Redis, atomically with the attempt log line; what to make of them is
+ * decided here, in C, where it can be tested.
  */
 #include <string.h>
 
-#include "health.h"
+#include "endpoint_health.h"
 
 int64_t
 wh_disable_after_scaled(int64_t after_ms, double scale)

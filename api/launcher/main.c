@@ -1,5 +1,5 @@
 /*
- * launcher.c: build/webhooks-api.
+ * main.c: build/webhooks-api, the api's launcher.
  *
  * Kore is a server binary that loads an application module and reads a
  * configuration file; our contract is a program configured only by the
@@ -28,7 +28,6 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
-#include "caps.h"
 #include "config.h"
 #include "config_vars.h"
 #include "encode.h"
@@ -224,7 +223,7 @@ main(int argc, char **argv)
 	struct sigaction	 sa;
 	struct wh_wire		*c;
 	const char		*names[5], *values[5], *kore;
-	char			 err[512], dir[PATH_MAX], tmpl[PATH_MAX + 32];
+	char			 dir[PATH_MAX], tmpl[PATH_MAX + 32];
 	char			 module[PATH_MAX + 32], tmpdir[PATH_MAX];
 	char			 conf[PATH_MAX + 32], pidfile[PATH_MAX + 32];
 	char			 korebin[PATH_MAX + 32];
@@ -245,26 +244,9 @@ main(int argc, char **argv)
 		    "       webhooks-api --version\n");
 		return (2);
 	}
-	if (wh_config_load(&cfg, err, sizeof(err)) == -1 ||
-	    wh_caps_load(&caps, err, sizeof(err)) == -1) {
-		wh_log(WH_LOG_ERROR, err, NULL);
-		return (2);
-	}
-	wh_log_init("api", cfg.log_level);
-
-	if ((c = wh_redis_open_sync(&cfg.redis, REDIS_CONNECT_TIMEOUT_S, err,
-	    sizeof(err))) == NULL) {
-		char	where[WH_HOST_MAX + 16];
-
-		wh_redis_where(&cfg.redis, where, sizeof(where));
-		wh_log(WH_LOG_ERROR, cfg.redis.nsentinels > 0 ?
-		    "cannot reach Redis (WH_REDIS_SENTINELS)" :
-		    "cannot reach Redis (WH_REDIS_URL)",
-		    "redis", where, "error", err, NULL);
-		return (1);
-	}
+	wh_config_start(&cfg, &caps, "api");
+	c = wh_redis_reach(&cfg.redis, REDIS_CONNECT_TIMEOUT_S);
 	if (argc == 2) {
-		wh_secrets_use(&cfg.secrets);
 		status = launcher_reencrypt(c, &cfg);
 		wh_wire_free(c);
 		return (status);

@@ -1,12 +1,12 @@
 /*
- * health.h: an endpoint's delivery health, as the dispatchers keep it in
- * wh:webhook:<sid>:health (a hash, updated with every attempt by
- * common/lua/attempt_record.lua) and as the api shows it, and the rule
+ * endpoint_health.h: an endpoint's delivery health, as the dispatchers
+ * keep it in wh:webhook:<sid>:health (a hash, updated with every
+ * attempt by common/lua/attempt_record.lua) and as the api shows it, and the rule
  * that disables a webhook whose endpoint has failed every attempt for
  * too long. Pure functions, so the unit tests pin the clock.
  */
-#ifndef WH_HEALTH_H
-#define WH_HEALTH_H
+#ifndef WH_ENDPOINT_HEALTH_H
+#define WH_ENDPOINT_HEALTH_H
 
 #include <stddef.h>
 #include <stdint.h>

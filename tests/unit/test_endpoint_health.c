@@ -1,6 +1,6 @@
 /*
- * test_health.c: the endpoint health rules. The auto-disable period is
- * scaled like the backoff (WH_RETRY_SCALE) and a streak disables only
+ * test_endpoint_health.c: the endpoint health rules. The auto-disable
+ * period is scaled like the backoff (WH_RETRY_SCALE) and a streak disables only
  * once it has lasted the whole period; the health hash is read field by
  * field, refusing what a Redis hand edit could leave there; and the
  * ~recover window (RFC 3339 since/until) is checked and clamped to now.
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "health.h"
+#include "endpoint_health.h"
 #include "timeutil.h"
 
 #define L(s)	s, sizeof(s) - 1

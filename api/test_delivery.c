@@ -1,5 +1,5 @@
 /*
- * test_send.c: POST /v1/webhooks/{webhook_sid}/~test sends one real,
+ * test_delivery.c: POST /v1/webhooks/{webhook_sid}/~test sends one real,
  * signed "webhook.test" event to the endpoint and answers with what
  * happened (GET does the same, kept for compatibility; POST is preferred:
  * a request with a side effect, it can carry an Idempotency-Key, and its
@@ -11,12 +11,13 @@
  * The api never connects to endpoints itself: the test goes the normal
  * way, through a dispatcher (address policy, signing, fairness), as a
  * task on wh:{0}:retries carrying a reply key (wh:test:<id>) and a
- * deadline (dispatcher/testsend.c). The dispatcher sends it once, to a
+ * deadline (dispatcher/test_delivery.c). The dispatcher sends it once, to a
  * disabled webhook too, and pushes the outcome to the reply list; tests
  * are not in the attempt log, the endpoint's health or the dead letters.
- * The request polls the list every POLL_MS on a Kore timer (sleep.c),
- * so it holds no worker while it waits, for at most START_WAIT_MS (for a
- * dispatcher to start it) + the webhook's timeout_ms + MARGIN_MS.
+ * The request polls the list every POLL_MS on a Kore timer
+ * (api_ctx_sleep), so it holds no worker while it waits, for at most
+ * START_WAIT_MS (for a dispatcher to start it) + the webhook's
+ * timeout_ms + MARGIN_MS.
  */
 #include <stdio.h>
 #include <stdlib.h>

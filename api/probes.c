@@ -1,5 +1,11 @@
 /*
- * ready.c: GET /readyz, the readiness probe. Ready means this worker can
+ * probes.c: the api's two probes.
+ *
+ * GET /healthz, liveness, answers 200 while the worker runs. It does not
+ * touch Redis: liveness must not flap with the data store (it only says
+ * whether the worker's connection is up).
+ *
+ * GET /readyz, the readiness probe. Ready means this worker can
  * do its job: its Redis connection is up and answers, and the consumer
  * group "dispatchers" exists on the events stream (so an event published
  * now will be read). Anything else is 503 problem+json naming the reason.
@@ -110,4 +116,20 @@ api_readyz(struct api_ctx *ctx)
 	api_redis_deadline(ctx, READY_TIMEOUT_MS);
 	ctx->phase = 1;
 	return (API_WAIT);
+}
+
+int
+api_healthz(struct api_ctx *ctx)
+{
+	struct wh_buf	b;
+
+	wh_buf_init(&b, 0);
+	if (wh_buf_appendf(&b, "{\"status\":\"ok\",\"redis\":\"%s\"}",
+	    api_redis_ready() ? "connected" : "disconnected") == -1) {
+		wh_buf_free(&b);
+		return (api_problem_nomem(ctx));
+	}
+	(void)api_json(ctx, 200, &b);
+	wh_buf_free(&b);
+	return (API_DONE);
 }

@@ -1,5 +1,5 @@
 /*
- * testsend.c: the dispatcher's half of GET /v1/webhooks/{sid}/~test.
+ * test_delivery.c: the dispatcher's half of GET /v1/webhooks/{sid}/~test.
  *
  * The api adds a task to wh:{0}:retries like any retry, with two more
  * fields: reply (the key of a list, wh:test:<id>, where the outcome goes)
@@ -33,7 +33,7 @@
  * (kept in job), 0 when not, -1 when it is ours but malformed.
  */
 int
-testsend_parse(struct job *job, const char *name, size_t nlen,
+test_delivery_parse(struct job *job, const char *name, size_t nlen,
     const char *val, size_t vlen)
 {
 	char		 num[24];
@@ -64,7 +64,7 @@ testsend_parse(struct job *job, const char *name, size_t nlen,
 
 /* A test nobody waits for any more: acked without sending it. */
 int
-testsend_expired(const struct job *job)
+test_delivery_expired(const struct job *job)
 {
 	return (job->reply_key != NULL && wh_now_ms() > job->test_deadline);
 }
@@ -153,14 +153,14 @@ reply_send(struct job *job, struct delivery *dl, const char *error)
 
 /* The test was attempted: its outcome, whatever it is, is the answer. */
 void
-testsend_reply(struct delivery *dl)
+test_delivery_reply(struct delivery *dl)
 {
 	reply_send(dl->job, dl, dl->error[0] != '\0' ? dl->error : NULL);
 }
 
 /* The test cannot be sent (why); dl, if any, is freed. */
 void
-testsend_fail(struct job *job, struct delivery *dl, const char *why)
+test_delivery_fail(struct job *job, struct delivery *dl, const char *why)
 {
 	reply_send(job, dl, why);
 }

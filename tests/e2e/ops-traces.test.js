@@ -1,0 +1,237 @@
+// Traces (issue 22): a W3C traceparent given to POST /v1/events, or set
+// as a stream entry's traceparent field by a direct publisher, travels
+// with the event through the stream and the retry set, and each delivery
+// attempt is exported as an OTLP/HTTP (JSON) client span, child of the
+// publisher's span. An OTLP receiver here decodes what it gets and
+// checks the tree and the attributes; with the collector down deliveries
+// go on at once and the drop counter rises; WH_TRACE_SAMPLE=0 sends
+// nothing.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+  BIN,
+  createWebhook,
+  freePort,
+  programEnv,
+  publishEvents,
+  randomHex,
+  runToExit,
+  sleep,
+  startDispatcher,
+  startReceiver,
+  startStack,
+  useHarness,
+  waitUntil,
+} from './lib/harness.js';
+import { parse, value } from './lib/promtext.js';
+
+useHarness();
+
+// An OTLP/HTTP collector: every POST /v1/traces body, decoded.
+async function startCollector() {
+  const port = await freePort();
+  const got = { requests: [], spans: [] };
+  const server = http.createServer({ keepAliveTimeout: 500 }, (req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const doc = JSON.parse(body);
+      got.requests.push({ url: req.url, headers: req.headers, doc });
+      for (const rs of doc.resourceSpans) {
+        const resource = Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue]));
+        for (const ss of rs.scopeSpans) {
+          for (const s of ss.spans) {
+            const attrs = Object.fromEntries(s.attributes.map((a) => [a.key, a.value.stringValue ?? Number(a.value.intValue)]));
+            got.spans.push({ ...s, attrs, resource });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { port, url: `http://127.0.0.1:${port}`, got, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+const hex = (n) => randomHex(n);
+const traceparent = (trace, span, flags = '01') => `00-${trace}-${span}-${flags}`;
+
+async function dispatcherMetrics(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  return parse(await res.text());
+}
+
+describe('attempt spans of a traced event', () => {
+  let stack;
+  let collector;
+  let receiver;
+  const seen = new Map();
+
+  after(() => collector?.close());
+
+  before(async () => {
+    collector = await startCollector();
+    stack = await startStack({ dispatchers: 0 });
+    await startDispatcher({
+      redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port,
+      env: {
+        WH_OTLP_ENDPOINT: `${collector.url}/`,
+        WH_OTLP_HEADERS: 'x-api-key=k%20one,x-tenant=t1',
+        OTEL_SERVICE_NAME: 'dispatch-test',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=e2e',
+      },
+    });
+    // Each path fails its first request, then succeeds.
+    receiver = await startReceiver({
+      respond: (r) => {
+        const n = (seen.get(r.url) ?? 0) + 1;
+        seen.set(r.url, n);
+        return { status: n === 1 ? 500 : 204 };
+      },
+    });
+  });
+
+  test('POST /v1/events with traceparent: a failed attempt and its retry, children of the publisher span', async () => {
+    const hook = (await createWebhook(stack, {
+      company_sid: `CO_tr${hex(3)}`, url: receiver.url(`/a${hex(4)}`), max_attempts: 3,
+    })).webhook;
+    const trace = hex(16);
+    const parent = hex(8);
+    const res = await stack.api('POST', '/v1/events',
+      { company_sid: hook.company_sid, event_type: 'call.ended', payload: { n: 1 } },
+      { headers: { traceparent: traceparent(trace, parent) } });
+    assert.equal(res.status, 202, res.text);
+    const eventSid = res.json.event_sid ?? res.json.sid;
+
+    let spans;
+    await waitUntil(() => (spans = collector.got.spans.filter((s) => s.traceId === trace)).length >= 2,
+      { timeoutMs: 15000, intervalMs: 100, what: 'two attempt spans at the collector' });
+    await sleep(1500);
+    spans = collector.got.spans.filter((s) => s.traceId === trace).sort((a, b) => a.attrs['webhooks.attempt'] - b.attrs['webhooks.attempt']);
+    assert.equal(spans.length, 2, JSON.stringify(spans));
+    const [failed, retry] = spans;
+    for (const s of spans) {
+      assert.equal(s.parentSpanId, parent, 'child of the publisher span');
+      assert.match(s.spanId, /^[0-9a-f]{16}$/);
+      assert.equal(s.kind, 3, 'a client span');
+      assert.equal(s.attrs['webhooks.webhook_sid'], hook.sid);
+      if (eventSid) assert.equal(s.attrs['webhooks.event_sid'], eventSid);
+      assert.ok(s.attrs['http.request.body.size'] > 0);
+      assert.ok(s.attrs['webhooks.queue_wait_ms'] >= 0);
+      assert.ok(BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano));
+      assert.equal(s.resource['service.name'], 'dispatch-test');
+      assert.equal(s.resource['deployment.environment'], 'e2e');
+    }
+    assert.notEqual(failed.spanId, retry.spanId);
+    assert.equal(failed.attrs['webhooks.attempt'], 1);
+    assert.equal(failed.attrs['http.response.status_code'], 500);
+    assert.equal(failed.attrs['error.type'], 'http_5xx');
+    assert.equal(failed.status.code, 2);
+    assert.equal(retry.attrs['webhooks.attempt'], 2);
+    assert.equal(retry.attrs['http.response.status_code'], 204);
+    assert.equal(retry.attrs['error.type'], undefined);
+    assert.equal(retry.status.code, 1);
+    const req = collector.got.requests.find((r) => r.doc.resourceSpans[0].scopeSpans[0].spans.some((s) => s.traceId === trace));
+    assert.equal(req.url, '/v1/traces');
+    assert.match(req.headers['content-type'], /^application\/json/);
+    assert.equal(req.headers['x-api-key'], 'k one');
+    assert.equal(req.headers['x-tenant'], 't1');
+  });
+
+  test('a direct publisher\'s traceparent field; an invalid or unsampled one gives no span', async () => {
+    const hook = (await createWebhook(stack, {
+      company_sid: `CO_tf${hex(3)}`, url: receiver.url(`/b${hex(4)}`), max_attempts: 1,
+    })).webhook;
+    const trace = hex(16);
+    const parent = hex(8);
+    const bad = hex(16);
+    const unsampled = hex(16);
+    const ev = (tp) => ({ company_sid: hook.company_sid, event_type: 'a.b', payload: '{}', traceparent: tp });
+    await publishEvents(stack.redis, [
+      ev(traceparent(trace, parent)),
+      ev(`00-${bad.toUpperCase()}-${parent}-01`),
+      ev(traceparent(unsampled, parent, '00')),
+    ]);
+    await waitUntil(() => collector.got.spans.some((s) => s.traceId === trace),
+      { timeoutMs: 15000, intervalMs: 100, what: 'the span of the direct publisher' });
+    await receiver.waitFor(3, 10000);
+    await sleep(1500);
+    const s = collector.got.spans.find((x) => x.traceId === trace);
+    assert.equal(s.parentSpanId, parent);
+    assert.equal(collector.got.spans.filter((x) => x.traceId === bad || x.traceId === unsampled).length, 0);
+  });
+});
+
+describe('the collector down, or sampling off', () => {
+  test('collector down: deliveries go on, spans are dropped and counted', async () => {
+    const stack = await startStack({ dispatchers: 0 });
+    const metricsPort = await freePort();
+    const closed = await freePort();
+    await startDispatcher({
+      redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port,
+      env: { WH_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`, WH_METRICS_LISTEN: `127.0.0.1:${metricsPort}` },
+    });
+    const receiver = await startReceiver();
+    const hook = (await createWebhook(stack, { company_sid: `CO_td${hex(3)}`, url: receiver.url('/ok') })).webhook;
+    const n = 300;
+    const t0 = Date.now();
+    await publishEvents(stack.redis, [...Array(n)].map(() => ({
+      company_sid: hook.company_sid, event_type: 'a.b', payload: '{}', traceparent: traceparent(hex(16), hex(8)),
+    })));
+    await receiver.waitFor(n, 20000);
+    const took = Date.now() - t0;
+    let m;
+    await waitUntil(async () => value(m = await dispatcherMetrics(metricsPort), 'webhooks_trace_spans_dropped_total') === n,
+      { timeoutMs: 10000, intervalMs: 200, what: `all ${n} spans counted as dropped` });
+    assert.equal(value(m, 'webhooks_trace_spans_exported_total'), 0);
+    // Not waiting on the collector: far below one export timeout (5 s) per batch.
+    assert.ok(took < 15000, `${n} deliveries took ${took} ms`);
+  });
+
+  test('WH_TRACE_SAMPLE=0 sends nothing', async () => {
+    const collector = await startCollector();
+    const stack = await startStack({ dispatchers: 0 });
+    const metricsPort = await freePort();
+    await startDispatcher({
+      redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port,
+      env: { WH_OTLP_ENDPOINT: collector.url, WH_TRACE_SAMPLE: '0', WH_METRICS_LISTEN: `127.0.0.1:${metricsPort}` },
+    });
+    const receiver = await startReceiver();
+    const hook = (await createWebhook(stack, { company_sid: `CO_ts${hex(3)}`, url: receiver.url('/ok') })).webhook;
+    await publishEvents(stack.redis, [...Array(20)].map(() => ({
+      company_sid: hook.company_sid, event_type: 'a.b', payload: '{}', traceparent: traceparent(hex(16), hex(8)),
+    })));
+    await receiver.waitFor(20, 10000);
+    await sleep(2500);
+    assert.equal(collector.got.requests.length, 0);
+    const m = await dispatcherMetrics(metricsPort);
+    assert.equal(value(m, 'webhooks_trace_spans_dropped_total'), 0);
+    assert.equal(value(m, 'webhooks_trace_spans_exported_total'), 0);
+    await collector.close();
+  });
+});
+
+test('a wrong tracing variable stops the dispatcher at start with one line naming it', async () => {
+  const secret = `s3cr3t${hex(4)}`;
+  const cases = [
+    [{ WH_OTLP_ENDPOINT: 'ftp://collector' }, /WH_OTLP_ENDPOINT/],
+    [{ WH_TRACE_SAMPLE: '1.5' }, /WH_TRACE_SAMPLE/],
+    [{ WH_TRACE_SAMPLE: 'half' }, /WH_TRACE_SAMPLE/],
+    [{ WH_OTLP_HEADERS: `x-key=${secret}\r\nx: y` }, /WH_OTLP_HEADERS/],
+    [{ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, /OTEL_RESOURCE_ATTRIBUTES/],
+  ];
+  for (const [env, name] of cases) {
+    const res = await runToExit(BIN.dispatcher, {
+      env: programEnv({ redis: { url: 'redis://127.0.0.1:1/0' }, apiPort: 1, bootstrapKey: undefined, env }),
+    });
+    assert.equal(res.code, 2, `${JSON.stringify(env)}: ${res.stderr}`);
+    const lines = res.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, res.stderr);
+    assert.match(lines[0], name);
+    assert.doesNotMatch(res.stderr, new RegExp(secret));
+  }
+});
