@@ -60,6 +60,13 @@ webhook_eq(const struct wh_webhook *a, const struct wh_webhook *b)
 	    a->nevent_types != b->nevent_types || a->enabled != b->enabled ||
 	    a->created_at != b->created_at || a->updated_at != b->updated_at)
 		return (0);
+	/* The delivery-control fields (issue 21). */
+	if (!str_eq(a->filter, b->filter) || a->retry.n != b->retry.n ||
+	    memcmp(a->retry.delay_s, b->retry.delay_s,
+	    a->retry.n * sizeof(a->retry.delay_s[0])) != 0 ||
+	    a->rate_per_second != b->rate_per_second ||
+	    a->rate_burst != b->rate_burst)
+		return (0);
 	for (i = 0; i < a->nheaders; i++) {
 		if (!str_eq(a->headers[i].name, b->headers[i].name) ||
 		    !str_eq(a->headers[i].value, b->headers[i].value) ||
