@@ -189,6 +189,7 @@ describe('filter', () => {
       { and: [{ eq: ['event_type', 'a'] }, { exists: 5 }] },
       { not: [] },
       { in: ['payload.n', Array(33).fill(1)] },
+      { eq: ['event_type', 'x'.repeat(4100)] },
     ]) {
       const p = await badPost({ filter: f }, 'filter');
       const e = p.errors.find((x) => x.field === 'filter');
