@@ -15,8 +15,10 @@ import assert from 'node:assert/strict';
 import {
   attemptLog,
   createWebhook,
+  KEYS,
   deadLetters,
   freePort,
+  logsSince,
   publishEvents,
   randomHex,
   startReceiver,
@@ -258,5 +260,30 @@ describe('filter', () => {
     await waitUntil(async () => (await metricsValue('webhooks_deliveries_filtered_total')) - before >= left,
       { timeoutMs: 8000, what: `${left} filtered events counted` });
     assert.equal((await metricsValue('webhooks_deliveries_filtered_total')) - before, left);
+  });
+
+  test('a stored filter that does not compile (written by other means) delivers nothing, and says so', async () => {
+    const co = `CO_fbad${rnd(3)}`;
+    const rcv = await startReceiver({});
+    const { webhook } = await createWebhook(stack, { company_sid: co, url: rcv.url('/bad'), filter: { eq: ['event_type', 'call.ended'] } });
+    const control = await startReceiver({});
+    await createWebhook(stack, { company_sid: co, url: control.url('/ok') });
+    // "eq" becomes "eX" in the record (same length), with the change
+    // counters bumped as any change of a webhook bumps them.
+    const n = await stack.redis.call('EVAL', `
+      local v = redis.call('GET', KEYS[1])
+      local w, n = string.gsub(v, '"eq"', '"eX"')
+      redis.call('SET', KEYS[1], w)
+      redis.call('INCR', KEYS[2])
+      redis.call('INCR', KEYS[3])
+      return n`, 3, KEYS.webhook(webhook.sid), 'wh:webhooks:version', `wh:company:${co}:version`);
+    assert.equal(n, 1);
+    await publishEvents(stack.redis, [{ company_sid: co, event_type: 'call.ended', payload: '{}', event_sid: `evt_fbad_${randomHex(4)}` }]);
+    await control.waitFor(1, 10000);
+    await waitQueuesIdle(stack.redis);
+    assert.equal(rcv.requests.length, 0, 'nothing delivered through a filter that cannot be read');
+    assert.equal((await attemptLog(stack.redis, webhook.sid)).length, 0);
+    await waitUntil(() => logsSince(0).some((l) => l.text.includes('stored filter refused') && l.text.includes(webhook.sid)),
+      { timeoutMs: 5000, what: 'the refusal logged with the webhook' });
   });
 });
