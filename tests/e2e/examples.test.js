@@ -91,6 +91,11 @@ function listening(port, proc) {
 // refuses an oversized body answers before reading it and closes, so an
 // error once the answer is in (a reset while the body is still sent) is
 // not a failure.
+// A receiver that refuses a body too large answers before reading it
+// and closes; the kernel then resets the connection under the rest of
+// the body, and the client may see the reset (EPIPE, ECONNRESET) before
+// the answer: that is 'reset' here, and the receiver's printed line still
+// says what it decided.
 function send(port, { method, url, rawHeaders, body }) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: url, headers: rawHeaders, agent: false }, (res) => {
@@ -98,7 +103,7 @@ function send(port, { method, url, rawHeaders, body }) {
       res.resume();
       resolve(res.statusCode);
     });
-    req.on('error', reject);
+    req.on('error', (err) => (['EPIPE', 'ECONNRESET'].includes(err.code) ? resolve('reset') : reject(err)));
     req.end(body);
   });
 }
@@ -244,6 +249,8 @@ describe('examples/receivers verify real deliveries', () => {
       for (const [what, request, status, line] of cases) {
         const got = await check(lang, request);
         const age = Date.now() - Date.parse(header(d.rawHeaders, 'Streem-Sent-At'));
+        // Only a refusal of a body over the limit may come as a reset.
+        if (got.status === 'reset' && (status === 413 || status === 411)) got.status = status;
         assert.deepEqual(got, { status, line }, `${lang}, ${what} (${age} ms after the delivery)`);
       }
     });
