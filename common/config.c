@@ -169,8 +169,9 @@ struct wh_hostport {
 
 /*
  * One "host", "host:port", "[v6]" or "[v6]:port" (len bytes at p), the
- * one reading of an address for WH_API_LISTEN, WH_REDIS_URL and each of
- * WH_REDIS_SENTINELS and WH_REDIS_CLUSTER_NODES: the host in h (brackets off; it may be empty, for
+ * one reading of an address for WH_API_LISTEN, WH_REDIS_URL,
+ * WH_EGRESS_PROXY and each of WH_REDIS_SENTINELS and
+ * WH_REDIS_CLUSTER_NODES: the host in h (brackets off; it may be empty, for
  * the caller to refuse or default) and the port in *port (untouched
  * without one). A bare IPv6 address is refused, being ambiguous: its
  * first colon makes the rest the port, which is then not a number. -1
@@ -713,27 +714,18 @@ load_tracing(struct wh_config *cfg, char *err, size_t errlen)
 static int
 egress_env(struct wh_config *cfg, char *err, size_t errlen)
 {
-	const char	*v, *p, *colon;
-	size_t		 i;
+	struct wh_hostport	 h;
+	const char		*v;
+	long			 port = -1;
 
 	v = env_or("WH_EGRESS_PROXY", "");
-	if (*v != '\0') {
-		p = v + 7;
-		colon = strrchr(p, ':');
-		if (strncmp(v, "http://", 7) != 0 || colon == NULL ||
-		    colon == p || colon[1] == '\0' ||
-		    strlen(v) >= sizeof(cfg->egress_proxy))
-			return (cfg_err(err, errlen, "WH_EGRESS_PROXY must be "
-			    "http://host:port"));
-		for (i = 0; p + i < colon; i++)
-			if (p[i] == '/' || p[i] == '@' || p[i] == '?')
-				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
-				    "must be http://host:port"));
-		for (i = 1; colon[i] != '\0'; i++)
-			if (colon[i] < '0' || colon[i] > '9')
-				return (cfg_err(err, errlen, "WH_EGRESS_PROXY "
-				    "must be http://host:port"));
-	}
+	if (*v != '\0' && (strncmp(v, "http://", 7) != 0 ||
+	    strlen(v) >= sizeof(cfg->egress_proxy) ||
+	    host_port(v + 7, strlen(v + 7), &h, &port) == -1 ||
+	    h.hlen == 0 || port == -1 ||
+	    strcspn(h.host, "/@?") < h.hlen))
+		return (cfg_err(err, errlen, "WH_EGRESS_PROXY must be "
+		    "http://host:port"));
 	(void)snprintf(cfg->egress_proxy, sizeof(cfg->egress_proxy), "%s", v);
 	v = env_or("WH_EGRESS_NO_PROXY", "");
 	if (strlen(v) >= sizeof(cfg->egress_no_proxy))
