@@ -3,6 +3,7 @@
 //   BENCH_REPEAT=N     repetitions of the short rows (default 3; medians are quoted)
 //   BENCH_ONLY=a,b     only these sections: ingest, delivery, tls, peer, backlog, storm, egress
 //   BENCH_SECONDS=N    length of each wrk run (default 4, quick 2)
+//   BENCH_CONCURRENCY=N, BENCH_PEER_CONCURRENCY=N   transfers in flight (below)
 const quick = process.env.BENCH_QUICK === '1';
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 
@@ -25,8 +26,12 @@ export const CONFIG = {
   inflight: 1000,                              // transfers held open for the memory row
   bigBacklog: num('BENCH_BIG_BACKLOG', quick ? 100000 : 1000000),
   storm: num('BENCH_STORM', quick ? 20000 : 100000),
+  // Transfers in flight to the one webhook of the 1-webhook drains: the
+  // dispatcher's WH_ENDPOINT_CONCURRENCY default, given to it explicitly,
+  // and the same for barecurl.
+  endpointConcurrency: num('BENCH_CONCURRENCY', 32),
   peerJobs: num('BENCH_PEER_JOBS', quick ? 5000 : 20000),
-  peerConcurrency: 256,
+  peerConcurrency: num('BENCH_PEER_CONCURRENCY', 256),
 };
 
 export const wants = (section) => !CONFIG.only || CONFIG.only.includes(section);
