@@ -46,6 +46,13 @@ export function perUnitText(rows, min = 0.05) {
   return shown.map((r) => `${r.cmd} ${f(r.us)} (${f(r.calls)})`).join(', ') + (rest > 0 ? `, others ${f(rest)}` : '');
 }
 
+// How many AOF rewrites Redis has run since the last CONFIG RESETSTAT
+// (its default config starts one whenever the AOF doubled past 64 MB, as
+// in production: a drain may see one, with its fork and copy-on-write).
+export async function aofRewrites(client) {
+  return Number((await info(client, 'persistence')).aof_rewrites || 0);
+}
+
 // AOF on (appendfsync everysec) or off. Switching it on makes Redis write
 // its whole dataset to a new AOF first: wait for that rewrite to end, so
 // that what follows is measured with the steady per-write cost only.

@@ -130,6 +130,8 @@ export function deliveryRows(report, m) {
 
   report.add({ section: R, figure: 'deliveries/s, AOF on', runs: runs.map((r) => r.d1_aof.rate), at: ats(runs, 'd1_aof'),
     ref: { label: 'AOF off', value: d1.value, at: d1.at } });
+  report.add({ section: R, figure: 'AOF rewrites Redis ran (its default auto-aof-rewrite) during the AOF-on drains',
+    value: runs.map((r) => r.d1_aof.rewrites).join(' / ') });
   for (const [k, name, max] of [['d1_f1', 'AOF off', 4], ['d1_aof', 'AOF on', 8]]) {
     report.add({ section: R, figure: `Redis µs of CPU per delivery (INFO cpu: its whole process), ${name}`,
       runs: runs.map((r) => r[k].cpu.redis), target: valueAtMost(max, `≤ ${max} µs`) });

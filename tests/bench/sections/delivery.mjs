@@ -12,7 +12,7 @@ import { CONFIG } from '../lib/config.mjs';
 import { cpuMeter } from '../lib/cpu.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { Proc, ROOT, freePort, memorySampler, memory, sleep, waitFor } from '../lib/procs.mjs';
-import { commandStats, perUnit, resetCommandStats, setAof } from '../lib/redisinfo.mjs';
+import { aofRewrites, commandStats, perUnit, resetCommandStats, setAof } from '../lib/redisinfo.mjs';
 import { encodeCommand, pipeline } from '../lib/redisload.mjs';
 import { bareCurl, captureServer, requestDiff, writeRequest } from '../lib/request.mjs';
 import { percentile } from '../lib/stats.mjs';
@@ -32,7 +32,7 @@ export function preload(redis, company, n) {
 // With `nginx`, also the CPU each delivery cost the dispatchers, Redis and
 // nginx, and how busy the machine was; with `commands`, Redis' time per
 // delivery by command (INFO commandstats over the drain: the bench's own
-// polling, a few XLEN and ZCARD, is in it).
+// polling, a few XLEN and ZCARD, is in it) and the AOF rewrites it saw.
 export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null, commands = false }) {
   await preload(redis, company, events);
   const meter = nginx ? await cpuMeter({ trees: { nginx: [nginx.proc.pid] }, redis: redis.client }) : null;
@@ -45,9 +45,11 @@ export async function drain(redis, { dispatchers, company, events, fanout, env =
   const { peak } = mem.stop();
   const cpu = meter ? await meter.stop(events * fanout, { dispatcher: ds.map((d) => d.pid) }) : null;
   const perCommand = commands ? perUnit(await commandStats(redis.client), events * fanout) : null;
+  // CONFIG RESETSTAT zeroed the count: what it says now is this drain's.
+  const rewrites = commands ? await aofRewrites(redis.client) : null;
   for (const d of ds) await d.stop();
   const seconds = (t1 - t0) / 1000;
-  return { deliveries: events * fanout, seconds, rate: (events * fanout) / seconds, peakMiB: peak, cpu, perCommand, at: [t0, t1] };
+  return { deliveries: events * fanout, seconds, rate: (events * fanout) / seconds, peakMiB: peak, cpu, perCommand, rewrites, at: [t0, t1] };
 }
 
 // The request one dispatcher really sends to a webhook of `company`,
