@@ -148,7 +148,7 @@ api_portal_sessions_create(struct api_ctx *ctx)
 	if (ctx->phase == 1) {
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
-		return (api_respond_one(ctx, 201, "portal_session",
+		return (api_respond_one(ctx, 201, NULL,
 		    api_render_portal_session, &st->made));
 	}
 	if (read_body(ctx, st) == -1)

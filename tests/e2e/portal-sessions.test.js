@@ -32,7 +32,8 @@ before(async () => {
 async function openSession(body, opts) {
   const res = await api('POST', '/v1/portal-sessions', body, opts);
   assert.equal(res.status, 201, res.text);
-  const s = res.json.portal_session;
+  const s = res.json;
+  assert.deepEqual(Object.keys(s).sort(), ['company_sid', 'expires_at', 'read_only', 'sid', 'url'], 'flat: no wrapper');
   const token = decodeURIComponent(new URL(s.url, 'http://x').hash.replace(/^#token=/, ''));
   return { ...s, token };
 }

@@ -62,7 +62,7 @@ const base = () => stack.apiServer.baseUrl;
 async function session(body = {}) {
   const res = await api('POST', '/v1/portal-sessions', { company_sid: company, ...body });
   assert.equal(res.status, 201, res.text);
-  return res.json.portal_session;
+  return res.json;
 }
 
 // A page that reports every dialog, console error, uncaught error and CSP
@@ -392,7 +392,7 @@ describe('a large account', () => {
       }
     });
     await Promise.all(workers);
-    const s = (await api('POST', '/v1/portal-sessions', {}, { key: k.auth })).json.portal_session;
+    const s = (await api('POST', '/v1/portal-sessions', {}, { key: k.auth })).json;
     const p = await newPage();
     await p.goto(base() + s.url);
     await ready(p, 'endpoints');
