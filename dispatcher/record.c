@@ -12,10 +12,18 @@
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
  * endpoint has been failing, which may disable its webhook (autodisable.c).
+ *
+ * Each line keeps the request it was about (its `request` field): the
+ * event type, then the header lines as curl sent them (after any
+ * restamp), ours first (the signatures), then the endpoint's own (the
+ * API shows their values to whoever may read the log, so they are no
+ * secret here), whole lines only, within REQUEST_LOGGED bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "dispatch.h"
 #include "ids.h"
@@ -26,9 +34,11 @@
 
 #define BATCH_MAX	32
 #define REC_KEYS	5
-#define REC_ARGS	13	/* webhook sid, ok, the 10 field values, at ms */
+#define REC_ARGS	14	/* webhook sid, ok, the 10 field values, at ms,
+				   request */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
+#define REQUEST_LOGGED	4096	/* bytes of the request's text kept */
 
 /* One attempt: its strings in one block, and who to judge on failure. */
 struct record {
@@ -173,6 +183,45 @@ record_fill(struct record *rec, const char **s, const size_t *l, size_t n)
 	return (0);
 }
 
+/* Append "\n" line to out (len bytes used) when it fits whole. */
+static void
+request_line(char *out, size_t *len, const char *line)
+{
+	size_t	l = strlen(line);
+
+	if (l == 0 || line[l - 1] == ':' || *len + 1 + l > REQUEST_LOGGED)
+		return;		/* "Expect:" removes a header: not sent */
+	out[(*len)++] = '\n';
+	memcpy(out + *len, line, l);
+	*len += l;
+}
+
+/*
+ * The request's text: the event type, then the header lines. The first
+ * hook.nheaders lines of dl->headers are the endpoint's own
+ * (deliver.c build_headers); they come last, so that what the size cap
+ * leaves out is never a signature. Returns its length.
+ */
+static size_t
+request_text(const struct delivery *dl, char *out)
+{
+	const struct curl_slist	*n, *own = dl->headers;
+	const char		*type = dl->job->task.event.event_type;
+	size_t			 i, len;
+
+	len = strlen(type);
+	if (len > REQUEST_LOGGED)
+		return (0);
+	memcpy(out, type, len);
+	for (i = 0; own != NULL && i < dl->hook.nheaders; i++)
+		own = own->next;
+	for (n = own; n != NULL; n = n->next)
+		request_line(out, &len, n->data);
+	for (n = dl->headers; n != NULL && n != own; n = n->next)
+		request_line(out, &len, n->data);
+	return (len);
+}
+
 /*
  * Gather one attempt of dl (outcome: succeeded, retrying, dead); sent
  * when this loop round ends or the batch is full.
@@ -189,6 +238,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	char			 hourly[WH_KEY_MAX];
 	char			 attempt[16], status[16], latency[24], skew[24];
 	char			 at[WH_RFC3339_LEN + 1], at_ms[24];
+	char			 request[REQUEST_LOGGED];
 	int64_t			 now = wh_now_ms();
 	int			 n = 0;
 
@@ -226,6 +276,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	ARGS(dl->peer_date); ARGS(skew);
 	/* The attempt's time, its score in the event's index. */
 	ARGS(at_ms);
+	ARG(request, request_text(dl, request));
 #undef ARGS
 #undef ARG
 	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)

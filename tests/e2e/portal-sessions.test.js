@@ -247,3 +247,19 @@ describe('the static files', () => {
     }
   });
 });
+
+describe('docs/portal.md', () => {
+  test('its screenshots are committed PNGs, each one the browser test retakes', () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'portal.md'), 'utf8');
+    const browserTest = fs.readFileSync(path.join(REPO_ROOT, 'tests', 'e2e', 'portal.test.js'), 'utf8');
+    const imgs = [...doc.matchAll(/!\[[^\]]*\]\((img\/portal-([a-z-]+)\.png)\)/g)];
+    assert.ok(imgs.length >= 4, `screenshots in docs/portal.md: ${imgs.length}`);
+    for (const [, rel, name] of imgs) {
+      const file = path.join(REPO_ROOT, 'docs', rel);
+      const png = fs.readFileSync(file);
+      assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${rel} is a PNG`);
+      assert.ok(png.length > 10000, `${rel} is a screenshot`);
+      assert.match(browserTest, new RegExp(`docShot\\(p(age)?, '${name}'|'doc-${name}\\.png'`), `${rel}: portal.test.js writes var/portal/doc-${name}.png`);
+    }
+  });
+});
