@@ -59,13 +59,18 @@ static struct batch		*cur;
 static struct loop_timer	 flush_timer;
 static int			 timer_ready;
 
+/* Free a batch, wiping each block: a request may hold custom headers. */
 static void
 batch_free(struct batch *b)
 {
-	size_t	i;
+	const size_t	last = REC_KEYS + REC_ARGS - 1;
+	size_t		i;
 
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
+		explicit_bzero(b->rec[i].buf, b->rec[i].off[last] +
+		    b->rec[i].len[last] + 1);
 		free(b->rec[i].buf);
+	}
 	free(b);
 }
 
@@ -240,7 +245,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	char			 at[WH_RFC3339_LEN + 1], at_ms[24];
 	char			 request[REQUEST_LOGGED];
 	int64_t			 now = wh_now_ms();
-	int			 n = 0;
+	int			 n = 0, fill;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
 	    dl->hook.sid) == -1 ||
@@ -279,11 +284,15 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	ARG(request, request_text(dl, request));
 #undef ARGS
 #undef ARG
-	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)
+	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL) {
+		explicit_bzero(request, sizeof(request));
 		return;
+	}
 	rec = &cur->rec[cur->n];
 	memset(rec, 0, sizeof(*rec));
-	if (record_fill(rec, s, l, (size_t)n) == -1)
+	fill = record_fill(rec, s, l, (size_t)n);
+	explicit_bzero(request, sizeof(request));
+	if (fill == -1)
 		return;
 	rec->ok = ok;
 	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",
