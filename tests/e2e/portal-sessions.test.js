@@ -129,17 +129,25 @@ describe('using a session', () => {
     assert.equal(ro.read_only, true);
     const p = as(ro.token);
     assert.equal((await p('GET', `/v1/webhooks/${hook.sid}`)).status, 200);
+    const keys = await p('GET', `/v1/webhooks/${hook.sid}/signing-keys`);
+    assert.equal(keys.status, 200, keys.text);
+    const key = keys.json.signing_keys[0].sid;
     for (const [m, path, body] of [
       ['POST', '/v1/webhooks', { webhook: { url: 'https://example.com/ro' } }],
       ['PATCH', `/v1/webhooks/${hook.sid}`, { webhook: { enabled: false } }],
       ['DELETE', `/v1/webhooks/${hook.sid}`],
       ['POST', `/v1/webhooks/${hook.sid}/signing-keys`, {}],
+      ['PATCH', `/v1/webhooks/${hook.sid}/signing-keys/${key}`, { signing_key: { expires_at: new Date(Date.now() + 3600e3).toISOString() } }],
+      ['DELETE', `/v1/webhooks/${hook.sid}/signing-keys/${key}`],
+      ['POST', `/v1/webhooks/${hook.sid}/deliveries/evt_any/~redeliver`],
+      ['POST', `/v1/webhooks/${hook.sid}/~test`],
       ['POST', `/v1/webhooks/${hook.sid}/~recover`, { since: new Date(Date.now() - 60000).toISOString() }],
     ]) {
       const pr = assertProblem(await p(m, path, body), 403);
       assert.equal(pr.type, '/problems/read-only-session', `${m} ${path}`);
     }
     assert.equal((await api('GET', `/v1/webhooks/${hook.sid}`)).json.webhook.enabled, true);
+    assert.equal((await api('GET', `/v1/webhooks/${hook.sid}/signing-keys/${key}`)).json.signing_key.expires_at, null, 'the key untouched');
   });
 
   test('tampered, unknown or malformed tokens are 401', async () => {
