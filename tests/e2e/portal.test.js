@@ -199,6 +199,7 @@ describe('the portal, in order', () => {
     await sleep(300);
     assert.deepEqual(problems, [], 'no dialog, console error or CSP violation');
     await shot(page, 'test-event');
+    await axe(page, 'endpoint (test event answered)');
     rcv.setResponse({ status: 200, body: 'thanks', headers: {} });
   });
 
@@ -342,6 +343,7 @@ describe('the portal, in order', () => {
     const [got] = await rcv.waitFor(1, 15000);
     checkSigned(got, keys, evt, 'after rotation, every key');
     await shot(page, 'keys');
+    await axe(page, 'endpoint (keys, a secret revealed)');
   });
 
   test('the signature debugger: a real delivery verifies, a tampered one does not and says why', async () => {
@@ -371,6 +373,7 @@ describe('the portal, in order', () => {
     await clickText(page, 'button', 'Check signature');
     await page.waitForFunction(() => [...document.querySelectorAll('ul.notes li')].some((l) => l.textContent.includes('trailing newline')));
     await shot(page, 'debugger-tampered');
+    await axe(page, 'debugger (tampered)');
     assert.ok(body);
     assert.deepEqual(problems, []);
   });
