@@ -26,10 +26,10 @@
 #include <hiredis/hiredis.h>
 
 #include "api.h"
+#include "encode.h"
 #include "json.h"
 #include "keys.h"
 #include "sign.h"
-#include "encode.h"
 #include "timeutil.h"
 #include "validate.h"
 
