@@ -141,6 +141,7 @@ describe('using a session', () => {
       ['DELETE', `/v1/webhooks/${hook.sid}/signing-keys/${key}`],
       ['POST', `/v1/webhooks/${hook.sid}/deliveries/evt_any/~redeliver`],
       ['POST', `/v1/webhooks/${hook.sid}/~test`],
+      ['GET', `/v1/webhooks/${hook.sid}/~test`],
       ['POST', `/v1/webhooks/${hook.sid}/~recover`, { since: new Date(Date.now() - 60000).toISOString() }],
     ]) {
       const pr = assertProblem(await p(m, path, body), 403);
