@@ -516,9 +516,13 @@ hook_wants(const struct wh_webhook *w, const char *type)
 	return (0);
 }
 
-/* A delivery of job for the cached webhook h; NULL if none is due. */
+/*
+ * A delivery of job for the cached webhook h, which it borrows (with the
+ * keys active now; none for one deferred at once, signed = 0): nothing
+ * is decoded per delivery. NULL when out of memory.
+ */
 static struct delivery *
-delivery_make(struct job *job, const struct hc_hook *h)
+delivery_make(struct job *job, struct hc_hook *h, int signed_)
 {
 	struct delivery	*dl;
 	size_t		 i;
@@ -527,51 +531,21 @@ delivery_make(struct job *job, const struct hc_hook *h)
 	if ((dl = calloc(1, sizeof(*dl))) == NULL)
 		return (NULL);
 	dl->retry_after_ms = -1;
-	if (wh_webhook_decode(h->rec, h->rec_len, &dl->hook) == -1 ||
-	    (dl->keys = calloc(h->nkeys + 1, sizeof(*dl->keys))) == NULL) {
+	dl->src = hookcache_hold(h);
+	dl->hook = &h->hook;
+	if (signed_ && (dl->keys = calloc(h->nkeys + 1,
+	    sizeof(*dl->keys))) == NULL) {
 		delivery_free(dl);
 		return (NULL);
 	}
-	for (i = 0; i < h->nkeys; i++) {
-		if (wh_signing_key_decode(h->keys[i], h->key_lens[i],
-		    &dl->keys[dl->nkeys]) == -1)
-			continue;
-		if (wh_signing_key_active(&dl->keys[dl->nkeys], now))
-			dl->nkeys++;
-		else
-			wh_signing_key_free(&dl->keys[dl->nkeys]);
+	for (i = 0; signed_ && i < h->nkeys; i++) {
+		if (wh_signing_key_active(&h->keys[i], now))
+			dl->keys[dl->nkeys++] = &h->keys[i];
 	}
 	dl->job = job;
 	if (job->kind == JOB_EVENT) {
 		dl->attempt = 1;
 		dl->first_attempt_at = now;
-	} else {
-		dl->attempt = job->task.attempt;
-		dl->first_attempt_at = job->task.first_attempt_at;
-	}
-	return (dl);
-}
-
-/*
- * A delivery that is deferred at once (its endpoint is full): only what
- * the deferred task needs, nothing decoded.
- */
-static struct delivery *
-delivery_light(struct job *job, const struct hc_hook *h)
-{
-	struct delivery	*dl;
-
-	if ((dl = calloc(1, sizeof(*dl))) == NULL)
-		return (NULL);
-	if ((dl->hook.sid = strdup(h->hook.sid)) == NULL) {
-		free(dl);
-		return (NULL);
-	}
-	dl->retry_after_ms = -1;
-	dl->job = job;
-	if (job->kind == JOB_EVENT) {
-		dl->attempt = 1;
-		dl->first_attempt_at = wh_now_ms();
 	} else {
 		dl->attempt = job->task.attempt;
 		dl->first_attempt_at = job->task.first_attempt_at;
@@ -619,7 +593,7 @@ job_targets(const struct job *job, const struct hc_hook *h)
  * (a ~test is sent all the same: test_delivery.c).
  */
 void
-consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
+consume_fan_out(struct job *job, struct hc_hook **hooks, size_t n)
 {
 	struct delivery	*dl;
 	const char	*why;
@@ -633,17 +607,17 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!job_targets(job, &hooks[i]))
+		if (!job_targets(job, hooks[i]))
 			continue;
 		found = 1;
-		if (hooks[i].hook.enabled &&
-		    endpoint_full(hooks[i].hook.sid, &delay, &why) &&
-		    (dl = delivery_light(job, &hooks[i])) != NULL) {
+		if (hooks[i]->hook.enabled &&
+		    endpoint_full(hooks[i]->hook.sid, &delay, &why) &&
+		    (dl = delivery_make(job, hooks[i], 0)) != NULL) {
 			job->outstanding++;
 			resolve_defer(dl, delay, why);
 			continue;
 		}
-		if ((dl = delivery_make(job, &hooks[i])) == NULL) {
+		if ((dl = delivery_make(job, hooks[i], 1)) == NULL) {
 			wh_log(WH_LOG_ERROR, "out of memory; entry left "
 			    "pending", "event_sid", job->task.event.event_sid,
 			    NULL);
@@ -651,7 +625,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 			continue;
 		}
 		job->outstanding++;
-		if (!dl->hook.enabled && job->reply_key == NULL) {
+		if (!dl->hook->enabled && job->reply_key == NULL) {
 			resolve_park(dl, "webhook disabled");
 			continue;
 		}

@@ -318,8 +318,6 @@ deliver_free(void)
 void
 delivery_free(struct delivery *dl)
 {
-	size_t	i;
-
 	if (dl->easy != NULL) {
 		(void)curl_multi_remove_handle(multi, dl->easy);
 		curl_easy_cleanup(dl->easy);
@@ -328,10 +326,8 @@ delivery_free(struct delivery *dl)
 	curl_slist_free_all(dl->connect_to);
 	wh_buf_free(&dl->body);
 	wh_buf_free(&dl->answer);
-	wh_webhook_free(&dl->hook);
-	for (i = 0; i < dl->nkeys; i++)
-		wh_signing_key_free(&dl->keys[i]);
 	free(dl->keys);
+	hookcache_release(dl->src);
 	free(dl);
 }
 
@@ -424,7 +420,7 @@ static size_t
 signed_list(const struct delivery *dl, const char *sent_at,
     struct wh_sign_header *out)
 {
-	const struct wh_webhook	*w = &dl->hook;
+	const struct wh_webhook	*w = dl->hook;
 	size_t			 i, ns = 0;
 
 	out[ns].name = "Streem-Sent-At";
@@ -470,8 +466,8 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 			return (-1);
 	}
 	for (i = 0; i < dl->nkeys; i++) {
-		if (dl->keys[i].alg == WH_KEY_ED25519) {
-			if (wh_sign_ed25519(dl->keys[i].secret, id,
+		if (dl->keys[i]->alg == WH_KEY_ED25519) {
+			if (wh_sign_ed25519(dl->keys[i]->secret, id,
 			    now_ms / 1000, dl->body.data, dl->body.len,
 			    v1a) == -1 || (sw->len > 0 &&
 			    wh_buf_append(sw, " ", 1) == -1) ||
@@ -479,10 +475,10 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 				return (-1);
 			continue;
 		}
-		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
+		if (wh_sign_streem(dl->keys[i]->secret, dl->keys[i]->secret_len,
 		    hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
-		    wh_sign_standard(dl->keys[i].secret,
-		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
+		    wh_sign_standard(dl->keys[i]->secret,
+		    dl->keys[i]->secret_len, id, now_ms / 1000, dl->body.data,
 		    dl->body.len, v1) == -1)
 			return (-1);
 		if ((sigs->len > 0 && wh_buf_append(sigs, ",", 1) == -1) ||
@@ -502,7 +498,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 {
 	struct curl_slist	**h = (struct curl_slist **)&dl->headers;
 	struct wh_buf		 names, sigs, sw;
-	const struct wh_webhook	*w = &dl->hook;
+	const struct wh_webhook	*w = dl->hook;
 	size_t			 i;
 	int			 rc = -1;
 
@@ -685,22 +681,22 @@ setup_easy(struct delivery *dl)
 	else if ((e = curl_easy_init()) == NULL)
 		return (-1);
 	dl->easy = e;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook.url);
+	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook->url);
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)dl->hook.timeout_ms);
+	    (long)dl->hook->timeout_ms);
 	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)dl->hook.timeout_ms);
+	    (long)dl->hook->timeout_ms);
 	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
 	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, dl->headers);
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, dl->body.data);
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)dl->body.len);
-	if (dl->hook.method != WH_METHOD_POST)
+	if (dl->hook->method != WH_METHOD_POST)
 		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
-		    wh_method_name(dl->hook.method));
+		    wh_method_name(dl->hook->method));
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
@@ -725,7 +721,7 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (d.cfg.tls_ca_file[0] != '\0')
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, d.cfg.tls_ca_file);
-	bad |= setup_tls(e, &dl->hook);
+	bad |= setup_tls(e, dl->hook);
 	return (bad ? -1 : 0);
 }
 
@@ -840,7 +836,7 @@ has_hmac_key(const struct delivery *dl)
 	size_t	i;
 
 	for (i = 0; i < dl->nkeys; i++)
-		if (dl->keys[i].alg == WH_KEY_HMAC)
+		if (dl->keys[i]->alg == WH_KEY_HMAC)
 			return (1);
 	return (0);
 }
@@ -882,7 +878,7 @@ deliver_start(struct delivery *dl)
 		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
-	if ((why = hook_unsafe(&dl->hook)) != NULL) {
+	if ((why = hook_unsafe(dl->hook)) != NULL) {
 		fail_early(dl, why);
 		return;
 	}
@@ -895,7 +891,7 @@ deliver_start(struct delivery *dl)
 		return;
 	}
 	dl->started_mono = wh_mono_ms();
-	if (egress_proxied(dl->hook.url)) {
+	if (egress_proxied(dl->hook->url)) {
 		dl->proxied = 1;
 		if (egress_resolve(dl) == -1)
 			fail_early(dl, "could not start resolving the target");

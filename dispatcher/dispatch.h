@@ -59,13 +59,14 @@ struct job {
 						   entry's waiting list */
 };
 
-/* One cached webhook (hookcache.c): decoded, and as stored. */
+/*
+ * One cached webhook (hookcache.c), decoded once per load and borrowed
+ * by the deliveries made from it (hookcache_hold/release).
+ */
 struct hc_hook {
+	int			 refs;		/* the cache's + deliveries' */
 	struct wh_webhook	 hook;
-	char			*rec;
-	size_t			 rec_len;
-	char			**keys;		/* msgpack signing keys */
-	size_t			*key_lens;
+	struct wh_signing_key	*keys;		/* decoded (secrets opened) */
 	size_t			 nkeys;
 	struct wh_filter	*filter;	/* compiled hook.filter, NULL:
 						   every event */
@@ -78,8 +79,9 @@ struct endpoint;
 struct delivery {
 	struct job		*job;
 	struct endpoint		*ep;
-	struct wh_webhook	 hook;
-	struct wh_signing_key	*keys;
+	struct hc_hook		*src;		/* held: what hook, keys borrow */
+	const struct wh_webhook	*hook;		/* &src->hook */
+	const struct wh_signing_key **keys;	/* src's keys active when made */
 	size_t			 nkeys;
 	uint32_t		 attempt;	/* 1-based */
 	int64_t			 first_attempt_at;
@@ -146,7 +148,7 @@ void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed, int64_t sent);
-void	consume_fan_out(struct job *, const struct hc_hook *, size_t);
+void	consume_fan_out(struct job *, struct hc_hook **, size_t);
 void	job_delivery_done(struct job *, int ok);
 void	job_failed(struct job *, const char *why);
 void	acks_flush(void);
@@ -157,7 +159,8 @@ long long hookcache_counter(const void *redis_reply);
 void	hookcache_global(long long);
 void	hookcache_want(struct job *);
 void	hookcache_tick(void);
-size_t	hookcache_size(void);
+struct hc_hook *hookcache_hold(struct hc_hook *);
+void	hookcache_release(struct hc_hook *);
 void	hookcache_free(void);
 
 /*

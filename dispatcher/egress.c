@@ -159,9 +159,9 @@ egress_resolve(struct delivery *dl)
 	int		 rc;
 
 	if ((lk = calloc(1, sizeof(*lk))) == NULL ||
-	    wh_url_host(dl->hook.url, strlen(dl->hook.url), &host,
+	    wh_url_host(dl->hook->url, strlen(dl->hook->url), &host,
 	    &hlen) == -1 || hlen >= sizeof(lk->host) ||
-	    (lk->port = wh_url_port(dl->hook.url, strlen(dl->hook.url))) < 0) {
+	    (lk->port = wh_url_port(dl->hook->url, strlen(dl->hook->url))) < 0) {
 		free(lk);
 		return (-1);
 	}

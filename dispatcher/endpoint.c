@@ -267,13 +267,13 @@ endpoint_enqueue(struct delivery *dl)
 	const char	*why;
 	int64_t		 delay;
 
-	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
+	if ((ep = lookup(dl->hook->sid, 1)) == NULL) {
 		resolve_defer(dl, DEFER_MS, "out of memory");
 		return;
 	}
 	if (ep->inflight == 0 && ep->nqueued == 0)
 		ep->progress = wh_mono_ms();
-	if (endpoint_full(dl->hook.sid, &delay, &why)) {
+	if (endpoint_full(dl->hook->sid, &delay, &why)) {
 		resolve_defer(dl, delay, why);
 		return;
 	}
@@ -317,10 +317,10 @@ endpoint_refused(struct delivery *dl, int64_t wait_ms, const char *why)
 	if (ep != NULL) {
 		dl->ep = NULL;
 		ep->inflight--;
-		if (dl->hook.rate_per_second > 0) {
+		if (dl->hook->rate_per_second > 0) {
 			if (ep->rl_line > due)
 				due = ep->rl_line;
-			ep->rl_line = due + 1000.0 / dl->hook.rate_per_second;
+			ep->rl_line = due + 1000.0 / dl->hook->rate_per_second;
 		}
 		mark_ready(ep);
 	}

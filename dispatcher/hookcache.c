@@ -48,12 +48,12 @@ struct entry {
 	int64_t			 used;		/* mono ms */
 	int			 loaded;
 	int			 fetching;
-	struct hc_hook		*hooks;
+	struct hc_hook		**hooks;
 	size_t			 nhooks;
 	/* The check or load in flight. */
 	long long		 stamp;
 	long long		 next_version;
-	struct hc_hook		*next;
+	struct hc_hook		**next;
 	size_t			 nnext, want, got;
 	int			 failed;
 	char			 why[ERROR_MAX];	/* of the failure */
@@ -75,30 +75,42 @@ hash(const char *s)
 	return (wh_hash(s, strlen(s)) % BUCKETS);
 }
 
-static void
-hook_clear(struct hc_hook *h)
+/*
+ * A webhook is decoded (record, filter, signing keys: an AES-GCM open
+ * each when secrets are sealed) once per load, and the deliveries made
+ * from it borrow it: each holds a reference, so a refresh or an eviction
+ * while transfers are in flight only drops the cache's own, and the last
+ * holder frees it.
+ */
+struct hc_hook *
+hookcache_hold(struct hc_hook *h)
+{
+	h->refs++;
+	return (h);
+}
+
+void
+hookcache_release(struct hc_hook *h)
 {
 	size_t	i;
 
+	if (h == NULL || --h->refs > 0)
+		return;
 	wh_webhook_free(&h->hook);
-	free(h->rec);
-	for (i = 0; i < h->nkeys; i++) {
-		explicit_bzero(h->keys[i], h->key_lens[i]);
-		free(h->keys[i]);
-	}
+	for (i = 0; i < h->nkeys; i++)
+		wh_signing_key_free(&h->keys[i]);
 	free(h->keys);
-	free(h->key_lens);
 	free(h->filter);
-	memset(h, 0, sizeof(*h));
+	free(h);
 }
 
 static void
-hooks_free(struct hc_hook *hooks, size_t n)
+hooks_free(struct hc_hook **hooks, size_t n)
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		hook_clear(&hooks[i]);
+		hookcache_release(hooks[i]);
 	free(hooks);
 }
 
@@ -311,33 +323,31 @@ filter_take(struct hc_hook *h)
 	return (0);
 }
 
-static int
-hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
+/* Decode one webhook and its signing keys; NULL on a bad record. */
+static struct hc_hook *
+hook_take(const redisReply *rec, const redisReply *keys)
 {
-	size_t	i;
+	struct hc_hook		*h;
+	const redisReply	*k;
+	size_t			 i;
 
-	if ((h->rec = malloc(rec->len)) == NULL)
-		return (-1);
-	memcpy(h->rec, rec->str, rec->len);
-	h->rec_len = rec->len;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return (NULL);
+	h->refs = 1;
 	if (wh_webhook_decode(rec->str, rec->len, &h->hook) == -1 ||
-	    filter_take(h) == -1)
-		return (-1);
-	if ((h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL ||
-	    (h->key_lens = calloc(keys->elements + 1,
-	    sizeof(*h->key_lens))) == NULL)
-		return (-1);
-	for (i = 0; i < keys->elements; i++) {
-		if (keys->element[i]->type != REDIS_REPLY_STRING)
-			continue;
-		if ((h->keys[h->nkeys] = malloc(keys->element[i]->len)) ==
-		    NULL)
-			return (-1);
-		memcpy(h->keys[h->nkeys], keys->element[i]->str,
-		    keys->element[i]->len);
-		h->key_lens[h->nkeys++] = keys->element[i]->len;
+	    filter_take(h) == -1 ||
+	    (h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL) {
+		hookcache_release(h);
+		return (NULL);
 	}
-	return (0);
+	for (i = 0; i < keys->elements; i++) {
+		k = keys->element[i];
+		/* An unreadable key signs nothing, as before it was cached. */
+		if (k->type == REDIS_REPLY_STRING && wh_signing_key_decode(
+		    k->str, k->len, &h->keys[h->nkeys]) == 0)
+			h->nkeys++;
+	}
+	return (h);
 }
 
 /* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
@@ -358,15 +368,12 @@ on_record(struct wh_wire *w, void *r, void *priv)
 		/* Deleted since the index was read: not there, then. */
 		if (rec->type == REDIS_REPLY_STRING &&
 		    keys->type == REDIS_REPLY_ARRAY) {
-			h = &e->next[e->nnext];
-			if (hook_take(h, rec, keys) == 0)
-				e->nnext++;
-			else {
+			if ((h = hook_take(rec, keys)) != NULL)
+				e->next[e->nnext++] = h;
+			else
 				wh_log(WH_LOG_ERROR, "unreadable webhook "
 				    "record skipped", "company_sid",
 				    e->company_sid, NULL);
-				hook_clear(h);
-			}
 		}
 	}
 	if (e->got == e->want)
@@ -534,12 +541,6 @@ hookcache_tick(void)
 		if (entry_idle(e))
 			entry_free(e);
 	}
-}
-
-size_t
-hookcache_size(void)
-{
-	return (nentries);
 }
 
 void

@@ -98,7 +98,7 @@ otlp_attempt(const struct delivery *dl, const char *reason)
 	s->end_us = now;
 	s->start_us = now - dl->latency_ms * 1000;
 	(void)snprintf(s->webhook_sid, sizeof(s->webhook_sid), "%s",
-	    dl->hook.sid);
+	    dl->hook->sid);
 	(void)snprintf(s->event_sid, sizeof(s->event_sid), "%s",
 	    ev->event_sid);
 	s->attempt = dl->attempt;

@@ -87,18 +87,18 @@ ratelimit_start(struct delivery *dl)
 	size_t		 lens[4];
 	char		 key[WH_KEY_MAX], rate[32], burst[16];
 
-	if (dl->hook.rate_per_second == 0 || dl->job->reply_key != NULL) {
+	if (dl->hook->rate_per_second == 0 || dl->job->reply_key != NULL) {
 		deliver_start(dl);
 		return;
 	}
 	if (wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1) {
+	    dl->hook->sid) == -1) {
 		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter key");
 		return;
 	}
-	(void)snprintf(rate, sizeof(rate), "%.3f", dl->hook.rate_per_second *
+	(void)snprintf(rate, sizeof(rate), "%.3f", dl->hook->rate_per_second *
 	    (100 - RATE_ROOM_PCT) / 100.0);
-	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(&dl->hook));
+	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(dl->hook));
 	argv[0] = key; lens[0] = strlen(key);
 	argv[1] = "take"; lens[1] = 4;
 	argv[2] = rate; lens[2] = strlen(rate);
@@ -138,9 +138,9 @@ ratelimit_pause(const struct delivery *dl, int64_t pause_ms)
 	size_t		 lens[3];
 	char		 key[WH_KEY_MAX], ms[24];
 
-	if (dl->hook.rate_per_second == 0 || pause_ms <= 0 ||
+	if (dl->hook->rate_per_second == 0 || pause_ms <= 0 ||
 	    wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1)
+	    dl->hook->sid) == -1)
 		return;
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)pause_ms);
 	argv[0] = key; lens[0] = strlen(key);

@@ -193,15 +193,15 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	int			 n = 0;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
 	    ev->company_sid, ev->event_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(now, at) == -1)
+	    dl->hook->sid) == -1 || wh_rfc3339_ms(now, at) == -1)
 		return;
 	(void)snprintf(at_ms, sizeof(at_ms), "%lld", (long long)now);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
@@ -215,7 +215,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
 	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
-	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	ARGS(dl->hook->sid); ARGS(ok ? "1" : "0");
 	/* The values of event_sid, attempt, outcome, status, error,
 	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
 	 * names them; the last two are "" when the answer had no Date). */
@@ -236,7 +236,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 		return;
 	rec->ok = ok;
 	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",
-	    dl->hook.sid);
+	    dl->hook->sid);
 	(void)snprintf(rec->company_sid, sizeof(rec->company_sid), "%s",
 	    ev->company_sid);
 	cur->n++;

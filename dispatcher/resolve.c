@@ -31,7 +31,7 @@ on_resolved(struct wh_wire *w, void *r, void *priv)
 	if (!ok)
 		wh_log(WH_LOG_WARN, "could not record the outcome; the entry "
 		    "stays pending", "event_sid", job->task.event.event_sid,
-		    "webhook_sid", dl->hook.sid, "error", reply ? reply->str :
+		    "webhook_sid", dl->hook->sid, "error", reply ? reply->str :
 		    "redis down", NULL);
 	if (!ok)
 		job_failed(job, reply ? reply->str : "redis down");
@@ -57,7 +57,7 @@ task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
 
 	memset(&t, 0, sizeof(t));
 	t.event = dl->job->task.event;		/* borrowed, not owned */
-	t.webhook_sid = dl->hook.sid;
+	t.webhook_sid = dl->hook->sid;
 	t.attempt = attempt;
 	t.first_attempt_at = dl->first_attempt_at;
 	t.due_at = due;
@@ -114,11 +114,11 @@ dead_letter(struct delivery *dl, const char *reason)
 	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
 	    wh_rfc3339_ms(t, now) == -1 ||
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    dl->hook.sid) == -1) {
+	    dl->hook->sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -138,7 +138,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
 	ARGS("event_sid"); ARGS(ev->event_sid);
-	ARGS("webhook_sid"); ARGS(dl->hook.sid);
+	ARGS("webhook_sid"); ARGS(dl->hook->sid);
 	ARGS("company_sid"); ARGS(ev->company_sid);
 	ARGS("event_type"); ARGS(ev->event_type);
 	ARGS("attempts"); ARGS(attempts);
@@ -166,7 +166,7 @@ resolve_attempt(struct delivery *dl)
 	const char		*outcome;
 
 	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
-	last = dl->attempt >= dl->hook.max_attempts;
+	last = dl->attempt >= dl->hook->max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
 	if (dl->job->reply_key != NULL) {
 		test_delivery_reply(dl);
@@ -185,7 +185,7 @@ resolve_attempt(struct delivery *dl)
 		d.n_delivered++;
 		if (logged)
 			wh_log(WH_LOG_DEBUG, "delivered", "event_sid",
-			    ev->event_sid, "webhook_sid", dl->hook.sid,
+			    ev->event_sid, "webhook_sid", dl->hook->sid,
 			    "attempt", n, "status", code, "ms", ms, NULL);
 		resolved_now(dl, 1);
 		return;
@@ -195,13 +195,13 @@ resolve_attempt(struct delivery *dl)
 		d.n_dead++;
 		wh_log(WH_LOG_WARN, "delivery failed; no attempts left, "
 		    "dead-lettered", "event_sid", ev->event_sid,
-		    "webhook_sid", dl->hook.sid, "attempt", n, "status",
+		    "webhook_sid", dl->hook->sid, "attempt", n, "status",
 		    dl->status ? code : NULL, "error", dl->error, "ms", ms,
 		    NULL);
 		dead_letter(dl, "max_attempts reached");
 		return;
 	}
-	delay = wh_backoff_schedule_ms(&dl->hook.retry, dl->attempt,
+	delay = wh_backoff_schedule_ms(&dl->hook->retry, dl->attempt,
 	    d.cfg.retry_scale, arc4random());
 	if ((dl->status == 429 || dl->status == 503) &&
 	    dl->retry_after_ms >= 0)
@@ -213,7 +213,7 @@ resolve_attempt(struct delivery *dl)
 	(void)snprintf(in, sizeof(in), "%lld", (long long)delay);
 	d.n_retried++;
 	wh_log(WH_LOG_WARN, "delivery failed; retry scheduled", "event_sid",
-	    ev->event_sid, "webhook_sid", dl->hook.sid, "attempt", n,
+	    ev->event_sid, "webhook_sid", dl->hook->sid, "attempt", n,
 	    "status", dl->status ? code : NULL, "error", dl->error, "ms", ms,
 	    "retry_in_ms", in, NULL);
 	schedule(dl, dl->attempt + 1, delay);
@@ -246,7 +246,7 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 		return;
 	}
 	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    dl->job->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", why, NULL);
 	schedule(dl, dl->attempt, delay_ms);
 }
@@ -259,7 +259,7 @@ resolve_park(struct delivery *dl, const char *reason)
 		return;
 	d.n_parked++;
 	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    dl->job->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", reason, NULL);
 	dead_letter(dl, reason);
 }
