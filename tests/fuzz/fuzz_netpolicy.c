@@ -1,6 +1,6 @@
 /*
  * fuzz_netpolicy.c: the SSRF address policy of common/netpolicy.c on any
- * bytes: URL hosts judged up front (wh_host_literal_refused), addresses
+ * bytes: URL hosts judged up front (host_refused), addresses
  * judged at connect time (wh_addr_refused) and WH_ALLOW_CIDRS lists.
  *
  * Checks, beyond memory safety:
@@ -30,6 +30,20 @@
 #include "netpolicy.h"
 
 #include "fuzz.h"
+
+/*
+ * A URL host judged as the api judges it (wh_policy_host_refused), under
+ * the default policy or with WH_ALLOW_PRIVATE_TARGETS.
+ */
+static const char *
+host_refused(const char *host, size_t len, int allow_private)
+{
+	struct wh_netpolicy	p;
+
+	memset(&p, 0, sizeof(p));
+	p.allow_private = allow_private;
+	return (wh_policy_host_refused(&p, host, len));
+}
 
 static int
 is_malformed(const char *why)
@@ -105,13 +119,13 @@ check_host(const char *s, size_t len)
 	const char		*why, *at_connect;
 	char			*host;
 
-	why = wh_host_literal_refused(s, len, 0);
+	why = host_refused(s, len, 0);
 	if (memchr(s, '\0', len) != NULL) {
 		FUZZ_CHECK(len == 0 || why != NULL);
 		return;
 	}
-	FUZZ_CHECK(wh_host_literal_refused(s, len, 1) == NULL ||
-	    is_malformed(wh_host_literal_refused(s, len, 1)));
+	FUZZ_CHECK(host_refused(s, len, 1) == NULL ||
+	    is_malformed(host_refused(s, len, 1)));
 	if ((host = fuzz_cstr((const uint8_t *)s, len)) == NULL)
 		return;
 	if (len > 0 && numeric_host(host, &ss, &sslen)) {
