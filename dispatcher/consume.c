@@ -1,6 +1,9 @@
 /*
- * consume.c: reading the two work streams, turning entries into jobs,
- * fanning events out to the company's webhooks, and acking.
+ * consume.c: a stream entry's life: read from one of the two work
+ * streams, fanned out to the company's webhooks (hookcache.c, one
+ * delivery each: delivery.c), resolved once every delivery is, acked.
+ * The layers below report back through the callbacks consume_init()
+ * gives them.
  *
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
@@ -21,6 +24,9 @@
 #include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
+
+static void	job_delivery_done(struct job *, int ok);
+static void	consume_fan_out(struct job *, struct hc_hook **, size_t);
 
 #define READ_BLOCK_MS	"1000"
 #define ACK_BATCH_MAX	512
@@ -104,6 +110,27 @@ group_create(void)
 	(void)rconn_cmd(&d.main, on_group, d.k_events, 6, argv, NULL);
 	argv[2] = d.k_retries;
 	(void)rconn_cmd(&d.main, on_group, d.k_retries, 6, argv, NULL);
+}
+
+/* The company's webhooks could not be read: the job is abandoned. */
+static void
+lookup_failed(struct job *job, const char *why)
+{
+	job_failed(job, why);
+	job_delivery_done(job, 0);
+}
+
+/*
+ * The layers below report back to the stream entry's life through these
+ * callbacks: the cache with a job's webhooks, a delivery once resolved,
+ * the endpoints when trimming made room.
+ */
+void
+consume_init(void)
+{
+	hookcache_init(consume_fan_out, lookup_failed);
+	delivery_init(job_delivery_done);
+	endpoint_on_room(consume_maybe_read);
 }
 
 void
@@ -329,13 +356,6 @@ job_ack(struct job *job)
 static void	entry_dead(struct job *, const char *min, const char *why,
 		    wh_reply_fn *);
 
-void
-job_failed(struct job *job, const char *why)
-{
-	if (job->fail[0] == '\0' && why != NULL)
-		(void)snprintf(job->fail, sizeof(job->fail), "%s", why);
-}
-
 static void
 on_given_up(struct wh_wire *w, void *r, void *priv)
 {
@@ -374,7 +394,7 @@ on_given_up(struct wh_wire *w, void *r, void *priv)
  * abandoned entry stays pending (to be claimed again) unless it has been
  * delivered DELIVERIES_MAX times; a lost one belongs to its new owner.
  */
-void
+static void
 job_delivery_done(struct job *job, int ok)
 {
 	char	why[ERROR_MAX + 64];
@@ -496,7 +516,7 @@ job_fanned_out(struct job *job)
 	for (dl = job->ready; dl != NULL; dl = next) {
 		next = dl->next_ready;
 		dl->next_ready = NULL;
-		endpoint_enqueue(dl);
+		delivery_queue(dl);
 	}
 	job->ready = NULL;
 	job_delivery_done(job, 1);	/* the lookup itself */
@@ -514,43 +534,6 @@ hook_wants(const struct wh_webhook *w, const char *type)
 			return (1);
 	}
 	return (0);
-}
-
-/*
- * A delivery of job for the cached webhook h, which it borrows (with the
- * keys active now; none for one deferred at once, signed = 0): nothing
- * is decoded per delivery. NULL when out of memory.
- */
-static struct delivery *
-delivery_make(struct job *job, struct hc_hook *h, int signed_)
-{
-	struct delivery	*dl;
-	size_t		 i;
-	int64_t		 now = wh_now_ms();
-
-	if ((dl = calloc(1, sizeof(*dl))) == NULL)
-		return (NULL);
-	dl->retry_after_ms = -1;
-	dl->src = hookcache_hold(h);
-	dl->hook = &h->hook;
-	if (signed_ && (dl->keys = calloc(h->nkeys + 1,
-	    sizeof(*dl->keys))) == NULL) {
-		delivery_free(dl);
-		return (NULL);
-	}
-	for (i = 0; signed_ && i < h->nkeys; i++) {
-		if (wh_signing_key_active(&h->keys[i], now))
-			dl->keys[dl->nkeys++] = &h->keys[i];
-	}
-	dl->job = job;
-	if (job->kind == JOB_EVENT) {
-		dl->attempt = 1;
-		dl->first_attempt_at = now;
-	} else {
-		dl->attempt = job->task.attempt;
-		dl->first_attempt_at = job->task.first_attempt_at;
-	}
-	return (dl);
 }
 
 /*
@@ -592,7 +575,7 @@ job_targets(const struct job *job, const struct hc_hook *h)
  * deliveries. A disabled webhook's delivery is parked, not attempted
  * (a ~test is sent all the same: test_delivery.c).
  */
-void
+static void
 consume_fan_out(struct job *job, struct hc_hook **hooks, size_t n)
 {
 	struct delivery	*dl;
@@ -749,7 +732,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    retry_parse(job, e->element[1]);
 		if (why != NULL)
 			entry_malformed(job, why);
-		else if (test_delivery_expired(job)) {
+		else if (entry_test_expired(job)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
 			    "event_sid", job->task.event.event_sid,
 			    "webhook_sid", job->task.webhook_sid, NULL);

@@ -32,6 +32,12 @@
 #include "timeutil.h"
 #include "validate.h"
 
+static void	deliver_proxied(struct delivery *, const char *connect_to,
+		    const char *why, const char *reason);
+static int	deliver_side_start(void *easy);
+static curl_socket_t deliver_socket_open(struct curl_sockaddr *);
+static int	deliver_socket_close(void *clientp, curl_socket_t fd);
+
 /*
  * The most of an answer ever read: the attempt log and a ~test outcome
  * keep its first KiB. Once the status is known and this much of the body
@@ -65,6 +71,8 @@ static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
+/* The delivery's owner (delivery.c), told of what a transfer came to. */
+static const struct deliver_hooks	*hooks;
 static void	add_transfer(struct delivery *);
 /* The CA file every transfer trusts (WH_TLS_CA_FILE or curl's default). */
 static char			*ca_file;
@@ -141,7 +149,7 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 }
 
 /* A socket for curl, watched by the loop (the exporter's too). */
-curl_socket_t
+static curl_socket_t
 deliver_socket_open(struct curl_sockaddr *a)
 {
 	curl_socket_t	fd;
@@ -156,7 +164,7 @@ deliver_socket_open(struct curl_sockaddr *a)
 
 /* Every socket deliver_socket_open made is closed here: the loop
  * forgets it. */
-int
+static int
 deliver_socket_close(void *clientp, curl_socket_t fd)
 {
 	(void)clientp;
@@ -279,14 +287,22 @@ ca_file_find(void)
 	return (0);
 }
 
+/* The trace exporter's transfers ride on ours (otlp.c). */
+static const struct otlp_transport	otlp_rides = {
+	.start = deliver_side_start,
+	.socket_open = deliver_socket_open,
+	.socket_close = deliver_socket_close,
+};
+
 int
 deliver_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
 	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1 ||
-	    egress_init() == -1)
+	    egress_init(deliver_proxied) == -1)
 		return (-1);
+	otlp_transport(&otlp_rides);
 	spare_cap = (size_t)d.cfg.concurrency;
 	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
 		return (-1);
@@ -298,6 +314,12 @@ deliver_init(void)
 	    (long)d.cfg.concurrency))
 		return (-1);
 	return (0);
+}
+
+void
+deliver_hooks(const struct deliver_hooks *h)
+{
+	hooks = h;
 }
 
 void
@@ -315,8 +337,9 @@ deliver_free(void)
 	curl_global_cleanup();
 }
 
+/* What the transfer layer of dl holds (delivery_free, delivery.c). */
 void
-delivery_free(struct delivery *dl)
+deliver_clear(struct delivery *dl)
 {
 	if (dl->easy != NULL) {
 		(void)curl_multi_remove_handle(multi, dl->easy);
@@ -326,9 +349,6 @@ delivery_free(struct delivery *dl)
 	curl_slist_free_all(dl->connect_to);
 	wh_buf_free(&dl->body);
 	wh_buf_free(&dl->answer);
-	free(dl->keys);
-	hookcache_release(dl->src);
-	free(dl);
 }
 
 /*
@@ -725,34 +745,20 @@ setup_easy(struct delivery *dl)
 	return (bad ? -1 : 0);
 }
 
-/*
- * A delivery of a job another dispatcher took over: its outcome is not
- * ours to record or act on (the new owner delivers and resolves the
- * entry), so it is dropped; the job, once empty, is let go unacked.
- */
-static void
-drop_lost(struct delivery *dl)
-{
-	struct job	*job = dl->job;
-
-	delivery_free(dl);
-	job_delivery_done(job, 0);
-}
-
 /* Resolve dl if its job is still ours; hold or drop it otherwise. */
 static void
 resolve_owned(struct delivery *dl)
 {
 	switch (job_owned(dl->job)) {
 	case OWN_LOST:
-		drop_lost(dl);
+		hooks->dropped(dl);
 		break;
 	case OWN_UNSURE:
 		dl->held = HELD_DONE;
 		TAILQ_INSERT_TAIL(&held, dl, queue);
 		break;
 	default:
-		resolve_attempt(dl);
+		hooks->attempted(dl);
 	}
 }
 
@@ -770,9 +776,9 @@ finish(struct delivery *dl)
 		easy_release(dl->easy);
 		dl->easy = NULL;
 	}
-	endpoint_release(dl);
+	hooks->release(dl);
 	resolve_owned(dl);
-	endpoint_start_ready();
+	hooks->start_ready();
 }
 
 /*
@@ -803,7 +809,7 @@ deliver_recheck(void)
 		d.inflight--;		/* deliver_start() counts it again */
 		deliver_start(dl);
 	}
-	endpoint_start_ready();
+	hooks->start_ready();
 }
 
 
@@ -867,7 +873,7 @@ deliver_start(struct delivery *dl)
 	 * deadline (the slots were held by slow transfers) would end after
 	 * the api stopped waiting for it (a 504): its outcome says so now.
 	 */
-	if (test_delivery_expired(dl->job)) {
+	if (entry_test_expired(dl->job)) {
 		fail_early(dl, "not sent: the endpoint's transfers in flight "
 		    "left no room before the test's start deadline; try again "
 		    "later");
@@ -974,7 +980,7 @@ side_done(CURLMsg *m)
 }
 
 /* A transfer of the trace exporter's, on the deliveries' multi. */
-int
+static int
 deliver_side_start(void *e)
 {
 	return (curl_multi_add_handle(multi, e) == CURLM_OK ? 0 : -1);
@@ -985,7 +991,7 @@ deliver_side_start(void *e)
  * address (a CONNECT tunnel for http too, so the proxy never picks the
  * address itself); or the delivery fails before the proxy is asked.
  */
-void
+static void
 deliver_proxied(struct delivery *dl, const char *connect_to, const char *why,
     const char *reason)
 {

@@ -69,6 +69,17 @@ static long long		 global_seen = -1;
 
 static void	fetch(struct entry *);
 
+/* What the owner (consume.c) is told: hookcache_init. */
+static hookcache_found_fn	*found_cb;
+static hookcache_failed_fn	*failed_cb;
+
+void
+hookcache_init(hookcache_found_fn *found, hookcache_failed_fn *failed)
+{
+	found_cb = found;
+	failed_cb = failed;
+}
+
 static size_t
 hash(const char *s)
 {
@@ -240,7 +251,7 @@ fresh_for(const struct entry *e, const struct job *job)
 	    (job->need <= e->valid_at || e->valid_at == global_seen));
 }
 
-/* Hand the waiting jobs the entry is good for to consume.c. */
+/* Hand the waiting jobs the entry is good for to the owner. */
 static void
 serve(struct entry *e)
 {
@@ -251,7 +262,7 @@ serve(struct entry *e)
 		if (!fresh_for(e, job))
 			continue;
 		TAILQ_REMOVE(&e->waiters, job, wait);
-		consume_fan_out(job, e->hooks, e->nhooks);
+		found_cb(job, e->hooks, e->nhooks);
 	}
 	if (!TAILQ_EMPTY(&e->waiters))
 		fetch(e);
@@ -264,9 +275,8 @@ fail_waiters(struct entry *e)
 
 	while ((job = TAILQ_FIRST(&e->waiters)) != NULL) {
 		TAILQ_REMOVE(&e->waiters, job, wait);
-		job_failed(job, e->why[0] ? e->why : "the company's webhooks "
+		failed_cb(job, e->why[0] ? e->why : "the company's webhooks "
 		    "could not be read");
-		job_delivery_done(job, 0);
 	}
 }
 
@@ -503,7 +513,7 @@ fail:
 
 /*
  * The webhooks of job's company as of job->need: now from the cache, or
- * after a check. consume_fan_out() or job_delivery_done(job, 0) follows.
+ * after a check: the owner's found or failed callback follows.
  */
 void
 hookcache_want(struct job *job)
@@ -513,14 +523,14 @@ hookcache_want(struct job *job)
 
 	if ((e = entry_get(job->task.event.company_sid)) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
-		job_delivery_done(job, 0);
+		failed_cb(job, NULL);
 		return;
 	}
 	e->used = now;
 	if (e->loaded && now - e->checked >= MAX_AGE_MS && !e->fetching)
 		e->valid_at = -1;
 	if (fresh_for(e, job)) {
-		consume_fan_out(job, e->hooks, e->nhooks);
+		found_cb(job, e->hooks, e->nhooks);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&e->waiters, job, wait);

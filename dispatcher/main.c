@@ -153,6 +153,7 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
+	consume_init();
 	if (loop_init() == -1 || deliver_init() == -1 ||
 	    wh_script_sha(wh_lua_publish_event) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "

@@ -213,11 +213,23 @@ header_pair(const char *n, size_t nlen, const char *v, size_t vlen,
 	return (0);
 }
 
+/*
+ * The deliveries' curl multi and sockets the exports ride on, given by
+ * their owner (deliver.c) so that this file never calls up into it.
+ */
+static const struct otlp_transport	*transport;
+
+void
+otlp_transport(const struct otlp_transport *t)
+{
+	transport = t;
+}
+
 /* The collector is ours to reach wherever it is: no address policy. */
 static curl_socket_t
 open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	return (deliver_socket_open(a));
+	return (transport->socket_open(a));
 }
 
 static void
@@ -244,10 +256,10 @@ export_start(void)
 	bad |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_cb);
 	bad |= curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
-	    deliver_socket_close);
+	    transport->socket_close);
 	bad |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)&nsent);
-	if (bad != 0 || deliver_side_start(easy) == -1) {
+	if (bad != 0 || transport->start(easy) == -1) {
 		n_dropped += n;
 		goto shift;
 	}

@@ -62,27 +62,27 @@ test_delivery_parse(struct job *job, const char *name, size_t nlen,
 	return (0);
 }
 
-/* A test nobody waits for any more: acked without sending it. */
-int
-test_delivery_expired(const struct job *job)
+/* The delivery's owner (delivery.c): the outcome is written. */
+static test_delivery_done_fn	*done_cb;
+
+void
+test_delivery_init(test_delivery_done_fn *done)
 {
-	return (job->reply_key != NULL && wh_now_ms() > job->test_deadline);
+	done_cb = done;
 }
 
 static void
 on_replied_delivery(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
-	struct job	*job = dl->job;
 
-	delivery_free(dl);
-	job_delivery_done(job, 1);	/* never tried again */
+	done_cb(dl->job, dl);	/* never tried again */
 }
 
 static void
 on_replied_job(struct wh_wire *w, void *r, void *priv)
 {
-	job_delivery_done(priv, 1);
+	done_cb(priv, NULL);
 }
 
 /*
@@ -145,10 +145,8 @@ reply_send(struct job *job, struct delivery *dl, const char *error)
 	    "lost (redis)" : "test delivery", "event_sid",
 	    job->task.event.event_sid, "webhook_sid", job->task.webhook_sid,
 	    "error", error, NULL);
-	if (rc && dl != NULL) {
-		delivery_free(dl);
-		job_delivery_done(job, 1);
-	}
+	if (rc && dl != NULL)
+		done_cb(job, dl);
 }
 
 /* The test was attempted: its outcome, whatever it is, is the answer. */

@@ -154,25 +154,6 @@ claim(void *arg)
 	loop_timer_arm(&claim_timer, claim_period());
 }
 
-/*
- * Is job still ours? Confirmed by a refresh (or the read) less than two
- * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
- * has been idle that long. Older than that (the process was paused, or
- * Redis did not answer), it may have been taken over: nothing of it is
- * sent or resolved until the next refresh says (deliver.c).
- */
-int
-job_owned(const struct job *job)
-{
-	if (job->lost)
-		return (OWN_LOST);
-	if (wh_mono_ms() - job->held_since >= d.cfg.claim_idle_ms * 2 / 3) {
-		loop_timer_arm(&refresh_timer, 0);
-		return (OWN_UNSURE);
-	}
-	return (OWN_YES);
-}
-
 struct refresh_call {
 	const char	*stream;
 	uint64_t	 token;
@@ -290,6 +271,13 @@ refresh(void *arg)
 	loop_timer_arm(&refresh_timer, third / 2 > 100 ? third / 2 : 100);
 }
 
+/* An entry's ownership is unsure (entry.c): refresh now. */
+static void
+refresh_now(void)
+{
+	loop_timer_arm(&refresh_timer, 0);
+}
+
 void
 upkeep_start(void)
 {
@@ -301,6 +289,7 @@ upkeep_start(void)
 	loop_timer_init(&move_timer, move_due, NULL);
 	loop_timer_init(&claim_timer, claim, NULL);
 	loop_timer_init(&refresh_timer, refresh, NULL);
+	entry_ownership_init(d.cfg.claim_idle_ms, refresh_now);
 	loop_timer_arm(&move_timer, 0);
 	loop_timer_arm(&claim_timer, claim_period());
 	loop_timer_arm(&refresh_timer, d.cfg.claim_idle_ms / 6);

@@ -1,5 +1,14 @@
 /*
- * resolve.c: after an attempt. Every attempt is written to the webhook's
+ * delivery.c: a delivery's life, made, queued, sent, resolved, freed.
+ *
+ * Made by the fan-out (consume.c) from a cached webhook it borrows
+ * (hookcache.c); queued under its endpoint (endpoint.c), which starts it
+ * through the rate limiter (ratelimit.c) and the transfer layer
+ * (deliver.c) when there is room. Those layers report back through the
+ * callbacks delivery_init() gives them, never by calling up; so does this
+ * file to its own owner, the stream entry (delivery_resolved).
+ *
+ * After an attempt: every attempt is written to the webhook's
  * attempt log (with its event's index and the endpoint's health, in
  * batches: record.c); then the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
@@ -19,6 +28,66 @@
 #include "scripts.h"
 #include "timeutil.h"
 
+static void	resolve_attempt(struct delivery *);
+
+/* The entry's owner (consume.c): one of its deliveries is resolved. */
+static delivery_resolved_fn	*resolved_cb;
+
+static void	resolved_now(struct delivery *, int);
+
+/*
+ * A delivery of job for the cached webhook h, which it borrows (with the
+ * keys active now; none for one deferred at once, signed = 0): nothing
+ * is decoded per delivery. NULL when out of memory.
+ */
+struct delivery *
+delivery_make(struct job *job, struct hc_hook *h, int signed_)
+{
+	struct delivery	*dl;
+	size_t		 i;
+	int64_t		 now = wh_now_ms();
+
+	if ((dl = calloc(1, sizeof(*dl))) == NULL)
+		return (NULL);
+	dl->retry_after_ms = -1;
+	dl->src = hookcache_hold(h);
+	dl->hook = &h->hook;
+	if (signed_ && (dl->keys = calloc(h->nkeys + 1,
+	    sizeof(*dl->keys))) == NULL) {
+		delivery_free(dl);
+		return (NULL);
+	}
+	for (i = 0; signed_ && i < h->nkeys; i++) {
+		if (wh_signing_key_active(&h->keys[i], now))
+			dl->keys[dl->nkeys++] = &h->keys[i];
+	}
+	dl->job = job;
+	if (job->kind == JOB_EVENT) {
+		dl->attempt = 1;
+		dl->first_attempt_at = now;
+	} else {
+		dl->attempt = job->task.attempt;
+		dl->first_attempt_at = job->task.first_attempt_at;
+	}
+	return (dl);
+}
+
+void
+delivery_free(struct delivery *dl)
+{
+	deliver_clear(dl);
+	free(dl->keys);
+	hookcache_release(dl->src);
+	free(dl);
+}
+
+/* Queue a delivery made by the fan-out under its endpoint. */
+void
+delivery_queue(struct delivery *dl)
+{
+	endpoint_enqueue(dl);
+}
+
 static void
 on_resolved(struct wh_wire *w, void *r, void *priv)
 {
@@ -35,8 +104,7 @@ on_resolved(struct wh_wire *w, void *r, void *priv)
 		    "redis down", NULL);
 	if (!ok)
 		job_failed(job, reply ? reply->str : "redis down");
-	delivery_free(dl);
-	job_delivery_done(job, ok);
+	resolved_now(dl, ok);
 }
 
 static void
@@ -45,7 +113,48 @@ resolved_now(struct delivery *dl, int ok)
 	struct job	*job = dl->job;
 
 	delivery_free(dl);
-	job_delivery_done(job, ok);
+	resolved_cb(job, ok);
+}
+
+/*
+ * A ~test's outcome is written (test_delivery.c): dl, if any, is freed,
+ * and the entry is never tried again.
+ */
+static void
+test_replied(struct job *job, struct delivery *dl)
+{
+	if (dl != NULL)
+		delivery_free(dl);
+	resolved_cb(job, 1);
+}
+
+/*
+ * A delivery of a job another dispatcher took over (deliver.c): its
+ * outcome is not ours to record or act on (the new owner delivers and
+ * resolves the entry), so it is dropped; the job, once empty, is let go
+ * unacked.
+ */
+static void
+delivery_dropped(struct delivery *dl)
+{
+	resolved_now(dl, 0);
+}
+
+/* Who is told what, below this file; resolved: the entry's owner. */
+void
+delivery_init(delivery_resolved_fn *resolved)
+{
+	static const struct deliver_hooks	hooks = {
+		.release = endpoint_release,
+		.start_ready = endpoint_start_ready,
+		.attempted = resolve_attempt,
+		.dropped = delivery_dropped,
+	};
+
+	resolved_cb = resolved;
+	deliver_hooks(&hooks);
+	endpoint_init(resolve_defer);
+	test_delivery_init(test_replied);
 }
 
 /* The task that repeats this delivery as attempt `attempt`. */
@@ -156,7 +265,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	wh_buf_free(&b);
 }
 
-void
+static void
 resolve_attempt(struct delivery *dl)
 {
 	const struct wh_event	*ev = &dl->job->task.event;
