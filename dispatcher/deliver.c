@@ -61,7 +61,7 @@ static size_t			 nspare, spare_cap;
 /* Deliveries that failed before reaching curl, finished on the next round. */
 static TAILQ_HEAD(, delivery)	 failed_early = TAILQ_HEAD_INITIALIZER(failed_early);
 /*
- * Deliveries whose job's ownership is not confirmed (job_owned()), to be
+ * Deliveries whose entry's ownership is not confirmed (entry_owned()), to be
  * started (HELD_START, holding their slot) or resolved (HELD_DONE) once
  * a refresh says the entry is still ours, dropped if it is not.
  */
@@ -358,7 +358,7 @@ deliver_clear(struct delivery *dl)
 static int
 build_body(struct delivery *dl, const char *sent_at)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_buf		*b = &dl->body;
 	char			 created[WH_RFC3339_LEN + 1];
 
@@ -473,7 +473,7 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
     struct wh_buf *names, struct wh_buf *sigs, struct wh_buf *sw)
 {
 	struct wh_sign_header	 hdrs[SIGNED_MAX];
-	const char		*id = dl->job->task.event.event_sid;
+	const char		*id = dl->entry->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
 	char			 v1a[WH_SIG_V1A_LEN + 1];
@@ -541,7 +541,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	    add_header(h, (struct curl_slist **)&dl->h_sig,
 	    "Streem-Signature: %s", sigs.data) == -1 ||
 	    add_header(h, NULL, "webhook-id: %s",
-	    dl->job->task.event.event_sid) == -1 ||
+	    dl->entry->task.event.event_sid) == -1 ||
 	    add_header(h, (struct curl_slist **)&dl->h_ts,
 	    "webhook-timestamp: %lld", (long long)(now_ms / 1000)) == -1 ||
 	    add_header(h, (struct curl_slist **)&dl->h_sw,
@@ -745,11 +745,11 @@ setup_easy(struct delivery *dl)
 	return (bad ? -1 : 0);
 }
 
-/* Resolve dl if its job is still ours; hold or drop it otherwise. */
+/* Resolve dl if its entry is still ours; hold or drop it otherwise. */
 static void
 resolve_owned(struct delivery *dl)
 {
-	switch (job_owned(dl->job)) {
+	switch (entry_owned(dl->entry)) {
 	case OWN_LOST:
 		hooks->dropped(dl);
 		break;
@@ -782,8 +782,8 @@ finish(struct delivery *dl)
 }
 
 /*
- * A refresh answered (upkeep.c): held deliveries whose job is confirmed
- * go on, those of a lost job are dropped, the others wait for the next.
+ * A refresh answered (upkeep.c): held deliveries whose entry is confirmed
+ * go on, those of a lost entry are dropped, the others wait for the next.
  */
 void
 deliver_recheck(void)
@@ -793,7 +793,7 @@ deliver_recheck(void)
 
 	for (dl = TAILQ_FIRST(&held); dl != NULL; dl = next) {
 		next = TAILQ_NEXT(dl, queue);
-		if ((own = job_owned(dl->job)) == OWN_UNSURE)
+		if ((own = entry_owned(dl->entry)) == OWN_UNSURE)
 			continue;
 		TAILQ_REMOVE(&held, dl, queue);
 		what = dl->held;
@@ -859,7 +859,7 @@ deliver_start(struct delivery *dl)
 	int64_t		 now;
 
 	d.inflight++;
-	switch (job_owned(dl->job)) {
+	switch (entry_owned(dl->entry)) {
 	case OWN_LOST:
 		fail_early(dl, "another dispatcher took the entry over");
 		return;
@@ -873,7 +873,7 @@ deliver_start(struct delivery *dl)
 	 * deadline (the slots were held by slow transfers) would end after
 	 * the api stopped waiting for it (a 504): its outcome says so now.
 	 */
-	if (entry_test_expired(dl->job)) {
+	if (entry_test_expired(dl->entry)) {
 		fail_early(dl, "not sent: the endpoint's transfers in flight "
 		    "left no room before the test's start deadline; try again "
 		    "later");

@@ -13,7 +13,7 @@
  * batches: record.c); then the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
  * the backoff schedule and any Retry-After, or after its last attempt is
- * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
+ * kept in wh:{0}:dead. The stream entry is acked only once Redis
  * has confirmed each resolution, so a crash in between repeats work but
  * never loses it.
  */
@@ -36,12 +36,12 @@ static delivery_resolved_fn	*resolved_cb;
 static void	resolved_now(struct delivery *, int);
 
 /*
- * A delivery of job for the cached webhook h, which it borrows (with the
+ * A delivery of en for the cached webhook h, which it borrows (with the
  * keys active now; none for one deferred at once, signed = 0): nothing
  * is decoded per delivery. NULL when out of memory.
  */
 struct delivery *
-delivery_make(struct job *job, struct hc_hook *h, int signed_)
+delivery_make(struct entry *en, struct hc_hook *h, int signed_)
 {
 	struct delivery	*dl;
 	size_t		 i;
@@ -61,13 +61,13 @@ delivery_make(struct job *job, struct hc_hook *h, int signed_)
 		if (wh_signing_key_active(&h->keys[i], now))
 			dl->keys[dl->nkeys++] = &h->keys[i];
 	}
-	dl->job = job;
-	if (job->kind == JOB_EVENT) {
+	dl->entry = en;
+	if (en->kind == ENTRY_EVENT) {
 		dl->attempt = 1;
 		dl->first_attempt_at = now;
 	} else {
-		dl->attempt = job->task.attempt;
-		dl->first_attempt_at = job->task.first_attempt_at;
+		dl->attempt = en->task.attempt;
+		dl->first_attempt_at = en->task.first_attempt_at;
 	}
 	return (dl);
 }
@@ -92,28 +92,28 @@ static void
 on_resolved(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
-	struct job	*job = dl->job;
+	struct entry	*en = dl->entry;
 	redisReply	*reply = r;
 	int		 ok;
 
 	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
 	if (!ok)
 		wh_log(WH_LOG_WARN, "could not record the outcome; the entry "
-		    "stays pending", "event_sid", job->task.event.event_sid,
+		    "stays pending", "event_sid", en->task.event.event_sid,
 		    "webhook_sid", dl->hook->sid, "error", reply ? reply->str :
 		    "redis down", NULL);
 	if (!ok)
-		job_failed(job, reply ? reply->str : "redis down");
+		entry_failed(en, reply ? reply->str : "redis down");
 	resolved_now(dl, ok);
 }
 
 static void
 resolved_now(struct delivery *dl, int ok)
 {
-	struct job	*job = dl->job;
+	struct entry	*en = dl->entry;
 
 	delivery_free(dl);
-	resolved_cb(job, ok);
+	resolved_cb(en, ok);
 }
 
 /*
@@ -121,17 +121,17 @@ resolved_now(struct delivery *dl, int ok)
  * and the entry is never tried again.
  */
 static void
-test_replied(struct job *job, struct delivery *dl)
+test_replied(struct entry *en, struct delivery *dl)
 {
 	if (dl != NULL)
 		delivery_free(dl);
-	resolved_cb(job, 1);
+	resolved_cb(en, 1);
 }
 
 /*
- * A delivery of a job another dispatcher took over (deliver.c): its
+ * A delivery of an entry another dispatcher took over (deliver.c): its
  * outcome is not ours to record or act on (the new owner delivers and
- * resolves the entry), so it is dropped; the job, once empty, is let go
+ * resolves the entry), so it is dropped; the entry, once empty, is let go
  * unacked.
  */
 static void
@@ -165,7 +165,7 @@ task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
 	struct wh_task	t;
 
 	memset(&t, 0, sizeof(t));
-	t.event = dl->job->task.event;		/* borrowed, not owned */
+	t.event = dl->entry->task.event;		/* borrowed, not owned */
 	t.webhook_sid = dl->hook->sid;
 	t.attempt = attempt;
 	t.first_attempt_at = dl->first_attempt_at;
@@ -207,7 +207,7 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 static void
 dead_letter(struct delivery *dl, const char *reason)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_buf		 b;
 	const char		*argv[40];
 	size_t			 lens[40];
@@ -268,7 +268,7 @@ dead_letter(struct delivery *dl, const char *reason)
 static void
 resolve_attempt(struct delivery *dl)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	char			 code[16], ms[24], n[16], in[24];
 	int64_t			 delay;
 	int			 ok, last, logged;
@@ -277,7 +277,7 @@ resolve_attempt(struct delivery *dl)
 	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
 	last = dl->attempt >= dl->hook->max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
-	if (dl->job->reply_key != NULL) {
+	if (dl->entry->reply_key != NULL) {
 		test_delivery_reply(dl);
 		return;
 	}
@@ -329,16 +329,16 @@ resolve_attempt(struct delivery *dl)
 }
 
 /*
- * A resolution written for a job not confirmed ours (job_owned()) could
- * undo the work of its new owner: the job is let go instead, its entry
+ * A resolution written for an entry not confirmed ours (entry_owned()) could
+ * undo the work of its new owner: the entry is let go instead, it is
  * left pending (claimed again, by us if it still is ours). 1 if so.
  */
 static int
 not_ours(struct delivery *dl)
 {
-	if (job_owned(dl->job) == OWN_YES)
+	if (entry_owned(dl->entry) == OWN_YES)
 		return (0);
-	job_failed(dl->job, "ownership not confirmed");
+	entry_failed(dl->entry, "ownership not confirmed");
 	resolved_now(dl, 0);
 	return (1);
 }
@@ -349,13 +349,13 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 {
 	if (not_ours(dl))
 		return;
-	if (dl->job->reply_key != NULL) {
-		test_delivery_fail(dl->job, dl, "the endpoint has too many "
+	if (dl->entry->reply_key != NULL) {
+		test_delivery_fail(dl->entry, dl, "the endpoint has too many "
 		    "deliveries queued; try again later");
 		return;
 	}
 	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook->sid,
+	    dl->entry->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", why, NULL);
 	schedule(dl, dl->attempt, delay_ms);
 }
@@ -368,7 +368,7 @@ resolve_park(struct delivery *dl, const char *reason)
 		return;
 	d.n_parked++;
 	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook->sid,
+	    dl->entry->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", reason, NULL);
 	dead_letter(dl, reason);
 }

@@ -1,14 +1,15 @@
 /*
  * dispatch.h: what the dispatcher's files share.
  *
- * A job is one stream entry: an event from wh:{0}:events (first attempts,
- * fanned out to every matching webhook) or a task from wh:{0}:retries
- * (one later attempt for one webhook). A job becomes deliveries; each
- * delivery is resolved (succeeded, scheduled for retry, dead-lettered or
- * dropped) and only when all of a job's deliveries are resolved in Redis
- * is the entry acked and deleted. If any Redis step of a job fails, the
- * job is abandoned instead: its entry stays pending and is claimed again
- * (at least once, never lost).
+ * A struct entry is one stream entry: an event from wh:{0}:events (first
+ * attempts, fanned out to every matching webhook) or a task from
+ * wh:{0}:retries (one later attempt for one webhook). An entry becomes
+ * deliveries; each delivery is resolved (succeeded, scheduled for retry,
+ * dead-lettered or dropped) and only when all of an entry's deliveries
+ * are resolved in Redis is the entry acked and deleted. If any Redis step
+ * of an entry fails, it is abandoned instead: it stays pending and is
+ * claimed again (at least once, never lost). "Job" means only the
+ * ~recover jobs (jobs.c).
  */
 #ifndef WH_DISPATCH_H
 #define WH_DISPATCH_H
@@ -26,15 +27,15 @@
 #define ENTRY_ID_MAX	48
 #define ERROR_MAX	256
 
-#define JOB_EVENT	1
-#define JOB_RETRY	2
+#define ENTRY_EVENT	1
+#define ENTRY_RETRY	2
 
 struct delivery;
 
-struct job {
+struct entry {
 	char			 entry_id[ENTRY_ID_MAX];
 	const char		*stream;	/* d.k_events or d.k_retries */
-	int			 kind;		/* JOB_EVENT or JOB_RETRY */
+	int			 kind;		/* ENTRY_EVENT or ENTRY_RETRY */
 	struct wh_task		 task;		/* event, and for a retry its
 						   webhook, attempt, history */
 	int			 outstanding;	/* lookups + deliveries */
@@ -54,8 +55,8 @@ struct job {
 	char			*reply_key;	/* a ~test: where its outcome
 						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
-	TAILQ_ENTRY(job)	 all;
-	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
+	TAILQ_ENTRY(entry)	 all;
+	TAILQ_ENTRY(entry)	 wait;		/* a batch's or a cache
 						   entry's waiting list */
 };
 
@@ -77,7 +78,7 @@ struct hc_hook {
 struct endpoint;
 
 struct delivery {
-	struct job		*job;
+	struct entry		*entry;
 	struct endpoint		*ep;
 	struct hc_hook		*src;		/* held: what hook, keys borrow */
 	const struct wh_webhook	*hook;		/* &src->hook */
@@ -107,14 +108,14 @@ struct delivery {
 	int64_t			 peer_skew_ms;	/* its clock minus ours (see
 						   deliver.c header_cb) */
 	void			*connect_to;	/* its curl_slist (egress.c) */
-	int			 held;		/* waits for its job's ownership
+	int			 held;		/* waits for its entry's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
 
-TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(entry_list, entry);
 
 struct dispatcher {
 	struct wh_config	 cfg;
@@ -128,9 +129,9 @@ struct dispatcher {
 	struct rconn		 watch;		/* Sentinel: failover news */
 	int			 reading;
 	int			 stopping;
-	struct job_list		 jobs;		/* every entry we hold */
-	size_t			 njobs;
-	size_t			 unfanned;	/* jobs read, not fanned out */
+	struct entry_list	 entries;	/* every entry we hold */
+	size_t			 nentries;
+	size_t			 unfanned;	/* entries read, not fanned out */
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
@@ -159,35 +160,35 @@ void	acks_flush(void);
 void	group_create(void);
 
 /* hookcache.c: company -> webhooks, checked against change counters. */
-typedef void	 hookcache_found_fn(struct job *, struct hc_hook **, size_t);
-typedef void	 hookcache_failed_fn(struct job *, const char *why);
+typedef void	 hookcache_found_fn(struct entry *, struct hc_hook **, size_t);
+typedef void	 hookcache_failed_fn(struct entry *, const char *why);
 void	hookcache_init(hookcache_found_fn *, hookcache_failed_fn *);
 long long hookcache_counter(const void *redis_reply);
 void	hookcache_global(long long);
-void	hookcache_want(struct job *);
+void	hookcache_want(struct entry *);
 void	hookcache_tick(void);
 struct hc_hook *hookcache_hold(struct hc_hook *);
 void	hookcache_release(struct hc_hook *);
 void	hookcache_free(void);
 
 /* delivery.c: a delivery's life: made, queued, sent, resolved, freed. */
-typedef void	 delivery_resolved_fn(struct job *, int ok);
+typedef void	 delivery_resolved_fn(struct entry *, int ok);
 typedef void	 delivery_defer_fn(struct delivery *, int64_t delay_ms,
 		    const char *why);
 void	delivery_init(delivery_resolved_fn *);
-struct delivery *delivery_make(struct job *, struct hc_hook *, int signed_);
+struct delivery *delivery_make(struct entry *, struct hc_hook *, int signed_);
 void	delivery_queue(struct delivery *);
 void	delivery_free(struct delivery *);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
 void	resolve_park(struct delivery *, const char *reason);
 
 /* test_delivery.c: ~test deliveries (sent once, answered to the api). */
-typedef void	 test_delivery_done_fn(struct job *, struct delivery *);
+typedef void	 test_delivery_done_fn(struct entry *, struct delivery *);
 void	test_delivery_init(test_delivery_done_fn *);
-int	test_delivery_parse(struct job *, const char *name, size_t nlen,
+int	test_delivery_parse(struct entry *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
 void	test_delivery_reply(struct delivery *);
-void	test_delivery_fail(struct job *, struct delivery *,
+void	test_delivery_fail(struct entry *, struct delivery *,
 	    const char *why);
 
 /* record.c: attempts logged (with health), a batch per loop round. */
@@ -248,14 +249,14 @@ const char	*entry_event_parse(struct wh_event *, const char *entry_id,
 		    const struct redisReply *fields, size_t event_max);
 const char	*entry_task_decode(struct wh_task *,
 		    const struct redisReply *task);
-/* entry.c too: is job's entry still ours, why it failed, a late ~test. */
+/* entry.c too: is an entry still ours, why it failed, a late ~test. */
 #define OWN_YES		0
 #define OWN_UNSURE	1	/* not confirmed lately: wait for a refresh */
 #define OWN_LOST	2
 void	entry_ownership_init(int64_t claim_idle_ms, void (*refresh)(void));
-int	job_owned(const struct job *);
-void	job_failed(struct job *, const char *why);
-int	entry_test_expired(const struct job *);
+int	entry_owned(const struct entry *);
+void	entry_failed(struct entry *, const char *why);
+int	entry_test_expired(const struct entry *);
 
 /* upkeep.c: moving due retries, claiming abandoned entries, ownership. */
 void	upkeep_start(void);

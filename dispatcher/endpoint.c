@@ -224,7 +224,7 @@ endpoint_trim(void)
 			    (dl = TAILQ_LAST(&ep->queue, dqueue)) != NULL) {
 				/* Not confirmed ours (after a pause, which
 				 * also made it look stuck): kept for now. */
-				if (job_owned(dl->job) != OWN_YES)
+				if (entry_owned(dl->entry) != OWN_YES)
 					break;
 				TAILQ_REMOVE(&ep->queue, dl, queue);
 				ep->nqueued--;

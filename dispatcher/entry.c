@@ -9,7 +9,7 @@
  *
  * Also what every layer asks of an entry it works for, at the bottom of
  * the dispatcher's call graph so that none calls up for it: is it still
- * ours (job_owned), why it failed (job_failed), is a ~test too late.
+ * ours (entry_owned), why it failed (entry_failed), is a ~test too late.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,19 +193,19 @@ entry_ownership_init(int64_t claim_idle_ms, void (*refresh)(void))
 }
 
 /*
- * Is job still ours? Confirmed by a refresh (or the read) less than two
+ * Is en still ours? Confirmed by a refresh (or the read) less than two
  * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
  * has been idle that long. Older than that (the process was paused, or
  * Redis did not answer), it may have been taken over: nothing of it is
  * sent or resolved until the next refresh says (deliver.c).
  */
 int
-job_owned(const struct job *job)
+entry_owned(const struct entry *en)
 {
-	if (job->lost)
+	if (en->lost)
 		return (OWN_LOST);
 	if (unsure_after_ms > 0 &&
-	    wh_mono_ms() - job->held_since >= unsure_after_ms) {
+	    wh_mono_ms() - en->held_since >= unsure_after_ms) {
 		if (refresh_wanted != NULL)
 			refresh_wanted();
 		return (OWN_UNSURE);
@@ -213,17 +213,17 @@ job_owned(const struct job *job)
 	return (OWN_YES);
 }
 
-/* The first reason a job's entry failed, kept for its log line. */
+/* The first reason an entry failed, kept for its log line. */
 void
-job_failed(struct job *job, const char *why)
+entry_failed(struct entry *en, const char *why)
 {
-	if (job->fail[0] == '\0' && why != NULL)
-		(void)snprintf(job->fail, sizeof(job->fail), "%s", why);
+	if (en->fail[0] == '\0' && why != NULL)
+		(void)snprintf(en->fail, sizeof(en->fail), "%s", why);
 }
 
 /* A ~test nobody waits for any more: acked without sending it. */
 int
-entry_test_expired(const struct job *job)
+entry_test_expired(const struct entry *en)
 {
-	return (job->reply_key != NULL && wh_now_ms() > job->test_deadline);
+	return (en->reply_key != NULL && wh_now_ms() > en->test_deadline);
 }

@@ -1,25 +1,25 @@
 /*
- * hookcache.c: each dispatcher's copy of company -> webhooks (records and
- * signing keys, as stored), so that fanning an event out costs no Redis
- * round trip in the steady state.
+ * hookcache.c: each dispatcher's copy of company -> webhooks (records,
+ * filters and signing keys, decoded once per load), so that fanning an
+ * event out costs no Redis round trip and no decoding in the steady state.
  *
  * Freshness rests on two change counters that the api bumps in the same
  * script as any change of a webhook or its keys (common/keys.h):
  * wh:webhooks:version for all companies, wh:company:<sid>:version for
  * one. consume.c reads the global counter after every batch of entries it
  * read (so the read happens after the entries were published) and asks
- * for each job's company "as of" that value (job->need):
+ * for each entry's company "as of" that value (en->need):
  *
- * - An entry checked while the global counter already had that value is
+ * - A company checked while the global counter already had that value is
  *   used as is.
  * - Otherwise the company's counter and index are read (one MULTI); if
- *   the counter did not move, the entry is simply marked checked;
+ *   the counter did not move, the company is simply marked checked;
  *   otherwise the records and keys are loaded again.
  *
  * A check is stamped with the global value known when it was sent, which
  * Redis had already answered, so whatever the check reads is at least as
  * new. An event published after the api answered a change therefore
- * always meets the changed webhooks. Entries are also re-checked after
+ * always meets the changed webhooks. Companies are also re-checked after
  * MAX_AGE_MS (a change made by hand in Redis, without the counters, is
  * seen then), forgotten after IDLE_MS unused, and bounded in number.
  */
@@ -36,11 +36,11 @@
 #include "timeutil.h"
 
 #define BUCKETS		4096
-#define MAX_ENTRIES	20000
+#define MAX_COMPANIES	20000
 #define MAX_AGE_MS	30000
 #define IDLE_MS		600000
 
-struct entry {
+struct company {
 	char			*company_sid;
 	long long		 version;	/* company counter of hooks[] */
 	long long		 valid_at;	/* global counter checked at */
@@ -57,17 +57,17 @@ struct entry {
 	size_t			 nnext, want, got;
 	int			 failed;
 	char			 why[ERROR_MAX];	/* of the failure */
-	TAILQ_HEAD(, job)	 waiters;
-	TAILQ_ENTRY(entry)	 lru;
-	struct entry		*chain;
+	TAILQ_HEAD(, entry)	 waiters;
+	TAILQ_ENTRY(company)	 lru;
+	struct company		*chain;
 };
 
-static struct entry		*table[BUCKETS];
-static TAILQ_HEAD(, entry)	 lru = TAILQ_HEAD_INITIALIZER(lru);
-static size_t			 nentries;
+static struct company		*table[BUCKETS];
+static TAILQ_HEAD(, company)	 lru = TAILQ_HEAD_INITIALIZER(lru);
+static size_t			 ncompanies;
 static long long		 global_seen = -1;
 
-static void	fetch(struct entry *);
+static void	fetch(struct company *);
 
 /* What the owner (consume.c) is told: hookcache_init. */
 static hookcache_found_fn	*found_cb;
@@ -126,9 +126,9 @@ hooks_free(struct hc_hook **hooks, size_t n)
 }
 
 static void
-entry_free(struct entry *e)
+company_free(struct company *e)
 {
-	struct entry	**pp;
+	struct company	**pp;
 
 	for (pp = &table[hash(e->company_sid)]; *pp != NULL;
 	    pp = &(*pp)->chain) {
@@ -138,7 +138,7 @@ entry_free(struct entry *e)
 		}
 	}
 	TAILQ_REMOVE(&lru, e, lru);
-	nentries--;
+	ncompanies--;
 	hooks_free(e->hooks, e->nhooks);
 	hooks_free(e->next, e->nnext);
 	free(e->company_sid);
@@ -146,29 +146,29 @@ entry_free(struct entry *e)
 }
 
 static int
-entry_idle(const struct entry *e)
+company_idle(const struct company *e)
 {
 	return (!e->fetching && TAILQ_EMPTY(&e->waiters));
 }
 
-/* Forget the least recently used idle entries beyond the bound. */
+/* Forget the least recently used idle companies beyond the bound. */
 static void
 evict(size_t room)
 {
-	struct entry	*e, *next;
+	struct company	*e, *next;
 
-	for (e = TAILQ_FIRST(&lru); e != NULL && nentries + room >
-	    MAX_ENTRIES; e = next) {
+	for (e = TAILQ_FIRST(&lru); e != NULL && ncompanies + room >
+	    MAX_COMPANIES; e = next) {
 		next = TAILQ_NEXT(e, lru);
-		if (entry_idle(e))
-			entry_free(e);
+		if (company_idle(e))
+			company_free(e);
 	}
 }
 
-static struct entry *
-entry_get(const char *company_sid)
+static struct company *
+company_get(const char *company_sid)
 {
-	struct entry	*e;
+	struct company	*e;
 	size_t		 h = hash(company_sid);
 
 	for (e = table[h]; e != NULL; e = e->chain) {
@@ -191,7 +191,7 @@ entry_get(const char *company_sid)
 	e->chain = table[h];
 	table[h] = e;
 	TAILQ_INSERT_TAIL(&lru, e, lru);
-	nentries++;
+	ncompanies++;
 	return (e);
 }
 
@@ -224,7 +224,7 @@ hookcache_counter(const void *p)
 void
 hookcache_global(long long g)
 {
-	struct entry	*e;
+	struct company	*e;
 
 	if (g < 0)
 		return;
@@ -241,48 +241,48 @@ hookcache_global(long long g)
 }
 
 /*
- * Good enough for job: checked as of its need, or as of the newest value
- * known (which also covers jobs read before the counter went back).
+ * Good enough for entry: checked as of its need, or as of the newest value
+ * known (which also covers entries read before the counter went back).
  */
 static int
-fresh_for(const struct entry *e, const struct job *job)
+fresh_for(const struct company *e, const struct entry *en)
 {
 	return (e->loaded && e->valid_at >= 0 &&
-	    (job->need <= e->valid_at || e->valid_at == global_seen));
+	    (en->need <= e->valid_at || e->valid_at == global_seen));
 }
 
-/* Hand the waiting jobs the entry is good for to the owner. */
+/* Hand the waiting entries the company is good for to the owner. */
 static void
-serve(struct entry *e)
+serve(struct company *e)
 {
-	struct job	*job, *next;
+	struct entry	*en, *next;
 
-	for (job = TAILQ_FIRST(&e->waiters); job != NULL; job = next) {
-		next = TAILQ_NEXT(job, wait);
-		if (!fresh_for(e, job))
+	for (en = TAILQ_FIRST(&e->waiters); en != NULL; en = next) {
+		next = TAILQ_NEXT(en, wait);
+		if (!fresh_for(e, en))
 			continue;
-		TAILQ_REMOVE(&e->waiters, job, wait);
-		found_cb(job, e->hooks, e->nhooks);
+		TAILQ_REMOVE(&e->waiters, en, wait);
+		found_cb(en, e->hooks, e->nhooks);
 	}
 	if (!TAILQ_EMPTY(&e->waiters))
 		fetch(e);
 }
 
 static void
-fail_waiters(struct entry *e)
+fail_waiters(struct company *e)
 {
-	struct job	*job;
+	struct entry	*en;
 
-	while ((job = TAILQ_FIRST(&e->waiters)) != NULL) {
-		TAILQ_REMOVE(&e->waiters, job, wait);
-		failed_cb(job, e->why[0] ? e->why : "the company's webhooks "
+	while ((en = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, en, wait);
+		failed_cb(en, e->why[0] ? e->why : "the company's webhooks "
 		    "could not be read");
 	}
 }
 
 /* A check or load is over: take its result, then serve. */
 static void
-fetch_done(struct entry *e)
+fetch_done(struct company *e)
 {
 	e->fetching = 0;
 	if (e->failed) {
@@ -364,7 +364,7 @@ hook_take(const redisReply *rec, const redisReply *keys)
 static void
 on_record(struct wh_wire *w, void *r, void *priv)
 {
-	struct entry	*e = priv;
+	struct company	*e = priv;
 	redisReply	*reply = r, *rec, *keys;
 	struct hc_hook	*h;
 
@@ -391,7 +391,7 @@ on_record(struct wh_wire *w, void *r, void *priv)
 }
 
 static int
-record_send(struct entry *e, const char *sid)
+record_send(struct company *e, const char *sid)
 {
 	const char	*argv[2];
 	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
@@ -411,9 +411,9 @@ record_send(struct entry *e, const char *sid)
 	return (rconn_cmd(&d.main, on_record, e, 1, argv, NULL));
 }
 
-/* Keep the first error of a failed EXEC reply, for the job's log. */
+/* Keep the first error of a failed EXEC reply, for the entry's log. */
 static void
-failure_note(struct entry *e, const redisReply *reply)
+failure_note(struct company *e, const redisReply *reply)
 {
 	size_t	i;
 
@@ -437,12 +437,12 @@ failure_note(struct entry *e, const redisReply *reply)
 
 /*
  * Reply to MULTI GET company counter, ZRANGE index, EXEC: unchanged
- * counter, the entry is good; else load every record.
+ * counter, the company is good; else load every record.
  */
 static void
 on_index(struct wh_wire *w, void *r, void *priv)
 {
-	struct entry	*e = priv;
+	struct company	*e = priv;
 	redisReply	*reply = r, *sids;
 	size_t		 i, n;
 
@@ -480,7 +480,7 @@ on_index(struct wh_wire *w, void *r, void *priv)
 }
 
 static void
-fetch(struct entry *e)
+fetch(struct company *e)
 {
 	const char	*argv[4];
 	char		 kv[WH_KEY_MAX], ki[WH_KEY_MAX];
@@ -512,54 +512,54 @@ fail:
 }
 
 /*
- * The webhooks of job's company as of job->need: now from the cache, or
+ * The webhooks of entry's company as of en->need: now from the cache, or
  * after a check: the owner's found or failed callback follows.
  */
 void
-hookcache_want(struct job *job)
+hookcache_want(struct entry *en)
 {
-	struct entry	*e;
+	struct company	*e;
 	int64_t		 now = wh_mono_ms();
 
-	if ((e = entry_get(job->task.event.company_sid)) == NULL) {
+	if ((e = company_get(en->task.event.company_sid)) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
-		failed_cb(job, NULL);
+		failed_cb(en, NULL);
 		return;
 	}
 	e->used = now;
 	if (e->loaded && now - e->checked >= MAX_AGE_MS && !e->fetching)
 		e->valid_at = -1;
-	if (fresh_for(e, job)) {
-		found_cb(job, e->hooks, e->nhooks);
+	if (fresh_for(e, en)) {
+		found_cb(en, e->hooks, e->nhooks);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&e->waiters, job, wait);
+	TAILQ_INSERT_TAIL(&e->waiters, en, wait);
 	fetch(e);
 }
 
-/* Forget entries unused for IDLE_MS (called from upkeep's tick). */
+/* Forget companies unused for IDLE_MS (called from upkeep's tick). */
 void
 hookcache_tick(void)
 {
-	struct entry	*e, *next;
+	struct company	*e, *next;
 	int64_t		 now = wh_mono_ms();
 
 	for (e = TAILQ_FIRST(&lru); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, lru);
 		if (now - e->used < IDLE_MS)
 			break;
-		if (entry_idle(e))
-			entry_free(e);
+		if (company_idle(e))
+			company_free(e);
 	}
 }
 
 void
 hookcache_free(void)
 {
-	struct entry	*e;
+	struct company	*e;
 
 	while ((e = TAILQ_FIRST(&lru)) != NULL) {
 		fail_waiters(e);
-		entry_free(e);
+		company_free(e);
 	}
 }

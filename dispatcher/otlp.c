@@ -75,7 +75,7 @@ sampled(const struct wh_trace *t)
 void
 otlp_attempt(const struct delivery *dl, const char *reason)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_trace		 t;
 	struct span		*s;
 	int64_t			 now = wh_now_ms() * 1000, since;
@@ -106,8 +106,8 @@ otlp_attempt(const struct delivery *dl, const char *reason)
 	s->reason = reason;
 	s->bytes = dl->body.len;
 	/* Waiting since publication, or since a retry fell due. */
-	since = dl->attempt > 1 && dl->job->task.due_at > 0 ?
-	    dl->job->task.due_at : ev->created_at;
+	since = dl->attempt > 1 && dl->entry->task.due_at > 0 ?
+	    dl->entry->task.due_at : ev->created_at;
 	s->wait_ms = since > 0 && s->start_us / 1000 > since ?
 	    s->start_us / 1000 - since : 0;
 	nqueued++;

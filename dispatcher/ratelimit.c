@@ -96,7 +96,7 @@ ratelimit_start(struct delivery *dl)
 	size_t		 lens[4];
 	char		 key[WH_KEY_MAX], rate[32], burst[16];
 
-	if (dl->hook->rate_per_second == 0 || dl->job->reply_key != NULL) {
+	if (dl->hook->rate_per_second == 0 || dl->entry->reply_key != NULL) {
 		deliver_start(dl);
 		return;
 	}

@@ -180,7 +180,7 @@ record_fill(struct record *rec, const char **s, const size_t *l, size_t n)
 void
 record_attempt(const struct delivery *dl, const char *outcome, int ok)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct record		*rec;
 	const char		*s[REC_KEYS + REC_ARGS];
 	size_t			 l[REC_KEYS + REC_ARGS];
