@@ -31,19 +31,10 @@
 
 #include "fuzz.h"
 
-/*
- * A URL host judged as the api judges it (wh_policy_host_refused), under
- * the default policy or with WH_ALLOW_PRIVATE_TARGETS.
- */
-static const char *
-host_refused(const char *host, size_t len, int allow_private)
-{
-	struct wh_netpolicy	p;
-
-	memset(&p, 0, sizeof(p));
-	p.allow_private = allow_private;
-	return (wh_policy_host_refused(&p, host, len));
-}
+/* URL hosts are judged as the api judges them (wh_policy_host_refused):
+ * under the default policy, or with WH_ALLOW_PRIVATE_TARGETS. */
+static const struct wh_netpolicy	no_private;
+static const struct wh_netpolicy	any_private = { .allow_private = 1 };
 
 static int
 is_malformed(const char *why)
@@ -119,13 +110,13 @@ check_host(const char *s, size_t len)
 	const char		*why, *at_connect;
 	char			*host;
 
-	why = host_refused(s, len, 0);
+	why = wh_policy_host_refused(&no_private, s, len);
 	if (memchr(s, '\0', len) != NULL) {
 		FUZZ_CHECK(len == 0 || why != NULL);
 		return;
 	}
-	FUZZ_CHECK(host_refused(s, len, 1) == NULL ||
-	    is_malformed(host_refused(s, len, 1)));
+	FUZZ_CHECK(wh_policy_host_refused(&any_private, s, len) == NULL ||
+	    is_malformed(wh_policy_host_refused(&any_private, s, len)));
 	if ((host = fuzz_cstr((const uint8_t *)s, len)) == NULL)
 		return;
 	if (len > 0 && numeric_host(host, &ss, &sslen)) {
