@@ -37,11 +37,11 @@ static void	resolved_now(struct delivery *, int);
 
 /*
  * A delivery of en for the cached webhook h, which it borrows (with the
- * keys active now; none for one deferred at once, signed = 0): nothing
+ * keys active now; none for one deferred at once, with_keys = 0): nothing
  * is decoded per delivery. NULL when out of memory.
  */
 struct delivery *
-delivery_make(struct entry *en, struct hc_hook *h, int signed_)
+delivery_make(struct entry *en, struct hc_hook *h, int with_keys)
 {
 	struct delivery	*dl;
 	size_t		 i;
@@ -52,12 +52,12 @@ delivery_make(struct entry *en, struct hc_hook *h, int signed_)
 	dl->retry_after_ms = -1;
 	dl->src = hookcache_hold(h);
 	dl->hook = &h->hook;
-	if (signed_ && (dl->keys = calloc(h->nkeys + 1,
+	if (with_keys && (dl->keys = calloc(h->nkeys + 1,
 	    sizeof(*dl->keys))) == NULL) {
 		delivery_free(dl);
 		return (NULL);
 	}
-	for (i = 0; signed_ && i < h->nkeys; i++) {
+	for (i = 0; with_keys && i < h->nkeys; i++) {
 		if (wh_signing_key_active(&h->keys[i], now))
 			dl->keys[dl->nkeys++] = &h->keys[i];
 	}

@@ -176,7 +176,8 @@ typedef void	 delivery_resolved_fn(struct entry *, int ok);
 typedef void	 delivery_defer_fn(struct delivery *, int64_t delay_ms,
 		    const char *why);
 void	delivery_init(delivery_resolved_fn *);
-struct delivery *delivery_make(struct entry *, struct hc_hook *, int signed_);
+struct delivery *delivery_make(struct entry *, struct hc_hook *,
+	    int with_keys);
 void	delivery_queue(struct delivery *);
 void	delivery_free(struct delivery *);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
