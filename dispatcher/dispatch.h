@@ -87,7 +87,8 @@ struct delivery {
 	uint32_t		 attempt;	/* 1-based */
 	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
-	void			*headers;	/* struct curl_slist * */
+	void			*headers;	/* struct curl_slist *, one block */
+	size_t			 headers_size;	/* of that block (wiped) */
 	void			*h_sent_at;	/* its stamped lines, for */
 	void			*h_sig;		/*   deliver.c's restamp() */
 	void			*h_ts;
