@@ -503,6 +503,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	struct curl_slist	**h = (struct curl_slist **)&dl->headers;
 	struct wh_buf		 names, sigs, sw;
 	const struct wh_webhook	*w = &dl->hook;
+	char			 tp[WH_TRACEPARENT_LEN + 1];
 	size_t			 i;
 	int			 rc = -1;
 
@@ -515,6 +516,10 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 			goto out;
 	}
 	if (sign_all(dl, sent_at, now_ms, &names, &sigs, &sw) == -1)
+		goto out;
+	/* propagate_trace: the receiver's work joins the event's trace. */
+	if (w->propagate_trace && otlp_traceparent(dl, tp) == 0 &&
+	    add_header(h, NULL, "traceparent: %s", tp) == -1)
 		goto out;
 	if (add_header(h, NULL, "Content-Type: application/json") == -1 ||
 	    add_header(h, NULL, "Expect:") == -1 ||

@@ -69,14 +69,18 @@ describe('attempt spans of a traced event', () => {
   let stack;
   let collector;
   let receiver;
+  let dispatcher;
   const seen = new Map();
 
   after(() => collector?.close());
 
   before(async () => {
     collector = await startCollector();
-    stack = await startStack({ dispatchers: 0 });
-    await startDispatcher({
+    stack = await startStack({
+      dispatchers: 0,
+      apiEnv: { WH_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: 'api-test', WH_API_WORKERS: '2' },
+    });
+    dispatcher = await startDispatcher({
       redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port,
       env: {
         WH_OTLP_ENDPOINT: `${collector.url}/`,
@@ -95,7 +99,7 @@ describe('attempt spans of a traced event', () => {
     });
   });
 
-  test('POST /v1/events with traceparent: a failed attempt and its retry, children of the publisher span', async () => {
+  test('POST /v1/events with traceparent: publisher span -> api server span -> a failed attempt and its retry', async () => {
     const hook = (await createWebhook(stack, {
       company_sid: `CO_tr${hex(3)}`, url: receiver.url(`/a${hex(4)}`), max_attempts: 3,
     })).webhook;
@@ -105,27 +109,59 @@ describe('attempt spans of a traced event', () => {
       { company_sid: hook.company_sid, event_type: 'call.ended', payload: { n: 1 } },
       { headers: { traceparent: traceparent(trace, parent) } });
     assert.equal(res.status, 202, res.text);
-    const eventSid = res.json.event_sid ?? res.json.sid;
 
     let spans;
-    await waitUntil(() => (spans = collector.got.spans.filter((s) => s.traceId === trace)).length >= 2,
-      { timeoutMs: 15000, intervalMs: 100, what: 'two attempt spans at the collector' });
+    await waitUntil(() => (spans = collector.got.spans.filter((s) => s.traceId === trace)).length >= 3,
+      { timeoutMs: 15000, intervalMs: 100, what: 'the api span and two attempt spans at the collector' });
     await sleep(1500);
-    spans = collector.got.spans.filter((s) => s.traceId === trace).sort((a, b) => a.attrs['webhooks.attempt'] - b.attrs['webhooks.attempt']);
-    assert.equal(spans.length, 2, JSON.stringify(spans));
-    const [failed, retry] = spans;
-    for (const s of spans) {
-      assert.equal(s.parentSpanId, parent, 'child of the publisher span');
+    spans = collector.got.spans.filter((s) => s.traceId === trace);
+    assert.equal(spans.length, 3, JSON.stringify(spans));
+    const server = spans.find((s) => s.kind === 2);
+    const eventSid = spans.find((s) => s.kind === 3).attrs['webhooks.event_sid'];
+    assert.match(eventSid, /^evt_/);
+    assert.ok(server, 'an api server span');
+    assert.equal(server.parentSpanId, parent, 'the api span is a child of the publisher span');
+    assert.match(server.spanId, /^[0-9a-f]{16}$/);
+    assert.equal(server.name, '/v1/events');
+    assert.equal(server.attrs['http.request.method'], 'POST');
+    assert.equal(server.attrs['http.route'], '/v1/events');
+    assert.equal(server.attrs['http.response.status_code'], 202);
+    assert.equal(server.attrs['webhooks.event_sid'], eventSid);
+    assert.match(server.attrs['webhooks.request_id'], /^req_/);
+    assert.equal(server.status.code, 1);
+    assert.equal(server.resource['service.name'], 'api-test');
+    assert.ok(BigInt(server.endTimeUnixNano) >= BigInt(server.startTimeUnixNano));
+    const attempts = spans.filter((s) => s.kind !== 2).sort((a, b) => a.attrs['webhooks.attempt'] - b.attrs['webhooks.attempt']);
+    const [failed, retry] = attempts;
+    for (const s of attempts) {
+      assert.equal(s.parentSpanId, server.spanId, 'an attempt is a child of the api span');
       assert.match(s.spanId, /^[0-9a-f]{16}$/);
       assert.equal(s.kind, 3, 'a client span');
       assert.equal(s.attrs['webhooks.webhook_sid'], hook.sid);
-      if (eventSid) assert.equal(s.attrs['webhooks.event_sid'], eventSid);
+      assert.equal(s.attrs['webhooks.event_sid'], eventSid);
       assert.ok(s.attrs['http.request.body.size'] > 0);
       assert.ok(s.attrs['webhooks.queue_wait_ms'] >= 0);
       assert.ok(BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano));
+      assert.ok(BigInt(s.startTimeUnixNano) >= BigInt(server.startTimeUnixNano), 'an attempt starts after the api span');
       assert.equal(s.resource['service.name'], 'dispatch-test');
       assert.equal(s.resource['deployment.environment'], 'e2e');
     }
+
+    // The log lines of the request and of the attempts carry the trace;
+    // their numbers are JSON numbers.
+    const lines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const req = lines(stack.apiServer.proc.output.stderr).find((l) => l.msg === 'request' && l.trace_id === trace);
+    assert.ok(req, 'the request line carries trace_id');
+    assert.equal(req.span_id, server.spanId);
+    assert.equal(req.status, 202);
+    assert.equal(typeof req.duration_ms, 'number');
+    const retried = lines(dispatcher.proc.output.stderr).find((l) => l.msg.startsWith('delivery failed; retry scheduled') && l.trace_id === trace);
+    assert.ok(retried, 'the failed attempt\'s line carries trace_id');
+    assert.equal(retried.span_id, failed.spanId);
+    assert.equal(retried.attempt, 1);
+    assert.equal(retried.status, 500);
+    assert.equal(typeof retried.retry_in_ms, 'number');
+    assert.equal(typeof retried.duration_ms, 'number');
     assert.notEqual(failed.spanId, retry.spanId);
     assert.equal(failed.attrs['webhooks.attempt'], 1);
     assert.equal(failed.attrs['http.response.status_code'], 500);
@@ -135,11 +171,11 @@ describe('attempt spans of a traced event', () => {
     assert.equal(retry.attrs['http.response.status_code'], 204);
     assert.equal(retry.attrs['error.type'], undefined);
     assert.equal(retry.status.code, 1);
-    const req = collector.got.requests.find((r) => r.doc.resourceSpans[0].scopeSpans[0].spans.some((s) => s.traceId === trace));
-    assert.equal(req.url, '/v1/traces');
-    assert.match(req.headers['content-type'], /^application\/json/);
-    assert.equal(req.headers['x-api-key'], 'k one');
-    assert.equal(req.headers['x-tenant'], 't1');
+    const exp = collector.got.requests.find((r) => r.doc.resourceSpans[0].scopeSpans[0].spans.some((s) => s.traceId === trace && s.kind === 3));
+    assert.equal(exp.url, '/v1/traces');
+    assert.match(exp.headers['content-type'], /^application\/json/);
+    assert.equal(exp.headers['x-api-key'], 'k one');
+    assert.equal(exp.headers['x-tenant'], 't1');
   });
 
   test('a direct publisher\'s traceparent field; an invalid or unsampled one gives no span', async () => {
