@@ -317,6 +317,7 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_SCHEDULE		0x400
 #define API_WB_FILTER		0x800
 #define API_WB_RATE		0x1000
+#define API_WB_TRACE		0x2000
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */
