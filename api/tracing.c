@@ -196,6 +196,17 @@ api_tracing_traceparent(const struct api_ctx *ctx,
 	}
 }
 
+/*
+ * The span is kept: a trace begun here for a probe, /metrics or a portal
+ * file (routes without an API key) would only be noise.
+ */
+static int
+recorded(const struct api_ctx *ctx)
+{
+	return (ctx->traced == API_TRACE_RECORDED && (!ctx->root ||
+	    (ctx->route != NULL && ctx->route->auth)));
+}
+
 /* The request ended (ctx->status is its answer): its span, if recorded. */
 void
 api_tracing_end(struct api_ctx *ctx)
@@ -204,7 +215,7 @@ api_tracing_end(struct api_ctx *ctx)
 	int64_t			 now;
 	uint64_t		 dropped = exporter.dropped;
 
-	if (ctx->traced != API_TRACE_RECORDED || ctx->req == NULL ||
+	if (!recorded(ctx) || ctx->req == NULL ||
 	    (s = wh_otlp_span_new(&exporter, &ctx->trace,
 	    ctx->root ? NULL : ctx->trace.span_id)) == NULL) {
 		if (exporter.dropped != dropped)
@@ -233,7 +244,8 @@ void
 api_tracing_log_ids(const struct api_ctx *ctx, char tid[33], char sid[17])
 {
 	tid[0] = sid[0] = '\0';
-	if (ctx->traced == API_TRACE_NONE)
+	if (ctx->traced == API_TRACE_NONE ||
+	    (ctx->traced == API_TRACE_RECORDED && !recorded(ctx)))
 		return;
 	(void)wh_hex_encode(ctx->trace.trace_id, WH_TRACE_ID_LEN, tid);
 	if (ctx->traced == API_TRACE_RECORDED)
