@@ -67,7 +67,9 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(rseq),
 	KORE_SYSCALL_ALLOW(gettid),
 	KORE_SYSCALL_ALLOW(eventfd2),
-	KORE_SYSCALL_ALLOW(pipe2)
+	KORE_SYSCALL_ALLOW(pipe2),
+	/* (AddressSanitizer's thread start asks it; read-only.) */
+	KORE_SYSCALL_ALLOW(sched_getaffinity)
 );
 
 /*

@@ -27,6 +27,8 @@ setup_exporter(double sample)
 	static struct wh_config	cfg;	/* the exporter keeps a pointer */
 	char			err[128];
 
+	/* A program sets its exporter up once; the test, many times. */
+	curl_slist_free_all(o.headers);
 	memset(&cfg, 0, sizeof(cfg));
 	(void)snprintf(cfg.otlp_endpoint, sizeof(cfg.otlp_endpoint),
 	    "http://127.0.0.1:4318");
@@ -161,11 +163,14 @@ test_encode(void **state)
 int
 main(void)
 {
+	int	rc;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sampled),
 		cmocka_unit_test(test_queue_bound),
 		cmocka_unit_test(test_encode),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_slist_free_all(o.headers);
+	return (rc);
 }
