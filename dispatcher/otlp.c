@@ -32,7 +32,7 @@ static int			 busy;
 static int
 event_trace(const struct delivery *dl, struct wh_trace *t)
 {
-	const char	*tp = dl->job->task.event.traceparent;
+	const char	*tp = dl->entry->task.event.traceparent;
 
 	return (tp != NULL && wh_traceparent_parse(tp, strlen(tp), t) == 0 ?
 	    0 : -1);
@@ -64,7 +64,7 @@ void
 otlp_attempt(struct delivery *dl, const char *reason)
 {
 	static const uint8_t	 none[WH_SPAN_ID_LEN];
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_otlp_span	*s;
 	struct wh_trace		 t;
 	int64_t			 now = wh_now_us(), since, wait;
@@ -84,11 +84,11 @@ otlp_attempt(struct delivery *dl, const char *reason)
 	s->end_us = now;
 	s->start_us = now - dl->latency_ms * 1000;
 	/* Waiting since publication, or since a retry fell due. */
-	since = dl->attempt > 1 && dl->job->task.due_at > 0 ?
-	    dl->job->task.due_at : ev->created_at;
+	since = dl->attempt > 1 && dl->entry->task.due_at > 0 ?
+	    dl->entry->task.due_at : ev->created_at;
 	wait = since > 0 && s->start_us / 1000 > since ?
 	    s->start_us / 1000 - since : 0;
-	wh_otlp_attr_str(s, "webhooks.webhook_sid", dl->hook.sid);
+	wh_otlp_attr_str(s, "webhooks.webhook_sid", dl->hook->sid);
 	wh_otlp_attr_str(s, "webhooks.event_sid", ev->event_sid);
 	wh_otlp_attr_int(s, "webhooks.attempt", dl->attempt);
 	wh_otlp_attr_int(s, "webhooks.queue_wait_ms", wait);
@@ -116,11 +116,20 @@ otlp_log_ids(const struct delivery *dl, char tid[33], char sid[17])
 		(void)wh_hex_encode(dl->span_id, WH_SPAN_ID_LEN, sid);
 }
 
+static const struct otlp_transport	*transport;
+
+/* deliver.c: how the export rides on the deliveries' multi. */
+void
+otlp_transport(const struct otlp_transport *t)
+{
+	transport = t;
+}
+
 /* The collector is ours to reach wherever it is: no address policy. */
 static curl_socket_t
 open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	return (deliver_socket_open(a));
+	return (transport->socket_open(a));
 }
 
 static void
@@ -141,9 +150,9 @@ export_start(void)
 	bad |= wh_otlp_easy(&exporter, easy, &body);
 	bad |= curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_cb);
 	bad |= curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
-	    deliver_socket_close);
+	    transport->socket_close);
 	bad |= curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)&busy);
-	if (bad != 0 || deliver_side_start(easy) == -1) {
+	if (bad != 0 || transport->start(easy) == -1) {
 		wh_otlp_done(&exporter, batch.n, CURLE_FAILED_INIT, 0);
 		return;
 	}

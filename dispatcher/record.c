@@ -211,14 +211,14 @@ static size_t
 request_text(const struct delivery *dl, char *out)
 {
 	const struct curl_slist	*n, *own = dl->headers;
-	const char		*type = dl->job->task.event.event_type;
+	const char		*type = dl->entry->task.event.event_type;
 	size_t			 i, len;
 
 	len = strlen(type);
 	if (len > REQUEST_LOGGED)
 		return (0);
 	memcpy(out, type, len);
-	for (i = 0; own != NULL && i < dl->hook.nheaders; i++)
+	for (i = 0; own != NULL && i < dl->hook->nheaders; i++)
 		own = own->next;
 	for (n = own; n != NULL; n = n->next)
 		request_line(out, &len, n->data);
@@ -234,7 +234,7 @@ request_text(const struct delivery *dl, char *out)
 void
 record_attempt(const struct delivery *dl, const char *outcome, int ok)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct record		*rec;
 	const char		*s[REC_KEYS + REC_ARGS];
 	size_t			 l[REC_KEYS + REC_ARGS];
@@ -248,15 +248,15 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	int			 n = 0, fill;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
 	    ev->company_sid, ev->event_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(now, at) == -1)
+	    dl->hook->sid) == -1 || wh_rfc3339_ms(now, at) == -1)
 		return;
 	(void)snprintf(at_ms, sizeof(at_ms), "%lld", (long long)now);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
@@ -270,7 +270,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
 	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
-	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	ARGS(dl->hook->sid); ARGS(ok ? "1" : "0");
 	/* The values of event_sid, attempt, outcome, status, error,
 	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
 	 * names them; the last two are "" when the answer had no Date). */
@@ -296,7 +296,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 		return;
 	rec->ok = ok;
 	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",
-	    dl->hook.sid);
+	    dl->hook->sid);
 	(void)snprintf(rec->company_sid, sizeof(rec->company_sid), "%s",
 	    ev->company_sid);
 	cur->n++;
