@@ -25,16 +25,22 @@
 #include "timeutil.h"
 
 #define BATCH_MAX	32
-#define REC_KEYS	5
-#define REC_ARGS	13	/* webhook sid, ok, the 10 field values, at ms */
+#define HOOK_KEYS	4	/* webhook, log, health, hourly */
+#define ATTEMPT_ARGS	11	/* the 10 field values, at ms */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
+
+/* The strings of one attempt: its keys, its webhook, then its arguments. */
+enum {
+	F_HOOK, F_LOG, F_EVIDX, F_HEALTH, F_HOURLY, F_SID,
+	F_COUNT = F_SID + 1 + ATTEMPT_ARGS
+};
 
 /* One attempt: its strings in one block, and who to judge on failure. */
 struct record {
 	char		*buf;
-	size_t		 off[REC_KEYS + REC_ARGS];
-	size_t		 len[REC_KEYS + REC_ARGS];
+	size_t		 off[F_COUNT];
+	size_t		 len[F_COUNT];
 	int		 ok;
 	char		 webhook_sid[WH_ID_MAX];
 	char		 company_sid[WH_ID_MAX];
@@ -42,6 +48,7 @@ struct record {
 
 struct batch {
 	struct record	 rec[BATCH_MAX];
+	size_t		 order[BATCH_MAX];	/* as sent: batch_order() */
 	size_t		 n;
 };
 
@@ -64,21 +71,22 @@ static void
 on_recorded(struct wh_wire *w, void *r, void *priv)
 {
 	struct batch	*b = priv;
-	redisReply	*reply = r, *e;
-	size_t		 i;
+	redisReply		*reply = r, *e;
+	const struct record	*rec;
+	size_t			 i;
 
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
 	    reply->elements == b->n) {
 		for (i = 0; i < b->n; i++) {
 			e = reply->element[i];
-			if (b->rec[i].ok || e->type != REDIS_REPLY_ARRAY ||
+			rec = &b->rec[b->order[i]];
+			if (rec->ok || e->type != REDIS_REPLY_ARRAY ||
 			    e->elements != 2 ||
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			autodisable_failed(b->rec[i].webhook_sid,
-			    b->rec[i].company_sid, e->element[0]->integer,
-			    e->element[1]->integer);
+			autodisable_failed(rec->webhook_sid, rec->company_sid,
+			    e->element[0]->integer, e->element[1]->integer);
 		}
 	} else if (reply != NULL)
 		wh_log(WH_LOG_WARN, "recording attempts failed", "error",
@@ -87,20 +95,62 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
 	batch_free(b);
 }
 
-/* Send the batch being gathered, if any. */
+/*
+ * The order in which the attempts of b are sent: grouped by webhook, each
+ * group in the order its attempts ended, groups in the order of their
+ * first attempt (the script does what is per webhook once per group).
+ * Returns the number of groups.
+ */
+static size_t
+batch_order(const struct batch *b, size_t *order)
+{
+	size_t	i, j, n = 0, groups = 0;
+	char	taken[BATCH_MAX];
+
+	memset(taken, 0, sizeof(taken));
+	for (i = 0; i < b->n; i++) {
+		if (taken[i])
+			continue;
+		groups++;
+		for (j = i; j < b->n; j++) {
+			if (!taken[j] && strcmp(b->rec[j].webhook_sid,
+			    b->rec[i].webhook_sid) == 0) {
+				taken[j] = 1;
+				order[n++] = j;
+			}
+		}
+	}
+	return (groups);
+}
+
+/* One string of a record as the next argument. */
+static void
+put(const char **argv, size_t *lens, size_t *k, const struct record *rec,
+    size_t field)
+{
+	argv[*k] = rec->buf + rec->off[field];
+	lens[*k] = rec->len[field];
+	(*k)++;
+}
+
+/* Send the batch being gathered, if any (arguments: attempt_record.lua). */
 void
 record_flush(void)
 {
 	struct batch	*b = cur;
 	const char	**argv = NULL;
-	size_t		 *lens = NULL, i, j, k, argc;
+	size_t		 *lens = NULL, i, j, k, argc, groups, nkeys, start;
 	char		  nowms[24], maxlen[24], oldest[24], age[24], ttl[24];
+	char		  ngroups[24], counts[BATCH_MAX][24];
+	const char	 *head[HEAD_ARGS + 1];
 	int64_t		  t = wh_now_ms();
 
 	if (b == NULL)
 		return;
 	cur = NULL;
-	argc = b->n * (REC_KEYS + REC_ARGS) + HEAD_ARGS;
+	groups = batch_order(b, b->order);
+	nkeys = groups * HOOK_KEYS + b->n;
+	argc = nkeys + HEAD_ARGS + 1 + 2 * groups + b->n * ATTEMPT_ARGS;
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
 	    (lens = calloc(argc, sizeof(*lens))) == NULL)
 		goto fail;
@@ -112,28 +162,50 @@ record_flush(void)
 	    (long long)d.cfg.attempts_max_age_ms);
 	(void)snprintf(ttl, sizeof(ttl), "%lld",
 	    (long long)d.cfg.event_attempts_ttl_ms);
+	(void)snprintf(ngroups, sizeof(ngroups), "%zu", groups);
+	head[0] = nowms;
+	head[1] = maxlen;
+	head[2] = oldest;
+	head[3] = age;
+	head[4] = ttl;
+	head[5] = ngroups;
+	/* KEYS: each webhook's, then each attempt's event index. */
 	k = 0;
-	for (i = 0; i < b->n; i++) {
-		for (j = 0; j < REC_KEYS; j++, k++) {
-			argv[k] = b->rec[i].buf + b->rec[i].off[j];
-			lens[k] = b->rec[i].len[j];
-		}
+	for (i = 0; i < b->n; i = j) {
+		start = b->order[i];
+		put(argv, lens, &k, &b->rec[start], F_HOOK);
+		put(argv, lens, &k, &b->rec[start], F_LOG);
+		put(argv, lens, &k, &b->rec[start], F_HEALTH);
+		put(argv, lens, &k, &b->rec[start], F_HOURLY);
+		for (j = i; j < b->n && strcmp(b->rec[b->order[j]].webhook_sid,
+		    b->rec[start].webhook_sid) == 0; j++)
+			;
 	}
-	argv[k] = nowms;
-	argv[k + 1] = maxlen;
-	argv[k + 2] = oldest;
-	argv[k + 3] = age;
-	argv[k + 4] = ttl;
-	for (j = 0; j < HEAD_ARGS; j++, k++)
-		lens[k] = strlen(argv[k]);
+	for (i = 0; i < b->n; i++)
+		put(argv, lens, &k, &b->rec[b->order[i]], F_EVIDX);
+	for (j = 0; j < HEAD_ARGS + 1; j++, k++) {
+		argv[k] = head[j];
+		lens[k] = strlen(head[j]);
+	}
+	/* Each webhook's sid and number of attempts. */
+	groups = 0;
+	for (i = 0; i < b->n; i = j) {
+		start = b->order[i];
+		for (j = i; j < b->n && strcmp(b->rec[b->order[j]].webhook_sid,
+		    b->rec[start].webhook_sid) == 0; j++)
+			;
+		put(argv, lens, &k, &b->rec[start], F_SID);
+		(void)snprintf(counts[groups], sizeof(counts[groups]), "%zu",
+		    j - i);
+		argv[k] = counts[groups];
+		lens[k++] = strlen(counts[groups++]);
+	}
 	for (i = 0; i < b->n; i++) {
-		for (j = REC_KEYS; j < REC_KEYS + REC_ARGS; j++, k++) {
-			argv[k] = b->rec[i].buf + b->rec[i].off[j];
-			lens[k] = b->rec[i].len[j];
-		}
+		for (j = F_SID + 1; j < F_COUNT; j++)
+			put(argv, lens, &k, &b->rec[b->order[i]], j);
 	}
 	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
-	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
+	    (int)nkeys, (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);
 	free(lens);
@@ -182,8 +254,8 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 {
 	const struct wh_event	*ev = &dl->job->task.event;
 	struct record		*rec;
-	const char		*s[REC_KEYS + REC_ARGS];
-	size_t			 l[REC_KEYS + REC_ARGS];
+	const char		*s[F_COUNT];
+	size_t			 l[F_COUNT];
 	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
 	char			 hourly[WH_KEY_MAX];
@@ -215,7 +287,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
 	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
-	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	ARGS(dl->hook.sid);
 	/* The values of event_sid, attempt, outcome, status, error,
 	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
 	 * names them; the last two are "" when the answer had no Date). */
