@@ -27,7 +27,7 @@
 #define BATCH_MAX	32
 #define HOOK_KEYS	4	/* webhook, log, health, hourly */
 #define ATTEMPT_ARGS	11	/* the 10 field values, at ms */
-#define HEAD_ARGS	5
+#define HEAD_ARGS	6	/* now, maxlen, oldest, age, ttl, webhooks */
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 
 /* The strings of one attempt: its keys, its webhook, then its arguments. */
@@ -49,6 +49,7 @@ struct record {
 struct batch {
 	struct record	 rec[BATCH_MAX];
 	size_t		 order[BATCH_MAX];	/* as sent: batch_order() */
+	size_t		 group[BATCH_MAX];	/* each webhook's attempts */
 	size_t		 n;
 };
 
@@ -99,10 +100,11 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
  * The order in which the attempts of b are sent: grouped by webhook, each
  * group in the order its attempts ended, groups in the order of their
  * first attempt (the script does what is per webhook once per group).
- * Returns the number of groups.
+ * Fills b->order and b->group (each group's size); returns the number of
+ * groups.
  */
 static size_t
-batch_order(const struct batch *b, size_t *order)
+batch_order(struct batch *b)
 {
 	size_t	i, j, n = 0, groups = 0;
 	char	taken[BATCH_MAX];
@@ -111,14 +113,16 @@ batch_order(const struct batch *b, size_t *order)
 	for (i = 0; i < b->n; i++) {
 		if (taken[i])
 			continue;
-		groups++;
+		b->group[groups] = 0;
 		for (j = i; j < b->n; j++) {
 			if (!taken[j] && strcmp(b->rec[j].webhook_sid,
 			    b->rec[i].webhook_sid) == 0) {
 				taken[j] = 1;
-				order[n++] = j;
+				b->order[n++] = j;
+				b->group[groups]++;
 			}
 		}
+		groups++;
 	}
 	return (groups);
 }
@@ -137,68 +141,53 @@ put(const char **argv, size_t *lens, size_t *k, const struct record *rec,
 void
 record_flush(void)
 {
-	struct batch	*b = cur;
-	const char	**argv = NULL;
-	size_t		 *lens = NULL, i, j, k, argc, groups, nkeys, start;
-	char		  nowms[24], maxlen[24], oldest[24], age[24], ttl[24];
-	char		  ngroups[24], counts[BATCH_MAX][24];
-	const char	 *head[HEAD_ARGS + 1];
-	int64_t		  t = wh_now_ms();
+	struct batch		*b = cur;
+	const struct record	*first;
+	const char		**argv = NULL;
+	size_t			 *lens = NULL, i, j, g, k, argc, groups, nkeys;
+	char			  head[HEAD_ARGS][24], counts[BATCH_MAX][24];
+	int64_t			  t = wh_now_ms();
 
 	if (b == NULL)
 		return;
 	cur = NULL;
-	groups = batch_order(b, b->order);
+	groups = batch_order(b);
 	nkeys = groups * HOOK_KEYS + b->n;
-	argc = nkeys + HEAD_ARGS + 1 + 2 * groups + b->n * ATTEMPT_ARGS;
+	argc = nkeys + HEAD_ARGS + 2 * groups + b->n * ATTEMPT_ARGS;
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
 	    (lens = calloc(argc, sizeof(*lens))) == NULL)
 		goto fail;
-	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
-	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
-	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	(void)snprintf(head[0], sizeof(head[0]), "%lld", (long long)t);
+	(void)snprintf(head[1], sizeof(head[1]), "%ld",
+	    d.cfg.attempts_maxlen);
+	(void)snprintf(head[2], sizeof(head[2]), "%lld",
 	    (long long)(t - d.cfg.attempts_max_age_ms));
-	(void)snprintf(age, sizeof(age), "%lld",
+	(void)snprintf(head[3], sizeof(head[3]), "%lld",
 	    (long long)d.cfg.attempts_max_age_ms);
-	(void)snprintf(ttl, sizeof(ttl), "%lld",
+	(void)snprintf(head[4], sizeof(head[4]), "%lld",
 	    (long long)d.cfg.event_attempts_ttl_ms);
-	(void)snprintf(ngroups, sizeof(ngroups), "%zu", groups);
-	head[0] = nowms;
-	head[1] = maxlen;
-	head[2] = oldest;
-	head[3] = age;
-	head[4] = ttl;
-	head[5] = ngroups;
+	(void)snprintf(head[5], sizeof(head[5]), "%zu", groups);
 	/* KEYS: each webhook's, then each attempt's event index. */
 	k = 0;
-	for (i = 0; i < b->n; i = j) {
-		start = b->order[i];
-		put(argv, lens, &k, &b->rec[start], F_HOOK);
-		put(argv, lens, &k, &b->rec[start], F_LOG);
-		put(argv, lens, &k, &b->rec[start], F_HEALTH);
-		put(argv, lens, &k, &b->rec[start], F_HOURLY);
-		for (j = i; j < b->n && strcmp(b->rec[b->order[j]].webhook_sid,
-		    b->rec[start].webhook_sid) == 0; j++)
-			;
+	for (g = 0, i = 0; g < groups; i += b->group[g++]) {
+		first = &b->rec[b->order[i]];
+		put(argv, lens, &k, first, F_HOOK);
+		put(argv, lens, &k, first, F_LOG);
+		put(argv, lens, &k, first, F_HEALTH);
+		put(argv, lens, &k, first, F_HOURLY);
 	}
 	for (i = 0; i < b->n; i++)
 		put(argv, lens, &k, &b->rec[b->order[i]], F_EVIDX);
-	for (j = 0; j < HEAD_ARGS + 1; j++, k++) {
+	for (j = 0; j < HEAD_ARGS; j++, k++) {
 		argv[k] = head[j];
 		lens[k] = strlen(head[j]);
 	}
-	/* Each webhook's sid and number of attempts. */
-	groups = 0;
-	for (i = 0; i < b->n; i = j) {
-		start = b->order[i];
-		for (j = i; j < b->n && strcmp(b->rec[b->order[j]].webhook_sid,
-		    b->rec[start].webhook_sid) == 0; j++)
-			;
-		put(argv, lens, &k, &b->rec[start], F_SID);
-		(void)snprintf(counts[groups], sizeof(counts[groups]), "%zu",
-		    j - i);
-		argv[k] = counts[groups];
-		lens[k++] = strlen(counts[groups++]);
+	/* Each webhook's sid and number of attempts, then the attempts. */
+	for (g = 0, i = 0; g < groups; i += b->group[g++]) {
+		put(argv, lens, &k, &b->rec[b->order[i]], F_SID);
+		(void)snprintf(counts[g], sizeof(counts[g]), "%zu", b->group[g]);
+		argv[k] = counts[g];
+		lens[k++] = strlen(counts[g]);
 	}
 	for (i = 0; i < b->n; i++) {
 		for (j = F_SID + 1; j < F_COUNT; j++)

@@ -130,7 +130,8 @@ async function main() {
   }
   console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   await stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env.RC_KEEP) console.log(`kept ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch(async (err) => {
