@@ -47,6 +47,7 @@
 -- Note for Redis Cluster: these keys are not in the {0} slot.
 
 local now = ARGV[1]
+local PER_ATTEMPT = 11	-- arguments per attempt
 local out, indexed = {}, {}
 
 -- Latency histogram bounds (ms) of the hourly rollup: bucket i counts
@@ -111,7 +112,7 @@ local function record(sid, n, k, r, a)
   local live = redis.call('EXISTS', KEYS[k + 1]) == 1
   local nhooks = tonumber(ARGV[6])
   for i = 0, n - 1 do
-    local x = a + 11 * i
+    local x = a + PER_ATTEMPT * i
     out[r + i + 1] = false
     if live then
       local line = { 'XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[2], '*',
@@ -162,6 +163,6 @@ for g = 0, tonumber(ARGV[6]) - 1 do
   local n = tonumber(ARGV[8 + 2 * g])
   record(ARGV[7 + 2 * g], n, 4 * g, r, a)
   r = r + n
-  a = a + 11 * n
+  a = a + PER_ATTEMPT * n
 end
 return out
