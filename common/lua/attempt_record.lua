@@ -33,13 +33,15 @@
 -- ARGV[3]  oldest entry id kept (ms)      ARGV[4]  a log's age cap (ms)
 -- ARGV[5]  an event index's TTL (ms)      ARGV[6]  the number of webhooks
 -- then 2 per webhook: its sid and its number of attempts;
--- then 11 per attempt, webhook by webhook: the values of the log line's
+-- then 12 per attempt, webhook by webhook: the values of the log line's
 --          fields event_sid, attempt, outcome, status, error, latency_ms,
 --          at, answer, receiver_date, clock_skew_ms (the names are here,
 --          not sent with every attempt; the last two are left out of the
---          line when empty; outcome `succeeded` is a success), and `at`
---          in ms: the attempt's score in the event's index, so that
---          attempts recorded in one batch keep their own order
+--          line when empty; outcome `succeeded` is a success), `at` in
+--          ms: the attempt's score in the event's index, so that attempts
+--          recorded in one batch keep their own order, then the line's
+--          `request` (the event type and the header lines sent,
+--          dispatcher/record.c; left out when empty)
 --
 -- Returns one element per attempt, in the order sent: nil when its
 -- webhook is gone, 0 for a success, {consecutive_failures, failing_since
@@ -47,7 +49,7 @@
 -- Note for Redis Cluster: these keys are not in the {0} slot.
 
 local now = ARGV[1]
-local PER_ATTEMPT = 11	-- arguments per attempt
+local PER_ATTEMPT = 12	-- arguments per attempt
 local out, indexed = {}, {}
 
 -- Latency histogram bounds (ms) of the hourly rollup: bucket i counts
@@ -124,6 +126,10 @@ local function record(sid, n, k, r, a)
         line[#line + 1] = ARGV[x + 9]
         line[#line + 1] = 'clock_skew_ms'
         line[#line + 1] = ARGV[x + 10]
+      end
+      if ARGV[x + 12] ~= '' then
+        line[#line + 1] = 'request'
+        line[#line + 1] = ARGV[x + 12]
       end
       local id = redis.call(unpack(line))
       local idx = KEYS[4 * nhooks + r + i + 1]
