@@ -455,7 +455,7 @@ struct hline {
 	struct curl_slist	**node;		/* set to its node, if wanted */
 };
 
-#define HLINES_MAX	(WH_HEADERS_MAX + 8)
+#define HLINES_MAX	(WH_HEADERS_MAX + 9)	/* + ours: at most 9 */
 
 /*
  * The request's header list in ONE allocation: the curl_slist nodes (a
@@ -518,6 +518,17 @@ hline_add(struct hline *l, size_t *n, const char *name, const char *value,
 	(*n)++;
 }
 
+/*
+ * Header i of the webhook goes out, unless it is a traceparent of its
+ * own while propagate_trace sends the attempt's.
+ */
+static int
+header_sent(const struct wh_webhook *w, size_t i)
+{
+	return (!w->propagate_trace ||
+	    strcasecmp(w->headers[i].name, "traceparent") != 0);
+}
+
 /* The signed header list: Streem-Sent-At, then the marked ones by name. */
 static size_t
 signed_list(const struct delivery *dl, const char *sent_at,
@@ -532,7 +543,7 @@ signed_list(const struct delivery *dl, const char *sent_at,
 	out[ns].value_len = strlen(sent_at);
 	ns++;
 	for (i = 0; i < w->nheaders && ns < SIGNED_MAX; i++) {
-		if (!w->headers[i].sign)
+		if (!w->headers[i].sign || !header_sent(w, i))
 			continue;
 		out[ns].name = w->headers[i].name;
 		out[ns].name_len = strlen(w->headers[i].name);
@@ -603,6 +614,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	struct wh_buf		 names, sigs, sw;
 	const struct wh_webhook	*w = dl->hook;
 	char			 ts[24];
+	char			 tp[WH_TRACEPARENT_LEN + 1];
 	size_t			 i, n = 0;
 	int			 rc = -1;
 
@@ -611,11 +623,16 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	wh_buf_init(&sw, 0);
 	if (w->nheaders > WH_HEADERS_MAX)
 		goto out;
-	for (i = 0; i < w->nheaders; i++)
-		hline_add(l, &n, w->headers[i].name, w->headers[i].value,
-		    NULL);
+	for (i = 0; i < w->nheaders; i++) {
+		if (header_sent(w, i))
+			hline_add(l, &n, w->headers[i].name,
+			    w->headers[i].value, NULL);
+	}
 	if (sign_all(dl, sent_at, now_ms, &names, &sigs, &sw) == -1)
 		goto out;
+	/* propagate_trace: the receiver's work joins the event's trace. */
+	if (w->propagate_trace && otlp_traceparent(dl, tp) == 0)
+		hline_add(l, &n, "traceparent", tp, NULL);
 	(void)snprintf(ts, sizeof(ts), "%lld", (long long)(now_ms / 1000));
 	hline_add(l, &n, "Content-Type: application/json", NULL, NULL);
 	hline_add(l, &n, "Expect:", NULL, NULL);

@@ -33,8 +33,9 @@ export function preload(redis, company, n) {
 // nginx, and how busy the machine was; with `commands`, Redis' time per
 // delivery by command (INFO commandstats over the drain: the bench's own
 // polling, a few XLEN and ZCARD, is in it) and the AOF rewrites it saw.
-export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null, commands = false }) {
-  await preload(redis, company, events);
+// `load` puts the events on the stream (preload unless given).
+export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null, commands = false, load = preload }) {
+  await load(redis, company, events);
   const meter = nginx ? await cpuMeter({ trees: { nginx: [nginx.proc.pid] }, redis: redis.client }) : null;
   if (commands) await resetCommandStats(redis.client);
   const t0 = Date.now();
