@@ -142,31 +142,28 @@ export function deliveryRows(report, m) {
   }
 }
 
+// A row comparing measurement `side` of each repetition with `base` of
+// the same repetitions (interleaved, so each side carries its times): f
+// picks the figure out of a measurement.
+export function sidesRow(report, { section, figure, runs, side, base, label, f, target = null }) {
+  return report.add({ section, figure, runs: runs.map((r) => f(r[side])), at: ats(runs, side),
+    ref: { label, value: med(runs, (r) => f(r[base])), at: ats(runs, base) }, target });
+}
+
 // Redis over TLS next to the same work over the plain port, same run.
 export function tlsRows(report, m) {
   const S = 'Redis over TLS (rediss://, verified, client certificate), same Redis, interleaved with its plain port';
-  report.add({ section: S, figure: `POST /v1/events, ${CONFIG.ingestConnections} connections: events/s over TLS`,
-    runs: m.runs.map((r) => r.ingest_tls.eps), at: ats(m.runs, 'ingest_tls'),
-    ref: { label: 'same over the plain port', value: med(m.runs, (r) => r.ingest_plain.eps), at: ats(m.runs, 'ingest_plain') },
-    target: ratioAtLeast(0.85) });
-  report.add({ section: S, figure: `deliveries/s, 1 dispatcher, drains of ${m.backlog}, over TLS`,
-    runs: m.runs.map((r) => r.d1_tls.rate), at: ats(m.runs, 'd1_tls'),
-    ref: { label: 'same over the plain port', value: med(m.runs, (r) => r.d1_plain.rate), at: ats(m.runs, 'd1_plain') },
-    target: ratioAtLeast(0.85) });
+  const row = (figure, what, f, label, target = null) =>
+    sidesRow(report, { section: S, figure, runs: m.runs, side: `${what}_tls`, base: `${what}_plain`, label, f, target });
+  const same = 'same over the plain port';
+  row(`POST /v1/events, ${CONFIG.ingestConnections} connections: events/s over TLS`, 'ingest', (x) => x.eps, same, ratioAtLeast(0.85));
+  row(`deliveries/s, 1 dispatcher, drains of ${m.backlog}, over TLS`, 'd1', (x) => x.rate, same, ratioAtLeast(0.85));
   // CPU per unit of work: what TLS costs each side, steadier than the
   // rates on a shared machine.
-  report.add({ section: S, figure: 'POST /v1/events: Kore workers µs CPU per event over TLS',
-    runs: m.runs.map((r) => r.ingest_tls.cpu.kore), at: ats(m.runs, 'ingest_tls'),
-    ref: { label: 'plain', value: med(m.runs, (r) => r.ingest_plain.cpu.kore), at: ats(m.runs, 'ingest_plain') } });
-  report.add({ section: S, figure: 'POST /v1/events: Redis µs CPU per event over TLS',
-    runs: m.runs.map((r) => r.ingest_tls.cpu.redis), at: ats(m.runs, 'ingest_tls'),
-    ref: { label: 'plain', value: med(m.runs, (r) => r.ingest_plain.cpu.redis), at: ats(m.runs, 'ingest_plain') } });
-  report.add({ section: S, figure: 'deliveries, 1 dispatcher: dispatcher µs CPU per delivery over TLS',
-    runs: m.runs.map((r) => r.d1_tls.cpu.dispatcher), at: ats(m.runs, 'd1_tls'),
-    ref: { label: 'plain', value: med(m.runs, (r) => r.d1_plain.cpu.dispatcher), at: ats(m.runs, 'd1_plain') } });
-  report.add({ section: S, figure: 'deliveries, 1 dispatcher: Redis µs CPU per delivery over TLS',
-    runs: m.runs.map((r) => r.d1_tls.cpu.redis), at: ats(m.runs, 'd1_tls'),
-    ref: { label: 'plain', value: med(m.runs, (r) => r.d1_plain.cpu.redis), at: ats(m.runs, 'd1_plain') } });
+  row('POST /v1/events: Kore workers µs CPU per event over TLS', 'ingest', (x) => x.cpu.kore, 'plain');
+  row('POST /v1/events: Redis µs CPU per event over TLS', 'ingest', (x) => x.cpu.redis, 'plain');
+  row('deliveries, 1 dispatcher: dispatcher µs CPU per delivery over TLS', 'd1', (x) => x.cpu.dispatcher, 'plain');
+  row('deliveries, 1 dispatcher: Redis µs CPU per delivery over TLS', 'd1', (x) => x.cpu.redis, 'plain');
 }
 
 // Deliveries over TLS: a client certificate next to plain TLS, same run.
