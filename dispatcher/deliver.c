@@ -628,6 +628,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 			hline_add(l, &n, w->headers[i].name,
 			    w->headers[i].value, NULL);
 	}
+	dl->own_lines = n;
 	if (sign_all(dl, sent_at, now_ms, &names, &sigs, &sw) == -1)
 		goto out;
 	/* propagate_trace: the receiver's work joins the event's trace. */

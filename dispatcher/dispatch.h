@@ -90,6 +90,7 @@ struct delivery {
 	void			*easy;		/* CURL * */
 	void			*headers;	/* struct curl_slist *, one block */
 	size_t			 headers_size;	/* of that block (wiped) */
+	size_t			 own_lines;	/* its first lines: the webhook's */
 	void			*h_sent_at;	/* its stamped lines, for */
 	void			*h_sig;		/*   deliver.c's restamp() */
 	void			*h_ts;
