@@ -600,15 +600,19 @@ filter_passes(const struct job *job, const struct hc_hook *h)
 
 /*
  * Does the job go to webhook h? An event to each one whose event types
- * and filter it matches, a retry to its own (it matched when it was new).
+ * and filter it matches, a retry to its own (it matched when it was new),
+ * and a ~recover "all" resend (task.match) to its own if it matches now.
  */
 static int
 job_targets(const struct job *job, const struct hc_hook *h)
 {
 	if (strcmp(h->hook.company_sid, job->task.event.company_sid) != 0)
 		return (0);
-	if (job->kind == JOB_RETRY)
-		return (strcmp(h->hook.sid, job->task.webhook_sid) == 0);
+	if (job->kind == JOB_RETRY &&
+	    strcmp(h->hook.sid, job->task.webhook_sid) != 0)
+		return (0);
+	if (job->kind == JOB_RETRY && !job->task.match)
+		return (1);
 	return (hook_wants(&h->hook, job->task.event.event_type) &&
 	    filter_passes(job, h));
 }
@@ -660,7 +664,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 	}
 	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
 		test_delivery_fail(job, NULL, "the webhook no longer exists");
-	else if (job->kind == JOB_RETRY && !found)
+	else if (job->kind == JOB_RETRY && !found && !job->task.match)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", job->task.event.event_sid,
 		    "webhook_sid", job->task.webhook_sid, NULL);
@@ -711,6 +715,7 @@ batch_send(struct read_batch *b)
 		free(b);
 		return;
 	}
+	retain_batch(TAILQ_FIRST(&b->jobs));
 	argv[0] = "GET";
 	argv[1] = key;
 	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1 ||

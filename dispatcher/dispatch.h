@@ -249,6 +249,9 @@ void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
+/* retain.c: the events of a read batch kept (WH_EVENT_RETENTION_MS). */
+void	retain_batch(struct job *first);
+
 /* test_delivery.c: ~test deliveries (sent once, answered to the api). */
 int	test_delivery_parse(struct job *, const char *name, size_t nlen,
 	    const char *val, size_t vlen);
