@@ -108,6 +108,8 @@ struct delivery {
 	int			 held;		/* waits for its job's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
+	int64_t			 rl_asked;	/* mono ms its rate limiter was
+						   asked (ratelimit.c) */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
