@@ -110,6 +110,7 @@ wh_event_free(struct wh_event *e)
 	free(e->payload);
 	free(e->traceparent);
 	free(e->ordering_key);
+	free(e->entry_id);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -486,7 +487,7 @@ static int
 event_pack(msgpack_packer *pk, const struct wh_event *e)
 {
 	if (msgpack_pack_map(pk, 5 + (e->traceparent != NULL) +
-	    (e->ordering_key != NULL)) != 0 ||
+	    (e->ordering_key != NULL) + (e->entry_id != NULL)) != 0 ||
 	    pk_kv_str(pk, "event_sid", e->event_sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", e->company_sid) == -1 ||
 	    pk_kv_str(pk, "event_type", e->event_type) == -1 ||
@@ -496,7 +497,9 @@ event_pack(msgpack_packer *pk, const struct wh_event *e)
 	    (e->traceparent != NULL &&
 	    pk_kv_str(pk, "traceparent", e->traceparent) == -1) ||
 	    (e->ordering_key != NULL &&
-	    pk_kv_str(pk, "ordering_key", e->ordering_key) == -1))
+	    pk_kv_str(pk, "ordering_key", e->ordering_key) == -1) ||
+	    (e->entry_id != NULL &&
+	    pk_kv_str(pk, "entry_id", e->entry_id) == -1))
 		return (-1);
 	return (0);
 }
@@ -542,6 +545,8 @@ event_ok(const struct wh_event *e)
 		return (0);
 	if (e->ordering_key != NULL && ((n = strlen(e->ordering_key)) == 0 ||
 	    n > WH_ORDERING_KEY_MAX))
+		return (0);
+	if (e->entry_id != NULL && !text_ok(e->entry_id, 1))
 		return (0);
 	return (e->payload != NULL && e->payload_len > 0 &&
 	    e->payload_len <= UINT32_MAX &&
@@ -1269,10 +1274,10 @@ wh_signing_key_decode(const char *buf, size_t len, struct wh_signing_key *k)
 
 static const char *const event_keys[] = {
 	"event_sid", "company_sid", "event_type", "payload", "created_at",
-	"traceparent", "ordering_key"
+	"traceparent", "ordering_key", "entry_id"
 };
 enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED, EK_TRACE,
-	EK_OKEY };
+	EK_OKEY, EK_ENTRY };
 
 /*
  * The payload is raw JSON: a str, or a bin from a writer that treats it
@@ -1311,6 +1316,8 @@ event_field(const msgpack_object_kv *kv, int idx, struct wh_event *e)
 		    o->via.str.size > WH_ORDERING_KEY_MAX)
 			return (-1);
 		return (get_str(o, 1, &e->ordering_key));
+	case EK_ENTRY:
+		return (get_str(o, 1, &e->entry_id));
 	default:
 		return (-1);
 	}

@@ -80,6 +80,9 @@ struct wh_event {
 	char		*traceparent;	/* W3C trace context, valid or NULL */
 	char		*ordering_key;	/* 1..WH_ORDERING_KEY_MAX bytes, or
 					   NULL: none (docs/ordering.md) */
+	char		*entry_id;	/* with ordering_key: its entry id in
+					   the events stream, which orders it;
+					   NULL in a resend (not ordered) */
 };
 
 #define WH_ORDERING_KEY_MAX	128

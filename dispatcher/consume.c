@@ -629,7 +629,7 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 	const char	*why;
 	int64_t		 delay;
 	size_t		 i;
-	int		 found = 0;
+	int		 found = 0, ordered = order_wanted(job);
 
 	job_fanned(job);
 	if (job_owned(job) == OWN_LOST) {	/* its new owner fans it out */
@@ -640,7 +640,9 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		if (!job_targets(job, &hooks[i]))
 			continue;
 		found = 1;
-		if (hooks[i].hook.enabled &&
+		/* A keyed delivery must reach order_start before its entry
+		 * is acked, so it is never deferred unasked. */
+		if (hooks[i].hook.enabled && !ordered &&
 		    endpoint_full(hooks[i].hook.sid, &delay, &why) &&
 		    (dl = delivery_light(job, &hooks[i])) != NULL) {
 			job->outstanding++;
@@ -657,6 +659,10 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 		job->outstanding++;
 		if (!dl->hook.enabled && job->reply_key == NULL) {
 			resolve_park(dl, "webhook disabled");
+			continue;
+		}
+		if (ordered) {
+			order_begin(dl);
 			continue;
 		}
 		dl->next_ready = job->ready;
@@ -778,6 +784,15 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    entry_event_parse(&job->task.event, job->entry_id,
 		    e->element[1], d.cfg.event_max) :
 		    retry_parse(job, e->element[1]);
+		/* A keyed event is ordered by its entry id (order.c). */
+		if (why == NULL && job->kind == JOB_EVENT &&
+		    job->task.event.ordering_key != NULL &&
+		    (job->task.event.entry_id = strdup(job->entry_id)) == NULL) {
+			job_failed(job, "out of memory");	/* left pending */
+			job->outstanding = 1;
+			job_delivery_done(job, 0);
+			continue;
+		}
 		if (why != NULL)
 			entry_malformed(job, why);
 		else if (test_delivery_expired(job)) {

@@ -110,6 +110,10 @@ struct delivery {
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
 	int64_t			 rl_asked;	/* mono ms its rate limiter was
 						   asked (ratelimit.c) */
+	char			 order_token[160]; /* its ordering lease
+						   (consumer:n), "" none */
+	int			 order_yield;	/* resolved by a retry (or a
+						   deferral): yield, not done */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
@@ -206,6 +210,8 @@ void	delivery_free(struct delivery *);
 void	resolve_attempt(struct delivery *);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
 void	resolve_park(struct delivery *, const char *reason);
+int	resolve_task_encode(const struct delivery *, uint32_t attempt,
+	    int64_t due, struct wh_buf *out);
 
 /* upkeep.c: moving due retries, claiming abandoned entries, ownership. */
 #define OWN_YES		0
@@ -250,6 +256,11 @@ void	jobs_start(void);
 void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
+
+/* order.c: ordering keys (docs/ordering.md). */
+int	order_wanted(const struct job *);
+void	order_begin(struct delivery *);
+int	order_finish(struct delivery *);
 
 /* retain.c: the events of a read batch kept (WH_EVENT_RETENTION_MS). */
 void	retain_batch(struct job *first);

@@ -35,6 +35,9 @@ on_resolved(struct wh_wire *w, void *r, void *priv)
 		    "redis down", NULL);
 	if (!ok)
 		job_failed(job, reply ? reply->str : "redis down");
+	/* An ordered delivery hands its key on first (order.c). */
+	if (ok && order_finish(dl))
+		return;
 	delivery_free(dl);
 	job_delivery_done(job, ok);
 }
@@ -44,13 +47,15 @@ resolved_now(struct delivery *dl, int ok)
 {
 	struct job	*job = dl->job;
 
+	if (ok && order_finish(dl))
+		return;
 	delivery_free(dl);
 	job_delivery_done(job, ok);
 }
 
 /* The task that repeats this delivery as attempt `attempt`. */
-static int
-task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
+int
+resolve_task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
     struct wh_buf *out)
 {
 	struct wh_task	t;
@@ -74,8 +79,9 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	char		 score[24];
 	int64_t		 due = wh_now_ms() + delay_ms;
 
+	dl->order_yield = 1;	/* E stays its key's head meanwhile */
 	wh_buf_init(&b, 0);
-	if (task_encode(dl, attempt, due, &b) == -1) {
+	if (resolve_task_encode(dl, attempt, due, &b) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -110,7 +116,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	int			 argc = 0;
 
 	wh_buf_init(&b, 0);
-	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
+	if (resolve_task_encode(dl, dl->attempt, 0, &b) == -1 ||
 	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
 	    wh_rfc3339_ms(t, now) == -1 ||
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,

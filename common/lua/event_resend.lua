@@ -2,7 +2,8 @@
 -- a new delivery to one webhook: a task with attempt 1 (first_attempt_at
 -- and due_at now), added to wh:{0}:retries, which the dispatchers take
 -- at once. Its event is the kept one, so the delivery carries the same
--- event_sid, hence the same webhook-id, as every earlier one.
+-- event_sid, hence the same webhook-id, as every earlier one; an event
+-- with an ordering_key loses its entry_id, so it is not ordered again.
 --
 -- Two modes:
 --   'event' (POST .../deliveries/{event_sid}/~resend): one event.
@@ -38,6 +39,9 @@ local function queue(rec, hook, match)
   if not ok or type(e) ~= 'table' then
     return 0
   end
+  -- A resend is not held in publish order (docs/ordering.md): without
+  -- its stream entry id the dispatcher delivers it as it comes.
+  e.entry_id = nil
   local t = {v = 1, event = e, webhook_sid = hook, attempt = 1,
     first_attempt_at = now, due_at = now}
   if match then
