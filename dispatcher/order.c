@@ -33,37 +33,38 @@
 #define KEEP_MIN_MS	600000
 
 static unsigned long long	lease_seq;
+static order_go_fn		*go_cb;
+static order_settled_fn		*settled_cb;
 
-/* Is this job's delivery held in publish order? */
-int
-order_wanted(const struct job *job)
+/* go: queue a delivery that may start; settled: one that will not. */
+void
+order_init(order_go_fn *go, order_settled_fn *settled)
 {
-	const struct wh_event	*ev = &job->task.event;
+	go_cb = go;
+	settled_cb = settled;
+}
+
+/* Are this entry's deliveries held in publish order? */
+int
+order_wanted(const struct entry *en)
+{
+	const struct wh_event	*ev = &en->task.event;
 
 	return (ev->ordering_key != NULL && ev->entry_id != NULL &&
-	    job->reply_key == NULL);
+	    en->reply_key == NULL);
 }
 
 /* The hold's two keys for dl's webhook and key; -1 if too long. */
 static int
 order_keys(const struct delivery *dl, char *state, char *parked)
 {
-	const char	*k = dl->job->task.event.ordering_key;
+	const char	*k = dl->entry->task.event.ordering_key;
 
-	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, dl->hook.sid, k,
+	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, dl->hook->sid, k,
 	    strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
-	    d.cfg.prefix, dl->hook.sid, k, strlen(k)) == -1)
+	    d.cfg.prefix, dl->hook->sid, k, strlen(k)) == -1)
 		return (-1);
 	return (0);
-}
-
-static void
-settle(struct delivery *dl, int ok)
-{
-	struct job	*job = dl->job;
-
-	delivery_free(dl);
-	job_delivery_done(job, ok);
 }
 
 /* order_start.lua answered: start, park, wait or done. */
@@ -77,33 +78,32 @@ on_started(struct wh_wire *w, void *r, void *priv)
 	    reply->type != REDIS_REPLY_STRING)) {
 		wh_log(WH_LOG_WARN, "ordering key not checked; the entry "
 		    "stays pending", "event_sid",
-		    dl->job->task.event.event_sid, "webhook_sid",
-		    dl->hook.sid, "error", reply != NULL &&
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, "error", reply != NULL &&
 		    reply->type == REDIS_REPLY_ERROR ? reply->str :
 		    "redis down", NULL);
-		job_failed(dl->job, "ordering key not checked");
-		settle(dl, 0);
+		entry_failed(dl->entry, "ordering key not checked");
+		settled_cb(dl, 0);
 		return;
 	}
 	if (strcmp(reply->str, "start") == 0) {
-		endpoint_enqueue(dl);
+		go_cb(dl);
 		return;
 	}
 	/* Parked, waiting or a duplicate: the scripts keep its task. */
 	dl->order_token[0] = '\0';
-	settle(dl, 1);
+	settled_cb(dl, 1);
 }
 
 /*
  * Ask whether dl, a delivery of a keyed event, may go now; it is queued
- * only on "start". The task handed to the script is the one a retry of
- * this attempt would be.
+ * only on "start". task is what a retry of this attempt would be: the
+ * script keeps it when it parks dl or asks again later.
  */
 void
-order_begin(struct delivery *dl)
+order_begin(struct delivery *dl, const char *task, size_t task_len)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
-	struct wh_buf		 b;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	const char		*argv[12];
 	size_t			 lens[12];
 	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
@@ -114,28 +114,21 @@ order_begin(struct delivery *dl)
 	    d.consumer, ++lease_seq);
 	(void)snprintf(lease, sizeof(lease), "%lld",
 	    (long long)d.cfg.claim_idle_ms);
-	wh_buf_init(&b, 0);
-	if (order_keys(dl, state, parked) == -1 ||
-	    resolve_task_encode(dl, dl->attempt, wh_now_ms(), &b) == -1) {
-		wh_buf_free(&b);
-		wh_log(WH_LOG_ERROR, "ordered task not built; entry left "
-		    "pending", "event_sid", ev->event_sid, NULL);
+	if (order_keys(dl, state, parked) == -1) {
 		dl->order_token[0] = '\0';
-		job_failed(dl->job, "ordered task not built");
-		settle(dl, 0);
+		on_started(NULL, NULL, dl);
 		return;
 	}
 	argv[0] = state; argv[1] = parked; argv[2] = d.k_events;
-	argv[3] = d.k_retry; argv[4] = ev->entry_id; argv[5] = b.data;
+	argv[3] = d.k_retry; argv[4] = ev->entry_id; argv[5] = task;
 	argv[6] = dl->order_token; argv[7] = lease;
 	argv[8] = ev->company_sid; argv[9] = ev->ordering_key;
 	argv[10] = WH_GROUP; argv[11] = WAIT_MS;
 	for (i = 0; i < 12; i++)
-		lens[i] = argv[i] == b.data ? b.len : strlen(argv[i]);
+		lens[i] = i == 5 ? task_len : strlen(argv[i]);
 	if (rconn_script(&d.main, wh_lua_order_start, on_started, dl, 4, 12,
 	    argv, lens) == -1)
 		on_started(NULL, NULL, dl);
-	wh_buf_free(&b);
 }
 
 static void
@@ -149,17 +142,17 @@ on_finished(struct wh_wire *w, void *r, void *priv)
 	if (!ok) {
 		wh_log(WH_LOG_WARN, "ordering key not handed on; the entry "
 		    "stays pending", "event_sid",
-		    dl->job->task.event.event_sid, "webhook_sid",
-		    dl->hook.sid, NULL);
-		job_failed(dl->job, "ordering key not handed on");
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, NULL);
+		entry_failed(dl->entry, "ordering key not handed on");
 	} else if ((reply->type == REDIS_REPLY_STATUS ||
 	    reply->type == REDIS_REPLY_STRING) &&
 	    strcmp(reply->str, "stale") == 0)
 		wh_log(WH_LOG_WARN, "ordering lease lost before finishing "
 		    "(a stall longer than WH_CLAIM_IDLE_MS?)", "event_sid",
-		    dl->job->task.event.event_sid, "webhook_sid",
-		    dl->hook.sid, NULL);
-	settle(dl, ok);
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, NULL);
+	settled_cb(dl, ok);
 }
 
 /*
@@ -181,7 +174,7 @@ order_finish(struct delivery *dl)
 	(void)snprintf(keep, sizeof(keep), "%lld",
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
 	argv[0] = state; argv[1] = parked; argv[2] = d.k_retry;
-	argv[3] = dl->job->task.event.entry_id; argv[4] = dl->order_token;
+	argv[3] = dl->entry->task.event.entry_id; argv[4] = dl->order_token;
 	argv[5] = dl->order_yield ? "yield" : "done"; argv[6] = keep;
 	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 3, 7,
 	    argv, NULL) == -1)

@@ -35,13 +35,13 @@ on_retained(struct wh_wire *w, void *r, void *priv)
 
 /* How many of the jobs from first on (the wait list) are events. */
 static size_t
-count_events(struct job *first)
+count_events(struct entry *first)
 {
-	struct job	*j;
+	struct entry	*j;
 	size_t		 n = 0;
 
 	for (j = first; j != NULL; j = TAILQ_NEXT(j, wait))
-		if (j->kind == JOB_EVENT)
+		if (j->kind == ENTRY_EVENT)
 			n++;
 	return (n);
 }
@@ -53,16 +53,16 @@ count_events(struct job *first)
  * build.
  */
 static int
-retain_fill(struct job *first, struct wh_buf *b, size_t *off, size_t *len,
+retain_fill(struct entry *first, struct wh_buf *b, size_t *off, size_t *len,
     size_t n)
 {
-	struct job		*j;
+	struct entry		*j;
 	const struct wh_event	*ev;
 	char			 k[WH_KEY_MAX];
 	size_t			 i = 0, mark;
 
 	for (j = first; j != NULL; j = TAILQ_NEXT(j, wait)) {
-		if (j->kind != JOB_EVENT)
+		if (j->kind != ENTRY_EVENT)
 			continue;
 		ev = &j->task.event;
 		if (wh_key_event_kept(k, sizeof(k), d.cfg.prefix,
@@ -93,11 +93,11 @@ retain_fill(struct job *first, struct wh_buf *b, size_t *off, size_t *len,
 }
 
 /*
- * Keep the events among the jobs of one read batch (first and those
+ * Keep the events among the entries of one read batch (first and those
  * after it on the wait list), all valid entries of wh:{0}:events.
  */
 void
-retain_batch(struct job *first)
+retain_batch(struct entry *first)
 {
 	struct wh_buf	 b;
 	const char	**argv = NULL;

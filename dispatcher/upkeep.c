@@ -11,7 +11,7 @@
  *   still owns (common/lua/refresh_owned.lua), so a long queue wait or a
  *   slow transfer is never mistaken for a dead owner; and learns which
  *   another dispatcher took over while it was paused longer than
- *   WH_CLAIM_IDLE_MS, which it then stops working on (job_owned()).
+ *   WH_CLAIM_IDLE_MS, which it then stops working on (entry_owned()).
  * - Recovery jobs and the dead letters' age cap (jobs.c, retention.c)
  *   run on timers of their own, started and stopped with these.
  */
@@ -147,30 +147,11 @@ claim(void *arg)
 {
 	if (d.stopping)
 		return;
-	if (d.main.conn.ready && d.njobs < (size_t)d.cfg.concurrency) {
+	if (d.main.conn.ready && d.nentries < (size_t)d.cfg.concurrency) {
 		claim_one(&claim_events);
 		claim_one(&claim_retries);
 	}
 	loop_timer_arm(&claim_timer, claim_period());
-}
-
-/*
- * Is job still ours? Confirmed by a refresh (or the read) less than two
- * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
- * has been idle that long. Older than that (the process was paused, or
- * Redis did not answer), it may have been taken over: nothing of it is
- * sent or resolved until the next refresh says (deliver.c).
- */
-int
-job_owned(const struct job *job)
-{
-	if (job->lost)
-		return (OWN_LOST);
-	if (wh_mono_ms() - job->held_since >= d.cfg.claim_idle_ms * 2 / 3) {
-		loop_timer_arm(&refresh_timer, 0);
-		return (OWN_UNSURE);
-	}
-	return (OWN_YES);
 }
 
 struct refresh_call {
@@ -195,7 +176,7 @@ id_listed(const char *id, const redisReply *ids)
 }
 
 /*
- * The refresh's answer: the ids we lost. Those jobs are given up at once
+ * The refresh's answer: the ids we lost. Those entries are given up at once
  * (deliver.c drops what they still had to send or to resolve; the entry
  * is not acked: its new owner resolves it); the others are ours as of
  * the time the refresh was sent.
@@ -205,39 +186,39 @@ on_refreshed(struct wh_wire *w, void *r, void *priv)
 {
 	struct refresh_call	*call = priv;
 	redisReply		*reply = r;
-	struct job		*job;
+	struct entry		*en;
 	int			 ok;
 
 	ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
 		wh_log(WH_LOG_ERROR, "refreshing entries failed", "error",
 		    reply->str, NULL);
-	TAILQ_FOREACH(job, &d.jobs, all) {
-		if (job->refreshing != call->token)
+	TAILQ_FOREACH(en, &d.entries, all) {
+		if (en->refreshing != call->token)
 			continue;
-		job->refreshing = 0;
+		en->refreshing = 0;
 		if (!ok)
 			continue;
-		if (id_listed(job->entry_id, reply)) {
-			job->lost = 1;
+		if (id_listed(en->entry_id, reply)) {
+			en->lost = 1;
 			wh_log(WH_LOG_WARN, "entry taken over by another "
 			    "dispatcher; left to it", "entry_id",
-			    job->entry_id, "event_sid",
-			    job->task.event.event_sid, NULL);
+			    en->entry_id, "event_sid",
+			    en->task.event.event_sid, NULL);
 		} else
-			job->held_since = call->sent;
+			en->held_since = call->sent;
 	}
 	free(call);
 	deliver_recheck();
 }
 
-/* One refresh_owned.lua call for up to REFRESH_MAX of stream's jobs. */
+/* One refresh_owned.lua call for up to REFRESH_MAX of stream's entries. */
 static int
 refresh_batch(const char *stream, int64_t older_than)
 {
 	const char		*argv[REFRESH_MAX + 3];
 	struct refresh_call	*call;
-	struct job		*job;
+	struct entry		*en;
 	int			 argc = 3;
 
 	if ((call = calloc(1, sizeof(*call))) == NULL)
@@ -246,12 +227,12 @@ refresh_batch(const char *stream, int64_t older_than)
 	call->token = ++refresh_tokens;
 	call->sent = wh_mono_ms();
 	argv[0] = stream; argv[1] = WH_GROUP; argv[2] = d.consumer;
-	TAILQ_FOREACH(job, &d.jobs, all) {
-		if (job->stream != stream || job->lost || job->refreshing ||
-		    job->held_since > older_than)
+	TAILQ_FOREACH(en, &d.entries, all) {
+		if (en->stream != stream || en->lost || en->refreshing ||
+		    en->held_since > older_than)
 			continue;
-		argv[argc++] = job->entry_id;
-		job->refreshing = call->token;
+		argv[argc++] = en->entry_id;
+		en->refreshing = call->token;
 		if (argc == REFRESH_MAX + 3)
 			break;
 	}
@@ -261,9 +242,9 @@ refresh_batch(const char *stream, int64_t older_than)
 	}
 	if (rconn_script(&d.main, wh_lua_refresh_owned, on_refreshed, call, 1,
 	    argc, argv, NULL) == -1) {
-		TAILQ_FOREACH(job, &d.jobs, all) {
-			if (job->refreshing == call->token)
-				job->refreshing = 0;
+		TAILQ_FOREACH(en, &d.entries, all) {
+			if (en->refreshing == call->token)
+				en->refreshing = 0;
 		}
 		free(call);
 		return (0);
@@ -290,6 +271,13 @@ refresh(void *arg)
 	loop_timer_arm(&refresh_timer, third / 2 > 100 ? third / 2 : 100);
 }
 
+/* An entry's ownership is unsure (entry.c): refresh now. */
+static void
+refresh_now(void)
+{
+	loop_timer_arm(&refresh_timer, 0);
+}
+
 void
 upkeep_start(void)
 {
@@ -301,6 +289,7 @@ upkeep_start(void)
 	loop_timer_init(&move_timer, move_due, NULL);
 	loop_timer_init(&claim_timer, claim, NULL);
 	loop_timer_init(&refresh_timer, refresh, NULL);
+	entry_ownership_init(d.cfg.claim_idle_ms, refresh_now);
 	loop_timer_arm(&move_timer, 0);
 	loop_timer_arm(&claim_timer, claim_period());
 	loop_timer_arm(&refresh_timer, d.cfg.claim_idle_ms / 6);
