@@ -49,7 +49,7 @@ api_body_none(struct api_ctx *ctx)
 }
 
 static int
-requeue_send(struct api_ctx *ctx, int64_t now)
+requeue_send(struct api_ctx *ctx, const char *company, int64_t now)
 {
 	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], dead[WH_KEY_MAX];
 	char		 retries[WH_KEY_MAX], ms[24];
@@ -92,8 +92,18 @@ accepted(struct api_ctx *ctx, const char *wrapper, int64_t at)
 	return (rc ? api_problem_nomem(ctx) : API_DONE);
 }
 
-int
-api_redeliver(struct api_ctx *ctx)
+/* What queues the delivery again: one script call, its reply an integer. */
+typedef int	requeue_fn(struct api_ctx *, const char *company, int64_t now);
+
+/*
+ * Both routes: an empty body, an enabled webhook of the caller's (409
+ * when disabled, as it would only be parked), then send's script, whose
+ * 1 is a 202 under wrapper and whose 0 or -1 is a 404 saying gone0 or
+ * gone1.
+ */
+static int
+requeue_route(struct api_ctx *ctx, const char *doing, requeue_fn *send,
+    const char *wrapper, const char *gone0, const char *gone1)
 {
 	char			 company[WH_ID_MAX];
 	int64_t			*at;
@@ -107,24 +117,30 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
-		if (api_webhook_enabled(ctx, ctx->replies[0], "redelivering",
+		if (api_webhook_enabled(ctx, ctx->replies[0], doing,
 		    company) == -1)
 			return (API_DONE);
 		*at = wh_now_ms();
 		ctx->phase = 2;
-		if (requeue_send(ctx, *at) == -1)
+		if (send(ctx, company, *at) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
 		if (v == 1)
-			return (accepted(ctx, "redelivery", *at));
-		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? "No dead "
-		    "letter of this event for this webhook." : "The dead "
-		    "letter of this event is gone (past its retention).",
-		    NULL));
+			return (accepted(ctx, wrapper, *at));
+		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? gone0 :
+		    gone1, NULL));
 	}
+}
+
+int
+api_redeliver(struct api_ctx *ctx)
+{
+	return (requeue_route(ctx, "redelivering", requeue_send, "redelivery",
+	    "No dead letter of this event for this webhook.", "The dead "
+	    "letter of this event is gone (past its retention)."));
 }
 
 static int
@@ -149,33 +165,9 @@ resend_send(struct api_ctx *ctx, const char *company, int64_t now)
 int
 api_resend(struct api_ctx *ctx)
 {
-	char			 company[WH_ID_MAX];
-	int64_t			*at;
-	long long		 v;
+	static const char	gone[] = "No such event is kept for this "
+	    "webhook's company (unknown, or past WH_EVENT_RETENTION_MS).";
 
-	if ((at = api_state(ctx, sizeof(*at), free)) == NULL)
-		return (api_problem_nomem(ctx));
-	switch (ctx->phase) {
-	case 0:
-		if (api_body_none(ctx) == -1)
-			return (API_DONE);
-		return (api_webhook_await(ctx));
-	case 1:
-		if (api_webhook_enabled(ctx, ctx->replies[0], "resending",
-		    company) == -1)
-			return (API_DONE);
-		*at = wh_now_ms();
-		ctx->phase = 2;
-		if (resend_send(ctx, company, *at) == -1)
-			return (api_problem_redis(ctx));
-		return (API_WAIT);
-	default:
-		if (api_reply_int(ctx, &v) == -1)
-			return (API_DONE);
-		if (v == 1)
-			return (accepted(ctx, "resend", *at));
-		return (api_problem(ctx, API_P_NOT_FOUND, "No such event is "
-		    "kept for this webhook's company (unknown, or past "
-		    "WH_EVENT_RETENTION_MS).", NULL));
-	}
+	return (requeue_route(ctx, "resending", resend_send, "resend", gone,
+	    gone));
 }

@@ -178,7 +178,7 @@
 	    "dispatcher",						\
 	    "how long each event is kept for `GET /v1/events/{sid}`, "	\
 	    "`~resend` and `~recover` with `include: all`; `0` keeps none; " \
-	    "a kept event costs its payload and about 450 bytes for that " \
+	    "a kept event costs its payload and about 520 bytes for that " \
 	    "long")							\
 	INT(WH_DISABLE_AFTER_MS, 432000000L, 0, 31622400000L, "5 days",	\
 	    "dispatcher",						\

@@ -162,7 +162,7 @@ on_finished(struct wh_wire *w, void *r, void *priv)
 int
 order_finish(struct delivery *dl)
 {
-	const char	*argv[7];
+	const char	*argv[8];
 	char		 state[WH_KEY_MAX], parked[WH_KEY_MAX], keep[24];
 	int64_t		 ms;
 
@@ -173,10 +173,13 @@ order_finish(struct delivery *dl)
 	ms = d.cfg.claim_idle_ms * 4;
 	(void)snprintf(keep, sizeof(keep), "%lld",
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
+	/* The next event goes straight to the retries stream (KEYS[4]). */
 	argv[0] = state; argv[1] = parked; argv[2] = d.k_retry;
-	argv[3] = dl->entry->task.event.entry_id; argv[4] = dl->order_token;
-	argv[5] = dl->order_yield ? "yield" : "done"; argv[6] = keep;
-	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 3, 7,
+	argv[3] = d.k_retries; argv[4] = dl->entry->task.event.entry_id;
+	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
+	    "done";
+	argv[7] = keep;
+	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 8,
 	    argv, NULL) == -1)
 		on_finished(NULL, NULL, dl);
 	return (1);

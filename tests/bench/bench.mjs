@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows, tlsRows, egressRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows, tlsRows, egressRows, orderingRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
 import { delivery } from './sections/delivery.mjs';
 import { ingest } from './sections/ingest.mjs';
@@ -20,6 +20,7 @@ import { peer } from './sections/peer.mjs';
 import { backlog, storm } from './sections/scale.mjs';
 import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
+import { ordering } from './sections/ordering.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 
@@ -53,6 +54,7 @@ async function main() {
   await step('backlog', backlog);
   await step('storm', storm);
   await step('egress', egress);
+  await step('ordering', ordering);
   await stopAll();
 
   const d1 = measured.delivery ? oneDispatcher(measured.delivery) : null;
@@ -63,6 +65,7 @@ async function main() {
   if (measured.backlog) backlogRows(report, measured.backlog, d1);
   if (measured.storm) stormRows(report, measured.storm, d1);
   if (measured.egress) egressRows(report, measured.egress);
+  if (measured.ordering) orderingRows(report, measured.ordering);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);

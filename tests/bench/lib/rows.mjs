@@ -143,6 +143,16 @@ export function egressRows(report, m) {
     runs: m.runs.map((r) => r.mtls.rate), ref: { label: 'plain TLS', value: plain }, target: ratioAtLeast(0.9) });
 }
 
+// Ordering keys next to none, same run; what a kept event costs Redis.
+export function orderingRows(report, m) {
+  const S = `Delivery control: 1 KiB payload to nginx answering 204 (drains of ${m.backlog}, 1 dispatcher)`;
+  report.add({ section: S, figure: `deliveries/s with an ordering_key over ${m.keys} keys`,
+    runs: m.runs.map((r) => r.ordered.rate),
+    ref: { label: 'same events without a key', value: med(m.runs, (r) => r.unordered.rate) }, target: ratioAtLeast(0.5) });
+  report.add({ section: S, figure: 'Redis used_memory per event kept for a resend (WH_EVENT_RETENTION_MS), bytes',
+    runs: m.runs.map((r) => r.kept.bytes), ref: { label: 'its payload', value: 1024 } });
+}
+
 // `d1` is the short drain of one dispatcher, 1 webhook per event (null
 // when the delivery section did not run).
 export function backlogRows(report, m, d1) {
