@@ -23,6 +23,7 @@
 #include "config.h"
 #include "model.h"
 #include "rconn.h"
+#include "trace.h"
 
 #define ENTRY_ID_MAX	48
 #define ERROR_MAX	256
@@ -117,6 +118,8 @@ struct delivery {
 						   (consumer:n), "" none */
 	int			 order_yield;	/* resolved by a retry (or a
 						   deferral): yield, not done */
+	uint8_t			 span_id[WH_SPAN_ID_LEN]; /* sent as
+						   traceparent, else 0s */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
@@ -286,7 +289,10 @@ void	metrics_failure(const char *reason);
 
 /* otlp.c: attempt spans exported over OTLP/HTTP (WH_OTLP_ENDPOINT). */
 int	otlp_start(char *err, size_t errlen);
-void	otlp_attempt(const struct delivery *, const char *reason);
+void	otlp_attempt(struct delivery *, const char *reason);
+void	otlp_log_ids(const struct delivery *, char tid[33], char sid[17]);
+int	otlp_traceparent(struct delivery *,
+	    char out[WH_TRACEPARENT_LEN + 1]);
 int	otlp_owns(const void *priv);
 void	otlp_done(void *easy, int result, long status);
 void	otlp_counts(uint64_t *exported, uint64_t *dropped);

@@ -21,6 +21,7 @@ import { backlog, storm } from './sections/scale.mjs';
 import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
 import { ordering } from './sections/ordering.mjs';
+import { tracing, tracingRows } from './sections/tracing.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 
@@ -55,6 +56,7 @@ async function main() {
   await step('storm', storm);
   await step('egress', egress);
   await step('ordering', ordering);
+  await step('tracing', tracing);
   await stopAll();
 
   const d1 = measured.delivery ? oneDispatcher(measured.delivery) : null;
@@ -66,6 +68,7 @@ async function main() {
   if (measured.storm) stormRows(report, measured.storm, d1);
   if (measured.egress) egressRows(report, measured.egress);
   if (measured.ordering) orderingRows(report, measured.ordering);
+  if (measured.tracing) tracingRows(report, measured.tracing);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);
