@@ -144,7 +144,7 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 	if (rc == -1) {
 		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
 			wh_log(WH_LOG_WARN, "an active job is not valid; "
-			    "ignored", "job_sid", p->job_sid, NULL);
+			    "ignored", NULL);
 		batch_failed();
 	}
 	free(p);
