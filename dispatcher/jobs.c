@@ -1,6 +1,11 @@
 /*
  * jobs.c: working ~recover jobs (POST /v1/webhooks/{sid}/~recover).
  *
+ * A job with include "all" (its hash says so) resends every kept event
+ * of its company in the window instead (common/lua/event_resend.lua,
+ * with a cursor in the job), each task marked to be delivered only if
+ * the webhook's event types and filter take the event (consume.c).
+ *
  * The api records a job (wh:job:<job_sid>: webhook, window, state,
  * counters) and lists it in wh:{0}:jobs (job_sid -> webhook_sid). Every
  * dispatcher picks an active job at random on its upkeep tick and runs
@@ -22,6 +27,7 @@
 #include "log.h"
 #include "scripts.h"
 #include "timeutil.h"
+#include "validate.h"
 
 #define JOB_EVERY_MS	250
 #define JOB_BATCH	"500"
@@ -49,15 +55,109 @@ on_batch(struct wh_wire *w, void *r, void *priv)
 		loop_timer_arm(&job_timer, JOB_EVERY_MS);
 }
 
-/* HRANDFIELD's [job_sid, webhook_sid]: run one batch of that job. */
+/* The job picked, while its kind is asked for. */
+struct pick {
+	char	job_sid[WH_ID_MAX];
+	char	webhook_sid[WH_ID_MAX];
+};
+
+static void
+batch_failed(void)
+{
+	working = 0;
+	loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+/* One batch of a job with include "dead": its dead letters. */
+static int
+batch_dead(const struct pick *p, const char *job, const char *now)
+{
+	const char	*argv[10];
+	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
+
+	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	    p->webhook_sid) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    p->webhook_sid) == -1)
+		return (-1);
+	argv[0] = idx; argv[1] = ids; argv[2] = d.k_dead;
+	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
+	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
+	argv[9] = p->job_sid;
+	return (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6,
+	    10, argv, NULL));
+}
+
+/* One batch of a job with include "all": the company's kept events. */
+static int
+batch_all(const struct pick *p, const char *company, const char *job,
+    const char *now)
+{
+	const char	*argv[10];
+	char		 idx[WH_KEY_MAX], pfx[WH_KEY_MAX];
+
+	if (wh_key_company_events(idx, sizeof(idx), d.cfg.prefix,
+	    company) == -1 ||
+	    wh_key_event_kept(pfx, sizeof(pfx), d.cfg.prefix, company,
+	    "") == -1)
+		return (-1);
+	argv[0] = idx; argv[1] = d.k_retries; argv[2] = job;
+	argv[3] = k_jobs; argv[4] = now; argv[5] = "range";
+	argv[6] = p->webhook_sid; argv[7] = JOB_BATCH; argv[8] = p->job_sid;
+	argv[9] = pfx;
+	return (rconn_script(&d.main, wh_lua_event_resend, on_batch, NULL, 4,
+	    10, argv, NULL));
+}
+
+/* The job's [include, company_sid]: run one batch of its kind. */
+static void
+on_kind(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct pick	*p = priv;
+	const char	*inc = NULL, *company = NULL;
+	char		 job[WH_KEY_MAX], now[24];
+	int		 rc = -1;
+
+	if (d.stopping) {
+		working = 0;
+		free(p);
+		return;
+	}
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 2) {
+		if (reply->element[0]->type == REDIS_REPLY_STRING)
+			inc = reply->element[0]->str;
+		if (reply->element[1]->type == REDIS_REPLY_STRING)
+			company = reply->element[1]->str;
+	}
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    wh_key_job(job, sizeof(job), d.cfg.prefix, p->job_sid) != -1) {
+		if (inc != NULL && strcmp(inc, "all") == 0)
+			rc = company != NULL && wh_validate_company_sid(company,
+			    strlen(company)) == NULL ?
+			    batch_all(p, company, job, now) : -1;
+		else
+			rc = batch_dead(p, job, now);
+	}
+	if (rc == -1) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
+			wh_log(WH_LOG_WARN, "an active job is not valid; "
+			    "ignored", NULL);
+		batch_failed();
+	}
+	free(p);
+}
+
+/* HRANDFIELD's [job_sid, webhook_sid]: ask what kind of job it is. */
 static void
 on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	const char	*argv[10];
-	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], job[WH_KEY_MAX];
-	char		 now[24];
-	const char	*job_sid, *webhook_sid;
+	struct pick	*p;
+	const char	*argv[4];
+	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
 		working = 0;
@@ -67,34 +167,30 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	    reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    reply->element[1]->type != REDIS_REPLY_STRING) {
-		working = 0;	/* no job (or an error): look again later */
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		batch_failed();	/* no job (or an error): look again later */
 		return;
 	}
-	job_sid = reply->element[0]->str;
-	webhook_sid = reply->element[1]->str;
-	if (!wh_id_valid(job_sid, strlen(job_sid)) ||
-	    !wh_id_valid(webhook_sid, strlen(webhook_sid)) ||
-	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    webhook_sid) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    webhook_sid) == -1 ||
-	    wh_key_job(job, sizeof(job), d.cfg.prefix, job_sid) == -1) {
+	if (!wh_id_valid(reply->element[0]->str, reply->element[0]->len) ||
+	    !wh_id_valid(reply->element[1]->str, reply->element[1]->len) ||
+	    wh_key_job(job, sizeof(job), d.cfg.prefix,
+	    reply->element[0]->str) == -1 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
 		wh_log(WH_LOG_WARN, "an active job is not valid; ignored",
 		    NULL);
-		working = 0;
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		batch_failed();
 		return;
 	}
-	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = idx; argv[1] = ids; argv[2] = d.k_dead;
-	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
-	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
-	argv[9] = job_sid;
-	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
-	    argv, NULL) == -1) {
-		working = 0;
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+	(void)snprintf(p->job_sid, sizeof(p->job_sid), "%s",
+	    reply->element[0]->str);
+	(void)snprintf(p->webhook_sid, sizeof(p->webhook_sid), "%s",
+	    reply->element[1]->str);
+	argv[0] = "HMGET";
+	argv[1] = job;
+	argv[2] = "include";
+	argv[3] = "company_sid";
+	if (rconn_cmd(&d.main, on_kind, p, 4, argv, NULL) == -1) {
+		free(p);
+		batch_failed();
 	}
 }
 

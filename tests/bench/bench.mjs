@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, cpuRows, deliveryRows, ingestRows, peerRows, stormRows, tlsRows, egressRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, peerRows, stormRows, tlsRows, egressRows, orderingRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
 import { APART_MS, machineState } from './lib/when.mjs';
 import { delivery } from './sections/delivery.mjs';
@@ -21,6 +21,7 @@ import { peer } from './sections/peer.mjs';
 import { backlog, storm } from './sections/scale.mjs';
 import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
+import { ordering } from './sections/ordering.mjs';
 import { tracing, tracingRows } from './sections/tracing.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
@@ -63,6 +64,7 @@ async function main() {
   await step('backlog', backlog);
   await step('storm', storm);
   await step('egress', egress);
+  await step('ordering', ordering);
   await step('tracing', tracing);
   await stopAll();
 
@@ -73,6 +75,7 @@ async function main() {
   if (measured.backlog) backlogRows(report, measured.backlog);
   if (measured.storm) stormRows(report, measured.storm);
   if (measured.egress) egressRows(report, measured.egress);
+  if (measured.ordering) orderingRows(report, measured.ordering);
   if (measured.tracing) tracingRows(report, measured.tracing);
   cpuRows(report, measured.ingest, measured.delivery);
 

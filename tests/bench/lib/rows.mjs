@@ -176,6 +176,17 @@ export function egressRows(report, m) {
     target: ratioAtLeast(0.9) });
 }
 
+// Ordering keys next to none, same run; what a kept event costs Redis.
+export function orderingRows(report, m) {
+  const S = `Delivery control: 1 KiB payload to nginx answering 204 (drains of ${m.backlog}, 1 dispatcher)`;
+  report.add({ section: S, figure: `deliveries/s with an ordering_key over ${m.keys} keys`,
+    runs: m.runs.map((r) => r.ordered.rate), at: ats(m.runs, 'ordered'),
+    ref: { label: 'same events without a key', value: med(m.runs, (r) => r.unordered.rate), at: ats(m.runs, 'unordered') },
+    target: ratioAtLeast(0.5) });
+  report.add({ section: S, figure: 'Redis used_memory per event kept for a resend (WH_EVENT_RETENTION_MS), bytes',
+    runs: m.runs.map((r) => r.kept.bytes), ref: { label: 'its payload', value: 1024 } });
+}
+
 // The backlog and the storm are compared with a short drain of the same
 // dispatcher run just before them (m.short), in the same section.
 export function backlogRows(report, m) {
