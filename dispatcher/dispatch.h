@@ -118,6 +118,10 @@ struct delivery {
 						   asked (ratelimit.c) */
 	char			 order_token[160]; /* its ordering lease
 						   (consumer:n), "" none */
+	char			*order_task;	/* its task, while order_start
+						   is being asked */
+	size_t			 order_task_len;
+	struct delivery		*order_next;	/* waiting to be asked */
 	int			 order_yield;	/* resolved by a retry (or a
 						   deferral): yield, not done */
 	uint8_t			 span_id[WH_SPAN_ID_LEN]; /* sent as

@@ -1,7 +1,8 @@
 /*
  * order.c: ordering keys (docs/ordering.md). A delivery of an event that
  * carries an ordering_key K (and its stream entry id, which orders it) to
- * a webhook W asks common/lua/order_start.lua before it is queued: only
+ * a webhook W asks common/lua/order_start.lua before it is queued (one
+ * call for the keyed deliveries made in one round of the loop): only
  * the head of (W, K), under a lease of ours, is delivered; an event
  * behind it is parked in Redis and handed back through the retry set
  * when the head is done. After the attempt, once its resolution (success,
@@ -23,6 +24,7 @@
 
 #include "dispatch.h"
 #include "keys.h"
+#include "loop.h"
 #include "log.h"
 #include "scripts.h"
 #include "timeutil.h"
@@ -32,9 +34,18 @@
 /* How long (W, K) remembers the last event finished, once idle. */
 #define KEEP_MIN_MS	600000
 
+/* Deliveries asked about in one order_start call, at most. */
+#define ORDER_BATCH	64
+
 static unsigned long long	lease_seq;
 static order_go_fn		*go_cb;
 static order_settled_fn		*settled_cb;
+/* Deliveries waiting for the next order_start call, oldest first. */
+static struct delivery		*ask_head, **ask_tail = &ask_head;
+static size_t			 nask;
+static struct loop_timer	 ask_timer;
+
+static void	ask_flush(void *);
 
 /* go: queue a delivery that may start; settled: one that will not. */
 void
@@ -42,6 +53,7 @@ order_init(order_go_fn *go, order_settled_fn *settled)
 {
 	go_cb = go;
 	settled_cb = settled;
+	loop_timer_init(&ask_timer, ask_flush, NULL);
 }
 
 /* Are this entry's deliveries held in publish order? */
@@ -67,13 +79,10 @@ order_keys(const struct delivery *dl, char *state, char *parked)
 	return (0);
 }
 
-/* order_start.lua answered: start, park, wait or done. */
+/* order_start.lua answered dl: start, park, wait or done (NULL: failed). */
 static void
-on_started(struct wh_wire *w, void *r, void *priv)
+started(struct delivery *dl, const redisReply *reply)
 {
-	struct delivery	*dl = priv;
-	redisReply	*reply = r;
-
 	if (reply == NULL || (reply->type != REDIS_REPLY_STATUS &&
 	    reply->type != REDIS_REPLY_STRING)) {
 		wh_log(WH_LOG_WARN, "ordering key not checked; the entry "
@@ -82,6 +91,7 @@ on_started(struct wh_wire *w, void *r, void *priv)
 		    dl->hook->sid, "error", reply != NULL &&
 		    reply->type == REDIS_REPLY_ERROR ? reply->str :
 		    "redis down", NULL);
+		dl->order_token[0] = '\0';
 		entry_failed(dl->entry, "ordering key not checked");
 		settled_cb(dl, 0);
 		return;
@@ -95,40 +105,133 @@ on_started(struct wh_wire *w, void *r, void *priv)
 	settled_cb(dl, 1);
 }
 
+/* One order_start call's deliveries, in the order asked. */
+struct ask_batch {
+	size_t		 n;
+	struct delivery	*dl[ORDER_BATCH];
+};
+
+/* The answers of one order_start call, one per delivery asked. */
+static void
+on_started(struct wh_wire *w, void *r, void *priv)
+{
+	struct ask_batch	*b = priv;
+	redisReply		*reply = r;
+	size_t			 i;
+	int			 whole;
+
+	whole = reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == b->n;
+	for (i = 0; i < b->n; i++) {
+		free(b->dl[i]->order_task);
+		b->dl[i]->order_task = NULL;
+		started(b->dl[i], whole ? reply->element[i] :
+		    (reply != NULL && reply->type == REDIS_REPLY_ERROR ?
+		    reply : NULL));
+	}
+	free(b);
+}
+
+/*
+ * Ask order_start about the deliveries waiting (at most ORDER_BATCH of
+ * them, oldest first) in one call: a read batch's keyed deliveries cost
+ * Redis one script run, not one each.
+ */
+static void
+ask_flush(void *arg)
+{
+	static const char	*argv[6 + 7 * ORDER_BATCH];
+	static size_t		 lens[6 + 7 * ORDER_BATCH];
+	static char		 keys[2 * ORDER_BATCH][WH_KEY_MAX];
+	struct ask_batch	*b;
+	struct delivery		*dl;
+	const struct wh_event	*ev;
+	char			 lease[24];
+	size_t			 i, nk, na;
+
+	(void)arg;
+	if (ask_head == NULL)
+		return;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		while ((dl = ask_head) != NULL) {
+			ask_head = dl->order_next;
+			free(dl->order_task);
+			dl->order_task = NULL;
+			started(dl, NULL);
+		}
+		ask_tail = &ask_head;
+		nask = 0;
+		return;
+	}
+	while (b->n < ORDER_BATCH && (dl = ask_head) != NULL) {
+		ask_head = dl->order_next;
+		nask--;
+		b->dl[b->n++] = dl;
+	}
+	if (ask_head == NULL)
+		ask_tail = &ask_head;
+	else
+		loop_timer_arm(&ask_timer, 0);
+	(void)snprintf(lease, sizeof(lease), "%lld",
+	    (long long)d.cfg.claim_idle_ms);
+	nk = 2 + 2 * b->n;
+	argv[0] = d.k_events;
+	argv[1] = d.k_retry;
+	na = nk;
+	argv[na++] = lease;
+	argv[na++] = WH_GROUP;
+	argv[na++] = WAIT_MS;
+	argv[na++] = "";		/* now: Redis TIME */
+	for (i = 0; i < b->n; i++) {
+		dl = b->dl[i];
+		ev = &dl->entry->task.event;
+		(void)order_keys(dl, keys[2 * i], keys[2 * i + 1]);
+		argv[2 + 2 * i] = keys[2 * i];
+		argv[3 + 2 * i] = keys[2 * i + 1];
+		argv[na++] = ev->entry_id;
+		argv[na++] = dl->order_task;
+		argv[na++] = dl->order_token;
+		argv[na++] = ev->company_sid;
+		argv[na++] = ev->ordering_key;
+	}
+	for (i = 0; i < na; i++)
+		lens[i] = strlen(argv[i]);
+	for (i = 0; i < b->n; i++)
+		lens[nk + 4 + 5 * i + 1] = b->dl[i]->order_task_len;
+	if (rconn_script(&d.main, wh_lua_order_start, on_started, b, (int)nk,
+	    (int)na, argv, lens) == -1)
+		on_started(NULL, NULL, b);
+}
+
 /*
  * Ask whether dl, a delivery of a keyed event, may go now; it is queued
  * only on "start". task is what a retry of this attempt would be: the
- * script keeps it when it parks dl or asks again later.
+ * script keeps it when it parks dl or asks again later. The question
+ * waits for the end of this loop round, to go with the others asked in
+ * it (in the order asked: the stream's, within a read batch).
  */
 void
 order_begin(struct delivery *dl, const char *task, size_t task_len)
 {
-	const struct wh_event	*ev = &dl->entry->task.event;
-	const char		*argv[12];
-	size_t			 lens[12];
-	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
-	char			 lease[24];
-	int			 i;
+	char	 state[WH_KEY_MAX], parked[WH_KEY_MAX];
 
 	(void)snprintf(dl->order_token, sizeof(dl->order_token), "%s:%llu",
 	    d.consumer, ++lease_seq);
-	(void)snprintf(lease, sizeof(lease), "%lld",
-	    (long long)d.cfg.claim_idle_ms);
-	if (order_keys(dl, state, parked) == -1) {
-		dl->order_token[0] = '\0';
-		on_started(NULL, NULL, dl);
+	if (order_keys(dl, state, parked) == -1 ||
+	    (dl->order_task = malloc(task_len + 1)) == NULL) {
+		started(dl, NULL);
 		return;
 	}
-	argv[0] = state; argv[1] = parked; argv[2] = d.k_events;
-	argv[3] = d.k_retry; argv[4] = ev->entry_id; argv[5] = task;
-	argv[6] = dl->order_token; argv[7] = lease;
-	argv[8] = ev->company_sid; argv[9] = ev->ordering_key;
-	argv[10] = WH_GROUP; argv[11] = WAIT_MS;
-	for (i = 0; i < 12; i++)
-		lens[i] = i == 5 ? task_len : strlen(argv[i]);
-	if (rconn_script(&d.main, wh_lua_order_start, on_started, dl, 4, 12,
-	    argv, lens) == -1)
-		on_started(NULL, NULL, dl);
+	memcpy(dl->order_task, task, task_len);
+	dl->order_task[task_len] = '\0';
+	dl->order_task_len = task_len;
+	dl->order_next = NULL;
+	*ask_tail = dl;
+	ask_tail = &dl->order_next;
+	if (nask++ == 0)
+		loop_timer_arm(&ask_timer, 0);
+	if (nask >= ORDER_BATCH)
+		ask_flush(NULL);
 }
 
 static void

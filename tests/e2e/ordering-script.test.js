@@ -66,9 +66,16 @@ describe('order_start.lua / order_finish.lua', () => {
     };
     w.ack = (id) => redis.call('XACK', w.events, GROUP, id);
     w.task = (id, k) => `${id}|${k}`;
-    w.start = (id, k, token, now, company = w.company) =>
-      redis.call('EVALSHA', shaStart, 4, w.state(k), `${w.state(k)}:parked`, w.events, w.retry,
-        id, w.task(id, k), token, LEASE, company, k, GROUP, WAIT, now);
+    w.start = async (id, k, token, now, company = w.company) => {
+      const [a] = await w.startMany([{ id, k, token, company }], now);
+      if (a instanceof Error) throw a;
+      return a;
+    };
+    // One call asking for several deliveries, answered in order.
+    w.startMany = (asks, now) =>
+      redis.call('EVALSHA', shaStart, 2 + 2 * asks.length, w.events, w.retry,
+        ...asks.flatMap((a) => [w.state(a.k), `${w.state(a.k)}:parked`]), LEASE, GROUP, WAIT, now,
+        ...asks.flatMap((a) => [a.id, w.task(a.id, a.k), a.token, a.company ?? w.company, a.k]));
     w.finish = (id, k, token, mode, now) =>
       redis.call('EVALSHA', shaFinish, 3, w.state(k), `${w.state(k)}:parked`, w.retry,
         id, token, mode, KEEP, now);
@@ -131,6 +138,28 @@ describe('order_start.lua / order_finish.lua', () => {
     assert.ok(ttl > 0 && ttl <= KEEP, `state ttl ${ttl}`);
     await assert.rejects(w.start('nope', 'k', 'a', T), /bad arguments/);
     await assert.rejects(w.finish(e3, 'k', 'a', 'maybe', T), /bad arguments/);
+  });
+
+  test('one call asks for a read batch: each answered in the order given', async () => {
+    const w = await world();
+    const T = 1_000_000;
+    const [e1, e2, o1, e3] = [await w.publish('k'), await w.publish('k'), await w.publish('k2'), await w.publish('k')];
+    await w.read('A', 10);
+    // e1 starts, so e2 and e3 (asked after it in the same call) park
+    // behind it rather than waiting on e1 as a pending entry; k2 is free.
+    assert.deepEqual(await w.startMany([
+      { id: e1, k: 'k', token: 'a1' }, { id: e2, k: 'k', token: 'a2' },
+      { id: o1, k: 'k2', token: 'a3' }, { id: e3, k: 'k', token: 'a4' }], T), ['start', 'park', 'start', 'park']);
+    assert.equal(await redis.call('ZCARD', w.retry), 0);
+    assert.equal(await w.finish(e1, 'k', 'a1', 'done', T + 1), 'next');
+    assert.deepEqual(await w.due(T + 1), [{ id: e2, key: 'k' }]);
+    // A duplicate and the handed-back e2 in one call.
+    assert.deepEqual(await w.startMany([{ id: e1, k: 'k', token: 'b1' }, { id: e2, k: 'k', token: 'b2' }], T + 2),
+      ['done', 'start']);
+    // A malformed delivery is refused alone; the others are answered.
+    const [bad, ok] = await w.startMany([{ id: 'nope', k: 'k', token: 'c' }, { id: e3, k: 'k', token: 'c' }], T + 3);
+    assert.match(String(bad?.message), /bad arguments/);
+    assert.equal(ok, 'park');
   });
 
   test('an earlier event held by a crashed reader holds its key until it is claimed', async () => {
