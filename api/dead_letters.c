@@ -35,6 +35,7 @@ struct dl_state {
 	struct api_ids		 ids;
 	char			 idx[WH_KEY_MAX];
 	char			 ids_key[WH_KEY_MAX];
+	char			 company[WH_ID_MAX]; /* its partition's dead */
 };
 
 static void
@@ -125,7 +126,8 @@ entries_send(struct api_ctx *ctx, struct dl_state *st)
 	size_t		  i;
 	int		  rc;
 
-	if (wh_key_dead(dead, sizeof(dead), api_cfg.prefix) == -1 ||
+	if (wh_key_dead(dead, sizeof(dead), api_cfg.prefix,
+	    wh_partition(st->company, api_cfg.partitions)) == -1 ||
 	    (argv = calloc(st->ids.n + 3, sizeof(*argv))) == NULL)
 		return (-1);
 	argv[0] = st->idx;
@@ -230,7 +232,7 @@ api_dead_letters_list(struct api_ctx *ctx)
 			return (api_problem_redis(ctx));
 		return (api_webhook_list_begin(ctx, &st->list));
 	case 1:
-		if (api_webhook_list_open(ctx, &st->list) == -1)
+		if (api_webhook_list_open(ctx, &st->list, st->company) == -1)
 			return (API_DONE);
 		ctx->phase = 2;
 		if (index_send(ctx, st) == -1)

@@ -42,8 +42,12 @@ api_body_none(struct api_ctx *ctx)
 	return (api_body_verdict(ctx, &body, 0, &e, "request"));
 }
 
+/*
+ * dead_requeue.lua for the event's dead letter: the letter and the queue
+ * it goes back to are those of the company's partition.
+ */
 static int
-requeue_send(struct api_ctx *ctx, int64_t now)
+requeue_send(struct api_ctx *ctx, const char *company, int64_t now)
 {
 	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], dead[WH_KEY_MAX];
 	char		 retries[WH_KEY_MAX], ms[24];
@@ -53,8 +57,10 @@ requeue_send(struct api_ctx *ctx, int64_t now)
 	    ctx->params[0]) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), api_cfg.prefix,
 	    ctx->params[0]) == -1 ||
-	    wh_key_dead(dead, sizeof(dead), api_cfg.prefix) == -1 ||
-	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix) == -1)
+	    wh_key_dead(dead, sizeof(dead), api_cfg.prefix,
+	    wh_partition(company, api_cfg.partitions)) == -1 ||
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix,
+	    wh_partition(company, api_cfg.partitions)) == -1)
 		return (-1);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)now);
 	argv[0] = idx;
@@ -106,7 +112,7 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		*at = wh_now_ms();
 		ctx->phase = 2;
-		if (requeue_send(ctx, *at) == -1)
+		if (requeue_send(ctx, company, *at) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:

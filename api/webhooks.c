@@ -196,7 +196,8 @@ api_webhook_list_begin(struct api_ctx *ctx, struct api_list *list)
 
 /* The page token checked, the webhook the caller's: 0, or -1 answered. */
 int
-api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
+api_webhook_list_open(struct api_ctx *ctx, struct api_list *list,
+    char company[WH_ID_MAX])
 {
 	struct wh_webhook	w;
 
@@ -206,6 +207,9 @@ api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
 		return (api_problem_redis(ctx), -1);
 	if (api_webhook_visible(ctx, ctx->replies[list->nsecret], &w) == -1)
 		return (-1);
+	if (company != NULL)
+		(void)snprintf(company, WH_ID_MAX, "%s",
+		    w.company_sid != NULL ? w.company_sid : "");
 	wh_webhook_free(&w);
 	return (0);
 }

@@ -822,6 +822,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (env_int_var("WH_REDIS_WAIT_REPLICAS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->wait_replicas = (int)n;
+	if (env_int_var("WH_PARTITIONS", 0, &n, err, errlen) == -1)
+		return (-1);
+	cfg->partitions = (unsigned)n;
 	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;

@@ -2,6 +2,7 @@
  * keys.c: Redis key names (docs/design.md, "Redis keys"). One function a
  * key so that a rename is one edit and no caller formats a key by hand.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,28 +65,47 @@ wh_key_apikey(char *out, size_t len, const char *pfx, const char *key_id)
 	    snprintf(out, len, "%sapikey:%s", pfx, key_id)));
 }
 
-int
-wh_key_events(char *out, size_t len, const char *pfx)
+/*
+ * FNV-1a, 32 bits: a hash any language writes in three lines, so that a
+ * direct publisher picks the same partition as the api.
+ */
+unsigned
+wh_partition(const char *company_sid, unsigned n)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:events", pfx)));
+	const unsigned char	*c = (const unsigned char *)company_sid;
+	uint32_t		 h = 2166136261u;
+
+	if (n <= 1)
+		return (0);
+	for (; *c != '\0'; c++) {
+		h ^= *c;
+		h *= 16777619u;
+	}
+	return (h % n);
 }
 
 int
-wh_key_retry(char *out, size_t len, const char *pfx)
+wh_key_events(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:retry", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:events", pfx, p)));
 }
 
 int
-wh_key_retries(char *out, size_t len, const char *pfx)
+wh_key_retry(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:retries", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:retry", pfx, p)));
 }
 
 int
-wh_key_dead(char *out, size_t len, const char *pfx)
+wh_key_retries(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:dead", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:retries", pfx, p)));
+}
+
+int
+wh_key_dead(char *out, size_t len, const char *pfx, unsigned p)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:dead", pfx, p)));
 }
 
 int
@@ -98,11 +118,11 @@ wh_key_attempts(char *out, size_t len, const char *pfx,
 
 int
 wh_key_idem(char *out, size_t len, const char *pfx, int queue_slot,
-    const char *company_sid, const char *event_sid)
+    unsigned p, const char *company_sid, const char *event_sid)
 {
 	if (queue_slot)
-		return (key_fmt(len, snprintf(out, len, "%s{0}:idem:%s:%s",
-		    pfx, company_sid, event_sid)));
+		return (key_fmt(len, snprintf(out, len, "%s{%u}:idem:%s:%s",
+		    pfx, p, company_sid, event_sid)));
 	return (key_fmt(len, snprintf(out, len, "%sidem:%s:%s",
 	    pfx, company_sid, event_sid)));
 }

@@ -1,7 +1,8 @@
 /*
  * keys.h: every Redis key name, in one place (docs/design.md, "Redis
- * keys"). Queue keys carry the hash tag {0} so that a later cluster can
- * run shards {0}..{N-1} without renaming anything.
+ * keys"). Queue keys carry the hash tag of their partition, {0} to
+ * {N-1} (WH_PARTITIONS = N, docs/design.md "Partitions"), so that each
+ * partition's keys share one slot of a Redis Cluster; N = 1 is {0}.
  *
  * Each builder writes a NUL-terminated name into out and returns its
  * length, or -1 when it does not fit.
@@ -22,19 +23,27 @@ int	wh_key_webhook_keys(char *out, size_t, const char *pfx,
 int	wh_key_company_webhooks(char *out, size_t, const char *pfx,
 	    const char *company_sid);
 int	wh_key_apikey(char *out, size_t, const char *pfx, const char *key_id);
-int	wh_key_events(char *out, size_t, const char *pfx);
-int	wh_key_retry(char *out, size_t, const char *pfx);
-int	wh_key_retries(char *out, size_t, const char *pfx);
-int	wh_key_dead(char *out, size_t, const char *pfx);
+/*
+ * The partition of a company's events, 0 to n - 1: FNV-1a 32 of the
+ * company_sid's bytes, modulo n (docs/design.md, "Partitions"; direct
+ * publishers compute the same, examples/publish shows it).
+ */
+unsigned	wh_partition(const char *company_sid, unsigned n);
+/* Partition p's queue keys: wh:{p}:events, :retry, :retries, :dead. */
+int	wh_key_events(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_retry(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_retries(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_dead(char *out, size_t, const char *pfx, unsigned p);
 int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
 /*
  * Publish idempotency of (company_sid, event_sid). queue_slot (a Redis
- * Cluster) puts it in the {0} slot with the stream it guards, so that the
- * publish script touches one slot; one Redis keeps today's name.
+ * Cluster) puts it in the slot of partition p's stream, which it guards,
+ * so that the publish script touches one slot; one Redis keeps the
+ * untagged name whatever the partition (a company has one).
  */
 int	wh_key_idem(char *out, size_t, const char *pfx, int queue_slot,
-	    const char *company_sid, const char *event_sid);
+	    unsigned p, const char *company_sid, const char *event_sid);
 /*
  * Change counters of the webhook configuration, bumped (INCR) by the same
  * script that changes a webhook or its signing keys: one per company and

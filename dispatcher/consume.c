@@ -1,12 +1,17 @@
 /*
- * consume.c: reading the two work streams, turning entries into jobs,
- * fanning events out to the company's webhooks, and acking.
+ * consume.c: reading the work streams (events and retries of every
+ * partition), turning entries into jobs, fanning events out to the
+ * company's webhooks, and acking.
  *
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
  * there is room for, so slow receivers slow the reading instead of
- * filling memory. Acks are gathered per stream and sent as one XACK +
- * XDEL pair per loop round.
+ * filling memory. On one Redis a single XREADGROUP reads every stream;
+ * in a Redis Cluster a command stays in one slot, so each partition is
+ * read by a command of its own, all sent at once (the cluster layer
+ * hands their replies back in order, so a shorter BLOCK keeps one idle
+ * partition from holding the others' entries back). Acks are gathered
+ * per stream and sent as one XACK + XDEL pair per loop round.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,8 @@
 #include "validate.h"
 
 #define READ_BLOCK_MS	"1000"
+#define READ_BLOCK_CLUSTER_MS	"50"
+#define READ_SHARE_MIN	32
 #define ACK_BATCH_MAX	512
 
 struct ack_batch {
@@ -31,7 +38,8 @@ struct ack_batch {
 	size_t		 n;
 };
 
-static struct ack_batch	 ack_events, ack_retries;
+/* Two a partition: events, retries (ack_of()). */
+static struct ack_batch	*acks;
 static struct loop_timer ack_timer;
 static int		 ack_timer_ready;
 /* After an error reply (e.g. LOADING while Redis replays its AOF). */
@@ -48,6 +56,16 @@ static void	read_entries(void);
  * during it, and another dispatcher may have claimed its entries since.
  */
 static int64_t		 read_sent;
+
+/* The ack batch of job's stream; NULL when out of memory. */
+static struct ack_batch *
+ack_of(const struct job *job)
+{
+	if (acks == NULL && (acks = calloc(2 * (size_t)d.nparts,
+	    sizeof(*acks))) == NULL)
+		return (NULL);
+	return (&acks[2 * job->part + (job->kind == JOB_EVENT ? 0 : 1)]);
+}
 
 static void
 retry_read(void *arg)
@@ -99,11 +117,16 @@ group_create(void)
 {
 	const char	*argv[6] = { "XGROUP", "CREATE", NULL, WH_GROUP, "0",
 			    "MKSTREAM" };
+	unsigned	 p;
 
-	argv[2] = d.k_events;
-	(void)rconn_cmd(&d.main, on_group, d.k_events, 6, argv, NULL);
-	argv[2] = d.k_retries;
-	(void)rconn_cmd(&d.main, on_group, d.k_retries, 6, argv, NULL);
+	for (p = 0; p < d.nparts; p++) {
+		argv[2] = d.parts[p].k_events;
+		(void)rconn_cmd(&d.main, on_group, d.parts[p].k_events, 6,
+		    argv, NULL);
+		argv[2] = d.parts[p].k_retries;
+		(void)rconn_cmd(&d.main, on_group, d.parts[p].k_retries, 6,
+		    argv, NULL);
+	}
 }
 
 void
@@ -286,8 +309,10 @@ batch_flush(struct ack_batch *b)
 void
 acks_flush(void)
 {
-	batch_flush(&ack_events);
-	batch_flush(&ack_retries);
+	size_t	i;
+
+	for (i = 0; acks != NULL && i < 2 * (size_t)d.nparts; i++)
+		batch_flush(&acks[i]);
 }
 
 /* Queue the entry's ack; sent at the end of this loop round. */
@@ -300,7 +325,12 @@ job_ack(struct job *job)
 		loop_timer_init(&ack_timer, ack_fire, NULL);
 		ack_timer_ready = 1;
 	}
-	b = job->kind == JOB_EVENT ? &ack_events : &ack_retries;
+	if ((b = ack_of(job)) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
+		    "entry_id", job->entry_id, NULL);
+		job_free(job);
+		return;
+	}
 	b->stream = job->stream;
 	if (b->n == ACK_BATCH_MAX)
 		batch_flush(b);
@@ -434,7 +464,7 @@ entry_dead(struct job *job, const char *min, const char *why,
 	char		 maxlen[24];
 
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
-	argv[0] = job->stream; argv[1] = d.k_dead;
+	argv[0] = job->stream; argv[1] = d.parts[job->part].k_dead;
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
@@ -734,9 +764,12 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 	struct job		*job;
 	const char		*why;
 	size_t			 i;
+	unsigned		 part;
+	int			 kind;
 
 	if (d.stopping || entries == NULL ||
-	    entries->type != REDIS_REPLY_ARRAY)
+	    entries->type != REDIS_REPLY_ARRAY ||
+	    (stream = partition_stream(stream, &part, &kind)) == NULL)
 		return;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
@@ -756,7 +789,8 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		memcpy(job->entry_id, e->element[0]->str,
 		    e->element[0]->len + 1);
 		job->stream = stream;
-		job->kind = stream == d.k_events ? JOB_EVENT : JOB_RETRY;
+		job->part = part;
+		job->kind = kind;
 		job->held_since = sent;
 		TAILQ_INSERT_TAIL(&d.jobs, job, all);
 		d.njobs++;
@@ -796,7 +830,8 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 	redisReply	*reply = r, *s;
 	size_t		 i;
 
-	d.reading = 0;
+	if (d.reading > 0)
+		d.reading--;
 	if (reply == NULL)
 		return;		/* link lost; consume_block_up reads again */
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -817,31 +852,73 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			consume_entries(strcmp(s->element[0]->str,
-			    d.k_events) == 0 ? d.k_events : d.k_retries,
-			    s->element[1], 0, read_sent);
+			consume_entries(s->element[0]->str, s->element[1], 0,
+			    read_sent);
 		}
 	}
 	consume_maybe_read();
 }
 
+/*
+ * XREADGROUP of the events and retries of partitions from to to - 1 (the
+ * retries first: they have waited already), COUNT each.
+ */
+static int
+read_send(unsigned from, unsigned to, const char *count, const char *block)
+{
+	const char	**argv;
+	unsigned	  p;
+	int		  argc = 0, rc;
+
+	if ((argv = calloc(9 + 4 * (size_t)(to - from), sizeof(*argv))) ==
+	    NULL)
+		return (-1);
+	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
+	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
+	argv[argc++] = "COUNT"; argv[argc++] = count;
+	argv[argc++] = "BLOCK"; argv[argc++] = block;
+	argv[argc++] = "STREAMS";
+	for (p = from; p < to; p++) {
+		argv[argc++] = d.parts[p].k_retries;
+		argv[argc++] = d.parts[p].k_events;
+	}
+	for (p = from; p < to; p++) {
+		argv[argc++] = ">";
+		argv[argc++] = ">";
+	}
+	rc = rconn_cmd(&d.block, on_entries, NULL, argc, argv, NULL);
+	free(argv);
+	return (rc);
+}
+
+/*
+ * Ask for as many entries as there is room for, spread over the streams
+ * (COUNT holds for each): one command on one Redis, one a partition in a
+ * cluster (a command stays in one slot).
+ */
 static void
 read_entries(void)
 {
-	const char	*argv[13];
 	char		 count[24];
-	size_t		 n;
+	size_t		 n, share, streams = 2 * (size_t)d.nparts;
+	unsigned	 p;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
 		n = (size_t)d.cfg.read_batch;
-	/* COUNT holds for each of the two streams: half each fits room. */
-	(void)snprintf(count, sizeof(count), "%zu", (n + 1) / 2);
-	argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = WH_GROUP;
-	argv[3] = d.consumer; argv[4] = "COUNT"; argv[5] = count;
-	argv[6] = "BLOCK"; argv[7] = READ_BLOCK_MS; argv[8] = "STREAMS";
-	argv[9] = d.k_retries; argv[10] = d.k_events;
-	argv[11] = ">"; argv[12] = ">";
+	/* An even share; with partitions not so small that one busy stream
+	 * among many idle ones is read a few entries at a time. */
+	share = (n + streams - 1) / streams;
+	if (d.nparts > 1 && share < READ_SHARE_MIN)
+		share = n < READ_SHARE_MIN ? n : READ_SHARE_MIN;
+	(void)snprintf(count, sizeof(count), "%zu", share);
 	read_sent = wh_mono_ms();
-	if (rconn_cmd(&d.block, on_entries, NULL, 13, argv, NULL) == 0)
-		d.reading = 1;
+	if (d.cfg.redis.ncluster == 0 || d.nparts == 1) {
+		if (read_send(0, d.nparts, count, READ_BLOCK_MS) == 0)
+			d.reading = 1;
+		return;
+	}
+	for (p = 0; p < d.nparts; p++) {
+		if (read_send(p, p + 1, count, READ_BLOCK_CLUSTER_MS) == 0)
+			d.reading++;
+	}
 }

@@ -5,7 +5,8 @@
  * counters) and lists it in wh:{0}:jobs (job_sid -> webhook_sid). Every
  * dispatcher picks an active job at random on its upkeep tick and runs
  * one batch of it: common/lua/dead_requeue.lua moves up to JOB_BATCH of
- * the webhook's dead letters in the window to wh:{0}:retries (attempts
+ * the webhook's dead letters in the window (in wh:{p}:dead of the job's
+ * company's partition) to that partition's wh:{p}:retries (attempts
  * counted afresh) and moves the job's counters, in one atomic step. The
  * batch removes what it scanned from the webhook's dead-letter index, so
  * the job needs no cursor and no owner: any dispatcher may run the next
@@ -49,15 +50,66 @@ on_batch(struct wh_wire *w, void *r, void *priv)
 		loop_timer_arm(&job_timer, JOB_EVERY_MS);
 }
 
-/* HRANDFIELD's [job_sid, webhook_sid]: run one batch of that job. */
+/* The job being worked (one at a time: working). */
+static char	pick_job[WH_ID_MAX], pick_hook[WH_ID_MAX];
+
+static void
+pick_done(void)
+{
+	working = 0;	/* no job (or an error): look again later */
+	loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+/*
+ * The job's company_sid came (nil once the job expired: the script then
+ * finds no job and drops it): one batch of it, on the dead letters and
+ * the queue of the company's partition.
+ */
+static void
+on_company(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply		*reply = r;
+	const struct partition	*part;
+	const char		*argv[10];
+	char			 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
+	char			 job[WH_KEY_MAX], now[24];
+
+	if (d.stopping) {
+		working = 0;
+		return;
+	}
+	if (reply == NULL || (reply->type != REDIS_REPLY_STRING &&
+	    reply->type != REDIS_REPLY_NIL)) {
+		pick_done();
+		return;
+	}
+	part = partition_of(reply->type == REDIS_REPLY_STRING ?
+	    reply->str : "");
+	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	    pick_hook) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    pick_hook) == -1 ||
+	    wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
+		pick_done();
+		return;
+	}
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[0] = idx; argv[1] = ids; argv[2] = part->k_dead;
+	argv[3] = part->k_retries; argv[4] = job; argv[5] = k_jobs;
+	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
+	argv[9] = pick_job;
+	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
+	    argv, NULL) == -1)
+		pick_done();
+}
+
+/* HRANDFIELD's [job_sid, webhook_sid]: ask the job's company. */
 static void
 on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	const char	*argv[10];
-	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], job[WH_KEY_MAX];
-	char		 now[24];
-	const char	*job_sid, *webhook_sid;
+	const char	*argv[3];
+	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
 		working = 0;
@@ -67,35 +119,25 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	    reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    reply->element[1]->type != REDIS_REPLY_STRING) {
-		working = 0;	/* no job (or an error): look again later */
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		pick_done();
 		return;
 	}
-	job_sid = reply->element[0]->str;
-	webhook_sid = reply->element[1]->str;
-	if (!wh_id_valid(job_sid, strlen(job_sid)) ||
-	    !wh_id_valid(webhook_sid, strlen(webhook_sid)) ||
-	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    webhook_sid) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    webhook_sid) == -1 ||
-	    wh_key_job(job, sizeof(job), d.cfg.prefix, job_sid) == -1) {
+	if (!wh_id_valid(reply->element[0]->str, reply->element[0]->len) ||
+	    !wh_id_valid(reply->element[1]->str, reply->element[1]->len) ||
+	    reply->element[0]->len >= sizeof(pick_job) ||
+	    reply->element[1]->len >= sizeof(pick_hook) ||
+	    wh_key_job(job, sizeof(job), d.cfg.prefix,
+	    reply->element[0]->str) == -1) {
 		wh_log(WH_LOG_WARN, "an active job is not valid; ignored",
 		    NULL);
-		working = 0;
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
+		pick_done();
 		return;
 	}
-	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = idx; argv[1] = ids; argv[2] = d.k_dead;
-	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
-	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
-	argv[9] = job_sid;
-	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
-	    argv, NULL) == -1) {
-		working = 0;
-		loop_timer_arm(&job_timer, JOB_EVERY_MS);
-	}
+	memcpy(pick_job, reply->element[0]->str, reply->element[0]->len + 1);
+	memcpy(pick_hook, reply->element[1]->str, reply->element[1]->len + 1);
+	argv[0] = "HGET"; argv[1] = job; argv[2] = "company_sid";
+	if (rconn_cmd(&d.main, on_company, NULL, 3, argv, NULL) == -1)
+		pick_done();
 }
 
 static void

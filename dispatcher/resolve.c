@@ -82,7 +82,8 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	}
 	(void)snprintf(score, sizeof(score), "%lld", (long long)due);
 	argv[0] = "ZADD"; lens[0] = 4;
-	argv[1] = d.k_retry; lens[1] = strlen(d.k_retry);
+	argv[1] = partition_of(dl->job->task.event.company_sid)->k_retry;
+	lens[1] = strlen(argv[1]);
 	argv[2] = score; lens[2] = strlen(score);
 	argv[3] = b.data; lens[3] = b.len;
 	if (rconn_cmd(&d.main, on_resolved, dl, 4, argv, lens) == -1)
@@ -91,7 +92,8 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 }
 
 /*
- * Keep the delivery in wh:{0}:dead, indexed under its webhook
+ * Keep the delivery in its company's partition's wh:{p}:dead, indexed
+ * under its webhook
  * (common/lua/dead_letter.lua), so that the api can list it and give it
  * another delivery. Both caps of the stream apply to the index too.
  */
@@ -133,7 +135,8 @@ dead_letter(struct delivery *dl, const char *reason)
 	    (long long)d.cfg.dead_max_age_ms);
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS(d.k_dead); ARGS(hook); ARGS(idx); ARGS(ids);
+	ARGS(partition_of(ev->company_sid)->k_dead);
+	ARGS(hook); ARGS(idx); ARGS(ids);
 	ARGS(maxlen); ARGS(nowms); ARGS(oldest); ARGS(age);
 	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
