@@ -225,15 +225,18 @@ api_dead_letters_list(struct api_ctx *ctx)
 		st->list.desc = 1;
 		(void)snprintf(st->list.scope, sizeof(st->list.scope),
 		    "dead-letters/%s", ctx->params[0]);
-		if (wh_key_webhook_dead(st->idx, sizeof(st->idx),
-		    api_cfg.prefix, ctx->params[0]) == -1 ||
-		    wh_key_webhook_dead_ids(st->ids_key, sizeof(st->ids_key),
-		    api_cfg.prefix, ctx->params[0]) == -1)
-			return (api_problem_redis(ctx));
 		return (api_webhook_list_begin(ctx, &st->list));
 	case 1:
 		if (api_webhook_list_open(ctx, &st->list, st->company) == -1)
 			return (API_DONE);
+		/* In a cluster the index is in the company's partition. */
+		if (wh_key_webhook_dead(st->idx, sizeof(st->idx),
+		    api_cfg.prefix, wh_partition(st->company,
+		    api_cfg.partitions), ctx->params[0]) == -1 ||
+		    wh_key_webhook_dead_ids(st->ids_key, sizeof(st->ids_key),
+		    api_cfg.prefix, wh_partition(st->company,
+		    api_cfg.partitions), ctx->params[0]) == -1)
+			return (api_problem_redis(ctx));
 		ctx->phase = 2;
 		if (index_send(ctx, st) == -1)
 			return (api_problem_redis(ctx));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "keys.h"
 #include "config_vars.h"
 #include "encode.h"
 #include "endpoint_health.h"
@@ -877,6 +878,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
+	/* Key names follow the deployment (keys.h: the cluster's tags). */
+	wh_keys_cluster(cfg->redis.ncluster > 0);
 	return (0);
 }
 

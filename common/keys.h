@@ -13,6 +13,14 @@
 #include <stddef.h>
 
 #define WH_KEY_MAX		256
+
+/*
+ * A Redis Cluster (on) or one Redis: in a cluster every key that is not a
+ * partition's gets the hash tag {g} after the prefix (wh:{g}:webhook:<sid>),
+ * and a webhook's dead-letter index the tag of its company's partition, the
+ * slot of the dead letters it indexes. Set once, from the configuration.
+ */
+void	wh_keys_cluster(int on);
 #define WH_GROUP		"dispatchers"
 /* The field of a wh:{0}:retries entry that holds the msgpack task. */
 #define WH_TASK_FIELD		"task"
@@ -79,7 +87,8 @@ int	wh_key_authfail(char *out, size_t, const char *pfx,
 /*
  * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
  * endpoint health (hash), its dead letters (zset event_sid -> dead_at
- * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's
+ * ms, and a hash event_sid -> entry id in wh:{p}:dead; p, the partition
+ * of the webhook's company, names them only in a cluster), one event's
  * attempts across a company's webhooks (zset "<entry id>_<webhook_sid>"
  * -> attempt ms),
  * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
@@ -87,10 +96,10 @@ int	wh_key_authfail(char *out, size_t, const char *pfx,
  */
 int	wh_key_webhook_health(char *out, size_t, const char *pfx,
 	    const char *sid);
-int	wh_key_webhook_dead(char *out, size_t, const char *pfx,
+int	wh_key_webhook_dead(char *out, size_t, const char *pfx, unsigned p,
 	    const char *sid);
 int	wh_key_webhook_dead_ids(char *out, size_t, const char *pfx,
-	    const char *sid);
+	    unsigned p, const char *sid);
 int	wh_key_event_attempts(char *out, size_t, const char *pfx,
 	    const char *company_sid, const char *event_sid);
 int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);

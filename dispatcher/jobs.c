@@ -13,6 +13,13 @@
  * batch, two running at once simply take consecutive batches, and a
  * dispatcher that dies between batches loses and doubles nothing. The
  * batch that finds less than a full batch marks the job done.
+ *
+ * In a Redis Cluster the job's keys are not in the slot of the dead
+ * letters (the company's partition): the script moves the batch there and
+ * answers its counts, which are then added to the job (one MULTI in the
+ * job's slot). Batches still move each letter once; a dispatcher that
+ * dies in between loses only that batch's counts, and a job left marked
+ * running is done by the next batch, which finds nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,33 +68,128 @@ pick_done(void)
 }
 
 /*
- * The job's company_sid came (nil once the job expired: the script then
- * finds no job and drops it): one batch of it, on the dead letters and
- * the queue of the company's partition.
+ * A cluster's batch answered {full, scanned, moved, skipped}: add it to
+ * the job, and mark the job done when the batch was not full (a job
+ * without a window is done at once: counts NULL).
  */
 static void
-on_company(struct wh_wire *w, void *r, void *priv)
+job_account(const redisReply *counts)
 {
-	redisReply		*reply = r;
-	const struct partition	*part;
-	const char		*argv[10];
-	char			 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
-	char			 job[WH_KEY_MAX], now[24];
+	static const char	*names[3] = { "scanned", "moved", "skipped" };
+	const char		*argv[8];
+	char			 job[WH_KEY_MAX], now[24], n[3][24];
+	int			 full = 0, i;
+
+	if (wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
+		pick_done();
+		return;
+	}
+	if (counts != NULL)
+		full = counts->element[0]->integer == 1;
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
+		pick_done();
+		return;
+	}
+	for (i = 0; counts != NULL && i < 3; i++) {
+		(void)snprintf(n[i], sizeof(n[i]), "%lld",
+		    counts->element[i + 1]->integer);
+		argv[0] = "HINCRBY"; argv[1] = job; argv[2] = names[i];
+		argv[3] = n[i];
+		(void)rconn_cmd(&d.main, NULL, NULL, 4, argv, NULL);
+	}
+	argv[0] = "HSET"; argv[1] = job; argv[2] = "state";
+	argv[3] = full ? "running" : "done"; argv[4] = "updated_at";
+	argv[5] = now; argv[6] = "finished_at"; argv[7] = now;
+	(void)rconn_cmd(&d.main, NULL, NULL, full ? 6 : 8, argv, NULL);
+	if (!full) {
+		argv[0] = "HDEL"; argv[1] = k_jobs; argv[2] = pick_job;
+		(void)rconn_cmd(&d.main, NULL, NULL, 3, argv, NULL);
+	}
+	argv[0] = "EXEC";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
+		pick_done();
+		return;
+	}
+	working = 0;
+	loop_timer_arm(&job_timer, full ? 0 : JOB_EVERY_MS);
+}
+
+/* The script's answer to a cluster's batch. */
+static void
+on_batch_split(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	size_t		 i;
 
 	if (d.stopping) {
 		working = 0;
 		return;
 	}
-	if (reply == NULL || (reply->type != REDIS_REPLY_STRING &&
-	    reply->type != REDIS_REPLY_NIL)) {
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_ERROR, "a recovery batch failed", "error",
+		    reply->str, NULL);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 4) {
 		pick_done();
 		return;
 	}
-	part = partition_of(reply->type == REDIS_REPLY_STRING ?
-	    reply->str : "");
-	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	for (i = 0; i < 4; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+			pick_done();
+			return;
+		}
+	}
+	job_account(reply);
+}
+
+/*
+ * The job's company_sid, since, until and state came (nil once the job
+ * expired: the script then finds no job and drops it): one batch of it,
+ * on the dead letters and the queue of the company's partition.
+ */
+static void
+on_company(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply		*reply = r, *f[4];
+	const struct partition	*part;
+	const char		*argv[10];
+	char			 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
+	char			 job[WH_KEY_MAX], now[24];
+	unsigned		 p;
+	int			 i, split = d.cfg.redis.ncluster > 0;
+
+	if (d.stopping) {
+		working = 0;
+		return;
+	}
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 4) {
+		pick_done();
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		f[i] = reply->element[i];
+		if (f[i]->type != REDIS_REPLY_STRING &&
+		    f[i]->type != REDIS_REPLY_NIL) {
+			pick_done();
+			return;
+		}
+	}
+	/* A cluster's job without a window, or done: it leaves the list. */
+	if (split && (f[1]->type == REDIS_REPLY_NIL ||
+	    f[2]->type == REDIS_REPLY_NIL || (f[3]->type ==
+	    REDIS_REPLY_STRING && strcmp(f[3]->str, "done") == 0))) {
+		job_account(NULL);
+		return;
+	}
+	p = wh_partition(f[0]->type == REDIS_REPLY_STRING ? f[0]->str : "",
+	    d.nparts);
+	part = &d.parts[p];
+	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix, p,
 	    pick_hook) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix, p,
 	    pick_hook) == -1 ||
 	    wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
 		pick_done();
@@ -98,17 +200,26 @@ on_company(struct wh_wire *w, void *r, void *priv)
 	argv[3] = part->k_retries; argv[4] = job; argv[5] = k_jobs;
 	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
 	argv[9] = pick_job;
+	if (split) {
+		/* KEYS[1..4], then ARGV with the window. */
+		argv[4] = now; argv[5] = "range"; argv[6] = JOB_BATCH;
+		argv[7] = pick_job; argv[8] = f[1]->str; argv[9] = f[2]->str;
+		if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch_split,
+		    NULL, 4, 10, argv, NULL) == -1)
+			pick_done();
+		return;
+	}
 	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
 	    argv, NULL) == -1)
 		pick_done();
 }
 
-/* HRANDFIELD's [job_sid, webhook_sid]: ask the job's company. */
+/* HRANDFIELD's [job_sid, webhook_sid]: ask the job's company, window. */
 static void
 on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	const char	*argv[3];
+	const char	*argv[6];
 	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
@@ -135,8 +246,9 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	}
 	memcpy(pick_job, reply->element[0]->str, reply->element[0]->len + 1);
 	memcpy(pick_hook, reply->element[1]->str, reply->element[1]->len + 1);
-	argv[0] = "HGET"; argv[1] = job; argv[2] = "company_sid";
-	if (rconn_cmd(&d.main, on_company, NULL, 3, argv, NULL) == -1)
+	argv[0] = "HMGET"; argv[1] = job; argv[2] = "company_sid";
+	argv[3] = "since"; argv[4] = "until"; argv[5] = "state";
+	if (rconn_cmd(&d.main, on_company, NULL, 6, argv, NULL) == -1)
 		pick_done();
 }
 

@@ -109,7 +109,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	char			 status[16], nowms[24], oldest[24], age[24];
 	char			 first[WH_RFC3339_LEN + 1], now[WH_RFC3339_LEN + 1];
 	int64_t			 t = wh_now_ms();
-	int			 argc = 0;
+	int			 argc = 0, cluster = d.cfg.redis.ncluster > 0;
 
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
@@ -118,9 +118,9 @@ dead_letter(struct delivery *dl, const char *reason)
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
 	    dl->hook.sid) == -1 ||
 	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    wh_partition(ev->company_sid, d.nparts), dl->hook.sid) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    dl->hook.sid) == -1) {
+	    wh_partition(ev->company_sid, d.nparts), dl->hook.sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -136,7 +136,10 @@ dead_letter(struct delivery *dl, const char *reason)
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
 	ARGS(partition_of(ev->company_sid)->k_dead);
-	ARGS(hook); ARGS(idx); ARGS(ids);
+	ARGS(idx); ARGS(ids);
+	/* The record, in another slot of a cluster: then not given. */
+	if (!cluster)
+		ARGS(hook);
 	ARGS(maxlen); ARGS(nowms); ARGS(oldest); ARGS(age);
 	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
@@ -153,8 +156,8 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl, 4, argc,
-	    argv, lens) == -1)
+	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl,
+	    cluster ? 3 : 4, argc, argv, lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
 }

@@ -59,6 +59,11 @@ export class Cluster {
     throw new Error(`no master for slot ${slot}`);
   }
 
+  // The port of the master serving key (a client of one node publishes there).
+  async portFor(key) {
+    return (await this.masterOf(key)).port;
+  }
+
   async masters() {
     const live = this.nodes.filter((n) => n.proc?.running);
     const ranges = await live[0].call('CLUSTER', 'SLOTS');
