@@ -13,6 +13,7 @@
  * partition from holding the others' entries back). Acks are gathered
  * per stream and sent as one XACK + XDEL pair per loop round.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ struct ack_batch {
 	const char	*stream;
 	char		*ids[ACK_BATCH_MAX];
 	size_t		 n;
+	int		 waits;		/* WAITs owed (held batches) */
+	long long	 fewest;	/* fewest replicas they counted */
 };
 
 /* Two a partition: events, retries (ack_of()). */
@@ -256,13 +259,18 @@ on_waited(struct wh_wire *w, void *r, void *priv)
 	redisReply		*reply = r;
 	char			 n[24];
 	size_t			 i;
+	long long		 got;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer >= d.cfg.wait_replicas) {
+	got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ?
+	    reply->integer : -1;
+	if (got < b->fewest)
+		b->fewest = got;
+	if (--b->waits > 0)
+		return;
+	if (b->fewest >= d.cfg.wait_replicas) {
 		acks_send(b);
 	} else {
-		(void)snprintf(n, sizeof(n), "%lld", reply != NULL &&
-		    reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+		(void)snprintf(n, sizeof(n), "%lld", b->fewest);
 		wh_log(WH_LOG_WARN, "fewer replicas than "
 		    "WH_REDIS_WAIT_REPLICAS confirmed; entries stay pending "
 		    "and will be claimed again", "replicas", n, NULL);
@@ -270,6 +278,45 @@ on_waited(struct wh_wire *w, void *r, void *priv)
 			free(b->ids[i]);
 	}
 	free(b);
+}
+
+/*
+ * In a Redis Cluster a WAIT covers only the link to one master, the one
+ * the command before it went to: the entries' outcomes were written to
+ * the masters of the {g} slot (attempt records) and of the partitions
+ * (retries, dead letters), so a WAIT goes to each of those slots, each
+ * after a read of a key of that slot that routes it there. The batch is
+ * acked once all of them counted k replicas.
+ */
+static void
+wait_every_master(struct ack_batch *held, const char *k)
+{
+	const char	*argv[3];
+	char		 gkey[WH_KEY_MAX];
+	unsigned	 p;
+	int		 i, n = (int)d.nparts + 1;
+
+	held->waits = n;
+	if (wh_key_webhooks_version(gkey, sizeof(gkey), d.cfg.prefix) == -1) {
+		for (i = 0; i < n; i++)
+			on_waited(NULL, NULL, held);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		p = (unsigned)i;
+		argv[0] = "EXISTS";
+		argv[1] = i == 0 ? gkey : d.parts[p - 1].k_events;
+		argv[2] = NULL;
+		if (rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL) == -1) {
+			on_waited(NULL, NULL, held);
+			continue;
+		}
+		argv[0] = "WAIT";
+		argv[1] = k;
+		argv[2] = "1000";
+		if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
+			on_waited(NULL, NULL, held);
+	}
 }
 
 static void
@@ -297,7 +344,13 @@ batch_flush(struct ack_batch *b)
 	}
 	*held = *b;
 	b->n = 0;
+	held->fewest = LLONG_MAX;
 	(void)snprintf(k, sizeof(k), "%d", d.cfg.wait_replicas);
+	if (d.cfg.redis.ncluster > 0) {
+		wait_every_master(held, k);
+		return;
+	}
+	held->waits = 1;
 	argv[0] = "WAIT";
 	argv[1] = k;
 	argv[2] = "1000";
