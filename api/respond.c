@@ -179,7 +179,11 @@ api_location(struct api_ctx *ctx, const char *fmt, ...)
 		ctx->location[0] = '\0';
 }
 
-/* {"<wrapper>": <resource>}: how every single resource is answered. */
+/*
+ * {"<wrapper>": <resource>}: how every single resource is answered; a
+ * NULL wrapper answers the resource itself (POST /v1/portal-sessions,
+ * whose flat shape is what embedders are told to expect).
+ */
 int
 api_respond_one(struct api_ctx *ctx, int status, const char *wrapper,
     api_render_fn render, const void *rec)
@@ -188,8 +192,11 @@ api_respond_one(struct api_ctx *ctx, int status, const char *wrapper,
 	int		rc;
 
 	wh_buf_init(&b, 0);
-	rc = wh_buf_appendf(&b, "{\"%s\":", wrapper) == -1 ||
-	    render(&b, rec) == -1 || wh_buf_append(&b, "}", 1) == -1;
+	if (wrapper == NULL)
+		rc = render(&b, rec) == -1;
+	else
+		rc = wh_buf_appendf(&b, "{\"%s\":", wrapper) == -1 ||
+		    render(&b, rec) == -1 || wh_buf_append(&b, "}", 1) == -1;
 	if (!rc)
 		(void)api_json(ctx, status, &b);
 	if (b.data != NULL)

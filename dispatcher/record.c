@@ -12,10 +12,18 @@
  * not take is logged and dropped, never retried, and never holds up a
  * delivery's resolution. The reply says, for each failure, how long the
  * endpoint has been failing, which may disable its webhook (autodisable.c).
+ *
+ * Each line keeps the request it was about (its `request` field): the
+ * event type, then the header lines as curl sent them (after any
+ * restamp), ours first (the signatures), then the endpoint's own (the
+ * API shows their values to whoever may read the log, so they are no
+ * secret here), whole lines only, within REQUEST_LOGGED bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "dispatch.h"
 #include "ids.h"
@@ -26,9 +34,11 @@
 
 #define BATCH_MAX	32
 #define REC_KEYS	5
-#define REC_ARGS	13	/* webhook sid, ok, the 10 field values, at ms */
+#define REC_ARGS	14	/* webhook sid, ok, the 10 field values, at ms,
+				   request */
 #define HEAD_ARGS	5
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
+#define REQUEST_LOGGED	4096	/* bytes of the request's text kept */
 
 /* One attempt: its strings in one block, and who to judge on failure. */
 struct record {
@@ -49,13 +59,18 @@ static struct batch		*cur;
 static struct loop_timer	 flush_timer;
 static int			 timer_ready;
 
+/* Free a batch, wiping each block: a request may hold custom headers. */
 static void
 batch_free(struct batch *b)
 {
-	size_t	i;
+	const size_t	last = REC_KEYS + REC_ARGS - 1;
+	size_t		i;
 
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
+		explicit_bzero(b->rec[i].buf, b->rec[i].off[last] +
+		    b->rec[i].len[last] + 1);
 		free(b->rec[i].buf);
+	}
 	free(b);
 }
 
@@ -173,6 +188,45 @@ record_fill(struct record *rec, const char **s, const size_t *l, size_t n)
 	return (0);
 }
 
+/* Append "\n" line to out (len bytes used) when it fits whole. */
+static void
+request_line(char *out, size_t *len, const char *line)
+{
+	size_t	l = strlen(line);
+
+	if (l == 0 || line[l - 1] == ':' || *len + 1 + l > REQUEST_LOGGED)
+		return;		/* "Expect:" removes a header: not sent */
+	out[(*len)++] = '\n';
+	memcpy(out + *len, line, l);
+	*len += l;
+}
+
+/*
+ * The request's text: the event type, then the header lines. The first
+ * hook.nheaders lines of dl->headers are the endpoint's own
+ * (deliver.c build_headers); they come last, so that what the size cap
+ * leaves out is never a signature. Returns its length.
+ */
+static size_t
+request_text(const struct delivery *dl, char *out)
+{
+	const struct curl_slist	*n, *own = dl->headers;
+	const char		*type = dl->job->task.event.event_type;
+	size_t			 i, len;
+
+	len = strlen(type);
+	if (len > REQUEST_LOGGED)
+		return (0);
+	memcpy(out, type, len);
+	for (i = 0; own != NULL && i < dl->hook.nheaders; i++)
+		own = own->next;
+	for (n = own; n != NULL; n = n->next)
+		request_line(out, &len, n->data);
+	for (n = dl->headers; n != NULL && n != own; n = n->next)
+		request_line(out, &len, n->data);
+	return (len);
+}
+
 /*
  * Gather one attempt of dl (outcome: succeeded, retrying, dead); sent
  * when this loop round ends or the batch is full.
@@ -189,8 +243,9 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	char			 hourly[WH_KEY_MAX];
 	char			 attempt[16], status[16], latency[24], skew[24];
 	char			 at[WH_RFC3339_LEN + 1], at_ms[24];
+	char			 request[REQUEST_LOGGED];
 	int64_t			 now = wh_now_ms();
-	int			 n = 0;
+	int			 n = 0, fill;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
 	    dl->hook.sid) == -1 ||
@@ -226,13 +281,18 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	ARGS(dl->peer_date); ARGS(skew);
 	/* The attempt's time, its score in the event's index. */
 	ARGS(at_ms);
+	ARG(request, request_text(dl, request));
 #undef ARGS
 #undef ARG
-	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL)
+	if (cur == NULL && (cur = calloc(1, sizeof(*cur))) == NULL) {
+		explicit_bzero(request, sizeof(request));
 		return;
+	}
 	rec = &cur->rec[cur->n];
 	memset(rec, 0, sizeof(*rec));
-	if (record_fill(rec, s, l, (size_t)n) == -1)
+	fill = record_fill(rec, s, l, (size_t)n);
+	explicit_bzero(request, sizeof(request));
+	if (fill == -1)
 		return;
 	rec->ok = ok;
 	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",

@@ -287,36 +287,47 @@ async function keysSection(box, sid) {
       h('tbody', null, rows)), add);
 }
 
-async function attemptsSection(box, sid, filt = { status: '', event: '', since: '' }, tokens = [null]) {
+// The attempt log, filtered and paged by the api (status, event type
+// and time are query parameters; tokens[] are the pages walked so far).
+async function attemptsSection(box, sid, filt = { status: '', type: '', since: '', until: '' }, tokens = [null]) {
   const token = tokens[tokens.length - 1];
-  const q = [`page_size=${PAGE}`];
-  if (filt.status) q.push(`status=${enc(filt.status)}`);
-  if (token) q.push(`page_token=${enc(token)}`);
-  const r = await call('GET', `/v1/webhooks/${enc(sid)}/attempts?${q.join('&')}`);
-  const since = filt.since ? Date.parse(filt.since) : null;
-  const shown = r.attempts.filter((a) => (!filt.event || a.event_sid.includes(filt.event)) && (!since || Date.parse(a.at) >= since));
-  for (const a of r.attempts) attemptCache.set(`${sid}/${a.id}`, a);
+  const q = new URLSearchParams({ page_size: String(PAGE) });
+  if (filt.status) q.set('status', filt.status);
+  if (filt.type) q.set('event_type', filt.type);
+  if (filt.since) q.set('since', new Date(filt.since).toISOString());
+  if (filt.until) q.set('until', new Date(filt.until).toISOString());
+  if (token) q.set('page_token', token);
   const status = h('select', null, [['', 'any'], ['succeeded', 'succeeded'], ['failed', 'failed']]
     .map(([v, t]) => h('option', { value: v, selected: filt.status === v }, t)));
-  const event = h('input', { type: 'text', value: filt.event, placeholder: 'evt_…' });
+  const type = h('input', { type: 'text', value: filt.type, placeholder: 'invoice.paid or invoice.*', spellcheck: 'false' });
   const from = h('input', { type: 'datetime-local', value: filt.since });
+  const to = h('input', { type: 'datetime-local', value: filt.until });
   const form = h('form', { class: 'row', 'aria-label': 'Filter attempts' }, ...field('Status', status),
-    ...field('Event', event), ...field('Since', from), h('button', { type: 'submit', class: 'secondary' }, 'Filter'));
+    ...field('Event type', type), ...field('Since', from), ...field('Until', to),
+    h('button', { type: 'submit', class: 'secondary' }, 'Filter'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    attemptsSection(box, sid, { status: status.value, event: event.value.trim(), since: from.value });
+    attemptsSection(box, sid, { status: status.value, type: type.value.trim(), since: from.value, until: to.value });
   });
+  let r;
+  try {
+    r = await call('GET', `/v1/webhooks/${enc(sid)}/attempts?${q}`);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 400) throw e;
+    clear(box).append(form, h('p', { class: 'bad', role: 'alert' }, e.message));
+    return;
+  }
+  for (const a of r.attempts) attemptCache.set(`${sid}/${a.id}`, a);
   const table = h('table', { class: 'attempts' },
-    h('thead', null, h('tr', null, ['When', 'Event', 'Attempt', 'Outcome', 'Status', 'Latency', 'Error'].map((x) => h('th', { scope: 'col' }, x)))),
-    h('tbody', null, shown.map((a) => h('tr', null,
+    h('thead', null, h('tr', null, ['When', 'Event', 'Type', 'Attempt', 'Outcome', 'Status', 'Latency', 'Error'].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', null, r.attempts.map((a) => h('tr', null,
       h('td', null, h('a', { href: `#/attempt/${sid}/${encodeURIComponent(a.id)}` }, when(a.at))),
-      h('td', null, a.event_sid), h('td', null, a.attempt ?? '—'),
+      h('td', null, a.event_sid), h('td', null, a.event_type ?? '—'), h('td', null, a.attempt ?? '—'),
       h('td', null, h('span', { class: a.outcome === 'succeeded' ? 'ok' : 'bad' }, a.outcome)),
       h('td', null, a.status ?? '—'), h('td', null, a.latency_ms === null ? '—' : `${a.latency_ms} ms`),
       h('td', { class: 'wrap' }, a.error ?? '')))));
   clear(box).append(form,
-    h('p', { class: 'muted' }, filt.event || filt.since ? 'Event and time filters apply to the page shown.' : ''),
-    shown.length ? table : h('p', null, 'No attempts.'),
+    r.attempts.length ? table : h('p', null, r.next_page_token ? 'None here; older attempts may match.' : 'No attempts.'),
     h('div', { class: 'row' },
       tokens.length > 1 ? btn('Newer', () => attemptsSection(box, sid, filt, tokens.slice(0, -1)), 'secondary') : null,
       r.next_page_token ? btn('Older', () => attemptsSection(box, sid, filt, [...tokens, r.next_page_token]), 'secondary') : null,
@@ -343,7 +354,7 @@ async function deadSection(box, sid, jobNote = null) {
     h('td', null, d.reason), h('td', null, d.last_status ?? '—'), h('td', { class: 'wrap' }, d.last_error ?? ''),
     h('td', null, btn('Deliver again', async () => {
       if (await act(() => call('POST', `/v1/webhooks/${enc(sid)}/deliveries/${enc(d.event_sid)}/~redeliver`), 'Queued for delivery.')) deadSection(box, sid);
-    }, null, { 'aria-label': `Deliver ${d.event_sid} again` }))));
+    }, null, { 'aria-label': `Deliver again: ${d.event_sid}` }))));
   clear(box).append(
     rows.length ? h('table', null, h('thead', null, h('tr', null, ['Dead since', 'Event', 'Type', 'Reason', 'Last status', 'Last error', ''].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', null, rows)) : h('p', null, 'No dead letters.'),
@@ -383,12 +394,17 @@ async function attemptPage(root, sid, id) {
     root.append(h('p', null, 'This attempt is no longer in the log.'));
     return;
   }
-  root.append(dl([['Event', a.event_sid], ['Attempt', a.attempt === null ? '—' : String(a.attempt)],
+  root.append(dl([['Event', a.event_sid], ['Event type', a.event_type ?? '—'], ['Attempt', a.attempt === null ? '—' : String(a.attempt)],
     ['When', when(a.at)], ['Outcome', h('span', { class: a.outcome === 'succeeded' ? 'ok' : 'bad' }, a.outcome)],
     ['Status', a.status === null ? 'no answer' : String(a.status)], ['Latency', a.latency_ms === null ? '—' : `${a.latency_ms} ms`],
     ['Error', a.error]]),
   h('h2', null, 'Answer (first KiB)'), h('pre', { class: 'answer' }, a.answer || '(empty)'),
-  h('p', { class: 'muted' }, 'The signature headers of each delivery are listed by the signature debugger\'s scheme: Streem-Signature over the signed headers and body, webhook-signature (Standard Webhooks).'));
+  h('h2', null, 'Headers we sent'),
+  a.request_headers
+    ? h('pre', { class: 'sent-headers' }, a.request_headers.map((x) => `${x.name}: ${x.value}`).join('\n'))
+    : h('p', null, 'Not kept for this attempt (logged before request headers were recorded).'),
+  h('p', { class: 'muted' }, 'Paste them with the body your server received into the ', h('a', { href: '#/debugger' }, 'signature debugger'),
+    ' to see what was signed and which key matches.'));
   root.dataset.ready = 'attempt';
 }
 

@@ -27,13 +27,15 @@
 -- ARGV[1]  now (ms)                       ARGV[2]  MAXLEN of a log
 -- ARGV[3]  oldest entry id kept (ms)      ARGV[4]  a log's age cap (ms)
 -- ARGV[5]  an event index's TTL (ms)
--- then 13 per attempt: the webhook sid, 1 if it succeeded else 0, the
+-- then 14 per attempt: the webhook sid, 1 if it succeeded else 0, the
 --          values of the log line's fields event_sid, attempt, outcome,
 --          status, error, latency_ms, at, answer, receiver_date,
 --          clock_skew_ms (the names are here, not sent with every
 --          attempt; the last two are left out of the line when empty),
 --          and `at` in ms: the attempt's score in the event's index, so
---          that attempts recorded in one batch keep their own order
+--          that attempts recorded in one batch keep their own order,
+--          then the line's `request` (the event type and the header
+--          lines sent, dispatcher/record.c; left out when empty)
 --
 -- Returns one element per attempt: nil when its webhook is gone, 0 for
 -- a success, {consecutive_failures, failing_since (ms)} for a failure.
@@ -84,7 +86,7 @@ local function settle(h)
 end
 
 for r = 0, #KEYS / 5 - 1 do
-  local k, a = 5 * r, 5 + 13 * r
+  local k, a = 5 * r, 5 + 14 * r
   local h = hooks[KEYS[k + 1]]
   if h == nil then
     h = { live = redis.call('EXISTS', KEYS[k + 1]) == 1, health = KEYS[k + 4],
@@ -102,6 +104,10 @@ for r = 0, #KEYS / 5 - 1 do
       table.insert(line, ARGV[a + 11])
       table.insert(line, 'clock_skew_ms')
       table.insert(line, ARGV[a + 12])
+    end
+    if ARGV[a + 14] ~= '' then
+      table.insert(line, 'request')
+      table.insert(line, ARGV[a + 14])
     end
     local id = redis.call(unpack(line))
     if not h.trimmed then

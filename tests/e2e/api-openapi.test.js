@@ -361,11 +361,11 @@ describe('real answers match the schemas', () => {
     conforms('POST', P, made);
     conforms('POST', P, await api('POST', P, { company_sid: company, ttl_s: 1 }));
     conforms('POST', P, await api('POST', P, { company_sid: company }, { key: null }));
-    const tok = made.json.portal_session.url.split('#token=')[1];
+    const tok = made.json.url.split('#token=')[1];
     conforms('POST', P, await api('POST', P, { company_sid: company }, { key: null, headers: { authorization: `Bearer ${tok}` } }));
     P = '/v1/portal-sessions/{portal_session_sid}';
-    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.portal_session.sid}`));
-    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.portal_session.sid}`));
+    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.sid}`));
+    conforms('DELETE', P, await api('DELETE', `/v1/portal-sessions/${made.json.sid}`));
     conforms('GET', '/portal', await api('GET', '/portal', undefined, { key: null }));
     conforms('GET', '/portal/{file}', await api('GET', '/portal/', undefined, { key: null }));
     conforms('GET', '/portal/{file}', await api('GET', '/portal/app.js', undefined, { key: null }));

@@ -32,7 +32,8 @@ before(async () => {
 async function openSession(body, opts) {
   const res = await api('POST', '/v1/portal-sessions', body, opts);
   assert.equal(res.status, 201, res.text);
-  const s = res.json.portal_session;
+  const s = res.json;
+  assert.deepEqual(Object.keys(s).sort(), ['company_sid', 'expires_at', 'read_only', 'sid', 'url'], 'flat: no wrapper');
   const token = decodeURIComponent(new URL(s.url, 'http://x').hash.replace(/^#token=/, ''));
   return { ...s, token };
 }
@@ -128,17 +129,26 @@ describe('using a session', () => {
     assert.equal(ro.read_only, true);
     const p = as(ro.token);
     assert.equal((await p('GET', `/v1/webhooks/${hook.sid}`)).status, 200);
+    const keys = await p('GET', `/v1/webhooks/${hook.sid}/signing-keys`);
+    assert.equal(keys.status, 200, keys.text);
+    const key = keys.json.signing_keys[0].sid;
     for (const [m, path, body] of [
       ['POST', '/v1/webhooks', { webhook: { url: 'https://example.com/ro' } }],
       ['PATCH', `/v1/webhooks/${hook.sid}`, { webhook: { enabled: false } }],
       ['DELETE', `/v1/webhooks/${hook.sid}`],
       ['POST', `/v1/webhooks/${hook.sid}/signing-keys`, {}],
+      ['PATCH', `/v1/webhooks/${hook.sid}/signing-keys/${key}`, { signing_key: { expires_at: new Date(Date.now() + 3600e3).toISOString() } }],
+      ['DELETE', `/v1/webhooks/${hook.sid}/signing-keys/${key}`],
+      ['POST', `/v1/webhooks/${hook.sid}/deliveries/evt_any/~redeliver`],
+      ['POST', `/v1/webhooks/${hook.sid}/~test`],
+      ['GET', `/v1/webhooks/${hook.sid}/~test`],
       ['POST', `/v1/webhooks/${hook.sid}/~recover`, { since: new Date(Date.now() - 60000).toISOString() }],
     ]) {
       const pr = assertProblem(await p(m, path, body), 403);
       assert.equal(pr.type, '/problems/read-only-session', `${m} ${path}`);
     }
     assert.equal((await api('GET', `/v1/webhooks/${hook.sid}`)).json.webhook.enabled, true);
+    assert.equal((await api('GET', `/v1/webhooks/${hook.sid}/signing-keys/${key}`)).json.signing_key.expires_at, null, 'the key untouched');
   });
 
   test('tampered, unknown or malformed tokens are 401', async () => {
@@ -243,6 +253,22 @@ describe('the static files', () => {
     assert.equal(zlib.gunzipSync(gz).toString(), plain.text);
     for (const p of ['/portal/nope.js', '/portal/../api/module.c', '/portal/%2e%2e/x', '/portal/sub/index.html']) {
       assert.equal((await rawRequest(base(), { path: p })).status, 404, p);
+    }
+  });
+});
+
+describe('docs/portal.md', () => {
+  test('its screenshots are committed PNGs, each one the browser test retakes', () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'portal.md'), 'utf8');
+    const browserTest = fs.readFileSync(path.join(REPO_ROOT, 'tests', 'e2e', 'portal.test.js'), 'utf8');
+    const imgs = [...doc.matchAll(/!\[[^\]]*\]\((img\/portal-([a-z-]+)\.png)\)/g)];
+    assert.ok(imgs.length >= 4, `screenshots in docs/portal.md: ${imgs.length}`);
+    for (const [, rel, name] of imgs) {
+      const file = path.join(REPO_ROOT, 'docs', rel);
+      const png = fs.readFileSync(file);
+      assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${rel} is a PNG`);
+      assert.ok(png.length > 10000, `${rel} is a screenshot`);
+      assert.match(browserTest, new RegExp(`docShot\\(p(age)?, '${name}'|'doc-${name}\\.png'`), `${rel}: portal.test.js writes var/portal/doc-${name}.png`);
     }
   });
 });

@@ -62,7 +62,7 @@ const base = () => stack.apiServer.baseUrl;
 async function session(body = {}) {
   const res = await api('POST', '/v1/portal-sessions', { company_sid: company, ...body });
   assert.equal(res.status, 201, res.text);
-  return res.json.portal_session;
+  return res.json;
 }
 
 // A page that reports every dialog, console error, uncaught error and CSP
@@ -76,7 +76,8 @@ async function newPage() {
     await d.dismiss();
   });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    // The browser logs each refused call (a 400 of a bad filter, the 401/403/404 tested) as an error.
+    if (m.type() === 'error' && !/status of 40[0134]/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   await page.evaluateOnNewDocument(() => {
@@ -103,9 +104,9 @@ async function shot(page, name) {
 }
 
 // A small picture of the top of the page, for docs/portal.md.
-async function docShot(page, name) {
+async function docShot(page, name, height = 560) {
   await page.evaluate(() => { document.getElementById('status').textContent = ''; });
-  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 1140, height: 560 } });
+  await page.screenshot({ path: path.join(SHOTS, `doc-${name}.png`), clip: { x: 0, y: 0, width: 1140, height } });
 }
 
 async function clickText(page, selector, text) {
@@ -198,6 +199,7 @@ describe('the portal, in order', () => {
     await sleep(300);
     assert.deepEqual(problems, [], 'no dialog, console error or CSP violation');
     await shot(page, 'test-event');
+    await axe(page, 'endpoint (test event answered)');
     rcv.setResponse({ status: 200, body: 'thanks', headers: {} });
   });
 
@@ -215,14 +217,65 @@ describe('the portal, in order', () => {
     await page.waitForFunction((n) => document.querySelectorAll('table.attempts tbody tr').length >= n, {}, 3);
     const shown = await page.$$eval('table.attempts tbody td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
     for (const e of evts) assert.ok(shown.includes(e), `${e} listed`);
+    await axe(page, 'endpoint (attempts listed)');
+    const newest = await page.$eval('table.attempts tbody td:nth-child(2)', (t) => t.textContent);
     await page.click('table.attempts tbody tr a');
     await ready(page, 'attempt');
     const ans = await page.$eval('pre.answer', (e) => e.textContent);
     assert.ok(ans.includes('<img src=x onerror="alert(2)">'), ans);
+    // The headers we sent, as the receiver got them: the signatures included.
+    const got = rcv.requests.find((q) => q.headers['webhook-id'] === newest);
+    const sent = (await page.$eval('pre.sent-headers', (e) => e.textContent)).split('\n');
+    for (const n of ['webhook-signature', 'Streem-Signature', 'webhook-timestamp', 'Streem-Sent-At']) {
+      assert.ok(sent.includes(`${n}: ${got.headers[n.toLowerCase()]}`), `${n} as the receiver got it: ${sent.join(' | ')}`);
+    }
     await shot(page, 'attempt');
+    await docShot(page, 'attempt', 800);
     await axe(page, 'attempt');
     assert.deepEqual(problems, []);
     rcv.setResponse({ status: 200, body: 'thanks' });
+  });
+
+  test('the attempt log\'s filters (event type, status, time) are the api\'s query parameters', async () => {
+    const sms = `evt_sms${rnd(4)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'sms.sent', event_sid: sms, payload: {} })).status, 202);
+    await waitUntil(async () => (await api('GET', `/v1/webhooks/${hookSid}/attempts?event_type=sms.sent`)).json.attempts.length === 1, { what: 'the sms attempt' });
+    await page.goto(`${base()}/portal/#/endpoint/${hookSid}`);
+    await ready(page, 'endpoint');
+    const asked = [];
+    const onReq = (r) => { if (r.url().includes('/attempts?')) asked.push(new URL(r.url()).searchParams); };
+    page.on('request', onReq);
+    const submit = (values) => page.evaluate((v) => {
+        const form = document.querySelector('form[aria-label="Filter attempts"]');
+        for (const [label, value] of Object.entries(v)) {
+          const l = [...form.querySelectorAll('label')].find((x) => x.textContent === label);
+          document.getElementById(l.htmlFor).value = value;
+        }
+        document.querySelector('table.attempts')?.remove();
+        form.requestSubmit();
+      }, values);
+    const filterBy = async (values) => {
+      await submit(values);
+      await page.waitForFunction(() => document.querySelector('table.attempts') || [...document.querySelectorAll('main p')].some((x) => x.textContent === 'No attempts.'));
+      return page.$$eval('table.attempts tbody tr', (rows) => rows.map((r) => [r.children[1].textContent, r.children[2].textContent]));
+    };
+    assert.deepEqual(await filterBy({ 'Event type': 'sms.*' }), [[sms, 'sms.sent']]);
+    assert.equal(asked.at(-1).get('event_type'), 'sms.*', 'sent to the api');
+    const ended = await filterBy({ 'Event type': 'call.ended', Status: 'succeeded' });
+    assert.ok(ended.length >= 3 && ended.every(([, t]) => t === 'call.ended'), JSON.stringify(ended));
+    assert.equal(asked.at(-1).get('status'), 'succeeded');
+    const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    assert.deepEqual(await filterBy({ 'Event type': '', Status: '', Since: local(new Date(Date.now() + 3600e3)) }), []);
+    assert.ok(asked.at(-1).get('since'), 'the time went to the api');
+    await axe(page, 'endpoint (filtered attempts)');
+    // A bad value is the api's 400, said next to the form.
+    await submit({ Since: '', 'Event type': 'Not A Type' });
+    await page.waitForSelector('form[aria-label="Filter attempts"] ~ p[role="alert"]');
+    assert.match(await page.$eval('p[role="alert"]', (e) => e.textContent), /event_type/);
+    page.off('request', onReq);
+    assert.deepEqual(problems, []);
+    await page.goto(`${base()}/portal/#/endpoints`); // the next test opens the endpoint afresh
+    await ready(page, 'endpoints');
   });
 
   test('a failing receiver makes a dead letter; "Deliver again" delivers it, signed', async () => {
@@ -245,6 +298,7 @@ describe('the portal, in order', () => {
     assert.ok(last.succeeded >= 3 && last.failed >= 1, JSON.stringify(last));
     assert.ok(title.endsWith(`${last.succeeded} ok/${last.failed} failed`), `chart: ${title}`);
     await shot(page, 'dead-letters');
+    await axe(page, 'endpoint (dead letters)');
     await page.click(`tr[data-event="${evt}"] button`);
     const [got] = await rcv.waitFor(1, 15000);
     const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
@@ -289,6 +343,7 @@ describe('the portal, in order', () => {
     const [got] = await rcv.waitFor(1, 15000);
     checkSigned(got, keys, evt, 'after rotation, every key');
     await shot(page, 'keys');
+    await axe(page, 'endpoint (keys, a secret revealed)');
   });
 
   test('the signature debugger: a real delivery verifies, a tampered one does not and says why', async () => {
@@ -318,6 +373,7 @@ describe('the portal, in order', () => {
     await clickText(page, 'button', 'Check signature');
     await page.waitForFunction(() => [...document.querySelectorAll('ul.notes li')].some((l) => l.textContent.includes('trailing newline')));
     await shot(page, 'debugger-tampered');
+    await axe(page, 'debugger (tampered)');
     assert.ok(body);
     assert.deepEqual(problems, []);
   });
@@ -362,6 +418,7 @@ describe('sessions refused', () => {
     await p.waitForFunction(() => document.getElementById('status').textContent.includes('read-only'));
     assert.equal((await api('GET', `/v1/webhooks/${hookSid}`)).json.webhook.enabled, true);
     await shot(p, 'read-only');
+    await axe(p, 'endpoints (read-only)');
     await p.close();
   });
 
@@ -392,7 +449,7 @@ describe('a large account', () => {
       }
     });
     await Promise.all(workers);
-    const s = (await api('POST', '/v1/portal-sessions', {}, { key: k.auth })).json.portal_session;
+    const s = (await api('POST', '/v1/portal-sessions', {}, { key: k.auth })).json;
     const p = await newPage();
     await p.goto(base() + s.url);
     await ready(p, 'endpoints');

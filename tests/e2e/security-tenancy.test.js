@@ -44,7 +44,7 @@ describe('tenancy: another company\'s resources are 404 on every route', () => {
     assert.equal(job.status, 202, job.text);
     const ps = await stack.api('POST', '/v1/portal-sessions', {}, { key: a.auth });
     assert.equal(ps.status, 201, ps.text);
-    mine = { key: a, webhook: w.sid, signingKey: keys.json.signing_keys[0].sid, apiKey: a.id, event: ev.json.event.event_sid, job: job.json.job.job_sid ?? job.json.job.sid, portalSession: ps.json.portal_session };
+    mine = { key: a, webhook: w.sid, signingKey: keys.json.signing_keys[0].sid, apiKey: a.id, event: ev.json.event.event_sid, job: job.json.job.job_sid ?? job.json.job.sid, portalSession: ps.json };
     theirs = b;
   });
 

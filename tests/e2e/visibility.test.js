@@ -110,6 +110,84 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     assert.deepEqual(p2.json.attempts.map((a) => a.id), items.slice(5, 10).map((a) => a.id));
   });
 
+  test('each attempt keeps the request headers the receiver got; filters by event type and time, paged by the api', async () => {
+    const company = `CO_req${randomHex(3)}`;
+    const rcv = await startReceiver({ respond: (r) => (JSON.parse(r.text).event.payload.i % 3 === 2 ? { status: 500 } : { status: 200 }) });
+    // Two of the endpoint's own headers, then ones too long to all fit the record's 4 KiB.
+    const headers = [{ name: 'X-Team', value: 'blue', include_in_request_signature: true }, { name: 'X-Plain', value: 'v 1' },
+      ...Array.from({ length: 4 }, (_, i) => ({ name: `X-Big-${i}`, value: 'b'.repeat(1000) }))];
+    const { webhook } = await createWebhook(stack, { company_sid: company, url: rcv.url(), max_attempts: 1, headers });
+    const types = ['call.ended', 'call.started', 'sms.sent'];
+    const mk = (i) => ({ company_sid: company, event_type: types[i % 3], payload: `{"i":${i}}`, event_sid: newEventSid(`r${i}`) });
+    const early = Array.from({ length: 9 }, (_, i) => mk(i));
+    for (const e of early) await publishEvents(stack.redis, [e]);
+    await rcv.waitFor(9);
+    await waitUntil(async () => (await attemptLog(stack.redis, webhook.sid)).length === 9, { what: '9 lines' });
+    await sleep(30);
+    const cut = new Date().toISOString(); // between the two batches' log lines
+    await sleep(30);
+    const late = Array.from({ length: 9 }, (_, i) => mk(9 + i));
+    for (const e of late) await publishEvents(stack.redis, [e]);
+    await rcv.waitFor(18);
+    await waitUntil(async () => (await attemptLog(stack.redis, webhook.sid)).length === 18, { what: '18 lines' });
+
+    const path = `/v1/webhooks/${webhook.sid}/attempts`;
+    const { items } = await listAll(api, path, { page_size: 100 }, { name: 'attempts' });
+    assert.equal(items.length, 18);
+    const bySid = new Map(rcv.requests.map((r) => [r.headers['webhook-id'], r]));
+    for (const a of items) {
+      const got = bySid.get(a.event_sid);
+      assert.equal(a.event_type, JSON.parse(got.text).event.event_type);
+      const sent = new Map(a.request_headers.map((h) => [h.name.toLowerCase(), h.value]));
+      // What the receiver got, the signatures first: every one of them is kept.
+      for (const n of ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'streem-signature', 'streem-sent-at',
+        'streem-signature-headers', 'content-type', 'x-team', 'x-plain']) {
+        assert.equal(sent.get(n), got.headers[n], `${n} as received`);
+      }
+      assert.ok(!sent.has('expect'), 'a removed header is not one sent');
+      for (const n of ['x-big-0', 'x-big-1', 'x-big-2']) assert.equal(sent.get(n), 'b'.repeat(1000));
+      assert.ok(!sent.has('x-big-3'), 'what the 4 KiB cap leaves out is the endpoint\'s own headers, whole');
+      assert.ok(a.request_headers.every((h) => got.headers[h.name.toLowerCase()] === h.value));
+    }
+
+    const ids = (list) => list.map((a) => a.id);
+    const idMs = (a) => Number(a.id.split('-')[0]);
+    const iso = (a) => new Date(idMs(a)).toISOString();
+    const expect = (pred) => ids(items.filter(pred));
+    const lateSids = new Set(late.map((e) => e.event_sid));
+    const cases = [
+      [{ event_type: 'call.ended' }, (a) => a.event_type === 'call.ended'],
+      [{ event_type: 'call.*' }, (a) => a.event_type.startsWith('call.')],
+      [{ event_type: 'sms.sent', status: 'failed' }, (a) => a.event_type === 'sms.sent' && a.outcome !== 'succeeded'],
+      [{ event_type: 'sms.sent', status: 'succeeded' }, () => false],
+      [{ since: cut }, (a) => lateSids.has(a.event_sid)],
+      [{ until: cut }, (a) => !lateSids.has(a.event_sid)],
+      [{ since: cut, event_type: 'call.started' }, (a) => lateSids.has(a.event_sid) && a.event_type === 'call.started'],
+      [{ until: cut, status: 'succeeded' }, (a) => !lateSids.has(a.event_sid) && a.outcome === 'succeeded'],
+      // The range is the lines' ids (when each was recorded): since inclusive, until exclusive.
+      [{ since: iso(items[12]), until: iso(items[4]), status: 'failed' }, (a) => idMs(a) >= idMs(items[12]) && idMs(a) < idMs(items[4]) && a.outcome !== 'succeeded'],
+    ];
+    for (const [q, pred] of cases) {
+      const want = expect(pred);
+      const got = await listAll(api, path, { page_size: 2, ...q }, { name: 'attempts' });
+      assert.deepEqual(ids(got.items), want, `${JSON.stringify(q)}: every matching line once, newest first, in pages of 2`);
+      assert.ok(got.pages.every((p) => p.length <= 2));
+      assert.ok(got.pages.length >= Math.ceil(want.length / 2));
+    }
+
+    // A token belongs to its filters; bad values are refused, naming the parameter.
+    const first = await api('GET', `${path}?page_size=1&event_type=call.ended`);
+    assertProblem(await api('GET', `${path}?page_size=1&event_type=call.started&page_token=${first.json.next_page_token}`), 400);
+    const firstT = await api('GET', `${path}?page_size=1&since=${encodeURIComponent(cut)}`);
+    assertProblem(await api('GET', `${path}?page_size=1&page_token=${firstT.json.next_page_token}`), 400);
+    for (const [q, field] of [['event_type=Call%20ended', 'event_type'], ['event_type=call.*.x', 'event_type'],
+      ['since=yesterday', 'since'], ['until=2026-13-01T00:00:00Z', 'until'], [`since=${encodeURIComponent(cut)}&until=${encodeURIComponent(cut)}`, 'until']]) {
+      const r = await api('GET', `${path}?${q}`);
+      assertProblem(r, 400);
+      assert.equal(r.json.errors[0].field, field, `${q}: ${r.text}`);
+    }
+  });
+
   test('one event\'s attempts across the company\'s webhooks, and only that company\'s', async () => {
     const company = `CO_evt${randomHex(3)}`;
     const other = `CO_oth${randomHex(3)}`;

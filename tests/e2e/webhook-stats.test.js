@@ -97,7 +97,7 @@ test('another company\'s webhook is 404; a company key and a portal session see 
   assertProblem(await api('GET', '/v1/webhooks/wh_none/stats'), 404);
   const own = await companyKey(api, company);
   assert.equal((await api('GET', `/v1/webhooks/${w.sid}/stats`, undefined, { key: own.auth })).status, 200);
-  const s = (await api('POST', '/v1/portal-sessions', { company_sid: company, read_only: true })).json.portal_session;
+  const s = (await api('POST', '/v1/portal-sessions', { company_sid: company, read_only: true })).json;
   const tok = s.url.split('#token=')[1];
   const r = await api('GET', `/v1/webhooks/${w.sid}/stats`, undefined, { key: null, headers: { authorization: `Bearer ${tok}` } });
   assert.equal(r.status, 200, r.text);
