@@ -283,29 +283,32 @@ on_waited(struct wh_wire *w, void *r, void *priv)
 /*
  * In a Redis Cluster a WAIT covers only the link to one master, the one
  * the command before it went to: the entries' outcomes were written to
- * the masters of the {g} slot (attempt records) and of the partitions
- * (retries, dead letters), so a WAIT goes to each of those slots, each
- * after a read of a key of that slot that routes it there. The batch is
- * acked once all of them counted k replicas.
+ * the master of the {g} slot (attempt records) and to that of their
+ * company's partition (retries, dead letters), which is the stream's own
+ * partition unless a publisher put an event in another one. So a WAIT
+ * goes to each of those two slots, each after a read of a key of that
+ * slot that routes it there, and the batch is acked once both counted k
+ * replicas. (Only those two: a master without a replica elsewhere holds
+ * up no other partition's acks.)
  */
 static void
 wait_every_master(struct ack_batch *held, const char *k)
 {
 	const char	*argv[3];
 	char		 gkey[WH_KEY_MAX];
-	unsigned	 p;
-	int		 i, n = (int)d.nparts + 1;
+	int		 i, kind, n = 2;
+	unsigned	 p = 0;
 
 	held->waits = n;
-	if (wh_key_webhooks_version(gkey, sizeof(gkey), d.cfg.prefix) == -1) {
+	if (wh_key_webhooks_version(gkey, sizeof(gkey), d.cfg.prefix) == -1 ||
+	    partition_stream(held->stream, &p, &kind) == NULL) {
 		for (i = 0; i < n; i++)
 			on_waited(NULL, NULL, held);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		p = (unsigned)i;
 		argv[0] = "EXISTS";
-		argv[1] = i == 0 ? gkey : d.parts[p - 1].k_events;
+		argv[1] = i == 0 ? gkey : d.parts[p].k_events;
 		argv[2] = NULL;
 		if (rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL) == -1) {
 			on_waited(NULL, NULL, held);
