@@ -50,8 +50,8 @@ export class Cluster {
 
   // The master serving key now (asked of the cluster).
   async masterOf(key) {
-    const slot = await this.nodes[0].call('CLUSTER', 'KEYSLOT', key);
     const live = this.nodes.filter((n) => n.proc?.running);
+    const slot = await live[0].call('CLUSTER', 'KEYSLOT', key);
     const ranges = await live[0].call('CLUSTER', 'SLOTS');
     for (const [from, to, [, port]] of ranges) {
       if (slot >= from && slot <= to) return this.byPort(port);
