@@ -142,8 +142,10 @@ $(BUILD)/tests/test_loop: $(BUILD)/obj/dispatcher/loop.o
 deps:
 	@.ci/deps
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(DISP_OBJ)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@echo "== dispatcher call graph (tests/lint/callgraph.sh)"
+	@tests/lint/callgraph.sh docs/internals.md $(DISP_OBJ)
 
 e2e: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }

@@ -497,16 +497,6 @@ host_literal(const char *host, size_t len, struct sockaddr_storage *ss,
 }
 
 const char *
-wh_host_literal_refused(const char *host, size_t len, int allow_private)
-{
-	struct wh_netpolicy	p;
-
-	memset(&p, 0, sizeof(p));
-	p.allow_private = allow_private;
-	return (wh_policy_host_refused(&p, host, len));
-}
-
-const char *
 wh_policy_addr_refused(const struct wh_netpolicy *p,
     const struct sockaddr *sa, socklen_t len)
 {

@@ -5,7 +5,7 @@
  * The dispatcher asks wh_addr_refused() about the very address libcurl is
  * about to connect to (CURLOPT_OPENSOCKETFUNCTION), after DNS, so that a
  * name which resolves, or later rebinds, to an internal address is still
- * refused. The api asks wh_host_literal_refused() about URL hosts that are
+ * refused. The api asks wh_policy_host_refused() about URL hosts that are
  * IP literals, so that an obviously internal target is refused when the
  * webhook is created rather than at every delivery. An optional allow
  * list (WH_ALLOW_CIDRS) lets an operator open specific internal ranges.
@@ -51,13 +51,6 @@ int		 wh_cidr_contains(const struct wh_cidr *cidrs, size_t n,
 		    const struct sockaddr *sa, socklen_t len);
 
 /*
- * For the api: NULL, or a reason when host (len bytes, no brackets) is an
- * IP literal, in any form a resolver accepts, in a refused range.
- */
-const char	*wh_host_literal_refused(const char *host, size_t len,
-		    int allow_private);
-
-/*
  * A deployment's policy: WH_ALLOW_PRIVATE_TARGETS opens every address,
  * WH_ALLOW_CIDRS only the ranges listed (public addresses are always
  * allowed).
@@ -71,7 +64,10 @@ struct wh_netpolicy {
 /* wh_addr_refused under policy p (its allow list opens ranges). */
 const char	*wh_policy_addr_refused(const struct wh_netpolicy *p,
 		    const struct sockaddr *, socklen_t);
-/* wh_host_literal_refused under policy p. */
+/*
+ * For the api: NULL, or a reason when host (len bytes, no brackets) is an
+ * IP literal, in any form a resolver accepts, in a range p refuses.
+ */
 const char	*wh_policy_host_refused(const struct wh_netpolicy *p,
 		    const char *host, size_t len);
 

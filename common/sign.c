@@ -308,17 +308,6 @@ wh_standard_secret(const unsigned char *secret, size_t len, char *out,
 }
 
 int
-wh_standard_secret_decode(const char *s, size_t len, unsigned char *out,
-    size_t outlen)
-{
-	if (len >= SW_PREFIX_LEN && memcmp(s, SW_PREFIX, SW_PREFIX_LEN) == 0) {
-		s += SW_PREFIX_LEN;
-		len -= SW_PREFIX_LEN;
-	}
-	return (wh_b64_decode(s, len, out, outlen));
-}
-
-int
 wh_ct_equal(const void *a, const void *b, size_t len)
 {
 	return (CRYPTO_memcmp(a, b, len) == 0);

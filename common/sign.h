@@ -80,13 +80,6 @@ int	wh_ed25519_public(const unsigned char priv[WH_ED25519_KEY_LEN],
 int	wh_standard_secret(const unsigned char *secret, size_t len,
 	    char *out, size_t outlen);
 
-/*
- * Decode a "whsec_..." secret (or bare base64) into key bytes. Returns
- * the key length or -1. Used by tests and by the fuzzers.
- */
-int	wh_standard_secret_decode(const char *, size_t, unsigned char *out,
-	    size_t outlen);
-
 /* Free the keyed HMAC contexts sign.c keeps (and wipe their keys). */
 void	wh_sign_cleanup(void);
 

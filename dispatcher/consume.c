@@ -1,7 +1,9 @@
 /*
- * consume.c: reading the work streams (events and retries of every
- * partition), turning entries into jobs, fanning events out to the
- * company's webhooks, and acking.
+ * consume.c: a stream entry's life: read from one of the work streams
+ * (the events and retries of every partition), fanned out to the
+ * company's webhooks (hookcache.c, one delivery each: delivery.c),
+ * resolved once every delivery is, acked. The layers below report back
+ * through the callbacks consume_init() gives them.
  *
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
@@ -27,6 +29,9 @@
 #include "scripts.h"
 #include "timeutil.h"
 #include "validate.h"
+
+static void	entry_delivery_done(struct entry *, int ok);
+static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
 
 #define READ_BLOCK_MS	"1000"
 #define READ_BLOCK_CLUSTER_MS	"50"
@@ -54,20 +59,20 @@ static int		 retry_timers_ready;
 static void	read_entries(void);
 /*
  * When the read in flight was sent (mono ms): Redis gave us its entries
- * no earlier, so they are ours as of then (upkeep.c, job_owned()). Not
+ * no earlier, so they are ours as of then (upkeep.c, entry_owned()). Not
  * as of the reply: a read sent before a long pause is answered by Redis
  * during it, and another dispatcher may have claimed its entries since.
  */
 static int64_t		 read_sent;
 
-/* The ack batch of job's stream; NULL when out of memory. */
+/* The ack batch of en's stream; NULL when out of memory. */
 static struct ack_batch *
-ack_of(const struct job *job)
+ack_of(const struct entry *en)
 {
 	if (acks == NULL && (acks = calloc(2 * (size_t)d.nparts,
 	    sizeof(*acks))) == NULL)
 		return (NULL);
-	return (&acks[2 * job->part + (job->kind == JOB_EVENT ? 0 : 1)]);
+	return (&acks[2 * en->part + (en->kind == ENTRY_EVENT ? 0 : 1)]);
 }
 
 static void
@@ -132,6 +137,27 @@ group_create(void)
 	}
 }
 
+/* The company's webhooks could not be read: the entry is abandoned. */
+static void
+lookup_failed(struct entry *en, const char *why)
+{
+	entry_failed(en, why);
+	entry_delivery_done(en, 0);
+}
+
+/*
+ * The layers below report back to the stream entry's life through these
+ * callbacks: the cache with an entry's webhooks, a delivery once resolved,
+ * the endpoints when trimming made room.
+ */
+void
+consume_init(void)
+{
+	hookcache_init(consume_fan_out, lookup_failed);
+	delivery_init(entry_delivery_done);
+	endpoint_on_room(consume_maybe_read);
+}
+
 void
 consume_up(struct rconn *c)
 {
@@ -167,29 +193,29 @@ consume_maybe_read(void)
 	if (d.stopping || d.reading || !d.block.conn.ready ||
 	    !d.main.conn.ready)
 		return;
-	if (room() == 0 || d.njobs >= 2 * cap)
+	if (room() == 0 || d.nentries >= 2 * cap)
 		return;
 	read_entries();
 }
 
 static void
-job_fanned(struct job *job)
+entry_fanned(struct entry *en)
 {
-	if (!job->unfanned)
+	if (!en->unfanned)
 		return;
-	job->unfanned = 0;
+	en->unfanned = 0;
 	d.unfanned--;
 }
 
 static void
-job_free(struct job *job)
+entry_free(struct entry *en)
 {
-	job_fanned(job);
-	TAILQ_REMOVE(&d.jobs, job, all);
-	d.njobs--;
-	wh_task_free(&job->task);
-	free(job->reply_key);
-	free(job);
+	entry_fanned(en);
+	TAILQ_REMOVE(&d.entries, en, all);
+	d.nentries--;
+	wh_task_free(&en->task);
+	free(en->reply_key);
+	free(en);
 	consume_maybe_read();
 }
 
@@ -373,7 +399,7 @@ acks_flush(void)
 
 /* Queue the entry's ack; sent at the end of this loop round. */
 static void
-job_ack(struct job *job)
+entry_ack(struct entry *en)
 {
 	struct ack_batch	*b;
 
@@ -381,22 +407,22 @@ job_ack(struct job *job)
 		loop_timer_init(&ack_timer, ack_fire, NULL);
 		ack_timer_ready = 1;
 	}
-	if ((b = ack_of(job)) == NULL) {
+	if ((b = ack_of(en)) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
-		    "entry_id", job->entry_id, NULL);
-		job_free(job);
+		    "entry_id", en->entry_id, NULL);
+		entry_free(en);
 		return;
 	}
-	b->stream = job->stream;
+	b->stream = en->stream;
 	if (b->n == ACK_BATCH_MAX)
 		batch_flush(b);
-	if ((b->ids[b->n] = strdup(job->entry_id)) != NULL)
+	if ((b->ids[b->n] = strdup(en->entry_id)) != NULL)
 		b->n++;
 	else
 		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
-		    "entry_id", job->entry_id, NULL);
+		    "entry_id", en->entry_id, NULL);
 	loop_timer_arm(&ack_timer, 0);
-	job_free(job);
+	entry_free(en);
 }
 
 /*
@@ -412,78 +438,71 @@ job_ack(struct job *job)
 #define FIELD_KEEP	"16384"
 #define FIELDS_KEPT	"32"
 
-static void	entry_dead(struct job *, const char *min, const char *why,
+static void	entry_dead(struct entry *, const char *min, const char *why,
 		    wh_reply_fn *);
-
-void
-job_failed(struct job *job, const char *why)
-{
-	if (job->fail[0] == '\0' && why != NULL)
-		(void)snprintf(job->fail, sizeof(job->fail), "%s", why);
-}
 
 static void
 on_given_up(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	struct job	*job = priv;
+	struct entry	*en = priv;
 	char		 n[24];
 
 	if (reply != NULL && reply->type == REDIS_REPLY_STRING)
 		wh_log(WH_LOG_WARN, "entry kept failing; moved to the dead "
-		    "letters", "entry_id", job->entry_id, "event_sid",
-		    job->task.event.event_sid, "deliveries", DELIVERIES_MAX,
-		    "error", job->fail, NULL);
+		    "letters", "entry_id", en->entry_id, "event_sid",
+		    en->task.event.event_sid, "deliveries", DELIVERIES_MAX,
+		    "error", en->fail, NULL);
 	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 	    reply->integer < 0) {
 		(void)snprintf(n, sizeof(n), "%lld", -reply->integer);
 		wh_log(WH_LOG_WARN, "entry left pending after a failure; it "
-		    "will be claimed again", "entry_id", job->entry_id,
-		    "event_sid", job->task.event.event_sid, "deliveries", n,
-		    "error", job->fail, NULL);
+		    "will be claimed again", "entry_id", en->entry_id,
+		    "event_sid", en->task.event.event_sid, "deliveries", n,
+		    "error", en->fail, NULL);
 	} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
 		wh_log(WH_LOG_WARN, "entry taken over by another dispatcher; "
-		    "left to it", "entry_id", job->entry_id, "event_sid",
-		    job->task.event.event_sid, NULL);
+		    "left to it", "entry_id", en->entry_id, "event_sid",
+		    en->task.event.event_sid, NULL);
 	else
 		wh_log(WH_LOG_WARN, "entry left pending after a redis "
 		    "failure; it will be claimed again", "entry_id",
-		    job->entry_id, "event_sid", job->task.event.event_sid,
+		    en->entry_id, "event_sid", en->task.event.event_sid,
 		    "error", reply == NULL ? "redis down" :
-		    reply->type == REDIS_REPLY_ERROR ? reply->str : job->fail,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : en->fail,
 		    NULL);
-	job_free(job);
+	entry_free(en);
 }
 
 /*
- * A delivery (or a lookup) of the job is resolved; ok = 0 abandons. An
+ * A delivery (or a lookup) of the entry is resolved; ok = 0 abandons. An
  * abandoned entry stays pending (to be claimed again) unless it has been
  * delivered DELIVERIES_MAX times; a lost one belongs to its new owner.
  */
-void
-job_delivery_done(struct job *job, int ok)
+static void
+entry_delivery_done(struct entry *en, int ok)
 {
 	char	why[ERROR_MAX + 64];
 
 	if (!ok)
-		job->abandon = 1;
-	if (--job->outstanding > 0)
+		en->abandon = 1;
+	if (--en->outstanding > 0)
 		return;
-	if (job->lost || job->settled) {
-		job_free(job);
+	if (en->lost || en->settled) {
+		entry_free(en);
 		return;
 	}
-	if (job->abandon) {
+	if (en->abandon) {
 		(void)snprintf(why, sizeof(why), "still failing after %s "
-		    "deliveries: %s", DELIVERIES_MAX, job->fail[0] ? job->fail :
+		    "deliveries: %s", DELIVERIES_MAX, en->fail[0] ? en->fail :
 		    "a step in Redis failed");
 		if (d.stopping || !d.main.conn.ready)
-			on_given_up(NULL, NULL, job);
+			on_given_up(NULL, NULL, en);
 		else
-			entry_dead(job, DELIVERIES_MAX, why, on_given_up);
+			entry_dead(en, DELIVERIES_MAX, why, on_given_up);
 		return;
 	}
-	job_ack(job);
+	entry_ack(en);
 }
 
 /*
@@ -494,39 +513,39 @@ static void
 on_malformed_dead(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	struct job	*job = priv;
+	struct entry	*en = priv;
 
 	if (reply != NULL && reply->type == REDIS_REPLY_STRING)
-		job->settled = 1;
+		en->settled = 1;
 	else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
-		job->lost = 1;
+		en->lost = 1;
 	else
-		job_failed(job, reply != NULL && reply->type ==
+		entry_failed(en, reply != NULL && reply->type ==
 		    REDIS_REPLY_ERROR ? reply->str : "redis down");
-	job_delivery_done(job, job->settled || job->lost);
+	entry_delivery_done(en, en->settled || en->lost);
 }
 
 /*
- * Move job's entry, as it stands in its stream, to the dead letters with
+ * Move en's entry, as it stands in its stream, to the dead letters with
  * reason why, if it is still ours and was delivered at least min times
  * (common/lua/dead_entry.lua: one atomic step with the ack). cb gets the
  * script's reply; it is called with none when nothing could be sent.
  */
 static void
-entry_dead(struct job *job, const char *min, const char *why,
+entry_dead(struct entry *en, const char *min, const char *why,
     wh_reply_fn *cb)
 {
 	const char	*argv[10];
 	char		 maxlen[24];
 
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
-	argv[0] = job->stream; argv[1] = d.parts[job->part].k_dead;
-	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = job->entry_id;
+	argv[0] = en->stream; argv[1] = d.parts[en->part].k_dead;
+	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = en->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
-	if (rconn_script(&d.main, wh_lua_dead_entry, cb, job, 2, 10, argv,
+	if (rconn_script(&d.main, wh_lua_dead_entry, cb, en, 2, 10, argv,
 	    NULL) == -1)
-		cb(NULL, NULL, job);
+		cb(NULL, NULL, en);
 }
 
 /*
@@ -536,14 +555,14 @@ entry_dead(struct job *job, const char *min, const char *why,
  * never retried forever.
  */
 static void
-entry_malformed(struct job *job, const char *why)
+entry_malformed(struct entry *en, const char *why)
 {
 	d.n_malformed++;
 	wh_log(WH_LOG_WARN, "malformed stream entry dead-lettered",
-	    "entry_id", job->entry_id, "stream", job->stream, "reason", why,
+	    "entry_id", en->entry_id, "stream", en->stream, "reason", why,
 	    NULL);
-	job->outstanding = 1;
-	entry_dead(job, "0", why, on_malformed_dead);
+	en->outstanding = 1;
+	entry_dead(en, "0", why, on_malformed_dead);
 }
 
 /*
@@ -551,7 +570,7 @@ entry_malformed(struct job *job, const char *why)
  * ~test the fields test_delivery.c reads.
  */
 static const char *
-retry_parse(struct job *job, const redisReply *fields)
+retry_parse(struct entry *en, const redisReply *fields)
 {
 	const redisReply	*k, *v, *task = NULL;
 	size_t			 i;
@@ -564,28 +583,28 @@ retry_parse(struct job *job, const redisReply *fields)
 			continue;
 		if (strcmp(k->str, WH_TASK_FIELD) == 0)
 			task = v;
-		else if (test_delivery_parse(job, k->str, k->len, v->str,
+		else if (test_delivery_parse(en, k->str, k->len, v->str,
 		    v->len) == -1)
 			return ("test fields are not valid");
 	}
 	if (task == NULL)
 		return ("task field is missing");
-	return (entry_task_decode(&job->task, task));
+	return (entry_task_decode(&en->task, task));
 }
 
-/* Fan-out is done for this job: queue its deliveries. */
+/* Fan-out is done for this entry: queue its deliveries. */
 static void
-job_fanned_out(struct job *job)
+entry_fanned_out(struct entry *en)
 {
 	struct delivery	*dl, *next;
 
-	for (dl = job->ready; dl != NULL; dl = next) {
+	for (dl = en->ready; dl != NULL; dl = next) {
 		next = dl->next_ready;
 		dl->next_ready = NULL;
-		endpoint_enqueue(dl);
+		delivery_queue(dl);
 	}
-	job->ready = NULL;
-	job_delivery_done(job, 1);	/* the lookup itself */
+	en->ready = NULL;
+	entry_delivery_done(en, 1);	/* the lookup itself */
 }
 
 static int
@@ -602,78 +621,15 @@ hook_wants(const struct wh_webhook *w, const char *type)
 	return (0);
 }
 
-/* A delivery of job for the cached webhook h; NULL if none is due. */
-static struct delivery *
-delivery_make(struct job *job, const struct hc_hook *h)
-{
-	struct delivery	*dl;
-	size_t		 i;
-	int64_t		 now = wh_now_ms();
-
-	if ((dl = calloc(1, sizeof(*dl))) == NULL)
-		return (NULL);
-	dl->retry_after_ms = -1;
-	if (wh_webhook_decode(h->rec, h->rec_len, &dl->hook) == -1 ||
-	    (dl->keys = calloc(h->nkeys + 1, sizeof(*dl->keys))) == NULL) {
-		delivery_free(dl);
-		return (NULL);
-	}
-	for (i = 0; i < h->nkeys; i++) {
-		if (wh_signing_key_decode(h->keys[i], h->key_lens[i],
-		    &dl->keys[dl->nkeys]) == -1)
-			continue;
-		if (wh_signing_key_active(&dl->keys[dl->nkeys], now))
-			dl->nkeys++;
-		else
-			wh_signing_key_free(&dl->keys[dl->nkeys]);
-	}
-	dl->job = job;
-	if (job->kind == JOB_EVENT) {
-		dl->attempt = 1;
-		dl->first_attempt_at = now;
-	} else {
-		dl->attempt = job->task.attempt;
-		dl->first_attempt_at = job->task.first_attempt_at;
-	}
-	return (dl);
-}
-
-/*
- * A delivery that is deferred at once (its endpoint is full): only what
- * the deferred task needs, nothing decoded.
- */
-static struct delivery *
-delivery_light(struct job *job, const struct hc_hook *h)
-{
-	struct delivery	*dl;
-
-	if ((dl = calloc(1, sizeof(*dl))) == NULL)
-		return (NULL);
-	if ((dl->hook.sid = strdup(h->hook.sid)) == NULL) {
-		free(dl);
-		return (NULL);
-	}
-	dl->retry_after_ms = -1;
-	dl->job = job;
-	if (job->kind == JOB_EVENT) {
-		dl->attempt = 1;
-		dl->first_attempt_at = wh_now_ms();
-	} else {
-		dl->attempt = job->task.attempt;
-		dl->first_attempt_at = job->task.first_attempt_at;
-	}
-	return (dl);
-}
-
 /*
  * The webhook's payload filter (compiled by hookcache.c) on a new event:
  * 1 to deliver. An event left out makes no attempt and no log line, only
  * a count (webhooks_deliveries_filtered_total).
  */
 static int
-filter_passes(const struct job *job, const struct hc_hook *h)
+filter_passes(const struct entry *en, const struct hc_hook *h)
 {
-	const struct wh_event	*ev = &job->task.event;
+	const struct wh_event	*ev = &en->task.event;
 
 	if (h->filter == NULL)
 		return (1);
@@ -685,27 +641,27 @@ filter_passes(const struct job *job, const struct hc_hook *h)
 }
 
 /*
- * Does the job go to webhook h? An event to each one whose event types
+ * Does the entry go to webhook h? An event to each one whose event types
  * and filter it matches, a retry to its own (it matched when it was new).
  */
 static int
-job_targets(const struct job *job, const struct hc_hook *h)
+entry_targets(const struct entry *en, const struct hc_hook *h)
 {
-	if (strcmp(h->hook.company_sid, job->task.event.company_sid) != 0)
+	if (strcmp(h->hook.company_sid, en->task.event.company_sid) != 0)
 		return (0);
-	if (job->kind == JOB_RETRY)
-		return (strcmp(h->hook.sid, job->task.webhook_sid) == 0);
-	return (hook_wants(&h->hook, job->task.event.event_type) &&
-	    filter_passes(job, h));
+	if (en->kind == ENTRY_RETRY)
+		return (strcmp(h->hook.sid, en->task.webhook_sid) == 0);
+	return (hook_wants(&h->hook, en->task.event.event_type) &&
+	    filter_passes(en, h));
 }
 
 /*
- * The company's webhooks as of job->need (hookcache.c): make the job's
+ * The company's webhooks as of en->need (hookcache.c): make the entry's
  * deliveries. A disabled webhook's delivery is parked, not attempted
  * (a ~test is sent all the same: test_delivery.c).
  */
-void
-consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
+static void
+consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
 {
 	struct delivery	*dl;
 	const char	*why;
@@ -713,87 +669,87 @@ consume_fan_out(struct job *job, const struct hc_hook *hooks, size_t n)
 	size_t		 i;
 	int		 found = 0;
 
-	job_fanned(job);
-	if (job_owned(job) == OWN_LOST) {	/* its new owner fans it out */
-		job_fanned_out(job);
+	entry_fanned(en);
+	if (entry_owned(en) == OWN_LOST) {	/* its new owner fans it out */
+		entry_fanned_out(en);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (!job_targets(job, &hooks[i]))
+		if (!entry_targets(en, hooks[i]))
 			continue;
 		found = 1;
-		if (hooks[i].hook.enabled &&
-		    endpoint_full(hooks[i].hook.sid, &delay, &why) &&
-		    (dl = delivery_light(job, &hooks[i])) != NULL) {
-			job->outstanding++;
+		if (hooks[i]->hook.enabled &&
+		    endpoint_full(hooks[i]->hook.sid, &delay, &why) &&
+		    (dl = delivery_make(en, hooks[i], 0)) != NULL) {
+			en->outstanding++;
 			resolve_defer(dl, delay, why);
 			continue;
 		}
-		if ((dl = delivery_make(job, &hooks[i])) == NULL) {
+		if ((dl = delivery_make(en, hooks[i], 1)) == NULL) {
 			wh_log(WH_LOG_ERROR, "out of memory; entry left "
-			    "pending", "event_sid", job->task.event.event_sid,
+			    "pending", "event_sid", en->task.event.event_sid,
 			    NULL);
-			job->abandon = 1;
+			en->abandon = 1;
 			continue;
 		}
-		job->outstanding++;
-		if (!dl->hook.enabled && job->reply_key == NULL) {
+		en->outstanding++;
+		if (!dl->hook->enabled && en->reply_key == NULL) {
 			resolve_park(dl, "webhook disabled");
 			continue;
 		}
-		dl->next_ready = job->ready;
-		job->ready = dl;
+		dl->next_ready = en->ready;
+		en->ready = dl;
 	}
-	if (job->kind == JOB_RETRY && !found && job->reply_key != NULL)
-		test_delivery_fail(job, NULL, "the webhook no longer exists");
-	else if (job->kind == JOB_RETRY && !found)
+	if (en->kind == ENTRY_RETRY && !found && en->reply_key != NULL)
+		test_delivery_fail(en, NULL, "the webhook no longer exists");
+	else if (en->kind == ENTRY_RETRY && !found)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
-		    "event_sid", job->task.event.event_sid,
-		    "webhook_sid", job->task.webhook_sid, NULL);
-	job_fanned_out(job);
+		    "event_sid", en->task.event.event_sid,
+		    "webhook_sid", en->task.webhook_sid, NULL);
+	entry_fanned_out(en);
 }
 
 /*
- * Jobs read in one batch wait for the global change counter read after
+ * Entries read in one batch wait for the global change counter read after
  * them (see hookcache.c), then look their company up.
  */
 struct read_batch {
-	TAILQ_HEAD(, job)	 jobs;
+	TAILQ_HEAD(, entry)	 entries;
 };
 
 static void
 on_counter(struct wh_wire *w, void *r, void *priv)
 {
 	struct read_batch	*b = priv;
-	struct job		*job;
+	struct entry		*en;
 	long long		 g;
 
 	g = hookcache_counter(r);
 	if (g >= 0)
 		hookcache_global(g);
-	while ((job = TAILQ_FIRST(&b->jobs)) != NULL) {
-		TAILQ_REMOVE(&b->jobs, job, wait);
-		job->outstanding = 1;	/* the lookup */
+	while ((en = TAILQ_FIRST(&b->entries)) != NULL) {
+		TAILQ_REMOVE(&b->entries, en, wait);
+		en->outstanding = 1;	/* the lookup */
 		if (g < 0) {
-			job_failed(job, "the webhooks' change counter could "
+			entry_failed(en, "the webhooks' change counter could "
 			    "not be read");
-			job_delivery_done(job, 0);
+			entry_delivery_done(en, 0);
 			continue;
 		}
-		job->need = g;
-		hookcache_want(job);
+		en->need = g;
+		hookcache_want(en);
 	}
 	free(b);
 }
 
-/* GET the global counter for b's jobs; they are abandoned if we cannot. */
+/* GET the global counter for b's entries; they are abandoned if we cannot. */
 static void
 batch_send(struct read_batch *b)
 {
 	const char	*argv[2];
 	char		 key[WH_KEY_MAX];
 
-	if (TAILQ_EMPTY(&b->jobs)) {
+	if (TAILQ_EMPTY(&b->entries)) {
 		free(b);
 		return;
 	}
@@ -806,7 +762,7 @@ batch_send(struct read_batch *b)
 
 /*
  * Entries read or claimed from stream by a command sent at mono ms sent:
- * each becomes a job. entries is the redisReply array of [id, fields] pairs; a deleted entry (nil fields,
+ * each becomes an entry. entries is the redisReply array of [id, fields] pairs; a deleted entry (nil fields,
  * seen when claiming) has nothing left to do and is just acked.
  * Draining, a read that was already in flight may still answer: its
  * entries stay pending for another dispatcher to claim, like every entry
@@ -817,7 +773,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 {
 	const redisReply	*entries = p, *e;
 	struct read_batch	*b;
-	struct job		*job;
+	struct entry		*en;
 	const char		*why;
 	size_t			 i;
 	unsigned		 part;
@@ -831,50 +787,50 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
 		return;
 	}
-	TAILQ_INIT(&b->jobs);
+	TAILQ_INIT(&b->entries);
 	for (i = 0; i < entries->elements; i++) {
 		e = entries->element[i];
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING ||
 		    e->element[0]->len >= ENTRY_ID_MAX)
 			continue;
-		if ((job = calloc(1, sizeof(*job))) == NULL) {
+		if ((en = calloc(1, sizeof(*en))) == NULL) {
 			wh_log(WH_LOG_ERROR, "out of memory", NULL);
 			break;
 		}
-		memcpy(job->entry_id, e->element[0]->str,
+		memcpy(en->entry_id, e->element[0]->str,
 		    e->element[0]->len + 1);
-		job->stream = stream;
-		job->part = part;
-		job->kind = kind;
-		job->held_since = sent;
-		TAILQ_INSERT_TAIL(&d.jobs, job, all);
-		d.njobs++;
+		en->stream = stream;
+		en->part = part;
+		en->kind = kind;
+		en->held_since = sent;
+		TAILQ_INSERT_TAIL(&d.entries, en, all);
+		d.nentries++;
 		if (claimed)
 			d.n_claimed++;
-		if (job->kind == JOB_EVENT)
+		if (en->kind == ENTRY_EVENT)
 			d.n_events++;
 		if (e->element[1]->type != REDIS_REPLY_ARRAY) {
-			job->outstanding = 1;
-			job_delivery_done(job, 1);
+			en->outstanding = 1;
+			entry_delivery_done(en, 1);
 			continue;
 		}
-		why = job->kind == JOB_EVENT ?
-		    entry_event_parse(&job->task.event, job->entry_id,
+		why = en->kind == ENTRY_EVENT ?
+		    entry_event_parse(&en->task.event, en->entry_id,
 		    e->element[1], d.cfg.event_max) :
-		    retry_parse(job, e->element[1]);
+		    retry_parse(en, e->element[1]);
 		if (why != NULL)
-			entry_malformed(job, why);
-		else if (test_delivery_expired(job)) {
+			entry_malformed(en, why);
+		else if (entry_test_expired(en)) {
 			wh_log(WH_LOG_INFO, "test delivery too late; not sent",
-			    "event_sid", job->task.event.event_sid,
-			    "webhook_sid", job->task.webhook_sid, NULL);
-			job->outstanding = 1;
-			job_delivery_done(job, 1);
+			    "event_sid", en->task.event.event_sid,
+			    "webhook_sid", en->task.webhook_sid, NULL);
+			en->outstanding = 1;
+			entry_delivery_done(en, 1);
 		} else {
-			job->unfanned = 1;
+			en->unfanned = 1;
 			d.unfanned++;
-			TAILQ_INSERT_TAIL(&b->jobs, job, wait);
+			TAILQ_INSERT_TAIL(&b->entries, en, wait);
 		}
 	}
 	batch_send(b);

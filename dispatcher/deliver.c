@@ -32,6 +32,12 @@
 #include "timeutil.h"
 #include "validate.h"
 
+static void	deliver_proxied(struct delivery *, const char *connect_to,
+		    const char *why, const char *reason);
+static int	deliver_side_start(void *easy);
+static curl_socket_t deliver_socket_open(struct curl_sockaddr *);
+static int	deliver_socket_close(void *clientp, curl_socket_t fd);
+
 /*
  * The most of an answer ever read: the attempt log and a ~test outcome
  * keep its first KiB. Once the status is known and this much of the body
@@ -55,7 +61,7 @@ static size_t			 nspare, spare_cap;
 /* Deliveries that failed before reaching curl, finished on the next round. */
 static TAILQ_HEAD(, delivery)	 failed_early = TAILQ_HEAD_INITIALIZER(failed_early);
 /*
- * Deliveries whose job's ownership is not confirmed (job_owned()), to be
+ * Deliveries whose entry's ownership is not confirmed (entry_owned()), to be
  * started (HELD_START, holding their slot) or resolved (HELD_DONE) once
  * a refresh says the entry is still ours, dropped if it is not.
  */
@@ -65,6 +71,8 @@ static TAILQ_HEAD(, delivery)	 held = TAILQ_HEAD_INITIALIZER(held);
 static struct loop_timer	 early_timer;
 
 static void	check_done(void);
+/* The delivery's owner (delivery.c), told of what a transfer came to. */
+static const struct deliver_hooks	*hooks;
 static void	add_transfer(struct delivery *);
 /* The CA file every transfer trusts (WH_TLS_CA_FILE or curl's default). */
 static char			*ca_file;
@@ -141,7 +149,7 @@ opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 }
 
 /* A socket for curl, watched by the loop (the exporter's too). */
-curl_socket_t
+static curl_socket_t
 deliver_socket_open(struct curl_sockaddr *a)
 {
 	curl_socket_t	fd;
@@ -156,7 +164,7 @@ deliver_socket_open(struct curl_sockaddr *a)
 
 /* Every socket deliver_socket_open made is closed here: the loop
  * forgets it. */
-int
+static int
 deliver_socket_close(void *clientp, curl_socket_t fd)
 {
 	(void)clientp;
@@ -279,14 +287,22 @@ ca_file_find(void)
 	return (0);
 }
 
+/* The trace exporter's transfers ride on ours (otlp.c). */
+static const struct otlp_transport	otlp_rides = {
+	.start = deliver_side_start,
+	.socket_open = deliver_socket_open,
+	.socket_close = deliver_socket_close,
+};
+
 int
 deliver_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return (-1);
 	if ((multi = curl_multi_init()) == NULL || ca_file_find() == -1 ||
-	    egress_init() == -1)
+	    egress_init(deliver_proxied) == -1)
 		return (-1);
+	otlp_transport(&otlp_rides);
 	spare_cap = (size_t)d.cfg.concurrency;
 	if ((spare = calloc(spare_cap, sizeof(*spare))) == NULL)
 		return (-1);
@@ -298,6 +314,12 @@ deliver_init(void)
 	    (long)d.cfg.concurrency))
 		return (-1);
 	return (0);
+}
+
+void
+deliver_hooks(const struct deliver_hooks *h)
+{
+	hooks = h;
 }
 
 void
@@ -315,11 +337,10 @@ deliver_free(void)
 	curl_global_cleanup();
 }
 
+/* What the transfer layer of dl holds (delivery_free, delivery.c). */
 void
-delivery_free(struct delivery *dl)
+deliver_clear(struct delivery *dl)
 {
-	size_t	i;
-
 	if (dl->easy != NULL) {
 		(void)curl_multi_remove_handle(multi, dl->easy);
 		curl_easy_cleanup(dl->easy);
@@ -328,11 +349,6 @@ delivery_free(struct delivery *dl)
 	curl_slist_free_all(dl->connect_to);
 	wh_buf_free(&dl->body);
 	wh_buf_free(&dl->answer);
-	wh_webhook_free(&dl->hook);
-	for (i = 0; i < dl->nkeys; i++)
-		wh_signing_key_free(&dl->keys[i]);
-	free(dl->keys);
-	free(dl);
 }
 
 /*
@@ -342,7 +358,7 @@ delivery_free(struct delivery *dl)
 static int
 build_body(struct delivery *dl, const char *sent_at)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_buf		*b = &dl->body;
 	char			 created[WH_RFC3339_LEN + 1];
 
@@ -424,7 +440,7 @@ static size_t
 signed_list(const struct delivery *dl, const char *sent_at,
     struct wh_sign_header *out)
 {
-	const struct wh_webhook	*w = &dl->hook;
+	const struct wh_webhook	*w = dl->hook;
 	size_t			 i, ns = 0;
 
 	out[ns].name = "Streem-Sent-At";
@@ -457,7 +473,7 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
     struct wh_buf *names, struct wh_buf *sigs, struct wh_buf *sw)
 {
 	struct wh_sign_header	 hdrs[SIGNED_MAX];
-	const char		*id = dl->job->task.event.event_sid;
+	const char		*id = dl->entry->task.event.event_sid;
 	char			 hex[WH_SIG_HEX_LEN + 1];
 	char			 v1[WH_SIG_SW_LEN + 1];
 	char			 v1a[WH_SIG_V1A_LEN + 1];
@@ -470,8 +486,8 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 			return (-1);
 	}
 	for (i = 0; i < dl->nkeys; i++) {
-		if (dl->keys[i].alg == WH_KEY_ED25519) {
-			if (wh_sign_ed25519(dl->keys[i].secret, id,
+		if (dl->keys[i]->alg == WH_KEY_ED25519) {
+			if (wh_sign_ed25519(dl->keys[i]->secret, id,
 			    now_ms / 1000, dl->body.data, dl->body.len,
 			    v1a) == -1 || (sw->len > 0 &&
 			    wh_buf_append(sw, " ", 1) == -1) ||
@@ -479,10 +495,10 @@ sign_all(struct delivery *dl, const char *sent_at, int64_t now_ms,
 				return (-1);
 			continue;
 		}
-		if (wh_sign_streem(dl->keys[i].secret, dl->keys[i].secret_len,
+		if (wh_sign_streem(dl->keys[i]->secret, dl->keys[i]->secret_len,
 		    hdrs, ns, dl->body.data, dl->body.len, hex) == -1 ||
-		    wh_sign_standard(dl->keys[i].secret,
-		    dl->keys[i].secret_len, id, now_ms / 1000, dl->body.data,
+		    wh_sign_standard(dl->keys[i]->secret,
+		    dl->keys[i]->secret_len, id, now_ms / 1000, dl->body.data,
 		    dl->body.len, v1) == -1)
 			return (-1);
 		if ((sigs->len > 0 && wh_buf_append(sigs, ",", 1) == -1) ||
@@ -502,7 +518,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 {
 	struct curl_slist	**h = (struct curl_slist **)&dl->headers;
 	struct wh_buf		 names, sigs, sw;
-	const struct wh_webhook	*w = &dl->hook;
+	const struct wh_webhook	*w = dl->hook;
 	size_t			 i;
 	int			 rc = -1;
 
@@ -525,7 +541,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	    add_header(h, (struct curl_slist **)&dl->h_sig,
 	    "Streem-Signature: %s", sigs.data) == -1 ||
 	    add_header(h, NULL, "webhook-id: %s",
-	    dl->job->task.event.event_sid) == -1 ||
+	    dl->entry->task.event.event_sid) == -1 ||
 	    add_header(h, (struct curl_slist **)&dl->h_ts,
 	    "webhook-timestamp: %lld", (long long)(now_ms / 1000)) == -1 ||
 	    add_header(h, (struct curl_slist **)&dl->h_sw,
@@ -685,22 +701,22 @@ setup_easy(struct delivery *dl)
 	else if ((e = curl_easy_init()) == NULL)
 		return (-1);
 	dl->easy = e;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook.url);
+	bad |= curl_easy_setopt(e, CURLOPT_URL, dl->hook->url);
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)dl->hook.timeout_ms);
+	    (long)dl->hook->timeout_ms);
 	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)dl->hook.timeout_ms);
+	    (long)dl->hook->timeout_ms);
 	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
 	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, dl->headers);
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, dl->body.data);
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)dl->body.len);
-	if (dl->hook.method != WH_METHOD_POST)
+	if (dl->hook->method != WH_METHOD_POST)
 		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
-		    wh_method_name(dl->hook.method));
+		    wh_method_name(dl->hook->method));
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, dl);
 	bad |= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
@@ -725,38 +741,24 @@ setup_easy(struct delivery *dl)
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (d.cfg.tls_ca_file[0] != '\0')
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, d.cfg.tls_ca_file);
-	bad |= setup_tls(e, &dl->hook);
+	bad |= setup_tls(e, dl->hook);
 	return (bad ? -1 : 0);
 }
 
-/*
- * A delivery of a job another dispatcher took over: its outcome is not
- * ours to record or act on (the new owner delivers and resolves the
- * entry), so it is dropped; the job, once empty, is let go unacked.
- */
-static void
-drop_lost(struct delivery *dl)
-{
-	struct job	*job = dl->job;
-
-	delivery_free(dl);
-	job_delivery_done(job, 0);
-}
-
-/* Resolve dl if its job is still ours; hold or drop it otherwise. */
+/* Resolve dl if its entry is still ours; hold or drop it otherwise. */
 static void
 resolve_owned(struct delivery *dl)
 {
-	switch (job_owned(dl->job)) {
+	switch (entry_owned(dl->entry)) {
 	case OWN_LOST:
-		drop_lost(dl);
+		hooks->dropped(dl);
 		break;
 	case OWN_UNSURE:
 		dl->held = HELD_DONE;
 		TAILQ_INSERT_TAIL(&held, dl, queue);
 		break;
 	default:
-		resolve_attempt(dl);
+		hooks->attempted(dl);
 	}
 }
 
@@ -774,14 +776,14 @@ finish(struct delivery *dl)
 		easy_release(dl->easy);
 		dl->easy = NULL;
 	}
-	endpoint_release(dl);
+	hooks->release(dl);
 	resolve_owned(dl);
-	endpoint_start_ready();
+	hooks->start_ready();
 }
 
 /*
- * A refresh answered (upkeep.c): held deliveries whose job is confirmed
- * go on, those of a lost job are dropped, the others wait for the next.
+ * A refresh answered (upkeep.c): held deliveries whose entry is confirmed
+ * go on, those of a lost entry are dropped, the others wait for the next.
  */
 void
 deliver_recheck(void)
@@ -791,7 +793,7 @@ deliver_recheck(void)
 
 	for (dl = TAILQ_FIRST(&held); dl != NULL; dl = next) {
 		next = TAILQ_NEXT(dl, queue);
-		if ((own = job_owned(dl->job)) == OWN_UNSURE)
+		if ((own = entry_owned(dl->entry)) == OWN_UNSURE)
 			continue;
 		TAILQ_REMOVE(&held, dl, queue);
 		what = dl->held;
@@ -807,7 +809,7 @@ deliver_recheck(void)
 		d.inflight--;		/* deliver_start() counts it again */
 		deliver_start(dl);
 	}
-	endpoint_start_ready();
+	hooks->start_ready();
 }
 
 
@@ -840,7 +842,7 @@ has_hmac_key(const struct delivery *dl)
 	size_t	i;
 
 	for (i = 0; i < dl->nkeys; i++)
-		if (dl->keys[i].alg == WH_KEY_HMAC)
+		if (dl->keys[i]->alg == WH_KEY_HMAC)
 			return (1);
 	return (0);
 }
@@ -857,7 +859,7 @@ deliver_start(struct delivery *dl)
 	int64_t		 now;
 
 	d.inflight++;
-	switch (job_owned(dl->job)) {
+	switch (entry_owned(dl->entry)) {
 	case OWN_LOST:
 		fail_early(dl, "another dispatcher took the entry over");
 		return;
@@ -871,7 +873,7 @@ deliver_start(struct delivery *dl)
 	 * deadline (the slots were held by slow transfers) would end after
 	 * the api stopped waiting for it (a 504): its outcome says so now.
 	 */
-	if (test_delivery_expired(dl->job)) {
+	if (entry_test_expired(dl->entry)) {
 		fail_early(dl, "not sent: the endpoint's transfers in flight "
 		    "left no room before the test's start deadline; try again "
 		    "later");
@@ -882,7 +884,7 @@ deliver_start(struct delivery *dl)
 		fail_early(dl, "the webhook has no active signing key");
 		return;
 	}
-	if ((why = hook_unsafe(&dl->hook)) != NULL) {
+	if ((why = hook_unsafe(dl->hook)) != NULL) {
 		fail_early(dl, why);
 		return;
 	}
@@ -895,7 +897,7 @@ deliver_start(struct delivery *dl)
 		return;
 	}
 	dl->started_mono = wh_mono_ms();
-	if (egress_proxied(dl->hook.url)) {
+	if (egress_proxied(dl->hook->url)) {
 		dl->proxied = 1;
 		if (egress_resolve(dl) == -1)
 			fail_early(dl, "could not start resolving the target");
@@ -978,7 +980,7 @@ side_done(CURLMsg *m)
 }
 
 /* A transfer of the trace exporter's, on the deliveries' multi. */
-int
+static int
 deliver_side_start(void *e)
 {
 	return (curl_multi_add_handle(multi, e) == CURLM_OK ? 0 : -1);
@@ -989,7 +991,7 @@ deliver_side_start(void *e)
  * address (a CONNECT tunnel for http too, so the proxy never picks the
  * address itself); or the delivery fails before the proxy is asked.
  */
-void
+static void
 deliver_proxied(struct delivery *dl, const char *connect_to, const char *why,
     const char *reason)
 {

@@ -1,14 +1,15 @@
 /*
  * dispatch.h: what the dispatcher's files share.
  *
- * A job is one stream entry: an event from a partition's wh:{p}:events
- * (first attempts, fanned out to every matching webhook) or a task from
- * its wh:{p}:retries (one later attempt for one webhook). A job becomes deliveries; each
- * delivery is resolved (succeeded, scheduled for retry, dead-lettered or
- * dropped) and only when all of a job's deliveries are resolved in Redis
- * is the entry acked and deleted. If any Redis step of a job fails, the
- * job is abandoned instead: its entry stays pending and is claimed again
- * (at least once, never lost).
+ * A struct entry is one stream entry: an event from a partition's
+ * wh:{p}:events (first attempts, fanned out to every matching webhook) or
+ * a task from its wh:{p}:retries (one later attempt for one webhook). An entry becomes
+ * deliveries; each delivery is resolved (succeeded, scheduled for retry,
+ * dead-lettered or dropped) and only when all of an entry's deliveries
+ * are resolved in Redis is the entry acked and deleted. If any Redis step
+ * of an entry fails, it is abandoned instead: it stays pending and is
+ * claimed again (at least once, never lost). "Job" means only the
+ * ~recover jobs (jobs.c).
  */
 #ifndef WH_DISPATCH_H
 #define WH_DISPATCH_H
@@ -27,17 +28,17 @@
 #define ENTRY_ID_MAX	48
 #define ERROR_MAX	256
 
-#define JOB_EVENT	1
-#define JOB_RETRY	2
+#define ENTRY_EVENT	1
+#define ENTRY_RETRY	2
 
 struct delivery;
 
-struct job {
+struct entry {
 	char			 entry_id[ENTRY_ID_MAX];
 	const char		*stream;	/* a partition's k_events or
 						   k_retries */
 	unsigned		 part;		/* that partition */
-	int			 kind;		/* JOB_EVENT or JOB_RETRY */
+	int			 kind;		/* ENTRY_EVENT or ENTRY_RETRY */
 	struct wh_task		 task;		/* event, and for a retry its
 						   webhook, attempt, history */
 	int			 outstanding;	/* lookups + deliveries */
@@ -57,18 +58,19 @@ struct job {
 	char			*reply_key;	/* a ~test: where its outcome
 						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
-	TAILQ_ENTRY(job)	 all;
-	TAILQ_ENTRY(job)	 wait;		/* a batch's or a cache
+	TAILQ_ENTRY(entry)	 all;
+	TAILQ_ENTRY(entry)	 wait;		/* a batch's or a cache
 						   entry's waiting list */
 };
 
-/* One cached webhook (hookcache.c): decoded, and as stored. */
+/*
+ * One cached webhook (hookcache.c), decoded once per load and borrowed
+ * by the deliveries made from it (hookcache_hold/release).
+ */
 struct hc_hook {
+	int			 refs;		/* the cache's + deliveries' */
 	struct wh_webhook	 hook;
-	char			*rec;
-	size_t			 rec_len;
-	char			**keys;		/* msgpack signing keys */
-	size_t			*key_lens;
+	struct wh_signing_key	*keys;		/* decoded (secrets opened) */
 	size_t			 nkeys;
 	struct wh_filter	*filter;	/* compiled hook.filter, NULL:
 						   every event */
@@ -79,10 +81,11 @@ struct hc_hook {
 struct endpoint;
 
 struct delivery {
-	struct job		*job;
+	struct entry		*entry;
 	struct endpoint		*ep;
-	struct wh_webhook	 hook;
-	struct wh_signing_key	*keys;
+	struct hc_hook		*src;		/* held: what hook, keys borrow */
+	const struct wh_webhook	*hook;		/* &src->hook */
+	const struct wh_signing_key **keys;	/* src's keys active when made */
 	size_t			 nkeys;
 	uint32_t		 attempt;	/* 1-based */
 	int64_t			 first_attempt_at;
@@ -108,14 +111,14 @@ struct delivery {
 	int64_t			 peer_skew_ms;	/* its clock minus ours (see
 						   deliver.c header_cb) */
 	void			*connect_to;	/* its curl_slist (egress.c) */
-	int			 held;		/* waits for its job's ownership
+	int			 held;		/* waits for its entry's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
 
-TAILQ_HEAD(job_list, job);
+TAILQ_HEAD(entry_list, entry);
 
 /* One partition's queue keys (WH_PARTITIONS; partition.c). */
 struct partition {
@@ -135,9 +138,9 @@ struct dispatcher {
 	struct rconn		 watch;		/* Sentinel: failover news */
 	int			 reading;	/* reads in flight */
 	int			 stopping;
-	struct job_list		 jobs;		/* every entry we hold */
-	size_t			 njobs;
-	size_t			 unfanned;	/* jobs read, not fanned out */
+	struct entry_list	 entries;	/* every entry we hold */
+	size_t			 nentries;
+	size_t			 unfanned;	/* entries read, not fanned out */
 	size_t			 inflight;	/* transfers running */
 	size_t			 queued;	/* deliveries waiting for a slot */
 	uint64_t		 n_delivered, n_failed, n_retried, n_dead;
@@ -149,31 +152,103 @@ struct dispatcher {
 
 extern struct dispatcher	d;
 
-/* partition.c: the partitions' keys; which one a company or stream is. */
-int	partitions_init(void);
-void	partitions_free(void);
-const struct partition *partition_of(const char *company_sid);
-const char	*partition_stream(const char *name, unsigned *part, int *kind);
+/*
+ * The files in the order one event goes from the stream to the wire; each
+ * calls only files below it (tests/lint/callgraph.sh checks, the graph is
+ * in docs/internals.md) and hears back through the callbacks it was given.
+ */
 
-/* consume.c: reading, fan-out, job lifecycle, acks. */
+/* consume.c: a stream entry's life: read, fanned out, resolved, acked. */
+void	consume_init(void);
 void	consume_up(struct rconn *);
 void	consume_block_up(struct rconn *);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed, int64_t sent);
-void	consume_fan_out(struct job *, const struct hc_hook *, size_t);
-void	job_delivery_done(struct job *, int ok);
-void	job_failed(struct job *, const char *why);
 void	acks_flush(void);
 void	group_create(void);
 
 /* hookcache.c: company -> webhooks, checked against change counters. */
+typedef void	 hookcache_found_fn(struct entry *, struct hc_hook **, size_t);
+typedef void	 hookcache_failed_fn(struct entry *, const char *why);
+void	hookcache_init(hookcache_found_fn *, hookcache_failed_fn *);
 long long hookcache_counter(const void *redis_reply);
 void	hookcache_global(long long);
-void	hookcache_want(struct job *);
+void	hookcache_want(struct entry *);
 void	hookcache_tick(void);
-size_t	hookcache_size(void);
+struct hc_hook *hookcache_hold(struct hc_hook *);
+void	hookcache_release(struct hc_hook *);
 void	hookcache_free(void);
+
+/* delivery.c: a delivery's life: made, queued, sent, resolved, freed. */
+typedef void	 delivery_resolved_fn(struct entry *, int ok);
+typedef void	 delivery_defer_fn(struct delivery *, int64_t delay_ms,
+		    const char *why);
+void	delivery_init(delivery_resolved_fn *);
+struct delivery *delivery_make(struct entry *, struct hc_hook *,
+	    int with_keys);
+void	delivery_queue(struct delivery *);
+void	delivery_free(struct delivery *);
+void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
+void	resolve_park(struct delivery *, const char *reason);
+
+/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
+typedef void	 test_delivery_done_fn(struct entry *, struct delivery *);
+void	test_delivery_init(test_delivery_done_fn *);
+int	test_delivery_parse(struct entry *, const char *name, size_t nlen,
+	    const char *val, size_t vlen);
+void	test_delivery_reply(struct delivery *);
+void	test_delivery_fail(struct entry *, struct delivery *,
+	    const char *why);
+
+/* record.c: attempts logged (with health), a batch per loop round. */
+void	record_attempt(const struct delivery *, const char *outcome, int ok);
+void	record_flush(void);
+
+/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
+void	autodisable_failed(const char *webhook_sid, const char *company_sid,
+	    long long consecutive, int64_t failing_since);
+
+/* endpoint.c: per-endpoint in-flight caps and fair queues. */
+void	endpoint_init(delivery_defer_fn *);
+void	endpoint_on_room(void (*)(void));
+void	endpoint_enqueue(struct delivery *);
+int	endpoint_full(const char *sid, int64_t *delay_ms, const char **why);
+void	endpoint_release(struct delivery *);
+void	endpoint_start_ready(void);
+void	endpoint_trim(void);
+
+/* ratelimit.c: a webhook's rate_limit, shared in Redis. */
+typedef void	 ratelimit_refused_fn(struct delivery *, int64_t wait_ms,
+		    const char *why);
+void	ratelimit_init(ratelimit_refused_fn *);
+void	ratelimit_start(struct delivery *);
+void	ratelimit_pause(const struct delivery *, int64_t pause_ms);
+
+/* deliver.c: the HTTP transfers; what they came to goes to hooks. */
+struct deliver_hooks {
+	void	(*release)(struct delivery *);	/* its endpoint slot */
+	void	(*start_ready)(void);		/* slots freed: start more */
+	void	(*attempted)(struct delivery *); /* resolve the attempt */
+	void	(*dropped)(struct delivery *);	/* entry lost: let it go */
+};
+void	deliver_hooks(const struct deliver_hooks *);
+int	deliver_init(void);
+void	deliver_free(void);
+void	deliver_start(struct delivery *);
+void	deliver_clear(struct delivery *);
+void	deliver_recheck(void);
+
+/*
+ * egress.c: deliveries through WH_EGRESS_PROXY. A proxied delivery's
+ * target was resolved (connect_to) or not (why, with reason its
+ * webhooks_delivery_attempt_failures_total reason).
+ */
+typedef void	 egress_resolved_fn(struct delivery *, const char *connect_to,
+		    const char *why, const char *reason);
+int	egress_init(egress_resolved_fn *);
+int	egress_proxied(const char *url);
+int	egress_resolve(struct delivery *);
 
 /*
  * entry.c: a stream entry's fields as Redis gave them (hiredis
@@ -184,49 +259,18 @@ const char	*entry_event_parse(struct wh_event *, const char *entry_id,
 		    const struct redisReply *fields, size_t event_max);
 const char	*entry_task_decode(struct wh_task *,
 		    const struct redisReply *task);
-
-/* endpoint.c: per-endpoint in-flight caps and fair queues. */
-void	endpoint_enqueue(struct delivery *);
-int	endpoint_full(const char *sid, int64_t *delay_ms, const char **why);
-void	endpoint_release(struct delivery *);
-void	endpoint_start_ready(void);
-void	endpoint_trim(void);
-void	endpoint_refused(struct delivery *, int64_t wait_ms, const char *why);
-
-/* ratelimit.c: a webhook's rate_limit, shared in Redis. */
-void	ratelimit_start(struct delivery *);
-void	ratelimit_pause(const struct delivery *, int64_t pause_ms);
-
-/* deliver.c: the HTTP transfers. */
-int	deliver_init(void);
-void	deliver_free(void);
-void	deliver_start(struct delivery *);
-void	deliver_recheck(void);
-/*
- * A proxied delivery's target was resolved (connect_to) or not (why, with
- * reason its webhooks_delivery_attempt_failures_total reason).
- */
-void	deliver_proxied(struct delivery *, const char *connect_to,
-	    const char *why, const char *reason);
-
-/* egress.c: deliveries through WH_EGRESS_PROXY. */
-int	egress_init(void);
-int	egress_proxied(const char *url);
-int	egress_resolve(struct delivery *);
-void	delivery_free(struct delivery *);
-
-/* resolve.c: what happens after an attempt. */
-void	resolve_attempt(struct delivery *);
-void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
-void	resolve_park(struct delivery *, const char *reason);
-
-/* upkeep.c: moving due retries, claiming abandoned entries, ownership. */
+/* entry.c too: is an entry still ours, why it failed, a late ~test. */
 #define OWN_YES		0
 #define OWN_UNSURE	1	/* not confirmed lately: wait for a refresh */
 #define OWN_LOST	2
+void	entry_ownership_init(int64_t claim_idle_ms, void (*refresh)(void));
+int	entry_owned(const struct entry *);
+void	entry_failed(struct entry *, const char *why);
+int	entry_test_expired(const struct entry *);
+
+/* upkeep.c: moving due retries, claiming abandoned entries, ownership. */
 void	upkeep_start(void);
 void	upkeep_stop(void);
-int	job_owned(const struct job *);
 
 /* metrics.c: this dispatcher's GET /metrics on WH_METRICS_LISTEN. */
 int	metrics_start(char *err, size_t errlen);
@@ -240,36 +284,28 @@ void	otlp_attempt(const struct delivery *, const char *reason);
 int	otlp_owns(const void *priv);
 void	otlp_done(void *easy, int result, long status);
 void	otlp_counts(uint64_t *exported, uint64_t *dropped);
-/* deliver.c: start the exporter's transfer on the deliveries' multi;
- * sockets for curl that the loop watches. */
-int	deliver_side_start(void *easy);
 struct curl_sockaddr;
-int	deliver_socket_open(struct curl_sockaddr *);
-int	deliver_socket_close(void *clientp, int fd);
+/* The deliveries' curl multi and loop-watched sockets (deliver.c). */
+struct otlp_transport {
+	int	(*start)(void *easy);
+	int	(*socket_open)(struct curl_sockaddr *);
+	int	(*socket_close)(void *clientp, int fd);
+};
+void	otlp_transport(const struct otlp_transport *);
 
 /* heartbeat.c: the liveness file (WH_HEARTBEAT_FILE) and its check. */
 int	heartbeat_start(char *err, size_t errlen);
 int	heartbeat_check(int argc, char **argv);
-/* record.c: attempts logged (with health), a batch per loop round. */
-void	record_attempt(const struct delivery *, const char *outcome, int ok);
-void	record_flush(void);
-
-/* autodisable.c: disabling a webhook whose endpoint keeps failing. */
-void	autodisable_failed(const char *webhook_sid, const char *company_sid,
-	    long long consecutive, int64_t failing_since);
-
 /* jobs.c, retention.c: the upkeep of ~recover jobs and of dead letters. */
 void	jobs_start(void);
 void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
 
-/* test_delivery.c: ~test deliveries (sent once, answered to the api). */
-int	test_delivery_parse(struct job *, const char *name, size_t nlen,
-	    const char *val, size_t vlen);
-int	test_delivery_expired(const struct job *);
-void	test_delivery_reply(struct delivery *);
-void	test_delivery_fail(struct job *, struct delivery *,
-	    const char *why);
+/* partition.c: the partitions' keys; which one a company or stream is. */
+int	partitions_init(void);
+void	partitions_free(void);
+const struct partition *partition_of(const char *company_sid);
+const char	*partition_stream(const char *name, unsigned *part, int *kind);
 
 #endif

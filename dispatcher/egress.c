@@ -37,6 +37,9 @@ struct lookup {
 	int		 gai;		/* getaddrinfo's error, 0 */
 };
 
+/* The transfer layer (deliver.c), told where a target resolved to. */
+static egress_resolved_fn	*resolved_cb;
+
 static int	pipefd[2] = { -1, -1 };
 
 /* Is host one of WH_EGRESS_NO_PROXY's names, or under one of its domains? */
@@ -130,7 +133,7 @@ on_lookup(int fd, int what, void *arg)
 		if (lk->target[0] != '\0') {
 			(void)snprintf(connect_to, sizeof(connect_to),
 			    "::%s:%d", lk->target, lk->port);
-			deliver_proxied(lk->dl, connect_to, NULL, NULL);
+			resolved_cb(lk->dl, connect_to, NULL, NULL);
 		} else {
 			if (lk->gai != 0)
 				(void)snprintf(why, sizeof(why), "could not "
@@ -141,7 +144,7 @@ on_lookup(int fd, int what, void *arg)
 				    "refused: %s (WH_ALLOW_PRIVATE_TARGETS, "
 				    "WH_ALLOW_CIDRS)", lk->refused ?
 				    lk->refused : "no usable address");
-			deliver_proxied(lk->dl, NULL, why,
+			resolved_cb(lk->dl, NULL, why,
 			    lk->gai != 0 ? "dns" : "policy");
 		}
 		free(lk);
@@ -159,9 +162,9 @@ egress_resolve(struct delivery *dl)
 	int		 rc;
 
 	if ((lk = calloc(1, sizeof(*lk))) == NULL ||
-	    wh_url_host(dl->hook.url, strlen(dl->hook.url), &host,
+	    wh_url_host(dl->hook->url, strlen(dl->hook->url), &host,
 	    &hlen) == -1 || hlen >= sizeof(lk->host) ||
-	    (lk->port = wh_url_port(dl->hook.url, strlen(dl->hook.url))) < 0) {
+	    (lk->port = wh_url_port(dl->hook->url, strlen(dl->hook->url))) < 0) {
 		free(lk);
 		return (-1);
 	}
@@ -182,8 +185,9 @@ egress_resolve(struct delivery *dl)
 }
 
 int
-egress_init(void)
+egress_init(egress_resolved_fn *resolved)
 {
+	resolved_cb = resolved;
 	if (d.cfg.egress_proxy[0] == '\0')
 		return (0);
 	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == -1)

@@ -27,6 +27,9 @@
 #include "log.h"
 #include "timeutil.h"
 
+static void	endpoint_refused(struct delivery *, int64_t wait_ms,
+		    const char *why);
+
 #define BUCKETS		4096
 #define QUEUE_ROUNDS	8	/* a healthy endpoint queues up to 8 x cap */
 #define STUCK_MS	200	/* slots full, none freed for this long */
@@ -55,6 +58,9 @@ struct endpoint {
 };
 
 static struct endpoint		*table[BUCKETS];
+/* Told by their owners (endpoint_init, endpoint_on_room). */
+static delivery_defer_fn	*defer_cb;
+static void			(*room_cb)(void);
 static TAILQ_HEAD(, endpoint)	 ready = TAILQ_HEAD_INITIALIZER(ready);
 
 static size_t
@@ -218,22 +224,22 @@ endpoint_trim(void)
 			    (dl = TAILQ_LAST(&ep->queue, dqueue)) != NULL) {
 				/* Not confirmed ours (after a pause, which
 				 * also made it look stuck): kept for now. */
-				if (job_owned(dl->job) != OWN_YES)
+				if (entry_owned(dl->entry) != OWN_YES)
 					break;
 				TAILQ_REMOVE(&ep->queue, dl, queue);
 				ep->nqueued--;
 				d.queued--;
 				dl->ep = NULL;
 				if (stuck(ep, now))
-					resolve_defer(dl, stuck_delay(ep, now),
+					defer_cb(dl, stuck_delay(ep, now),
 					    "endpoint stuck");
 				else
-					resolve_defer(dl, BURST_DEFER_MS,
+					defer_cb(dl, BURST_DEFER_MS,
 					    "endpoint busy");
 			}
 		}
 	}
-	consume_maybe_read();
+	room_cb();
 }
 
 /*
@@ -267,14 +273,14 @@ endpoint_enqueue(struct delivery *dl)
 	const char	*why;
 	int64_t		 delay;
 
-	if ((ep = lookup(dl->hook.sid, 1)) == NULL) {
-		resolve_defer(dl, DEFER_MS, "out of memory");
+	if ((ep = lookup(dl->hook->sid, 1)) == NULL) {
+		defer_cb(dl, DEFER_MS, "out of memory");
 		return;
 	}
 	if (ep->inflight == 0 && ep->nqueued == 0)
 		ep->progress = wh_mono_ms();
-	if (endpoint_full(dl->hook.sid, &delay, &why)) {
-		resolve_defer(dl, delay, why);
+	if (endpoint_full(dl->hook->sid, &delay, &why)) {
+		defer_cb(dl, delay, why);
 		return;
 	}
 	dl->ep = ep;
@@ -308,7 +314,7 @@ endpoint_release(struct delivery *dl)
  * them up one interval (1 / per_second) apart instead of sending them
  * all back at once to be refused again.
  */
-void
+static void
 endpoint_refused(struct delivery *dl, int64_t wait_ms, const char *why)
 {
 	struct endpoint	*ep = dl->ep;
@@ -317,13 +323,31 @@ endpoint_refused(struct delivery *dl, int64_t wait_ms, const char *why)
 	if (ep != NULL) {
 		dl->ep = NULL;
 		ep->inflight--;
-		if (dl->hook.rate_per_second > 0) {
+		if (dl->hook->rate_per_second > 0) {
 			if (ep->rl_line > due)
 				due = ep->rl_line;
-			ep->rl_line = due + 1000.0 / dl->hook.rate_per_second;
+			ep->rl_line = due + 1000.0 / dl->hook->rate_per_second;
 		}
 		mark_ready(ep);
 	}
-	resolve_defer(dl, (int64_t)(due - now + 0.999), why);
+	defer_cb(dl, (int64_t)(due - now + 0.999), why);
 	endpoint_start_ready();
+}
+
+/*
+ * defer: what becomes of a delivery not started now (delivery.c's
+ * resolve_defer); the rate limiter's refusals come back here.
+ */
+void
+endpoint_init(delivery_defer_fn *defer)
+{
+	defer_cb = defer;
+	ratelimit_init(endpoint_refused);
+}
+
+/* room: called when trimming freed room for more work (consume.c). */
+void
+endpoint_on_room(void (*room)(void))
+{
+	room_cb = room;
 }

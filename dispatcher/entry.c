@@ -6,7 +6,12 @@
  * wh:{0}:retries holds one msgpack task. Kept apart from consume.c, with
  * no dispatcher state, so the fuzz targets (tests/fuzz) run exactly this
  * code on hostile entries.
+ *
+ * Also what every layer asks of an entry it works for, at the bottom of
+ * the dispatcher's call graph so that none calls up for it: is it still
+ * ours (entry_owned), why it failed (entry_failed), is a ~test too late.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,4 +178,52 @@ entry_task_decode(struct wh_task *t, const redisReply *task)
 	if (!wh_id_valid(t->webhook_sid, strlen(t->webhook_sid)))
 		return ("task webhook_sid is not valid");
 	return (NULL);
+}
+
+/* Set by upkeep.c (entry_ownership_init); 0: never unsure. */
+static int64_t	 unsure_after_ms;
+static void	(*refresh_wanted)(void);
+
+/* upkeep.c's refresh is asked for as soon as an entry is unsure. */
+void
+entry_ownership_init(int64_t claim_idle_ms, void (*refresh)(void))
+{
+	unsure_after_ms = claim_idle_ms * 2 / 3;
+	refresh_wanted = refresh;
+}
+
+/*
+ * Is en still ours? Confirmed by a refresh (or the read) less than two
+ * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
+ * has been idle that long. Older than that (the process was paused, or
+ * Redis did not answer), it may have been taken over: nothing of it is
+ * sent or resolved until the next refresh says (deliver.c).
+ */
+int
+entry_owned(const struct entry *en)
+{
+	if (en->lost)
+		return (OWN_LOST);
+	if (unsure_after_ms > 0 &&
+	    wh_mono_ms() - en->held_since >= unsure_after_ms) {
+		if (refresh_wanted != NULL)
+			refresh_wanted();
+		return (OWN_UNSURE);
+	}
+	return (OWN_YES);
+}
+
+/* The first reason an entry failed, kept for its log line. */
+void
+entry_failed(struct entry *en, const char *why)
+{
+	if (en->fail[0] == '\0' && why != NULL)
+		(void)snprintf(en->fail, sizeof(en->fail), "%s", why);
+}
+
+/* A ~test nobody waits for any more: acked without sending it. */
+int
+entry_test_expired(const struct entry *en)
+{
+	return (en->reply_key != NULL && wh_now_ms() > en->test_deadline);
 }

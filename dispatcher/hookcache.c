@@ -1,25 +1,25 @@
 /*
- * hookcache.c: each dispatcher's copy of company -> webhooks (records and
- * signing keys, as stored), so that fanning an event out costs no Redis
- * round trip in the steady state.
+ * hookcache.c: each dispatcher's copy of company -> webhooks (records,
+ * filters and signing keys, decoded once per load), so that fanning an
+ * event out costs no Redis round trip and no decoding in the steady state.
  *
  * Freshness rests on two change counters that the api bumps in the same
  * script as any change of a webhook or its keys (common/keys.h):
  * wh:webhooks:version for all companies, wh:company:<sid>:version for
  * one. consume.c reads the global counter after every batch of entries it
  * read (so the read happens after the entries were published) and asks
- * for each job's company "as of" that value (job->need):
+ * for each entry's company "as of" that value (en->need):
  *
- * - An entry checked while the global counter already had that value is
+ * - A company checked while the global counter already had that value is
  *   used as is.
  * - Otherwise the company's counter and index are read (one MULTI); if
- *   the counter did not move, the entry is simply marked checked;
+ *   the counter did not move, the company is simply marked checked;
  *   otherwise the records and keys are loaded again.
  *
  * A check is stamped with the global value known when it was sent, which
  * Redis had already answered, so whatever the check reads is at least as
  * new. An event published after the api answered a change therefore
- * always meets the changed webhooks. Entries are also re-checked after
+ * always meets the changed webhooks. Companies are also re-checked after
  * MAX_AGE_MS (a change made by hand in Redis, without the counters, is
  * seen then), forgotten after IDLE_MS unused, and bounded in number.
  */
@@ -36,11 +36,11 @@
 #include "timeutil.h"
 
 #define BUCKETS		4096
-#define MAX_ENTRIES	20000
+#define MAX_COMPANIES	20000
 #define MAX_AGE_MS	30000
 #define IDLE_MS		600000
 
-struct entry {
+struct company {
 	char			*company_sid;
 	long long		 version;	/* company counter of hooks[] */
 	long long		 valid_at;	/* global counter checked at */
@@ -48,26 +48,37 @@ struct entry {
 	int64_t			 used;		/* mono ms */
 	int			 loaded;
 	int			 fetching;
-	struct hc_hook		*hooks;
+	struct hc_hook		**hooks;
 	size_t			 nhooks;
 	/* The check or load in flight. */
 	long long		 stamp;
 	long long		 next_version;
-	struct hc_hook		*next;
+	struct hc_hook		**next;
 	size_t			 nnext, want, got;
 	int			 failed;
 	char			 why[ERROR_MAX];	/* of the failure */
-	TAILQ_HEAD(, job)	 waiters;
-	TAILQ_ENTRY(entry)	 lru;
-	struct entry		*chain;
+	TAILQ_HEAD(, entry)	 waiters;
+	TAILQ_ENTRY(company)	 lru;
+	struct company		*chain;
 };
 
-static struct entry		*table[BUCKETS];
-static TAILQ_HEAD(, entry)	 lru = TAILQ_HEAD_INITIALIZER(lru);
-static size_t			 nentries;
+static struct company		*table[BUCKETS];
+static TAILQ_HEAD(, company)	 lru = TAILQ_HEAD_INITIALIZER(lru);
+static size_t			 ncompanies;
 static long long		 global_seen = -1;
 
-static void	fetch(struct entry *);
+static void	fetch(struct company *);
+
+/* What the owner (consume.c) is told: hookcache_init. */
+static hookcache_found_fn	*found_cb;
+static hookcache_failed_fn	*failed_cb;
+
+void
+hookcache_init(hookcache_found_fn *found, hookcache_failed_fn *failed)
+{
+	found_cb = found;
+	failed_cb = failed;
+}
 
 static size_t
 hash(const char *s)
@@ -75,37 +86,49 @@ hash(const char *s)
 	return (wh_hash(s, strlen(s)) % BUCKETS);
 }
 
-static void
-hook_clear(struct hc_hook *h)
+/*
+ * A webhook is decoded (record, filter, signing keys: an AES-GCM open
+ * each when secrets are sealed) once per load, and the deliveries made
+ * from it borrow it: each holds a reference, so a refresh or an eviction
+ * while transfers are in flight only drops the cache's own, and the last
+ * holder frees it.
+ */
+struct hc_hook *
+hookcache_hold(struct hc_hook *h)
+{
+	h->refs++;
+	return (h);
+}
+
+void
+hookcache_release(struct hc_hook *h)
 {
 	size_t	i;
 
+	if (h == NULL || --h->refs > 0)
+		return;
 	wh_webhook_free(&h->hook);
-	free(h->rec);
-	for (i = 0; i < h->nkeys; i++) {
-		explicit_bzero(h->keys[i], h->key_lens[i]);
-		free(h->keys[i]);
-	}
+	for (i = 0; i < h->nkeys; i++)
+		wh_signing_key_free(&h->keys[i]);
 	free(h->keys);
-	free(h->key_lens);
 	free(h->filter);
-	memset(h, 0, sizeof(*h));
+	free(h);
 }
 
 static void
-hooks_free(struct hc_hook *hooks, size_t n)
+hooks_free(struct hc_hook **hooks, size_t n)
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		hook_clear(&hooks[i]);
+		hookcache_release(hooks[i]);
 	free(hooks);
 }
 
 static void
-entry_free(struct entry *e)
+company_free(struct company *e)
 {
-	struct entry	**pp;
+	struct company	**pp;
 
 	for (pp = &table[hash(e->company_sid)]; *pp != NULL;
 	    pp = &(*pp)->chain) {
@@ -115,7 +138,7 @@ entry_free(struct entry *e)
 		}
 	}
 	TAILQ_REMOVE(&lru, e, lru);
-	nentries--;
+	ncompanies--;
 	hooks_free(e->hooks, e->nhooks);
 	hooks_free(e->next, e->nnext);
 	free(e->company_sid);
@@ -123,29 +146,29 @@ entry_free(struct entry *e)
 }
 
 static int
-entry_idle(const struct entry *e)
+company_idle(const struct company *e)
 {
 	return (!e->fetching && TAILQ_EMPTY(&e->waiters));
 }
 
-/* Forget the least recently used idle entries beyond the bound. */
+/* Forget the least recently used idle companies beyond the bound. */
 static void
 evict(size_t room)
 {
-	struct entry	*e, *next;
+	struct company	*e, *next;
 
-	for (e = TAILQ_FIRST(&lru); e != NULL && nentries + room >
-	    MAX_ENTRIES; e = next) {
+	for (e = TAILQ_FIRST(&lru); e != NULL && ncompanies + room >
+	    MAX_COMPANIES; e = next) {
 		next = TAILQ_NEXT(e, lru);
-		if (entry_idle(e))
-			entry_free(e);
+		if (company_idle(e))
+			company_free(e);
 	}
 }
 
-static struct entry *
-entry_get(const char *company_sid)
+static struct company *
+company_get(const char *company_sid)
 {
-	struct entry	*e;
+	struct company	*e;
 	size_t		 h = hash(company_sid);
 
 	for (e = table[h]; e != NULL; e = e->chain) {
@@ -168,7 +191,7 @@ entry_get(const char *company_sid)
 	e->chain = table[h];
 	table[h] = e;
 	TAILQ_INSERT_TAIL(&lru, e, lru);
-	nentries++;
+	ncompanies++;
 	return (e);
 }
 
@@ -201,7 +224,7 @@ hookcache_counter(const void *p)
 void
 hookcache_global(long long g)
 {
-	struct entry	*e;
+	struct company	*e;
 
 	if (g < 0)
 		return;
@@ -218,49 +241,48 @@ hookcache_global(long long g)
 }
 
 /*
- * Good enough for job: checked as of its need, or as of the newest value
- * known (which also covers jobs read before the counter went back).
+ * Good enough for entry: checked as of its need, or as of the newest value
+ * known (which also covers entries read before the counter went back).
  */
 static int
-fresh_for(const struct entry *e, const struct job *job)
+fresh_for(const struct company *e, const struct entry *en)
 {
 	return (e->loaded && e->valid_at >= 0 &&
-	    (job->need <= e->valid_at || e->valid_at == global_seen));
+	    (en->need <= e->valid_at || e->valid_at == global_seen));
 }
 
-/* Hand the waiting jobs the entry is good for to consume.c. */
+/* Hand the waiting entries the company is good for to the owner. */
 static void
-serve(struct entry *e)
+serve(struct company *e)
 {
-	struct job	*job, *next;
+	struct entry	*en, *next;
 
-	for (job = TAILQ_FIRST(&e->waiters); job != NULL; job = next) {
-		next = TAILQ_NEXT(job, wait);
-		if (!fresh_for(e, job))
+	for (en = TAILQ_FIRST(&e->waiters); en != NULL; en = next) {
+		next = TAILQ_NEXT(en, wait);
+		if (!fresh_for(e, en))
 			continue;
-		TAILQ_REMOVE(&e->waiters, job, wait);
-		consume_fan_out(job, e->hooks, e->nhooks);
+		TAILQ_REMOVE(&e->waiters, en, wait);
+		found_cb(en, e->hooks, e->nhooks);
 	}
 	if (!TAILQ_EMPTY(&e->waiters))
 		fetch(e);
 }
 
 static void
-fail_waiters(struct entry *e)
+fail_waiters(struct company *e)
 {
-	struct job	*job;
+	struct entry	*en;
 
-	while ((job = TAILQ_FIRST(&e->waiters)) != NULL) {
-		TAILQ_REMOVE(&e->waiters, job, wait);
-		job_failed(job, e->why[0] ? e->why : "the company's webhooks "
+	while ((en = TAILQ_FIRST(&e->waiters)) != NULL) {
+		TAILQ_REMOVE(&e->waiters, en, wait);
+		failed_cb(en, e->why[0] ? e->why : "the company's webhooks "
 		    "could not be read");
-		job_delivery_done(job, 0);
 	}
 }
 
 /* A check or load is over: take its result, then serve. */
 static void
-fetch_done(struct entry *e)
+fetch_done(struct company *e)
 {
 	e->fetching = 0;
 	if (e->failed) {
@@ -311,40 +333,38 @@ filter_take(struct hc_hook *h)
 	return (0);
 }
 
-static int
-hook_take(struct hc_hook *h, const redisReply *rec, const redisReply *keys)
+/* Decode one webhook and its signing keys; NULL on a bad record. */
+static struct hc_hook *
+hook_take(const redisReply *rec, const redisReply *keys)
 {
-	size_t	i;
+	struct hc_hook		*h;
+	const redisReply	*k;
+	size_t			 i;
 
-	if ((h->rec = malloc(rec->len)) == NULL)
-		return (-1);
-	memcpy(h->rec, rec->str, rec->len);
-	h->rec_len = rec->len;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return (NULL);
+	h->refs = 1;
 	if (wh_webhook_decode(rec->str, rec->len, &h->hook) == -1 ||
-	    filter_take(h) == -1)
-		return (-1);
-	if ((h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL ||
-	    (h->key_lens = calloc(keys->elements + 1,
-	    sizeof(*h->key_lens))) == NULL)
-		return (-1);
-	for (i = 0; i < keys->elements; i++) {
-		if (keys->element[i]->type != REDIS_REPLY_STRING)
-			continue;
-		if ((h->keys[h->nkeys] = malloc(keys->element[i]->len)) ==
-		    NULL)
-			return (-1);
-		memcpy(h->keys[h->nkeys], keys->element[i]->str,
-		    keys->element[i]->len);
-		h->key_lens[h->nkeys++] = keys->element[i]->len;
+	    filter_take(h) == -1 ||
+	    (h->keys = calloc(keys->elements + 1, sizeof(*h->keys))) == NULL) {
+		hookcache_release(h);
+		return (NULL);
 	}
-	return (0);
+	for (i = 0; i < keys->elements; i++) {
+		k = keys->element[i];
+		/* An unreadable key signs nothing, as before it was cached. */
+		if (k->type == REDIS_REPLY_STRING && wh_signing_key_decode(
+		    k->str, k->len, &h->keys[h->nkeys]) == 0)
+			h->nkeys++;
+	}
+	return (h);
 }
 
 /* Reply to MULTI GET record, HVALS keys, EXEC of one webhook. */
 static void
 on_record(struct wh_wire *w, void *r, void *priv)
 {
-	struct entry	*e = priv;
+	struct company	*e = priv;
 	redisReply	*reply = r, *rec, *keys;
 	struct hc_hook	*h;
 
@@ -358,15 +378,12 @@ on_record(struct wh_wire *w, void *r, void *priv)
 		/* Deleted since the index was read: not there, then. */
 		if (rec->type == REDIS_REPLY_STRING &&
 		    keys->type == REDIS_REPLY_ARRAY) {
-			h = &e->next[e->nnext];
-			if (hook_take(h, rec, keys) == 0)
-				e->nnext++;
-			else {
+			if ((h = hook_take(rec, keys)) != NULL)
+				e->next[e->nnext++] = h;
+			else
 				wh_log(WH_LOG_ERROR, "unreadable webhook "
 				    "record skipped", "company_sid",
 				    e->company_sid, NULL);
-				hook_clear(h);
-			}
 		}
 	}
 	if (e->got == e->want)
@@ -374,7 +391,7 @@ on_record(struct wh_wire *w, void *r, void *priv)
 }
 
 static int
-record_send(struct entry *e, const char *sid)
+record_send(struct company *e, const char *sid)
 {
 	const char	*argv[2];
 	char		 k1[WH_KEY_MAX], k2[WH_KEY_MAX];
@@ -394,9 +411,9 @@ record_send(struct entry *e, const char *sid)
 	return (rconn_cmd(&d.main, on_record, e, 1, argv, NULL));
 }
 
-/* Keep the first error of a failed EXEC reply, for the job's log. */
+/* Keep the first error of a failed EXEC reply, for the entry's log. */
 static void
-failure_note(struct entry *e, const redisReply *reply)
+failure_note(struct company *e, const redisReply *reply)
 {
 	size_t	i;
 
@@ -420,12 +437,12 @@ failure_note(struct entry *e, const redisReply *reply)
 
 /*
  * Reply to MULTI GET company counter, ZRANGE index, EXEC: unchanged
- * counter, the entry is good; else load every record.
+ * counter, the company is good; else load every record.
  */
 static void
 on_index(struct wh_wire *w, void *r, void *priv)
 {
-	struct entry	*e = priv;
+	struct company	*e = priv;
 	redisReply	*reply = r, *sids;
 	size_t		 i, n;
 
@@ -463,7 +480,7 @@ on_index(struct wh_wire *w, void *r, void *priv)
 }
 
 static void
-fetch(struct entry *e)
+fetch(struct company *e)
 {
 	const char	*argv[4];
 	char		 kv[WH_KEY_MAX], ki[WH_KEY_MAX];
@@ -495,60 +512,54 @@ fail:
 }
 
 /*
- * The webhooks of job's company as of job->need: now from the cache, or
- * after a check. consume_fan_out() or job_delivery_done(job, 0) follows.
+ * The webhooks of entry's company as of en->need: now from the cache, or
+ * after a check: the owner's found or failed callback follows.
  */
 void
-hookcache_want(struct job *job)
+hookcache_want(struct entry *en)
 {
-	struct entry	*e;
+	struct company	*e;
 	int64_t		 now = wh_mono_ms();
 
-	if ((e = entry_get(job->task.event.company_sid)) == NULL) {
+	if ((e = company_get(en->task.event.company_sid)) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
-		job_delivery_done(job, 0);
+		failed_cb(en, NULL);
 		return;
 	}
 	e->used = now;
 	if (e->loaded && now - e->checked >= MAX_AGE_MS && !e->fetching)
 		e->valid_at = -1;
-	if (fresh_for(e, job)) {
-		consume_fan_out(job, e->hooks, e->nhooks);
+	if (fresh_for(e, en)) {
+		found_cb(en, e->hooks, e->nhooks);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&e->waiters, job, wait);
+	TAILQ_INSERT_TAIL(&e->waiters, en, wait);
 	fetch(e);
 }
 
-/* Forget entries unused for IDLE_MS (called from upkeep's tick). */
+/* Forget companies unused for IDLE_MS (called from upkeep's tick). */
 void
 hookcache_tick(void)
 {
-	struct entry	*e, *next;
+	struct company	*e, *next;
 	int64_t		 now = wh_mono_ms();
 
 	for (e = TAILQ_FIRST(&lru); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, lru);
 		if (now - e->used < IDLE_MS)
 			break;
-		if (entry_idle(e))
-			entry_free(e);
+		if (company_idle(e))
+			company_free(e);
 	}
-}
-
-size_t
-hookcache_size(void)
-{
-	return (nentries);
 }
 
 void
 hookcache_free(void)
 {
-	struct entry	*e;
+	struct company	*e;
 
 	while ((e = TAILQ_FIRST(&lru)) != NULL) {
 		fail_waiters(e);
-		entry_free(e);
+		company_free(e);
 	}
 }

@@ -88,10 +88,10 @@ drain(void)
 		rconn_stop(&d.watch);
 	rconn_stop(&d.block);
 	deadline = wh_mono_ms() + d.cfg.drain_ms;
-	while (d.njobs > 0 && wh_mono_ms() < deadline)
+	while (d.nentries > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(100);
-	if (d.njobs > 0) {
-		(void)snprintf(left, sizeof(left), "%zu", d.njobs);
+	if (d.nentries > 0) {
+		(void)snprintf(left, sizeof(left), "%zu", d.nentries);
 		wh_log(WH_LOG_WARN, "drain bound reached; entries left "
 		    "pending for another dispatcher", "entries", left, NULL);
 	}
@@ -139,7 +139,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	consumer_name(d.consumer, sizeof(d.consumer));
-	TAILQ_INIT(&d.jobs);
+	TAILQ_INIT(&d.entries);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -149,6 +149,7 @@ main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
+	consume_init();
 	if (loop_init() == -1 || deliver_init() == -1 ||
 	    wh_script_sha(wh_lua_publish_event) == NULL) {
 		wh_log(WH_LOG_ERROR, "cannot set up the event loop, libcurl "

@@ -75,7 +75,7 @@ sampled(const struct wh_trace *t)
 void
 otlp_attempt(const struct delivery *dl, const char *reason)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_trace		 t;
 	struct span		*s;
 	int64_t			 now = wh_now_ms() * 1000, since;
@@ -98,7 +98,7 @@ otlp_attempt(const struct delivery *dl, const char *reason)
 	s->end_us = now;
 	s->start_us = now - dl->latency_ms * 1000;
 	(void)snprintf(s->webhook_sid, sizeof(s->webhook_sid), "%s",
-	    dl->hook.sid);
+	    dl->hook->sid);
 	(void)snprintf(s->event_sid, sizeof(s->event_sid), "%s",
 	    ev->event_sid);
 	s->attempt = dl->attempt;
@@ -106,8 +106,8 @@ otlp_attempt(const struct delivery *dl, const char *reason)
 	s->reason = reason;
 	s->bytes = dl->body.len;
 	/* Waiting since publication, or since a retry fell due. */
-	since = dl->attempt > 1 && dl->job->task.due_at > 0 ?
-	    dl->job->task.due_at : ev->created_at;
+	since = dl->attempt > 1 && dl->entry->task.due_at > 0 ?
+	    dl->entry->task.due_at : ev->created_at;
 	s->wait_ms = since > 0 && s->start_us / 1000 > since ?
 	    s->start_us / 1000 - since : 0;
 	nqueued++;
@@ -213,11 +213,23 @@ header_pair(const char *n, size_t nlen, const char *v, size_t vlen,
 	return (0);
 }
 
+/*
+ * The deliveries' curl multi and sockets the exports ride on, given by
+ * their owner (deliver.c) so that this file never calls up into it.
+ */
+static const struct otlp_transport	*transport;
+
+void
+otlp_transport(const struct otlp_transport *t)
+{
+	transport = t;
+}
+
 /* The collector is ours to reach wherever it is: no address policy. */
 static curl_socket_t
 open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	return (deliver_socket_open(a));
+	return (transport->socket_open(a));
 }
 
 static void
@@ -244,10 +256,10 @@ export_start(void)
 	bad |= curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_cb);
 	bad |= curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION,
-	    deliver_socket_close);
+	    transport->socket_close);
 	bad |= curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	bad |= curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)&nsent);
-	if (bad != 0 || deliver_side_start(easy) == -1) {
+	if (bad != 0 || transport->start(easy) == -1) {
 		n_dropped += n;
 		goto shift;
 	}

@@ -52,7 +52,7 @@ partition_of(const char *company_sid)
 /*
  * A stream named in a reply (or one of our own names) as ours: the
  * pointer every job and ack batch keeps, with its partition and its kind
- * (JOB_EVENT or JOB_RETRY). NULL when it is none of ours.
+ * (ENTRY_EVENT or ENTRY_RETRY). NULL when it is none of ours.
  */
 const char *
 partition_stream(const char *name, unsigned *part, int *kind)
@@ -63,13 +63,13 @@ partition_stream(const char *name, unsigned *part, int *kind)
 		if (name == d.parts[p].k_events ||
 		    strcmp(name, d.parts[p].k_events) == 0) {
 			*part = p;
-			*kind = JOB_EVENT;
+			*kind = ENTRY_EVENT;
 			return (d.parts[p].k_events);
 		}
 		if (name == d.parts[p].k_retries ||
 		    strcmp(name, d.parts[p].k_retries) == 0) {
 			*part = p;
-			*kind = JOB_RETRY;
+			*kind = ENTRY_RETRY;
 			return (d.parts[p].k_retries);
 		}
 	}

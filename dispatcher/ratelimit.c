@@ -39,6 +39,15 @@
 #define RATE_ROOM_PCT	2
 
 /* The burst the limiter is asked for: the webhook's, less the room. */
+/* The endpoint layer, told of a refusal (ratelimit_init). */
+static ratelimit_refused_fn	*refused_cb;
+
+void
+ratelimit_init(ratelimit_refused_fn *refused)
+{
+	refused_cb = refused;
+}
+
 static uint32_t
 burst_sent(const struct wh_webhook *w)
 {
@@ -64,7 +73,7 @@ on_take(struct wh_wire *w, void *r, void *priv)
 	    reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
 	    reply->element[1]->type != REDIS_REPLY_INTEGER) {
-		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter "
+		refused_cb(dl, UNAVAILABLE_MS, "rate limiter "
 		    "unavailable");
 		return;
 	}
@@ -76,7 +85,7 @@ on_take(struct wh_wire *w, void *r, void *priv)
 	if (wait < 1)
 		wait = 1;
 	d.n_rate_limited++;
-	endpoint_refused(dl, wait, "rate limited");
+	refused_cb(dl, wait, "rate limited");
 }
 
 /* Start dl, through its webhook's limiter when it has one. */
@@ -87,18 +96,18 @@ ratelimit_start(struct delivery *dl)
 	size_t		 lens[4];
 	char		 key[WH_KEY_MAX], rate[32], burst[16];
 
-	if (dl->hook.rate_per_second == 0 || dl->job->reply_key != NULL) {
+	if (dl->hook->rate_per_second == 0 || dl->entry->reply_key != NULL) {
 		deliver_start(dl);
 		return;
 	}
 	if (wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1) {
-		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter key");
+	    dl->hook->sid) == -1) {
+		refused_cb(dl, UNAVAILABLE_MS, "rate limiter key");
 		return;
 	}
-	(void)snprintf(rate, sizeof(rate), "%.3f", dl->hook.rate_per_second *
+	(void)snprintf(rate, sizeof(rate), "%.3f", dl->hook->rate_per_second *
 	    (100 - RATE_ROOM_PCT) / 100.0);
-	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(&dl->hook));
+	(void)snprintf(burst, sizeof(burst), "%u", burst_sent(dl->hook));
 	argv[0] = key; lens[0] = strlen(key);
 	argv[1] = "take"; lens[1] = 4;
 	argv[2] = rate; lens[2] = strlen(rate);
@@ -108,7 +117,7 @@ ratelimit_start(struct delivery *dl)
 	if (rconn_script(&d.main, wh_lua_ratelimit, on_take, dl, 1, 4, argv,
 	    lens) == -1) {
 		d.inflight--;
-		endpoint_refused(dl, UNAVAILABLE_MS, "rate limiter "
+		refused_cb(dl, UNAVAILABLE_MS, "rate limiter "
 		    "unavailable");
 	}
 }
@@ -138,9 +147,9 @@ ratelimit_pause(const struct delivery *dl, int64_t pause_ms)
 	size_t		 lens[3];
 	char		 key[WH_KEY_MAX], ms[24];
 
-	if (dl->hook.rate_per_second == 0 || pause_ms <= 0 ||
+	if (dl->hook->rate_per_second == 0 || pause_ms <= 0 ||
 	    wh_key_webhook_rate(key, sizeof(key), d.cfg.prefix,
-	    dl->hook.sid) == -1)
+	    dl->hook->sid) == -1)
 		return;
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)pause_ms);
 	argv[0] = key; lens[0] = strlen(key);

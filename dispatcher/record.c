@@ -33,18 +33,23 @@
 #include "timeutil.h"
 
 #define BATCH_MAX	32
-#define REC_KEYS	5
-#define REC_ARGS	14	/* webhook sid, ok, the 10 field values, at ms,
-				   request */
-#define HEAD_ARGS	5
+#define HOOK_KEYS	4	/* webhook, log, health, hourly */
+#define ATTEMPT_ARGS	12	/* the 10 field values, at ms, request */
+#define HEAD_ARGS	6	/* now, maxlen, oldest, age, ttl, webhooks */
 #define ANSWER_LOGGED	1024	/* bytes of the answer kept per attempt */
 #define REQUEST_LOGGED	4096	/* bytes of the request's text kept */
+
+/* The strings of one attempt: its keys, its webhook, then its arguments. */
+enum {
+	F_HOOK, F_LOG, F_EVIDX, F_HEALTH, F_HOURLY, F_SID,
+	F_COUNT = F_SID + 1 + ATTEMPT_ARGS
+};
 
 /* One attempt: its strings in one block, and who to judge on failure. */
 struct record {
 	char		*buf;
-	size_t		 off[REC_KEYS + REC_ARGS];
-	size_t		 len[REC_KEYS + REC_ARGS];
+	size_t		 off[F_COUNT];
+	size_t		 len[F_COUNT];
 	int		 ok;
 	char		 webhook_sid[WH_ID_MAX];
 	char		 company_sid[WH_ID_MAX];
@@ -52,6 +57,8 @@ struct record {
 
 struct batch {
 	struct record	 rec[BATCH_MAX];
+	size_t		 order[BATCH_MAX];	/* as sent: batch_order() */
+	size_t		 group[BATCH_MAX];	/* each webhook's attempts */
 	size_t		 n;
 };
 
@@ -63,7 +70,7 @@ static int			 timer_ready;
 static void
 batch_free(struct batch *b)
 {
-	const size_t	last = REC_KEYS + REC_ARGS - 1;
+	const size_t	last = F_COUNT - 1;
 	size_t		i;
 
 	for (i = 0; i < b->n; i++) {
@@ -79,21 +86,22 @@ static void
 on_recorded(struct wh_wire *w, void *r, void *priv)
 {
 	struct batch	*b = priv;
-	redisReply	*reply = r, *e;
-	size_t		 i;
+	redisReply		*reply = r, *e;
+	const struct record	*rec;
+	size_t			 i;
 
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
 	    reply->elements == b->n) {
 		for (i = 0; i < b->n; i++) {
 			e = reply->element[i];
-			if (b->rec[i].ok || e->type != REDIS_REPLY_ARRAY ||
+			rec = &b->rec[b->order[i]];
+			if (rec->ok || e->type != REDIS_REPLY_ARRAY ||
 			    e->elements != 2 ||
 			    e->element[0]->type != REDIS_REPLY_INTEGER ||
 			    e->element[1]->type != REDIS_REPLY_INTEGER)
 				continue;
-			autodisable_failed(b->rec[i].webhook_sid,
-			    b->rec[i].company_sid, e->element[0]->integer,
-			    e->element[1]->integer);
+			autodisable_failed(rec->webhook_sid, rec->company_sid,
+			    e->element[0]->integer, e->element[1]->integer);
 		}
 	} else if (reply != NULL)
 		wh_log(WH_LOG_WARN, "recording attempts failed", "error",
@@ -102,53 +110,105 @@ on_recorded(struct wh_wire *w, void *r, void *priv)
 	batch_free(b);
 }
 
-/* Send the batch being gathered, if any. */
+/*
+ * The order in which the attempts of b are sent: grouped by webhook, each
+ * group in the order its attempts ended, groups in the order of their
+ * first attempt (the script does what is per webhook once per group).
+ * Fills b->order and b->group (each group's size); returns the number of
+ * groups.
+ */
+static size_t
+batch_order(struct batch *b)
+{
+	size_t	i, j, n = 0, groups = 0;
+	char	taken[BATCH_MAX];
+
+	memset(taken, 0, sizeof(taken));
+	for (i = 0; i < b->n; i++) {
+		if (taken[i])
+			continue;
+		b->group[groups] = 0;
+		for (j = i; j < b->n; j++) {
+			if (!taken[j] && strcmp(b->rec[j].webhook_sid,
+			    b->rec[i].webhook_sid) == 0) {
+				taken[j] = 1;
+				b->order[n++] = j;
+				b->group[groups]++;
+			}
+		}
+		groups++;
+	}
+	return (groups);
+}
+
+/* One string of a record as the next argument. */
+static void
+put(const char **argv, size_t *lens, size_t *k, const struct record *rec,
+    size_t field)
+{
+	argv[*k] = rec->buf + rec->off[field];
+	lens[*k] = rec->len[field];
+	(*k)++;
+}
+
+/* Send the batch being gathered, if any (arguments: attempt_record.lua). */
 void
 record_flush(void)
 {
-	struct batch	*b = cur;
-	const char	**argv = NULL;
-	size_t		 *lens = NULL, i, j, k, argc;
-	char		  nowms[24], maxlen[24], oldest[24], age[24], ttl[24];
-	int64_t		  t = wh_now_ms();
+	struct batch		*b = cur;
+	const struct record	*first;
+	const char		**argv = NULL;
+	size_t			 *lens = NULL, i, j, g, k, argc, groups, nkeys;
+	char			  head[HEAD_ARGS][24], counts[BATCH_MAX][24];
+	int64_t			  t = wh_now_ms();
 
 	if (b == NULL)
 		return;
 	cur = NULL;
-	argc = b->n * (REC_KEYS + REC_ARGS) + HEAD_ARGS;
+	groups = batch_order(b);
+	nkeys = groups * HOOK_KEYS + b->n;
+	argc = nkeys + HEAD_ARGS + 2 * groups + b->n * ATTEMPT_ARGS;
 	if ((argv = calloc(argc, sizeof(*argv))) == NULL ||
 	    (lens = calloc(argc, sizeof(*lens))) == NULL)
 		goto fail;
-	(void)snprintf(nowms, sizeof(nowms), "%lld", (long long)t);
-	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.attempts_maxlen);
-	(void)snprintf(oldest, sizeof(oldest), "%lld",
+	(void)snprintf(head[0], sizeof(head[0]), "%lld", (long long)t);
+	(void)snprintf(head[1], sizeof(head[1]), "%ld",
+	    d.cfg.attempts_maxlen);
+	(void)snprintf(head[2], sizeof(head[2]), "%lld",
 	    (long long)(t - d.cfg.attempts_max_age_ms));
-	(void)snprintf(age, sizeof(age), "%lld",
+	(void)snprintf(head[3], sizeof(head[3]), "%lld",
 	    (long long)d.cfg.attempts_max_age_ms);
-	(void)snprintf(ttl, sizeof(ttl), "%lld",
+	(void)snprintf(head[4], sizeof(head[4]), "%lld",
 	    (long long)d.cfg.event_attempts_ttl_ms);
+	(void)snprintf(head[5], sizeof(head[5]), "%zu", groups);
+	/* KEYS: each webhook's, then each attempt's event index. */
 	k = 0;
-	for (i = 0; i < b->n; i++) {
-		for (j = 0; j < REC_KEYS; j++, k++) {
-			argv[k] = b->rec[i].buf + b->rec[i].off[j];
-			lens[k] = b->rec[i].len[j];
-		}
+	for (g = 0, i = 0; g < groups; i += b->group[g++]) {
+		first = &b->rec[b->order[i]];
+		put(argv, lens, &k, first, F_HOOK);
+		put(argv, lens, &k, first, F_LOG);
+		put(argv, lens, &k, first, F_HEALTH);
+		put(argv, lens, &k, first, F_HOURLY);
 	}
-	argv[k] = nowms;
-	argv[k + 1] = maxlen;
-	argv[k + 2] = oldest;
-	argv[k + 3] = age;
-	argv[k + 4] = ttl;
-	for (j = 0; j < HEAD_ARGS; j++, k++)
-		lens[k] = strlen(argv[k]);
+	for (i = 0; i < b->n; i++)
+		put(argv, lens, &k, &b->rec[b->order[i]], F_EVIDX);
+	for (j = 0; j < HEAD_ARGS; j++, k++) {
+		argv[k] = head[j];
+		lens[k] = strlen(head[j]);
+	}
+	/* Each webhook's sid and number of attempts, then the attempts. */
+	for (g = 0, i = 0; g < groups; i += b->group[g++]) {
+		put(argv, lens, &k, &b->rec[b->order[i]], F_SID);
+		(void)snprintf(counts[g], sizeof(counts[g]), "%zu", b->group[g]);
+		argv[k] = counts[g];
+		lens[k++] = strlen(counts[g]);
+	}
 	for (i = 0; i < b->n; i++) {
-		for (j = REC_KEYS; j < REC_KEYS + REC_ARGS; j++, k++) {
-			argv[k] = b->rec[i].buf + b->rec[i].off[j];
-			lens[k] = b->rec[i].len[j];
-		}
+		for (j = F_SID + 1; j < F_COUNT; j++)
+			put(argv, lens, &k, &b->rec[b->order[i]], j);
 	}
 	if (rconn_script(&d.main, wh_lua_attempt_record, on_recorded, b,
-	    (int)(b->n * REC_KEYS), (int)argc, argv, lens) == -1)
+	    (int)nkeys, (int)argc, argv, lens) == -1)
 		goto fail;
 	free(argv);
 	free(lens);
@@ -203,7 +263,7 @@ request_line(char *out, size_t *len, const char *line)
 
 /*
  * The request's text: the event type, then the header lines. The first
- * hook.nheaders lines of dl->headers are the endpoint's own
+ * hook->nheaders lines of dl->headers are the endpoint's own
  * (deliver.c build_headers); they come last, so that what the size cap
  * leaves out is never a signature. Returns its length.
  */
@@ -211,14 +271,14 @@ static size_t
 request_text(const struct delivery *dl, char *out)
 {
 	const struct curl_slist	*n, *own = dl->headers;
-	const char		*type = dl->job->task.event.event_type;
+	const char		*type = dl->entry->task.event.event_type;
 	size_t			 i, len;
 
 	len = strlen(type);
 	if (len > REQUEST_LOGGED)
 		return (0);
 	memcpy(out, type, len);
-	for (i = 0; own != NULL && i < dl->hook.nheaders; i++)
+	for (i = 0; own != NULL && i < dl->hook->nheaders; i++)
 		own = own->next;
 	for (n = own; n != NULL; n = n->next)
 		request_line(out, &len, n->data);
@@ -234,10 +294,10 @@ request_text(const struct delivery *dl, char *out)
 void
 record_attempt(const struct delivery *dl, const char *outcome, int ok)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct record		*rec;
-	const char		*s[REC_KEYS + REC_ARGS];
-	size_t			 l[REC_KEYS + REC_ARGS];
+	const char		*s[F_COUNT];
+	size_t			 l[F_COUNT];
 	char			 hook[WH_KEY_MAX], log[WH_KEY_MAX];
 	char			 evidx[WH_KEY_MAX], health[WH_KEY_MAX];
 	char			 hourly[WH_KEY_MAX];
@@ -248,15 +308,15 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 	int			 n = 0, fill;
 
 	if (wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_attempts(log, sizeof(log), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_event_attempts(evidx, sizeof(evidx), d.cfg.prefix,
 	    ev->company_sid, ev->event_sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_hourly(hourly, sizeof(hourly), d.cfg.prefix,
-	    dl->hook.sid) == -1 || wh_rfc3339_ms(now, at) == -1)
+	    dl->hook->sid) == -1 || wh_rfc3339_ms(now, at) == -1)
 		return;
 	(void)snprintf(at_ms, sizeof(at_ms), "%lld", (long long)now);
 	(void)snprintf(attempt, sizeof(attempt), "%u", dl->attempt);
@@ -270,7 +330,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 #define ARG(v, len)	do { s[n] = (v); l[n++] = (len); } while (0)
 #define ARGS(v)		ARG((v), strlen(v))
 	ARGS(hook); ARGS(log); ARGS(evidx); ARGS(health); ARGS(hourly);
-	ARGS(dl->hook.sid); ARGS(ok ? "1" : "0");
+	ARGS(dl->hook->sid);
 	/* The values of event_sid, attempt, outcome, status, error,
 	 * latency_ms, at, answer, receiver_date, clock_skew_ms (the script
 	 * names them; the last two are "" when the answer had no Date). */
@@ -296,7 +356,7 @@ record_attempt(const struct delivery *dl, const char *outcome, int ok)
 		return;
 	rec->ok = ok;
 	(void)snprintf(rec->webhook_sid, sizeof(rec->webhook_sid), "%s",
-	    dl->hook.sid);
+	    dl->hook->sid);
 	(void)snprintf(rec->company_sid, sizeof(rec->company_sid), "%s",
 	    ev->company_sid);
 	cur->n++;

@@ -30,10 +30,10 @@
 
 /*
  * A field of a retries entry besides the task. 1 when it is one of ours
- * (kept in job), 0 when not, -1 when it is ours but malformed.
+ * (kept in entry), 0 when not, -1 when it is ours but malformed.
  */
 int
-test_delivery_parse(struct job *job, const char *name, size_t nlen,
+test_delivery_parse(struct entry *en, const char *name, size_t nlen,
     const char *val, size_t vlen)
 {
 	char		 num[24];
@@ -41,10 +41,10 @@ test_delivery_parse(struct job *job, const char *name, size_t nlen,
 	long long	 ms;
 
 	if (nlen == 5 && memcmp(name, "reply", 5) == 0) {
-		if (job->reply_key != NULL || vlen == 0 || vlen >= WH_KEY_MAX ||
+		if (en->reply_key != NULL || vlen == 0 || vlen >= WH_KEY_MAX ||
 		    memchr(val, '\0', vlen) != NULL)
 			return (-1);
-		if ((job->reply_key = strndup(val, vlen)) == NULL)
+		if ((en->reply_key = strndup(val, vlen)) == NULL)
 			return (-1);
 		return (1);
 	}
@@ -56,42 +56,42 @@ test_delivery_parse(struct job *job, const char *name, size_t nlen,
 		ms = strtoll(num, &end, 10);
 		if (*end != '\0' || ms <= 0)
 			return (-1);
-		job->test_deadline = ms;
+		en->test_deadline = ms;
 		return (1);
 	}
 	return (0);
 }
 
-/* A test nobody waits for any more: acked without sending it. */
-int
-test_delivery_expired(const struct job *job)
+/* The delivery's owner (delivery.c): the outcome is written. */
+static test_delivery_done_fn	*done_cb;
+
+void
+test_delivery_init(test_delivery_done_fn *done)
 {
-	return (job->reply_key != NULL && wh_now_ms() > job->test_deadline);
+	done_cb = done;
 }
 
 static void
 on_replied_delivery(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
-	struct job	*job = dl->job;
 
-	delivery_free(dl);
-	job_delivery_done(job, 1);	/* never tried again */
+	done_cb(dl->entry, dl);	/* never tried again */
 }
 
 static void
-on_replied_job(struct wh_wire *w, void *r, void *priv)
+on_replied_entry(struct wh_wire *w, void *r, void *priv)
 {
-	job_delivery_done(priv, 1);
+	done_cb(priv, NULL);
 }
 
 /*
  * {"webhook_sid","event_sid","ok","status","error","latency_ms","answer"}
- * pushed to the job's reply list. With dl, dl is freed once Redis
- * answered; without, the job waits for that answer too.
+ * pushed to the entry's reply list. With dl, dl is freed once Redis
+ * answered; without, the entry waits for that answer too.
  */
 static void
-reply_send(struct job *job, struct delivery *dl, const char *error)
+reply_send(struct entry *en, struct delivery *dl, const char *error)
 {
 	struct wh_buf	 b;
 	const char	*argv[3];
@@ -105,11 +105,11 @@ reply_send(struct job *job, struct delivery *dl, const char *error)
 		    ANSWER_SHOWN;
 	wh_buf_init(&b, 0);
 	rc = wh_buf_appendstr(&b, "{\"webhook_sid\":") == -1 ||
-	    wh_json_str(&b, job->task.webhook_sid,
-	    strlen(job->task.webhook_sid)) == -1 ||
+	    wh_json_str(&b, en->task.webhook_sid,
+	    strlen(en->task.webhook_sid)) == -1 ||
 	    wh_buf_appendstr(&b, ",\"event_sid\":") == -1 ||
-	    wh_json_str(&b, job->task.event.event_sid,
-	    strlen(job->task.event.event_sid)) == -1 ||
+	    wh_json_str(&b, en->task.event.event_sid,
+	    strlen(en->task.event.event_sid)) == -1 ||
 	    wh_buf_appendf(&b, ",\"ok\":%s,\"status\":", ok ? "true" :
 	    "false") == -1 ||
 	    (status > 0 ? wh_buf_appendf(&b, "%ld", status) :
@@ -122,10 +122,10 @@ reply_send(struct job *job, struct delivery *dl, const char *error)
 	    wh_json_str(&b, alen ? dl->answer.data : "", alen) == -1 ||
 	    wh_buf_append(&b, "}", 1) == -1;
 	argv[0] = "LPUSH";
-	argv[1] = job->reply_key;
+	argv[1] = en->reply_key;
 	argv[2] = b.data;
 	lens[0] = 5;
-	lens[1] = strlen(job->reply_key);
+	lens[1] = strlen(en->reply_key);
 	lens[2] = b.len;
 	if (!rc)
 		rc = rconn_cmd(&d.main, NULL, NULL, 3, argv, lens) == -1;
@@ -133,34 +133,32 @@ reply_send(struct job *job, struct delivery *dl, const char *error)
 	argv[2] = REPLY_TTL_MS;
 	if (!rc) {
 		if (dl == NULL)
-			job->outstanding++;
+			en->outstanding++;
 		rc = rconn_cmd(&d.main, dl != NULL ? on_replied_delivery :
-		    on_replied_job, dl != NULL ? (void *)dl : (void *)job, 3,
+		    on_replied_entry, dl != NULL ? (void *)dl : (void *)en, 3,
 		    argv, NULL) == -1;
 		if (rc && dl == NULL)
-			job->outstanding--;
+			en->outstanding--;
 	}
 	wh_buf_free(&b);
 	wh_log(rc ? WH_LOG_WARN : WH_LOG_INFO, rc ? "test delivery outcome "
 	    "lost (redis)" : "test delivery", "event_sid",
-	    job->task.event.event_sid, "webhook_sid", job->task.webhook_sid,
+	    en->task.event.event_sid, "webhook_sid", en->task.webhook_sid,
 	    "error", error, NULL);
-	if (rc && dl != NULL) {
-		delivery_free(dl);
-		job_delivery_done(job, 1);
-	}
+	if (rc && dl != NULL)
+		done_cb(en, dl);
 }
 
 /* The test was attempted: its outcome, whatever it is, is the answer. */
 void
 test_delivery_reply(struct delivery *dl)
 {
-	reply_send(dl->job, dl, dl->error[0] != '\0' ? dl->error : NULL);
+	reply_send(dl->entry, dl, dl->error[0] != '\0' ? dl->error : NULL);
 }
 
 /* The test cannot be sent (why); dl, if any, is freed. */
 void
-test_delivery_fail(struct job *job, struct delivery *dl, const char *why)
+test_delivery_fail(struct entry *en, struct delivery *dl, const char *why)
 {
-	reply_send(job, dl, why);
+	reply_send(en, dl, why);
 }

@@ -12,7 +12,7 @@
  *   still owns (common/lua/refresh_owned.lua), so a long queue wait or a
  *   slow transfer is never mistaken for a dead owner; and learns which
  *   another dispatcher took over while it was paused longer than
- *   WH_CLAIM_IDLE_MS, which it then stops working on (job_owned()).
+ *   WH_CLAIM_IDLE_MS, which it then stops working on (entry_owned()).
  * - Recovery jobs and the dead letters' age cap (jobs.c, retention.c)
  *   run on timers of their own, started and stopped with these.
  */
@@ -28,6 +28,7 @@
 
 #define MOVE_EVERY_MS	100
 #define MOVE_BATCH	"500"
+#define MOVE_INFLIGHT	4	/* calls in flight while more are due */
 #define CLAIM_COUNT	"256"
 #define REFRESH_MAX	500
 
@@ -41,55 +42,89 @@ struct claim_state {
 static struct loop_timer	move_timer, claim_timer, refresh_timer;
 /* Two a partition: its events, its retries. */
 static struct claim_state	*claims;
-static int			moving;		/* calls in flight */
-static int			more_due;	/* one moved a full batch */
+/* The retry mover, one a partition. */
+struct mover {
+	unsigned	 part;
+	int		 moving;	/* move calls in flight */
+	int		 more_due;	/* the last one moved a full batch */
+};
+static struct mover		*movers;
 
+/*
+ * A move call answered. A full batch means more are due: the next calls
+ * go at once (move_due), several in flight, so that a storm is moved at
+ * the script's own speed rather than one call per loop round trip (one
+ * call of 500 cost Redis ~3 ms of a ~15 ms round trip through a busy
+ * loop in the storm bench). Each call is atomic: in flight together they
+ * move the next due tasks one after the other, each task once.
+ */
 static void
 on_moved(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
-	if (moving > 0)
-		moving--;
+	struct mover	*m = priv;
+	unsigned	 p;
+	int		 moving = 0;
+
+	m->moving--;
 	if (d.stopping)
 		return;
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer >= atoi(MOVE_BATCH))
-		more_due = 1;
-	/* Once every partition's call answered. */
-	if (moving == 0) {
-		loop_timer_arm(&move_timer, more_due ? 0 : MOVE_EVERY_MS);
-		more_due = 0;
-	}
+	m->more_due = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer >= atoi(MOVE_BATCH);
+	for (p = 0; p < d.nparts; p++)
+		moving += movers[p].moving;
+	if (m->more_due)
+		loop_timer_arm(&move_timer, 0);
+	else if (moving == 0)
+		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
 		wh_log(WH_LOG_ERROR, "moving due retries failed", "error",
 		    reply->str, NULL);
 }
 
-static void
-move_due(void *arg)
+/* One call of retry_move_due.lua for m's partition; -1 if not sent. */
+static int
+move_send(struct mover *m)
 {
 	const char	*argv[4];
 	char		 now[24];
-	unsigned	 p;
+
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[2] = now;
+	argv[3] = MOVE_BATCH;
+	argv[0] = d.parts[m->part].k_retry;
+	argv[1] = d.parts[m->part].k_retries;
+	if (rconn_script(&d.main, wh_lua_retry_move_due, on_moved, m, 2, 4,
+	    argv, NULL) == -1)
+		return (-1);
+	m->moving++;
+	return (0);
+}
+
+/*
+ * The mover's tick: for each partition one call, or up to MOVE_INFLIGHT
+ * while more are due there.
+ */
+static void
+move_due(void *arg)
+{
+	unsigned	p;
+	int		want, moving = 0;
 
 	if (d.stopping)
 		return;
 	endpoint_trim();
 	hookcache_tick();
-	if (moving || !d.main.conn.ready) {
+	if (!d.main.conn.ready || movers == NULL) {
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 		return;
 	}
-	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[2] = now;
-	argv[3] = MOVE_BATCH;
 	for (p = 0; p < d.nparts; p++) {
-		argv[0] = d.parts[p].k_retry;
-		argv[1] = d.parts[p].k_retries;
-		if (rconn_script(&d.main, wh_lua_retry_move_due, on_moved,
-		    NULL, 2, 4, argv, NULL) == 0)
-			moving++;
+		want = movers[p].more_due ? MOVE_INFLIGHT : 1;
+		while (movers[p].moving < want && move_send(&movers[p]) == 0)
+			;
+		moving += movers[p].moving;
 	}
 	if (moving == 0)
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
@@ -160,29 +195,10 @@ claim(void *arg)
 	if (d.stopping)
 		return;
 	for (i = 0; claims != NULL && i < 2 * (size_t)d.nparts; i++) {
-		if (d.main.conn.ready && d.njobs < (size_t)d.cfg.concurrency)
+		if (d.main.conn.ready && d.nentries < (size_t)d.cfg.concurrency)
 			claim_one(&claims[i]);
 	}
 	loop_timer_arm(&claim_timer, claim_period());
-}
-
-/*
- * Is job still ours? Confirmed by a refresh (or the read) less than two
- * thirds of WH_CLAIM_IDLE_MS ago, it is: nobody may claim it before it
- * has been idle that long. Older than that (the process was paused, or
- * Redis did not answer), it may have been taken over: nothing of it is
- * sent or resolved until the next refresh says (deliver.c).
- */
-int
-job_owned(const struct job *job)
-{
-	if (job->lost)
-		return (OWN_LOST);
-	if (wh_mono_ms() - job->held_since >= d.cfg.claim_idle_ms * 2 / 3) {
-		loop_timer_arm(&refresh_timer, 0);
-		return (OWN_UNSURE);
-	}
-	return (OWN_YES);
 }
 
 struct refresh_call {
@@ -207,7 +223,7 @@ id_listed(const char *id, const redisReply *ids)
 }
 
 /*
- * The refresh's answer: the ids we lost. Those jobs are given up at once
+ * The refresh's answer: the ids we lost. Those entries are given up at once
  * (deliver.c drops what they still had to send or to resolve; the entry
  * is not acked: its new owner resolves it); the others are ours as of
  * the time the refresh was sent.
@@ -217,39 +233,39 @@ on_refreshed(struct wh_wire *w, void *r, void *priv)
 {
 	struct refresh_call	*call = priv;
 	redisReply		*reply = r;
-	struct job		*job;
+	struct entry		*en;
 	int			 ok;
 
 	ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
 		wh_log(WH_LOG_ERROR, "refreshing entries failed", "error",
 		    reply->str, NULL);
-	TAILQ_FOREACH(job, &d.jobs, all) {
-		if (job->refreshing != call->token)
+	TAILQ_FOREACH(en, &d.entries, all) {
+		if (en->refreshing != call->token)
 			continue;
-		job->refreshing = 0;
+		en->refreshing = 0;
 		if (!ok)
 			continue;
-		if (id_listed(job->entry_id, reply)) {
-			job->lost = 1;
+		if (id_listed(en->entry_id, reply)) {
+			en->lost = 1;
 			wh_log(WH_LOG_WARN, "entry taken over by another "
 			    "dispatcher; left to it", "entry_id",
-			    job->entry_id, "event_sid",
-			    job->task.event.event_sid, NULL);
+			    en->entry_id, "event_sid",
+			    en->task.event.event_sid, NULL);
 		} else
-			job->held_since = call->sent;
+			en->held_since = call->sent;
 	}
 	free(call);
 	deliver_recheck();
 }
 
-/* One refresh_owned.lua call for up to REFRESH_MAX of stream's jobs. */
+/* One refresh_owned.lua call for up to REFRESH_MAX of stream's entries. */
 static int
 refresh_batch(const char *stream, int64_t older_than)
 {
 	const char		*argv[REFRESH_MAX + 3];
 	struct refresh_call	*call;
-	struct job		*job;
+	struct entry		*en;
 	int			 argc = 3;
 
 	if ((call = calloc(1, sizeof(*call))) == NULL)
@@ -258,12 +274,12 @@ refresh_batch(const char *stream, int64_t older_than)
 	call->token = ++refresh_tokens;
 	call->sent = wh_mono_ms();
 	argv[0] = stream; argv[1] = WH_GROUP; argv[2] = d.consumer;
-	TAILQ_FOREACH(job, &d.jobs, all) {
-		if (job->stream != stream || job->lost || job->refreshing ||
-		    job->held_since > older_than)
+	TAILQ_FOREACH(en, &d.entries, all) {
+		if (en->stream != stream || en->lost || en->refreshing ||
+		    en->held_since > older_than)
 			continue;
-		argv[argc++] = job->entry_id;
-		job->refreshing = call->token;
+		argv[argc++] = en->entry_id;
+		en->refreshing = call->token;
 		if (argc == REFRESH_MAX + 3)
 			break;
 	}
@@ -273,9 +289,9 @@ refresh_batch(const char *stream, int64_t older_than)
 	}
 	if (rconn_script(&d.main, wh_lua_refresh_owned, on_refreshed, call, 1,
 	    argc, argv, NULL) == -1) {
-		TAILQ_FOREACH(job, &d.jobs, all) {
-			if (job->refreshing == call->token)
-				job->refreshing = 0;
+		TAILQ_FOREACH(en, &d.entries, all) {
+			if (en->refreshing == call->token)
+				en->refreshing = 0;
 		}
 		free(call);
 		return (0);
@@ -303,6 +319,13 @@ refresh(void *arg)
 	loop_timer_arm(&refresh_timer, third / 2 > 100 ? third / 2 : 100);
 }
 
+/* An entry's ownership is unsure (entry.c): refresh now. */
+static void
+refresh_now(void)
+{
+	loop_timer_arm(&refresh_timer, 0);
+}
+
 void
 upkeep_start(void)
 {
@@ -312,6 +335,12 @@ upkeep_start(void)
 	    sizeof(*claims))) == NULL)
 		wh_log(WH_LOG_ERROR, "out of memory; nothing will be claimed",
 		    NULL);
+	if (movers == NULL && (movers = calloc(d.nparts,
+	    sizeof(*movers))) == NULL)
+		wh_log(WH_LOG_ERROR, "out of memory; due retries will not be "
+		    "moved", NULL);
+	for (p = 0; movers != NULL && p < d.nparts; p++)
+		movers[p].part = p;
 	for (p = 0; claims != NULL && p < d.nparts; p++) {
 		claims[2 * p].stream = d.parts[p].k_events;
 		claims[2 * p + 1].stream = d.parts[p].k_retries;
@@ -323,6 +352,7 @@ upkeep_start(void)
 	loop_timer_init(&move_timer, move_due, NULL);
 	loop_timer_init(&claim_timer, claim, NULL);
 	loop_timer_init(&refresh_timer, refresh, NULL);
+	entry_ownership_init(d.cfg.claim_idle_ms, refresh_now);
 	loop_timer_arm(&move_timer, 0);
 	loop_timer_arm(&claim_timer, claim_period());
 	loop_timer_arm(&refresh_timer, d.cfg.claim_idle_ms / 6);

@@ -17,32 +17,40 @@
 -- that ends after a DELETE does not bring its keys back.
 --
 -- A dispatcher sends the attempts that ended in one round of its loop
--- together: what is per webhook (the age trim, the expiry, the health
--- of a run of successes) is then done once per webhook and batch, in the
--- order of the attempts, so the outcome is that of one call per attempt.
+-- together, grouped by webhook (each group in the order its attempts
+-- ended): what is per webhook (the age trim, the expiry, the health of
+-- a run of successes, the rollup's counts) is then done once per webhook
+-- and batch, and an event index's expiry once per event and batch, so
+-- the outcome is that of one call per attempt at a fraction of the
+-- Redis commands. Its keys and arguments are sent once per webhook, not
+-- per attempt (what Redis spends per delivery is mostly per argument
+-- and per command: docs/performance.md).
 --
--- KEYS, 5 per attempt: wh:webhook:<sid>, wh:attempts:<sid>,
---          wh:event:<company_sid>:<event_sid>:attempts,
---          wh:webhook:<sid>:health, wh:webhook:<sid>:hourly
+-- KEYS     4 per webhook: wh:webhook:<sid>, wh:attempts:<sid>,
+--          wh:webhook:<sid>:health, wh:webhook:<sid>:hourly;
+--          then 1 per attempt: wh:event:<company_sid>:<event_sid>:attempts
 -- ARGV[1]  now (ms)                       ARGV[2]  MAXLEN of a log
 -- ARGV[3]  oldest entry id kept (ms)      ARGV[4]  a log's age cap (ms)
--- ARGV[5]  an event index's TTL (ms)
--- then 14 per attempt: the webhook sid, 1 if it succeeded else 0, the
---          values of the log line's fields event_sid, attempt, outcome,
---          status, error, latency_ms, at, answer, receiver_date,
---          clock_skew_ms (the names are here, not sent with every
---          attempt; the last two are left out of the line when empty),
---          and `at` in ms: the attempt's score in the event's index, so
---          that attempts recorded in one batch keep their own order,
---          then the line's `request` (the event type and the header
---          lines sent, dispatcher/record.c; left out when empty)
+-- ARGV[5]  an event index's TTL (ms)      ARGV[6]  the number of webhooks
+-- then 2 per webhook: its sid and its number of attempts;
+-- then 12 per attempt, webhook by webhook: the values of the log line's
+--          fields event_sid, attempt, outcome, status, error, latency_ms,
+--          at, answer, receiver_date, clock_skew_ms (the names are here,
+--          not sent with every attempt; the last two are left out of the
+--          line when empty; outcome `succeeded` is a success), `at` in
+--          ms: the attempt's score in the event's index, so that attempts
+--          recorded in one batch keep their own order, then the line's
+--          `request` (the event type and the header lines sent,
+--          dispatcher/record.c; left out when empty)
 --
--- Returns one element per attempt: nil when its webhook is gone, 0 for
--- a success, {consecutive_failures, failing_since (ms)} for a failure.
+-- Returns one element per attempt, in the order sent: nil when its
+-- webhook is gone, 0 for a success, {consecutive_failures, failing_since
+-- (ms)} for a failure.
 -- Note for Redis Cluster: these keys are not in the {0} slot.
 
 local now = ARGV[1]
-local out, hooks = {}, {}
+local PER_ATTEMPT = 12	-- arguments per attempt
+local out, indexed = {}, {}
 
 -- Latency histogram bounds (ms) of the hourly rollup: bucket i counts
 -- latencies up to ROLLUP_MS[i + 1], the last one everything above.
@@ -50,20 +58,16 @@ local ROLLUP_MS = {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
 local hour = math.floor(tonumber(now) / 3600000)
 local slot = (hour % 24) .. ':'
 
--- Count one attempt in the current hour's slot, first emptying the slot
--- when it still holds the same hour of an earlier day.
+-- Count one attempt in the current hour's slot of its webhook (written
+-- once per webhook and batch, by flush below).
 local function rollup(h, ok, latency)
-  if not h.rolled then
-    if redis.call('HGET', h.hourly, slot .. 'h') ~= tostring(hour) then
-      local f = {slot .. 'ok', slot .. 'fail'}
-      for i = 0, #ROLLUP_MS do f[#f + 1] = slot .. 'l' .. i end
-      redis.call('HDEL', h.hourly, unpack(f))
-      redis.call('HSET', h.hourly, slot .. 'h', hour)
-    end
-    redis.call('PEXPIRE', h.hourly, 90000000)
-    h.rolled = true
+  local c = h.counts
+  if c == nil then
+    c = {}
+    h.counts = c
   end
-  redis.call('HINCRBY', h.hourly, slot .. (ok and 'ok' or 'fail'), 1)
+  local f = ok and 'ok' or 'fail'
+  c[f] = (c[f] or 0) + 1
   if latency ~= nil then
     local b = #ROLLUP_MS
     for i = 1, #ROLLUP_MS do
@@ -72,8 +76,26 @@ local function rollup(h, ok, latency)
         break
       end
     end
-    redis.call('HINCRBY', h.hourly, slot .. 'l' .. b, 1)
+    f = 'l' .. b
+    c[f] = (c[f] or 0) + 1
   end
+end
+
+-- Add a webhook's counts of this batch to the current hour's slot,
+-- first emptying the slot when it still holds the same hour of an
+-- earlier day.
+local function flush(h)
+  if h.counts == nil then return end
+  if redis.call('HGET', h.hourly, slot .. 'h') ~= tostring(hour) then
+    local f = {slot .. 'ok', slot .. 'fail'}
+    for i = 0, #ROLLUP_MS do f[#f + 1] = slot .. 'l' .. i end
+    redis.call('HDEL', h.hourly, unpack(f))
+    redis.call('HSET', h.hourly, slot .. 'h', hour)
+  end
+  for f, n in pairs(h.counts) do
+    redis.call('HINCRBY', h.hourly, slot .. f, n)
+  end
+  redis.call('PEXPIRE', h.hourly, 90000000)
 end
 
 -- A run of successes ends the streak once, with the latest time.
@@ -85,56 +107,68 @@ local function settle(h)
   end
 end
 
-for r = 0, #KEYS / 5 - 1 do
-  local k, a = 5 * r, 5 + 14 * r
-  local h = hooks[KEYS[k + 1]]
-  if h == nil then
-    h = { live = redis.call('EXISTS', KEYS[k + 1]) == 1, health = KEYS[k + 4],
-      hourly = KEYS[k + 5] }
-    hooks[KEYS[k + 1]] = h
-  end
-  out[r + 1] = false
-  if h.live then
-    local line = { 'XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[2], '*',
-      'event_sid', ARGV[a + 3], 'attempt', ARGV[a + 4],
-      'outcome', ARGV[a + 5], 'status', ARGV[a + 6], 'error', ARGV[a + 7],
-      'latency_ms', ARGV[a + 8], 'at', ARGV[a + 9], 'answer', ARGV[a + 10] }
-    if ARGV[a + 11] ~= '' then
-      table.insert(line, 'receiver_date')
-      table.insert(line, ARGV[a + 11])
-      table.insert(line, 'clock_skew_ms')
-      table.insert(line, ARGV[a + 12])
-    end
-    if ARGV[a + 14] ~= '' then
-      table.insert(line, 'request')
-      table.insert(line, ARGV[a + 14])
-    end
-    local id = redis.call(unpack(line))
-    if not h.trimmed then
-      redis.call('XTRIM', KEYS[k + 2], 'MINID', '~', ARGV[3])
-      redis.call('PEXPIRE', KEYS[k + 2], ARGV[4])
-      h.trimmed = true
-    end
-    redis.call('ZADD', KEYS[k + 3], ARGV[a + 13], id .. '_' .. ARGV[a + 1])
-    redis.call('PEXPIRE', KEYS[k + 3], ARGV[5])
-    rollup(h, ARGV[a + 2] == '1', tonumber(ARGV[a + 8]))
-    if ARGV[a + 2] == '1' then
-      h.ok = true
-      out[r + 1] = 0
-    else
-      settle(h)
-      local n = redis.call('HINCRBY', h.health, 'consecutive_failures', 1)
-      local since = tonumber(redis.call('HGET', h.health, 'failing_since'))
-      if since == nil or since == 0 then
-        since = tonumber(now)
-        redis.call('HSET', h.health, 'failing_since', now)
+-- Record the n attempts of one webhook whose keys start at KEYS[k + 1],
+-- their arguments at ARGV[a + 1], their results at out[r + 1].
+local function record(sid, n, k, r, a)
+  local h = { health = KEYS[k + 3], hourly = KEYS[k + 4] }
+  local live = redis.call('EXISTS', KEYS[k + 1]) == 1
+  local nhooks = tonumber(ARGV[6])
+  for i = 0, n - 1 do
+    local x = a + PER_ATTEMPT * i
+    out[r + i + 1] = false
+    if live then
+      local line = { 'XADD', KEYS[k + 2], 'MAXLEN', '~', ARGV[2], '*',
+        'event_sid', ARGV[x + 1], 'attempt', ARGV[x + 2],
+        'outcome', ARGV[x + 3], 'status', ARGV[x + 4], 'error', ARGV[x + 5],
+        'latency_ms', ARGV[x + 6], 'at', ARGV[x + 7], 'answer', ARGV[x + 8] }
+      if ARGV[x + 9] ~= '' then
+        line[#line + 1] = 'receiver_date'
+        line[#line + 1] = ARGV[x + 9]
+        line[#line + 1] = 'clock_skew_ms'
+        line[#line + 1] = ARGV[x + 10]
       end
-      redis.call('HSET', h.health, 'last_failure_at', now)
-      out[r + 1] = {n, since}
+      if ARGV[x + 12] ~= '' then
+        line[#line + 1] = 'request'
+        line[#line + 1] = ARGV[x + 12]
+      end
+      local id = redis.call(unpack(line))
+      local idx = KEYS[4 * nhooks + r + i + 1]
+      redis.call('ZADD', idx, ARGV[x + 11], id .. '_' .. sid)
+      if not indexed[idx] then
+        redis.call('PEXPIRE', idx, ARGV[5])
+        indexed[idx] = true
+      end
+      local ok = ARGV[x + 3] == 'succeeded'
+      rollup(h, ok, tonumber(ARGV[x + 6]))
+      if ok then
+        h.ok = true
+        out[r + i + 1] = 0
+      else
+        settle(h)
+        local c = redis.call('HINCRBY', h.health, 'consecutive_failures', 1)
+        local since = tonumber(redis.call('HGET', h.health, 'failing_since'))
+        if since == nil or since == 0 then
+          since = tonumber(now)
+          redis.call('HSET', h.health, 'failing_since', now)
+        end
+        redis.call('HSET', h.health, 'last_failure_at', now)
+        out[r + i + 1] = {c, since}
+      end
     end
+  end
+  if live then
+    redis.call('XTRIM', KEYS[k + 2], 'MINID', '~', ARGV[3])
+    redis.call('PEXPIRE', KEYS[k + 2], ARGV[4])
+    settle(h)
+    flush(h)
   end
 end
-for _, h in pairs(hooks) do
-  settle(h)
+
+local r, a = 0, 6 + 2 * tonumber(ARGV[6])
+for g = 0, tonumber(ARGV[6]) - 1 do
+  local n = tonumber(ARGV[8 + 2 * g])
+  record(ARGV[7 + 2 * g], n, 4 * g, r, a)
+  r = r + n
+  a = a + PER_ATTEMPT * n
 end
 return out

@@ -10,11 +10,18 @@
 -- ARGV[1]  now (ms)                     ARGV[2]  the most to move
 --
 -- Returns the number moved.
+--
+-- The members due are the lowest ranks of the zset (it is ordered by
+-- score), so they leave it in one ZREMRANGEBYRANK rather than a ZREM
+-- each: in a storm of 100 000 due together, a ZREM (a skiplist search,
+-- and the member passed back into Redis) cost about as much as the XADD.
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],
   'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(due) do
   redis.call('XADD', KEYS[2], '*', 'task', m)
-  redis.call('ZREM', KEYS[1], m)
+end
+if #due > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #due - 1)
 end
 return #due

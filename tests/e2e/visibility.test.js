@@ -450,6 +450,49 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     assert.equal((await api('GET', `${w}/~test`, undefined, { key: mine.auth })).status, 200);
   });
 
+  // The dispatcher records the attempts that end together in one script
+  // call, grouped by webhook: a fan-out whose attempts share batches must
+  // still put each attempt in its own webhook's log, index entry, health
+  // and hourly counts.
+  test('attempts of several webhooks recorded together: each in its own log, index, health and rollup', async () => {
+    const company = `CO_mix${randomHex(3)}`;
+    const ok = await startReceiver({ status: 204 });
+    const bad = await startReceiver({ status: 500 });
+    const hooks = [];
+    for (const url of [ok.url('/a'), bad.url('/b'), ok.url('/c')]) {
+      hooks.push((await createWebhook(stack, { company_sid: company, url, max_attempts: 1 })).webhook);
+    }
+    const sids = Array.from({ length: 40 }, () => newEventSid('mix'));
+    await publishEvents(stack.redis, sids.map((s) => event(company, s)));
+    await ok.waitFor(80);
+    await bad.waitFor(40);
+    await waitQueuesIdle(stack.redis);
+    const want = { [hooks[0].sid]: 'succeeded', [hooks[1].sid]: 'dead', [hooks[2].sid]: 'succeeded' };
+    for (const w of hooks) {
+      const log = await waitUntil(async () => {
+        const l = await attemptLog(stack.redis, w.sid);
+        return l.length >= 40 ? l : null;
+      }, { what: `40 log lines of ${w.sid}` });
+      assert.equal(log.length, 40, 'one line per attempt, no other webhook\'s');
+      assert.deepEqual(log.map((e) => e.fields.event_sid).sort(), [...sids].sort());
+      assert.ok(log.every((e) => e.fields.outcome === want[w.sid]), `${w.sid}: only its own outcomes`);
+      const stats = (await api('GET', `/v1/webhooks/${w.sid}/stats`)).json.stats.hours;
+      const counted = stats.reduce((n, h) => [n[0] + h.succeeded, n[1] + h.failed], [0, 0]);
+      assert.deepEqual(counted, want[w.sid] === 'dead' ? [0, 40] : [40, 0], `${w.sid}: hourly counts`);
+      const health = (await api('GET', `/v1/webhooks/${w.sid}`)).json.webhook.health;
+      assert.equal(health.consecutive_failures, want[w.sid] === 'dead' ? 40 : 0, `${w.sid}: health`);
+      assert.equal(health.last_success_at === null, want[w.sid] === 'dead', `${w.sid}: last success`);
+    }
+    for (const s of sids.slice(0, 5)) {
+      const r = await api('GET', `/v1/events/${s}/attempts?company_sid=${company}`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.attempts.map((a) => `${a.webhook_sid}:${a.outcome}`).sort(),
+        hooks.map((w) => `${w.sid}:${want[w.sid]}`).sort(), `the index of ${s}`);
+      const ttl = Number(await stack.redis.call('PTTL', `wh:event:${company}:${s}:attempts`));
+      assert.ok(ttl > 0, `the index of ${s} expires (${ttl})`);
+    }
+  });
+
   test('deleting a webhook deletes its log, health and dead-letter index', async () => {
     const company = `CO_del${randomHex(3)}`;
     const rcv = await startReceiver({ status: 500 });

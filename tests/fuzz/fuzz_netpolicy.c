@@ -1,6 +1,6 @@
 /*
  * fuzz_netpolicy.c: the SSRF address policy of common/netpolicy.c on any
- * bytes: URL hosts judged up front (wh_host_literal_refused), addresses
+ * bytes: URL hosts judged up front (host_refused), addresses
  * judged at connect time (wh_addr_refused) and WH_ALLOW_CIDRS lists.
  *
  * Checks, beyond memory safety:
@@ -30,6 +30,11 @@
 #include "netpolicy.h"
 
 #include "fuzz.h"
+
+/* URL hosts are judged as the api judges them (wh_policy_host_refused):
+ * under the default policy, or with WH_ALLOW_PRIVATE_TARGETS. */
+static const struct wh_netpolicy	no_private;
+static const struct wh_netpolicy	any_private = { .allow_private = 1 };
 
 static int
 is_malformed(const char *why)
@@ -105,13 +110,13 @@ check_host(const char *s, size_t len)
 	const char		*why, *at_connect;
 	char			*host;
 
-	why = wh_host_literal_refused(s, len, 0);
+	why = wh_policy_host_refused(&no_private, s, len);
 	if (memchr(s, '\0', len) != NULL) {
 		FUZZ_CHECK(len == 0 || why != NULL);
 		return;
 	}
-	FUZZ_CHECK(wh_host_literal_refused(s, len, 1) == NULL ||
-	    is_malformed(wh_host_literal_refused(s, len, 1)));
+	FUZZ_CHECK(wh_policy_host_refused(&any_private, s, len) == NULL ||
+	    is_malformed(wh_policy_host_refused(&any_private, s, len)));
 	if ((host = fuzz_cstr((const uint8_t *)s, len)) == NULL)
 		return;
 	if (len > 0 && numeric_host(host, &ss, &sslen)) {

@@ -43,7 +43,7 @@ static const char *const known[] = {
 	"company_sid", "event_type", "payload", "event_sid", "ts", NULL
 };
 
-struct entry {
+struct raw_entry {
 	char		*id;
 	redisReply	 fields;
 	redisReply	*elem[FIELDS_MAX];
@@ -51,7 +51,7 @@ struct entry {
 };
 
 static void
-entry_free(struct entry *e)
+entry_free(struct raw_entry *e)
 {
 	size_t	i;
 
@@ -61,7 +61,7 @@ entry_free(struct entry *e)
 }
 
 static int
-entry_split(const uint8_t *data, size_t size, struct entry *e)
+entry_split(const uint8_t *data, size_t size, struct raw_entry *e)
 {
 	const uint8_t	*p = data, *end = data + size, *sep;
 	size_t		 len, n = 0;
@@ -105,7 +105,7 @@ is_named(const redisReply *k, const char *name)
 
 /* The value of the field named exactly name; NULL if absent. */
 static const redisReply *
-field(const struct entry *e, const char *name, int *count)
+field(const struct raw_entry *e, const char *name, int *count)
 {
 	const redisReply	*v = NULL;
 	size_t			 i;
@@ -162,7 +162,7 @@ check_retry_path(const struct wh_event *ev)
 }
 
 static void
-check_event(const struct entry *e)
+check_event(const struct raw_entry *e)
 {
 	struct wh_event		 ev, ev2;
 	const redisReply	*v;
@@ -225,7 +225,7 @@ check_event(const struct entry *e)
 
 /* Every element as the "task" of a retries entry. */
 static void
-check_task(const struct entry *e)
+check_task(const struct raw_entry *e)
 {
 	struct wh_task	 t;
 	const char	*why;
@@ -246,7 +246,7 @@ check_task(const struct entry *e)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct entry	e;
+	struct raw_entry	e;
 
 	if (entry_split(data, size, &e) == 0) {
 		check_event(&e);

@@ -18,7 +18,7 @@
 
 #define NMAX	16
 
-struct entry {
+struct fake_entry {
 	redisReply	 fields;
 	redisReply	*elem[NMAX];
 	redisReply	 item[NMAX];
@@ -26,7 +26,7 @@ struct entry {
 
 /* An entry of n strings given as (bytes, length) pairs. */
 static void
-entry_make(struct entry *e, size_t n, ...)
+entry_make(struct fake_entry *e, size_t n, ...)
 {
 	va_list	ap;
 	size_t	i;
@@ -50,7 +50,7 @@ entry_make(struct entry *e, size_t n, ...)
 
 /* Parse e as an entry of wh:{0}:events; the event is left in ev. */
 static const char *
-parse(struct entry *e, const char *id, struct wh_event *ev)
+parse(struct fake_entry *e, const char *id, struct wh_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 	return (entry_event_parse(ev, id, &e->fields, 1024));
@@ -59,7 +59,7 @@ parse(struct entry *e, const char *id, struct wh_event *ev)
 static void
 test_good(void **state)
 {
-	struct entry	e;
+	struct fake_entry	e;
 	struct wh_event	ev;
 
 	(void)state;
@@ -86,7 +86,7 @@ test_good(void **state)
 static void
 test_refused(void **state)
 {
-	struct entry	e;
+	struct fake_entry	e;
 	struct wh_event	ev;
 
 	(void)state;
@@ -121,7 +121,7 @@ test_ts(void **state)
 		"99999999999999999999",		/* was LLONG_MAX */
 		"253402300800000",		/* year 10000: no RFC 3339 */
 	};
-	struct entry	e;
+	struct fake_entry	e;
 	struct wh_event	ev;
 	size_t		i;
 

@@ -30,6 +30,11 @@ struct probe {
 
 #define NPROBES(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* URL hosts are judged as the api judges them (wh_policy_host_refused):
+ * under the default policy, or with WH_ALLOW_PRIVATE_TARGETS. */
+static const struct wh_netpolicy	deny;
+static const struct wh_netpolicy	allow = { .allow_private = 1 };
+
 static const struct probe v4_probes[] = {
 	{ "0.0.0.0",		"unspecified address" },
 	{ "0.255.255.255",	"unspecified address" },
@@ -192,12 +197,14 @@ check_probes(const struct probe *p, size_t n, int v6)
 		    v6 ? refused6(p[i].addr, 0) : refused4(p[i].addr, 0));
 		/* The api's literal check agrees with the connect check. */
 		expect_reason(p[i].addr, p[i].reason,
-		    wh_host_literal_refused(p[i].addr, strlen(p[i].addr), 0));
+		    wh_policy_host_refused(&deny, p[i].addr,
+		    strlen(p[i].addr)));
 		/* And allowing private targets allows everything. */
 		expect_reason(p[i].addr, NULL,
 		    v6 ? refused6(p[i].addr, 1) : refused4(p[i].addr, 1));
 		expect_reason(p[i].addr, NULL,
-		    wh_host_literal_refused(p[i].addr, strlen(p[i].addr), 1));
+		    wh_policy_host_refused(&allow, p[i].addr,
+		    strlen(p[i].addr)));
 	}
 }
 
@@ -450,19 +457,20 @@ test_host_literal(void **state)
 	(void)state;
 	for (i = 0; i < NPROBES(hosts); i++) {
 		expect_reason(hosts[i].addr, hosts[i].reason,
-		    wh_host_literal_refused(hosts[i].addr,
-		    strlen(hosts[i].addr), 0));
+		    wh_policy_host_refused(&deny, hosts[i].addr,
+		    strlen(hosts[i].addr)));
 	}
 
 	/* Lengths are explicit: the host need not be NUL-terminated. */
-	assert_string_equal(wh_host_literal_refused("127.0.0.1:8080/x", 9, 0),
+	assert_string_equal(wh_policy_host_refused(&deny,
+	    "127.0.0.1:8080/x", 9),
 	    "loopback address");
-	assert_null(wh_host_literal_refused("8.8.8.8127.0.0.1", 7, 0));
-	assert_null(wh_host_literal_refused("", 0, 0));
-	assert_null(wh_host_literal_refused(NULL, 0, 0));
-	assert_non_null(wh_host_literal_refused("127.0.0.1\0.x", 12, 0));
-	assert_null(wh_host_literal_refused("0x7f.1", 6, 1));
-	assert_null(wh_host_literal_refused("::1", 3, 1));
+	assert_null(wh_policy_host_refused(&deny, "8.8.8.8127.0.0.1", 7));
+	assert_null(wh_policy_host_refused(&deny, "", 0));
+	assert_null(wh_policy_host_refused(&deny, NULL, 0));
+	assert_non_null(wh_policy_host_refused(&deny, "127.0.0.1\0.x", 12));
+	assert_null(wh_policy_host_refused(&allow, "0x7f.1", 6));
+	assert_null(wh_policy_host_refused(&allow, "::1", 3));
 }
 
 static void
@@ -474,14 +482,14 @@ test_host_literal_long(void **state)
 	/* Too long to be a name, and numeric: refused, not read past. */
 	memset(host, '0', sizeof(host));
 	host[sizeof(host) - 1] = '1';
-	assert_non_null(wh_host_literal_refused(host, sizeof(host), 0));
+	assert_non_null(wh_policy_host_refused(&deny, host, sizeof(host)));
 	/* Too long and not numeric: not a literal. */
 	memset(host, 'a', sizeof(host));
 	host[10] = 'z';
-	assert_null(wh_host_literal_refused(host, sizeof(host), 0));
+	assert_null(wh_policy_host_refused(&deny, host, sizeof(host)));
 	/* An over-long IPv6 literal. */
 	memset(host, ':', sizeof(host));
-	assert_string_equal(wh_host_literal_refused(host, sizeof(host), 0),
+	assert_string_equal(wh_policy_host_refused(&deny, host, sizeof(host)),
 	    "malformed IPv6 address");
 }
 

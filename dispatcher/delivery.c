@@ -1,10 +1,19 @@
 /*
- * resolve.c: after an attempt. Every attempt is written to the webhook's
+ * delivery.c: a delivery's life, made, queued, sent, resolved, freed.
+ *
+ * Made by the fan-out (consume.c) from a cached webhook it borrows
+ * (hookcache.c); queued under its endpoint (endpoint.c), which starts it
+ * through the rate limiter (ratelimit.c) and the transfer layer
+ * (deliver.c) when there is room. Those layers report back through the
+ * callbacks delivery_init() gives them, never by calling up; so does this
+ * file to its own owner, the stream entry (delivery_resolved).
+ *
+ * After an attempt: every attempt is written to the webhook's
  * attempt log (with its event's index and the endpoint's health, in
  * batches: record.c); then the delivery is resolved in Redis: a success is
  * done, a failure is scheduled again in wh:{0}:retry (score = due ms) with
  * the backoff schedule and any Retry-After, or after its last attempt is
- * kept in wh:{0}:dead. The job's stream entry is acked only once Redis
+ * kept in wh:{0}:dead. The stream entry is acked only once Redis
  * has confirmed each resolution, so a crash in between repeats work but
  * never loses it.
  */
@@ -19,33 +28,133 @@
 #include "scripts.h"
 #include "timeutil.h"
 
+static void	resolve_attempt(struct delivery *);
+
+/* The entry's owner (consume.c): one of its deliveries is resolved. */
+static delivery_resolved_fn	*resolved_cb;
+
+static void	resolved_now(struct delivery *, int);
+
+/*
+ * A delivery of en for the cached webhook h, which it borrows (with the
+ * keys active now; none for one deferred at once, with_keys = 0): nothing
+ * is decoded per delivery. NULL when out of memory.
+ */
+struct delivery *
+delivery_make(struct entry *en, struct hc_hook *h, int with_keys)
+{
+	struct delivery	*dl;
+	size_t		 i;
+	int64_t		 now = wh_now_ms();
+
+	if ((dl = calloc(1, sizeof(*dl))) == NULL)
+		return (NULL);
+	dl->retry_after_ms = -1;
+	dl->src = hookcache_hold(h);
+	dl->hook = &h->hook;
+	if (with_keys && (dl->keys = calloc(h->nkeys + 1,
+	    sizeof(*dl->keys))) == NULL) {
+		delivery_free(dl);
+		return (NULL);
+	}
+	for (i = 0; with_keys && i < h->nkeys; i++) {
+		if (wh_signing_key_active(&h->keys[i], now))
+			dl->keys[dl->nkeys++] = &h->keys[i];
+	}
+	dl->entry = en;
+	if (en->kind == ENTRY_EVENT) {
+		dl->attempt = 1;
+		dl->first_attempt_at = now;
+	} else {
+		dl->attempt = en->task.attempt;
+		dl->first_attempt_at = en->task.first_attempt_at;
+	}
+	return (dl);
+}
+
+void
+delivery_free(struct delivery *dl)
+{
+	deliver_clear(dl);
+	free(dl->keys);
+	hookcache_release(dl->src);
+	free(dl);
+}
+
+/* Queue a delivery made by the fan-out under its endpoint. */
+void
+delivery_queue(struct delivery *dl)
+{
+	endpoint_enqueue(dl);
+}
+
 static void
 on_resolved(struct wh_wire *w, void *r, void *priv)
 {
 	struct delivery	*dl = priv;
-	struct job	*job = dl->job;
+	struct entry	*en = dl->entry;
 	redisReply	*reply = r;
 	int		 ok;
 
 	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
 	if (!ok)
 		wh_log(WH_LOG_WARN, "could not record the outcome; the entry "
-		    "stays pending", "event_sid", job->task.event.event_sid,
-		    "webhook_sid", dl->hook.sid, "error", reply ? reply->str :
+		    "stays pending", "event_sid", en->task.event.event_sid,
+		    "webhook_sid", dl->hook->sid, "error", reply ? reply->str :
 		    "redis down", NULL);
 	if (!ok)
-		job_failed(job, reply ? reply->str : "redis down");
-	delivery_free(dl);
-	job_delivery_done(job, ok);
+		entry_failed(en, reply ? reply->str : "redis down");
+	resolved_now(dl, ok);
 }
 
 static void
 resolved_now(struct delivery *dl, int ok)
 {
-	struct job	*job = dl->job;
+	struct entry	*en = dl->entry;
 
 	delivery_free(dl);
-	job_delivery_done(job, ok);
+	resolved_cb(en, ok);
+}
+
+/*
+ * A ~test's outcome is written (test_delivery.c): dl, if any, is freed,
+ * and the entry is never tried again.
+ */
+static void
+test_replied(struct entry *en, struct delivery *dl)
+{
+	if (dl != NULL)
+		delivery_free(dl);
+	resolved_cb(en, 1);
+}
+
+/*
+ * A delivery of an entry another dispatcher took over (deliver.c): its
+ * outcome is not ours to record or act on (the new owner delivers and
+ * resolves the entry), so it is dropped; the entry, once empty, is let go
+ * unacked.
+ */
+static void
+delivery_dropped(struct delivery *dl)
+{
+	resolved_now(dl, 0);
+}
+
+/* Who is told what, below this file; resolved: the entry's owner. */
+void
+delivery_init(delivery_resolved_fn *resolved)
+{
+	static const struct deliver_hooks	hooks = {
+		.release = endpoint_release,
+		.start_ready = endpoint_start_ready,
+		.attempted = resolve_attempt,
+		.dropped = delivery_dropped,
+	};
+
+	resolved_cb = resolved;
+	deliver_hooks(&hooks);
+	endpoint_init(resolve_defer);
+	test_delivery_init(test_replied);
 }
 
 /* The task that repeats this delivery as attempt `attempt`. */
@@ -56,8 +165,8 @@ task_encode(const struct delivery *dl, uint32_t attempt, int64_t due,
 	struct wh_task	t;
 
 	memset(&t, 0, sizeof(t));
-	t.event = dl->job->task.event;		/* borrowed, not owned */
-	t.webhook_sid = dl->hook.sid;
+	t.event = dl->entry->task.event;		/* borrowed, not owned */
+	t.webhook_sid = dl->hook->sid;
 	t.attempt = attempt;
 	t.first_attempt_at = dl->first_attempt_at;
 	t.due_at = due;
@@ -82,7 +191,7 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	}
 	(void)snprintf(score, sizeof(score), "%lld", (long long)due);
 	argv[0] = "ZADD"; lens[0] = 4;
-	argv[1] = partition_of(dl->job->task.event.company_sid)->k_retry;
+	argv[1] = partition_of(dl->entry->task.event.company_sid)->k_retry;
 	lens[1] = strlen(argv[1]);
 	argv[2] = score; lens[2] = strlen(score);
 	argv[3] = b.data; lens[3] = b.len;
@@ -100,7 +209,7 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 static void
 dead_letter(struct delivery *dl, const char *reason)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	struct wh_buf		 b;
 	const char		*argv[40];
 	size_t			 lens[40];
@@ -116,11 +225,11 @@ dead_letter(struct delivery *dl, const char *reason)
 	    wh_rfc3339_ms(dl->first_attempt_at, first) == -1 ||
 	    wh_rfc3339_ms(t, now) == -1 ||
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
-	    dl->hook.sid) == -1 ||
+	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    wh_partition(ev->company_sid, d.nparts), dl->hook.sid) == -1 ||
+	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    wh_partition(ev->company_sid, d.nparts), dl->hook.sid) == -1) {
+	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -144,7 +253,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
 	ARGS("event_sid"); ARGS(ev->event_sid);
-	ARGS("webhook_sid"); ARGS(dl->hook.sid);
+	ARGS("webhook_sid"); ARGS(dl->hook->sid);
 	ARGS("company_sid"); ARGS(ev->company_sid);
 	ARGS("event_type"); ARGS(ev->event_type);
 	ARGS("attempts"); ARGS(attempts);
@@ -162,19 +271,19 @@ dead_letter(struct delivery *dl, const char *reason)
 	wh_buf_free(&b);
 }
 
-void
+static void
 resolve_attempt(struct delivery *dl)
 {
-	const struct wh_event	*ev = &dl->job->task.event;
+	const struct wh_event	*ev = &dl->entry->task.event;
 	char			 code[16], ms[24], n[16], in[24];
 	int64_t			 delay;
 	int			 ok, last, logged;
 	const char		*outcome;
 
 	ok = dl->error[0] == '\0' && dl->status >= 200 && dl->status <= 299;
-	last = dl->attempt >= dl->hook.max_attempts;
+	last = dl->attempt >= dl->hook->max_attempts;
 	outcome = ok ? "succeeded" : last ? "dead" : "retrying";
-	if (dl->job->reply_key != NULL) {
+	if (dl->entry->reply_key != NULL) {
 		test_delivery_reply(dl);
 		return;
 	}
@@ -191,7 +300,7 @@ resolve_attempt(struct delivery *dl)
 		d.n_delivered++;
 		if (logged)
 			wh_log(WH_LOG_DEBUG, "delivered", "event_sid",
-			    ev->event_sid, "webhook_sid", dl->hook.sid,
+			    ev->event_sid, "webhook_sid", dl->hook->sid,
 			    "attempt", n, "status", code, "ms", ms, NULL);
 		resolved_now(dl, 1);
 		return;
@@ -201,13 +310,13 @@ resolve_attempt(struct delivery *dl)
 		d.n_dead++;
 		wh_log(WH_LOG_WARN, "delivery failed; no attempts left, "
 		    "dead-lettered", "event_sid", ev->event_sid,
-		    "webhook_sid", dl->hook.sid, "attempt", n, "status",
+		    "webhook_sid", dl->hook->sid, "attempt", n, "status",
 		    dl->status ? code : NULL, "error", dl->error, "ms", ms,
 		    NULL);
 		dead_letter(dl, "max_attempts reached");
 		return;
 	}
-	delay = wh_backoff_schedule_ms(&dl->hook.retry, dl->attempt,
+	delay = wh_backoff_schedule_ms(&dl->hook->retry, dl->attempt,
 	    d.cfg.retry_scale, arc4random());
 	if ((dl->status == 429 || dl->status == 503) &&
 	    dl->retry_after_ms >= 0)
@@ -219,23 +328,23 @@ resolve_attempt(struct delivery *dl)
 	(void)snprintf(in, sizeof(in), "%lld", (long long)delay);
 	d.n_retried++;
 	wh_log(WH_LOG_WARN, "delivery failed; retry scheduled", "event_sid",
-	    ev->event_sid, "webhook_sid", dl->hook.sid, "attempt", n,
+	    ev->event_sid, "webhook_sid", dl->hook->sid, "attempt", n,
 	    "status", dl->status ? code : NULL, "error", dl->error, "ms", ms,
 	    "retry_in_ms", in, NULL);
 	schedule(dl, dl->attempt + 1, delay);
 }
 
 /*
- * A resolution written for a job not confirmed ours (job_owned()) could
- * undo the work of its new owner: the job is let go instead, its entry
+ * A resolution written for an entry not confirmed ours (entry_owned()) could
+ * undo the work of its new owner: the entry is let go instead, it is
  * left pending (claimed again, by us if it still is ours). 1 if so.
  */
 static int
 not_ours(struct delivery *dl)
 {
-	if (job_owned(dl->job) == OWN_YES)
+	if (entry_owned(dl->entry) == OWN_YES)
 		return (0);
-	job_failed(dl->job, "ownership not confirmed");
+	entry_failed(dl->entry, "ownership not confirmed");
 	resolved_now(dl, 0);
 	return (1);
 }
@@ -246,13 +355,13 @@ resolve_defer(struct delivery *dl, int64_t delay_ms, const char *why)
 {
 	if (not_ours(dl))
 		return;
-	if (dl->job->reply_key != NULL) {
-		test_delivery_fail(dl->job, dl, "the endpoint has too many "
+	if (dl->entry->reply_key != NULL) {
+		test_delivery_fail(dl->entry, dl, "the endpoint has too many "
 		    "deliveries queued; try again later");
 		return;
 	}
 	wh_log(WH_LOG_DEBUG, "delivery deferred", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    dl->entry->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", why, NULL);
 	schedule(dl, dl->attempt, delay_ms);
 }
@@ -265,7 +374,7 @@ resolve_park(struct delivery *dl, const char *reason)
 		return;
 	d.n_parked++;
 	wh_log(WH_LOG_INFO, "delivery parked in dead letters", "event_sid",
-	    dl->job->task.event.event_sid, "webhook_sid", dl->hook.sid,
+	    dl->entry->task.event.event_sid, "webhook_sid", dl->hook->sid,
 	    "reason", reason, NULL);
 	dead_letter(dl, reason);
 }
