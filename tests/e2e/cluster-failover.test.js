@@ -22,7 +22,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  KEYS, createWebhook, newBootstrapKey, partitionOf, queueState, queueIdle, randomHex, sleep,
+  KEYS, companiesPerPartition, createWebhook, newBootstrapKey, queueState, queueIdle, randomHex, sleep,
   startApi, startDispatcher, startReceiver, useHarness, waitUntil,
 } from './lib/harness.js';
 import { startCluster } from './lib/cluster.js';
@@ -33,15 +33,6 @@ const N = 8;
 const BURST = Number(process.env.E2E_BURST || 10000);
 const BATCH = 100;
 
-// One company per partition.
-function companies(tag) {
-  const found = new Array(N).fill(null);
-  for (let i = 0; found.includes(null); i++) {
-    const c = `CO_${tag}_${i}`;
-    if (found[partitionOf(c, N)] === null) found[partitionOf(c, N)] = c;
-  }
-  return found;
-}
 
 async function stackOn(cluster, env = {}) {
   const bootstrapKey = newBootstrapKey();
@@ -100,7 +91,7 @@ test(`failover: kill -9 of a master during a burst of ${BURST} events, WH_REDIS_
   const cluster = await startCluster();
   const { stack } = await stackOn(cluster);
   const rcv = await startReceiver();
-  const cos = companies(randomHex(3));
+  const cos = companiesPerPartition(randomHex(3), N);
   for (const c of cos) await createWebhook(stack, { company_sid: c, url: rcv.url(`/${c}`) });
   const events = Array.from({ length: BURST }, (_, i) => ({
     company_sid: cos[i % N], event_type: 'burst.test', payload: { i }, event_sid: `evt_b_${i}_${randomHex(3)}`,
@@ -144,7 +135,7 @@ test('resharding: the slot of a partition being published to and consumed moves;
   const cluster = await startCluster();
   const { stack } = await stackOn(cluster, { WH_REDIS_WAIT_REPLICAS: '0' });
   const rcv = await startReceiver();
-  const cos = companies(randomHex(3));
+  const cos = companiesPerPartition(randomHex(3), N);
   for (const c of cos) await createWebhook(stack, { company_sid: c, url: rcv.url(`/${c}`) });
   const p = 5;
   const from = await cluster.masterOf(KEYS.part(p, 'events'));

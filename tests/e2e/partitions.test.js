@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import {
   E2E_CLUSTER,
   REPO_ROOT,
+  companiesPerPartition,
   createWebhook,
   partitionOf,
   randomHex,
@@ -56,16 +57,6 @@ async function addedAll(redis, name) {
   return out;
 }
 
-// One company per partition, named so that each lands where we want it.
-function companiesPerPartition(tag) {
-  const found = new Array(N).fill(null);
-  for (let i = 0; found.includes(null); i++) {
-    const c = `CO_${tag}_${i}`;
-    const p = partitionOf(c, N);
-    if (found[p] === null) found[p] = c;
-  }
-  return found;
-}
 
 describe(`WH_PARTITIONS=4 on ${E2E_CLUSTER ? 'a Redis Cluster' : 'one Redis'}, 2 dispatchers`, () => {
   let stack, rcv, companies, hooks;
@@ -85,7 +76,7 @@ describe(`WH_PARTITIONS=4 on ${E2E_CLUSTER ? 'a Redis Cluster' : 'one Redis'}, 2
         return { status: 200 };
       },
     });
-    companies = companiesPerPartition(randomHex(3));
+    companies = companiesPerPartition(randomHex(3), N);
     hooks = [];
     for (const c of companies) {
       hooks.push(await createWebhook(stack, { company_sid: c, url: rcv.url(`/${c}`), max_attempts: 2 }));

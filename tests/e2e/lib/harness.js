@@ -67,6 +67,17 @@ export function partitionOf(company, n = PARTITIONS) {
   return h % n;
 }
 
+// One company per partition of n, named `CO_<tag>_<i>`: the first found
+// for each partition, [company of partition 0, of 1, ...].
+export function companiesPerPartition(tag, n = PARTITIONS) {
+  const found = new Array(n).fill(null);
+  for (let i = 0; found.includes(null); i++) {
+    const c = `CO_${tag}_${i}`;
+    if (found[partitionOf(c, n)] === null) found[partitionOf(c, n)] = c;
+  }
+  return found;
+}
+
 // Redis key names from docs/design.md ("Redis keys"), default prefix; in a
 // cluster the keys that are not a partition's carry the tag {g}.
 export const PREFIX = 'wh:';
