@@ -16,7 +16,7 @@ CFLAGS	?= -O2 -g
 # What the code needs whatever CFLAGS says (sanitize overrides CFLAGS).
 WH_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Icommon \
 	   -DWH_VERSION='"$(VERSION)"' -fstack-protector-strong
-LDLIBS_COMMON := -lhiredis -lmsgpackc -lssl -lcrypto
+LDLIBS_COMMON := -lhiredis -lmsgpackc -lcurl -lssl -lcrypto
 
 COMMON_SRC	:= $(sort $(wildcard common/*.c))
 API_MOD_SRC	:= $(sort $(wildcard api/*.c))
@@ -127,7 +127,7 @@ $(BUILD)/webhooks-api: $(LAUNCHER_OBJ) $(COMMON_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/webhooks-dispatcher: $(DISP_OBJ) $(COMMON_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON) -lcurl -lssl
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS_COMMON)
 
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -27,6 +27,7 @@
 #include "model.h"
 #include "redis_wire.h"
 #include "sign.h"
+#include "trace.h"
 #include "validate.h"
 
 #define API_PARAMS_MAX		3
@@ -91,7 +92,16 @@ struct api_ctx {
 	void			*data;		/* the handler's own state */
 	void			(*data_free)(void *);
 	char			 request_id[WH_ID_MAX];
+	struct wh_trace		 trace;		/* tracing.c: if traced */
+	int			 traced;	/* API_TRACE_* */
+	int			 root;		/* the trace began here */
+	uint8_t			 span_id[WH_SPAN_ID_LEN]; /* RECORDED */
+	char			 trace_event_sid[WH_ID_MAX]; /* for the span */
 };
+
+#define API_TRACE_NONE		0	/* no trace context */
+#define API_TRACE_GIVEN		1	/* the caller's, not recorded here */
+#define API_TRACE_RECORDED	2	/* this request is a span */
 
 /* Handler results. */
 #define API_DONE	0	/* a response was written */
@@ -259,6 +269,19 @@ int	api_metrics_collect(struct wh_mset *);
 void	api_metrics_request(struct api_ctx *);
 void	api_metrics_events(size_t accepted, size_t duplicates,
 	    size_t conflicts);
+void	api_metrics_spans(uint64_t exported, uint64_t dropped);
+
+/* tracing.c: the request's server span, exported over OTLP/HTTP. */
+void	api_tracing_prepare(void);
+void	api_tracing_start(void);
+void	api_tracing_begin(struct api_ctx *);
+void	api_tracing_end(struct api_ctx *);
+/* The traceparent a published event carries on; -1 when none. */
+int	api_tracing_traceparent(const struct api_ctx *,
+	    char out[WH_TRACEPARENT_LEN + 1]);
+/* trace_id and span_id of the request's log lines ("" when none). */
+void	api_tracing_log_ids(const struct api_ctx *, char tid[33],
+	    char sid[17]);
 
 /* Delivery visibility and control (one file each). */
 int	api_attempts_list(struct api_ctx *);		/* attempts.c */
@@ -296,6 +319,7 @@ int	api_health_take(const struct api_reply *, struct wh_health *);
 #define API_WB_SCHEDULE		0x400
 #define API_WB_FILTER		0x800
 #define API_WB_RATE		0x1000
+#define API_WB_TRACE		0x2000
 
 struct api_webhook_input {
 	struct wh_webhook	 w;		/* the given fields only */

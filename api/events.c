@@ -205,10 +205,10 @@ event_stamp(struct event_in *ev, int64_t now)
 static int
 event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 {
-	const char	*argv[EVENT_ARGV], *tp, *sha;
+	const char	*argv[EVENT_ARGV], *sha;
 	size_t		 lens[EVENT_ARGV];
 	char		 idem[WH_KEY_MAX], stream_key[WH_KEY_MAX];
-	struct wh_trace	 tc;
+	char		 tp[WH_TRACEPARENT_LEN + 1];
 	int		 argc = 0, i;
 
 	if (wh_key_events(stream_key, sizeof(stream_key), api_cfg.prefix,
@@ -242,10 +242,12 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 	argv[argc++] = ev->event_sid;
 	argv[argc++] = "ts";
 	argv[argc++] = ev->ts;
-	/* The caller's trace context goes with the event to every attempt;
-	 * an invalid one is dropped (W3C Trace Context). */
-	if (http_request_header(ctx->req, "traceparent", &tp) &&
-	    wh_traceparent_parse(tp, strlen(tp), &tc) == 0) {
+	/*
+	 * The trace context goes with the event to every attempt: this
+	 * request's span as the parent when it is recorded, else the
+	 * caller's as given (an invalid one is dropped, W3C Trace Context).
+	 */
+	if (api_tracing_traceparent(ctx, tp) == 0) {
 		argv[argc++] = "traceparent";
 		argv[argc++] = tp;
 	}
@@ -444,6 +446,8 @@ api_events_publish(struct api_ctx *ctx)
 		    "see errors.", &e));
 	if (event_stamp(ev, wh_now_ms()) == -1)
 		return (api_problem_nomem(ctx));
+	(void)snprintf(ctx->trace_event_sid, sizeof(ctx->trace_event_sid),
+	    "%s", ev->event_sid);
 	if (event_send(ctx, ev, 0, 0) == -1 ||
 	    api_redis_wait_replicas(ctx) == -1)
 		return (api_problem_redis(ctx));

@@ -57,6 +57,7 @@ struct worker_stats {
 	size_t			nstatus;	/* stored with release */
 	struct status_stat	status[STATUS_STATS_MAX];
 	uint64_t		events[3];
+	uint64_t		spans[2];	/* exported, dropped */
 };
 
 static struct worker_stats	*slots;		/* WORKERS_MAX, shared */
@@ -130,6 +131,16 @@ api_metrics_events(size_t accepted, size_t duplicates, size_t conflicts)
 	STORE(&me->events[0], me->events[0] + accepted);
 	STORE(&me->events[1], me->events[1] + duplicates);
 	STORE(&me->events[2], me->events[2] + conflicts);
+}
+
+/* tracing.c: this worker's span counts, as they change. */
+void
+api_metrics_spans(uint64_t exported, uint64_t dropped)
+{
+	if (me == NULL)
+		return;
+	STORE(&me->spans[0], exported);
+	STORE(&me->spans[1], dropped);
 }
 
 /* "/v1/webhooks/:/signing-keys/:" is shown "/v1/webhooks/{id}/...". */
@@ -208,6 +219,10 @@ collect_worker(struct wh_mset *set, struct worker_stats *w, int live)
 		    labels.data, LOAD(&w->events[i]));
 	}
 	wh_buf_free(&labels);
+	rc |= wh_mset_counter(set, "webhooks_trace_spans_exported_total", "",
+	    LOAD(&w->spans[0]));
+	rc |= wh_mset_counter(set, "webhooks_trace_spans_dropped_total", "",
+	    LOAD(&w->spans[1]));
 	rc |= wh_mset_micros(set, "webhooks_process_cpu_seconds_total", "",
 	    LOAD(&w->cpu_before_us) + LOAD(&w->cpu_us));
 	if (live) {

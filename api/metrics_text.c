@@ -65,6 +65,7 @@ static const struct wh_mfamily	families[] = {
 	{ "webhooks_api_workers", "gauge",
 	    "Worker processes of this api that refreshed their figures "
 	    "within the last 5 seconds." },
+	WH_MFAMILIES_TRACE,
 	WH_MFAMILIES_PROCESS,
 	{ "webhooks_redis_up", "gauge",
 	    "1 if this scrape read the queue figures from Redis, 0 if Redis "

@@ -57,7 +57,19 @@ KORE_SECCOMP_FILTER("webhooks",
 	KORE_SYSCALL_ALLOW(newfstatat),
 	KORE_SYSCALL_ALLOW(statx),
 	/* and /proc/self/fd, counted for GET /metrics */
-	KORE_SYSCALL_ALLOW(getdents64)
+	KORE_SYSCALL_ALLOW(getdents64),
+	/*
+	 * The trace exporter's Kore task thread and curl's resolver thread:
+	 * glibc tries clone3 first and falls back to clone (which Kore's
+	 * task filter allows) when told it does not exist.
+	 */
+	KORE_SYSCALL_DENY(clone3, ENOSYS),
+	KORE_SYSCALL_ALLOW(rseq),
+	KORE_SYSCALL_ALLOW(gettid),
+	KORE_SYSCALL_ALLOW(eventfd2),
+	KORE_SYSCALL_ALLOW(pipe2),
+	/* (AddressSanitizer's thread start asks it; read-only.) */
+	KORE_SYSCALL_ALLOW(sched_getaffinity)
 );
 
 /*
@@ -146,6 +158,7 @@ kore_parent_configure(int argc, char **argv)
 		wh_log(WH_LOG_ERROR, "cannot map the metrics table", NULL);
 		exit(2);
 	}
+	api_tracing_prepare();
 	/* Kore logs with printf; the launcher reads them line by line. */
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	if (api_cfg.redis.unix_path[0] == '\0') {
@@ -169,6 +182,7 @@ kore_worker_configure(void)
 	wh_config_start(&api_cfg, &api_caps, "api");
 	(void)api_redis_start();
 	api_metrics_start();
+	api_tracing_start();
 }
 
 /* Match path against pattern; fills params. 1 on match. */
@@ -241,18 +255,21 @@ route_find(struct api_ctx *ctx)
 static void
 request_log(struct api_ctx *ctx)
 {
-	char	status[8], ms[24];
+	char	status[8], ms[24], tid[33], sid[17];
 	int	level = ctx->status >= 500 ? WH_LOG_WARN : WH_LOG_INFO;
 
 	if (!wh_log_enabled(level))
 		return;
+	api_tracing_log_ids(ctx, tid, sid);
 	(void)snprintf(status, sizeof(status), "%d", ctx->status);
 	(void)snprintf(ms, sizeof(ms), "%llu", (unsigned long long)
 	    (kore_time_ms() - ctx->req->start));
 	wh_log(level, "request", "request_id", ctx->request_id,
 	    "method", http_method_text(ctx->req->method),
-	    "path", ctx->req->path, "status", status, "ms", ms,
-	    "key_id", ctx->who.key_id[0] ? ctx->who.key_id : NULL, NULL);
+	    "path", ctx->req->path, "status", status, "duration_ms", ms,
+	    "key_id", ctx->who.key_id[0] ? ctx->who.key_id : NULL,
+	    "trace_id", tid[0] ? tid : NULL, "span_id", sid[0] ? sid : NULL,
+	    NULL);
 }
 
 /* Kore frees the request: a ctx still awaiting replies is orphaned. */
@@ -288,6 +305,7 @@ ctx_create(struct http_request *req)
 	    sizeof(ctx->request_id)) == -1)
 		(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
 		    "req_unknown");
+	api_tracing_begin(ctx);
 	slot = http_state_create(req, sizeof(*slot), ctx_onfree);
 	*slot = ctx;
 	return (ctx);
@@ -498,5 +516,6 @@ api_http(struct http_request *req)
 	}
 	request_log(ctx);
 	api_metrics_request(ctx);
+	api_tracing_end(ctx);
 	return (KORE_RESULT_OK);
 }

@@ -22,6 +22,7 @@ static const struct api_field_spec	create_fields[] = {
 	{ "event_types", 0 }, { "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "retry_schedule_s", 0 }, { "filter", 0 }, { "rate_limit", 0 },
+	{ "propagate_trace", 0 },
 	{ "sid", 1 }, { "created_at", 1 }, { "updated_at", 1 },
 	{ "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }
@@ -33,6 +34,7 @@ static const struct api_field_spec	update_fields[] = {
 	{ "enabled", 0 },
 	{ "tls_client_certificate", 0 }, { "tls_ca_pem", 0 },
 	{ "retry_schedule_s", 0 }, { "filter", 0 }, { "rate_limit", 0 },
+	{ "propagate_trace", 0 },
 	{ "company_sid", 1 }, { "sid", 1 }, { "created_at", 1 },
 	{ "updated_at", 1 }, { "disabled_reason", 1 }, { "health", 1 },
 	{ NULL, 0 }

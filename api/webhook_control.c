@@ -6,7 +6,8 @@
  * write time so that a dispatcher never meets one it cannot use, and
  * kept as the text given; rate_limit {per_second, burst} is the shared
  * per-endpoint limit (common/lua/ratelimit.lua, docs/ratelimit.md). null
- * (or absent on POST) means none of them.
+ * (or absent on POST) means none of them. propagate_trace (issue 22, a
+ * boolean, false by default) has each attempt send its traceparent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,11 @@ api_webhook_control_parse(struct api_obj *obj, int create,
 		if (parse_rate(obj, &in->w, e) == -1)
 			return (-1);
 	}
+	if (create || api_field_present(obj, "propagate_trace")) {
+		in->given |= API_WB_TRACE;
+		in->w.propagate_trace = api_field_bool(obj, "propagate_trace",
+		    e, 0);
+	}
 	return (0);
 }
 
@@ -147,6 +153,8 @@ api_webhook_control_apply(struct wh_webhook *dst,
 		dst->rate_per_second = in->w.rate_per_second;
 		dst->rate_burst = in->w.rate_burst;
 	}
+	if (in->given & API_WB_TRACE)
+		dst->propagate_trace = in->w.propagate_trace;
 	if (in->given & API_WB_FILTER) {
 		t = dst->filter;
 		dst->filter = in->w.filter;
@@ -156,7 +164,7 @@ api_webhook_control_apply(struct wh_webhook *dst,
 
 /*
  * ,"retry_schedule_s":[...]|null,"filter":{...}|null,"rate_limit":
- * {"per_second":N,"burst":B}|null. The filter is the
+ * {"per_second":N,"burst":B}|null,"propagate_trace":bool. The filter is the
  * stored text as given; one that is not JSON (a record edited by hand)
  * is shown as null rather than breaking the document.
  */
@@ -186,7 +194,12 @@ api_render_webhook_control(struct wh_buf *b, const struct wh_webhook *w)
 	if (rc == -1)
 		return (-1);
 	if (w->rate_per_second == 0)
-		return (wh_buf_appendstr(b, ",\"rate_limit\":null"));
-	return (wh_buf_appendf(b, ",\"rate_limit\":{\"per_second\":%u,"
-	    "\"burst\":%u}", w->rate_per_second, w->rate_burst));
+		rc = wh_buf_appendstr(b, ",\"rate_limit\":null");
+	else
+		rc = wh_buf_appendf(b, ",\"rate_limit\":{\"per_second\":%u,"
+		    "\"burst\":%u}", w->rate_per_second, w->rate_burst);
+	if (rc == -1)
+		return (-1);
+	return (wh_buf_appendf(b, ",\"propagate_trace\":%s",
+	    w->propagate_trace ? "true" : "false"));
 }

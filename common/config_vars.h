@@ -205,15 +205,15 @@
 	    "the address of the dispatcher's own `GET /metrics` (e.g. " \
 	    "`0.0.0.0:9464`)")						\
 	STR(WH_OTLP_ENDPOINT, NULL, "none: no traces",			\
-	    "an `http://` or `https://` URL", "dispatcher",		\
-	    "the OpenTelemetry collector's base URL; attempt spans go to " \
+	    "an `http://` or `https://` URL", "both",			\
+	    "the OpenTelemetry collector's base URL; spans go to "	\
 	    "`<base>/v1/traces` (OTLP/HTTP, JSON)")			\
 	STR(WH_OTLP_HEADERS, NULL,					\
 	    "`OTEL_EXPORTER_OTLP_HEADERS`, else none",			\
-	    "`name=value,…`, values percent-encoded", "dispatcher",	\
+	    "`name=value,…`, values percent-encoded", "both",		\
 	    "headers of every export; secret, never logged")		\
 	STR(WH_TRACE_SAMPLE, "1", NULL,					\
-	    "a ratio from 0 to 1", "dispatcher",			\
+	    "a ratio from 0 to 1", "both",				\
 	    "ratio of sampled traces exported (decided on the trace id, " \
 	    "so every process agrees); `0` sends nothing")		\
 	STR(WH_PORTAL_FRAME_ANCESTORS, "'none'", "no frame may embed it", \

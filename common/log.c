@@ -4,16 +4,90 @@
  * sharing a terminal or a pipe never interleave mid-line. The first line
  * a process writes carries "version" (WH_VERSION), whatever it says: a
  * program that fails at start writes one line, and a log collected from
- * anywhere still tells which build wrote it.
+ * anywhere still tells which build wrote it. Fields are typed by the one
+ * table of their names (log_fields.h): "status":201, not "201".
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "json.h"
 #include "log.h"
+#include "log_fields.h"
 #include "timeutil.h"
+
+#define LOG_FIELD(n, t, m)	{ #n, WH_LOGF_##t, m },
+const struct wh_log_field	wh_log_fields[] = {
+	WH_LOG_FIELDS(LOG_FIELD)
+};
+const size_t	wh_log_nfields = sizeof(wh_log_fields) /
+		    sizeof(wh_log_fields[0]);
+
+static int
+field_cmp(const void *key, const void *elem)
+{
+	return (strcmp(key, ((const struct wh_log_field *)elem)->name));
+}
+
+const struct wh_log_field *
+wh_log_field(const char *name)
+{
+	return (bsearch(name, wh_log_fields, wh_log_nfields,
+	    sizeof(wh_log_fields[0]), field_cmp));
+}
+
+static const char *
+digits(const char *p)
+{
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return (p);
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and nothing more. */
+int
+wh_log_is_number(const char *s)
+{
+	const char	*p = s, *q;
+
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		p = digits(p);
+	else
+		return (0);
+	if (*p == '.') {
+		if ((q = digits(p + 1)) == p + 1)
+			return (0);
+		p = q;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if ((q = digits(p)) == p)
+			return (0);
+		p = q;
+	}
+	return (*p == '\0');
+}
+
+/* A field's value: bare when the table types it and it is one. */
+static int
+field_value(struct wh_buf *b, const char *k, const char *v)
+{
+	const struct wh_log_field	*f = wh_log_field(k);
+
+	if (f != NULL && ((f->type == WH_LOGF_NUMBER &&
+	    wh_log_is_number(v)) || (f->type == WH_LOGF_BOOL &&
+	    (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))))
+		return (wh_buf_appendstr(b, v));
+	return (wh_json_str(b, v, strlen(v)));
+}
 
 static const char	*log_component = "webhooks";
 static int		 log_min = WH_LOG_INFO;
@@ -81,7 +155,7 @@ wh_log(int level, const char *msg, ...)
 		if ((rc = wh_buf_append(&b, ",", 1)) == 0 &&
 		    (rc = wh_json_str(&b, k, strlen(k))) == 0 &&
 		    (rc = wh_buf_append(&b, ":", 1)) == 0)
-			rc = wh_json_str(&b, v, strlen(v));
+			rc = field_value(&b, k, v);
 	}
 	va_end(ap);
 

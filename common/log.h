@@ -1,8 +1,11 @@
 /*
  * log.h: JSON lines on stderr, one object per line:
  *   {"ts":"...","level":"info","component":"dispatcher","msg":"...",k:v...}
- * Callers pass extra string fields as key, value pairs ended by NULL.
- * Values are escaped; a NULL value is skipped. Never pass a secret.
+ * Callers pass extra fields as key, value pairs of strings ended by NULL;
+ * every key is a name of log_fields.h, whose type decides whether the
+ * value is written as a JSON number or boolean (when it is one) or as a
+ * string. Values are escaped; a NULL value is skipped. Never pass a
+ * secret.
  */
 #ifndef WH_LOG_H
 #define WH_LOG_H

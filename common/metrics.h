@@ -85,6 +85,13 @@ int	wh_mset_build_info(struct wh_mset *);
  * value (NULL if none) is "Bearer <token>", compared in constant time.
  */
 int	wh_metrics_token_ok(const char *token, const char *authorization);
+/* The trace exporter's counts (common/otlp.h), in both programs. */
+#define WH_MFAMILIES_TRACE						\
+	{ "webhooks_trace_spans_exported_total", "counter",		\
+	    "Spans the OTLP collector accepted." },			\
+	{ "webhooks_trace_spans_dropped_total", "counter",		\
+	    "Spans dropped: the export queue was full (collector slow or " \
+	    "down) or the collector refused or did not answer them." }
 #define WH_MFAMILIES_PROCESS						\
 	{ "webhooks_build_info", "gauge",				\
 	    "Always 1; the version label names the running build." },	\

@@ -307,7 +307,8 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 	if (msgpack_pack_map(pk, 12 + (w->label != NULL) +
 	    (w->disabled_reason != NULL) + 2 * (w->tls_cert != NULL) +
 	    (w->tls_ca != NULL) + (w->retry.n > 0) +
-	    (w->filter != NULL) + (w->rate_per_second != 0)) != 0 ||
+	    (w->filter != NULL) + (w->rate_per_second != 0) +
+	    (w->propagate_trace != 0)) != 0 ||
 	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
 	    pk_kv_str(pk, "sid", w->sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", w->company_sid) == -1)
@@ -336,7 +337,8 @@ webhook_pack(msgpack_packer *pk, const struct wh_webhook *w)
 		    strlen(w->event_types[i])) == -1)
 			return (-1);
 	}
-	if (pk_kv_bool(pk, "enabled", w->enabled) == -1)
+	if (pk_kv_bool(pk, "enabled", w->enabled) == -1 ||
+	    (w->propagate_trace && pk_kv_bool(pk, "propagate_trace", 1) == -1))
 		return (-1);
 	if (w->disabled_reason != NULL && pk_kv_str(pk, "disabled_reason",
 	    w->disabled_reason) == -1)
@@ -952,13 +954,13 @@ static const char *const webhook_keys[] = {
 	"v", "sid", "company_sid", "label", "url", "method", "timeout_ms",
 	"max_attempts", "headers", "event_types", "enabled", "created_at",
 	"updated_at", "disabled_reason", "tls_cert", "tls_key", "tls_key_enc",
-	"tls_ca", "retry_schedule_s", "filter", "rate_limit"
+	"tls_ca", "retry_schedule_s", "filter", "rate_limit", "propagate_trace"
 };
 enum {
 	WK_V, WK_SID, WK_COMPANY, WK_LABEL, WK_URL, WK_METHOD, WK_TIMEOUT,
 	WK_ATTEMPTS, WK_HEADERS, WK_TYPES, WK_ENABLED, WK_CREATED, WK_UPDATED,
 	WK_DISABLED_REASON, WK_TLS_CERT, WK_TLS_KEY, WK_TLS_KEY_ENC, WK_TLS_CA,
-	WK_RETRY, WK_FILTER, WK_RATE
+	WK_RETRY, WK_FILTER, WK_RATE, WK_PROPAGATE
 };
 
 static int
@@ -1012,6 +1014,8 @@ webhook_field(const msgpack_object_kv *kv, int idx, struct wh_webhook *w)
 		return (get_str(&kv->val, 1, &w->filter));
 	case WK_RATE:
 		return (decode_rate(&kv->val, w));
+	case WK_PROPAGATE:
+		return (get_bool(&kv->val, &w->propagate_trace));
 	default:
 		return (-1);
 	}

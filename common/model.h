@@ -53,6 +53,8 @@ struct wh_webhook {
 	uint32_t	 rate_burst;	/*   0 and 0: none */
 	char		*filter;	/* filter JSON text as given (filter.h);
 					   NULL: every event */
+	int		 propagate_trace; /* send the attempt's traceparent;
+					     absent in the record: 0 */
 };
 
 #define WH_KEY_HMAC		0	/* shared secret: Streem, v1 */

@@ -16,11 +16,17 @@
 int64_t
 wh_now_ms(void)
 {
+	return (wh_now_us() / 1000);
+}
+
+int64_t
+wh_now_us(void)
+{
 	struct timespec	ts;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return (0);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
 int64_t

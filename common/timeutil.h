@@ -11,6 +11,8 @@
 #define WH_RFC3339_LEN	24	/* chars, without the NUL */
 
 int64_t	wh_now_ms(void);
+/* The same in microseconds (trace spans). */
+int64_t	wh_now_us(void);
 /* Monotonic milliseconds, for timeouts and latencies. */
 int64_t	wh_mono_ms(void);
 /* Monotonic microseconds, for latency histograms. */

@@ -435,6 +435,17 @@ add_header(struct curl_slist **list, struct curl_slist **node,
 	return (0);
 }
 
+/*
+ * Header i of the webhook goes out, unless it is a traceparent of its
+ * own while propagate_trace sends the attempt's.
+ */
+static int
+header_sent(const struct wh_webhook *w, size_t i)
+{
+	return (!w->propagate_trace ||
+	    strcasecmp(w->headers[i].name, "traceparent") != 0);
+}
+
 /* The signed header list: Streem-Sent-At, then the marked ones by name. */
 static size_t
 signed_list(const struct delivery *dl, const char *sent_at,
@@ -449,7 +460,7 @@ signed_list(const struct delivery *dl, const char *sent_at,
 	out[ns].value_len = strlen(sent_at);
 	ns++;
 	for (i = 0; i < w->nheaders && ns < SIGNED_MAX; i++) {
-		if (!w->headers[i].sign)
+		if (!w->headers[i].sign || !header_sent(w, i))
 			continue;
 		out[ns].name = w->headers[i].name;
 		out[ns].name_len = strlen(w->headers[i].name);
@@ -519,6 +530,7 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	struct curl_slist	**h = (struct curl_slist **)&dl->headers;
 	struct wh_buf		 names, sigs, sw;
 	const struct wh_webhook	*w = dl->hook;
+	char			 tp[WH_TRACEPARENT_LEN + 1];
 	size_t			 i;
 	int			 rc = -1;
 
@@ -526,11 +538,16 @@ build_headers(struct delivery *dl, const char *sent_at, int64_t now_ms)
 	wh_buf_init(&sigs, 0);
 	wh_buf_init(&sw, 0);
 	for (i = 0; i < w->nheaders; i++) {
-		if (add_header(h, NULL, "%s: %s", w->headers[i].name,
+		if (header_sent(w, i) && add_header(h, NULL, "%s: %s",
+		    w->headers[i].name,
 		    w->headers[i].value) == -1)
 			goto out;
 	}
 	if (sign_all(dl, sent_at, now_ms, &names, &sigs, &sw) == -1)
+		goto out;
+	/* propagate_trace: the receiver's work joins the event's trace. */
+	if (w->propagate_trace && otlp_traceparent(dl, tp) == 0 &&
+	    add_header(h, NULL, "traceparent: %s", tp) == -1)
 		goto out;
 	if (add_header(h, NULL, "Content-Type: application/json") == -1 ||
 	    add_header(h, NULL, "Expect:") == -1 ||

@@ -276,6 +276,7 @@ resolve_attempt(struct delivery *dl)
 {
 	const struct wh_event	*ev = &dl->entry->task.event;
 	char			 code[16], ms[24], n[16], in[24];
+	char			 tid[33], sid[17];
 	int64_t			 delay;
 	int			 ok, last, logged;
 	const char		*outcome;
@@ -294,6 +295,7 @@ resolve_attempt(struct delivery *dl)
 		(void)snprintf(ms, sizeof(ms), "%lld",
 		    (long long)dl->latency_ms);
 		(void)snprintf(n, sizeof(n), "%u", dl->attempt);
+		otlp_log_ids(dl, tid, sid);
 	}
 
 	if (ok) {
@@ -301,7 +303,9 @@ resolve_attempt(struct delivery *dl)
 		if (logged)
 			wh_log(WH_LOG_DEBUG, "delivered", "event_sid",
 			    ev->event_sid, "webhook_sid", dl->hook->sid,
-			    "attempt", n, "status", code, "ms", ms, NULL);
+			    "attempt", n, "status", code, "duration_ms", ms,
+			    "trace_id", tid[0] ? tid : NULL, "span_id",
+			    sid[0] ? sid : NULL, NULL);
 		resolved_now(dl, 1);
 		return;
 	}
@@ -311,8 +315,9 @@ resolve_attempt(struct delivery *dl)
 		wh_log(WH_LOG_WARN, "delivery failed; no attempts left, "
 		    "dead-lettered", "event_sid", ev->event_sid,
 		    "webhook_sid", dl->hook->sid, "attempt", n, "status",
-		    dl->status ? code : NULL, "error", dl->error, "ms", ms,
-		    NULL);
+		    dl->status ? code : NULL, "error", dl->error,
+		    "duration_ms", ms, "trace_id", tid[0] ? tid : NULL,
+		    "span_id", sid[0] ? sid : NULL, NULL);
 		dead_letter(dl, "max_attempts reached");
 		return;
 	}
@@ -329,8 +334,9 @@ resolve_attempt(struct delivery *dl)
 	d.n_retried++;
 	wh_log(WH_LOG_WARN, "delivery failed; retry scheduled", "event_sid",
 	    ev->event_sid, "webhook_sid", dl->hook->sid, "attempt", n,
-	    "status", dl->status ? code : NULL, "error", dl->error, "ms", ms,
-	    "retry_in_ms", in, NULL);
+	    "status", dl->status ? code : NULL, "error", dl->error,
+	    "duration_ms", ms, "retry_in_ms", in, "trace_id",
+	    tid[0] ? tid : NULL, "span_id", sid[0] ? sid : NULL, NULL);
 	schedule(dl, dl->attempt + 1, delay);
 }
 

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "model.h"
 #include "rconn.h"
+#include "trace.h"
 
 #define ENTRY_ID_MAX	48
 #define ERROR_MAX	256
@@ -114,6 +115,8 @@ struct delivery {
 	int			 held;		/* waits for its entry's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
+	uint8_t			 span_id[WH_SPAN_ID_LEN]; /* sent as
+						   traceparent, else 0s */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
 };
@@ -280,7 +283,10 @@ void	metrics_failure(const char *reason);
 
 /* otlp.c: attempt spans exported over OTLP/HTTP (WH_OTLP_ENDPOINT). */
 int	otlp_start(char *err, size_t errlen);
-void	otlp_attempt(const struct delivery *, const char *reason);
+void	otlp_attempt(struct delivery *, const char *reason);
+void	otlp_log_ids(const struct delivery *, char tid[33], char sid[17]);
+int	otlp_traceparent(struct delivery *,
+	    char out[WH_TRACEPARENT_LEN + 1]);
 int	otlp_owns(const void *priv);
 void	otlp_done(void *easy, int result, long status);
 void	otlp_counts(uint64_t *exported, uint64_t *dropped);

@@ -70,11 +70,7 @@ static const struct wh_mfamily	families[] = {
 	{ "webhooks_deliveries_rate_limited_total", "counter",
 	    "Deliveries deferred by their webhook's rate_limit (no attempt "
 	    "counted)." },
-	{ "webhooks_trace_spans_exported_total", "counter",
-	    "Attempt spans the OTLP collector accepted." },
-	{ "webhooks_trace_spans_dropped_total", "counter",
-	    "Attempt spans dropped: the export queue was full (collector slow "
-	    "or down) or the collector refused or did not answer them." },
+	WH_MFAMILIES_TRACE,
 	{ "webhooks_dispatcher_inflight", "gauge",
 	    "HTTP transfers running in this dispatcher." },
 	{ "webhooks_dispatcher_queued", "gauge",

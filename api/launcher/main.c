@@ -320,7 +320,7 @@ main(int argc, char **argv)
 		return (0);
 	if (stopping && WIFSIGNALED(status))
 		return (0);
-	wh_log(WH_LOG_ERROR, "kore exited", "status", WIFEXITED(status) ?
+	wh_log(WH_LOG_ERROR, "kore exited", "ended_by", WIFEXITED(status) ?
 	    "exit" : "signal", NULL);
 	return (1);
 }

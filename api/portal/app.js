@@ -136,6 +136,7 @@ function webhookFields(w = {}) {
   const perSecond = h('input', { type: 'number', min: 1, max: 10000, value: w.rate_limit?.per_second ?? '' });
   const burst = h('input', { type: 'number', min: 1, max: 10000, value: w.rate_limit?.burst ?? '' });
   const filter = h('textarea', { rows: 3, 'aria-describedby': 'filter-help' }, w.filter ? JSON.stringify(w.filter) : '');
+  const trace = h('input', { type: 'checkbox', checked: w.propagate_trace === true, 'aria-describedby': 'trace-help' });
   const els = [
     ...field('URL', url), ...field('Label', label), ...field('Method', method),
     ...field('Event types', types), h('span'), h('small', { id: 'types-help', class: 'muted' }, 'Comma-separated; empty: every event type.'),
@@ -144,6 +145,7 @@ function webhookFields(w = {}) {
     ...field('Retry schedule (s)', schedule), h('span'), h('small', { id: 'schedule-help', class: 'muted' }, 'Comma-separated seconds after each failed attempt, the last repeating; empty: the default.'),
     ...field('Rate limit (requests/s)', perSecond), ...field('Burst', burst),
     ...field('Filter', filter), h('span'), h('small', { id: 'filter-help', class: 'muted' }, 'A JSON filter over event_type and payload, e.g. {"eq": ["event_type", "call.ended"]}; empty: every event.'),
+    ...field('Propagate trace', trace), h('span'), h('small', { id: 'trace-help', class: 'muted' }, 'Send a W3C traceparent with each attempt of a traced event.'),
   ];
   // Text that is not JSON goes as it is: the api says what is wrong.
   const filterValue = () => {
@@ -165,6 +167,7 @@ function webhookFields(w = {}) {
     retry_schedule_s: schedule.value.trim() ? schedule.value.split(',').map((x) => Number(x.trim())) : null,
     rate_limit: perSecond.value || burst.value ? { per_second: Number(perSecond.value), burst: Number(burst.value) } : null,
     filter: filterValue(),
+    propagate_trace: trace.checked,
     headers: headers.value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
       const signed = l.startsWith('*');
       const line = signed ? l.slice(1) : l;

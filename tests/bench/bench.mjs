@@ -20,6 +20,7 @@ import { peer } from './sections/peer.mjs';
 import { backlog, storm } from './sections/scale.mjs';
 import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
+import { tracing, tracingRows } from './sections/tracing.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 
@@ -53,6 +54,7 @@ async function main() {
   await step('backlog', backlog);
   await step('storm', storm);
   await step('egress', egress);
+  await step('tracing', tracing);
   await stopAll();
 
   const d1 = measured.delivery ? oneDispatcher(measured.delivery) : null;
@@ -63,6 +65,7 @@ async function main() {
   if (measured.backlog) backlogRows(report, measured.backlog, d1);
   if (measured.storm) stormRows(report, measured.storm, d1);
   if (measured.egress) egressRows(report, measured.egress);
+  if (measured.tracing) tracingRows(report, measured.tracing);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);

@@ -113,3 +113,62 @@ test('no file points to a design outside the repository', () => {
   }
   assert.deepEqual(bad, []);
 });
+
+// The arguments of every call of fn( in src, split at top-level commas
+// (strings, character constants and comments skipped over).
+function callArgs(src, fn) {
+  const calls = [];
+  const re = new RegExp(`(?<![A-Za-z0-9_])${fn}\\(`, 'g');
+  let m;
+  while ((m = re.exec(src)) !== null) {
+    const args = [];
+    let cur = '';
+    let depth = 1;
+    let j = m.index + m[0].length;
+    while (j < src.length && depth > 0) {
+      const c = src[j];
+      if (c === '"' || c === "'") {
+        let k = j + 1;
+        while (src[k] !== c) k += src[k] === '\\' ? 2 : 1;
+        cur += src.slice(j, k + 1);
+        j = k + 1;
+        continue;
+      }
+      if (c === '/' && src[j + 1] === '*') { j = src.indexOf('*/', j) + 2; continue; }
+      if (c === '(') depth++;
+      if (c === ')' && --depth === 0) break;
+      if (c === ',' && depth === 1) { args.push(cur.trim()); cur = ''; } else cur += c;
+      j++;
+    }
+    args.push(cur.trim());
+    calls.push({ line: src.slice(0, m.index).split('\n').length, args });
+  }
+  return calls;
+}
+
+test('every log field name the code passes is in common/log_fields.h', () => {
+  const table = new Set([...read('common/log_fields.h').matchAll(/^\s*F\((\w+), (?:STRING|NUMBER|BOOL),/gm)].map((x) => x[1]));
+  assert.ok(table.size > 20, 'the table is read');
+  // wh_log(level, msg, key, value, ..., NULL); the launcher's die(msg, key, value).
+  const forms = [['wh_log', 2], ['die', 1]];
+  const missing = [];
+  let seen = 0;
+  for (const f of repoFiles().filter((x) => x.endsWith('.c') && !x.startsWith('tests/'))) {
+    const src = read(f);
+    for (const [fn, first] of forms) {
+      for (const c of callArgs(src, fn)) {
+        if (/^(int|void|const|static)\b/.test(c.args[0]) || /^const char \*/.test(c.args[0])) continue; // a definition
+        for (let k = first; k < c.args.length - 1; k += 2) {
+          const key = c.args[k];
+          if (key === 'NULL') break;
+          const lit = /^"([a-z0-9_]*)"$/.exec(key);
+          if (fn === 'wh_log' && f === 'api/launcher/main.c' && key === 'k') continue; // die()'s own
+          seen++;
+          if (!lit || !table.has(lit[1])) missing.push(`${f}:${c.line}: ${key}`);
+        }
+      }
+    }
+  }
+  assert.ok(seen > 50, `log calls found (${seen})`);
+  assert.deepEqual(missing, [], 'log field names not in common/log_fields.h (or not a string literal)');
+});

@@ -54,6 +54,8 @@ const API_FAMILIES = {
   webhooks_api_request_duration_seconds: 'histogram',
   webhooks_api_events_published_total: 'counter',
   webhooks_api_workers: 'gauge',
+  webhooks_trace_spans_exported_total: 'counter',
+  webhooks_trace_spans_dropped_total: 'counter',
   webhooks_retry_scheduled: 'gauge',
   webhooks_stream_entries: 'gauge',
   webhooks_consumer_group_lag: 'gauge',

@@ -150,7 +150,7 @@ describe('the portal, in order', () => {
     await axe(page, 'endpoint');
   });
 
-  test('delivery control from the edit form: retry schedule, rate limit and filter saved, then removed', async () => {
+  test('delivery control from the edit form: retry schedule, rate limit, filter and propagate_trace saved, then removed', async () => {
     // Set the edit form's controls by their labels, then submit it.
     const setAndSave = async (values) => {
       await page.evaluate((v) => {
@@ -158,7 +158,8 @@ describe('the portal, in order', () => {
         for (const [label, value] of Object.entries(v)) {
           const l = [...document.querySelectorAll('form.grid label')].find((x) => x.textContent === label);
           const control = document.getElementById(l.htmlFor);
-          control.value = value;
+          if (control.type === 'checkbox') control.checked = value;
+          else control.value = value;
           form = control.form;
         }
         document.querySelector('main').dataset.ready = 'saving';
@@ -167,15 +168,18 @@ describe('the portal, in order', () => {
       await ready(page, 'endpoint');
     };
     const filter = { or: [{ prefix: ['event_type', 'call.'] }, { eq: ['event_type', 'webhook.test'] }] };
-    await setAndSave({ 'Retry schedule (s)': '1, 60', 'Rate limit (requests/s)': '500', Burst: '50', Filter: JSON.stringify(filter) });
+    await setAndSave({ 'Retry schedule (s)': '1, 60', 'Rate limit (requests/s)': '500', Burst: '50', Filter: JSON.stringify(filter), 'Propagate trace': true });
     let w = (await api('GET', `/v1/webhooks/${hookSid}`)).json.webhook;
     assert.deepEqual(w.retry_schedule_s, [1, 60]);
     assert.deepEqual(w.rate_limit, { per_second: 500, burst: 50 });
     assert.deepEqual(w.filter, filter);
+    assert.equal(w.propagate_trace, true);
+    assert.equal(await page.evaluate(() => document.querySelector('form.grid input[type=checkbox]').checked), true, 'shown checked');
     const shown = await page.evaluate(() => [...document.querySelectorAll('form.grid textarea')].map((t) => t.value));
     assert.ok(shown.includes(JSON.stringify(filter)), `the filter is shown: ${JSON.stringify(shown)}`);
-    await setAndSave({ 'Retry schedule (s)': '', 'Rate limit (requests/s)': '', Burst: '', Filter: '' });
+    await setAndSave({ 'Retry schedule (s)': '', 'Rate limit (requests/s)': '', Burst: '', Filter: '', 'Propagate trace': false });
     w = (await api('GET', `/v1/webhooks/${hookSid}`)).json.webhook;
+    assert.equal(w.propagate_trace, false);
     assert.equal(w.retry_schedule_s, null);
     assert.equal(w.rate_limit, null);
     assert.equal(w.filter, null);

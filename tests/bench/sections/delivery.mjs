@@ -25,8 +25,9 @@ export function preload(redis, company, n) {
 // starting the dispatchers to the stream being empty (every event acked).
 // With `nginx`, also the CPU each delivery cost the dispatchers, Redis and
 // nginx, and how busy the machine was.
-export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null }) {
-  await preload(redis, company, events);
+// `load` puts the events on the stream (preload unless given).
+export async function drain(redis, { dispatchers, company, events, fanout, env = {}, nginx = null, load = preload }) {
+  await load(redis, company, events);
   const meter = nginx ? await cpuMeter({ trees: { nginx: [nginx.proc.pid] }, redis: redis.client }) : null;
   const t0 = Date.now();
   const ds = [];
