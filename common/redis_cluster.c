@@ -422,10 +422,15 @@ learn_moved(struct wh_ccmd *cmd, const redisReply *r)
 	struct wh_cluster	*cl = cmd->cl;
 	struct wh_redirect	 rd;
 	size_t			 l;
+	char			 slot[12];
 
 	if (wh_cluster_redirect(r->str, r->len, &rd) != WH_REDIR_MOVED ||
 	    (l = redirect_link(cmd, &rd)) == NO_LINK)
 		return;
+	(void)snprintf(slot, sizeof(slot), "%u", rd.slot);
+	wh_log(WH_LOG_DEBUG, "redis cluster: redirected", "conn", cl->name,
+	    "redirect", "MOVED", "slot", slot, "to", cl->links[l]->name,
+	    "in", "transaction", NULL);
 	cl->slot_link[rd.slot] = (uint16_t)l;
 	request_map(cl);
 }

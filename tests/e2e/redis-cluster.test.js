@@ -117,7 +117,7 @@ test('routes by slot, follows a moved slot and a failover', { timeout: 180000 },
   // It got there by following the old master's redirect (not by luck).
   const slot = await cluster.nodes[0].call('CLUSTER', 'KEYSLOT', KEYS.events);
   const redirects = logsSince(mark, ['dispatcher']).filter((l) => l.text.includes('redis cluster: redirected'));
-  assert.ok(redirects.some((l) => l.text.includes(`"slot":"${slot}"`) && /"redirect":"(MOVED|ASK)"/.test(l.text)),
+  assert.ok(redirects.some((l) => new RegExp(`"slot":"?${slot}"?[,}]`).test(l.text) && /"redirect":"(MOVED|ASK)"/.test(l.text)),
     'the dispatcher followed a MOVED or ASK for the queue\'s slot');
   await readyz(api);
 
