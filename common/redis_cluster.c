@@ -430,7 +430,7 @@ learn_moved(struct wh_ccmd *cmd, const redisReply *r)
 	(void)snprintf(slot, sizeof(slot), "%u", rd.slot);
 	wh_log(WH_LOG_DEBUG, "redis cluster: redirected", "conn", cl->name,
 	    "redirect", "MOVED", "slot", slot, "to", cl->links[l]->name,
-	    "in", "transaction", NULL);
+	    NULL);
 	cl->slot_link[rd.slot] = (uint16_t)l;
 	request_map(cl);
 }
