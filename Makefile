@@ -259,14 +259,20 @@ run: deps
 	@.ci/run-local
 
 # The bench's own programs: the Kore no-op route (a module run by our kore
-# like the api) and the delaying TCP proxy put in front of Redis.
-BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy
+# like the api), the delaying TCP proxy put in front of Redis and the bare
+# libcurl client (the dispatcher's libcurl ceiling).
+BENCH_TOOLS := $(BUILD)/bench/noop.so $(BUILD)/bench/delayproxy \
+	$(BUILD)/bench/barecurl
 $(BUILD)/bench/noop.so: tests/bench/noop.c $(KORE_TREE)/.patched
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared -Wall -Wextra $(KORE_CFLAGS) $< -o $@
 $(BUILD)/bench/delayproxy: tests/bench/delayproxy.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@
+
+$(BUILD)/bench/barecurl: tests/bench/barecurl.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra $< -o $@ -lcurl
 
 bench: deps all $(BENCH_TOOLS)
 	@tests/bench/run

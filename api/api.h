@@ -288,6 +288,8 @@ int	api_attempts_list(struct api_ctx *);		/* attempts.c */
 int	api_event_attempts_list(struct api_ctx *);	/* event_attempts.c */
 int	api_dead_letters_list(struct api_ctx *);	/* dead_letters.c */
 int	api_redeliver(struct api_ctx *);		/* redeliver.c */
+int	api_resend(struct api_ctx *);			/* redeliver.c */
+int	api_event_get(struct api_ctx *);		/* event_get.c */
 /* A body that must say nothing (absent, empty or {}); -1 with 400/422. */
 int	api_body_none(struct api_ctx *);		/* redeliver.c */
 int	api_recover(struct api_ctx *);			/* recover.c */
@@ -529,6 +531,8 @@ struct api_job {
 	char		 webhook_sid[WH_ID_MAX];
 	char		 company_sid[WH_ID_MAX];
 	char		 state[16];
+	int		 include_all;	/* include "all": kept events, not
+					   only dead letters */
 	int64_t		 since, until;
 	int64_t		 scanned, moved, skipped;
 	int64_t		 created_at, updated_at, finished_at;
@@ -542,6 +546,7 @@ int	api_render_webhook(struct wh_buf *, const void *);
 int	api_render_signing_key(struct wh_buf *, const void *);
 int	api_render_api_key(struct wh_buf *, const void *);
 int	api_render_job(struct wh_buf *, const void *);
+int	api_render_event(struct wh_buf *, const void *);	/* wh_event */
 int	api_respond_one(struct api_ctx *, int status, const char *wrapper,
 	    api_render_fn, const void *);
 

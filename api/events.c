@@ -2,8 +2,8 @@
  * events.c: POST /v1/events and POST /v1/events:batch put events on the
  * stream of their company's partition, wh:{p}:events (WH_PARTITIONS;
  * wh:{0}:events with one), in the public format of docs/design.md (plain
- * string fields company_sid, event_type, payload, event_sid, ts), the
- * same shape other services XADD directly.
+ * string fields company_sid, event_type, payload, event_sid, ts, and
+ * ordering_key when given), the same shape other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
  * checked with our own JSON validator (nesting up to WH_JSON_DEPTH_MAX,
@@ -45,8 +45,8 @@
 
 #define IDEM_TTL_S	"86400"
 #define BATCH_MAX	1000
-/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 12 fields). */
-#define EVENT_ARGV	18
+/* Arguments of the longest command (EVALSHA sha 2 k k ttl + 14 fields). */
+#define EVENT_ARGV	20
 
 /* Outcomes of one event. */
 #define EV_ADDED	1
@@ -64,6 +64,7 @@ struct event_in {
 	size_t		 payload_len;
 	int64_t		 created_at;
 	char		 ts[24];
+	char		 okey[WH_ORDERING_KEY_MAX + 1]; /* "": none */
 	int		 outcome;	/* EV_* */
 };
 
@@ -88,9 +89,9 @@ publish_state_free(void *p)
 
 /* The members of an event object event_read() looks at. */
 static const char *const event_members[] = {
-	"company_sid", "event_type", "event_sid", "payload"
+	"company_sid", "event_type", "event_sid", "payload", "ordering_key"
 };
-enum { EM_COMPANY, EM_TYPE, EM_SID, EM_PAYLOAD };
+enum { EM_COMPANY, EM_TYPE, EM_SID, EM_PAYLOAD, EM_OKEY, EM_N };
 
 /*
  * A string member (its raw span v, or NULL when absent), decoded into
@@ -165,6 +166,10 @@ event_fields(struct api_ctx *ctx, const char **v, const size_t *l, int found,
 		ev->given_sid = 1;
 	}
 
+	/* 1 to 128 bytes of UTF-8, no U+0000 (docs/ordering.md). */
+	(void)member_str(v[EM_OKEY], l[EM_OKEY], "ordering_key", ev->okey,
+	    sizeof(ev->okey), e, 0);
+
 	if (v[EM_PAYLOAD] == NULL)
 		api_errors_add(e, "payload", "is required (any JSON value)");
 	ev->payload = v[EM_PAYLOAD];
@@ -176,11 +181,11 @@ static void
 event_read(struct api_ctx *ctx, const char *obj, size_t len,
     struct event_in *ev, struct api_errors *e)
 {
-	const char	*v[4] = { NULL, NULL, NULL, NULL };
-	size_t		 l[4] = { 0, 0, 0, 0 };
+	const char	*v[EM_N] = { NULL };
+	size_t		 l[EM_N] = { 0 };
 
 	event_fields(ctx, v, l, wh_json_members_trusted(obj, len,
-	    event_members, 4, v, l), ev, e);
+	    event_members, EM_N, v, l), ev, e);
 }
 
 /* Give ev its sid (unless the publisher did) and its time. */
@@ -242,6 +247,10 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 	argv[argc++] = ev->event_sid;
 	argv[argc++] = "ts";
 	argv[argc++] = ev->ts;
+	if (ev->okey[0] != '\0') {
+		argv[argc++] = "ordering_key";
+		argv[argc++] = ev->okey;
+	}
 	/*
 	 * The trace context goes with the event to every attempt: this
 	 * request's span as the parent when it is recorded, else the
@@ -401,8 +410,8 @@ api_events_publish(struct api_ctx *ctx)
 	struct publish_state	*st;
 	struct api_errors	 e;
 	struct event_in		*ev;
-	const char		*body, *v[4] = { NULL, NULL, NULL, NULL };
-	size_t			 len, l[4] = { 0, 0, 0, 0 };
+	const char		*body, *v[EM_N] = { NULL };
+	size_t			 len, l[EM_N] = { 0 };
 	int			 found;
 
 	if ((st = api_state(ctx, sizeof(*st), publish_state_free)) == NULL)
@@ -429,7 +438,7 @@ api_events_publish(struct api_ctx *ctx)
 		return (api_problem(ctx, API_P_EVENT_TOO_LARGE, "The event is larger than "
 		    "allowed (WH_EVENT_MAX_BYTES).", NULL));
 	/* Checked and read in one walk (the body is most of the work). */
-	if ((found = wh_json_members(body, len, event_members, 4, v,
+	if ((found = wh_json_members(body, len, event_members, EM_N, v,
 	    l)) == WH_JSON_DEEP)
 		return (api_problem_deep(ctx));
 	if (found == WH_JSON_INVALID)

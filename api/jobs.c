@@ -55,6 +55,9 @@ job_take(const struct api_reply *r, struct api_job *j)
 			copy_text(j->company_sid, sizeof(j->company_sid), v);
 		else if (strcmp(k->str, "state") == 0)
 			copy_text(j->state, sizeof(j->state), v);
+		else if (strcmp(k->str, "include") == 0)
+			j->include_all = v->len == 3 &&
+			    memcmp(v->str, "all", 3) == 0;
 		else if (strcmp(k->str, "since") == 0)
 			j->since = number(v);
 		else if (strcmp(k->str, "until") == 0)

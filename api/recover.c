@@ -13,6 +13,12 @@
  * up by it, so a job always ends. Calling twice is safe: a dead letter
  * leaves the index as it is requeued, so the second job finds nothing
  * left to move. A disabled webhook would only park them again: 409.
+ *
+ * With "include": "all" the job resends every event of the webhook's
+ * company kept (WH_EVENT_RETENTION_MS) with since <= kept at < until,
+ * delivered or not, each only if the webhook's event types and filter
+ * take it (common/lua/event_resend.lua; docs/delivery.md, "Resending").
+ * "dead" (the default) is the dead letters as above.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +34,7 @@
 #define JOB_TTL_MS	"604800000"	/* 7 days */
 
 static const struct api_field_spec	recover_fields[] = {
-	{ "since", 0 }, { "until", 0 }, { NULL, 0 }
+	{ "since", 0 }, { "until", 0 }, { "include", 0 }, { NULL, 0 }
 };
 
 /* since and until into job; -1 with the answer (400, 422) written. */
@@ -38,7 +44,7 @@ read_body(struct api_ctx *ctx, struct api_job *job)
 	struct api_body		 body;
 	struct api_obj		*obj;
 	struct api_errors	 e;
-	const char		*since, *until, *why, *field;
+	const char		*since, *until, *why, *field, *inc;
 
 	memset(&e, 0, sizeof(e));
 	if ((obj = api_body_object(ctx, &body, NULL, 0, &e)) == NULL)
@@ -46,6 +52,13 @@ read_body(struct api_ctx *ctx, struct api_job *job)
 	api_fields_check(obj, recover_fields, "", &e);
 	since = api_field_str(obj, "since", &e, 1);
 	until = api_field_str(obj, "until", &e, 1);
+	if ((inc = api_field_str(obj, "include", &e, 0)) == NULL ||
+	    strcmp(inc, "dead") == 0)
+		job->include_all = 0;
+	else if (strcmp(inc, "all") == 0)
+		job->include_all = 1;
+	else
+		api_errors_add(&e, "include", "must be \"dead\" or \"all\"");
 	if (since != NULL && until != NULL && e.n == 0 &&
 	    (why = wh_time_window(since, strlen(since), until, strlen(until),
 	    wh_now_ms(), &job->since, &job->until, &field)) != NULL)
@@ -58,7 +71,7 @@ create_send(struct api_ctx *ctx, const struct api_job *job)
 {
 	char		 key[WH_KEY_MAX], jobs[WH_KEY_MAX];
 	char		 since[24], until[24], now[24];
-	const char	*argv[9];
+	const char	*argv[10];
 
 	if (wh_key_job(key, sizeof(key), api_cfg.prefix, job->sid) == -1 ||
 	    wh_key_jobs(jobs, sizeof(jobs), api_cfg.prefix) == -1)
@@ -75,7 +88,8 @@ create_send(struct api_ctx *ctx, const struct api_job *job)
 	argv[6] = until;
 	argv[7] = now;
 	argv[8] = JOB_TTL_MS;
-	return (api_redis_eval(ctx, wh_lua_recover_create, 2, 9, argv, NULL));
+	argv[9] = job->include_all ? "all" : "dead";
+	return (api_redis_eval(ctx, wh_lua_recover_create, 2, 10, argv, NULL));
 }
 
 int

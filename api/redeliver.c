@@ -10,6 +10,12 @@
  * and the webhook's index; so two calls never enqueue it twice (the
  * second is a 404, and an Idempotency-Key replays the first answer).
  * A disabled webhook would only park it again: 409, enable it first.
+ *
+ * POST .../deliveries/{event_sid}/~resend gives any event the company
+ * still keeps (WH_EVENT_RETENTION_MS: delivered, failed or dead) a new
+ * series of attempts to the webhook, with the same event_sid and so the
+ * same webhook-id (common/lua/event_resend.lua); each call is one more
+ * series, and an Idempotency-Key makes a retried call count once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +78,9 @@ requeue_send(struct api_ctx *ctx, const char *company, int64_t now)
 	return (api_redis_eval(ctx, wh_lua_dead_requeue, 4, 7, argv, NULL));
 }
 
-/* {"redelivery":{"webhook_sid","event_sid","attempt":1,"queued_at"}} */
+/* {"<wrapper>":{"webhook_sid","event_sid","attempt":1,"queued_at"}} */
 static int
-accepted(struct api_ctx *ctx, int64_t at)
+accepted(struct api_ctx *ctx, const char *wrapper, int64_t at)
 {
 	struct wh_buf	b;
 	char		ts[WH_RFC3339_LEN + 1];
@@ -82,17 +88,27 @@ accepted(struct api_ctx *ctx, int64_t at)
 
 	wh_buf_init(&b, 0);
 	rc = wh_rfc3339_ms(at, ts) == -1 ||
-	    wh_buf_appendf(&b, "{\"redelivery\":{\"webhook_sid\":\"%s\","
+	    wh_buf_appendf(&b, "{\"%s\":{\"webhook_sid\":\"%s\","
 	    "\"event_sid\":\"%s\",\"attempt\":1,\"queued_at\":\"%s\"}}",
-	    ctx->params[0], ctx->params[1], ts) == -1;
+	    wrapper, ctx->params[0], ctx->params[1], ts) == -1;
 	if (!rc)
 		(void)api_json(ctx, 202, &b);
 	wh_buf_free(&b);
 	return (rc ? api_problem_nomem(ctx) : API_DONE);
 }
 
-int
-api_redeliver(struct api_ctx *ctx)
+/* What queues the delivery again: one script call, its reply an integer. */
+typedef int	requeue_fn(struct api_ctx *, const char *company, int64_t now);
+
+/*
+ * Both routes: an empty body, an enabled webhook of the caller's (409
+ * when disabled, as it would only be parked), then send's script, whose
+ * 1 is a 202 under wrapper and whose 0 or -1 is a 404 saying gone0 or
+ * gone1.
+ */
+static int
+requeue_route(struct api_ctx *ctx, const char *doing, requeue_fn *send,
+    const char *wrapper, const char *gone0, const char *gone1)
 {
 	char			 company[WH_ID_MAX];
 	int64_t			*at;
@@ -106,22 +122,58 @@ api_redeliver(struct api_ctx *ctx)
 			return (API_DONE);
 		return (api_webhook_await(ctx));
 	case 1:
-		if (api_webhook_enabled(ctx, ctx->replies[0], "redelivering",
+		if (api_webhook_enabled(ctx, ctx->replies[0], doing,
 		    company) == -1)
 			return (API_DONE);
 		*at = wh_now_ms();
 		ctx->phase = 2;
-		if (requeue_send(ctx, company, *at) == -1)
+		if (send(ctx, company, *at) == -1)
 			return (api_problem_redis(ctx));
 		return (API_WAIT);
 	default:
 		if (api_reply_int(ctx, &v) == -1)
 			return (API_DONE);
 		if (v == 1)
-			return (accepted(ctx, *at));
-		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? "No dead "
-		    "letter of this event for this webhook." : "The dead "
-		    "letter of this event is gone (past its retention).",
-		    NULL));
+			return (accepted(ctx, wrapper, *at));
+		return (api_problem(ctx, API_P_NOT_FOUND, v == 0 ? gone0 :
+		    gone1, NULL));
 	}
+}
+
+int
+api_redeliver(struct api_ctx *ctx)
+{
+	return (requeue_route(ctx, "redelivering", requeue_send, "redelivery",
+	    "No dead letter of this event for this webhook.", "The dead "
+	    "letter of this event is gone (past its retention)."));
+}
+
+static int
+resend_send(struct api_ctx *ctx, const char *company, int64_t now)
+{
+	char		 rec[WH_KEY_MAX], retries[WH_KEY_MAX], ms[24];
+	const char	*argv[5];
+
+	if (wh_key_event_kept(rec, sizeof(rec), api_cfg.prefix, company,
+	    ctx->params[1]) == -1 ||
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix,
+	    wh_partition(company, api_cfg.partitions)) == -1)
+		return (-1);
+	(void)snprintf(ms, sizeof(ms), "%lld", (long long)now);
+	argv[0] = rec;
+	argv[1] = retries;
+	argv[2] = ms;
+	argv[3] = "event";
+	argv[4] = ctx->params[0];
+	return (api_redis_eval(ctx, wh_lua_event_resend, 2, 5, argv, NULL));
+}
+
+int
+api_resend(struct api_ctx *ctx)
+{
+	static const char	gone[] = "No such event is kept for this "
+	    "webhook's company (unknown, or past WH_EVENT_RETENTION_MS).";
+
+	return (requeue_route(ctx, "resending", resend_send, "resend", gone,
+	    gone));
 }

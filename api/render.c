@@ -180,6 +180,7 @@ api_render_job(struct wh_buf *b, const void *p)
 	    field_str(b, "kind", "recover", 0) == -1 ||
 	    field_str(b, "webhook_sid", j->webhook_sid, 0) == -1 ||
 	    field_str(b, "company_sid", j->company_sid, 0) == -1 ||
+	    field_str(b, "include", j->include_all ? "all" : "dead", 0) == -1 ||
 	    field_instant(b, "since", j->since) == -1 ||
 	    field_instant(b, "until", j->until) == -1 ||
 	    field_str(b, "state", j->state, 0) == -1 ||
@@ -210,6 +211,29 @@ api_render_portal_session(struct wh_buf *b, const void *p)
 	    field_time(b, "expires_at", s->expires_at) == -1)
 		return (-1);
 	if (s->url != NULL && field_str(b, "url", s->url, 0) == -1)
+		return (-1);
+	return (wh_buf_append(b, "}", 1));
+}
+
+/*
+ * A kept event: its fields as delivered, the payload byte for byte (it
+ * was checked as JSON when kept, and is checked again here: what Redis
+ * holds is not trusted to be ours).
+ */
+int
+api_render_event(struct wh_buf *b, const void *p)
+{
+	const struct wh_event	*e = p;
+
+	if (!wh_json_valid(e->payload, e->payload_len) ||
+	    wh_buf_append(b, "{", 1) == -1 ||
+	    field_str(b, "event_sid", e->event_sid, 1) == -1 ||
+	    field_str(b, "company_sid", e->company_sid, 0) == -1 ||
+	    field_str(b, "event_type", e->event_type, 0) == -1 ||
+	    field_str(b, "ordering_key", e->ordering_key, 0) == -1 ||
+	    field_instant(b, "created_at", e->created_at) == -1 ||
+	    wh_buf_appendstr(b, ",\"payload\":") == -1 ||
+	    wh_buf_append(b, e->payload, e->payload_len) == -1)
 		return (-1);
 	return (wh_buf_append(b, "}", 1));
 }

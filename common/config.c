@@ -613,8 +613,8 @@ load_frame_ancestors(struct wh_config *cfg, char *err, size_t errlen)
 }
 
 /*
- * How long attempt logs, the per-event attempt index and dead letters are
- * kept (besides their count caps), and after how long an endpoint that
+ * How long attempt logs, the per-event attempt index, dead letters and
+ * the events themselves (for a resend) are kept (besides their count caps), and after how long an endpoint that
  * fails every attempt is disabled. That period is scaled like the backoff
  * (WH_RETRY_SCALE), so that a test's compressed clock reaches it; the
  * ages are not, they bound memory whatever the clock.
@@ -634,6 +634,9 @@ load_retention(struct wh_config *cfg, char *err, size_t errlen)
 		return (-1);
 	cfg->event_attempts_ttl_ms = n < cfg->attempts_max_age_ms ? n :
 	    cfg->attempts_max_age_ms;
+	if (env_int_var("WH_EVENT_RETENTION_MS", 0, &n, err, errlen) == -1)
+		return (-1);
+	cfg->event_retention_ms = n;
 	if (env_int_var("WH_DISABLE_AFTER_MS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->disable_after_ms = wh_disable_after_scaled(n, cfg->retry_scale);

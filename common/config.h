@@ -86,6 +86,7 @@ struct wh_config {
 	int64_t		attempts_max_age_ms;	/* WH_ATTEMPTS_MAX_AGE_MS */
 	int64_t		dead_max_age_ms;	/* WH_DEAD_MAX_AGE_MS */
 	int64_t		event_attempts_ttl_ms;	/* WH_EVENT_ATTEMPTS_TTL_MS */
+	int64_t		event_retention_ms;	/* WH_EVENT_RETENTION_MS, 0 off */
 	int64_t		disable_after_ms;	/* WH_DISABLE_AFTER_MS, scaled
 						   by WH_RETRY_SCALE; 0 never */
 	int		log_level;		/* WH_LOG_LEVEL */

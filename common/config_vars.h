@@ -180,6 +180,12 @@
 	    "attempts (at most `WH_ATTEMPTS_MAX_AGE_MS`); one small key per " \
 	    "event costs about 270 bytes (an attempt more, about 60) for " \
 	    "that long")						\
+	INT(WH_EVENT_RETENTION_MS, 259200000L, 0, 31622400000L, "72 h", \
+	    "dispatcher",						\
+	    "how long each event is kept for `GET /v1/events/{sid}`, "	\
+	    "`~resend` and `~recover` with `include: all`; `0` keeps none; " \
+	    "a kept event costs its payload and about 520 bytes for that " \
+	    "long")							\
 	INT(WH_DISABLE_AFTER_MS, 432000000L, 0, 31622400000L, "5 days",	\
 	    "dispatcher",						\
 	    "a webhook whose endpoint failed every attempt this long is " \

@@ -215,6 +215,22 @@ wh_key_event_attempts(char *out, size_t len, const char *pfx,
 }
 
 int
+wh_key_event_kept(char *out, size_t len, const char *pfx,
+    const char *company_sid, const char *event_sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:event:%s:%s",
+	    pfx, company_sid, event_sid)));
+}
+
+int
+wh_key_company_events(char *out, size_t len, const char *pfx,
+    const char *company_sid)
+{
+	return (key_fmt(len, snprintf(out, len, "%s{0}:company:%s:events",
+	    pfx, company_sid)));
+}
+
+int
 wh_key_job(char *out, size_t len, const char *pfx, const char *job_sid)
 {
 	return (key_fmt(len, snprintf(out, len, "%s%sjob:%s", pfx, ctag, job_sid)));

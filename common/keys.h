@@ -124,6 +124,20 @@ int	wh_key_order_parked(char *out, size_t, const char *pfx,
 	    const char *sid, const char *okey, size_t okeylen);
 
 /*
+ * Retained events (issue 21, WH_EVENT_RETENTION_MS; docs/design.md): one
+ * event's record (string: its msgpack event map, expiring with the
+ * retention) and the company's index of them (zset event_sid -> ms the
+ * dispatcher kept it), both in the {0} slot with the stream they come
+ * from, so that keeping a batch and resending from it touch one slot.
+ * wh_key_event_kept with event_sid "" gives the records' common prefix,
+ * which common/lua/event_resend.lua completes with each sid.
+ */
+int	wh_key_event_kept(char *out, size_t, const char *pfx,
+	    const char *company_sid, const char *event_sid);
+int	wh_key_company_events(char *out, size_t, const char *pfx,
+	    const char *company_sid);
+
+/*
  * A portal session (hash: secret_sha256, company_sid, read_only,
  * expires_at, created_by), living exactly as long as the session.
  */

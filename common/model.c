@@ -109,6 +109,8 @@ wh_event_free(struct wh_event *e)
 	free(e->event_type);
 	free(e->payload);
 	free(e->traceparent);
+	free(e->ordering_key);
+	free(e->entry_id);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -482,15 +484,12 @@ wh_signing_key_encode(const struct wh_signing_key *k, struct wh_buf *out)
 	return (0);
 }
 
+/* The event map: its fields, and the optional ones only when set. */
 static int
-task_pack(msgpack_packer *pk, const struct wh_task *t)
+event_pack(msgpack_packer *pk, const struct wh_event *e)
 {
-	const struct wh_event	*e = &t->event;
-
-	if (msgpack_pack_map(pk, t->last_error != NULL ? 7 : 6) != 0 ||
-	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
-	    pk_key(pk, "event") == -1 ||
-	    msgpack_pack_map(pk, e->traceparent != NULL ? 6 : 5) != 0 ||
+	if (msgpack_pack_map(pk, 5 + (e->traceparent != NULL) +
+	    (e->ordering_key != NULL) + (e->entry_id != NULL)) != 0 ||
 	    pk_kv_str(pk, "event_sid", e->event_sid) == -1 ||
 	    pk_kv_str(pk, "company_sid", e->company_sid) == -1 ||
 	    pk_kv_str(pk, "event_type", e->event_type) == -1 ||
@@ -499,6 +498,22 @@ task_pack(msgpack_packer *pk, const struct wh_task *t)
 	    pk_kv_i64(pk, "created_at", e->created_at) == -1 ||
 	    (e->traceparent != NULL &&
 	    pk_kv_str(pk, "traceparent", e->traceparent) == -1) ||
+	    (e->ordering_key != NULL &&
+	    pk_kv_str(pk, "ordering_key", e->ordering_key) == -1) ||
+	    (e->entry_id != NULL &&
+	    pk_kv_str(pk, "entry_id", e->entry_id) == -1))
+		return (-1);
+	return (0);
+}
+
+static int
+task_pack(msgpack_packer *pk, const struct wh_task *t)
+{
+	if (msgpack_pack_map(pk, 6 + (t->last_error != NULL) +
+	    (t->match != 0)) != 0 ||
+	    pk_kv_i64(pk, "v", MODEL_VERSION) == -1 ||
+	    pk_key(pk, "event") == -1 ||
+	    event_pack(pk, &t->event) == -1 ||
 	    pk_kv_str(pk, "webhook_sid", t->webhook_sid) == -1 ||
 	    pk_kv_u32(pk, "attempt", t->attempt) == -1 ||
 	    pk_kv_i64(pk, "first_attempt_at", t->first_attempt_at) == -1 ||
@@ -507,35 +522,67 @@ task_pack(msgpack_packer *pk, const struct wh_task *t)
 	if (t->last_error != NULL &&
 	    pk_kv_str(pk, "last_error", t->last_error) == -1)
 		return (-1);
+	if (t->match && (pk_key(pk, "match") == -1 ||
+	    msgpack_pack_true(pk) != 0))
+		return (-1);
 	return (0);
 }
 
 /*
- * The payload goes out as a msgpack str of its exact bytes: JSON text is
- * UTF-8, and a raw NUL can never be part of it, so one is refused here as
- * it is when decoding.
+ * What every encoded event must be: the text fields present, a valid
+ * traceparent and ordering key when given, and the payload's exact bytes
+ * (JSON text is UTF-8, and a raw NUL can never be part of it, so one is
+ * refused here as it is when decoding).
  */
+static int
+event_ok(const struct wh_event *e)
+{
+	struct wh_trace	tc;
+	size_t		n;
+
+	if (!text_ok(e->event_sid, 1) || !text_ok(e->company_sid, 1) ||
+	    !text_ok(e->event_type, 1) ||
+	    (e->traceparent != NULL && wh_traceparent_parse(e->traceparent,
+	    strlen(e->traceparent), &tc) == -1))
+		return (0);
+	if (e->ordering_key != NULL && ((n = strlen(e->ordering_key)) == 0 ||
+	    n > WH_ORDERING_KEY_MAX))
+		return (0);
+	if (e->entry_id != NULL && !text_ok(e->entry_id, 1))
+		return (0);
+	return (e->payload != NULL && e->payload_len > 0 &&
+	    e->payload_len <= UINT32_MAX &&
+	    memchr(e->payload, '\0', e->payload_len) == NULL);
+}
+
 int
 wh_task_encode(const struct wh_task *t, struct wh_buf *out)
 {
-	const struct wh_event	*e = &t->event;
-	struct wh_trace		 tc;
-	msgpack_packer		 pk;
-	size_t			 mark = out->len;
+	msgpack_packer	pk;
+	size_t		mark = out->len;
 
-	if (!text_ok(e->event_sid, 1) || !text_ok(e->company_sid, 1) ||
-	    !text_ok(e->event_type, 1) || !text_ok(t->webhook_sid, 1) ||
+	if (!event_ok(&t->event) || !text_ok(t->webhook_sid, 1) ||
 	    (t->last_error != NULL && !text_ok(t->last_error, 0)) ||
-	    (e->traceparent != NULL && wh_traceparent_parse(e->traceparent,
-	    strlen(e->traceparent), &tc) == -1) ||
 	    t->attempt == 0)
-		return (-1);
-	if (e->payload == NULL || e->payload_len == 0 ||
-	    e->payload_len > UINT32_MAX ||
-	    memchr(e->payload, '\0', e->payload_len) != NULL)
 		return (-1);
 	msgpack_packer_init(&pk, out, pk_write);
 	if (task_pack(&pk, t) == -1) {
+		out->len = mark;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+wh_event_encode(const struct wh_event *e, struct wh_buf *out)
+{
+	msgpack_packer	pk;
+	size_t		mark = out->len;
+
+	if (!event_ok(e))
+		return (-1);
+	msgpack_packer_init(&pk, out, pk_write);
+	if (event_pack(&pk, e) == -1) {
 		out->len = mark;
 		return (-1);
 	}
@@ -1231,9 +1278,10 @@ wh_signing_key_decode(const char *buf, size_t len, struct wh_signing_key *k)
 
 static const char *const event_keys[] = {
 	"event_sid", "company_sid", "event_type", "payload", "created_at",
-	"traceparent"
+	"traceparent", "ordering_key", "entry_id"
 };
-enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED, EK_TRACE };
+enum { EK_SID, EK_COMPANY, EK_TYPE, EK_PAYLOAD, EK_CREATED, EK_TRACE,
+	EK_OKEY, EK_ENTRY };
 
 /*
  * The payload is raw JSON: a str, or a bin from a writer that treats it
@@ -1267,6 +1315,13 @@ event_field(const msgpack_object_kv *kv, int idx, struct wh_event *e)
 		return (get_str(o, 1, &e->traceparent) == -1 ||
 		    wh_traceparent_parse(e->traceparent,
 		    strlen(e->traceparent), &tc) == -1 ? -1 : 0);
+	case EK_OKEY:
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    o->via.str.size > WH_ORDERING_KEY_MAX)
+			return (-1);
+		return (get_str(o, 1, &e->ordering_key));
+	case EK_ENTRY:
+		return (get_str(o, 1, &e->entry_id));
 	default:
 		return (-1);
 	}
@@ -1297,9 +1352,10 @@ event_fields(const msgpack_object *m, struct wh_event *e)
 
 static const char *const task_keys[] = {
 	"v", "event", "webhook_sid", "attempt", "first_attempt_at", "due_at",
-	"last_error"
+	"last_error", "match"
 };
-enum { TK_V, TK_EVENT, TK_WEBHOOK, TK_ATTEMPT, TK_FIRST, TK_DUE, TK_ERROR };
+enum { TK_V, TK_EVENT, TK_WEBHOOK, TK_ATTEMPT, TK_FIRST, TK_DUE, TK_ERROR,
+	TK_MATCH };
 
 static int
 task_field(const msgpack_object_kv *kv, int idx, struct wh_task *t)
@@ -1323,6 +1379,11 @@ task_field(const msgpack_object_kv *kv, int idx, struct wh_task *t)
 		return (get_i64(o, &t->due_at));
 	case TK_ERROR:
 		return (get_str(o, 0, &t->last_error));
+	case TK_MATCH:
+		if (o->type != MSGPACK_OBJECT_BOOLEAN)
+			return (-1);
+		t->match = o->via.boolean;
+		return (0);
 	default:
 		return (-1);
 	}
@@ -1361,5 +1422,20 @@ wh_task_decode(const char *buf, size_t len, struct wh_task *t)
 	msgpack_unpacked_destroy(&res);
 	if (rc == -1)
 		wh_task_free(t);
+	return (rc);
+}
+
+int
+wh_event_decode(const char *buf, size_t len, struct wh_event *e)
+{
+	msgpack_unpacked	res;
+	int			rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	if (unpack_map(buf, len, &res) == 0)
+		rc = event_fields(&res.data, e);
+	msgpack_unpacked_destroy(&res);
+	if (rc == -1)
+		wh_event_free(e);
 	return (rc);
 }

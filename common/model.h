@@ -80,7 +80,14 @@ struct wh_event {
 	size_t		 payload_len;
 	int64_t		 created_at;
 	char		*traceparent;	/* W3C trace context, valid or NULL */
+	char		*ordering_key;	/* 1..WH_ORDERING_KEY_MAX bytes, or
+					   NULL: none (docs/ordering.md) */
+	char		*entry_id;	/* with ordering_key: its entry id in
+					   the events stream, which orders it;
+					   NULL in a resend (not ordered) */
 };
+
+#define WH_ORDERING_KEY_MAX	128
 
 /* One delivery of one event to one webhook, as scheduled for (re)try. */
 struct wh_task {
@@ -90,6 +97,9 @@ struct wh_task {
 	int64_t		 first_attempt_at;
 	int64_t		 due_at;
 	char		*last_error;	/* may be NULL */
+	int		 match;		/* a ~recover "all" resend: deliver
+					   only if the webhook's event types
+					   and filter take the event now */
 };
 
 const char	*wh_method_name(int);
@@ -105,6 +115,8 @@ void	wh_task_free(struct wh_task *);
 int	wh_webhook_encode(const struct wh_webhook *, struct wh_buf *out);
 int	wh_signing_key_encode(const struct wh_signing_key *, struct wh_buf *);
 int	wh_task_encode(const struct wh_task *, struct wh_buf *out);
+/* The event alone, as a task's "event" map (a retained event's record). */
+int	wh_event_encode(const struct wh_event *, struct wh_buf *out);
 
 /*
  * Decoders fill a zeroed struct; 0 on success, -1 on malformed input
@@ -114,6 +126,7 @@ int	wh_task_encode(const struct wh_task *, struct wh_buf *out);
 int	wh_webhook_decode(const char *, size_t, struct wh_webhook *);
 int	wh_signing_key_decode(const char *, size_t, struct wh_signing_key *);
 int	wh_task_decode(const char *, size_t, struct wh_task *);
+int	wh_event_decode(const char *, size_t, struct wh_event *);
 
 /* 1 if the key signs at time now_ms (not expired), else 0. */
 int	wh_signing_key_active(const struct wh_signing_key *, int64_t now_ms);

@@ -58,6 +58,15 @@ extern const char	wh_lua_dead_requeue[];
 extern const char	wh_lua_webhook_cas[];
 
 /*
+ * Retained events (WH_EVENT_RETENTION_MS; each file's header says keys,
+ * arguments and reply): keeping a batch as a dispatcher reads it, and
+ * queueing kept events again for a webhook (one for ~resend, a batch of
+ * a ~recover job with include "all").
+ */
+extern const char	wh_lua_event_retain[];
+extern const char	wh_lua_event_resend[];
+
+/*
  * A dispatcher's hold on its stream entries (each file's header says
  * keys, arguments and reply): refreshing only those it still owns, and
  * moving one entry as it stands to the dead letters.

@@ -642,15 +642,19 @@ filter_passes(const struct entry *en, const struct hc_hook *h)
 
 /*
  * Does the entry go to webhook h? An event to each one whose event types
- * and filter it matches, a retry to its own (it matched when it was new).
+ * and filter it matches, a retry to its own (it matched when it was new),
+ * and a ~recover "all" resend (task.match) to its own if it matches now.
  */
 static int
 entry_targets(const struct entry *en, const struct hc_hook *h)
 {
 	if (strcmp(h->hook.company_sid, en->task.event.company_sid) != 0)
 		return (0);
-	if (en->kind == ENTRY_RETRY)
-		return (strcmp(h->hook.sid, en->task.webhook_sid) == 0);
+	if (en->kind == ENTRY_RETRY &&
+	    strcmp(h->hook.sid, en->task.webhook_sid) != 0)
+		return (0);
+	if (en->kind == ENTRY_RETRY && !en->task.match)
+		return (1);
 	return (hook_wants(&h->hook, en->task.event.event_type) &&
 	    filter_passes(en, h));
 }
@@ -667,7 +671,7 @@ consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
 	const char	*why;
 	int64_t		 delay;
 	size_t		 i;
-	int		 found = 0;
+	int		 found = 0, ordered = order_wanted(en);
 
 	entry_fanned(en);
 	if (entry_owned(en) == OWN_LOST) {	/* its new owner fans it out */
@@ -678,7 +682,9 @@ consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
 		if (!entry_targets(en, hooks[i]))
 			continue;
 		found = 1;
-		if (hooks[i]->hook.enabled &&
+		/* A keyed delivery must reach order_start before its entry
+		 * is acked, so it is never deferred unasked. */
+		if (hooks[i]->hook.enabled && !ordered &&
 		    endpoint_full(hooks[i]->hook.sid, &delay, &why) &&
 		    (dl = delivery_make(en, hooks[i], 0)) != NULL) {
 			en->outstanding++;
@@ -697,12 +703,16 @@ consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
 			resolve_park(dl, "webhook disabled");
 			continue;
 		}
+		if (ordered) {
+			delivery_ordered(dl);
+			continue;
+		}
 		dl->next_ready = en->ready;
 		en->ready = dl;
 	}
 	if (en->kind == ENTRY_RETRY && !found && en->reply_key != NULL)
 		test_delivery_fail(en, NULL, "the webhook no longer exists");
-	else if (en->kind == ENTRY_RETRY && !found)
+	else if (en->kind == ENTRY_RETRY && !found && !en->task.match)
 		wh_log(WH_LOG_INFO, "webhook deleted; retry dropped",
 		    "event_sid", en->task.event.event_sid,
 		    "webhook_sid", en->task.webhook_sid, NULL);
@@ -753,6 +763,7 @@ batch_send(struct read_batch *b)
 		free(b);
 		return;
 	}
+	retain_batch(TAILQ_FIRST(&b->entries));
 	argv[0] = "GET";
 	argv[1] = key;
 	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1 ||
@@ -819,6 +830,15 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		    entry_event_parse(&en->task.event, en->entry_id,
 		    e->element[1], d.cfg.event_max) :
 		    retry_parse(en, e->element[1]);
+		/* A keyed event is ordered by its entry id (order.c). */
+		if (why == NULL && en->kind == ENTRY_EVENT &&
+		    en->task.event.ordering_key != NULL &&
+		    (en->task.event.entry_id = strdup(en->entry_id)) == NULL) {
+			entry_failed(en, "out of memory");	/* left pending */
+			en->outstanding = 1;
+			entry_delivery_done(en, 0);
+			continue;
+		}
 		if (why != NULL)
 			entry_malformed(en, why);
 		else if (entry_test_expired(en)) {

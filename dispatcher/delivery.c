@@ -34,6 +34,8 @@ static void	resolve_attempt(struct delivery *);
 static delivery_resolved_fn	*resolved_cb;
 
 static void	resolved_now(struct delivery *, int);
+static int	task_encode(const struct delivery *, uint32_t, int64_t,
+		    struct wh_buf *);
 
 /*
  * A delivery of en for the cached webhook h, which it borrows (with the
@@ -112,6 +114,8 @@ resolved_now(struct delivery *dl, int ok)
 {
 	struct entry	*en = dl->entry;
 
+	if (ok && order_finish(dl))
+		return;
 	delivery_free(dl);
 	resolved_cb(en, ok);
 }
@@ -140,6 +144,40 @@ delivery_dropped(struct delivery *dl)
 	resolved_now(dl, 0);
 }
 
+/* An ordered delivery that will make no attempt (order.c): let it go. */
+static void
+ordered_settled(struct delivery *dl, int ok)
+{
+	struct entry	*en = dl->entry;
+
+	delivery_free(dl);
+	resolved_cb(en, ok);
+}
+
+/*
+ * dl delivers a keyed event (order_wanted): it is queued only once its
+ * key's hold lets it (order.c), which keeps the task a retry of it would
+ * be, for when it is handed back.
+ */
+void
+delivery_ordered(struct delivery *dl)
+{
+	struct wh_buf	b;
+
+	wh_buf_init(&b, 0);
+	if (task_encode(dl, dl->attempt, wh_now_ms(), &b) == -1) {
+		wh_buf_free(&b);
+		wh_log(WH_LOG_ERROR, "ordered task not built; entry left "
+		    "pending", "event_sid", dl->entry->task.event.event_sid,
+		    NULL);
+		entry_failed(dl->entry, "ordered task not built");
+		resolved_now(dl, 0);
+		return;
+	}
+	order_begin(dl, b.data, b.len);
+	wh_buf_free(&b);
+}
+
 /* Who is told what, below this file; resolved: the entry's owner. */
 void
 delivery_init(delivery_resolved_fn *resolved)
@@ -152,6 +190,7 @@ delivery_init(delivery_resolved_fn *resolved)
 	};
 
 	resolved_cb = resolved;
+	order_init(delivery_queue, ordered_settled);
 	deliver_hooks(&hooks);
 	endpoint_init(resolve_defer);
 	test_delivery_init(test_replied);
@@ -183,6 +222,7 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	char		 score[24];
 	int64_t		 due = wh_now_ms() + delay_ms;
 
+	dl->order_yield = 1;	/* E stays its key's head meanwhile */
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, attempt, due, &b) == -1) {
 		wh_buf_free(&b);

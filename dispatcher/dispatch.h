@@ -91,7 +91,9 @@ struct delivery {
 	uint32_t		 attempt;	/* 1-based */
 	int64_t			 first_attempt_at;
 	void			*easy;		/* CURL * */
-	void			*headers;	/* struct curl_slist * */
+	void			*headers;	/* struct curl_slist *, one block */
+	size_t			 headers_size;	/* of that block (wiped) */
+	size_t			 own_lines;	/* its first lines: the webhook's */
 	void			*h_sent_at;	/* its stamped lines, for */
 	void			*h_sig;		/*   deliver.c's restamp() */
 	void			*h_ts;
@@ -115,6 +117,12 @@ struct delivery {
 	int			 held;		/* waits for its entry's ownership
 						   to be confirmed (deliver.c) */
 	int			 answer_cut;	/* read ANSWER_KEEP, stopped */
+	int64_t			 rl_asked;	/* mono ms its rate limiter was
+						   asked (ratelimit.c) */
+	char			 order_token[160]; /* its ordering lease
+						   (consumer:n), "" none */
+	int			 order_yield;	/* resolved by a retry (or a
+						   deferral): yield, not done */
 	uint8_t			 span_id[WH_SPAN_ID_LEN]; /* sent as
 						   traceparent, else 0s */
 	struct delivery		*next_ready;
@@ -194,6 +202,15 @@ void	delivery_queue(struct delivery *);
 void	delivery_free(struct delivery *);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
 void	resolve_park(struct delivery *, const char *reason);
+void	delivery_ordered(struct delivery *);
+
+/* order.c: ordering keys (docs/ordering.md): go, or settled unattempted. */
+typedef void	 order_go_fn(struct delivery *);
+typedef void	 order_settled_fn(struct delivery *, int ok);
+void	order_init(order_go_fn *, order_settled_fn *);
+int	order_wanted(const struct entry *);
+void	order_begin(struct delivery *, const char *task, size_t task_len);
+int	order_finish(struct delivery *);
 
 /* test_delivery.c: ~test deliveries (sent once, answered to the api). */
 typedef void	 test_delivery_done_fn(struct entry *, struct delivery *);
@@ -307,6 +324,9 @@ void	jobs_start(void);
 void	jobs_stop(void);
 void	retention_start(void);
 void	retention_stop(void);
+
+/* retain.c: the events of a read batch kept (WH_EVENT_RETENTION_MS). */
+void	retain_batch(struct entry *first);
 
 /* partition.c: the partitions' keys; which one a company or stream is. */
 int	partitions_init(void);

@@ -65,9 +65,10 @@ ms_parse(const char *s, size_t len, int64_t *ms)
 /* The fields of the public format, each taken only by its exact name. */
 static const char *const event_fields[] = {
 	"company_sid", "event_type", "event_sid", "payload", "ts",
-	"traceparent"
+	"traceparent", "ordering_key"
 };
-enum { EF_COMPANY, EF_TYPE, EF_SID, EF_PAYLOAD, EF_TS, EF_TRACE, EF_COUNT };
+enum { EF_COMPANY, EF_TYPE, EF_SID, EF_PAYLOAD, EF_TS, EF_TRACE, EF_OKEY,
+	EF_COUNT };
 
 /*
  * An event entry's fields (the public format) into ev, which starts
@@ -123,6 +124,11 @@ entry_event_parse(struct wh_event *ev, const char *entry_id,
 			 * context is dropped, as W3C asks. */
 			if (wh_traceparent_parse(v->str, v->len, &tc) == 0)
 				ev->traceparent = reply_strdup(v);
+			break;
+		case EF_OKEY:
+			if (v->len == 0 || v->len > WH_ORDERING_KEY_MAX)
+				return ("ordering_key is not 1 to 128 bytes");
+			ev->ordering_key = reply_strdup(v);
 			break;
 		default:
 			if (ms_parse(v->str, v->len, &ev->created_at) == -1)

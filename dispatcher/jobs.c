@@ -1,6 +1,11 @@
 /*
  * jobs.c: working ~recover jobs (POST /v1/webhooks/{sid}/~recover).
  *
+ * A job with include "all" (its hash says so) resends every kept event
+ * of its company in the window instead (common/lua/event_resend.lua,
+ * with a cursor in the job), each task marked to be delivered only if
+ * the webhook's event types and filter take the event (consume.c).
+ *
  * The api records a job (wh:job:<job_sid>: webhook, window, state,
  * counters) and lists it in wh:{0}:jobs (job_sid -> webhook_sid). Every
  * dispatcher picks an active job at random on its upkeep tick and runs
@@ -30,6 +35,7 @@
 #include "log.h"
 #include "scripts.h"
 #include "timeutil.h"
+#include "validate.h"
 
 #define JOB_EVERY_MS	250
 #define JOB_BATCH	"500"
@@ -57,14 +63,26 @@ on_batch(struct wh_wire *w, void *r, void *priv)
 		loop_timer_arm(&job_timer, JOB_EVERY_MS);
 }
 
-/* The job being worked (one at a time: working). */
-static char	pick_job[WH_ID_MAX], pick_hook[WH_ID_MAX];
+/* The job picked, while its kind is asked for. */
+struct pick {
+	char	job_sid[WH_ID_MAX];
+	char	webhook_sid[WH_ID_MAX];
+};
+
+static void
+batch_failed(void)
+{
+	working = 0;
+	loop_timer_arm(&job_timer, JOB_EVERY_MS);
+}
+
+/* The job a cluster's split batch accounts to (one at a time: working). */
+static char	pick_job[WH_ID_MAX];
 
 static void
 pick_done(void)
 {
-	working = 0;	/* no job (or an error): look again later */
-	loop_timer_arm(&job_timer, JOB_EVERY_MS);
+	batch_failed();
 }
 
 /*
@@ -144,82 +162,129 @@ on_batch_split(struct wh_wire *w, void *r, void *priv)
 	job_account(reply);
 }
 
+
 /*
- * The job's company_sid, since, until and state came (nil once the job
- * expired: the script then finds no job and drops it): one batch of it,
- * on the dead letters and the queue of the company's partition.
+ * One batch of a job with include "dead": its dead letters, in the
+ * company's partition. In a cluster (window given) the split call:
+ * KEYS[1..4], the window in ARGV, the counts added after (job_account).
+ */
+static int
+batch_dead(const struct pick *p, const char *company, const char *job,
+    const char *now, const char *since, const char *until)
+{
+	const char	*argv[10];
+	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
+	unsigned	 pp = wh_partition(company != NULL ? company : "",
+			    d.nparts);
+
+	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix, pp,
+	    p->webhook_sid) == -1 ||
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix, pp,
+	    p->webhook_sid) == -1)
+		return (-1);
+	argv[0] = idx; argv[1] = ids; argv[2] = d.parts[pp].k_dead;
+	argv[3] = d.parts[pp].k_retries; argv[4] = job; argv[5] = k_jobs;
+	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
+	argv[9] = p->job_sid;
+	if (since != NULL) {
+		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
+		argv[4] = now; argv[5] = "range"; argv[6] = JOB_BATCH;
+		argv[7] = p->job_sid; argv[8] = since; argv[9] = until;
+		return (rconn_script(&d.main, wh_lua_dead_requeue,
+		    on_batch_split, NULL, 4, 10, argv, NULL));
+	}
+	return (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6,
+	    10, argv, NULL));
+}
+
+/* One batch of a job with include "all": the company's kept events. */
+static int
+batch_all(const struct pick *p, const char *company, const char *job,
+    const char *now)
+{
+	const char	*argv[10];
+	char		 idx[WH_KEY_MAX], pfx[WH_KEY_MAX];
+
+	if (wh_key_company_events(idx, sizeof(idx), d.cfg.prefix,
+	    company) == -1 ||
+	    wh_key_event_kept(pfx, sizeof(pfx), d.cfg.prefix, company,
+	    "") == -1)
+		return (-1);
+	argv[0] = idx; argv[1] = partition_of(company)->k_retries;
+	argv[2] = job;
+	argv[3] = k_jobs; argv[4] = now; argv[5] = "range";
+	argv[6] = p->webhook_sid; argv[7] = JOB_BATCH; argv[8] = p->job_sid;
+	argv[9] = pfx;
+	return (rconn_script(&d.main, wh_lua_event_resend, on_batch, NULL, 4,
+	    10, argv, NULL));
+}
+
+/*
+ * The job's [include, company_sid, since, until, state]: run one batch
+ * of its kind (since, until and state matter only to a cluster's split
+ * dead-letter batch).
  */
 static void
-on_company(struct wh_wire *w, void *r, void *priv)
+on_kind(struct wh_wire *w, void *r, void *priv)
 {
-	redisReply		*reply = r, *f[4];
-	const struct partition	*part;
-	const char		*argv[10];
-	char			 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
-	char			 job[WH_KEY_MAX], now[24];
-	unsigned		 p;
-	int			 i, split = d.cfg.redis.ncluster > 0;
+	redisReply	*reply = r;
+	struct pick	*p = priv;
+	const char	*inc = NULL, *company = NULL, *win[3] = { NULL };
+	char		 job[WH_KEY_MAX], now[24];
+	int		 rc = -1, i, split = d.cfg.redis.ncluster > 0;
 
 	if (d.stopping) {
 		working = 0;
+		free(p);
 		return;
 	}
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 4) {
-		pick_done();
-		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    reply->elements == 5) {
+		if (reply->element[0]->type == REDIS_REPLY_STRING)
+			inc = reply->element[0]->str;
+		if (reply->element[1]->type == REDIS_REPLY_STRING)
+			company = reply->element[1]->str;
+		for (i = 0; i < 3; i++)
+			if (reply->element[2 + i]->type == REDIS_REPLY_STRING)
+				win[i] = reply->element[2 + i]->str;
 	}
-	for (i = 0; i < 4; i++) {
-		f[i] = reply->element[i];
-		if (f[i]->type != REDIS_REPLY_STRING &&
-		    f[i]->type != REDIS_REPLY_NIL) {
-			pick_done();
-			return;
-		}
-	}
-	/* A cluster's job without a window, or done: it leaves the list. */
-	if (split && (f[1]->type == REDIS_REPLY_NIL ||
-	    f[2]->type == REDIS_REPLY_NIL || (f[3]->type ==
-	    REDIS_REPLY_STRING && strcmp(f[3]->str, "done") == 0))) {
+	/* A cluster's dead-letter job without a window, or done. */
+	if (split && (inc == NULL || strcmp(inc, "all") != 0) &&
+	    reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    (win[0] == NULL || win[1] == NULL ||
+	    (win[2] != NULL && strcmp(win[2], "done") == 0))) {
+		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
+		free(p);
 		job_account(NULL);
 		return;
 	}
-	p = wh_partition(f[0]->type == REDIS_REPLY_STRING ? f[0]->str : "",
-	    d.nparts);
-	part = &d.parts[p];
-	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix, p,
-	    pick_hook) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix, p,
-	    pick_hook) == -1 ||
-	    wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
-		pick_done();
-		return;
-	}
 	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = idx; argv[1] = ids; argv[2] = part->k_dead;
-	argv[3] = part->k_retries; argv[4] = job; argv[5] = k_jobs;
-	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
-	argv[9] = pick_job;
-	if (split) {
-		/* KEYS[1..4], then ARGV with the window. */
-		argv[4] = now; argv[5] = "range"; argv[6] = JOB_BATCH;
-		argv[7] = pick_job; argv[8] = f[1]->str; argv[9] = f[2]->str;
-		if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch_split,
-		    NULL, 4, 10, argv, NULL) == -1)
-			pick_done();
-		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    wh_key_job(job, sizeof(job), d.cfg.prefix, p->job_sid) != -1) {
+		if (inc != NULL && strcmp(inc, "all") == 0)
+			rc = company != NULL && wh_validate_company_sid(company,
+			    strlen(company)) == NULL ?
+			    batch_all(p, company, job, now) : -1;
+		else
+			rc = batch_dead(p, company, job, now,
+			    split ? win[0] : NULL, win[1]);
 	}
-	if (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6, 10,
-	    argv, NULL) == -1)
-		pick_done();
+	if (rc == -1) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
+			wh_log(WH_LOG_WARN, "an active job is not valid; "
+			    "ignored", NULL);
+		batch_failed();
+	}
+	free(p);
 }
 
-/* HRANDFIELD's [job_sid, webhook_sid]: ask the job's company, window. */
+/* HRANDFIELD's [job_sid, webhook_sid]: ask what kind of job it is. */
 static void
 on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
-	const char	*argv[6];
+	struct pick	*p;
+	const char	*argv[7];
 	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
@@ -230,26 +295,34 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	    reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
 	    reply->element[1]->type != REDIS_REPLY_STRING) {
-		pick_done();
+		batch_failed();	/* no job (or an error): look again later */
 		return;
 	}
 	if (!wh_id_valid(reply->element[0]->str, reply->element[0]->len) ||
 	    !wh_id_valid(reply->element[1]->str, reply->element[1]->len) ||
-	    reply->element[0]->len >= sizeof(pick_job) ||
-	    reply->element[1]->len >= sizeof(pick_hook) ||
 	    wh_key_job(job, sizeof(job), d.cfg.prefix,
-	    reply->element[0]->str) == -1) {
+	    reply->element[0]->str) == -1 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
 		wh_log(WH_LOG_WARN, "an active job is not valid; ignored",
 		    NULL);
-		pick_done();
+		batch_failed();
 		return;
 	}
-	memcpy(pick_job, reply->element[0]->str, reply->element[0]->len + 1);
-	memcpy(pick_hook, reply->element[1]->str, reply->element[1]->len + 1);
-	argv[0] = "HMGET"; argv[1] = job; argv[2] = "company_sid";
-	argv[3] = "since"; argv[4] = "until"; argv[5] = "state";
-	if (rconn_cmd(&d.main, on_company, NULL, 6, argv, NULL) == -1)
-		pick_done();
+	(void)snprintf(p->job_sid, sizeof(p->job_sid), "%s",
+	    reply->element[0]->str);
+	(void)snprintf(p->webhook_sid, sizeof(p->webhook_sid), "%s",
+	    reply->element[1]->str);
+	argv[0] = "HMGET";
+	argv[1] = job;
+	argv[2] = "include";
+	argv[3] = "company_sid";
+	argv[4] = "since";
+	argv[5] = "until";
+	argv[6] = "state";
+	if (rconn_cmd(&d.main, on_kind, p, 7, argv, NULL) == -1) {
+		free(p);
+		batch_failed();
+	}
 }
 
 static void

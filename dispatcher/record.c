@@ -263,8 +263,9 @@ request_line(char *out, size_t *len, const char *line)
 
 /*
  * The request's text: the event type, then the header lines. The first
- * hook->nheaders lines of dl->headers are the endpoint's own
- * (deliver.c build_headers); they come last, so that what the size cap
+ * dl->own_lines lines of dl->headers are the endpoint's own as sent
+ * (deliver.c build_headers; a traceparent of its own is not sent when
+ * propagate_trace is on); they come last, so that what the size cap
  * leaves out is never a signature. Returns its length.
  */
 static size_t
@@ -278,7 +279,7 @@ request_text(const struct delivery *dl, char *out)
 	if (len > REQUEST_LOGGED)
 		return (0);
 	memcpy(out, type, len);
-	for (i = 0; own != NULL && i < dl->hook->nheaders; i++)
+	for (i = 0; own != NULL && i < dl->own_lines; i++)
 		own = own->next;
 	for (n = own; n != NULL; n = n->next)
 		request_line(out, &len, n->data);

@@ -61,6 +61,8 @@ local function requeue(evt)
     return -1
   end
   t.attempt = 1
+  -- Not held in publish order again (docs/ordering.md): its key moved on.
+  t.event.entry_id = nil
   t.first_attempt_at = now
   t.due_at = now
   t.last_error = nil

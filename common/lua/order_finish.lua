@@ -3,6 +3,9 @@
 --
 -- KEYS[1]  wh:{0}:order:<W>:<K>         KEYS[2]  wh:{0}:order:<W>:<K>:parked
 -- KEYS[3]  wh:{0}:retry
+-- KEYS[4]  optional: wh:{0}:retries, where the next event then goes at
+--          once (a retries entry, field task) instead of into KEYS[3] due
+--          now: it does not wait for the next move of due retries
 -- ARGV[1]  E's entry id                 ARGV[2]  the caller's lease token
 -- ARGV[3]  'done': delivered or dead-lettered; the next parked event (the
 --          earliest) is handed back through wh:{0}:retry, due now.
@@ -60,5 +63,9 @@ if first == nil then
 end
 -- It stays parked (and first) until it starts: whoever asks for a later
 -- event of K meanwhile parks behind it.
-redis.call('ZADD', retry, now, string.sub(first, 43))
+if KEYS[4] then
+  redis.call('XADD', KEYS[4], '*', 'task', string.sub(first, 43))
+else
+  redis.call('ZADD', retry, now, string.sub(first, 43))
+end
 return 'next'

@@ -14,6 +14,12 @@
 --            ARGV[2] per_second (> 0)   ARGV[3] burst (>= 1)
 --            Returns {1, 0} (allowed: counted) or {0, wait_ms} (not
 --            counted: ask again in wait_ms, at least 1).
+--          'reserve': the same, but a request that would be allowed
+--            within ARGV[4] ms is counted now for then
+--            ARGV[2] per_second   ARGV[3] burst   ARGV[4] max wait (ms)
+--            Returns {1, wait_ms} (counted: send it in wait_ms, 0 now) or
+--            {0, wait_ms} as 'take'. The spacing is the limiter's, so
+--            dispatchers waiting at once never herd.
 --          'pause': the receiver asked for a pause
 --            ARGV[2] ms from now; a pause only ever grows.
 --            Returns the ms the endpoint stays paused.
@@ -51,8 +57,16 @@ if op == 'pause' then
   return math.ceil((untl - now) / 1000)
 end
 
-if op ~= 'take' then
+if op ~= 'take' and op ~= 'reserve' then
   return redis.error_reply('ERR unknown ratelimit operation')
+end
+local hold, clock = 0, ARGV[4]
+if op == 'reserve' then
+  hold = tonumber(ARGV[4])
+  if hold == nil or hold < 0 then
+    return redis.error_reply('ERR reserve needs a max wait >= 0')
+  end
+  hold, clock = hold * 1000, ARGV[5]
 end
 
 local rate = tonumber(ARGV[2])
@@ -61,7 +75,7 @@ if rate == nil or rate <= 0 or burst == nil or burst < 1 then
   return redis.error_reply('ERR take needs per_second > 0, burst >= 1')
 end
 burst = math.floor(burst)
-local now = now_us(ARGV[4])
+local now = now_us(clock)
 -- Rounded up: a rounded-down interval would let through a little more
 -- than per_second over a long window.
 local interval = math.ceil(1000000 / rate)
@@ -77,11 +91,15 @@ end
 if tat < now then
   tat = now
 end
-if tat - now > tolerance then
-  return {0, math.max(1, math.ceil((tat - now - tolerance) / 1000))}
+local wait = tat - now - tolerance
+if wait > hold then
+  return {0, math.max(1, math.ceil(wait / 1000))}
 end
 tat = tat + interval
 redis.call('HSET', key, 'tat', string.format('%d', tat))
 redis.call('PEXPIRE', key, math.ceil((math.max(tat, pause) - now) / 1000)
   + 1000)
+if wait > 0 then
+  return {1, math.ceil(wait / 1000)}
+end
 return {1, 0}

@@ -12,14 +12,16 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, cpuRows, deliveryRows, ingestRows, oneDispatcher, peerRows, stormRows, tlsRows, egressRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, peerRows, stormRows, tlsRows, egressRows, orderingRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
+import { APART_MS, machineState } from './lib/when.mjs';
 import { delivery } from './sections/delivery.mjs';
 import { ingest } from './sections/ingest.mjs';
 import { peer } from './sections/peer.mjs';
 import { backlog, storm } from './sections/scale.mjs';
 import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
+import { ordering } from './sections/ordering.mjs';
 import { tracing, tracingRows } from './sections/tracing.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
@@ -27,14 +29,20 @@ const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 async function main() {
   const t0 = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wh-bench-'));
-  process.stderr.write(`bench: ${CONFIG.quick ? 'quick, ' : ''}${CONFIG.repeat} repetition(s); work dir ${tmp}\n`);
+  const before = machineState();
+  process.stderr.write(`bench: ${CONFIG.quick ? 'quick, ' : ''}${CONFIG.repeat} repetition(s); work dir ${tmp}; ` +
+    `${before.cpus} CPUs (${before.cpu_model}), load average ${before.loadavg.join(' ')}\n`);
   const report = new Report();
   const measured = {};
   const failed = [];
+  // The load average at each section's start and end: what the machine
+  // was doing besides the bench while each figure was measured.
+  const load = {};
   const ctx = { tmp, redis: await startRedis(tmp), nginx: await startNginx(tmp) };
   const step = async (name, fn) => {
     if (!wants(name)) return;
     const t = Date.now();
+    const l0 = machineState().loadavg;
     try {
       measured[name] = await fn(ctx);
     } catch (err) {
@@ -44,7 +52,9 @@ async function main() {
       failed.push(`${name}: ${err.message.split('\n')[0]}`);
       await stopAll([ctx.redis.proc, ctx.nginx.proc]);
     }
-    process.stderr.write(`bench: ${name} took ${Math.round((Date.now() - t) / 1000)} s\n`);
+    load[name] = { before: l0, after: machineState().loadavg };
+    process.stderr.write(`bench: ${name} took ${Math.round((Date.now() - t) / 1000)} s; load average ` +
+      `${l0.join(' ')} before, ${load[name].after.join(' ')} after\n`);
   };
 
   await step('ingest', ingest);
@@ -54,29 +64,33 @@ async function main() {
   await step('backlog', backlog);
   await step('storm', storm);
   await step('egress', egress);
+  await step('ordering', ordering);
   await step('tracing', tracing);
   await stopAll();
 
-  const d1 = measured.delivery ? oneDispatcher(measured.delivery) : null;
   if (measured.ingest) ingestRows(report, measured.ingest);
   if (measured.delivery) deliveryRows(report, measured.delivery);
   if (measured.tls) tlsRows(report, measured.tls);
-  if (measured.peer) peerRows(report, measured.peer, d1);
-  if (measured.backlog) backlogRows(report, measured.backlog, d1);
-  if (measured.storm) stormRows(report, measured.storm, d1);
+  if (measured.peer) peerRows(report, measured.peer);
+  if (measured.backlog) backlogRows(report, measured.backlog);
+  if (measured.storm) stormRows(report, measured.storm);
   if (measured.egress) egressRows(report, measured.egress);
+  if (measured.ordering) orderingRows(report, measured.ordering);
   if (measured.tracing) tracingRows(report, measured.tracing);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);
   if (failed.length) process.exitCode = 1;
   const seconds = (Date.now() - t0) / 1000;
-  const machine = report.write(OUT, { date: new Date().toISOString(), seconds, config: CONFIG, measured });
+  const after = machineState();
+  report.write(OUT, { date: new Date().toISOString(), seconds, config: CONFIG, machine: { before, after, load }, measured });
   console.log(`\n${report.table()}\n`);
   for (const n of report.notes) console.log(`Note: ${n}`);
-  console.log(`${machine.cpus} CPUs (${machine.cpu_model}), ${machine.mem_gib} GiB, Linux ${machine.kernel}; ` +
-    `load average at the end ${machine.loadavg_at_end.join(' ')}. ${CONFIG.repeat} repetition(s) of the short rows, ` +
-    `medians quoted. ${Math.round(seconds)} s. Results: ${path.relative(ROOT, OUT)}`);
+  for (const [name, l] of Object.entries(load)) console.log(`Load average (1, 5, 15 min) around ${name}: ${l.before.join(' ')} → ${l.after.join(' ')}`);
+  console.log(`${after.cpus} CPUs (${after.cpu_model}), ${after.mem_gib} GiB, Linux ${after.kernel}; ` +
+    `load average ${before.loadavg.join(' ')} before the run, ${after.loadavg.join(' ')} after. ${CONFIG.repeat} repetition(s) ` +
+    `of the short rows, medians quoted; no ratio of two sides measured over ${APART_MS / 1000} s apart. ` +
+    `${Math.round(seconds)} s. Results: ${path.relative(ROOT, OUT)}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

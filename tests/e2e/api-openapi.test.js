@@ -271,7 +271,7 @@ describe('real answers match the schemas', () => {
     conforms('POST', P, await api('POST', '/v1/webhooks/wh_none/~test'));
   });
 
-  test('delivery routes: attempts, dead letters, ~redeliver, ~recover, jobs, ~test', async () => {
+  test('delivery routes: attempts, dead letters, ~redeliver, ~resend, events, ~recover, jobs, ~test', async () => {
     await startDispatcher({ redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port });
     const rcv = await startReceiver({ status: 500, body: 'no' });
     const w = await createWebhook(api, company, { url: rcv.url(), max_attempts: 1 });
@@ -304,9 +304,23 @@ describe('real answers match the schemas', () => {
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`, { x: 1 }));
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
     conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~redeliver`));
+    P = '/v1/webhooks/{webhook_sid}/deliveries/{event_sid}/~resend';
+    await waitUntil(async () => (await api('GET', `/v1/events/${evt}?company_sid=${company}`)).status === 200,
+      { what: 'the event kept' });
+    conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~resend`));
+    conforms('POST', P, await api('POST', `${p}/deliveries/${evt}/~resend`, { x: 1 }));
+    conforms('POST', P, await api('POST', `${p}/deliveries/evt_none/~resend`));
+    P = '/v1/events/{event_sid}';
+    conforms('GET', P, await api('GET', `/v1/events/${evt}?company_sid=${company}`));
+    conforms('GET', P, await api('GET', `/v1/events/${evt}`));
+    conforms('GET', P, await api('GET', `/v1/events/evt_none?company_sid=${company}`));
     P = '/v1/webhooks/{webhook_sid}/~recover';
     const res = await api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z' });
     conforms('POST', P, res);
+    conforms('POST', P, await api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z',
+      include: 'all' }));
+    conforms('POST', P, await api('POST', `${p}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2999-01-01T00:00:00Z',
+      include: 'some' }));
     conforms('POST', P, await api('POST', `${p}/~recover`, { since: 'yesterday', until: '2020-01-01T00:00:00Z' }));
     conforms('POST', P, await api('POST', `${p}/~recover`, '{"since":'));
     assert.equal((await api('PATCH', p, { enabled: false })).status, 200);

@@ -34,6 +34,8 @@ describe('ratelimit.lua (GCRA shared by every dispatcher)', () => {
   });
   const take = (key, perSecond, burst, nowMs) =>
     redis.call('EVALSHA', sha, 1, key, 'take', perSecond, burst, nowMs ?? '');
+  const reserve = (key, perSecond, burst, maxWait, nowMs) =>
+    redis.call('EVALSHA', sha, 1, key, 'reserve', perSecond, burst, maxWait, nowMs ?? '');
   const pause = (key, ms, nowMs) => redis.call('EVALSHA', sha, 1, key, 'pause', ms, nowMs ?? '');
 
   test('1 500 requests in bursts: never more than burst + rate x t in any window, all allowed', async () => {
@@ -75,7 +77,8 @@ describe('ratelimit.lua (GCRA shared by every dispatcher)', () => {
       for (let j = i; j < allowed.length; j++) {
         const t = (allowed[j] - allowed[i]) / 1000;
         const count = j - i + 1;
-        if (count > burst + perSecond * t) {
+        // In whole ms: 50 x 2.26 is 112.99999999999999 in doubles.
+        if (count * 1000 > burst * 1000 + perSecond * (allowed[j] - allowed[i])) {
           assert.fail(`${count} requests in ${t}s (from #${i}): over ${burst} + ${perSecond} x ${t}`);
         }
       }
@@ -133,6 +136,41 @@ describe('ratelimit.lua (GCRA shared by every dispatcher)', () => {
     assert.ok(await pause(key, 60000) >= 59999);
     const pttl = await redis.call('PTTL', key);
     assert.ok(pttl > 60000, `pttl ${pttl} outlives the pause`);
+  });
+
+  test('reserve: counted for a moment at most max wait ahead, spaced 1/rate, never more than burst + rate x t', async () => {
+    const key = rateKey(`WH${randomHex(8)}`);
+    const now = 1_700_000_000_000;
+    // 40 callers at once, 50/s, burst 1, up to 100 ms ahead: the first
+    // now, then 20, 40, 60, 80, 100 ms (6 counted), the rest refused with
+    // the wait to the next free moment, uncounted.
+    const got = [];
+    for (let i = 0; i < 40; i++) got.push(await reserve(key, 50, 1, 100, now));
+    assert.deepEqual(got.slice(0, 6), [[1, 0], [1, 20], [1, 40], [1, 60], [1, 80], [1, 100]]);
+    assert.ok(got.slice(6).every(([ok, wait]) => ok === 0 && wait === 120), JSON.stringify(got.slice(6, 8)));
+    // At 30 ms: the next free moment is 120 ms, 90 ms ahead: counted.
+    assert.deepEqual(await reserve(key, 50, 1, 100, now + 30), [1, 90]);
+    // take never reserves: refused while a moment is ahead.
+    assert.deepEqual(await take(key, 50, 1, now + 30), [0, 110]);
+    assert.deepEqual(await reserve(key, 50, 1, 0, now + 30), [0, 110]);
+    // Over many callers and times, the moments counted keep the bound.
+    const k2 = rateKey(`WH${randomHex(8)}`);
+    const moments = [];
+    for (let t = 0; t < 5000; t += 7) {
+      for (let c = 0; c < 3; c++) {
+        const [ok, wait] = await reserve(k2, 50, 3, 100, now + t);
+        if (ok === 1) moments.push(now + t + wait);
+      }
+    }
+    moments.sort((a, b) => a - b);
+    for (let i = 0; i < moments.length; i++) {
+      for (let j = i; j < moments.length && moments[j] - moments[i] <= 1000; j++) {
+        assert.ok((j - i + 1) * 1000 <= 3000 + 50 * (moments[j] - moments[i]), `window ${i}..${j}`);
+      }
+    }
+    // Asked for 5 s, counted for moments up to 100 ms later: 3 + 50 x 5.1.
+    assert.ok(moments.length >= 250 && moments.length <= 258, `${moments.length} counted in 5 s at 50/s, burst 3`);
+    await assert.rejects(reserve(key, 50, 1, -1, now), /max wait >= 0/);
   });
 
   test('bad arguments are errors', async () => {

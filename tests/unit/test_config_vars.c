@@ -205,6 +205,7 @@ int_value(const struct wh_config *c, const struct wh_caps *caps,
 		F(WH_ATTEMPTS_MAX_AGE_MS, attempts_max_age_ms),
 		F(WH_DEAD_MAX_AGE_MS, dead_max_age_ms),
 		F(WH_EVENT_ATTEMPTS_TTL_MS, event_attempts_ttl_ms),
+		F(WH_EVENT_RETENTION_MS, event_retention_ms),
 		F(WH_DISABLE_AFTER_MS, disable_after_ms),
 #undef F
 	};

@@ -1,11 +1,12 @@
 // The result table: each row is a figure, the ceiling or peer it is
 // compared with (measured in the same run), the ratio of the two, and the
 // target where the issues set one. Figures that were repeated are the
-// median of the runs (every run is kept in results.json).
+// median of the runs (every run is kept in results.json). A ratio whose
+// two sides ran more than a minute apart is not printed (lib/when.mjs).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { median } from './stats.mjs';
+import { APART_MS, apart } from './when.mjs';
 
 export class Report {
   constructor() {
@@ -13,12 +14,24 @@ export class Report {
     this.notes = [];
   }
 
-  // add({section, figure, runs | value, ref: {label, value} , target: {text, ok(row)}})
-  add({ section, figure, runs, value, ref = null, target = null, note = '' }) {
+  // add({section, figure, runs | value, at, ref: {label, value, at | fixed},
+  // target: {text, ok(row), ratio}}). at (and ref.at): when each run of
+  // that side ran, [start, end] ms, one per run; ref.fixed: a constant
+  // (a payload size, a computed bound), not a measurement. A ratio is
+  // only given when both sides' times are known and within APART_MS;
+  // otherwise the row says why, and a target on the ratio is not judged.
+  add({ section, figure, runs, value, at = null, ref = null, target = null, note = '' }) {
     const v = value !== undefined ? value : median(runs || []);
-    const ratio = ref && v != null && ref.value ? v / ref.value : null;
-    const row = { section, figure, value: v, runs: runs || null, ref, ratio, target: target?.text || '', note };
-    row.met = target && v != null ? Boolean(target.ok(row)) : null;
+    let ratio = null, refused = null, apartMs = null;
+    if (ref && v != null && ref.value) {
+      apartMs = ref.fixed ? 0 : apart(at, ref.at);
+      if (apartMs == null) refused = 'the time of a side was not recorded';
+      else if (apartMs > APART_MS) refused = `sides ran ${Math.round(apartMs / 1000)} s apart, over ${APART_MS / 1000} s`;
+      else ratio = v / ref.value;
+    }
+    const row = { section, figure, value: v, runs: runs || null, at, ref, ratio, apartMs, refused,
+      target: target?.text || '', note };
+    row.met = target && v != null && !(refused && target.ratio) ? Boolean(target.ok(row)) : null;
     this.rows.push(row);
     return row;
   }
@@ -39,8 +52,9 @@ export class Report {
       for (const r of this.rows.filter((x) => x.section === section)) {
         const value = r.value == null ? `n/a: ${r.note}` : fmt(r.value);
         const ref = r.ref ? `${r.ref.label}${r.ref.value != null ? `: ${fmt(r.ref.value)}` : ''}` : '';
-        const ratio = r.ratio == null ? '' : r.ratio.toFixed(2);
-        const target = r.target ? `${r.target}${r.met === true ? ' ✓' : r.met === false ? ' ✗' : ''}` : '';
+        const ratio = r.refused ? `— (${r.refused})` : r.ratio == null ? '' : r.ratio.toFixed(2);
+        const verdict = r.met === true ? ' ✓' : r.met === false ? ' ✗' : r.refused ? ' (not judged)' : '';
+        const target = r.target ? `${r.target}${verdict}` : '';
         lines.push(`| ${r.figure} | ${value} | ${ref} | ${ratio} | ${target} |`);
       }
     }
@@ -49,13 +63,7 @@ export class Report {
 
   write(file, meta) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const cpus = os.cpus();
-    const machine = {
-      cpus: cpus.length, cpu_model: cpus[0]?.model, mem_gib: Math.round(os.totalmem() / 2 ** 30),
-      kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => Number(x.toFixed(2))),
-    };
-    fs.writeFileSync(file, JSON.stringify({ ...meta, machine, rows: this.rows, notes: this.notes }, null, 2) + '\n');
-    return machine;
+    fs.writeFileSync(file, JSON.stringify({ ...meta, rows: this.rows, notes: this.notes }, null, 2) + '\n');
   }
 }
 

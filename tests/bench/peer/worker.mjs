@@ -1,6 +1,7 @@
 // The peer: the delivery worker a team would otherwise build in Node — a
 // BullMQ worker (jobs in Redis) with undici for HTTP and the official
-// `standardwebhooks` signer, concurrency 256 — doing the same job as our
+// `standardwebhooks` signer, as many jobs at once as our dispatcher has
+// transfers in flight (PEER_CONCURRENCY) — doing the same job as our
 // dispatcher: the same body shape (Streem's envelope around the raw JSON
 // payload, sent_at stamped when the attempt starts), Streem's signature
 // (HMAC-SHA256 hex over "Streem-Sent-At=...;" + body) and the Standard
@@ -57,7 +58,7 @@ let first = 0;
 let completed = 0;
 const worker = new Worker(env.PEER_QUEUE, deliver, {
   connection: { host: '127.0.0.1', port: Number(env.PEER_REDIS_PORT) },
-  concurrency: Number(env.PEER_CONCURRENCY || 256),
+  concurrency: Number(env.PEER_CONCURRENCY),
 });
 worker.on('active', () => { if (!first) first = performance.now(); });
 worker.on('completed', async () => {

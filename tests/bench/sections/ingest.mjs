@@ -26,6 +26,7 @@ import { cpuMeter } from '../lib/cpu.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { median } from '../lib/stats.mjs';
 import { AUTH, EVENTS, startApi, startDelayProxy, startKoreNoop } from '../lib/stack.mjs';
+import { timed } from '../lib/when.mjs';
 import { wrk } from '../lib/wrk.mjs';
 
 const run = promisify(execFile);
@@ -51,8 +52,10 @@ async function probe(url, file) {
   return res.status === 202 ? null : `answered ${res.status}`;
 }
 
-// redis-benchmark of the api's own XADD (same key shape, five fields).
+// redis-benchmark of the api's own XADD (same key shape, five fields):
+// { rps, at }.
 async function redisBenchmark(port, pipeline) {
+  const t0 = Date.now();
   const key = 'bench:xadd';
   const args = ['-h', '127.0.0.1', '-p', String(port), '-c', '50', '-n', String(CONFIG.redisBenchN),
     '-P', String(pipeline), '--csv', 'XADD', key, '*', 'company_sid', COMPANY, 'event_type', EVENT_TYPE,
@@ -64,7 +67,7 @@ async function redisBenchmark(port, pipeline) {
   const line = stdout.trim().split('\n').pop();
   const rps = Number(line.split('","')[1]);
   if (!rps) throw new Error(`redis-benchmark: cannot read ${stdout.slice(-300)}`);
-  return rps;
+  return { rps, at: [t0, Date.now()] };
 }
 
 // Median of 200 sequential PINGs through a client: the RTT the api sees.
@@ -89,10 +92,10 @@ export async function loadRoute(redis, target, r) {
   }, TRIM_EVERY_MS);
   let res;
   try {
-    res = await wrk({
+    res = await timed(() => wrk({
       url: target.url(r.path), script: 'body.lua', seconds: CONFIG.wrkSeconds, connections: r.connections,
       env: { BENCH_BODY_FILE: r.file, BENCH_AUTH: AUTH },
-    });
+    }));
   } finally {
     clearInterval(trimmer);
     await trimming;

@@ -1,14 +1,17 @@
 // The peer row: the same delivery job done by a BullMQ + undici +
 // standardwebhooks worker (peer/worker.mjs, its own process so that its
 // memory is its own), from a backlog of jobs in the same Redis, to the
-// same nginx. Its rate is timed from its first job started (its start-up
-// is not counted, which favours the peer), ours from spawning the
-// dispatcher.
+// same nginx. Each repetition drains the same number of deliveries with
+// one dispatcher first, then with the peer. The peer's rate is timed from
+// its first job started (its start-up is not counted, which favours the
+// peer), ours from spawning the dispatcher.
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { CONFIG } from '../lib/config.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { Proc, ROOT, memorySampler, waitFor } from '../lib/procs.mjs';
+import { createWebhook, startApi } from '../lib/stack.mjs';
+import { drain } from './delivery.mjs';
 
 const QUEUE = 'deliveries';
 
@@ -26,9 +29,14 @@ async function enqueue(queue, n, rep) {
 }
 
 export async function peer({ redis, nginx }) {
+  const api = await startApi(redis.url, { workers: 1 });
+  await createWebhook(api, 'CO_peer_ours', nginx.url('/hook/peer-ours'));
+  await api.proc.stop();
   const queue = new Queue(QUEUE, { connection: { host: '127.0.0.1', port: redis.port } });
-  const out = { jobs: CONFIG.peerJobs, concurrency: CONFIG.peerConcurrency, runs: [] };
+  const out = { jobs: CONFIG.peerJobs, concurrency: CONFIG.peerConcurrency, ourConcurrency: CONFIG.endpointConcurrency, runs: [] };
+  const conc = { WH_ENDPOINT_CONCURRENCY: String(CONFIG.endpointConcurrency) };
   for (let i = 0; i < CONFIG.repeat; i++) {
+    const ours = await drain(redis, { dispatchers: 1, company: 'CO_peer_ours', events: CONFIG.peerJobs, fanout: 1, env: conc });
     await enqueue(queue, CONFIG.peerJobs, i);
     const w = new Proc('peer', process.execPath, [path.join(ROOT, 'tests/bench/peer/worker.mjs')], {
       cwd: path.join(ROOT, 'tests/bench'),
@@ -38,6 +46,7 @@ export async function peer({ redis, nginx }) {
       },
     });
     const mem = memorySampler([w.pid]);
+    const t0 = Date.now();
     const line = await waitFor(() => {
       const m = /\{"completed".*\}/.exec(w.out);
       if (!m) w.check();
@@ -45,7 +54,7 @@ export async function peer({ redis, nginx }) {
     }, { ms: 600000, every: 50, what: 'the peer to finish its jobs' });
     const { peak } = mem.stop();
     await w.stop();
-    out.runs.push({ rate: line.completed / (line.ms / 1000), peakMiB: peak, seconds: line.ms / 1000 });
+    out.runs.push({ ours, peer: { rate: line.completed / (line.ms / 1000), peakMiB: peak, seconds: line.ms / 1000, at: [t0, Date.now()] } });
     process.stderr.write(`bench: peer repetition ${i + 1}/${CONFIG.repeat} done\n`);
   }
   await queue.obliterate({ force: true });

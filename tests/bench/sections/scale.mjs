@@ -2,6 +2,9 @@
 // (its memory must stay flat: the work waits in Redis, not in the
 // dispatcher), and a retry storm of 100 000 tasks coming due together
 // (ZADDed straight into wh:{0}:retry in the task format, lib/task.mjs).
+// Each is compared with a short drain of the same dispatcher run just
+// before it in the same section (a rate measured minutes earlier would
+// compare two moments of a shared machine).
 import fs from 'node:fs';
 import { CONFIG } from '../lib/config.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
@@ -10,7 +13,7 @@ import { encodeCommand, pipeline } from '../lib/redisload.mjs';
 import { median, percentile } from '../lib/stats.mjs';
 import { EVENTS, RETRIES, RETRY, createWebhook, startApi, startDispatcher } from '../lib/stack.mjs';
 import { encodeTask } from '../lib/task.mjs';
-import { preload } from './delivery.mjs';
+import { drain, preload } from './delivery.mjs';
 
 
 async function usedMemory(client) {
@@ -23,6 +26,7 @@ export async function backlog({ redis, nginx }) {
   const api = await startApi(redis.url, { workers: 1 });
   await createWebhook(api, 'CO_big', nginx.url('/hook/big'));
   await api.proc.stop();
+  const short = await drain(redis, { dispatchers: 1, company: 'CO_big', events: CONFIG.backlog, fanout: 1 });
 
   const before = await usedMemory(redis.client);
   const tp = Date.now();
@@ -58,7 +62,7 @@ export async function backlog({ redis, nginx }) {
   return {
     events: n, publishSeconds, publishRate: n / publishSeconds, bytesPerEvent: (after - before) / n,
     drainSeconds: seconds, rate: n / seconds, rssMedian: median(steady), rssMin: lo, rssMax: hi,
-    rssBand: band, peakMiB: peak, maxDeferred: Math.max(...samples.map((x) => x.deferred)), samples: samples.filter((_, i) => i % 4 === 0),
+    rssBand: band, peakMiB: peak, short, at: [t0, t0 + seconds * 1000], maxDeferred: Math.max(...samples.map((x) => x.deferred)), samples: samples.filter((_, i) => i % 4 === 0),
   };
 }
 
@@ -66,7 +70,9 @@ export async function storm({ redis, nginx }) {
   const n = CONFIG.storm;
   const api = await startApi(redis.url, { workers: 1 });
   const hook = await createWebhook(api, 'CO_storm', nginx.url('/timed/storm'));
+  await createWebhook(api, 'CO_storm_ref', nginx.url('/hook/storm-ref'));
   await api.proc.stop();
+  const short = await drain(redis, { dispatchers: 1, company: 'CO_storm_ref', events: CONFIG.backlog, fanout: 1 });
   fs.writeFileSync(nginx.timedLog, ''); // nginx appends (O_APPEND) from here
   if (Number(await redis.client.call('ZCARD', RETRY)) !== 0) throw new Error('the retry set is not empty before the storm');
 
@@ -112,7 +118,7 @@ export async function storm({ redis, nginx }) {
   process.stderr.write('bench: retry storm done\n');
   return {
     tasks: n, loadSeconds: (loaded - loadStart) / 1000, moveP99Ms: movedP99, moveAllMs: movedFirstEmpty, duplicates: arrivals.length - n,
-    deliverAllMs: deliveredAll, rate: n / (deliveredAll / 1000),
+    deliverAllMs: deliveredAll, rate: n / (deliveredAll / 1000), short, at: [due, due + deliveredAll],
     latenessP50Ms: percentile(arrivals, 50), latenessP99Ms: percentile(arrivals, 99), latenessMaxMs: arrivals[arrivals.length - 1],
     earliestMs: arrivals[0], peakMiB: peak,
   };

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { CONFIG } from '../lib/config.mjs';
 import { PAYLOAD, EVENT_TYPE } from '../lib/payload.mjs';
 import { encodeCommand, pipeline } from '../lib/redisload.mjs';
-import { median } from '../lib/stats.mjs';
+import { sidesRow } from '../lib/rows.mjs';
 import { EVENTS, createWebhook, startApi } from '../lib/stack.mjs';
 import { drain } from './delivery.mjs';
 import { bodies, loadRoute } from './ingest.mjs';
@@ -61,29 +61,24 @@ export async function tracing({ tmp, redis, nginx }) {
   return out;
 }
 
-const med = (runs, f) => median(runs.map(f));
-const atLeast = (r) => ({ text: `≥ ${r} of off`, ok: (row) => row.ratio >= r });
+const atLeast = (r) => ({ text: `≥ ${r} of off`, ok: (row) => row.ratio >= r, ratio: true });
 
 export function tracingRows(report, m) {
   const S = 'Tracing (OTLP/HTTP to a collector answering 204), interleaved with tracing off, same run';
-  const offIngest = med(m.runs, (r) => r.ingest_off.eps);
-  const offDrain = med(m.runs, (r) => r.d1_off.rate);
   report.add({ section: S, figure: `POST /v1/events, ${CONFIG.ingestConnections} connections: events/s, tracing off`,
     runs: m.runs.map((r) => r.ingest_off.eps) });
+  const row = (figure, side, base, label, f, target = null) =>
+    sidesRow(report, { section: S, figure, runs: m.runs, side, base, label, f, target });
   for (const [k, label, target] of [['s1', '1.0', null], ['s001', '0.01', atLeast(0.9)]]) {
-    report.add({ section: S, figure: `POST /v1/events: events/s, WH_TRACE_SAMPLE=${label} (api begins the traces)`,
-      runs: m.runs.map((r) => r[`ingest_${k}`].eps), ref: { label: 'tracing off', value: offIngest }, target });
+    row(`POST /v1/events: events/s, WH_TRACE_SAMPLE=${label} (api begins the traces)`, `ingest_${k}`, 'ingest_off',
+      'tracing off', (x) => x.eps, target);
   }
   report.add({ section: S, figure: `deliveries/s, 1 dispatcher, drains of ${m.backlog} traced events, tracing off`,
     runs: m.runs.map((r) => r.d1_off.rate) });
   for (const [k, label, target] of [['s1', '1.0', null], ['s001', '0.01', atLeast(0.9)]]) {
-    report.add({ section: S, figure: `deliveries/s, 1 dispatcher, WH_TRACE_SAMPLE=${label}`,
-      runs: m.runs.map((r) => r[`d1_${k}`].rate), ref: { label: 'tracing off', value: offDrain }, target });
+    row(`deliveries/s, 1 dispatcher, WH_TRACE_SAMPLE=${label}`, `d1_${k}`, 'd1_off', 'tracing off', (x) => x.rate, target);
   }
-  report.add({ section: S, figure: 'POST /v1/events: Kore workers µs CPU per event, WH_TRACE_SAMPLE=0.01',
-    runs: m.runs.map((r) => r.ingest_s001.cpu.kore), ref: { label: 'off', value: med(m.runs, (r) => r.ingest_off.cpu.kore) } });
-  report.add({ section: S, figure: 'POST /v1/events: Kore workers µs CPU per event, WH_TRACE_SAMPLE=1.0',
-    runs: m.runs.map((r) => r.ingest_s1.cpu.kore), ref: { label: 'off', value: med(m.runs, (r) => r.ingest_off.cpu.kore) } });
-  report.add({ section: S, figure: 'deliveries: dispatcher µs CPU per delivery, WH_TRACE_SAMPLE=1.0',
-    runs: m.runs.map((r) => r.d1_s1.cpu.dispatcher), ref: { label: 'off', value: med(m.runs, (r) => r.d1_off.cpu.dispatcher) } });
+  row('POST /v1/events: Kore workers µs CPU per event, WH_TRACE_SAMPLE=0.01', 'ingest_s001', 'ingest_off', 'off', (x) => x.cpu.kore);
+  row('POST /v1/events: Kore workers µs CPU per event, WH_TRACE_SAMPLE=1.0', 'ingest_s1', 'ingest_off', 'off', (x) => x.cpu.kore);
+  row('deliveries: dispatcher µs CPU per delivery, WH_TRACE_SAMPLE=1.0', 'd1_s1', 'd1_off', 'off', (x) => x.cpu.dispatcher);
 }

@@ -1,18 +1,18 @@
--- wrk script: the request a dispatcher sends for one bench event (the
--- 1 KiB payload {"pad":"x..."} of lib/payload.mjs in Streem's envelope,
--- and the signature headers), so the raw HTTP ceiling is measured on equal
--- terms with the dispatcher's deliveries to the same nginx.
-local payload = '{"pad":"' .. string.rep("x", 1024 - 10) .. '"}'
+-- wrk script: the request a dispatcher sends for one bench event, from the
+-- file named by BENCH_REQUEST_FILE (captured from a real delivery by
+-- lib/request.mjs: header lines, an empty line, the body), so the raw
+-- HTTP ceiling is measured on equal terms with the dispatcher's
+-- deliveries to the same nginx. wrk sets Host and Content-Length itself.
+local f = assert(io.open(os.getenv("BENCH_REQUEST_FILE"), "rb"))
+local text = f:read("*a")
+f:close()
+local head, body = text:match("^(.-)\n\n(.*)$")
+assert(head, "no empty line before the body in " .. os.getenv("BENCH_REQUEST_FILE"))
 wrk.method = "POST"
-wrk.body = '{"event":{"event_sid":"evt_0123456789abcdef0123456789",' ..
-    '"event_type":"bench.tick","company_sid":"CO_bench",' ..
-    '"created_at":"2026-11-28T10:00:20.021Z","payload":' .. payload .. '},' ..
-    '"sent_at":"2026-11-28T10:00:20.021Z"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["User-Agent"] = "streem-webhooks/0.1.0"
-wrk.headers["Streem-Sent-At"] = "2026-11-28T10:00:20.021Z"
-wrk.headers["Streem-Signature-Headers"] = "Streem-Sent-At"
-wrk.headers["Streem-Signature"] = string.rep("a", 64)
-wrk.headers["webhook-id"] = "evt_0123456789abcdef0123456789"
-wrk.headers["webhook-timestamp"] = "1795860020"
-wrk.headers["webhook-signature"] = "v1," .. string.rep("A", 43) .. "="
+wrk.body = body
+for name, value in head:gmatch("([^:\n]+): ([^\n]*)") do
+	local l = name:lower()
+	if l ~= "host" and l ~= "content-length" then
+		wrk.headers[name] = value
+	end
+end

@@ -998,6 +998,7 @@ export async function publishEvents(redis, events, { chunk = 1000, atomic = fals
     if (e.event_sid) args.push('event_sid', e.event_sid);
     if (e.ts) args.push('ts', String(e.ts));
     if (e.traceparent) args.push('traceparent', e.traceparent);
+    if (e.ordering_key) args.push('ordering_key', e.ordering_key);
     return c.call(...args);
   };
   try {

@@ -1,0 +1,191 @@
+/*
+ * order.c: ordering keys (docs/ordering.md). A delivery of an event that
+ * carries an ordering_key K (and its stream entry id, which orders it) to
+ * a webhook W asks common/lua/order_start.lua before it is queued: only
+ * the head of (W, K), under a lease of ours, is delivered; an event
+ * behind it is parked in Redis and handed back through the retry set
+ * when the head is done. After the attempt, once its resolution (success,
+ * dead letter, retry or deferral) is confirmed by Redis, the delivery
+ * calls common/lua/order_finish.lua ("done", or "yield" when a retry of
+ * the head is scheduled) before its job may ack its entry: an entry is
+ * never acked between start and finish, which is what lets another
+ * dispatcher's order_start see an earlier event of K as still pending.
+ *
+ * The lease is WH_CLAIM_IDLE_MS: a dispatcher that dies holding one
+ * leaves its entry pending, claimed by another after that long, which
+ * then finds the lease lapsed and delivers the head again. Each delivery
+ * has a lease token of its own, so two copies of one event in this
+ * dispatcher never both pass.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "keys.h"
+#include "log.h"
+#include "scripts.h"
+#include "timeutil.h"
+
+/* An earlier event of K is still in a reader's hands: ask again then. */
+#define WAIT_MS		"200"
+/* How long (W, K) remembers the last event finished, once idle. */
+#define KEEP_MIN_MS	600000
+
+static unsigned long long	lease_seq;
+static order_go_fn		*go_cb;
+static order_settled_fn		*settled_cb;
+
+/* go: queue a delivery that may start; settled: one that will not. */
+void
+order_init(order_go_fn *go, order_settled_fn *settled)
+{
+	go_cb = go;
+	settled_cb = settled;
+}
+
+/* Are this entry's deliveries held in publish order? */
+int
+order_wanted(const struct entry *en)
+{
+	const struct wh_event	*ev = &en->task.event;
+
+	return (ev->ordering_key != NULL && ev->entry_id != NULL &&
+	    en->reply_key == NULL);
+}
+
+/* The hold's two keys for dl's webhook and key; -1 if too long. */
+static int
+order_keys(const struct delivery *dl, char *state, char *parked)
+{
+	const char	*k = dl->entry->task.event.ordering_key;
+
+	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, dl->hook->sid, k,
+	    strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
+	    d.cfg.prefix, dl->hook->sid, k, strlen(k)) == -1)
+		return (-1);
+	return (0);
+}
+
+/* order_start.lua answered: start, park, wait or done. */
+static void
+on_started(struct wh_wire *w, void *r, void *priv)
+{
+	struct delivery	*dl = priv;
+	redisReply	*reply = r;
+
+	if (reply == NULL || (reply->type != REDIS_REPLY_STATUS &&
+	    reply->type != REDIS_REPLY_STRING)) {
+		wh_log(WH_LOG_WARN, "ordering key not checked; the entry "
+		    "stays pending", "event_sid",
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, "error", reply != NULL &&
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "redis down", NULL);
+		entry_failed(dl->entry, "ordering key not checked");
+		settled_cb(dl, 0);
+		return;
+	}
+	if (strcmp(reply->str, "start") == 0) {
+		go_cb(dl);
+		return;
+	}
+	/* Parked, waiting or a duplicate: the scripts keep its task. */
+	dl->order_token[0] = '\0';
+	settled_cb(dl, 1);
+}
+
+/*
+ * Ask whether dl, a delivery of a keyed event, may go now; it is queued
+ * only on "start". task is what a retry of this attempt would be: the
+ * script keeps it when it parks dl or asks again later.
+ */
+void
+order_begin(struct delivery *dl, const char *task, size_t task_len)
+{
+	const struct wh_event	*ev = &dl->entry->task.event;
+	const char		*argv[12];
+	size_t			 lens[12];
+	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
+	char			 lease[24];
+	int			 i;
+
+	(void)snprintf(dl->order_token, sizeof(dl->order_token), "%s:%llu",
+	    d.consumer, ++lease_seq);
+	(void)snprintf(lease, sizeof(lease), "%lld",
+	    (long long)d.cfg.claim_idle_ms);
+	if (order_keys(dl, state, parked) == -1) {
+		dl->order_token[0] = '\0';
+		on_started(NULL, NULL, dl);
+		return;
+	}
+	/* The company's partition (with one, today's {0} keys). */
+	argv[0] = state; argv[1] = parked;
+	argv[2] = partition_of(ev->company_sid)->k_events;
+	argv[3] = partition_of(ev->company_sid)->k_retry;
+	argv[4] = ev->entry_id; argv[5] = task;
+	argv[6] = dl->order_token; argv[7] = lease;
+	argv[8] = ev->company_sid; argv[9] = ev->ordering_key;
+	argv[10] = WH_GROUP; argv[11] = WAIT_MS;
+	for (i = 0; i < 12; i++)
+		lens[i] = i == 5 ? task_len : strlen(argv[i]);
+	if (rconn_script(&d.main, wh_lua_order_start, on_started, dl, 4, 12,
+	    argv, lens) == -1)
+		on_started(NULL, NULL, dl);
+}
+
+static void
+on_finished(struct wh_wire *w, void *r, void *priv)
+{
+	struct delivery	*dl = priv;
+	redisReply	*reply = r;
+	int		 ok;
+
+	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+	if (!ok) {
+		wh_log(WH_LOG_WARN, "ordering key not handed on; the entry "
+		    "stays pending", "event_sid",
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, NULL);
+		entry_failed(dl->entry, "ordering key not handed on");
+	} else if ((reply->type == REDIS_REPLY_STATUS ||
+	    reply->type == REDIS_REPLY_STRING) &&
+	    strcmp(reply->str, "stale") == 0)
+		wh_log(WH_LOG_WARN, "ordering lease lost before finishing "
+		    "(a stall longer than WH_CLAIM_IDLE_MS?)", "event_sid",
+		    dl->entry->task.event.event_sid, "webhook_sid",
+		    dl->hook->sid, NULL);
+	settled_cb(dl, ok);
+}
+
+/*
+ * dl's resolution is confirmed: hand (W, K) on. 1 when a call is made
+ * (its answer settles dl), 0 for a delivery that holds no lease.
+ */
+int
+order_finish(struct delivery *dl)
+{
+	const char	*argv[8];
+	char		 state[WH_KEY_MAX], parked[WH_KEY_MAX], keep[24];
+	int64_t		 ms;
+
+	if (dl->order_token[0] == '\0')
+		return (0);
+	if (order_keys(dl, state, parked) == -1)
+		return (0);
+	ms = d.cfg.claim_idle_ms * 4;
+	(void)snprintf(keep, sizeof(keep), "%lld",
+	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
+	/* The next event goes straight to the retries stream (KEYS[4]). */
+	argv[0] = state; argv[1] = parked;
+	argv[2] = partition_of(dl->entry->task.event.company_sid)->k_retry;
+	argv[3] = partition_of(dl->entry->task.event.company_sid)->k_retries;
+	argv[4] = dl->entry->task.event.entry_id;
+	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
+	    "done";
+	argv[7] = keep;
+	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 8,
+	    argv, NULL) == -1)
+		on_finished(NULL, NULL, dl);
+	return (1);
+}
