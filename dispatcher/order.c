@@ -119,8 +119,11 @@ order_begin(struct delivery *dl, const char *task, size_t task_len)
 		on_started(NULL, NULL, dl);
 		return;
 	}
-	argv[0] = state; argv[1] = parked; argv[2] = d.k_events;
-	argv[3] = d.k_retry; argv[4] = ev->entry_id; argv[5] = task;
+	/* The company's partition (with one, today's {0} keys). */
+	argv[0] = state; argv[1] = parked;
+	argv[2] = partition_of(ev->company_sid)->k_events;
+	argv[3] = partition_of(ev->company_sid)->k_retry;
+	argv[4] = ev->entry_id; argv[5] = task;
 	argv[6] = dl->order_token; argv[7] = lease;
 	argv[8] = ev->company_sid; argv[9] = ev->ordering_key;
 	argv[10] = WH_GROUP; argv[11] = WAIT_MS;
@@ -174,8 +177,10 @@ order_finish(struct delivery *dl)
 	(void)snprintf(keep, sizeof(keep), "%lld",
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
 	/* The next event goes straight to the retries stream (KEYS[4]). */
-	argv[0] = state; argv[1] = parked; argv[2] = d.k_retry;
-	argv[3] = d.k_retries; argv[4] = dl->entry->task.event.entry_id;
+	argv[0] = state; argv[1] = parked;
+	argv[2] = partition_of(dl->entry->task.event.company_sid)->k_retry;
+	argv[3] = partition_of(dl->entry->task.event.company_sid)->k_retries;
+	argv[4] = dl->entry->task.event.entry_id;
 	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
 	    "done";
 	argv[7] = keep;
