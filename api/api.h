@@ -127,10 +127,12 @@ int	api_redis_cmd_quiet(struct api_ctx *, int argc, const char **argv,
 int	api_redis_wait_replicas(struct api_ctx *);
 size_t	api_redis_waits(void);
 /*
- * With WH_REDIS_WAIT_REPLICAS, the last reply of the step (the WAIT's)
- * counted k replicas: 0; otherwise the 503 is written and -1 returned.
+ * With WH_REDIS_WAIT_REPLICAS, reply pos (1-based; a WAIT's) of the step
+ * counted k replicas: 0 (ok: 1); otherwise the 503 is written and -1
+ * returned (ok: 0, nothing written).
  */
-int	api_redis_replicated(struct api_ctx *);
+int	api_redis_replicated(struct api_ctx *, size_t pos);
+int	api_redis_replicas_ok(const struct api_ctx *, size_t pos);
 int	api_redis_send(wh_reply_fn *, void *priv, int argc,
 	    const char **argv, const size_t *lens);
 void	api_redis_deadline(struct api_ctx *, u_int64_t ms);
@@ -501,9 +503,13 @@ struct api_ids {
 
 int	api_list_ids(struct api_list *, const struct api_reply *, int page,
 	    struct api_ids *);
-/* webhooks.c: a list below the webhook of the path. */
+/*
+ * webhooks.c: a list below the webhook of the path; company (if not NULL)
+ * gets the webhook's company_sid.
+ */
 int	api_webhook_list_begin(struct api_ctx *, struct api_list *);
-int	api_webhook_list_open(struct api_ctx *, struct api_list *);
+int	api_webhook_list_open(struct api_ctx *, struct api_list *,
+	    char company[WH_ID_MAX]);
 void	api_ids_free(struct api_ids *);
 
 int	api_cursor_fetch(struct api_ctx *);

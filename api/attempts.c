@@ -476,7 +476,7 @@ api_attempts_list(struct api_ctx *ctx)
 	case 0:
 		return (att_begin(ctx, st));
 	case 1:
-		if (api_webhook_list_open(ctx, &st->list) == -1)
+		if (api_webhook_list_open(ctx, &st->list, NULL) == -1)
 			return (API_DONE);
 		if (st->list.after)
 			(void)snprintf(st->from, sizeof(st->from), "(%s",

@@ -35,6 +35,7 @@ struct dl_state {
 	struct api_ids		 ids;
 	char			 idx[WH_KEY_MAX];
 	char			 ids_key[WH_KEY_MAX];
+	char			 company[WH_ID_MAX]; /* its partition's dead */
 };
 
 static void
@@ -125,7 +126,8 @@ entries_send(struct api_ctx *ctx, struct dl_state *st)
 	size_t		  i;
 	int		  rc;
 
-	if (wh_key_dead(dead, sizeof(dead), api_cfg.prefix) == -1 ||
+	if (wh_key_dead(dead, sizeof(dead), api_cfg.prefix,
+	    wh_partition(st->company, api_cfg.partitions)) == -1 ||
 	    (argv = calloc(st->ids.n + 3, sizeof(*argv))) == NULL)
 		return (-1);
 	argv[0] = st->idx;
@@ -223,15 +225,18 @@ api_dead_letters_list(struct api_ctx *ctx)
 		st->list.desc = 1;
 		(void)snprintf(st->list.scope, sizeof(st->list.scope),
 		    "dead-letters/%s", ctx->params[0]);
-		if (wh_key_webhook_dead(st->idx, sizeof(st->idx),
-		    api_cfg.prefix, ctx->params[0]) == -1 ||
-		    wh_key_webhook_dead_ids(st->ids_key, sizeof(st->ids_key),
-		    api_cfg.prefix, ctx->params[0]) == -1)
-			return (api_problem_redis(ctx));
 		return (api_webhook_list_begin(ctx, &st->list));
 	case 1:
-		if (api_webhook_list_open(ctx, &st->list) == -1)
+		if (api_webhook_list_open(ctx, &st->list, st->company) == -1)
 			return (API_DONE);
+		/* In a cluster the index is in the company's partition. */
+		if (wh_key_webhook_dead(st->idx, sizeof(st->idx),
+		    api_cfg.prefix, wh_partition(st->company,
+		    api_cfg.partitions), ctx->params[0]) == -1 ||
+		    wh_key_webhook_dead_ids(st->ids_key, sizeof(st->ids_key),
+		    api_cfg.prefix, wh_partition(st->company,
+		    api_cfg.partitions), ctx->params[0]) == -1)
+			return (api_problem_redis(ctx));
 		ctx->phase = 2;
 		if (index_send(ctx, st) == -1)
 			return (api_problem_redis(ctx));

@@ -1,9 +1,9 @@
 /*
  * events.c: POST /v1/events and POST /v1/events:batch put events on the
- * stream wh:{0}:events in the public format of docs/design.md (plain string
- * fields company_sid, event_type, payload, event_sid, ts, and
- * ordering_key when given), the same shape
- * other services XADD directly.
+ * stream of their company's partition, wh:{p}:events (WH_PARTITIONS;
+ * wh:{0}:events with one), in the public format of docs/design.md (plain
+ * string fields company_sid, event_type, payload, event_sid, ts, and
+ * ordering_key when given), the same shape other services XADD directly.
  *
  * The payload is kept as the publisher's exact JSON text: the body is
  * checked with our own JSON validator (nesting up to WH_JSON_DEPTH_MAX,
@@ -19,12 +19,14 @@
  *
  * A batch is validated whole first (any invalid item: 422 naming
  * events[i].field, nothing enqueued), then sent as one MULTI/EXEC in one
- * round trip. The script is called by EVALSHA (the connection loads the
+ * round trip (in a Redis Cluster, one MULTI/EXEC per partition it
+ * touches, since a transaction stays in one slot). The script is called by EVALSHA (the connection loads the
  * scripts as it comes up); should Redis forget it meanwhile (SCRIPT
  * FLUSH), a NOSCRIPT answer sends those items again with EVAL, so that a
  * publish does not fail while the connection loads the scripts again.
- * With WH_REDIS_WAIT_REPLICAS, a WAIT follows in the same step and the
- * 202 waits for it (api_redis_wait_replicas).
+ * With WH_REDIS_WAIT_REPLICAS, a WAIT follows in the same step (in a
+ * cluster, one after each partition's write, so that every master written
+ * is waited for) and the 202 waits for them (api_redis_wait_replicas).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@ struct event_in {
 	char		 company_sid[WH_ID_MAX];
 	char		 event_type[WH_EVENT_TYPE_MAX + 1];
 	int		 given_sid;	/* the publisher's: idempotent */
+	unsigned	 part;		/* its company's partition */
 	const char	*payload;	/* a span of the request body */
 	size_t		 payload_len;
 	int64_t		 created_at;
@@ -73,7 +76,6 @@ struct publish_state {
 /* An answer buffer grown past this by a large event is let go. */
 #define ANSWER_KEEP	(64 * 1024)
 
-static char		stream_key[WH_KEY_MAX];	/* wh:{0}:events, once */
 static struct wh_buf	answer;
 
 static void
@@ -194,6 +196,7 @@ event_stamp(struct event_in *ev, int64_t now)
 	    wh_id_new("evt_", ev->event_sid, sizeof(ev->event_sid)) == -1)
 		return (-1);
 	ev->created_at = now;
+	ev->part = wh_partition(ev->company_sid, api_cfg.partitions);
 	if (now < 0)
 		return (-1);
 	ev->ts[wh_dec_encode((uint64_t)now, ev->ts)] = '\0';
@@ -209,22 +212,20 @@ event_send(struct api_ctx *ctx, struct event_in *ev, int eval, int quiet)
 {
 	const char	*argv[EVENT_ARGV], *sha;
 	size_t		 lens[EVENT_ARGV];
-	char		 idem[WH_KEY_MAX], tp[WH_TRACEPARENT_LEN + 1];
+	char		 idem[WH_KEY_MAX], stream_key[WH_KEY_MAX];
+	char		 tp[WH_TRACEPARENT_LEN + 1];
 	int		 argc = 0, i;
 
-	/* The prefix is fixed once the worker runs: format the key once. */
-	if (stream_key[0] == '\0' && wh_key_events(stream_key,
-	    sizeof(stream_key), api_cfg.prefix) == -1) {
-		stream_key[0] = '\0';
+	if (wh_key_events(stream_key, sizeof(stream_key), api_cfg.prefix,
+	    ev->part) == -1)
 		return (-1);
-	}
 	if (!ev->given_sid) {
 		argv[argc++] = "XADD";
 		argv[argc++] = stream_key;
 		argv[argc++] = "*";
 	} else {
 		if (wh_key_idem(idem, sizeof(idem), api_cfg.prefix,
-		    api_cfg.redis.ncluster > 0, ev->company_sid,
+		    api_cfg.redis.ncluster > 0, ev->part, ev->company_sid,
 		    ev->event_sid) == -1)
 			return (-1);
 		if ((sha = wh_script_sha(wh_lua_publish_event)) == NULL)
@@ -421,7 +422,7 @@ api_events_publish(struct api_ctx *ctx)
 		    event_outcome(ev, ctx->replies[0]) == -1)
 			return (api_problem_redis(ctx));
 		if (ev->outcome != EV_NOSCRIPT) {
-			if (api_redis_replicated(ctx) == -1)
+			if (api_redis_replicated(ctx, ctx->nreplies) == -1)
 				return (API_DONE);
 			return (publish_respond(ctx, ev));
 		}
@@ -531,29 +532,76 @@ out:
 }
 
 /*
- * One MULTI/EXEC: every event (or only those Redis had no script for,
- * again with EVAL). One reply slot: EXEC's array. The worker's Redis
- * link is shared, so a transaction that cannot be finished is discarded
- * at once: nothing else may land inside it.
+ * The transaction an event goes in: in a Redis Cluster one per partition
+ * (a transaction stays in one slot), on one Redis a single one.
+ */
+static unsigned
+batch_group(const struct event_in *ev)
+{
+	return (api_cfg.redis.ncluster > 0 ? ev->part : 0);
+}
+
+/* Whether ev is sent in this round (the retry round: only NOSCRIPT ones). */
+static int
+batch_sends(const struct event_in *ev, int retry)
+{
+	return (!retry || ev->outcome == EV_NOSCRIPT);
+}
+
+/*
+ * The groups of st sent in this round, in order: g is the next group at
+ * or after from that has an event to send; -1 when none is left.
+ */
+static long
+batch_next_group(const struct publish_state *st, int retry, long from)
+{
+	long	best = -1;
+	size_t	i;
+	unsigned g;
+
+	for (i = 0; i < st->n; i++) {
+		g = batch_group(&st->ev[i]);
+		if (!batch_sends(&st->ev[i], retry) || (long)g < from)
+			continue;
+		if (best == -1 || (long)g < best)
+			best = g;
+	}
+	return (best);
+}
+
+/*
+ * One MULTI/EXEC per group (see batch_group), each followed by its WAIT:
+ * every event (or only those Redis had no script for, again with EVAL).
+ * One reply slot a group: EXEC's array (and the WAIT's). The worker's
+ * Redis link is shared, so a transaction that cannot be finished is
+ * discarded at once: nothing else may land inside it.
  */
 static int
 batch_send(struct api_ctx *ctx, struct publish_state *st, int retry)
 {
 	const char	*argv[1];
 	size_t		 i;
+	long		 g;
 
-	argv[0] = "MULTI";
-	if (api_redis_cmd_quiet(ctx, 1, argv, NULL) == -1)
-		return (-1);
-	for (i = 0; i < st->n; i++) {
-		if (retry && st->ev[i].outcome != EV_NOSCRIPT)
-			continue;
-		if (event_send(ctx, &st->ev[i], retry, 1) == -1)
+	for (g = batch_next_group(st, retry, 0); g != -1;
+	    g = batch_next_group(st, retry, g + 1)) {
+		argv[0] = "MULTI";
+		if (api_redis_cmd_quiet(ctx, 1, argv, NULL) == -1)
+			return (-1);
+		for (i = 0; i < st->n; i++) {
+			if (!batch_sends(&st->ev[i], retry) ||
+			    batch_group(&st->ev[i]) != (unsigned)g)
+				continue;
+			if (event_send(ctx, &st->ev[i], retry, 1) == -1)
+				goto discard;
+		}
+		argv[0] = "EXEC";
+		if (api_redis_cmd(ctx, 1, argv, NULL) == -1)
 			goto discard;
+		if (api_redis_wait_replicas(ctx) == -1)
+			return (-1);
 	}
-	argv[0] = "EXEC";
-	if (api_redis_cmd(ctx, 1, argv, NULL) == 0)
-		return (api_redis_wait_replicas(ctx));
+	return (0);
 discard:
 	argv[0] = "DISCARD";
 	(void)api_redis_cmd_quiet(ctx, 1, argv, NULL);
@@ -561,30 +609,52 @@ discard:
 	return (-1);
 }
 
-/* EXEC's answers, in the order sent. -1 on anything unexpected. */
+/*
+ * EXEC's answers, group by group in the order sent, each followed by its
+ * WAIT's: *unreplicated is the position of the first WAIT that counted
+ * too few replicas (0: none). -1 on anything unexpected.
+ */
 static int
 batch_take(struct api_ctx *ctx, struct publish_state *st, int retry,
-    int *again)
+    int *again, size_t *unreplicated)
 {
 	const struct api_reply	*r;
-	size_t			 i, k = 0;
+	size_t			 i, k, at = 0;
+	long			 g;
 
 	*again = 0;
-	if (ctx->nreplies != 1 + api_redis_waits() || ctx->redis_failed)
+	*unreplicated = 0;
+	if (ctx->redis_failed)
 		return (-1);
-	r = ctx->replies[0];
-	if (r->type != REDIS_REPLY_ARRAY)
-		return (-1);
-	for (i = 0; i < st->n; i++) {
-		if (retry && st->ev[i].outcome != EV_NOSCRIPT)
-			continue;
-		if (k >= r->nelem || event_outcome(&st->ev[i],
-		    r->elem[k++]) == -1)
+	for (g = batch_next_group(st, retry, 0); g != -1;
+	    g = batch_next_group(st, retry, g + 1)) {
+		if (at + 1 + api_redis_waits() > ctx->nreplies)
 			return (-1);
-		if (st->ev[i].outcome == EV_NOSCRIPT)
+		r = ctx->replies[at];
+		if (r->type != REDIS_REPLY_ARRAY)
+			return (-1);
+		k = 0;
+		for (i = 0; i < st->n; i++) {
+			if (!batch_sends(&st->ev[i], retry) ||
+			    batch_group(&st->ev[i]) != (unsigned)g)
+				continue;
+			if (k >= r->nelem || event_outcome(&st->ev[i],
+			    r->elem[k++]) == -1)
+				return (-1);
+		}
+		if (k != r->nelem)
+			return (-1);
+		at += 1 + api_redis_waits();
+		if (api_redis_waits() > 0 && *unreplicated == 0 &&
+		    !api_redis_replicas_ok(ctx, at))
+			*unreplicated = at;
+	}
+	for (i = 0; i < st->n; i++) {
+		if (batch_sends(&st->ev[i], retry) &&
+		    st->ev[i].outcome == EV_NOSCRIPT)
 			*again = 1;
 	}
-	return (k == r->nelem ? 0 : -1);
+	return (at == ctx->nreplies ? 0 : -1);
 }
 
 static int
@@ -628,18 +698,20 @@ api_events_batch(struct api_ctx *ctx)
 	const char		*body;
 	size_t			 len, i;
 	int64_t			 now;
+	size_t			 unreplicated;
 	int			 again, rc;
 
 	if ((st = api_state(ctx, sizeof(*st), publish_state_free)) == NULL)
 		return (api_problem_nomem(ctx));
 	if (ctx->phase > 0) {
-		if (batch_take(ctx, st, ctx->phase == 2, &again) == -1)
+		if (batch_take(ctx, st, ctx->phase == 2, &again,
+		    &unreplicated) == -1)
 			return (api_problem_redis(ctx));
-		if (!again) {
-			if (api_redis_replicated(ctx) == -1)
-				return (API_DONE);
+		if (unreplicated > 0 &&
+		    api_redis_replicated(ctx, unreplicated) == -1)
+			return (API_DONE);
+		if (!again)
 			return (batch_respond(ctx, st));
-		}
 		if (ctx->phase == 2 || batch_send(ctx, st, 1) == -1)
 			return (api_problem_redis(ctx));
 		ctx->phase = 2;

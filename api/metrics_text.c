@@ -9,7 +9,8 @@
  * set's size, the streams' lengths, the consumer group's lag and pending
  * count, the dead letters, the disabled webhooks), they are the same
  * cluster-wide value on every api, and only the api shows them: take
- * max() of them over the instances, never sum(). Reading them is one
+ * max() of them over the instances, never sum(). With WH_PARTITIONS,
+ * each is the sum over the partitions. Reading them is one
  * round trip on the worker's async connection, bounded by
  * SCRAPE_TIMEOUT_MS; when Redis is down or slow the answer is still 200,
  * without them and with webhooks_redis_up 0.
@@ -30,15 +31,24 @@
 /* Below Prometheus' default scrape timeout (10 s). */
 #define SCRAPE_TIMEOUT_MS	2000
 
-/* The replies of one scrape, in the order sent. */
+/*
+ * The replies of one scrape, in the order sent: R_PART of them for each
+ * partition, then the disabled webhooks' count.
+ */
 #define R_RETRY		0
 #define R_EVENTS	1
 #define R_RETRIES	2
 #define R_DEAD		3
 #define R_GROUP_EVENTS	4
 #define R_GROUP_RETRIES	5
-#define R_DISABLED	6
-#define R_COUNT		7
+#define R_PART		6
+#define R_COUNT		(R_PART * api_cfg.partitions + 1)
+
+/* Sums over the partitions; lag -1 once one could not tell it. */
+struct queue_sums {
+	int64_t		v[R_PART];
+	int64_t		lag[2], pending[2];	/* events, retries */
+};
 
 /* Every family shown, in this order (README, "Metrics", lists them). */
 static const struct wh_mfamily	families[] = {
@@ -81,66 +91,102 @@ static const struct wh_mfamily	families[] = {
 	    "(cluster-wide: aggregate with max())." },
 };
 
-/* XINFO GROUPS: pending and (Redis 7) lag of group "dispatchers". */
+/*
+ * XINFO GROUPS: pending and (Redis 7) lag of group "dispatchers", added
+ * to *lag and *pending. lag is nil when Redis cannot tell: *lag becomes
+ * -1 (not shown).
+ */
 static int
-group_figures(struct wh_mset *set, const struct api_reply *r,
-    const char *stream)
+group_sum(const struct api_reply *r, int64_t *lag, int64_t *pending)
 {
 	const struct api_reply	*g, *k, *v;
-	char			 name[64], labels[32];
 	size_t			 j;
-	int			 rc = 0;
+	int			 seen_lag = 0;
 
 	if ((g = api_xinfo_group(r, WH_GROUP)) == NULL)
-		return (0);
-	(void)snprintf(labels, sizeof(labels), "stream=\"%s\"", stream);
+		return (-1);
 	for (j = 0; j + 1 < g->nelem; j += 2) {
 		k = g->elem[j];
 		v = g->elem[j + 1];
-		/* lag is nil when Redis cannot tell: not shown then. */
-		if (k->str == NULL || v->type != REDIS_REPLY_INTEGER ||
-		    (strcmp(k->str, "lag") != 0 &&
-		    strcmp(k->str, "pending") != 0))
+		if (k->str == NULL || v->type != REDIS_REPLY_INTEGER)
 			continue;
-		(void)snprintf(name, sizeof(name),
-		    "webhooks_consumer_group_%s", k->str);
-		rc |= wh_mset_gauge(set, name, labels, v->integer);
+		if (strcmp(k->str, "pending") == 0)
+			*pending += v->integer;
+		else if (strcmp(k->str, "lag") == 0 && *lag >= 0) {
+			*lag += v->integer;
+			seen_lag = 1;
+		}
 	}
-	return (rc);
+	if (!seen_lag)
+		*lag = -1;
+	return (0);
 }
 
+/* The figures of one partition's replies r, added to q. */
 static int
-int_figure(struct wh_mset *set, const struct api_reply *r, const char *name,
-    const char *labels)
+partition_sum(struct api_reply *const *r, struct queue_sums *q)
 {
-	if (r->type != REDIS_REPLY_INTEGER)
-		return (0);
-	return (wh_mset_gauge(set, name, labels, r->integer));
+	int	i;
+
+	for (i = 0; i < R_PART; i++) {
+		if (r[i] == NULL || r[i]->type == REDIS_REPLY_ERROR)
+			return (-1);
+		if (i == R_GROUP_EVENTS || i == R_GROUP_RETRIES) {
+			if (group_sum(r[i], &q->lag[i - R_GROUP_EVENTS],
+			    &q->pending[i - R_GROUP_EVENTS]) == -1)
+				q->pending[i - R_GROUP_EVENTS] = -1;
+			continue;
+		}
+		if (r[i]->type != REDIS_REPLY_INTEGER)
+			return (-1);
+		q->v[i] += r[i]->integer;
+	}
+	return (0);
 }
 
 /* The queue figures, if every reply came; 1 if so (Redis is up). */
 static int
 queue_figures(struct api_ctx *ctx, struct wh_mset *set, int *rc)
 {
+	static const char	*streams[2] = { "events", "retries" };
 	struct api_reply *const	*r = ctx->replies;
-	size_t			 i;
+	const struct api_reply	*dis;
+	struct queue_sums	 q;
+	unsigned		 p;
+	char			 labels[32];
+	int			 i;
 
-	if (ctx->pending > 0 || ctx->redis_failed || ctx->nreplies != R_COUNT)
+	if (ctx->pending > 0 || ctx->redis_failed ||
+	    ctx->nreplies != R_COUNT)
 		return (0);
-	for (i = 0; i < R_COUNT; i++) {
-		if (r[i] == NULL || r[i]->type == REDIS_REPLY_ERROR)
+	memset(&q, 0, sizeof(q));
+	for (p = 0; p < api_cfg.partitions; p++) {
+		if (partition_sum(r + p * R_PART, &q) == -1)
 			return (0);
 	}
-	*rc |= int_figure(set, r[R_RETRY], "webhooks_retry_scheduled", "");
-	*rc |= int_figure(set, r[R_EVENTS], "webhooks_stream_entries",
-	    "stream=\"events\"");
-	*rc |= int_figure(set, r[R_RETRIES], "webhooks_stream_entries",
-	    "stream=\"retries\"");
-	*rc |= int_figure(set, r[R_DEAD], "webhooks_dead_letters", "");
-	*rc |= int_figure(set, r[R_DISABLED], "webhooks_endpoints_disabled",
-	    "");
-	*rc |= group_figures(set, r[R_GROUP_EVENTS], "events");
-	*rc |= group_figures(set, r[R_GROUP_RETRIES], "retries");
+	dis = r[R_COUNT - 1];
+	if (dis == NULL || dis->type != REDIS_REPLY_INTEGER)
+		return (0);
+	*rc |= wh_mset_gauge(set, "webhooks_retry_scheduled", "",
+	    q.v[R_RETRY]);
+	*rc |= wh_mset_gauge(set, "webhooks_stream_entries",
+	    "stream=\"events\"", q.v[R_EVENTS]);
+	*rc |= wh_mset_gauge(set, "webhooks_stream_entries",
+	    "stream=\"retries\"", q.v[R_RETRIES]);
+	*rc |= wh_mset_gauge(set, "webhooks_dead_letters", "", q.v[R_DEAD]);
+	*rc |= wh_mset_gauge(set, "webhooks_endpoints_disabled", "",
+	    dis->integer);
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(labels, sizeof(labels), "stream=\"%s\"",
+		    streams[i]);
+		if (q.lag[i] >= 0 && q.pending[i] >= 0)
+			*rc |= wh_mset_gauge(set, "webhooks_consumer_group_lag",
+			    labels, q.lag[i]);
+		if (q.pending[i] >= 0)
+			*rc |= wh_mset_gauge(set,
+			    "webhooks_consumer_group_pending", labels,
+			    q.pending[i]);
+	}
 	return (1);
 }
 
@@ -182,19 +228,18 @@ token_ok(struct api_ctx *ctx)
 	return (wh_metrics_token_ok(api_cfg.metrics_token, h));
 }
 
-/* Send the scrape's commands, in the R_* order. */
+/* Partition p's commands of a scrape, in the R_* order. */
 static int
-scrape_send(struct api_ctx *ctx)
+scrape_send_partition(struct api_ctx *ctx, unsigned p)
 {
-	char		 k[5][WH_KEY_MAX];
+	char		 k[4][WH_KEY_MAX];
 	const char	*argv[3];
 	int		 rc = 0;
 
-	if (wh_key_retry(k[0], sizeof(k[0]), api_cfg.prefix) == -1 ||
-	    wh_key_events(k[1], sizeof(k[1]), api_cfg.prefix) == -1 ||
-	    wh_key_retries(k[2], sizeof(k[2]), api_cfg.prefix) == -1 ||
-	    wh_key_dead(k[3], sizeof(k[3]), api_cfg.prefix) == -1 ||
-	    wh_key_webhooks_disabled(k[4], sizeof(k[4]), api_cfg.prefix) == -1)
+	if (wh_key_retry(k[0], sizeof(k[0]), api_cfg.prefix, p) == -1 ||
+	    wh_key_events(k[1], sizeof(k[1]), api_cfg.prefix, p) == -1 ||
+	    wh_key_retries(k[2], sizeof(k[2]), api_cfg.prefix, p) == -1 ||
+	    wh_key_dead(k[3], sizeof(k[3]), api_cfg.prefix, p) == -1)
 		return (-1);
 	argv[0] = "ZCARD";
 	argv[1] = k[0];
@@ -212,10 +257,26 @@ scrape_send(struct api_ctx *ctx)
 	rc |= api_redis_cmd(ctx, 3, argv, NULL);
 	argv[2] = k[2];
 	rc |= api_redis_cmd(ctx, 3, argv, NULL);
-	argv[0] = "SCARD";
-	argv[1] = k[4];
-	rc |= api_redis_cmd(ctx, 2, argv, NULL);
 	return (rc != 0 ? -1 : 0);
+}
+
+/* Send the scrape's commands: each partition's, then the disabled count. */
+static int
+scrape_send(struct api_ctx *ctx)
+{
+	char		 k[WH_KEY_MAX];
+	const char	*argv[2];
+	unsigned	 p;
+
+	for (p = 0; p < api_cfg.partitions; p++) {
+		if (scrape_send_partition(ctx, p) == -1)
+			return (-1);
+	}
+	if (wh_key_webhooks_disabled(k, sizeof(k), api_cfg.prefix) == -1)
+		return (-1);
+	argv[0] = "SCARD";
+	argv[1] = k;
+	return (api_redis_cmd(ctx, 2, argv, NULL));
 }
 
 int

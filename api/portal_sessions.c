@@ -187,11 +187,15 @@ api_portal_sessions_delete(struct api_ctx *ctx)
 	return (API_WAIT);
 }
 
-/* Route patterns a portal session may use (a prefix each). */
+/*
+ * Route patterns a portal session may use (a prefix each): "/v1/events/:"
+ * covers one kept event (its ordering_key on an attempt's page) and its
+ * attempts; publishing ("/v1/events", "/v1/events:batch") stays out.
+ */
 static const char *const	portal_routes[] = {
 	"/v1/webhooks",
 	"/v1/jobs/",
-	"/v1/events/:/attempts",
+	"/v1/events/:",
 	NULL
 };
 

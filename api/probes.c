@@ -106,7 +106,7 @@ api_readyz(struct api_ctx *ctx)
 	if (!api_redis_ready())
 		return (not_connected(ctx));
 	if (wh_key_events(st->stream, sizeof(st->stream),
-	    api_cfg.prefix) == -1)
+	    api_cfg.prefix, 0) == -1)
 		return (api_problem_nomem(ctx));
 	argv[0] = "XINFO";
 	argv[1] = "GROUPS";

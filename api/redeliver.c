@@ -48,19 +48,24 @@ api_body_none(struct api_ctx *ctx)
 	return (api_body_verdict(ctx, &body, 0, &e, "request"));
 }
 
+/*
+ * dead_requeue.lua for the event's dead letter: the letter and the queue
+ * it goes back to are those of the company's partition.
+ */
 static int
 requeue_send(struct api_ctx *ctx, const char *company, int64_t now)
 {
 	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX], dead[WH_KEY_MAX];
 	char		 retries[WH_KEY_MAX], ms[24];
 	const char	*argv[7];
+	unsigned	 p = wh_partition(company, api_cfg.partitions);
 
-	if (wh_key_webhook_dead(idx, sizeof(idx), api_cfg.prefix,
+	if (wh_key_webhook_dead(idx, sizeof(idx), api_cfg.prefix, p,
 	    ctx->params[0]) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), api_cfg.prefix,
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), api_cfg.prefix, p,
 	    ctx->params[0]) == -1 ||
-	    wh_key_dead(dead, sizeof(dead), api_cfg.prefix) == -1 ||
-	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix) == -1)
+	    wh_key_dead(dead, sizeof(dead), api_cfg.prefix, p) == -1 ||
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix, p) == -1)
 		return (-1);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)now);
 	argv[0] = idx;
@@ -151,7 +156,8 @@ resend_send(struct api_ctx *ctx, const char *company, int64_t now)
 
 	if (wh_key_event_kept(rec, sizeof(rec), api_cfg.prefix, company,
 	    ctx->params[1]) == -1 ||
-	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix) == -1)
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix,
+	    wh_partition(company, api_cfg.partitions)) == -1)
 		return (-1);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)now);
 	argv[0] = rec;

@@ -488,17 +488,26 @@ api_redis_wait_replicas(struct api_ctx *ctx)
 }
 
 int
-api_redis_replicated(struct api_ctx *ctx)
+api_redis_replicas_ok(const struct api_ctx *ctx, size_t pos)
+{
+	const struct api_reply	*r;
+
+	if (api_cfg.wait_replicas == 0)
+		return (1);
+	r = pos > 0 && pos <= ctx->nreplies ? ctx->replies[pos - 1] : NULL;
+	return (r != NULL && r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= api_cfg.wait_replicas);
+}
+
+int
+api_redis_replicated(struct api_ctx *ctx, size_t pos)
 {
 	const struct api_reply	*r;
 	char			 n[24];
 
-	if (api_cfg.wait_replicas == 0)
+	if (api_redis_replicas_ok(ctx, pos))
 		return (0);
-	r = ctx->nreplies > 0 ? ctx->replies[ctx->nreplies - 1] : NULL;
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER &&
-	    r->integer >= api_cfg.wait_replicas)
-		return (0);
+	r = pos > 0 && pos <= ctx->nreplies ? ctx->replies[pos - 1] : NULL;
 	(void)snprintf(n, sizeof(n), "%lld", r != NULL &&
 	    r->type == REDIS_REPLY_INTEGER ? r->integer : -1);
 	wh_log(WH_LOG_WARN, "fewer replicas than WH_REDIS_WAIT_REPLICAS "

@@ -59,7 +59,8 @@ enqueue(struct api_ctx *ctx, struct ts_state *st, const struct wh_webhook *w)
 	    wh_id_new("tst_", reply_id, sizeof(reply_id)) == -1 ||
 	    wh_key_test_reply(st->reply_key, sizeof(st->reply_key),
 	    api_cfg.prefix, reply_id) == -1 ||
-	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix) == -1 ||
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix,
+	    wh_partition(w->company_sid, api_cfg.partitions)) == -1 ||
 	    wh_buf_appendf(&payload, "{\"webhook_sid\":\"%s\",\"test\":true}",
 	    w->sid) == -1)
 		goto out;

@@ -196,7 +196,8 @@ api_webhook_list_begin(struct api_ctx *ctx, struct api_list *list)
 
 /* The page token checked, the webhook the caller's: 0, or -1 answered. */
 int
-api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
+api_webhook_list_open(struct api_ctx *ctx, struct api_list *list,
+    char company[WH_ID_MAX])
 {
 	struct wh_webhook	w;
 
@@ -206,6 +207,9 @@ api_webhook_list_open(struct api_ctx *ctx, struct api_list *list)
 		return (api_problem_redis(ctx), -1);
 	if (api_webhook_visible(ctx, ctx->replies[list->nsecret], &w) == -1)
 		return (-1);
+	if (company != NULL)
+		(void)snprintf(company, WH_ID_MAX, "%s",
+		    w.company_sid != NULL ? w.company_sid : "");
 	wh_webhook_free(&w);
 	return (0);
 }
@@ -448,7 +452,11 @@ api_webhooks_update(struct api_ctx *ctx)
 /*
  * The record, its keys, its index entry, its attempt log, its health and
  * its dead-letter index, at once. (Its lines in events' attempt indexes
- * expire; readers skip what is gone.)
+ * expire; readers skip what is gone.) In a Redis Cluster the dead-letter
+ * index is in the slot of the company's partition, not the script's: a
+ * DEL of its own follows in the same step (the script is given the record
+ * in its place), and a dead letter indexed in between is left to expire
+ * with its index.
  */
 static int
 delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
@@ -457,6 +465,8 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	char		 log[WH_KEY_MAX], health[WH_KEY_MAX];
 	char		 dead[WH_KEY_MAX], dead_ids[WH_KEY_MAX], off[WH_KEY_MAX];
 	const char	*argv[9];
+	unsigned	 p = wh_partition(w->company_sid, api_cfg.partitions);
+	int		 split = api_cfg.redis.ncluster > 0;
 
 	if (wh_key_webhook(key, sizeof(key), api_cfg.prefix, w->sid) == -1 ||
 	    wh_key_webhook_keys(keys, sizeof(keys), api_cfg.prefix,
@@ -466,23 +476,30 @@ delete_send(struct api_ctx *ctx, const struct wh_webhook *w)
 	    wh_key_attempts(log, sizeof(log), api_cfg.prefix, w->sid) == -1 ||
 	    wh_key_webhook_health(health, sizeof(health), api_cfg.prefix,
 	    w->sid) == -1 ||
-	    wh_key_webhook_dead(dead, sizeof(dead), api_cfg.prefix,
+	    wh_key_webhook_dead(dead, sizeof(dead), api_cfg.prefix, p,
 	    w->sid) == -1 ||
 	    wh_key_webhook_dead_ids(dead_ids, sizeof(dead_ids), api_cfg.prefix,
-	    w->sid) == -1 ||
+	    p, w->sid) == -1 ||
 	    wh_key_webhooks_disabled(off, sizeof(off), api_cfg.prefix) == -1)
 		return (-1);
 	argv[0] = key;
 	argv[1] = keys;
 	argv[2] = log;
 	argv[3] = health;
-	argv[4] = dead;
-	argv[5] = dead_ids;
+	argv[4] = split ? key : dead;
+	argv[5] = split ? key : dead_ids;
 	argv[6] = idx;
 	argv[7] = off;
 	argv[8] = w->sid;
-	return (api_redis_eval_bump(ctx, wh_lua_webhook_delete, w->company_sid, 8, 9,
-	    argv, NULL));
+	if (api_redis_eval_bump(ctx, wh_lua_webhook_delete, w->company_sid, 8,
+	    9, argv, NULL) == -1)
+		return (-1);
+	if (!split)
+		return (0);
+	argv[0] = "DEL";
+	argv[1] = dead;
+	argv[2] = dead_ids;
+	return (api_redis_cmd_quiet(ctx, 3, argv, NULL));
 }
 
 int

@@ -48,12 +48,6 @@ jittered(int64_t step_ms, double scale, uint32_t rnd)
 	return ((int64_t)ms);
 }
 
-int64_t
-wh_backoff_ms(uint32_t failed, double scale, uint32_t rnd)
-{
-	return (jittered(wh_backoff_base_ms(failed), scale, rnd));
-}
-
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
     "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 

@@ -13,13 +13,6 @@
 
 #define WH_JITTER_PCT	20
 
-/*
- * Delay in ms before the attempt after attempt number `failed` (1-based),
- * with jitter taken from `rnd` (any 32 random bits), scaled by `scale`.
- * Never less than 1 ms.
- */
-int64_t	wh_backoff_ms(uint32_t failed, double scale, uint32_t rnd);
-
 /* The unjittered, unscaled schedule step for attempt `failed`. */
 int64_t	wh_backoff_base_ms(uint32_t failed);
 
@@ -38,9 +31,11 @@ int	wh_http_date_parse(const char *, size_t, int64_t *ms);
 int64_t	wh_retry_after_clamp(int64_t requested_ms, int64_t scheduled_ms);
 
 /*
- * The same with a webhook's own schedule (schedule.h): its step for
- * attempt `failed` (the last step for every later one), jittered and
- * scaled as above; the default schedule when s is NULL or empty.
+ * Delay in ms before the attempt after attempt number `failed` (1-based)
+ * under a webhook's own schedule (schedule.h; its last step for every
+ * later attempt), or the default schedule when s is NULL or empty; with
+ * jitter taken from `rnd` (any 32 random bits), scaled by `scale`. Never
+ * less than 1 ms.
  */
 struct wh_schedule;
 int64_t	wh_backoff_schedule_ms(const struct wh_schedule *s, uint32_t failed,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "keys.h"
 #include "config_vars.h"
 #include "encode.h"
 #include "endpoint_health.h"
@@ -825,6 +826,9 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if (env_int_var("WH_REDIS_WAIT_REPLICAS", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->wait_replicas = (int)n;
+	if (env_int_var("WH_PARTITIONS", 0, &n, err, errlen) == -1)
+		return (-1);
+	cfg->partitions = (unsigned)n;
 	if (env_int_var("WH_EVENT_MAX_BYTES", 0, &n, err, errlen) == -1)
 		return (-1);
 	cfg->event_max = (size_t)n;
@@ -877,6 +881,8 @@ wh_config_load(struct wh_config *cfg, char *err, size_t errlen)
 	if ((cfg->log_level = wh_log_level_parse(v)) == -1)
 		return (cfg_err(err, errlen, "WH_LOG_LEVEL must be debug, info, "
 		    "warn or error (got \"%.20s\")", v));
+	/* Key names follow the deployment (keys.h: the cluster's tags). */
+	wh_keys_cluster(cfg->redis.ncluster > 0);
 	return (0);
 }
 

@@ -76,6 +76,7 @@ struct wh_config {
 	int		concurrency;		/* WH_DISPATCH_CONCURRENCY */
 	int		read_batch;		/* WH_DISPATCH_BATCH */
 	int		wait_replicas;		/* WH_REDIS_WAIT_REPLICAS */
+	unsigned	partitions;		/* WH_PARTITIONS, 1.. */
 	size_t		event_max;		/* WH_EVENT_MAX_BYTES */
 	int		endpoint_concurrency;	/* WH_ENDPOINT_CONCURRENCY */
 	int64_t		claim_idle_ms;		/* WH_CLAIM_IDLE_MS */

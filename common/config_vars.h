@@ -82,6 +82,12 @@
 	    "may be queued, an `event_sid` makes the retry safe); the "	\
 	    "dispatcher before it acks entries, else they stay pending " \
 	    "(see \"Redis Sentinel\")")				\
+	INT(WH_PARTITIONS, 1, 1, 64, NULL, "both",			\
+	    "the queue's partitions: a company's events go to "	\
+	    "`wh:{p}:events` with p = FNV-1a 32 of its `company_sid` mod " \
+	    "the count, and every dispatcher reads every partition; 1 is " \
+	    "the single `{0}` queue (see \"Partitions\"); the same on "	\
+	    "every program and direct publisher")			\
 	STR(WH_REDIS_PREFIX, "wh:", NULL,				\
 	    "up to 32 printable characters, no spaces, quotes or braces", \
 	    "both", "prefix of every Redis key")			\

@@ -2,10 +2,25 @@
  * keys.c: Redis key names (docs/design.md, "Redis keys"). One function a
  * key so that a rename is one edit and no caller formats a key by hand.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "keys.h"
+
+/*
+ * In a Redis Cluster (WH_REDIS_CLUSTER_NODES, wh_keys_cluster()) every key
+ * that is not a partition's carries the hash tag {g} after the prefix, so
+ * that each script and transaction on them stays in one slot; one Redis
+ * keeps the untagged names (docs/design.md, "Redis Cluster").
+ */
+static const char	*ctag = "";
+
+void
+wh_keys_cluster(int on)
+{
+	ctag = on ? "{g}:" : "";
+}
 
 /* snprintf with the truncation check every key builder needs. */
 static int
@@ -19,14 +34,14 @@ key_fmt(size_t len, int n)
 int
 wh_key_webhook(char *out, size_t len, const char *pfx, const char *sid)
 {
-	return (key_fmt(len, snprintf(out, len, "%swebhook:%s", pfx, sid)));
+	return (key_fmt(len, snprintf(out, len, "%s%swebhook:%s", pfx, ctag, sid)));
 }
 
 int
 wh_key_webhook_keys(char *out, size_t len, const char *pfx, const char *sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%swebhook:%s:keys", pfx, sid)));
+	    snprintf(out, len, "%s%swebhook:%s:keys", pfx, ctag, sid)));
 }
 
 int
@@ -34,7 +49,7 @@ wh_key_company_webhooks(char *out, size_t len, const char *pfx,
     const char *company_sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%scompany:%s:webhooks", pfx, company_sid)));
+	    snprintf(out, len, "%s%scompany:%s:webhooks", pfx, ctag, company_sid)));
 }
 
 int
@@ -42,50 +57,69 @@ wh_key_company_version(char *out, size_t len, const char *pfx,
     const char *company_sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%scompany:%s:version", pfx, company_sid)));
+	    snprintf(out, len, "%s%scompany:%s:version", pfx, ctag, company_sid)));
 }
 
 int
 wh_key_webhooks_version(char *out, size_t len, const char *pfx)
 {
-	return (key_fmt(len, snprintf(out, len, "%swebhooks:version", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s%swebhooks:version", pfx, ctag)));
 }
 
 int
 wh_key_webhooks_disabled(char *out, size_t len, const char *pfx)
 {
-	return (key_fmt(len, snprintf(out, len, "%swebhooks:disabled", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s%swebhooks:disabled", pfx, ctag)));
 }
 
 int
 wh_key_apikey(char *out, size_t len, const char *pfx, const char *key_id)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%sapikey:%s", pfx, key_id)));
+	    snprintf(out, len, "%s%sapikey:%s", pfx, ctag, key_id)));
+}
+
+/*
+ * FNV-1a, 32 bits: a hash any language writes in three lines, so that a
+ * direct publisher picks the same partition as the api.
+ */
+unsigned
+wh_partition(const char *company_sid, unsigned n)
+{
+	const unsigned char	*c = (const unsigned char *)company_sid;
+	uint32_t		 h = 2166136261u;
+
+	if (n <= 1)
+		return (0);
+	for (; *c != '\0'; c++) {
+		h ^= *c;
+		h *= 16777619u;
+	}
+	return (h % n);
 }
 
 int
-wh_key_events(char *out, size_t len, const char *pfx)
+wh_key_events(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:events", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:events", pfx, p)));
 }
 
 int
-wh_key_retry(char *out, size_t len, const char *pfx)
+wh_key_retry(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:retry", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:retry", pfx, p)));
 }
 
 int
-wh_key_retries(char *out, size_t len, const char *pfx)
+wh_key_retries(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:retries", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:retries", pfx, p)));
 }
 
 int
-wh_key_dead(char *out, size_t len, const char *pfx)
+wh_key_dead(char *out, size_t len, const char *pfx, unsigned p)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:dead", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:dead", pfx, p)));
 }
 
 int
@@ -93,16 +127,16 @@ wh_key_attempts(char *out, size_t len, const char *pfx,
     const char *webhook_sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%sattempts:%s", pfx, webhook_sid)));
+	    snprintf(out, len, "%s%sattempts:%s", pfx, ctag, webhook_sid)));
 }
 
 int
 wh_key_idem(char *out, size_t len, const char *pfx, int queue_slot,
-    const char *company_sid, const char *event_sid)
+    unsigned p, const char *company_sid, const char *event_sid)
 {
 	if (queue_slot)
-		return (key_fmt(len, snprintf(out, len, "%s{0}:idem:%s:%s",
-		    pfx, company_sid, event_sid)));
+		return (key_fmt(len, snprintf(out, len, "%s{%u}:idem:%s:%s",
+		    pfx, p, company_sid, event_sid)));
 	return (key_fmt(len, snprintf(out, len, "%sidem:%s:%s",
 	    pfx, company_sid, event_sid)));
 }
@@ -110,7 +144,7 @@ wh_key_idem(char *out, size_t len, const char *pfx, int queue_slot,
 int
 wh_key_apikeys(char *out, size_t len, const char *pfx)
 {
-	return (key_fmt(len, snprintf(out, len, "%sapikeys", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s%sapikeys", pfx, ctag)));
 }
 
 int
@@ -118,28 +152,28 @@ wh_key_company_apikeys(char *out, size_t len, const char *pfx,
     const char *company_sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%scompany:%s:apikeys", pfx, company_sid)));
+	    snprintf(out, len, "%s%scompany:%s:apikeys", pfx, ctag, company_sid)));
 }
 
 int
 wh_key_cursor_secret(char *out, size_t len, const char *pfx)
 {
-	return (key_fmt(len, snprintf(out, len, "%scursor_secret", pfx)));
+	return (key_fmt(len, snprintf(out, len, "%s%scursor_secret", pfx, ctag)));
 }
 
 int
 wh_key_idemkey(char *out, size_t len, const char *pfx, const char *key_id,
     const char *idempotency_key)
 {
-	return (key_fmt(len, snprintf(out, len, "%sidemkey:%s:%s",
-	    pfx, key_id, idempotency_key)));
+	return (key_fmt(len, snprintf(out, len, "%s%sidemkey:%s:%s",
+	    pfx, ctag, key_id, idempotency_key)));
 }
 
 int
 wh_key_authfail(char *out, size_t len, const char *pfx, const char *client)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%sauthfail:ip:%s", pfx, client)));
+	    snprintf(out, len, "%s%sauthfail:ip:%s", pfx, ctag, client)));
 }
 
 int
@@ -147,20 +181,27 @@ wh_key_webhook_health(char *out, size_t len, const char *pfx,
     const char *sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%swebhook:%s:health", pfx, sid)));
+	    snprintf(out, len, "%s%swebhook:%s:health", pfx, ctag, sid)));
 }
 
 int
-wh_key_webhook_dead(char *out, size_t len, const char *pfx, const char *sid)
+wh_key_webhook_dead(char *out, size_t len, const char *pfx, unsigned p,
+    const char *sid)
 {
+	if (ctag[0] != '\0')
+		return (key_fmt(len, snprintf(out, len,
+		    "%s{%u}:webhook:%s:dead", pfx, p, sid)));
 	return (key_fmt(len,
 	    snprintf(out, len, "%swebhook:%s:dead", pfx, sid)));
 }
 
 int
-wh_key_webhook_dead_ids(char *out, size_t len, const char *pfx,
+wh_key_webhook_dead_ids(char *out, size_t len, const char *pfx, unsigned p,
     const char *sid)
 {
+	if (ctag[0] != '\0')
+		return (key_fmt(len, snprintf(out, len,
+		    "%s{%u}:webhook:%s:dead_ids", pfx, p, sid)));
 	return (key_fmt(len,
 	    snprintf(out, len, "%swebhook:%s:dead_ids", pfx, sid)));
 }
@@ -169,8 +210,8 @@ int
 wh_key_event_attempts(char *out, size_t len, const char *pfx,
     const char *company_sid, const char *event_sid)
 {
-	return (key_fmt(len, snprintf(out, len, "%sevent:%s:%s:attempts",
-	    pfx, company_sid, event_sid)));
+	return (key_fmt(len, snprintf(out, len, "%s%sevent:%s:%s:attempts",
+	    pfx, ctag, company_sid, event_sid)));
 }
 
 int
@@ -192,12 +233,14 @@ wh_key_company_events(char *out, size_t len, const char *pfx,
 int
 wh_key_job(char *out, size_t len, const char *pfx, const char *job_sid)
 {
-	return (key_fmt(len, snprintf(out, len, "%sjob:%s", pfx, job_sid)));
+	return (key_fmt(len, snprintf(out, len, "%s%sjob:%s", pfx, ctag, job_sid)));
 }
 
 int
 wh_key_jobs(char *out, size_t len, const char *pfx)
 {
+	if (ctag[0] != '\0')
+		return (key_fmt(len, snprintf(out, len, "%s{g}:jobs", pfx)));
 	return (key_fmt(len, snprintf(out, len, "%s{0}:jobs", pfx)));
 }
 
@@ -206,14 +249,14 @@ wh_key_test_reply(char *out, size_t len, const char *pfx,
     const char *reply_id)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%stest:%s", pfx, reply_id)));
+	    snprintf(out, len, "%s%stest:%s", pfx, ctag, reply_id)));
 }
 
 int
 wh_key_webhook_rate(char *out, size_t len, const char *pfx, const char *sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%swebhook:%s:rate", pfx, sid)));
+	    snprintf(out, len, "%s%swebhook:%s:rate", pfx, ctag, sid)));
 }
 
 /* An ordering key: 1 to 128 bytes, no NUL. */
@@ -249,7 +292,7 @@ wh_key_portal_session(char *out, size_t len, const char *pfx,
     const char *session_sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%sportal:%s", pfx, session_sid)));
+	    snprintf(out, len, "%s%sportal:%s", pfx, ctag, session_sid)));
 }
 
 int
@@ -257,5 +300,5 @@ wh_key_webhook_hourly(char *out, size_t len, const char *pfx,
     const char *sid)
 {
 	return (key_fmt(len,
-	    snprintf(out, len, "%swebhook:%s:hourly", pfx, sid)));
+	    snprintf(out, len, "%s%swebhook:%s:hourly", pfx, ctag, sid)));
 }

@@ -1,7 +1,8 @@
 /*
  * keys.h: every Redis key name, in one place (docs/design.md, "Redis
- * keys"). Queue keys carry the hash tag {0} so that a later cluster can
- * run shards {0}..{N-1} without renaming anything.
+ * keys"). Queue keys carry the hash tag of their partition, {0} to
+ * {N-1} (WH_PARTITIONS = N, docs/design.md "Partitions"), so that each
+ * partition's keys share one slot of a Redis Cluster; N = 1 is {0}.
  *
  * Each builder writes a NUL-terminated name into out and returns its
  * length, or -1 when it does not fit.
@@ -12,6 +13,14 @@
 #include <stddef.h>
 
 #define WH_KEY_MAX		256
+
+/*
+ * A Redis Cluster (on) or one Redis: in a cluster every key that is not a
+ * partition's gets the hash tag {g} after the prefix (wh:{g}:webhook:<sid>),
+ * and a webhook's dead-letter index the tag of its company's partition, the
+ * slot of the dead letters it indexes. Set once, from the configuration.
+ */
+void	wh_keys_cluster(int on);
 #define WH_GROUP		"dispatchers"
 /* The field of a wh:{0}:retries entry that holds the msgpack task. */
 #define WH_TASK_FIELD		"task"
@@ -22,19 +31,27 @@ int	wh_key_webhook_keys(char *out, size_t, const char *pfx,
 int	wh_key_company_webhooks(char *out, size_t, const char *pfx,
 	    const char *company_sid);
 int	wh_key_apikey(char *out, size_t, const char *pfx, const char *key_id);
-int	wh_key_events(char *out, size_t, const char *pfx);
-int	wh_key_retry(char *out, size_t, const char *pfx);
-int	wh_key_retries(char *out, size_t, const char *pfx);
-int	wh_key_dead(char *out, size_t, const char *pfx);
+/*
+ * The partition of a company's events, 0 to n - 1: FNV-1a 32 of the
+ * company_sid's bytes, modulo n (docs/design.md, "Partitions"; direct
+ * publishers compute the same, examples/publish shows it).
+ */
+unsigned	wh_partition(const char *company_sid, unsigned n);
+/* Partition p's queue keys: wh:{p}:events, :retry, :retries, :dead. */
+int	wh_key_events(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_retry(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_retries(char *out, size_t, const char *pfx, unsigned p);
+int	wh_key_dead(char *out, size_t, const char *pfx, unsigned p);
 int	wh_key_attempts(char *out, size_t, const char *pfx,
 	    const char *webhook_sid);
 /*
  * Publish idempotency of (company_sid, event_sid). queue_slot (a Redis
- * Cluster) puts it in the {0} slot with the stream it guards, so that the
- * publish script touches one slot; one Redis keeps today's name.
+ * Cluster) puts it in the slot of partition p's stream, which it guards,
+ * so that the publish script touches one slot; one Redis keeps the
+ * untagged name whatever the partition (a company has one).
  */
 int	wh_key_idem(char *out, size_t, const char *pfx, int queue_slot,
-	    const char *company_sid, const char *event_sid);
+	    unsigned p, const char *company_sid, const char *event_sid);
 /*
  * Change counters of the webhook configuration, bumped (INCR) by the same
  * script that changes a webhook or its signing keys: one per company and
@@ -70,7 +87,8 @@ int	wh_key_authfail(char *out, size_t, const char *pfx,
 /*
  * Delivery visibility (docs/design.md, "Redis keys"): a webhook's
  * endpoint health (hash), its dead letters (zset event_sid -> dead_at
- * ms, and a hash event_sid -> entry id in wh:{0}:dead), one event's
+ * ms, and a hash event_sid -> entry id in wh:{p}:dead; p, the partition
+ * of the webhook's company, names them only in a cluster), one event's
  * attempts across a company's webhooks (zset "<entry id>_<webhook_sid>"
  * -> attempt ms),
  * recovery jobs (hash) and the active ones (hash job_sid -> webhook_sid),
@@ -78,10 +96,10 @@ int	wh_key_authfail(char *out, size_t, const char *pfx,
  */
 int	wh_key_webhook_health(char *out, size_t, const char *pfx,
 	    const char *sid);
-int	wh_key_webhook_dead(char *out, size_t, const char *pfx,
+int	wh_key_webhook_dead(char *out, size_t, const char *pfx, unsigned p,
 	    const char *sid);
 int	wh_key_webhook_dead_ids(char *out, size_t, const char *pfx,
-	    const char *sid);
+	    unsigned p, const char *sid);
 int	wh_key_event_attempts(char *out, size_t, const char *pfx,
 	    const char *company_sid, const char *event_sid);
 int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);

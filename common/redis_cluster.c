@@ -410,6 +410,31 @@ follow(struct wh_ccmd *cmd, const redisReply *r)
 	return (0);
 }
 
+/*
+ * A command of a transaction is not redirected (the transaction fails with
+ * EXECABORT), but its MOVED still tells where the slot went: without it a
+ * program that only ever writes that slot in transactions (the api's
+ * batches) would send every later one to the old master.
+ */
+static void
+learn_moved(struct wh_ccmd *cmd, const redisReply *r)
+{
+	struct wh_cluster	*cl = cmd->cl;
+	struct wh_redirect	 rd;
+	size_t			 l;
+	char			 slot[12];
+
+	if (wh_cluster_redirect(r->str, r->len, &rd) != WH_REDIR_MOVED ||
+	    (l = redirect_link(cmd, &rd)) == NO_LINK)
+		return;
+	(void)snprintf(slot, sizeof(slot), "%u", rd.slot);
+	wh_log(WH_LOG_DEBUG, "redis cluster: redirected", "conn", cl->name,
+	    "redirect", "MOVED", "slot", slot, "to", cl->links[l]->name,
+	    NULL);
+	cl->slot_link[rd.slot] = (uint16_t)l;
+	request_map(cl);
+}
+
 static void
 on_cmd_reply(struct wh_wire *w, void *r, void *priv)
 {
@@ -420,6 +445,9 @@ on_cmd_reply(struct wh_wire *w, void *r, void *priv)
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 	    !cmd->pinned && !cmd->cl->stopping && follow(cmd, reply))
 		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && cmd->pinned &&
+	    !cmd->cl->stopping)
+		learn_moved(cmd, reply);
 	if (reply == NULL && !cmd->cl->stopping)
 		lost(cmd->cl);
 	finish(cmd, w, reply);

@@ -12,7 +12,8 @@
  * the caller gets the error. SCRIPT LOAD goes to every master, now and
  * whenever one (re)connects, so EVALSHA finds its script on any shard.
  * MULTI goes with the first command after it, and everything up to EXEC
- * or DISCARD follows it to that node. WAIT goes where the command given
+ * or DISCARD follows it to that node, unredirected (a MOVED there fails
+ * the transaction, but still updates the map for the next one). WAIT goes where the command given
  * just before it went (NULL reply if that one is still waiting).
  *
  * Callbacks run in the order the commands were given, as on one

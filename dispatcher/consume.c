@@ -1,16 +1,21 @@
 /*
- * consume.c: a stream entry's life: read from one of the two work
- * streams, fanned out to the company's webhooks (hookcache.c, one
- * delivery each: delivery.c), resolved once every delivery is, acked.
- * The layers below report back through the callbacks consume_init()
- * gives them.
+ * consume.c: a stream entry's life: read from one of the work streams
+ * (the events and retries of every partition), fanned out to the
+ * company's webhooks (hookcache.c, one delivery each: delivery.c),
+ * resolved once every delivery is, acked. The layers below report back
+ * through the callbacks consume_init() gives them.
  *
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
  * there is room for, so slow receivers slow the reading instead of
- * filling memory. Acks are gathered per stream and sent as one XACK +
- * XDEL pair per loop round.
+ * filling memory. On one Redis a single XREADGROUP reads every stream;
+ * in a Redis Cluster a command stays in one slot, so each partition is
+ * read by a command of its own, all sent at once (the cluster layer
+ * hands their replies back in order, so a shorter BLOCK keeps one idle
+ * partition from holding the others' entries back). Acks are gathered
+ * per stream and sent as one XACK + XDEL pair per loop round.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +34,20 @@ static void	entry_delivery_done(struct entry *, int ok);
 static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
 
 #define READ_BLOCK_MS	"1000"
+#define READ_BLOCK_CLUSTER_MS	"50"
+#define READ_SHARE_MIN	32
 #define ACK_BATCH_MAX	512
 
 struct ack_batch {
 	const char	*stream;
 	char		*ids[ACK_BATCH_MAX];
 	size_t		 n;
+	int		 waits;		/* WAITs owed (held batches) */
+	long long	 fewest;	/* fewest replicas they counted */
 };
 
-static struct ack_batch	 ack_events, ack_retries;
+/* Two a partition: events, retries (ack_of()). */
+static struct ack_batch	*acks;
 static struct loop_timer ack_timer;
 static int		 ack_timer_ready;
 /* After an error reply (e.g. LOADING while Redis replays its AOF). */
@@ -54,6 +64,16 @@ static void	read_entries(void);
  * during it, and another dispatcher may have claimed its entries since.
  */
 static int64_t		 read_sent;
+
+/* The ack batch of en's stream; NULL when out of memory. */
+static struct ack_batch *
+ack_of(const struct entry *en)
+{
+	if (acks == NULL && (acks = calloc(2 * (size_t)d.nparts,
+	    sizeof(*acks))) == NULL)
+		return (NULL);
+	return (&acks[2 * en->part + (en->kind == ENTRY_EVENT ? 0 : 1)]);
+}
 
 static void
 retry_read(void *arg)
@@ -105,11 +125,16 @@ group_create(void)
 {
 	const char	*argv[6] = { "XGROUP", "CREATE", NULL, WH_GROUP, "0",
 			    "MKSTREAM" };
+	unsigned	 p;
 
-	argv[2] = d.k_events;
-	(void)rconn_cmd(&d.main, on_group, d.k_events, 6, argv, NULL);
-	argv[2] = d.k_retries;
-	(void)rconn_cmd(&d.main, on_group, d.k_retries, 6, argv, NULL);
+	for (p = 0; p < d.nparts; p++) {
+		argv[2] = d.parts[p].k_events;
+		(void)rconn_cmd(&d.main, on_group, d.parts[p].k_events, 6,
+		    argv, NULL);
+		argv[2] = d.parts[p].k_retries;
+		(void)rconn_cmd(&d.main, on_group, d.parts[p].k_retries, 6,
+		    argv, NULL);
+	}
 }
 
 /* The company's webhooks could not be read: the entry is abandoned. */
@@ -260,13 +285,18 @@ on_waited(struct wh_wire *w, void *r, void *priv)
 	redisReply		*reply = r;
 	char			 n[24];
 	size_t			 i;
+	long long		 got;
 
-	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
-	    reply->integer >= d.cfg.wait_replicas) {
+	got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ?
+	    reply->integer : -1;
+	if (got < b->fewest)
+		b->fewest = got;
+	if (--b->waits > 0)
+		return;
+	if (b->fewest >= d.cfg.wait_replicas) {
 		acks_send(b);
 	} else {
-		(void)snprintf(n, sizeof(n), "%lld", reply != NULL &&
-		    reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+		(void)snprintf(n, sizeof(n), "%lld", b->fewest);
 		wh_log(WH_LOG_WARN, "fewer replicas than "
 		    "WH_REDIS_WAIT_REPLICAS confirmed; entries stay pending "
 		    "and will be claimed again", "replicas", n, NULL);
@@ -274,6 +304,48 @@ on_waited(struct wh_wire *w, void *r, void *priv)
 			free(b->ids[i]);
 	}
 	free(b);
+}
+
+/*
+ * In a Redis Cluster a WAIT covers only the link to one master, the one
+ * the command before it went to: the entries' outcomes were written to
+ * the master of the {g} slot (attempt records) and to that of their
+ * company's partition (retries, dead letters), which is the stream's own
+ * partition unless a publisher put an event in another one. So a WAIT
+ * goes to each of those two slots, each after a read of a key of that
+ * slot that routes it there, and the batch is acked once both counted k
+ * replicas. (Only those two: a master without a replica elsewhere holds
+ * up no other partition's acks.)
+ */
+static void
+wait_every_master(struct ack_batch *held, const char *k)
+{
+	const char	*argv[3];
+	char		 gkey[WH_KEY_MAX];
+	int		 i, kind, n = 2;
+	unsigned	 p = 0;
+
+	held->waits = n;
+	if (wh_key_webhooks_version(gkey, sizeof(gkey), d.cfg.prefix) == -1 ||
+	    partition_stream(held->stream, &p, &kind) == NULL) {
+		for (i = 0; i < n; i++)
+			on_waited(NULL, NULL, held);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		argv[0] = "EXISTS";
+		argv[1] = i == 0 ? gkey : d.parts[p].k_events;
+		argv[2] = NULL;
+		if (rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL) == -1) {
+			on_waited(NULL, NULL, held);
+			continue;
+		}
+		argv[0] = "WAIT";
+		argv[1] = k;
+		argv[2] = "1000";
+		if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
+			on_waited(NULL, NULL, held);
+	}
 }
 
 static void
@@ -301,7 +373,13 @@ batch_flush(struct ack_batch *b)
 	}
 	*held = *b;
 	b->n = 0;
+	held->fewest = LLONG_MAX;
 	(void)snprintf(k, sizeof(k), "%d", d.cfg.wait_replicas);
+	if (d.cfg.redis.ncluster > 0) {
+		wait_every_master(held, k);
+		return;
+	}
+	held->waits = 1;
 	argv[0] = "WAIT";
 	argv[1] = k;
 	argv[2] = "1000";
@@ -313,8 +391,10 @@ batch_flush(struct ack_batch *b)
 void
 acks_flush(void)
 {
-	batch_flush(&ack_events);
-	batch_flush(&ack_retries);
+	size_t	i;
+
+	for (i = 0; acks != NULL && i < 2 * (size_t)d.nparts; i++)
+		batch_flush(&acks[i]);
 }
 
 /* Queue the entry's ack; sent at the end of this loop round. */
@@ -327,7 +407,12 @@ entry_ack(struct entry *en)
 		loop_timer_init(&ack_timer, ack_fire, NULL);
 		ack_timer_ready = 1;
 	}
-	b = en->kind == ENTRY_EVENT ? &ack_events : &ack_retries;
+	if ((b = ack_of(en)) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory; entry left pending",
+		    "entry_id", en->entry_id, NULL);
+		entry_free(en);
+		return;
+	}
 	b->stream = en->stream;
 	if (b->n == ACK_BATCH_MAX)
 		batch_flush(b);
@@ -454,7 +539,7 @@ entry_dead(struct entry *en, const char *min, const char *why,
 	char		 maxlen[24];
 
 	(void)snprintf(maxlen, sizeof(maxlen), "%ld", d.cfg.dead_maxlen);
-	argv[0] = en->stream; argv[1] = d.k_dead;
+	argv[0] = en->stream; argv[1] = d.parts[en->part].k_dead;
 	argv[2] = WH_GROUP; argv[3] = d.consumer; argv[4] = en->entry_id;
 	argv[5] = min; argv[6] = why; argv[7] = FIELD_KEEP;
 	argv[8] = FIELDS_KEPT; argv[9] = maxlen;
@@ -702,9 +787,12 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 	struct entry		*en;
 	const char		*why;
 	size_t			 i;
+	unsigned		 part;
+	int			 kind;
 
 	if (d.stopping || entries == NULL ||
-	    entries->type != REDIS_REPLY_ARRAY)
+	    entries->type != REDIS_REPLY_ARRAY ||
+	    (stream = partition_stream(stream, &part, &kind)) == NULL)
 		return;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		wh_log(WH_LOG_ERROR, "out of memory", NULL);
@@ -724,7 +812,8 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 		memcpy(en->entry_id, e->element[0]->str,
 		    e->element[0]->len + 1);
 		en->stream = stream;
-		en->kind = stream == d.k_events ? ENTRY_EVENT : ENTRY_RETRY;
+		en->part = part;
+		en->kind = kind;
 		en->held_since = sent;
 		TAILQ_INSERT_TAIL(&d.entries, en, all);
 		d.nentries++;
@@ -773,7 +862,8 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 	redisReply	*reply = r, *s;
 	size_t		 i;
 
-	d.reading = 0;
+	if (d.reading > 0)
+		d.reading--;
 	if (reply == NULL)
 		return;		/* link lost; consume_block_up reads again */
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -794,31 +884,73 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			consume_entries(strcmp(s->element[0]->str,
-			    d.k_events) == 0 ? d.k_events : d.k_retries,
-			    s->element[1], 0, read_sent);
+			consume_entries(s->element[0]->str, s->element[1], 0,
+			    read_sent);
 		}
 	}
 	consume_maybe_read();
 }
 
+/*
+ * XREADGROUP of the events and retries of partitions from to to - 1 (the
+ * retries first: they have waited already), COUNT each.
+ */
+static int
+read_send(unsigned from, unsigned to, const char *count, const char *block)
+{
+	const char	**argv;
+	unsigned	  p;
+	int		  argc = 0, rc;
+
+	if ((argv = calloc(9 + 4 * (size_t)(to - from), sizeof(*argv))) ==
+	    NULL)
+		return (-1);
+	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
+	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
+	argv[argc++] = "COUNT"; argv[argc++] = count;
+	argv[argc++] = "BLOCK"; argv[argc++] = block;
+	argv[argc++] = "STREAMS";
+	for (p = from; p < to; p++) {
+		argv[argc++] = d.parts[p].k_retries;
+		argv[argc++] = d.parts[p].k_events;
+	}
+	for (p = from; p < to; p++) {
+		argv[argc++] = ">";
+		argv[argc++] = ">";
+	}
+	rc = rconn_cmd(&d.block, on_entries, NULL, argc, argv, NULL);
+	free(argv);
+	return (rc);
+}
+
+/*
+ * Ask for as many entries as there is room for, spread over the streams
+ * (COUNT holds for each): one command on one Redis, one a partition in a
+ * cluster (a command stays in one slot).
+ */
 static void
 read_entries(void)
 {
-	const char	*argv[13];
 	char		 count[24];
-	size_t		 n;
+	size_t		 n, share, streams = 2 * (size_t)d.nparts;
+	unsigned	 p;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
 		n = (size_t)d.cfg.read_batch;
-	/* COUNT holds for each of the two streams: half each fits room. */
-	(void)snprintf(count, sizeof(count), "%zu", (n + 1) / 2);
-	argv[0] = "XREADGROUP"; argv[1] = "GROUP"; argv[2] = WH_GROUP;
-	argv[3] = d.consumer; argv[4] = "COUNT"; argv[5] = count;
-	argv[6] = "BLOCK"; argv[7] = READ_BLOCK_MS; argv[8] = "STREAMS";
-	argv[9] = d.k_retries; argv[10] = d.k_events;
-	argv[11] = ">"; argv[12] = ">";
+	/* An even share; with partitions not so small that one busy stream
+	 * among many idle ones is read a few entries at a time. */
+	share = (n + streams - 1) / streams;
+	if (d.nparts > 1 && share < READ_SHARE_MIN)
+		share = n < READ_SHARE_MIN ? n : READ_SHARE_MIN;
+	(void)snprintf(count, sizeof(count), "%zu", share);
 	read_sent = wh_mono_ms();
-	if (rconn_cmd(&d.block, on_entries, NULL, 13, argv, NULL) == 0)
-		d.reading = 1;
+	if (d.cfg.redis.ncluster == 0 || d.nparts == 1) {
+		if (read_send(0, d.nparts, count, READ_BLOCK_MS) == 0)
+			d.reading = 1;
+		return;
+	}
+	for (p = 0; p < d.nparts; p++) {
+		if (read_send(p, p + 1, count, READ_BLOCK_CLUSTER_MS) == 0)
+			d.reading++;
+	}
 }

@@ -231,7 +231,8 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	}
 	(void)snprintf(score, sizeof(score), "%lld", (long long)due);
 	argv[0] = "ZADD"; lens[0] = 4;
-	argv[1] = d.k_retry; lens[1] = strlen(d.k_retry);
+	argv[1] = partition_of(dl->entry->task.event.company_sid)->k_retry;
+	lens[1] = strlen(argv[1]);
 	argv[2] = score; lens[2] = strlen(score);
 	argv[3] = b.data; lens[3] = b.len;
 	if (rconn_cmd(&d.main, on_resolved, dl, 4, argv, lens) == -1)
@@ -240,7 +241,8 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 }
 
 /*
- * Keep the delivery in wh:{0}:dead, indexed under its webhook
+ * Keep the delivery in its company's partition's wh:{p}:dead, indexed
+ * under its webhook
  * (common/lua/dead_letter.lua), so that the api can list it and give it
  * another delivery. Both caps of the stream apply to the index too.
  */
@@ -256,7 +258,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	char			 status[16], nowms[24], oldest[24], age[24];
 	char			 first[WH_RFC3339_LEN + 1], now[WH_RFC3339_LEN + 1];
 	int64_t			 t = wh_now_ms();
-	int			 argc = 0;
+	int			 argc = 0, cluster = d.cfg.redis.ncluster > 0;
 
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, dl->attempt, 0, &b) == -1 ||
@@ -265,9 +267,9 @@ dead_letter(struct delivery *dl, const char *reason)
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
 	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    dl->hook->sid) == -1 ||
+	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    dl->hook->sid) == -1) {
+	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -282,7 +284,11 @@ dead_letter(struct delivery *dl, const char *reason)
 	    (long long)d.cfg.dead_max_age_ms);
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS(d.k_dead); ARGS(hook); ARGS(idx); ARGS(ids);
+	ARGS(partition_of(ev->company_sid)->k_dead);
+	ARGS(idx); ARGS(ids);
+	/* The record, in another slot of a cluster: then not given. */
+	if (!cluster)
+		ARGS(hook);
 	ARGS(maxlen); ARGS(nowms); ARGS(oldest); ARGS(age);
 	ARGS(ev->event_sid);
 	ARGS("reason"); ARGS(reason);
@@ -299,8 +305,8 @@ dead_letter(struct delivery *dl, const char *reason)
 	ARGS(WH_TASK_FIELD); ARG(b.data, b.len);
 #undef ARGS
 #undef ARG
-	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl, 4, argc,
-	    argv, lens) == -1)
+	if (rconn_script(&d.main, wh_lua_dead_letter, on_resolved, dl,
+	    cluster ? 3 : 4, argc, argv, lens) == -1)
 		resolved_now(dl, 0);
 	wh_buf_free(&b);
 }

@@ -1,9 +1,9 @@
 /*
  * dispatch.h: what the dispatcher's files share.
  *
- * A struct entry is one stream entry: an event from wh:{0}:events (first
- * attempts, fanned out to every matching webhook) or a task from
- * wh:{0}:retries (one later attempt for one webhook). An entry becomes
+ * A struct entry is one stream entry: an event from a partition's
+ * wh:{p}:events (first attempts, fanned out to every matching webhook) or
+ * a task from its wh:{p}:retries (one later attempt for one webhook). An entry becomes
  * deliveries; each delivery is resolved (succeeded, scheduled for retry,
  * dead-lettered or dropped) and only when all of an entry's deliveries
  * are resolved in Redis is the entry acked and deleted. If any Redis step
@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "keys.h"
 #include "model.h"
 #include "rconn.h"
 #include "trace.h"
@@ -35,7 +36,9 @@ struct delivery;
 
 struct entry {
 	char			 entry_id[ENTRY_ID_MAX];
-	const char		*stream;	/* d.k_events or d.k_retries */
+	const char		*stream;	/* a partition's k_events or
+						   k_retries */
+	unsigned		 part;		/* that partition */
 	int			 kind;		/* ENTRY_EVENT or ENTRY_RETRY */
 	struct wh_task		 task;		/* event, and for a retry its
 						   webhook, attempt, history */
@@ -132,17 +135,23 @@ struct delivery {
 
 TAILQ_HEAD(entry_list, entry);
 
+/* One partition's queue keys (WH_PARTITIONS; partition.c). */
+struct partition {
+	char			 k_events[WH_KEY_MAX];
+	char			 k_retries[WH_KEY_MAX];
+	char			 k_retry[WH_KEY_MAX];
+	char			 k_dead[WH_KEY_MAX];
+};
+
 struct dispatcher {
 	struct wh_config	 cfg;
 	char			 consumer[128];
-	char			 k_events[256];
-	char			 k_retries[256];
-	char			 k_retry[256];
-	char			 k_dead[256];
+	struct partition	*parts;		/* WH_PARTITIONS of them */
+	unsigned		 nparts;
 	struct rconn		 main;		/* lookups, acks, schedules */
 	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
 	struct rconn		 watch;		/* Sentinel: failover news */
-	int			 reading;
+	int			 reading;	/* reads in flight */
 	int			 stopping;
 	struct entry_list	 entries;	/* every entry we hold */
 	size_t			 nentries;
@@ -322,5 +331,11 @@ void	retention_stop(void);
 
 /* retain.c: the events of a read batch kept (WH_EVENT_RETENTION_MS). */
 void	retain_batch(struct entry *first);
+
+/* partition.c: the partitions' keys; which one a company or stream is. */
+int	partitions_init(void);
+void	partitions_free(void);
+const struct partition *partition_of(const char *company_sid);
+const char	*partition_stream(const char *name, unsigned *part, int *kind);
 
 #endif

@@ -10,13 +10,21 @@
  * counters) and lists it in wh:{0}:jobs (job_sid -> webhook_sid). Every
  * dispatcher picks an active job at random on its upkeep tick and runs
  * one batch of it: common/lua/dead_requeue.lua moves up to JOB_BATCH of
- * the webhook's dead letters in the window to wh:{0}:retries (attempts
+ * the webhook's dead letters in the window (in wh:{p}:dead of the job's
+ * company's partition) to that partition's wh:{p}:retries (attempts
  * counted afresh) and moves the job's counters, in one atomic step. The
  * batch removes what it scanned from the webhook's dead-letter index, so
  * the job needs no cursor and no owner: any dispatcher may run the next
  * batch, two running at once simply take consecutive batches, and a
  * dispatcher that dies between batches loses and doubles nothing. The
  * batch that finds less than a full batch marks the job done.
+ *
+ * In a Redis Cluster the job's keys are not in the slot of the dead
+ * letters (the company's partition): the script moves the batch there and
+ * answers its counts, which are then added to the job (one MULTI in the
+ * job's slot). Batches still move each letter once; a dispatcher that
+ * dies in between loses only that batch's counts, and a job left marked
+ * running is done by the next batch, which finds nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -68,22 +76,123 @@ batch_failed(void)
 	loop_timer_arm(&job_timer, JOB_EVERY_MS);
 }
 
-/* One batch of a job with include "dead": its dead letters. */
+/* The job a cluster's split batch accounts to (one at a time: working). */
+static char	pick_job[WH_ID_MAX];
+
+static void
+pick_done(void)
+{
+	batch_failed();
+}
+
+/*
+ * A cluster's batch answered {full, scanned, moved, skipped}: add it to
+ * the job, and mark the job done when the batch was not full (a job
+ * without a window is done at once: counts NULL).
+ */
+static void
+job_account(const redisReply *counts)
+{
+	static const char	*names[3] = { "scanned", "moved", "skipped" };
+	const char		*argv[8];
+	char			 job[WH_KEY_MAX], now[24], n[3][24];
+	int			 full = 0, i;
+
+	if (wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
+		pick_done();
+		return;
+	}
+	if (counts != NULL)
+		full = counts->element[0]->integer == 1;
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[0] = "MULTI";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
+		pick_done();
+		return;
+	}
+	for (i = 0; counts != NULL && i < 3; i++) {
+		(void)snprintf(n[i], sizeof(n[i]), "%lld",
+		    counts->element[i + 1]->integer);
+		argv[0] = "HINCRBY"; argv[1] = job; argv[2] = names[i];
+		argv[3] = n[i];
+		(void)rconn_cmd(&d.main, NULL, NULL, 4, argv, NULL);
+	}
+	argv[0] = "HSET"; argv[1] = job; argv[2] = "state";
+	argv[3] = full ? "running" : "done"; argv[4] = "updated_at";
+	argv[5] = now; argv[6] = "finished_at"; argv[7] = now;
+	(void)rconn_cmd(&d.main, NULL, NULL, full ? 6 : 8, argv, NULL);
+	if (!full) {
+		argv[0] = "HDEL"; argv[1] = k_jobs; argv[2] = pick_job;
+		(void)rconn_cmd(&d.main, NULL, NULL, 3, argv, NULL);
+	}
+	argv[0] = "EXEC";
+	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
+		pick_done();
+		return;
+	}
+	working = 0;
+	loop_timer_arm(&job_timer, full ? 0 : JOB_EVERY_MS);
+}
+
+/* The script's answer to a cluster's batch. */
+static void
+on_batch_split(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	size_t		 i;
+
+	if (d.stopping) {
+		working = 0;
+		return;
+	}
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_ERROR, "a recovery batch failed", "error",
+		    reply->str, NULL);
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 4) {
+		pick_done();
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+			pick_done();
+			return;
+		}
+	}
+	job_account(reply);
+}
+
+
+/*
+ * One batch of a job with include "dead": its dead letters, in the
+ * company's partition. In a cluster (window given) the split call:
+ * KEYS[1..4], the window in ARGV, the counts added after (job_account).
+ */
 static int
-batch_dead(const struct pick *p, const char *job, const char *now)
+batch_dead(const struct pick *p, const char *company, const char *job,
+    const char *now, const char *since, const char *until)
 {
 	const char	*argv[10];
 	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
+	unsigned	 pp = wh_partition(company != NULL ? company : "",
+			    d.nparts);
 
-	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
+	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix, pp,
 	    p->webhook_sid) == -1 ||
-	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
+	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix, pp,
 	    p->webhook_sid) == -1)
 		return (-1);
-	argv[0] = idx; argv[1] = ids; argv[2] = d.k_dead;
-	argv[3] = d.k_retries; argv[4] = job; argv[5] = k_jobs;
+	argv[0] = idx; argv[1] = ids; argv[2] = d.parts[pp].k_dead;
+	argv[3] = d.parts[pp].k_retries; argv[4] = job; argv[5] = k_jobs;
 	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
 	argv[9] = p->job_sid;
+	if (since != NULL) {
+		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
+		argv[4] = now; argv[5] = "range"; argv[6] = JOB_BATCH;
+		argv[7] = p->job_sid; argv[8] = since; argv[9] = until;
+		return (rconn_script(&d.main, wh_lua_dead_requeue,
+		    on_batch_split, NULL, 4, 10, argv, NULL));
+	}
 	return (rconn_script(&d.main, wh_lua_dead_requeue, on_batch, NULL, 6,
 	    10, argv, NULL));
 }
@@ -101,7 +210,8 @@ batch_all(const struct pick *p, const char *company, const char *job,
 	    wh_key_event_kept(pfx, sizeof(pfx), d.cfg.prefix, company,
 	    "") == -1)
 		return (-1);
-	argv[0] = idx; argv[1] = d.k_retries; argv[2] = job;
+	argv[0] = idx; argv[1] = partition_of(company)->k_retries;
+	argv[2] = job;
 	argv[3] = k_jobs; argv[4] = now; argv[5] = "range";
 	argv[6] = p->webhook_sid; argv[7] = JOB_BATCH; argv[8] = p->job_sid;
 	argv[9] = pfx;
@@ -109,15 +219,19 @@ batch_all(const struct pick *p, const char *company, const char *job,
 	    10, argv, NULL));
 }
 
-/* The job's [include, company_sid]: run one batch of its kind. */
+/*
+ * The job's [include, company_sid, since, until, state]: run one batch
+ * of its kind (since, until and state matter only to a cluster's split
+ * dead-letter batch).
+ */
 static void
 on_kind(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct pick	*p = priv;
-	const char	*inc = NULL, *company = NULL;
+	const char	*inc = NULL, *company = NULL, *win[3] = { NULL };
 	char		 job[WH_KEY_MAX], now[24];
-	int		 rc = -1;
+	int		 rc = -1, i, split = d.cfg.redis.ncluster > 0;
 
 	if (d.stopping) {
 		working = 0;
@@ -125,11 +239,24 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 		return;
 	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 2) {
+	    reply->elements == 5) {
 		if (reply->element[0]->type == REDIS_REPLY_STRING)
 			inc = reply->element[0]->str;
 		if (reply->element[1]->type == REDIS_REPLY_STRING)
 			company = reply->element[1]->str;
+		for (i = 0; i < 3; i++)
+			if (reply->element[2 + i]->type == REDIS_REPLY_STRING)
+				win[i] = reply->element[2 + i]->str;
+	}
+	/* A cluster's dead-letter job without a window, or done. */
+	if (split && (inc == NULL || strcmp(inc, "all") != 0) &&
+	    reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	    (win[0] == NULL || win[1] == NULL ||
+	    (win[2] != NULL && strcmp(win[2], "done") == 0))) {
+		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
+		free(p);
+		job_account(NULL);
+		return;
 	}
 	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
@@ -139,7 +266,8 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 			    strlen(company)) == NULL ?
 			    batch_all(p, company, job, now) : -1;
 		else
-			rc = batch_dead(p, job, now);
+			rc = batch_dead(p, company, job, now,
+			    split ? win[0] : NULL, win[1]);
 	}
 	if (rc == -1) {
 		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
@@ -156,7 +284,7 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct pick	*p;
-	const char	*argv[4];
+	const char	*argv[7];
 	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
@@ -188,7 +316,10 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	argv[1] = job;
 	argv[2] = "include";
 	argv[3] = "company_sid";
-	if (rconn_cmd(&d.main, on_kind, p, 4, argv, NULL) == -1) {
+	argv[4] = "since";
+	argv[5] = "until";
+	argv[6] = "state";
+	if (rconn_cmd(&d.main, on_kind, p, 7, argv, NULL) == -1) {
 		free(p);
 		batch_failed();
 	}

@@ -134,11 +134,7 @@ main(int argc, char **argv)
 	}
 	/* A synchronous check first, for a clear start-up failure. */
 	wh_wire_free(wh_redis_reach(&d.cfg.redis, START_TIMEOUT_S));
-	if (wh_key_events(d.k_events, sizeof(d.k_events), d.cfg.prefix) == -1 ||
-	    wh_key_retries(d.k_retries, sizeof(d.k_retries),
-	    d.cfg.prefix) == -1 ||
-	    wh_key_retry(d.k_retry, sizeof(d.k_retry), d.cfg.prefix) == -1 ||
-	    wh_key_dead(d.k_dead, sizeof(d.k_dead), d.cfg.prefix) == -1) {
+	if (partitions_init() == -1) {
 		wh_log(WH_LOG_ERROR, "WH_REDIS_PREFIX too long", NULL);
 		return (2);
 	}
@@ -197,6 +193,7 @@ main(int argc, char **argv)
 	    n1, "failed_attempts", n2, NULL);
 	deliver_free();
 	hookcache_free();
+	partitions_free();
 	wh_sign_cleanup();
 	loop_free();
 	return (0);

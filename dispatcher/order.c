@@ -143,6 +143,7 @@ ask_flush(void *arg)
 	static const char	*argv[6 + 7 * ORDER_BATCH];
 	static size_t		 lens[6 + 7 * ORDER_BATCH];
 	static char		 keys[2 * ORDER_BATCH][WH_KEY_MAX];
+	const struct partition	*p;
 	struct ask_batch	*b;
 	struct delivery		*dl;
 	const struct wh_event	*ev;
@@ -163,20 +164,26 @@ ask_flush(void *arg)
 		nask = 0;
 		return;
 	}
-	while (b->n < ORDER_BATCH && (dl = ask_head) != NULL) {
-		ask_head = dl->order_next;
-		nask--;
-		b->dl[b->n++] = dl;
+	/* One call touches one partition's keys: the first waiting
+	 * delivery's, with every other of that partition, in order. */
+	p = partition_of(ask_head->entry->task.event.company_sid);
+	ask_tail = &ask_head;
+	while ((dl = *ask_tail) != NULL) {
+		if (b->n < ORDER_BATCH &&
+		    partition_of(dl->entry->task.event.company_sid) == p) {
+			*ask_tail = dl->order_next;
+			nask--;
+			b->dl[b->n++] = dl;
+		} else
+			ask_tail = &dl->order_next;
 	}
-	if (ask_head == NULL)
-		ask_tail = &ask_head;
-	else
+	if (ask_head != NULL)
 		loop_timer_arm(&ask_timer, 0);
 	(void)snprintf(lease, sizeof(lease), "%lld",
 	    (long long)d.cfg.claim_idle_ms);
 	nk = 2 + 2 * b->n;
-	argv[0] = d.k_events;
-	argv[1] = d.k_retry;
+	argv[0] = p->k_events;
+	argv[1] = p->k_retry;
 	na = nk;
 	argv[na++] = lease;
 	argv[na++] = WH_GROUP;
@@ -277,8 +284,10 @@ order_finish(struct delivery *dl)
 	(void)snprintf(keep, sizeof(keep), "%lld",
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
 	/* The next event goes straight to the retries stream (KEYS[4]). */
-	argv[0] = state; argv[1] = parked; argv[2] = d.k_retry;
-	argv[3] = d.k_retries; argv[4] = dl->entry->task.event.entry_id;
+	argv[0] = state; argv[1] = parked;
+	argv[2] = partition_of(dl->entry->task.event.company_sid)->k_retry;
+	argv[3] = partition_of(dl->entry->task.event.company_sid)->k_retries;
+	argv[4] = dl->entry->task.event.entry_id;
 	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
 	    "done";
 	argv[7] = keep;

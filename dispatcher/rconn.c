@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "rconn.h"
+#include "scripts.h"
 
 static void
 on_io(int fd, int what, void *arg)
@@ -242,6 +243,16 @@ int
 rconn_script(struct rconn *c, const char *text, wh_reply_fn *cb, void *priv,
     int nkeys, int argc, const char **argv, const size_t *lens)
 {
-	return (wh_conn_script(&c->conn, cb, priv, text, nkeys, argc, argv,
-	    lens));
+	struct wh_script_argv	a;
+	int			rc;
+
+	if (c->cl == NULL)
+		return (wh_conn_script(&c->conn, cb, priv, text, nkeys, argc,
+		    argv, lens));
+	/* A cluster routes the EVALSHA by its first key (cluster_map.c). */
+	if (wh_script_argv(&a, text, nkeys, argc, argv, lens) == -1)
+		return (-1);
+	rc = wh_cluster_command(c->cl, cb, priv, a.n, a.av, a.al);
+	wh_script_argv_free(&a);
+	return (rc);
 }

@@ -42,18 +42,20 @@ trim(void *arg)
 {
 	const char	*argv[5];
 	char		 minid[24];
+	unsigned	 p;
 
 	if (d.stopping)
 		return;
 	(void)snprintf(minid, sizeof(minid), "%lld",
 	    (long long)(wh_now_ms() - d.cfg.dead_max_age_ms));
 	argv[0] = "XTRIM";
-	argv[1] = d.k_dead;
 	argv[2] = "MINID";
 	argv[3] = "~";
 	argv[4] = minid;
-	if (d.main.conn.ready)
+	for (p = 0; p < d.nparts && d.main.conn.ready; p++) {
+		argv[1] = d.parts[p].k_dead;
 		(void)rconn_cmd(&d.main, on_trimmed, NULL, 5, argv, NULL);
+	}
 	loop_timer_arm(&trim_timer, TRIM_EVERY_MS);
 }
 

@@ -2,9 +2,10 @@
  * upkeep.c: the dispatcher's periodic work.
  *
  * - Moving due retries: a Lua script (common/lua/retry_move_due.lua,
- *   by EVALSHA) moves members of wh:{0}:retry whose time has come into
- *   wh:{0}:retries, atomically, in batches; every dispatcher runs it,
- *   and atomicity means each task moves once.
+ *   by EVALSHA) moves members of a partition's wh:{p}:retry whose time
+ *   has come into its wh:{p}:retries, atomically, in batches; every
+ *   dispatcher runs it for every partition, and atomicity means each
+ *   task moves once.
  * - Claiming: entries left pending by a dispatcher that died are taken
  *   over with XAUTOCLAIM once idle longer than WH_CLAIM_IDLE_MS.
  * - Refreshing: a live dispatcher resets the idle time of the entries it
@@ -39,9 +40,15 @@ struct claim_state {
 };
 
 static struct loop_timer	move_timer, claim_timer, refresh_timer;
-static struct claim_state	claim_events, claim_retries;
-static int			moving;		/* move calls in flight */
-static int			more_due;	/* the last one moved a full batch */
+/* Two a partition: its events, its retries. */
+static struct claim_state	*claims;
+/* The retry mover, one a partition. */
+struct mover {
+	unsigned	 part;
+	int		 moving;	/* move calls in flight */
+	int		 more_due;	/* the last one moved a full batch */
+};
+static struct mover		*movers;
 
 /*
  * A move call answered. A full batch means more are due: the next calls
@@ -56,12 +63,18 @@ on_moved(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 
-	moving--;
+	struct mover	*m = priv;
+	unsigned	 p;
+	int		 moving = 0;
+
+	m->moving--;
 	if (d.stopping)
 		return;
-	more_due = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	m->more_due = reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 	    reply->integer >= atoi(MOVE_BATCH);
-	if (more_due)
+	for (p = 0; p < d.nparts; p++)
+		moving += movers[p].moving;
+	if (m->more_due)
 		loop_timer_arm(&move_timer, 0);
 	else if (moving == 0)
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
@@ -70,42 +83,49 @@ on_moved(struct wh_wire *w, void *r, void *priv)
 		    reply->str, NULL);
 }
 
-/* One call of retry_move_due.lua; -1 when it could not be sent. */
+/* One call of retry_move_due.lua for m's partition; -1 if not sent. */
 static int
-move_send(void)
+move_send(struct mover *m)
 {
 	const char	*argv[4];
 	char		 now[24];
 
 	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = d.k_retry;
-	argv[1] = d.k_retries;
 	argv[2] = now;
 	argv[3] = MOVE_BATCH;
-	if (rconn_script(&d.main, wh_lua_retry_move_due, on_moved, NULL, 2, 4,
+	argv[0] = d.parts[m->part].k_retry;
+	argv[1] = d.parts[m->part].k_retries;
+	if (rconn_script(&d.main, wh_lua_retry_move_due, on_moved, m, 2, 4,
 	    argv, NULL) == -1)
 		return (-1);
-	moving++;
+	m->moving++;
 	return (0);
 }
 
-/* The mover's tick: one call, or up to MOVE_INFLIGHT while more are due. */
+/*
+ * The mover's tick: for each partition one call, or up to MOVE_INFLIGHT
+ * while more are due there.
+ */
 static void
 move_due(void *arg)
 {
-	int	want;
+	unsigned	p;
+	int		want, moving = 0;
 
 	if (d.stopping)
 		return;
 	endpoint_trim();
 	hookcache_tick();
-	if (!d.main.conn.ready) {
+	if (!d.main.conn.ready || movers == NULL) {
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 		return;
 	}
-	want = more_due ? MOVE_INFLIGHT : 1;
-	while (moving < want && move_send() == 0)
-		;
+	for (p = 0; p < d.nparts; p++) {
+		want = movers[p].more_due ? MOVE_INFLIGHT : 1;
+		while (movers[p].moving < want && move_send(&movers[p]) == 0)
+			;
+		moving += movers[p].moving;
+	}
 	if (moving == 0)
 		loop_timer_arm(&move_timer, MOVE_EVERY_MS);
 }
@@ -170,11 +190,13 @@ claim_one(struct claim_state *cs)
 static void
 claim(void *arg)
 {
+	size_t	i;
+
 	if (d.stopping)
 		return;
-	if (d.main.conn.ready && d.nentries < (size_t)d.cfg.concurrency) {
-		claim_one(&claim_events);
-		claim_one(&claim_retries);
+	for (i = 0; claims != NULL && i < 2 * (size_t)d.nparts; i++) {
+		if (d.main.conn.ready && d.nentries < (size_t)d.cfg.concurrency)
+			claim_one(&claims[i]);
 	}
 	loop_timer_arm(&claim_timer, claim_period());
 }
@@ -287,11 +309,12 @@ refresh_stream(const char *stream, int64_t older_than)
 static void
 refresh(void *arg)
 {
-	int64_t	third = d.cfg.claim_idle_ms / 3;
+	int64_t		third = d.cfg.claim_idle_ms / 3;
+	unsigned	p;
 
-	if (d.main.conn.ready) {
-		refresh_stream(d.k_events, wh_mono_ms() - third);
-		refresh_stream(d.k_retries, wh_mono_ms() - third);
+	for (p = 0; p < d.nparts && d.main.conn.ready; p++) {
+		refresh_stream(d.parts[p].k_events, wh_mono_ms() - third);
+		refresh_stream(d.parts[p].k_retries, wh_mono_ms() - third);
 	}
 	loop_timer_arm(&refresh_timer, third / 2 > 100 ? third / 2 : 100);
 }
@@ -306,11 +329,26 @@ refresh_now(void)
 void
 upkeep_start(void)
 {
-	claim_events.stream = d.k_events;
-	claim_retries.stream = d.k_retries;
-	(void)snprintf(claim_events.cursor, sizeof(claim_events.cursor), "0-0");
-	(void)snprintf(claim_retries.cursor, sizeof(claim_retries.cursor),
-	    "0-0");
+	unsigned	p;
+
+	if (claims == NULL && (claims = calloc(2 * (size_t)d.nparts,
+	    sizeof(*claims))) == NULL)
+		wh_log(WH_LOG_ERROR, "out of memory; nothing will be claimed",
+		    NULL);
+	if (movers == NULL && (movers = calloc(d.nparts,
+	    sizeof(*movers))) == NULL)
+		wh_log(WH_LOG_ERROR, "out of memory; due retries will not be "
+		    "moved", NULL);
+	for (p = 0; movers != NULL && p < d.nparts; p++)
+		movers[p].part = p;
+	for (p = 0; claims != NULL && p < d.nparts; p++) {
+		claims[2 * p].stream = d.parts[p].k_events;
+		claims[2 * p + 1].stream = d.parts[p].k_retries;
+		(void)snprintf(claims[2 * p].cursor,
+		    sizeof(claims[2 * p].cursor), "0-0");
+		(void)snprintf(claims[2 * p + 1].cursor,
+		    sizeof(claims[2 * p + 1].cursor), "0-0");
+	}
 	loop_timer_init(&move_timer, move_due, NULL);
 	loop_timer_init(&claim_timer, claim, NULL);
 	loop_timer_init(&refresh_timer, refresh, NULL);

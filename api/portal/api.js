@@ -6,6 +6,7 @@
 // another site makes from this browser can act as the session (CSRF).
 
 const STORE = 'wh-portal-token';
+const READ_ONLY = 'wh-portal-read-only';
 
 // Take the token from the fragment (then drop it from the address bar and
 // the history entry), else the one this tab already holds.
@@ -13,6 +14,7 @@ export function takeToken() {
   const m = /(?:^#|&)token=([A-Za-z0-9_.-]+)/.exec(location.hash);
   if (m) {
     sessionStorage.setItem(STORE, m[1]);
+    sessionStorage.removeItem(READ_ONLY);
     history.replaceState(null, '', `${location.pathname}#/endpoints`);
   }
   return sessionStorage.getItem(STORE);
@@ -20,6 +22,18 @@ export function takeToken() {
 
 export function forgetToken() {
   sessionStorage.removeItem(STORE);
+  sessionStorage.removeItem(READ_ONLY);
+}
+
+// No route tells a session its mode: the first change the api refuses
+// as read-only says so, and this tab remembers it for that token (a
+// reload keeps hiding the buttons such a session cannot use).
+export function markReadOnly() {
+  sessionStorage.setItem(READ_ONLY, '1');
+}
+
+export function isReadOnly() {
+  return sessionStorage.getItem(READ_ONLY) === '1';
 }
 
 // A failed call: the problem document's detail, status and type.

@@ -4,14 +4,14 @@
 // token (api.js); everything shown that a receiver, a publisher or a user
 // wrote goes in as text (ui.js).
 
-import { call, enc, takeToken, whenUnauthorized, ApiError } from './api.js';
+import { call, enc, takeToken, whenUnauthorized, markReadOnly, isReadOnly, ApiError } from './api.js';
 import { h, clear, say, when, field, sparkline, charts } from './ui.js';
 import { debug } from './sig.js';
 
 const PAGE = 25;
 const main = () => document.getElementById('main');
 const attemptCache = new Map(); // "<webhook>/<id>" -> attempt, from the lists shown
-let readOnly = false;
+let readOnly = isReadOnly();
 
 // A call from a button: the answer, or null with the problem said.
 async function act(fn, done) {
@@ -22,6 +22,7 @@ async function act(fn, done) {
   } catch (e) {
     if (e instanceof ApiError && e.type === '/problems/read-only-session') {
       readOnly = true;
+      markReadOnly();
       document.getElementById('mode').textContent = 'Read-only session';
     }
     say(e.message, true);
@@ -237,7 +238,7 @@ async function endpointPage(root, sid) {
 }
 
 function dl(pairs) {
-  return h('dl', { class: 'grid' }, pairs.map(([k, v]) => [h('dt', null, k), h('dd', null, v ?? '—')]));
+  return h('dl', { class: 'grid' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v ?? '—')]));
 }
 
 function testResult(w, t) {
@@ -344,12 +345,16 @@ async function deadSection(box, sid, jobNote = null) {
   const since = h('input', { type: 'datetime-local', value: local(new Date(now - 3600000)) });
   const until = h('input', { type: 'datetime-local', value: local(new Date(now.getTime() + 60000)) });
   const job = h('div', { 'aria-live': 'polite', class: 'job' }, jobNote);
+  // Dead letters only, or every kept event of the window ("include": "all").
+  const which = h('select', { 'aria-describedby': 'recover-help' },
+    h('option', { value: 'dead' }, 'dead letters only'), h('option', { value: 'all' }, 'every event of the window'));
   const recover = h('form', { class: 'row', 'aria-label': 'Recover a time window' },
-    ...field('From', since), ...field('To', until), h('button', { type: 'submit' }, 'Recover window'));
+    ...field('From', since), ...field('To', until), ...field('Send', which), h('button', { type: 'submit' }, 'Recover window'));
   recover.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const j = await act(() => call('POST', `/v1/webhooks/${enc(sid)}/~recover`,
-      { since: new Date(since.value).toISOString(), until: new Date(until.value).toISOString() }), 'Recovery queued.');
+    const body = { since: new Date(since.value).toISOString(), until: new Date(until.value).toISOString() };
+    if (which.value === 'all') body.include = 'all';
+    const j = await act(() => call('POST', `/v1/webhooks/${enc(sid)}/~recover`, body), 'Recovery queued.');
     if (j) watchJob(job, j.job.sid, (last) => deadSection(box, sid, last));
   });
   const rows = r.dead_letters.map((d) => h('tr', { 'data-event': d.event_sid },
@@ -361,7 +366,9 @@ async function deadSection(box, sid, jobNote = null) {
   clear(box).append(
     rows.length ? h('table', null, h('thead', null, h('tr', null, ['Dead since', 'Event', 'Type', 'Reason', 'Last status', 'Last error', ''].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', null, rows)) : h('p', null, 'No dead letters.'),
-    h('h3', null, 'Recover a time window'), recover, job);
+    h('h3', null, 'Recover a time window'), recover,
+    h('p', { id: 'recover-help', class: 'muted' }, 'Every event of the window: each event still kept from that time that this endpoint takes, whether it was delivered, failed or dead.'),
+    job);
 }
 
 // Poll a ~recover job until it is done, showing its progress.
@@ -397,7 +404,12 @@ async function attemptPage(root, sid, id) {
     root.append(h('p', null, 'This attempt is no longer in the log.'));
     return;
   }
-  root.append(dl([['Event', a.event_sid], ['Event type', a.event_type ?? '—'], ['Attempt', a.attempt === null ? '—' : String(a.attempt)],
+  const ev = await keptEvent(a.event_sid);
+  const resendBox = h('div', { 'aria-live': 'polite' });
+  const seriesBox = h('div');
+  root.append(dl([['Event', a.event_sid], ['Event type', a.event_type ?? '—'],
+    ev?.ordering_key != null ? ['Ordering key', h('code', { class: 'ordering-key' }, ev.ordering_key)] : null,
+    ['Attempt', a.attempt === null ? '—' : String(a.attempt)],
     ['When', when(a.at)], ['Outcome', h('span', { class: a.outcome === 'succeeded' ? 'ok' : 'bad' }, a.outcome)],
     ['Status', a.status === null ? 'no answer' : String(a.status)], ['Latency', a.latency_ms === null ? '—' : `${a.latency_ms} ms`],
     ['Error', a.error]]),
@@ -407,8 +419,64 @@ async function attemptPage(root, sid, id) {
     ? h('pre', { class: 'sent-headers' }, a.request_headers.map((x) => `${x.name}: ${x.value}`).join('\n'))
     : h('p', null, 'Not kept for this attempt (logged before request headers were recorded).'),
   h('p', { class: 'muted' }, 'Paste them with the body your server received into the ', h('a', { href: '#/debugger' }, 'signature debugger'),
-    ' to see what was signed and which key matches.'));
+    ' to see what was signed and which key matches.'),
+  h('h2', null, 'Send again'),
+  ev ? h('div', null, h('p', null, 'Sends this event to this endpoint again as a new series of attempts, with the same webhook-id, whatever became of this one.'),
+    readOnly ? h('p', { class: 'muted' }, 'This read-only session cannot send.') : btn('Send again', () => resend(sid, a.event_sid, resendBox, seriesBox)),
+    resendBox)
+    : h('p', null, 'This event is no longer kept, so it cannot be sent again.'),
+  h('h2', null, 'Attempts of this event to this endpoint'), seriesBox);
+  await eventSeries(seriesBox, sid, a.event_sid);
   root.dataset.ready = 'attempt';
+}
+
+// The event as kept (GET /v1/events/{sid}), or null once it is not.
+async function keptEvent(eventSid) {
+  try {
+    return (await call('GET', `/v1/events/${enc(eventSid)}`)).event;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+// This event's attempts to this webhook, newest first (the event's log
+// across the company's webhooks, filtered here: one event has few).
+async function eventSeries(box, sid, eventSid) {
+  const r = await call('GET', `/v1/events/${enc(eventSid)}/attempts?page_size=100`);
+  const mine = r.attempts.filter((x) => x.webhook_sid === sid);
+  for (const x of mine) attemptCache.set(`${sid}/${x.id}`, x);
+  clear(box).append(mine.length ? h('table', { class: 'series' },
+    h('thead', null, h('tr', null, ['When', 'Attempt', 'Outcome', 'Status'].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', null, mine.map((x) => h('tr', { 'data-attempt': x.id },
+      h('td', null, h('a', { href: `#/attempt/${sid}/${encodeURIComponent(x.id)}` }, when(x.at))),
+      h('td', null, x.attempt ?? '—'),
+      h('td', null, h('span', { class: x.outcome === 'succeeded' ? 'ok' : 'bad' }, x.outcome)),
+      h('td', null, x.status ?? '—')))))
+    : h('p', null, 'None in the log.'));
+  return mine;
+}
+
+// POST ~resend, say what the api answered, then watch this event's
+// attempts until the new series' first one is logged (or 30 s pass).
+async function resend(sid, eventSid, box, seriesBox) {
+  const known = new Set((await eventSeries(seriesBox, sid, eventSid)).map((x) => x.id));
+  const r = await act(() => call('POST', `/v1/webhooks/${enc(sid)}/deliveries/${enc(eventSid)}/~resend`), 'Queued to send again.');
+  if (!r) return;
+  clear(box).append(h('p', { 'data-resend': 'queued' }, `Queued at ${when(r.resend.queued_at)}: attempt ${r.resend.attempt} of a new series. Waiting for it…`));
+  for (let i = 0; i < 60; i++) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    const fresh = (await eventSeries(seriesBox, sid, eventSid)).filter((x) => !known.has(x.id));
+    if (fresh.length) {
+      const n = fresh[fresh.length - 1];
+      clear(box).append(h('p', { 'data-resend': n.outcome },
+        `Sent again at ${when(n.at)}: `, h('span', { class: n.outcome === 'succeeded' ? 'ok' : 'bad' }, n.outcome),
+        n.status === null ? ' (no answer)' : ` (status ${n.status})`, ' — ',
+        h('a', { href: `#/attempt/${sid}/${encodeURIComponent(n.id)}` }, 'see the attempt')));
+      return;
+    }
+  }
+  clear(box).append(h('p', { 'data-resend': 'waiting' }, 'Queued; no attempt logged yet. Refresh this page later.'));
 }
 
 // ---------------------------------------------------------------- debugger

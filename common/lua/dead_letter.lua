@@ -1,5 +1,5 @@
 -- dead_letter.lua: keep a delivery that used all its attempts (or was
--- parked because its webhook is disabled) in wh:{0}:dead, and index it
+-- parked because its webhook is disabled) in wh:{p}:dead, and index it
 -- under its webhook, atomically, so that GET .../dead-letters, ~redeliver
 -- and ~recover find it without reading the whole stream.
 --
@@ -14,40 +14,44 @@
 -- expires as a whole once no dead letter came for the age cap. Entries
 -- the stream trimmed meanwhile are skipped and dropped by the readers.
 --
--- KEYS[1]  wh:{0}:dead                  KEYS[2]  wh:webhook:<sid>
--- KEYS[3]  wh:webhook:<sid>:dead        KEYS[4]  wh:webhook:<sid>:dead_ids
+-- KEYS[1]  wh:{p}:dead                  KEYS[2]  wh:webhook:<sid>:dead
+-- KEYS[3]  wh:webhook:<sid>:dead_ids    KEYS[4]  wh:webhook:<sid>, or none
 -- ARGV[1]  MAXLEN (of the stream, and of one webhook's index)
 -- ARGV[2]  now (ms)                     ARGV[3]  oldest kept (ms)
 -- ARGV[4]  the age cap (ms)             ARGV[5]  the event sid
 -- ARGV[6..] the entry's fields and values, as for XADD
 --
--- Returns the entry id. A webhook deleted meanwhile gets no index.
--- Note for Redis Cluster: KEYS[2..4] are not in the {0} slot.
+-- Returns the entry id. A webhook deleted meanwhile (KEYS[4] gone) gets
+-- no index. In a Redis Cluster the record is in another slot and is not
+-- given: there an index made for a webhook deleted meanwhile is left to
+-- expire (docs/design.md, "Redis Cluster"). KEYS[1..3] share the slot
+-- of the company's partition.
 
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+local dead, idx, ids = KEYS[1], KEYS[2], KEYS[3]
+local id = redis.call('XADD', dead, 'MAXLEN', '~', ARGV[1], '*',
   unpack(ARGV, 6))
-redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3])
-if redis.call('EXISTS', KEYS[2]) == 0 then
+redis.call('XTRIM', dead, 'MINID', '~', ARGV[3])
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then
   return id
 end
-local prev = redis.call('HGET', KEYS[4], ARGV[5])
+local prev = redis.call('HGET', ids, ARGV[5])
 if prev then
-  redis.call('XDEL', KEYS[1], prev)
+  redis.call('XDEL', dead, prev)
 end
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5])
-redis.call('HSET', KEYS[4], ARGV[5], id)
-local n = math.max(redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. ARGV[3]),
-  redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[1]))
+redis.call('ZADD', idx, ARGV[2], ARGV[5])
+redis.call('HSET', ids, ARGV[5], id)
+local n = math.max(redis.call('ZCOUNT', idx, '-inf', '(' .. ARGV[3]),
+  redis.call('ZCARD', idx) - tonumber(ARGV[1]))
 if n > 0 then
-  local gone = redis.call('ZRANGE', KEYS[3], 0, math.min(n, 100) - 1)
-  for _, old in ipairs(redis.call('HMGET', KEYS[4], unpack(gone))) do
+  local gone = redis.call('ZRANGE', idx, 0, math.min(n, 100) - 1)
+  for _, old in ipairs(redis.call('HMGET', ids, unpack(gone))) do
     if old then
-      redis.call('XDEL', KEYS[1], old)
+      redis.call('XDEL', dead, old)
     end
   end
-  redis.call('ZREM', KEYS[3], unpack(gone))
-  redis.call('HDEL', KEYS[4], unpack(gone))
+  redis.call('ZREM', idx, unpack(gone))
+  redis.call('HDEL', ids, unpack(gone))
 end
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
+redis.call('PEXPIRE', idx, ARGV[4])
+redis.call('PEXPIRE', ids, ARGV[4])
 return id

@@ -1,7 +1,7 @@
 -- dead_requeue.lua: give dead letters of one webhook another delivery,
 -- counting attempts afresh: the kept task is re-encoded with attempt 1
 -- (first_attempt_at and due_at now, no last_error) and added to
--- wh:{0}:retries, and the dead letter leaves the stream and the index in
+-- wh:{p}:retries, and the dead letter leaves the stream and the index in
 -- the same atomic step, so two callers (two api requests, two
 -- dispatchers on one job) never enqueue it twice.
 --
@@ -17,14 +17,22 @@
 --     batches loses nothing. The job's counters move in the same step.
 --     Returns 1 when the batch was full (more may follow), else 0 (the
 --     job is done and leaves the active jobs).
+--   'range' in a Redis Cluster, where the job's keys are in another slot
+--     (KEYS[5] and KEYS[6] not given): the window comes in ARGV[5] and
+--     ARGV[6], the job is not touched, and the answer is {full (1 or 0),
+--     scanned, moved, skipped}, which the caller then adds to the job
+--     (dispatcher/jobs.c). A batch's letters still move once; a caller
+--     that dies in between loses only that batch's counts.
 --
 -- KEYS[1]  wh:webhook:<sid>:dead        KEYS[2]  wh:webhook:<sid>:dead_ids
--- KEYS[3]  wh:{0}:dead                  KEYS[4]  wh:{0}:retries
--- KEYS[5]  wh:job:<job_sid>             KEYS[6]  wh:{0}:jobs  ('range')
+-- KEYS[3]  wh:{p}:dead                  KEYS[4]  wh:{p}:retries
+-- KEYS[5]  wh:job:<job_sid>             KEYS[6]  wh:{0}:jobs  ('range',
+--                                                 one Redis)
 -- ARGV[1]  now (ms)                     ARGV[2]  'event' or 'range'
 -- ARGV[3]  the event sid ('event'), or the batch size ('range')
 -- ARGV[4]  the job sid ('range')
--- Note for Redis Cluster: KEYS[1], KEYS[2] and KEYS[5] are not in {0}.
+-- ARGV[5], ARGV[6]  since, until (ms; 'range' without KEYS[5])
+-- KEYS[1..4] share one slot in a cluster: the company's partition's.
 
 local now = tonumber(ARGV[1])
 
@@ -68,10 +76,13 @@ if ARGV[2] == 'event' then
 end
 
 local job, sid, batch = KEYS[5], ARGV[4], tonumber(ARGV[3])
-local w = redis.call('HMGET', job, 'since', 'until', 'state')
-if not w[1] or not w[2] or w[3] == 'done' then
-  redis.call('HDEL', KEYS[6], sid)
-  return 0
+local w = { ARGV[5], ARGV[6] }
+if job then
+  w = redis.call('HMGET', job, 'since', 'until', 'state')
+  if not w[1] or not w[2] or w[3] == 'done' then
+    redis.call('HDEL', KEYS[6], sid)
+    return 0
+  end
 end
 local evts = redis.call('ZRANGE', KEYS[1], w[1], '(' .. w[2], 'BYSCORE',
   'LIMIT', 0, batch)
@@ -82,6 +93,9 @@ for _, evt in ipairs(evts) do
   else
     skipped = skipped + 1
   end
+end
+if not job then
+  return { #evts < batch and 0 or 1, #evts, moved, skipped }
 end
 redis.call('HINCRBY', job, 'scanned', #evts)
 redis.call('HINCRBY', job, 'moved', moved)

@@ -6,9 +6,18 @@
 // the entry id). With it: the idempotent Lua script shipped in
 // common/lua/publish_event.lua, defined once with defineCommand (ioredis
 // calls it by EVALSHA and falls back to EVAL after a Redis restart).
-// REDIS_URL (default redis://127.0.0.1:6379) and WH_REDIS_PREFIX say where.
+// REDIS_URL (default redis://127.0.0.1:6379), WH_REDIS_PREFIX and
+// WH_PARTITIONS (default 1, the same as the programs') say where.
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
+
+// The company's partition (docs/design.md, "Partitions"): FNV-1a 32 of the
+// company_sid's bytes, modulo the partition count.
+function partition(companySid, n) {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(companySid, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h % n;
+}
 
 const [company, eventType, payload, eventSid] = process.argv.slice(2);
 JSON.parse(payload); // the dispatcher dead-letters a payload that is not JSON
@@ -16,7 +25,7 @@ const script = process.env.PUBLISH_EVENT_LUA ||
   new URL('../../common/lua/publish_event.lua', import.meta.url);
 const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 const p = process.env.WH_REDIS_PREFIX || 'wh:';
-const stream = `${p}{0}:events`;
+const stream = `${p}{${partition(company, Number(process.env.WH_PARTITIONS || 1))}}:events`;
 
 try {
   if (eventSid === undefined) {

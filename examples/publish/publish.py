@@ -7,7 +7,8 @@ Without EVENT_SID: a plain XADD (the dispatcher derives an event_sid from
 the entry id). With it: the idempotent Lua script shipped in
 common/lua/publish_event.lua, registered once and then called by its SHA
 (redis-py's register_script falls back to EVAL after a Redis restart).
-REDIS_URL (default redis://127.0.0.1:6379) and WH_REDIS_PREFIX say where.
+REDIS_URL (default redis://127.0.0.1:6379), WH_REDIS_PREFIX and
+WH_PARTITIONS (default 1, the same as the programs') say where.
 """
 import json
 import os
@@ -19,13 +20,23 @@ import redis
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "common" / "lua" / "publish_event.lua"
 
 
+def partition(company_sid, n):
+    """The company's partition (docs/design.md, "Partitions"): FNV-1a 32
+    of the company_sid's bytes, modulo the partition count."""
+    h = 0x811C9DC5
+    for b in company_sid.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h % n
+
+
 def main():
     company, event_type, payload = sys.argv[1:4]
     event_sid = sys.argv[4] if len(sys.argv) > 4 else None
     json.loads(payload)  # the dispatcher dead-letters a payload that is not JSON
     r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
     p = os.environ.get("WH_REDIS_PREFIX", "wh:")
-    stream = p + "{0}:events"
+    n = int(os.environ.get("WH_PARTITIONS", "1"))
+    stream = f"{p}{{{partition(company, n)}}}:events"
     if event_sid is None:
         entry_id = r.xadd(stream, {"company_sid": company, "event_type": event_type, "payload": payload})
         print(entry_id.decode())

@@ -67,8 +67,9 @@ test('every Redis key common/keys.c builds is in design.md', () => {
   const design = read('docs/design.md');
   // The key names design.md shows, with each <placeholder> as %s.
   const shown = new Set([...design.matchAll(/`(wh:[^`\s]+)`/g)].map((m) => m[1].replace(/<[^>]+>/g, '%s')));
-  // (%.*s, a counted string, shows as a placeholder too.)
-  const formats = [...keys.matchAll(/snprintf\(out, len,\s*"%s([^"]*)"/g)].map((m) => `wh:${m[1].replace(/%\.\*s/g, '%s')}`);
+  // (%.*s, a counted string, and %u, a partition, show as placeholders too;
+  // a second %s right after the prefix is the cluster's tag, "{g}:" or none.)
+  const formats = [...keys.matchAll(/snprintf\(out, len,\s*"%s(?:%s)?([^"]*)"/g)].map((m) => `wh:${m[1].replace(/%\.\*s|%u/g, '%s')}`);
   assert.ok(formats.length >= 25, `found only ${formats.length} key formats in common/keys.c`);
   const missing = formats.filter((f) => !shown.has(f));
   assert.deepEqual(missing, [], 'keys built by common/keys.c but missing from design.md ("Redis keys")');

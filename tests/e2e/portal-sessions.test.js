@@ -111,10 +111,16 @@ describe('using a session', () => {
     assert.equal((await api('GET', `/v1/webhooks/${other.sid}`)).status, 200, 'still there');
   });
 
+  test('one kept event is the portal\'s to read (its ordering key on an attempt\'s page): an unknown one is 404, not 403', async () => {
+    assertProblem(await as(s.token)('GET', `/v1/events/evt_nope${rnd(3)}`), 404);
+    assertProblem(await as(s.token)('GET', `/v1/events/evt_nope${rnd(3)}/attempts`), 404);
+  });
+
   test('routes outside the portal\'s are 403 portal-session-forbidden', async () => {
     const p = as(s.token);
     for (const [m, path, body] of [
       ['POST', '/v1/events', { event_sid: 'e1', event_type: 'a.b', company_sid: company, payload: {} }],
+      ['POST', '/v1/events:batch', { events: [{ event_sid: 'e1', event_type: 'a.b', company_sid: company, payload: {} }] }],
       ['GET', '/v1/api-keys'],
       ['POST', '/v1/api-keys', { company_sid: company }],
       ['POST', '/v1/portal-sessions', { company_sid: company }],
@@ -140,6 +146,7 @@ describe('using a session', () => {
       ['PATCH', `/v1/webhooks/${hook.sid}/signing-keys/${key}`, { signing_key: { expires_at: new Date(Date.now() + 3600e3).toISOString() } }],
       ['DELETE', `/v1/webhooks/${hook.sid}/signing-keys/${key}`],
       ['POST', `/v1/webhooks/${hook.sid}/deliveries/evt_any/~redeliver`],
+      ['POST', `/v1/webhooks/${hook.sid}/deliveries/evt_any/~resend`],
       ['POST', `/v1/webhooks/${hook.sid}/~test`],
       ['GET', `/v1/webhooks/${hook.sid}/~test`],
       ['POST', `/v1/webhooks/${hook.sid}/~recover`, { since: new Date(Date.now() - 60000).toISOString() }],

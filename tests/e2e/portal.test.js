@@ -240,6 +240,42 @@ describe('the portal, in order', () => {
     rcv.setResponse({ status: 200, body: 'thanks' });
   });
 
+  test('an attempt\'s detail shows the ordering key as text; "Send again" resends the delivered event, signed, same webhook-id', async () => {
+    const evt = `evt_key${rnd(4)}`;
+    const key = `call/CA_<img src=x onerror="alert(5)">\u202e${rnd(2)}`;
+    assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: evt, ordering_key: key, payload: { k: 1 } })).status, 202);
+    let first;
+    await waitUntil(async () => {
+      first = (await api('GET', `/v1/webhooks/${hookSid}/attempts`)).json.attempts.find((a) => a.event_sid === evt && a.outcome === 'succeeded');
+      return first;
+    }, { what: 'the keyed event delivered' });
+    rcv.reset();
+    await page.goto(`${base()}/portal/#/attempt/${hookSid}/${encodeURIComponent(first.id)}`);
+    await ready(page, 'attempt');
+    const shownKey = await page.$eval('code.ordering-key', (e) => e.textContent);
+    assert.equal(shownKey, key.replace('\u202e', '\\u{202e}'), 'the key as text, U+202E made visible');
+    assert.equal(await page.$$eval('main img', (x) => x.length), 0, 'no element made from the key');
+    assert.equal(await page.$$eval('table.series tbody tr', (r) => r.length), 1, 'one attempt of this event so far');
+    await axe(page, 'attempt (ordering key, send again)');
+    await clickText(page, 'button', 'Send again');
+    await page.waitForSelector('[data-resend="succeeded"]', { timeout: 30000 });
+    const [got] = await rcv.waitFor(1, 15000);
+    const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    checkSigned(got, keys, evt, 'resent from the portal');
+    assert.equal(await page.$$eval('table.series tbody tr', (r) => r.length), 2, 'the new attempt listed');
+    assert.match(await page.$eval('[data-resend]', (e) => e.textContent), /^Sent again at .*succeeded \(status 200\)/);
+    await shot(page, 'attempt-resent');
+    await axe(page, 'attempt (resent)');
+    // An event without a key shows no ordering key.
+    await clickText(page, 'a', '← Endpoint');
+    await ready(page, 'endpoint');
+    const plain = (await api('GET', `/v1/webhooks/${hookSid}/attempts`)).json.attempts.find((a) => a.event_sid.startsWith('evt_p'));
+    await page.goto(`${base()}/portal/#/attempt/${hookSid}/${encodeURIComponent(plain.id)}`);
+    await ready(page, 'attempt');
+    assert.equal(await page.$$eval('code.ordering-key', (x) => x.length), 0);
+    assert.deepEqual(problems, []);
+  });
+
   test('the attempt log\'s filters (event type, status, time) are the api\'s query parameters', async () => {
     const sms = `evt_sms${rnd(4)}`;
     assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'sms.sent', event_sid: sms, payload: {} })).status, 202);
@@ -324,6 +360,36 @@ describe('the portal, in order', () => {
     assert.ok(reqs.some((q) => q.headers['webhook-id'] === evt), 'the recovered event arrived');
     await shot(page, 'recover');
     await docShot(page, 'endpoint');
+  });
+
+  test('recover a window with "every event": delivered events of the window arrive again, signed', async () => {
+    const evts = [`evt_all${rnd(4)}`, `evt_all${rnd(4)}`];
+    for (const e of evts) assert.equal((await api('POST', '/v1/events', { company_sid: company, event_type: 'call.ended', event_sid: e, payload: { all: 1 } })).status, 202);
+    await waitUntil(async () => {
+      const as = (await api('GET', `/v1/webhooks/${hookSid}/attempts`)).json.attempts;
+      return evts.every((e) => as.some((a) => a.event_sid === e && a.outcome === 'succeeded'));
+    }, { what: 'both delivered' });
+    rcv.reset();
+    await page.goto(`${base()}/portal/#/endpoints`); // a fresh endpoint page, without the last job's line
+    await ready(page, 'endpoints');
+    await page.goto(`${base()}/portal/#/endpoint/${hookSid}`);
+    await ready(page, 'endpoint');
+    await page.evaluate(() => {
+      const form = document.querySelector('form[aria-label="Recover a time window"]');
+      const l = [...form.querySelectorAll('label')].find((x) => x.textContent === 'Send');
+      document.getElementById(l.htmlFor).value = 'all';
+    });
+    await axe(page, 'endpoint (recover every event)');
+    await clickText(page, 'button', 'Recover window');
+    const line = await (await page.waitForFunction(() => document.querySelector('[data-job-state="done"]')?.textContent, { timeout: 30000 })).jsonValue();
+    const moved = Number(/delivered again (\d+)/.exec(line)?.[1]);
+    assert.ok(moved >= 2, line);
+    // Every kept event of the window is sent again (the earlier tests' too): wait for all of them.
+    await waitUntil(() => rcv.requests.length >= moved, { what: `${moved} events again`, timeoutMs: 30000 });
+    for (const e of evts) assert.ok(rcv.requests.some((q) => q.headers['webhook-id'] === e), `${e} arrived again`);
+    const keys = (await api('GET', `/v1/webhooks/${hookSid}/signing-keys`)).json.signing_keys;
+    for (const e of evts) checkSigned(rcv.requests.find((q) => q.headers['webhook-id'] === e), keys, e, 'recovered with every event');
+    assert.deepEqual(problems, []);
   });
 
   test('rotate a key: add one, and deliveries are signed with both; expire the old one', async () => {
@@ -423,6 +489,13 @@ describe('sessions refused', () => {
     assert.equal((await api('GET', `/v1/webhooks/${hookSid}`)).json.webhook.enabled, true);
     await shot(p, 'read-only');
     await axe(p, 'endpoints (read-only)');
+    // Once refused, this tab knows: an attempt's page offers no "Send again" (a reload keeps it so).
+    const one = (await api('GET', `/v1/webhooks/${hookSid}/attempts`)).json.attempts[0];
+    await p.goto(`${base()}/portal/#/attempt/${hookSid}/${encodeURIComponent(one.id)}`);
+    await p.reload();
+    await ready(p, 'attempt');
+    assert.equal(await p.$$eval('main button', (b) => b.filter((x) => x.textContent === 'Send again').length), 0);
+    assert.match(await p.$eval('main', (m) => m.textContent), /This read-only session cannot send/);
     await p.close();
   });
 

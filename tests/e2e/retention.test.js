@@ -45,6 +45,7 @@ describe('retention: bounded by count', () => {
   before(async () => {
     stack = await startStack({ dispatchers: 1, env: {
       WH_ATTEMPTS_MAXLEN: '100', WH_DEAD_MAXLEN: '100', WH_EVENT_ATTEMPTS_TTL_MS: '1000',
+      WH_EVENT_RETENTION_MS: '1000',
     } });
   });
 
@@ -60,6 +61,10 @@ describe('retention: bounded by count', () => {
     // The events' attempt indexes expire (WH_EVENT_ATTEMPTS_TTL_MS).
     await waitUntil(async () => (await stack.redis.call('KEYS', 'wh:event:*')).length === 0,
       { timeoutMs: 20000, intervalMs: 250, what: 'the event indexes to expire' });
+    // So do the events kept for a resend (WH_EVENT_RETENTION_MS) and their company index.
+    await waitUntil(async () => (await stack.redis.call('KEYS', 'wh:{0}:event:*')).length === 0 &&
+      (await stack.redis.call('EXISTS', `wh:{0}:company:${company}:events`)) === 0,
+      { timeoutMs: 20000, intervalMs: 250, what: 'the kept events to expire' });
     const after = await usedMemory(stack.redis);
     const grew = after - before;
     const uncapped = N * (1024 + 2 * 1024);

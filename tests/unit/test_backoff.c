@@ -34,29 +34,30 @@ test_jitter_bounds(void **state)
 
 	for (a = 1; a <= 8; a++) {
 		base = wh_backoff_base_ms(a);
-		assert_true(wh_backoff_ms(a, 1.0, 0) == base * 8 / 10);
-		assert_true(wh_backoff_ms(a, 1.0, UINT32_MAX) ==
+		assert_true(wh_backoff_schedule_ms(NULL, a, 1.0, 0) ==
+		    base * 8 / 10);
+		assert_true(wh_backoff_schedule_ms(NULL, a, 1.0, UINT32_MAX) ==
 		    base * 12 / 10);
 		for (r = 0; r < 4000000000U; r += 97654321U) {
-			ms = wh_backoff_ms(a, 1.0, r);
+			ms = wh_backoff_schedule_ms(NULL, a, 1.0, r);
 			assert_true(ms >= base * 8 / 10);
 			assert_true(ms <= base * 12 / 10);
 		}
 	}
 	/* Mid-range randomness is no jitter at all, give or take 1 ms. */
-	ms = wh_backoff_ms(1, 1.0, UINT32_MAX / 2);
+	ms = wh_backoff_schedule_ms(NULL, 1, 1.0, UINT32_MAX / 2);
 	assert_true(ms >= 4999 && ms <= 5001);
 }
 
 static void
 test_scale(void **state)
 {
-	assert_true(wh_backoff_ms(1, 0.001, UINT32_MAX / 2) == 4 ||
-	    wh_backoff_ms(1, 0.001, UINT32_MAX / 2) == 5);
-	assert_true(wh_backoff_ms(2, 0.001, UINT32_MAX / 2) >= 299);
-	assert_true(wh_backoff_ms(2, 0.001, UINT32_MAX / 2) <= 300);
-	assert_true(wh_backoff_ms(1, 0.00000001, 0) == 1);
-	assert_true(wh_backoff_ms(7, 2.0, UINT32_MAX) == 86400000);
+	assert_true(wh_backoff_schedule_ms(NULL, 1, 0.001, UINT32_MAX / 2) == 4 ||
+	    wh_backoff_schedule_ms(NULL, 1, 0.001, UINT32_MAX / 2) == 5);
+	assert_true(wh_backoff_schedule_ms(NULL, 2, 0.001, UINT32_MAX / 2) >= 299);
+	assert_true(wh_backoff_schedule_ms(NULL, 2, 0.001, UINT32_MAX / 2) <= 300);
+	assert_true(wh_backoff_schedule_ms(NULL, 1, 0.00000001, 0) == 1);
+	assert_true(wh_backoff_schedule_ms(NULL, 7, 2.0, UINT32_MAX) == 86400000);
 }
 
 static void

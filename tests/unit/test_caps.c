@@ -92,11 +92,44 @@ test_version_names(void **state)
 	assert_true(wh_key_company_version(k, sizeof(k), "p:", "CO_1") > 0);
 	assert_string_equal(k, "p:company:CO_1:version");
 	assert_int_equal(wh_key_company_version(k, 10, "wh:", "CO_1"), -1);
-	assert_true(wh_key_idem(k, sizeof(k), "wh:", 0, "CO_1", "evt_9") > 0);
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", 0, 3, "CO_1", "evt_9") > 0);
 	assert_string_equal(k, "wh:idem:CO_1:evt_9");
-	/* In a cluster: the {0} slot of the stream it guards. */
-	assert_true(wh_key_idem(k, sizeof(k), "wh:", 1, "CO_1", "evt_9") > 0);
+	/* In a cluster: the slot of the partition's stream it guards. */
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", 1, 0, "CO_1", "evt_9") > 0);
 	assert_string_equal(k, "wh:{0}:idem:CO_1:evt_9");
+	assert_true(wh_key_idem(k, sizeof(k), "wh:", 1, 3, "CO_1", "evt_9") > 0);
+	assert_string_equal(k, "wh:{3}:idem:CO_1:evt_9");
+}
+
+/*
+ * The partition function is a public contract (docs/design.md,
+ * "Partitions"): FNV-1a 32's published vectors ("a", "foobar") and the
+ * values docs/publishing.md and examples/publish show; one partition is
+ * today's {0} keys byte for byte.
+ */
+static void
+test_partition(void **state)
+{
+	char	k[WH_KEY_MAX];
+
+	assert_int_equal(wh_partition("a", 4294967295u), 0xe40c292cu);
+	assert_int_equal(wh_partition("foobar", 4294967295u), 0xbf9cf968u);
+	assert_int_equal(wh_partition("CO_1", 8), 3);
+	assert_int_equal(wh_partition("CO_acme", 8), 6);
+	assert_int_equal(wh_partition("CO_acme", 4), 2);
+	assert_int_equal(wh_partition("CO_acme", 1), 0);
+	assert_int_equal(wh_partition("", 8), 0x811c9dc5u % 8);
+	assert_int_equal(wh_key_events(k, sizeof(k), "wh:", 0), 13);
+	assert_string_equal(k, "wh:{0}:events");
+	assert_true(wh_key_retry(k, sizeof(k), "wh:", 0) > 0);
+	assert_string_equal(k, "wh:{0}:retry");
+	assert_true(wh_key_retries(k, sizeof(k), "wh:", 0) > 0);
+	assert_string_equal(k, "wh:{0}:retries");
+	assert_true(wh_key_dead(k, sizeof(k), "wh:", 0) > 0);
+	assert_string_equal(k, "wh:{0}:dead");
+	assert_true(wh_key_events(k, sizeof(k), "x:", 63) > 0);
+	assert_string_equal(k, "x:{63}:events");
+	assert_int_equal(wh_key_dead(k, 8, "wh:", 7), -1);
 }
 
 /*
@@ -123,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_caps_range),
 		cmocka_unit_test(test_api_keys_names),
 		cmocka_unit_test(test_version_names),
+		cmocka_unit_test(test_partition),
 		cmocka_unit_test(test_script_sha),
 	};
 

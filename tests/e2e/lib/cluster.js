@@ -50,13 +50,18 @@ export class Cluster {
 
   // The master serving key now (asked of the cluster).
   async masterOf(key) {
-    const slot = await this.nodes[0].call('CLUSTER', 'KEYSLOT', key);
     const live = this.nodes.filter((n) => n.proc?.running);
+    const slot = await live[0].call('CLUSTER', 'KEYSLOT', key);
     const ranges = await live[0].call('CLUSTER', 'SLOTS');
     for (const [from, to, [, port]] of ranges) {
       if (slot >= from && slot <= to) return this.byPort(port);
     }
     throw new Error(`no master for slot ${slot}`);
+  }
+
+  // The port of the master serving key (a client of one node publishes there).
+  async portFor(key) {
+    return (await this.masterOf(key)).port;
   }
 
   async masters() {

@@ -22,6 +22,11 @@
 // module: the AddressSanitizer runtime for a sanitizer build, see
 // `make sanitize`); E2E_DISPATCHER_WRAPPER="<command> <args>" runs each
 // dispatcher under that command (valgrind, see `make valgrind`).
+// E2E_REDIS=cluster runs every stack on a Redis Cluster instead (3 masters
+// + 3 replicas, lib/cluster.js) with WH_PARTITIONS=8 (E2E_PARTITIONS
+// overrides it): stack.redis is then the cluster, whose call() routes each
+// command like a cluster client, and KEYS names the cluster's keys (the
+// {g} tag; the queue helpers cover every partition).
 //
 // A sanitizer report (AddressSanitizer, LeakSanitizer, UBSan's "runtime
 // error:") on any program's output fails the test during which it was
@@ -50,21 +55,50 @@ export const BIN = {
 };
 export const VERBOSE = process.env.E2E_VERBOSE === '1';
 
-// Redis key names from docs/design.md ("Redis keys"), default prefix.
+export const E2E_CLUSTER = process.env.E2E_REDIS === 'cluster';
+// The partitions every stack runs with (WH_PARTITIONS).
+export const PARTITIONS = Number(process.env.E2E_PARTITIONS || (E2E_CLUSTER ? 8 : 1));
+
+// The documented partition of a company (docs/design.md, "Partitions"),
+// written from its description: FNV-1a 32 of the bytes, mod n.
+export function partitionOf(company, n = PARTITIONS) {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(company, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h % n;
+}
+
+// One company per partition of n, named `CO_<tag>_<i>`: the first found
+// for each partition, [company of partition 0, of 1, ...].
+export function companiesPerPartition(tag, n = PARTITIONS) {
+  const found = new Array(n).fill(null);
+  for (let i = 0; found.includes(null); i++) {
+    const c = `CO_${tag}_${i}`;
+    if (found[partitionOf(c, n)] === null) found[partitionOf(c, n)] = c;
+  }
+  return found;
+}
+
+// Redis key names from docs/design.md ("Redis keys"), default prefix; in a
+// cluster the keys that are not a partition's carry the tag {g}.
 export const PREFIX = 'wh:';
 export const GROUP = 'dispatchers';
+const TAG = E2E_CLUSTER ? '{g}:' : '';
 export const KEYS = {
   events: `${PREFIX}{0}:events`,
   retry: `${PREFIX}{0}:retry`,
   retries: `${PREFIX}{0}:retries`,
   dead: `${PREFIX}{0}:dead`,
-  webhook: (sid) => `${PREFIX}webhook:${sid}`,
-  webhookKeys: (sid) => `${PREFIX}webhook:${sid}:keys`,
-  companyWebhooks: (company) => `${PREFIX}company:${company}:webhooks`,
-  apikey: (id) => `${PREFIX}apikey:${id}`,
-  attempts: (sid) => `${PREFIX}attempts:${sid}`,
-  idem: (company, eventSid) => `${PREFIX}idem:${company}:${eventSid}`,
-  disabled: `${PREFIX}webhooks:disabled`,
+  // Partition p's queue key: part(p, 'events'), 'retry', 'retries', 'dead'.
+  part: (p, name) => `${PREFIX}{${p}}:${name}`,
+  webhook: (sid) => `${PREFIX}${TAG}webhook:${sid}`,
+  webhookKeys: (sid) => `${PREFIX}${TAG}webhook:${sid}:keys`,
+  companyWebhooks: (company) => `${PREFIX}${TAG}company:${company}:webhooks`,
+  apikey: (id) => `${PREFIX}${TAG}apikey:${id}`,
+  attempts: (sid) => `${PREFIX}${TAG}attempts:${sid}`,
+  idem: (company, eventSid) => (E2E_CLUSTER
+    ? `${PREFIX}{${partitionOf(company)}}:idem:${company}:${eventSid}`
+    : `${PREFIX}idem:${company}:${eventSid}`),
+  disabled: `${PREFIX}${TAG}webhooks:disabled`,
 };
 
 // ---------------------------------------------------------------- small tools
@@ -416,6 +450,11 @@ export class Redis {
     return `redis://127.0.0.1:${this.port}/0`;
   }
 
+  // The port that serves key (one Redis: its own; see Cluster.portFor).
+  async portFor() {
+    return this.port;
+  }
+
   get tlsArgs() {
     if (!this.tls) return [];
     const t = this.tls;
@@ -539,6 +578,8 @@ function basicAuth(key) {
 export function programEnv({ redis, apiPort, bootstrapKey, env = {} }) {
   return {
     WH_REDIS_URL: redis.url,
+    // A cluster (lib/cluster.js): its seeds, and the stack's partitions.
+    ...(redis.env ? { ...redis.env(), WH_PARTITIONS: String(PARTITIONS) } : {}),
     WH_API_LISTEN: `127.0.0.1:${apiPort}`,
     WH_BOOTSTRAP_KEY: bootstrapKey,
     WH_ALLOW_PRIVATE_TARGETS: '1',
@@ -775,7 +816,7 @@ export async function startDispatcher(opts) {
 // On a failure half way, whatever did start is left registered for
 // cleanup() (useHarness's after hook), and the error carries the output.
 export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispatcherEnv = {}, redis: redisOpts = {} } = {}) {
-  const redis = await startRedis(redisOpts);
+  const redis = E2E_CLUSTER ? await (await import('./cluster.js')).startCluster() : await startRedis(redisOpts);
   const bootstrapKey = newBootstrapKey();
   const api = await startApi({ redis, bootstrapKey, env: { ...env, ...apiEnv } });
   const ds = [];
@@ -951,7 +992,7 @@ export function eventsFor(company, tag, n) {
 // With {atomic: true} all of them go in one MULTI/EXEC, so the dispatchers
 // see the whole list at once (timings then do not include the publishing).
 export async function publishEvents(redis, events, { chunk = 1000, atomic = false } = {}) {
-  const c = await resp.connect({ port: redis.port, commandTimeoutMs: 30000 });
+  const c = await resp.connect({ port: await redis.portFor(KEYS.events), commandTimeoutMs: 30000 });
   const xadd = (e) => {
     const args = ['XADD', KEYS.events, '*', 'company_sid', e.company_sid, 'event_type', e.event_type, 'payload', e.payload];
     if (e.event_sid) args.push('event_sid', e.event_sid);
@@ -990,20 +1031,22 @@ export async function pendingCount(redis, stream) {
 }
 
 // What is left of the delivery work in Redis: stream lengths, the retry
-// set and the pending counts of both streams.
+// set and the pending counts of both streams, summed over the partitions.
 export async function queueState(redis) {
-  const [events, retries, retry] = await Promise.all([
-    redis.call('XLEN', KEYS.events),
-    redis.call('XLEN', KEYS.retries),
-    redis.call('ZCARD', KEYS.retry),
-  ]);
-  return {
-    events,
-    retries,
-    retry,
-    pendingEvents: await pendingCount(redis, KEYS.events),
-    pendingRetries: await pendingCount(redis, KEYS.retries),
-  };
+  const q = { events: 0, retries: 0, retry: 0, pendingEvents: 0, pendingRetries: 0 };
+  for (let p = 0; p < PARTITIONS; p++) {
+    const [events, retries, retry] = await Promise.all([
+      redis.call('XLEN', KEYS.part(p, 'events')),
+      redis.call('XLEN', KEYS.part(p, 'retries')),
+      redis.call('ZCARD', KEYS.part(p, 'retry')),
+    ]);
+    q.events += events;
+    q.retries += retries;
+    q.retry += retry;
+    q.pendingEvents += await pendingCount(redis, KEYS.part(p, 'events'));
+    q.pendingRetries += await pendingCount(redis, KEYS.part(p, 'retries'));
+  }
+  return q;
 }
 
 export const queueIdle = (q) => q.events === 0 && q.retries === 0 && q.retry === 0 && q.pendingEvents === 0 && q.pendingRetries === 0;
@@ -1032,8 +1075,12 @@ export async function attemptLog(redis, webhookSid) {
   return resp.streamEntries(await redis.call('XRANGE', KEYS.attempts(webhookSid), '-', '+'));
 }
 
-// The dead-letter stream as [{id, fields}], optionally only one event's.
+// The dead-letter streams (every partition's) as [{id, fields}],
+// optionally only one event's.
 export async function deadLetters(redis, { eventSid } = {}) {
-  const all = resp.streamEntries(await redis.call('XRANGE', KEYS.dead, '-', '+'));
+  const all = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    all.push(...resp.streamEntries(await redis.call('XRANGE', KEYS.part(p, 'dead'), '-', '+')));
+  }
   return eventSid ? all.filter((e) => e.fields.event_sid === eventSid) : all;
 }
