@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CONFIG, wants } from './lib/config.mjs';
 import { ROOT, stopAll } from './lib/procs.mjs';
 import { Report } from './lib/report.mjs';
-import { backlogRows, cpuRows, deliveryRows, ingestRows, peerRows, stormRows, tlsRows, egressRows, orderingRows } from './lib/rows.mjs';
+import { backlogRows, cpuRows, deliveryRows, ingestRows, peerRows, stormRows, tlsRows, egressRows, orderingRows, clusterRows } from './lib/rows.mjs';
 import { startNginx, startRedis } from './lib/stack.mjs';
 import { APART_MS, machineState } from './lib/when.mjs';
 import { delivery } from './sections/delivery.mjs';
@@ -23,6 +23,7 @@ import { egress } from './sections/egress.mjs';
 import { tls } from './sections/tls.mjs';
 import { ordering } from './sections/ordering.mjs';
 import { tracing, tracingRows } from './sections/tracing.mjs';
+import { cluster } from './sections/cluster.mjs';
 
 const OUT = path.join(ROOT, 'var', 'bench', 'results.json');
 
@@ -66,6 +67,7 @@ async function main() {
   await step('egress', egress);
   await step('ordering', ordering);
   await step('tracing', tracing);
+  await step('cluster', cluster);
   await stopAll();
 
   if (measured.ingest) ingestRows(report, measured.ingest);
@@ -77,6 +79,7 @@ async function main() {
   if (measured.egress) egressRows(report, measured.egress);
   if (measured.ordering) orderingRows(report, measured.ordering);
   if (measured.tracing) tracingRows(report, measured.tracing);
+  if (measured.cluster) clusterRows(report, measured.cluster);
   cpuRows(report, measured.ingest, measured.delivery);
 
   for (const f of failed) report.note(`FAILED section ${f}`);

@@ -1,7 +1,7 @@
 // What a bench run does, in one place. Environment:
 //   BENCH_QUICK=1      a short run for development (smaller loads, 1 repetition)
 //   BENCH_REPEAT=N     repetitions of the short rows (default 3; medians are quoted)
-//   BENCH_ONLY=a,b     only these sections: ingest, delivery, tls, peer, backlog, storm, egress, tracing, ordering
+//   BENCH_ONLY=a,b     only these sections: ingest, delivery, tls, peer, backlog, storm, egress, tracing, ordering, cluster
 //   BENCH_SECONDS=N    length of each wrk run (default 4, quick 2)
 //   BENCH_CONCURRENCY=N, BENCH_PEER_CONCURRENCY=N   transfers in flight (below)
 const quick = process.env.BENCH_QUICK === '1';

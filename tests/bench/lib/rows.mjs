@@ -7,6 +7,7 @@
 // refuses a ratio of sides measured over a minute apart.
 import { CONFIG } from './config.mjs';
 import { perUnitText } from './redisinfo.mjs';
+import { fmt } from './report.mjs';
 import { median } from './stats.mjs';
 
 const med = (runs, f) => median(runs.map(f));
@@ -231,4 +232,70 @@ export function peerRows(report, m) {
     runs: m.runs.map((r) => r.ours.rate), at: ats(m.runs, 'ours'), ref: peer('rate', 'peer'), target: ratioAtLeast(5) });
   report.add({ section: S, figure: 'ours: dispatcher peak RSS MiB, same drain', runs: m.runs.map((r) => r.ours.peakMiB),
     at: ats(m.runs, 'ours'), ref: peer('peakMiB', 'peer'), target: ratioAtMost(0.1) });
+}
+
+// Redis Cluster (sections/cluster.mjs): the same drain on 1 master and on
+// 3 (the `{g}` slot's master alone + 2 partition masters), interleaved,
+// and on 3 keeping no event (WH_EVENT_RETENTION_MS=0). clusterSplit()
+// divides a 3-master drain's Redis CPU per delivery into the `{g}`
+// master's, the queue's per delivery a partition master serves (from the
+// masters without partition 0) and what the partition-0 master carries
+// beyond its share of the queue (the kept events, still under {0}).
+export function clusterSplit(run, partitions) {
+  const g = run.nodes.find((x) => x.g);
+  const queue = median(run.nodes.filter((x) => !x.g && !x.zero && x.partitions.length)
+    .map((x) => (x.us * partitions) / x.partitions.length));
+  const zero = run.nodes.find((x) => x.zero && !x.g);
+  const kept = zero && queue != null ? zero.us - (queue * zero.partitions.length) / partitions : null;
+  return { gUs: g ? g.us : null, queueUs: queue, keptUs: kept };
+}
+
+// The projection of issue 20, computed from the measured costs (one core
+// per master), not measured rates: what one more partition master adds,
+// what the `{g}` master and the partition-0 master cap the total at.
+export function clusterProjection(split) {
+  const perMaster = split.queueUs > 0 ? 1e6 / split.queueUs : null;
+  const gCap = split.gUs > 0 ? 1e6 / split.gUs : null;
+  // Below 0.5 µs the partition-0 master carries nothing of its own.
+  const zeroCap = split.keptUs > 0.5 ? 1e6 / split.keptUs : null;
+  const cap = Math.min(...[gCap, zeroCap].filter((x) => x != null));
+  return { perMaster, gCap, zeroCap, cap, masters: perMaster ? Math.ceil(cap / perMaster) : null };
+}
+
+export function clusterRows(report, m) {
+  const S = `Redis Cluster: ${m.dispatchers} dispatchers, WH_PARTITIONS=${m.partitions}, drains of ${m.backlog} ` +
+    `(1 KiB, one company and webhook per partition, ${m.concurrency} in flight per webhook), no replicas`;
+  const side = (k, f, label) => ({ label, value: med(m.runs, (r) => f(r[k])), at: ats(m.runs, k) });
+  const row = (figure, k, f, ref, extra = {}) => report.add({ section: S, figure, runs: m.runs.map((r) => f(r[k])),
+    at: ats(m.runs, k), ref, ...extra });
+  const masters = m.layout.map((x) => (x.g ? '{g}' : `partitions ${x.partitions.join(',')}`));
+  const rate = (x) => x.rate;
+  row(`deliveries/s, 3 masters (${masters.join('; ')})`, 'three', rate, side('one', rate, '1 master, every slot'),
+    { note: 'CPU-bound: the Redis, the dispatchers and nginx share 2 cores' });
+  row('deliveries/s, 3 masters keeping no event (WH_EVENT_RETENTION_MS=0)', 'threeNoKeep', rate, side('three', rate, '3 masters'));
+  row('machine busy during the drain, 3 masters', 'three', (x) => x.busy, side('one', (x) => x.busy, '1 master'));
+  row('Redis CPU µs per delivery, all masters, 3 masters', 'three', (x) => x.redisUs, side('one', (x) => x.redisUs, '1 master'));
+  row('dispatcher CPU µs per delivery, 3 masters', 'three', (x) => x.dispatcherUs, side('one', (x) => x.dispatcherUs, '1 master'));
+  report.add({ section: S, figure: `Redis CPU µs per delivery by master (${masters.join(' / ')})`,
+    value: m.layout.map((x) => ms2(med(m.runs, (r) => r.three.nodes.find((n) => n.port === x.port).us))).join(' / ') });
+  const split = (k, f) => (r) => f(clusterSplit(r[k] ?? r, m.partitions));
+  const noKeep = (f, label) => side('threeNoKeep', split('threeNoKeep', f), label);
+  row('{g} master: Redis CPU µs per delivery (webhooks, attempt logs, health)', 'three', split('three', (x) => x.gUs),
+    noKeep((x) => x.gUs, 'keeping no event'));
+  row('partition master: Redis CPU µs per delivery it serves (queue; masters without partition 0)', 'three',
+    split('three', (x) => x.queueUs), noKeep((x) => x.queueUs, 'keeping no event'));
+  row('partition-0 master beyond its share of the queue: µs per delivery (kept events, under {0})', 'three',
+    split('three', (x) => x.keptUs), noKeep((x) => x.keptUs, 'keeping no event'));
+  const proj = (k) => clusterProjection({
+    gUs: med(m.runs, split(k, (x) => x.gUs)), queueUs: med(m.runs, split(k, (x) => x.queueUs)),
+    keptUs: med(m.runs, split(k, (x) => x.keptUs)),
+  });
+  const p = proj('three'), q = proj('threeNoKeep');
+  const P = 'projection (one core per master, from the µs above)';
+  const both = (figure, f) => report.add({ section: S, figure: `${P}: ${figure}`, value: f(p),
+    ref: { label: `keeping no event: ${fmt(f(q))}`, value: null } });
+  both('deliveries/s per added partition master', (x) => x.perMaster);
+  both('deliveries/s the {g} master caps the total at', (x) => x.gCap);
+  both('deliveries/s the partition-0 master caps the total at (kept events)', (x) => x.zeroCap ?? 'no cap');
+  both('partition masters that reach the lower cap (WH_PARTITIONS at least that)', (x) => String(x.masters));
 }

@@ -15,14 +15,15 @@ export const RETRIES = 'wh:{0}:retries';
 
 // tls ({cert, key, ca}): a TLS port too, whose URL is tlsUrl (clients
 // must show a certificate of ca); the bench's own client stays plain.
-export async function startRedis(dir, { tls = null, name = 'redis' } = {}) {
+// args: more redis-server options (a cluster node's, sections/cluster.mjs).
+export async function startRedis(dir, { tls = null, name = 'redis', args = [] } = {}) {
   const port = await freePort();
   const tlsPort = tls ? await freePort() : null;
   const tlsArgs = tls ? ['--tls-port', String(tlsPort), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key,
     '--tls-ca-cert-file', tls.ca] : [];
   const proc = new Proc(name, 'redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--loglevel', 'warning', '--maxclients', '10000', ...tlsArgs,
+    '--dir', dir, '--loglevel', 'warning', '--maxclients', '10000', ...tlsArgs, ...args,
   ]);
   await waitFor(async () => { proc.check(); return (await once(port, 'PING')) === 'PONG'; }, { what: 'redis' });
   const client = await connect({ port, commandTimeoutMs: 60000 });

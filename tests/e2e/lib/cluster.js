@@ -1,5 +1,6 @@
-// A private Redis Cluster on loopback for the e2e tests: N masters with
-// one replica each (redis-cli --cluster create), a short node timeout so
+// A private Redis Cluster on loopback for the e2e tests (and the bench's
+// cluster section): N masters with one replica each by default
+// (redis-cli --cluster create), a short node timeout so
 // that a failover takes a second or two, every node a harness Redis
 // (its own port and directory, torn down at cleanup).
 //
@@ -132,20 +133,29 @@ export class Cluster {
   }
 }
 
-// masters (default 3) with one replica each.
-export async function startCluster({ masters = 3, nodeTimeoutMs = 1000 } = {}) {
+// masters (default 3) with `replicas` replicas each (default 1). Each
+// node is started by startNode({name, args}) (default: a harness Redis,
+// torn down at cleanup), which answers an object with port, url, proc
+// (.running), call(...) and client(): the bench (tests/bench) passes its
+// own. One master without replicas is made by giving it every slot
+// (redis-cli --cluster create asks for three masters at least).
+export async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, startNode = startRedis } = {}) {
   const nodes = [];
-  for (let i = 0; i < masters * 2; i++) {
+  for (let i = 0; i < masters * (1 + replicas); i++) {
     nodes.push(
-      await startRedis({
+      await startNode({
         name: `redis-${i + 1}`,
         args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
           '--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0'],
       }),
     );
   }
-  await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
-    '--cluster-replicas', '1', '--cluster-yes']);
+  if (masters === 1 && replicas === 0) {
+    await nodes[0].call('CLUSTER', 'ADDSLOTSRANGE', 0, 16383);
+  } else {
+    await cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', String(replicas), '--cluster-yes']);
+  }
   const cluster = new Cluster(nodes);
   await cluster.waitHealthy();
   // A replica that never synced cannot take over: wait for every link.
@@ -153,7 +163,7 @@ export async function startCluster({ masters = 3, nodeTimeoutMs = 1000 } = {}) {
     async () => {
       let up = 0;
       for (const n of nodes) if (/master_link_status:up/.test(await n.call('INFO', 'replication'))) up++;
-      return up === masters;
+      return up === masters * replicas;
     },
     { timeoutMs: 30000, intervalMs: 200, what: 'every replica to sync with its master' },
   );
