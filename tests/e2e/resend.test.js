@@ -194,6 +194,38 @@ describe('resend: kept events, ~resend, ~recover include all', () => {
     assertProblem(await api('POST', `${path}/~recover`, { include: 'all' }), 422);
   });
 
+  test('~recover include all past one batch (500): the job cursor moves between batches, each event once', async () => {
+    // On a cluster the batches run in the partition's slot and the job's
+    // cursor is written after, under the job's lease (dispatcher/jobs.c).
+    const company = `CO_rb${randomHex(3)}`;
+    const rcv = await startReceiver();
+    const { webhook } = await createWebhook(stack, { company_sid: company, url: rcv.url() });
+    const t0 = Date.now();
+    const events = [];
+    for (let i = 0; i < 620; i++) {
+      events.push({ company_sid: company, event_type: 'call.ended', payload: `{"i":${i}}`, event_sid: `evt_rb${i}_${randomHex(3)}` });
+    }
+    await publishEvents(stack.redis, events);
+    await rcv.waitFor(620, 30000);
+    await waitQueuesIdle(stack.redis);
+    await sleep(100);
+    const until = new Date().toISOString();
+    rcv.reset();
+    const res = await api('POST', `/v1/webhooks/${webhook.sid}/~recover`, { since: new Date(t0 - 1000).toISOString(), until, include: 'all' });
+    assert.equal(res.status, 202, res.text);
+    const done = await waitUntil(async () => {
+      const j = (await api('GET', `/v1/jobs/${res.json.job.sid}`)).json.job;
+      return j.state === 'done' ? j : null;
+    }, { what: 'the job done', timeoutMs: 30000 });
+    assert.deepEqual([done.scanned, done.moved, done.skipped], [620, 620, 0]);
+    await rcv.waitFor(620, 30000);
+    await waitQueuesIdle(stack.redis);
+    await sleep(200);
+    assert.equal(rcv.requests.length, 620, 'each once');
+    assert.equal(new Set(rcv.requests.map((r) => r.headers['webhook-id'])).size, 620);
+    assert.equal(await stack.redis.call('EXISTS', `wh:${E2E_CLUSTER ? '{g}:' : ''}job:${res.json.job.sid}:lease`), 0, 'the lease given back');
+  });
+
   test('include all, batch by batch: the cursor takes each kept event once, ties of one ms included', async () => {
     // The script alone, with a batch of 3 over 10 events of which 4 share
     // one millisecond and 3 another: every batch boundary falls in a tie.
