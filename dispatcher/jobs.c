@@ -334,18 +334,17 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 static void
 ask_kind(struct pick *p)
 {
-	const char	*argv[9];
-	char		 job[WH_KEY_MAX];
+	static const char	*fields[7] = { "include", "company_sid",
+				    "since", "until", "state", "cursor",
+				    "cursor_n" };
+	const char		*argv[9];
+	char			 job[WH_KEY_MAX];
+	int			 i;
 
 	argv[0] = "HMGET";
 	argv[1] = job;
-	argv[2] = "include";
-	argv[3] = "company_sid";
-	argv[4] = "since";
-	argv[5] = "until";
-	argv[6] = "state";
-	argv[7] = "cursor";
-	argv[8] = "cursor_n";
+	for (i = 0; i < 7; i++)
+		argv[2 + i] = fields[i];
 	if (wh_key_job(job, sizeof(job), d.cfg.prefix, p->job_sid) == -1 ||
 	    rconn_cmd(&d.main, on_kind, p, 9, argv, NULL) == -1) {
 		free(p);
