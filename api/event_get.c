@@ -45,7 +45,8 @@ api_event_get(struct api_ctx *ctx)
 		    api_list_company(ctx, list, 1, &company) == -1)
 			return (API_DONE);
 		if (wh_key_event_kept(key, sizeof(key), api_cfg.prefix,
-		    company, ctx->params[0]) == -1)
+		    wh_partition(company, api_cfg.partitions), company,
+		    ctx->params[0]) == -1)
 			return (api_problem_redis(ctx));
 		argv[0] = "GET";
 		argv[1] = key;

@@ -153,11 +153,11 @@ resend_send(struct api_ctx *ctx, const char *company, int64_t now)
 {
 	char		 rec[WH_KEY_MAX], retries[WH_KEY_MAX], ms[24];
 	const char	*argv[5];
+	unsigned	 p = wh_partition(company, api_cfg.partitions);
 
-	if (wh_key_event_kept(rec, sizeof(rec), api_cfg.prefix, company,
+	if (wh_key_event_kept(rec, sizeof(rec), api_cfg.prefix, p, company,
 	    ctx->params[1]) == -1 ||
-	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix,
-	    wh_partition(company, api_cfg.partitions)) == -1)
+	    wh_key_retries(retries, sizeof(retries), api_cfg.prefix, p) == -1)
 		return (-1);
 	(void)snprintf(ms, sizeof(ms), "%lld", (long long)now);
 	argv[0] = rec;

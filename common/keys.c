@@ -215,25 +215,32 @@ wh_key_event_attempts(char *out, size_t len, const char *pfx,
 }
 
 int
-wh_key_event_kept(char *out, size_t len, const char *pfx,
+wh_key_event_kept(char *out, size_t len, const char *pfx, unsigned p,
     const char *company_sid, const char *event_sid)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:event:%s:%s",
-	    pfx, company_sid, event_sid)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:event:%s:%s",
+	    pfx, p, company_sid, event_sid)));
 }
 
 int
-wh_key_company_events(char *out, size_t len, const char *pfx,
+wh_key_company_events(char *out, size_t len, const char *pfx, unsigned p,
     const char *company_sid)
 {
-	return (key_fmt(len, snprintf(out, len, "%s{0}:company:%s:events",
-	    pfx, company_sid)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:company:%s:events",
+	    pfx, p, company_sid)));
 }
 
 int
 wh_key_job(char *out, size_t len, const char *pfx, const char *job_sid)
 {
 	return (key_fmt(len, snprintf(out, len, "%s%sjob:%s", pfx, ctag, job_sid)));
+}
+
+int
+wh_key_job_lease(char *out, size_t len, const char *pfx, const char *job_sid)
+{
+	return (key_fmt(len,
+	    snprintf(out, len, "%s%sjob:%s:lease", pfx, ctag, job_sid)));
 }
 
 int
@@ -268,23 +275,23 @@ order_key_ok(const char *okey, size_t okeylen)
 }
 
 int
-wh_key_order(char *out, size_t len, const char *pfx, const char *sid,
-    const char *okey, size_t okeylen)
+wh_key_order(char *out, size_t len, const char *pfx, unsigned p,
+    const char *sid, const char *okey, size_t okeylen)
 {
 	if (!order_key_ok(okey, okeylen))
 		return (-1);
-	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s", pfx,
-	    sid, (int)okeylen, okey)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:order:%s:%.*s", pfx,
+	    p, sid, (int)okeylen, okey)));
 }
 
 int
-wh_key_order_parked(char *out, size_t len, const char *pfx, const char *sid,
-    const char *okey, size_t okeylen)
+wh_key_order_parked(char *out, size_t len, const char *pfx, unsigned p,
+    const char *sid, const char *okey, size_t okeylen)
 {
 	if (!order_key_ok(okey, okeylen))
 		return (-1);
-	return (key_fmt(len, snprintf(out, len, "%s{0}:order:%s:%.*s:parked",
-	    pfx, sid, (int)okeylen, okey)));
+	return (key_fmt(len, snprintf(out, len, "%s{%u}:order:%s:%.*s:parked",
+	    pfx, p, sid, (int)okeylen, okey)));
 }
 
 int

@@ -104,6 +104,13 @@ int	wh_key_event_attempts(char *out, size_t, const char *pfx,
 	    const char *company_sid, const char *event_sid);
 int	wh_key_job(char *out, size_t, const char *pfx, const char *job_sid);
 int	wh_key_jobs(char *out, size_t, const char *pfx);
+/*
+ * In a Redis Cluster, the dispatcher running a batch of a job (string:
+ * its consumer name, SET NX PX WH_CLAIM_IDLE_MS): a batch read from one
+ * slot and accounted in another runs on one dispatcher at a time.
+ */
+int	wh_key_job_lease(char *out, size_t, const char *pfx,
+	    const char *job_sid);
 int	wh_key_test_reply(char *out, size_t, const char *pfx,
 	    const char *reply_id);
 /*
@@ -115,26 +122,29 @@ int	wh_key_webhook_rate(char *out, size_t, const char *pfx,
 /*
  * Ordering keys (docs/ordering.md): the hold of one (webhook, ordering
  * key) (hash: head, owner, lease_until, last) and the events parked behind
- * it (zset); common/lua/order_start.lua and order_finish.lua. The ordering
- * key is given with its length (1 to 128 bytes, any bytes but NUL).
+ * it (zset); common/lua/order_start.lua and order_finish.lua. p is the
+ * partition of the webhook's company, whose queue keys the scripts touch
+ * with them (one slot). The ordering key is given with its length (1 to
+ * 128 bytes, any bytes but NUL).
  */
-int	wh_key_order(char *out, size_t, const char *pfx, const char *sid,
-	    const char *okey, size_t okeylen);
-int	wh_key_order_parked(char *out, size_t, const char *pfx,
+int	wh_key_order(char *out, size_t, const char *pfx, unsigned p,
+	    const char *sid, const char *okey, size_t okeylen);
+int	wh_key_order_parked(char *out, size_t, const char *pfx, unsigned p,
 	    const char *sid, const char *okey, size_t okeylen);
 
 /*
  * Retained events (issue 21, WH_EVENT_RETENTION_MS; docs/design.md): one
  * event's record (string: its msgpack event map, expiring with the
  * retention) and the company's index of them (zset event_sid -> ms the
- * dispatcher kept it), both in the {0} slot with the stream they come
- * from, so that keeping a batch and resending from it touch one slot.
- * wh_key_event_kept with event_sid "" gives the records' common prefix,
- * which common/lua/event_resend.lua completes with each sid.
+ * dispatcher kept it), both in the slot of p, the company's partition
+ * (wh:{p}:...), with its retries stream, so that keeping a batch and
+ * resending from it touch one slot. wh_key_event_kept with event_sid ""
+ * gives the records' common prefix, which common/lua/event_resend.lua
+ * completes with each sid.
  */
-int	wh_key_event_kept(char *out, size_t, const char *pfx,
+int	wh_key_event_kept(char *out, size_t, const char *pfx, unsigned p,
 	    const char *company_sid, const char *event_sid);
-int	wh_key_company_events(char *out, size_t, const char *pfx,
+int	wh_key_company_events(char *out, size_t, const char *pfx, unsigned p,
 	    const char *company_sid);
 
 /*

@@ -76,27 +76,42 @@ batch_failed(void)
 	loop_timer_arm(&job_timer, JOB_EVERY_MS);
 }
 
-/* The job a cluster's split batch accounts to (one at a time: working). */
+/*
+ * The job a cluster's split batch accounts to, and its lease (one at a
+ * time: working).
+ */
 static char	pick_job[WH_ID_MAX];
+static char	pick_lease[WH_KEY_MAX];
 
+/* A cluster's batch ends without accounting: give its lease back. */
 static void
 pick_done(void)
 {
+	const char	*argv[2];
+
+	if (pick_lease[0] != '\0') {
+		argv[0] = "DEL";
+		argv[1] = pick_lease;
+		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+		pick_lease[0] = '\0';
+	}
 	batch_failed();
 }
 
 /*
- * A cluster's batch answered {full, scanned, moved, skipped}: add it to
- * the job, and mark the job done when the batch was not full (a job
- * without a window is done at once: counts NULL).
+ * A cluster's batch answered {full, scanned, moved, skipped} (and the
+ * cursor, cursor_n of an include "all" job): add it to the job, move its
+ * cursor, mark the job done when the batch was not full (a job without a
+ * window is done at once: counts NULL) and give the lease back, in one
+ * MULTI in the job's slot.
  */
 static void
 job_account(const redisReply *counts)
 {
 	static const char	*names[3] = { "scanned", "moved", "skipped" };
-	const char		*argv[8];
-	char			 job[WH_KEY_MAX], now[24], n[3][24];
-	int			 full = 0, i;
+	const char		*argv[12];
+	char			 job[WH_KEY_MAX], now[24], n[3][24], cn[24];
+	int			 full = 0, i, argc;
 
 	if (wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
 		pick_done();
@@ -119,11 +134,28 @@ job_account(const redisReply *counts)
 	}
 	argv[0] = "HSET"; argv[1] = job; argv[2] = "state";
 	argv[3] = full ? "running" : "done"; argv[4] = "updated_at";
-	argv[5] = now; argv[6] = "finished_at"; argv[7] = now;
-	(void)rconn_cmd(&d.main, NULL, NULL, full ? 6 : 8, argv, NULL);
+	argv[5] = now;
+	argc = 6;
+	if (!full) {
+		argv[argc++] = "finished_at";
+		argv[argc++] = now;
+	} else if (counts != NULL && counts->elements == 6) {
+		(void)snprintf(cn, sizeof(cn), "%lld",
+		    counts->element[5]->integer);
+		argv[argc++] = "cursor";
+		argv[argc++] = counts->element[4]->str;
+		argv[argc++] = "cursor_n";
+		argv[argc++] = cn;
+	}
+	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, NULL);
 	if (!full) {
 		argv[0] = "HDEL"; argv[1] = k_jobs; argv[2] = pick_job;
 		(void)rconn_cmd(&d.main, NULL, NULL, 3, argv, NULL);
+	}
+	if (pick_lease[0] != '\0') {
+		argv[0] = "DEL"; argv[1] = pick_lease;
+		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+		pick_lease[0] = '\0';
 	}
 	argv[0] = "EXEC";
 	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
@@ -134,7 +166,11 @@ job_account(const redisReply *counts)
 	loop_timer_arm(&job_timer, full ? 0 : JOB_EVERY_MS);
 }
 
-/* The script's answer to a cluster's batch. */
+/*
+ * The script's answer to a cluster's batch: 4 integers (dead letters),
+ * or 4 integers, the cursor's score (a string) and an integer (kept
+ * events).
+ */
 static void
 on_batch_split(struct wh_wire *w, void *r, void *priv)
 {
@@ -149,12 +185,13 @@ on_batch_split(struct wh_wire *w, void *r, void *priv)
 		wh_log(WH_LOG_ERROR, "a recovery batch failed", "error",
 		    reply->str, NULL);
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 4) {
+	    (reply->elements != 4 && reply->elements != 6)) {
 		pick_done();
 		return;
 	}
-	for (i = 0; i < 4; i++) {
-		if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+	for (i = 0; i < reply->elements; i++) {
+		if (reply->element[i]->type != (i == 4 ? REDIS_REPLY_STRING :
+		    REDIS_REPLY_INTEGER)) {
 			pick_done();
 			return;
 		}
@@ -187,7 +224,6 @@ batch_dead(const struct pick *p, const char *company, const char *job,
 	argv[6] = now; argv[7] = "range"; argv[8] = JOB_BATCH;
 	argv[9] = p->job_sid;
 	if (since != NULL) {
-		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
 		argv[4] = now; argv[5] = "range"; argv[6] = JOB_BATCH;
 		argv[7] = p->job_sid; argv[8] = since; argv[9] = until;
 		return (rconn_script(&d.main, wh_lua_dead_requeue,
@@ -197,39 +233,54 @@ batch_dead(const struct pick *p, const char *company, const char *job,
 	    10, argv, NULL));
 }
 
-/* One batch of a job with include "all": the company's kept events. */
+/*
+ * One batch of a job with include "all": the company's kept events, in
+ * its partition's slot. In a cluster (win given: since, until, cursor,
+ * cursor_n) the split call: KEYS[1..2], the window and the cursor in
+ * ARGV, the counts and the cursor written after (job_account).
+ */
 static int
 batch_all(const struct pick *p, const char *company, const char *job,
-    const char *now)
+    const char *now, const char *const *win)
 {
-	const char	*argv[10];
+	const char	*argv[14];
 	char		 idx[WH_KEY_MAX], pfx[WH_KEY_MAX];
+	unsigned	 pp = wh_partition(company, d.nparts);
+	int		 i;
 
-	if (wh_key_company_events(idx, sizeof(idx), d.cfg.prefix,
+	if (wh_key_company_events(idx, sizeof(idx), d.cfg.prefix, pp,
 	    company) == -1 ||
-	    wh_key_event_kept(pfx, sizeof(pfx), d.cfg.prefix, company,
+	    wh_key_event_kept(pfx, sizeof(pfx), d.cfg.prefix, pp, company,
 	    "") == -1)
 		return (-1);
-	argv[0] = idx; argv[1] = partition_of(company)->k_retries;
+	argv[0] = idx; argv[1] = d.parts[pp].k_retries;
 	argv[2] = job;
 	argv[3] = k_jobs; argv[4] = now; argv[5] = "range";
 	argv[6] = p->webhook_sid; argv[7] = JOB_BATCH; argv[8] = p->job_sid;
 	argv[9] = pfx;
+	if (win != NULL) {
+		for (i = 2; i < 8; i++)
+			argv[i] = argv[i + 2];
+		for (i = 0; i < 4; i++)
+			argv[8 + i] = win[i] != NULL ? win[i] : "";
+		return (rconn_script(&d.main, wh_lua_event_resend,
+		    on_batch_split, NULL, 2, 12, argv, NULL));
+	}
 	return (rconn_script(&d.main, wh_lua_event_resend, on_batch, NULL, 4,
 	    10, argv, NULL));
 }
 
 /*
- * The job's [include, company_sid, since, until, state]: run one batch
- * of its kind (since, until and state matter only to a cluster's split
- * dead-letter batch).
+ * The job's [include, company_sid, since, until, state, cursor,
+ * cursor_n]: run one batch of its kind (the rest matter only to a
+ * cluster's split batches, which hold the job's lease).
  */
 static void
 on_kind(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct pick	*p = priv;
-	const char	*inc = NULL, *company = NULL, *win[3] = { NULL };
+	const char	*inc = NULL, *company = NULL, *win[5] = { NULL };
 	char		 job[WH_KEY_MAX], now[24];
 	int		 rc = -1, i, split = d.cfg.redis.ncluster > 0;
 
@@ -239,21 +290,19 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 		return;
 	}
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    reply->elements == 5) {
+	    reply->elements == 7) {
 		if (reply->element[0]->type == REDIS_REPLY_STRING)
 			inc = reply->element[0]->str;
 		if (reply->element[1]->type == REDIS_REPLY_STRING)
 			company = reply->element[1]->str;
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 5; i++)
 			if (reply->element[2 + i]->type == REDIS_REPLY_STRING)
 				win[i] = reply->element[2 + i]->str;
 	}
-	/* A cluster's dead-letter job without a window, or done. */
-	if (split && (inc == NULL || strcmp(inc, "all") != 0) &&
-	    reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+	/* A cluster's job without a window, or done. */
+	if (split && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
 	    (win[0] == NULL || win[1] == NULL ||
 	    (win[2] != NULL && strcmp(win[2], "done") == 0))) {
-		(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
 		free(p);
 		job_account(NULL);
 		return;
@@ -261,10 +310,13 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
 	    wh_key_job(job, sizeof(job), d.cfg.prefix, p->job_sid) != -1) {
+		/* The window, then cursor and cursor_n. */
+		win[2] = win[3];
+		win[3] = win[4];
 		if (inc != NULL && strcmp(inc, "all") == 0)
 			rc = company != NULL && wh_validate_company_sid(company,
-			    strlen(company)) == NULL ?
-			    batch_all(p, company, job, now) : -1;
+			    strlen(company)) == NULL ? batch_all(p, company,
+			    job, now, split ? win : NULL) : -1;
 		else
 			rc = batch_dead(p, company, job, now,
 			    split ? win[0] : NULL, win[1]);
@@ -273,9 +325,81 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 		if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
 			wh_log(WH_LOG_WARN, "an active job is not valid; "
 			    "ignored", NULL);
-		batch_failed();
+		pick_done();
 	}
 	free(p);
+}
+
+/* Ask what kind of job p is (and, in a cluster, its window and cursor). */
+static void
+ask_kind(struct pick *p)
+{
+	static const char	*fields[7] = { "include", "company_sid",
+				    "since", "until", "state", "cursor",
+				    "cursor_n" };
+	const char		*argv[9];
+	char			 job[WH_KEY_MAX];
+	int			 i;
+
+	argv[0] = "HMGET";
+	argv[1] = job;
+	for (i = 0; i < 7; i++)
+		argv[2 + i] = fields[i];
+	if (wh_key_job(job, sizeof(job), d.cfg.prefix, p->job_sid) == -1 ||
+	    rconn_cmd(&d.main, on_kind, p, 9, argv, NULL) == -1) {
+		free(p);
+		pick_done();
+	}
+}
+
+/* SET NX's answer for a cluster's job lease: ours (OK), or another's. */
+static void
+on_lease(struct wh_wire *w, void *r, void *priv)
+{
+	redisReply	*reply = r;
+	struct pick	*p = priv;
+
+	if (d.stopping || reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+		/* Another dispatcher runs this job's batch now. */
+		pick_lease[0] = '\0';
+		free(p);
+		if (d.stopping)
+			working = 0;
+		else
+			batch_failed();
+		return;
+	}
+	ask_kind(p);
+}
+
+/*
+ * In a cluster a batch reads the job in its slot and is accounted there
+ * after the work in the partition's: the job's lease, taken before its
+ * cursor is read, keeps its batches to one dispatcher at a time, so that
+ * an include "all" batch is not resent from a cursor another moves.
+ */
+static void
+take_lease(struct pick *p)
+{
+	const char	*argv[7];
+	char		 ms[24];
+
+	(void)snprintf(pick_job, sizeof(pick_job), "%s", p->job_sid);
+	(void)snprintf(ms, sizeof(ms), "%lld",
+	    (long long)d.cfg.claim_idle_ms);
+	argv[0] = "SET";
+	argv[1] = pick_lease;
+	argv[2] = d.consumer;
+	argv[3] = "NX";
+	argv[4] = "PX";
+	argv[5] = ms;
+	if (wh_key_job_lease(pick_lease, sizeof(pick_lease), d.cfg.prefix,
+	    p->job_sid) == -1 ||
+	    rconn_cmd(&d.main, on_lease, p, 6, argv, NULL) == -1) {
+		pick_lease[0] = '\0';
+		free(p);
+		batch_failed();
+	}
 }
 
 /* HRANDFIELD's [job_sid, webhook_sid]: ask what kind of job it is. */
@@ -284,7 +408,6 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r;
 	struct pick	*p;
-	const char	*argv[7];
 	char		 job[WH_KEY_MAX];
 
 	if (d.stopping) {
@@ -312,17 +435,11 @@ on_pick(struct wh_wire *w, void *r, void *priv)
 	    reply->element[0]->str);
 	(void)snprintf(p->webhook_sid, sizeof(p->webhook_sid), "%s",
 	    reply->element[1]->str);
-	argv[0] = "HMGET";
-	argv[1] = job;
-	argv[2] = "include";
-	argv[3] = "company_sid";
-	argv[4] = "since";
-	argv[5] = "until";
-	argv[6] = "state";
-	if (rconn_cmd(&d.main, on_kind, p, 7, argv, NULL) == -1) {
-		free(p);
-		batch_failed();
-	}
+	pick_lease[0] = '\0';
+	if (d.cfg.redis.ncluster > 0)
+		take_lease(p);
+	else
+		ask_kind(p);
 }
 
 static void

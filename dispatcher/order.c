@@ -66,15 +66,21 @@ order_wanted(const struct entry *en)
 	    en->reply_key == NULL);
 }
 
-/* The hold's two keys for dl's webhook and key; -1 if too long. */
+/*
+ * The hold's two keys for dl's webhook and key, in the slot of its
+ * company's partition (that of the queue keys order_start and
+ * order_finish touch with them); -1 if too long.
+ */
 static int
 order_keys(const struct delivery *dl, char *state, char *parked)
 {
 	const char	*k = dl->entry->task.event.ordering_key;
+	unsigned	 p = (unsigned)(partition_of(
+			    dl->entry->task.event.company_sid) - d.parts);
 
-	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, dl->hook->sid, k,
-	    strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
-	    d.cfg.prefix, dl->hook->sid, k, strlen(k)) == -1)
+	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, p, dl->hook->sid,
+	    k, strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
+	    d.cfg.prefix, p, dl->hook->sid, k, strlen(k)) == -1)
 		return (-1);
 	return (0);
 }

@@ -1,6 +1,6 @@
 -- event_resend.lua: give retained events (common/lua/event_retain.lua)
 -- a new delivery to one webhook: a task with attempt 1 (first_attempt_at
--- and due_at now), added to wh:{0}:retries, which the dispatchers take
+-- and due_at now), added to wh:{p}:retries, which the dispatchers take
 -- at once. Its event is the kept one, so the delivery carries the same
 -- event_sid, hence the same webhook-id, as every earlier one; an event
 -- with an ordering_key loses its entry_id, so it is not ordered again.
@@ -20,17 +20,27 @@
 --     batch was full (more may follow), else 0 (the job is done and
 --     leaves the active jobs).
 --
--- 'event':  KEYS[1] wh:{0}:event:<company_sid>:<event_sid>
---           KEYS[2] wh:{0}:retries
+--   'range' in a Redis Cluster, where the job's keys are in another slot
+--     (KEYS[3] and KEYS[4] not given): the window and the cursor come in
+--     ARGV[7] to ARGV[10], the job is not touched, and the answer is
+--     {full (1 or 0), scanned, moved, skipped, cursor, cursor_n}, which
+--     the caller then writes to the job under the job's lease
+--     (dispatcher/jobs.c).
+--
+-- p is the company's partition (0 on one Redis with WH_PARTITIONS=1):
+-- 'event':  KEYS[1] wh:{p}:event:<company_sid>:<event_sid>
+--           KEYS[2] wh:{p}:retries
 --           ARGV[1] now (ms)  ARGV[2] 'event'  ARGV[3] webhook sid
--- 'range':  KEYS[1] wh:{0}:company:<company_sid>:events
---           KEYS[2] wh:{0}:retries
---           KEYS[3] wh:job:<job_sid>     KEYS[4] wh:{0}:jobs
+-- 'range':  KEYS[1] wh:{p}:company:<company_sid>:events
+--           KEYS[2] wh:{p}:retries
+--           KEYS[3] wh:job:<job_sid>     KEYS[4] wh:{0}:jobs  (one Redis)
 --           ARGV[1] now (ms)  ARGV[2] 'range'  ARGV[3] webhook sid
 --           ARGV[4] batch size  ARGV[5] job sid
---           ARGV[6] the records' prefix, wh:{0}:event:<company_sid>:
+--           ARGV[6] the records' prefix, wh:{p}:event:<company_sid>:
 --             (a record's key is it followed by the event sid)
--- Note for Redis Cluster: KEYS[3] is not in {0}; the records are.
+--           ARGV[7..10] since, until, cursor, cursor_n (ms; "" for no
+--             cursor yet; without KEYS[3])
+-- The records, KEYS[1] and KEYS[2] share one slot: the partition's.
 
 local now = tonumber(ARGV[1])
 
@@ -60,11 +70,22 @@ if ARGV[2] == 'event' then
 end
 
 local job, batch, sid, pfx = KEYS[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local w = redis.call('HMGET', job, 'since', 'until', 'state', 'cursor',
-  'cursor_n')
-if not w[1] or not w[2] or w[3] == 'done' then
-  redis.call('HDEL', KEYS[4], sid)
-  return 0
+local w
+if job then
+  w = redis.call('HMGET', job, 'since', 'until', 'state', 'cursor',
+    'cursor_n')
+  if not w[1] or not w[2] or w[3] == 'done' then
+    redis.call('HDEL', KEYS[4], sid)
+    return 0
+  end
+else
+  w = { ARGV[7], ARGV[8], nil, ARGV[9], ARGV[10] }
+  if tonumber(w[1]) == nil or tonumber(w[2]) == nil or batch == nil then
+    return redis.error_reply('ERR event_resend: bad window')
+  end
+  if w[4] == '' then
+    w[4], w[5] = nil, nil
+  end
 end
 local from, skip = w[4] or w[1], tonumber(w[5] or '0')
 local got = redis.call('ZRANGE', KEYS[1], from, '(' .. w[2], 'BYSCORE',
@@ -82,6 +103,9 @@ for i = 1, #got, 2 do
   else
     from, skip = got[i + 1], 1
   end
+end
+if not job then
+  return { n < batch and 0 or 1, n, moved, skipped, from, skip }
 end
 redis.call('HINCRBY', job, 'scanned', n)
 redis.call('HINCRBY', job, 'moved', moved)

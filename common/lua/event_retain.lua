@@ -1,20 +1,22 @@
 -- event_retain.lua: keep a batch of events for WH_EVENT_RETENTION_MS, so
 -- that GET /v1/events/{event_sid}, ~resend and ~recover with include
 -- "all" find them (docs/delivery.md, "Resending"). Run by a dispatcher
--- for each batch of entries it reads from wh:{0}:events (so events a
+-- for each batch of entries it reads from wh:{p}:events (so events a
 -- service XADDs straight to the stream are kept too), before it fans
 -- them out; a claimed entry read again is kept again, harmlessly.
 --
--- KEYS[2i-1]  wh:{0}:event:<company_sid>:<event_sid>   (the record)
--- KEYS[2i]    wh:{0}:company:<company_sid>:events      (the index)
+-- KEYS[2i-1]  wh:{p}:event:<company_sid>:<event_sid>   (the record)
+-- KEYS[2i]    wh:{p}:company:<company_sid>:events      (the index)
 -- ARGV[1]     now (ms)
 -- ARGV[2]     retention (ms, > 0)
 -- ARGV[2+2i-1] event i's sid       ARGV[2+2i]  its record (msgpack event)
 --
 -- Each record expires with the retention; the index (event_sid -> ms it
 -- was kept) drops what is older than the retention as it is written and
--- expires when the company publishes nothing for that long. Every key is
--- in the {0} slot. Returns the number of events kept.
+-- expires when the company publishes nothing for that long. p is the
+-- partition of the event's company: one call keeps the events of one
+-- partition, so every key is in its slot. Returns the number of events
+-- kept.
 
 local now, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
 if now == nil or keep == nil or keep < 1 or #KEYS % 2 ~= 0 or

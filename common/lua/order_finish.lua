@@ -1,6 +1,8 @@
 -- order_finish.lua: the head event E of (W, K) is finished, or its
 -- attempt is over for now (docs/ordering.md).
 --
+-- Below {0} stands for {p}, the partition of E's company: all the keys
+-- are in that slot.
 -- KEYS[1]  wh:{0}:order:<W>:<K>         KEYS[2]  wh:{0}:order:<W>:<K>:parked
 -- KEYS[3]  wh:{0}:retry
 -- KEYS[4]  optional: wh:{0}:retries, where the next event then goes at

@@ -5,6 +5,8 @@
 -- deliveries (those of one read batch), each answered as if asked alone,
 -- in the order given (so give them in stream order).
 --
+-- Below {0} stands for {p}, the partition of the company of every event
+-- asked about in one call: all its keys are in that slot.
 -- KEYS[1]  wh:{0}:events                KEYS[2]  wh:{0}:retry
 -- then for delivery i (1..n):
 -- KEYS[1 + 2i]  wh:{0}:order:<W>:<K>    (hash: head, owner, lease_until,

@@ -22,13 +22,16 @@ import {
   waitQueuesIdle,
   waitUntil,
   createWebhook,
+  E2E_CLUSTER,
+  KEYS,
+  partitionOf,
 } from './lib/harness.js';
 import { assertProblem, checkSigned, companyKey } from './lib/checks.js';
 
 useHarness();
 
 const RETENTION_MS = 600000;
-const kept = (company, sid) => `wh:{0}:event:${company}:${sid}`;
+const kept = KEYS.kept;
 
 describe('resend: kept events, ~resend, ~recover include all', () => {
   let stack;
@@ -67,7 +70,7 @@ describe('resend: kept events, ~resend, ~recover include all', () => {
     // Kept for WH_EVENT_RETENTION_MS, indexed under the company.
     const ttl = await stack.redis.call('PTTL', kept(company, direct));
     assert.ok(ttl > RETENTION_MS - 60000 && ttl <= RETENTION_MS, `PTTL ${ttl}`);
-    const idx = await stack.redis.call('ZRANGE', `wh:{0}:company:${company}:events`, 0, -1);
+    const idx = await stack.redis.call('ZRANGE', KEYS.companyEvents(company), 0, -1);
     assert.deepEqual(idx.sort(), [direct, viaApi.event_sid].sort());
 
     // A company key sees its own without naming the company; others 404.
@@ -191,16 +194,50 @@ describe('resend: kept events, ~resend, ~recover include all', () => {
     assertProblem(await api('POST', `${path}/~recover`, { include: 'all' }), 422);
   });
 
+  test('~recover include all past one batch (500): the job cursor moves between batches, each event once', async () => {
+    // On a cluster the batches run in the partition's slot and the job's
+    // cursor is written after, under the job's lease (dispatcher/jobs.c).
+    const company = `CO_rb${randomHex(3)}`;
+    const rcv = await startReceiver();
+    const { webhook } = await createWebhook(stack, { company_sid: company, url: rcv.url() });
+    const t0 = Date.now();
+    const events = [];
+    for (let i = 0; i < 620; i++) {
+      events.push({ company_sid: company, event_type: 'call.ended', payload: `{"i":${i}}`, event_sid: `evt_rb${i}_${randomHex(3)}` });
+    }
+    await publishEvents(stack.redis, events);
+    await rcv.waitFor(620, 30000);
+    await waitQueuesIdle(stack.redis);
+    await sleep(100);
+    const until = new Date().toISOString();
+    rcv.reset();
+    const res = await api('POST', `/v1/webhooks/${webhook.sid}/~recover`, { since: new Date(t0 - 1000).toISOString(), until, include: 'all' });
+    assert.equal(res.status, 202, res.text);
+    const done = await waitUntil(async () => {
+      const j = (await api('GET', `/v1/jobs/${res.json.job.sid}`)).json.job;
+      return j.state === 'done' ? j : null;
+    }, { what: 'the job done', timeoutMs: 30000 });
+    assert.deepEqual([done.scanned, done.moved, done.skipped], [620, 620, 0]);
+    await rcv.waitFor(620, 30000);
+    await waitQueuesIdle(stack.redis);
+    await sleep(200);
+    assert.equal(rcv.requests.length, 620, 'each once');
+    assert.equal(new Set(rcv.requests.map((r) => r.headers['webhook-id'])).size, 620);
+    assert.equal(await stack.redis.call('EXISTS', `wh:${E2E_CLUSTER ? '{g}:' : ''}job:${res.json.job.sid}:lease`), 0, 'the lease given back');
+  });
+
   test('include all, batch by batch: the cursor takes each kept event once, ties of one ms included', async () => {
     // The script alone, with a batch of 3 over 10 events of which 4 share
     // one millisecond and 3 another: every batch boundary falls in a tie.
     const r = stack.redis;
-    const sha = await r.call('SCRIPT', 'LOAD', fs.readFileSync(path.join(REPO_ROOT, 'common', 'lua', 'event_resend.lua'), 'utf8'));
+    // EVAL, not EVALSHA: on a cluster the script runs on the master of
+    // the company's partition, where nothing loaded it.
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'common', 'lua', 'event_resend.lua'), 'utf8');
     const co = `CO_rc${randomHex(3)}`;
-    const idx = `wh:{0}:company:${co}:events`;
+    const idx = KEYS.companyEvents(co);
     const scores = [1000, 1000, 1000, 1000, 1001, 1002, 1002, 1002, 1003, 5000];
     const sids = scores.map((_, i) => `evt_c${i}`);
-    const retries = `wh:{0}:test-retries:${co}`;
+    const retries = `wh:{${partitionOf(co)}}:test-retries:${co}`;
     for (let i = 0; i < sids.length; i++) {
       await r.call('ZADD', idx, scores[i], sids[i]);
       if (i !== 6) { // one index entry whose record expired: skipped
@@ -209,22 +246,41 @@ describe('resend: kept events, ~resend, ~recover include all', () => {
           0xa7, ...Buffer.from('payload'), 0xa2, 0x7b, 0x7d]));
       }
     }
-    const job = `wh:job:job_c${randomHex(3)}`;
-    await r.call('HSET', job, 'since', '1000', 'until', '5000', 'state', 'queued');
-    const jobs = `wh:{0}:test-jobs:${co}`;
-    await r.call('HSET', jobs, 'job_c', 'WH_x');
     let full;
     let calls = 0;
-    do {
-      full = await r.call('EVALSHA', sha, 4, idx, retries, job, jobs, '1', 'range', 'WH_x', '3', 'job_c', kept(co, ''));
-      calls++;
-    } while (full === 1 && calls < 10);
-    assert.equal(calls, 4, 'three full batches of 3, then an empty one that ends it');
-    const j = await r.call('HGETALL', job);
-    const h = {};
-    for (let i = 0; i < j.length; i += 2) h[j[i]] = j[i + 1];
-    assert.deepEqual([h.state, h.scanned, h.moved, h.skipped], ['done', '9', '8', '1']);
-    assert.equal(await r.call('HEXISTS', jobs, 'job_c'), 0, 'no longer active');
+    if (E2E_CLUSTER) {
+      // The split form (the job is in another slot): the caller carries
+      // the cursor and adds the counts (dispatcher/jobs.c does).
+      let cursor = '';
+      let cursorN = '';
+      const sum = [0, 0, 0];
+      do {
+        const a = await r.call('EVAL', text, 2, idx, retries, '1', 'range', 'WH_x', '3', 'job_c', kept(co, ''), '1000', '5000', cursor, cursorN);
+        assert.equal(a.length, 6, JSON.stringify(a));
+        full = a[0];
+        for (let i = 0; i < 3; i++) sum[i] += a[1 + i];
+        cursor = String(a[4]);
+        cursorN = String(a[5]);
+        calls++;
+      } while (full === 1 && calls < 10);
+      assert.equal(calls, 4, 'three full batches of 3, then an empty one that ends it');
+      assert.deepEqual(sum, [9, 8, 1]);
+    } else {
+      const job = `wh:job:job_c${randomHex(3)}`;
+      await r.call('HSET', job, 'since', '1000', 'until', '5000', 'state', 'queued');
+      const jobs = `wh:{0}:test-jobs:${co}`;
+      await r.call('HSET', jobs, 'job_c', 'WH_x');
+      do {
+        full = await r.call('EVAL', text, 4, idx, retries, job, jobs, '1', 'range', 'WH_x', '3', 'job_c', kept(co, ''));
+        calls++;
+      } while (full === 1 && calls < 10);
+      assert.equal(calls, 4, 'three full batches of 3, then an empty one that ends it');
+      const j = await r.call('HGETALL', job);
+      const h = {};
+      for (let i = 0; i < j.length; i += 2) h[j[i]] = j[i + 1];
+      assert.deepEqual([h.state, h.scanned, h.moved, h.skipped], ['done', '9', '8', '1']);
+      assert.equal(await r.call('HEXISTS', jobs, 'job_c'), 0, 'no longer active');
+    }
     const queued = await r.call('XRANGE', retries, '-', '+');
     assert.equal(queued.length, 8);
     assert.equal(new Set(queued.map((e) => e[1][1].toString('latin1'))).size, 8, 'each event once');

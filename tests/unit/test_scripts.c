@@ -126,16 +126,30 @@ test_control_keys(void **state)
 	assert_string_equal(k, "wh:webhook:WH1:rate");
 	assert_int_equal(wh_key_webhook_rate(k, 10, "wh:", "WH1"), -1);
 	assert_true(strstr(wh_lua_ratelimit, "GCRA") != NULL);
-	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a:b\0c",
-	    3), 20);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", 0, "WH1",
+	    "a:b\0c", 3), 20);
 	assert_string_equal(k, "wh:{0}:order:WH1:a:b");
-	assert_true(wh_key_order_parked(k, sizeof(k), "wh:", "WH1", "k", 1) >
-	    0);
+	assert_true(wh_key_order_parked(k, sizeof(k), "wh:", 0, "WH1", "k",
+	    1) > 0);
 	assert_string_equal(k, "wh:{0}:order:WH1:k:parked");
+	/* The slot of the company's partition, with its queue keys. */
+	assert_true(wh_key_order_parked(k, sizeof(k), "wh:", 5, "WH1", "k",
+	    1) > 0);
+	assert_string_equal(k, "wh:{5}:order:WH1:k:parked");
 	/* No NUL inside, 1 to 128 bytes. */
-	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "a\0c", 3),
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", 0, "WH1", "a\0c",
+	    3), -1);
+	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", 0, "WH1", "", 0),
 	    -1);
-	assert_int_equal(wh_key_order(k, sizeof(k), "wh:", "WH1", "", 0), -1);
+	/* Kept events: partition 0 is the one-Redis name, byte for byte. */
+	assert_true(wh_key_event_kept(k, sizeof(k), "wh:", 0, "CO1", "E1") >
+	    0);
+	assert_string_equal(k, "wh:{0}:event:CO1:E1");
+	assert_true(wh_key_company_events(k, sizeof(k), "wh:", 3, "CO1") > 0);
+	assert_string_equal(k, "wh:{3}:company:CO1:events");
+	assert_true(wh_key_event_kept(k, sizeof(k), "wh:", 3, "CO1", "") > 0);
+	assert_string_equal(k, "wh:{3}:event:CO1:");
+	assert_int_equal(wh_key_event_kept(k, 12, "wh:", 3, "CO1", "E1"), -1);
 	assert_true(strstr(wh_lua_order_start, "XPENDING") != NULL);
 	assert_true(strstr(wh_lua_order_finish, "ZRANGE") != NULL);
 }

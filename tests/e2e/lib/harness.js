@@ -99,6 +99,10 @@ export const KEYS = {
     ? `${PREFIX}{${partitionOf(company)}}:idem:${company}:${eventSid}`
     : `${PREFIX}idem:${company}:${eventSid}`),
   disabled: `${PREFIX}${TAG}webhooks:disabled`,
+  // In the slot of the company's partition ({0} with one partition).
+  kept: (company, eventSid) => `${PREFIX}{${partitionOf(company)}}:event:${company}:${eventSid}`,
+  companyEvents: (company) => `${PREFIX}{${partitionOf(company)}}:company:${company}:events`,
+  order: (company, webhook, key) => `${PREFIX}{${partitionOf(company)}}:order:${webhook}:${key}`,
 };
 
 // ---------------------------------------------------------------- small tools
