@@ -11,13 +11,16 @@
 //
 // Prints one line per run and the medians per binary. The µs move with
 // the machine's load; the commands run inside scripts and transactions
-// per delivery (from the calls counted) do not.
+// per delivery (from the calls counted) do not. The dispatcher's own CPU
+// per delivery (/proc, its whole start-to-drained life) is printed too,
+// so that two builds of it can be compared on the same backlog.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILD, stopAll } from './lib/procs.mjs';
 import { Proc } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
+import { treeCpu } from './lib/cpu.mjs';
 import { EVENTS, createWebhook, drained, startApi, startNginx, startRedis } from './lib/stack.mjs';
 import { preload } from './sections/delivery.mjs';
 
@@ -78,6 +81,7 @@ async function run(redis, bin, company, events) {
     env: { WH_REDIS_URL: redis.url, WH_ALLOW_PRIVATE_TARGETS: '1', WH_LOG_LEVEL: 'warn' },
   });
   const t1 = await drained(redis.client, { every: 50, tick: () => d.check() });
+  const dcpu = treeCpu([d.pid]);
   const cpu = (await cpuSeconds(redis.client)) - cpu0;
   const aof = (await aofBytes(redis.client)) - aof0;
   const stats = await commandstats(redis.client);
@@ -93,7 +97,7 @@ async function run(redis, bin, company, events) {
     if (TOP.has(k)) sum += v.usec / events;
     else if (!['multi'].includes(k)) calls += v.calls / events; // commands run inside scripts and transactions
   }
-  return { rate: events / ((t1 - t0) / 1000), cpuUs: (cpu * 1e6) / events, cmdUs: sum, inner: calls, aofBytes: aof / events, per };
+  return { rate: events / ((t1 - t0) / 1000), cpuUs: (cpu * 1e6) / events, dispUs: (dcpu * 1e6) / events, cmdUs: sum, inner: calls, aofBytes: aof / events, per };
 }
 
 async function main() {
@@ -124,12 +128,12 @@ async function main() {
       results[i].push(x);
       const split = Object.entries(x.per).sort((p, q) => q[1].us - p[1].us)
         .map(([k, v]) => `${k} ${v.us.toFixed(2)}us/${v.calls.toFixed(3)}`).join(', ');
-      console.log(`[${i}] ${Math.round(x.rate)}/s redis cpu ${x.cpuUs.toFixed(2)} us, commands ${x.cmdUs.toFixed(2)} us, ${x.inner.toFixed(2)} inner commands, aof ${Math.round(x.aofBytes)} B | ${split}`);
+      console.log(`[${i}] ${Math.round(x.rate)}/s dispatcher cpu ${x.dispUs.toFixed(2)} us, redis cpu ${x.cpuUs.toFixed(2)} us, commands ${x.cmdUs.toFixed(2)} us, ${x.inner.toFixed(2)} inner commands, aof ${Math.round(x.aofBytes)} B | ${split}`);
     }
   }
   for (let i = 0; i < a.dispatchers.length; i++) {
     const m = (f) => median(results[i].map(f)).toFixed(2);
-    console.log(`median [${i}] ${a.dispatchers[i]}: ${m((x) => x.rate)}/s, redis cpu ${m((x) => x.cpuUs)} us, commands ${m((x) => x.cmdUs)} us, ${m((x) => x.inner)} commands inside scripts and transactions, aof ${m((x) => x.aofBytes)} B per delivery`);
+    console.log(`median [${i}] ${a.dispatchers[i]}: ${m((x) => x.rate)}/s, dispatcher cpu ${m((x) => x.dispUs)} us, redis cpu ${m((x) => x.cpuUs)} us, commands ${m((x) => x.cmdUs)} us, ${m((x) => x.inner)} commands inside scripts and transactions, aof ${m((x) => x.aofBytes)} B per delivery`);
   }
   console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   await stopAll();
