@@ -8,7 +8,6 @@
  */
 #include <sys/types.h>
 
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,29 +105,12 @@ drain(void)
 	(void)loop_run_once(0);
 }
 
-/*
- * Why: every delivery allocates and frees a few KiB (the reply, the body,
- * the attempt record); with glibc's defaults the heap's top is given back
- * and taken again (brk, page faults) and its fast bins consolidated, ~10 %
- * of the dispatcher's CPU in a perf profile. Keeping up to 4 MiB of free
- * top and growing 1 MiB at a time measured 12-20 % less CPU per delivery
- * at the same peak RSS (docs/performance.md, "Known gaps").
- */
-static void
-heap_tune(void)
-{
-	(void)mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
-	(void)mallopt(M_TOP_PAD, 1024 * 1024);
-	(void)mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct sigaction	sa;
 	char			err[512], n1[24], n2[24], n3[24];
 
-	heap_tune();
 	wh_log_init("dispatcher", WH_LOG_INFO);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
 		(void)printf("webhooks-dispatcher %s\n", WH_VERSION);
