@@ -5,6 +5,7 @@
 // repetition are interleaved, so medians of each side are the fair
 // pairing). Each side carries when its runs ran (`at`): the report
 // refuses a ratio of sides measured over a minute apart.
+import os from 'node:os';
 import { CONFIG } from './config.mjs';
 import { perUnitText } from './redisinfo.mjs';
 import { fmt } from './report.mjs';
@@ -111,6 +112,19 @@ export function deliveryRows(report, m) {
     target: ratioAtLeast(0.8) });
   report.add({ section: B, figure: 'µs of CPU per delivery: the dispatcher', runs: runs.map((r) => r.d1_f1.cpu.dispatcher), at: d1.at,
     ref: { label: 'bare libcurl, per request', value: med(runs, (r) => r.bare.cpuUs), at: ats(runs, 'bare') } });
+  // The rate ratio this machine's CPUs allow (issue 25): a single-threaded
+  // client delivers at most 1/(its µs per request) per µs, and the machine
+  // at most ncpu/(every process' µs per request); a delivery also costs
+  // Redis, barecurl's request only nginx.
+  const ncpu = os.cpus().length;
+  const cap = (own, rest) => Math.min(1 / own, ncpu / (own + rest));
+  const allowed = (r) => cap(r.d1_f1.cpu.dispatcher, r.d1_f1.cpu.redis + r.d1_f1.cpu.nginx) /
+    cap(r.bare.cpuUs, r.bareCpu.nginx);
+  report.add({ section: B, figure: `µs of CPU per request, all processes: dispatcher + Redis + nginx, against barecurl + nginx (${ncpu} CPUs)`,
+    value: `${us(med(runs, (r) => r.d1_f1.cpu.dispatcher + r.d1_f1.cpu.redis + r.d1_f1.cpu.nginx))} / ` +
+      `${us(med(runs, (r) => r.bare.cpuUs + r.bareCpu.nginx))}` });
+  report.add({ section: B, figure: 'rate ratio these CPU costs allow: min(1/own, CPUs/all) of the dispatcher over the same of barecurl',
+    value: med(runs, allowed) });
   for (const [k, name] of [['d1_f1', '1 dispatcher, 1 webhook per event'], ['d2_f1', '2 dispatchers, 1 webhook per event'],
     ['d1_f10', '1 dispatcher, fan-out 10'], ['d2_f10', '2 dispatchers, fan-out 10']]) {
     report.add({ section: S, figure: `deliveries/s, ${name}`, runs: runs.map((r) => r[k].rate), at: ats(runs, k),

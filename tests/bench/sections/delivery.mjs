@@ -183,7 +183,9 @@ export async function delivery({ tmp, redis, nginx }) {
     rep.ceilingCpu = await meter.stop(Math.max(1, rep.ceiling.requests));
     // Bare libcurl and one dispatcher, then the same drain with AOF on,
     // back to back: the ratios of this section pair these runs.
+    const bareMeter = await cpuMeter({ trees: { nginx: [nginx.proc.pid] } });
     rep.bare = await bareCurl({ url: nginx.url('/hook/bare'), concurrency: CONFIG.endpointConcurrency, count: CONFIG.backlog, file: request });
+    rep.bareCpu = await bareMeter.stop(rep.bare.requests);
     rep.d1_f1 = await drain(redis, { dispatchers: 1, company: 'CO_f1', events: CONFIG.backlog, fanout: 1, env: conc, nginx, commands: true });
     await setAof(redis.client, true);
     try {
