@@ -8,6 +8,9 @@
 // calls it by EVALSHA and falls back to EVAL after a Redis restart).
 // REDIS_URL (default redis://127.0.0.1:6379), WH_REDIS_PREFIX and
 // WH_PARTITIONS (default 1, the same as the programs') say where.
+// WH_REDIS_CLUSTER_NODES (host:port[,host:port...], as the programs take it)
+// publishes to a Redis Cluster instead (ioredis' Redis.Cluster), with the
+// idempotency key in the stream's slot.
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 
@@ -23,9 +26,17 @@ const [company, eventType, payload, eventSid] = process.argv.slice(2);
 JSON.parse(payload); // the dispatcher dead-letters a payload that is not JSON
 const script = process.env.PUBLISH_EVENT_LUA ||
   new URL('../../common/lua/publish_event.lua', import.meta.url);
-const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+const seeds = process.env.WH_REDIS_CLUSTER_NODES;
+const redis = seeds
+  ? new Redis.Cluster(seeds.split(',').map((s) => {
+    const at = s.lastIndexOf(':');
+    return { host: s.slice(0, at), port: Number(s.slice(at + 1)) };
+  }))
+  : new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 const p = process.env.WH_REDIS_PREFIX || 'wh:';
-const stream = `${p}{${partition(company, Number(process.env.WH_PARTITIONS || 1))}}:events`;
+const tag = `{${partition(company, Number(process.env.WH_PARTITIONS || 1))}}`;
+const stream = `${p}${tag}:events`;
+const idem = seeds ? `${p}${tag}:idem:${company}:${eventSid}` : `${p}idem:${company}:${eventSid}`;
 
 try {
   if (eventSid === undefined) {
@@ -33,7 +44,7 @@ try {
   } else {
     redis.defineCommand('publishEvent', { numberOfKeys: 2, lua: readFileSync(script, 'utf8') });
     const [added, a, b, same] = await redis.publishEvent(
-      `${p}idem:${company}:${eventSid}`, stream, 86400,
+      idem, stream, 86400,
       'company_sid', company, 'event_type', eventType, 'payload', payload, 'event_sid', eventSid,
     );
     if (added === 1) console.log('added', a, b);

@@ -7,7 +7,7 @@
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { KEYS, startStack, useHarness } from './lib/harness.js';
+import { KEYS, partitionOf, startStack, useHarness } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, expectFieldError, rnd } from './lib/checks.js';
 
 useHarness();
@@ -22,6 +22,8 @@ before(async () => {
 
 const idem = (key) => ({ headers: { 'idempotency-key': key } });
 const count = (company) => stack.redis.call('ZCARD', KEYS.companyWebhooks(company));
+// The id of the bootstrap key, which the Idempotency-Key records are kept under.
+const keyId = () => stack.bootstrapKey.split(':')[0];
 
 describe('Idempotency-Key', () => {
   test('POST /v1/webhooks twice: one webhook, the same answer byte for byte', async () => {
@@ -39,7 +41,7 @@ describe('Idempotency-Key', () => {
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     assert.notEqual(again.headers.get('x-request-id'), first.headers.get('x-request-id'), 'a request id of its own');
     assert.equal(await count(company), 1, 'one webhook');
-    const ttl = await stack.redis.call('TTL', `wh:idemkey:${stack.bootstrapKey.split(':')[0]}:${key}`);
+    const ttl = await stack.redis.call('TTL', KEYS.idemkey(keyId(), key));
     assert.ok(ttl > 86000 && ttl <= 86400, `kept 24 h (TTL ${ttl})`);
   });
 
@@ -117,13 +119,15 @@ describe('Idempotency-Key', () => {
     assert.equal((await api('GET', `/v1/api-keys?company_sid=${company}`)).json.api_keys.length, 1);
 
     const ek = `ev-${rnd(8)}`;
-    const before = await stack.redis.call('XLEN', KEYS.events);
+    // The stream of the company's partition (wh:{0}:events on one Redis).
+    const stream = KEYS.part(partitionOf(company), 'events');
+    const before = await stack.redis.call('XLEN', stream);
     const ev = { company_sid: company, event_type: 'call.ended', payload: { n: 1 } };
     const e1 = await api('POST', '/v1/events', ev, idem(ek));
     const e2 = await api('POST', '/v1/events', ev, idem(ek));
     assert.equal(e1.status, 202, e1.text);
     assert.equal(e2.text, e1.text);
-    assert.equal(await stack.redis.call('XLEN', KEYS.events), before + 1, 'one event on the stream');
+    assert.equal(await stack.redis.call('XLEN', stream), before + 1, 'one event on the stream');
   });
 
   test('a bad Idempotency-Key header: 400 naming it; GET ignores the header', async () => {
@@ -142,13 +146,15 @@ describe('Idempotency-Key', () => {
     const key = `oom-${rnd(8)}`;
     // The api key is authenticated before memory runs out (reads still work after).
     assert.equal((await api('GET', '/v1/webhooks?company_sid=CO_x')).status, 200);
-    await stack.redis.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-    await stack.redis.call('CONFIG', 'SET', 'maxmemory', '1');
+    // The Redis that holds the Idempotency-Key record (in a cluster, the master of its slot).
+    const full = await stack.redis.masterOf(KEYS.idemkey(keyId(), key));
+    await full.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    await full.call('CONFIG', 'SET', 'maxmemory', '1');
     let res;
     try {
       res = await api('POST', '/v1/webhooks', body, idem(key));
     } finally {
-      await stack.redis.call('CONFIG', 'SET', 'maxmemory', '0');
+      await full.call('CONFIG', 'SET', 'maxmemory', '0');
     }
     assertProblem(res, [503]);
     assert.ok(Number(res.headers.get('retry-after')) > 0, `Retry-After: ${res.headers.get('retry-after')}`);

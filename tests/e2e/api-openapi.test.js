@@ -14,7 +14,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
-import { REPO_ROOT, startDispatcher, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
+import { REPO_ROOT, queueState, startDispatcher, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, documentedProblemTypes, rawRequest, rnd } from './lib/checks.js';
 
 useHarness();
@@ -273,6 +273,13 @@ describe('real answers match the schemas', () => {
 
   test('delivery routes: attempts, dead letters, ~redeliver, ~resend, events, ~recover, jobs, ~test', async () => {
     await startDispatcher({ redis: stack.redis, bootstrapKey: stack.bootstrapKey, apiPort: stack.apiServer.port });
+    // The events the tests above published wait in the stream: the webhook
+    // made next must see only its own, so let the dispatcher read them
+    // first (on a cluster it reads each partition in a call of its own).
+    await waitUntil(async () => {
+      const q = await queueState(stack.redis);
+      return q.events === 0 && q.pendingEvents === 0;
+    }, { what: 'the earlier events read' });
     const rcv = await startReceiver({ status: 500, body: 'no' });
     const w = await createWebhook(api, company, { url: rcv.url(), max_attempts: 1 });
     const evt = `evt_oa_${rnd(4)}`;

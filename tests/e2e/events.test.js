@@ -16,9 +16,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   KEYS,
+  PARTITIONS,
   REPO_ROOT,
   createWebhook,
   deadLetters,
+  partitionOf,
   publishEvents,
   randomHex,
   redisCli,
@@ -60,8 +62,21 @@ function luaShas() {
     .map((f) => crypto.createHash('sha1').update(fs.readFileSync(path.join(dir, f))).digest('hex'));
 }
 
-async function streamLength(stack) {
-  return Number(await redisCli(stack.redis, 'XLEN', KEYS.events));
+// The length of the stream the api publishes company's events to (its
+// partition's; wh:{0}:events on one Redis).
+async function streamLength(stack, company) {
+  return Number(await redisCli(stack.redis, 'XLEN', KEYS.part(partitionOf(company), 'events')));
+}
+
+// A command of one node (SCRIPT, CONFIG, INFO) run on every master (the one
+// Redis, or each master of a cluster): their answers, in that order.
+async function onEveryMaster(stack, ...args) {
+  return Promise.all((await stack.redis.masters()).map((m) => redisCli(m, ...args)));
+}
+
+// The calls of one command in INFO commandstats, summed over the masters.
+function statCalls(infos, cmd) {
+  return infos.reduce((n, info) => n + Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
 }
 
 describe('events in', () => {
@@ -150,7 +165,7 @@ describe('events in', () => {
     const co2 = await stack.api('POST', '/v1/events', { company_sid: 'CO_events_2', event_type: 'call.ended', event_sid: s, payload: { n: 1 } });
     assert.equal(co2.status, 202, co2.text);
     await expectOnce(stack, rcv, hook.keys, [s], 'idempotent');
-    const ttl = Number(await redisCli(stack.redis, 'TTL', `wh:idem:${CO}:${s}`));
+    const ttl = Number(await redisCli(stack.redis, 'TTL', KEYS.idem(CO, s)));
     assert.ok(ttl > 86000 && ttl <= 86400, `remembered for 24 h (TTL ${ttl})`);
   });
 
@@ -193,11 +208,11 @@ describe('events in', () => {
   });
 
   test('the script is found again after Redis forgets it (SCRIPT FLUSH)', async () => {
-    await redisCli(stack.redis, 'SCRIPT', 'FLUSH');
+    await onEveryMaster(stack, 'SCRIPT', 'FLUSH');
     const s = sid('flush');
     const res = await stack.api('POST', '/v1/events', { company_sid: CO, event_type: 'call.ended', event_sid: s, payload: 1 });
     assert.equal(res.status, 202, res.text);
-    await redisCli(stack.redis, 'SCRIPT', 'FLUSH');
+    await onEveryMaster(stack, 'SCRIPT', 'FLUSH');
     const b = await stack.api('POST', '/v1/events:batch', { events: [{ company_sid: CO, event_type: 'call.ended', event_sid: sid('flushb'), payload: 1 }, { company_sid: CO, event_type: 'call.ended', payload: 2 }] });
     assert.equal(b.status, 202, b.text);
     await expectOnce(stack, rcv, hook.keys, [s, ...b.json.events.map((e) => e.event_sid)], 'after SCRIPT FLUSH');
@@ -207,26 +222,27 @@ describe('events in', () => {
     // Every script of common/lua is in Redis' cache, even those no program
     // calls yet (order_*, ratelimit): the connections load them all.
     const shas = luaShas();
-    const exists = (await redisCli(stack.redis, 'SCRIPT', 'EXISTS', ...shas)).split('\n');
-    assert.deepEqual(exists, shas.map(() => '1'), 'every script loaded');
+    for (const exists of await onEveryMaster(stack, 'SCRIPT', 'EXISTS', ...shas)) {
+      assert.deepEqual(exists.split('\n'), shas.map(() => '1'), 'every script loaded');
+    }
     // While the dispatcher moves retries (every 100 ms), publishes its
     // metrics, and the api runs its scripts, EVAL never travels.
-    await redisCli(stack.redis, 'CONFIG', 'RESETSTAT');
+    await onEveryMaster(stack, 'CONFIG', 'RESETSTAT');
     const made = await createWebhook(stack, { company_sid: `${CO}_sha`, label: 'sha', url: rcv.url('/sha') });
     const del = await stack.api('DELETE', `/v1/webhooks/${made.webhook.sid}`);
     assert.equal(del.status, 204, del.text);
     const res = await stack.api('POST', '/v1/events', { company_sid: CO, event_type: 'call.ended', event_sid: sid('sha'), payload: 1 });
     assert.equal(res.status, 202, res.text);
     await sleep(400);
-    const stats = await redisCli(stack.redis, 'INFO', 'commandstats');
-    assert.doesNotMatch(stats, /cmdstat_eval:/, 'no EVAL with a script\'s text');
-    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    const stats = await onEveryMaster(stack, 'INFO', 'commandstats');
+    for (const st of stats) assert.doesNotMatch(st, /cmdstat_eval:/, 'no EVAL with a script\'s text');
+    const calls = statCalls(stats, 'evalsha');
     assert.ok(calls >= 3, `the scripts ran by EVALSHA (${calls} calls)`);
   });
 
   test('after SCRIPT FLUSH the connections load the scripts again', async () => {
     const shas = luaShas();
-    await redisCli(stack.redis, 'SCRIPT', 'FLUSH');
+    await onEveryMaster(stack, 'SCRIPT', 'FLUSH');
     // The first call that meets NOSCRIPT may fail (503, retryable); the
     // scripts are then loaded again and the api's writes work.
     let res = await stack.api('POST', '/v1/webhooks', { webhook: { company_sid: `${CO}_flush`, label: 'f', url: rcv.url('/f') } });
@@ -235,13 +251,13 @@ describe('events in', () => {
       res = await stack.api('POST', '/v1/webhooks', { webhook: { company_sid: `${CO}_flush`, label: 'f', url: rcv.url('/f') } });
     }
     assert.equal(res.status, 201, res.text);
-    await waitUntil(async () => (await redisCli(stack.redis, 'SCRIPT', 'EXISTS', ...shas)).split('\n').every((x) => x === '1'), { timeoutMs: 5000, what: 'every script loaded again' });
+    await waitUntil(async () => (await onEveryMaster(stack, 'SCRIPT', 'EXISTS', ...shas)).every((e) => e.split('\n').every((x) => x === '1')), { timeoutMs: 5000, what: 'every script loaded again' });
     const del = await stack.api('DELETE', `/v1/webhooks/${res.json.webhook.sid}`);
     assert.equal(del.status, 204, del.text);
   });
 
   test('bad inputs: each rule answers with its field named, nothing is enqueued', async () => {
-    const before = await streamLength(stack);
+    const before = await streamLength(stack, CO);
     const ok = { company_sid: CO, event_type: 'call.ended', payload: {} };
     const cases = [
       [{ ...ok, company_sid: undefined }, 'company_sid'],
@@ -275,7 +291,7 @@ describe('events in', () => {
     assertNamesField(assertProblem(await batch([ok, { ...ok, payload: 'x'.repeat(300 * 1024) }]), [422]), 'events[1]');
     const many = assertProblem(await batch([{ ...ok, payload: undefined }, ok, { ...ok, event_sid: 'a b' }]), [422]);
     assert.deepEqual(many.errors.map((e) => e.field).sort(), ['events[0].payload', 'events[2].event_sid']);
-    assert.equal(await streamLength(stack), before, 'no entry added by any bad request');
+    assert.equal(await streamLength(stack, CO), before, 'no entry added by any bad request');
   });
 
   test('a batch of 1000 events in one request', async () => {
@@ -299,7 +315,11 @@ describe('publishing straight into Redis', () => {
     hook = await createWebhook(stack, { company_sid: CO, label: 'direct', url: rcv.url('/direct') });
   });
 
-  const env = () => ({ ...process.env, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(stack.redis.port), REDIS_URL: `redis://127.0.0.1:${stack.redis.port}` });
+  // Where the examples publish: the one Redis, or the cluster (its seeds
+  // and the stack's partitions, as the programs get them).
+  const env = () => (stack.redis.env
+    ? { ...process.env, ...stack.redis.env(), WH_PARTITIONS: String(PARTITIONS) }
+    : { ...process.env, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(stack.redis.port), REDIS_URL: `redis://127.0.0.1:${stack.redis.port}` });
 
   // The entry ids the dispatcher derives event sids from are not known to a
   // plain XADD publisher: find a delivery by a payload marker.
@@ -539,9 +559,8 @@ describe('event-type filters and the webhook cache following api changes', () =>
     await waitUntil(() => rcv.requests.filter((r) => r.url === '/steady').length >= 20, { what: 'warm-up' });
     await waitQueuesIdle(stack.redis);
     const stat = async () => {
-      const info = await redisCli(stack.redis, 'INFO', 'commandstats');
-      const calls = (cmd) => Number((info.match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`)) || [0, 0])[1]);
-      return { zrange: calls('zrange'), hvals: calls('hvals') };
+      const infos = await onEveryMaster(stack, 'INFO', 'commandstats');
+      return { zrange: statCalls(infos, 'zrange'), hvals: statCalls(infos, 'hvals') };
     };
     const before = await stat();
     const N = 2000;

@@ -7,7 +7,7 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { PREFIX, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
+import { KEYS, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, rnd } from './lib/checks.js';
 
 useHarness();
@@ -68,7 +68,7 @@ test('a slot holding an earlier day\'s hour counts nothing, and is emptied by th
   const company = `CO_st${rnd(3)}`;
   const rcv = await startReceiver();
   const w = await createWebhook(api, company, { url: rcv.url(), max_attempts: 1 });
-  const key = `${PREFIX}webhook:${w.sid}:hourly`;
+  const key = KEYS.hourly(w.sid);
   const hour = Math.floor(Date.now() / 3600000);
   const slot = hour % 24;
   // Yesterday's same hour in today's slot, and another slot of last week.

@@ -94,6 +94,8 @@ export const KEYS = {
   webhookKeys: (sid) => `${PREFIX}${TAG}webhook:${sid}:keys`,
   companyWebhooks: (company) => `${PREFIX}${TAG}company:${company}:webhooks`,
   apikey: (id) => `${PREFIX}${TAG}apikey:${id}`,
+  idemkey: (keyId, key) => `${PREFIX}${TAG}idemkey:${keyId}:${key}`,
+  hourly: (sid) => `${PREFIX}${TAG}webhook:${sid}:hourly`,
   attempts: (sid) => `${PREFIX}${TAG}attempts:${sid}`,
   idem: (company, eventSid) => (E2E_CLUSTER
     ? `${PREFIX}{${partitionOf(company)}}:idem:${company}:${eventSid}`
@@ -459,6 +461,17 @@ export class Redis {
     return this.port;
   }
 
+  // The Redis that serves key (one Redis: itself; see Cluster.masterOf).
+  async masterOf() {
+    return this;
+  }
+
+  // Every master (one Redis: itself; see Cluster.masters): where a
+  // command of one node (SCRIPT, CONFIG, INFO) must go to reach them all.
+  async masters() {
+    return [this];
+  }
+
   get tlsArgs() {
     if (!this.tls) return [];
     const t = this.tls;
@@ -553,12 +566,17 @@ export async function startRedis(opts = {}) {
 }
 
 // Run redis-cli against this Redis (the way an operator or another service
-// would publish), e.g. redisCli(redis, 'XADD', KEYS.events, '*', ...).
+// would publish), e.g. redisCli(redis, 'XADD', KEYS.events, '*', ...). On a
+// cluster (lib/cluster.js) it is redis-cli -c, which follows MOVED and ASK
+// from a live node; a command of one node goes to each of redis.masters().
 export function redisCli(redis, ...args) {
+  const where = redis.nodes
+    ? ['-c', '-p', String(redis.nodes.find((n) => n.proc?.running).port)]
+    : ['-p', String(redis.port)];
   return new Promise((resolve, reject) => {
     execFile(
       'redis-cli',
-      ['-h', '127.0.0.1', '-p', String(redis.port), ...args],
+      ['-h', '127.0.0.1', ...where, ...args],
       { timeout: 10000, env: childEnv({}) },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message} ${stderr}`));
