@@ -161,7 +161,7 @@ e2e: all
 # delivery-retry passes there too but its tight gap bounds, 100 ms of
 # slack, are met only on a quiet machine with 8 partitions' reads.)
 CLUSTER_E2E ?= partitions api-webhooks api-keys api-signing-keys \
-	endpoint-health security-tenancy resend \
+	endpoint-health security-tenancy resend security-secrets \
 	foundation events api-idempotency api-openapi webhook-stats
 test-cluster: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }

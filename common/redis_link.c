@@ -95,6 +95,57 @@ wh_redis_call(struct wh_wire *w, char *err, size_t errlen, int argc,
 }
 
 /*
+ * Why: a command whose key does not route it (SCAN) reaches only the node
+ * it is sent to, and w's node may be a replica or serve other slots. The
+ * map comes from w's node (CLUSTER SLOTS) as cluster_follow's redirects
+ * would find it; the wire opened follows redirects like w.
+ */
+struct wh_wire *
+wh_redis_slot_master(struct wh_wire *w, const char *key, size_t len,
+    char *err, size_t errlen)
+{
+	const struct wh_redis_addr	*a = w->cluster;
+	struct wh_slot_map		*m;
+	struct wh_wire			*o = NULL;
+	redisReply			*r;
+	const char			*argv[2] = { "CLUSTER", "SLOTS" };
+	unsigned			 n;
+
+	if (a == NULL) {
+		(void)snprintf(err, errlen, "not a Redis Cluster");
+		return (NULL);
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return (NULL);
+	}
+	if ((r = wh_redis_run(w, err, errlen, 2, argv)) == NULL)
+		goto out;
+	n = WH_CLUSTER_NO_NODE;
+	if (wh_slot_map_parse(r, w->node_host, m, err, errlen) == 0 &&
+	    (n = m->node[wh_key_slot(key, len)]) == WH_CLUSTER_NO_NODE)
+		(void)snprintf(err, errlen, "no master serves slot %u",
+		    wh_key_slot(key, len));
+	freeReplyObject(r);
+	if (n == WH_CLUSTER_NO_NODE)
+		goto out;
+	if ((o = connect_sync(m->nodes[n].host, m->nodes[n].port, "",
+	    master_tls(a), w->call_ms / 1000, err, errlen)) == NULL)
+		goto out;
+	if (node_sync(o, a, err, errlen) == -1) {
+		wh_wire_free(o);
+		o = NULL;
+		goto out;
+	}
+	o->cluster = a;
+	(void)snprintf(o->node_host, sizeof(o->node_host), "%s",
+	    m->nodes[n].host);
+out:
+	free(m);
+	return (o);
+}
+
+/*
  * EVALSHA of an embedded script, blocking; a NOSCRIPT answer loads it
  * (SCRIPT LOAD) and calls it once more. Any reply, as wh_redis_call.
  */

@@ -72,6 +72,15 @@ redisReply	*wh_redis_script(struct wh_wire *, char *err, size_t errlen,
 		    const char *text, int nkeys, int argc, const char **argv,
 		    const size_t *lens);
 
+/*
+ * In a Redis Cluster (w opened with WH_REDIS_CLUSTER_NODES): a new
+ * blocking wire to the master serving the slot of key (len bytes) now,
+ * following MOVED and ASK like w; the caller frees it. NULL with the
+ * reason in err (not a cluster, no master for that slot, unreachable).
+ */
+struct wh_wire	*wh_redis_slot_master(struct wh_wire *w, const char *key,
+		    size_t len, char *err, size_t errlen);
+
 /* "host:port" or the socket path, for log lines (never the password). */
 void		 wh_redis_where(const struct wh_redis_addr *, char *out,
 		    size_t len);

@@ -7,7 +7,9 @@
  * record is only replaced if it did not change meanwhile (a small
  * compare-and-set script: common/lua/signing_key_cas.lua and
  * webhook_reseal.lua), so the api may keep running. The secret
- * itself does not change, so nothing cached elsewhere goes stale.
+ * itself does not change, so nothing cached elsewhere goes stale. On a
+ * Redis Cluster it works on the master of the {g} slot, which holds every
+ * such record (records_wire()).
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,10 +78,13 @@ rewrite_webhook(struct wh_wire *c, const struct wh_config *cfg,
 	redisReply		*r;
 	const char		*args[2], *argv[2];
 	size_t			 lens[2];
-	char			 err[256];
-	int			 rc = 0;
+	char			 err[256], base[WH_KEY_MAX];
+	int			 rc = 0, blen;
 
-	if (strchr(key + strlen(cfg->prefix) + 8, ':') != NULL)
+	/* base: the name up to the sid ("wh:webhook:", "wh:{g}:webhook:"). */
+	if ((blen = wh_key_webhook(base, sizeof(base), cfg->prefix, "")) ==
+	    -1 || strncmp(key, base, (size_t)blen) != 0 ||
+	    strchr(key + blen, ':') != NULL)
 		return (0);
 	argv[0] = "GET"; argv[1] = key;
 	if ((r = wh_redis_call(c, err, sizeof(err), 2, argv, NULL)) == NULL)
@@ -216,20 +221,51 @@ scan_each(struct wh_wire *c, const struct wh_config *cfg, const char *pattern,
 	return (0);
 }
 
+/*
+ * The wire to SCAN and rewrite on: c itself on one Redis. In a cluster
+ * every record rewritten is in the {g} slot (docs/design.md), whose keys
+ * only the master serving it holds (c's node may be a replica, or serve
+ * other slots): a wire of its own to that master, which still follows
+ * MOVED and ASK should the slot move meanwhile. NULL if unreachable.
+ */
+static struct wh_wire *
+records_wire(struct wh_wire *c, const struct wh_config *cfg,
+    const char *pattern)
+{
+	struct wh_wire	*w;
+	char		 err[256];
+
+	if (cfg->redis.ncluster == 0)
+		return (c);
+	if ((w = wh_redis_slot_master(c, pattern, strlen(pattern), err,
+	    sizeof(err))) == NULL)
+		wh_log(WH_LOG_ERROR, "cannot reach the master of the "
+		    "records' slot", "key", pattern, "error", err, NULL);
+	return (w);
+}
+
 int
 launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
 {
 	struct tally	 t;
+	struct wh_wire	*w;
 	char		 n1[24], n2[24], n3[24], n4[24];
 	char		 keys[WH_KEY_MAX], hooks[WH_KEY_MAX];
+	int		 rc;
 
 	memset(&t, 0, sizeof(t));
 	/* SCAN patterns: every webhook's signing keys, every webhook. */
 	if (wh_key_webhook_keys(keys, sizeof(keys), cfg->prefix, "*") == -1 ||
 	    wh_key_webhook(hooks, sizeof(hooks), cfg->prefix, "*") == -1)
 		return (1);
-	if (scan_each(c, cfg, keys, "hash", rewrite_hash, &t) == -1 ||
-	    scan_each(c, cfg, hooks, "string", rewrite_webhook, &t) == -1)
+	/* Both patterns' keys share one slot in a cluster ({g}). */
+	if ((w = records_wire(c, cfg, keys)) == NULL)
+		return (1);
+	rc = scan_each(w, cfg, keys, "hash", rewrite_hash, &t) == -1 ||
+	    scan_each(w, cfg, hooks, "string", rewrite_webhook, &t) == -1;
+	if (w != c)
+		wh_wire_free(w);
+	if (rc)
 		return (1);
 	(void)snprintf(n1, sizeof(n1), "%ld", t.seen);
 	(void)snprintf(n2, sizeof(n2), "%ld", t.rewritten);

@@ -3,6 +3,9 @@
 // their own company and still signing every delivery; a rotation (new key
 // first, old key kept, `webhooks-api --reencrypt-secrets`, old key dropped)
 // keeps every webhook working; and no secret appears in any log line.
+// With E2E_REDIS=cluster the rotation's one seed is a node that holds none
+// of the records (a replica of a master not serving {g}): the command must
+// find the {g} slot's master itself (issue 20).
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,10 +16,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   BIN,
+  E2E_CLUSTER,
   KEYS,
   createWebhook,
   programEnv,
-  redisCli,
   runToExit,
   startReceiver,
   startStack,
@@ -24,7 +27,6 @@ import {
   waitUntil,
 } from './lib/harness.js';
 import { checkSigned, companyKey } from './lib/checks.js';
-import * as resp from './lib/resp.js';
 
 useHarness();
 
@@ -32,14 +34,21 @@ const ringKey = (kid) => `${kid}:${crypto.randomBytes(32).toString('base64')}`;
 
 // The raw bytes of every signing key record of a webhook, as a Buffer each.
 async function rawKeys(redis, webhookSid) {
-  const c = await resp.connect({ port: redis.port });
-  try {
-    // HVALS through a Lua script returning hex keeps binary intact.
-    const hex = await c.call('EVAL', "local out = {} for _, v in ipairs(redis.call('HVALS', KEYS[1])) do out[#out + 1] = (v:gsub('.', function(ch) return string.format('%02x', ch:byte()) end)) end return out", 1, `wh:webhook:${webhookSid}:keys`);
-    return hex.map((h) => Buffer.from(h, 'hex'));
-  } finally {
-    c.close();
+  // HVALS through a Lua script returning hex keeps binary intact.
+  const hex = await redis.call('EVAL', "local out = {} for _, v in ipairs(redis.call('HVALS', KEYS[1])) do out[#out + 1] = (v:gsub('.', function(ch) return string.format('%02x', ch:byte()) end)) end return out", 1, KEYS.webhookKeys(webhookSid));
+  return hex.map((h) => Buffer.from(h, 'hex'));
+}
+
+// The cluster variables naming one seed that holds no record: a replica
+// whose master does not serve the {g} slot. {} on one Redis.
+async function seedWithoutRecords(redis, webhookSid) {
+  if (!E2E_CLUSTER) return {};
+  const home = await redis.masterOf(KEYS.webhook(webhookSid));
+  for (const n of redis.nodes) {
+    const role = await n.call('ROLE');
+    if (role[0] === 'slave' && Number(role[2]) !== home.port) return redis.env([n]);
   }
+  throw new Error('no replica of another master');
 }
 
 describe('signing secrets sealed at rest', () => {
@@ -105,10 +114,18 @@ describe('signing secrets sealed at rest', () => {
       await p.restart();
     }
     await deliverOne(keys, 'both keys, records still sealed with old');
-    const env = programEnv({ redis: stack.redis, apiPort: stack.apiServer.port, bootstrapKey: stack.bootstrapKey, env: { WH_SECRETS_KEY: both } });
+    const seed = await seedWithoutRecords(stack.redis, hook.webhook.sid);
+    const env = programEnv({ redis: stack.redis, apiPort: stack.apiServer.port, bootstrapKey: stack.bootstrapKey, env: { WH_SECRETS_KEY: both, ...seed } });
     const r = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /"rewritten":[1-9]/);
+    const seen = /"keys":(\d+)/.exec(r.stderr)[1];
+    // On a cluster, any node as the only seed finds the same records.
+    for (const n of E2E_CLUSTER ? stack.redis.nodes : []) {
+      const again = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env: { ...env, ...stack.redis.env([n]) } });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(/"keys":(\d+)/.exec(again.stderr)?.[1], seen, `seed ${n.port}: ${again.stderr}`);
+    }
     for (const raw of await rawKeys(stack.redis, hook.webhook.sid)) {
       assert.ok(raw.includes('new') && !raw.includes('old'), 'sealed with the new key now');
     }
@@ -153,6 +170,6 @@ describe('signing secrets sealed at rest', () => {
     const res = await stack.api('GET', `/v1/webhooks/${hook.webhook.sid}/signing-keys`);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.signing_keys.length, 0, 'unreadable keys are not shown, nor their bytes');
-    assert.equal(await redisCli(stack.redis, 'EXISTS', `wh:webhook:${hook.webhook.sid}:keys`), '1', 'and not deleted');
+    assert.equal(await stack.redis.call('EXISTS', KEYS.webhookKeys(hook.webhook.sid)), 1, 'and not deleted');
   });
 });
