@@ -83,9 +83,9 @@ batch_failed(void)
 static char	pick_job[WH_ID_MAX];
 static char	pick_lease[WH_KEY_MAX];
 
-/* A cluster's batch ends without accounting: give its lease back. */
+/* Give a cluster's job lease back, if this dispatcher holds one. */
 static void
-pick_done(void)
+lease_release(void)
 {
 	const char	*argv[2];
 
@@ -95,6 +95,13 @@ pick_done(void)
 		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
 		pick_lease[0] = '\0';
 	}
+}
+
+/* A cluster's batch ends without accounting: give its lease back. */
+static void
+pick_done(void)
+{
+	lease_release();
 	batch_failed();
 }
 
@@ -152,11 +159,7 @@ job_account(const redisReply *counts)
 		argv[0] = "HDEL"; argv[1] = k_jobs; argv[2] = pick_job;
 		(void)rconn_cmd(&d.main, NULL, NULL, 3, argv, NULL);
 	}
-	if (pick_lease[0] != '\0') {
-		argv[0] = "DEL"; argv[1] = pick_lease;
-		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
-		pick_lease[0] = '\0';
-	}
+	lease_release();
 	argv[0] = "EXEC";
 	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
 		pick_done();
