@@ -28,6 +28,8 @@ static int	node_sync(struct wh_wire *, const struct wh_redis_addr *,
 static struct wh_wire *connect_sync(const char *, int, const char *,
 		    const struct wh_redis_tls *, int, char *, size_t);
 static const struct wh_redis_tls *master_tls(const struct wh_redis_addr *);
+static struct wh_wire *cluster_node_open(const struct wh_redis_addr *,
+		    const char *, int, int, char *, size_t);
 
 /*
  * In a Redis Cluster, a blocking command whose slot lives on another node
@@ -129,17 +131,8 @@ wh_redis_slot_master(struct wh_wire *w, const char *key, size_t len,
 	freeReplyObject(r);
 	if (n == WH_CLUSTER_NO_NODE)
 		goto out;
-	if ((o = connect_sync(m->nodes[n].host, m->nodes[n].port, "",
-	    master_tls(a), w->call_ms / 1000, err, errlen)) == NULL)
-		goto out;
-	if (node_sync(o, a, err, errlen) == -1) {
-		wh_wire_free(o);
-		o = NULL;
-		goto out;
-	}
-	o->cluster = a;
-	(void)snprintf(o->node_host, sizeof(o->node_host), "%s",
-	    m->nodes[n].host);
+	o = cluster_node_open(a, m->nodes[n].host, m->nodes[n].port,
+	    w->call_ms / 1000, err, errlen);
 out:
 	free(m);
 	return (o);
@@ -328,6 +321,29 @@ node_sync(struct wh_wire *w, const struct wh_redis_addr *a, char *err,
 	return (run_quiet(w, err, errlen, 1, argv));
 }
 
+/*
+ * A blocking wire to one cluster node (host:port), authenticated and
+ * set up as node_sync does, that follows redirects (wh_redis_call);
+ * NULL with the reason in err.
+ */
+static struct wh_wire *
+cluster_node_open(const struct wh_redis_addr *a, const char *host, int port,
+    int timeout_s, char *err, size_t errlen)
+{
+	struct wh_wire	*w;
+
+	if ((w = connect_sync(host, port, "", master_tls(a), timeout_s, err,
+	    errlen)) == NULL)
+		return (NULL);
+	if (node_sync(w, a, err, errlen) == -1) {
+		wh_wire_free(w);
+		return (NULL);
+	}
+	w->cluster = a;
+	(void)snprintf(w->node_host, sizeof(w->node_host), "%s", host);
+	return (w);
+}
+
 /* The first seed node that answers, its wire following redirects. */
 static struct wh_wire *
 cluster_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
@@ -338,16 +354,9 @@ cluster_open_sync(const struct wh_redis_addr *a, int timeout_s, char *err,
 	size_t		 i;
 
 	for (i = 0; i < a->ncluster; i++) {
-		w = connect_sync(a->cluster[i].host, a->cluster[i].port, "",
-		    master_tls(a), timeout_s, why, sizeof(why));
-		if (w != NULL && node_sync(w, a, why, sizeof(why)) == 0) {
-			w->cluster = a;
-			(void)snprintf(w->node_host, sizeof(w->node_host), "%s",
-			    a->cluster[i].host);
+		if ((w = cluster_node_open(a, a->cluster[i].host,
+		    a->cluster[i].port, timeout_s, why, sizeof(why))) != NULL)
 			return (w);
-		}
-		if (w != NULL)
-			wh_wire_free(w);
 		(void)snprintf(err, errlen, "cluster node %s:%d: %s",
 		    a->cluster[i].host, a->cluster[i].port, why);
 	}
