@@ -354,42 +354,45 @@ async function assertNewKeyOnly(cluster, fleet, rcv) {
   await d.stop();
 }
 
-test('--reencrypt-secrets while the {g} master fails over (kill -9): exit 1, run again, every record sealed with the new key only', { timeout: 180000 }, async () => {
+// A fleet sealed with the old key; a rotation run stopped half way, the
+// fault (fault(cluster, home, run) says what it did), the run going on:
+// it must fail, and a rerun succeed; then the records and the deliveries
+// are checked, and a line reports what happened.
+async function rotationThrough(name, fault) {
   const cluster = await startCluster();
   const rcv = await startReceiver();
   const fleet = await sealedFleet(cluster, rcv);
   const records = await assertSealed(cluster, fleet.hooks, OLD_KID, NEW_KID);
   const env = programEnv({ redis: cluster, apiPort: fleet.api.port, bootstrapKey: fleet.bootstrapKey, env: { ...fleet.e, WH_SECRETS_KEY: `${SECRETS_NEW},${SECRETS_OLD}` } });
-  let promotedMs = 0;
-  const first = await interruptedRun(cluster, env, async (home) => {
-    const killedAt = Date.now();
-    await home.kill();
-    await waitUntil(async () => (await cluster.masterOf(G.webhook('x'))) !== home,
-      { timeoutMs: 30000, intervalMs: 100, what: 'a replica to take over the {g} slot' });
-    promotedMs = Date.now() - killedAt;
-    await cluster.waitHealthy();
+  let what = '';
+  const first = await interruptedRun(cluster, env, async (home, run) => {
+    what = await fault(cluster, home, run);
   });
-  assert.equal(first.code, 1, `the interrupted run fails (run it again): ${first.stderr}`);
+  assert.equal(first.code, 1, `the run through the fault fails (run it again): ${first.stderr}`);
   const again = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env, timeoutMs: 60000 });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(Number(/"keys":(\d+)/.exec(again.stderr)?.[1]), records, `the rerun saw every record: ${again.stderr}`);
   assert.equal(await assertSealed(cluster, fleet.hooks, NEW_KID, OLD_KID), records);
   await assertNewKeyOnly(cluster, fleet, rcv);
-  process.stderr.write(`cluster-reencrypt-failover: ${records} records; run stopped after ${first.readAtStop} keys hashes, ` +
-    `{g} master killed, replica promoted ${promotedMs} ms after; first run exit ${first.code} (${first.why}), rerun ` +
-    `${/"rewritten":(\d+)/.exec(again.stderr)?.[1]} rewritten\n`);
+  process.stderr.write(`cluster-reencrypt-${name}: ${records} records; run stopped after ${first.readAtStop} keys hashes, ` +
+    `${what}; first run exit ${first.code} (${first.why}), rerun ${/"rewritten":(\d+)/.exec(again.stderr)?.[1]} rewritten\n`);
+}
+
+test('--reencrypt-secrets while the {g} master fails over (kill -9): exit 1, run again, every record sealed with the new key only', { timeout: 180000 }, async () => {
+  await rotationThrough('failover', async (cluster, home) => {
+    const killedAt = Date.now();
+    await home.kill();
+    await waitUntil(async () => (await cluster.masterOf(G.webhook('x'))) !== home,
+      { timeoutMs: 30000, intervalMs: 100, what: 'a replica to take over the {g} slot' });
+    await cluster.waitHealthy();
+    return `{g} master killed, replica promoted ${Date.now() - killedAt} ms after`;
+  });
 });
 
 test('--reencrypt-secrets while the {g} slot is resharded: exit 1, run again, every record sealed with the new key only', { timeout: 180000 }, async () => {
-  const cluster = await startCluster();
-  const rcv = await startReceiver();
-  const fleet = await sealedFleet(cluster, rcv);
-  const records = await assertSealed(cluster, fleet.hooks, OLD_KID, NEW_KID);
-  const env = programEnv({ redis: cluster, apiPort: fleet.api.port, bootstrapKey: fleet.bootstrapKey, env: { ...fleet.e, WH_SECRETS_KEY: `${SECRETS_NEW},${SECRETS_OLD}` } });
-  let steps = 0;
-  let to;
-  const first = await interruptedRun(cluster, env, async (home, run) => {
-    to = (await cluster.masters()).find((m) => m !== home);
+  await rotationThrough('reshard', async (cluster, home, run) => {
+    const to = (await cluster.masters()).find((m) => m !== home);
+    let steps = 0;
     // The run goes on as soon as the slot is migrating: it meets ASK
     // and MOVED for the keys already moved, and its SCAN on the old
     // master no longer sees them.
@@ -398,15 +401,7 @@ test('--reencrypt-secrets while the {g} slot is resharded: exit 1, run again, ev
         if (steps++ === 1 && run.running) process.kill(run.pid, 'SIGCONT');
       },
     });
+    assert.equal(await cluster.masterOf(G.webhook('x')), to, 'the slot moved');
+    return `resumed during the move of the {g} slot (${steps} steps)`;
   });
-  assert.equal(await cluster.masterOf(G.webhook('x')), to, 'the slot moved');
-  assert.equal(first.code, 1, `the run during the move fails (run it again): ${first.stderr}`);
-  const again = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env, timeoutMs: 60000 });
-  assert.equal(again.code, 0, again.stderr);
-  assert.equal(Number(/"keys":(\d+)/.exec(again.stderr)?.[1]), records, `the rerun saw every record: ${again.stderr}`);
-  assert.equal(await assertSealed(cluster, fleet.hooks, NEW_KID, OLD_KID), records);
-  await assertNewKeyOnly(cluster, fleet, rcv);
-  process.stderr.write(`cluster-reencrypt-reshard: ${records} records; run stopped after ${first.readAtStop} keys hashes, ` +
-    `resumed during the move of the {g} slot (${steps} steps); first run exit ${first.code} (${first.why}), rerun ` +
-    `${/"rewritten":(\d+)/.exec(again.stderr)?.[1]} rewritten\n`);
 });
