@@ -917,6 +917,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 			en->outstanding = 1;
 			entry_delivery_done(en, 1);
 		} else {
+			en->home = partition_index(en->task.event.company_sid);
 			en->unfanned = 1;
 			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);
