@@ -260,8 +260,11 @@ records_settled(struct wh_wire *w, const char *pattern, const char *msg)
 	char		 err[256];
 	int		 ok;
 
-	if ((r = wh_redis_call(w, err, sizeof(err), 2, argv, NULL)) == NULL)
+	if ((r = wh_redis_call(w, err, sizeof(err), 2, argv, NULL)) == NULL) {
+		wh_log(WH_LOG_ERROR, "CLUSTER NODES failed: run it again",
+		    "error", err, NULL);
 		return (-1);
+	}
 	ok = r->type == REDIS_REPLY_STRING ?
 	    wh_cluster_nodes_serves(r->str, r->len,
 	    wh_key_slot(pattern, strlen(pattern))) : -1;
@@ -270,6 +273,39 @@ records_settled(struct wh_wire *w, const char *pattern, const char *msg)
 		return (1);
 	wh_log(WH_LOG_ERROR, msg, "key", pattern, NULL);
 	return (ok == 0 ? 0 : -1);
+}
+
+/*
+ * WH_REDIS_WAIT_REPLICAS=k: WAIT for k replicas to have every record w
+ * rewrote, so that a failover right after an exit 0 cannot bring an old
+ * sealing back once the old key is gone. 0 when confirmed (or k = 0).
+ */
+static int
+records_replicated(struct wh_wire *w, const struct wh_config *cfg)
+{
+	redisReply	*r;
+	const char	*argv[3];
+	char		 k[16], err[256];
+	int		 ok;
+
+	if (cfg->wait_replicas == 0)
+		return (0);
+	(void)snprintf(k, sizeof(k), "%d", cfg->wait_replicas);
+	/* As the api's WAIT: well within the wire's own call timeout. */
+	argv[0] = "WAIT"; argv[1] = k; argv[2] = "1000";
+	if ((r = wh_redis_call(w, err, sizeof(err), 3, argv, NULL)) == NULL) {
+		wh_log(WH_LOG_ERROR, "WAIT failed: run it again", "error", err,
+		    NULL);
+		return (-1);
+	}
+	ok = r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= cfg->wait_replicas;
+	freeReplyObject(r);
+	if (ok)
+		return (0);
+	wh_log(WH_LOG_ERROR, "the rewritten records are not on "
+	    "WH_REDIS_WAIT_REPLICAS replicas: run it again", NULL);
+	return (-1);
 }
 
 int
@@ -296,7 +332,8 @@ launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
 	    scan_each(w, cfg, hooks, "string", rewrite_webhook, &t) == -1 ||
 	    (w != c && records_settled(w, keys,
 	    "the records' slot moved or began migrating during the run; "
-	    "records may have been skipped: run it again") != 1);
+	    "records may have been skipped: run it again") != 1) ||
+	    records_replicated(w, cfg) == -1;
 	if (w != c)
 		wh_wire_free(w);
 	if (rc)

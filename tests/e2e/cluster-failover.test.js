@@ -190,7 +190,9 @@ test('resharding: the slot of a partition being published to and consumed moves;
 // sealed with the new key only, none is lost, and programs given the new
 // key alone read every secret back as it was and sign every delivery so
 // that it verifies both ways (Streem-Signature and webhook-signature v1,
-// and v1a with the Ed25519 public key).
+// and v1a with the Ed25519 public key). The runs have
+// WH_REDIS_WAIT_REPLICAS=1: after the failover a rerun fails as well
+// until the killed node is back as the promoted master's replica.
 
 const HOOKS = 300;
 // The records' names on a cluster (docs/design.md: the {g} tag), whatever
@@ -354,21 +356,23 @@ async function assertNewKeyOnly(cluster, fleet, rcv) {
   await d.stop();
 }
 
-// A fleet sealed with the old key; a rotation run stopped half way, the
-// fault (fault(cluster, home, run) says what it did), the run going on:
-// it must fail, and a rerun succeed; then the records and the deliveries
-// are checked, and a line reports what happened.
-async function rotationThrough(name, fault) {
+// A fleet sealed with the old key; a rotation run (with
+// WH_REDIS_WAIT_REPLICAS=1) stopped half way, the fault (fault(cluster,
+// home, run) says what it did), the run going on: it must fail, and a
+// rerun succeed once settle(cluster, env) has run; then the records and the
+// deliveries are checked, and a line reports what happened.
+async function rotationThrough(name, fault, settle = async () => {}) {
   const cluster = await startCluster();
   const rcv = await startReceiver();
   const fleet = await sealedFleet(cluster, rcv);
   const records = await assertSealed(cluster, fleet.hooks, OLD_KID, NEW_KID);
-  const env = programEnv({ redis: cluster, apiPort: fleet.api.port, bootstrapKey: fleet.bootstrapKey, env: { ...fleet.e, WH_SECRETS_KEY: `${SECRETS_NEW},${SECRETS_OLD}` } });
+  const env = programEnv({ redis: cluster, apiPort: fleet.api.port, bootstrapKey: fleet.bootstrapKey, env: { ...fleet.e, WH_SECRETS_KEY: `${SECRETS_NEW},${SECRETS_OLD}`, WH_REDIS_WAIT_REPLICAS: '1' } });
   let what = '';
   const first = await interruptedRun(cluster, env, async (home, run) => {
     what = await fault(cluster, home, run);
   });
   assert.equal(first.code, 1, `the run through the fault fails (run it again): ${first.stderr}`);
+  await settle(cluster, env);
   const again = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env, timeoutMs: 60000 });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(Number(/"keys":(\d+)/.exec(again.stderr)?.[1]), records, `the rerun saw every record: ${again.stderr}`);
@@ -386,6 +390,17 @@ test('--reencrypt-secrets while the {g} master fails over (kill -9): exit 1, run
       { timeoutMs: 30000, intervalMs: 100, what: 'a replica to take over the {g} slot' });
     await cluster.waitHealthy();
     return `{g} master killed, replica promoted ${Date.now() - killedAt} ms after`;
+  }, async (cluster, env) => {
+    // The promoted master has no replica yet: a run cannot have its
+    // records confirmed (WAIT 1), so it fails too.
+    const lonely = await runToExit(BIN.api, { args: ['--reencrypt-secrets'], env, timeoutMs: 60000 });
+    assert.equal(lonely.code, 1, `no replica to confirm the records: ${lonely.stderr}`);
+    assert.match(lonely.stderr + lonely.stdout, /WH_REDIS_WAIT_REPLICAS replicas: run it again/, JSON.stringify(lonely));
+    // The killed node comes back as the replica of the promoted one.
+    const home = cluster.nodes.find((n) => !n.proc?.running);
+    await home.start();
+    await waitUntil(async () => /master_link_status:up/.test(await home.call('INFO', 'replication')),
+      { timeoutMs: 30000, intervalMs: 200, what: 'the killed master to rejoin as a replica' });
   });
 });
 
