@@ -735,10 +735,13 @@ export async function eventConsumers(redis) {
 }
 
 // Entries pending for the consumer of the dispatcher with this pid (its
-// consumer name is host-pid-startms), over both streams.
+// consumer name is host-pid-startms), over both streams of every
+// partition (on a cluster each partition's streams live in their own slot).
 export async function consumerPending(redis, pid) {
   let n = 0;
-  for (const stream of [KEYS.events, KEYS.retries]) {
+  const streams = [];
+  for (let p = 0; p < PARTITIONS; p++) streams.push(KEYS.part(p, 'events'), KEYS.part(p, 'retries'));
+  for (const stream of streams) {
     let rows = [];
     try {
       rows = (await redis.call('XINFO', 'CONSUMERS', stream, GROUP)).map(resp.pairsToObject);
