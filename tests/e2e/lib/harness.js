@@ -844,7 +844,7 @@ export async function startDispatcher(opts) {
 // On a failure half way, whatever did start is left registered for
 // cleanup() (useHarness's after hook), and the error carries the output.
 export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispatcherEnv = {}, redis: redisOpts = {} } = {}) {
-  const redis = E2E_CLUSTER ? await (await import('./cluster.js')).startCluster() : await startRedis(redisOpts);
+  const redis = E2E_CLUSTER ? await (await import('./cluster.js')).startCluster({ appendonly: redisOpts.appendonly }) : await startRedis(redisOpts);
   const bootstrapKey = newBootstrapKey();
   const api = await startApi({ redis, bootstrapKey, env: { ...env, ...apiEnv } });
   const ds = [];
