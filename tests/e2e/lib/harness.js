@@ -94,6 +94,7 @@ export const KEYS = {
   webhookKeys: (sid) => `${PREFIX}${TAG}webhook:${sid}:keys`,
   companyWebhooks: (company) => `${PREFIX}${TAG}company:${company}:webhooks`,
   apikey: (id) => `${PREFIX}${TAG}apikey:${id}`,
+  portal: (sid) => `${PREFIX}${TAG}portal:${sid}`,
   idemkey: (keyId, key) => `${PREFIX}${TAG}idemkey:${keyId}:${key}`,
   hourly: (sid) => `${PREFIX}${TAG}webhook:${sid}:hourly`,
   attempts: (sid) => `${PREFIX}${TAG}attempts:${sid}`,
