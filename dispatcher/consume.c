@@ -64,6 +64,8 @@ static void	read_entries(void);
  * during it, and another dispatcher may have claimed its entries since.
  */
 static int64_t		 read_sent;
+/* Whether the read round in flight has had entries (read_entries()). */
+static int		 read_got;
 
 /* The ack batch of en's stream; NULL when out of memory. */
 static struct ack_batch *
@@ -884,6 +886,9 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
+			if (s->element[1]->type == REDIS_REPLY_ARRAY &&
+			    s->element[1]->elements > 0)
+				read_got = 1;
 			consume_entries(s->element[0]->str, s->element[1], 0,
 			    read_sent);
 		}
@@ -893,7 +898,8 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 
 /*
  * XREADGROUP of the events and retries of partitions from to to - 1 (the
- * retries first: they have waited already), COUNT each.
+ * retries first: they have waited already), COUNT each; without BLOCK
+ * when block is NULL.
  */
 static int
 read_send(unsigned from, unsigned to, const char *count, const char *block)
@@ -908,7 +914,9 @@ read_send(unsigned from, unsigned to, const char *count, const char *block)
 	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
 	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
 	argv[argc++] = "COUNT"; argv[argc++] = count;
-	argv[argc++] = "BLOCK"; argv[argc++] = block;
+	if (block != NULL) {
+		argv[argc++] = "BLOCK"; argv[argc++] = block;
+	}
 	argv[argc++] = "STREAMS";
 	for (p = from; p < to; p++) {
 		argv[argc++] = d.parts[p].k_retries;
@@ -926,7 +934,11 @@ read_send(unsigned from, unsigned to, const char *count, const char *block)
 /*
  * Ask for as many entries as there is room for, spread over the streams
  * (COUNT holds for each): one command on one Redis, one a partition in a
- * cluster (a command stays in one slot).
+ * cluster (a command stays in one slot). A master runs the reads of its
+ * partitions one after the other, each idle one blocking its BLOCK out,
+ * and the next round waits for the whole round: so after a round that
+ * had entries the next one does not block, or one busy partition among
+ * idle ones would be read COUNT entries per (idle partitions x BLOCK).
  */
 static void
 read_entries(void)
@@ -934,6 +946,7 @@ read_entries(void)
 	char		 count[24];
 	size_t		 n, share, streams = 2 * (size_t)d.nparts;
 	unsigned	 p;
+	int		 busy = read_got;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
 		n = (size_t)d.cfg.read_batch;
@@ -944,13 +957,15 @@ read_entries(void)
 		share = n < READ_SHARE_MIN ? n : READ_SHARE_MIN;
 	(void)snprintf(count, sizeof(count), "%zu", share);
 	read_sent = wh_mono_ms();
+	read_got = 0;
 	if (d.cfg.redis.ncluster == 0 || d.nparts == 1) {
 		if (read_send(0, d.nparts, count, READ_BLOCK_MS) == 0)
 			d.reading = 1;
 		return;
 	}
 	for (p = 0; p < d.nparts; p++) {
-		if (read_send(p, p + 1, count, READ_BLOCK_CLUSTER_MS) == 0)
+		if (read_send(p, p + 1, count,
+		    busy ? NULL : READ_BLOCK_CLUSTER_MS) == 0)
 			d.reading++;
 	}
 }
