@@ -10,10 +10,9 @@
  * there is room for, so slow receivers slow the reading instead of
  * filling memory. On one Redis a single XREADGROUP reads every stream;
  * in a Redis Cluster a command stays in one slot, so each partition is
- * read by a command of its own, all sent at once (the cluster layer
- * hands their replies back in order, so a shorter BLOCK keeps one idle
- * partition from holding the others' entries back). Acks are gathered
- * per stream and sent as one XACK + XDEL pair per loop round.
+ * read by a command of its own, all sent at once, at most one of them
+ * blocking (read_entries()). Acks are gathered per stream and sent as
+ * one XACK + XDEL pair per loop round.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -66,6 +65,8 @@ static void	read_entries(void);
 static int64_t		 read_sent;
 /* Whether the read round in flight has had entries (read_entries()). */
 static int		 read_got;
+/* The partition whose read blocks in a cluster's next idle round. */
+static unsigned		 read_turn;
 
 /* The ack batch of en's stream; NULL when out of memory. */
 static struct ack_batch *
@@ -936,16 +937,21 @@ read_send(unsigned from, unsigned to, const char *count, const char *block)
  * (COUNT holds for each): one command on one Redis, one a partition in a
  * cluster (a command stays in one slot). A master runs the reads of its
  * partitions one after the other, each idle one blocking its BLOCK out,
- * and the next round waits for the whole round: so after a round that
- * had entries the next one does not block, or one busy partition among
- * idle ones would be read COUNT entries per (idle partitions x BLOCK).
+ * the replies come back in the order sent, and the next round waits for
+ * the whole round: so in a cluster only the last read of a round blocks,
+ * a partition's in turn (the others are answered at once, before it),
+ * and not even that one after a round that had entries. Otherwise an
+ * event would wait up to (partitions of its master x BLOCK), and one
+ * busy partition among idle ones would be read COUNT entries per such
+ * wait.
  */
 static void
 read_entries(void)
 {
 	char		 count[24];
 	size_t		 n, share, streams = 2 * (size_t)d.nparts;
-	unsigned	 p;
+	const char	*block;
+	unsigned	 p, q;
 	int		 busy = read_got;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
@@ -964,8 +970,10 @@ read_entries(void)
 		return;
 	}
 	for (p = 0; p < d.nparts; p++) {
-		if (read_send(p, p + 1, count,
-		    busy ? NULL : READ_BLOCK_CLUSTER_MS) == 0)
+		q = (read_turn + p) % d.nparts;
+		block = busy || p + 1 < d.nparts ? NULL : READ_BLOCK_CLUSTER_MS;
+		if (read_send(q, q + 1, count, block) == 0)
 			d.reading++;
 	}
+	read_turn = (read_turn + 1) % d.nparts;
 }
