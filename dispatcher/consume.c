@@ -10,9 +10,15 @@
  * there is room for, so slow receivers slow the reading instead of
  * filling memory. On one Redis a single XREADGROUP reads every stream;
  * in a Redis Cluster a command stays in one slot, so each partition is
- * read by a command of its own, all sent at once, at most one of them
- * blocking (read_entries()). Acks are gathered per stream and sent as
- * one XACK + XDEL pair per loop round.
+ * read by a reader of its own (struct reader: its own connection, its
+ * own read in flight, sent again as soon as it is answered). On one
+ * shared link the partitions' blocking reads would wait for one another:
+ * a node serves one connection's commands in turn, the cluster layer
+ * hands replies back in order, and Redis ends an idle BLOCK only at its
+ * next cron tick (100 ms at the default hz 10, whatever the timeout
+ * asked), so a due retry waited up to ~570 ms on an idle 3-master
+ * cluster with 8 partitions (docs/performance.md). Acks are gathered
+ * per stream and sent as one XACK + XDEL pair per loop round.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -33,7 +39,6 @@ static void	entry_delivery_done(struct entry *, int ok);
 static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
 
 #define READ_BLOCK_MS	"1000"
-#define READ_BLOCK_CLUSTER_MS	"50"
 #define READ_SHARE_MIN	32
 #define ACK_BATCH_MAX	512
 
@@ -56,17 +61,6 @@ static int		 retry_timers_ready;
 #define ERROR_PAUSE_MS	500
 
 static void	read_entries(void);
-/*
- * When the read in flight was sent (mono ms): Redis gave us its entries
- * no earlier, so they are ours as of then (upkeep.c, entry_owned()). Not
- * as of the reply: a read sent before a long pause is answered by Redis
- * during it, and another dispatcher may have claimed its entries since.
- */
-static int64_t		 read_sent;
-/* Whether the read round in flight has had entries (read_entries()). */
-static int		 read_got;
-/* The partition whose read blocks in a cluster's next idle round. */
-static unsigned		 read_turn;
 
 /* The ack batch of en's stream; NULL when out of memory. */
 static struct ack_batch *
@@ -167,11 +161,84 @@ consume_up(struct rconn *c)
 	group_create();
 }
 
-void
-consume_block_up(struct rconn *c)
+/* The reader whose connection c is. */
+static struct reader *
+reader_of(struct rconn *c)
 {
-	d.reading = 0;
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		if (&d.readers[i].conn == c)
+			return (&d.readers[i]);
+	return (NULL);
+}
+
+/* A reader's link is (back) up: its read in flight, if any, is lost. */
+static void
+reader_up(struct rconn *c)
+{
+	struct reader	*r;
+
+	if ((r = reader_of(c)) != NULL)
+		r->reading = 0;
 	consume_maybe_read();
+}
+
+static void
+reader_down(struct rconn *c)
+{
+	struct reader	*r;
+
+	if ((r = reader_of(c)) != NULL)
+		r->reading = 0;
+}
+
+/*
+ * One reader of every partition on one Redis (one XREADGROUP reads all
+ * the streams), one a partition in a cluster (a command stays in one
+ * slot). -1 when out of memory.
+ */
+int
+consume_readers_start(void)
+{
+	struct reader	*r;
+	unsigned	 i, n;
+
+	n = d.cfg.redis.ncluster > 0 ? d.nparts : 1;
+	if ((d.readers = calloc(n, sizeof(*d.readers))) == NULL)
+		return (-1);
+	d.nreaders = n;
+	for (i = 0; i < n; i++) {
+		r = &d.readers[i];
+		r->from = n == 1 ? 0 : i;
+		r->to = n == 1 ? d.nparts : i + 1;
+		if (n == 1)
+			(void)snprintf(r->name, sizeof(r->name), "read");
+		else
+			(void)snprintf(r->name, sizeof(r->name), "read %u", i);
+		(void)rconn_start(&r->conn, r->name, &d.cfg.redis, reader_up,
+		    reader_down);
+	}
+	return (0);
+}
+
+/* The sentinels moved the master: every reader leaves the old one. */
+void
+consume_readers_kick(void)
+{
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		rconn_kick(&d.readers[i].conn);
+}
+
+void
+consume_readers_stop(void)
+{
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		rconn_stop(&d.readers[i].conn);
 }
 
 /*
@@ -193,8 +260,7 @@ consume_maybe_read(void)
 {
 	size_t	cap = (size_t)d.cfg.concurrency;
 
-	if (d.stopping || d.reading || !d.block.conn.ready ||
-	    !d.main.conn.ready)
+	if (d.stopping || !d.main.conn.ready)
 		return;
 	if (room() == 0 || d.nentries >= 2 * cap)
 		return;
@@ -851,6 +917,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 			en->outstanding = 1;
 			entry_delivery_done(en, 1);
 		} else {
+			en->home = partition_index(en->task.event.company_sid);
 			en->unfanned = 1;
 			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);
@@ -863,12 +930,12 @@ static void
 on_entries(struct wh_wire *w, void *r, void *priv)
 {
 	redisReply	*reply = r, *s;
+	struct reader	*rd = priv;
 	size_t		 i;
 
-	if (d.reading > 0)
-		d.reading--;
+	rd->reading = 0;
 	if (reply == NULL)
-		return;		/* link lost; consume_block_up reads again */
+		return;		/* link lost; reader_up reads again */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
 			wh_log(WH_LOG_WARN, "consumer group missing; "
@@ -887,72 +954,58 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			if (s->element[1]->type == REDIS_REPLY_ARRAY &&
-			    s->element[1]->elements > 0)
-				read_got = 1;
 			consume_entries(s->element[0]->str, s->element[1], 0,
-			    read_sent);
+			    rd->sent);
 		}
 	}
 	consume_maybe_read();
 }
 
 /*
- * XREADGROUP of the events and retries of partitions from to to - 1 (the
- * retries first: they have waited already), COUNT each; without BLOCK
- * when block is NULL.
+ * XREADGROUP of the events and retries of rd's partitions (the retries
+ * first: they have waited already), COUNT each, on rd's own link.
  */
 static int
-read_send(unsigned from, unsigned to, const char *count, const char *block)
+read_send(struct reader *rd, const char *count)
 {
 	const char	**argv;
 	unsigned	  p;
 	int		  argc = 0, rc;
 
-	if ((argv = calloc(9 + 4 * (size_t)(to - from), sizeof(*argv))) ==
-	    NULL)
+	if ((argv = calloc(9 + 4 * (size_t)(rd->to - rd->from),
+	    sizeof(*argv))) == NULL)
 		return (-1);
 	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
 	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
 	argv[argc++] = "COUNT"; argv[argc++] = count;
-	if (block != NULL) {
-		argv[argc++] = "BLOCK"; argv[argc++] = block;
-	}
+	argv[argc++] = "BLOCK"; argv[argc++] = READ_BLOCK_MS;
 	argv[argc++] = "STREAMS";
-	for (p = from; p < to; p++) {
+	for (p = rd->from; p < rd->to; p++) {
 		argv[argc++] = d.parts[p].k_retries;
 		argv[argc++] = d.parts[p].k_events;
 	}
-	for (p = from; p < to; p++) {
+	for (p = rd->from; p < rd->to; p++) {
 		argv[argc++] = ">";
 		argv[argc++] = ">";
 	}
-	rc = rconn_cmd(&d.block, on_entries, NULL, argc, argv, NULL);
+	rd->sent = wh_mono_ms();
+	rc = rconn_cmd(&rd->conn, on_entries, rd, argc, argv, NULL);
 	free(argv);
+	if (rc == 0)
+		rd->reading = 1;
 	return (rc);
 }
 
 /*
  * Ask for as many entries as there is room for, spread over the streams
- * (COUNT holds for each): one command on one Redis, one a partition in a
- * cluster (a command stays in one slot). A master runs the reads of its
- * partitions one after the other, each idle one blocking its BLOCK out,
- * the replies come back in the order sent, and the next round waits for
- * the whole round: so in a cluster only the last read of a round blocks,
- * a partition's in turn (the others are answered at once, before it),
- * and not even that one after a round that had entries. Otherwise an
- * event would wait up to (partitions of its master x BLOCK), and one
- * busy partition among idle ones would be read COUNT entries per such
- * wait.
+ * (COUNT holds for each), on every reader that has no read in flight.
  */
 static void
 read_entries(void)
 {
 	char		 count[24];
 	size_t		 n, share, streams = 2 * (size_t)d.nparts;
-	const char	*block;
-	unsigned	 p, q;
-	int		 busy = read_got;
+	unsigned	 i;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
 		n = (size_t)d.cfg.read_batch;
@@ -962,18 +1015,8 @@ read_entries(void)
 	if (d.nparts > 1 && share < READ_SHARE_MIN)
 		share = n < READ_SHARE_MIN ? n : READ_SHARE_MIN;
 	(void)snprintf(count, sizeof(count), "%zu", share);
-	read_sent = wh_mono_ms();
-	read_got = 0;
-	if (d.cfg.redis.ncluster == 0 || d.nparts == 1) {
-		if (read_send(0, d.nparts, count, READ_BLOCK_MS) == 0)
-			d.reading = 1;
-		return;
+	for (i = 0; i < d.nreaders; i++) {
+		if (!d.readers[i].reading && d.readers[i].conn.conn.ready)
+			(void)read_send(&d.readers[i], count);
 	}
-	for (p = 0; p < d.nparts; p++) {
-		q = (read_turn + p) % d.nparts;
-		block = busy || p + 1 < d.nparts ? NULL : READ_BLOCK_CLUSTER_MS;
-		if (read_send(q, q + 1, count, block) == 0)
-			d.reading++;
-	}
-	read_turn = (read_turn + 1) % d.nparts;
 }

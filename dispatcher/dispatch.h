@@ -39,6 +39,8 @@ struct entry {
 	const char		*stream;	/* a partition's k_events or
 						   k_retries */
 	unsigned		 part;		/* that partition */
+	unsigned		 home;		/* the partition of the event's
+						   company (partition.c) */
 	int			 kind;		/* ENTRY_EVENT or ENTRY_RETRY */
 	struct wh_task		 task;		/* event, and for a retry its
 						   webhook, attempt, history */
@@ -143,15 +145,33 @@ struct partition {
 	char			 k_dead[WH_KEY_MAX];
 };
 
+/*
+ * A reading link (consume.c): XREADGROUP ... BLOCK of some partitions on
+ * a connection of its own. One reads every partition on one Redis; in a
+ * cluster each partition has its own, so that no partition's blocking
+ * read waits behind another's on a shared node link.
+ */
+struct reader {
+	struct rconn		 conn;
+	char			 name[24];	/* for logs ("read", "read 3") */
+	unsigned		 from, to;	/* partitions from to to - 1 */
+	int			 reading;	/* a read in flight */
+	/*
+	 * When that read was sent (mono ms): Redis gave us its entries no
+	 * earlier, so they are ours as of then (upkeep.c, entry_owned()).
+	 */
+	int64_t			 sent;
+};
+
 struct dispatcher {
 	struct wh_config	 cfg;
 	char			 consumer[128];
 	struct partition	*parts;		/* WH_PARTITIONS of them */
 	unsigned		 nparts;
 	struct rconn		 main;		/* lookups, acks, schedules */
-	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
+	struct reader		*readers;	/* consume.c */
+	unsigned		 nreaders;
 	struct rconn		 watch;		/* Sentinel: failover news */
-	int			 reading;	/* reads in flight */
 	int			 stopping;
 	struct entry_list	 entries;	/* every entry we hold */
 	size_t			 nentries;
@@ -176,7 +196,9 @@ extern struct dispatcher	d;
 /* consume.c: a stream entry's life: read, fanned out, resolved, acked. */
 void	consume_init(void);
 void	consume_up(struct rconn *);
-void	consume_block_up(struct rconn *);
+int	consume_readers_start(void);
+void	consume_readers_kick(void);
+void	consume_readers_stop(void);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed, int64_t sent);
@@ -335,7 +357,7 @@ void	retain_batch(struct entry *first);
 /* partition.c: the partitions' keys; which one a company or stream is. */
 int	partitions_init(void);
 void	partitions_free(void);
-const struct partition *partition_of(const char *company_sid);
+unsigned	partition_index(const char *company_sid);
 const char	*partition_stream(const char *name, unsigned *part, int *kind);
 
 #endif
