@@ -149,7 +149,8 @@ struct dispatcher {
 	struct partition	*parts;		/* WH_PARTITIONS of them */
 	unsigned		 nparts;
 	struct rconn		 main;		/* lookups, acks, schedules */
-	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
+	struct rconn		 block;		/* XREADGROUP ... BLOCK (and
+						   its batch's counter) only */
 	struct rconn		 watch;		/* Sentinel: failover news */
 	int			 reading;	/* reads in flight */
 	int			 stopping;
