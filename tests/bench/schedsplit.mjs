@@ -15,9 +15,8 @@
 // barecurl comes from. On a shared machine the run-queue share moves with
 // the load (printed); what a client sleeps does not, much.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { BUILD, Proc, stopAll } from './lib/procs.mjs';
+import { BUILD, Proc, loadAverage, runTool } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
 import { bareCurl, captureServer, writeRequest } from './lib/request.mjs';
 import { createWebhook, drained, startApi, startDispatcher, startNginx, startRedis } from './lib/stack.mjs';
@@ -101,9 +100,8 @@ async function capture(redis, api, dir) {
   return writeRequest(path.join(dir, 'request.txt'), sent);
 }
 
-async function main() {
+async function main(dir) {
   const a = args();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'schedsplit-'));
   const redis = await startRedis(dir);
   const redisPid = Number(String(await redis.client.call('INFO', 'server')).match(/process_id:(\d+)/)[1]);
   const nginx = await startNginx(dir);
@@ -112,7 +110,7 @@ async function main() {
   await createWebhook(api, 'CO_split', nginx.url('/hook/split'));
   const request = await capture(redis, api, dir);
   await api.proc.stop();
-  console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${a.events} requests per run, ${CONCURRENCY} in flight; µs per request`);
+  console.log(`load ${loadAverage()}; ${a.events} requests per run, ${CONCURRENCY} in flight; µs per request`);
   const names = ['barecurl', ...a.dispatchers.map((p) => path.basename(p))];
   const results = names.map(() => []);
   for (let r = 0; r < a.reps; r++) {
@@ -145,13 +143,6 @@ async function main() {
     const m = (f) => median(results[i].map(f).filter((v) => v !== undefined)).toFixed(1);
     console.log(`median [${names[i]}] ${m((x) => x.rate)}/s, own cpu ${m((x) => x.self?.cpu)} runq ${m((x) => x.self?.runq)} asleep ${m((x) => x.self?.asleep)} µs per request`);
   }
-  console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  await stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runTool('schedsplit', main);
