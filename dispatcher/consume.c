@@ -875,6 +875,7 @@ batch_add(struct read_batch *b, const char *stream, const redisReply *entries,
 			en->outstanding = 1;
 			entry_delivery_done(en, 1);
 		} else {
+			en->home = partition_index(en->task.event.company_sid);
 			en->unfanned = 1;
 			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);

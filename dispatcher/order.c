@@ -75,8 +75,7 @@ static int
 order_keys(const struct delivery *dl, char *state, char *parked)
 {
 	const char	*k = dl->entry->task.event.ordering_key;
-	unsigned	 p = (unsigned)(partition_of(
-			    dl->entry->task.event.company_sid) - d.parts);
+	unsigned	 p = dl->entry->home;
 
 	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, p, dl->hook->sid,
 	    k, strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
@@ -149,7 +148,7 @@ ask_flush(void *arg)
 	static const char	*argv[6 + 7 * ORDER_BATCH];
 	static size_t		 lens[6 + 7 * ORDER_BATCH];
 	static char		 keys[2 * ORDER_BATCH][WH_KEY_MAX];
-	const struct partition	*p;
+	unsigned		 p;
 	struct ask_batch	*b;
 	struct delivery		*dl;
 	const struct wh_event	*ev;
@@ -172,11 +171,11 @@ ask_flush(void *arg)
 	}
 	/* One call touches one partition's keys: the first waiting
 	 * delivery's, with every other of that partition, in order. */
-	p = partition_of(ask_head->entry->task.event.company_sid);
+	p = ask_head->entry->home;
 	ask_tail = &ask_head;
 	while ((dl = *ask_tail) != NULL) {
 		if (b->n < ORDER_BATCH &&
-		    partition_of(dl->entry->task.event.company_sid) == p) {
+		    dl->entry->home == p) {
 			*ask_tail = dl->order_next;
 			nask--;
 			b->dl[b->n++] = dl;
@@ -188,8 +187,8 @@ ask_flush(void *arg)
 	(void)snprintf(lease, sizeof(lease), "%lld",
 	    (long long)d.cfg.claim_idle_ms);
 	nk = 2 + 2 * b->n;
-	argv[0] = p->k_events;
-	argv[1] = p->k_retry;
+	argv[0] = d.parts[p].k_events;
+	argv[1] = d.parts[p].k_retry;
 	na = nk;
 	argv[na++] = lease;
 	argv[na++] = WH_GROUP;
@@ -291,8 +290,8 @@ order_finish(struct delivery *dl)
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
 	/* The next event goes straight to the retries stream (KEYS[4]). */
 	argv[0] = state; argv[1] = parked;
-	argv[2] = partition_of(dl->entry->task.event.company_sid)->k_retry;
-	argv[3] = partition_of(dl->entry->task.event.company_sid)->k_retries;
+	argv[2] = d.parts[dl->entry->home].k_retry;
+	argv[3] = d.parts[dl->entry->home].k_retries;
 	argv[4] = dl->entry->task.event.entry_id;
 	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
 	    "done";
