@@ -8,17 +8,22 @@
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
  * there is room for, so slow receivers slow the reading instead of
- * filling memory. On one Redis a single XREADGROUP reads every stream;
- * in a Redis Cluster a command stays in one slot, so each partition is
- * read by a reader of its own (struct reader: its own connection, its
- * own read in flight, sent again as soon as it is answered). On one
- * shared link the partitions' blocking reads would wait for one another:
- * a node serves one connection's commands in turn, the cluster layer
- * hands replies back in order, and Redis ends an idle BLOCK only at its
- * next cron tick (100 ms at the default hz 10, whatever the timeout
- * asked), so a due retry waited up to ~570 ms on an idle 3-master
- * cluster with 8 partitions (docs/performance.md). Acks are gathered
- * per stream and sent as one XACK + XDEL pair per loop round.
+ * filling memory. On one Redis a single XREADGROUP reads every stream,
+ * and the webhooks' change counter its batch waits for (hookcache.c) is
+ * read on that connection too, right behind it: no round trip of its
+ * own, and no wait behind the main connection's attempt records and acks
+ * while the endpoints' queues run dry. In a Redis Cluster a command stays
+ * in one slot, so each partition is read by a reader of its own (struct
+ * reader: its own connection, its own read in flight, sent again as soon
+ * as it is answered), and the counter, in another slot, is read on the
+ * main connection after a reply. On one shared link the partitions'
+ * blocking reads would wait for one another: a node serves one
+ * connection's commands in turn, the cluster layer hands replies back in
+ * order, and Redis ends an idle BLOCK only at its next cron tick (100 ms
+ * at the default hz 10, whatever the timeout asked), so a due retry
+ * waited up to ~570 ms on an idle 3-master cluster with 8 partitions
+ * (docs/performance.md). Acks are gathered per stream and sent as one
+ * XACK + XDEL pair per loop round.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -794,7 +799,22 @@ consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
  */
 struct read_batch {
 	TAILQ_HEAD(, entry)	 entries;
+	int			 counter;	/* its GET follows its read on
+						   the read's link */
 };
+
+static struct read_batch *
+batch_new(void)
+{
+	struct read_batch	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory", NULL);
+		return (NULL);
+	}
+	TAILQ_INIT(&b->entries);
+	return (b);
+}
 
 static void
 on_counter(struct wh_wire *w, void *r, void *priv)
@@ -821,38 +841,50 @@ on_counter(struct wh_wire *w, void *r, void *priv)
 	free(b);
 }
 
-/* GET the global counter for b's entries; they are abandoned if we cannot. */
-static void
-batch_send(struct read_batch *b)
+/* GET the global counter on c for b (on_counter); -1 if not sent. */
+static int
+counter_read(struct rconn *c, struct read_batch *b)
 {
 	const char	*argv[2];
 	char		 key[WH_KEY_MAX];
 
+	argv[0] = "GET";
+	argv[1] = key;
+	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1)
+		return (-1);
+	return (rconn_cmd(c, on_counter, b, 2, argv, NULL));
+}
+
+/*
+ * b's entries are read: keep its events, read the counter after them on
+ * the main link; they are abandoned if it cannot be asked.
+ */
+static void
+batch_send(struct read_batch *b)
+{
 	if (TAILQ_EMPTY(&b->entries)) {
 		free(b);
 		return;
 	}
 	retain_batch(TAILQ_FIRST(&b->entries));
-	argv[0] = "GET";
-	argv[1] = key;
-	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1 ||
-	    rconn_cmd(&d.main, on_counter, b, 2, argv, NULL) == -1)
+	if (counter_read(&d.main, b) == -1)
 		on_counter(NULL, NULL, b);
 }
 
 /*
  * Entries read or claimed from stream by a command sent at mono ms sent:
- * each becomes an entry. entries is the redisReply array of [id, fields] pairs; a deleted entry (nil fields,
- * seen when claiming) has nothing left to do and is just acked.
+ * each becomes an entry of batch b. entries is the redisReply array of
+ * [id, fields] pairs; a deleted entry (nil fields, seen when claiming)
+ * has nothing left to do and is just acked.
  * Draining, a read that was already in flight may still answer: its
  * entries stay pending for another dispatcher to claim, like every entry
  * the drain leaves, rather than start deliveries the exit would abandon.
  */
-void
-consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
+static void
+batch_add(struct read_batch *b, const char *stream, const redisReply *entries,
+    int claimed, int64_t sent)
 {
-	const redisReply	*entries = p, *e;
-	struct read_batch	*b;
+	const redisReply	*e;
 	struct entry		*en;
 	const char		*why;
 	size_t			 i;
@@ -863,11 +895,6 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 	    entries->type != REDIS_REPLY_ARRAY ||
 	    (stream = partition_stream(stream, &part, &kind)) == NULL)
 		return;
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		wh_log(WH_LOG_ERROR, "out of memory", NULL);
-		return;
-	}
-	TAILQ_INIT(&b->entries);
 	for (i = 0; i < entries->elements; i++) {
 		e = entries->element[i];
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -923,58 +950,101 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);
 		}
 	}
+}
+
+/* Entries claimed from stream (upkeep.c), as batch_add says. */
+void
+consume_entries(const char *stream, const void *entries, int claimed,
+    int64_t sent)
+{
+	struct read_batch	*b;
+
+	if ((b = batch_new()) == NULL)
+		return;
+	batch_add(b, stream, entries, claimed, sent);
 	batch_send(b);
 }
 
+/* Why a read failed; reading resumes by itself. */
+static void
+read_failed(const redisReply *reply)
+{
+	if (reply == NULL)
+		return;		/* link lost; reader_up reads again */
+	if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+		wh_log(WH_LOG_WARN, "consumer group missing; recreating it",
+		    NULL);
+		group_create();
+		return;
+	}
+	wh_log(WH_LOG_ERROR, "XREADGROUP failed; trying again", "error",
+	    reply->str, NULL);
+	retry_later(&retry_read_timer);
+}
+
+/*
+ * The reply of a read: every stream's entries into one batch. Its
+ * counter is read after it: on the read's own link when the read sent
+ * it along (priv is then the batch, b->counter set: on_counter completes
+ * it), else on the main link now.
+ */
 static void
 on_entries(struct wh_wire *w, void *r, void *priv)
 {
-	redisReply	*reply = r, *s;
-	struct reader	*rd = priv;
-	size_t		 i;
+	struct reader		*rd = priv;
+	struct read_batch	*b = rd->batch;
+	redisReply		*reply = r, *s;
+	size_t			 i;
 
 	rd->reading = 0;
-	if (reply == NULL)
-		return;		/* link lost; reader_up reads again */
-	if (reply->type == REDIS_REPLY_ERROR) {
-		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
-			wh_log(WH_LOG_WARN, "consumer group missing; "
-			    "recreating it", NULL);
-			group_create();
-			return;
-		}
-		wh_log(WH_LOG_ERROR, "XREADGROUP failed; trying again",
-		    "error", reply->str, NULL);
-		retry_later(&retry_read_timer);
+	rd->batch = NULL;
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		read_failed(reply);
+		if (b != NULL && !b->counter)
+			free(b);
 		return;
 	}
-	if (reply->type == REDIS_REPLY_ARRAY) {
+	if (reply->type == REDIS_REPLY_ARRAY &&
+	    (b != NULL || (b = batch_new()) != NULL)) {
 		for (i = 0; i < reply->elements; i++) {
 			s = reply->element[i];
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			consume_entries(s->element[0]->str, s->element[1], 0,
+			batch_add(b, s->element[0]->str, s->element[1], 0,
 			    rd->sent);
 		}
-	}
+		if (!b->counter)
+			batch_send(b);
+		else if (!TAILQ_EMPTY(&b->entries))
+			retain_batch(TAILQ_FIRST(&b->entries));
+	} else if (b != NULL && !b->counter)
+		free(b);
 	consume_maybe_read();
 }
 
 /*
  * XREADGROUP of the events and retries of rd's partitions (the retries
- * first: they have waited already), COUNT each, on rd's own link.
+ * first: they have waited already), COUNT each, on rd's own link. With a
+ * batch b, the GET of the change counter follows it on the same link:
+ * Redis runs it once the read is answered (a blocked read holds the
+ * link's next command back), so it is read after the entries were
+ * published, as hookcache.c needs, without a round trip of its own or a
+ * wait behind the main link's scripts. Not so in a cluster, where the
+ * counter's slot is on another node's link: b is NULL there.
  */
 static int
-read_send(struct reader *rd, const char *count)
+read_send(struct reader *rd, const char *count, struct read_batch *b)
 {
 	const char	**argv;
 	unsigned	  p;
 	int		  argc = 0, rc;
 
 	if ((argv = calloc(9 + 4 * (size_t)(rd->to - rd->from),
-	    sizeof(*argv))) == NULL)
+	    sizeof(*argv))) == NULL) {
+		free(b);
 		return (-1);
+	}
 	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
 	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
 	argv[argc++] = "COUNT"; argv[argc++] = count;
@@ -991,8 +1061,15 @@ read_send(struct reader *rd, const char *count)
 	rd->sent = wh_mono_ms();
 	rc = rconn_cmd(&rd->conn, on_entries, rd, argc, argv, NULL);
 	free(argv);
-	if (rc == 0)
-		rd->reading = 1;
+	if (rc == -1) {
+		free(b);
+		return (-1);
+	}
+	rd->reading = 1;
+	if (b != NULL) {
+		b->counter = counter_read(&rd->conn, b) == 0;
+		rd->batch = b;
+	}
 	return (rc);
 }
 
@@ -1017,6 +1094,7 @@ read_entries(void)
 	(void)snprintf(count, sizeof(count), "%zu", share);
 	for (i = 0; i < d.nreaders; i++) {
 		if (!d.readers[i].reading && d.readers[i].conn.conn.ready)
-			(void)read_send(&d.readers[i], count);
+			(void)read_send(&d.readers[i], count,
+			    d.cfg.redis.ncluster == 0 ? batch_new() : NULL);
 	}
 }

@@ -151,11 +151,16 @@ struct partition {
  * cluster each partition has its own, so that no partition's blocking
  * read waits behind another's on a shared node link.
  */
+struct read_batch;
+
 struct reader {
 	struct rconn		 conn;
 	char			 name[24];	/* for logs ("read", "read 3") */
 	unsigned		 from, to;	/* partitions from to to - 1 */
 	int			 reading;	/* a read in flight */
+	struct read_batch	*batch;		/* its batch, when the change
+						   counter's GET follows the
+						   read on conn (consume.c) */
 	/*
 	 * When that read was sent (mono ms): Redis gave us its entries no
 	 * earlier, so they are ours as of then (upkeep.c, entry_owned()).

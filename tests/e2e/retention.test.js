@@ -14,7 +14,10 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   KEYS,
+  PARTITIONS,
   createWebhook,
+  keysEverywhere,
+  partitionOf,
   publishEvents,
   randomHex,
   sleep,
@@ -29,12 +32,22 @@ import { listAll } from './lib/checks.js';
 useHarness();
 
 const N = Number(process.env.E2E_RETENTION_EVENTS || 10000);
-const deadIndex = (sid) => `wh:webhook:${sid}:dead`;
-const deadIds = (sid) => `wh:webhook:${sid}:dead_ids`;
-
+// Redis' used_memory, summed over the masters (the one Redis, or each
+// master of a cluster), less what replication keeps: a master with
+// replicas fills its backlog (up to repl-backlog-size, 1 MiB) and their
+// output buffers with whatever is written, capped or not (nothing on a
+// Redis without replicas).
 async function usedMemory(redis) {
-  const info = await redis.call('INFO', 'memory');
-  return Number(/used_memory:(\d+)/.exec(info)[1]);
+  const infos = await Promise.all((await redis.masters()).map((m) => m.call('INFO', 'memory')));
+  const field = (info, name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)[1]);
+  return infos.reduce((n, info) => n + field(info, 'used_memory') - field(info, 'mem_replication_backlog') -
+    field(info, 'mem_clients_slaves'), 0);
+}
+
+// The kept events of every partition (wh:{p}:event:*).
+async function keptEvents(redis) {
+  const each = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => keysEverywhere(redis, KEYS.part(p, 'event:*'))));
+  return each.flat();
 }
 
 const payload = (i) => JSON.stringify({ i, pad: 'p'.repeat(1000) });
@@ -59,11 +72,11 @@ describe('retention: bounded by count', () => {
     await rcv.waitFor(N, 120000);
     await waitQueuesIdle(stack.redis, { timeoutMs: 60000 });
     // The events' attempt indexes expire (WH_EVENT_ATTEMPTS_TTL_MS).
-    await waitUntil(async () => (await stack.redis.call('KEYS', 'wh:event:*')).length === 0,
+    await waitUntil(async () => (await keysEverywhere(stack.redis, KEYS.eventAttempts('*', '*'))).length === 0,
       { timeoutMs: 20000, intervalMs: 250, what: 'the event indexes to expire' });
     // So do the events kept for a resend (WH_EVENT_RETENTION_MS) and their company index.
-    await waitUntil(async () => (await stack.redis.call('KEYS', 'wh:{0}:event:*')).length === 0 &&
-      (await stack.redis.call('EXISTS', `wh:{0}:company:${company}:events`)) === 0,
+    await waitUntil(async () => (await keptEvents(stack.redis)).length === 0 &&
+      (await stack.redis.call('EXISTS', KEYS.companyEvents(company))) === 0,
       { timeoutMs: 20000, intervalMs: 250, what: 'the kept events to expire' });
     const after = await usedMemory(stack.redis);
     const grew = after - before;
@@ -74,9 +87,9 @@ describe('retention: bounded by count', () => {
 
     const [log, dead, idx, ids] = await Promise.all([
       stack.redis.call('XLEN', KEYS.attempts(webhook.sid)),
-      stack.redis.call('XLEN', KEYS.dead),
-      stack.redis.call('ZCARD', deadIndex(webhook.sid)),
-      stack.redis.call('HLEN', deadIds(webhook.sid)),
+      stack.redis.call('XLEN', KEYS.part(partitionOf(company), 'dead')),
+      stack.redis.call('ZCARD', KEYS.deadIndex(company, webhook.sid)),
+      stack.redis.call('HLEN', KEYS.deadIds(company, webhook.sid)),
     ]);
     assert.ok(log >= 100 && log < 300, `attempt log within its cap (${log})`);
     // XADD MAXLEN ~ keeps at least 100; the same call then drops the index's
@@ -109,18 +122,18 @@ describe('retention: bounded by age', () => {
     await publishEvents(stack.redis, old);
     await rcv.waitFor(250);
     await waitQueuesIdle(stack.redis);
-    await waitUntil(async () => Number(await stack.redis.call('ZCARD', deadIndex(webhook.sid))) === 250, { what: '250 dead letters' });
+    await waitUntil(async () => Number(await stack.redis.call('ZCARD', KEYS.deadIndex(company, webhook.sid))) === 250, { what: '250 dead letters' });
     assert.equal(Number(await stack.redis.call('XLEN', KEYS.attempts(webhook.sid))), 250);
     await sleep(1700);
     const fresh = Array.from({ length: 3 }, (_, i) => ev('new', i));
     for (const e of fresh) await publishEvents(stack.redis, [e]);
     await rcv.waitFor(253);
     await waitQueuesIdle(stack.redis);
-    await waitUntil(async () => Number(await stack.redis.call('ZCARD', deadIndex(webhook.sid))) === 3,
+    await waitUntil(async () => Number(await stack.redis.call('ZCARD', KEYS.deadIndex(company, webhook.sid))) === 3,
       { what: 'the index trimmed to the 3 new dead letters' });
     const dead = await listAll(stack.api, `/v1/webhooks/${webhook.sid}/dead-letters`, {}, { name: 'dead_letters' });
     assert.deepEqual(dead.items.map((d) => d.event_sid).sort(), fresh.map((e) => e.event_sid).sort());
-    const deadLen = Number(await stack.redis.call('XLEN', KEYS.dead));
+    const deadLen = Number(await stack.redis.call('XLEN', KEYS.part(partitionOf(company), 'dead')));
     const logLen = Number(await stack.redis.call('XLEN', KEYS.attempts(webhook.sid)));
     assert.ok(deadLen < 50, `old dead letters left the stream (${deadLen} left of 253)`);
     assert.ok(logLen < 50, `old attempts left the log (${logLen} left of 253)`);

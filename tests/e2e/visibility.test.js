@@ -19,7 +19,9 @@ import {
   KEYS,
   attemptLog,
   createWebhook,
+  existingCount,
   freePort,
+  keysEverywhere,
   publishEvents,
   randomHex,
   sleep,
@@ -33,9 +35,13 @@ import { RFC3339_MS_Z, assertNamesField, assertProblem, checkSigned, companyKey,
 
 useHarness();
 
-const deadIndex = (sid) => `wh:webhook:${sid}:dead`;
 const newEventSid = (tag) => `evt_${tag}_${randomHex(6)}`;
 const event = (company, eventSid, payload = `{"n":"${randomHex(3)}"}`) => ({ company_sid: company, event_type: 'call.ended', payload, event_sid: eventSid });
+
+// The job records in Redis (not a cluster job's short-lived lease).
+async function jobCount(redis) {
+  return (await keysEverywhere(redis, KEYS.job('*'))).filter((k) => !k.endsWith(':lease')).length;
+}
 
 async function waitJobDone(api, sid, opts = {}) {
   return waitUntil(async () => {
@@ -45,8 +51,13 @@ async function waitJobDone(api, sid, opts = {}) {
   }, { timeoutMs: 30000, intervalMs: 100, what: `job ${sid} to be done` });
 }
 
-async function waitDeadCount(redis, sid, n, timeoutMs = 20000) {
-  return waitUntil(async () => Number(await redis.call('ZCARD', deadIndex(sid))) >= n,
+// The size of a webhook's dead-letter index (in its company's partition).
+async function deadCount(redis, company, sid) {
+  return Number(await redis.call('ZCARD', KEYS.deadIndex(company, sid)));
+}
+
+async function waitDeadCount(redis, company, sid, n, timeoutMs = 20000) {
+  return waitUntil(async () => (await deadCount(redis, company, sid)) >= n,
     { timeoutMs, intervalMs: 100, what: `${n} dead letters of ${sid}` });
 }
 
@@ -233,7 +244,7 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     const { webhook, keys } = await createWebhook(stack, { company_sid: company, url: rcv.url(), max_attempts: 2 });
     const sids = Array.from({ length: 7 }, () => newEventSid('dl'));
     for (const s of sids) await publishEvents(stack.redis, [event(company, s, `{"sid":"${s}"}`)]);
-    await waitDeadCount(stack.redis, webhook.sid, 7);
+    await waitDeadCount(stack.redis, company, webhook.sid, 7);
     await waitQueuesIdle(stack.redis);
 
     const path = `/v1/webhooks/${webhook.sid}/dead-letters`;
@@ -278,7 +289,7 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     // A disabled webhook would only park it again.
     assert.equal((await api('PATCH', `/v1/webhooks/${webhook.sid}`, { enabled: false })).status, 200);
     assertProblem(await api('POST', `/v1/webhooks/${webhook.sid}/deliveries/${sids[0]}/~redeliver`), 409);
-    assert.equal(Number(await stack.redis.call('ZCARD', deadIndex(webhook.sid))), 6, 'nothing moved');
+    assert.equal(await deadCount(stack.redis, company, webhook.sid), 6, 'nothing moved');
   });
 
   test('~test: live, failing, slow and unreachable receivers; not logged, not counted', async () => {
@@ -366,7 +377,7 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     const since = new Date(Date.now() - 1000).toISOString();
     const sids = Array.from({ length: 1000 }, (_, i) => `evt_rec${i}_${randomHex(4)}`);
     await publishEvents(stack.redis, sids.map((s) => event(company, s, `{"sid":"${s}"}`)));
-    await waitDeadCount(stack.redis, webhook.sid, 1000, 60000);
+    await waitDeadCount(stack.redis, company, webhook.sid, 1000, 60000);
     await waitQueuesIdle(stack.redis, { timeoutMs: 30000 });
     const listed = await listAll(api, `/v1/webhooks/${webhook.sid}/dead-letters`, { page_size: 100 }, { name: 'dead_letters' });
     assert.equal(new Set(listed.items.map((d) => d.event_sid)).size, 1000, '1000 dead letters listed');
@@ -418,12 +429,12 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     const { webhook } = await createWebhook(stack, { company_sid: company, url: rcv.url(), max_attempts: 1 });
     const eventSid = newEventSid('ten');
     await publishEvents(stack.redis, [event(company, eventSid)]);
-    await waitDeadCount(stack.redis, webhook.sid, 1);
+    await waitDeadCount(stack.redis, company, webhook.sid, 1);
     await waitQueuesIdle(stack.redis);
     const job = (await api('POST', `/v1/webhooks/${webhook.sid}/~recover`, { since: '2020-01-01T00:00:00Z', until: '2020-01-02T00:00:00Z' })).json.job;
     const mine = await companyKey(api, company);
     const theirs = await companyKey(api, `CO_thief${randomHex(3)}`);
-    const jobsBefore = (await stack.redis.call('KEYS', 'wh:job:*')).length;
+    const jobsBefore = await jobCount(stack.redis);
     const w = `/v1/webhooks/${webhook.sid}`;
     const routes = [
       ['GET', `${w}/attempts`],
@@ -440,8 +451,8 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
       assertProblem(res, 404);
     }
     assert.equal(rcv.requests.length, 1, 'no ~test was sent');
-    assert.equal(Number(await stack.redis.call('ZCARD', deadIndex(webhook.sid))), 1, 'the dead letter is still there');
-    assert.equal((await stack.redis.call('KEYS', 'wh:job:*')).length, jobsBefore, 'no job was made');
+    assert.equal(await deadCount(stack.redis, company, webhook.sid), 1, 'the dead letter is still there');
+    assert.equal(await jobCount(stack.redis), jobsBefore, 'no job was made');
     // The owner's key sees them all.
     assert.equal((await api('GET', `${w}/attempts`, undefined, { key: mine.auth })).json.attempts.length, 1);
     assert.equal((await api('GET', `${w}/dead-letters`, undefined, { key: mine.auth })).json.dead_letters.length, 1);
@@ -488,7 +499,7 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.json.attempts.map((a) => `${a.webhook_sid}:${a.outcome}`).sort(),
         hooks.map((w) => `${w.sid}:${want[w.sid]}`).sort(), `the index of ${s}`);
-      const ttl = Number(await stack.redis.call('PTTL', `wh:event:${company}:${s}:attempts`));
+      const ttl = Number(await stack.redis.call('PTTL', KEYS.eventAttempts(company, s)));
       assert.ok(ttl > 0, `the index of ${s} expires (${ttl})`);
     }
   });
@@ -498,11 +509,12 @@ describe('delivery visibility (WH_RETRY_SCALE=0.001)', () => {
     const rcv = await startReceiver({ status: 500 });
     const { webhook } = await createWebhook(stack, { company_sid: company, url: rcv.url(), max_attempts: 1 });
     await publishEvents(stack.redis, [event(company, newEventSid('del'))]);
-    await waitDeadCount(stack.redis, webhook.sid, 1);
+    await waitDeadCount(stack.redis, company, webhook.sid, 1);
     await waitQueuesIdle(stack.redis);
-    const keys = [KEYS.attempts(webhook.sid), `wh:webhook:${webhook.sid}:health`, deadIndex(webhook.sid), `wh:webhook:${webhook.sid}:dead_ids`];
-    assert.equal(Number(await stack.redis.call('EXISTS', ...keys)), 4);
+    const keys = [KEYS.attempts(webhook.sid), KEYS.health(webhook.sid), KEYS.deadIndex(company, webhook.sid),
+      KEYS.deadIds(company, webhook.sid)];
+    assert.equal(await existingCount(stack.redis, keys), 4);
     assert.equal((await api('DELETE', `/v1/webhooks/${webhook.sid}`)).status, 204);
-    assert.equal(Number(await stack.redis.call('EXISTS', ...keys)), 0);
+    assert.equal(await existingCount(stack.redis, keys), 0);
   });
 });

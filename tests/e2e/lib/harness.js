@@ -98,6 +98,18 @@ export const KEYS = {
   idemkey: (keyId, key) => `${PREFIX}${TAG}idemkey:${keyId}:${key}`,
   hourly: (sid) => `${PREFIX}${TAG}webhook:${sid}:hourly`,
   attempts: (sid) => `${PREFIX}${TAG}attempts:${sid}`,
+  health: (sid) => `${PREFIX}${TAG}webhook:${sid}:health`,
+  // Where one event's attempts are in the logs (a glob with '*').
+  eventAttempts: (company, eventSid) => `${PREFIX}${TAG}event:${company}:${eventSid}:attempts`,
+  job: (sid) => `${PREFIX}${TAG}job:${sid}`,
+  // A webhook's dead-letter index: in a cluster, in the slot of its
+  // company's partition, with the dead letters it indexes.
+  deadIndex: (company, sid) => (E2E_CLUSTER
+    ? `${PREFIX}{${partitionOf(company)}}:webhook:${sid}:dead`
+    : `${PREFIX}webhook:${sid}:dead`),
+  deadIds: (company, sid) => (E2E_CLUSTER
+    ? `${PREFIX}{${partitionOf(company)}}:webhook:${sid}:dead_ids`
+    : `${PREFIX}webhook:${sid}:dead_ids`),
   idem: (company, eventSid) => (E2E_CLUSTER
     ? `${PREFIX}{${partitionOf(company)}}:idem:${company}:${eventSid}`
     : `${PREFIX}idem:${company}:${eventSid}`),
@@ -1097,6 +1109,20 @@ export async function waitQueuesIdle(redis, { timeoutMs = 10000 } = {}) {
     throw err;
   }
   return last;
+}
+
+// The keys matching a KEYS pattern on every master (the one Redis, or
+// each master of a cluster, where KEYS sees only the node's own keys).
+export async function keysEverywhere(redis, pattern) {
+  const found = await Promise.all((await redis.masters()).map((m) => m.call('KEYS', pattern)));
+  return found.flat();
+}
+
+// How many of keys exist, one EXISTS each (in a cluster they may be in
+// several slots, which one multi-key EXISTS refuses).
+export async function existingCount(redis, keys) {
+  const each = await Promise.all(keys.map((k) => redis.call('EXISTS', k)));
+  return each.reduce((n, e) => n + Number(e), 0);
 }
 
 // A webhook's attempt log (wh:attempts:<sid>) as [{id, fields}].
