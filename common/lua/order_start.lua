@@ -28,8 +28,9 @@
 -- whose id or key is malformed, alone):
 --   'start'  E is the head and the caller holds its lease: deliver it,
 --            then call order_finish.lua ('done' or 'yield');
---   'park'   E waits behind the head; order_finish.lua hands it back
---            through wh:{0}:retry. Nothing for the caller to do;
+--   'park'   E waits behind the head; order_finish.lua hands it on (to
+--            the dispatcher that finished the head, or through
+--            wh:{0}:retry). Nothing for the caller to do;
 --   'wait'   E cannot start yet (an earlier event of K is still in a
 --            reader's hands, or another live lease holds E): parked and
 --            its task scheduled in wh:{0}:retry again;
@@ -117,6 +118,7 @@ local function ask(state, parked, id, task, token, company, okey)
     -- An earlier event of K that a reader holds but has not brought here
     -- yet (the group hands entries out in order, so every earlier one is
     -- either pending or acknowledged, and acknowledged ones came here).
+    -- order_finish.lua asks the same before it hands an event on.
     local from = last ~= nil and ('(' .. last) or '-'
     local pages = 0
     while true do
