@@ -853,6 +853,7 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 			en->outstanding = 1;
 			entry_delivery_done(en, 1);
 		} else {
+			en->home = partition_index(en->task.event.company_sid);
 			en->unfanned = 1;
 			d.unfanned++;
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);
@@ -895,7 +896,7 @@ consume_handed(const struct redisReply *task, const char *token)
 	}
 	(void)snprintf(en->entry_id, sizeof(en->entry_id), "%s",
 	    ev->entry_id);
-	en->part = (unsigned)(partition_of(ev->company_sid) - d.parts);
+	en->home = en->part = partition_index(ev->company_sid);
 	TAILQ_INSERT_TAIL(&d.entries, en, all);
 	d.nentries++;
 	en->unfanned = 1;

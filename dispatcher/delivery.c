@@ -240,7 +240,7 @@ schedule(struct delivery *dl, uint32_t attempt, int64_t delay_ms)
 	}
 	(void)snprintf(score, sizeof(score), "%lld", (long long)due);
 	argv[0] = "ZADD"; lens[0] = 4;
-	argv[1] = partition_of(dl->entry->task.event.company_sid)->k_retry;
+	argv[1] = d.parts[dl->entry->home].k_retry;
 	lens[1] = strlen(argv[1]);
 	argv[2] = score; lens[2] = strlen(score);
 	argv[3] = b.data; lens[3] = b.len;
@@ -276,9 +276,9 @@ dead_letter(struct delivery *dl, const char *reason)
 	    wh_key_webhook(hook, sizeof(hook), d.cfg.prefix,
 	    dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix,
-	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1 ||
+	    dl->entry->home, dl->hook->sid) == -1 ||
 	    wh_key_webhook_dead_ids(ids, sizeof(ids), d.cfg.prefix,
-	    wh_partition(ev->company_sid, d.nparts), dl->hook->sid) == -1) {
+	    dl->entry->home, dl->hook->sid) == -1) {
 		wh_buf_free(&b);
 		resolved_now(dl, 0);
 		return;
@@ -293,7 +293,7 @@ dead_letter(struct delivery *dl, const char *reason)
 	    (long long)d.cfg.dead_max_age_ms);
 #define ARG(s, l)	do { argv[argc] = (s); lens[argc++] = (l); } while (0)
 #define ARGS(s)		ARG((s), strlen(s))
-	ARGS(partition_of(ev->company_sid)->k_dead);
+	ARGS(d.parts[dl->entry->home].k_dead);
 	ARGS(idx); ARGS(ids);
 	/* The record, in another slot of a cluster: then not given. */
 	if (!cluster)

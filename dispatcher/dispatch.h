@@ -39,6 +39,8 @@ struct entry {
 	const char		*stream;	/* a partition's k_events or
 						   k_retries */
 	unsigned		 part;		/* that partition */
+	unsigned		 home;		/* the partition of the event's
+						   company (partition.c) */
 	int			 kind;		/* ENTRY_EVENT or ENTRY_RETRY */
 	struct wh_task		 task;		/* event, and for a retry its
 						   webhook, attempt, history */
@@ -342,7 +344,7 @@ void	retain_batch(struct entry *first);
 /* partition.c: the partitions' keys; which one a company or stream is. */
 int	partitions_init(void);
 void	partitions_free(void);
-const struct partition *partition_of(const char *company_sid);
+unsigned	partition_index(const char *company_sid);
 const char	*partition_stream(const char *name, unsigned *part, int *kind);
 
 #endif

@@ -214,8 +214,7 @@ batch_dead(const struct pick *p, const char *company, const char *job,
 {
 	const char	*argv[10];
 	char		 idx[WH_KEY_MAX], ids[WH_KEY_MAX];
-	unsigned	 pp = wh_partition(company != NULL ? company : "",
-			    d.nparts);
+	unsigned	 pp = partition_index(company);
 
 	if (wh_key_webhook_dead(idx, sizeof(idx), d.cfg.prefix, pp,
 	    p->webhook_sid) == -1 ||
@@ -248,7 +247,7 @@ batch_all(const struct pick *p, const char *company, const char *job,
 {
 	const char	*argv[14];
 	char		 idx[WH_KEY_MAX], pfx[WH_KEY_MAX];
-	unsigned	 pp = wh_partition(company, d.nparts);
+	unsigned	 pp = partition_index(company);
 	int		 i;
 
 	if (wh_key_company_events(idx, sizeof(idx), d.cfg.prefix, pp,

@@ -98,8 +98,7 @@ static int
 order_keys(const struct delivery *dl, char *state, char *parked)
 {
 	const char	*k = dl->entry->task.event.ordering_key;
-	unsigned	 p = (unsigned)(partition_of(
-			    dl->entry->task.event.company_sid) - d.parts);
+	unsigned	 p = dl->entry->home;
 
 	if (wh_key_order(state, WH_KEY_MAX, d.cfg.prefix, p, dl->hook->sid,
 	    k, strlen(k)) == -1 || wh_key_order_parked(parked, WH_KEY_MAX,
@@ -172,7 +171,7 @@ ask_flush(void *arg)
 	static const char	*argv[6 + 7 * ORDER_BATCH];
 	static size_t		 lens[6 + 7 * ORDER_BATCH];
 	static char		 keys[2 * ORDER_BATCH][WH_KEY_MAX];
-	const struct partition	*p;
+	unsigned		 p;
 	struct ask_batch	*b;
 	struct delivery		*dl;
 	const struct wh_event	*ev;
@@ -195,11 +194,11 @@ ask_flush(void *arg)
 	}
 	/* One call touches one partition's keys: the first waiting
 	 * delivery's, with every other of that partition, in order. */
-	p = partition_of(ask_head->entry->task.event.company_sid);
+	p = ask_head->entry->home;
 	ask_tail = &ask_head;
 	while ((dl = *ask_tail) != NULL) {
 		if (b->n < ORDER_BATCH &&
-		    partition_of(dl->entry->task.event.company_sid) == p) {
+		    dl->entry->home == p) {
 			*ask_tail = dl->order_next;
 			nask--;
 			b->dl[b->n++] = dl;
@@ -211,8 +210,8 @@ ask_flush(void *arg)
 	(void)snprintf(lease, sizeof(lease), "%lld",
 	    (long long)d.cfg.claim_idle_ms);
 	nk = 2 + 2 * b->n;
-	argv[0] = p->k_events;
-	argv[1] = p->k_retry;
+	argv[0] = d.parts[p].k_events;
+	argv[1] = d.parts[p].k_retry;
 	na = nk;
 	argv[na++] = lease;
 	argv[na++] = WH_GROUP;
@@ -306,7 +305,7 @@ int
 order_finish(struct delivery *dl)
 {
 	const struct wh_event	*ev = &dl->entry->task.event;
-	const struct partition	*p = partition_of(ev->company_sid);
+	const struct partition	*p = &d.parts[dl->entry->home];
 	const char		*argv[14];
 	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
 	char			 keep[24], lease[24], next[160];

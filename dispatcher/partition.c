@@ -42,11 +42,16 @@ partitions_free(void)
 	d.nparts = 0;
 }
 
-const struct partition *
-partition_of(const char *company_sid)
+/*
+ * The index of a company's partition (docs/design.md "Partitions"): where
+ * its retries, dead letters, kept events and ordering holds live, whatever
+ * partition a publisher put the event in.
+ */
+unsigned
+partition_index(const char *company_sid)
 {
-	return (&d.parts[wh_partition(company_sid != NULL ? company_sid :
-	    "", d.nparts)]);
+	return (wh_partition(company_sid != NULL ? company_sid : "",
+	    d.nparts));
 }
 
 /*

@@ -36,19 +36,11 @@ on_retained(struct wh_wire *w, void *r, void *priv)
 		    reply->str, NULL);
 }
 
-/* The partition of an event entry's company (that of its kept keys). */
-static unsigned
-part_of(const struct entry *j)
-{
-	return ((unsigned)(partition_of(j->task.event.company_sid) -
-	    d.parts));
-}
-
 /* Is j an event of partition p? */
 static int
 in_part(const struct entry *j, unsigned p)
 {
-	return (j->kind == ENTRY_EVENT && part_of(j) == p);
+	return (j->kind == ENTRY_EVENT && j->home == p);
 }
 
 /* How many of the jobs from first on (the wait list) are p's events. */
@@ -176,7 +168,7 @@ retain_batch(struct entry *first)
 	for (j = first; j != NULL; j = TAILQ_NEXT(j, wait)) {
 		if (j->kind != ENTRY_EVENT)
 			continue;
-		p = part_of(j);
+		p = j->home;
 		/* Kept already with an earlier event of its partition? */
 		for (k = first; k != j && !in_part(k, p);
 		    k = TAILQ_NEXT(k, wait))
