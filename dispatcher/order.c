@@ -306,7 +306,7 @@ order_finish(struct delivery *dl)
 {
 	const struct wh_event	*ev = &dl->entry->task.event;
 	const struct partition	*p = &d.parts[dl->entry->home];
-	const char		*argv[14];
+	const char		*argv[11];
 	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
 	char			 keep[24], lease[24], next[160];
 	int64_t			 ms;
@@ -331,9 +331,8 @@ order_finish(struct delivery *dl)
 	argv[4] = ev->entry_id; argv[5] = dl->order_token;
 	argv[6] = dl->order_yield ? "yield" : "done";
 	argv[7] = keep; argv[8] = lease; argv[9] = next;
-	argv[10] = WH_GROUP; argv[11] = WAIT_MS;
-	argv[12] = ev->company_sid; argv[13] = ev->ordering_key;
-	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 14,
+	argv[10] = WH_GROUP;
+	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 11,
 	    argv, NULL) == -1)
 		on_finished(NULL, NULL, dl);
 	return (1);

@@ -14,14 +14,13 @@
 -- ARGV[5]  the lease length in ms
 -- ARGV[6]  a lease token of the caller's for the next event, or '': the
 --          next event then goes into wh:{0}:retry due now instead
--- ARGV[7]  the consumer group         ARGV[8]  ms to wait before asking
---          again when an earlier event of K is still being read
--- ARGV[9]  E's company_sid              ARGV[10] K
--- ARGV[11] optional: now in ms instead of Redis TIME (tests only)
+-- ARGV[7]  the consumer group
+-- ARGV[8]  optional: now in ms instead of Redis TIME (tests only)
 --
--- On 'done' with a token, unless an event of K between E and N is still
--- in a reader's hands (then N goes into wh:{0}:retry after the wait, to
--- be asked about by order_start.lua), the next event N becomes the head under that
+-- On 'done' with a token, unless an entry of the events stream between E
+-- and N is still in a reader's hands (then N goes into wh:{0}:retry due
+-- now, and order_start.lua, asked about it, looks at that entry's key),
+-- the next event N becomes the head under that
 -- token and its task comes back to the caller, which delivers it at once
 -- and finishes it as any head. N's parked member stays (the durable copy)
 -- and the same task is put in wh:{0}:retry due when the lease would lapse
@@ -37,12 +36,11 @@
 local state, parked, retry, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, token, mode, keep_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local lease_ms, next_token = tonumber(ARGV[5]), ARGV[6]
-local group, wait_ms, company, okey = ARGV[7], tonumber(ARGV[8]), ARGV[9],
-  ARGV[10]
+local group = ARGV[7]
 
 local function now_ms()
-  if ARGV[11] ~= nil and ARGV[11] ~= '' then
-    return tonumber(ARGV[11])
+  if ARGV[8] ~= nil and ARGV[8] ~= '' then
+    return tonumber(ARGV[8])
   end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -59,45 +57,9 @@ local function sortable(x)
     string.rep('0', 20 - #seq) .. seq
 end
 
--- Is an event of K with an entry id after `from` and before `to` in a
--- reader's hands, not brought to order_start.lua yet? The same check as
--- order_start.lua's (which says why it is enough): at most 1 000 pending
--- entries looked at, else it answers yes.
-local function held_between(from, to)
-  local pages, start = 0, '(' .. from
-  while true do
-    local pend = redis.call('XPENDING', events, group, start, '(' .. to, 100)
-    for _, p in ipairs(pend) do
-      local e = redis.call('XRANGE', events, p[1], p[1])[1]
-      if e ~= nil then
-        local f, c, k = e[2], nil, nil
-        for i = 1, #f, 2 do
-          if f[i] == 'company_sid' then
-            c = f[i + 1]
-          elseif f[i] == 'ordering_key' then
-            k = f[i + 1]
-          end
-        end
-        if c == company and k == okey then
-          return true
-        end
-      end
-    end
-    pages = pages + 1
-    if #pend < 100 then
-      return false
-    end
-    if pages == 10 then
-      return true
-    end
-    start = '(' .. pend[#pend][1]
-  end
-end
-
 if (mode ~= 'done' and mode ~= 'yield') or keep_ms == nil or
     keep_ms <= 0 or lease_ms == nil or lease_ms <= 0 or
-    next_token == nil or wait_ms == nil or wait_ms < 0 or okey == nil or
-    events == nil then
+    next_token == nil or group == nil or events == nil then
   return redis.error_reply('ERR order_finish: bad arguments')
 end
 local h = redis.call('HMGET', state, 'head', 'owner', 'lease_until')
@@ -150,8 +112,12 @@ local function plain(digits)
 end
 local nid = plain(string.sub(first, 1, 20)) .. '-' ..
   plain(string.sub(first, 22, 41))
-if held_between(id, nid) then
-  redis.call('ZADD', retry, now + wait_ms, task)
+-- Every entry between E and N was read (N was), so each is either in a
+-- reader's hands or acknowledged, and an acknowledged one of K came to
+-- order_start.lua before. One still held may be an event of K that N must
+-- not pass: then N takes the slow way, whose order_start.lua looks.
+if #redis.call('XPENDING', events, group, '(' .. id, '(' .. nid, 1) > 0 then
+  redis.call('ZADD', retry, now, task)
   return 'next'
 end
 redis.call('HSET', state, 'head', nid, 'owner', next_token, 'lease_until',

@@ -118,7 +118,6 @@ local function ask(state, parked, id, task, token, company, okey)
     -- An earlier event of K that a reader holds but has not brought here
     -- yet (the group hands entries out in order, so every earlier one is
     -- either pending or acknowledged, and acknowledged ones came here).
-    -- order_finish.lua asks the same before it hands an event on.
     local from = last ~= nil and ('(' .. last) or '-'
     local pages = 0
     while true do

@@ -78,9 +78,9 @@ describe('order_start.lua / order_finish.lua', () => {
         ...asks.flatMap((a) => [a.id, w.task(a.id, a.k), a.token, a.company ?? w.company, a.k]));
     // next: a token of the caller's for the next event (handed to it), or
     // '' (the next event goes into the retry set, due now).
-    w.finish = (id, k, token, mode, now, next = '', company = w.company) =>
+    w.finish = (id, k, token, mode, now, next = '') =>
       redis.call('EVALSHA', shaFinish, 4, w.state(k), `${w.state(k)}:parked`, w.retry, w.events,
-        id, token, mode, KEEP, LEASE, next, GROUP, WAIT, company, k, now);
+        id, token, mode, KEEP, LEASE, next, GROUP, now);
     w.due = async (now) => {
       const r = await redis.call('ZRANGEBYSCORE', w.retry, '-inf', now);
       if (r.length) await redis.call('ZREM', w.retry, ...r);
@@ -223,11 +223,13 @@ describe('order_start.lua / order_finish.lua', () => {
     await w.read('B', 1);
     assert.equal(await w.start(e1, 'k', 'a', T), 'start');
     assert.equal(await w.start(e3, 'k', 'b', T), 'park');
+    await w.ack(e1); await w.ack(e3);
     // e1 done: e3 is not handed (e2 is pending between them); it goes
-    // into the retry set after the wait and is asked about again.
+    // into the retry set due now, and order_start makes it wait.
     assert.equal(await w.finish(e1, 'k', 'a', 'done', T + 1, 'n'), 'next');
-    assert.deepEqual(await redis.call('ZRANGE', w.retry, 0, -1, 'WITHSCORES'), [w.task(e3, 'k'), String(T + 1 + WAIT)]);
-    assert.equal(await w.start(e3, 'k', 'b', T + 1 + WAIT), 'wait');
+    assert.deepEqual(await redis.call('ZRANGE', w.retry, 0, -1, 'WITHSCORES'), [w.task(e3, 'k'), String(T + 1)]);
+    assert.deepEqual(await w.due(T + 1), [{ id: e3, key: 'k' }]);
+    assert.equal(await w.start(e3, 'k', 'b', T + 1), 'wait');
     assert.equal(await w.start(e2, 'k', 's', T + 2 + WAIT), 'start');
     assert.deepEqual(await w.finish(e2, 'k', 's', 'done', T + 3 + WAIT, 's2'), ['next', e3, w.task(e3, 'k'), 's2']);
   });
