@@ -46,17 +46,6 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- The id in order_start.lua's sortable form (parked members start with
--- it), or nil.
-local function sortable(x)
-  local ms, seq = string.match(x, '^(%d+)%-(%d+)$')
-  if ms == nil or #ms > 20 or #seq > 20 then
-    return nil
-  end
-  return string.rep('0', 20 - #ms) .. ms .. '-' ..
-    string.rep('0', 20 - #seq) .. seq
-end
-
 if (mode ~= 'done' and mode ~= 'yield') or keep_ms == nil or
     keep_ms <= 0 or lease_ms == nil or lease_ms <= 0 or
     next_token == nil or group == nil or events == nil then
@@ -71,7 +60,11 @@ end
 if h[2] ~= token then
   return 'stale'
 end
-local key = sortable(id)
+-- E's id in order_start.lua's sortable form, with which parked members
+-- start (E is the head, so order_start.lua took its id as well formed).
+local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+local key = ms and (string.rep('0', 20 - #ms) .. ms .. '-' ..
+  string.rep('0', 20 - #seq) .. seq)
 local now = now_ms()
 -- E was handed on by the finish before it: its parked copy and the guard
 -- of the same task go (a started E has neither).
