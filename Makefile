@@ -156,13 +156,12 @@ e2e: all
 # (3 masters + 3 replicas on loopback, WH_PARTITIONS=8: E2E_REDIS=cluster,
 # tests/e2e/lib/harness.js): publishing (single, batch, XADD, idempotent),
 # deliveries verified, retries, dead letters, ~redeliver, ~recover, the
-# API's lists and pages. (cluster-failover.test.js, failover and
-# resharding under load, makes its own cluster and runs in e2e.
-# delivery-retry passes there too but its tight gap bounds, 100 ms of
-# slack, are met only on a quiet machine with 8 partitions' reads.)
+# API's lists and pages, the retry gaps and schedules. (cluster-failover.test.js,
+# failover and resharding under load, makes its own cluster and runs in e2e.)
 CLUSTER_E2E ?= partitions api-webhooks api-keys api-signing-keys \
 	endpoint-health security-tenancy resend security-secrets \
-	foundation events api-idempotency api-openapi webhook-stats
+	foundation events api-idempotency api-openapi webhook-stats \
+	delivery-retry delivery-control
 test-cluster: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@cd tests/e2e && E2E_REDIS=cluster E2E_BIN_DIR=$(CURDIR)/$(BUILD) node --test \

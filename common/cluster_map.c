@@ -311,3 +311,104 @@ wh_slot_map_parse(const redisReply *reply, const char *from_host,
 	}
 	return (0);
 }
+
+/* The next space-separated field of [*p, end) of one line, or NULL. */
+static const char *
+next_field(const char **p, const char *end, size_t *flen)
+{
+	const char	*f;
+
+	while (*p < end && **p == ' ')
+		(*p)++;
+	if (*p >= end)
+		return (NULL);
+	f = *p;
+	while (*p < end && **p != ' ')
+		(*p)++;
+	*flen = (size_t)(*p - f);
+	return (f);
+}
+
+/* Whether a field of flags ("myself,master") holds flag. */
+static int
+has_flag(const char *f, size_t flen, const char *flag)
+{
+	size_t	n = strlen(flag), i = 0, j;
+
+	while (i < flen) {
+		for (j = i; j < flen && f[j] != ','; j++)
+			;
+		if (j - i == n && memcmp(f + i, flag, n) == 0)
+			return (1);
+		i = j + 1;
+	}
+	return (0);
+}
+
+/*
+ * One slot field of myself's line: "a", "a-b", "[a->-id]" (migrating
+ * away) or "[a-<-id]" (importing). 1 served, 2 migrating away, 0 other.
+ */
+static int
+slot_field(const char *f, size_t flen, unsigned slot)
+{
+	const char	*p = f, *end = f + flen;
+	long		 a, b;
+
+	if (p < end && *p == '[') {
+		p++;
+		if ((a = read_number(&p, end, WH_CLUSTER_SLOTS - 1)) == -1)
+			return (0);
+		return ((unsigned long)a == slot && end - p >= 3 &&
+		    memcmp(p, "->-", 3) == 0 ? 2 : 0);
+	}
+	if ((a = read_number(&p, end, WH_CLUSTER_SLOTS - 1)) == -1)
+		return (0);
+	b = a;
+	if (p < end && *p == '-') {
+		p++;
+		if ((b = read_number(&p, end, WH_CLUSTER_SLOTS - 1)) == -1)
+			return (0);
+	}
+	if (p != end)
+		return (0);
+	return ((unsigned long)a <= slot && slot <= (unsigned long)b ? 1 : 0);
+}
+
+int
+wh_cluster_nodes_serves(const char *text, size_t len, unsigned slot)
+{
+	const char	*line = text, *end = text + len, *eol, *p, *f;
+	size_t		 flen;
+	int		 i, served, k;
+
+	for (; line < end; line = eol + 1) {
+		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			eol = end;
+		p = line;
+		/* id, ip:port@cport[,hostname], flags */
+		for (i = 0; i < 3; i++)
+			if ((f = next_field(&p, eol, &flen)) == NULL)
+				break;
+		if (i < 3 || !has_flag(f, flen, "myself"))
+			continue;
+		if (!has_flag(f, flen, "master"))
+			return (0);
+		/* master, ping-sent, pong-recv, config-epoch, link-state */
+		for (i = 0; i < 5; i++)
+			if (next_field(&p, eol, &flen) == NULL)
+				return (0);
+		served = 0;
+		while ((f = next_field(&p, eol, &flen)) != NULL) {
+			/* A trailing '\r' of a CRLF line is not a slot's. */
+			if (flen > 0 && f[flen - 1] == '\r')
+				flen--;
+			if ((k = slot_field(f, flen, slot)) == 2)
+				return (0);
+			if (k == 1)
+				served = 1;
+		}
+		return (served);
+	}
+	return (-1);
+}

@@ -79,4 +79,13 @@ int		wh_cluster_redirect(const char *err, size_t len,
 int		wh_slot_map_parse(const redisReply *reply, const char *from_host,
 		    struct wh_slot_map *m, char *err, size_t errlen);
 
+/*
+ * Whether a CLUSTER NODES answer (text, len bytes) says that the node
+ * that gave it ("myself") is a master serving slot and not migrating it
+ * away ("[<slot>->-<id>]"): 1 yes, 0 no, -1 when it has no "myself"
+ * line. A slot it serves and does not migrate holds all its keys there.
+ */
+int		wh_cluster_nodes_serves(const char *text, size_t len,
+		    unsigned slot);
+
 #endif

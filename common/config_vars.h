@@ -81,7 +81,8 @@
 	    "before it answers 202, else 503 (`Retry-After: 1`; the event " \
 	    "may be queued, an `event_sid` makes the retry safe); the "	\
 	    "dispatcher before it acks entries, else they stay pending " \
-	    "(see \"Redis Sentinel\")")				\
+	    "(see \"Redis Sentinel\"); `--reencrypt-secrets` before it " \
+	    "exits 0, else 1 (run it again)")				\
 	INT(WH_PARTITIONS, 1, 1, 64, NULL, "both",			\
 	    "the queue's partitions: a company's events go to "	\
 	    "`wh:{p}:events` with p = FNV-1a 32 of its `company_sid` mod " \

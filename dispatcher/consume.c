@@ -8,12 +8,22 @@
  * Reading uses a connection of its own (XREADGROUP ... BLOCK would stall
  * every other reply on a shared one) and asks only for as many entries as
  * there is room for, so slow receivers slow the reading instead of
- * filling memory. On one Redis a single XREADGROUP reads every stream;
- * in a Redis Cluster a command stays in one slot, so each partition is
- * read by a command of its own, all sent at once (the cluster layer
- * hands their replies back in order, so a shorter BLOCK keeps one idle
- * partition from holding the others' entries back). Acks are gathered
- * per stream and sent as one XACK + XDEL pair per loop round.
+ * filling memory. On one Redis a single XREADGROUP reads every stream,
+ * and the webhooks' change counter its batch waits for (hookcache.c) is
+ * read on that connection too, right behind it: no round trip of its
+ * own, and no wait behind the main connection's attempt records and acks
+ * while the endpoints' queues run dry. In a Redis Cluster a command stays
+ * in one slot, so each partition is read by a reader of its own (struct
+ * reader: its own connection, its own read in flight, sent again as soon
+ * as it is answered), and the counter, in another slot, is read on the
+ * main connection after a reply. On one shared link the partitions'
+ * blocking reads would wait for one another: a node serves one
+ * connection's commands in turn, the cluster layer hands replies back in
+ * order, and Redis ends an idle BLOCK only at its next cron tick (100 ms
+ * at the default hz 10, whatever the timeout asked), so a due retry
+ * waited up to ~570 ms on an idle 3-master cluster with 8 partitions
+ * (docs/performance.md). Acks are gathered per stream and sent as one
+ * XACK + XDEL pair per loop round.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -35,7 +45,6 @@ static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
 static void	consume_handed(const struct redisReply *, const char *);
 
 #define READ_BLOCK_MS	"1000"
-#define READ_BLOCK_CLUSTER_MS	"50"
 #define READ_SHARE_MIN	32
 #define ACK_BATCH_MAX	512
 
@@ -58,13 +67,6 @@ static int		 retry_timers_ready;
 #define ERROR_PAUSE_MS	500
 
 static void	read_entries(void);
-/*
- * When the read in flight was sent (mono ms): Redis gave us its entries
- * no earlier, so they are ours as of then (upkeep.c, entry_owned()). Not
- * as of the reply: a read sent before a long pause is answered by Redis
- * during it, and another dispatcher may have claimed its entries since.
- */
-static int64_t		 read_sent;
 
 /* The ack batch of en's stream; NULL when out of memory. */
 static struct ack_batch *
@@ -166,11 +168,84 @@ consume_up(struct rconn *c)
 	group_create();
 }
 
-void
-consume_block_up(struct rconn *c)
+/* The reader whose connection c is. */
+static struct reader *
+reader_of(struct rconn *c)
 {
-	d.reading = 0;
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		if (&d.readers[i].conn == c)
+			return (&d.readers[i]);
+	return (NULL);
+}
+
+/* A reader's link is (back) up: its read in flight, if any, is lost. */
+static void
+reader_up(struct rconn *c)
+{
+	struct reader	*r;
+
+	if ((r = reader_of(c)) != NULL)
+		r->reading = 0;
 	consume_maybe_read();
+}
+
+static void
+reader_down(struct rconn *c)
+{
+	struct reader	*r;
+
+	if ((r = reader_of(c)) != NULL)
+		r->reading = 0;
+}
+
+/*
+ * One reader of every partition on one Redis (one XREADGROUP reads all
+ * the streams), one a partition in a cluster (a command stays in one
+ * slot). -1 when out of memory.
+ */
+int
+consume_readers_start(void)
+{
+	struct reader	*r;
+	unsigned	 i, n;
+
+	n = d.cfg.redis.ncluster > 0 ? d.nparts : 1;
+	if ((d.readers = calloc(n, sizeof(*d.readers))) == NULL)
+		return (-1);
+	d.nreaders = n;
+	for (i = 0; i < n; i++) {
+		r = &d.readers[i];
+		r->from = n == 1 ? 0 : i;
+		r->to = n == 1 ? d.nparts : i + 1;
+		if (n == 1)
+			(void)snprintf(r->name, sizeof(r->name), "read");
+		else
+			(void)snprintf(r->name, sizeof(r->name), "read %u", i);
+		(void)rconn_start(&r->conn, r->name, &d.cfg.redis, reader_up,
+		    reader_down);
+	}
+	return (0);
+}
+
+/* The sentinels moved the master: every reader leaves the old one. */
+void
+consume_readers_kick(void)
+{
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		rconn_kick(&d.readers[i].conn);
+}
+
+void
+consume_readers_stop(void)
+{
+	unsigned	i;
+
+	for (i = 0; i < d.nreaders; i++)
+		rconn_stop(&d.readers[i].conn);
 }
 
 /*
@@ -192,8 +267,7 @@ consume_maybe_read(void)
 {
 	size_t	cap = (size_t)d.cfg.concurrency;
 
-	if (d.stopping || d.reading || !d.block.conn.ready ||
-	    !d.main.conn.ready)
+	if (d.stopping || !d.main.conn.ready)
 		return;
 	if (room() == 0 || d.nentries >= 2 * cap)
 		return;
@@ -730,7 +804,22 @@ consume_fan_out(struct entry *en, struct hc_hook **hooks, size_t n)
  */
 struct read_batch {
 	TAILQ_HEAD(, entry)	 entries;
+	int			 counter;	/* its GET follows its read on
+						   the read's link */
 };
+
+static struct read_batch *
+batch_new(void)
+{
+	struct read_batch	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		wh_log(WH_LOG_ERROR, "out of memory", NULL);
+		return (NULL);
+	}
+	TAILQ_INIT(&b->entries);
+	return (b);
+}
 
 static void
 on_counter(struct wh_wire *w, void *r, void *priv)
@@ -757,38 +846,50 @@ on_counter(struct wh_wire *w, void *r, void *priv)
 	free(b);
 }
 
-/* GET the global counter for b's entries; they are abandoned if we cannot. */
-static void
-batch_send(struct read_batch *b)
+/* GET the global counter on c for b (on_counter); -1 if not sent. */
+static int
+counter_read(struct rconn *c, struct read_batch *b)
 {
 	const char	*argv[2];
 	char		 key[WH_KEY_MAX];
 
+	argv[0] = "GET";
+	argv[1] = key;
+	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1)
+		return (-1);
+	return (rconn_cmd(c, on_counter, b, 2, argv, NULL));
+}
+
+/*
+ * b's entries are read: keep its events, read the counter after them on
+ * the main link; they are abandoned if it cannot be asked.
+ */
+static void
+batch_send(struct read_batch *b)
+{
 	if (TAILQ_EMPTY(&b->entries)) {
 		free(b);
 		return;
 	}
 	retain_batch(TAILQ_FIRST(&b->entries));
-	argv[0] = "GET";
-	argv[1] = key;
-	if (wh_key_webhooks_version(key, sizeof(key), d.cfg.prefix) == -1 ||
-	    rconn_cmd(&d.main, on_counter, b, 2, argv, NULL) == -1)
+	if (counter_read(&d.main, b) == -1)
 		on_counter(NULL, NULL, b);
 }
 
 /*
  * Entries read or claimed from stream by a command sent at mono ms sent:
- * each becomes an entry. entries is the redisReply array of [id, fields] pairs; a deleted entry (nil fields,
- * seen when claiming) has nothing left to do and is just acked.
+ * each becomes an entry of batch b. entries is the redisReply array of
+ * [id, fields] pairs; a deleted entry (nil fields, seen when claiming)
+ * has nothing left to do and is just acked.
  * Draining, a read that was already in flight may still answer: its
  * entries stay pending for another dispatcher to claim, like every entry
  * the drain leaves, rather than start deliveries the exit would abandon.
  */
-void
-consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
+static void
+batch_add(struct read_batch *b, const char *stream, const redisReply *entries,
+    int claimed, int64_t sent)
 {
-	const redisReply	*entries = p, *e;
-	struct read_batch	*b;
+	const redisReply	*e;
 	struct entry		*en;
 	const char		*why;
 	size_t			 i;
@@ -799,11 +900,6 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 	    entries->type != REDIS_REPLY_ARRAY ||
 	    (stream = partition_stream(stream, &part, &kind)) == NULL)
 		return;
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		wh_log(WH_LOG_ERROR, "out of memory", NULL);
-		return;
-	}
-	TAILQ_INIT(&b->entries);
 	for (i = 0; i < entries->elements; i++) {
 		e = entries->element[i];
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -859,6 +955,18 @@ consume_entries(const char *stream, const void *p, int claimed, int64_t sent)
 			TAILQ_INSERT_TAIL(&b->entries, en, wait);
 		}
 	}
+}
+
+/* Entries claimed from stream (upkeep.c), as batch_add says. */
+void
+consume_entries(const char *stream, const void *entries, int claimed,
+    int64_t sent)
+{
+	struct read_batch	*b;
+
+	if ((b = batch_new()) == NULL)
+		return;
+	batch_add(b, stream, entries, claimed, sent);
 	batch_send(b);
 }
 
@@ -911,84 +1019,124 @@ fail:
 	    NULL);
 }
 
+/* Why a read failed; reading resumes by itself. */
+static void
+read_failed(const redisReply *reply)
+{
+	if (reply == NULL)
+		return;		/* link lost; reader_up reads again */
+	if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+		wh_log(WH_LOG_WARN, "consumer group missing; recreating it",
+		    NULL);
+		group_create();
+		return;
+	}
+	wh_log(WH_LOG_ERROR, "XREADGROUP failed; trying again", "error",
+	    reply->str, NULL);
+	retry_later(&retry_read_timer);
+}
+
+/*
+ * The reply of a read: every stream's entries into one batch. Its
+ * counter is read after it: on the read's own link when the read sent
+ * it along (priv is then the batch, b->counter set: on_counter completes
+ * it), else on the main link now.
+ */
 static void
 on_entries(struct wh_wire *w, void *r, void *priv)
 {
-	redisReply	*reply = r, *s;
-	size_t		 i;
+	struct reader		*rd = priv;
+	struct read_batch	*b = rd->batch;
+	redisReply		*reply = r, *s;
+	size_t			 i;
 
-	if (d.reading > 0)
-		d.reading--;
-	if (reply == NULL)
-		return;		/* link lost; consume_block_up reads again */
-	if (reply->type == REDIS_REPLY_ERROR) {
-		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
-			wh_log(WH_LOG_WARN, "consumer group missing; "
-			    "recreating it", NULL);
-			group_create();
-			return;
-		}
-		wh_log(WH_LOG_ERROR, "XREADGROUP failed; trying again",
-		    "error", reply->str, NULL);
-		retry_later(&retry_read_timer);
+	rd->reading = 0;
+	rd->batch = NULL;
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		read_failed(reply);
+		if (b != NULL && !b->counter)
+			free(b);
 		return;
 	}
-	if (reply->type == REDIS_REPLY_ARRAY) {
+	if (reply->type == REDIS_REPLY_ARRAY &&
+	    (b != NULL || (b = batch_new()) != NULL)) {
 		for (i = 0; i < reply->elements; i++) {
 			s = reply->element[i];
 			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
 			    s->element[0]->type != REDIS_REPLY_STRING)
 				continue;
-			consume_entries(s->element[0]->str, s->element[1], 0,
-			    read_sent);
+			batch_add(b, s->element[0]->str, s->element[1], 0,
+			    rd->sent);
 		}
-	}
+		if (!b->counter)
+			batch_send(b);
+		else if (!TAILQ_EMPTY(&b->entries))
+			retain_batch(TAILQ_FIRST(&b->entries));
+	} else if (b != NULL && !b->counter)
+		free(b);
 	consume_maybe_read();
 }
 
 /*
- * XREADGROUP of the events and retries of partitions from to to - 1 (the
- * retries first: they have waited already), COUNT each.
+ * XREADGROUP of the events and retries of rd's partitions (the retries
+ * first: they have waited already), COUNT each, on rd's own link. With a
+ * batch b, the GET of the change counter follows it on the same link:
+ * Redis runs it once the read is answered (a blocked read holds the
+ * link's next command back), so it is read after the entries were
+ * published, as hookcache.c needs, without a round trip of its own or a
+ * wait behind the main link's scripts. Not so in a cluster, where the
+ * counter's slot is on another node's link: b is NULL there.
  */
 static int
-read_send(unsigned from, unsigned to, const char *count, const char *block)
+read_send(struct reader *rd, const char *count, struct read_batch *b)
 {
 	const char	**argv;
 	unsigned	  p;
 	int		  argc = 0, rc;
 
-	if ((argv = calloc(9 + 4 * (size_t)(to - from), sizeof(*argv))) ==
-	    NULL)
+	if ((argv = calloc(9 + 4 * (size_t)(rd->to - rd->from),
+	    sizeof(*argv))) == NULL) {
+		free(b);
 		return (-1);
+	}
 	argv[argc++] = "XREADGROUP"; argv[argc++] = "GROUP";
 	argv[argc++] = WH_GROUP; argv[argc++] = d.consumer;
 	argv[argc++] = "COUNT"; argv[argc++] = count;
-	argv[argc++] = "BLOCK"; argv[argc++] = block;
+	argv[argc++] = "BLOCK"; argv[argc++] = READ_BLOCK_MS;
 	argv[argc++] = "STREAMS";
-	for (p = from; p < to; p++) {
+	for (p = rd->from; p < rd->to; p++) {
 		argv[argc++] = d.parts[p].k_retries;
 		argv[argc++] = d.parts[p].k_events;
 	}
-	for (p = from; p < to; p++) {
+	for (p = rd->from; p < rd->to; p++) {
 		argv[argc++] = ">";
 		argv[argc++] = ">";
 	}
-	rc = rconn_cmd(&d.block, on_entries, NULL, argc, argv, NULL);
+	rd->sent = wh_mono_ms();
+	rc = rconn_cmd(&rd->conn, on_entries, rd, argc, argv, NULL);
 	free(argv);
+	if (rc == -1) {
+		free(b);
+		return (-1);
+	}
+	rd->reading = 1;
+	if (b != NULL) {
+		b->counter = counter_read(&rd->conn, b) == 0;
+		rd->batch = b;
+	}
 	return (rc);
 }
 
 /*
  * Ask for as many entries as there is room for, spread over the streams
- * (COUNT holds for each): one command on one Redis, one a partition in a
- * cluster (a command stays in one slot).
+ * (COUNT holds for each), on every reader that has no read in flight.
  */
 static void
 read_entries(void)
 {
 	char		 count[24];
 	size_t		 n, share, streams = 2 * (size_t)d.nparts;
-	unsigned	 p;
+	unsigned	 i;
 
 	if ((n = room()) > (size_t)d.cfg.read_batch)
 		n = (size_t)d.cfg.read_batch;
@@ -998,14 +1146,9 @@ read_entries(void)
 	if (d.nparts > 1 && share < READ_SHARE_MIN)
 		share = n < READ_SHARE_MIN ? n : READ_SHARE_MIN;
 	(void)snprintf(count, sizeof(count), "%zu", share);
-	read_sent = wh_mono_ms();
-	if (d.cfg.redis.ncluster == 0 || d.nparts == 1) {
-		if (read_send(0, d.nparts, count, READ_BLOCK_MS) == 0)
-			d.reading = 1;
-		return;
-	}
-	for (p = 0; p < d.nparts; p++) {
-		if (read_send(p, p + 1, count, READ_BLOCK_CLUSTER_MS) == 0)
-			d.reading++;
+	for (i = 0; i < d.nreaders; i++) {
+		if (!d.readers[i].reading && d.readers[i].conn.conn.ready)
+			(void)read_send(&d.readers[i], count,
+			    d.cfg.redis.ncluster == 0 ? batch_new() : NULL);
 	}
 }

@@ -148,15 +148,38 @@ struct partition {
 	char			 k_dead[WH_KEY_MAX];
 };
 
+/*
+ * A reading link (consume.c): XREADGROUP ... BLOCK of some partitions on
+ * a connection of its own. One reads every partition on one Redis; in a
+ * cluster each partition has its own, so that no partition's blocking
+ * read waits behind another's on a shared node link.
+ */
+struct read_batch;
+
+struct reader {
+	struct rconn		 conn;
+	char			 name[24];	/* for logs ("read", "read 3") */
+	unsigned		 from, to;	/* partitions from to to - 1 */
+	int			 reading;	/* a read in flight */
+	struct read_batch	*batch;		/* its batch, when the change
+						   counter's GET follows the
+						   read on conn (consume.c) */
+	/*
+	 * When that read was sent (mono ms): Redis gave us its entries no
+	 * earlier, so they are ours as of then (upkeep.c, entry_owned()).
+	 */
+	int64_t			 sent;
+};
+
 struct dispatcher {
 	struct wh_config	 cfg;
 	char			 consumer[128];
 	struct partition	*parts;		/* WH_PARTITIONS of them */
 	unsigned		 nparts;
 	struct rconn		 main;		/* lookups, acks, schedules */
-	struct rconn		 block;		/* XREADGROUP ... BLOCK only */
+	struct reader		*readers;	/* consume.c */
+	unsigned		 nreaders;
 	struct rconn		 watch;		/* Sentinel: failover news */
-	int			 reading;	/* reads in flight */
 	int			 stopping;
 	struct entry_list	 entries;	/* every entry we hold */
 	size_t			 nentries;
@@ -181,7 +204,9 @@ extern struct dispatcher	d;
 /* consume.c: a stream entry's life: read, fanned out, resolved, acked. */
 void	consume_init(void);
 void	consume_up(struct rconn *);
-void	consume_block_up(struct rconn *);
+int	consume_readers_start(void);
+void	consume_readers_kick(void);
+void	consume_readers_stop(void);
 void	consume_maybe_read(void);
 void	consume_entries(const char *stream, const void *entries,
 	    int claimed, int64_t sent);

@@ -56,18 +56,12 @@ main_up(struct rconn *c)
 	consume_up(c);
 }
 
-static void
-block_down(struct rconn *c)
-{
-	d.reading = 0;
-}
-
 /* The sentinels moved the master: both links leave the old one now. */
 static void
 failover(struct rconn *c)
 {
 	rconn_kick(&d.main);
-	rconn_kick(&d.block);
+	consume_readers_kick();
 }
 
 /*
@@ -86,7 +80,7 @@ drain(void)
 	upkeep_stop();
 	if (d.cfg.redis.nsentinels > 0)
 		rconn_stop(&d.watch);
-	rconn_stop(&d.block);
+	consume_readers_stop();
 	deadline = wh_mono_ms() + d.cfg.drain_ms;
 	while (d.nentries > 0 && wh_mono_ms() < deadline)
 		(void)loop_run_once(100);
@@ -161,8 +155,10 @@ main(int argc, char **argv)
 		return (2);
 	}
 	(void)rconn_start(&d.main, "main", &d.cfg.redis, main_up, NULL);
-	(void)rconn_start(&d.block, "read", &d.cfg.redis, consume_block_up,
-	    block_down);
+	if (consume_readers_start() == -1) {
+		wh_log(WH_LOG_ERROR, "out of memory", NULL);
+		return (1);
+	}
 	if (d.cfg.redis.nsentinels > 0)
 		(void)rconn_watch(&d.watch, &d.cfg.redis, failover);
 	upkeep_start();

@@ -9,7 +9,9 @@
  * webhook_reseal.lua), so the api may keep running. The secret
  * itself does not change, so nothing cached elsewhere goes stale. On a
  * Redis Cluster it works on the master of the {g} slot, which holds every
- * such record (records_wire()).
+ * such record (records_wire()), and fails (run it again) unless that
+ * master served the slot, unmigrated, both before and after its SCAN: a
+ * SCAN asks one node, so keys moved off it meanwhile would be skipped.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
+#include "cluster_map.h"
 #include "config.h"
 #include "keys.h"
 #include "launcher.h"
@@ -244,6 +247,67 @@ records_wire(struct wh_wire *c, const struct wh_config *cfg,
 	return (w);
 }
 
+/*
+ * Whether w's node is the master of the records' slot (that of pattern)
+ * and is not migrating it away: only then does its SCAN see every record.
+ * 1 yes, 0 no (logged as msg), -1 if Redis failed.
+ */
+static int
+records_settled(struct wh_wire *w, const char *pattern, const char *msg)
+{
+	redisReply	*r;
+	const char	*argv[2] = { "CLUSTER", "NODES" };
+	char		 err[256];
+	int		 ok;
+
+	if ((r = wh_redis_call(w, err, sizeof(err), 2, argv, NULL)) == NULL) {
+		wh_log(WH_LOG_ERROR, "CLUSTER NODES failed: run it again",
+		    "error", err, NULL);
+		return (-1);
+	}
+	ok = r->type == REDIS_REPLY_STRING ?
+	    wh_cluster_nodes_serves(r->str, r->len,
+	    wh_key_slot(pattern, strlen(pattern))) : -1;
+	freeReplyObject(r);
+	if (ok == 1)
+		return (1);
+	wh_log(WH_LOG_ERROR, msg, "key", pattern, NULL);
+	return (ok == 0 ? 0 : -1);
+}
+
+/*
+ * WH_REDIS_WAIT_REPLICAS=k: WAIT for k replicas to have every record w
+ * rewrote, so that a failover right after an exit 0 cannot bring an old
+ * sealing back once the old key is gone. 0 when confirmed (or k = 0).
+ */
+static int
+records_replicated(struct wh_wire *w, const struct wh_config *cfg)
+{
+	redisReply	*r;
+	const char	*argv[3];
+	char		 k[16], err[256];
+	int		 ok;
+
+	if (cfg->wait_replicas == 0)
+		return (0);
+	(void)snprintf(k, sizeof(k), "%d", cfg->wait_replicas);
+	/* As the api's WAIT: well within the wire's own call timeout. */
+	argv[0] = "WAIT"; argv[1] = k; argv[2] = "1000";
+	if ((r = wh_redis_call(w, err, sizeof(err), 3, argv, NULL)) == NULL) {
+		wh_log(WH_LOG_ERROR, "WAIT failed: run it again", "error", err,
+		    NULL);
+		return (-1);
+	}
+	ok = r->type == REDIS_REPLY_INTEGER &&
+	    r->integer >= cfg->wait_replicas;
+	freeReplyObject(r);
+	if (ok)
+		return (0);
+	wh_log(WH_LOG_ERROR, "the rewritten records are not on "
+	    "WH_REDIS_WAIT_REPLICAS replicas: run it again", NULL);
+	return (-1);
+}
+
 int
 launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
 {
@@ -261,8 +325,15 @@ launcher_reencrypt(struct wh_wire *c, const struct wh_config *cfg)
 	/* Both patterns' keys share one slot in a cluster ({g}). */
 	if ((w = records_wire(c, cfg, keys)) == NULL)
 		return (1);
-	rc = scan_each(w, cfg, keys, "hash", rewrite_hash, &t) == -1 ||
-	    scan_each(w, cfg, hooks, "string", rewrite_webhook, &t) == -1;
+	rc = (w != c && records_settled(w, keys,
+	    "the records' slot is migrating (or moved): run it again once "
+	    "it is settled") != 1) ||
+	    scan_each(w, cfg, keys, "hash", rewrite_hash, &t) == -1 ||
+	    scan_each(w, cfg, hooks, "string", rewrite_webhook, &t) == -1 ||
+	    (w != c && records_settled(w, keys,
+	    "the records' slot moved or began migrating during the run; "
+	    "records may have been skipped: run it again") != 1) ||
+	    records_replicated(w, cfg) == -1;
 	if (w != c)
 		wh_wire_free(w);
 	if (rc)

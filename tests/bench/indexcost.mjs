@@ -16,11 +16,8 @@
 //   node tests/bench/indexcost.mjs [--aof] [--attempts 40000] [--reps 3]
 //
 // Prints Redis CPU (INFO cpu) per attempt of each run and the medians.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { redisCpu } from './lib/cpu.mjs';
-import { stopAll } from './lib/procs.mjs';
+import { loadAverage, runTool } from './lib/procs.mjs';
 import { setAof } from './lib/redisinfo.mjs';
 import { startRedis } from './lib/stack.mjs';
 import { median } from './lib/stats.mjs';
@@ -59,11 +56,8 @@ function args() {
   return a;
 }
 
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
-
-async function main() {
+async function main(dir) {
   const a = args();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'indexcost-'));
   const redis = await startRedis(dir);
   const c = redis.client;
   if (a.aof) await setAof(c, true);
@@ -71,7 +65,7 @@ async function main() {
   const request = 'bench.tick\n' + 'x'.repeat(340);
   const res = Object.fromEntries(MODES.map((m) => [m, []]));
   let base = 0;
-  console.log(`load ${load()}; aof ${a.aof ? 'on' : 'off'}; ${a.attempts} attempts per run, ${BATCH} per call`);
+  console.log(`load ${loadAverage()}; aof ${a.aof ? 'on' : 'off'}; ${a.attempts} attempts per run, ${BATCH} per call`);
   for (let r = 0; r < a.reps; r++) {
     for (const mode of MODES) {
       const t0 = await redisCpu(c);
@@ -89,13 +83,6 @@ async function main() {
     }
   }
   for (const m of MODES) console.log(`median ${m}: ${median(res[m]).toFixed(2)} us per attempt`);
-  console.log(`load ${load()}`);
-  await stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runTool('indexcost', main);

@@ -14,11 +14,8 @@
 // per delivery (from the calls counted) do not. The dispatcher's own CPU
 // per delivery (/proc, its whole start-to-drained life) is printed too,
 // so that two builds of it can be compared on the same backlog.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { BUILD, stopAll } from './lib/procs.mjs';
-import { Proc } from './lib/procs.mjs';
+import { BUILD, Proc, loadAverage, runTool } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
 import { treeCpu } from './lib/cpu.mjs';
 import { EVENTS, createWebhook, drained, startApi, startNginx, startRedis } from './lib/stack.mjs';
@@ -100,9 +97,8 @@ async function run(redis, bin, company, events) {
   return { rate: events / ((t1 - t0) / 1000), cpuUs: (cpu * 1e6) / events, dispUs: (dcpu * 1e6) / events, cmdUs: sum, inner: calls, aofBytes: aof / events, per };
 }
 
-async function main() {
+async function main(dir) {
   const a = args();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rediscost-'));
   const redis = await startRedis(dir);
   if (a.aof) {
     // No automatic rewrite during a run: the AOF's growth is what a
@@ -120,7 +116,7 @@ async function main() {
   const api = await startApi(redis.url, { workers: 1 });
   await createWebhook(api, 'CO_cost', nginx.url('/hook/cost'));
   await api.proc.stop();
-  console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; aof ${a.aof ? 'on' : 'off'}; ${a.events} deliveries per run`);
+  console.log(`load ${loadAverage()}; aof ${a.aof ? 'on' : 'off'}; ${a.events} deliveries per run`);
   const results = a.dispatchers.map(() => []);
   for (let r = 0; r < a.reps; r++) {
     for (let i = 0; i < a.dispatchers.length; i++) {
@@ -135,14 +131,6 @@ async function main() {
     const m = (f) => median(results[i].map(f)).toFixed(2);
     console.log(`median [${i}] ${a.dispatchers[i]}: ${m((x) => x.rate)}/s, dispatcher cpu ${m((x) => x.dispUs)} us, redis cpu ${m((x) => x.cpuUs)} us, commands ${m((x) => x.cmdUs)} us, ${m((x) => x.inner)} commands inside scripts and transactions, aof ${m((x) => x.aofBytes)} B per delivery`);
   }
-  console.log(`load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  await stopAll();
-  if (process.env.RC_KEEP) console.log(`kept ${dir}`);
-  else fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runTool('rediscost', main);

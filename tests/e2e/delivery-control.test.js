@@ -276,7 +276,7 @@ describe('filter', () => {
       redis.call('SET', KEYS[1], w)
       redis.call('INCR', KEYS[2])
       redis.call('INCR', KEYS[3])
-      return n`, 3, KEYS.webhook(webhook.sid), 'wh:webhooks:version', `wh:company:${co}:version`);
+      return n`, 3, KEYS.webhook(webhook.sid), KEYS.webhooksVersion, KEYS.companyVersion(co));
     assert.equal(n, 1);
     await publishEvents(stack.redis, [{ company_sid: co, event_type: 'call.ended', payload: '{}', event_sid: `evt_fbad_${randomHex(4)}` }]);
     await control.waitFor(1, 10000);

@@ -1,8 +1,9 @@
 /*
  * fuzz_cluster.c: what a Redis Cluster node (or anyone on its port)
  * tells a client, on any bytes (common/cluster_map.c): an error reply
- * read as MOVED / ASK / TRYAGAIN / CLUSTERDOWN, and RESP replies read as
- * a CLUSTER SLOTS answer into a slot map; the input's hash slot too.
+ * read as MOVED / ASK / TRYAGAIN / CLUSTERDOWN, a CLUSTER NODES answer
+ * asked whether its node serves a slot, and RESP replies read as a
+ * CLUSTER SLOTS answer into a slot map; the input's hash slot too.
  * The first byte picks: even, the rest is an error's text; odd, RESP.
  *
  * Checks, beyond memory safety:
@@ -11,7 +12,9 @@
  * - a redirect names a slot and a port 1-65535, its host a string
  *   without spaces or control characters, at most WH_HOST_MAX - 1;
  * - an accepted slot map sends every slot to a master it lists or to
- *   none, lists each master once, and keeps at most NODES_MAX.
+ *   none, lists each master once, and keeps at most NODES_MAX;
+ * - a CLUSTER NODES text is -1 (no "myself" line), 0 or 1, and 1 only
+ *   when it says "myself" and "master".
  */
 #include <hiredis/read.h>
 
@@ -38,6 +41,21 @@ check_redirect(const char *s, size_t len)
 	for (i = 0; i < n; i++)
 		FUZZ_CHECK((unsigned char)r.host[i] > ' ' &&
 		    r.host[i] != 0x7f);
+}
+
+static void
+check_nodes(const char *s, size_t len)
+{
+	unsigned	slot;
+	int		r;
+
+	slot = wh_key_slot(s, len);
+	r = wh_cluster_nodes_serves(s, len, slot);
+	FUZZ_CHECK(r >= -1 && r <= 1);
+	if (r == 1)
+		FUZZ_CHECK(memmem(s, len, "myself", 6) != NULL &&
+		    memmem(s, len, "master", 6) != NULL);
+	FUZZ_CHECK(wh_cluster_nodes_serves(s, len, 0) >= -1);
 }
 
 /* The slot of "{s}" plus anything is the slot of s, when s has no '}'. */
@@ -95,6 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_slot(s, size - 1);
 	if ((data[0] & 1) == 0) {
 		check_redirect(s, size - 1);
+		check_nodes(s, size - 1);
 		return (0);
 	}
 	if ((rd = wh_reader_new()) == NULL)

@@ -222,6 +222,46 @@ test_slot_map(void **state)
 	}
 }
 
+/* CLUSTER NODES: does myself serve the slot, unmigrating? */
+static void
+test_nodes_serves(void **state)
+{
+	const char	*me = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 "
+			    "connected 0-5460 7000\n"
+			    "a1b2 127.0.0.1:30002@40002 master - 0 1 2 connected "
+			    "5461-6999 7001-10922\n";
+	const char	*mig = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 "
+			    "connected 0-5460 [7233->-a1b2] 7233\n";
+	const char	*imp = "07c3 127.0.0.1:30001@40001 myself,master - 0 0 1 "
+			    "connected 0-5460 7233 [7000-<-a1b2]\r\n";
+	const char	*rep = "07c3 127.0.0.1:30001@40001 myself,slave a1b2 0 0 "
+			    "1 connected\n";
+	const char	*junk = "a b myself,master - 0 0 1 connected 99999 -3 "
+			    "5- [1-> [5->";
+	const char	*other;
+
+	assert_int_equal(wh_cluster_nodes_serves(me, strlen(me), 0), 1);
+	assert_int_equal(wh_cluster_nodes_serves(me, strlen(me), 5460), 1);
+	assert_int_equal(wh_cluster_nodes_serves(me, strlen(me), 7000), 1);
+	assert_int_equal(wh_cluster_nodes_serves(me, strlen(me), 5461), 0);
+	assert_int_equal(wh_cluster_nodes_serves(me, strlen(me), 7001), 0);
+	/* Migrating away: its keys may be on the other node already. */
+	assert_int_equal(wh_cluster_nodes_serves(mig, strlen(mig), 7233), 0);
+	assert_int_equal(wh_cluster_nodes_serves(mig, strlen(mig), 100), 1);
+	/* Importing another slot, CRLF: the served one still is. */
+	assert_int_equal(wh_cluster_nodes_serves(imp, strlen(imp), 7233), 1);
+	assert_int_equal(wh_cluster_nodes_serves(imp, strlen(imp), 7000), 0);
+	assert_int_equal(wh_cluster_nodes_serves(rep, strlen(rep), 0), 0);
+	/* No myself line, a short one, garbage, nothing. */
+	other = strchr(me, '\n') + 1;
+	assert_int_equal(wh_cluster_nodes_serves(other, strlen(other), 7001),
+	    -1);
+	assert_int_equal(wh_cluster_nodes_serves("x y myself", 10, 0), 0);
+	assert_int_equal(wh_cluster_nodes_serves("x y", 3, 0), -1);
+	assert_int_equal(wh_cluster_nodes_serves("", 0, 0), -1);
+	assert_int_equal(wh_cluster_nodes_serves(junk, strlen(junk), 5), 0);
+}
+
 int
 main(void)
 {
@@ -230,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_command_key),
 		cmocka_unit_test(test_redirect),
 		cmocka_unit_test(test_slot_map),
+		cmocka_unit_test(test_nodes_serves),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

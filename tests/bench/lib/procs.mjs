@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,6 +96,29 @@ export class Proc {
 // Stop every program still running, but those in `keep`.
 export async function stopAll(keep = []) {
   for (const p of [...live].reverse()) if (!keep.includes(p)) await p.stop(3000);
+}
+
+// The load average, as the tools print it around their runs.
+export const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+// A development tool's run (rediscost.mjs, indexcost.mjs, schedsplit.mjs):
+// main(dir) in a new work dir, the load average after it, then every
+// program it started stopped and the dir removed (RC_KEEP keeps it); on a
+// failure, why, and exit 1.
+export async function runTool(name, main) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+  let code = 0;
+  try {
+    await main(dir);
+    console.log(`load ${loadAverage()}`);
+  } catch (err) {
+    console.error(err);
+    code = 1;
+  }
+  await stopAll();
+  if (process.env.RC_KEEP) console.log(`kept ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(code);
 }
 
 // Last resort (a crash of the bench itself): leave nothing running.

@@ -101,6 +101,9 @@ export const KEYS = {
     ? `${PREFIX}{${partitionOf(company)}}:idem:${company}:${eventSid}`
     : `${PREFIX}idem:${company}:${eventSid}`),
   disabled: `${PREFIX}${TAG}webhooks:disabled`,
+  // The change counters every change of a webhook bumps (design.md).
+  webhooksVersion: `${PREFIX}${TAG}webhooks:version`,
+  companyVersion: (company) => `${PREFIX}${TAG}company:${company}:version`,
   // In the slot of the company's partition ({0} with one partition).
   kept: (company, eventSid) => `${PREFIX}{${partitionOf(company)}}:event:${company}:${eventSid}`,
   companyEvents: (company) => `${PREFIX}{${partitionOf(company)}}:company:${company}:events`,
