@@ -58,6 +58,9 @@ struct entry {
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
+	char			*handed;	/* handed on by order_finish
+						   (no stream entry): the lease
+						   token it was started under */
 	char			*reply_key;	/* a ~test: where its outcome
 						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
@@ -216,6 +219,7 @@ typedef void	 hookcache_failed_fn(struct entry *, const char *why);
 void	hookcache_init(hookcache_found_fn *, hookcache_failed_fn *);
 long long hookcache_counter(const void *redis_reply);
 void	hookcache_global(long long);
+long long hookcache_seen(void);
 void	hookcache_want(struct entry *);
 void	hookcache_tick(void);
 struct hc_hook *hookcache_hold(struct hc_hook *);
@@ -238,7 +242,10 @@ void	delivery_ordered(struct delivery *);
 /* order.c: ordering keys (docs/ordering.md): go, or settled unattempted. */
 typedef void	 order_go_fn(struct delivery *);
 typedef void	 order_settled_fn(struct delivery *, int ok);
+typedef void	 order_handed_fn(const struct redisReply *task, const char *token);
 void	order_init(order_go_fn *, order_settled_fn *);
+void	order_on_handed(order_handed_fn *);
+int	order_handed(struct delivery *);
 int	order_wanted(const struct entry *);
 void	order_begin(struct delivery *, const char *task, size_t task_len);
 int	order_finish(struct delivery *);
