@@ -43,6 +43,10 @@
 static void	entry_delivery_done(struct entry *, int ok);
 static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
 static void	consume_handed(const struct redisReply *, const char *);
+static void	handed_flush(void *);
+/* Entries order_finish handed us in this loop round (consume_handed). */
+static struct read_batch	*handed_batch;
+static struct loop_timer	 handed_timer;
 
 #define READ_BLOCK_MS	"1000"
 #define READ_SHARE_MIN	32
@@ -159,6 +163,7 @@ consume_init(void)
 	hookcache_init(consume_fan_out, lookup_failed);
 	delivery_init(entry_delivery_done);
 	order_on_handed(consume_handed);
+	loop_timer_init(&handed_timer, handed_flush, NULL);
 	endpoint_on_room(consume_maybe_read);
 }
 
@@ -970,15 +975,26 @@ consume_entries(const char *stream, const void *entries, int claimed,
 	batch_send(b);
 }
 
+static void
+handed_flush(void *arg)
+{
+	struct read_batch	*b = handed_batch;
+
+	handed_batch = NULL;
+	if (b != NULL)
+		batch_send(b);
+}
+
 /*
  * order_finish handed us the next event of a key, the key's head already
  * under our lease token (order.c): an entry with no stream entry behind
  * it, fanned out to its webhook as a retry is (its task says which) and
  * delivered at once. Its guard in wh:{p}:retry repeats it if we do not
- * finish it, so one we cannot take is just let go. It asks for its
- * company's webhooks as of the newest change counter read (by any read
- * batch), without a read of its own: one round trip less per event of a
- * busy key.
+ * finish it, so one we cannot take is just let go. Those of one loop
+ * round share one read of the webhooks' change counter, made after the
+ * finish that handed them: the newest counter we had read may predate
+ * the event (another dispatcher read it), and an event is delivered with
+ * every webhook change made before it was published (hookcache.c).
  */
 static void
 consume_handed(const struct redisReply *task, const char *token)
@@ -989,7 +1005,12 @@ consume_handed(const struct redisReply *task, const char *token)
 
 	if (d.stopping)
 		return;
-	if ((en = calloc(1, sizeof(*en))) == NULL)
+	if (handed_batch == NULL &&
+	    (handed_batch = calloc(1, sizeof(*handed_batch))) != NULL) {
+		TAILQ_INIT(&handed_batch->entries);
+		loop_timer_arm(&handed_timer, 0);
+	}
+	if (handed_batch == NULL || (en = calloc(1, sizeof(*en))) == NULL)
 		goto fail;
 	en->kind = ENTRY_RETRY;
 	en->held_since = wh_mono_ms();
@@ -1009,9 +1030,7 @@ consume_handed(const struct redisReply *task, const char *token)
 	d.nentries++;
 	en->unfanned = 1;
 	d.unfanned++;
-	en->outstanding = 1;	/* the lookup */
-	en->need = hookcache_seen();
-	hookcache_want(en);
+	TAILQ_INSERT_TAIL(&handed_batch->entries, en, wait);
 	return;
 fail:
 	wh_log(WH_LOG_WARN, "handed ordered task not taken; its guard "

@@ -219,7 +219,6 @@ typedef void	 hookcache_failed_fn(struct entry *, const char *why);
 void	hookcache_init(hookcache_found_fn *, hookcache_failed_fn *);
 long long hookcache_counter(const void *redis_reply);
 void	hookcache_global(long long);
-long long hookcache_seen(void);
 void	hookcache_want(struct entry *);
 void	hookcache_tick(void);
 struct hc_hook *hookcache_hold(struct hc_hook *);

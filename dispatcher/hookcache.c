@@ -241,16 +241,6 @@ hookcache_global(long long g)
 }
 
 /*
- * The newest global counter read: what an entry with no read of its own
- * asks for (an event order_finish handed on, consume.c).
- */
-long long
-hookcache_seen(void)
-{
-	return (global_seen);
-}
-
-/*
  * Good enough for entry: checked as of its need, or as of the newest value
  * known (which also covers entries read before the counter went back).
  */
