@@ -162,6 +162,7 @@ CLUSTER_E2E ?= partitions api-webhooks api-keys api-signing-keys \
 	endpoint-health security-tenancy resend security-secrets \
 	foundation events api-idempotency api-openapi webhook-stats \
 	delivery-retry delivery-control retention visibility \
+	delivery-ordering \
 	delivery-ownership ops-metrics ops-health portal-sessions
 test-cluster: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }

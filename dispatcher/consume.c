@@ -42,6 +42,11 @@
 
 static void	entry_delivery_done(struct entry *, int ok);
 static void	consume_fan_out(struct entry *, struct hc_hook **, size_t);
+static void	consume_handed(const struct redisReply *, const char *);
+static void	handed_flush(void *);
+/* Entries order_finish handed us in this loop round (consume_handed). */
+static struct read_batch	*handed_batch;
+static struct loop_timer	 handed_timer;
 
 #define READ_BLOCK_MS	"1000"
 #define READ_SHARE_MIN	32
@@ -157,6 +162,8 @@ consume_init(void)
 {
 	hookcache_init(consume_fan_out, lookup_failed);
 	delivery_init(entry_delivery_done);
+	order_on_handed(consume_handed);
+	loop_timer_init(&handed_timer, handed_flush, NULL);
 	endpoint_on_room(consume_maybe_read);
 }
 
@@ -288,6 +295,7 @@ entry_free(struct entry *en)
 	TAILQ_REMOVE(&d.entries, en, all);
 	d.nentries--;
 	wh_task_free(&en->task);
+	free(en->handed);
 	free(en->reply_key);
 	free(en);
 	consume_maybe_read();
@@ -562,7 +570,9 @@ entry_delivery_done(struct entry *en, int ok)
 		en->abandon = 1;
 	if (--en->outstanding > 0)
 		return;
-	if (en->lost || en->settled) {
+	/* Handed by order_finish, there is no stream entry to ack: one not
+	 * finished is repeated by its guard once its lease lapses. */
+	if (en->lost || en->settled || en->handed != NULL) {
 		entry_free(en);
 		return;
 	}
@@ -963,6 +973,69 @@ consume_entries(const char *stream, const void *entries, int claimed,
 		return;
 	batch_add(b, stream, entries, claimed, sent);
 	batch_send(b);
+}
+
+static void
+handed_flush(void *arg)
+{
+	struct read_batch	*b = handed_batch;
+
+	handed_batch = NULL;
+	if (b != NULL)
+		batch_send(b);
+}
+
+/*
+ * order_finish handed us the next event of a key, the key's head already
+ * under our lease token (order.c): an entry with no stream entry behind
+ * it, fanned out to its webhook as a retry is (its task says which) and
+ * delivered at once. Its guard in wh:{p}:retry repeats it if we do not
+ * finish it, so one we cannot take is just let go. Those of one loop
+ * round share one read of the webhooks' change counter, made after the
+ * finish that handed them: the newest counter we had read may predate
+ * the event (another dispatcher read it), and an event is delivered with
+ * every webhook change made before it was published (hookcache.c).
+ */
+static void
+consume_handed(const struct redisReply *task, const char *token)
+{
+	struct entry		*en;
+	const struct wh_event	*ev;
+	const char		*why = "out of memory";
+
+	if (d.stopping)
+		return;
+	if (handed_batch == NULL &&
+	    (handed_batch = calloc(1, sizeof(*handed_batch))) != NULL) {
+		TAILQ_INIT(&handed_batch->entries);
+		loop_timer_arm(&handed_timer, 0);
+	}
+	if (handed_batch == NULL || (en = calloc(1, sizeof(*en))) == NULL)
+		goto fail;
+	en->kind = ENTRY_RETRY;
+	en->held_since = wh_mono_ms();
+	ev = &en->task.event;
+	if ((why = entry_task_decode(&en->task, task)) != NULL ||
+	    ev->entry_id == NULL || ev->ordering_key == NULL ||
+	    strlen(ev->entry_id) >= ENTRY_ID_MAX ||
+	    (en->handed = strdup(token)) == NULL) {
+		wh_task_free(&en->task);
+		free(en);
+		goto fail;
+	}
+	(void)snprintf(en->entry_id, sizeof(en->entry_id), "%s",
+	    ev->entry_id);
+	en->home = en->part = partition_index(ev->company_sid);
+	TAILQ_INSERT_TAIL(&d.entries, en, all);
+	d.nentries++;
+	en->unfanned = 1;
+	d.unfanned++;
+	TAILQ_INSERT_TAIL(&handed_batch->entries, en, wait);
+	return;
+fail:
+	wh_log(WH_LOG_WARN, "handed ordered task not taken; its guard "
+	    "repeats it", "error", why != NULL ? why : "not an ordered task",
+	    NULL);
 }
 
 /* Why a read failed; reading resumes by itself. */

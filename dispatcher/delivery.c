@@ -64,6 +64,12 @@ delivery_make(struct entry *en, struct hc_hook *h, int with_keys)
 			dl->keys[dl->nkeys++] = &h->keys[i];
 	}
 	dl->entry = en;
+	/* Handed on by order_finish: the head of its key under this lease
+	 * from the start, so whatever resolves it (even a dead letter for a
+	 * disabled webhook) finishes it. */
+	if (en->handed != NULL)
+		(void)snprintf(dl->order_token, sizeof(dl->order_token), "%s",
+		    en->handed);
 	if (en->kind == ENTRY_EVENT) {
 		dl->attempt = 1;
 		dl->first_attempt_at = now;
@@ -157,13 +163,16 @@ ordered_settled(struct delivery *dl, int ok)
 /*
  * dl delivers a keyed event (order_wanted): it is queued only once its
  * key's hold lets it (order.c), which keeps the task a retry of it would
- * be, for when it is handed back.
+ * be, for when it is handed back. One order_finish handed us is its
+ * key's head already: it goes at once.
  */
 void
 delivery_ordered(struct delivery *dl)
 {
 	struct wh_buf	b;
 
+	if (order_handed(dl))
+		return;
 	wh_buf_init(&b, 0);
 	if (task_encode(dl, dl->attempt, wh_now_ms(), &b) == -1) {
 		wh_buf_free(&b);

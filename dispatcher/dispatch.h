@@ -58,6 +58,9 @@ struct entry {
 	long long		 need;		/* webhooks as of this change
 						   counter (hookcache.c) */
 	int			 unfanned;	/* read, not yet fanned out */
+	char			*handed;	/* handed on by order_finish
+						   (no stream entry): the lease
+						   token it was started under */
 	char			*reply_key;	/* a ~test: where its outcome
 						   goes (test_delivery.c) */
 	int64_t			 test_deadline;	/* wall ms: not sent after */
@@ -238,7 +241,10 @@ void	delivery_ordered(struct delivery *);
 /* order.c: ordering keys (docs/ordering.md): go, or settled unattempted. */
 typedef void	 order_go_fn(struct delivery *);
 typedef void	 order_settled_fn(struct delivery *, int ok);
+typedef void	 order_handed_fn(const struct redisReply *task, const char *token);
 void	order_init(order_go_fn *, order_settled_fn *);
+void	order_on_handed(order_handed_fn *);
+int	order_handed(struct delivery *);
 int	order_wanted(const struct entry *);
 void	order_begin(struct delivery *, const char *task, size_t task_len);
 int	order_finish(struct delivery *);

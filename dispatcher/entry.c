@@ -210,6 +210,11 @@ entry_owned(const struct entry *en)
 {
 	if (en->lost)
 		return (OWN_LOST);
+	/* Handed on by order_finish: ours for as long as we can be sure
+	 * its lease (WH_CLAIM_IDLE_MS) lasts; then its guard repeats it. */
+	if (en->handed != NULL)
+		return (unsure_after_ms > 0 && wh_mono_ms() - en->held_since >=
+		    unsure_after_ms ? OWN_LOST : OWN_YES);
 	if (unsure_after_ms > 0 &&
 	    wh_mono_ms() - en->held_since >= unsure_after_ms) {
 		if (refresh_wanted != NULL)

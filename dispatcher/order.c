@@ -4,8 +4,9 @@
  * a webhook W asks common/lua/order_start.lua before it is queued (one
  * call for the keyed deliveries made in one round of the loop): only
  * the head of (W, K), under a lease of ours, is delivered; an event
- * behind it is parked in Redis and handed back through the retry set
- * when the head is done. After the attempt, once its resolution (success,
+ * behind it is parked in Redis and, when the head is done, handed on by
+ * order_finish to the dispatcher that finished it, which delivers it at
+ * once under a lease of its own (order_handed). After the attempt, once its resolution (success,
  * dead letter, retry or deferral) is confirmed by Redis, the delivery
  * calls common/lua/order_finish.lua ("done", or "yield" when a retry of
  * the head is scheduled) before its job may ack its entry: an entry is
@@ -40,6 +41,7 @@
 static unsigned long long	lease_seq;
 static order_go_fn		*go_cb;
 static order_settled_fn		*settled_cb;
+static order_handed_fn		*handed_cb;
 /* Deliveries waiting for the next order_start call, oldest first. */
 static struct delivery		*ask_head, **ask_tail = &ask_head;
 static size_t			 nask;
@@ -54,6 +56,27 @@ order_init(order_go_fn *go, order_settled_fn *settled)
 	go_cb = go;
 	settled_cb = settled;
 	loop_timer_init(&ask_timer, ask_flush, NULL);
+}
+
+/* handed: the entry's owner (consume.c) takes a task order_finish handed. */
+void
+order_on_handed(order_handed_fn *handed)
+{
+	handed_cb = handed;
+}
+
+/*
+ * dl delivers an event order_finish handed to us (it holds the lease
+ * token its entry was started under, from delivery_make): it goes at
+ * once, unasked. 0 when dl is not such a delivery.
+ */
+int
+order_handed(struct delivery *dl)
+{
+	if (dl->entry->handed == NULL)
+		return (0);
+	go_cb(dl);
+	return (1);
 }
 
 /* Are this entry's deliveries held in publish order? */
@@ -254,6 +277,10 @@ on_finished(struct wh_wire *w, void *r, void *priv)
 	int		 ok;
 
 	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+	/* {"next", id, task, token}: the next event is ours to deliver. */
+	if (ok && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+	    reply->element[3]->type == REDIS_REPLY_STRING && handed_cb != NULL)
+		handed_cb(reply->element[2], reply->element[3]->str);
 	if (!ok) {
 		wh_log(WH_LOG_WARN, "ordering key not handed on; the entry "
 		    "stays pending", "event_sid",
@@ -277,9 +304,12 @@ on_finished(struct wh_wire *w, void *r, void *priv)
 int
 order_finish(struct delivery *dl)
 {
-	const char	*argv[8];
-	char		 state[WH_KEY_MAX], parked[WH_KEY_MAX], keep[24];
-	int64_t		 ms;
+	const struct wh_event	*ev = &dl->entry->task.event;
+	const struct partition	*p = &d.parts[dl->entry->home];
+	const char		*argv[11];
+	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
+	char			 keep[24], lease[24], next[160];
+	int64_t			 ms;
 
 	if (dl->order_token[0] == '\0')
 		return (0);
@@ -288,15 +318,21 @@ order_finish(struct delivery *dl)
 	ms = d.cfg.claim_idle_ms * 4;
 	(void)snprintf(keep, sizeof(keep), "%lld",
 	    (long long)(ms > KEEP_MIN_MS ? ms : KEEP_MIN_MS));
-	/* The next event goes straight to the retries stream (KEYS[4]). */
-	argv[0] = state; argv[1] = parked;
-	argv[2] = d.parts[dl->entry->home].k_retry;
-	argv[3] = d.parts[dl->entry->home].k_retries;
-	argv[4] = dl->entry->task.event.entry_id;
-	argv[5] = dl->order_token; argv[6] = dl->order_yield ? "yield" :
-	    "done";
-	argv[7] = keep;
-	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 8,
+	(void)snprintf(lease, sizeof(lease), "%lld",
+	    (long long)d.cfg.claim_idle_ms);
+	/* The next event comes back to us under this token; draining, it
+	 * goes through the retry set instead, for whoever is left. */
+	next[0] = '\0';
+	if (!d.stopping && handed_cb != NULL)
+		(void)snprintf(next, sizeof(next), "%s:%llu", d.consumer,
+		    ++lease_seq);
+	argv[0] = state; argv[1] = parked; argv[2] = p->k_retry;
+	argv[3] = p->k_events;
+	argv[4] = ev->entry_id; argv[5] = dl->order_token;
+	argv[6] = dl->order_yield ? "yield" : "done";
+	argv[7] = keep; argv[8] = lease; argv[9] = next;
+	argv[10] = WH_GROUP;
+	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 11,
 	    argv, NULL) == -1)
 		on_finished(NULL, NULL, dl);
 	return (1);

@@ -4,39 +4,54 @@
 -- Below {0} stands for {p}, the partition of E's company: all the keys
 -- are in that slot.
 -- KEYS[1]  wh:{0}:order:<W>:<K>         KEYS[2]  wh:{0}:order:<W>:<K>:parked
--- KEYS[3]  wh:{0}:retry
--- KEYS[4]  optional: wh:{0}:retries, where the next event then goes at
---          once (a retries entry, field task) instead of into KEYS[3] due
---          now: it does not wait for the next move of due retries
+-- KEYS[3]  wh:{0}:retry                KEYS[4]  wh:{0}:events
 -- ARGV[1]  E's entry id                 ARGV[2]  the caller's lease token
 -- ARGV[3]  'done': delivered or dead-lettered; the next parked event (the
---          earliest) is handed back through wh:{0}:retry, due now.
+--          earliest) is handed on (below).
 --          'yield': a retry of E is scheduled; E stays the head (later
 --          events of K keep waiting) but the lease is given up.
 -- ARGV[4]  ms to keep the state once nothing waits (to drop duplicates)
--- ARGV[5]  optional: now in ms instead of Redis TIME (tests only)
+-- ARGV[5]  the lease length in ms
+-- ARGV[6]  a lease token of the caller's for the next event, or '': the
+--          next event then goes into wh:{0}:retry due now instead
+-- ARGV[7]  the consumer group
+-- ARGV[8]  optional: now in ms instead of Redis TIME (tests only)
 --
--- Returns 'next' (an event was handed back), 'idle' (none waits),
--- 'yielded', or 'stale' when E is not the caller's head (its lease
--- expired and another reader took E over, or E was finished already):
--- nothing was changed.
+-- On 'done' with a token, unless an entry of the events stream between E
+-- and N is still in a reader's hands (then N goes into wh:{0}:retry due
+-- now, and order_start.lua, asked about it, looks at that entry's key),
+-- the next event N becomes the head under that
+-- token and its task comes back to the caller, which delivers it at once
+-- and finishes it as any head. N's parked member stays (the durable copy)
+-- and the same task is put in wh:{0}:retry due when the lease would lapse
+-- (the guard): if the caller dies, the guard comes due, and whoever takes
+-- it asks order_start.lua, which finds the lease lapsed and starts N. N's
+-- own finish (done or yield) removes both.
+--
+-- Returns {'next', N's id, N's task, the token} (handed to the caller), 'next' (put
+-- in wh:{0}:retry), 'idle' (none waits), 'yielded', or 'stale' when E is
+-- not the caller's head (its lease expired and another reader took E
+-- over, or E was finished already): nothing was changed.
 
-local state, parked, retry = KEYS[1], KEYS[2], KEYS[3]
+local state, parked, retry, events = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, token, mode, keep_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local lease_ms, next_token = tonumber(ARGV[5]), ARGV[6]
+local group = ARGV[7]
 
 local function now_ms()
-  if ARGV[5] ~= nil and ARGV[5] ~= '' then
-    return tonumber(ARGV[5])
+  if ARGV[8] ~= nil and ARGV[8] ~= '' then
+    return tonumber(ARGV[8])
   end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-if (mode ~= 'done' and mode ~= 'yield') or keep_ms == nil or keep_ms <= 0 then
+if (mode ~= 'done' and mode ~= 'yield') or keep_ms == nil or
+    keep_ms <= 0 or lease_ms == nil or lease_ms <= 0 or
+    next_token == nil or group == nil or events == nil then
   return redis.error_reply('ERR order_finish: bad arguments')
 end
 local h = redis.call('HMGET', state, 'head', 'owner', 'lease_until')
-local now = now_ms()
 if h[1] ~= id then
   return 'stale'
 end
@@ -45,29 +60,60 @@ end
 if h[2] ~= token then
   return 'stale'
 end
+-- E's id in order_start.lua's sortable form, with which parked members
+-- start (E is the head, so order_start.lua took its id as well formed).
+local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+local key = ms and (string.rep('0', 20 - #ms) .. ms .. '-' ..
+  string.rep('0', 20 - #seq) .. seq)
+local now = now_ms()
+-- E was handed on by the finish before it: its parked copy and the guard
+-- of the same task go (a started E has neither).
+if key ~= nil then
+  local mine = redis.call('ZRANGEBYLEX', parked, '[' .. key .. ' ',
+    '(' .. key .. '!', 'LIMIT', 0, 1)[1]
+  if mine ~= nil then
+    redis.call('ZREM', retry, string.sub(mine, 43))
+    redis.call('ZREM', parked, mine)
+  end
+end
 if mode == 'yield' then
   redis.call('HDEL', state, 'owner', 'lease_until')
   return 'yielded'
 end
 redis.call('HDEL', state, 'head', 'owner', 'lease_until')
 redis.call('HSET', state, 'last', id)
--- A copy of E (or of anything before it) parked meanwhile is done too.
--- (Members start with the id in order_start.lua's sortable form.)
-local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
-if ms ~= nil and #ms <= 20 and #seq <= 20 then
-  redis.call('ZREMRANGEBYLEX', parked, '-', '(' .. string.rep('0', 20 - #ms)
-    .. ms .. '-' .. string.rep('0', 20 - #seq) .. seq .. '!')
+-- A copy of anything before E parked meanwhile is done too.
+if key ~= nil then
+  redis.call('ZREMRANGEBYLEX', parked, '-', '(' .. key .. '!')
 end
 local first = redis.call('ZRANGE', parked, 0, 0)[1]
 if first == nil then
   redis.call('PEXPIRE', state, keep_ms)
   return 'idle'
 end
--- It stays parked (and first) until it starts: whoever asks for a later
--- event of K meanwhile parks behind it.
-if KEYS[4] then
-  redis.call('XADD', KEYS[4], '*', 'task', string.sub(first, 43))
-else
-  redis.call('ZADD', retry, now, string.sub(first, 43))
+local task = string.sub(first, 43)
+if next_token == '' then
+  -- It stays parked (and first) until it starts: whoever asks for a
+  -- later event of K meanwhile parks behind it.
+  redis.call('ZADD', retry, now, task)
+  return 'next'
 end
-return 'next'
+-- The sortable id back to the stream's form.
+local function plain(digits)
+  local s = string.gsub(digits, '^0+', '')
+  return s == '' and '0' or s
+end
+local nid = plain(string.sub(first, 1, 20)) .. '-' ..
+  plain(string.sub(first, 22, 41))
+-- Every entry between E and N was read (N was), so each is either in a
+-- reader's hands or acknowledged, and an acknowledged one of K came to
+-- order_start.lua before. One still held may be an event of K that N must
+-- not pass: then N takes the slow way, whose order_start.lua looks.
+if #redis.call('XPENDING', events, group, '(' .. id, '(' .. nid, 1) > 0 then
+  redis.call('ZADD', retry, now, task)
+  return 'next'
+end
+redis.call('HSET', state, 'head', nid, 'owner', next_token, 'lease_until',
+  now + lease_ms)
+redis.call('ZADD', retry, now + lease_ms + 1, task)
+return {'next', nid, task, next_token}

@@ -28,8 +28,9 @@
 -- whose id or key is malformed, alone):
 --   'start'  E is the head and the caller holds its lease: deliver it,
 --            then call order_finish.lua ('done' or 'yield');
---   'park'   E waits behind the head; order_finish.lua hands it back
---            through wh:{0}:retry. Nothing for the caller to do;
+--   'park'   E waits behind the head; order_finish.lua hands it on (to
+--            the dispatcher that finished the head, or through
+--            wh:{0}:retry). Nothing for the caller to do;
 --   'wait'   E cannot start yet (an earlier event of K is still in a
 --            reader's hands, or another live lease holds E): parked and
 --            its task scheduled in wh:{0}:retry again;

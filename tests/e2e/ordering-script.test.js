@@ -76,9 +76,11 @@ describe('order_start.lua / order_finish.lua', () => {
       redis.call('EVALSHA', shaStart, 2 + 2 * asks.length, w.events, w.retry,
         ...asks.flatMap((a) => [w.state(a.k), `${w.state(a.k)}:parked`]), LEASE, GROUP, WAIT, now,
         ...asks.flatMap((a) => [a.id, w.task(a.id, a.k), a.token, a.company ?? w.company, a.k]));
-    w.finish = (id, k, token, mode, now) =>
-      redis.call('EVALSHA', shaFinish, 3, w.state(k), `${w.state(k)}:parked`, w.retry,
-        id, token, mode, KEEP, now);
+    // next: a token of the caller's for the next event (handed to it), or
+    // '' (the next event goes into the retry set, due now).
+    w.finish = (id, k, token, mode, now, next = '') =>
+      redis.call('EVALSHA', shaFinish, 4, w.state(k), `${w.state(k)}:parked`, w.retry, w.events,
+        id, token, mode, KEEP, LEASE, next, GROUP, now);
     w.due = async (now) => {
       const r = await redis.call('ZRANGEBYSCORE', w.retry, '-inf', now);
       if (r.length) await redis.call('ZREM', w.retry, ...r);
@@ -180,7 +182,59 @@ describe('order_start.lua / order_finish.lua', () => {
     assert.equal(await w.start(e2, 'k', 'b', T + 6003), 'start');
   });
 
-  const seen = { start: 0, park: 0, wait: 0, done: 0, crash: 0, claim: 0 };
+  test('the next event is handed to the finisher, under a guard that repeats it if the finisher dies', async () => {
+    const w = await world();
+    const T = 3_000_000;
+    const [e1, e2, e3] = [await w.publish('k'), await w.publish('k'), await w.publish('k')];
+    await w.read('A', 10);
+    assert.deepEqual(await w.startMany([
+      { id: e1, k: 'k', token: 'a1' }, { id: e2, k: 'k', token: 'a2' }, { id: e3, k: 'k', token: 'a3' }], T),
+    ['start', 'park', 'park']);
+    await w.ack(e1); await w.ack(e2); await w.ack(e3);
+    // e1 done: e2 is handed to the caller, the head under its new token,
+    // with a guard in the retry set due when that lease would lapse.
+    assert.deepEqual(await w.finish(e1, 'k', 'a1', 'done', T + 1, 'n1'), ['next', e2, w.task(e2, 'k'), 'n1']);
+    assert.deepEqual(await redis.call('ZRANGE', w.retry, 0, -1, 'WITHSCORES'), [w.task(e2, 'k'), String(T + 1 + LEASE + 1)]);
+    assert.equal(await w.start(e3, 'k', 'x', T + 2), 'park');
+    assert.equal(await w.start(e2, 'k', 'x', T + 3), 'wait');
+    // The finisher dies: the guard comes due and another reader takes e2 over.
+    assert.deepEqual(await w.due(T + LEASE + 2), [{ id: e2, key: 'k' }]);
+    assert.equal(await w.start(e2, 'k', 'b1', T + LEASE + 2), 'start');
+    assert.equal(await w.finish(e2, 'k', 'n1', 'done', T + LEASE + 3, 'n2'), 'stale');
+    // b1 fails e2 once (a yield), then delivers it: e3 is handed on; its
+    // own yield takes its guard away, its retry starts it again.
+    assert.equal(await w.finish(e2, 'k', 'b1', 'yield', T + LEASE + 4), 'yielded');
+    assert.equal(await w.start(e2, 'k', 'b2', T + LEASE + 5), 'start');
+    assert.deepEqual(await w.finish(e2, 'k', 'b2', 'done', T + LEASE + 6, 'b3'), ['next', e3, w.task(e3, 'k'), 'b3']);
+    assert.equal(await w.finish(e3, 'k', 'b3', 'yield', T + LEASE + 7), 'yielded');
+    assert.equal(await redis.call('ZCARD', w.retry), 0);
+    assert.equal(await redis.call('EXISTS', `${w.state('k')}:parked`), 0);
+    assert.equal(await w.start(e3, 'k', 'b4', T + LEASE + 8), 'start');
+    assert.equal(await w.finish(e3, 'k', 'b4', 'done', T + LEASE + 9, 'b5'), 'idle');
+    assert.equal(await w.start(e2, 'k', 'z', T + LEASE + 10), 'done');
+  });
+
+  test('an event of the key still in a reader\'s hands is not passed by a handed one', async () => {
+    const w = await world();
+    const T = 4_000_000;
+    const [e1, e2, e3] = [await w.publish('k'), await w.publish('k'), await w.publish('k')];
+    await w.read('A', 1);
+    await w.read('slow', 1);	// e2: read, not brought to the scripts yet
+    await w.read('B', 1);
+    assert.equal(await w.start(e1, 'k', 'a', T), 'start');
+    assert.equal(await w.start(e3, 'k', 'b', T), 'park');
+    await w.ack(e1); await w.ack(e3);
+    // e1 done: e3 is not handed (e2 is pending between them); it goes
+    // into the retry set due now, and order_start makes it wait.
+    assert.equal(await w.finish(e1, 'k', 'a', 'done', T + 1, 'n'), 'next');
+    assert.deepEqual(await redis.call('ZRANGE', w.retry, 0, -1, 'WITHSCORES'), [w.task(e3, 'k'), String(T + 1)]);
+    assert.deepEqual(await w.due(T + 1), [{ id: e3, key: 'k' }]);
+    assert.equal(await w.start(e3, 'k', 'b', T + 1), 'wait');
+    assert.equal(await w.start(e2, 'k', 's', T + 2 + WAIT), 'start');
+    assert.deepEqual(await w.finish(e2, 'k', 's', 'done', T + 3 + WAIT, 's2'), ['next', e3, w.task(e3, 'k'), 's2']);
+  });
+
+  const seen = { start: 0, park: 0, wait: 0, done: 0, crash: 0, claim: 0, handed: 0 };
   for (const seed of [1, 2, 3, 4]) {
     test(`random interleavings of 3 dispatchers with failures and crashes keep publish order (run ${seed})`, async () => {
       const w = await world();
@@ -232,9 +286,16 @@ describe('order_start.lua / order_finish.lua', () => {
             dd.busy.splice(dd.busy.indexOf(job), 1);
             if (job.ok) {
               accept(job.key, job.id);
-              await w.finish(job.id, job.key, dd.token, 'done', now);
+              // Half the time the next event is handed to this dispatcher.
+              const res = await w.finish(job.id, job.key, dd.token, 'done', now, rand() < 0.5 ? dd.token : '');
+              if (Array.isArray(res)) {
+                seen.handed++;
+                dd.busy.push({ id: res[1], key: job.key, fromStream: false, handed: true,
+                  at: now + Math.floor(rand() * 300), ok: rand() < 0.7 });
+              }
             } else {
-              await redis.call('ZADD', w.retry, now + 20 + Math.floor(rand() * 200), w.task(job.id, job.key));
+              // A retry's task differs from the one parked (its attempt).
+              await redis.call('ZADD', w.retry, now + 20 + Math.floor(rand() * 200), `${w.task(job.id, job.key)}|a${now}`);
               await w.finish(job.id, job.key, dd.token, 'yield', now);
             }
             if (job.fromStream) await w.ack(job.id);
@@ -254,8 +315,9 @@ describe('order_start.lua / order_finish.lua', () => {
           for (const job of d.busy) {
             if (job.ok && rand() < 0.5) accept(job.key, job.id);
           }
+          // (A handed event has no such copy: its guard repeats it.)
           for (const it of [...d.inbox, ...d.busy]) {
-            if (!it.fromStream) await redis.call('ZADD', w.retry, now + 2000, w.task(it.id, it.key));
+            if (!it.fromStream && !it.handed) await redis.call('ZADD', w.retry, now + 2000, w.task(it.id, it.key));
           }
           crashed.push({ name: d.name, at: now });
           seen.crash++;

@@ -4,6 +4,7 @@
 //   BENCH_ONLY=a,b     only these sections: ingest, delivery, tls, peer, backlog, storm, egress, tracing, ordering, cluster
 //   BENCH_SECONDS=N    length of each wrk run (default 4, quick 2)
 //   BENCH_CONCURRENCY=N, BENCH_PEER_CONCURRENCY=N   transfers in flight (below)
+//   BENCH_DISPATCHER_BIN=path   another build's dispatcher (an A/B run; lib/stack.mjs)
 const quick = process.env.BENCH_QUICK === '1';
 const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
 const concurrency = num('BENCH_CONCURRENCY', 32);

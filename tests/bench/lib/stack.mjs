@@ -71,8 +71,9 @@ export async function startApi(redisUrl, { workers = 2, name = 'api', env = {} }
   return { port, proc, workers, url: (p) => `http://127.0.0.1:${port}${p}` };
 }
 
+// BENCH_DISPATCHER_BIN: another build's dispatcher, for an A/B run.
 export function startDispatcher(redisUrl, extra = {}, name = 'dispatcher') {
-  return new Proc(name, path.join(BUILD, 'webhooks-dispatcher'), [], {
+  return new Proc(name, process.env.BENCH_DISPATCHER_BIN || path.join(BUILD, 'webhooks-dispatcher'), [], {
     env: { WH_REDIS_URL: redisUrl, WH_ALLOW_PRIVATE_TARGETS: '1', WH_LOG_LEVEL: 'warn', ...extra },
   });
 }
