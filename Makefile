@@ -162,7 +162,8 @@ CLUSTER_E2E ?= partitions api-webhooks api-keys api-signing-keys \
 	endpoint-health security-tenancy resend security-secrets \
 	foundation events api-idempotency api-openapi webhook-stats \
 	delivery-retry delivery-control retention visibility \
-	delivery-ordering
+	delivery-ordering \
+	delivery-ownership ops-metrics portal-sessions
 test-cluster: all
 	@cd tests/e2e && { npm ls --silent >/dev/null 2>&1 || npm ci --no-audit --no-fund --silent; }
 	@cd tests/e2e && E2E_REDIS=cluster E2E_BIN_DIR=$(CURDIR)/$(BUILD) node --test \

@@ -734,6 +734,17 @@ wh_cluster_command(struct wh_cluster *cl, wh_reply_fn *cb, void *priv,
 	return (0);
 }
 
+/*
+ * What a single Redis' "connection up" means for a cluster: a map is
+ * known and every master it routes to has its link up (a master down
+ * before its failover leaves its partitions unserved).
+ */
+int
+wh_cluster_up(const struct wh_cluster *cl)
+{
+	return (cl->ready && !master_down(cl));
+}
+
 size_t
 wh_cluster_owed(const struct wh_cluster *cl)
 {

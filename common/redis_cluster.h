@@ -113,5 +113,7 @@ int	wh_cluster_command(struct wh_cluster *, wh_reply_fn *cb, void *priv,
 void	wh_cluster_timer(struct wh_cluster *);
 /* Commands still owed a reply. */
 size_t	wh_cluster_owed(const struct wh_cluster *);
+/* 1 when a map is known and every master of it has its link up. */
+int	wh_cluster_up(const struct wh_cluster *);
 
 #endif

@@ -44,7 +44,8 @@ static const char *const	reasons[] = {
 static const struct wh_mfamily	families[] = {
 	WH_MFAMILIES_PROCESS,
 	{ "webhooks_redis_up", "gauge",
-	    "1 if this dispatcher's main Redis connection is up." },
+	    "1 if this dispatcher's main Redis connection is up (on a "
+	    "cluster: every master of the slot map connected)." },
 	{ "webhooks_dispatcher_events_total", "counter",
 	    "Events this dispatcher read from the events stream (those taken "
 	    "over from a stopped dispatcher included)." },
@@ -112,6 +113,19 @@ metrics_failure(const char *reason)
 	failures[i]++;
 }
 
+/*
+ * The main connection is up. On a cluster conn.ready only says that a
+ * slot map is known (rconn.h), which stays true with every node down:
+ * there it is every master of the map reachable.
+ */
+static int
+redis_up(void)
+{
+	if (d.main.cl != NULL)
+		return (wh_cluster_up(d.main.cl));
+	return (d.main.conn.ready ? 1 : 0);
+}
+
 static int
 metrics_collect(struct wh_mset *set)
 {
@@ -129,8 +143,7 @@ metrics_collect(struct wh_mset *set)
 
 	rc |= wh_mset_build_info(set);
 	rc |= wh_mset_process(set);
-	rc |= wh_mset_gauge(set, "webhooks_redis_up", "",
-	    d.main.conn.ready ? 1 : 0);
+	rc |= wh_mset_gauge(set, "webhooks_redis_up", "", redis_up());
 	rc |= wh_mset_counter(set, "webhooks_dispatcher_events_total", "",
 	    d.n_events);
 	rc |= wh_mset_counter(set, "webhooks_dispatcher_claimed_total", "",

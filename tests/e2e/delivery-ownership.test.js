@@ -22,6 +22,7 @@ import {
   createWebhook,
   eventsFor,
   deadLetters,
+  partitionOf,
   publishEvents,
   sleep,
   startReceiver,
@@ -147,7 +148,7 @@ describe('ownership: an entry that always fails', () => {
     log(`dead-lettered after ${Date.now() - t0} ms: ${dead.fields.reason}`);
     assert.match(dead.fields.reason, /after 5 deliveries/);
     assert.match(dead.fields.reason, /WRONGTYPE/);
-    assert.equal(dead.fields.source_stream, KEYS.events);
+    assert.equal(dead.fields.source_stream, KEYS.part(partitionOf('CO_poison'), 'events'));
     assert.equal(dead.fields.company_sid, 'CO_poison', 'the entry\'s own fields are kept');
     await waitQueuesIdle(stack.redis, { timeoutMs: 10000 });
     const ids = new Set(rcv.requests.map((r) => r.headers['webhook-id']));

@@ -116,7 +116,9 @@ describe('api: /healthz and /readyz follow Redis', () => {
   });
 
   test('Redis hung (SIGSTOP): /readyz answers 503 within its bound, and the api survives the late replies', async () => {
-    const pid = stack.redis.proc.pid;
+    // The Redis the readiness check asks (on a cluster, the master of
+    // the events stream's slot).
+    const pid = (await stack.redis.masterOf(KEYS.events)).proc.pid;
     process.kill(pid, 'SIGSTOP');
     try {
       const answers = await Promise.all(Array.from({ length: 6 }, () => timedGet(base, '/readyz')));

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, PREFIX, REPO_ROOT, freePort, newBootstrapKey, programEnv, runToExit, sleep, startStack, useHarness } from './lib/harness.js';
+import { BIN, KEYS, REPO_ROOT, freePort, newBootstrapKey, programEnv, runToExit, sleep, startStack, useHarness } from './lib/harness.js';
 import { assertProblem, companyKey, createWebhook, rawRequest, rnd, sha256hex } from './lib/checks.js';
 
 useHarness();
@@ -55,7 +55,7 @@ describe('opening a session', () => {
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
     const left = Date.parse(s.expires_at) - Date.now();
     assert.ok(left > 590000 && left <= 600000, `expires in ~600 s: ${left}`);
-    const key = `${PREFIX}portal:${s.sid}`;
+    const key = KEYS.portal(s.sid);
     const rec = await stack.redis.call('HGETALL', key);
     assert.ok(!rec.includes(secret), 'the secret itself is not stored');
     assert.equal(rec[rec.indexOf('secret_sha256') + 1], sha256hex(secret));
@@ -192,7 +192,7 @@ describe('using a session', () => {
     assert.equal((await as(s3.token)('GET', '/v1/webhooks')).status, 200);
     // Keep the record but move its expiry into the past, as if Redis had
     // not yet removed it; then let Redis remove it.
-    const key = `${PREFIX}portal:${s3.sid}`;
+    const key = KEYS.portal(s3.sid);
     await stack.redis.call('HSET', key, 'expires_at', String(Date.now() - 1));
     assertProblem(await as(s3.token)('GET', '/v1/webhooks'), 401);
     await stack.redis.call('PEXPIRE', key, '1');

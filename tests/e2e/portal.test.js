@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import puppeteer from 'puppeteer-core';
-import { REPO_ROOT, sleep, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
+import { KEYS, REPO_ROOT, sleep, startReceiver, startStack, useHarness, waitUntil } from './lib/harness.js';
 import { checkSigned, companyKey, rnd } from './lib/checks.js';
 
 useHarness();
@@ -452,7 +452,7 @@ describe('the portal, in order', () => {
 describe('sessions refused', () => {
   test('expired, revoked and tampered links show "Session ended"', async () => {
     const s1 = await session();
-    await stack.redis.call('HSET', `wh:portal:${s1.sid}`, 'expires_at', String(Date.now() - 1));
+    await stack.redis.call('HSET', KEYS.portal(s1.sid), 'expires_at', String(Date.now() - 1));
     const s2 = await session();
     assert.equal((await api('DELETE', `/v1/portal-sessions/${s2.sid}`)).status, 204);
     const s3 = await session();

@@ -96,6 +96,21 @@ export class Cluster {
     throw new Error(`too many redirects for ${args.join(' ')}`);
   }
 
+  // The whole cluster down and back, as a single Redis' stop() and
+  // start(): every node stops; start() brings each back on its port and
+  // directory (nodes.conf keeps who serves which slots, the append-only
+  // file the data when the cluster was made with appendonly) and waits
+  // until every slot is served again.
+  async stop() {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+
+  async start() {
+    await Promise.all(this.nodes.map((n) => n.start()));
+    await this.waitHealthy();
+    return this;
+  }
+
   // Every node agrees that all slots are served (after create, a failover
   // or a slot move).
   async waitHealthy({ timeoutMs = 30000 } = {}) {
@@ -139,12 +154,15 @@ export class Cluster {
 // (.running), call(...) and client(): the bench (tests/bench) passes its
 // own. One master without replicas is made by giving it every slot
 // (redis-cli --cluster create asks for three masters at least).
-export async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, startNode = startRedis } = {}) {
+// appendonly: every node keeps an append-only file (see Redis), so that
+// stop() and start() bring the data back.
+export async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, appendonly = false, startNode = startRedis } = {}) {
   const nodes = [];
   for (let i = 0; i < masters * (1 + replicas); i++) {
     nodes.push(
       await startNode({
         name: `redis-${i + 1}`,
+        appendonly,
         args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
           '--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0'],
       }),

@@ -94,6 +94,7 @@ export const KEYS = {
   webhookKeys: (sid) => `${PREFIX}${TAG}webhook:${sid}:keys`,
   companyWebhooks: (company) => `${PREFIX}${TAG}company:${company}:webhooks`,
   apikey: (id) => `${PREFIX}${TAG}apikey:${id}`,
+  portal: (sid) => `${PREFIX}${TAG}portal:${sid}`,
   idemkey: (keyId, key) => `${PREFIX}${TAG}idemkey:${keyId}:${key}`,
   hourly: (sid) => `${PREFIX}${TAG}webhook:${sid}:hourly`,
   attempts: (sid) => `${PREFIX}${TAG}attempts:${sid}`,
@@ -747,10 +748,13 @@ export async function eventConsumers(redis) {
 }
 
 // Entries pending for the consumer of the dispatcher with this pid (its
-// consumer name is host-pid-startms), over both streams.
+// consumer name is host-pid-startms), over both streams of every
+// partition (on a cluster each partition's streams live in their own slot).
 export async function consumerPending(redis, pid) {
   let n = 0;
-  for (const stream of [KEYS.events, KEYS.retries]) {
+  const streams = [];
+  for (let p = 0; p < PARTITIONS; p++) streams.push(KEYS.part(p, 'events'), KEYS.part(p, 'retries'));
+  for (const stream of streams) {
     let rows = [];
     try {
       rows = (await redis.call('XINFO', 'CONSUMERS', stream, GROUP)).map(resp.pairsToObject);
@@ -853,7 +857,7 @@ export async function startDispatcher(opts) {
 // On a failure half way, whatever did start is left registered for
 // cleanup() (useHarness's after hook), and the error carries the output.
 export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispatcherEnv = {}, redis: redisOpts = {} } = {}) {
-  const redis = E2E_CLUSTER ? await (await import('./cluster.js')).startCluster() : await startRedis(redisOpts);
+  const redis = E2E_CLUSTER ? await (await import('./cluster.js')).startCluster({ appendonly: redisOpts.appendonly }) : await startRedis(redisOpts);
   const bootstrapKey = newBootstrapKey();
   const api = await startApi({ redis, bootstrapKey, env: { ...env, ...apiEnv } });
   const ds = [];
