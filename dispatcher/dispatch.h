@@ -241,7 +241,8 @@ void	delivery_ordered(struct delivery *);
 /* order.c: ordering keys (docs/ordering.md): go, or settled unattempted. */
 typedef void	 order_go_fn(struct delivery *);
 typedef void	 order_settled_fn(struct delivery *, int ok);
-typedef void	 order_handed_fn(const struct redisReply *task, const char *token);
+typedef void	 order_handed_fn(const struct redisReply *task, const char *token,
+		     const struct redisReply *counter);
 void	order_init(order_go_fn *, order_settled_fn *);
 void	order_on_handed(order_handed_fn *);
 int	order_handed(struct delivery *);

@@ -277,10 +277,13 @@ on_finished(struct wh_wire *w, void *r, void *priv)
 	int		 ok;
 
 	ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
-	/* {"next", id, task, token}: the next event is ours to deliver. */
-	if (ok && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
+	/* {"next", id, task, token[, counter]}: the next event is ours to
+	 * deliver (the change counter on one Redis: order_finish). */
+	if (ok && reply->type == REDIS_REPLY_ARRAY && (reply->elements == 4 ||
+	    reply->elements == 5) &&
 	    reply->element[3]->type == REDIS_REPLY_STRING && handed_cb != NULL)
-		handed_cb(reply->element[2], reply->element[3]->str);
+		handed_cb(reply->element[2], reply->element[3]->str,
+		    reply->elements == 5 ? reply->element[4] : NULL);
 	if (!ok) {
 		wh_log(WH_LOG_WARN, "ordering key not handed on; the entry "
 		    "stays pending", "event_sid",
@@ -306,10 +309,12 @@ order_finish(struct delivery *dl)
 {
 	const struct wh_event	*ev = &dl->entry->task.event;
 	const struct partition	*p = &d.parts[dl->entry->home];
-	const char		*argv[11];
+	const char		*argv[12];
 	char			 state[WH_KEY_MAX], parked[WH_KEY_MAX];
 	char			 keep[24], lease[24], next[160];
+	char			 counter[WH_KEY_MAX];
 	int64_t			 ms;
+	int			 nk;
 
 	if (dl->order_token[0] == '\0')
 		return (0);
@@ -326,14 +331,21 @@ order_finish(struct delivery *dl)
 	if (!d.stopping && handed_cb != NULL)
 		(void)snprintf(next, sizeof(next), "%s:%llu", d.consumer,
 		    ++lease_seq);
+	/* On one Redis it reads the change counter for the next event too;
+	 * in a cluster that key is in another slot. */
+	nk = 4;
+	if (d.cfg.redis.ncluster == 0 && wh_key_webhooks_version(counter,
+	    sizeof(counter), d.cfg.prefix) != -1)
+		nk = 5;
 	argv[0] = state; argv[1] = parked; argv[2] = p->k_retry;
 	argv[3] = p->k_events;
-	argv[4] = ev->entry_id; argv[5] = dl->order_token;
-	argv[6] = dl->order_yield ? "yield" : "done";
-	argv[7] = keep; argv[8] = lease; argv[9] = next;
-	argv[10] = WH_GROUP;
-	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, 4, 11,
-	    argv, NULL) == -1)
+	argv[4] = counter;
+	argv[nk] = ev->entry_id; argv[nk + 1] = dl->order_token;
+	argv[nk + 2] = dl->order_yield ? "yield" : "done";
+	argv[nk + 3] = keep; argv[nk + 4] = lease; argv[nk + 5] = next;
+	argv[nk + 6] = WH_GROUP;
+	if (rconn_script(&d.main, wh_lua_order_finish, on_finished, dl, nk,
+	    nk + 7, argv, NULL) == -1)
 		on_finished(NULL, NULL, dl);
 	return (1);
 }

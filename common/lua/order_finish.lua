@@ -5,6 +5,8 @@
 -- are in that slot.
 -- KEYS[1]  wh:{0}:order:<W>:<K>         KEYS[2]  wh:{0}:order:<W>:<K>:parked
 -- KEYS[3]  wh:{0}:retry                KEYS[4]  wh:{0}:events
+-- KEYS[5]  optional, on one Redis only (another slot in a cluster):
+--          wh:webhooks:version, the webhooks' change counter
 -- ARGV[1]  E's entry id                 ARGV[2]  the caller's lease token
 -- ARGV[3]  'done': delivered or dead-lettered; the next parked event (the
 --          earliest) is handed on (below).
@@ -28,7 +30,10 @@
 -- it asks order_start.lua, which finds the lease lapsed and starts N. N's
 -- own finish (done or yield) removes both.
 --
--- Returns {'next', N's id, N's task, the token} (handed to the caller), 'next' (put
+-- Returns {'next', N's id, N's task, the token} (handed to the caller;
+-- with KEYS[5] the change counter as a fifth element, read after N was
+-- published, so the caller fans N out with every webhook change made
+-- before it without a read of its own), 'next' (put
 -- in wh:{0}:retry), 'idle' (none waits), 'yielded', or 'stale' when E is
 -- not the caller's head (its lease expired and another reader took E
 -- over, or E was finished already): nothing was changed.
@@ -116,4 +121,7 @@ end
 redis.call('HSET', state, 'head', nid, 'owner', next_token, 'lease_until',
   now + lease_ms)
 redis.call('ZADD', retry, now + lease_ms + 1, task)
+if KEYS[5] ~= nil then
+  return {'next', nid, task, next_token, redis.call('GET', KEYS[5]) or '0'}
+end
 return {'next', nid, task, next_token}
