@@ -344,6 +344,7 @@ async function deadSection(box, sid, jobNote = null) {
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const since = h('input', { type: 'datetime-local', value: local(new Date(now - 3600000)) });
   const until = h('input', { type: 'datetime-local', value: local(new Date(now.getTime() + 60000)) });
+  const untilDrawn = until.value;
   const job = h('div', { 'aria-live': 'polite', class: 'job' }, jobNote);
   // Dead letters only, or every kept event of the window ("include": "all").
   const which = h('select', { 'aria-describedby': 'recover-help' },
@@ -352,7 +353,10 @@ async function deadSection(box, sid, jobNote = null) {
     ...field('From', since), ...field('To', until), ...field('Send', which), h('button', { type: 'submit' }, 'Recover window'));
   recover.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const body = { since: new Date(since.value).toISOString(), until: new Date(until.value).toISOString() };
+    // "To" left as drawn means "until now": the page may have been open
+    // for minutes, and letters that died since belong to the window too.
+    const to = until.value === untilDrawn ? new Date() : new Date(until.value);
+    const body = { since: new Date(since.value).toISOString(), until: to.toISOString() };
     if (which.value === 'all') body.include = 'all';
     const j = await act(() => call('POST', `/v1/webhooks/${enc(sid)}/~recover`, body), 'Recovery queued.');
     if (j) watchJob(job, j.job.sid, (last) => deadSection(box, sid, last));
