@@ -476,14 +476,11 @@ int
 api_redis_wait_replicas(struct api_ctx *ctx)
 {
 	const char	*argv[3];
-	char		 k[12];
+	char		 k[WH_WAIT_NUM];
 
 	if (api_cfg.wait_replicas == 0)
 		return (0);
-	(void)snprintf(k, sizeof(k), "%d", api_cfg.wait_replicas);
-	argv[0] = "WAIT";
-	argv[1] = k;
-	argv[2] = "1000";
+	wh_redis_wait_argv(argv, k, api_cfg.wait_replicas);
 	return (api_redis_cmd(ctx, 3, argv, NULL));
 }
 

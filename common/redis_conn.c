@@ -572,3 +572,17 @@ wh_conn_timer(struct wh_conn *c)
 		break;
 	}
 }
+
+/*
+ * One WAIT for everyone who must not answer before their writes reach k
+ * replicas (the api's 202, the dispatcher's acks, --reencrypt-secrets):
+ * 1 s at most, well within every link's call timeout.
+ */
+void
+wh_redis_wait_argv(const char *argv[3], char *num, int k)
+{
+	(void)snprintf(num, WH_WAIT_NUM, "%d", k);
+	argv[0] = "WAIT";
+	argv[1] = num;
+	argv[2] = "1000";
+}

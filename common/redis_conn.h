@@ -118,4 +118,11 @@ void	wh_conn_kick(struct wh_conn *, const char *why);
  */
 void	wh_conn_watch_reader(struct wh_conn *, redisReader *);
 
+/*
+ * WAIT for k replicas (WH_REDIS_WAIT_REPLICAS), 1 s at most: its three
+ * words into argv, k's digits into num (WH_WAIT_NUM bytes).
+ */
+#define WH_WAIT_NUM	12
+void	wh_redis_wait_argv(const char *argv[3], char *num, int k);
+
 #endif

@@ -186,17 +186,7 @@ reader_of(struct rconn *c)
 	return (NULL);
 }
 
-/* A reader's link is (back) up: its read in flight, if any, is lost. */
-static void
-reader_up(struct rconn *c)
-{
-	struct reader	*r;
-
-	if ((r = reader_of(c)) != NULL)
-		r->reading = 0;
-	consume_maybe_read();
-}
-
+/* A reader's link is down: its read in flight, if any, is lost. */
 static void
 reader_down(struct rconn *c)
 {
@@ -204,6 +194,14 @@ reader_down(struct rconn *c)
 
 	if ((r = reader_of(c)) != NULL)
 		r->reading = 0;
+}
+
+/* A reader's link is (back) up: read again. */
+static void
+reader_up(struct rconn *c)
+{
+	reader_down(c);
+	consume_maybe_read();
 }
 
 /*
@@ -401,10 +399,10 @@ on_waited(struct wh_wire *w, void *r, void *priv)
  * up no other partition's acks.)
  */
 static void
-wait_every_master(struct ack_batch *held, const char *k)
+wait_every_master(struct ack_batch *held)
 {
 	const char	*argv[3];
-	char		 gkey[WH_KEY_MAX];
+	char		 gkey[WH_KEY_MAX], k[WH_WAIT_NUM];
 	int		 i, kind, n = 2;
 	unsigned	 p = 0;
 
@@ -423,9 +421,7 @@ wait_every_master(struct ack_batch *held, const char *k)
 			on_waited(NULL, NULL, held);
 			continue;
 		}
-		argv[0] = "WAIT";
-		argv[1] = k;
-		argv[2] = "1000";
+		wh_redis_wait_argv(argv, k, d.cfg.wait_replicas);
 		if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
 			on_waited(NULL, NULL, held);
 	}
@@ -436,7 +432,7 @@ batch_flush(struct ack_batch *b)
 {
 	struct ack_batch	*held;
 	const char		*argv[3];
-	char			 k[12];
+	char			 k[WH_WAIT_NUM];
 	size_t			 i;
 
 	if (b->n == 0)
@@ -457,15 +453,12 @@ batch_flush(struct ack_batch *b)
 	*held = *b;
 	b->n = 0;
 	held->fewest = LLONG_MAX;
-	(void)snprintf(k, sizeof(k), "%d", d.cfg.wait_replicas);
 	if (d.cfg.redis.ncluster > 0) {
-		wait_every_master(held, k);
+		wait_every_master(held);
 		return;
 	}
 	held->waits = 1;
-	argv[0] = "WAIT";
-	argv[1] = k;
-	argv[2] = "1000";
+	wh_redis_wait_argv(argv, k, d.cfg.wait_replicas);
 	if (rconn_cmd(&d.main, on_waited, held, 3, argv, NULL) == -1)
 		on_waited(NULL, NULL, held);
 }
@@ -827,6 +820,24 @@ batch_new(void)
 	return (b);
 }
 
+/*
+ * Look en's company up as of g, the webhooks' change counter read after
+ * en was published (g < 0: it could not be read, en is abandoned).
+ */
+static void
+entry_lookup(struct entry *en, long long g)
+{
+	en->outstanding = 1;	/* the lookup */
+	if (g < 0) {
+		entry_failed(en, "the webhooks' change counter could not be "
+		    "read");
+		entry_delivery_done(en, 0);
+		return;
+	}
+	en->need = g;
+	hookcache_want(en);
+}
+
 static void
 on_counter(struct wh_wire *w, void *r, void *priv)
 {
@@ -839,15 +850,7 @@ on_counter(struct wh_wire *w, void *r, void *priv)
 		hookcache_global(g);
 	while ((en = TAILQ_FIRST(&b->entries)) != NULL) {
 		TAILQ_REMOVE(&b->entries, en, wait);
-		en->outstanding = 1;	/* the lookup */
-		if (g < 0) {
-			entry_failed(en, "the webhooks' change counter could "
-			    "not be read");
-			entry_delivery_done(en, 0);
-			continue;
-		}
-		en->need = g;
-		hookcache_want(en);
+		entry_lookup(en, g);
 	}
 	free(b);
 }
@@ -867,19 +870,31 @@ counter_read(struct rconn *c, struct read_batch *b)
 }
 
 /*
- * b's entries are read: keep its events, read the counter after them on
- * the main link; they are abandoned if it cannot be asked.
+ * b's entries are read: keep its events, and read the counter after them
+ * on the main link unless its GET follows its read already (b->counter:
+ * on_counter completes it); they are abandoned if it cannot be asked.
  */
 static void
 batch_send(struct read_batch *b)
 {
+	if (!TAILQ_EMPTY(&b->entries))
+		retain_batch(TAILQ_FIRST(&b->entries));
+	if (b->counter)
+		return;
 	if (TAILQ_EMPTY(&b->entries)) {
 		free(b);
 		return;
 	}
-	retain_batch(TAILQ_FIRST(&b->entries));
 	if (counter_read(&d.main, b) == -1)
 		on_counter(NULL, NULL, b);
+}
+
+/* b is not used: freed, unless its counter's GET (on_counter) owns it. */
+static void
+batch_drop(struct read_batch *b)
+{
+	if (b != NULL && !b->counter)
+		free(b);
 }
 
 /*
@@ -1015,10 +1030,8 @@ consume_handed(const struct redisReply *task, const char *token,
 	if (d.stopping)
 		return;
 	if (g < 0 && handed_batch == NULL &&
-	    (handed_batch = calloc(1, sizeof(*handed_batch))) != NULL) {
-		TAILQ_INIT(&handed_batch->entries);
+	    (handed_batch = batch_new()) != NULL)
 		loop_timer_arm(&handed_timer, 0);
-	}
 	if ((g < 0 && handed_batch == NULL) ||
 	    (en = calloc(1, sizeof(*en))) == NULL)
 		goto fail;
@@ -1046,9 +1059,7 @@ consume_handed(const struct redisReply *task, const char *token,
 	}
 	/* The counter order_finish read after the event was published. */
 	hookcache_global(g);
-	en->outstanding = 1;	/* the lookup */
-	en->need = g;
-	hookcache_want(en);
+	entry_lookup(en, g);
 	return;
 fail:
 	wh_log(WH_LOG_WARN, "handed ordered task not taken; its guard "
@@ -1091,8 +1102,7 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 	rd->batch = NULL;
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
 		read_failed(reply);
-		if (b != NULL && !b->counter)
-			free(b);
+		batch_drop(b);
 		return;
 	}
 	if (reply->type == REDIS_REPLY_ARRAY &&
@@ -1105,12 +1115,9 @@ on_entries(struct wh_wire *w, void *r, void *priv)
 			batch_add(b, s->element[0]->str, s->element[1], 0,
 			    rd->sent);
 		}
-		if (!b->counter)
-			batch_send(b);
-		else if (!TAILQ_EMPTY(&b->entries))
-			retain_batch(TAILQ_FIRST(&b->entries));
-	} else if (b != NULL && !b->counter)
-		free(b);
+		batch_send(b);
+	} else
+		batch_drop(b);
 	consume_maybe_read();
 }
 

@@ -208,15 +208,17 @@ entry_ownership_init(int64_t claim_idle_ms, void (*refresh)(void))
 int
 entry_owned(const struct entry *en)
 {
+	int	late;
+
 	if (en->lost)
 		return (OWN_LOST);
+	late = unsure_after_ms > 0 &&
+	    wh_mono_ms() - en->held_since >= unsure_after_ms;
 	/* Handed on by order_finish: ours for as long as we can be sure
 	 * its lease (WH_CLAIM_IDLE_MS) lasts; then its guard repeats it. */
 	if (en->handed != NULL)
-		return (unsure_after_ms > 0 && wh_mono_ms() - en->held_since >=
-		    unsure_after_ms ? OWN_LOST : OWN_YES);
-	if (unsure_after_ms > 0 &&
-	    wh_mono_ms() - en->held_since >= unsure_after_ms) {
+		return (late ? OWN_LOST : OWN_YES);
+	if (late) {
 		if (refresh_wanted != NULL)
 			refresh_wanted();
 		return (OWN_UNSURE);

@@ -58,6 +58,13 @@ order_init(order_go_fn *go, order_settled_fn *settled)
 	loop_timer_init(&ask_timer, ask_flush, NULL);
 }
 
+/* A lease token of ours, new each time: this consumer and a sequence. */
+static void
+lease_token(char *out, size_t len)
+{
+	(void)snprintf(out, len, "%s:%llu", d.consumer, ++lease_seq);
+}
+
 /* handed: the entry's owner (consume.c) takes a task order_finish handed. */
 void
 order_on_handed(order_handed_fn *handed)
@@ -250,8 +257,7 @@ order_begin(struct delivery *dl, const char *task, size_t task_len)
 {
 	char	 state[WH_KEY_MAX], parked[WH_KEY_MAX];
 
-	(void)snprintf(dl->order_token, sizeof(dl->order_token), "%s:%llu",
-	    d.consumer, ++lease_seq);
+	lease_token(dl->order_token, sizeof(dl->order_token));
 	if (order_keys(dl, state, parked) == -1 ||
 	    (dl->order_task = malloc(task_len + 1)) == NULL) {
 		started(dl, NULL);
@@ -329,8 +335,7 @@ order_finish(struct delivery *dl)
 	 * goes through the retry set instead, for whoever is left. */
 	next[0] = '\0';
 	if (!d.stopping && handed_cb != NULL)
-		(void)snprintf(next, sizeof(next), "%s:%llu", d.consumer,
-		    ++lease_seq);
+		lease_token(next, sizeof(next));
 	/* On one Redis it reads the change counter for the next event too;
 	 * in a cluster that key is in another slot. */
 	nk = 4;

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "cluster_map.h"
+#include "redis_conn.h"
 #include "config.h"
 #include "keys.h"
 #include "launcher.h"
@@ -285,14 +286,12 @@ records_replicated(struct wh_wire *w, const struct wh_config *cfg)
 {
 	redisReply	*r;
 	const char	*argv[3];
-	char		 k[16], err[256];
+	char		 k[WH_WAIT_NUM], err[256];
 	int		 ok;
 
 	if (cfg->wait_replicas == 0)
 		return (0);
-	(void)snprintf(k, sizeof(k), "%d", cfg->wait_replicas);
-	/* As the api's WAIT: well within the wire's own call timeout. */
-	argv[0] = "WAIT"; argv[1] = k; argv[2] = "1000";
+	wh_redis_wait_argv(argv, k, cfg->wait_replicas);
 	if ((r = wh_redis_call(w, err, sizeof(err), 3, argv, NULL)) == NULL) {
 		wh_log(WH_LOG_ERROR, "WAIT failed: run it again", "error", err,
 		    NULL);
