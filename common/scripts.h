@@ -67,6 +67,12 @@ extern const char	wh_lua_event_retain[];
 extern const char	wh_lua_event_resend[];
 
 /*
+ * The end of a Redis Cluster ~recover batch in its job's slot: counts,
+ * the job's cursor if unmoved, and the lease given back by its holder.
+ */
+extern const char	wh_lua_job_lease_end[];
+
+/*
  * A dispatcher's hold on its stream entries (each file's header says
  * keys, arguments and reply): refreshing only those it still owns, and
  * moving one entry as it stands to the dead letters.

@@ -21,10 +21,12 @@
  *
  * In a Redis Cluster the job's keys are not in the slot of the dead
  * letters (the company's partition): the script moves the batch there and
- * answers its counts, which are then added to the job (one MULTI in the
- * job's slot). Batches still move each letter once; a dispatcher that
- * dies in between loses only that batch's counts, and a job left marked
- * running is done by the next batch, which finds nothing.
+ * answers its counts, which are then added to the job in the job's slot
+ * (common/lua/job_lease_end.lua, which also moves an include "all" job's
+ * cursor only if it is the one the batch read). Batches still move each
+ * letter once; a dispatcher that dies in between loses only that batch's
+ * counts, and a job left marked running is done by the next batch, which
+ * finds nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -77,31 +79,75 @@ batch_failed(void)
 }
 
 /*
- * The job a cluster's split batch accounts to, and its lease (one at a
- * time: working).
+ * The job a cluster's split batch accounts to, its cursor as the batch
+ * read it, and its lease (one at a time: working).
  */
 static char	pick_job[WH_ID_MAX];
 static char	pick_lease[WH_KEY_MAX];
+static char	pick_cursor[64];
+static char	pick_cursor_n[24];
 
-/* Give a cluster's job lease back, if this dispatcher holds one. */
 static void
-lease_release(void)
+on_lease_end(struct wh_wire *w, void *r, void *priv)
 {
-	const char	*argv[2];
+	redisReply	*reply = r;
 
-	if (pick_lease[0] != '\0') {
-		argv[0] = "DEL";
-		argv[1] = pick_lease;
-		(void)rconn_cmd(&d.main, NULL, NULL, 2, argv, NULL);
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		wh_log(WH_LOG_ERROR, "a recovery batch could not be "
+		    "accounted", "error", reply->str, NULL);
+}
+
+/*
+ * End a cluster's batch in the job's slot (common/lua/job_lease_end.lua):
+ * mode "release" gives the lease back only; "running" or "done" also adds
+ * the batch's counts (NULL: none) and, if the cursor is still the one the
+ * batch read, writes the job's state and new cursor. Only the lease's
+ * holder drops it, so one that lapsed in a stall frees no one else's.
+ */
+static int
+lease_end(const char *mode, const redisReply *counts)
+{
+	const char	*argv[14];
+	char		 job[WH_KEY_MAX], now[24];
+	char		 n[3][24], cn[24];
+	int		 i, rc;
+
+	if (pick_lease[0] == '\0')
+		return (0);
+	if (wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
 		pick_lease[0] = '\0';
+		return (-1);
 	}
+	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
+	argv[0] = pick_lease; argv[1] = job; argv[2] = k_jobs;
+	argv[3] = d.consumer; argv[4] = mode; argv[5] = pick_job;
+	argv[6] = now;
+	for (i = 0; i < 3; i++) {
+		n[i][0] = '\0';
+		if (counts != NULL)
+			(void)snprintf(n[i], sizeof(n[i]), "%lld",
+			    counts->element[i + 1]->integer);
+		argv[7 + i] = n[i];
+	}
+	argv[10] = pick_cursor; argv[11] = pick_cursor_n;
+	argv[12] = ""; argv[13] = "";
+	if (counts != NULL && counts->elements == 6) {
+		(void)snprintf(cn, sizeof(cn), "%lld",
+		    counts->element[5]->integer);
+		argv[12] = counts->element[4]->str;
+		argv[13] = cn;
+	}
+	rc = rconn_script(&d.main, wh_lua_job_lease_end, on_lease_end, NULL,
+	    3, 14, argv, NULL);
+	pick_lease[0] = '\0';
+	return (rc);
 }
 
 /* A cluster's batch ends without accounting: give its lease back. */
 static void
 pick_done(void)
 {
-	lease_release();
+	(void)lease_end("release", NULL);
 	batch_failed();
 }
 
@@ -110,59 +156,17 @@ pick_done(void)
  * cursor, cursor_n of an include "all" job): add it to the job, move its
  * cursor, mark the job done when the batch was not full (a job without a
  * window is done at once: counts NULL) and give the lease back, in one
- * MULTI in the job's slot.
+ * script in the job's slot (lease_end).
  */
 static void
 job_account(const redisReply *counts)
 {
-	static const char	*names[3] = { "scanned", "moved", "skipped" };
-	const char		*argv[12];
-	char			 job[WH_KEY_MAX], now[24], n[3][24], cn[24];
-	int			 full = 0, i, argc;
+	int	full = 0;
 
-	if (wh_key_job(job, sizeof(job), d.cfg.prefix, pick_job) == -1) {
-		pick_done();
-		return;
-	}
 	if (counts != NULL)
 		full = counts->element[0]->integer == 1;
-	(void)snprintf(now, sizeof(now), "%lld", (long long)wh_now_ms());
-	argv[0] = "MULTI";
-	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
-		pick_done();
-		return;
-	}
-	for (i = 0; counts != NULL && i < 3; i++) {
-		(void)snprintf(n[i], sizeof(n[i]), "%lld",
-		    counts->element[i + 1]->integer);
-		argv[0] = "HINCRBY"; argv[1] = job; argv[2] = names[i];
-		argv[3] = n[i];
-		(void)rconn_cmd(&d.main, NULL, NULL, 4, argv, NULL);
-	}
-	argv[0] = "HSET"; argv[1] = job; argv[2] = "state";
-	argv[3] = full ? "running" : "done"; argv[4] = "updated_at";
-	argv[5] = now;
-	argc = 6;
-	if (!full) {
-		argv[argc++] = "finished_at";
-		argv[argc++] = now;
-	} else if (counts != NULL && counts->elements == 6) {
-		(void)snprintf(cn, sizeof(cn), "%lld",
-		    counts->element[5]->integer);
-		argv[argc++] = "cursor";
-		argv[argc++] = counts->element[4]->str;
-		argv[argc++] = "cursor_n";
-		argv[argc++] = cn;
-	}
-	(void)rconn_cmd(&d.main, NULL, NULL, argc, argv, NULL);
-	if (!full) {
-		argv[0] = "HDEL"; argv[1] = k_jobs; argv[2] = pick_job;
-		(void)rconn_cmd(&d.main, NULL, NULL, 3, argv, NULL);
-	}
-	lease_release();
-	argv[0] = "EXEC";
-	if (rconn_cmd(&d.main, NULL, NULL, 1, argv, NULL) == -1) {
-		pick_done();
+	if (lease_end(full ? "running" : "done", counts) == -1) {
+		batch_failed();
 		return;
 	}
 	working = 0;
@@ -301,6 +305,12 @@ on_kind(struct wh_wire *w, void *r, void *priv)
 			if (reply->element[2 + i]->type == REDIS_REPLY_STRING)
 				win[i] = reply->element[2 + i]->str;
 	}
+	/* The cursor as read, compared when the batch is accounted. */
+	if ((size_t)snprintf(pick_cursor, sizeof(pick_cursor), "%s",
+	    win[3] != NULL ? win[3] : "") >= sizeof(pick_cursor) ||
+	    (size_t)snprintf(pick_cursor_n, sizeof(pick_cursor_n), "%s",
+	    win[4] != NULL ? win[4] : "") >= sizeof(pick_cursor_n))
+		reply = NULL;
 	/* A cluster's job without a window, or done. */
 	if (split && reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
 	    (win[0] == NULL || win[1] == NULL ||
