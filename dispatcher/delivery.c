@@ -33,6 +33,9 @@ static void	resolve_attempt(struct delivery *);
 /* The entry's owner (consume.c): one of its deliveries is resolved. */
 static delivery_resolved_fn	*resolved_cb;
 
+/* Every delivery not yet freed, wherever it waits (delivery_free_all). */
+static TAILQ_HEAD(, delivery)	 live = TAILQ_HEAD_INITIALIZER(live);
+
 static void	resolved_now(struct delivery *, int);
 static int	task_encode(const struct delivery *, uint32_t, int64_t,
 		    struct wh_buf *);
@@ -51,6 +54,7 @@ delivery_make(struct entry *en, struct hc_hook *h, int with_keys)
 
 	if ((dl = calloc(1, sizeof(*dl))) == NULL)
 		return (NULL);
+	TAILQ_INSERT_TAIL(&live, dl, live);
 	dl->retry_after_ms = -1;
 	dl->src = hookcache_hold(h);
 	dl->hook = &h->hook;
@@ -83,10 +87,28 @@ delivery_make(struct entry *en, struct hc_hook *h, int with_keys)
 void
 delivery_free(struct delivery *dl)
 {
+	TAILQ_REMOVE(&live, dl, live);
 	deliver_clear(dl);
 	free(dl->keys);
 	hookcache_release(dl->src);
 	free(dl);
+}
+
+/*
+ * At exit, after the drain: free the deliveries still held (transfers
+ * running at WH_DRAIN_MS, queued, waiting for the rate limit), with their
+ * curl handles, whose only reference is curl's multi handle. Their
+ * entries stay pending in Redis for another dispatcher; nothing of them
+ * is resolved. The loop must not run again: endpoint queues and timers
+ * may still point at them.
+ */
+void
+delivery_free_all(void)
+{
+	struct delivery	*dl;
+
+	while ((dl = TAILQ_FIRST(&live)) != NULL)
+		delivery_free(dl);
 }
 
 /* Queue a delivery made by the fan-out under its endpoint. */

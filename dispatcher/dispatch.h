@@ -136,6 +136,7 @@ struct delivery {
 						   traceparent, else 0s */
 	struct delivery		*next_ready;
 	TAILQ_ENTRY(delivery)	 queue;
+	TAILQ_ENTRY(delivery)	 live;		/* delivery.c: every one */
 };
 
 TAILQ_HEAD(entry_list, entry);
@@ -234,6 +235,7 @@ struct delivery *delivery_make(struct entry *, struct hc_hook *,
 	    int with_keys);
 void	delivery_queue(struct delivery *);
 void	delivery_free(struct delivery *);
+void	delivery_free_all(void);
 void	resolve_defer(struct delivery *, int64_t delay_ms, const char *why);
 void	resolve_park(struct delivery *, const char *reason);
 void	delivery_ordered(struct delivery *);

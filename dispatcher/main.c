@@ -187,6 +187,7 @@ main(int argc, char **argv)
 	    (unsigned long long)d.n_events);
 	wh_log(WH_LOG_INFO, "dispatcher stopped", "events", n3, "delivered",
 	    n1, "failed_attempts", n2, NULL);
+	delivery_free_all();
 	deliver_free();
 	hookcache_free();
 	partitions_free();
