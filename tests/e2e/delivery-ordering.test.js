@@ -4,12 +4,16 @@
 // a retry holds back only that key; events without a key are delivered as
 // before. ordering_key is taken by POST /v1/events (single and batch) and
 // as a stream field; each invalid form is a 422 (or, on the stream, a
-// malformed entry).
+// malformed entry). An event order_finish hands straight to the
+// dispatcher that finished the one before it is fanned out with every
+// webhook change made before its publish, though that dispatcher read
+// the change counter last before the change.
 
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   companiesPerPartition,
+  consumerPending,
   deadLetters,
   publishEvents,
   randomHex,
@@ -22,7 +26,7 @@ import {
   createWebhook,
   KEYS,
 } from './lib/harness.js';
-import { assertProblem } from './lib/checks.js';
+import { assertProblem, checkSigned } from './lib/checks.js';
 
 useHarness();
 
@@ -183,5 +187,83 @@ describe(`ordering keys: 3 dispatchers, ${KEYS_N} keys x ${PER_KEY} events, 30 %
     console.log(`ordering: ${events.length} keyed events in ${doneMs} ms (killed at ${killedAt - t0} ms), ${failures} failed requests, unkeyed in ${freeMs} ms`);
     await waitQueuesIdle(stack.redis, { timeoutMs: 5000 }).catch(() => {}); // the stuck key keeps retrying
     await sleep(10);
+  });
+});
+
+describe('ordering keys: a handed event meets a webhook change made before its publish', () => {
+  // D1 delivers e1 of key K and is frozen (SIGSTOP) while receiver A holds
+  // it; the webhook's url changes from A to B; e2 of K is published, and
+  // D2 reads it (its cache is refreshed by that read), parks it behind e1
+  // and is frozen in turn, so that only D1 can deliver e2. D1, resumed,
+  // is answered 200 for e1, and order_finish hands it e2. The newest
+  // change counter D1 holds was read before the change (on one Redis its
+  // last read, and the GET behind it, ended while it was frozen and the
+  // next one blocks for 1 s; in a cluster it reads the counter only after
+  // a read that brought entries), so e2 goes to B only if D1 looks the
+  // webhook up as of a counter read after e2's publish: order_finish's
+  // fifth element on one Redis, the GET after the finish in a cluster.
+  // With those, nothing here depends on timing.
+  test('D1 is handed e2 after the url changed: e2 goes to the new url, once, signed, after e1', async () => {
+    // Nothing is claimed while a dispatcher is frozen (WH_CLAIM_IDLE_MS),
+    // nor does e1's request time out (timeout_ms).
+    const stack = await startStack({ dispatchers: 2, env: { WH_CLAIM_IDLE_MS: '60000' } });
+    const company = companiesPerPartition(`oh${randomHex(3)}`)[0];
+    const key = `call/${randomHex(3)}`;
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    const rcvA = await startReceiver({ respond: () => ({ status: 200, until: held }) });
+    const rcvB = await startReceiver();
+    const { webhook, keys } = await createWebhook(stack, { company_sid: company, url: rcvA.url('/a'), timeout_ms: 30000 });
+    const [e1, e2] = [1, 2].map((i) => ({ company_sid: company, event_type: 'call.ended', payload: `{"i":${i}}`, event_sid: `evt_oh${i}_${randomHex(3)}`, ordering_key: key }));
+    const state = KEYS.order(company, webhook.sid, key);
+
+    await publishEvents(stack.redis, [e1]);
+    await rcvA.waitFor(1, 10000);
+    const holders = [];
+    for (const d of stack.dispatchers) if ((await consumerPending(stack.redis, d.proc.pid)) > 0) holders.push(d);
+    assert.equal(holders.length, 1, 'one dispatcher holds e1');
+    const [d1] = holders;
+    const d2 = stack.dispatchers.find((d) => d !== d1);
+    const frozen = new Set();
+    const freeze = (d, on) => {
+      process.kill(d.proc.pid, on ? 'SIGSTOP' : 'SIGCONT');
+      if (on) frozen.add(d);
+      else frozen.delete(d);
+    };
+    let releasedAt = Infinity;
+    let id2;
+    freeze(d1, true);
+    try {
+      // D1's blocking read (BLOCK 1000) ends while it is frozen: e2 cannot
+      // be read by it.
+      await sleep(1500);
+      const patched = await stack.api('PATCH', `/v1/webhooks/${webhook.sid}`, { url: rcvB.url('/b') });
+      assert.equal(patched.status, 200, patched.text);
+      [id2] = await publishEvents(stack.redis, [e2]);
+      // D2 parks e2 behind e1 (the head) and acks it.
+      await waitUntil(async () => Number(await stack.redis.call('ZCARD', `${state}:parked`)) === 1 &&
+        (await consumerPending(stack.redis, d2.proc.pid)) === 0, { timeoutMs: 10000, what: 'e2 parked by D2' });
+      assert.equal(await consumerPending(stack.redis, d1.proc.pid), 1, 'D1 holds e1 only');
+      freeze(d2, true);
+      freeze(d1, false);
+      releasedAt = Date.now();
+      release();
+      await waitUntil(() => [...rcvA.requests, ...rcvB.requests].some((q) => q.headers['webhook-id'] === e2.event_sid),
+        { timeoutMs: 10000, what: 'e2 delivered by D1' });
+      await waitQueuesIdle(stack.redis, { timeoutMs: 10000 }); // e2 finished: its guard is gone
+      await sleep(300); // anything sent again would be here by now
+    } finally {
+      for (const d of frozen) freeze(d, false);
+      release();
+    }
+    const sids = (r) => r.requests.map((q) => q.headers['webhook-id']);
+    assert.deepEqual(sids(rcvA), [e1.event_sid], 'A got e1 only: e2 met the change of url');
+    assert.deepEqual(sids(rcvB), [e2.event_sid], 'B got e2, once');
+    checkSigned(rcvA.requests[0], keys, e1.event_sid, 'e1 at A');
+    checkSigned(rcvB.requests[0], keys, e2.event_sid, 'e2 at B');
+    assert.ok(rcvB.requests[0].receivedAt >= releasedAt, 'e2 sent only once e1 was answered');
+    assert.equal(String(await stack.redis.call('HGET', state, 'last')), id2, 'e2 finished last');
   });
 });

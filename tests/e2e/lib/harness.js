@@ -873,8 +873,9 @@ export async function startStack({ dispatchers = 1, env = {}, apiEnv = {}, dispa
 
 // An HTTP server that records every request and answers 200 by default.
 // Per test: setResponse({status, delayMs, headers, body}) or a `respond`
-// function (record) => {status, delayMs, headers, body} for per-request
-// behaviour (e.g. fail the first attempt only).
+// function (record) => {status, delayMs, headers, body, until} for
+// per-request behaviour (e.g. fail the first attempt only); `until`, a
+// promise, holds the answer until the test settles it.
 export class Receiver {
   constructor({ status = 200, delayMs = 0, headers = {}, body = '', respond = null } = {}) {
     this.defaults = { status, delayMs, headers, body };
@@ -941,6 +942,7 @@ export class Receiver {
       res.writeHead(r.status, { 'content-type': 'text/plain', ...r.headers });
       res.end(r.body);
     };
+    if (r.until) return void r.until.then(send, send);
     if (!r.delayMs) return send();
     const timer = setTimeout(() => {
       this.timers.delete(timer);
