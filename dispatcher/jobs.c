@@ -87,6 +87,10 @@ static char	pick_lease[WH_KEY_MAX];
 static char	pick_cursor[64];
 static char	pick_cursor_n[24];
 
+/*
+ * job_lease_end.lua's answer: 0 (the cursor had moved, or the lease was
+ * another's) is normal; only an error is worth a line.
+ */
 static void
 on_lease_end(struct wh_wire *w, void *r, void *priv)
 {
