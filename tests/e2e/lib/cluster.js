@@ -11,7 +11,7 @@
 
 import { execFile } from 'node:child_process';
 
-import { startRedis, waitUntil, KEYS } from './harness.js';
+import { freePort, startRedis, waitUntil, KEYS } from './harness.js';
 import { RespError } from './resp.js';
 
 function cli(args, timeoutMs = 30000) {
@@ -148,6 +148,28 @@ export class Cluster {
   }
 }
 
+// One node of a new cluster. Its bus port is chosen free like its data
+// port (--cluster-port, kept across restarts with the other args): Redis'
+// default, the data port + 10000, lands in the ephemeral range, where a
+// client socket of anything on the machine may hold it (a make test run
+// once lost a cluster to "bind: Address already in use" there). A port
+// taken between the choice and the bind is chosen again, twice at most.
+async function startClusterNode(startNode, i, appendonly, nodeTimeoutMs) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNode({
+        name: `redis-${i + 1}`,
+        appendonly,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+          '--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0',
+          '--cluster-port', String(await freePort())],
+      });
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(String(err?.message))) throw err;
+    }
+  }
+}
+
 // masters (default 3) with `replicas` replicas each (default 1). Each
 // node is started by startNode({name, args}) (default: a harness Redis,
 // torn down at cleanup), which answers an object with port, url, proc
@@ -158,16 +180,7 @@ export class Cluster {
 // stop() and start() bring the data back.
 export async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 1000, appendonly = false, startNode = startRedis } = {}) {
   const nodes = [];
-  for (let i = 0; i < masters * (1 + replicas); i++) {
-    nodes.push(
-      await startNode({
-        name: `redis-${i + 1}`,
-        appendonly,
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-          '--cluster-node-timeout', String(nodeTimeoutMs), '--repl-diskless-sync-delay', '0'],
-      }),
-    );
-  }
+  for (let i = 0; i < masters * (1 + replicas); i++) nodes.push(await startClusterNode(startNode, i, appendonly, nodeTimeoutMs));
   if (masters === 1 && replicas === 0) {
     await nodes[0].call('CLUSTER', 'ADDSLOTSRANGE', 0, 16383);
   } else {
